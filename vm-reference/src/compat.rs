@@ -1,0 +1,263 @@
+//! What a module needs from the VM, read without compiling it, and whether
+//! this VM can provide it.
+//!
+//! A guest's required ABI version is the newest `@since` among its `vm:host`
+//! imports; the SDKs also leave a marker (custom section `vm:abi`) naming the
+//! ABI they were built against, which makes refusals more helpful. Checking
+//! happens before instantiation, so an incompatible guest never runs.
+
+use std::fmt;
+use vm_abi::{CoreType, ABI_VERSION, MARKER_SECTION, MODULE_PREFIX};
+use wasmparser::{Parser, Payload, TypeRef, ValType};
+
+/// The import module of WASI preview 1, which the VM provides.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// One function a module imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Import module (`vm:host/process@1`).
+    pub module: String,
+    /// Import name (`spawn`).
+    pub name: String,
+    /// Core parameter types, or `None` for a non-function import or one
+    /// whose signature uses types outside `i32`/`i64`.
+    pub params: Option<Vec<CoreType>>,
+    /// Core result types.
+    pub results: Vec<CoreType>,
+}
+
+/// What a module needs, as read from its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleInfo {
+    /// Every import, in order.
+    pub imports: Vec<Import>,
+    /// Versions named in the SDK marker section.
+    pub markers: Vec<(u32, u32, u32)>,
+    /// Exported function names.
+    pub exports: Vec<String>,
+}
+
+/// Why a module cannot run on this VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incompatibility {
+    /// `module.name` of the offending import.
+    pub import: String,
+    /// What is wrong, in plain words.
+    pub problem: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl fmt::Display for Incompatibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "import `{}`: {} ({})",
+            self.import, self.problem, self.hint
+        )
+    }
+}
+
+fn version(v: (u32, u32, u32)) -> String {
+    format!("{}.{}.{}", v.0, v.1, v.2)
+}
+
+impl ModuleInfo {
+    /// Reads imports, exports and markers.
+    ///
+    /// # Errors
+    /// Returns the parser's message when the bytes are not a valid module.
+    pub fn read(bytes: &[u8]) -> Result<ModuleInfo, String> {
+        let mut info = ModuleInfo::default();
+        // `None` for a signature with types no ABI function uses (floats, references).
+        let mut types: Vec<Option<(Vec<CoreType>, Vec<CoreType>)>> = Vec::new();
+        let core = |ts: &[ValType]| -> Option<Vec<CoreType>> {
+            ts.iter()
+                .map(|t| match t {
+                    ValType::I32 => Some(CoreType::I32),
+                    ValType::I64 => Some(CoreType::I64),
+                    _ => None,
+                })
+                .collect()
+        };
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.map_err(|e| e.to_string())? {
+                Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+                    return Err("this is a WebAssembly component; the VM runs core modules".into());
+                }
+                Payload::TypeSection(reader) => {
+                    for ty in reader.into_iter_err_on_gc_types() {
+                        let ty = ty.map_err(|e| e.to_string())?;
+                        types.push(core(ty.params()).zip(core(ty.results())));
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    for imports in reader {
+                        for import in imports.map_err(|e| e.to_string())? {
+                            let (_, import) = import.map_err(|e| e.to_string())?;
+                            let (params, results) = match import.ty {
+                                TypeRef::Func(i) => match types.get(i as usize) {
+                                    Some(Some((p, r))) => (Some(p.clone()), r.clone()),
+                                    Some(None) => (None, Vec::new()),
+                                    None => {
+                                        return Err(format!(
+                                            "import {} refers to a missing type",
+                                            import.name
+                                        ))
+                                    }
+                                },
+                                _ => (None, Vec::new()),
+                            };
+                            info.imports.push(Import {
+                                module: import.module.to_string(),
+                                name: import.name.to_string(),
+                                params,
+                                results,
+                            });
+                        }
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export.map_err(|e| e.to_string())?;
+                        if export.kind == wasmparser::ExternalKind::Func {
+                            info.exports.push(export.name.to_string());
+                        }
+                    }
+                }
+                Payload::CustomSection(section) if section.name() == MARKER_SECTION => {
+                    let text = String::from_utf8_lossy(section.data());
+                    for line in text.split(['\n', '\0']) {
+                        if let Some(v) =
+                            line.trim().strip_prefix("vm:host@").and_then(parse_version)
+                        {
+                            info.markers.push(v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(info)
+    }
+
+    /// The ABI version the module needs: the newest `@since` of the `vm:host`
+    /// functions it imports that this VM knows (`None` if it imports none).
+    pub fn required_version(&self) -> Option<(u32, u32, u32)> {
+        self.imports
+            .iter()
+            .filter_map(|i| vm_abi::function(&i.module, &i.name))
+            .map(|f| f.since)
+            .max()
+    }
+
+    /// The newest ABI version named by SDK markers.
+    pub fn built_for(&self) -> Option<(u32, u32, u32)> {
+        self.markers.iter().copied().max()
+    }
+
+    /// Every reason this VM cannot run the module (empty when it can).
+    pub fn check(&self) -> Vec<Incompatibility> {
+        let served = version(ABI_VERSION);
+        let built_for = self.built_for();
+        let mut problems = Vec::new();
+        for import in &self.imports {
+            let full = format!("{}.{}", import.module, import.name);
+            if import.module == WASI_MODULE {
+                continue;
+            }
+            let Some(rest) = import.module.strip_prefix(MODULE_PREFIX) else {
+                problems.push(Incompatibility {
+                    import: full,
+                    problem: "no interface of this VM provides it".into(),
+                    hint: format!("guests may import only `{MODULE_PREFIX}*@{}` and `{WASI_MODULE}`; build it with a VM SDK, or for WASI preview 1", ABI_VERSION.0),
+                });
+                continue;
+            };
+            let major = rest
+                .rsplit_once('@')
+                .and_then(|(_, m)| m.parse::<u32>().ok());
+            match major {
+                Some(m) if m == ABI_VERSION.0 => {}
+                Some(m) => {
+                    let hint = if m > ABI_VERSION.0 {
+                        format!("run it on a VM that serves ABI {m}.x, or rebuild it with an SDK for ABI {}", ABI_VERSION.0)
+                    } else {
+                        format!("rebuild it with an SDK for ABI {}", ABI_VERSION.0)
+                    };
+                    problems.push(Incompatibility {
+                        import: full,
+                        problem: format!(
+                            "it needs ABI major version {m}; this VM serves ABI {served}"
+                        ),
+                        hint,
+                    });
+                    continue;
+                }
+                None => {
+                    problems.push(Incompatibility {
+                        import: full,
+                        problem: "the import module does not end in `@MAJOR`".into(),
+                        hint: "import modules are named like `vm:host/process@1`".into(),
+                    });
+                    continue;
+                }
+            }
+            let Some(spec) = vm_abi::function(&import.module, &import.name) else {
+                let needs = match built_for {
+                    Some(v) if v > ABI_VERSION => {
+                        format!("the guest was built for ABI {}", version(v))
+                    }
+                    _ => "it may come from a newer minor version of the ABI".into(),
+                };
+                problems.push(Incompatibility {
+                    import: full,
+                    problem: format!(
+                        "ABI {served}, which this VM serves, has no such function; {needs}"
+                    ),
+                    hint: "run it on a newer VM, or rebuild it with an SDK for this VM's ABI"
+                        .into(),
+                });
+                continue;
+            };
+            let matches =
+                import.params.as_deref() == Some(spec.params) && import.results == spec.results;
+            if !matches {
+                problems.push(Incompatibility {
+                    import: full,
+                    problem: format!(
+                        "its signature is {} but ABI {served} defines {}",
+                        signature(import.params.as_deref().unwrap_or(&[]), &import.results),
+                        signature(spec.params, spec.results)
+                    ),
+                    hint: "rebuild it with an SDK generated from this ABI".into(),
+                });
+            }
+        }
+        problems
+    }
+}
+
+fn signature(params: &[CoreType], results: &[CoreType]) -> String {
+    let list = |ts: &[CoreType]| {
+        ts.iter()
+            .map(|t| match t {
+                CoreType::I32 => "i32",
+                CoreType::I64 => "i64",
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("({}) -> ({})", list(params), list(results))
+}
+
+fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Formats a version triple as `MAJOR.MINOR.PATCH`.
+pub fn format_version(v: (u32, u32, u32)) -> String {
+    version(v)
+}

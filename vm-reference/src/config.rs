@@ -1,0 +1,67 @@
+//! How a VM is configured: limits, capabilities and where output goes.
+
+use std::time::Duration;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// Where guests' stdout and stderr go.
+#[derive(Clone)]
+pub enum Output {
+    /// The VM's own stdout and stderr.
+    Inherit,
+    /// A buffer shared by all processes, read with [`crate::Vm::captured_output`].
+    Capture(MemoryOutputPipe),
+}
+
+/// VM settings; build one with [`crate::Vm::builder`].
+#[derive(Clone)]
+pub struct Config {
+    /// Linear-memory limit per process, in bytes.
+    pub max_memory: usize,
+    /// How many processes may be alive at once (the size of the instance pool).
+    pub max_processes: u32,
+    /// How often running wasm yields to the scheduler.
+    pub preemption_interval: Duration,
+    /// Where output goes.
+    pub output: Output,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_memory: 64 << 20,
+            max_processes: 10_000,
+            preemption_interval: Duration::from_millis(1),
+            output: Output::Inherit,
+        }
+    }
+}
+
+/// Parses a size such as `64M`, `1G`, `512K` or `1048576` (bytes).
+///
+/// ```
+/// assert_eq!(vm_reference::parse_size("64M"), Ok(64 << 20));
+/// assert!(vm_reference::parse_size("lots").is_err());
+/// ```
+///
+/// # Errors
+/// Returns a message naming the accepted forms.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("`{s}`: the unit must be K, M or G")),
+            };
+            (&t[..i], mult)
+        }
+        _ => (t, 1),
+    };
+    let n: usize = digits.trim().parse().map_err(|_| {
+        format!("`{s}` is not a size; write bytes or a number with K, M or G (64M)")
+    })?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}

@@ -1,0 +1,53 @@
+//! Per-process handles: the resources a process owns, named by `u32`s.
+//!
+//! A handle is valid only in the process that owns it. Moving a resource in a
+//! message removes it from the sender's table; the receiver gets a fresh
+//! handle. Handles are never reused within a process, so a stale handle fails
+//! with `invalid-handle` instead of naming something else.
+
+use crate::module::Module;
+use std::collections::HashMap;
+
+/// A resource a handle names.
+#[derive(Debug, Clone)]
+pub(crate) enum Resource {
+    /// A loaded module, from which processes can be spawned.
+    Module(Module),
+}
+
+/// The handles of one process.
+#[derive(Default)]
+pub(crate) struct HandleTable {
+    next: u32,
+    entries: HashMap<u32, Resource>,
+}
+
+impl HandleTable {
+    /// Adds a resource, returning its new handle (never 0).
+    pub fn insert(&mut self, r: Resource) -> u32 {
+        self.next = self.next.wrapping_add(1).max(1);
+        self.entries.insert(self.next, r);
+        self.next
+    }
+
+    pub fn get(&self, h: u32) -> Option<&Resource> {
+        self.entries.get(&h)
+    }
+
+    pub fn remove(&mut self, h: u32) -> Option<Resource> {
+        self.entries.remove(&h)
+    }
+
+    /// Removes all of `handles` or none: fails with the first invalid one.
+    pub fn take_all(&mut self, handles: &[u32]) -> Result<Vec<Resource>, u32> {
+        for (i, h) in handles.iter().enumerate() {
+            if !self.entries.contains_key(h) || handles[..i].contains(h) {
+                return Err(*h);
+            }
+        }
+        Ok(handles
+            .iter()
+            .filter_map(|h| self.entries.remove(h))
+            .collect())
+    }
+}

@@ -1,0 +1,154 @@
+//! `vm:host/mailbox`: send, selective receive, and reading the current message.
+
+use super::{bytes, bytes_mut, list_u32, list_u64, memory, spec, write_result, Ctx};
+use crate::mailbox::{Filter, Message};
+use crate::process::ProcessState;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use vm_abi::{Envelope, ErrorCode};
+use wasmtime::Linker;
+
+/// Fresh tags come from the upper half of the tag space, so they never
+/// collide with small tags programs choose themselves.
+static NEXT_TAG: AtomicU64 = AtomicU64::new(1 << 63);
+
+pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
+    let send = spec("mailbox", "send");
+    let m = send.module;
+    linker.func_wrap(
+        m,
+        "send",
+        move |mut caller: Ctx<'_>,
+              target: u64,
+              tag: u64,
+              ptr: u32,
+              len: u32,
+              hptr: u32,
+              hlen: u32,
+              ret: u32|
+              -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = send_message(state, mem, target, tag, (ptr, len), (hptr, hlen));
+            write_result(mem, send, ret, result)
+        },
+    )?;
+
+    let receive = spec("mailbox", "receive");
+    linker.func_wrap_async(
+        m,
+        "receive",
+        move |mut caller: Ctx<'_>, (tptr, tlen, kinds, has_timeout, timeout, ret): (u32, u32, u32, u32, u64, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let tags = match list_u64(state, mem, tptr, tlen) {
+                    Ok(t) => t,
+                    Err(code) => return write_result(mem, receive, ret, Err::<Envelope, _>(code)),
+                };
+                let filter = Filter { tags, kinds: kinds as u8 };
+                let timeout = (has_timeout != 0).then(|| Duration::from_nanos(timeout));
+                let received = caller.data_mut().mailbox.receive(&filter, timeout).await;
+                let (mem, state) = memory(&mut caller)?;
+                let result = match received {
+                    Some(msg) => {
+                        let envelope = Envelope {
+                            kind: msg.kind as u8,
+                            tag: msg.tag,
+                            sender: msg.sender,
+                            size: msg.data.len() as u32,
+                            handles: msg.resources.len() as u32,
+                        };
+                        state.set_current(msg);
+                        Ok(envelope)
+                    }
+                    None => Err(state.fail(ErrorCode::Timeout, "no matching message arrived before the timeout")),
+                };
+                write_result(mem, receive, ret, result)
+            })
+        },
+    )?;
+
+    let read = spec("mailbox", "read");
+    linker.func_wrap(
+        m,
+        "read",
+        move |mut caller: Ctx<'_>, dst: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = match &mut state.current {
+                None => Err(state.fail(
+                    ErrorCode::NotFound,
+                    "there is no current message: receive one first",
+                )),
+                Some((msg, pos)) => {
+                    let n = (msg.data.len() - *pos).min(len as usize);
+                    match bytes_mut(mem, dst, n as u32) {
+                        Ok(out) => {
+                            out.copy_from_slice(&msg.data[*pos..*pos + n]);
+                            *pos += n;
+                            Ok(n as u32)
+                        }
+                        Err(code) => Err(state.fail(
+                            code,
+                            format!("buffer at {dst} of {len} bytes lies outside memory"),
+                        )),
+                    }
+                }
+            };
+            write_result(mem, read, ret, result)
+        },
+    )?;
+
+    let take = spec("mailbox", "take-handle");
+    linker.func_wrap(
+        m,
+        "take-handle",
+        move |mut caller: Ctx<'_>, index: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let taken = state
+                .current_resources
+                .get_mut(index as usize)
+                .and_then(Option::take);
+            let result = match taken {
+                Some(r) => Ok(state.handles.insert(r)),
+                None => Err(state.fail(
+                    ErrorCode::InvalidHandle,
+                    format!("the current message has no handle number {index} left to take"),
+                )),
+            };
+            write_result(mem, take, ret, result)
+        },
+    )?;
+
+    linker.func_wrap(m, "fresh-tag", |_: Ctx<'_>| -> u64 {
+        NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+    })?;
+    Ok(())
+}
+
+fn send_message(
+    state: &mut ProcessState,
+    mem: &[u8],
+    target: u64,
+    tag: u64,
+    (ptr, len): (u32, u32),
+    (hptr, hlen): (u32, u32),
+) -> Result<(), ErrorCode> {
+    let data = bytes(mem, ptr, len)
+        .map_err(|c| {
+            state.fail(
+                c,
+                format!("message at {ptr} of {len} bytes lies outside memory"),
+            )
+        })?
+        .to_vec();
+    let handles = list_u32(state, mem, hptr, hlen)?;
+    let resources = state.handles.take_all(&handles).map_err(|h| {
+        state.fail(
+            ErrorCode::InvalidHandle,
+            format!("handle {h} is not owned by this process (or is listed twice)"),
+        )
+    })?;
+    state
+        .node
+        .send(target, Message::data(state.id, tag, data, resources));
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! `vm:host/process`: spawning, links, monitors, kill, exit and sleep.
+
+use super::{bytes, memory, spec, string, write_result, Ctx};
+use crate::handle::Resource;
+use crate::module::Module;
+use crate::node::SpawnRequest;
+use crate::process::{ExitReason, ExitRequest, ProcessState, Start};
+use crate::LoadError;
+use std::time::Duration;
+use vm_abi::{spawn_options, ErrorCode, MessageKind};
+use wasmtime::Linker;
+
+pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
+    let m = spec("process", "self-id").module;
+    linker.func_wrap(m, "self-id", |caller: Ctx<'_>| -> u64 { caller.data().id })?;
+
+    let spawn = spec("process", "spawn");
+    linker.func_wrap(
+        m,
+        "spawn",
+        move |mut caller: Ctx<'_>,
+              module: u32,
+              entry_ptr: u32,
+              entry_len: u32,
+              arg: u32,
+              cap_ptr: u32,
+              cap_len: u32,
+              options: u32,
+              ret: u32|
+              -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = spawn_process(
+                state,
+                mem,
+                module,
+                (entry_ptr, entry_len),
+                arg,
+                (cap_ptr, cap_len),
+                options,
+            );
+            write_result(mem, spawn, ret, result)
+        },
+    )?;
+
+    let load = spec("process", "load-module");
+    linker.func_wrap_async(
+        m,
+        "load-module",
+        move |mut caller: Ctx<'_>, (ptr, len, ret): (u32, u32, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let bytes = match bytes(mem, ptr, len) {
+                    Ok(b) => b.to_vec(),
+                    Err(code) => {
+                        let code = state.fail(
+                            code,
+                            format!("module bytes at {ptr} of {len} bytes lie outside memory"),
+                        );
+                        return write_result(mem, load, ret, Err::<u32, _>(code));
+                    }
+                };
+                let node = state.node.clone();
+                let name = format!("module loaded by process {}", state.id);
+                // Compiling is CPU-heavy: keep it off the scheduler's threads.
+                let loaded = tokio::task::spawn_blocking(move || {
+                    Module::load(&node.engine, &node.linker, &name, &bytes)
+                })
+                .await
+                .map_err(|e| wasmtime::format_err!("compiling a module panicked: {e}"))?;
+                let (mem, state) = memory(&mut caller)?;
+                let result = match loaded {
+                    Ok(module) => Ok(state.handles.insert(Resource::Module(module))),
+                    Err(e @ LoadError::Incompatible { .. }) => {
+                        Err(state.fail(ErrorCode::ModuleIncompatible, e.to_string()))
+                    }
+                    Err(e) => Err(state.fail(ErrorCode::ModuleInvalid, e.to_string())),
+                };
+                write_result(mem, load, ret, result)
+            })
+        },
+    )?;
+
+    let link = spec("process", "link");
+    linker.func_wrap(
+        m,
+        "link",
+        move |mut caller: Ctx<'_>, target: u64, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = if state.node.link(state.id, target) {
+                Ok(())
+            } else {
+                Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
+            };
+            write_result(mem, link, ret, result)
+        },
+    )?;
+    linker.func_wrap(m, "unlink", |caller: Ctx<'_>, target: u64| {
+        let state = caller.data();
+        state.node.unlink(state.id, target);
+    })?;
+    linker.func_wrap(m, "monitor", |mut caller: Ctx<'_>, target: u64| -> u64 {
+        let state = caller.data_mut();
+        let reference = state.node.fresh_ref();
+        state.monitors.insert(reference, target);
+        state.node.monitor(state.id, target, reference);
+        reference
+    })?;
+    linker.func_wrap(m, "demonitor", |mut caller: Ctx<'_>, reference: u64| {
+        let state = caller.data_mut();
+        if let Some(target) = state.monitors.remove(&reference) {
+            state.node.demonitor(target, reference);
+            state
+                .mailbox
+                .purge(|msg| msg.kind == MessageKind::Down && msg.tag == reference);
+        }
+    })?;
+    linker.func_wrap(m, "kill", |caller: Ctx<'_>, target: u64| {
+        caller.data().node.kill(target);
+    })?;
+    linker.func_wrap(m, "trap-exits", |caller: Ctx<'_>, enabled: u32| -> u32 {
+        caller.data().entry.set_trap_exits(enabled != 0) as u32
+    })?;
+    linker.func_wrap(
+        m,
+        "exit",
+        |mut caller: Ctx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let (mem, _) = memory(&mut caller)?;
+            let reason = match bytes(mem, ptr, len) {
+                Ok([]) => ExitReason::Normal,
+                Ok(text) => ExitReason::Exit(String::from_utf8_lossy(text).into_owned()),
+                Err(_) => ExitReason::Trap(format!(
+                    "process.exit: reason at {ptr} of {len} bytes lies outside memory"
+                )),
+            };
+            Err(wasmtime::Error::new(ExitRequest(reason)))
+        },
+    )?;
+    linker.func_wrap_async(m, "sleep", |_caller: Ctx<'_>, (nanos,): (u64,)| {
+        Box::new(async move {
+            // Kills and exit signals still arrive: the process task watches
+            // its control channel while this future is pending.
+            tokio::time::sleep(Duration::from_nanos(nanos)).await;
+        })
+    })?;
+    Ok(())
+}
+
+fn spawn_process(
+    state: &mut ProcessState,
+    mem: &[u8],
+    module: u32,
+    (entry_ptr, entry_len): (u32, u32),
+    arg: u32,
+    (cap_ptr, cap_len): (u32, u32),
+    options: u32,
+) -> Result<u64, ErrorCode> {
+    let entry = string(state, mem, entry_ptr, entry_len)?;
+    let capture = bytes(mem, cap_ptr, cap_len)
+        .map_err(|c| {
+            state.fail(
+                c,
+                format!("capture at {cap_ptr} of {cap_len} bytes lies outside memory"),
+            )
+        })?
+        .to_vec();
+    if options & !(spawn_options::LINK as u32) != 0 {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("unknown spawn options {options:#x}"),
+        ));
+    }
+    let module = if module == 0 {
+        state.module.clone()
+    } else {
+        match state.handles.get(module) {
+            Some(Resource::Module(m)) => m.clone(),
+            None => {
+                return Err(state.fail(
+                    ErrorCode::InvalidHandle,
+                    format!("handle {module} is not a module owned by this process"),
+                ))
+            }
+        }
+    };
+    if module.entry(&entry).is_none() {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!(
+                "module `{}` has no export `{entry}` of type () -> () or (i32) -> ()",
+                module.name()
+            ),
+        ));
+    }
+    let node = state.node.clone();
+    if node.process_count() >= node.config.max_processes as usize {
+        return Err(state.fail(
+            ErrorCode::LimitReached,
+            format!(
+                "{} processes are alive, the VM's limit (raise it with --max-processes)",
+                node.config.max_processes
+            ),
+        ));
+    }
+    let link = (options & spawn_options::LINK as u32 != 0).then_some(state.id);
+    Ok(node.spawn(SpawnRequest {
+        module,
+        start: Start::Export { name: entry, arg },
+        capture: Some((state.id, capture)),
+        link,
+        args: Vec::new(),
+        done: None,
+    }))
+}

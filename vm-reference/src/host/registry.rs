@@ -1,0 +1,71 @@
+//! `vm:host/registry`: process names.
+
+use super::{memory, spec, string, write_result, Ctx};
+use crate::process::ProcessState;
+use vm_abi::ErrorCode;
+use wasmtime::Linker;
+
+pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
+    let register = spec("registry", "register");
+    linker.func_wrap(
+        register.module,
+        "register",
+        move |mut caller: Ctx<'_>,
+              ptr: u32,
+              len: u32,
+              target: u64,
+              ret: u32|
+              -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = string(state, mem, ptr, len).and_then(|name| {
+                state.node.register(&name, target).map_err(|code| {
+                    let text = match code {
+                        ErrorCode::AlreadyRegistered => {
+                            format!("`{name}` is already registered to a live process")
+                        }
+                        _ => format!("process {target} has ended"),
+                    };
+                    state.fail(code, text)
+                })
+            });
+            write_result(mem, register, ret, result)
+        },
+    )?;
+    let lookup = spec("registry", "lookup");
+    linker.func_wrap(
+        lookup.module,
+        "lookup",
+        move |mut caller: Ctx<'_>, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = string(state, mem, ptr, len).and_then(|name| {
+                state.node.lookup(&name).ok_or_else(|| {
+                    state.fail(
+                        ErrorCode::NotFound,
+                        format!("no process is registered as `{name}`"),
+                    )
+                })
+            });
+            write_result(mem, lookup, ret, result)
+        },
+    )?;
+    let unregister = spec("registry", "unregister");
+    linker.func_wrap(
+        unregister.module,
+        "unregister",
+        move |mut caller: Ctx<'_>, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = string(state, mem, ptr, len).and_then(|name| {
+                if state.node.unregister(&name) {
+                    Ok(())
+                } else {
+                    Err(state.fail(
+                        ErrorCode::NotFound,
+                        format!("no process is registered as `{name}`"),
+                    ))
+                }
+            });
+            write_result(mem, unregister, ret, result)
+        },
+    )?;
+    Ok(())
+}

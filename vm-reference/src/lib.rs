@@ -1,0 +1,227 @@
+//! The reference VM for the `vm:host` ABI: an actor runtime for WebAssembly
+//! guests, as a library first and the `vm` command second.
+//!
+//! A process is one wasm instance with its own linear memory and mailbox,
+//! running as a tokio task. Processes share nothing; they spawn, link,
+//! monitor and message each other through the host ABI (see `abi/README.md`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), vm_reference::VmError> {
+//! let vm = vm_reference::Vm::builder().max_memory(32 << 20).build()?;
+//! let module = vm.load_file("app.wasm")?;
+//! let outcome = vm.run(&module, &["app.wasm"]).await?;
+//! println!("the root process ended: {}", outcome.reason);
+//! # Ok(()) }
+//! ```
+
+pub mod compat;
+mod config;
+mod handle;
+mod host;
+mod mailbox;
+mod module;
+mod node;
+mod process;
+
+pub use compat::{Incompatibility, ModuleInfo};
+pub use config::{parse_size, Config, Output};
+pub use module::Module;
+pub use process::{ExitReason, Outcome};
+
+use node::{Node, SpawnRequest};
+use process::Start;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::{Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid WebAssembly module.
+    #[error("{name} is not a valid WebAssembly module: {reason}")]
+    Malformed {
+        /// The module's name.
+        name: String,
+        /// What the parser or compiler said.
+        reason: String,
+    },
+    /// The module needs something this VM does not serve.
+    #[error("{name} cannot run on this VM (it serves ABI vm:host {}):\n{}", compat::format_version(vm_abi::ABI_VERSION), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Incompatible {
+        /// The module's name.
+        name: String,
+        /// Each reason, naming the import.
+        problems: Vec<Incompatibility>,
+    },
+}
+
+/// Errors of the embedding API.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// Loading a module failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The engine could not be configured.
+    #[error("cannot set up the engine: {0}")]
+    Engine(String),
+    /// The root process could not be awaited (the runtime shut down).
+    #[error("the root process was lost: the runtime shut down")]
+    Lost,
+}
+
+/// Builds a [`Vm`]; every setting has a safe default.
+#[derive(Clone, Default)]
+pub struct VmBuilder {
+    config: Config,
+}
+
+impl VmBuilder {
+    /// Linear-memory limit per process in bytes (default 64 MiB). A process
+    /// that grows past it traps with a reason naming the limit.
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.config.max_memory = bytes;
+        self
+    }
+
+    /// How many processes may be alive at once (default 10,000).
+    pub fn max_processes(mut self, n: u32) -> Self {
+        self.config.max_processes = n;
+        self
+    }
+
+    /// Collects all guests' stdout and stderr in memory instead of printing
+    /// them; read it with [`Vm::captured_output`].
+    pub fn capture_output(mut self) -> Self {
+        self.config.output =
+            Output::Capture(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(64 << 20));
+        self
+    }
+
+    /// Creates the VM.
+    ///
+    /// # Errors
+    /// Fails when wasmtime rejects the configuration (for example a pool
+    /// larger than the address space allows).
+    pub fn build(self) -> Result<Vm, VmError> {
+        let config = self.config;
+        let engine = engine(&config).map_err(|e| VmError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker).map_err(|e| VmError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut process::ProcessState| {
+            &mut s.wasi
+        })
+        .map_err(|e| VmError::Engine(format!("{e:#}")))?;
+        Ok(Vm {
+            node: Node::new(engine, linker, config),
+        })
+    }
+}
+
+fn engine(config: &Config) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(config.max_processes)
+        .total_memories(config.max_processes)
+        .total_tables(config.max_processes)
+        .total_stacks(config.max_processes)
+        .total_component_instances(0)
+        .max_memory_size(config.max_memory);
+    let mut c = wasmtime::Config::new();
+    c.epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // Small reservations: the pool holds one per process slot.
+        .memory_reservation(config.max_memory as u64)
+        .memory_guard_size(64 << 10)
+        .memory_reservation_for_growth(0)
+        .memory_init_cow(true);
+    Engine::new(&c)
+}
+
+/// A running VM: loads modules and runs processes on the current tokio runtime.
+///
+/// Dropping the VM kills every process it still runs.
+pub struct Vm {
+    node: Arc<Node>,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.node.kill_all();
+    }
+}
+
+impl Vm {
+    /// A builder with the default settings.
+    pub fn builder() -> VmBuilder {
+        VmBuilder::default()
+    }
+
+    /// Loads a module from a file.
+    ///
+    /// # Errors
+    /// Fails when the file cannot be read, is not a module, or needs an ABI
+    /// this VM does not serve (the error names each import and what to do).
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Module, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.load(&name, &bytes)
+    }
+
+    /// Loads a module from bytes (WebAssembly binary or text).
+    ///
+    /// # Errors
+    /// As [`Vm::load_file`].
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Module, LoadError> {
+        let binary = wat::parse_bytes(bytes).map_err(|e| LoadError::Malformed {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        Module::load(&self.node.engine, &self.node.linker, name, &binary)
+    }
+
+    /// Runs a command module's `_start` as the root process and waits for it
+    /// to end. Other processes keep running until the VM is dropped.
+    ///
+    /// # Errors
+    /// Fails only if the runtime shuts down underneath the process; a guest
+    /// that traps is an [`Outcome`] with its [`ExitReason`].
+    pub async fn run(&self, module: &Module, args: &[&str]) -> Result<Outcome, VmError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.node.spawn(SpawnRequest {
+            module: module.clone(),
+            start: Start::Command,
+            capture: None,
+            link: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            done: Some(done),
+        });
+        wait.await.map_err(|_| VmError::Lost)
+    }
+
+    /// What guests wrote to stdout and stderr, if the VM captures output.
+    pub fn captured_output(&self) -> String {
+        match &self.node.config.output {
+            Output::Capture(pipe) => String::from_utf8_lossy(&pipe.contents()).into_owned(),
+            Output::Inherit => String::new(),
+        }
+    }
+
+    /// How many processes are alive.
+    pub fn process_count(&self) -> usize {
+        self.node.process_count()
+    }
+}

@@ -1,0 +1,144 @@
+//! `vm`: run, inspect and start guest apps on the reference VM.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vm_reference::{compat, ModuleInfo, Vm};
+
+#[derive(Parser)]
+#[command(
+    name = "vm",
+    version,
+    about = "The reference VM for vm:host WebAssembly actors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a module's `_start` as the root process; the exit status follows it.
+    Run {
+        /// Linear-memory limit per process (bytes, or with K, M, G).
+        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
+        max_memory: usize,
+        /// How many processes may be alive at once.
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        max_processes: u32,
+        /// The module to run.
+        module: PathBuf,
+        /// Arguments for the guest (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Print the ABI version a module needs, its imports by interface, and
+    /// whether this VM can run it.
+    Inspect {
+        /// The module to inspect.
+        module: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vm: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Run {
+            max_memory,
+            max_processes,
+            module,
+            args,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let vm = Vm::builder()
+                    .max_memory(max_memory)
+                    .max_processes(max_processes)
+                    .build()?;
+                let loaded = vm.load_file(&module)?;
+                let mut argv = vec![module.display().to_string()];
+                argv.extend(args);
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let outcome = vm.run(&loaded, &argv).await?;
+                if !outcome.reason.is_normal() {
+                    eprintln!("vm: the root process ended abnormally: {}", outcome.reason);
+                }
+                Ok(ExitCode::from(outcome.status.clamp(0, 255) as u8))
+            })
+        }
+        Command::Inspect { module } => {
+            let bytes = std::fs::read(&module)
+                .with_context(|| format!("cannot read {}", module.display()))?;
+            let info = ModuleInfo::read(&bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not a valid WebAssembly module: {e}",
+                    module.display()
+                )
+            })?;
+            print!("{}", inspect(&module.display().to_string(), &info));
+            Ok(if info.check().is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn inspect(name: &str, info: &ModuleInfo) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+    let mut out = String::new();
+    let v = |v: Option<(u32, u32, u32)>| {
+        v.map(compat::format_version)
+            .unwrap_or_else(|| "none".into())
+    };
+    let _ = writeln!(out, "module:         {name}");
+    let _ = writeln!(
+        out,
+        "needs ABI:      vm:host {}",
+        v(info.required_version())
+    );
+    let _ = writeln!(out, "built for ABI:  {}", v(info.built_for()));
+    let _ = writeln!(
+        out,
+        "this VM serves: vm:host {}",
+        compat::format_version(vm_abi::ABI_VERSION)
+    );
+    let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for i in &info.imports {
+        let since = vm_abi::function(&i.module, &i.name)
+            .map(|f| format!(" (since {})", compat::format_version(f.since)))
+            .unwrap_or_default();
+        groups
+            .entry(&i.module)
+            .or_default()
+            .push(format!("{}{since}", i.name));
+    }
+    let _ = writeln!(out, "imports:");
+    for (module, names) in groups {
+        let _ = writeln!(out, "  {module}: {}", names.join(", "));
+    }
+    let problems = info.check();
+    if problems.is_empty() {
+        let _ = writeln!(out, "runs here:      yes");
+    } else {
+        let _ = writeln!(out, "runs here:      no");
+        for p in problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    out
+}

@@ -1,0 +1,368 @@
+//! The node: every live process, the name registry, timers and id counters
+//! of one VM.
+//!
+//! Process ids carry the node in their top 16 bits (0 for now), so that ids
+//! stay unique when several VMs exchange messages.
+
+use crate::config::{Config, Output};
+use crate::mailbox::{Mailbox, MailboxSender, Message};
+use crate::module::Module;
+use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, oneshot};
+use vm_abi::MessageKind;
+use wasmtime::{Engine, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves the
+/// data consistent, and a panicking native caller must not wedge the VM.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The shared part of a process: how to reach it, and who is related to it.
+pub(crate) struct ProcessEntry {
+    pub id: u64,
+    pub mailbox: MailboxSender,
+    pub control: mpsc::UnboundedSender<Control>,
+    trap_exits: AtomicBool,
+    relations: Mutex<Relations>,
+}
+
+#[derive(Default)]
+struct Relations {
+    alive: bool,
+    links: HashSet<u64>,
+    /// (monitor reference, watching process)
+    monitors: Vec<(u64, u64)>,
+    names: Vec<String>,
+}
+
+impl ProcessEntry {
+    pub fn traps_exits(&self) -> bool {
+        self.trap_exits.load(Ordering::Relaxed)
+    }
+
+    pub fn set_trap_exits(&self, on: bool) -> bool {
+        self.trap_exits.swap(on, Ordering::Relaxed)
+    }
+}
+
+/// What to spawn.
+pub(crate) struct SpawnRequest {
+    pub module: Module,
+    pub start: Start,
+    pub capture: Option<(u64, Vec<u8>)>,
+    pub link: Option<u64>,
+    pub args: Vec<String>,
+    pub done: Option<oneshot::Sender<Outcome>>,
+}
+
+pub(crate) struct Node {
+    pub engine: Engine,
+    pub linker: Linker<process::ProcessState>,
+    pub config: Config,
+    processes: Mutex<HashMap<u64, Arc<ProcessEntry>>>,
+    registry: Mutex<HashMap<String, u64>>,
+    timers: Mutex<HashMap<u64, Option<tokio::task::AbortHandle>>>,
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Node {
+    pub fn new(engine: Engine, linker: Linker<process::ProcessState>, config: Config) -> Arc<Node> {
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        // Epoch ticks preempt running wasm so a busy process cannot starve others.
+        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        let tick = config.preemption_interval;
+        std::thread::Builder::new()
+            .name("vm-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Arc::new(Node {
+            engine,
+            linker,
+            config,
+            processes: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::new()),
+            timers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1),
+            stop_ticker,
+        })
+    }
+
+    /// A fresh reference for monitors and timers.
+    pub fn fresh_ref(&self) -> u64 {
+        self.next_ref.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
+        lock(&self.processes).get(&id).cloned()
+    }
+
+    pub fn process_count(&self) -> usize {
+        lock(&self.processes).len()
+    }
+
+    /// Starts a process and returns its id. The process is in the table (and
+    /// linked, if asked) before this returns, so a message sent to it
+    /// right away is not lost.
+    pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (mailbox_tx, mailbox) = Mailbox::new();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let entry = Arc::new(ProcessEntry {
+            id,
+            mailbox: mailbox_tx,
+            control: control_tx,
+            trap_exits: AtomicBool::new(false),
+            relations: Mutex::new(Relations {
+                alive: true,
+                ..Relations::default()
+            }),
+        });
+        if let Some((sender, capture)) = req.capture {
+            let _ = entry.mailbox.send(Message {
+                kind: MessageKind::Init,
+                tag: 0,
+                sender,
+                data: capture,
+                resources: Vec::new(),
+            });
+        }
+        lock(&self.processes).insert(id, entry.clone());
+        if let Some(parent) = req.link {
+            // The parent is calling us, so it is alive; link both ways.
+            if let Some(p) = self.get(parent) {
+                lock(&p.relations).links.insert(id);
+                lock(&entry.relations).links.insert(parent);
+            }
+        }
+        let wasi = self.wasi_ctx(&req.module, &req.args);
+        let launch = Launch {
+            node: self.clone(),
+            entry,
+            module: req.module,
+            start: req.start,
+            mailbox,
+            control: control_rx,
+            wasi,
+            done: req.done,
+        };
+        tokio::spawn(process::run(launch));
+        id
+    }
+
+    fn wasi_ctx(&self, module: &Module, args: &[String]) -> wasmtime_wasi::p1::WasiP1Ctx {
+        let mut b = WasiCtxBuilder::new();
+        match &self.config.output {
+            Output::Inherit => {
+                b.inherit_stdout().inherit_stderr();
+            }
+            Output::Capture(pipe) => {
+                b.stdout(pipe.clone()).stderr(pipe.clone());
+            }
+        }
+        if args.is_empty() {
+            b.arg(module.name());
+        } else {
+            b.args(args);
+        }
+        b.build_p1()
+    }
+
+    /// Sends a message; a missing process is not an error (Erlang semantics).
+    pub fn send(&self, target: u64, m: Message) {
+        if let Some(p) = self.get(target) {
+            let _ = p.mailbox.send(m);
+        }
+    }
+
+    /// Links `a` (the caller) and `b`; false if `b` has ended.
+    pub fn link(&self, a: u64, b: u64) -> bool {
+        if a == b {
+            return true;
+        }
+        let (Some(pa), Some(pb)) = (self.get(a), self.get(b)) else {
+            return false;
+        };
+        {
+            let mut rb = lock(&pb.relations);
+            if !rb.alive {
+                return false;
+            }
+            rb.links.insert(a);
+        }
+        lock(&pa.relations).links.insert(b);
+        true
+    }
+
+    pub fn unlink(&self, a: u64, b: u64) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(p) = self.get(x) {
+                lock(&p.relations).links.remove(&y);
+            }
+        }
+    }
+
+    /// `watcher` monitors `target` under `reference`; if the target has ended
+    /// the down message (reason `noproc`) is sent at once.
+    pub fn monitor(&self, watcher: u64, target: u64, reference: u64) {
+        if let Some(p) = self.get(target) {
+            let mut r = lock(&p.relations);
+            if r.alive {
+                r.monitors.push((reference, watcher));
+                return;
+            }
+        }
+        self.send(watcher, down(reference, target, &ExitReason::NoProc));
+    }
+
+    pub fn demonitor(&self, target: u64, reference: u64) {
+        if let Some(p) = self.get(target) {
+            lock(&p.relations).monitors.retain(|(r, _)| *r != reference);
+        }
+    }
+
+    pub fn kill(&self, target: u64) {
+        if let Some(p) = self.get(target) {
+            let _ = p.control.send(Control::Kill);
+        }
+    }
+
+    /// Kills every process (used when the VM is dropped).
+    pub fn kill_all(&self) {
+        let all: Vec<_> = lock(&self.processes).values().cloned().collect();
+        for p in all {
+            let _ = p.control.send(Control::Kill);
+        }
+    }
+
+    pub fn register(&self, name: &str, target: u64) -> Result<(), vm_abi::ErrorCode> {
+        let Some(p) = self.get(target) else {
+            return Err(vm_abi::ErrorCode::NotFound);
+        };
+        let mut registry = lock(&self.registry);
+        if let Some(holder) = registry.get(name) {
+            if self.get(*holder).is_some() {
+                return Err(vm_abi::ErrorCode::AlreadyRegistered);
+            }
+        }
+        let mut r = lock(&p.relations);
+        if !r.alive {
+            return Err(vm_abi::ErrorCode::NotFound);
+        }
+        r.names.push(name.to_string());
+        registry.insert(name.to_string(), target);
+        Ok(())
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<u64> {
+        lock(&self.registry).get(name).copied()
+    }
+
+    pub fn unregister(&self, name: &str) -> bool {
+        let Some(id) = lock(&self.registry).remove(name) else {
+            return false;
+        };
+        if let Some(p) = self.get(id) {
+            lock(&p.relations).names.retain(|n| n != name);
+        }
+        true
+    }
+
+    /// Delivers `m` to `target` after `delay`; returns the timer reference.
+    pub fn send_after(
+        self: &Arc<Node>,
+        target: u64,
+        m: Message,
+        delay: std::time::Duration,
+    ) -> u64 {
+        let reference = self.fresh_ref();
+        // The entry exists before the task starts, so a zero delay cannot
+        // fire before it is registered; the abort handle is filled in after.
+        lock(&self.timers).insert(reference, None);
+        let node = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(node) = node.upgrade() {
+                if lock(&node.timers).remove(&reference).is_some() {
+                    node.send(target, m);
+                }
+            }
+        });
+        if let Some(slot) = lock(&self.timers).get_mut(&reference) {
+            *slot = Some(task.abort_handle());
+        }
+        reference
+    }
+
+    /// Cancels a timer; true if it had not fired.
+    pub fn cancel_timer(&self, reference: u64) -> bool {
+        match lock(&self.timers).remove(&reference) {
+            Some(task) => {
+                if let Some(task) = task {
+                    task.abort();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records that `entry` ended: signals links, sends down messages, frees
+    /// its names, and removes it from the table.
+    pub fn exit(&self, entry: &ProcessEntry, reason: &ExitReason) {
+        let relations = {
+            let mut r = lock(&entry.relations);
+            r.alive = false;
+            std::mem::take(&mut *r)
+        };
+        lock(&self.processes).remove(&entry.id);
+        {
+            let mut registry = lock(&self.registry);
+            for name in &relations.names {
+                if registry.get(name) == Some(&entry.id) {
+                    registry.remove(name);
+                }
+            }
+        }
+        for linked in relations.links {
+            if let Some(p) = self.get(linked) {
+                lock(&p.relations).links.remove(&entry.id);
+                let _ = p.control.send(Control::LinkExit {
+                    from: entry.id,
+                    reason: reason.clone(),
+                });
+            }
+        }
+        for (reference, watcher) in relations.monitors {
+            self.send(watcher, down(reference, entry.id, reason));
+        }
+    }
+}
+
+fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
+    Message {
+        kind: MessageKind::Down,
+        tag: reference,
+        sender: process,
+        data: reason.encode(),
+        resources: Vec::new(),
+    }
+}

@@ -1,0 +1,351 @@
+//! A process: one instance of a module with its own memory, mailbox and
+//! handles, running as one tokio task.
+//!
+//! The task instantiates the module, calls its entry point, and meanwhile
+//! watches the process's control channel: a kill, or an exit signal from a
+//! link when the process does not trap exits, ends it by dropping the running
+//! call (wasm is preempted by epoch interruption, so even a busy loop yields).
+//! However it ends, [`Node::exit`] then notifies links and monitors.
+
+use crate::handle::{HandleTable, Resource};
+use crate::mailbox::{Mailbox, Message};
+use crate::module::Module;
+use crate::node::{Node, ProcessEntry};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use vm_abi::{ExitReason as ReasonCode, MessageKind};
+use wasmtime::{Memory, Store, UpdateDeadline};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// Why a process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It returned from its entry point (or exited with status 0).
+    Normal,
+    /// It exited with this reason (`process.exit`, or a non-zero exit status).
+    Exit(String),
+    /// It trapped; the text says why.
+    Trap(String),
+    /// It was killed.
+    Killed,
+    /// It did not exist when linked or monitored.
+    NoProc,
+}
+
+impl ExitReason {
+    /// Whether linked processes should treat this exit as a failure.
+    pub fn is_normal(&self) -> bool {
+        matches!(self, ExitReason::Normal)
+    }
+
+    /// The ABI encoding: the reason code byte, then UTF-8 text.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let (code, text) = match self {
+            ExitReason::Normal => (ReasonCode::Normal, ""),
+            ExitReason::Exit(t) => (ReasonCode::Exit, t.as_str()),
+            ExitReason::Trap(t) => (ReasonCode::Trap, t.as_str()),
+            ExitReason::Killed => (ReasonCode::Killed, ""),
+            ExitReason::NoProc => (ReasonCode::Noproc, ""),
+        };
+        let mut out = Vec::with_capacity(1 + text.len());
+        out.push(code as u8);
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal => f.write_str("normal"),
+            ExitReason::Exit(t) => write!(f, "exit: {t}"),
+            ExitReason::Trap(t) => write!(f, "trap: {t}"),
+            ExitReason::Killed => f.write_str("killed"),
+            ExitReason::NoProc => f.write_str("noproc"),
+        }
+    }
+}
+
+/// What a process's control channel carries: signals that act on the process
+/// itself rather than landing in its mailbox.
+#[derive(Debug)]
+pub(crate) enum Control {
+    Kill,
+    LinkExit { from: u64, reason: ExitReason },
+}
+
+/// How a process starts.
+#[derive(Debug, Clone)]
+pub(crate) enum Start {
+    /// A command module's `_start` (WASI), as the root process.
+    Command,
+    /// An export taking no argument or one `i32`.
+    Export { name: String, arg: u32 },
+}
+
+/// The error `process.exit` raises to unwind the guest.
+#[derive(Debug)]
+pub(crate) struct ExitRequest(pub ExitReason);
+
+impl fmt::Display for ExitRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "process exited ({})", self.0)
+    }
+}
+
+impl std::error::Error for ExitRequest {}
+
+/// The error raised when a process's memory would exceed its limit.
+#[derive(Debug)]
+pub(crate) struct MemoryLimitExceeded {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+impl fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "memory limit exceeded: the process asked for {} bytes of linear memory, over its limit of {} bytes (raise it with --max-memory)",
+            self.desired, self.limit
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+/// Enforces `--max-memory` with an error that says so, rather than a bare
+/// failed `memory.grow`.
+pub(crate) struct MemoryLimiter {
+    pub limit: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit: self.limit,
+                desired,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// The state of one process, kept in its wasmtime `Store`.
+pub(crate) struct ProcessState {
+    pub id: u64,
+    pub node: Arc<Node>,
+    pub entry: Arc<ProcessEntry>,
+    pub module: Module,
+    pub mailbox: Mailbox,
+    /// The message the last receive selected, its read cursor, and its
+    /// resources not yet taken.
+    pub current: Option<(Message, usize)>,
+    pub current_resources: Vec<Option<Resource>>,
+    pub handles: HandleTable,
+    /// Monitors this process holds: reference → monitored process.
+    pub monitors: HashMap<u64, u64>,
+    pub wasi: WasiP1Ctx,
+    pub limiter: MemoryLimiter,
+    pub memory: Option<Memory>,
+    pub last_error: String,
+}
+
+impl ProcessState {
+    /// Records the text of a failed call for `version.last-error`.
+    pub fn fail(&mut self, code: vm_abi::ErrorCode, text: impl Into<String>) -> vm_abi::ErrorCode {
+        self.last_error = text.into();
+        code
+    }
+
+    /// Makes `m` the current message.
+    pub fn set_current(&mut self, mut m: Message) {
+        self.current_resources = std::mem::take(&mut m.resources)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.current = Some((m, 0));
+    }
+}
+
+/// What the root process's caller learns when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Why it ended.
+    pub reason: ExitReason,
+    /// The exit status a command should return: 0 for a normal exit, the WASI
+    /// exit status when the guest chose one, 1 otherwise.
+    pub status: i32,
+}
+
+pub(crate) struct Launch {
+    pub node: Arc<Node>,
+    pub entry: Arc<ProcessEntry>,
+    pub module: Module,
+    pub start: Start,
+    pub mailbox: Mailbox,
+    pub control: mpsc::UnboundedReceiver<Control>,
+    pub wasi: WasiP1Ctx,
+    pub done: Option<oneshot::Sender<Outcome>>,
+}
+
+/// Runs a process to its end, then tells everyone who needs to know.
+pub(crate) async fn run(launch: Launch) {
+    let Launch {
+        node,
+        entry,
+        module,
+        start,
+        mailbox,
+        mut control,
+        wasi,
+        done,
+    } = launch;
+    let id = entry.id;
+    let state = ProcessState {
+        id,
+        node: node.clone(),
+        entry: entry.clone(),
+        module: module.clone(),
+        mailbox,
+        current: None,
+        current_resources: Vec::new(),
+        handles: HandleTable::default(),
+        monitors: HashMap::new(),
+        wasi,
+        limiter: MemoryLimiter {
+            limit: node.config.max_memory,
+        },
+        memory: None,
+        last_error: String::new(),
+    };
+    let mut store = Store::new(&node.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+
+    let execution = execute(store, module, start);
+    tokio::pin!(execution);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut execution => break outcome,
+            signal = control.recv() => match signal {
+                Some(Control::Kill) | None => break Outcome { reason: ExitReason::Killed, status: 1 },
+                Some(Control::LinkExit { from, reason }) => {
+                    if entry.traps_exits() {
+                        let m = Message { kind: MessageKind::Exit, tag: 0, sender: from, data: reason.encode(), resources: Vec::new() };
+                        let _ = entry.mailbox.send(m);
+                    } else if !reason.is_normal() {
+                        break Outcome { reason, status: 1 };
+                    }
+                }
+            },
+        }
+    };
+    // Drop the instance (and its handles) before announcing the exit, so
+    // resources are released by the time anyone hears of it.
+    drop(execution);
+    node.exit(&entry, &outcome.reason);
+    if let Some(done) = done {
+        let _ = done.send(outcome);
+    }
+}
+
+async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Outcome {
+    let result = async {
+        let instance = module.0.pre.instantiate_async(&mut store).await?;
+        if let Some(export) = &module.0.memory {
+            store.data_mut().memory = instance
+                .get_module_export(&mut store, export)
+                .and_then(|e| e.into_memory());
+        }
+        match start {
+            Start::Command => {
+                let f = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                f.call_async(&mut store, ()).await
+            }
+            Start::Export { name, arg } => {
+                let Some((export, takes_arg)) = module.entry(&name) else {
+                    wasmtime::bail!("the module has no export `{name}` taking () or (i32)");
+                };
+                let func = instance
+                    .get_module_export(&mut store, &export)
+                    .and_then(|e| e.into_func())
+                    .ok_or_else(|| wasmtime::format_err!("export `{name}` is not a function"))?;
+                if takes_arg {
+                    func.typed::<u32, ()>(&store)?
+                        .call_async(&mut store, arg)
+                        .await
+                } else {
+                    func.typed::<(), ()>(&store)?
+                        .call_async(&mut store, ())
+                        .await
+                }
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => Outcome {
+            reason: ExitReason::Normal,
+            status: 0,
+        },
+        Err(e) => classify(e),
+    }
+}
+
+/// Turns the error that ended a call into an exit reason.
+fn classify(e: wasmtime::Error) -> Outcome {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return if exit.0 == 0 {
+            Outcome {
+                reason: ExitReason::Normal,
+                status: 0,
+            }
+        } else {
+            Outcome {
+                reason: ExitReason::Exit(format!("exit status {}", exit.0)),
+                status: exit.0,
+            }
+        };
+    }
+    if let Some(ExitRequest(reason)) = e.downcast_ref::<ExitRequest>() {
+        let status = if reason.is_normal() { 0 } else { 1 };
+        return Outcome {
+            reason: reason.clone(),
+            status,
+        };
+    }
+    if let Some(limit) = e.downcast_ref::<MemoryLimitExceeded>() {
+        return Outcome {
+            reason: ExitReason::Trap(limit.to_string()),
+            status: 1,
+        };
+    }
+    let text = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("{trap}"),
+        None => format!("{e:#}"),
+    };
+    let text = text.lines().next().unwrap_or_default().to_string();
+    Outcome {
+        reason: ExitReason::Trap(text),
+        status: 1,
+    }
+}
