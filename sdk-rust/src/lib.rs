@@ -1,1 +1,62 @@
+//! Write processes for the `vm:host` actor VM in Rust.
+//!
+//! A process is a WebAssembly instance with its own memory and a mailbox.
+//! Processes share nothing: they [spawn](process::spawn) each other, exchange
+//! typed messages ([`Process<M>`](process::Process) only accepts `M`), link
+//! and monitor each other with Erlang's semantics, register names, and set
+//! timers. Build for `wasm32-wasip1` and run with `vm run app.wasm`.
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use vm_sdk::mailbox::Mailbox;
+//! use vm_sdk::process::{spawn, Process};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Ping(u32, Process<u32>);
+//!
+//! fn main() {
+//!     let pong: Process<Ping> = spawn((), |(), mailbox: Mailbox<Ping>| {
+//!         while let Ok(Ping(n, reply_to)) = mailbox.receive() {
+//!             reply_to.send(n + 1);
+//!         }
+//!     });
+//!     pong.send(Ping(1, Process::this()));
+//!     let reply = Mailbox::<u32>::this().receive().unwrap();
+//!     assert_eq!(reply, 2);
+//! }
+//! ```
+//!
+//! Messages are encoded with `postcard`, the wire format every SDK shares, so
+//! a Rust process can talk to C and AssemblyScript processes.
+//!
+//! Outside wasm32 the crate compiles (so code using it can be unit-tested and
+//! documented on the host), but every call into the VM panics.
 
+#![warn(missing_docs)]
+
+pub mod abi;
+mod error;
+pub mod mailbox;
+pub mod process;
+pub mod registry;
+pub mod request;
+pub mod timer;
+
+pub use error::{DecodeError, Error, ReceiveError};
+pub use mailbox::Mailbox;
+pub use process::{spawn, spawn_link, Process};
+
+/// Records the ABI version this SDK was built against in the guest's
+/// `vm:abi` custom section, so the VM can say which SDK a module needs.
+#[cfg(target_arch = "wasm32")]
+#[used]
+#[link_section = "vm:abi"]
+static ABI_MARKER: [u8; abi::ABI_MARKER.len()] = abi::ABI_MARKER;
+
+/// Calls a raw import that returns `result<T, error-code>` through a return
+/// pointer, turning the error into an [`Error`] carrying the VM's text.
+pub(crate) fn call<T: Copy>(f: impl FnOnce(*mut abi::CallResult<T>)) -> Result<T, Error> {
+    let mut ret = abi::CallResult::<T>::uninit();
+    f(&mut ret);
+    ret.get().map_err(Error::from_raw)
+}

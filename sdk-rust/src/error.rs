@@ -1,0 +1,113 @@
+//! Errors: a failed call into the VM ([`Error`]), a message that does not
+//! decode as the expected type ([`DecodeError`]), and what a receive can
+//! fail with ([`ReceiveError`]).
+
+use crate::abi::{self, ErrorCode};
+use std::fmt;
+
+/// A call into the VM failed: the ABI's status code and the VM's explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    raw: u8,
+    message: String,
+}
+
+impl Error {
+    /// Builds the error for a raw code, fetching the VM's text for it.
+    pub(crate) fn from_raw(raw: u8) -> Error {
+        Error {
+            raw,
+            message: last_error(),
+        }
+    }
+
+    /// The status code, if this SDK's ABI version knows it.
+    pub fn code(&self) -> Option<ErrorCode> {
+        ErrorCode::from_raw(self.raw)
+    }
+
+    /// The VM's explanation.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code() {
+            Some(code) => write!(f, "{}: {}", code.name(), self.message),
+            None => write!(f, "error {}: {}", self.raw, self.message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The text of this process's last failed call.
+fn last_error() -> String {
+    let mut buf = vec![0u8; 256];
+    // SAFETY: the buffer is valid for writes of its length.
+    let full = unsafe { abi::version::last_error(buf.as_mut_ptr() as u32, buf.len() as u32) } as usize;
+    if full > buf.len() {
+        buf.resize(full, 0);
+        // SAFETY: as above, with the larger buffer.
+        unsafe { abi::version::last_error(buf.as_mut_ptr() as u32, buf.len() as u32) };
+    }
+    buf.truncate(full);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A message did not decode as the mailbox's type. Nothing is lost: the
+/// raw bytes, tag and sender are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Why decoding failed.
+    pub error: postcard::Error,
+    /// The message's bytes.
+    pub bytes: Vec<u8>,
+    /// The message's tag.
+    pub tag: u64,
+    /// The sending process.
+    pub sender: u64,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a message from process {} (tag {}, {} bytes) does not decode as the expected type: {}",
+            self.sender,
+            self.tag,
+            self.bytes.len(),
+            self.error
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a receive returned no message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiveError {
+    /// No matching message arrived in time.
+    Timeout,
+    /// A message arrived but did not decode.
+    Decode(DecodeError),
+}
+
+impl fmt::Display for ReceiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReceiveError::Timeout => f.write_str("no matching message arrived before the timeout"),
+            ReceiveError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ReceiveError {}
+
+impl From<DecodeError> for ReceiveError {
+    fn from(e: DecodeError) -> Self {
+        ReceiveError::Decode(e)
+    }
+}

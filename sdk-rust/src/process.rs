@@ -1,0 +1,350 @@
+//! Processes: spawning, typed references, links, monitors, exit and sleep.
+//!
+//! [`spawn`] starts a function of this module in a new process with a
+//! serialized capture: the function must not capture its environment (it is a
+//! `fn`, not a closure over locals) and the capture must be serializable, both
+//! checked at compile time. The new process gets its own memory; nothing is
+//! shared. Links and monitors follow Erlang: when a linked process fails, this
+//! one fails too unless it [traps exits](trap_exits); a monitor delivers a
+//! [`Down`](crate::mailbox::Down) message instead.
+
+use crate::abi::{self, spawn_options};
+use crate::error::Error;
+use crate::mailbox::{receive_raw, Mailbox};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// Why a process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitReason {
+    /// It returned from its function.
+    Normal,
+    /// It called [`exit`] with this reason (or exited with a non-zero status).
+    Exit(String),
+    /// It trapped: a panic, an out-of-bounds access, a memory limit.
+    Trap(String),
+    /// It was killed.
+    Killed,
+    /// It did not exist when it was linked or monitored.
+    NoProc,
+}
+
+/// A process that accepts messages of type `M`.
+///
+/// Cheap to copy, and serializable, so it can be sent to other processes.
+pub struct Process<M> {
+    id: u64,
+    _message: PhantomData<fn(M)>,
+}
+
+impl<M> Clone for Process<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Process<M> {}
+
+impl<M> PartialEq for Process<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl<M> Eq for Process<M> {}
+
+impl<M> std::fmt::Debug for Process<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Process({})", self.id)
+    }
+}
+
+impl<M> Serialize for Process<M> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.id.serialize(s)
+    }
+}
+
+impl<'de, M> Deserialize<'de> for Process<M> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u64::deserialize(d).map(Process::from_id)
+    }
+}
+
+/// The name of the export through which spawned functions start. It carries
+/// the SDK's major and minor version so two SDK versions in one module do not
+/// collide.
+const ENTRY: &str = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"));
+
+#[export_name = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"))]
+extern "C" fn entry(trampoline: u32) {
+    // SAFETY: `spawn` passes the table index of a `fn()` trampoline of this
+    // module; a guest calling this export with anything else only hurts itself
+    // (a bad index traps on the indirect call).
+    let trampoline: fn() = unsafe { std::mem::transmute::<usize, fn()>(trampoline as usize) };
+    trampoline();
+}
+
+/// Runs in the new process: reads the init message (the function's table
+/// index, then the encoded capture) and calls the function.
+fn trampoline<C: DeserializeOwned, M>() {
+    let raw = receive_raw(&[], abi::message_kinds::INIT, None).expect("a spawned process starts with its init message");
+    let (index, capture) = raw.bytes.split_at(4);
+    let index = u32::from_le_bytes(index.try_into().expect("four bytes"));
+    // SAFETY: the index was taken from a `fn(C, Mailbox<M>)` by `Spawn::spawn`
+    // with these same type parameters.
+    let function: fn(C, Mailbox<M>) = unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
+    let capture: C = postcard::from_bytes(capture).expect("the capture was encoded by spawn for this type");
+    function(capture, Mailbox::this());
+}
+
+/// Options for starting a process; [`spawn`] and [`spawn_link`] cover the
+/// common cases.
+///
+/// ```no_run
+/// use vm_sdk::process::Spawn;
+/// let worker = Spawn::new().link().start((), |(), mailbox: vm_sdk::Mailbox<u32>| {
+///     let n = mailbox.receive().unwrap();
+///     println!("got {n}");
+/// })?;
+/// worker.send(7);
+/// # Ok::<(), vm_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spawn<'a> {
+    link: bool,
+    module: Option<&'a Module>,
+}
+
+impl<'a> Spawn<'a> {
+    /// Default options: not linked, this module.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Link the new process to this one before it runs.
+    pub fn link(mut self) -> Self {
+        self.link = true;
+        self
+    }
+
+    fn options(&self) -> u8 {
+        if self.link {
+            spawn_options::LINK
+        } else {
+            0
+        }
+    }
+
+    /// Starts `function` with `capture` in a new process of this module.
+    ///
+    /// # Errors
+    /// Fails when the VM refuses (for example at its process limit).
+    pub fn start<C, M>(self, capture: C, function: fn(C, Mailbox<M>)) -> Result<Process<M>, Error>
+    where
+        C: Serialize + DeserializeOwned,
+    {
+        let index = (function as usize as u32).to_le_bytes().to_vec();
+        let init = postcard::to_extend(&capture, index).expect("the capture serializes");
+        let trampoline = trampoline::<C, M> as fn() as usize as u32;
+        let id = self.raw(0, ENTRY, trampoline, &init)?;
+        Ok(Process::from_id(id))
+    }
+
+    /// Starts export `entry` of a loaded module (any language) in a new
+    /// process. `entry` takes no argument or one `i32`, which gets `arg`; the
+    /// process's first message (kind `init`) carries `init`.
+    ///
+    /// # Errors
+    /// Fails when the module has no such export or the VM refuses.
+    pub fn start_export<M>(self, module: &Module, entry: &str, arg: u32, init: &[u8]) -> Result<Process<M>, Error> {
+        let spawn = Spawn { module: Some(module), ..self };
+        spawn.raw(module.handle, entry, arg, init).map(Process::from_id)
+    }
+
+    fn raw(self, module: u32, entry: &str, arg: u32, init: &[u8]) -> Result<u64, Error> {
+        let module = self.module.map_or(module, |m| m.handle);
+        // SAFETY: every pointer is valid for the call.
+        crate::call(|ret| unsafe { abi::process::spawn(module, entry.as_ptr(), entry.len(), arg, init.as_ptr(), init.len(), self.options(), ret) })
+    }
+}
+
+/// Starts `function` in a new process with `capture`, returning a reference
+/// that accepts the function's message type.
+///
+/// The function cannot capture its environment; pass what it needs in
+/// `capture`, which must be serializable.
+///
+/// # Panics
+/// If the VM refuses to start the process (for example at its process limit);
+/// use [`Spawn::start`] to handle that.
+pub fn spawn<C, M>(capture: C, function: fn(C, Mailbox<M>)) -> Process<M>
+where
+    C: Serialize + DeserializeOwned,
+{
+    Spawn::new().start(capture, function).unwrap_or_else(|e| panic!("spawn failed: {e}"))
+}
+
+/// Like [`spawn`], and links the new process to this one first.
+///
+/// # Panics
+/// As [`spawn`].
+pub fn spawn_link<C, M>(capture: C, function: fn(C, Mailbox<M>)) -> Process<M>
+where
+    C: Serialize + DeserializeOwned,
+{
+    Spawn::new().link().start(capture, function).unwrap_or_else(|e| panic!("spawn failed: {e}"))
+}
+
+impl<M> Process<M> {
+    /// A reference from a raw id. Sending to it type-checks only what this
+    /// side writes; the receiver's decode reports a mismatch.
+    pub fn from_id(id: u64) -> Self {
+        Process { id, _message: PhantomData }
+    }
+
+    /// This process, accepting `M`.
+    pub fn this() -> Self {
+        Process::from_id(self_id())
+    }
+
+    /// The raw process id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Links this process with `self` (see [`Spawn::link`]).
+    ///
+    /// # Errors
+    /// `not-found` if the process has ended.
+    pub fn link(&self) -> Result<(), Error> {
+        // SAFETY: the return area is valid.
+        crate::call(|ret| unsafe { abi::process::link(self.id, ret) })
+    }
+
+    /// Removes a link.
+    pub fn unlink(&self) {
+        // SAFETY: plain values.
+        unsafe { abi::process::unlink(self.id) }
+    }
+
+    /// Starts monitoring the process; its end arrives as a
+    /// [`Down`](crate::mailbox::Down) message.
+    pub fn monitor(&self) -> Monitor {
+        // SAFETY: plain values.
+        let reference = unsafe { abi::process::monitor(self.id) };
+        Monitor { reference, process: self.id }
+    }
+
+    /// Ends the process with reason `killed`, which it cannot trap.
+    pub fn kill(&self) {
+        // SAFETY: plain values.
+        unsafe { abi::process::kill(self.id) }
+    }
+}
+
+impl<M: Serialize> Process<M> {
+    /// Sends a message. Sending to a process that has ended is not an error.
+    ///
+    /// # Panics
+    /// If `message`'s `Serialize` implementation fails.
+    pub fn send(&self, message: M) {
+        self.send_tagged(message, 0)
+    }
+
+    /// Sends a message with a tag, for [`Mailbox::receive_tagged`].
+    ///
+    /// # Panics
+    /// As [`Process::send`].
+    pub fn send_tagged(&self, message: M, tag: u64) {
+        let bytes = postcard::to_allocvec(&message).expect("the message serializes");
+        send_bytes(self.id, tag, &bytes).expect("sending without handles cannot fail");
+    }
+}
+
+/// Sends raw bytes (already encoded) to a process.
+pub(crate) fn send_bytes(target: u64, tag: u64, bytes: &[u8]) -> Result<(), Error> {
+    // SAFETY: the buffers are valid for the call; no handles are moved.
+    crate::call(|ret| unsafe { abi::mailbox::send(target, tag, bytes.as_ptr(), bytes.len(), std::ptr::null(), 0, ret) })
+}
+
+/// A monitor on a process, from [`Process::monitor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// The reference its `down` message carries.
+    pub reference: u64,
+    /// The monitored process.
+    pub process: u64,
+}
+
+impl Monitor {
+    /// Stops monitoring; a `down` message not yet received is removed.
+    pub fn demonitor(self) {
+        // SAFETY: plain values.
+        unsafe { abi::process::demonitor(self.reference) }
+    }
+
+    /// Waits for the monitored process to end.
+    ///
+    /// # Errors
+    /// [`crate::ReceiveError::Timeout`] if it does not end in time.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<crate::mailbox::Down, crate::ReceiveError> {
+        crate::mailbox::receive_down(self.reference, timeout)
+    }
+}
+
+/// A compiled module loaded at run time, for spawning processes from another
+/// module (any language).
+#[derive(Debug)]
+pub struct Module {
+    handle: u32,
+}
+
+impl Module {
+    /// Compiles WebAssembly bytes; the VM checks them against its ABI first.
+    ///
+    /// # Errors
+    /// `module-invalid` or `module-incompatible`, with the VM's explanation.
+    pub fn load(bytes: &[u8]) -> Result<Module, Error> {
+        // SAFETY: the buffer is valid for the call.
+        let handle = crate::call(|ret| unsafe { abi::process::load_module(bytes.as_ptr(), bytes.len(), ret) })?;
+        Ok(Module { handle })
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // SAFETY: plain values. The handle is ours; failure cannot happen.
+        let _ = crate::call(|ret| unsafe { abi::handle::drop(self.handle, ret) });
+    }
+}
+
+/// This process's id.
+pub fn self_id() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { abi::process::self_id() }
+}
+
+/// Sets whether exit signals from links arrive as messages (see
+/// [`Mailbox::receive_event`]) instead of ending this process. Returns the
+/// previous setting.
+pub fn trap_exits(enabled: bool) -> bool {
+    // SAFETY: plain values.
+    unsafe { abi::process::trap_exits(enabled) }
+}
+
+/// Ends this process with a reason; linked processes that do not trap exits
+/// end too.
+pub fn exit(reason: &str) -> ! {
+    // SAFETY: the buffer is valid; the call does not return.
+    unsafe { abi::process::exit(reason.as_ptr(), reason.len()) };
+    unreachable!("process.exit returned")
+}
+
+/// Suspends this process (not the VM) for `duration`.
+pub fn sleep(duration: Duration) {
+    // SAFETY: plain values.
+    unsafe { abi::process::sleep(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)) }
+}

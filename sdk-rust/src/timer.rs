@@ -1,0 +1,34 @@
+//! Timers: a message delivered later (Erlang's `send_after`).
+
+use crate::abi;
+use crate::process::Process;
+use serde::Serialize;
+use std::time::Duration;
+
+/// A pending timer; cancel it with [`Timer::cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    reference: u64,
+}
+
+impl Timer {
+    /// Cancels the timer; true if it had not fired.
+    pub fn cancel(self) -> bool {
+        // SAFETY: plain values.
+        unsafe { abi::timer::cancel(self.reference) }
+    }
+}
+
+impl<M: Serialize> Process<M> {
+    /// Sends `message` after `delay`.
+    ///
+    /// # Panics
+    /// If `message`'s `Serialize` implementation fails.
+    pub fn send_after(&self, message: M, delay: Duration) -> Timer {
+        let bytes = postcard::to_allocvec(&message).expect("the message serializes");
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        // SAFETY: the buffer is valid for the call.
+        let reference = unsafe { abi::timer::send_after(self.id(), 0, bytes.as_ptr(), bytes.len(), nanos) };
+        Timer { reference }
+    }
+}
