@@ -47,7 +47,8 @@ impl std::error::Error for Error {}
 fn last_error() -> String {
     let mut buf = vec![0u8; 256];
     // SAFETY: the buffer is valid for writes of its length.
-    let full = unsafe { abi::version::last_error(buf.as_mut_ptr() as u32, buf.len() as u32) } as usize;
+    let full =
+        unsafe { abi::version::last_error(buf.as_mut_ptr() as u32, buf.len() as u32) } as usize;
     if full > buf.len() {
         buf.resize(full, 0);
         // SAFETY: as above, with the larger buffer.

@@ -73,23 +73,31 @@ pub(crate) struct Raw {
 }
 
 /// Receives the next message matching `tags` (any if empty) and `kinds`.
-pub(crate) fn receive_raw(tags: &[u64], kinds: u8, timeout: Option<Duration>) -> Result<Raw, ReceiveError> {
+pub(crate) fn receive_raw(
+    tags: &[u64],
+    kinds: u8,
+    timeout: Option<Duration>,
+) -> Result<Raw, ReceiveError> {
     let (has_timeout, nanos) = match timeout {
         Some(t) => (1, u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
         None => (0, 0),
     };
     // SAFETY: the tag list and return area are valid for the call.
-    let envelope = crate::call(|ret| unsafe { abi::mailbox::receive(tags.as_ptr(), tags.len(), kinds, has_timeout, nanos, ret) })
-        .map_err(|e| match e.code() {
-            Some(abi::ErrorCode::Timeout) => ReceiveError::Timeout,
-            // The arguments come from safe slices; anything else is a VM bug.
-            _ => panic!("mailbox.receive failed: {e}"),
-        })?;
+    let envelope = crate::call(|ret| unsafe {
+        abi::mailbox::receive(tags.as_ptr(), tags.len(), kinds, has_timeout, nanos, ret)
+    })
+    .map_err(|e| match e.code() {
+        Some(abi::ErrorCode::Timeout) => ReceiveError::Timeout,
+        // The arguments come from safe slices; anything else is a VM bug.
+        _ => panic!("mailbox.receive failed: {e}"),
+    })?;
     let mut bytes = Vec::with_capacity(envelope.size as usize);
     // SAFETY: the spare capacity is valid for writes of `size` bytes, and
     // the host reports how many it wrote.
-    let n = crate::call(|ret| unsafe { abi::mailbox::read(bytes.as_mut_ptr() as u32, envelope.size, ret) })
-        .expect("reading the message just received");
+    let n = crate::call(|ret| unsafe {
+        abi::mailbox::read(bytes.as_mut_ptr() as u32, envelope.size, ret)
+    })
+    .expect("reading the message just received");
     // SAFETY: the host initialised `n` bytes, at most the capacity.
     unsafe { bytes.set_len(n as usize) };
     Ok(Raw { envelope, bytes })
@@ -113,7 +121,11 @@ pub(crate) fn exit_reason(bytes: &[u8]) -> ExitReason {
         Some(abi::ExitReason::Trap) => ExitReason::Trap(text()),
         Some(abi::ExitReason::Killed) => ExitReason::Killed,
         Some(abi::ExitReason::Noproc) => ExitReason::NoProc,
-        None => ExitReason::Trap(format!("unknown exit reason {:?}: {}", bytes.first(), text())),
+        None => ExitReason::Trap(format!(
+            "unknown exit reason {:?}: {}",
+            bytes.first(),
+            text()
+        )),
     }
 }
 
@@ -121,7 +133,9 @@ impl<M> Mailbox<M> {
     /// A typed view of this process's mailbox. Any number of views may exist;
     /// each decodes with its own type.
     pub fn this() -> Self {
-        Mailbox { _message: PhantomData }
+        Mailbox {
+            _message: PhantomData,
+        }
     }
 
     /// Reinterprets the mailbox as holding messages of another type.
@@ -139,7 +153,9 @@ impl<M: DeserializeOwned> Mailbox<M> {
         match self.receive_timeout_opt(None) {
             Ok(m) => Ok(m),
             Err(ReceiveError::Decode(e)) => Err(e),
-            Err(ReceiveError::Timeout) => unreachable!("a receive without timeout does not time out"),
+            Err(ReceiveError::Timeout) => {
+                unreachable!("a receive without timeout does not time out")
+            }
         }
     }
 
@@ -161,7 +177,11 @@ impl<M: DeserializeOwned> Mailbox<M> {
     ///
     /// # Errors
     /// As [`Mailbox::receive_timeout`].
-    pub fn receive_tagged(&self, tags: &[u64], timeout: Option<Duration>) -> Result<(u64, M), ReceiveError> {
+    pub fn receive_tagged(
+        &self,
+        tags: &[u64],
+        timeout: Option<Duration>,
+    ) -> Result<(u64, M), ReceiveError> {
         let raw = receive_raw(tags, message_kinds::DATA, timeout)?;
         let tag = raw.envelope.tag;
         Ok((tag, decode(raw)?))

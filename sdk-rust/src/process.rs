@@ -76,7 +76,12 @@ impl<'de, M> Deserialize<'de> for Process<M> {
 /// The name of the export through which spawned functions start. It carries
 /// the SDK's major and minor version so two SDK versions in one module do not
 /// collide.
-const ENTRY: &str = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"));
+const ENTRY: &str = concat!(
+    "vm_sdk_entry_",
+    env!("CARGO_PKG_VERSION_MAJOR"),
+    "_",
+    env!("CARGO_PKG_VERSION_MINOR")
+);
 
 #[export_name = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"))]
 extern "C" fn entry(trampoline: u32) {
@@ -90,13 +95,16 @@ extern "C" fn entry(trampoline: u32) {
 /// Runs in the new process: reads the init message (the function's table
 /// index, then the encoded capture) and calls the function.
 fn trampoline<C: DeserializeOwned, M>() {
-    let raw = receive_raw(&[], abi::message_kinds::INIT, None).expect("a spawned process starts with its init message");
+    let raw = receive_raw(&[], abi::message_kinds::INIT, None)
+        .expect("a spawned process starts with its init message");
     let (index, capture) = raw.bytes.split_at(4);
     let index = u32::from_le_bytes(index.try_into().expect("four bytes"));
     // SAFETY: the index was taken from a `fn(C, Mailbox<M>)` by `Spawn::spawn`
     // with these same type parameters.
-    let function: fn(C, Mailbox<M>) = unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
-    let capture: C = postcard::from_bytes(capture).expect("the capture was encoded by spawn for this type");
+    let function: fn(C, Mailbox<M>) =
+        unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
+    let capture: C =
+        postcard::from_bytes(capture).expect("the capture was encoded by spawn for this type");
     function(capture, Mailbox::this());
 }
 
@@ -159,15 +167,37 @@ impl<'a> Spawn<'a> {
     ///
     /// # Errors
     /// Fails when the module has no such export or the VM refuses.
-    pub fn start_export<M>(self, module: &Module, entry: &str, arg: u32, init: &[u8]) -> Result<Process<M>, Error> {
-        let spawn = Spawn { module: Some(module), ..self };
-        spawn.raw(module.handle, entry, arg, init).map(Process::from_id)
+    pub fn start_export<M>(
+        self,
+        module: &Module,
+        entry: &str,
+        arg: u32,
+        init: &[u8],
+    ) -> Result<Process<M>, Error> {
+        let spawn = Spawn {
+            module: Some(module),
+            ..self
+        };
+        spawn
+            .raw(module.handle, entry, arg, init)
+            .map(Process::from_id)
     }
 
     fn raw(self, module: u32, entry: &str, arg: u32, init: &[u8]) -> Result<u64, Error> {
         let module = self.module.map_or(module, |m| m.handle);
         // SAFETY: every pointer is valid for the call.
-        crate::call(|ret| unsafe { abi::process::spawn(module, entry.as_ptr(), entry.len(), arg, init.as_ptr(), init.len(), self.options(), ret) })
+        crate::call(|ret| unsafe {
+            abi::process::spawn(
+                module,
+                entry.as_ptr(),
+                entry.len(),
+                arg,
+                init.as_ptr(),
+                init.len(),
+                self.options(),
+                ret,
+            )
+        })
     }
 }
 
@@ -184,7 +214,9 @@ pub fn spawn<C, M>(capture: C, function: fn(C, Mailbox<M>)) -> Process<M>
 where
     C: Serialize + DeserializeOwned,
 {
-    Spawn::new().start(capture, function).unwrap_or_else(|e| panic!("spawn failed: {e}"))
+    Spawn::new()
+        .start(capture, function)
+        .unwrap_or_else(|e| panic!("spawn failed: {e}"))
 }
 
 /// Like [`spawn`], and links the new process to this one first.
@@ -195,14 +227,20 @@ pub fn spawn_link<C, M>(capture: C, function: fn(C, Mailbox<M>)) -> Process<M>
 where
     C: Serialize + DeserializeOwned,
 {
-    Spawn::new().link().start(capture, function).unwrap_or_else(|e| panic!("spawn failed: {e}"))
+    Spawn::new()
+        .link()
+        .start(capture, function)
+        .unwrap_or_else(|e| panic!("spawn failed: {e}"))
 }
 
 impl<M> Process<M> {
     /// A reference from a raw id. Sending to it type-checks only what this
     /// side writes; the receiver's decode reports a mismatch.
     pub fn from_id(id: u64) -> Self {
-        Process { id, _message: PhantomData }
+        Process {
+            id,
+            _message: PhantomData,
+        }
     }
 
     /// This process, accepting `M`.
@@ -235,7 +273,10 @@ impl<M> Process<M> {
     pub fn monitor(&self) -> Monitor {
         // SAFETY: plain values.
         let reference = unsafe { abi::process::monitor(self.id) };
-        Monitor { reference, process: self.id }
+        Monitor {
+            reference,
+            process: self.id,
+        }
     }
 
     /// Ends the process with reason `killed`, which it cannot trap.
@@ -267,7 +308,17 @@ impl<M: Serialize> Process<M> {
 /// Sends raw bytes (already encoded) to a process.
 pub(crate) fn send_bytes(target: u64, tag: u64, bytes: &[u8]) -> Result<(), Error> {
     // SAFETY: the buffers are valid for the call; no handles are moved.
-    crate::call(|ret| unsafe { abi::mailbox::send(target, tag, bytes.as_ptr(), bytes.len(), std::ptr::null(), 0, ret) })
+    crate::call(|ret| unsafe {
+        abi::mailbox::send(
+            target,
+            tag,
+            bytes.as_ptr(),
+            bytes.len(),
+            std::ptr::null(),
+            0,
+            ret,
+        )
+    })
 }
 
 /// A monitor on a process, from [`Process::monitor`].
@@ -290,7 +341,10 @@ impl Monitor {
     ///
     /// # Errors
     /// [`crate::ReceiveError::Timeout`] if it does not end in time.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<crate::mailbox::Down, crate::ReceiveError> {
+    pub fn wait(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<crate::mailbox::Down, crate::ReceiveError> {
         crate::mailbox::receive_down(self.reference, timeout)
     }
 }
@@ -309,7 +363,9 @@ impl Module {
     /// `module-invalid` or `module-incompatible`, with the VM's explanation.
     pub fn load(bytes: &[u8]) -> Result<Module, Error> {
         // SAFETY: the buffer is valid for the call.
-        let handle = crate::call(|ret| unsafe { abi::process::load_module(bytes.as_ptr(), bytes.len(), ret) })?;
+        let handle = crate::call(|ret| unsafe {
+            abi::process::load_module(bytes.as_ptr(), bytes.len(), ret)
+        })?;
         Ok(Module { handle })
     }
 }

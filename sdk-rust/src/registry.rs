@@ -11,7 +11,9 @@ impl<M> Process<M> {
     /// `already-registered` if a live process holds the name.
     pub fn register(&self, name: &str) -> Result<(), Error> {
         // SAFETY: the buffers are valid for the call.
-        crate::call(|ret| unsafe { abi::registry::register(name.as_ptr(), name.len(), self.id(), ret) })
+        crate::call(|ret| unsafe {
+            abi::registry::register(name.as_ptr(), name.len(), self.id(), ret)
+        })
     }
 
     /// The process registered under `name`, expected to accept `M`.

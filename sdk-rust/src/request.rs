@@ -18,7 +18,7 @@
 use crate::abi;
 use crate::error::ReceiveError;
 use crate::mailbox::Mailbox;
-use crate::process::{send_bytes, self_id, Process};
+use crate::process::{self_id, send_bytes, Process};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
@@ -75,7 +75,12 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
     fn request_opt(&self, body: Q, timeout: Option<Duration>) -> Result<R, ReceiveError> {
         // SAFETY: no arguments.
         let tag = unsafe { abi::mailbox::fresh_tag() };
-        self.send(Request { from: self_id(), tag, body, _reply: PhantomData });
+        self.send(Request {
+            from: self_id(),
+            tag,
+            body,
+            _reply: PhantomData,
+        });
         let (_, reply) = Mailbox::<R>::this().receive_tagged(&[tag], timeout)?;
         Ok(reply)
     }

@@ -28,7 +28,8 @@ impl<M: Serialize> Process<M> {
         let bytes = postcard::to_allocvec(&message).expect("the message serializes");
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
         // SAFETY: the buffer is valid for the call.
-        let reference = unsafe { abi::timer::send_after(self.id(), 0, bytes.as_ptr(), bytes.len(), nanos) };
+        let reference =
+            unsafe { abi::timer::send_after(self.id(), 0, bytes.as_ptr(), bytes.len(), nanos) };
         Timer { reference }
     }
 }

@@ -8,8 +8,14 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 pub enum Output {
     /// The VM's own stdout and stderr.
     Inherit,
-    /// A buffer shared by all processes, read with [`crate::Vm::captured_output`].
-    Capture(MemoryOutputPipe),
+    /// Buffers shared by all processes, read with [`crate::Vm::captured_stdout`]
+    /// and [`crate::Vm::captured_stderr`].
+    Capture {
+        /// What guests write to stdout.
+        stdout: MemoryOutputPipe,
+        /// What guests write to stderr.
+        stderr: MemoryOutputPipe,
+    },
 }
 
 /// VM settings; build one with [`crate::Vm::builder`].

@@ -98,10 +98,13 @@ impl VmBuilder {
     }
 
     /// Collects all guests' stdout and stderr in memory instead of printing
-    /// them; read it with [`Vm::captured_output`].
+    /// them; read them with [`Vm::captured_stdout`] and [`Vm::captured_stderr`].
     pub fn capture_output(mut self) -> Self {
-        self.config.output =
-            Output::Capture(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(64 << 20));
+        let pipe = || wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(64 << 20);
+        self.config.output = Output::Capture {
+            stdout: pipe(),
+            stderr: pipe(),
+        };
         self
     }
 
@@ -212,10 +215,22 @@ impl Vm {
         wait.await.map_err(|_| VmError::Lost)
     }
 
-    /// What guests wrote to stdout and stderr, if the VM captures output.
-    pub fn captured_output(&self) -> String {
+    /// What guests wrote to stdout, if the VM captures output.
+    pub fn captured_stdout(&self) -> String {
         match &self.node.config.output {
-            Output::Capture(pipe) => String::from_utf8_lossy(&pipe.contents()).into_owned(),
+            Output::Capture { stdout, .. } => {
+                String::from_utf8_lossy(&stdout.contents()).into_owned()
+            }
+            Output::Inherit => String::new(),
+        }
+    }
+
+    /// What guests wrote to stderr, if the VM captures output.
+    pub fn captured_stderr(&self) -> String {
+        match &self.node.config.output {
+            Output::Capture { stderr, .. } => {
+                String::from_utf8_lossy(&stderr.contents()).into_owned()
+            }
             Output::Inherit => String::new(),
         }
     }

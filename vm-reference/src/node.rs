@@ -174,8 +174,8 @@ impl Node {
             Output::Inherit => {
                 b.inherit_stdout().inherit_stderr();
             }
-            Output::Capture(pipe) => {
-                b.stdout(pipe.clone()).stderr(pipe.clone());
+            Output::Capture { stdout, stderr } => {
+                b.stdout(stdout.clone()).stderr(stderr.clone());
             }
         }
         if args.is_empty() {

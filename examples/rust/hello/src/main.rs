@@ -11,6 +11,8 @@ fn main() {
         vm_sdk::Process::<()>::from_id(parent).send(());
     });
     greeter.send(process::self_id());
-    Mailbox::<()>::this().receive().expect("the greeter answers");
+    Mailbox::<()>::this()
+        .receive()
+        .expect("the greeter answers");
     println!("goodbye");
 }

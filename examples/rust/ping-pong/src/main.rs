@@ -13,7 +13,10 @@ enum Ball {
 }
 
 fn main() {
-    let rounds: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let rounds: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
     let pong = spawn((), |(), mailbox: Mailbox<Ball>| {
         while let Ok(ball) = mailbox.receive() {
             if let Ball::Ping { n, reply_to } = ball {
@@ -31,5 +34,9 @@ fn main() {
             other => panic!("expected a pong, got {other:?}"),
         }
     }
-    println!("done: {rounds} round trips between processes {} and {}", me.id(), pong.id());
+    println!(
+        "done: {rounds} round trips between processes {} and {}",
+        me.id(),
+        pong.id()
+    );
 }

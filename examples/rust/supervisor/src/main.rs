@@ -38,7 +38,10 @@ fn main() {
     let mut worker = start_worker(generation);
     let jobs = [5, 0, 4, 0, 2];
     for divisor in jobs {
-        worker.send(Job { divisor, reply_to: me });
+        worker.send(Job {
+            divisor,
+            reply_to: me,
+        });
         match mailbox.receive_event(None).expect("a reply or an exit") {
             Event::Message(quotient) => println!("100 / {divisor} = {quotient}"),
             Event::Exit(Exit { process, reason }) => {
@@ -49,5 +52,9 @@ fn main() {
             Event::Down(_) => unreachable!("no monitors here"),
         }
     }
-    println!("supervisor: {} jobs done, {} restarts", jobs.len(), generation - 1);
+    println!(
+        "supervisor: {} jobs done, {} restarts",
+        jobs.len(),
+        generation - 1
+    );
 }

@@ -1,0 +1,285 @@
+//! Scenarios the end-to-end tests run: `vm run scenarios.wasm -- NAME`.
+//! Each prints what it observed, one fact per line, for exact assertions.
+
+use std::time::Duration;
+use vm_sdk::abi::ErrorCode;
+use vm_sdk::mailbox::{Event, Exit};
+use vm_sdk::process::{self, spawn, spawn_link, ExitReason, Module, Process, Spawn};
+use vm_sdk::request::Request;
+use vm_sdk::{Mailbox, ReceiveError};
+
+const SHORT: Duration = Duration::from_millis(50);
+
+fn main() {
+    let name = std::env::args().nth(1).unwrap_or_default();
+    match name.as_str() {
+        "monitor" => monitor(),
+        "links" => links(),
+        "kill" => kill(),
+        "preemption" => preemption(),
+        "registry" => registry(),
+        "timer" => timer(),
+        "request" => request(),
+        "selective" => selective(),
+        "decode-error" => decode_error(),
+        "memory-hog" => memory_hog(),
+        "load-module" => load_module(),
+        "exit" => process::exit("the root chose to stop"),
+        other => {
+            eprintln!("unknown scenario `{other}`");
+            std::process::exit(64);
+        }
+    }
+}
+
+fn show(reason: &ExitReason) -> String {
+    match reason {
+        ExitReason::Trap(t) if t.contains("unreachable") => "Trap(unreachable)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn monitor() {
+    // Each child waits for a go-ahead, so the monitor is in place before it ends.
+    let normal = spawn((), |(), m: Mailbox<()>| m.receive().unwrap());
+    let crash = spawn((), |(), m: Mailbox<()>| {
+        m.receive().unwrap();
+        panic!("on purpose")
+    });
+    let custom = spawn((), |(), m: Mailbox<()>| {
+        m.receive().unwrap();
+        process::exit("custom reason")
+    });
+    for (what, p) in [("normal", normal), ("crash", crash), ("custom", custom)] {
+        let monitor = p.monitor();
+        p.send(());
+        let down = monitor.wait(None).unwrap();
+        println!(
+            "{what}: {} from {}",
+            show(&down.reason),
+            if down.process == p.id() { "it" } else { "?" }
+        );
+    }
+    // Monitoring a process that has already ended reports noproc at once.
+    let down = normal.monitor().wait(Some(SHORT)).unwrap();
+    println!("ended: {}", show(&down.reason));
+    // A demonitored process's end is not reported.
+    let quiet = spawn((), |(), m: Mailbox<()>| m.receive().unwrap());
+    let mon = quiet.monitor();
+    mon.demonitor();
+    quiet.send(());
+    println!(
+        "demonitored: {:?}",
+        vm_sdk::mailbox::receive_down(mon.reference, Some(SHORT)).err()
+    );
+}
+
+fn links() {
+    // A failure travels along links: the middle process does not trap exits,
+    // so its linked child's crash ends it with the same reason.
+    let middle = spawn((), |(), m: Mailbox<()>| {
+        spawn_link((), |(), _: Mailbox<()>| panic!("child fails"));
+        let _ = m.receive();
+    });
+    let down = middle.monitor().wait(None).unwrap();
+    println!("middle ended: {}", show(&down.reason));
+    // A normal exit does not.
+    let parent = spawn((), |(), m: Mailbox<Process<String>>| {
+        spawn_link((), |(), _: Mailbox<()>| {});
+        process::sleep(Duration::from_millis(20));
+        let reply_to = m.receive().unwrap();
+        reply_to.send("parent still alive".into());
+    });
+    parent.send(Process::this());
+    println!("{}", Mailbox::<String>::this().receive().unwrap());
+    // Trapping exits turns the signal into a message.
+    process::trap_exits(true);
+    let child = spawn_link((), |(), _: Mailbox<()>| process::exit("bye"));
+    match Mailbox::<()>::this().receive_event(None).unwrap() {
+        Event::Exit(Exit { process, reason }) => println!(
+            "trapped exit from child: {} {}",
+            process == child.id(),
+            show(&reason)
+        ),
+        other => println!("unexpected {other:?}"),
+    }
+    // Unlinked: no signal at all.
+    let child = spawn((), |(), m: Mailbox<()>| {
+        m.receive().unwrap();
+        panic!("late failure");
+    });
+    child.link().unwrap();
+    child.unlink();
+    child.send(());
+    println!(
+        "after unlink: {:?}",
+        vm_sdk::mailbox::receive_exit(Some(SHORT)).err()
+    );
+    // Linking to a process that has ended fails.
+    let ended = spawn((), |(), _: Mailbox<()>| {});
+    ended.monitor().wait(None).unwrap();
+    println!("link to ended: {:?}", ended.link().map_err(|e| e.code()));
+}
+
+fn busy_loop((): (), _: Mailbox<()>) {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn kill() {
+    let busy = spawn((), busy_loop);
+    let mon = busy.monitor();
+    process::sleep(Duration::from_millis(10));
+    busy.kill();
+    println!("killed: {}", show(&mon.wait(None).unwrap().reason));
+    // Killing an ended process is not an error.
+    busy.kill();
+    println!("second kill: ok");
+}
+
+fn preemption() {
+    // More busy processes than the VM has threads: the rest still run.
+    let busy: Vec<_> = (0..4).map(|_| spawn((), busy_loop)).collect();
+    let echo = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        while let Ok(r) = m.receive() {
+            let n = *r.body();
+            r.reply(n + 1);
+        }
+    });
+    let mut n = 0;
+    for _ in 0..20 {
+        n = echo.request(n).unwrap();
+    }
+    println!("echoed 20 times beside 4 busy loops: {n}");
+    for b in busy {
+        b.kill();
+    }
+}
+
+fn registry() {
+    let me = Process::<String>::this();
+    me.register("root").unwrap();
+    println!(
+        "lookup root: {}",
+        Process::<String>::lookup("root") == Some(me)
+    );
+    let err = me.register("root").unwrap_err();
+    println!("second register: {:?}", err.code());
+    let worker = spawn((), |(), m: Mailbox<()>| {
+        Process::<()>::this().register("worker").unwrap();
+        Process::<String>::lookup("root")
+            .unwrap()
+            .send("worker registered".into());
+        m.receive().unwrap();
+    });
+    println!("{}", Mailbox::<String>::this().receive().unwrap());
+    println!(
+        "lookup worker: {}",
+        Process::<()>::lookup("worker") == Some(worker)
+    );
+    let mon = worker.monitor();
+    worker.send(());
+    mon.wait(None).unwrap();
+    println!("after worker ended: {:?}", Process::<()>::lookup("worker"));
+    vm_sdk::registry::unregister("root").unwrap();
+    println!(
+        "unregister twice: {:?}",
+        vm_sdk::registry::unregister("root").map_err(|e| e.code())
+    );
+}
+
+fn timer() {
+    let me = Process::<String>::this();
+    let mailbox = Mailbox::<String>::this();
+    me.send_after("late".into(), Duration::from_millis(20));
+    println!(
+        "before: {:?}",
+        mailbox.receive_timeout(Duration::ZERO).err()
+    );
+    println!(
+        "after: {:?}",
+        mailbox.receive_timeout(Duration::from_secs(5))
+    );
+    let t = me.send_after("never".into(), Duration::from_millis(20));
+    println!("cancelled: {}", t.cancel());
+    println!("then: {:?}", mailbox.receive_timeout(SHORT).err());
+}
+
+fn request() {
+    let doubler = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        while let Ok(r) = m.receive() {
+            let n = *r.body();
+            r.reply(n * 2);
+        }
+    });
+    // An unrelated message waiting in the mailbox is not taken as the reply.
+    Process::<u32>::this().send(999);
+    println!("21 * 2 = {}", doubler.request(21).unwrap());
+    println!(
+        "left in the mailbox: {}",
+        Mailbox::<u32>::this().receive().unwrap()
+    );
+    let silent = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        let _ = m.receive();
+    });
+    println!("no reply: {:?}", silent.request_timeout(1, SHORT).err());
+}
+
+fn selective() {
+    let me = Process::<&'static str>::this();
+    me.send_tagged("one", 1);
+    me.send_tagged("two", 2);
+    me.send_tagged("three", 3);
+    let m = Mailbox::<String>::this();
+    println!("{:?}", m.receive_tagged(&[3], None).unwrap());
+    println!("{:?}", m.receive_tagged(&[], None).unwrap());
+    println!("{:?}", m.receive_tagged(&[2, 1], None).unwrap());
+    println!("{:?}", m.receive_tagged(&[1], Some(SHORT)).err());
+}
+
+fn decode_error() {
+    Process::<Vec<u8>>::this().send(vec![0xff, 0xfe]);
+    match Mailbox::<String>::this().receive() {
+        Err(e) => println!(
+            "decode error keeps the bytes: {:?} from self: {}",
+            e.bytes,
+            e.sender == process::self_id()
+        ),
+        Ok(s) => println!("decoded {s:?}?"),
+    }
+    println!(
+        "timeout: {:?}",
+        Mailbox::<String>::this()
+            .receive_timeout(Duration::from_millis(1))
+            .err()
+            == Some(ReceiveError::Timeout)
+    );
+}
+
+fn memory_hog() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        println!("holding {} MiB", hoard.len());
+    }
+}
+
+fn load_module() {
+    match Module::load(b"not wasm") {
+        Err(e) => println!("garbage: {:?}", e.code()),
+        Ok(_) => println!("garbage loaded?"),
+    }
+    let wat_needs_v2 = b"\0asm\x01\0\0\0";
+    match Module::load(wat_needs_v2) {
+        Ok(m) => {
+            let r = Spawn::new().start_export::<()>(&m, "missing", 0, b"");
+            println!(
+                "empty module loads; spawning a missing export: {:?}",
+                r.map_err(|e| e.code() == Some(ErrorCode::InvalidArgument))
+            );
+        }
+        Err(e) => println!("empty module: {e}"),
+    }
+}

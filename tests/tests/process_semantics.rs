@@ -1,0 +1,137 @@
+//! Erlang semantics through the Rust SDK: each scenario guest prints what it
+//! observed, and the test pins it line by line.
+
+use vm_reference::ExitReason;
+use vm_tests::{run_file, run_file_on, rust_guest, test_vm, Run};
+
+async fn scenario(name: &str) -> Run {
+    let run = run_file(&rust_guest("scenarios"), &[name]).await.unwrap();
+    assert_eq!(
+        run.outcome.reason,
+        ExitReason::Normal,
+        "{name}: stderr: {}",
+        run.stderr
+    );
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_report_each_exit_reason_and_noproc() {
+    assert_eq!(
+        scenario("monitor").await.stdout,
+        "normal: Normal from it\n\
+         crash: Trap(unreachable) from it\n\
+         custom: Exit(\"custom reason\") from it\n\
+         ended: NoProc\n\
+         demonitored: Some(Timeout)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_propagate_failures_unless_exits_are_trapped() {
+    assert_eq!(
+        scenario("links").await.stdout,
+        "middle ended: Trap(unreachable)\n\
+         parent still alive\n\
+         trapped exit from child: true Exit(\"bye\")\n\
+         after unlink: Some(Timeout)\n\
+         link to ended: Err(Some(NotFound))\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_ends_even_a_busy_loop() {
+    assert_eq!(
+        scenario("kill").await.stdout,
+        "killed: Killed\nsecond kill: ok\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_loops_do_not_starve_other_processes() {
+    assert_eq!(
+        scenario("preemption").await.stdout,
+        "echoed 20 times beside 4 busy loops: 20\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_names_are_unique_and_vanish_with_their_process() {
+    assert_eq!(
+        scenario("registry").await.stdout,
+        "lookup root: true\n\
+         second register: Some(AlreadyRegistered)\n\
+         worker registered\n\
+         lookup worker: true\n\
+         after worker ended: None\n\
+         unregister twice: Err(Some(NotFound))\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_deliver_later_and_cancel() {
+    assert_eq!(
+        scenario("timer").await.stdout,
+        "before: Some(Timeout)\nafter: Ok(\"late\")\ncancelled: true\nthen: Some(Timeout)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reply_matches_the_reply_by_tag() {
+    assert_eq!(
+        scenario("request").await.stdout,
+        "21 * 2 = 42\nleft in the mailbox: 999\nno reply: Some(Timeout)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selective_receive_leaves_other_messages_in_order() {
+    assert_eq!(
+        scenario("selective").await.stdout,
+        "(3, \"three\")\n(1, \"one\")\n(2, \"two\")\nSome(Timeout)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_of_the_wrong_type_is_a_decode_error_with_its_bytes() {
+    assert_eq!(
+        scenario("decode-error").await.stdout,
+        "decode error keeps the bytes: [2, 255, 254] from self: true\ntimeout: true\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loading_a_bad_module_at_run_time_is_an_error_value() {
+    assert_eq!(
+        scenario("load-module").await.stdout,
+        "garbage: Some(ModuleInvalid)\nempty module loads; spawning a missing export: Err(true)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_with_a_reason_sets_the_root_outcome() {
+    let run = run_file(&rust_guest("scenarios"), &["exit"]).await.unwrap();
+    assert_eq!(
+        run.outcome.reason,
+        ExitReason::Exit("the root chose to stop".into())
+    );
+    assert_eq!(run.outcome.status, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_over_its_memory_limit_fails_with_a_reason_that_says_so() {
+    let run = run_file_on(
+        test_vm().max_memory(4 << 20),
+        &rust_guest("scenarios"),
+        &["memory-hog"],
+    )
+    .await
+    .unwrap();
+    let ExitReason::Trap(text) = &run.outcome.reason else {
+        panic!("expected a trap, got {:?}", run.outcome.reason);
+    };
+    assert!(text.contains("memory limit exceeded"), "{text}");
+    assert!(text.contains("limit of 4194304 bytes"), "{text}");
+    assert!(text.contains("--max-memory"), "{text}");
+    assert!(run.stdout.contains("holding 1 MiB"));
+}

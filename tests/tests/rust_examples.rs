@@ -1,0 +1,47 @@
+//! The Rust examples, built with cargo for wasm32-wasip1 and run on the VM.
+
+use vm_reference::ExitReason;
+use vm_tests::{run_file, rust_guest};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_greets_from_a_spawned_process() {
+    let run = run_file(&rust_guest("hello"), &[]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal);
+    assert_eq!(run.outcome.status, 0);
+    assert_eq!(
+        run.stdout,
+        "hello from the root process 1\nhello, world, from process 2\ngoodbye\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_pong_plays_the_rounds_it_is_given() {
+    let run = run_file(&rust_guest("ping-pong"), &["5"]).await.unwrap();
+    assert_eq!(run.outcome.status, 0, "stderr: {}", run.stderr);
+    let mut expected = String::new();
+    for n in 1..=5 {
+        expected += &format!("pong: got ping {n}\nping: got pong {n}\n");
+    }
+    expected += "done: 5 round trips between processes 1 and 2\n";
+    assert_eq!(run.stdout, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_restarts_a_crashed_worker_through_its_link() {
+    let run = run_file(&rust_guest("supervisor"), &[]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal);
+    let trap = "Trap(\"wasm trap: wasm `unreachable` instruction executed\")";
+    assert_eq!(
+        run.stdout,
+        format!(
+            "supervisor: started worker 1\n100 / 5 = 20\n\
+             supervisor: worker 1 (process 2) crashed: {trap}\n\
+             supervisor: started worker 2\n100 / 4 = 25\n\
+             supervisor: worker 2 (process 3) crashed: {trap}\n\
+             supervisor: started worker 3\n100 / 2 = 50\n\
+             supervisor: 5 jobs done, 2 restarts\n"
+        )
+    );
+    assert!(run.stderr.contains("worker 1 was asked to divide by zero"));
+    assert!(run.stderr.contains("worker 2 was asked to divide by zero"));
+}
