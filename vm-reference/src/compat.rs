@@ -142,13 +142,31 @@ impl ModuleInfo {
         Ok(info)
     }
 
-    /// The ABI version the module needs: the newest `@since` of the `vm:host`
-    /// functions it imports that this VM knows (`None` if it imports none).
+    /// The ABI version the module needs (`None` if it imports nothing from
+    /// `vm:host`): the newest `@since` of its `vm:host` imports. An import this
+    /// VM does not know needs at least the next minor (or its own major), or
+    /// the version its SDK marker names if that is newer.
     pub fn required_version(&self) -> Option<(u32, u32, u32)> {
         self.imports
             .iter()
-            .filter_map(|i| vm_abi::function(&i.module, &i.name))
-            .map(|f| f.since)
+            .filter(|i| i.module.starts_with(MODULE_PREFIX))
+            .map(|i| match vm_abi::function(&i.module, &i.name) {
+                Some(f) => f.since,
+                None => {
+                    let major = i
+                        .module
+                        .rsplit_once('@')
+                        .and_then(|(_, m)| m.parse().ok())
+                        .unwrap_or(0);
+                    let floor = if major == ABI_VERSION.0 {
+                        (major, ABI_VERSION.1 + 1, 0)
+                    } else {
+                        (major, 0, 0)
+                    };
+                    let marked = self.markers.iter().copied().filter(|m| m.0 == major).max();
+                    marked.map_or(floor, |m| m.max(floor))
+                }
+            })
             .max()
     }
 

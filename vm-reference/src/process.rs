@@ -339,11 +339,12 @@ fn classify(e: wasmtime::Error) -> Outcome {
             status: 1,
         };
     }
+    // A wasm trap says what the instruction did; a host error is wrapped in
+    // backtrace context, and its root cause says what the call objected to.
     let text = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("{trap}"),
-        None => format!("{e:#}"),
+        Some(trap) => trap.to_string(),
+        None => e.root_cause().to_string(),
     };
-    let text = text.lines().next().unwrap_or_default().to_string();
     Outcome {
         reason: ExitReason::Trap(text),
         status: 1,

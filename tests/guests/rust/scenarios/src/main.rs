@@ -25,6 +25,7 @@ fn main() {
         "memory-hog" => memory_hog(),
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
+        "process-limit" => process_limit(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -282,4 +283,20 @@ fn load_module() {
         }
         Err(e) => println!("empty module: {e}"),
     }
+}
+
+fn process_limit() {
+    // Run with a limit of 3 processes: the root and two more.
+    let hold = |(), m: Mailbox<()>| m.receive().unwrap();
+    let a = spawn((), hold);
+    let b = spawn((), hold);
+    let refused = Spawn::new().start((), hold).unwrap_err();
+    let hint = if refused.message().contains("--max-processes") {
+        "(raise it with --max-processes)"
+    } else {
+        "(no hint)"
+    };
+    println!("spawned 2, then: {:?} {hint}", refused.code());
+    a.send(());
+    b.send(());
 }

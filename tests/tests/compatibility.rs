@@ -1,0 +1,59 @@
+//! Compatibility fixtures: a guest frozen at ABI 1.0 keeps running; guests
+//! built for a newer ABI are refused before they run, with an error that names
+//! the import, both versions and what to do.
+
+use vm_reference::{ExitReason, LoadError, ModuleInfo, Vm};
+use vm_tests::{fixture, run_file};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_built_for_abi_1_0_keeps_running() {
+    let run = run_file(&fixture("abi-1.0-guest.wasm"), &[]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{run:?}");
+    assert_eq!(run.stdout, "abi 1.0 fixture ok\n");
+}
+
+fn load_error(name: &str) -> String {
+    let vm = Vm::builder().build().unwrap();
+    match vm.load_file(fixture(name)) {
+        Err(e @ LoadError::Incompatible { .. }) => e.to_string(),
+        other => panic!("{name}: expected an incompatibility, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_guest_needing_a_newer_minor_is_refused_naming_the_function_and_versions() {
+    let text = load_error("abi-1.1-guest.wasm");
+    assert!(text.contains("`vm:host/process@1.hibernate`"), "{text}");
+    assert!(text.contains("built for ABI 1.1.0"), "{text}");
+    assert!(text.contains("this VM serves"), "{text}");
+    assert!(text.contains("1.0.0"), "{text}");
+    assert!(text.contains("run it on a newer VM"), "{text}");
+    // The function it does share is not reported.
+    assert!(!text.contains("self-id"), "{text}");
+}
+
+#[test]
+fn a_guest_needing_a_newer_major_is_refused_before_it_runs() {
+    let text = load_error("abi-2.0-guest.wasm");
+    assert!(text.contains("`vm:host/process@2.self-id`"), "{text}");
+    assert!(text.contains("major version 2"), "{text}");
+    assert!(text.contains("serves ABI 1.0.0"), "{text}");
+    assert!(text.contains("a VM that serves ABI 2.x"), "{text}");
+}
+
+#[test]
+fn inspect_reads_the_required_version_from_imports_and_the_marker() {
+    let info = |name: &str| ModuleInfo::read(&std::fs::read(fixture(name)).unwrap()).unwrap();
+    let old = info("abi-1.0-guest.wasm");
+    assert_eq!(old.required_version(), Some((1, 0, 0)));
+    assert_eq!(old.built_for(), Some((1, 0, 0)));
+    assert!(old.check().is_empty());
+    assert_eq!(
+        info("abi-1.1-guest.wasm").required_version(),
+        Some((1, 1, 0))
+    );
+    assert_eq!(
+        info("abi-2.0-guest.wasm").required_version(),
+        Some((2, 0, 0))
+    );
+}
