@@ -190,6 +190,7 @@ pub fn sdk(abi: &Abi) -> String {
         let _ = writeln!(out, "    #[cfg(target_arch = \"wasm32\")]\n    #[link(wasm_import_module = \"{}\")]\n    unsafe extern \"C\" {{", iface.module);
         for f in &iface.functions {
             doc_lines(&mut out, "        ", &f.docs);
+            let _ = writeln!(out, "        ///\n        /// # Safety\n        /// Pointer arguments must be valid for the reads and writes `abi/README.md`\n        /// describes for this function.");
             let _ = writeln!(out, "        #[link_name = \"{}\"]", f.name);
             let _ = writeln!(
                 out,
@@ -201,6 +202,8 @@ pub fn sdk(abi: &Abi) -> String {
         }
         let _ = writeln!(out, "    }}\n");
         for f in &iface.functions {
+            doc_lines(&mut out, "    ", &f.docs);
+            let _ = writeln!(out, "    ///\n    /// # Safety\n    /// Outside wasm32 this panics: it is a call into the VM.");
             let _ = writeln!(out, "    #[cfg(not(target_arch = \"wasm32\"))]\n    #[allow(unused_variables)]\n    pub unsafe fn {}({}){} {{\n        super::outside_vm(\"{}.{}\")\n    }}\n", snake(&f.name), rust_params(f).join(", "), rust_ret(f), iface.name, f.name);
         }
         let _ = writeln!(out, "}}\n");

@@ -289,10 +289,18 @@ pub mod handle {
     #[link(wasm_import_module = "vm:host/handle@1")]
     unsafe extern "C" {
         /// Releases a handle (closing what it names when it is the last reference).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "drop"]
         pub fn drop(h: Handle, ret: *mut CallResult<()>);
     }
 
+    /// Releases a handle (closing what it names when it is the last reference).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn drop(h: Handle, ret: *mut CallResult<()>) {
@@ -311,6 +319,10 @@ pub mod mailbox {
         /// Sends `data` with `tag` to `target`, moving the listed handles out of
         /// this process. Sending to a process that has ended is not an error (the
         /// message and its handles are dropped). On error nothing is sent or moved.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "send"]
         pub fn send(
             target: ProcessId,
@@ -325,6 +337,10 @@ pub mod mailbox {
         /// is not empty, whose tag is in `tags`; other messages stay queued in
         /// order. With a timeout, fails with `timeout` when none arrives in time.
         /// The selected message becomes the current one, replacing the previous.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "receive"]
         pub fn receive(
             tags_ptr: *const u64,
@@ -336,16 +352,34 @@ pub mod mailbox {
         );
         /// Copies the current message's next bytes to guest memory at address
         /// `dst`, at most `len`; returns how many were copied (0 at the end).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "read"]
         pub fn read(dst: u32, len: u32, ret: *mut CallResult<u32>);
         /// Moves handle number `index` of the current message into this process.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "take-handle"]
         pub fn take_handle(index: u32, ret: *mut CallResult<Handle>);
         /// A tag never returned before in this VM, for request/reply.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "fresh-tag"]
         pub fn fresh_tag() -> u64;
     }
 
+    /// Sends `data` with `tag` to `target`, moving the listed handles out of
+    /// this process. Sending to a process that has ended is not an error (the
+    /// message and its handles are dropped). On error nothing is sent or moved.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn send(
@@ -360,6 +394,13 @@ pub mod mailbox {
         super::outside_vm("mailbox.send")
     }
 
+    /// Waits for the oldest message whose kind is in `kinds` and, when `tags`
+    /// is not empty, whose tag is in `tags`; other messages stay queued in
+    /// order. With a timeout, fails with `timeout` when none arrives in time.
+    /// The selected message becomes the current one, replacing the previous.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn receive(
@@ -373,18 +414,31 @@ pub mod mailbox {
         super::outside_vm("mailbox.receive")
     }
 
+    /// Copies the current message's next bytes to guest memory at address
+    /// `dst`, at most `len`; returns how many were copied (0 at the end).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn read(dst: u32, len: u32, ret: *mut CallResult<u32>) {
         super::outside_vm("mailbox.read")
     }
 
+    /// Moves handle number `index` of the current message into this process.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn take_handle(index: u32, ret: *mut CallResult<Handle>) {
         super::outside_vm("mailbox.take-handle")
     }
 
+    /// A tag never returned before in this VM, for request/reply.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn fresh_tag() -> u64 {
@@ -402,12 +456,20 @@ pub mod process {
     #[link(wasm_import_module = "vm:host/process@1")]
     unsafe extern "C" {
         /// This process's id.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "self-id"]
         pub fn self_id() -> ProcessId;
         /// Starts a process running `entry`, an export of `module` (the handle of
         /// a loaded module, or 0 for the caller's own module). The export takes
         /// either no parameter or one `i32`, which receives `arg`. The new process's
         /// first message is of kind `init` and carries `capture`.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "spawn"]
         pub fn spawn(
             module: Handle,
@@ -421,46 +483,93 @@ pub mod process {
         );
         /// Compiles a WebAssembly module so that processes can be spawned from it.
         /// The module is checked against this VM's ABI first.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "load-module"]
         pub fn load_module(bytes_ptr: *const u8, bytes_len: usize, ret: *mut CallResult<Handle>);
         /// Links this process with `target`: when either ends abnormally, the
         /// other receives an exit signal. Fails with `not-found` if `target` has
         /// already ended.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "link"]
         pub fn link(target: ProcessId, ret: *mut CallResult<()>);
         /// Removes a link; no-op if there is none.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "unlink"]
         pub fn unlink(target: ProcessId);
         /// Starts watching `target`; when it ends (or if it has already ended) this
         /// process receives a `down` message tagged with the returned reference.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "monitor"]
         pub fn monitor(target: ProcessId) -> u64;
         /// Stops a monitor; a `down` message not yet received is removed.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "demonitor"]
         pub fn demonitor(monitor: u64);
         /// Ends `target` with reason `killed`, which it cannot trap. Killing a
         /// process that has ended is not an error.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "kill"]
         pub fn kill(target: ProcessId);
         /// Whether exit signals from links arrive as `exit` messages (true) or
         /// end this process when abnormal (false, the default). Returns the previous setting.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "trap-exits"]
         pub fn trap_exits(enabled: bool) -> bool;
         /// Ends this process. An empty reason is a normal exit; otherwise the
         /// reason is `exit` with this text. Does not return.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "exit"]
         pub fn exit(reason_ptr: *const u8, reason_len: usize);
         /// Suspends this process for at least `nanos` nanoseconds.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "sleep"]
         pub fn sleep(nanos: u64);
     }
 
+    /// This process's id.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn self_id() -> ProcessId {
         super::outside_vm("process.self-id")
     }
 
+    /// Starts a process running `entry`, an export of `module` (the handle of
+    /// a loaded module, or 0 for the caller's own module). The export takes
+    /// either no parameter or one `i32`, which receives `arg`. The new process's
+    /// first message is of kind `init` and carries `capture`.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn spawn(
@@ -476,6 +585,11 @@ pub mod process {
         super::outside_vm("process.spawn")
     }
 
+    /// Compiles a WebAssembly module so that processes can be spawned from it.
+    /// The module is checked against this VM's ABI first.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn load_module(
@@ -486,48 +600,86 @@ pub mod process {
         super::outside_vm("process.load-module")
     }
 
+    /// Links this process with `target`: when either ends abnormally, the
+    /// other receives an exit signal. Fails with `not-found` if `target` has
+    /// already ended.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn link(target: ProcessId, ret: *mut CallResult<()>) {
         super::outside_vm("process.link")
     }
 
+    /// Removes a link; no-op if there is none.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn unlink(target: ProcessId) {
         super::outside_vm("process.unlink")
     }
 
+    /// Starts watching `target`; when it ends (or if it has already ended) this
+    /// process receives a `down` message tagged with the returned reference.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn monitor(target: ProcessId) -> u64 {
         super::outside_vm("process.monitor")
     }
 
+    /// Stops a monitor; a `down` message not yet received is removed.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn demonitor(monitor: u64) {
         super::outside_vm("process.demonitor")
     }
 
+    /// Ends `target` with reason `killed`, which it cannot trap. Killing a
+    /// process that has ended is not an error.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn kill(target: ProcessId) {
         super::outside_vm("process.kill")
     }
 
+    /// Whether exit signals from links arrive as `exit` messages (true) or
+    /// end this process when abnormal (false, the default). Returns the previous setting.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn trap_exits(enabled: bool) -> bool {
         super::outside_vm("process.trap-exits")
     }
 
+    /// Ends this process. An empty reason is a normal exit; otherwise the
+    /// reason is `exit` with this text. Does not return.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn exit(reason_ptr: *const u8, reason_len: usize) {
         super::outside_vm("process.exit")
     }
 
+    /// Suspends this process for at least `nanos` nanoseconds.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn sleep(nanos: u64) {
@@ -545,6 +697,10 @@ pub mod registry {
     unsafe extern "C" {
         /// Registers `name` for `target`. Fails with `already-registered` if a live
         /// process holds the name, `not-found` if `target` has ended.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "register"]
         pub fn register(
             name_ptr: *const u8,
@@ -553,13 +709,26 @@ pub mod registry {
             ret: *mut CallResult<()>,
         );
         /// The process registered under `name`, or `not-found`.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "lookup"]
         pub fn lookup(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<ProcessId>);
         /// Removes `name`; `not-found` if it was not registered.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "unregister"]
         pub fn unregister(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<()>);
     }
 
+    /// Registers `name` for `target`. Fails with `already-registered` if a live
+    /// process holds the name, `not-found` if `target` has ended.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn register(
@@ -571,12 +740,20 @@ pub mod registry {
         super::outside_vm("registry.register")
     }
 
+    /// The process registered under `name`, or `not-found`.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn lookup(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<ProcessId>) {
         super::outside_vm("registry.lookup")
     }
 
+    /// Removes `name`; `not-found` if it was not registered.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn unregister(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<()>) {
@@ -594,6 +771,10 @@ pub mod timer {
     unsafe extern "C" {
         /// After `delay-nanos`, sends a `data` message with `tag` and `data` to
         /// `target` (the sender is this process). Returns a timer reference.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "send-after"]
         pub fn send_after(
             target: ProcessId,
@@ -603,10 +784,19 @@ pub mod timer {
             delay_nanos: u64,
         ) -> u64;
         /// Cancels a timer; true if it had not fired yet.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "cancel"]
         pub fn cancel(timer: u64) -> bool;
     }
 
+    /// After `delay-nanos`, sends a `data` message with `tag` and `data` to
+    /// `target` (the sender is this process). Returns a timer reference.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn send_after(
@@ -619,6 +809,10 @@ pub mod timer {
         super::outside_vm("timer.send-after")
     }
 
+    /// Cancels a timer; true if it had not fired yet.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn cancel(timer: u64) -> bool {
@@ -635,20 +829,37 @@ pub mod version {
     #[link(wasm_import_module = "vm:host/version@1")]
     unsafe extern "C" {
         /// The ABI version this VM serves (the newest minor of its major).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "abi-version"]
         pub fn abi_version(ret: *mut Semver);
         /// Copies the text describing this process's last failed call to `dst`
         /// (at most `len` bytes) and returns its full length.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
         #[link_name = "last-error"]
         pub fn last_error(dst: u32, len: u32) -> u32;
     }
 
+    /// The ABI version this VM serves (the newest minor of its major).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn abi_version(ret: *mut Semver) {
         super::outside_vm("version.abi-version")
     }
 
+    /// Copies the text describing this process's last failed call to `dst`
+    /// (at most `len` bytes) and returns its full length.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
     #[cfg(not(target_arch = "wasm32"))]
     #[allow(unused_variables)]
     pub unsafe fn last_error(dst: u32, len: u32) -> u32 {

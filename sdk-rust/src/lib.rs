@@ -37,6 +37,7 @@
 pub mod abi;
 mod error;
 pub mod mailbox;
+pub mod message;
 pub mod process;
 pub mod registry;
 pub mod request;

@@ -104,12 +104,7 @@ pub(crate) fn receive_raw(
 }
 
 fn decode<M: DeserializeOwned>(raw: Raw) -> Result<M, DecodeError> {
-    postcard::from_bytes(&raw.bytes).map_err(|error| DecodeError {
-        error,
-        bytes: raw.bytes,
-        tag: raw.envelope.tag,
-        sender: raw.envelope.sender,
-    })
+    crate::message::decode(&raw.bytes, raw.envelope.tag, raw.envelope.sender)
 }
 
 /// Decodes the reason an `exit` or `down` message carries.

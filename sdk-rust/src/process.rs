@@ -300,7 +300,7 @@ impl<M: Serialize> Process<M> {
     /// # Panics
     /// As [`Process::send`].
     pub fn send_tagged(&self, message: M, tag: u64) {
-        let bytes = postcard::to_allocvec(&message).expect("the message serializes");
+        let bytes = crate::message::encode(&message);
         send_bytes(self.id, tag, &bytes).expect("sending without handles cannot fail");
     }
 }

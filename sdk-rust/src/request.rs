@@ -50,7 +50,7 @@ impl<Q, R: Serialize> Request<Q, R> {
     /// # Panics
     /// If `reply`'s `Serialize` implementation fails.
     pub fn reply(self, reply: R) {
-        let bytes = postcard::to_allocvec(&reply).expect("the reply serializes");
+        let bytes = crate::message::encode(&reply);
         let _ = send_bytes(self.from, self.tag, &bytes);
     }
 }

@@ -25,7 +25,7 @@ impl<M: Serialize> Process<M> {
     /// # Panics
     /// If `message`'s `Serialize` implementation fails.
     pub fn send_after(&self, message: M, delay: Duration) -> Timer {
-        let bytes = postcard::to_allocvec(&message).expect("the message serializes");
+        let bytes = crate::message::encode(&message);
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
         // SAFETY: the buffer is valid for the call.
         let reference =

@@ -92,7 +92,7 @@ impl Module {
     pub(crate) fn entry(&self, name: &str) -> Option<(ModuleExport, bool)> {
         let mut cache = self.0.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = cache.get(name) {
-            return hit.clone();
+            return *hit;
         }
         let resolved = self.0.module.get_export(name).and_then(|ty| {
             let f = ty.func()?.clone();
@@ -107,7 +107,7 @@ impl Module {
             };
             Some((self.0.module.get_export_index(name)?, takes_arg))
         });
-        cache.insert(name.to_string(), resolved.clone());
+        cache.insert(name.to_string(), resolved);
         resolved
     }
 }

@@ -241,8 +241,8 @@ pub(crate) async fn run(launch: Launch) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
-    let execution = execute(store, module, start);
-    tokio::pin!(execution);
+    // Boxed so that dropping it below really drops the store.
+    let mut execution = Box::pin(execute(store, module, start));
     let outcome = loop {
         tokio::select! {
             outcome = &mut execution => break outcome,

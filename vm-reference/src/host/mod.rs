@@ -122,7 +122,7 @@ fn list<const N: usize>(
     if count == 0 {
         return Ok(Vec::new());
     }
-    if ptr as usize % N != 0 {
+    if !(ptr as usize).is_multiple_of(N) {
         return Err(state.fail(
             ErrorCode::OutOfBounds,
             format!("list at {ptr} is not {N}-byte aligned"),
@@ -187,7 +187,7 @@ pub(crate) fn write_result<T: Payload>(
     result: Result<T, ErrorCode>,
 ) -> wasmtime::Result<()> {
     let align = spec.result_payload_offset.max(1);
-    if ret % align != 0 {
+    if !ret.is_multiple_of(align) {
         wasmtime::bail!(
             "{}.{}: return pointer {ret} is not {align}-byte aligned",
             spec.module,

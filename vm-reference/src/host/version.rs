@@ -9,7 +9,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     let m = spec("version", "abi-version").module;
     linker.func_wrap(m, "abi-version", |mut caller: Ctx<'_>, ret: u32| -> wasmtime::Result<()> {
         let (mem, _) = memory(&mut caller)?;
-        let Ok(out) = bytes_mut(mem, ret, 12).and_then(|o| if ret % 4 == 0 { Ok(o) } else { Err(vm_abi::ErrorCode::OutOfBounds) }) else {
+        let Ok(out) = bytes_mut(mem, ret, 12).and_then(|o| if ret.is_multiple_of(4) { Ok(o) } else { Err(vm_abi::ErrorCode::OutOfBounds) }) else {
             wasmtime::bail!("version.abi-version: return pointer {ret} is not a 4-byte aligned address in memory");
         };
         let (major, minor, patch) = ABI_VERSION;

@@ -1,0 +1,40 @@
+//! The message codec: postcard's wire format, shared by every SDK.
+//!
+//! Varints for integers (zigzag for signed), length-prefixed bytes and
+//! strings, structs as the concatenation of their fields, enums as a varint
+//! index then the variant's fields. A [`Process`](crate::Process) encodes as
+//! its id (a `u64` varint), so references travel inside messages.
+//!
+//! ```
+//! use vm_sdk::message::{decode, encode};
+//! let bytes = encode(&(300u32, "hi"));
+//! assert_eq!(bytes, [0xac, 0x02, 2, b'h', b'i']);
+//! let back: (u32, String) = decode(&bytes, 0, 0).unwrap();
+//! assert_eq!(back, (300, "hi".to_string()));
+//! ```
+
+use crate::error::DecodeError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Encodes a message.
+///
+/// # Panics
+/// If the value's `Serialize` implementation fails (postcard itself cannot
+/// fail on types that describe their length, which derived types do).
+pub fn encode<M: Serialize + ?Sized>(message: &M) -> Vec<u8> {
+    postcard::to_allocvec(message).unwrap_or_else(|e| panic!("a message failed to serialize: {e}"))
+}
+
+/// Decodes a message received with `tag` from `sender`.
+///
+/// # Errors
+/// A [`DecodeError`] holding the bytes, tag and sender, so nothing is lost.
+pub fn decode<M: DeserializeOwned>(bytes: &[u8], tag: u64, sender: u64) -> Result<M, DecodeError> {
+    postcard::from_bytes(bytes).map_err(|error| DecodeError {
+        error,
+        bytes: bytes.to_vec(),
+        tag,
+        sender,
+    })
+}
