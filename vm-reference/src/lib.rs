@@ -22,6 +22,7 @@ mod mailbox;
 mod module;
 mod node;
 mod process;
+pub mod template;
 
 pub use compat::{Incompatibility, ModuleInfo};
 pub use config::{parse_size, Config, Output};

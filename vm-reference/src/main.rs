@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vm_reference::{compat, ModuleInfo, Vm};
 
@@ -38,6 +38,13 @@ enum Command {
     Inspect {
         /// The module to inspect.
         module: PathBuf,
+    },
+    /// Start a new app from a template (languages: rust).
+    New {
+        /// The guest language.
+        language: String,
+        /// The app's name, also its directory.
+        name: String,
     },
 }
 
@@ -77,6 +84,12 @@ fn real_main() -> Result<ExitCode> {
                 }
                 Ok(ExitCode::from(outcome.status.clamp(0, 255) as u8))
             })
+        }
+        Command::New { language, name } => {
+            let dir = vm_reference::template::create(&language, &name, Path::new("."))?;
+            println!("created {}", dir.display());
+            println!("next: cd {name} && cargo build --release && vm run target/wasm32-wasip1/release/{name}.wasm");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { module } => {
             let bytes = std::fs::read(&module)

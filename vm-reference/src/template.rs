@@ -1,0 +1,96 @@
+//! Templates for new apps, one per guest language: `vm new rust my-app`.
+//!
+//! The files live in `examples/templates/` and are compiled into the VM, so
+//! `vm new` works without the source tree. Until the SDKs are published,
+//! generated projects depend on the SDK of the checkout this VM was built from.
+
+use std::path::{Path, PathBuf};
+
+/// A template file: its path in the new project and its text, in which
+/// `{{name}}` and `{{sdk_path}}` are replaced.
+struct File {
+    path: &'static str,
+    text: &'static str,
+}
+
+const RUST: &[File] = &[
+    File {
+        path: "Cargo.toml",
+        text: include_str!("../../examples/templates/rust/Cargo.toml.tmpl"),
+    },
+    File {
+        path: ".cargo/config.toml",
+        text: include_str!("../../examples/templates/rust/.cargo/config.toml"),
+    },
+    File {
+        path: "src/main.rs",
+        text: include_str!("../../examples/templates/rust/src/main.rs"),
+    },
+];
+
+/// The languages `vm new` has templates for.
+pub const LANGUAGES: &[&str] = &["rust"];
+
+/// Why a project could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// No template for the language.
+    #[error("there is no template for `{0}`; choose one of: {langs}", langs = LANGUAGES.join(", "))]
+    UnknownLanguage(String),
+    /// The name cannot be a package name.
+    #[error(
+        "`{0}` is not a valid app name: use letters, digits, `-` and `_`, starting with a letter"
+    )]
+    BadName(String),
+    /// The directory exists.
+    #[error("{0} already exists; choose another name or remove it")]
+    Exists(PathBuf),
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Creates `parent/name` from the template for `language`; returns its path.
+///
+/// # Errors
+/// An unknown language, an invalid name, an existing directory, or an I/O error.
+pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, TemplateError> {
+    let files = match language {
+        "rust" => RUST,
+        other => return Err(TemplateError::UnknownLanguage(other.to_string())),
+    };
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(TemplateError::BadName(name.to_string()));
+    }
+    let dir = parent.join(name);
+    if dir.exists() {
+        return Err(TemplateError::Exists(dir));
+    }
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-rust");
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    for f in files {
+        let path = dir.join(f.path);
+        let text = f
+            .text
+            .replace("{{name}}", name)
+            .replace("{{sdk_path}}", &sdk.display().to_string());
+        let write = |p: &Path| {
+            std::fs::create_dir_all(p.parent().expect("template paths have a parent"))?;
+            std::fs::write(p, text)
+        };
+        write(&path).map_err(|source| TemplateError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(dir)
+}

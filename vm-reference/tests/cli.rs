@@ -1,0 +1,118 @@
+//! The `vm` command as a user meets it: exit statuses and messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn vm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vm"))
+        .args(args)
+        .output()
+        .expect("running vm")
+}
+
+fn fixture(name: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.join("tests/fixtures").join(name).display().to_string()
+}
+
+fn write_wat(name: &str, wat: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("vm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, wat).unwrap();
+    path.display().to_string()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn run_prints_guest_output_and_exits_zero() {
+    let out = vm(&["run", &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "abi 1.0 fixture ok\n");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_exits_2_with_a_plain_error() {
+    let path = write_wat("notes.txt", "these are not wasm bytes (");
+    let out = vm(&["run", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("vm: error: notes.txt is not a valid WebAssembly module"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_guest_for_a_newer_abi_is_refused_before_running() {
+    let out = vm(&["run", &fixture("abi-2.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot run on this VM"), "{err}");
+    assert!(err.contains("vm:host/process@2.self-id"), "{err}");
+}
+
+#[test]
+fn the_exit_status_follows_the_root_process() {
+    let path = write_wat(
+        "exit7.wat",
+        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                   (memory (export "memory") 1)
+                   (func (export "_start") (call $exit (i32.const 7))))"#,
+    );
+    let out = vm(&["run", &path]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(text(&out.stderr).contains("exit: exit status 7"));
+    let trap = write_wat(
+        "trap.wat",
+        r#"(module (memory (export "memory") 1) (func (export "_start") unreachable))"#,
+    );
+    let out = vm(&["run", &trap]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("vm: the root process ended abnormally: trap: wasm trap: wasm `unreachable` instruction executed"), "{err}");
+}
+
+#[test]
+fn inspect_lists_imports_by_interface_and_says_whether_it_runs() {
+    let ok = vm(&["inspect", &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(ok.status.code(), Some(0));
+    let out = text(&ok.stdout);
+    assert!(out.contains("needs ABI:      vm:host 1.0.0"), "{out}");
+    assert!(
+        out.contains(
+            "vm:host/mailbox@1: send (since 1.0.0), receive (since 1.0.0), read (since 1.0.0)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("runs here:      yes"), "{out}");
+    let newer = vm(&["inspect", &fixture("abi-1.1-guest.wasm")]);
+    assert_eq!(newer.status.code(), Some(1));
+    let out = text(&newer.stdout);
+    assert!(out.contains("needs ABI:      vm:host 1.1.0"), "{out}");
+    assert!(out.contains("runs here:      no"), "{out}");
+    assert!(out.contains("hibernate"), "{out}");
+}
+
+#[test]
+fn a_bad_size_is_rejected_with_the_accepted_forms() {
+    let out = vm(&[
+        "run",
+        "--max-memory",
+        "lots",
+        &fixture("abi-1.0-guest.wasm"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("K, M or G"));
+}
+
+#[test]
+fn new_refuses_an_unknown_language_by_listing_the_known_ones() {
+    let out = vm(&["new", "cobol", "app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("there is no template for `cobol`; choose one of: rust"));
+}
