@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 0, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 1, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -36,11 +36,23 @@ pub enum ErrorCode {
     PermissionDenied = 8,
     /// A VM limit was reached (process count, memory); the error text says which.
     LimitReached = 9,
+    /// (1.1) The peer refused the connection.
+    ConnectionRefused = 10,
+    /// (1.1) The peer reset the connection.
+    ConnectionReset = 11,
+    /// (1.1) The address is already in use.
+    AddressInUse = 12,
+    /// (1.1) No route to the address, or it cannot be resolved.
+    Unreachable = 13,
+    /// (1.1) The two halves given to `net.reunite` are not of the same stream.
+    NotPaired = 14,
+    /// (1.1) Another I/O failure; the error text says what.
+    Io = 15,
 }
 
 impl ErrorCode {
     /// Every case, in ABI order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidHandle,
         ErrorCode::OutOfBounds,
         ErrorCode::InvalidArgument,
@@ -51,6 +63,12 @@ impl ErrorCode {
         ErrorCode::ModuleIncompatible,
         ErrorCode::PermissionDenied,
         ErrorCode::LimitReached,
+        ErrorCode::ConnectionRefused,
+        ErrorCode::ConnectionReset,
+        ErrorCode::AddressInUse,
+        ErrorCode::Unreachable,
+        ErrorCode::NotPaired,
+        ErrorCode::Io,
     ];
 
     /// The case with this ABI value, if this ABI version knows it.
@@ -71,6 +89,12 @@ impl ErrorCode {
             ErrorCode::ModuleIncompatible => "module-incompatible",
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::LimitReached => "limit-reached",
+            ErrorCode::ConnectionRefused => "connection-refused",
+            ErrorCode::ConnectionReset => "connection-reset",
+            ErrorCode::AddressInUse => "address-in-use",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::NotPaired => "not-paired",
+            ErrorCode::Io => "io",
         }
     }
 }
@@ -225,6 +249,48 @@ const _: () = assert!(core::mem::offset_of!(Semver, major) == 0);
 const _: () = assert!(core::mem::offset_of!(Semver, minor) == 4);
 const _: () = assert!(core::mem::offset_of!(Semver, patch) == 8);
 
+/// Which direction of a TCP stream to shut down.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShutdownHow {
+    Read = 0,
+    Write = 1,
+    Both = 2,
+}
+
+impl ShutdownHow {
+    /// Every case, in ABI order.
+    pub const ALL: [ShutdownHow; 3] = [ShutdownHow::Read, ShutdownHow::Write, ShutdownHow::Both];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<ShutdownHow> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShutdownHow::Read => "read",
+            ShutdownHow::Write => "write",
+            ShutdownHow::Both => "both",
+        }
+    }
+}
+
+/// The two halves `net.split` makes of a stream.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Halves {
+    /// A handle that can only read.
+    pub read: Handle,
+    /// A handle that can only write; dropping it shuts down writing.
+    pub write: Handle,
+}
+
+const _: () = assert!(core::mem::size_of::<Halves>() == 8);
+const _: () = assert!(core::mem::offset_of!(Halves, read) == 0);
+const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
+
 /// Every function of the ABI, grouped by import module.
 pub static FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
@@ -303,6 +369,152 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         result_payload_offset: 0,
     },
     FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "resolve",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "bind",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "accept",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I64, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "connect",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "read",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "write",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "flush",
+        params: &[CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "shutdown",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "local-address",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "peer-address",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "split",
+        params: &[CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 12,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "reunite",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 1, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
         interface: "process",
         module: "vm:host/process@1",
         name: "self-id",
@@ -317,6 +529,8 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         module: "vm:host/process@1",
         name: "spawn",
         params: &[
+            CoreType::I32,
+            CoreType::I32,
             CoreType::I32,
             CoreType::I32,
             CoreType::I32,

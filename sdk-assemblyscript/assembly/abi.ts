@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 0;
+export const ABI_MINOR: u32 = 1;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.0.0\n";
+export const ABI_MARKER: string = "vm:host@1.1.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -24,6 +24,12 @@ export namespace ErrorCode {
   export const MODULE_INCOMPATIBLE: u8 = 7;
   export const PERMISSION_DENIED: u8 = 8;
   export const LIMIT_REACHED: u8 = 9;
+  export const CONNECTION_REFUSED: u8 = 10;
+  export const CONNECTION_RESET: u8 = 11;
+  export const ADDRESS_IN_USE: u8 = 12;
+  export const UNREACHABLE: u8 = 13;
+  export const NOT_PAIRED: u8 = 14;
+  export const IO: u8 = 15;
 }
 
 /**
@@ -110,6 +116,28 @@ export namespace SemverLayout {
   export const PATCH: usize = 8;
 }
 
+/**
+ * Which direction of a TCP stream to shut down.
+ */
+export namespace ShutdownHow {
+  export const READ: u8 = 0;
+  export const WRITE: u8 = 1;
+  export const BOTH: u8 = 2;
+}
+
+/**
+ * The two halves `net.split` makes of a stream.
+ */
+/** Canonical layout of `halves`: field offsets in bytes. */
+export namespace HalvesLayout {
+  export const SIZE: usize = 8;
+  export const ALIGN: usize = 4;
+  /** `read`: u32 */
+  export const READ: usize = 0;
+  /** `write`: u32 */
+  export const WRITE: usize = 4;
+}
+
 // ---- handle (vm:host/handle@1) ----
 
 /**
@@ -173,6 +201,125 @@ export declare function mailbox_take_handle(index: u32, ret: usize): void;
 @external("vm:host/mailbox@1", "fresh-tag")
 export declare function mailbox_fresh_tag(): u64;
 
+// ---- net (vm:host/net@1) ----
+
+/**
+ * Resolves `host` (a name or an IP, with an optional `:PORT`), writing
+ * the addresses as text, one per line, to `dst` (at most `len` bytes).
+ * Returns the full length of the text.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "resolve")
+export declare function net_resolve(host_ptr: usize, host_len: usize, dst: u32, len: u32, ret: usize): void;
+
+/**
+ * Binds a TCP listener to `address` (port 0 picks a free port).
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "bind")
+export declare function net_bind(address_ptr: usize, address_len: usize, ret: usize): void;
+
+/**
+ * Waits for a connection on a listener; returns a stream handle.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "accept")
+export declare function net_accept(listener: u32, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * Connects to `address`, trying each address a name resolves to.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "connect")
+export declare function net_connect(address_ptr: usize, address_len: usize, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * Reads at most `len` bytes from a stream or read half into guest memory
+ * at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "read")
+export declare function net_read(socket: u32, dst: u32, len: u32, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * Writes some of `data` to a stream or write half; returns how many bytes.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "write")
+export declare function net_write(socket: u32, data_ptr: usize, data_len: usize, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * Flushes a stream or write half.
+ * @since 1.1.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "flush")
+export declare function net_flush(socket: u32, ret: usize): void;
+
+/**
+ * Shuts down one or both directions of a stream (a read half can shut
+ * down reading, a write half writing).
+ * @since 1.1.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "shutdown")
+export declare function net_shutdown(socket: u32, how: u8, ret: usize): void;
+
+/**
+ * Writes the local address of a listener, stream or half to `dst` as
+ * text; returns its full length.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "local-address")
+export declare function net_local_address(socket: u32, dst: u32, len: u32, ret: usize): void;
+
+/**
+ * Writes the peer address of a stream or half to `dst` as text; returns
+ * its full length.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "peer-address")
+export declare function net_peer_address(socket: u32, dst: u32, len: u32, ret: usize): void;
+
+/**
+ * Splits a stream into a read half and a write half; the stream handle
+ * is consumed. Each half can be moved to a different process.
+ * @since 1.1.0
+ * Writes a result at `ret` (12 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "split")
+export declare function net_split(socket: u32, ret: usize): void;
+
+/**
+ * Joins two halves of the same stream back into a stream; both half
+ * handles are consumed. Fails with `not-paired` (keeping both halves) if
+ * they belong to different streams.
+ * @since 1.1.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "reunite")
+export declare function net_reunite(read: u32, write: u32, ret: usize): void;
+
 // ---- process (vm:host/process@1) ----
 
 /**
@@ -187,13 +334,14 @@ export declare function process_self_id(): u64;
  * Starts a process running `entry`, an export of `module` (the handle of
  * a loaded module, or 0 for the caller's own module). The export takes
  * either no parameter or one `i32`, which receives `arg`. The new process's
- * first message is of kind `init` and carries `capture`.
+ * first message is of kind `init` and carries `capture` and the listed
+ * handles, which move out of the caller. On error nothing is moved.
  * @since 1.0.0
  * Writes a result at `ret` (16 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
  */
 // @ts-ignore: decorator
 @external("vm:host/process@1", "spawn")
-export declare function process_spawn(module: u32, entry_ptr: usize, entry_len: usize, arg: u32, capture_ptr: usize, capture_len: usize, options: u8, ret: usize): void;
+export declare function process_spawn(module: u32, entry_ptr: usize, entry_len: usize, arg: u32, capture_ptr: usize, capture_len: usize, handles_ptr: usize, handles_len: usize, options: u8, ret: usize): void;
 
 /**
  * Compiles a WebAssembly module so that processes can be spawned from it.

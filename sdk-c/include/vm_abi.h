@@ -15,9 +15,9 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 0
+#define VM_ABI_MINOR 1
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.0.0\n"
+#define VM_ABI_MARKER "vm:host@1.1.0\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -34,6 +34,12 @@ typedef uint8_t vm_error_code_t;
 #define VM_ERROR_CODE_MODULE_INCOMPATIBLE 7
 #define VM_ERROR_CODE_PERMISSION_DENIED 8
 #define VM_ERROR_CODE_LIMIT_REACHED 9
+#define VM_ERROR_CODE_CONNECTION_REFUSED 10
+#define VM_ERROR_CODE_CONNECTION_RESET 11
+#define VM_ERROR_CODE_ADDRESS_IN_USE 12
+#define VM_ERROR_CODE_UNREACHABLE 13
+#define VM_ERROR_CODE_NOT_PAIRED 14
+#define VM_ERROR_CODE_IO 15
 
 /*
  * A process identifier, unique within a VM for its lifetime.
@@ -113,6 +119,26 @@ _Static_assert(offsetof(vm_semver_t, major) == 0, "canonical offset");
 _Static_assert(offsetof(vm_semver_t, minor) == 4, "canonical offset");
 _Static_assert(offsetof(vm_semver_t, patch) == 8, "canonical offset");
 
+/*
+ * Which direction of a TCP stream to shut down.
+ */
+typedef uint8_t vm_shutdown_how_t;
+#define VM_SHUTDOWN_HOW_READ 0
+#define VM_SHUTDOWN_HOW_WRITE 1
+#define VM_SHUTDOWN_HOW_BOTH 2
+
+/*
+ * The two halves `net.split` makes of a stream.
+ */
+typedef struct vm_halves {
+    vm_handle_t read;
+    vm_handle_t write;
+} vm_halves_t;
+_Static_assert(sizeof(vm_halves_t) == 8, "canonical size");
+_Static_assert(_Alignof(vm_halves_t) == 4, "canonical alignment");
+_Static_assert(offsetof(vm_halves_t, read) == 0, "canonical offset");
+_Static_assert(offsetof(vm_halves_t, write) == 4, "canonical offset");
+
 /* Results of calls returning result<T, error-code>, written through the
  * return pointer: a discriminant (0 ok, 1 error), then the payload. */
 typedef struct vm_result_envelope {
@@ -124,6 +150,16 @@ typedef struct vm_result_envelope {
 } vm_result_envelope_t;
 _Static_assert(sizeof(vm_result_envelope_t) == 40, "canonical size");
 _Static_assert(offsetof(vm_result_envelope_t, val) == 8, "canonical offset");
+
+typedef struct vm_result_halves {
+    uint8_t is_err;
+    union {
+        vm_halves_t ok;
+        vm_error_code_t err;
+    } val;
+} vm_result_halves_t;
+_Static_assert(sizeof(vm_result_halves_t) == 12, "canonical size");
+_Static_assert(offsetof(vm_result_halves_t, val) == 4, "canonical offset");
 
 typedef struct vm_result_u32 {
     uint8_t is_err;
@@ -206,6 +242,101 @@ void vm_raw_mailbox_take_handle(uint32_t index, vm_result_u32_t *ret);
 __attribute__((import_module("vm:host/mailbox@1"), import_name("fresh-tag")))
 uint64_t vm_raw_mailbox_fresh_tag(void);
 
+/* ---- net (vm:host/net@1) ---- */
+
+/*
+ * Resolves `host` (a name or an IP, with an optional `:PORT`), writing
+ * the addresses as text, one per line, to `dst` (at most `len` bytes).
+ * Returns the full length of the text.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("resolve")))
+void vm_raw_net_resolve(const char *host_ptr, size_t host_len, uint32_t dst, uint32_t len, vm_result_u32_t *ret);
+
+/*
+ * Binds a TCP listener to `address` (port 0 picks a free port).
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("bind")))
+void vm_raw_net_bind(const char *address_ptr, size_t address_len, vm_result_u32_t *ret);
+
+/*
+ * Waits for a connection on a listener; returns a stream handle.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("accept")))
+void vm_raw_net_accept(vm_handle_t listener, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
+
+/*
+ * Connects to `address`, trying each address a name resolves to.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("connect")))
+void vm_raw_net_connect(const char *address_ptr, size_t address_len, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
+
+/*
+ * Reads at most `len` bytes from a stream or read half into guest memory
+ * at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("read")))
+void vm_raw_net_read(vm_handle_t socket, uint32_t dst, uint32_t len, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
+
+/*
+ * Writes some of `data` to a stream or write half; returns how many bytes.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("write")))
+void vm_raw_net_write(vm_handle_t socket, const uint8_t *data_ptr, size_t data_len, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
+
+/*
+ * Flushes a stream or write half.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("flush")))
+void vm_raw_net_flush(vm_handle_t socket, vm_result_void_t *ret);
+
+/*
+ * Shuts down one or both directions of a stream (a read half can shut
+ * down reading, a write half writing).
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("shutdown")))
+void vm_raw_net_shutdown(vm_handle_t socket, vm_shutdown_how_t how, vm_result_void_t *ret);
+
+/*
+ * Writes the local address of a listener, stream or half to `dst` as
+ * text; returns its full length.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("local-address")))
+void vm_raw_net_local_address(vm_handle_t socket, uint32_t dst, uint32_t len, vm_result_u32_t *ret);
+
+/*
+ * Writes the peer address of a stream or half to `dst` as text; returns
+ * its full length.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("peer-address")))
+void vm_raw_net_peer_address(vm_handle_t socket, uint32_t dst, uint32_t len, vm_result_u32_t *ret);
+
+/*
+ * Splits a stream into a read half and a write half; the stream handle
+ * is consumed. Each half can be moved to a different process.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("split")))
+void vm_raw_net_split(vm_handle_t socket, vm_result_halves_t *ret);
+
+/*
+ * Joins two halves of the same stream back into a stream; both half
+ * handles are consumed. Fails with `not-paired` (keeping both halves) if
+ * they belong to different streams.
+ * @since 1.1.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("reunite")))
+void vm_raw_net_reunite(vm_handle_t read, vm_handle_t write, vm_result_u32_t *ret);
+
 /* ---- process (vm:host/process@1) ---- */
 
 /*
@@ -219,11 +350,12 @@ vm_process_id_t vm_raw_process_self_id(void);
  * Starts a process running `entry`, an export of `module` (the handle of
  * a loaded module, or 0 for the caller's own module). The export takes
  * either no parameter or one `i32`, which receives `arg`. The new process's
- * first message is of kind `init` and carries `capture`.
+ * first message is of kind `init` and carries `capture` and the listed
+ * handles, which move out of the caller. On error nothing is moved.
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/process@1"), import_name("spawn")))
-void vm_raw_process_spawn(vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, vm_spawn_options_t options, vm_result_u64_t *ret);
+void vm_raw_process_spawn(vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, const vm_handle_t *handles_ptr, size_t handles_len, vm_spawn_options_t options, vm_result_u64_t *ret);
 
 /*
  * Compiles a WebAssembly module so that processes can be spawned from it.

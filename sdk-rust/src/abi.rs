@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 0, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 1, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -39,11 +39,23 @@ pub enum ErrorCode {
     PermissionDenied = 8,
     /// A VM limit was reached (process count, memory); the error text says which.
     LimitReached = 9,
+    /// (1.1) The peer refused the connection.
+    ConnectionRefused = 10,
+    /// (1.1) The peer reset the connection.
+    ConnectionReset = 11,
+    /// (1.1) The address is already in use.
+    AddressInUse = 12,
+    /// (1.1) No route to the address, or it cannot be resolved.
+    Unreachable = 13,
+    /// (1.1) The two halves given to `net.reunite` are not of the same stream.
+    NotPaired = 14,
+    /// (1.1) Another I/O failure; the error text says what.
+    Io = 15,
 }
 
 impl ErrorCode {
     /// Every case, in ABI order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidHandle,
         ErrorCode::OutOfBounds,
         ErrorCode::InvalidArgument,
@@ -54,6 +66,12 @@ impl ErrorCode {
         ErrorCode::ModuleIncompatible,
         ErrorCode::PermissionDenied,
         ErrorCode::LimitReached,
+        ErrorCode::ConnectionRefused,
+        ErrorCode::ConnectionReset,
+        ErrorCode::AddressInUse,
+        ErrorCode::Unreachable,
+        ErrorCode::NotPaired,
+        ErrorCode::Io,
     ];
 
     /// The case with this ABI value, if this ABI version knows it.
@@ -74,6 +92,12 @@ impl ErrorCode {
             ErrorCode::ModuleIncompatible => "module-incompatible",
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::LimitReached => "limit-reached",
+            ErrorCode::ConnectionRefused => "connection-refused",
+            ErrorCode::ConnectionReset => "connection-reset",
+            ErrorCode::AddressInUse => "address-in-use",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::NotPaired => "not-paired",
+            ErrorCode::Io => "io",
         }
     }
 }
@@ -228,9 +252,51 @@ const _: () = assert!(core::mem::offset_of!(Semver, major) == 0);
 const _: () = assert!(core::mem::offset_of!(Semver, minor) == 4);
 const _: () = assert!(core::mem::offset_of!(Semver, patch) == 8);
 
+/// Which direction of a TCP stream to shut down.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShutdownHow {
+    Read = 0,
+    Write = 1,
+    Both = 2,
+}
+
+impl ShutdownHow {
+    /// Every case, in ABI order.
+    pub const ALL: [ShutdownHow; 3] = [ShutdownHow::Read, ShutdownHow::Write, ShutdownHow::Both];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<ShutdownHow> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShutdownHow::Read => "read",
+            ShutdownHow::Write => "write",
+            ShutdownHow::Both => "both",
+        }
+    }
+}
+
+/// The two halves `net.split` makes of a stream.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Halves {
+    /// A handle that can only read.
+    pub read: Handle,
+    /// A handle that can only write; dropping it shuts down writing.
+    pub write: Handle,
+}
+
+const _: () = assert!(core::mem::size_of::<Halves>() == 8);
+const _: () = assert!(core::mem::offset_of!(Halves, read) == 0);
+const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
+
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.0.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.1.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -446,6 +512,305 @@ pub mod mailbox {
     }
 }
 
+/// TCP networking. Listeners, streams and stream halves are handles that can
+/// be moved to other processes in messages. Addresses are text, `IP:PORT`
+/// (`[IPv6]:PORT`), or `HOST:PORT` where a name is accepted. The network is
+/// denied unless the VM grants it (`vm run --allow-net …`); a denied call
+/// fails with `permission-denied`, and its text names the flag.
+pub mod net {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "vm:host/net@1")]
+    unsafe extern "C" {
+        /// Resolves `host` (a name or an IP, with an optional `:PORT`), writing
+        /// the addresses as text, one per line, to `dst` (at most `len` bytes).
+        /// Returns the full length of the text.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "resolve"]
+        pub fn resolve(
+            host_ptr: *const u8,
+            host_len: usize,
+            dst: u32,
+            len: u32,
+            ret: *mut CallResult<u32>,
+        );
+        /// Binds a TCP listener to `address` (port 0 picks a free port).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "bind"]
+        pub fn bind(address_ptr: *const u8, address_len: usize, ret: *mut CallResult<Handle>);
+        /// Waits for a connection on a listener; returns a stream handle.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "accept"]
+        pub fn accept(
+            listener: Handle,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            ret: *mut CallResult<Handle>,
+        );
+        /// Connects to `address`, trying each address a name resolves to.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "connect"]
+        pub fn connect(
+            address_ptr: *const u8,
+            address_len: usize,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            ret: *mut CallResult<Handle>,
+        );
+        /// Reads at most `len` bytes from a stream or read half into guest memory
+        /// at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "read"]
+        pub fn read(
+            socket: Handle,
+            dst: u32,
+            len: u32,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            ret: *mut CallResult<u32>,
+        );
+        /// Writes some of `data` to a stream or write half; returns how many bytes.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "write"]
+        pub fn write(
+            socket: Handle,
+            data_ptr: *const u8,
+            data_len: usize,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            ret: *mut CallResult<u32>,
+        );
+        /// Flushes a stream or write half.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "flush"]
+        pub fn flush(socket: Handle, ret: *mut CallResult<()>);
+        /// Shuts down one or both directions of a stream (a read half can shut
+        /// down reading, a write half writing).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "shutdown"]
+        pub fn shutdown(socket: Handle, how: u8, ret: *mut CallResult<()>);
+        /// Writes the local address of a listener, stream or half to `dst` as
+        /// text; returns its full length.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "local-address"]
+        pub fn local_address(socket: Handle, dst: u32, len: u32, ret: *mut CallResult<u32>);
+        /// Writes the peer address of a stream or half to `dst` as text; returns
+        /// its full length.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "peer-address"]
+        pub fn peer_address(socket: Handle, dst: u32, len: u32, ret: *mut CallResult<u32>);
+        /// Splits a stream into a read half and a write half; the stream handle
+        /// is consumed. Each half can be moved to a different process.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "split"]
+        pub fn split(socket: Handle, ret: *mut CallResult<Halves>);
+        /// Joins two halves of the same stream back into a stream; both half
+        /// handles are consumed. Fails with `not-paired` (keeping both halves) if
+        /// they belong to different streams.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "reunite"]
+        pub fn reunite(read: Handle, write: Handle, ret: *mut CallResult<Handle>);
+    }
+
+    /// Resolves `host` (a name or an IP, with an optional `:PORT`), writing
+    /// the addresses as text, one per line, to `dst` (at most `len` bytes).
+    /// Returns the full length of the text.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn resolve(
+        host_ptr: *const u8,
+        host_len: usize,
+        dst: u32,
+        len: u32,
+        ret: *mut CallResult<u32>,
+    ) {
+        super::outside_vm("net.resolve")
+    }
+
+    /// Binds a TCP listener to `address` (port 0 picks a free port).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn bind(address_ptr: *const u8, address_len: usize, ret: *mut CallResult<Handle>) {
+        super::outside_vm("net.bind")
+    }
+
+    /// Waits for a connection on a listener; returns a stream handle.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn accept(
+        listener: Handle,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        ret: *mut CallResult<Handle>,
+    ) {
+        super::outside_vm("net.accept")
+    }
+
+    /// Connects to `address`, trying each address a name resolves to.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn connect(
+        address_ptr: *const u8,
+        address_len: usize,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        ret: *mut CallResult<Handle>,
+    ) {
+        super::outside_vm("net.connect")
+    }
+
+    /// Reads at most `len` bytes from a stream or read half into guest memory
+    /// at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn read(
+        socket: Handle,
+        dst: u32,
+        len: u32,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        ret: *mut CallResult<u32>,
+    ) {
+        super::outside_vm("net.read")
+    }
+
+    /// Writes some of `data` to a stream or write half; returns how many bytes.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn write(
+        socket: Handle,
+        data_ptr: *const u8,
+        data_len: usize,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        ret: *mut CallResult<u32>,
+    ) {
+        super::outside_vm("net.write")
+    }
+
+    /// Flushes a stream or write half.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn flush(socket: Handle, ret: *mut CallResult<()>) {
+        super::outside_vm("net.flush")
+    }
+
+    /// Shuts down one or both directions of a stream (a read half can shut
+    /// down reading, a write half writing).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn shutdown(socket: Handle, how: u8, ret: *mut CallResult<()>) {
+        super::outside_vm("net.shutdown")
+    }
+
+    /// Writes the local address of a listener, stream or half to `dst` as
+    /// text; returns its full length.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn local_address(socket: Handle, dst: u32, len: u32, ret: *mut CallResult<u32>) {
+        super::outside_vm("net.local-address")
+    }
+
+    /// Writes the peer address of a stream or half to `dst` as text; returns
+    /// its full length.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn peer_address(socket: Handle, dst: u32, len: u32, ret: *mut CallResult<u32>) {
+        super::outside_vm("net.peer-address")
+    }
+
+    /// Splits a stream into a read half and a write half; the stream handle
+    /// is consumed. Each half can be moved to a different process.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn split(socket: Handle, ret: *mut CallResult<Halves>) {
+        super::outside_vm("net.split")
+    }
+
+    /// Joins two halves of the same stream back into a stream; both half
+    /// handles are consumed. Fails with `not-paired` (keeping both halves) if
+    /// they belong to different streams.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn reunite(read: Handle, write: Handle, ret: *mut CallResult<Handle>) {
+        super::outside_vm("net.reunite")
+    }
+}
+
 /// Processes: spawning, identity, links, monitors, exit and sleep.
 /// Semantics follow Erlang's (see `abi/README.md`).
 pub mod process {
@@ -465,7 +830,8 @@ pub mod process {
         /// Starts a process running `entry`, an export of `module` (the handle of
         /// a loaded module, or 0 for the caller's own module). The export takes
         /// either no parameter or one `i32`, which receives `arg`. The new process's
-        /// first message is of kind `init` and carries `capture`.
+        /// first message is of kind `init` and carries `capture` and the listed
+        /// handles, which move out of the caller. On error nothing is moved.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -478,6 +844,8 @@ pub mod process {
             arg: u32,
             capture_ptr: *const u8,
             capture_len: usize,
+            handles_ptr: *const Handle,
+            handles_len: usize,
             options: u8,
             ret: *mut CallResult<ProcessId>,
         );
@@ -566,7 +934,8 @@ pub mod process {
     /// Starts a process running `entry`, an export of `module` (the handle of
     /// a loaded module, or 0 for the caller's own module). The export takes
     /// either no parameter or one `i32`, which receives `arg`. The new process's
-    /// first message is of kind `init` and carries `capture`.
+    /// first message is of kind `init` and carries `capture` and the listed
+    /// handles, which move out of the caller. On error nothing is moved.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -579,6 +948,8 @@ pub mod process {
         arg: u32,
         capture_ptr: *const u8,
         capture_len: usize,
+        handles_ptr: *const Handle,
+        handles_len: usize,
         options: u8,
         ret: *mut CallResult<ProcessId>,
     ) {

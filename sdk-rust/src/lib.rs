@@ -36,8 +36,10 @@
 
 pub mod abi;
 mod error;
+mod handle;
 pub mod mailbox;
 pub mod message;
+pub mod net;
 pub mod process;
 pub mod registry;
 pub mod request;

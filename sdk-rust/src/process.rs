@@ -103,8 +103,9 @@ fn trampoline<C: DeserializeOwned, M>() {
     // with these same type parameters.
     let function: fn(C, Mailbox<M>) =
         unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
-    let capture: C =
-        postcard::from_bytes(capture).expect("the capture was encoded by spawn for this type");
+    // Decoding takes the capture's resources from the init message.
+    let capture: C = crate::message::decode(capture, 0, raw.envelope.sender)
+        .expect("the capture was encoded by spawn for this type");
     function(capture, Mailbox::this());
 }
 
@@ -154,10 +155,13 @@ impl<'a> Spawn<'a> {
     where
         C: Serialize + DeserializeOwned,
     {
-        let index = (function as usize as u32).to_le_bytes().to_vec();
-        let init = postcard::to_extend(&capture, index).expect("the capture serializes");
+        // Resources in the capture (a stream, say) move with it.
+        let (encoded, handles) = crate::handle::encode_with_handles(&capture);
+        let mut init = (function as usize as u32).to_le_bytes().to_vec();
+        init.extend_from_slice(&encoded);
         let trampoline = trampoline::<C, M> as fn() as usize as u32;
-        let id = self.raw(0, ENTRY, trampoline, &init)?;
+        let id = self.raw(0, ENTRY, trampoline, &init, &handles)?;
+        drop(capture);
         Ok(Process::from_id(id))
     }
 
@@ -179,11 +183,18 @@ impl<'a> Spawn<'a> {
             ..self
         };
         spawn
-            .raw(module.handle, entry, arg, init)
+            .raw(module.handle, entry, arg, init, &[])
             .map(Process::from_id)
     }
 
-    fn raw(self, module: u32, entry: &str, arg: u32, init: &[u8]) -> Result<u64, Error> {
+    fn raw(
+        self,
+        module: u32,
+        entry: &str,
+        arg: u32,
+        init: &[u8],
+        handles: &[u32],
+    ) -> Result<u64, Error> {
         let module = self.module.map_or(module, |m| m.handle);
         // SAFETY: every pointer is valid for the call.
         crate::call(|ret| unsafe {
@@ -194,6 +205,8 @@ impl<'a> Spawn<'a> {
                 arg,
                 init.as_ptr(),
                 init.len(),
+                handles.as_ptr(),
+                handles.len(),
                 self.options(),
                 ret,
             )
@@ -300,8 +313,24 @@ impl<M: Serialize> Process<M> {
     /// # Panics
     /// As [`Process::send`].
     pub fn send_tagged(&self, message: M, tag: u64) {
-        let bytes = crate::message::encode(&message);
-        send_bytes(self.id, tag, &bytes).expect("sending without handles cannot fail");
+        let (bytes, handles) = crate::handle::encode_with_handles(&message);
+        // SAFETY: the buffers are valid for the call. The handles were
+        // collected from resources inside `message`, which this process owns.
+        crate::call(|ret| unsafe {
+            abi::mailbox::send(
+                self.id,
+                tag,
+                bytes.as_ptr(),
+                bytes.len(),
+                handles.as_ptr(),
+                handles.len(),
+                ret,
+            )
+        })
+        .unwrap_or_else(|e| panic!("sending a message failed: {e}"));
+        // Resources inside were marked as moved while encoding; dropping
+        // them now releases nothing.
+        drop(message);
     }
 }
 

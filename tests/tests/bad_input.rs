@@ -54,7 +54,7 @@ fn an_import_with_the_wrong_signature_is_refused_with_both_signatures() {
     let text =
         load(br#"(module (import "vm:host/process@1" "self-id" (func (result i32))))"#).to_string();
     assert!(
-        text.contains("its signature is () -> (i32) but ABI 1.0.0 defines () -> (i64)"),
+        text.contains("its signature is () -> (i32) but ABI 1.1.0 defines () -> (i64)"),
         "{text}"
     );
 }

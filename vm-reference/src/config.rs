@@ -29,6 +29,8 @@ pub struct Config {
     pub preemption_interval: Duration,
     /// Where output goes.
     pub output: Output,
+    /// Which network addresses processes may use (none by default).
+    pub net: crate::NetPolicy,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             max_processes: 10_000,
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,
+            net: crate::NetPolicy::default(),
         }
     }
 }

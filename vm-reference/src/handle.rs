@@ -9,10 +9,31 @@ use crate::module::Module;
 use std::collections::HashMap;
 
 /// A resource a handle names.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Resource {
     /// A loaded module, from which processes can be spawned.
     Module(Module),
+    /// A TCP listener.
+    TcpListener(std::sync::Arc<tokio::net::TcpListener>),
+    /// A whole TCP stream.
+    TcpStream(tokio::net::TcpStream),
+    /// The read half of a split stream.
+    ReadHalf(tokio::net::tcp::OwnedReadHalf),
+    /// The write half of a split stream; dropping it shuts down writing.
+    WriteHalf(tokio::net::tcp::OwnedWriteHalf),
+}
+
+impl Resource {
+    /// What kind of resource it is, for error texts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Resource::Module(_) => "a module",
+            Resource::TcpListener(_) => "a TCP listener",
+            Resource::TcpStream(_) => "a TCP stream",
+            Resource::ReadHalf(_) => "a read half",
+            Resource::WriteHalf(_) => "a write half",
+        }
+    }
 }
 
 /// The handles of one process.
@@ -36,6 +57,12 @@ impl HandleTable {
 
     pub fn remove(&mut self, h: u32) -> Option<Resource> {
         self.entries.remove(&h)
+    }
+
+    /// Puts a resource taken out for an asynchronous call back under its
+    /// handle.
+    pub fn restore(&mut self, h: u32, r: Resource) {
+        self.entries.insert(h, r);
     }
 
     /// Removes all of `handles` or none: fails with the first invalid one.

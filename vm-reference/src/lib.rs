@@ -20,6 +20,7 @@ mod handle;
 mod host;
 mod mailbox;
 mod module;
+mod net_policy;
 mod node;
 mod process;
 pub mod template;
@@ -27,6 +28,7 @@ pub mod template;
 pub use compat::{Incompatibility, ModuleInfo};
 pub use config::{parse_size, Config, Output};
 pub use module::Module;
+pub use net_policy::{NetPolicy, NetRule};
 pub use process::{ExitReason, Outcome};
 
 use node::{Node, SpawnRequest};
@@ -95,6 +97,13 @@ impl VmBuilder {
     /// How many processes may be alive at once (default 10,000).
     pub fn max_processes(mut self, n: u32) -> Self {
         self.config.max_processes = n;
+        self
+    }
+
+    /// Grants network access to addresses the rule matches (see [`NetRule`]);
+    /// without any, the network is denied.
+    pub fn allow_net(mut self, rule: NetRule) -> Self {
+        self.config.net.rules.push(rule);
         self
     }
 

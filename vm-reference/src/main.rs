@@ -27,6 +27,10 @@ enum Command {
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
+        /// Grant network access: a host (127.0.0.1, localhost), host:port, a
+        /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
+        #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
+        allow_net: Vec<vm_reference::NetRule>,
         /// The module to run.
         module: PathBuf,
         /// Arguments for the guest (after `--`).
@@ -63,6 +67,7 @@ fn real_main() -> Result<ExitCode> {
         Command::Run {
             max_memory,
             max_processes,
+            allow_net,
             module,
             args,
         } => {
@@ -70,9 +75,12 @@ fn real_main() -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let vm = Vm::builder()
+                let builder = Vm::builder()
                     .max_memory(max_memory)
-                    .max_processes(max_processes)
+                    .max_processes(max_processes);
+                let vm = allow_net
+                    .into_iter()
+                    .fold(builder, |b, rule| b.allow_net(rule))
                     .build()?;
                 let loaded = vm.load_file(&module)?;
                 let mut argv = vec![module.display().to_string()];

@@ -54,7 +54,7 @@ impl ProcessEntry {
 pub(crate) struct SpawnRequest {
     pub module: Module,
     pub start: Start,
-    pub capture: Option<(u64, Vec<u8>)>,
+    pub capture: Option<(u64, Vec<u8>, Vec<crate::handle::Resource>)>,
     pub link: Option<u64>,
     pub args: Vec<String>,
     pub done: Option<oneshot::Sender<Outcome>>,
@@ -136,13 +136,13 @@ impl Node {
                 ..Relations::default()
             }),
         });
-        if let Some((sender, capture)) = req.capture {
+        if let Some((sender, capture, resources)) = req.capture {
             let _ = entry.mailbox.send(Message {
                 kind: MessageKind::Init,
                 tag: 0,
                 sender,
                 data: capture,
-                resources: Vec::new(),
+                resources,
             });
         }
         lock(&self.processes).insert(id, entry.clone());

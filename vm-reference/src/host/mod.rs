@@ -10,6 +10,7 @@
 
 mod handle;
 mod mailbox;
+mod net;
 mod process;
 mod registry;
 mod timer;
@@ -25,6 +26,7 @@ pub(crate) type Ctx<'a> = Caller<'a, ProcessState>;
 pub(crate) fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     process::add(linker)?;
     mailbox::add(linker)?;
+    net::add(linker)?;
     registry::add(linker)?;
     timer::add(linker)?;
     handle::add(linker)?;
@@ -162,6 +164,15 @@ impl Payload for u32 {
 impl Payload for u64 {
     fn write(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Payload for vm_abi::Halves {
+    fn write(&self, out: &mut [u8]) {
+        use std::mem::offset_of;
+        use vm_abi::Halves as H;
+        out[offset_of!(H, read)..][..4].copy_from_slice(&self.read.to_le_bytes());
+        out[offset_of!(H, write)..][..4].copy_from_slice(&self.write.to_le_bytes());
     }
 }
 

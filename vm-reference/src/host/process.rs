@@ -25,6 +25,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               arg: u32,
               cap_ptr: u32,
               cap_len: u32,
+              hptr: u32,
+              hlen: u32,
               options: u32,
               ret: u32|
               -> wasmtime::Result<()> {
@@ -36,6 +38,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 (entry_ptr, entry_len),
                 arg,
                 (cap_ptr, cap_len),
+                (hptr, hlen),
                 options,
             );
             write_result(mem, spawn, ret, result)
@@ -145,6 +148,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_process(
     state: &mut ProcessState,
     mem: &[u8],
@@ -152,6 +156,7 @@ fn spawn_process(
     (entry_ptr, entry_len): (u32, u32),
     arg: u32,
     (cap_ptr, cap_len): (u32, u32),
+    (hptr, hlen): (u32, u32),
     options: u32,
 ) -> Result<u64, ErrorCode> {
     let entry = string(state, mem, entry_ptr, entry_len)?;
@@ -174,7 +179,7 @@ fn spawn_process(
     } else {
         match state.handles.get(module) {
             Some(Resource::Module(m)) => m.clone(),
-            None => {
+            _ => {
                 return Err(state.fail(
                     ErrorCode::InvalidHandle,
                     format!("handle {module} is not a module owned by this process"),
@@ -201,11 +206,19 @@ fn spawn_process(
             ),
         ));
     }
+    let handles = super::list_u32(state, mem, hptr, hlen)?;
+    // Last, so that a refused spawn moves nothing.
+    let resources = state.handles.take_all(&handles).map_err(|h| {
+        state.fail(
+            ErrorCode::InvalidHandle,
+            format!("handle {h} is not owned by this process (or is listed twice)"),
+        )
+    })?;
     let link = (options & spawn_options::LINK as u32 != 0).then_some(state.id);
     Ok(node.spawn(SpawnRequest {
         module,
         start: Start::Export { name: entry, arg },
-        capture: Some((state.id, capture)),
+        capture: Some((state.id, capture, resources)),
         link,
         args: Vec::new(),
         done: None,

@@ -26,6 +26,7 @@ fn main() {
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
         "process-limit" => process_limit(),
+        "net-errors" => net_errors(&std::env::args().nth(2).unwrap_or_default()),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -299,4 +300,66 @@ fn process_limit() {
     println!("spawned 2, then: {:?} {hint}", refused.code());
     a.send(());
     b.send(());
+}
+
+fn net_errors(resetting_server: &str) {
+    use std::io::{ErrorKind, Read};
+    use vm_sdk::abi;
+    use vm_sdk::net::{TcpListener, TcpStream};
+
+    let raw_read = |handle: u32, dst: u32, len: u32| {
+        let mut ret = abi::CallResult::<u32>::uninit();
+        // SAFETY: deliberately hostile arguments; the VM checks them.
+        unsafe { abi::net::read(handle, dst, len, 0, 0, &mut ret) };
+        ret.get().map_err(ErrorCode::from_raw)
+    };
+    println!(
+        "denied bind: {:?}",
+        TcpListener::bind("0.0.0.0:0").err().map(|e| e.kind())
+    );
+    println!(
+        "refused: {:?}",
+        TcpStream::connect("127.0.0.1:1").err().map(|e| e.kind())
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut a = TcpStream::connect(addr).unwrap();
+    let (b, _) = listener.accept().unwrap();
+    println!("zero-length read: {:?}", a.read(&mut []).ok());
+    println!(
+        "read past memory end: {:?}",
+        raw_read(a.raw_handle(), u32::MAX - 8, 64)
+    );
+
+    // Halves of different streams are given back, still usable.
+    let (a_read, a_write) = a.into_split();
+    let (b_read, b_write) = b.into_split();
+    let old_read = a_read.raw_handle();
+    let err = a_read.reunite(b_write).unwrap_err();
+    let (a_read, b_write) = (err.0, err.1);
+    println!(
+        "mismatched reunite keeps both: {}",
+        a_read.peer_addr().is_ok() && b_write.peer_addr().is_ok()
+    );
+    let a = a_read.reunite(a_write).unwrap();
+    println!(
+        "half used after reunite: {:?}",
+        raw_read(old_read, 0, 0).err()
+    );
+    let _ = b_read.reunite(b_write).unwrap();
+
+    // A stream moved to another process is gone from this one.
+    let moved = a.raw_handle();
+    let keeper = spawn(a, |_a: TcpStream, m: Mailbox<()>| m.receive().unwrap());
+    println!("moved handle: {:?}", raw_read(moved, 0, 0).err());
+    keeper.send(());
+
+    let mut reset = TcpStream::connect(resetting_server).unwrap();
+    let mut buf = [0u8; 16];
+    let outcome = reset.read(&mut buf);
+    println!(
+        "peer reset mid-read: {:?}",
+        outcome.map_err(|e| e.kind() == ErrorKind::ConnectionReset)
+    );
 }

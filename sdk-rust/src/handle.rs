@@ -1,0 +1,94 @@
+//! Owned handles, and how they travel inside messages.
+//!
+//! A resource (a listener, a stream, a half) is a handle the VM gives one
+//! process. Putting it in a message moves it: while a message is encoded,
+//! each resource records its handle in the message's handle list and encodes
+//! as its index there; the VM moves the listed handles to the receiver, whose
+//! decoding takes each one back by index (`mailbox.take-handle`).
+
+use crate::abi;
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::{Cell, RefCell};
+
+thread_local! {
+    /// The handle list of the message being encoded, if one is.
+    static OUTGOING: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
+}
+
+/// Encodes `value`, collecting the handles of resources inside it.
+pub(crate) fn encode_with_handles<M: Serialize + ?Sized>(value: &M) -> (Vec<u8>, Vec<u32>) {
+    let previous = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
+    let bytes = crate::message::encode(value);
+    let handles = OUTGOING
+        .with(|o| std::mem::replace(&mut *o.borrow_mut(), previous))
+        .unwrap_or_default();
+    (bytes, handles)
+}
+
+/// A handle this process owns; released when dropped, unless it was moved
+/// into a message.
+#[derive(Debug)]
+pub(crate) struct OwnedHandle {
+    raw: u32,
+    moved: Cell<bool>,
+}
+
+impl OwnedHandle {
+    pub(crate) fn new(raw: u32) -> Self {
+        OwnedHandle {
+            raw,
+            moved: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn raw(&self) -> u32 {
+        self.raw
+    }
+
+    /// Gives up ownership without releasing (the VM consumed the handle).
+    pub(crate) fn consume(self) -> u32 {
+        self.moved.set(true);
+        self.raw
+    }
+}
+
+impl Drop for OwnedHandle {
+    fn drop(&mut self) {
+        if !self.moved.get() {
+            // SAFETY: plain values. Failure means it is already gone.
+            let _ = crate::call(|ret| unsafe { abi::handle::drop(self.raw, ret) });
+        }
+    }
+}
+
+impl Serialize for OwnedHandle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = OUTGOING.with(|o| {
+            o.borrow_mut().as_mut().map(|list| {
+                list.push(self.raw);
+                list.len() as u32 - 1
+            })
+        });
+        match index {
+            Some(i) => {
+                self.moved.set(true);
+                s.serialize_u32(i)
+            }
+            None => Err(S::Error::custom(
+                "a resource can only be serialized inside a message sent to a process",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OwnedHandle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let index = u32::deserialize(d)?;
+        // SAFETY: the return area is valid.
+        crate::call(|ret| unsafe { abi::mailbox::take_handle(index, ret) })
+            .map(OwnedHandle::new)
+            .map_err(|e| D::Error::custom(format!("resource {index} of the message: {e}")))
+    }
+}

@@ -1,0 +1,512 @@
+//! TCP networking: listeners, streams, and streams split into an owned
+//! [`ReadHalf`] and [`WriteHalf`].
+//!
+//! Every type here is a resource: put it in a message and it moves to the
+//! receiving process (the sender no longer has it). A stream splits into
+//! halves that can live in different processes; dropping the write half shuts
+//! down writing, and the socket closes when the last half is gone — also when
+//! the process owning it ends. [`ReadHalf::reunite`] joins the halves again.
+//! A read half cannot write, nor a write half read: the types only implement
+//! [`Read`] or [`Write`].
+//!
+//! The VM denies the network unless started with `--allow-net`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use vm_sdk::net::TcpListener;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! println!("listening on {}", listener.local_addr()?);
+//! for stream in listener.incoming() {
+//!     let mut stream = stream?;
+//!     let mut buf = [0u8; 1024];
+//!     let n = stream.read(&mut buf)?;
+//!     stream.write_all(&buf[..n])?;
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use crate::abi::{self, ErrorCode, ShutdownHow};
+use crate::error::Error;
+use crate::handle::OwnedHandle;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::time::Duration;
+
+/// Values that name a socket address: `"127.0.0.1:80"`, `"localhost:80"`,
+/// a [`SocketAddr`], `(IpAddr, u16)`, `("host", u16)`. Names are resolved by
+/// the VM.
+pub trait ToSocketAddrs {
+    /// The address as text.
+    fn to_address(&self) -> String;
+}
+
+impl ToSocketAddrs for str {
+    fn to_address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ToSocketAddrs for String {
+    fn to_address(&self) -> String {
+        self.clone()
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+    fn to_address(&self) -> String {
+        (**self).to_address()
+    }
+}
+
+impl ToSocketAddrs for SocketAddr {
+    fn to_address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ToSocketAddrs for SocketAddrV4 {
+    fn to_address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ToSocketAddrs for SocketAddrV6 {
+    fn to_address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ToSocketAddrs for (IpAddr, u16) {
+    fn to_address(&self) -> String {
+        SocketAddr::from(*self).to_string()
+    }
+}
+
+impl ToSocketAddrs for (Ipv4Addr, u16) {
+    fn to_address(&self) -> String {
+        SocketAddr::from(*self).to_string()
+    }
+}
+
+impl ToSocketAddrs for (Ipv6Addr, u16) {
+    fn to_address(&self) -> String {
+        SocketAddr::from(*self).to_string()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {
+    fn to_address(&self) -> String {
+        format!("{}:{}", self.0, self.1)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match e.code() {
+            Some(ErrorCode::ConnectionRefused) => io::ErrorKind::ConnectionRefused,
+            Some(ErrorCode::ConnectionReset) => io::ErrorKind::ConnectionReset,
+            Some(ErrorCode::AddressInUse) => io::ErrorKind::AddrInUse,
+            Some(ErrorCode::Unreachable) => io::ErrorKind::HostUnreachable,
+            Some(ErrorCode::Timeout) => io::ErrorKind::TimedOut,
+            Some(ErrorCode::PermissionDenied) => io::ErrorKind::PermissionDenied,
+            Some(ErrorCode::InvalidArgument) => io::ErrorKind::InvalidInput,
+            Some(ErrorCode::InvalidHandle) => io::ErrorKind::NotConnected,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+fn timeout_args(t: Option<Duration>) -> (u32, u64) {
+    match t {
+        Some(d) => (1, u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        None => (0, 0),
+    }
+}
+
+/// Calls an address query (`local-address`/`peer-address`) and parses it.
+fn address(handle: u32, peer: bool) -> io::Result<SocketAddr> {
+    let mut buf = [0u8; 64];
+    let (dst, len) = (buf.as_mut_ptr() as u32, buf.len() as u32);
+    // SAFETY: the buffer is valid for writes of its length.
+    let n = crate::call(|ret| unsafe {
+        if peer {
+            abi::net::peer_address(handle, dst, len, ret)
+        } else {
+            abi::net::local_address(handle, dst, len, ret)
+        }
+    })? as usize;
+    std::str::from_utf8(&buf[..n.min(buf.len())])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the VM returned an unreadable address",
+            )
+        })
+}
+
+fn read_from(handle: u32, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+    let (has, nanos) = timeout_args(timeout);
+    let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    // SAFETY: the buffer is valid for writes of `len` bytes.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::read(handle, buf.as_mut_ptr() as u32, len, has, nanos, ret)
+    })? as usize)
+}
+
+fn write_to(handle: u32, buf: &[u8], timeout: Option<Duration>) -> io::Result<usize> {
+    let (has, nanos) = timeout_args(timeout);
+    // SAFETY: the buffer is valid for reads of its length.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::write(handle, buf.as_ptr(), buf.len(), has, nanos, ret)
+    })? as usize)
+}
+
+fn shutdown(handle: u32, how: Shutdown) -> io::Result<()> {
+    let how = match how {
+        Shutdown::Read => ShutdownHow::Read,
+        Shutdown::Write => ShutdownHow::Write,
+        Shutdown::Both => ShutdownHow::Both,
+    };
+    // SAFETY: plain values.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::shutdown(handle, how as u8, ret)
+    })?)
+}
+
+/// A TCP listener.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TcpListener {
+    handle: OwnedHandle,
+}
+
+impl TcpListener {
+    /// The raw handle, for calls through [`crate::abi`]. It stays owned by
+    /// this value.
+    pub fn raw_handle(&self) -> u32 {
+        self.handle.raw()
+    }
+
+    /// Binds to an address; port 0 picks a free port (see [`local_addr`](Self::local_addr)).
+    ///
+    /// # Errors
+    /// `PermissionDenied` unless the VM grants the address (`--allow-net`),
+    /// `AddrInUse`, or a resolution failure.
+    pub fn bind(address: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let text = address.to_address();
+        // SAFETY: the buffers are valid for the call.
+        let handle = crate::call(|ret| unsafe { abi::net::bind(text.as_ptr(), text.len(), ret) })?;
+        Ok(TcpListener {
+            handle: OwnedHandle::new(handle),
+        })
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_timeout(None)
+    }
+
+    /// Waits at most `timeout` for a connection (`TimedOut` after).
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept), or `TimedOut`.
+    pub fn accept_timeout(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
+        let (has, nanos) = timeout_args(timeout);
+        // SAFETY: the return area is valid.
+        let handle =
+            crate::call(|ret| unsafe { abi::net::accept(self.handle.raw(), has, nanos, ret) })?;
+        let stream = TcpStream::from_handle(OwnedHandle::new(handle));
+        let peer = stream.peer_addr()?;
+        Ok((stream, peer))
+    }
+
+    /// An endless iterator of accepted connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), false)
+    }
+}
+
+/// Connections accepted by a [`TcpListener`], from [`TcpListener::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A TCP connection. Reads and writes block this process only.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TcpStream {
+    handle: OwnedHandle,
+    #[serde(skip)]
+    read_timeout: Option<Duration>,
+    #[serde(skip)]
+    write_timeout: Option<Duration>,
+}
+
+impl TcpStream {
+    /// The raw handle, for calls through [`crate::abi`]. It stays owned by
+    /// this value.
+    pub fn raw_handle(&self) -> u32 {
+        self.handle.raw()
+    }
+
+    fn from_handle(handle: OwnedHandle) -> Self {
+        TcpStream {
+            handle,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Connects to an address (trying each address a name resolves to).
+    ///
+    /// # Errors
+    /// `PermissionDenied` unless the VM grants it, `ConnectionRefused`, and
+    /// other I/O errors.
+    pub fn connect(address: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        Self::connect_timeout(address, None)
+    }
+
+    /// Connects, giving up after `timeout` (`TimedOut`).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), or `TimedOut`.
+    pub fn connect_timeout(
+        address: impl ToSocketAddrs,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
+        let text = address.to_address();
+        let (has, nanos) = timeout_args(timeout);
+        // SAFETY: the buffers are valid for the call.
+        let handle = crate::call(|ret| unsafe {
+            abi::net::connect(text.as_ptr(), text.len(), has, nanos, ret)
+        })?;
+        Ok(Self::from_handle(OwnedHandle::new(handle)))
+    }
+
+    /// How long a read may wait (`None`: forever). A read that times out
+    /// fails with `TimedOut`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// How long a write may wait (`None`: forever).
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout;
+    }
+
+    /// Shuts down reading, writing, or both.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        shutdown(self.handle.raw(), how)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), true)
+    }
+
+    /// This end's address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), false)
+    }
+
+    /// Splits the stream into a half that reads and a half that writes; each
+    /// can be moved to a different process.
+    pub fn into_split(self) -> (ReadHalf, WriteHalf) {
+        let TcpStream {
+            handle,
+            read_timeout,
+            write_timeout,
+        } = self;
+        // SAFETY: the return area is valid; the stream handle is consumed.
+        let halves = crate::call(|ret| unsafe { abi::net::split(handle.raw(), ret) })
+            .expect("splitting a stream this process owns");
+        handle.consume();
+        (
+            ReadHalf {
+                handle: OwnedHandle::new(halves.read),
+                read_timeout,
+            },
+            WriteHalf {
+                handle: OwnedHandle::new(halves.write),
+                write_timeout,
+            },
+        )
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_from(self.handle.raw(), buf, self.read_timeout)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_to(self.handle.raw(), buf, self.write_timeout)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading half of a split [`TcpStream`]. It sees end-of-stream (a read
+/// of 0 bytes) when the peer closes its side.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReadHalf {
+    handle: OwnedHandle,
+    #[serde(skip)]
+    read_timeout: Option<Duration>,
+}
+
+/// The writing half of a split [`TcpStream`]. Dropping it shuts down the
+/// stream's writing direction.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WriteHalf {
+    handle: OwnedHandle,
+    #[serde(skip)]
+    write_timeout: Option<Duration>,
+}
+
+/// Two halves that are not of the same stream, given back by
+/// [`ReadHalf::reunite`].
+#[derive(Debug)]
+pub struct ReuniteError(pub ReadHalf, pub WriteHalf);
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same stream")
+    }
+}
+
+impl std::error::Error for ReuniteError {}
+
+impl ReadHalf {
+    /// The raw handle, for calls through [`crate::abi`]. It stays owned by
+    /// this value.
+    pub fn raw_handle(&self) -> u32 {
+        self.handle.raw()
+    }
+
+    /// Joins this half with the write half of the same stream.
+    ///
+    /// # Errors
+    /// [`ReuniteError`], holding both halves, if they are of different streams.
+    pub fn reunite(self, write: WriteHalf) -> Result<TcpStream, ReuniteError> {
+        // SAFETY: the return area is valid.
+        match crate::call(|ret| unsafe {
+            abi::net::reunite(self.handle.raw(), write.handle.raw(), ret)
+        }) {
+            Ok(handle) => {
+                let (read_timeout, write_timeout) = (self.read_timeout, write.write_timeout);
+                self.handle.consume();
+                write.handle.consume();
+                Ok(TcpStream {
+                    handle: OwnedHandle::new(handle),
+                    read_timeout,
+                    write_timeout,
+                })
+            }
+            Err(_) => Err(ReuniteError(self, write)),
+        }
+    }
+
+    /// How long a read may wait (`None`: forever).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), true)
+    }
+
+    /// Stops reading; further reads return end-of-stream.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn shutdown(&self) -> io::Result<()> {
+        shutdown(self.handle.raw(), Shutdown::Read)
+    }
+}
+
+impl Read for ReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_from(self.handle.raw(), buf, self.read_timeout)
+    }
+}
+
+impl WriteHalf {
+    /// The raw handle, for calls through [`crate::abi`]. It stays owned by
+    /// this value.
+    pub fn raw_handle(&self) -> u32 {
+        self.handle.raw()
+    }
+
+    /// How long a write may wait (`None`: forever).
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout;
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), true)
+    }
+
+    /// Shuts down writing now; the peer sees end-of-stream.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn shutdown(&self) -> io::Result<()> {
+        shutdown(self.handle.raw(), Shutdown::Write)
+    }
+}
+
+impl Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_to(self.handle.raw(), buf, self.write_timeout)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! TCP end to end: the echo server and chat examples driven by real TCP
+//! clients from the test, and network failures seen by a guest.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use vm_reference::{ExitReason, NetRule, Vm};
+use vm_tests::{run_file_on, rust_guest, test_vm};
+
+/// A server app running on its own VM, and the address it printed.
+struct Server {
+    vm: Arc<Vm>,
+    address: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(app: &str) -> Server {
+    let vm = Arc::new(
+        test_vm()
+            .max_processes(1024)
+            .allow_net(NetRule::parse("127.0.0.1").unwrap())
+            .build()
+            .unwrap(),
+    );
+    let module = vm.load_file(rust_guest(app)).unwrap();
+    let runner = vm.clone();
+    let task = tokio::spawn(async move {
+        let outcome = runner
+            .run(&module, &["server", "127.0.0.1:0"])
+            .await
+            .unwrap();
+        panic!("the server ended: {outcome:?}");
+    });
+    let address = wait_for(|| {
+        let out = vm.captured_stdout();
+        let line = out
+            .lines()
+            .next()?
+            .strip_prefix("listening on ")?
+            .to_string();
+        Some(line)
+    })
+    .await;
+    Server { vm, address, task }
+}
+
+/// Polls `f` until it yields a value (at most ten seconds).
+async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..1000 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_server_returns_every_byte_to_100_concurrent_clients() {
+    let server = start("echo-server").await;
+    let clients = (0..100u32).map(|c| {
+        let address = server.address.clone();
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            let sent: Vec<u8> = (0..8 * 1024u32)
+                .map(|i| (i.wrapping_mul(31) ^ c) as u8)
+                .collect();
+            let (mut r, mut w) = stream.split();
+            let write = async {
+                for chunk in sent.chunks(1024) {
+                    w.write_all(chunk).await.unwrap();
+                }
+                w.shutdown().await.unwrap();
+            };
+            let mut received = Vec::new();
+            let read = r.read_to_end(&mut received);
+            let ((), n) = tokio::join!(write, read);
+            n.unwrap();
+            assert_eq!(received, sent, "client {c}");
+        })
+    });
+    for c in clients.collect::<Vec<_>>() {
+        c.await.unwrap();
+    }
+    // Each connection's process ends when its client closes.
+    wait_for(|| (server.vm.process_count() == 1).then_some(())).await;
+}
+
+struct Client {
+    lines: tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    async fn join(address: &str, name: &str) -> Client {
+        let (r, mut write) = TcpStream::connect(address).await.unwrap().into_split();
+        write
+            .write_all(format!("{name}\n").as_bytes())
+            .await
+            .unwrap();
+        Client {
+            lines: BufReader::new(r).lines(),
+            write,
+        }
+    }
+
+    async fn say(&mut self, text: &str) {
+        self.write
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn next(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_broadcasts_in_order_survives_a_broken_client_and_cleans_up() {
+    let server = start("chat").await;
+    let count = || server.vm.process_count();
+    // The root and the room.
+    assert_eq!(count(), 2);
+    let mut ada = Client::join(&server.address, "ada").await;
+    let mut bob = Client::join(&server.address, "bob").await;
+    let mut cy = Client::join(&server.address, "cy").await;
+    // A reader and a writer per client; a reader exists only after its
+    // client joined the room, so all three are members now.
+    wait_for(|| (count() == 8).then_some(())).await;
+
+    for i in 0..20 {
+        ada.say(&format!("a{i}")).await;
+        bob.say(&format!("b{i}")).await;
+    }
+    let (mut from_ada, mut from_bob) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        let line = cy.next().await;
+        match line.split_once(": ") {
+            Some(("ada", text)) => from_ada.push(text.to_string()),
+            Some(("bob", text)) => from_bob.push(text.to_string()),
+            _ => panic!("unexpected line {line:?}"),
+        }
+    }
+    let expected = |p: &str| (0..20).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    assert_eq!(from_ada, expected("a"));
+    assert_eq!(from_bob, expected("b"));
+    for i in 0..20 {
+        assert_eq!(ada.next().await, format!("bob: b{i}"));
+        assert_eq!(bob.next().await, format!("ada: a{i}"));
+    }
+
+    // A client that vanishes halfway through a line disturbs no one.
+    let mut dee = Client::join(&server.address, "dee").await;
+    wait_for(|| (count() == 10).then_some(())).await;
+    dee.write.write_all(b"half a mess").await.unwrap();
+    drop(dee);
+    wait_for(|| (count() == 8).then_some(())).await;
+    ada.say("still here").await;
+    assert_eq!(bob.next().await, "ada: still here");
+    assert_eq!(cy.next().await, "ada: still here");
+
+    // Every process of a departed client ends, and its socket closes.
+    drop(ada);
+    drop(bob);
+    cy.write.shutdown().await.unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), cy.lines.next_line())
+            .await
+            .unwrap()
+            .unwrap(),
+        None
+    );
+    wait_for(|| (count() == 2).then_some(())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_failures_are_clear_statuses_that_harm_no_one() {
+    // A server that resets every connection as soon as it is accepted.
+    let resetter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = resetter.local_addr().unwrap().to_string();
+    let resets = tokio::spawn(async move {
+        loop {
+            let (s, _) = resetter.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let s = s.into_std().unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s);
+        }
+    });
+    let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["net-errors", &address])
+        .await
+        .unwrap();
+    resets.abort();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "denied bind: Some(PermissionDenied)\n\
+         refused: Some(ConnectionRefused)\n\
+         zero-length read: Some(0)\n\
+         read past memory end: Err(Some(OutOfBounds))\n\
+         mismatched reunite keeps both: true\n\
+         half used after reunite: Some(Some(InvalidHandle))\n\
+         moved handle: Some(Some(InvalidHandle))\n\
+         peer reset mid-read: Err(true)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_allow_net_a_bind_is_denied_naming_the_flag() {
+    let run = run_file_on(test_vm(), &rust_guest("echo-server"), &["127.0.0.1:0"])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.status, 1);
+    assert!(run.stderr.contains("permission-denied: network access to 127.0.0.1:0 is denied; grant it with `vm run --allow-net 127.0.0.1`"), "{}", run.stderr);
+}

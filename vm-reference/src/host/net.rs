@@ -1,0 +1,538 @@
+//! `vm:host/net`: TCP listeners, streams, and their split halves.
+//!
+//! A resource is taken out of the caller's handle table for the duration of
+//! an asynchronous call and put back after, so a process killed mid-call
+//! drops (and closes) it with everything else it owned.
+
+use super::{bytes, bytes_mut, memory, spec, string, write_result, Ctx};
+use crate::handle::Resource;
+use crate::process::ProcessState;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vm_abi::{ErrorCode, Halves, ShutdownHow};
+use wasmtime::Linker;
+
+/// The most one `read` moves at once; larger reads return what fits.
+const MAX_READ: u32 = 64 << 10;
+
+fn timeout(is_some: u32, nanos: u64) -> Option<Duration> {
+    (is_some != 0).then(|| Duration::from_nanos(nanos))
+}
+
+async fn within<T>(
+    limit: Option<Duration>,
+    f: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match limit {
+        None => f.await,
+        Some(d) => tokio::time::timeout(d, f).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the operation timed out",
+            ))
+        }),
+    }
+}
+
+fn io_code(e: &io::Error) -> ErrorCode {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => ErrorCode::ConnectionRefused,
+        ConnectionReset | ConnectionAborted | BrokenPipe => ErrorCode::ConnectionReset,
+        AddrInUse => ErrorCode::AddressInUse,
+        AddrNotAvailable | HostUnreachable | NetworkUnreachable | NotFound => {
+            ErrorCode::Unreachable
+        }
+        TimedOut => ErrorCode::Timeout,
+        PermissionDenied => ErrorCode::PermissionDenied,
+        InvalidInput => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Io,
+    }
+}
+
+fn io_fail(state: &mut ProcessState, what: &str, e: io::Error) -> ErrorCode {
+    state.fail(io_code(&e), format!("{what}: {e}"))
+}
+
+/// Takes a resource out of the table if `fits` accepts it; otherwise leaves
+/// the table as it was and fails naming what was expected.
+fn take(
+    state: &mut ProcessState,
+    h: u32,
+    want: &str,
+    fits: fn(&Resource) -> bool,
+) -> Result<Resource, ErrorCode> {
+    match state.handles.remove(h) {
+        Some(r) if fits(&r) => Ok(r),
+        Some(r) => {
+            let msg = format!("handle {h} is {}, not {want}", r.kind());
+            state.handles.restore(h, r);
+            Err(state.fail(ErrorCode::InvalidHandle, msg))
+        }
+        None => Err(state.fail(
+            ErrorCode::InvalidHandle,
+            format!("handle {h} is not owned by this process (dropped, moved or never issued)"),
+        )),
+    }
+}
+
+fn readable(r: &Resource) -> bool {
+    matches!(r, Resource::TcpStream(_) | Resource::ReadHalf(_))
+}
+
+fn writable(r: &Resource) -> bool {
+    matches!(r, Resource::TcpStream(_) | Resource::WriteHalf(_))
+}
+
+/// Resolves address text to socket addresses; the host name, if it was one.
+async fn addresses(text: &str) -> io::Result<(Option<String>, Vec<SocketAddr>)> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok((None, vec![sa]));
+    }
+    let host = text
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{text}` is not an address; write IP:PORT or HOST:PORT"),
+            )
+        })?;
+    let found: Vec<SocketAddr> = tokio::net::lookup_host(text).await?.collect();
+    if found.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("`{host}` resolves to no address"),
+        ));
+    }
+    Ok((Some(host), found))
+}
+
+/// Resolves and checks `text` against the VM's `--allow-net` rules.
+async fn permitted(state: &mut ProcessState, text: &str) -> Result<Vec<SocketAddr>, ErrorCode> {
+    let (host, addrs) = match addresses(text).await {
+        Ok(a) => a,
+        Err(e) => return Err(io_fail(state, &format!("resolving `{text}`"), e)),
+    };
+    let policy = &state.node.config.net;
+    let allowed: Vec<_> = addrs
+        .iter()
+        .copied()
+        .filter(|a| policy.check(host.as_deref(), *a).is_ok())
+        .collect();
+    if allowed.is_empty() {
+        let why = policy.check(host.as_deref(), addrs[0]).unwrap_err();
+        return Err(state.fail(ErrorCode::PermissionDenied, why));
+    }
+    Ok(allowed)
+}
+
+fn address_text(mem: &mut [u8], dst: u32, len: u32, text: &str) -> Result<u32, ErrorCode> {
+    let n = text.len().min(len as usize);
+    bytes_mut(mem, dst, n as u32)?.copy_from_slice(&text.as_bytes()[..n]);
+    Ok(text.len() as u32)
+}
+
+pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
+    let resolve = spec("net", "resolve");
+    let m = resolve.module;
+    linker.func_wrap_async(
+        m,
+        "resolve",
+        move |mut caller: Ctx<'_>, (ptr, len, dst, dst_len, ret): (u32, u32, u32, u32, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let host = match string(state, mem, ptr, len) {
+                    Ok(h) => h,
+                    Err(code) => return write_result(mem, resolve, ret, Err::<u32, _>(code)),
+                };
+                if !state.node.config.net.any() {
+                    let code = state.fail(
+                        ErrorCode::PermissionDenied,
+                        "the network is denied; grant it with `vm run --allow-net HOST`",
+                    );
+                    return write_result(mem, resolve, ret, Err::<u32, _>(code));
+                }
+                let query = if host.parse::<SocketAddr>().is_ok()
+                    || host
+                        .rsplit_once(':')
+                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                {
+                    host.clone()
+                } else {
+                    format!("{host}:0")
+                };
+                let found = tokio::net::lookup_host(query)
+                    .await
+                    .map(|a| a.map(|a| a.to_string()).collect::<Vec<_>>().join("\n"));
+                let (mem, state) = memory(&mut caller)?;
+                let result = match found {
+                    Ok(text) => address_text(mem, dst, dst_len, &text)
+                        .map_err(|c| state.fail(c, "the address buffer lies outside memory")),
+                    Err(e) => Err(io_fail(state, &format!("resolving `{host}`"), e)),
+                };
+                write_result(mem, resolve, ret, result)
+            })
+        },
+    )?;
+
+    let bind = spec("net", "bind");
+    linker.func_wrap_async(
+        m,
+        "bind",
+        move |mut caller: Ctx<'_>, (ptr, len, ret): (u32, u32, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let text = match string(state, mem, ptr, len) {
+                    Ok(t) => t,
+                    Err(code) => return write_result(mem, bind, ret, Err::<u32, _>(code)),
+                };
+                let addrs = permitted(caller.data_mut(), &text).await;
+                let bound = match addrs {
+                    Ok(addrs) => Ok(tokio::net::TcpListener::bind(&addrs[..]).await),
+                    Err(code) => Err(code),
+                };
+                let (mem, state) = memory(&mut caller)?;
+                let result = match bound {
+                    Ok(Ok(l)) => Ok(state.handles.insert(Resource::TcpListener(Arc::new(l)))),
+                    Ok(Err(e)) => Err(io_fail(state, &format!("binding {text}"), e)),
+                    Err(code) => Err(code),
+                };
+                write_result(mem, bind, ret, result)
+            })
+        },
+    )?;
+
+    let accept = spec("net", "accept");
+    linker.func_wrap_async(
+        m,
+        "accept",
+        move |mut caller: Ctx<'_>, (h, has_t, t, ret): (u32, u32, u64, u32)| {
+            Box::new(async move {
+                let state = caller.data_mut();
+                let listener = match state.handles.get(h) {
+                    Some(Resource::TcpListener(l)) => Ok(l.clone()),
+                    Some(other) => Err(format!(
+                        "handle {h} is {}, not a TCP listener",
+                        other.kind()
+                    )),
+                    None => Err(format!("handle {h} is not owned by this process")),
+                };
+                let accepted = match listener {
+                    Ok(l) => Ok(within(timeout(has_t, t), async {
+                        l.accept().await.map(|(s, _)| s)
+                    })
+                    .await),
+                    Err(text) => Err(state.fail(ErrorCode::InvalidHandle, text)),
+                };
+                let (mem, state) = memory(&mut caller)?;
+                let result = match accepted {
+                    Ok(Ok(stream)) => {
+                        let _ = stream.set_nodelay(true);
+                        Ok(state.handles.insert(Resource::TcpStream(stream)))
+                    }
+                    Ok(Err(e)) => Err(io_fail(state, "accepting a connection", e)),
+                    Err(code) => Err(code),
+                };
+                write_result(mem, accept, ret, result)
+            })
+        },
+    )?;
+
+    let connect = spec("net", "connect");
+    linker.func_wrap_async(
+        m,
+        "connect",
+        move |mut caller: Ctx<'_>, (ptr, len, has_t, t, ret): (u32, u32, u32, u64, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let text = match string(state, mem, ptr, len) {
+                    Ok(t) => t,
+                    Err(code) => return write_result(mem, connect, ret, Err::<u32, _>(code)),
+                };
+                let connected = match permitted(caller.data_mut(), &text).await {
+                    Ok(addrs) => Ok(within(
+                        timeout(has_t, t),
+                        tokio::net::TcpStream::connect(&addrs[..]),
+                    )
+                    .await),
+                    Err(code) => Err(code),
+                };
+                let (mem, state) = memory(&mut caller)?;
+                let result = match connected {
+                    Ok(Ok(stream)) => {
+                        let _ = stream.set_nodelay(true);
+                        Ok(state.handles.insert(Resource::TcpStream(stream)))
+                    }
+                    Ok(Err(e)) => Err(io_fail(state, &format!("connecting to {text}"), e)),
+                    Err(code) => Err(code),
+                };
+                write_result(mem, connect, ret, result)
+            })
+        },
+    )?;
+
+    let read = spec("net", "read");
+    linker.func_wrap_async(
+        m,
+        "read",
+        move |mut caller: Ctx<'_>, (h, dst, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                // Check the destination before reading, so no bytes are lost.
+                if let Err(code) = bytes_mut(mem, dst, len) {
+                    let code = state.fail(
+                        code,
+                        format!("read buffer at {dst} of {len} bytes lies outside memory"),
+                    );
+                    return write_result(mem, read, ret, Err::<u32, _>(code));
+                }
+                let mut res = match take(state, h, "readable (a stream or read half)", readable) {
+                    Ok(r) => r,
+                    Err(code) => return write_result(mem, read, ret, Err::<u32, _>(code)),
+                };
+                let mut buf = vec![0u8; len.min(MAX_READ) as usize];
+                let n = if buf.is_empty() {
+                    Ok(0)
+                } else {
+                    within(timeout(has_t, t), async {
+                        match &mut res {
+                            Resource::TcpStream(s) => s.read(&mut buf).await,
+                            Resource::ReadHalf(r) => r.read(&mut buf).await,
+                            _ => unreachable!("take() checked the kind"),
+                        }
+                    })
+                    .await
+                };
+                let (mem, state) = memory(&mut caller)?;
+                state.handles.restore(h, res);
+                let result = match n {
+                    Ok(n) => {
+                        bytes_mut(mem, dst, n as u32)
+                            .expect("checked above; memory only grows")
+                            .copy_from_slice(&buf[..n]);
+                        Ok(n as u32)
+                    }
+                    Err(e) => Err(io_fail(state, "reading", e)),
+                };
+                write_result(mem, read, ret, result)
+            })
+        },
+    )?;
+
+    let write = spec("net", "write");
+    linker.func_wrap_async(
+        m,
+        "write",
+        move |mut caller: Ctx<'_>, (h, ptr, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
+            Box::new(async move {
+                let (mem, state) = memory(&mut caller)?;
+                let data = match bytes(mem, ptr, len) {
+                    Ok(d) => d.to_vec(),
+                    Err(code) => {
+                        let code = state.fail(
+                            code,
+                            format!("data at {ptr} of {len} bytes lies outside memory"),
+                        );
+                        return write_result(mem, write, ret, Err::<u32, _>(code));
+                    }
+                };
+                let mut res = match take(state, h, "writable (a stream or write half)", writable) {
+                    Ok(r) => r,
+                    Err(code) => return write_result(mem, write, ret, Err::<u32, _>(code)),
+                };
+                let n = within(timeout(has_t, t), async {
+                    match &mut res {
+                        Resource::TcpStream(s) => s.write(&data).await,
+                        Resource::WriteHalf(w) => w.write(&data).await,
+                        _ => unreachable!("take() checked the kind"),
+                    }
+                })
+                .await;
+                let (mem, state) = memory(&mut caller)?;
+                state.handles.restore(h, res);
+                let result = n
+                    .map(|n| n as u32)
+                    .map_err(|e| io_fail(state, "writing", e));
+                write_result(mem, write, ret, result)
+            })
+        },
+    )?;
+
+    let flush = spec("net", "flush");
+    linker.func_wrap(
+        m,
+        "flush",
+        move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            // TCP sends as it writes; flushing only checks the handle.
+            let result = match state.handles.get(h) {
+                Some(r) if writable(r) => Ok(()),
+                _ => Err(state.fail(
+                    ErrorCode::InvalidHandle,
+                    format!("handle {h} is not a writable stream of this process"),
+                )),
+            };
+            write_result(mem, flush, ret, result)
+        },
+    )?;
+
+    let shutdown = spec("net", "shutdown");
+    linker.func_wrap(
+        m,
+        "shutdown",
+        move |mut caller: Ctx<'_>, h: u32, how: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = shut(state, h, how);
+            write_result(mem, shutdown, ret, result)
+        },
+    )?;
+
+    for (name, peer) in [("local-address", false), ("peer-address", true)] {
+        let s = spec("net", name);
+        linker.func_wrap(
+            m,
+            name,
+            move |mut caller: Ctx<'_>,
+                  h: u32,
+                  dst: u32,
+                  len: u32,
+                  ret: u32|
+                  -> wasmtime::Result<()> {
+                let (mem, state) = memory(&mut caller)?;
+                let result = match socket_address(state.handles.get(h), peer) {
+                    Some(Ok(a)) => address_text(mem, dst, len, &a.to_string())
+                        .map_err(|c| state.fail(c, "the address buffer lies outside memory")),
+                    Some(Err(e)) => Err(io_fail(state, name, e)),
+                    None => Err(state.fail(
+                        ErrorCode::InvalidHandle,
+                        format!("handle {h} is not a socket of this process with a {name}"),
+                    )),
+                };
+                write_result(mem, s, ret, result)
+            },
+        )?;
+    }
+
+    let split = spec("net", "split");
+    linker.func_wrap(
+        m,
+        "split",
+        move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = take(state, h, "a TCP stream", |r| {
+                matches!(r, Resource::TcpStream(_))
+            })
+            .map(|r| {
+                let Resource::TcpStream(stream) = r else {
+                    unreachable!("take() checked the kind")
+                };
+                let (r, w) = stream.into_split();
+                Halves {
+                    read: state.handles.insert(Resource::ReadHalf(r)),
+                    write: state.handles.insert(Resource::WriteHalf(w)),
+                }
+            });
+            write_result(mem, split, ret, result)
+        },
+    )?;
+
+    let reunite = spec("net", "reunite");
+    linker.func_wrap(
+        m,
+        "reunite",
+        move |mut caller: Ctx<'_>, rh: u32, wh: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = rejoin(state, rh, wh);
+            write_result(mem, reunite, ret, result)
+        },
+    )?;
+    Ok(())
+}
+
+/// The local or peer address of a socket resource; `None` for a handle
+/// that has none (not a socket, or a listener's peer).
+fn socket_address(r: Option<&Resource>, peer: bool) -> Option<io::Result<SocketAddr>> {
+    Some(match (r?, peer) {
+        (Resource::TcpListener(l), false) => l.local_addr(),
+        (Resource::TcpStream(s), true) => s.peer_addr(),
+        (Resource::TcpStream(s), false) => s.local_addr(),
+        (Resource::ReadHalf(r), true) => r.peer_addr(),
+        (Resource::ReadHalf(r), false) => r.local_addr(),
+        (Resource::WriteHalf(w), true) => w.peer_addr(),
+        (Resource::WriteHalf(w), false) => w.local_addr(),
+        _ => return None,
+    })
+}
+
+fn shut(state: &mut ProcessState, h: u32, how: u32) -> Result<(), ErrorCode> {
+    use std::net::Shutdown;
+    let how = match vm_abi::ShutdownHow::from_raw(how as u8) {
+        Some(ShutdownHow::Read) => Shutdown::Read,
+        Some(ShutdownHow::Write) => Shutdown::Write,
+        Some(ShutdownHow::Both) => Shutdown::Both,
+        None => {
+            return Err(state.fail(
+                ErrorCode::InvalidArgument,
+                format!("{how} is not a shutdown direction"),
+            ))
+        }
+    };
+    let done = match (state.handles.get(h), how) {
+        (Some(Resource::TcpStream(s)), _) => socket2::SockRef::from(s).shutdown(how),
+        (Some(Resource::ReadHalf(r)), Shutdown::Read) => {
+            socket2::SockRef::from(r.as_ref()).shutdown(how)
+        }
+        (Some(Resource::WriteHalf(w)), Shutdown::Write) => {
+            socket2::SockRef::from(w.as_ref()).shutdown(how)
+        }
+        (Some(r), _) => {
+            let msg = format!("handle {h} is {}, which cannot shut down {how:?}", r.kind());
+            return Err(state.fail(ErrorCode::InvalidHandle, msg));
+        }
+        (None, _) => {
+            return Err(state.fail(
+                ErrorCode::InvalidHandle,
+                format!("handle {h} is not owned by this process"),
+            ))
+        }
+    };
+    // Shutting down a direction the peer already closed is not a failure.
+    match done {
+        Err(e) if e.kind() != io::ErrorKind::NotConnected => {
+            Err(io_fail(state, "shutting down", e))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rejoin(state: &mut ProcessState, rh: u32, wh: u32) -> Result<u32, ErrorCode> {
+    let ok_kinds = matches!(state.handles.get(rh), Some(Resource::ReadHalf(_)))
+        && matches!(state.handles.get(wh), Some(Resource::WriteHalf(_)));
+    if !ok_kinds {
+        return Err(state.fail(
+            ErrorCode::InvalidHandle,
+            format!("handles {rh} and {wh} are not a read half and a write half of this process"),
+        ));
+    }
+    let (Some(Resource::ReadHalf(r)), Some(Resource::WriteHalf(w))) =
+        (state.handles.remove(rh), state.handles.remove(wh))
+    else {
+        unreachable!("kinds checked above")
+    };
+    match r.reunite(w) {
+        Ok(stream) => Ok(state.handles.insert(Resource::TcpStream(stream))),
+        Err(e) => {
+            state.handles.restore(rh, Resource::ReadHalf(e.0));
+            state.handles.restore(wh, Resource::WriteHalf(e.1));
+            Err(state.fail(
+                ErrorCode::NotPaired,
+                format!("handles {rh} and {wh} are halves of different streams; both are kept"),
+            ))
+        }
+    }
+}
