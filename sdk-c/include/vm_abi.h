@@ -18,6 +18,9 @@ extern "C" {
 #define VM_ABI_MINOR 1
 #define VM_ABI_PATCH 0
 #define VM_ABI_MARKER "vm:host@1.1.0\n"
+/* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
+ * section (C has no portable attribute that keeps an unreferenced one). */
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.1.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by

@@ -4,8 +4,10 @@
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-use vm_reference::{Outcome, Vm, VmBuilder};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vm_reference::{NetRule, Outcome, Vm, VmBuilder};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -15,44 +17,44 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The Rust guest workspaces, built into `target/guests`.
-const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust"];
-
-fn build_rust_guests() -> Result<()> {
+/// Builds every guest (Rust, C, AssemblyScript) with `cargo xtask build-guests`,
+/// the one place that knows how; it skips what is up to date.
+fn build_guests() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for ws in RUST_GUEST_WORKSPACES {
-        let out = Command::new(&cargo)
-            .current_dir(root().join(ws))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "--target-dir",
-            ])
-            .arg(root().join("target/guests"))
-            .output()
-            .with_context(|| format!("running cargo build in {ws}"))?;
-        if !out.status.success() {
-            bail!(
-                "building the guests in {ws} failed (is the wasm32-wasip1 target installed? `cargo xtask setup`):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+    let out = Command::new(&cargo)
+        .current_dir(root())
+        .args(["run", "--quiet", "--package", "xtask", "--", "build-guests"])
+        .output()
+        .context("running cargo xtask build-guests")?;
+    if !out.status.success() {
+        bail!(
+            "building the guests failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
 
-/// The path of a Rust guest app's module, building all Rust guests first
-/// (once per test binary; cargo makes it a no-op when they are current).
-pub fn rust_guest(name: &str) -> PathBuf {
+fn guests_built() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(e) = BUILT.get_or_init(|| build_rust_guests().map_err(|e| format!("{e:#}"))) {
+    if let Err(e) = BUILT.get_or_init(|| build_guests().map_err(|e| format!("{e:#}"))) {
         panic!("{e}");
     }
+}
+
+/// The path of a Rust guest app's module, building the guests first (once
+/// per test binary).
+pub fn rust_guest(name: &str) -> PathBuf {
+    guests_built();
     root()
         .join("target/guests/wasm32-wasip1/release")
         .join(format!("{name}.wasm"))
+}
+
+/// The path of a C guest's module (`hello`, `polyglot`, ...).
+pub fn c_guest(name: &str) -> PathBuf {
+    guests_built();
+    root().join("target/guests/c").join(format!("{name}.wasm"))
 }
 
 /// A test fixture's path.
@@ -105,4 +107,93 @@ pub async fn run_wat(wat: &str) -> Result<Run> {
         stdout: vm.captured_stdout(),
         stderr: vm.captured_stderr(),
     })
+}
+
+/// A server app running on its own VM (with the network granted for
+/// 127.0.0.1), and the address it printed on its first line.
+pub struct Server {
+    /// The VM it runs on.
+    pub vm: Arc<Vm>,
+    /// The address from its `listening on ADDRESS` line.
+    pub address: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server module with `127.0.0.1:0` as its argument and waits for
+/// the address it prints.
+pub async fn start_server(path: &Path) -> Server {
+    let vm = test_vm()
+        .max_processes(1024)
+        .allow_net(NetRule::parse("127.0.0.1").unwrap())
+        .build()
+        .unwrap();
+    let vm = Arc::new(vm);
+    let module = vm.load_file(path).unwrap();
+    let runner = vm.clone();
+    let task = tokio::spawn(async move {
+        let outcome = runner
+            .run(&module, &["server", "127.0.0.1:0"])
+            .await
+            .unwrap();
+        panic!("the server ended: {outcome:?}");
+    });
+    let address = wait_for(|| {
+        let out = vm.captured_stdout();
+        Some(
+            out.lines()
+                .next()?
+                .strip_prefix("listening on ")?
+                .to_string(),
+        )
+    })
+    .await;
+    Server { vm, address, task }
+}
+
+/// Polls `f` until it yields a value (at most ten seconds).
+pub async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..1000 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
+}
+
+/// 100 concurrent clients each send 8 KiB in 1 KiB writes and must get every
+/// byte back; then every connection's process must end.
+pub async fn echo_100_clients(server: &Server) {
+    let clients = (0..100u32).map(|c| {
+        let address = server.address.clone();
+        tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let sent: Vec<u8> = (0..8 * 1024u32)
+                .map(|i| (i.wrapping_mul(31) ^ c) as u8)
+                .collect();
+            let (mut r, mut w) = stream.split();
+            let write = async {
+                for chunk in sent.chunks(1024) {
+                    w.write_all(chunk).await.unwrap();
+                }
+                w.shutdown().await.unwrap();
+            };
+            let mut received = Vec::new();
+            let read = r.read_to_end(&mut received);
+            let ((), n) = tokio::join!(write, read);
+            n.unwrap();
+            assert_eq!(received, sent, "client {c}");
+        })
+    });
+    for c in clients.collect::<Vec<_>>() {
+        c.await.unwrap();
+    }
+    // Each connection's process ends when its client closes; the root stays.
+    wait_for(|| (server.vm.process_count() == 1).then_some(())).await;
 }

@@ -1,96 +1,16 @@
 //! TCP end to end: the echo server and chat examples driven by real TCP
 //! clients from the test, and network failures seen by a guest.
 
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use vm_reference::{ExitReason, NetRule, Vm};
-use vm_tests::{run_file_on, rust_guest, test_vm};
-
-/// A server app running on its own VM, and the address it printed.
-struct Server {
-    vm: Arc<Vm>,
-    address: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start(app: &str) -> Server {
-    let vm = Arc::new(
-        test_vm()
-            .max_processes(1024)
-            .allow_net(NetRule::parse("127.0.0.1").unwrap())
-            .build()
-            .unwrap(),
-    );
-    let module = vm.load_file(rust_guest(app)).unwrap();
-    let runner = vm.clone();
-    let task = tokio::spawn(async move {
-        let outcome = runner
-            .run(&module, &["server", "127.0.0.1:0"])
-            .await
-            .unwrap();
-        panic!("the server ended: {outcome:?}");
-    });
-    let address = wait_for(|| {
-        let out = vm.captured_stdout();
-        let line = out
-            .lines()
-            .next()?
-            .strip_prefix("listening on ")?
-            .to_string();
-        Some(line)
-    })
-    .await;
-    Server { vm, address, task }
-}
-
-/// Polls `f` until it yields a value (at most ten seconds).
-async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..1000 {
-        if let Some(v) = f() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting");
-}
+use vm_reference::{ExitReason, NetRule};
+use vm_tests::{echo_100_clients, run_file_on, rust_guest, start_server, test_vm, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_returns_every_byte_to_100_concurrent_clients() {
-    let server = start("echo-server").await;
-    let clients = (0..100u32).map(|c| {
-        let address = server.address.clone();
-        tokio::spawn(async move {
-            let mut stream = TcpStream::connect(&address).await.unwrap();
-            let sent: Vec<u8> = (0..8 * 1024u32)
-                .map(|i| (i.wrapping_mul(31) ^ c) as u8)
-                .collect();
-            let (mut r, mut w) = stream.split();
-            let write = async {
-                for chunk in sent.chunks(1024) {
-                    w.write_all(chunk).await.unwrap();
-                }
-                w.shutdown().await.unwrap();
-            };
-            let mut received = Vec::new();
-            let read = r.read_to_end(&mut received);
-            let ((), n) = tokio::join!(write, read);
-            n.unwrap();
-            assert_eq!(received, sent, "client {c}");
-        })
-    });
-    for c in clients.collect::<Vec<_>>() {
-        c.await.unwrap();
-    }
-    // Each connection's process ends when its client closes.
-    wait_for(|| (server.vm.process_count() == 1).then_some(())).await;
+    let server = start_server(&rust_guest("echo-server")).await;
+    echo_100_clients(&server).await;
 }
 
 struct Client {
@@ -129,7 +49,7 @@ impl Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_broadcasts_in_order_survives_a_broken_client_and_cleans_up() {
-    let server = start("chat").await;
+    let server = start_server(&rust_guest("chat")).await;
     let count = || server.vm.process_count();
     // The root and the room.
     assert_eq!(count(), 2);

@@ -15,6 +15,27 @@ use std::process::Command;
 /// Guest workspaces, built for wasm32-wasip1 into `target/guests`.
 const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust"];
 
+/// How a C guest is built.
+#[derive(Clone, Copy)]
+enum CMode {
+    /// With Debian's wasi-libc, as a WASI command (`printf` works).
+    Wasi,
+    /// With no libc at all (`--target=wasm32`).
+    Freestanding,
+}
+
+/// C guests, built with clang into `target/guests/c/NAME.wasm`.
+const C_GUESTS: &[(&str, CMode)] = &[
+    ("examples/c/hello.c", CMode::Wasi),
+    ("examples/c/ping-pong.c", CMode::Wasi),
+    ("examples/c/echo-server.c", CMode::Wasi),
+    ("tests/guests/c/polyglot.c", CMode::Wasi),
+    ("tests/guests/c/freestanding.c", CMode::Freestanding),
+];
+
+/// Debian packages the C guests need: clang, its wasm linker, wasi-libc.
+const C_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc"];
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = vm_abi::repo_root();
@@ -45,9 +66,22 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Installs the wasm32-wasip1 target and the rustfmt and clippy components
-/// when missing.
+/// Installs the wasm32-wasip1 target, the rustfmt and clippy components, and
+/// the Debian packages for C guests, when missing.
 fn setup() -> Result<()> {
+    let have_c = Command::new("clang")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Path::new("/usr/bin/wasm-ld").exists()
+        && Path::new("/usr/lib/wasm32-wasi/libc.a").exists();
+    if !have_c {
+        run(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(C_PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
     if !installed.lines().any(|l| l.trim() == "wasm32-wasip1") {
         run(Command::new("rustup").args(["target", "add", "wasm32-wasip1"]))?;
@@ -89,7 +123,63 @@ fn guest_dir(root: &Path) -> PathBuf {
     root.join("target/guests")
 }
 
+/// Whether `output` is missing or older than any of `inputs`.
+fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
+    let Ok(built) = output.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    inputs.iter().any(|i| {
+        i.metadata()
+            .and_then(|m| m.modified())
+            .map_or(true, |t| t > built)
+    })
+}
+
+fn build_c_guests(root: &Path) -> Result<()> {
+    let sdk = root.join("sdk-c");
+    let sources = [sdk.join("src/vm.c"), sdk.join("src/codec.c")];
+    let out_dir = guest_dir(root).join("c");
+    std::fs::create_dir_all(&out_dir)?;
+    for (path, mode) in C_GUESTS {
+        let source = root.join(path);
+        let name = source
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        let output = out_dir.join(format!("{name}.wasm"));
+        let mut inputs = vec![
+            source.clone(),
+            sdk.join("include/vm.h"),
+            sdk.join("include/vm_abi.h"),
+        ];
+        inputs.extend(sources.iter().cloned());
+        if !stale(&output, &inputs) {
+            continue;
+        }
+        let mut cmd = Command::new("clang");
+        match mode {
+            CMode::Wasi => cmd.args(["--target=wasm32-wasi", "--sysroot=/usr"]),
+            CMode::Freestanding => cmd.args([
+                "--target=wasm32",
+                "-ffreestanding",
+                "-nostdlib",
+                "-Wl,--no-entry",
+            ]),
+        };
+        cmd.args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(sdk.join("include"))
+            .arg(&source)
+            .args(&sources)
+            .arg("-o")
+            .arg(&output);
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
 fn build_guests(root: &Path) -> Result<()> {
+    build_c_guests(root)?;
     for ws in RUST_GUEST_WORKSPACES {
         run(cargo()
             .current_dir(root.join(ws))

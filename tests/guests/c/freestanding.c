@@ -1,0 +1,38 @@
+/* Built with --target=wasm32 and no libc: spawns a process, exchanges a
+ * postcard-encoded message with it, and exits normally only if the reply is
+ * what it expects (the test checks the exit reason). */
+#include <vm.h>
+
+static void doubler(const uint8_t *capture, size_t len) {
+    vm_reader_t r;
+    vm_reader_init(&r, capture, len);
+    vm_pid_t parent = vm_get_u64(&r);
+    uint8_t buf[16];
+    vm_message_t m;
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    vm_reader_init(&r, m.data, m.len);
+    uint32_t n = vm_get_u32(&r);
+    vm_writer_t w;
+    vm_writer_init(&w, buf, sizeof buf);
+    vm_put_u64(&w, n * 2);
+    vm_send(parent, 0, w.data, w.len);
+}
+
+__attribute__((export_name("_start"))) void _start(void) {
+    uint8_t buf[16];
+    vm_writer_t w;
+    vm_writer_init(&w, buf, sizeof buf);
+    vm_put_u64(&w, vm_self());
+    vm_pid_t child;
+    if (vm_spawn(doubler, w.data, w.len, 0, 0, false, &child) != VM_OK) vm_exit("spawn failed");
+    vm_writer_init(&w, buf, sizeof buf);
+    vm_put_u64(&w, 21);
+    vm_send(child, 0, w.data, w.len);
+    vm_message_t m;
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    vm_reader_t r;
+    vm_reader_init(&r, m.data, m.len);
+    uint32_t answer = vm_get_u32(&r);
+    if (vm_reader_finish(&r) != VM_OK || answer != 42) vm_exit("wrong answer");
+    vm_exit("");
+}
