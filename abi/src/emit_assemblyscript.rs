@@ -62,7 +62,7 @@ pub fn declarations(abi: &Abi) -> String {
                 let _ = writeln!(out, "/** Canonical layout of `{}`: field offsets in bytes. */\nexport namespace {name}Layout {{", t.name);
                 let _ = writeln!(
                     out,
-                    "  export const SIZE: usize = {size};\n  export const ALIGN: usize = {align};"
+                    "  export const RECORD_SIZE: usize = {size};\n  export const RECORD_ALIGN: usize = {align};"
                 );
                 for f in fields {
                     let _ = writeln!(

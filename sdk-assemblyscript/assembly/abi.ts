@@ -80,8 +80,8 @@ export namespace ExitReason {
  */
 /** Canonical layout of `envelope`: field offsets in bytes. */
 export namespace EnvelopeLayout {
-  export const SIZE: usize = 32;
-  export const ALIGN: usize = 8;
+  export const RECORD_SIZE: usize = 32;
+  export const RECORD_ALIGN: usize = 8;
   /** `kind`: u8 */
   export const KIND: usize = 0;
   /** `tag`: u64 */
@@ -106,8 +106,8 @@ export namespace SpawnOptions {
  */
 /** Canonical layout of `semver`: field offsets in bytes. */
 export namespace SemverLayout {
-  export const SIZE: usize = 12;
-  export const ALIGN: usize = 4;
+  export const RECORD_SIZE: usize = 12;
+  export const RECORD_ALIGN: usize = 4;
   /** `major`: u32 */
   export const MAJOR: usize = 0;
   /** `minor`: u32 */
@@ -130,8 +130,8 @@ export namespace ShutdownHow {
  */
 /** Canonical layout of `halves`: field offsets in bytes. */
 export namespace HalvesLayout {
-  export const SIZE: usize = 8;
-  export const ALIGN: usize = 4;
+  export const RECORD_SIZE: usize = 8;
+  export const RECORD_ALIGN: usize = 4;
   /** `read`: u32 */
   export const READ: usize = 0;
   /** `write`: u32 */

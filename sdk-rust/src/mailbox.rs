@@ -229,3 +229,35 @@ pub fn receive_exit(timeout: Option<Duration>) -> Result<Exit, ReceiveError> {
         reason: exit_reason(&raw.bytes),
     })
 }
+
+/// A message as bytes, for talking to processes that do not use this SDK's
+/// typed messages (see [`crate::Process::send_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// The sender's tag.
+    pub tag: u64,
+    /// The sending process.
+    pub sender: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Waits for the next data message whose tag is in `tags` (any if empty),
+/// without decoding it.
+///
+/// # Errors
+/// [`ReceiveError::Timeout`] if none arrives in time.
+pub fn receive_bytes(tags: &[u64], timeout: Option<Duration>) -> Result<RawMessage, ReceiveError> {
+    let raw = receive_raw(tags, message_kinds::DATA, timeout)?;
+    Ok(RawMessage {
+        tag: raw.envelope.tag,
+        sender: raw.envelope.sender,
+        bytes: raw.bytes,
+    })
+}
+
+/// A tag never returned before in this VM, for matching a reply.
+pub fn fresh_tag() -> u64 {
+    // SAFETY: no arguments.
+    unsafe { abi::mailbox::fresh_tag() }
+}

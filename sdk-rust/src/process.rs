@@ -334,6 +334,15 @@ impl<M: Serialize> Process<M> {
     }
 }
 
+impl<M> Process<M> {
+    /// Sends bytes as they are, bypassing the message type: for processes
+    /// that speak another encoding. Pair with [`crate::mailbox::receive_bytes`].
+    pub fn send_bytes(&self, bytes: &[u8], tag: u64) {
+        // Sending without handles fails only for a dead VM.
+        let _ = send_bytes(self.id, tag, bytes);
+    }
+}
+
 /// Sends raw bytes (already encoded) to a process.
 pub(crate) fn send_bytes(target: u64, tag: u64, bytes: &[u8]) -> Result<(), Error> {
     // SAFETY: the buffers are valid for the call; no handles are moved.

@@ -15,7 +15,6 @@
 //! assert_eq!(doubler.request(21).unwrap(), 42);
 //! ```
 
-use crate::abi;
 use crate::error::ReceiveError;
 use crate::mailbox::Mailbox;
 use crate::process::{self_id, send_bytes, Process};
@@ -73,8 +72,7 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
     }
 
     fn request_opt(&self, body: Q, timeout: Option<Duration>) -> Result<R, ReceiveError> {
-        // SAFETY: no arguments.
-        let tag = unsafe { abi::mailbox::fresh_tag() };
+        let tag = crate::mailbox::fresh_tag();
         self.send(Request {
             from: self_id(),
             tag,

@@ -57,6 +57,12 @@ pub fn c_guest(name: &str) -> PathBuf {
     root().join("target/guests/c").join(format!("{name}.wasm"))
 }
 
+/// The path of an AssemblyScript guest's module (`hello`, `polyglot`, ...).
+pub fn as_guest(name: &str) -> PathBuf {
+    guests_built();
+    root().join("target/guests/as").join(format!("{name}.wasm"))
+}
+
 /// A test fixture's path.
 pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)

@@ -41,12 +41,12 @@ use wasmtime::{Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConf
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The path given.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The bytes are not a valid WebAssembly module.
     #[error("{name} is not a valid WebAssembly module: {reason}")]
@@ -183,9 +183,9 @@ impl Vm {
     /// this VM does not serve (the error names each import and what to do).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         let name = path
             .file_name()

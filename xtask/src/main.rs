@@ -33,6 +33,15 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
 ];
 
+/// AssemblyScript guests, built with the SDK's pinned `asc` into
+/// `target/guests/as/NAME.wasm`.
+const AS_GUESTS: &[&str] = &[
+    "examples/assemblyscript/hello.ts",
+    "examples/assemblyscript/ping-pong.ts",
+    "examples/assemblyscript/echo-server.ts",
+    "tests/guests/assemblyscript/polyglot.ts",
+];
+
 /// Debian packages the C guests need: clang, its wasm linker, wasi-libc.
 const C_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc"];
 
@@ -178,8 +187,59 @@ fn build_c_guests(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Installs the AssemblyScript compiler pinned in the SDK's package-lock.json.
+fn setup_assemblyscript(root: &Path) -> Result<()> {
+    let sdk = root.join("sdk-assemblyscript");
+    if !sdk.join("node_modules/.bin/asc").exists() {
+        run(Command::new("npm")
+            .current_dir(&sdk)
+            .args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    Ok(())
+}
+
+fn build_as_guests(root: &Path) -> Result<()> {
+    setup_assemblyscript(root)?;
+    let sdk = root.join("sdk-assemblyscript");
+    let mut sdk_sources: Vec<PathBuf> = std::fs::read_dir(sdk.join("assembly"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    sdk_sources.push(sdk.join("asconfig.json"));
+    let out_dir = guest_dir(root).join("as");
+    std::fs::create_dir_all(&out_dir)?;
+    for path in AS_GUESTS {
+        let source = root.join(path);
+        let name = source
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        let output = out_dir.join(format!("{name}.wasm"));
+        let mut inputs = sdk_sources.clone();
+        inputs.push(source.clone());
+        if !stale(&output, &inputs) {
+            continue;
+        }
+        let out = Command::new(sdk.join("node_modules/.bin/asc"))
+            .current_dir(root)
+            .arg(path)
+            .args(["--config", "sdk-assemblyscript/asconfig.json", "-o"])
+            .arg(&output)
+            .output()
+            .context("running asc")?;
+        let diagnostics = String::from_utf8_lossy(&out.stderr);
+        // The project builds AssemblyScript with no diagnostics at all.
+        if !out.status.success() || !diagnostics.trim().is_empty() {
+            let _ = std::fs::remove_file(&output);
+            bail!("asc {path}:\n{diagnostics}");
+        }
+    }
+    Ok(())
+}
+
 fn build_guests(root: &Path) -> Result<()> {
     build_c_guests(root)?;
+    build_as_guests(root)?;
     for ws in RUST_GUEST_WORKSPACES {
         run(cargo()
             .current_dir(root.join(ws))

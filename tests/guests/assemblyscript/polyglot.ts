@@ -1,0 +1,98 @@
+// Services a Rust process spawns from this module to check that
+// AssemblyScript and Rust agree on postcard, field by field (the same
+// protocol as tests/guests/c/polyglot.c):
+//
+//   serve_echo:      decode each Sample and encode it again, unchanged;
+//   serve_transform: decode each Sample and reply with a transformation.
+//
+// struct Sample { count: u32, delta: i64, name: String, bytes: Vec<u8>,
+//                 note: Option<String>, shape: Shape }
+// enum Shape { Point, Circle(u32), Rect { w: u32, h: u32 } }
+import { Process, Reader, Writer, receive, MessageKinds, eprint } from "../../../sdk-assemblyscript/assembly/index";
+
+class Sample {
+  count: u32 = 0;
+  delta: i64 = 0;
+  name: string = "";
+  bytes: Uint8Array = new Uint8Array(0);
+  note: string | null = null;
+  shape: u32 = 0;
+  a: u32 = 0;
+  b: u32 = 0;
+}
+
+function decode(data: Uint8Array): Sample | null {
+  const r = new Reader(data);
+  const s = new Sample();
+  s.count = r.u32();
+  s.delta = r.i64();
+  s.name = r.str();
+  s.bytes = r.bytes();
+  if (r.option()) s.note = r.str();
+  s.shape = r.variant();
+  if (s.shape == 1) s.a = r.u32();
+  else if (s.shape == 2) {
+    s.a = r.u32();
+    s.b = r.u32();
+  } else if (s.shape != 0) return null;
+  return r.finish() ? s : null;
+}
+
+function encode(s: Sample): Uint8Array {
+  const w = new Writer().u32(s.count).i64(s.delta).str(s.name).bytes(s.bytes).option(s.note != null);
+  const note = s.note;
+  if (note != null) w.str(note);
+  w.variant(s.shape);
+  if (s.shape >= 1) w.u32(s.a);
+  if (s.shape == 2) w.u32(s.b);
+  return w.finish();
+}
+
+function transform(s: Sample): Sample {
+  const t = new Sample();
+  t.count = s.count + 1;
+  t.delta = s.delta - 1;
+  let upper = "";
+  for (let i = 0; i < s.name.length; i++) {
+    const c = s.name.charCodeAt(i);
+    upper += String.fromCharCode(c >= 97 && c <= 122 ? c - 32 : c);
+  }
+  t.name = upper;
+  t.bytes = new Uint8Array(s.bytes.length);
+  for (let i = 0; i < s.bytes.length; i++) t.bytes[i] = s.bytes[s.bytes.length - 1 - i];
+  const note = s.note;
+  t.note = note != null ? note + "!" : "none";
+  if (s.shape == 0) {
+    t.shape = 1;
+    t.a = 1;
+  } else if (s.shape == 1) {
+    t.shape = 2;
+    t.a = s.a;
+    t.b = s.a;
+  }
+  return t;
+}
+
+function serve(doTransform: bool): void {
+  receive([], MessageKinds.INIT);
+  while (true) {
+    const m = receive();
+    if (m == null) return;
+    const s = decode(m.data);
+    const reply = new Process(m.sender);
+    if (s == null) reply.send(new Uint8Array(0), 0);
+    else reply.send(encode(doTransform ? transform(s) : s), m.tag);
+  }
+}
+
+export function serve_echo(): void {
+  serve(false);
+}
+
+export function serve_transform(): void {
+  serve(true);
+}
+
+export function _start(): void {
+  eprint("polyglot.wasm is spawned by other processes at serve_echo or serve_transform");
+}
