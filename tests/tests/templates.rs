@@ -30,3 +30,50 @@ async fn the_rust_template_builds_and_runs() {
         .ends_with("already exists; choose another name or remove it"));
     std::fs::remove_dir_all(&parent).unwrap();
 }
+
+fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let parent = std::env::temp_dir().join(format!("vm-template-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&parent);
+    std::fs::create_dir_all(&parent).unwrap();
+    parent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_template_builds_with_its_script_and_runs() {
+    let parent = fresh_dir("c");
+    let dir = vm_reference::template::create("c", "c-app", &parent).unwrap();
+    let status = std::process::Command::new("./build.sh")
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = run_file(&dir.join("c-app.wasm"), &["Ada"]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello, Ada!\n");
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assemblyscript_template_builds_with_npm_and_runs() {
+    let parent = fresh_dir("as");
+    let dir = vm_reference::template::create("assemblyscript", "as-app", &parent).unwrap();
+    for args in [
+        &["install", "--no-audit", "--no-fund"][..],
+        &["run", "build"],
+    ] {
+        let out = std::process::Command::new("npm")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let run = run_file(&dir.join("as-app.wasm"), &["Ada"]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello, Ada!\n");
+    std::fs::remove_dir_all(&parent).unwrap();
+}

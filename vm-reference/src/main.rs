@@ -43,7 +43,7 @@ enum Command {
         /// The module to inspect.
         module: PathBuf,
     },
-    /// Start a new app from a template (languages: rust).
+    /// Start a new app from a template (languages: rust, c, assemblyscript).
     New {
         /// The guest language.
         language: String,
@@ -96,7 +96,14 @@ fn real_main() -> Result<ExitCode> {
         Command::New { language, name } => {
             let dir = vm_reference::template::create(&language, &name, Path::new("."))?;
             println!("created {}", dir.display());
-            println!("next: cd {name} && cargo build --release && vm run target/wasm32-wasip1/release/{name}.wasm");
+            let next = match language.as_str() {
+                "rust" => format!(
+                    "cargo build --release && vm run target/wasm32-wasip1/release/{name}.wasm"
+                ),
+                "c" => format!("./build.sh && vm run {name}.wasm"),
+                _ => format!("npm install && npm run build && vm run {name}.wasm"),
+            };
+            println!("next: cd {name} && {next}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { module } => {

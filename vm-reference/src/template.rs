@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 /// A template file: its path in the new project and its text, in which
-/// `{{name}}` and `{{sdk_path}}` are replaced.
+/// `{{name}}` and the SDK paths (`{{sdk_path}}`, `{{sdk_c_path}}`,
+/// `{{sdk_as_path}}`) are replaced.
 struct File {
     path: &'static str,
     text: &'static str,
@@ -28,8 +29,34 @@ const RUST: &[File] = &[
     },
 ];
 
+const C: &[File] = &[
+    File {
+        path: "main.c",
+        text: include_str!("../../examples/templates/c/main.c"),
+    },
+    File {
+        path: "build.sh",
+        text: include_str!("../../examples/templates/c/build.sh"),
+    },
+];
+
+const ASSEMBLYSCRIPT: &[File] = &[
+    File {
+        path: "app.ts",
+        text: include_str!("../../examples/templates/assemblyscript/app.ts"),
+    },
+    File {
+        path: "asconfig.json",
+        text: include_str!("../../examples/templates/assemblyscript/asconfig.json"),
+    },
+    File {
+        path: "package.json",
+        text: include_str!("../../examples/templates/assemblyscript/package.json"),
+    },
+];
+
 /// The languages `vm new` has templates for.
-pub const LANGUAGES: &[&str] = &["rust"];
+pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript"];
 
 /// Why a project could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +89,8 @@ pub enum TemplateError {
 pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, TemplateError> {
     let files = match language {
         "rust" => RUST,
+        "c" => C,
+        "assemblyscript" => ASSEMBLYSCRIPT,
         other => return Err(TemplateError::UnknownLanguage(other.to_string())),
     };
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -75,17 +104,26 @@ pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, Temp
     if dir.exists() {
         return Err(TemplateError::Exists(dir));
     }
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-rust");
-    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    let sdk = |dir: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+        path.canonicalize().unwrap_or(path).display().to_string()
+    };
     for f in files {
         let path = dir.join(f.path);
         let text = f
             .text
             .replace("{{name}}", name)
-            .replace("{{sdk_path}}", &sdk.display().to_string());
+            .replace("{{sdk_path}}", &sdk("sdk-rust"))
+            .replace("{{sdk_c_path}}", &sdk("sdk-c"))
+            .replace("{{sdk_as_path}}", &sdk("sdk-assemblyscript"));
         let write = |p: &Path| {
             std::fs::create_dir_all(p.parent().expect("template paths have a parent"))?;
-            std::fs::write(p, text)
+            std::fs::write(p, &text)?;
+            if p.extension().is_some_and(|e| e == "sh") {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))?;
+            }
+            Ok::<(), std::io::Error>(())
         };
         write(&path).map_err(|source| TemplateError::Write {
             path: path.clone(),

@@ -114,5 +114,6 @@ fn a_bad_size_is_rejected_with_the_accepted_forms() {
 fn new_refuses_an_unknown_language_by_listing_the_known_ones() {
     let out = vm(&["new", "cobol", "app"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("there is no template for `cobol`; choose one of: rust"));
+    assert!(text(&out.stderr)
+        .contains("there is no template for `cobol`; choose one of: rust, c, assemblyscript"));
 }

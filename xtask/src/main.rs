@@ -204,7 +204,10 @@ fn build_as_guests(root: &Path) -> Result<()> {
     let mut sdk_sources: Vec<PathBuf> = std::fs::read_dir(sdk.join("assembly"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    sdk_sources.push(sdk.join("asconfig.json"));
+    // The repo's guests import the SDK by path, so they use this config
+    // (sdk-assemblyscript/asconfig.json is the one package users extend).
+    let config = root.join("examples/assemblyscript/asconfig.json");
+    sdk_sources.push(config.clone());
     let out_dir = guest_dir(root).join("as");
     std::fs::create_dir_all(&out_dir)?;
     for path in AS_GUESTS {
@@ -223,7 +226,9 @@ fn build_as_guests(root: &Path) -> Result<()> {
         let out = Command::new(sdk.join("node_modules/.bin/asc"))
             .current_dir(root)
             .arg(path)
-            .args(["--config", "sdk-assemblyscript/asconfig.json", "-o"])
+            .arg("--config")
+            .arg(&config)
+            .arg("-o")
             .arg(&output)
             .output()
             .context("running asc")?;
