@@ -63,6 +63,19 @@ pub fn as_guest(name: &str) -> PathBuf {
     root().join("target/guests/as").join(format!("{name}.wasm"))
 }
 
+/// What every language's hello example prints.
+pub const HELLO_TRANSCRIPT: &str =
+    "hello from the root process 1\nhello, world, from process 2\ngoodbye\n";
+
+/// What every language's ping-pong example prints for `rounds` rounds.
+pub fn ping_pong_transcript(rounds: u32) -> String {
+    let mut out = String::new();
+    for n in 1..=rounds {
+        out += &format!("pong: got ping {n}\nping: got pong {n}\n");
+    }
+    out + &format!("done: {rounds} round trips between processes 1 and 2\n")
+}
+
 /// A test fixture's path.
 pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures").join(name)

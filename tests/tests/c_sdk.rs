@@ -2,28 +2,22 @@
 //! with no libc at all), run on the VM with the same assertions as Rust's.
 
 use vm_reference::ExitReason;
-use vm_tests::{c_guest, echo_100_clients, run_file, start_server};
+use vm_tests::{
+    c_guest, echo_100_clients, ping_pong_transcript, run_file, start_server, HELLO_TRANSCRIPT,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_hello_greets_from_a_spawned_process() {
     let run = run_file(&c_guest("hello"), &[]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
-    assert_eq!(
-        run.stdout,
-        "hello from the root process 1\nhello, world, from process 2\ngoodbye\n"
-    );
+    assert_eq!(run.stdout, HELLO_TRANSCRIPT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_ping_pong_plays_the_rounds_it_is_given() {
     let run = run_file(&c_guest("ping-pong"), &["5"]).await.unwrap();
     assert_eq!(run.outcome.status, 0, "{}", run.stderr);
-    let mut expected = String::new();
-    for n in 1..=5 {
-        expected += &format!("pong: got ping {n}\nping: got pong {n}\n");
-    }
-    expected += "done: 5 round trips between processes 1 and 2\n";
-    assert_eq!(run.stdout, expected);
+    assert_eq!(run.stdout, ping_pong_transcript(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,29 +1,21 @@
 //! The Rust examples, built with cargo for wasm32-wasip1 and run on the VM.
 
 use vm_reference::ExitReason;
-use vm_tests::{run_file, rust_guest};
+use vm_tests::{ping_pong_transcript, run_file, rust_guest, HELLO_TRANSCRIPT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_greets_from_a_spawned_process() {
     let run = run_file(&rust_guest("hello"), &[]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal);
     assert_eq!(run.outcome.status, 0);
-    assert_eq!(
-        run.stdout,
-        "hello from the root process 1\nhello, world, from process 2\ngoodbye\n"
-    );
+    assert_eq!(run.stdout, HELLO_TRANSCRIPT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_pong_plays_the_rounds_it_is_given() {
     let run = run_file(&rust_guest("ping-pong"), &["5"]).await.unwrap();
     assert_eq!(run.outcome.status, 0, "stderr: {}", run.stderr);
-    let mut expected = String::new();
-    for n in 1..=5 {
-        expected += &format!("pong: got ping {n}\nping: got pong {n}\n");
-    }
-    expected += "done: 5 round trips between processes 1 and 2\n";
-    assert_eq!(run.stdout, expected);
+    assert_eq!(run.stdout, ping_pong_transcript(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

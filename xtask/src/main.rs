@@ -6,6 +6,7 @@
 //! cargo xtask build-guests   build every guest (examples and test guests) into target/guests
 //! cargo xtask demo           set up, build, and run the demo apps on the VM
 //! cargo xtask test           set up, build guests, check formatting and lints, run every test
+//! cargo xtask bench [--quick] the VM, Erlang/OTP and tokio side by side; writes BENCHMARKS.md
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest workspaces, built for wasm32-wasip1 into `target/guests`.
-const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust"];
+const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust", "bench/guest"];
 
 /// How a C guest is built.
 #[derive(Clone, Copy)]
@@ -54,8 +55,9 @@ fn main() -> Result<()> {
         Some("build-guests") => setup().and_then(|()| build_guests(&root)),
         Some("demo") => demo(&root),
         Some("test") => test(&root),
+        Some("bench") => bench(&root, args.iter().any(|a| a == "--quick")),
         _ => {
-            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test>");
+            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick]>");
             std::process::exit(2);
         }
     }
@@ -102,6 +104,15 @@ fn setup() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Installs Debian packages (CI and developer machines run as root).
+fn apt_install(packages: &[&str]) -> Result<()> {
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn gen(root: &Path, check: bool) -> Result<()> {
@@ -317,4 +328,26 @@ fn test(root: &Path) -> Result<()> {
     }
     run(cargo().current_dir(root).args(["test", "--workspace"]))?;
     Ok(())
+}
+
+/// Runs the benchmarks (release build) and regenerates BENCHMARKS.md from
+/// the run.
+fn bench(root: &Path, quick: bool) -> Result<()> {
+    setup()?;
+    let have_erlang = Command::new("erl")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_erlang {
+        apt_install(&["erlang-base"])?;
+    }
+    build_guests(root)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args(["run", "--release", "--quiet", "--package", "vm-bench", "--"]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    cmd.arg("--markdown").arg(root.join("BENCHMARKS.md"));
+    run(&mut cmd)
 }

@@ -1,0 +1,121 @@
+//! The benchmarks as a Rust guest: `vm run bench-guest.wasm -- MODE N`
+//! prints one line, `RESULT <value> <unit>`, timed inside the guest.
+
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use vm_sdk::process::{self_id, Process};
+use vm_sdk::{spawn, Mailbox};
+
+#[derive(Serialize, Deserialize)]
+enum Ball {
+    Ping(u32, Process<Ball>),
+    Pong(u32),
+    Stop,
+}
+
+fn spawn_bench(n: u32) -> f64 {
+    let me = Process::<()>::this();
+    let mailbox = Mailbox::<()>::this();
+    let t = Instant::now();
+    for _ in 0..n {
+        spawn(me, |parent, _: Mailbox<()>| parent.send(()));
+        mailbox.receive().unwrap();
+    }
+    t.elapsed().as_nanos() as f64 / n as f64 / 1000.0
+}
+
+fn pingpong(n: u32) -> f64 {
+    let pong = spawn((), |(), m: Mailbox<Ball>| {
+        while let Ok(Ball::Ping(i, from)) = m.receive() {
+            from.send(Ball::Pong(i));
+        }
+    });
+    let me = Process::<Ball>::this();
+    let mailbox = Mailbox::<Ball>::this();
+    let t = Instant::now();
+    for i in 0..n {
+        pong.send(Ball::Ping(i, me));
+        let _ = mailbox.receive().unwrap();
+    }
+    let elapsed = t.elapsed();
+    pong.send(Ball::Stop);
+    elapsed.as_nanos() as f64 / n as f64
+}
+
+fn ring(hops: u32) -> f64 {
+    let size = 1000;
+    let mut next = Process::<u32>::this();
+    for _ in 0..size - 1 {
+        next = spawn(next, |next: Process<u32>, m: Mailbox<u32>| {
+            while let Ok(h) = m.receive() {
+                next.send(h.saturating_sub(1));
+            }
+        });
+    }
+    let first = next;
+    let mailbox = Mailbox::<u32>::this();
+    let t = Instant::now();
+    first.send(hops);
+    loop {
+        let h = mailbox.receive().unwrap();
+        if h == 0 {
+            break;
+        }
+        first.send(h - 1);
+    }
+    t.elapsed().as_nanos() as f64 / hops as f64
+}
+
+fn counting(n: u32) -> f64 {
+    let counter = spawn((Process::<()>::this(), n), |(parent, n), m: Mailbox<u32>| {
+        for _ in 0..n {
+            m.receive().unwrap();
+        }
+        parent.send(());
+    });
+    let t = Instant::now();
+    for i in 0..n {
+        counter.send(i);
+    }
+    Mailbox::<()>::this().receive().unwrap();
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn hostcall(n: u32) -> f64 {
+    let t = Instant::now();
+    let mut acc = 0u64;
+    for _ in 0..n {
+        acc = acc.wrapping_add(std::hint::black_box(self_id()));
+    }
+    std::hint::black_box(acc);
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn idle(n: u32) {
+    // The harness measures the VM's resident memory while these wait.
+    for _ in 0..n {
+        spawn((), |(), m: Mailbox<()>| {
+            let _ = m.receive();
+        });
+    }
+    println!("READY");
+    let _ = Mailbox::<()>::this().receive();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let (value, unit) = match args.get(1).map(String::as_str) {
+        Some("spawn") => (spawn_bench(n), "us"),
+        Some("pingpong") => (pingpong(n), "ns"),
+        Some("ring") => (ring(n), "ns"),
+        Some("counting") => (counting(n), "ns"),
+        Some("hostcall") => (hostcall(n), "ns"),
+        Some("idle") => return idle(n),
+        _ => {
+            eprintln!("usage: bench-guest (spawn|pingpong|ring|counting|hostcall|idle) N");
+            std::process::exit(64);
+        }
+    };
+    println!("RESULT {value:.3} {unit}");
+}

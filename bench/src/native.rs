@@ -1,0 +1,248 @@
+//! The benchmarks in native Rust on tokio (tasks and channels), the TCP echo
+//! server they are compared with, and the TCP load generator.
+
+use crate::report::{Figure, Impl};
+use crate::Sizes;
+use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Resident memory of this process, from /proc/self/status.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+async fn spawn_bench(n: u32) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        tokio::spawn(async move {
+            let _ = tx.send(());
+        });
+        rx.recv().await;
+    }
+    t.elapsed().as_nanos() as f64 / n as f64 / 1000.0
+}
+
+async fn pingpong(n: u32) -> f64 {
+    let (to_pong, mut pong_rx) = mpsc::unbounded_channel::<(u32, mpsc::UnboundedSender<u32>)>();
+    tokio::spawn(async move {
+        while let Some((i, reply)) = pong_rx.recv().await {
+            let _ = reply.send(i);
+        }
+    });
+    let (me, mut rx) = mpsc::unbounded_channel();
+    let t = Instant::now();
+    for i in 0..n {
+        to_pong.send((i, me.clone())).unwrap();
+        rx.recv().await;
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+async fn ring(hops: u32) -> f64 {
+    let (first_tx, mut back) = mpsc::unbounded_channel::<u32>();
+    let mut next = first_tx;
+    for _ in 0..999 {
+        let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+        let forward = next;
+        tokio::spawn(async move {
+            while let Some(h) = rx.recv().await {
+                let _ = forward.send(h.saturating_sub(1));
+            }
+        });
+        next = tx;
+    }
+    let t = Instant::now();
+    next.send(hops).unwrap();
+    while let Some(h) = back.recv().await {
+        if h == 0 {
+            break;
+        }
+        next.send(h - 1).unwrap();
+    }
+    t.elapsed().as_nanos() as f64 / hops as f64
+}
+
+async fn counting(n: u32) -> f64 {
+    let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(async move {
+        for _ in 0..n {
+            rx.recv().await;
+        }
+        let _ = done_tx.send(());
+    });
+    let t = Instant::now();
+    for i in 0..n {
+        tx.send(i).unwrap();
+    }
+    done.recv().await;
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+async fn idle(n: u32) -> f64 {
+    let before = rss_bytes();
+    let mut senders = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        tokio::spawn(async move {
+            rx.recv().await;
+        });
+        senders.push(tx);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = rss_bytes();
+    drop(senders);
+    (after.saturating_sub(before)) as f64 / n as f64 / 1024.0
+}
+
+/// A tokio echo server with a task per connection; returns its address.
+pub async fn echo_server() -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Runs `vm-bench load` against `addr` as a separate process; returns
+/// (throughput in messages/s, p99 latency in µs).
+pub fn echo_load(addr: &str, msgs: u32) -> Result<(f64, f64)> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(["load", addr, "100", &msgs.to_string()])
+        .output()
+        .context("running the load generator")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> Result<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .context(format!(
+                "no {key} from the load generator: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))?
+            .trim()
+            .parse::<f64>()
+            .map_err(Into::into)
+    };
+    Ok((field("THROUGHPUT ")?, field("P99_US ")?))
+}
+
+/// The load generator: CONNS connections, each sending MSGS messages of
+/// 1 KiB and reading each echo before the next.
+pub fn load_generator(addr: &str, conns: u32, msgs: u32) -> Result<()> {
+    runtime().block_on(async {
+        let t = Instant::now();
+        let tasks: Vec<_> = (0..conns)
+            .map(|c| {
+                let addr = addr.to_string();
+                tokio::spawn(async move {
+                    let mut s = tokio::net::TcpStream::connect(&addr).await?;
+                    s.set_nodelay(true)?;
+                    let msg = vec![(c % 251) as u8; 1024];
+                    let mut back = vec![0u8; 1024];
+                    let mut latencies = Vec::with_capacity(msgs as usize);
+                    for _ in 0..msgs {
+                        let t = Instant::now();
+                        s.write_all(&msg).await?;
+                        s.read_exact(&mut back).await?;
+                        latencies.push(t.elapsed().as_nanos() as u64);
+                        anyhow::ensure!(back == msg, "the echo differs");
+                    }
+                    anyhow::Ok(latencies)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        let elapsed = t.elapsed().as_secs_f64();
+        all.sort_unstable();
+        let p99 = all[(all.len() * 99 / 100).min(all.len() - 1)] as f64 / 1000.0;
+        println!("THROUGHPUT {:.1}", all.len() as f64 / elapsed);
+        println!("P99_US {p99:.1}");
+        anyhow::Ok(())
+    })
+}
+
+pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    // A fresh runtime per benchmark, as the other implementations start fresh.
+    let measure = |f: &dyn Fn(&tokio::runtime::Runtime) -> f64| f(&runtime());
+    figures.push(Figure::new(
+        "spawn",
+        Impl::Tokio,
+        measure(&|rt| rt.block_on(spawn_bench(s.spawn))),
+        "us",
+    ));
+    figures.push(Figure::new(
+        "pingpong",
+        Impl::Tokio,
+        measure(&|rt| rt.block_on(pingpong(s.pingpong))),
+        "ns",
+    ));
+    figures.push(Figure::new(
+        "ring",
+        Impl::Tokio,
+        measure(&|rt| rt.block_on(ring(s.ring_hops))),
+        "ns",
+    ));
+    figures.push(Figure::new(
+        "counting",
+        Impl::Tokio,
+        measure(&|rt| rt.block_on(counting(s.counting))),
+        "ns",
+    ));
+    for &n in s.idle {
+        figures.push(Figure::new(
+            format!("idle-{n}"),
+            Impl::Tokio,
+            measure(&|rt| rt.block_on(idle(n))),
+            "KiB",
+        ));
+    }
+    let rt = runtime();
+    let addr = rt.block_on(echo_server())?;
+    let (throughput, p99) = echo_load(&addr, s.echo_msgs)?;
+    figures.push(Figure::new(
+        "echo-throughput",
+        Impl::Tokio,
+        throughput,
+        "msg/s",
+    ));
+    figures.push(Figure::new("echo-p99", Impl::Tokio, p99, "us"));
+    Ok(figures)
+}

@@ -1,0 +1,130 @@
+//! The benchmarks on this VM: the Rust guest in `bench/guest`, run in-process
+//! with the embedding API, and the Rust echo-server example for TCP.
+
+use crate::erlang::parse_result;
+use crate::native::{echo_load, rss_bytes};
+use crate::report::{Figure, Impl};
+use crate::Sizes;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::Duration;
+use vm_reference::{NetRule, Vm};
+
+fn guest(name: &str) -> std::path::PathBuf {
+    crate::root()
+        .join("target/guests/wasm32-wasip1/release")
+        .join(format!("{name}.wasm"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn run_guest(mode: &str, n: u32) -> Result<(f64, &'static str)> {
+    runtime().block_on(async {
+        let vm = Vm::builder().capture_output().max_processes(4096).build()?;
+        let module = vm.load_file(guest("bench-guest"))?;
+        let n = n.to_string();
+        let outcome = vm.run(&module, &["bench", mode, &n]).await?;
+        parse_result(&vm.captured_stdout())
+            .with_context(|| format!("vm {mode}: {outcome:?}: {}", vm.captured_stderr()))
+    })
+}
+
+fn idle(n: u32) -> Result<f64> {
+    runtime().block_on(async {
+        let vm = Arc::new(
+            Vm::builder()
+                .capture_output()
+                .max_processes(n + 16)
+                .build()?,
+        );
+        let module = vm.load_file(guest("bench-guest"))?;
+        let before = rss_bytes();
+        let runner = vm.clone();
+        let n_text = n.to_string();
+        let task =
+            tokio::spawn(async move { runner.run(&module, &["bench", "idle", &n_text]).await });
+        let mut waited = 0;
+        while !vm.captured_stdout().contains("READY") {
+            anyhow::ensure!(
+                !task.is_finished(),
+                "the idle guest ended: {}",
+                vm.captured_stderr()
+            );
+            anyhow::ensure!(waited < 60_000, "timed out spawning {n} idle processes");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 10;
+        }
+        // Let every spawned process reach its receive.
+        while vm.process_count() < n as usize + 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = rss_bytes();
+        task.abort();
+        Ok(after.saturating_sub(before) as f64 / n as f64 / 1024.0)
+    })
+}
+
+fn echo(msgs: u32) -> Result<(f64, f64)> {
+    let rt = runtime();
+    let vm = Arc::new(
+        Vm::builder()
+            .capture_output()
+            .max_processes(1024)
+            .allow_net(NetRule::parse("127.0.0.1").expect("a rule"))
+            .build()?,
+    );
+    let module = vm.load_file(guest("echo-server"))?;
+    let runner = vm.clone();
+    let _server =
+        rt.spawn(async move { runner.run(&module, &["echo-server", "127.0.0.1:0"]).await });
+    let addr = rt.block_on(async {
+        for _ in 0..1000 {
+            if let Some(a) = vm
+                .captured_stdout()
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("listening on "))
+            {
+                return Ok(a.to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        anyhow::bail!("the echo server did not start: {}", vm.captured_stderr())
+    })?;
+    echo_load(&addr, msgs)
+}
+
+pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for (name, n) in [
+        ("spawn", s.spawn),
+        ("pingpong", s.pingpong),
+        ("ring", s.ring_hops),
+        ("counting", s.counting),
+        ("hostcall", s.hostcall),
+    ] {
+        let (v, unit) = run_guest(name, n)?;
+        figures.push(Figure::new(name, Impl::Vm, v, unit));
+    }
+    for &n in s.idle {
+        match idle(n) {
+            Ok(v) => figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, v, "KiB")),
+            Err(e) => eprintln!("vm idle-{n}: {e:#}"),
+        }
+    }
+    let (throughput, p99) = echo(s.echo_msgs)?;
+    figures.push(Figure::new(
+        "echo-throughput",
+        Impl::Vm,
+        throughput,
+        "msg/s",
+    ));
+    figures.push(Figure::new("echo-p99", Impl::Vm, p99, "us"));
+    Ok(figures)
+}
