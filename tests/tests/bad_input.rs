@@ -183,3 +183,18 @@ async fn spawning_past_the_process_limit_is_a_limit_error_not_a_crash() {
         "spawned 2, then: Some(LimitReached) (raise it with --max-processes)\n"
     );
 }
+
+#[test]
+fn a_pool_too_large_for_the_kernel_is_refused_with_what_to_raise() {
+    // 200,000 slots need about 400,000 mappings: over Linux's default
+    // vm.max_map_count (65,530). Where the limit is higher, the VM builds.
+    match Vm::builder().max_processes(200_000).build() {
+        Ok(_) => {}
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("vm.max_map_count"), "{text}");
+            assert!(text.contains("sysctl -w vm.max_map_count="), "{text}");
+            assert!(text.contains("--max-processes"), "{text}");
+        }
+    }
+}

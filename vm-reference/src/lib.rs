@@ -125,7 +125,8 @@ impl VmBuilder {
     /// larger than the address space allows).
     pub fn build(self) -> Result<Vm, VmError> {
         let config = self.config;
-        let engine = engine(&config).map_err(|e| VmError::Engine(format!("{e:#}")))?;
+        let engine =
+            engine(&config).map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(|e| VmError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut process::ProcessState| {
@@ -136,6 +137,29 @@ impl VmBuilder {
             node: Node::new(engine, linker, config),
         })
     }
+}
+
+/// Says what to do when the instance pool cannot be reserved. Each process
+/// slot costs the kernel a few memory mappings (guard pages split them), so a
+/// pool of many slots can exceed `vm.max_map_count` and fail with ENOMEM.
+fn explain_engine_error(e: &wasmtime::Error, config: &Config) -> String {
+    let text = format!("{e:#}");
+    let out_of_mappings = text.contains("os error 12") || text.contains("Cannot allocate memory");
+    if !out_of_mappings {
+        return text;
+    }
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    // Measured on Linux: about two mappings per slot (stack and memory guards).
+    let needed = u64::from(config.max_processes) * 2 + 10_000;
+    let limit_text = limit.map_or_else(|| "unknown".to_string(), |l| l.to_string());
+    format!(
+        "{text}: reserving room for {} processes needs about {needed} memory mappings, and the kernel allows {limit_text} \
+         (vm.max_map_count); raise it with `sudo sysctl -w vm.max_map_count={}` or lower --max-processes",
+        config.max_processes,
+        needed.next_power_of_two()
+    )
 }
 
 fn engine(config: &Config) -> wasmtime::Result<Engine> {

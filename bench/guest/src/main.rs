@@ -67,12 +67,15 @@ fn ring(hops: u32) -> f64 {
 }
 
 fn counting(n: u32) -> f64 {
-    let counter = spawn((Process::<()>::this(), n), |(parent, n), m: Mailbox<u32>| {
-        for _ in 0..n {
-            m.receive().unwrap();
-        }
-        parent.send(());
-    });
+    let counter = spawn(
+        (Process::<()>::this(), n),
+        |(parent, n), m: Mailbox<u32>| {
+            for _ in 0..n {
+                m.receive().unwrap();
+            }
+            parent.send(());
+        },
+    );
     let t = Instant::now();
     for i in 0..n {
         counter.send(i);
