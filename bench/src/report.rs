@@ -106,27 +106,48 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+/// Each benchmark's row: name, unit, the three medians and the two ratios.
+fn rows(table: &[Figure]) -> Vec<[String; 7]> {
+    names(table)
+        .into_iter()
+        .map(|(name, unit)| {
+            let v = lookup(table, &name, Impl::Vm);
+            let e = lookup(table, &name, Impl::Erlang);
+            let t = lookup(table, &name, Impl::Tokio);
+            [
+                name,
+                unit.to_string(),
+                cell(v),
+                cell(e),
+                cell(t),
+                ratio(v, e),
+                ratio(v, t),
+            ]
+        })
+        .collect()
+}
+
+const HEADER: [&str; 7] = [
+    "benchmark",
+    "unit",
+    "vm",
+    "erlang",
+    "tokio",
+    "vm/erlang",
+    "vm/tokio",
+];
+
 /// A plain-text table for the terminal.
 pub fn table(table: &[Figure]) -> String {
-    let mut out = format!(
-        "{:<24} {:>6} {:>14} {:>14} {:>14} {:>10} {:>10}\n",
-        "benchmark", "unit", "vm", "erlang", "tokio", "vm/erlang", "vm/tokio"
-    );
-    for (name, unit) in names(table) {
-        let (v, e, t) = (
-            lookup(table, &name, Impl::Vm),
-            lookup(table, &name, Impl::Erlang),
-            lookup(table, &name, Impl::Tokio),
-        );
-        let _ = writeln!(
-            out,
-            "{name:<24} {unit:>6} {:>14} {:>14} {:>14} {:>10} {:>10}",
-            cell(v),
-            cell(e),
-            cell(t),
-            ratio(v, e),
-            ratio(v, t)
-        );
+    let line = |r: &[&str]| {
+        format!(
+            "{:<24} {:>6} {:>14} {:>14} {:>14} {:>10} {:>10}\n",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+        )
+    };
+    let mut out = line(&HEADER);
+    for r in rows(table) {
+        out += &line(&r.each_ref().map(String::as_str));
     }
     out
 }
@@ -165,22 +186,12 @@ pub fn markdown(table: &[Figure], command: &str, sizes: &crate::Sizes) -> String
     let _ = writeln!(out, "- machine: {}", machine());
     let _ = writeln!(out, "- command: `{command}` ({} rounds, implementations alternating; each figure is the median)", sizes.rounds);
     let _ = writeln!(out, "- implementations: **vm** = this VM (release build) running Rust guests (`bench/guest`); **erlang** = Erlang/OTP from Debian's `erlang-base` (`bench/erlang/bench.erl`); **tokio** = native Rust, tasks and channels (`bench/src/native.rs`)\n");
-    out.push_str("| benchmark | unit | vm | erlang | tokio | vm/erlang | vm/tokio |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
-    for (name, unit) in names(table) {
-        let (v, e, t) = (
-            lookup(table, &name, Impl::Vm),
-            lookup(table, &name, Impl::Erlang),
-            lookup(table, &name, Impl::Tokio),
-        );
-        let _ = writeln!(
-            out,
-            "| {name} | {unit} | {} | {} | {} | {} | {} |",
-            cell(v),
-            cell(e),
-            cell(t),
-            ratio(v, e),
-            ratio(v, t)
-        );
+    out.push_str(&format!(
+        "| {} |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        HEADER.join(" | ")
+    ));
+    for r in rows(table) {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
     }
     out.push_str(&format!(
         "\n## What each figure means\n\n\

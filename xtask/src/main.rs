@@ -155,19 +155,25 @@ fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
     })
 }
 
+/// A guest's source path and the module it builds to (`OUT_DIR/NAME.wasm`).
+fn guest_paths(root: &Path, path: &str, out_dir: &Path) -> (PathBuf, PathBuf) {
+    let source = root.join(path);
+    let name = source
+        .file_stem()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned();
+    let output = out_dir.join(format!("{name}.wasm"));
+    (source, output)
+}
+
 fn build_c_guests(root: &Path) -> Result<()> {
     let sdk = root.join("sdk-c");
     let sources = [sdk.join("src/vm.c"), sdk.join("src/codec.c")];
     let out_dir = guest_dir(root).join("c");
     std::fs::create_dir_all(&out_dir)?;
     for (path, mode) in C_GUESTS {
-        let source = root.join(path);
-        let name = source
-            .file_stem()
-            .expect("a file name")
-            .to_string_lossy()
-            .into_owned();
-        let output = out_dir.join(format!("{name}.wasm"));
+        let (source, output) = guest_paths(root, path, &out_dir);
         let mut inputs = vec![
             source.clone(),
             sdk.join("include/vm.h"),
@@ -222,13 +228,7 @@ fn build_as_guests(root: &Path) -> Result<()> {
     let out_dir = guest_dir(root).join("as");
     std::fs::create_dir_all(&out_dir)?;
     for path in AS_GUESTS {
-        let source = root.join(path);
-        let name = source
-            .file_stem()
-            .expect("a file name")
-            .to_string_lossy()
-            .into_owned();
-        let output = out_dir.join(format!("{name}.wasm"));
+        let (source, output) = guest_paths(root, path, &out_dir);
         let mut inputs = sdk_sources.clone();
         inputs.push(source.clone());
         if !stale(&output, &inputs) {
