@@ -130,7 +130,7 @@ impl VmBuilder {
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(|e| VmError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut process::ProcessState| {
-            &mut s.wasi
+            s.wasi()
         })
         .map_err(|e| VmError::Engine(format!("{e:#}")))?;
         Ok(Vm {

@@ -1,13 +1,25 @@
-//! A process's mailbox: an unbounded queue of messages with selective receive.
+//! A process's mailbox: an unbounded queue of messages with selective
+//! receive, and the signals (kill, link exits) that act on the process itself.
 //!
-//! Senders hold a [`MailboxSender`]; the owning process holds the [`Mailbox`],
-//! which keeps messages a selective receive skipped, in arrival order, so a
-//! later receive finds them first (Erlang's save queue).
+//! Senders push into the process's [`Inbox`], which lives in its shared
+//! [`crate::node::ProcessEntry`]; the process owns a [`Mailbox`], which moves
+//! what arrived into its own queue a batch at a time and keeps messages a
+//! selective receive skipped, in arrival order, so a later receive finds them
+//! first (Erlang's save queue).
+//!
+//! One lock and one waker serve both messages and signals: an idle process
+//! costs an empty queue and no allocation, and a send wakes the process's
+//! task only when it is waiting.
 
 use crate::handle::Resource;
+use crate::node::lock;
+use crate::process::Control;
 use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use vm_abi::{message_kinds, MessageKind};
 
 /// A message: a kind, a tag, the sender, bytes, and moved resources.
@@ -53,66 +65,138 @@ impl Filter {
     }
 }
 
-/// The sending side of a mailbox.
-pub(crate) type MailboxSender = mpsc::UnboundedSender<Message>;
+/// The sending side of a process's mailbox, shared by everyone who can
+/// reach the process.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    state: Mutex<InboxState>,
+}
 
-/// The receiving side, owned by the process.
+#[derive(Default)]
+struct InboxState {
+    messages: VecDeque<Message>,
+    signals: VecDeque<Control>,
+    /// The process's task, while it waits; taken by the first push.
+    waker: Option<Waker>,
+}
+
+impl Inbox {
+    /// Queues a message and wakes the process if it waits.
+    pub fn push(&self, m: Message) {
+        let waker = {
+            let mut s = lock(&self.state);
+            s.messages.push_back(m);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Queues a signal for the process's task and wakes it.
+    pub fn signal(&self, c: Control) {
+        let waker = {
+            let mut s = lock(&self.state);
+            s.signals.push_back(c);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// The next signal; otherwise registers the task to be woken by the next
+    /// push. The process's task calls this each time it is polled, before it
+    /// runs the process, so no push can go unnoticed.
+    pub fn poll_signal(&self, cx: &mut Context<'_>) -> Poll<Control> {
+        let mut s = lock(&self.state);
+        if let Some(c) = s.signals.pop_front() {
+            return Poll::Ready(c);
+        }
+        match &mut s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Moves every queued message to the back of `into`.
+    fn drain_into(&self, into: &mut VecDeque<Message>) {
+        let mut s = lock(&self.state);
+        if into.is_empty() {
+            std::mem::swap(into, &mut s.messages);
+        } else {
+            into.append(&mut s.messages);
+        }
+    }
+}
+
+/// The receiving side, owned by the process: what has been taken from the
+/// inbox and not yet received.
+#[derive(Default)]
 pub(crate) struct Mailbox {
-    rx: mpsc::UnboundedReceiver<Message>,
-    saved: VecDeque<Message>,
+    queue: VecDeque<Message>,
 }
 
 impl Mailbox {
-    pub fn new() -> (MailboxSender, Mailbox) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (
-            tx,
-            Mailbox {
-                rx,
-                saved: VecDeque::new(),
-            },
-        )
-    }
-
     /// Waits for the oldest message the filter accepts; `None` on timeout.
-    pub async fn receive(&mut self, filter: &Filter, timeout: Option<Duration>) -> Option<Message> {
-        if let Some(i) = self.saved.iter().position(|m| filter.accepts(m)) {
-            return self.saved.remove(i);
-        }
-        // Take what has already arrived without touching the timer wheel.
-        while let Ok(m) = self.rx.try_recv() {
-            if filter.accepts(&m) {
-                return Some(m);
-            }
-            self.saved.push_back(m);
+    ///
+    /// Wake-ups come from the process's task registering with the inbox on
+    /// every poll ([`Inbox::poll_signal`]).
+    pub async fn receive(
+        &mut self,
+        inbox: &Inbox,
+        filter: &Filter,
+        timeout: Option<Duration>,
+    ) -> Option<Message> {
+        // Messages before `scanned` were already found not to match.
+        let mut scanned = 0;
+        if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
+            return Some(m);
         }
         if timeout == Some(Duration::ZERO) {
             return None;
         }
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        loop {
-            let next = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, self.rx.recv()).await {
-                    Ok(m) => m,
-                    Err(_) => return None,
-                },
-                None => self.rx.recv().await,
-            };
-            // The sender side lives in the process table while the process
-            // lives, so the channel cannot close under a running process.
-            let m = next?;
-            if filter.accepts(&m) {
-                return Some(m);
+        let mut sleep = pin!(timeout.map(tokio::time::sleep));
+        poll_fn(|cx| {
+            if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
+                return Poll::Ready(Some(m));
             }
-            self.saved.push_back(m);
+            match sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(None),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    fn take_matching(
+        &mut self,
+        inbox: &Inbox,
+        filter: &Filter,
+        scanned: &mut usize,
+    ) -> Option<Message> {
+        loop {
+            if let Some(i) = self
+                .queue
+                .iter()
+                .skip(*scanned)
+                .position(|m| filter.accepts(m))
+            {
+                return self.queue.remove(*scanned + i);
+            }
+            *scanned = self.queue.len();
+            let before = self.queue.len();
+            inbox.drain_into(&mut self.queue);
+            if self.queue.len() == before {
+                return None;
+            }
         }
     }
 
     /// Removes queued messages for which `remove` is true.
-    pub fn purge(&mut self, remove: impl Fn(&Message) -> bool) {
-        while let Ok(m) = self.rx.try_recv() {
-            self.saved.push_back(m);
-        }
-        self.saved.retain(|m| !remove(m));
+    pub fn purge(&mut self, inbox: &Inbox, remove: impl Fn(&Message) -> bool) {
+        inbox.drain_into(&mut self.queue);
+        self.queue.retain(|m| !remove(m));
     }
 }

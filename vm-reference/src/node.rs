@@ -5,13 +5,13 @@
 //! stay unique when several VMs exchange messages.
 
 use crate::config::{Config, Output};
-use crate::mailbox::{Mailbox, MailboxSender, Message};
+use crate::mailbox::{Inbox, Mailbox, Message};
 use crate::module::Module;
 use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use vm_abi::MessageKind;
 use wasmtime::{Engine, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -25,8 +25,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The shared part of a process: how to reach it, and who is related to it.
 pub(crate) struct ProcessEntry {
     pub id: u64,
-    pub mailbox: MailboxSender,
-    pub control: mpsc::UnboundedSender<Control>,
+    /// Where messages and signals for the process arrive.
+    pub inbox: Inbox,
     trap_exits: AtomicBool,
     relations: Mutex<Relations>,
 }
@@ -124,12 +124,9 @@ impl Node {
     /// right away is not lost.
     pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (mailbox_tx, mailbox) = Mailbox::new();
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
         let entry = Arc::new(ProcessEntry {
             id,
-            mailbox: mailbox_tx,
-            control: control_tx,
+            inbox: Inbox::default(),
             trap_exits: AtomicBool::new(false),
             relations: Mutex::new(Relations {
                 alive: true,
@@ -137,7 +134,7 @@ impl Node {
             }),
         });
         if let Some((sender, capture, resources)) = req.capture {
-            let _ = entry.mailbox.send(Message {
+            entry.inbox.push(Message {
                 kind: MessageKind::Init,
                 tag: 0,
                 sender,
@@ -153,22 +150,21 @@ impl Node {
                 lock(&entry.relations).links.insert(parent);
             }
         }
-        let wasi = self.wasi_ctx(&req.module, &req.args);
         let launch = Launch {
             node: self.clone(),
             entry,
             module: req.module,
             start: req.start,
-            mailbox,
-            control: control_rx,
-            wasi,
+            mailbox: Mailbox::default(),
+            args: req.args,
             done: req.done,
         };
         tokio::spawn(process::run(launch));
         id
     }
 
-    fn wasi_ctx(&self, module: &Module, args: &[String]) -> wasmtime_wasi::p1::WasiP1Ctx {
+    /// A process's WASI context: output as configured, and its arguments.
+    pub fn wasi_ctx(&self, module: &Module, args: &[String]) -> wasmtime_wasi::p1::WasiP1Ctx {
         let mut b = WasiCtxBuilder::new();
         match &self.config.output {
             Output::Inherit => {
@@ -189,7 +185,7 @@ impl Node {
     /// Sends a message; a missing process is not an error (Erlang semantics).
     pub fn send(&self, target: u64, m: Message) {
         if let Some(p) = self.get(target) {
-            let _ = p.mailbox.send(m);
+            p.inbox.push(m);
         }
     }
 
@@ -241,7 +237,7 @@ impl Node {
 
     pub fn kill(&self, target: u64) {
         if let Some(p) = self.get(target) {
-            let _ = p.control.send(Control::Kill);
+            p.inbox.signal(Control::Kill);
         }
     }
 
@@ -249,7 +245,7 @@ impl Node {
     pub fn kill_all(&self) {
         let all: Vec<_> = lock(&self.processes).values().cloned().collect();
         for p in all {
-            let _ = p.control.send(Control::Kill);
+            p.inbox.signal(Control::Kill);
         }
     }
 
@@ -345,7 +341,7 @@ impl Node {
         for linked in relations.links {
             if let Some(p) = self.get(linked) {
                 lock(&p.relations).links.remove(&entry.id);
-                let _ = p.control.send(Control::LinkExit {
+                p.inbox.signal(Control::LinkExit {
                     from: entry.id,
                     reason: reason.clone(),
                 });

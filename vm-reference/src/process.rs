@@ -13,8 +13,10 @@ use crate::module::Module;
 use crate::node::{Node, ProcessEntry};
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::task::Poll;
+use tokio::sync::oneshot;
 use vm_abi::{ExitReason as ReasonCode, MessageKind};
 use wasmtime::{Memory, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -162,7 +164,11 @@ pub(crate) struct ProcessState {
     pub handles: HandleTable,
     /// Monitors this process holds: reference → monitored process.
     pub monitors: HashMap<u64, u64>,
-    pub wasi: WasiP1Ctx,
+    /// The WASI context, made on the first WASI call: most spawned processes
+    /// never make one, and an idle process should not pay for it.
+    wasi: Option<WasiP1Ctx>,
+    /// The command-line arguments WASI reports (empty: the module's name).
+    args: Vec<String>,
     pub limiter: MemoryLimiter,
     pub memory: Option<Memory>,
     pub last_error: String,
@@ -173,6 +179,12 @@ impl ProcessState {
     pub fn fail(&mut self, code: vm_abi::ErrorCode, text: impl Into<String>) -> vm_abi::ErrorCode {
         self.last_error = text.into();
         code
+    }
+
+    /// This process's WASI context.
+    pub fn wasi(&mut self) -> &mut WasiP1Ctx {
+        let (node, module, args) = (&self.node, &self.module, &self.args);
+        self.wasi.get_or_insert_with(|| node.wasi_ctx(module, args))
     }
 
     /// Makes `m` the current message.
@@ -201,8 +213,7 @@ pub(crate) struct Launch {
     pub module: Module,
     pub start: Start,
     pub mailbox: Mailbox,
-    pub control: mpsc::UnboundedReceiver<Control>,
-    pub wasi: WasiP1Ctx,
+    pub args: Vec<String>,
     pub done: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -214,8 +225,7 @@ pub(crate) async fn run(launch: Launch) {
         module,
         start,
         mailbox,
-        mut control,
-        wasi,
+        args,
         done,
     } = launch;
     let id = entry.id;
@@ -229,7 +239,8 @@ pub(crate) async fn run(launch: Launch) {
         current_resources: Vec::new(),
         handles: HandleTable::default(),
         monitors: HashMap::new(),
-        wasi,
+        wasi: None,
+        args,
         limiter: MemoryLimiter {
             limit: node.config.max_memory,
         },
@@ -244,19 +255,33 @@ pub(crate) async fn run(launch: Launch) {
     // Boxed so that dropping it below really drops the store.
     let mut execution = Box::pin(execute(store, module, start));
     let outcome = loop {
-        tokio::select! {
-            outcome = &mut execution => break outcome,
-            signal = control.recv() => match signal {
-                Some(Control::Kill) | None => break Outcome { reason: ExitReason::Killed, status: 1 },
-                Some(Control::LinkExit { from, reason }) => {
-                    if entry.traps_exits() {
-                        let m = Message { kind: MessageKind::Exit, tag: 0, sender: from, data: reason.encode(), resources: Vec::new() };
-                        let _ = entry.mailbox.send(m);
-                    } else if !reason.is_normal() {
-                        break Outcome { reason, status: 1 };
-                    }
+        // Signals first, so a kill stops even a process that never waits; the
+        // poll also registers the task for the next message or signal.
+        let step = std::future::poll_fn(|cx| match entry.inbox.poll_signal(cx) {
+            Poll::Ready(signal) => Poll::Ready(Err(signal)),
+            Poll::Pending => execution.as_mut().poll(cx).map(Ok),
+        });
+        match step.await {
+            Ok(outcome) => break outcome,
+            Err(Control::Kill) => {
+                break Outcome {
+                    reason: ExitReason::Killed,
+                    status: 1,
                 }
-            },
+            }
+            Err(Control::LinkExit { from, reason }) => {
+                if entry.traps_exits() {
+                    entry.inbox.push(Message {
+                        kind: MessageKind::Exit,
+                        tag: 0,
+                        sender: from,
+                        data: reason.encode(),
+                        resources: Vec::new(),
+                    });
+                } else if !reason.is_normal() {
+                    break Outcome { reason, status: 1 };
+                }
+            }
         }
     };
     // Drop the instance (and its handles) before announcing the exit, so

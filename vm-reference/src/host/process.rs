@@ -112,9 +112,9 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         let state = caller.data_mut();
         if let Some(target) = state.monitors.remove(&reference) {
             state.node.demonitor(target, reference);
-            state
-                .mailbox
-                .purge(|msg| msg.kind == MessageKind::Down && msg.tag == reference);
+            state.mailbox.purge(&state.entry.inbox, |msg| {
+                msg.kind == MessageKind::Down && msg.tag == reference
+            });
         }
     })?;
     linker.func_wrap(m, "kill", |caller: Ctx<'_>, target: u64| {
