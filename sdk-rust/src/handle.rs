@@ -17,14 +17,21 @@ thread_local! {
     static OUTGOING: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
 }
 
-/// Encodes `value`, collecting the handles of resources inside it.
-pub(crate) fn encode_with_handles<M: Serialize + ?Sized>(value: &M) -> (Vec<u8>, Vec<u32>) {
+/// Encodes `value` after `prefix`, collecting the handles of resources
+/// inside it, and passes the bytes and handles to `f`.
+pub(crate) fn with_encoded<M: Serialize + ?Sized, R>(
+    prefix: &[u8],
+    value: &M,
+    f: impl FnOnce(&[u8], &[u32]) -> R,
+) -> R {
     let previous = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
-    let bytes = crate::message::encode(value);
+    let bytes = crate::message::encode_to_buffer(prefix, value);
     let handles = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), previous))
         .unwrap_or_default();
-    (bytes, handles)
+    let result = f(&bytes, &handles);
+    crate::message::recycle(bytes);
+    result
 }
 
 /// A handle this process owns; released when dropped, unless it was moved

@@ -91,7 +91,8 @@ pub(crate) fn receive_raw(
         // The arguments come from safe slices; anything else is a VM bug.
         _ => panic!("mailbox.receive failed: {e}"),
     })?;
-    let mut bytes = Vec::with_capacity(envelope.size as usize);
+    let mut bytes = crate::message::buffer();
+    bytes.reserve(envelope.size as usize);
     // SAFETY: the spare capacity is valid for writes of `size` bytes, and
     // the host reports how many it wrote.
     let n = crate::call(|ret| unsafe {
@@ -104,7 +105,9 @@ pub(crate) fn receive_raw(
 }
 
 fn decode<M: DeserializeOwned>(raw: Raw) -> Result<M, DecodeError> {
-    crate::message::decode(&raw.bytes, raw.envelope.tag, raw.envelope.sender)
+    let decoded = crate::message::decode(&raw.bytes, raw.envelope.tag, raw.envelope.sender);
+    crate::message::recycle(raw.bytes);
+    decoded
 }
 
 /// Decodes the reason an `exit` or `down` message carries.

@@ -16,6 +16,38 @@
 use crate::error::DecodeError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::cell::Cell;
+
+thread_local! {
+    /// One spare buffer, so sending and receiving a message allocate nothing
+    /// once it has grown to the size of the messages a process handles.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers larger than this are freed rather than kept.
+const KEEP_AT_MOST: usize = 64 << 10;
+
+/// An empty buffer, reusing the spare one if it is free.
+pub(crate) fn buffer() -> Vec<u8> {
+    let mut b = SPARE.take();
+    b.clear();
+    b
+}
+
+/// Hands a buffer back for the next message.
+pub(crate) fn recycle(b: Vec<u8>) {
+    if b.capacity() <= KEEP_AT_MOST {
+        SPARE.set(b);
+    }
+}
+
+/// Encodes a message after `prefix` into a reused buffer; give it back with
+/// [`recycle`].
+pub(crate) fn encode_to_buffer<M: Serialize + ?Sized>(prefix: &[u8], message: &M) -> Vec<u8> {
+    let mut b = buffer();
+    b.extend_from_slice(prefix);
+    postcard::to_extend(message, b).unwrap_or_else(|e| panic!("a message failed to serialize: {e}"))
+}
 
 /// Encodes a message.
 ///

@@ -156,11 +156,11 @@ impl<'a> Spawn<'a> {
         C: Serialize + DeserializeOwned,
     {
         // Resources in the capture (a stream, say) move with it.
-        let (encoded, handles) = crate::handle::encode_with_handles(&capture);
-        let mut init = (function as usize as u32).to_le_bytes().to_vec();
-        init.extend_from_slice(&encoded);
+        let function = (function as usize as u32).to_le_bytes();
         let trampoline = trampoline::<C, M> as fn() as usize as u32;
-        let id = self.raw(0, ENTRY, trampoline, &init, &handles)?;
+        let id = crate::handle::with_encoded(&function, &capture, |init, handles| {
+            self.raw(0, ENTRY, trampoline, init, handles)
+        })?;
         drop(capture);
         Ok(Process::from_id(id))
     }
@@ -313,19 +313,21 @@ impl<M: Serialize> Process<M> {
     /// # Panics
     /// As [`Process::send`].
     pub fn send_tagged(&self, message: M, tag: u64) {
-        let (bytes, handles) = crate::handle::encode_with_handles(&message);
-        // SAFETY: the buffers are valid for the call. The handles were
-        // collected from resources inside `message`, which this process owns.
-        crate::call(|ret| unsafe {
-            abi::mailbox::send(
-                self.id,
-                tag,
-                bytes.as_ptr(),
-                bytes.len(),
-                handles.as_ptr(),
-                handles.len(),
-                ret,
-            )
+        crate::handle::with_encoded(&[], &message, |bytes, handles| {
+            // SAFETY: the buffers are valid for the call. The handles were
+            // collected from resources inside `message`, which this process
+            // owns.
+            crate::call(|ret| unsafe {
+                abi::mailbox::send(
+                    self.id,
+                    tag,
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    handles.as_ptr(),
+                    handles.len(),
+                    ret,
+                )
+            })
         })
         .unwrap_or_else(|e| panic!("sending a message failed: {e}"));
         // Resources inside were marked as moved while encoding; dropping
