@@ -23,6 +23,7 @@ mod module;
 mod net_policy;
 mod node;
 mod process;
+mod table;
 pub mod template;
 
 pub use compat::{Incompatibility, ModuleInfo};

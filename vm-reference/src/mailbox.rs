@@ -83,14 +83,18 @@ struct InboxState {
 impl Inbox {
     /// Queues a message and wakes the process if it waits.
     pub fn push(&self, m: Message) {
-        let waker = {
-            let mut s = lock(&self.state);
-            s.messages.push_back(m);
-            s.waker.take()
-        };
-        if let Some(w) = waker {
+        if let Some(w) = self.enqueue(m) {
             w.wake();
         }
+    }
+
+    /// Queues a message and returns the waker to call if the process waits,
+    /// for a caller that holds another lock.
+    #[must_use]
+    pub fn enqueue(&self, m: Message) -> Option<Waker> {
+        let mut s = lock(&self.state);
+        s.messages.push_back(m);
+        s.waker.take()
     }
 
     /// Queues a signal for the process's task and wakes it.

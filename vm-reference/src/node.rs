@@ -8,6 +8,7 @@ use crate::config::{Config, Output};
 use crate::mailbox::{Inbox, Mailbox, Message};
 use crate::module::Module;
 use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
+use crate::table::ProcessTable;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,7 +65,7 @@ pub(crate) struct Node {
     pub engine: Engine,
     pub linker: Linker<process::ProcessState>,
     pub config: Config,
-    processes: Mutex<HashMap<u64, Arc<ProcessEntry>>>,
+    processes: ProcessTable,
     registry: Mutex<HashMap<String, u64>>,
     timers: Mutex<HashMap<u64, Option<tokio::task::AbortHandle>>>,
     next_id: AtomicU64,
@@ -97,7 +98,7 @@ impl Node {
             engine,
             linker,
             config,
-            processes: Mutex::new(HashMap::new()),
+            processes: ProcessTable::default(),
             registry: Mutex::new(HashMap::new()),
             timers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -112,11 +113,11 @@ impl Node {
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
-        lock(&self.processes).get(&id).cloned()
+        self.processes.get(id)
     }
 
     pub fn process_count(&self) -> usize {
-        lock(&self.processes).len()
+        self.processes.len()
     }
 
     /// Starts a process and returns its id. The process is in the table (and
@@ -142,7 +143,7 @@ impl Node {
                 resources,
             });
         }
-        lock(&self.processes).insert(id, entry.clone());
+        self.processes.insert(entry.clone());
         if let Some(parent) = req.link {
             // The parent is calling us, so it is alive; link both ways.
             if let Some(p) = self.get(parent) {
@@ -184,8 +185,10 @@ impl Node {
 
     /// Sends a message; a missing process is not an error (Erlang semantics).
     pub fn send(&self, target: u64, m: Message) {
-        if let Some(p) = self.get(target) {
-            p.inbox.push(m);
+        // Woken outside the table's lock.
+        let waker = self.processes.with(target, |p| p.inbox.enqueue(m));
+        if let Some(Some(w)) = waker {
+            w.wake();
         }
     }
 
@@ -243,8 +246,7 @@ impl Node {
 
     /// Kills every process (used when the VM is dropped).
     pub fn kill_all(&self) {
-        let all: Vec<_> = lock(&self.processes).values().cloned().collect();
-        for p in all {
+        for p in self.processes.all() {
             p.inbox.signal(Control::Kill);
         }
     }
@@ -329,7 +331,7 @@ impl Node {
             r.alive = false;
             std::mem::take(&mut *r)
         };
-        lock(&self.processes).remove(&entry.id);
+        self.processes.remove(entry.id);
         {
             let mut registry = lock(&self.registry);
             for name in &relations.names {

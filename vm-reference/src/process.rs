@@ -189,10 +189,9 @@ impl ProcessState {
 
     /// Makes `m` the current message.
     pub fn set_current(&mut self, mut m: Message) {
-        self.current_resources = std::mem::take(&mut m.resources)
-            .into_iter()
-            .map(Some)
-            .collect();
+        self.current_resources.clear();
+        self.current_resources
+            .extend(std::mem::take(&mut m.resources).into_iter().map(Some));
         self.current = Some((m, 0));
     }
 }

@@ -1,0 +1,103 @@
+//! The table of live processes by id, sharded so that sends from different
+//! threads rarely meet on one lock.
+//!
+//! Ids are sequential and chosen by the VM, never by a guest, so they are
+//! hashed by one multiplication rather than SipHash: no input can flood it.
+
+use crate::node::{lock, ProcessEntry};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+
+const SHARDS: usize = 16;
+
+type Shard = Mutex<HashMap<u64, Arc<ProcessEntry>, BuildHasherDefault<IdHasher>>>;
+
+/// Live processes by id.
+pub(crate) struct ProcessTable {
+    shards: [Shard; SHARDS],
+}
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        ProcessTable {
+            shards: std::array::from_fn(|_| Mutex::default()),
+        }
+    }
+}
+
+impl ProcessTable {
+    fn shard(&self, id: u64) -> &Shard {
+        &self.shards[id as usize % SHARDS]
+    }
+
+    pub fn insert(&self, entry: Arc<ProcessEntry>) {
+        lock(self.shard(entry.id)).insert(entry.id, entry);
+    }
+
+    pub fn remove(&self, id: u64) {
+        lock(self.shard(id)).remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
+        lock(self.shard(id)).get(&id).cloned()
+    }
+
+    /// Runs `f` on the process, under its shard's lock (keep `f` short):
+    /// cheaper than [`ProcessTable::get`] for one operation, as the entry's
+    /// reference count is not touched.
+    pub fn with<R>(&self, id: u64, f: impl FnOnce(&ProcessEntry) -> R) -> Option<R> {
+        lock(self.shard(id)).get(&id).map(|e| f(e))
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ProcessEntry>> {
+        self.shards
+            .iter()
+            .flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+}
+
+/// Hashes a `u64` id with a multiply and a fold, so that both the low bits
+/// (bucket) and the high bits (hashbrown's tag) vary.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        let h = (self.0 / SHARDS as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn sequential_ids_in_one_shard_spread_over_buckets() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        // Ids of one shard, as the table sees them; the low 10 bits pick
+        // among 1,024 buckets.
+        let buckets: HashSet<u64> = (0..1024u64)
+            .map(|i| build.hash_one(i * SHARDS as u64 + 3) & 1023)
+            .collect();
+        assert!(buckets.len() > 600, "only {} buckets used", buckets.len());
+    }
+}
