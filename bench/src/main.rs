@@ -35,7 +35,7 @@ const FULL: Sizes = Sizes {
     ring_hops: 100_000,
     counting: 1_000_000,
     hostcall: 10_000_000,
-    idle: &[10_000, 100_000],
+    idle: &[10_000, 100_000, 250_000],
     echo_msgs: 500,
     rounds: 5,
 };
@@ -50,6 +50,61 @@ const QUICK: Sizes = Sizes {
     echo_msgs: 50,
     rounds: 1,
 };
+
+/// Raises `vm.max_map_count` for the run when the largest idle benchmark
+/// needs more memory mappings than the kernel allows (each VM process slot
+/// costs about six) and this user may change it; restores it when dropped.
+struct MapCount {
+    original: Option<u64>,
+    /// What BENCHMARKS.md should say about it.
+    note: Option<String>,
+}
+
+const MAX_MAP_COUNT: &str = "/proc/sys/vm/max_map_count";
+
+impl MapCount {
+    fn raise_for(processes: u32) -> MapCount {
+        let current = std::fs::read_to_string(MAX_MAP_COUNT)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let needed = (u64::from(processes) * 6 + 65_536).next_power_of_two();
+        let unchanged = MapCount {
+            original: None,
+            note: None,
+        };
+        let Some(current) = current.filter(|&c| c < needed) else {
+            return unchanged;
+        };
+        match std::fs::write(MAX_MAP_COUNT, needed.to_string()) {
+            Ok(()) => {
+                eprintln!("raised vm.max_map_count from {current} to {needed} for this run; it is restored at the end");
+                MapCount {
+                    original: Some(current),
+                    note: Some(format!(
+                        "vm.max_map_count was raised from {current} to {needed} for the run (`sysctl -w vm.max_map_count={needed}`), as a deployment holding {processes} processes would"
+                    )),
+                }
+            }
+            Err(e) => {
+                eprintln!("vm.max_map_count is {current} and {processes} idle VM processes need about {needed} ({e}); the VM says so and those figures are missing");
+                MapCount {
+                    note: Some(format!("vm.max_map_count was {current} and could not be raised, so idle counts needing more than that are missing")),
+                    ..unchanged
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MapCount {
+    fn drop(&mut self) {
+        if let Some(original) = self.original {
+            if let Err(e) = std::fs::write(MAX_MAP_COUNT, original.to_string()) {
+                eprintln!("could not restore vm.max_map_count to {original}: {e}");
+            }
+        }
+    }
+}
 
 /// The repository root (bench/ is one level down).
 pub fn root() -> PathBuf {
@@ -72,6 +127,8 @@ fn main() -> Result<()> {
         .map(PathBuf::from);
     let sizes = if quick { QUICK } else { FULL };
     let erlang = erlang::Erlang::prepare().context("preparing the Erlang benchmarks")?;
+    let largest_idle = sizes.idle.iter().copied().max().unwrap_or(0);
+    let map_count = MapCount::raise_for(largest_idle);
     let mut figures: Vec<Figure> = Vec::new();
     for round in 0..sizes.rounds {
         eprintln!("round {} of {}", round + 1, sizes.rounds);
@@ -108,7 +165,10 @@ fn main() -> Result<()> {
         } else {
             "cargo xtask bench"
         };
-        std::fs::write(&path, report::markdown(&table, command, &sizes))?;
+        std::fs::write(
+            &path,
+            report::markdown(&table, command, &sizes, map_count.note.as_deref()),
+        )?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

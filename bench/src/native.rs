@@ -17,15 +17,25 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Resident memory of this process, from /proc/self/status.
 pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    kib_field("/proc/self/status", "VmRSS:") * 1024
+}
+
+/// This process's proportional set size in bytes: resident memory with each
+/// shared page divided among its mappings, so a page of a module's data
+/// that every instance maps counts once, not once per process.
+pub fn pss_bytes() -> u64 {
+    kib_field("/proc/self/smaps_rollup", "Pss:") * 1024
+}
+
+fn kib_field(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .unwrap_or(0)
-        * 1024
 }
 
 async fn spawn_bench(n: u32) -> f64 {

@@ -2,7 +2,7 @@
 //! with the embedding API, and the Rust echo-server example for TCP.
 
 use crate::erlang::parse_result;
-use crate::native::{echo_load, rss_bytes};
+use crate::native::{echo_load, pss_bytes, rss_bytes};
 use crate::report::{Figure, Impl};
 use crate::Sizes;
 use anyhow::{Context, Result};
@@ -34,7 +34,8 @@ fn run_guest(mode: &str, n: u32) -> Result<(f64, &'static str)> {
     })
 }
 
-fn idle(n: u32) -> Result<f64> {
+/// Resident memory per idle process, in KiB: (RSS, PSS).
+fn idle(n: u32) -> Result<(f64, f64)> {
     runtime().block_on(async {
         let vm = Arc::new(
             Vm::builder()
@@ -43,7 +44,7 @@ fn idle(n: u32) -> Result<f64> {
                 .build()?,
         );
         let module = vm.load_file(guest("bench-guest"))?;
-        let before = rss_bytes();
+        let (rss_before, pss_before) = (rss_bytes(), pss_bytes());
         let runner = vm.clone();
         let n_text = n.to_string();
         let task =
@@ -55,7 +56,7 @@ fn idle(n: u32) -> Result<f64> {
                 "the idle guest ended: {}",
                 vm.captured_stderr()
             );
-            anyhow::ensure!(waited < 60_000, "timed out spawning {n} idle processes");
+            anyhow::ensure!(waited < 300_000, "timed out spawning {n} idle processes");
             tokio::time::sleep(Duration::from_millis(10)).await;
             waited += 10;
         }
@@ -64,9 +65,10 @@ fn idle(n: u32) -> Result<f64> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let after = rss_bytes();
+        let (rss_after, pss_after) = (rss_bytes(), pss_bytes());
         task.abort();
-        Ok(after.saturating_sub(before) as f64 / n as f64 / 1024.0)
+        let per = |after: u64, before: u64| after.saturating_sub(before) as f64 / n as f64 / 1024.0;
+        Ok((per(rss_after, rss_before), per(pss_after, pss_before)))
     })
 }
 
@@ -114,7 +116,10 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     }
     for &n in s.idle {
         match idle(n) {
-            Ok(v) => figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, v, "KiB")),
+            Ok((rss, pss)) => {
+                figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, rss, "KiB"));
+                figures.push(Figure::new(format!("idle-{n}-pss"), Impl::Vm, pss, "KiB"));
+            }
             Err(e) => eprintln!("vm idle-{n}: {e:#}"),
         }
     }

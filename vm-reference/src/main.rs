@@ -27,6 +27,11 @@ enum Command {
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
+        /// Scheduler threads running processes (default: one per core). One
+        /// thread suits chains of messages between a few processes; more
+        /// suit many processes working at once.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
         /// Grant network access: a host (127.0.0.1, localhost), host:port, a
         /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
         #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
@@ -67,13 +72,16 @@ fn real_main() -> Result<ExitCode> {
         Command::Run {
             max_memory,
             max_processes,
+            threads,
             allow_net,
             module,
             args,
         } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = threads {
+                runtime.worker_threads(n.into());
+            }
+            let runtime = runtime.enable_all().build()?;
             runtime.block_on(async {
                 let builder = Vm::builder()
                     .max_memory(max_memory)
