@@ -236,14 +236,6 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         measure(&|rt| rt.block_on(counting(s.counting))),
         "ns",
     ));
-    for &n in s.idle {
-        figures.push(Figure::new(
-            format!("idle-{n}"),
-            Impl::Tokio,
-            measure(&|rt| rt.block_on(idle(n))),
-            "KiB",
-        ));
-    }
     let rt = runtime();
     let addr = rt.block_on(echo_server())?;
     let (throughput, p99) = echo_load(&addr, s.echo_msgs)?;
@@ -254,5 +246,15 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         "msg/s",
     ));
     figures.push(Figure::new("echo-p99", Impl::Tokio, p99, "us"));
+    // Last: tearing down hundreds of thousands of processes must not
+    // disturb the other figures.
+    for &n in s.idle {
+        figures.push(Figure::new(
+            format!("idle-{n}"),
+            Impl::Tokio,
+            measure(&|rt| rt.block_on(idle(n))),
+            "KiB",
+        ));
+    }
     Ok(figures)
 }

@@ -114,6 +114,16 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         let (v, unit) = run_guest(name, n)?;
         figures.push(Figure::new(name, Impl::Vm, v, unit));
     }
+    let (throughput, p99) = echo(s.echo_msgs)?;
+    figures.push(Figure::new(
+        "echo-throughput",
+        Impl::Vm,
+        throughput,
+        "msg/s",
+    ));
+    figures.push(Figure::new("echo-p99", Impl::Vm, p99, "us"));
+    // Last: tearing down hundreds of thousands of processes (gigabytes of
+    // memory) disturbed the echo figures that followed it.
     for &n in s.idle {
         match idle(n) {
             Ok((rss, pss)) => {
@@ -123,13 +133,5 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             Err(e) => eprintln!("vm idle-{n}: {e:#}"),
         }
     }
-    let (throughput, p99) = echo(s.echo_msgs)?;
-    figures.push(Figure::new(
-        "echo-throughput",
-        Impl::Vm,
-        throughput,
-        "msg/s",
-    ));
-    figures.push(Figure::new("echo-p99", Impl::Vm, p99, "us"));
     Ok(figures)
 }

@@ -19,6 +19,7 @@ mod config;
 mod handle;
 mod host;
 mod mailbox;
+mod map_limit;
 mod module;
 mod net_policy;
 mod node;
@@ -140,27 +141,15 @@ impl VmBuilder {
     }
 }
 
-/// Says what to do when the instance pool cannot be reserved. Each process
-/// slot costs the kernel a few memory mappings (guard pages split them), so a
-/// pool of many slots can exceed `vm.max_map_count` and fail with ENOMEM.
+/// Says what to do when the engine cannot be set up; the usual cause is a
+/// pool larger than `vm.max_map_count` allows.
 fn explain_engine_error(e: &wasmtime::Error, config: &Config) -> String {
     let text = format!("{e:#}");
-    let out_of_mappings = text.contains("os error 12") || text.contains("Cannot allocate memory");
-    if !out_of_mappings {
-        return text;
+    if map_limit::is_out_of_memory(e) {
+        format!("{text}: {}", map_limit::pool_advice(config.max_processes))
+    } else {
+        text
     }
-    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    // Measured on Linux: about two mappings per slot (stack and memory guards).
-    let needed = u64::from(config.max_processes) * 2 + 10_000;
-    let limit_text = limit.map_or_else(|| "unknown".to_string(), |l| l.to_string());
-    format!(
-        "{text}: reserving room for {} processes needs about {needed} memory mappings, and the kernel allows {limit_text} \
-         (vm.max_map_count); raise it with `sudo sysctl -w vm.max_map_count={}` or lower --max-processes",
-        config.max_processes,
-        needed.next_power_of_two()
-    )
 }
 
 fn engine(config: &Config) -> wasmtime::Result<Engine> {

@@ -294,7 +294,17 @@ pub(crate) async fn run(launch: Launch) {
 
 async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Outcome {
     let result = async {
-        let instance = module.0.pre.instantiate_async(&mut store).await?;
+        let instance = match module.0.pre.instantiate_async(&mut store).await {
+            Ok(i) => i,
+            Err(e) if crate::map_limit::is_out_of_memory(&e) => {
+                let node = &store.data().node;
+                let advice =
+                    crate::map_limit::spawn_advice(node.process_count(), node.config.max_processes);
+                // A new error, so the advice is the root cause classify reports.
+                return Err(wasmtime::format_err!("{advice} ({e:#})"));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(export) = &module.0.memory {
             store.data_mut().memory = instance
                 .get_module_export(&mut store, export)

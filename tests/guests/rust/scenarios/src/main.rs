@@ -26,6 +26,7 @@ fn main() {
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
         "process-limit" => process_limit(),
+        "until-refused" => until_refused(),
         "net-errors" => net_errors(&std::env::args().nth(2).unwrap_or_default()),
         other => {
             eprintln!("unknown scenario `{other}`");
@@ -300,6 +301,31 @@ fn process_limit() {
     println!("spawned 2, then: {:?} {hint}", refused.code());
     a.send(());
     b.send(());
+}
+
+fn until_refused() {
+    // Spawn linked idle processes until the VM refuses one, at spawn (the
+    // process limit) or when it starts (the kernel's mapping limit), and
+    // print why.
+    process::trap_exits(true);
+    let hold = |(), m: Mailbox<()>| {
+        let _ = m.receive();
+    };
+    let events = Mailbox::<()>::this();
+    let mut spawned = 0u32;
+    let why = loop {
+        match Spawn::new().link().start((), hold) {
+            Ok(_) => spawned += 1,
+            Err(e) => break format!("spawn refused: {:?}: {}", e.code(), e.message()),
+        }
+        if spawned % 64 == 0 {
+            if let Ok(Event::Exit(Exit { reason, .. })) = events.receive_event(Some(Duration::ZERO))
+            {
+                break format!("a process could not start: {reason:?}");
+            }
+        }
+    };
+    println!("after {spawned} spawns, {why}");
 }
 
 fn net_errors(resetting_server: &str) {
