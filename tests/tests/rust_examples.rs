@@ -36,4 +36,11 @@ async fn supervisor_restarts_a_crashed_worker_through_its_link() {
     );
     assert!(run.stderr.contains("worker 1 was asked to divide by zero"));
     assert!(run.stderr.contains("worker 2 was asked to divide by zero"));
+    // The VM reports each crash on stderr, as Erlang's error logger does.
+    for id in [2, 3] {
+        let report = format!(
+            "vm: process {id} crashed: wasm trap: wasm `unreachable` instruction executed\n"
+        );
+        assert!(run.stderr.contains(&report), "{}", run.stderr);
+    }
 }

@@ -183,6 +183,17 @@ impl Node {
         b.build_p1()
     }
 
+    /// Writes a report from the VM itself where guests' stderr goes.
+    pub async fn report(&self, text: &str) {
+        match &self.config.output {
+            Output::Inherit => eprint!("{text}"),
+            Output::Capture { stderr, .. } => {
+                use tokio::io::AsyncWriteExt;
+                let _ = stderr.clone().write_all(text.as_bytes()).await;
+            }
+        }
+    }
+
     /// Sends a message; a missing process is not an error (Erlang semantics).
     pub fn send(&self, target: u64, m: Message) {
         // Woken outside the table's lock.

@@ -287,8 +287,20 @@ pub(crate) async fn run(launch: Launch) {
     // resources are released by the time anyone hears of it.
     drop(execution);
     node.exit(&entry, &outcome.reason);
-    if let Some(done) = done {
-        let _ = done.send(outcome);
+    match done {
+        // The root's caller reports its end (`vm run` prints it).
+        Some(done) => {
+            let _ = done.send(outcome);
+        }
+        // Like Erlang's error reports: a crash is never silent, even when
+        // no link or monitor hears of it. A chosen exit or a kill is not a
+        // crash.
+        None => {
+            if let ExitReason::Trap(why) = &outcome.reason {
+                node.report(&format!("vm: process {id} crashed: {why}\n"))
+                    .await;
+            }
+        }
     }
 }
 
