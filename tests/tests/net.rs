@@ -132,6 +132,8 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
         "denied bind: Some(PermissionDenied)\n\
          refused: Some(ConnectionRefused)\n\
          zero-length read: Some(0)\n\
+         silent peer: Err(TimedOut)\n\
+         then: Ok(\"late\")\n\
          read past memory end: Err(Some(OutOfBounds))\n\
          mismatched reunite keeps both: true\n\
          half used after reunite: Some(Some(InvalidHandle))\n\

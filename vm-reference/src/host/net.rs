@@ -12,7 +12,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vm_abi::{ErrorCode, Halves, ShutdownHow};
 use wasmtime::Linker;
 
@@ -21,6 +20,27 @@ const MAX_READ: u32 = 64 << 10;
 
 fn timeout(is_some: u32, nanos: u64) -> Option<Duration> {
     (is_some != 0).then(|| Duration::from_nanos(nanos))
+}
+
+/// When an operation given `nanos` (if `is_some`) must end.
+fn deadline(is_some: u32, nanos: u64) -> Option<tokio::time::Instant> {
+    timeout(is_some, nanos).map(|d| tokio::time::Instant::now() + d)
+}
+
+/// Runs `f`, failing with `TimedOut` at the deadline.
+async fn within_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    f: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match deadline {
+        None => f.await,
+        Some(d) => tokio::time::timeout_at(d, f).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the operation timed out",
+            ))
+        }),
+    }
 }
 
 async fn within<T>(
@@ -291,34 +311,45 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     );
                     return write_result(mem, read, ret, Err::<u32, _>(code));
                 }
-                let mut res = match take(state, h, "readable (a stream or read half)", readable) {
+                let res = match take(state, h, "readable (a stream or read half)", readable) {
                     Ok(r) => r,
                     Err(code) => return write_result(mem, read, ret, Err::<u32, _>(code)),
                 };
-                let mut buf = vec![0u8; len.min(MAX_READ) as usize];
-                let n = if buf.is_empty() {
-                    Ok(0)
-                } else {
-                    within(timeout(has_t, t), async {
-                        match &mut res {
-                            Resource::TcpStream(s) => s.read(&mut buf).await,
-                            Resource::ReadHalf(r) => r.read(&mut buf).await,
+                // Straight into guest memory: try the socket, and wait for
+                // readiness only when it has nothing (no copy, no buffer).
+                let len = len.min(MAX_READ);
+                let deadline = deadline(has_t, t);
+                let n = loop {
+                    if len == 0 {
+                        break Ok(0);
+                    }
+                    let (mem, _) = memory(&mut caller)?;
+                    let out = bytes_mut(mem, dst, len).expect("checked above; memory only grows");
+                    let attempt = match &res {
+                        Resource::TcpStream(s) => s.try_read(out),
+                        Resource::ReadHalf(r) => r.try_read(out),
+                        _ => unreachable!("take() checked the kind"),
+                    };
+                    match attempt {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        done => break done,
+                    }
+                    let ready = within_deadline(deadline, async {
+                        match &res {
+                            Resource::TcpStream(s) => s.readable().await,
+                            Resource::ReadHalf(r) => r.readable().await,
                             _ => unreachable!("take() checked the kind"),
                         }
-                    })
-                    .await
+                    });
+                    if let Err(e) = ready.await {
+                        break Err(e);
+                    }
                 };
                 let (mem, state) = memory(&mut caller)?;
                 state.handles.restore(h, res);
-                let result = match n {
-                    Ok(n) => {
-                        bytes_mut(mem, dst, n as u32)
-                            .expect("checked above; memory only grows")
-                            .copy_from_slice(&buf[..n]);
-                        Ok(n as u32)
-                    }
-                    Err(e) => Err(io_fail(state, "reading", e)),
-                };
+                let result = n
+                    .map(|n| n as u32)
+                    .map_err(|e| io_fail(state, "reading", e));
                 write_result(mem, read, ret, result)
             })
         },
@@ -331,28 +362,42 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, (h, ptr, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
             Box::new(async move {
                 let (mem, state) = memory(&mut caller)?;
-                let data = match bytes(mem, ptr, len) {
-                    Ok(d) => d.to_vec(),
-                    Err(code) => {
-                        let code = state.fail(
-                            code,
-                            format!("data at {ptr} of {len} bytes lies outside memory"),
-                        );
-                        return write_result(mem, write, ret, Err::<u32, _>(code));
-                    }
-                };
-                let mut res = match take(state, h, "writable (a stream or write half)", writable) {
+                if let Err(code) = bytes(mem, ptr, len) {
+                    let code = state.fail(
+                        code,
+                        format!("data at {ptr} of {len} bytes lies outside memory"),
+                    );
+                    return write_result(mem, write, ret, Err::<u32, _>(code));
+                }
+                let res = match take(state, h, "writable (a stream or write half)", writable) {
                     Ok(r) => r,
                     Err(code) => return write_result(mem, write, ret, Err::<u32, _>(code)),
                 };
-                let n = within(timeout(has_t, t), async {
-                    match &mut res {
-                        Resource::TcpStream(s) => s.write(&data).await,
-                        Resource::WriteHalf(w) => w.write(&data).await,
+                // Straight from guest memory, as for reads.
+                let deadline = deadline(has_t, t);
+                let n = loop {
+                    let (mem, _) = memory(&mut caller)?;
+                    let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
+                    let attempt = match &res {
+                        Resource::TcpStream(s) => s.try_write(data),
+                        Resource::WriteHalf(w) => w.try_write(data),
                         _ => unreachable!("take() checked the kind"),
+                    };
+                    match attempt {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        done => break done,
                     }
-                })
-                .await;
+                    let ready = within_deadline(deadline, async {
+                        match &res {
+                            Resource::TcpStream(s) => s.writable().await,
+                            Resource::WriteHalf(w) => w.as_ref().writable().await,
+                            _ => unreachable!("take() checked the kind"),
+                        }
+                    });
+                    if let Err(e) = ready.await {
+                        break Err(e);
+                    }
+                };
                 let (mem, state) = memory(&mut caller)?;
                 state.handles.restore(h, res);
                 let result = n

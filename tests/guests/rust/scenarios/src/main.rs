@@ -329,7 +329,7 @@ fn until_refused() {
 }
 
 fn net_errors(resetting_server: &str) {
-    use std::io::{ErrorKind, Read};
+    use std::io::{ErrorKind, Read, Write};
     use vm_sdk::abi;
     use vm_sdk::net::{TcpListener, TcpStream};
 
@@ -353,6 +353,16 @@ fn net_errors(resetting_server: &str) {
     let mut a = TcpStream::connect(addr).unwrap();
     let (b, _) = listener.accept().unwrap();
     println!("zero-length read: {:?}", a.read(&mut []).ok());
+    // A read with a timeout on a silent peer times out, and the stream
+    // still works: bytes written later arrive whole.
+    a.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut got = [0u8; 8];
+    println!("silent peer: {:?}", a.read(&mut got).map_err(|e| e.kind()));
+    let mut b = b;
+    b.write_all(b"late").unwrap();
+    a.set_read_timeout(None);
+    let n = a.read(&mut got).unwrap();
+    println!("then: {:?}", std::str::from_utf8(&got[..n]));
     println!(
         "read past memory end: {:?}",
         raw_read(a.raw_handle(), u32::MAX - 8, 64)
