@@ -318,7 +318,7 @@ fn until_refused() {
             Ok(_) => spawned += 1,
             Err(e) => break format!("spawn refused: {:?}: {}", e.code(), e.message()),
         }
-        if spawned % 64 == 0 {
+        if spawned.is_multiple_of(64) {
             if let Ok(Event::Exit(Exit { reason, .. })) = events.receive_event(Some(Duration::ZERO))
             {
                 break format!("a process could not start: {reason:?}");
