@@ -12,6 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::Interest;
 use vm_abi::{ErrorCode, Halves, ShutdownHow};
 use wasmtime::Linker;
 
@@ -40,6 +41,37 @@ async fn within_deadline<T>(
                 "the operation timed out",
             ))
         }),
+    }
+}
+
+/// Moves bytes between a socket and guest memory: runs `attempt` on the
+/// caller's memory, and while the socket would block waits until it is ready
+/// for `interest` (failing with `TimedOut` at the deadline). Nothing is
+/// copied through a host buffer.
+async fn transfer(
+    caller: &mut Ctx<'_>,
+    res: &Resource,
+    interest: Interest,
+    deadline: Option<tokio::time::Instant>,
+    attempt: impl Fn(&Resource, &mut [u8]) -> io::Result<usize>,
+) -> wasmtime::Result<io::Result<usize>> {
+    loop {
+        let (mem, _) = memory(caller)?;
+        match attempt(res, mem) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return Ok(done),
+        }
+        let ready = async {
+            match res {
+                Resource::TcpStream(s) => s.ready(interest).await.map(drop),
+                Resource::ReadHalf(r) => r.ready(interest).await.map(drop),
+                Resource::WriteHalf(w) => w.ready(interest).await.map(drop),
+                _ => unreachable!("take() checked the kind"),
+            }
+        };
+        if let Err(e) = within_deadline(deadline, ready).await {
+            return Ok(Err(e));
+        }
     }
 }
 
@@ -319,31 +351,25 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 // readiness only when it has nothing (no copy, no buffer).
                 let len = len.min(MAX_READ);
                 let deadline = deadline(has_t, t);
-                let n = loop {
-                    if len == 0 {
-                        break Ok(0);
-                    }
-                    let (mem, _) = memory(&mut caller)?;
-                    let out = bytes_mut(mem, dst, len).expect("checked above; memory only grows");
-                    let attempt = match &res {
-                        Resource::TcpStream(s) => s.try_read(out),
-                        Resource::ReadHalf(r) => r.try_read(out),
-                        _ => unreachable!("take() checked the kind"),
-                    };
-                    match attempt {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        done => break done,
-                    }
-                    let ready = within_deadline(deadline, async {
-                        match &res {
-                            Resource::TcpStream(s) => s.readable().await,
-                            Resource::ReadHalf(r) => r.readable().await,
-                            _ => unreachable!("take() checked the kind"),
-                        }
-                    });
-                    if let Err(e) = ready.await {
-                        break Err(e);
-                    }
+                let n = if len == 0 {
+                    Ok(0)
+                } else {
+                    transfer(
+                        &mut caller,
+                        &res,
+                        Interest::READABLE,
+                        deadline,
+                        |res, mem| {
+                            let out =
+                                bytes_mut(mem, dst, len).expect("checked above; memory only grows");
+                            match res {
+                                Resource::TcpStream(s) => s.try_read(out),
+                                Resource::ReadHalf(r) => r.try_read(out),
+                                _ => unreachable!("take() checked the kind"),
+                            }
+                        },
+                    )
+                    .await?
                 };
                 let (mem, state) = memory(&mut caller)?;
                 state.handles.restore(h, res);
@@ -375,29 +401,21 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 };
                 // Straight from guest memory, as for reads.
                 let deadline = deadline(has_t, t);
-                let n = loop {
-                    let (mem, _) = memory(&mut caller)?;
-                    let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
-                    let attempt = match &res {
-                        Resource::TcpStream(s) => s.try_write(data),
-                        Resource::WriteHalf(w) => w.try_write(data),
-                        _ => unreachable!("take() checked the kind"),
-                    };
-                    match attempt {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        done => break done,
-                    }
-                    let ready = within_deadline(deadline, async {
-                        match &res {
-                            Resource::TcpStream(s) => s.writable().await,
-                            Resource::WriteHalf(w) => w.as_ref().writable().await,
+                let n = transfer(
+                    &mut caller,
+                    &res,
+                    Interest::WRITABLE,
+                    deadline,
+                    |res, mem| {
+                        let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
+                        match res {
+                            Resource::TcpStream(s) => s.try_write(data),
+                            Resource::WriteHalf(w) => w.try_write(data),
                             _ => unreachable!("take() checked the kind"),
                         }
-                    });
-                    if let Err(e) = ready.await {
-                        break Err(e);
-                    }
-                };
+                    },
+                )
+                .await?;
                 let (mem, state) = memory(&mut caller)?;
                 state.handles.restore(h, res);
                 let result = n
