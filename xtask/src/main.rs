@@ -87,11 +87,7 @@ fn setup() -> Result<()> {
         && Path::new("/usr/bin/wasm-ld").exists()
         && Path::new("/usr/lib/wasm32-wasi/libc.a").exists();
     if !have_c {
-        run(Command::new("apt-get").arg("update").arg("-qq"))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq"])
-            .args(C_PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        apt_install(C_PACKAGES)?;
     }
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
     if !installed.lines().any(|l| l.trim() == "wasm32-wasip1") {
@@ -106,11 +102,14 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
-/// Installs Debian packages (CI and developer machines run as root).
+/// Installs Debian packages (CI and developer machines run as root). A
+/// fresh machine often runs its own apt job at boot, so wait for dpkg's lock
+/// rather than fail on it.
 fn apt_install(packages: &[&str]) -> Result<()> {
-    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    const WAIT_FOR_LOCK: &str = "DPkg::Lock::Timeout=600";
+    run(Command::new("apt-get").args(["-o", WAIT_FOR_LOCK, "update", "-qq"]))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
+        .args(["-o", WAIT_FOR_LOCK, "install", "-y", "-qq"])
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
