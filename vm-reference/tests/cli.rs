@@ -117,3 +117,17 @@ fn new_refuses_an_unknown_language_by_listing_the_known_ones() {
     assert!(text(&out.stderr)
         .contains("there is no template for `cobol`; choose one of: rust, c, assemblyscript"));
 }
+
+#[test]
+fn threads_sets_the_scheduler_and_zero_is_refused() {
+    let out = vm(&["run", "--threads", "1", &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "abi 1.0 fixture ok\n");
+    let out = vm(&["run", "--threads", "0", &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("invalid value '0' for '--threads <N>'"),
+        "{err}"
+    );
+}
