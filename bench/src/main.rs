@@ -138,7 +138,8 @@ fn main() -> Result<()> {
         order.rotate_left(round % 3);
         for which in order {
             let result = match which {
-                Impl::Vm => vm::run_all(&sizes),
+                // The one-thread figures come from the VM's own runs.
+                Impl::Vm | Impl::VmOneThread => vm::run_all(&sizes),
                 Impl::Erlang => erlang.run_all(&sizes),
                 Impl::Tokio => native::run_all(&sizes),
             };

@@ -8,6 +8,8 @@ use std::fmt::Write;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Impl {
     Vm,
+    /// The VM on a runtime with one worker thread (`vm run --threads 1`).
+    VmOneThread,
     Erlang,
     Tokio,
 }
@@ -16,6 +18,7 @@ impl Impl {
     pub fn name(self) -> &'static str {
         match self {
             Impl::Vm => "vm",
+            Impl::VmOneThread => "vm-1thread",
             Impl::Erlang => "erlang",
             Impl::Tokio => "tokio",
         }
@@ -149,6 +152,30 @@ pub fn table(table: &[Figure]) -> String {
     for r in rows(table) {
         out += &line(&r.each_ref().map(String::as_str));
     }
+    out += "\n";
+    for r in thread_rows(table) {
+        out += &format!(
+            "{:<24} {:>6} {:>14} {:>14} {:>10}\n",
+            r[0], r[1], r[2], r[3], r[4]
+        );
+    }
+    out
+}
+
+const THREAD_HEADER: [&str; 5] = ["benchmark", "unit", "vm", "vm-1thread", "1thread/vm"];
+
+/// The VM with its default scheduler threads beside one thread, for the
+/// benchmarks measured both ways (the header row first).
+fn thread_rows(table: &[Figure]) -> Vec<[String; 5]> {
+    let mut out = vec![THREAD_HEADER.map(String::from)];
+    for (name, unit) in names(table) {
+        let one = lookup(table, &name, Impl::VmOneThread);
+        if one.is_none() {
+            continue;
+        }
+        let v = lookup(table, &name, Impl::Vm);
+        out.push([name, unit.to_string(), cell(v), cell(one), ratio(one, v)]);
+    }
     out
 }
 
@@ -200,6 +227,18 @@ pub fn markdown(
     ));
     for r in rows(table) {
         let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    let threads = thread_rows(table);
+    if threads.len() > 1 {
+        out.push_str("\n## One scheduler thread\n\nThe VM runs processes on a tokio runtime with one worker per core by default. The same benchmarks on one worker (`vm run --threads 1`), in the same run:\n\n");
+        let _ = writeln!(
+            out,
+            "| {} |\n| --- | --- | ---: | ---: | ---: |",
+            threads[0].join(" | ")
+        );
+        for r in &threads[1..] {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
     }
     out.push_str(&format!(
         "\n## What each figure means\n\n\

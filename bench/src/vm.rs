@@ -23,8 +23,21 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
+/// As `vm run --threads 1`.
+fn one_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 fn run_guest(mode: &str, n: u32) -> Result<(f64, &'static str)> {
-    runtime().block_on(async {
+    run_guest_on(runtime(), mode, n)
+}
+
+fn run_guest_on(rt: tokio::runtime::Runtime, mode: &str, n: u32) -> Result<(f64, &'static str)> {
+    rt.block_on(async {
         let vm = Vm::builder().capture_output().max_processes(4096).build()?;
         let module = vm.load_file(guest("bench-guest"))?;
         let n = n.to_string();
@@ -113,6 +126,16 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     ] {
         let (v, unit) = run_guest(name, n)?;
         figures.push(Figure::new(name, Impl::Vm, v, unit));
+    }
+    // Chains of messages between few processes, on one scheduler thread.
+    for (name, n) in [
+        ("spawn", s.spawn),
+        ("pingpong", s.pingpong),
+        ("ring", s.ring_hops),
+        ("counting", s.counting),
+    ] {
+        let (v, unit) = run_guest_on(one_thread_runtime(), name, n)?;
+        figures.push(Figure::new(name, Impl::VmOneThread, v, unit));
     }
     let (throughput, p99) = echo(s.echo_msgs)?;
     figures.push(Figure::new(
