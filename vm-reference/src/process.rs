@@ -1,11 +1,12 @@
 //! A process: one instance of a module with its own memory, mailbox and
 //! handles, running as one tokio task.
 //!
-//! The task instantiates the module, calls its entry point, and meanwhile
-//! watches the process's control channel: a kill, or an exit signal from a
-//! link when the process does not trap exits, ends it by dropping the running
-//! call (wasm is preempted by epoch interruption, so even a busy loop yields).
-//! However it ends, [`Node::exit`] then notifies links and monitors.
+//! The task instantiates the module, calls its entry point, and on every
+//! poll first checks the signals in the process's inbox: a kill, or an exit
+//! signal from a link when the process does not trap exits, ends it by
+//! dropping the running call (wasm is preempted by epoch interruption, so even
+//! a busy loop yields). However it ends, [`Node::exit`] then notifies links and
+//! monitors, and a crash is reported on the VM's stderr.
 
 use crate::handle::{HandleTable, Resource};
 use crate::mailbox::{Mailbox, Message};
@@ -70,8 +71,8 @@ impl fmt::Display for ExitReason {
     }
 }
 
-/// What a process's control channel carries: signals that act on the process
-/// itself rather than landing in its mailbox.
+/// Signals that act on the process itself rather than landing in its
+/// mailbox; they arrive through its [`crate::mailbox::Inbox`].
 #[derive(Debug)]
 pub(crate) enum Control {
     Kill,
