@@ -75,21 +75,6 @@ async fn transfer(
     }
 }
 
-async fn within<T>(
-    limit: Option<Duration>,
-    f: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    match limit {
-        None => f.await,
-        Some(d) => tokio::time::timeout(d, f).await.unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the operation timed out",
-            ))
-        }),
-    }
-}
-
 fn io_code(e: &io::Error) -> ErrorCode {
     use io::ErrorKind::*;
     match e.kind() {
@@ -275,7 +260,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     None => Err(format!("handle {h} is not owned by this process")),
                 };
                 let accepted = match listener {
-                    Ok(l) => Ok(within(timeout(has_t, t), async {
+                    Ok(l) => Ok(within_deadline(deadline(has_t, t), async {
                         l.accept().await.map(|(s, _)| s)
                     })
                     .await),
@@ -307,8 +292,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     Err(code) => return write_result(mem, connect, ret, Err::<u32, _>(code)),
                 };
                 let connected = match permitted(caller.data_mut(), &text).await {
-                    Ok(addrs) => Ok(within(
-                        timeout(has_t, t),
+                    Ok(addrs) => Ok(within_deadline(
+                        deadline(has_t, t),
                         tokio::net::TcpStream::connect(&addrs[..]),
                     )
                     .await),
