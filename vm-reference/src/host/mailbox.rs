@@ -47,8 +47,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let filter = Filter { tags, kinds: kinds as u8 };
                 let timeout = (has_timeout != 0).then(|| Duration::from_nanos(timeout));
                 let state = caller.data_mut();
-                let entry = state.entry.clone();
-                let received = state.mailbox.receive(&entry.inbox, &filter, timeout).await;
+                let received = state.mailbox.receive(&state.entry.inbox, &filter, timeout).await;
                 let (mem, state) = memory(&mut caller)?;
                 let result = match received {
                     Some(msg) => {
