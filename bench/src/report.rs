@@ -230,7 +230,7 @@ pub fn markdown(
     }
     let threads = thread_rows(table);
     if threads.len() > 1 {
-        out.push_str("\n## One scheduler thread\n\nThe VM runs processes on a tokio runtime with one worker per core by default. The same benchmarks on one worker (`vm run --threads 1`), in the same run:\n\n");
+        out.push_str("\n## One scheduler thread\n\nThe VM runs processes on its own scheduler with one worker thread per core by default (a chain of messages stays on one worker; idle workers steal only queued processes). The same benchmarks on one worker (`vm run --threads 1`), in the same run:\n\n");
         let _ = writeln!(
             out,
             "| {} |\n| --- | --- | ---: | ---: | ---: |",

@@ -16,15 +16,9 @@ fn guest(name: &str) -> std::path::PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// The VM runs processes on its own worker threads; one tokio thread drives
+/// I/O and timers for them in the background.
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-/// As `vm run --threads 1`.
-fn one_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -32,13 +26,14 @@ fn one_thread_runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-fn run_guest(mode: &str, n: u32) -> Result<(f64, &'static str)> {
-    run_guest_on(runtime(), mode, n)
-}
-
-fn run_guest_on(rt: tokio::runtime::Runtime, mode: &str, n: u32) -> Result<(f64, &'static str)> {
-    rt.block_on(async {
-        let vm = Vm::builder().capture_output().max_processes(4096).build()?;
+/// Runs the bench guest in `mode` on `threads` workers (0: one per core).
+fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> {
+    runtime().block_on(async {
+        let vm = Vm::builder()
+            .capture_output()
+            .max_processes(4096)
+            .threads(threads)
+            .build()?;
         let module = vm.load_file(guest("bench-guest"))?;
         let n = n.to_string();
         let outcome = vm.run(&module, &["bench", mode, &n]).await?;
@@ -87,6 +82,7 @@ fn idle(n: u32) -> Result<(f64, f64)> {
 
 fn echo(msgs: u32) -> Result<(f64, f64)> {
     let rt = runtime();
+    let _context = rt.enter();
     let vm = Arc::new(
         Vm::builder()
             .capture_output()
@@ -124,7 +120,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         ("counting", s.counting),
         ("hostcall", s.hostcall),
     ] {
-        let (v, unit) = run_guest(name, n)?;
+        let (v, unit) = run_guest(name, n, 0)?;
         figures.push(Figure::new(name, Impl::Vm, v, unit));
     }
     // Chains of messages between few processes, on one scheduler thread.
@@ -134,7 +130,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         ("ring", s.ring_hops),
         ("counting", s.counting),
     ] {
-        let (v, unit) = run_guest_on(one_thread_runtime(), name, n)?;
+        let (v, unit) = run_guest(name, n, 1)?;
         figures.push(Figure::new(name, Impl::VmOneThread, v, unit));
     }
     let (throughput, p99) = echo(s.echo_msgs)?;

@@ -31,6 +31,8 @@ pub struct Config {
     pub output: Output,
     /// Which network addresses processes may use (none by default).
     pub net: crate::NetPolicy,
+    /// Worker threads running processes (0: one per core).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -41,6 +43,17 @@ impl Default for Config {
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,
             net: crate::NetPolicy::default(),
+            threads: 0,
+        }
+    }
+}
+
+impl Config {
+    /// How many worker threads to start: [`Config::threads`], or one per core.
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
         }
     }
 }

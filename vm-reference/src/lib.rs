@@ -2,7 +2,8 @@
 //! guests, as a library first and the `vm` command second.
 //!
 //! A process is one wasm instance with its own linear memory and mailbox,
-//! running as a tokio task. Processes share nothing; they spawn, link,
+//! running as a task on the VM's own worker threads, which keep a chain of
+//! messages on one core. Processes share nothing; they spawn, link,
 //! monitor and message each other through the host ABI (see `abi/README.md`).
 //!
 //! ```no_run
@@ -24,6 +25,7 @@ mod module;
 mod net_policy;
 mod node;
 mod process;
+mod scheduler;
 mod table;
 pub mod template;
 
@@ -102,6 +104,14 @@ impl VmBuilder {
         self
     }
 
+    /// Worker threads running processes (default 0: one per core). One
+    /// thread runs chains of messages between few processes fastest; more
+    /// threads run many busy processes in parallel.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.config.threads = n;
+        self
+    }
+
     /// Grants network access to addresses the rule matches (see [`NetRule`]);
     /// without any, the network is denied.
     pub fn allow_net(mut self, rule: NetRule) -> Self {
@@ -135,9 +145,14 @@ impl VmBuilder {
             s.wasi()
         })
         .map_err(|e| VmError::Engine(format!("{e:#}")))?;
-        Ok(Vm {
-            node: Node::new(engine, linker, config),
-        })
+        let node = Node::new(engine, linker, config);
+        // Inside a runtime, start the workers now so a failure is an error
+        // here; otherwise the first process starts them.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            node.start_scheduler(runtime)
+                .map_err(|e| VmError::Engine(format!("cannot start the worker threads: {e}")))?;
+        }
+        Ok(Vm { node })
     }
 }
 
@@ -181,7 +196,9 @@ fn engine(config: &Config) -> wasmtime::Result<Engine> {
     Engine::new(&c)
 }
 
-/// A running VM: loads modules and runs processes on the current tokio runtime.
+/// A running VM: loads modules and runs processes on its worker threads,
+/// which use the tokio runtime it was built in (or first run in) for I/O and
+/// timers.
 ///
 /// Dropping the VM kills every process it still runs.
 pub struct Vm {

@@ -77,15 +77,16 @@ fn real_main() -> Result<ExitCode> {
             module,
             args,
         } => {
-            let mut runtime = tokio::runtime::Builder::new_multi_thread();
-            if let Some(n) = threads {
-                runtime.worker_threads(n.into());
-            }
-            let runtime = runtime.enable_all().build()?;
+            // The VM runs processes on its own workers; this thread drives
+            // tokio's I/O and timers for them.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
                 let builder = Vm::builder()
                     .max_memory(max_memory)
-                    .max_processes(max_processes);
+                    .max_processes(max_processes)
+                    .threads(threads.map_or(0, usize::from));
                 let vm = allow_net
                     .into_iter()
                     .fold(builder, |b, rule| b.allow_net(rule))

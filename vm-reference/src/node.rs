@@ -8,10 +8,11 @@ use crate::config::{Config, Output};
 use crate::mailbox::{Inbox, Mailbox, Message};
 use crate::module::Module;
 use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
+use crate::scheduler::Scheduler;
 use crate::table::ProcessTable;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::oneshot;
 use vm_abi::MessageKind;
 use wasmtime::{Engine, Linker};
@@ -71,6 +72,9 @@ pub(crate) struct Node {
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
+    /// Started with the first process (or when the VM is built inside a
+    /// tokio runtime), on that runtime.
+    scheduler: OnceLock<Scheduler>,
 }
 
 impl Drop for Node {
@@ -104,6 +108,27 @@ impl Node {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             stop_ticker,
+            scheduler: OnceLock::new(),
+        })
+    }
+
+    /// Starts the worker threads on `runtime`, if they are not running yet.
+    pub fn start_scheduler(&self, runtime: tokio::runtime::Handle) -> std::io::Result<()> {
+        if self.scheduler.get().is_none() {
+            let scheduler = Scheduler::new(self.config.worker_threads(), runtime)?;
+            // A racing start loses its scheduler, which stops its idle workers.
+            let _ = self.scheduler.set(scheduler);
+        }
+        Ok(())
+    }
+
+    fn scheduler(&self) -> &Scheduler {
+        self.scheduler.get_or_init(|| {
+            Scheduler::new(
+                self.config.worker_threads(),
+                tokio::runtime::Handle::current(),
+            )
+            .expect("starting the VM's worker threads")
         })
     }
 
@@ -160,7 +185,7 @@ impl Node {
             args: req.args,
             done: req.done,
         };
-        tokio::spawn(process::run(launch));
+        self.scheduler().spawn(process::run(launch));
         id
     }
 

@@ -1,5 +1,5 @@
 //! A process: one instance of a module with its own memory, mailbox and
-//! handles, running as one tokio task.
+//! handles, running as one task on the VM's scheduler (`scheduler.rs`).
 //!
 //! The task instantiates the module, calls its entry point, and on every
 //! poll first checks the signals in the process's inbox: a kill, or an exit

@@ -1,0 +1,404 @@
+//! The process scheduler: worker threads that run processes, keeping a chain
+//! of messages on one core.
+//!
+//! Each worker has a run queue and a `next` slot. A process woken by a
+//! process running on a worker goes to that worker's `next` slot, so the
+//! receiver of a message runs right after the sender stops, on the same core,
+//! with the message still in cache (Erlang's schedulers and tokio's LIFO
+//! slot do the same). What the slot held moves to the run queue, and only the
+//! run queue is shared: an idle worker steals from it, never from the slot.
+//! So a ring or a ping-pong stays on one core, while a backlog of runnable
+//! processes spreads over every worker.
+//!
+//! Tokio's multi-thread scheduler has the slot too, but after three polls
+//! from it in a row the next wake goes to the queue and wakes a parked
+//! worker, which steals the chain: a message chain then bounces between
+//! cores every few hops, at twice the cost per hop (see `BENCHMARKS.md`).
+//! Here a chain runs from the slot up to [`CHAIN_LIMIT`] times in a row and
+//! then yields to the queue without waking anyone, so processes waiting in
+//! the queue still get their turn.
+//!
+//! Wakes from outside the workers (I/O readiness and timers, which tokio
+//! drives, or the embedder) go to a shared injector queue. Workers enter the
+//! tokio runtime the VM was started on, so host calls use tokio's I/O and
+//! timers as before. An idle worker spins briefly for work before it parks.
+
+use async_task::{Runnable, ScheduleInfo, WithInfo};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How many times in a row a worker runs its `next` slot before it takes
+/// the oldest task of its queue instead.
+const CHAIN_LIMIT: u32 = 64;
+
+/// How often (in tasks run) a worker looks at the injector before its own
+/// queue, so I/O and timer wakes are not starved by local work. A power of
+/// two.
+const INJECTOR_INTERVAL: u32 = 32;
+
+/// How long an idle worker looks for work before it parks. Parking and
+/// being woken cost a futex round trip each; a short spin saves both when
+/// work arrives soon, as it does between the hops of a message chain that
+/// crosses cores.
+const SPIN: Duration = Duration::from_micros(20);
+
+/// Runs futures on a fixed set of worker threads. Dropping it stops the
+/// workers once they finish the task at hand; tasks not yet run are dropped.
+pub(crate) struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    injector: Injector<Runnable>,
+    stealers: Vec<Stealer<Runnable>>,
+    /// The worker threads, to unpark them.
+    threads: OnceLock<Vec<Thread>>,
+    /// Indices of parked workers.
+    sleepers: Mutex<Vec<usize>>,
+    sleeping: AtomicUsize,
+    /// Workers spinning for work; while one does, nobody needs waking.
+    searching: AtomicUsize,
+    shutdown: AtomicBool,
+}
+
+/// A worker's own state, reachable from `schedule` on its thread.
+struct Local {
+    shared: Arc<Shared>,
+    index: usize,
+    queue: Worker<Runnable>,
+    next: Cell<Option<Runnable>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+impl Scheduler {
+    /// Starts `threads` workers (at least one), each inside `runtime`'s
+    /// context so tasks can use tokio's I/O and timers.
+    pub fn new(threads: usize, runtime: tokio::runtime::Handle) -> std::io::Result<Scheduler> {
+        let threads = threads.max(1);
+        let queues: Vec<Worker<Runnable>> = (0..threads).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            threads: OnceLock::new(),
+            sleepers: Mutex::new(Vec::with_capacity(threads)),
+            sleeping: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        });
+        let mut handles = Vec::with_capacity(threads);
+        for (index, queue) in queues.into_iter().enumerate() {
+            let shared = shared.clone();
+            let runtime = runtime.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("vm-worker-{index}"))
+                .spawn(move || {
+                    let _context = runtime.enter();
+                    let local = Rc::new(Local {
+                        shared,
+                        index,
+                        queue,
+                        next: Cell::new(None),
+                    });
+                    LOCAL.with_borrow_mut(|l| *l = Some(local.clone()));
+                    local.run();
+                    LOCAL.with_borrow_mut(|l| *l = None);
+                })?;
+            handles.push(thread.thread().clone());
+        }
+        let _ = shared.threads.set(handles);
+        Ok(Scheduler { shared })
+    }
+
+    /// Runs `future` to completion on the workers.
+    pub fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
+        let shared = self.shared.clone();
+        let schedule = move |runnable, info: ScheduleInfo| shared.schedule(runnable, info);
+        let (runnable, task) = async_task::Builder::new()
+            // A panic ends the task, not the worker.
+            .propagate_panic(true)
+            .spawn(move |_| future, WithInfo(schedule));
+        task.detach();
+        runnable.schedule();
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for t in self.shared.threads.get().into_iter().flatten() {
+            t.unpark();
+        }
+    }
+}
+
+impl Shared {
+    fn schedule(self: &Arc<Shared>, runnable: Runnable, info: ScheduleInfo) {
+        let runnable = LOCAL.with_borrow(|local| match local {
+            Some(local) if Arc::ptr_eq(&local.shared, self) => {
+                local.push(runnable, info.woken_while_running);
+                None
+            }
+            _ => Some(runnable),
+        });
+        if let Some(runnable) = runnable {
+            self.injector.push(runnable);
+            self.wake_one();
+        }
+    }
+
+    /// Wakes a parked worker for work just queued, unless one is already
+    /// looking.
+    fn wake_one(&self) {
+        // Pairs with the fence in `park`: either this sees the sleeper, or
+        // the sleeper's last look sees the work.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) == 0 || self.searching.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let woken = {
+            let mut sleepers = crate::node::lock(&self.sleepers);
+            let woken = sleepers.pop();
+            if woken.is_some() {
+                self.sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+            woken
+        };
+        if let (Some(i), Some(threads)) = (woken, self.threads.get()) {
+            threads[i].unpark();
+        }
+    }
+
+    /// Takes work from the injector or another worker's queue.
+    fn steal(&self, local: &Local) -> Option<Runnable> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(&local.queue) {
+                Steal::Success(r) => return Some(r),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let n = self.stealers.len();
+            for k in 1..n {
+                match self.stealers[(local.index + k) % n].steal_batch_and_pop(&local.queue) {
+                    Steal::Success(r) => return Some(r),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+}
+
+impl Local {
+    fn push(&self, runnable: Runnable, yielded: bool) {
+        if yielded {
+            // A process giving up its turn goes behind the others; waking a
+            // worker only makes sense if there are others.
+            self.queue.push(runnable);
+            if self.queue.len() > 1 {
+                self.shared.wake_one();
+            }
+        } else if let Some(previous) = self.next.replace(Some(runnable)) {
+            self.queue.push(previous);
+            self.shared.wake_one();
+        }
+    }
+
+    fn run(&self) {
+        let shared = &*self.shared;
+        let mut chain = 0u32;
+        let mut ticks = 0u32;
+        while !shared.shutdown.load(Ordering::Relaxed) {
+            ticks = ticks.wrapping_add(1);
+            let task = self.find(&mut chain, ticks).or_else(|| self.search());
+            match task {
+                Some(runnable) => {
+                    runnable.run();
+                }
+                None => self.park(),
+            }
+        }
+        // Tasks left behind are dropped (cancelled) with their queues.
+        drop(self.next.take());
+        while self.queue.pop().is_some() {}
+    }
+
+    /// Local work: the `next` slot (within the chain limit), else the queue,
+    /// with a regular look at the injector.
+    fn find(&self, chain: &mut u32, ticks: u32) -> Option<Runnable> {
+        if let Some(r) = self.next.take() {
+            if *chain < CHAIN_LIMIT {
+                *chain += 1;
+                return Some(r);
+            }
+            self.queue.push(r);
+        }
+        *chain = 0;
+        if ticks & (INJECTOR_INTERVAL - 1) == 0 {
+            if let Steal::Success(r) = self.shared.injector.steal() {
+                return Some(r);
+            }
+        }
+        self.queue.pop()
+    }
+
+    /// Spins for work elsewhere for up to [`SPIN`].
+    fn search(&self) -> Option<Runnable> {
+        let shared = &*self.shared;
+        shared.searching.fetch_add(1, Ordering::SeqCst);
+        let start = Instant::now();
+        let found = loop {
+            if let Some(r) = shared.steal(self) {
+                break Some(r);
+            }
+            if shared.shutdown.load(Ordering::Relaxed) || start.elapsed() > SPIN {
+                break None;
+            }
+            std::hint::spin_loop();
+        };
+        shared.searching.fetch_sub(1, Ordering::SeqCst);
+        found
+    }
+
+    /// Parks until woken, unless work arrived while registering as a sleeper.
+    fn park(&self) {
+        let shared = &*self.shared;
+        {
+            let mut sleepers = crate::node::lock(&shared.sleepers);
+            sleepers.push(self.index);
+            shared.sleeping.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        let work_waiting = !shared.injector.is_empty()
+            || shared.stealers.iter().any(|s| !s.is_empty())
+            || shared.shutdown.load(Ordering::SeqCst);
+        if !work_waiting {
+            std::thread::park();
+        }
+        // Woken, or never slept: make sure we are off the list.
+        let mut sleepers = crate::node::lock(&shared.sleepers);
+        if let Some(at) = sleepers.iter().position(|&i| i == self.index) {
+            sleepers.swap_remove(at);
+            shared.sleeping.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::mpsc;
+
+    fn scheduler(threads: usize) -> (tokio::runtime::Runtime, Scheduler) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let s = Scheduler::new(threads, rt.handle().clone()).unwrap();
+        (rt, s)
+    }
+
+    fn worker_name() -> String {
+        std::thread::current().name().unwrap_or("").to_string()
+    }
+
+    /// Busy processes in a backlog spread over every worker.
+    #[test]
+    fn a_backlog_of_busy_tasks_uses_every_worker() {
+        let (_rt, s) = scheduler(2);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..200 {
+            let tx = tx.clone();
+            s.spawn(async move {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(1) {
+                    std::hint::spin_loop();
+                }
+                tx.send(worker_name()).unwrap();
+            });
+        }
+        let names: std::collections::HashSet<String> =
+            (0..200).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(names.len(), 2, "ran on {names:?}");
+    }
+
+    /// Two tasks waking each other in turn (a ping-pong of messages) run on
+    /// the same worker, though another is free.
+    #[test]
+    fn a_chain_of_wakes_stays_on_one_worker() {
+        let (_rt, s) = scheduler(2);
+        let (to_b, mut b_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let (to_a, mut a_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let (done, finished) = mpsc::channel();
+        let hops = 10_000;
+        s.spawn(async move {
+            let mut seen = HashMap::<String, u32>::new();
+            while let Some(n) = b_rx.recv().await {
+                *seen.entry(worker_name()).or_default() += 1;
+                if n >= hops {
+                    break;
+                }
+                to_a.send(n + 1).unwrap();
+            }
+            done.send(seen).unwrap();
+        });
+        s.spawn(async move {
+            to_b.send(1).unwrap();
+            while let Some(n) = a_rx.recv().await {
+                if to_b.send(n + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        let seen = finished.recv().unwrap();
+        let most = seen.values().max().copied().unwrap_or(0);
+        // Not every hop: a worker that just went idle may take the chain when
+        // it yields to the queue.
+        assert!(most >= hops / 2 * 9 / 10, "hops per worker: {seen:?}");
+    }
+
+    /// A task that always yields does not keep others from running.
+    #[test]
+    fn a_task_that_keeps_yielding_does_not_starve_others() {
+        let (_rt, s) = scheduler(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = stop.clone();
+        s.spawn(async move {
+            while !spinning.load(Ordering::Relaxed) {
+                tokio::task::yield_now().await;
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        s.spawn(async move { tx.send(()).unwrap() });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the second task ran");
+        stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Timers and wakes from tokio's threads reach the workers.
+    #[test]
+    fn tasks_use_tokio_timers() {
+        let (_rt, s) = scheduler(2);
+        let (tx, rx) = mpsc::channel();
+        s.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tx.send(worker_name()).unwrap();
+        });
+        let name = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(name.starts_with("vm-worker-"), "woke on {name}");
+    }
+}
