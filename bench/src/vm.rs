@@ -16,8 +16,8 @@ fn guest(name: &str) -> std::path::PathBuf {
         .join(format!("{name}.wasm"))
 }
 
-/// The VM runs processes on its own worker threads; one tokio thread drives
-/// I/O and timers for them in the background.
+/// The VM runs processes (and their I/O) on its own worker threads; this
+/// runtime waits for results and serves the harness's own timers.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -82,7 +82,6 @@ fn idle(n: u32) -> Result<(f64, f64)> {
 
 fn echo(msgs: u32) -> Result<(f64, f64)> {
     let rt = runtime();
-    let _context = rt.enter();
     let vm = Arc::new(
         Vm::builder()
             .capture_output()

@@ -79,8 +79,8 @@ pub enum VmError {
     /// The engine could not be configured.
     #[error("cannot set up the engine: {0}")]
     Engine(String),
-    /// The root process could not be awaited (the runtime shut down).
-    #[error("the root process was lost: the runtime shut down")]
+    /// The root process was dropped before it ended (the VM shut down).
+    #[error("the root process was lost before it ended: the VM shut down under it")]
     Lost,
 }
 
@@ -145,13 +145,8 @@ impl VmBuilder {
             s.wasi()
         })
         .map_err(|e| VmError::Engine(format!("{e:#}")))?;
-        let node = Node::new(engine, linker, config);
-        // Inside a runtime, start the workers now so a failure is an error
-        // here; otherwise the first process starts them.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            node.start_scheduler(runtime)
-                .map_err(|e| VmError::Engine(format!("cannot start the worker threads: {e}")))?;
-        }
+        let node = Node::new(engine, linker, config)
+            .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
         Ok(Vm { node })
     }
 }
@@ -196,9 +191,9 @@ fn engine(config: &Config) -> wasmtime::Result<Engine> {
     Engine::new(&c)
 }
 
-/// A running VM: loads modules and runs processes on its worker threads,
-/// which use the tokio runtime it was built in (or first run in) for I/O and
-/// timers.
+/// A running VM: loads modules and runs processes on its own worker threads
+/// (each with a tokio runtime for its processes' I/O and timers), so it
+/// works from any async runtime, or none.
 ///
 /// Dropping the VM kills every process it still runs.
 pub struct Vm {

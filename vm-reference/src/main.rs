@@ -77,8 +77,8 @@ fn real_main() -> Result<ExitCode> {
             module,
             args,
         } => {
-            // The VM runs processes on its own workers; this thread drives
-            // tokio's I/O and timers for them.
+            // The VM runs processes (and their I/O) on its own workers; this
+            // thread only waits for the root process.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

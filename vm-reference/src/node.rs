@@ -12,7 +12,7 @@ use crate::scheduler::Scheduler;
 use crate::table::ProcessTable;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use vm_abi::MessageKind;
 use wasmtime::{Engine, Linker};
@@ -68,13 +68,12 @@ pub(crate) struct Node {
     pub config: Config,
     processes: ProcessTable,
     registry: Mutex<HashMap<String, u64>>,
-    timers: Mutex<HashMap<u64, Option<tokio::task::AbortHandle>>>,
+    /// Pending timers; dropping a task cancels it.
+    timers: Mutex<HashMap<u64, Option<async_task::Task<()>>>>,
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
-    /// Started with the first process (or when the VM is built inside a
-    /// tokio runtime), on that runtime.
-    scheduler: OnceLock<Scheduler>,
+    scheduler: Scheduler,
 }
 
 impl Drop for Node {
@@ -84,7 +83,13 @@ impl Drop for Node {
 }
 
 impl Node {
-    pub fn new(engine: Engine, linker: Linker<process::ProcessState>, config: Config) -> Arc<Node> {
+    /// Starts the node's worker threads and its epoch ticker.
+    pub fn new(
+        engine: Engine,
+        linker: Linker<process::ProcessState>,
+        config: Config,
+    ) -> std::io::Result<Arc<Node>> {
+        let scheduler = Scheduler::new(config.worker_threads())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         // Epoch ticks preempt running wasm so a busy process cannot starve others.
         let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
@@ -96,9 +101,8 @@ impl Node {
                     std::thread::sleep(tick);
                     ticker_engine.increment_epoch();
                 }
-            })
-            .expect("spawning the epoch thread");
-        Arc::new(Node {
+            })?;
+        Ok(Arc::new(Node {
             engine,
             linker,
             config,
@@ -108,28 +112,8 @@ impl Node {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             stop_ticker,
-            scheduler: OnceLock::new(),
-        })
-    }
-
-    /// Starts the worker threads on `runtime`, if they are not running yet.
-    pub fn start_scheduler(&self, runtime: tokio::runtime::Handle) -> std::io::Result<()> {
-        if self.scheduler.get().is_none() {
-            let scheduler = Scheduler::new(self.config.worker_threads(), runtime)?;
-            // A racing start loses its scheduler, which stops its idle workers.
-            let _ = self.scheduler.set(scheduler);
-        }
-        Ok(())
-    }
-
-    fn scheduler(&self) -> &Scheduler {
-        self.scheduler.get_or_init(|| {
-            Scheduler::new(
-                self.config.worker_threads(),
-                tokio::runtime::Handle::current(),
-            )
-            .expect("starting the VM's worker threads")
-        })
+            scheduler,
+        }))
     }
 
     /// A fresh reference for monitors and timers.
@@ -185,7 +169,7 @@ impl Node {
             args: req.args,
             done: req.done,
         };
-        self.scheduler().spawn(process::run(launch));
+        self.scheduler.spawn(process::run(launch)).detach();
         id
     }
 
@@ -332,16 +316,22 @@ impl Node {
         // fire before it is registered; the abort handle is filled in after.
         lock(&self.timers).insert(reference, None);
         let node = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
+        let task = self.scheduler.spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(node) = node.upgrade() {
-                if lock(&node.timers).remove(&reference).is_some() {
+                let entry = lock(&node.timers).remove(&reference);
+                if let Some(this_task) = entry {
+                    // Dropping its own handle would cancel it: let it finish.
+                    if let Some(task) = this_task {
+                        task.detach();
+                    }
                     node.send(target, m);
                 }
             }
         });
-        if let Some(slot) = lock(&self.timers).get_mut(&reference) {
-            *slot = Some(task.abort_handle());
+        match lock(&self.timers).get_mut(&reference) {
+            Some(slot) => *slot = Some(task),
+            None => task.detach(),
         }
         reference
     }
@@ -349,12 +339,8 @@ impl Node {
     /// Cancels a timer; true if it had not fired.
     pub fn cancel_timer(&self, reference: u64) -> bool {
         match lock(&self.timers).remove(&reference) {
-            Some(task) => {
-                if let Some(task) = task {
-                    task.abort();
-                }
-                true
-            }
+            // Dropping the task cancels it.
+            Some(_task) => true,
             None => false,
         }
     }
