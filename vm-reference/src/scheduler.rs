@@ -45,7 +45,9 @@ const CHAIN_LIMIT: u32 = 64;
 const INJECTOR_INTERVAL: u32 = 32;
 
 /// How often (in tasks run) a busy worker polls its I/O and timer driver
-/// without blocking, as tokio's own workers do. A power of two.
+/// without blocking, as tokio's own workers do. A power of two. A worker also
+/// polls it after a process used up its time slice, so a busy process delays
+/// sockets and timers by one slice at most.
 const DRIVER_INTERVAL: u32 = 64;
 
 /// Runs futures on a fixed set of worker threads. Dropping it stops the
@@ -78,6 +80,8 @@ struct Local {
     /// Whether the worker is waiting in its driver, so a wake from the
     /// driver itself must end the wait.
     parked: Cell<bool>,
+    /// Whether a task used up its time slice since the driver last ran.
+    driver_due: Cell<bool>,
 }
 
 thread_local! {
@@ -115,6 +119,7 @@ impl Scheduler {
                         next: Cell::new(None),
                         runtime,
                         parked: Cell::new(false),
+                        driver_due: Cell::new(false),
                     });
                     let context = local.runtime.enter();
                     LOCAL.with_borrow_mut(|l| *l = Some(local.clone()));
@@ -146,17 +151,25 @@ impl Drop for Scheduler {
         for parker in &self.shared.parkers {
             parker.notify_one();
         }
+        // Tasks still queued hold the shared state through their wakers:
+        // cancel them, or the two would keep each other alive.
+        while !self.shared.injector.is_empty() {
+            drop(self.shared.injector.steal());
+        }
     }
 }
 
 impl Shared {
     fn schedule(self: &Arc<Shared>, runnable: Runnable, info: ScheduleInfo) {
-        let runnable = LOCAL.with_borrow(|local| match local {
+        let mut runnable = Some(runnable);
+        // Off a worker (or while its thread ends), the injector takes it.
+        let _ = LOCAL.try_with(|local| match &*local.borrow() {
             Some(local) if Arc::ptr_eq(&local.shared, self) => {
-                local.push(runnable, info.woken_while_running);
-                None
+                if let Some(r) = runnable.take() {
+                    local.push(r, info.woken_while_running);
+                }
             }
-            _ => Some(runnable),
+            _ => {}
         });
         if let Some(runnable) = runnable {
             self.injector.push(runnable);
@@ -219,6 +232,7 @@ impl Local {
         if yielded {
             // A process giving up its turn goes behind the others; waking a
             // worker only makes sense if there are others.
+            self.driver_due.set(true);
             self.queue.push(runnable);
             if self.queue.len() > 1 {
                 self.shared.wake_one();
@@ -235,7 +249,7 @@ impl Local {
         let mut ticks = 0u32;
         while !shared.shutdown.load(Ordering::Relaxed) {
             ticks = ticks.wrapping_add(1);
-            if ticks & (DRIVER_INTERVAL - 1) == 0 {
+            if self.driver_due.take() || ticks & (DRIVER_INTERVAL - 1) == 0 {
                 self.poll_driver();
             }
             let task = self.find(&mut chain, ticks).or_else(|| self.search());
