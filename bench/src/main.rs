@@ -5,6 +5,7 @@
 //! ```text
 //! vm-bench [--quick] [--markdown FILE]   run everything
 //! vm-bench load ADDR CONNS MSGS          TCP load generator (run as a child process)
+//! vm-bench idle (vm|tokio) N              N idle processes in a fresh process (ditto)
 //! ```
 
 mod erlang;
@@ -118,6 +119,21 @@ fn main() -> Result<()> {
             bail!("usage: vm-bench load ADDR CONNS MSGS")
         };
         return native::load_generator(addr, conns.parse()?, msgs.parse()?);
+    }
+    if args.first().map(String::as_str) == Some("idle") {
+        let usage = "usage: vm-bench idle (vm|tokio) N";
+        let [implementation, n] = &args[1..] else {
+            bail!(usage)
+        };
+        let n = n.parse().context(usage)?;
+        return match implementation.as_str() {
+            "vm" => vm::idle_child(n),
+            "tokio" => {
+                native::idle_child(n);
+                Ok(())
+            }
+            _ => bail!(usage),
+        };
     }
     let quick = args.iter().any(|a| a == "--quick");
     let markdown = args

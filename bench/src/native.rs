@@ -107,8 +107,8 @@ async fn counting(n: u32) -> f64 {
     t.elapsed().as_nanos() as f64 / n as f64
 }
 
-async fn idle(n: u32) -> f64 {
-    let before = rss_bytes();
+async fn idle(n: u32) -> (f64, f64) {
+    let (rss_before, pss_before) = (rss_bytes(), pss_bytes());
     let mut senders = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
@@ -118,9 +118,10 @@ async fn idle(n: u32) -> f64 {
         senders.push(tx);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let after = rss_bytes();
+    let (rss_after, pss_after) = (rss_bytes(), pss_bytes());
     drop(senders);
-    (after.saturating_sub(before)) as f64 / n as f64 / 1024.0
+    let per = |after: u64, before: u64| after.saturating_sub(before) as f64 / n as f64 / 1024.0;
+    (per(rss_after, rss_before), per(pss_after, pss_before))
 }
 
 /// A tokio echo server with a task per connection; returns its address.
@@ -148,26 +149,59 @@ pub async fn echo_server() -> Result<String> {
     Ok(addr)
 }
 
+/// Runs `vm-bench ARGS` as a separate process and reads the figures it
+/// prints as `KEY value` lines.
+pub fn child_figures<const N: usize>(args: &[&str], keys: [&str; N]) -> Result<[f64; N]> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .output()
+        .with_context(|| format!("running vm-bench {}", args.join(" ")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut figures = [0.0; N];
+    for (figure, key) in figures.iter_mut().zip(keys) {
+        *figure = text
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .with_context(|| {
+                format!(
+                    "no {key} from vm-bench {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?
+            .trim()
+            .parse::<f64>()?;
+    }
+    Ok(figures)
+}
+
 /// Runs `vm-bench load` against `addr` as a separate process; returns
 /// (throughput in messages/s, p99 latency in µs).
 pub fn echo_load(addr: &str, msgs: u32) -> Result<(f64, f64)> {
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["load", addr, "100", &msgs.to_string()])
-        .output()
-        .context("running the load generator")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |key: &str| -> Result<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .context(format!(
-                "no {key} from the load generator: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ))?
-            .trim()
-            .parse::<f64>()
-            .map_err(Into::into)
-    };
-    Ok((field("THROUGHPUT ")?, field("P99_US ")?))
+    let [throughput, p99] = child_figures(
+        &["load", addr, "100", &msgs.to_string()],
+        ["THROUGHPUT", "P99_US"],
+    )?;
+    Ok((throughput, p99))
+}
+
+/// Measures `n` idle processes of `implementation` (`vm` or `tokio`) in a
+/// fresh `vm-bench idle` process: in the harness's own process, memory freed
+/// by earlier benchmarks is reused and hides part of the cost. Returns
+/// (RSS, PSS) per process in KiB.
+pub fn idle_in_child(implementation: &str, n: u32) -> Result<(f64, f64)> {
+    let [rss, pss] = child_figures(
+        &["idle", implementation, &n.to_string()],
+        ["IDLE_RSS_KIB", "IDLE_PSS_KIB"],
+    )?;
+    Ok((rss, pss))
+}
+
+/// `vm-bench idle tokio N`: prints the figures [`idle_in_child`] reads.
+pub fn idle_child(n: u32) {
+    let (rss, pss) = runtime().block_on(idle(n));
+    println!("IDLE_RSS_KIB {rss:.3}");
+    println!("IDLE_PSS_KIB {pss:.3}");
 }
 
 /// The load generator: CONNS connections, each sending MSGS messages of
@@ -249,10 +283,12 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     // Last: tearing down hundreds of thousands of processes must not
     // disturb the other figures.
     for &n in s.idle {
+        let (rss, pss) = idle_in_child("tokio", n)?;
+        figures.push(Figure::new(format!("idle-{n}"), Impl::Tokio, rss, "KiB"));
         figures.push(Figure::new(
-            format!("idle-{n}"),
+            format!("idle-{n}-pss"),
             Impl::Tokio,
-            measure(&|rt| rt.block_on(idle(n))),
+            pss,
             "KiB",
         ));
     }

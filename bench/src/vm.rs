@@ -42,6 +42,14 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
     })
 }
 
+/// `vm-bench idle vm N`: prints the figures `native::idle_in_child` reads.
+pub fn idle_child(n: u32) -> Result<()> {
+    let (rss, pss) = idle(n)?;
+    println!("IDLE_RSS_KIB {rss:.3}");
+    println!("IDLE_PSS_KIB {pss:.3}");
+    Ok(())
+}
+
 /// Resident memory per idle process, in KiB: (RSS, PSS).
 fn idle(n: u32) -> Result<(f64, f64)> {
     runtime().block_on(async {
@@ -143,7 +151,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     // Last: tearing down hundreds of thousands of processes (gigabytes of
     // memory) disturbed the echo figures that followed it.
     for &n in s.idle {
-        match idle(n) {
+        match crate::native::idle_in_child("vm", n) {
             Ok((rss, pss)) => {
                 figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, rss, "KiB"));
                 figures.push(Figure::new(format!("idle-{n}-pss"), Impl::Vm, pss, "KiB"));
