@@ -217,6 +217,43 @@ pub(crate) struct Launch {
     pub done: Option<oneshot::Sender<Outcome>>,
 }
 
+/// Ends a process in the node's books if its task is dropped before it
+/// finishes, which happens only when the VM panics inside one of its host
+/// calls (a bug in the VM): the process exits with a trap reason that says
+/// so, its links and monitors hear of it, and the rest of the VM goes on.
+struct Unfinished {
+    node: Arc<Node>,
+    entry: Arc<ProcessEntry>,
+    done: Option<oneshot::Sender<Outcome>>,
+    finished: bool,
+}
+
+impl Unfinished {
+    /// The process finished: hand back the root's reply channel, if any.
+    fn finish(mut self) -> Option<oneshot::Sender<Outcome>> {
+        self.finished = true;
+        self.done.take()
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let outcome = Outcome {
+            reason: ExitReason::Trap(
+                "the VM failed inside a host call; this is a bug in the VM (its stderr has the panic)".into(),
+            ),
+            status: 1,
+        };
+        self.node.exit(&self.entry, &outcome.reason);
+        if let Some(done) = self.done.take() {
+            let _ = done.send(outcome);
+        }
+    }
+}
+
 /// Runs a process to its end, then tells everyone who needs to know.
 pub(crate) async fn run(launch: Launch) {
     let Launch {
@@ -229,6 +266,12 @@ pub(crate) async fn run(launch: Launch) {
         done,
     } = launch;
     let id = entry.id;
+    let unfinished = Unfinished {
+        node: node.clone(),
+        entry: entry.clone(),
+        done,
+        finished: false,
+    };
     let state = ProcessState {
         id,
         node: node.clone(),
@@ -287,6 +330,7 @@ pub(crate) async fn run(launch: Launch) {
     // Drop the instance (and its handles) before announcing the exit, so
     // resources are released by the time anyone hears of it.
     drop(execution);
+    let done = unfinished.finish();
     node.exit(&entry, &outcome.reason);
     match done {
         // The root's caller reports its end (`vm run` prints it).
@@ -395,5 +439,46 @@ fn classify(e: wasmtime::Error) -> Outcome {
     Outcome {
         reason: ExitReason::Trap(text),
         status: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process whose task is dropped mid-run (what a panic in a host call
+    /// does) still leaves the node's books, and its waiter learns why.
+    #[tokio::test]
+    async fn a_process_whose_task_is_lost_exits_with_a_reason_that_says_so() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = vm.node.clone();
+        let busy = r#"(module (memory (export "memory") 1)
+            (func (export "_start") (loop (br 0))))"#;
+        let module = vm.load("busy.wat", busy.as_bytes()).unwrap();
+        let id = node.spawn(crate::node::SpawnRequest {
+            module,
+            start: Start::Command,
+            capture: None,
+            link: None,
+            args: Vec::new(),
+            done: None,
+        });
+        let entry = node.get(id).unwrap();
+        let (done, outcome) = oneshot::channel();
+        drop(Unfinished {
+            node: node.clone(),
+            entry: entry.clone(),
+            done: Some(done),
+            finished: false,
+        });
+        let outcome = outcome.await.unwrap();
+        assert_eq!(outcome.status, 1);
+        assert!(
+            matches!(&outcome.reason, ExitReason::Trap(t) if t.contains("bug in the VM")),
+            "{outcome:?}"
+        );
+        assert!(node.get(id).is_none(), "still in the process table");
+        // The stand-in for the lost task is still looping: stop it.
+        entry.inbox.signal(Control::Kill);
     }
 }
