@@ -246,7 +246,7 @@ pub fn markdown(
          - **pingpong**: round trip of a small typed message between two processes ({} round trips).\n\
          - **ring**: a token passed around a ring of 1,000 processes; time per hop ({} hops).\n\
          - **counting**: one process receives {} messages from another; time per message.\n\
-         - **idle-N**: resident memory (the OS's VmRSS) added per idle process, with N processes waiting in a receive.\n\
+         - **idle-N**: resident memory (the OS's VmRSS) added per idle process, with N processes waiting in a receive, measured in a fresh process (`vm-bench idle vm|tokio N`) so memory freed by earlier benchmarks cannot hide part of it.\n\
          - **idle-N-pss**: the same as proportional set size (`Pss` in `/proc/self/smaps_rollup`), which counts a shared page once rather than once per mapping: every VM process maps its module's data pages copy-on-write from one image, and VmRSS counts those read-only pages again in each process.\n\
          - **echo-throughput / echo-p99**: 100 TCP connections each sending {} messages of 1 KiB and reading the echo; the load generator is a separate process. The vm serves with `examples/rust/echo-server` (a process per connection), tokio with a task per connection.\n\
          - **hostcall**: the cheapest ABI call (`process.self-id`) from a guest in a loop; Erlang's figure is `self()`.\n\n\
