@@ -27,9 +27,9 @@ enum Command {
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
-        /// Scheduler threads running processes (default: one per core). One
-        /// thread suits chains of messages between a few processes; more
-        /// suit many processes working at once.
+        /// Worker threads running processes (default: one per core). A chain
+        /// of messages stays on one worker; idle workers take over queued
+        /// processes.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         /// Grant network access: a host (127.0.0.1, localhost), host:port, a
