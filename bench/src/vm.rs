@@ -120,25 +120,22 @@ fn echo(msgs: u32) -> Result<(f64, f64)> {
 
 pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
-    for (name, n) in [
-        ("spawn", s.spawn),
-        ("pingpong", s.pingpong),
-        ("ring", s.ring_hops),
-        ("counting", s.counting),
-        ("hostcall", s.hostcall),
-    ] {
-        let (v, unit) = run_guest(name, n, 0)?;
-        figures.push(Figure::new(name, Impl::Vm, v, unit));
-    }
-    // Chains of messages between few processes, on one scheduler thread.
-    for (name, n) in [
-        ("spawn", s.spawn),
-        ("pingpong", s.pingpong),
-        ("ring", s.ring_hops),
-        ("counting", s.counting),
-    ] {
-        let (v, unit) = run_guest(name, n, 1)?;
-        figures.push(Figure::new(name, Impl::VmOneThread, v, unit));
+    // (name, size, whether it is a chain of messages also run on one thread)
+    let guests = [
+        ("spawn", s.spawn, true),
+        ("pingpong", s.pingpong, true),
+        ("ring", s.ring_hops, true),
+        ("counting", s.counting, true),
+        ("hostcall", s.hostcall, false),
+    ];
+    for (threads, implementation) in [(0, Impl::Vm), (1, Impl::VmOneThread)] {
+        for &(name, n, chain) in &guests {
+            if threads == 1 && !chain {
+                continue;
+            }
+            let (v, unit) = run_guest(name, n, threads)?;
+            figures.push(Figure::new(name, implementation, v, unit));
+        }
     }
     let (throughput, p99) = echo(s.echo_msgs)?;
     figures.push(Figure::new(

@@ -104,9 +104,9 @@ impl VmBuilder {
         self
     }
 
-    /// Worker threads running processes (default 0: one per core). One
-    /// thread runs chains of messages between few processes fastest; more
-    /// threads run many busy processes in parallel.
+    /// Worker threads running processes (default 0: one per core). A chain
+    /// of messages stays on one worker at any count; more workers run more
+    /// busy processes in parallel.
     pub fn threads(mut self, n: usize) -> Self {
         self.config.threads = n;
         self

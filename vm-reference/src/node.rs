@@ -313,7 +313,7 @@ impl Node {
     ) -> u64 {
         let reference = self.fresh_ref();
         // The entry exists before the task starts, so a zero delay cannot
-        // fire before it is registered; the abort handle is filled in after.
+        // fire before it is registered; the task handle is filled in after.
         lock(&self.timers).insert(reference, None);
         let node = Arc::downgrade(self);
         let task = self.scheduler.spawn(async move {
