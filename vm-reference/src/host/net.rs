@@ -7,12 +7,14 @@
 use super::{bytes, bytes_mut, memory, spec, string, write_result, Ctx};
 use crate::handle::Resource;
 use crate::process::ProcessState;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::Interest;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use vm_abi::{ErrorCode, Halves, ShutdownHow};
 use wasmtime::Linker;
 
@@ -44,34 +46,30 @@ async fn within_deadline<T>(
     }
 }
 
-/// Moves bytes between a socket and guest memory: runs `attempt` on the
-/// caller's memory, and while the socket would block waits until it is ready
-/// for `interest` (failing with `TimedOut` at the deadline). Nothing is
-/// copied through a host buffer.
+/// Moves bytes between a socket and guest memory with `poll`, tokio's
+/// `poll_read` or `poll_write` on the caller's memory, re-borrowed on every
+/// poll; fails with `TimedOut` at the deadline. Nothing is copied through a
+/// host buffer, and, as in tokio's own streams, a short read marks the
+/// socket not ready, so the next read waits for the reactor instead of
+/// spending a system call to learn the socket is empty.
 async fn transfer(
     caller: &mut Ctx<'_>,
-    res: &Resource,
-    interest: Interest,
+    res: &mut Resource,
     deadline: Option<tokio::time::Instant>,
-    attempt: impl Fn(&Resource, &mut [u8]) -> io::Result<usize>,
+    mut poll: impl FnMut(Pin<&mut Resource>, &mut Context<'_>, &mut [u8]) -> Poll<io::Result<usize>>,
 ) -> wasmtime::Result<io::Result<usize>> {
-    loop {
-        let (mem, _) = memory(caller)?;
-        match attempt(res, mem) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            done => return Ok(done),
+    let mut no_memory = None;
+    let moved = poll_fn(|cx| match memory(caller) {
+        Ok((mem, _)) => poll(Pin::new(&mut *res), cx, mem),
+        Err(e) => {
+            no_memory = Some(e);
+            Poll::Ready(Ok(0))
         }
-        let ready = async {
-            match res {
-                Resource::TcpStream(s) => s.ready(interest).await.map(drop),
-                Resource::ReadHalf(r) => r.ready(interest).await.map(drop),
-                Resource::WriteHalf(w) => w.ready(interest).await.map(drop),
-                _ => unreachable!("take() checked the kind"),
-            }
-        };
-        if let Err(e) = within_deadline(deadline, ready).await {
-            return Ok(Err(e));
-        }
+    });
+    let n = within_deadline(deadline, moved).await;
+    match no_memory {
+        Some(e) => Err(e),
+        None => Ok(n),
     }
 }
 
@@ -328,7 +326,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     );
                     return write_result(mem, read, ret, Err::<u32, _>(code));
                 }
-                let res = match take(state, h, "readable (a stream or read half)", readable) {
+                let mut res = match take(state, h, "readable (a stream or read half)", readable) {
                     Ok(r) => r,
                     Err(code) => return write_result(mem, read, ret, Err::<u32, _>(code)),
                 };
@@ -339,21 +337,17 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let n = if len == 0 {
                     Ok(0)
                 } else {
-                    transfer(
-                        &mut caller,
-                        &res,
-                        Interest::READABLE,
-                        deadline,
-                        |res, mem| {
-                            let out =
-                                bytes_mut(mem, dst, len).expect("checked above; memory only grows");
-                            match res {
-                                Resource::TcpStream(s) => s.try_read(out),
-                                Resource::ReadHalf(r) => r.try_read(out),
-                                _ => unreachable!("take() checked the kind"),
-                            }
-                        },
-                    )
+                    transfer(&mut caller, &mut res, deadline, |res, cx, mem| {
+                        let out =
+                            bytes_mut(mem, dst, len).expect("checked above; memory only grows");
+                        let mut buf = ReadBuf::new(out);
+                        let polled = match res.get_mut() {
+                            Resource::TcpStream(s) => Pin::new(s).poll_read(cx, &mut buf),
+                            Resource::ReadHalf(r) => Pin::new(r).poll_read(cx, &mut buf),
+                            _ => unreachable!("take() checked the kind"),
+                        };
+                        polled.map_ok(|()| buf.filled().len())
+                    })
                     .await?
                 };
                 let (mem, state) = memory(&mut caller)?;
@@ -380,26 +374,20 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     );
                     return write_result(mem, write, ret, Err::<u32, _>(code));
                 }
-                let res = match take(state, h, "writable (a stream or write half)", writable) {
+                let mut res = match take(state, h, "writable (a stream or write half)", writable) {
                     Ok(r) => r,
                     Err(code) => return write_result(mem, write, ret, Err::<u32, _>(code)),
                 };
                 // Straight from guest memory, as for reads.
                 let deadline = deadline(has_t, t);
-                let n = transfer(
-                    &mut caller,
-                    &res,
-                    Interest::WRITABLE,
-                    deadline,
-                    |res, mem| {
-                        let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
-                        match res {
-                            Resource::TcpStream(s) => s.try_write(data),
-                            Resource::WriteHalf(w) => w.try_write(data),
-                            _ => unreachable!("take() checked the kind"),
-                        }
-                    },
-                )
+                let n = transfer(&mut caller, &mut res, deadline, |res, cx, mem| {
+                    let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
+                    match res.get_mut() {
+                        Resource::TcpStream(s) => Pin::new(s).poll_write(cx, data),
+                        Resource::WriteHalf(w) => Pin::new(w).poll_write(cx, data),
+                        _ => unreachable!("take() checked the kind"),
+                    }
+                })
                 .await?;
                 let (mem, state) = memory(&mut caller)?;
                 state.handles.restore(h, res);
