@@ -25,7 +25,9 @@ pub struct Config {
     pub max_memory: usize,
     /// How many processes may be alive at once (the size of the instance pool).
     pub max_processes: u32,
-    /// How often running wasm yields to the scheduler.
+    /// A process's time slice: running wasm yields to the scheduler once
+    /// an interval has passed since the process last resumed (time spent
+    /// waiting does not count).
     pub preemption_interval: Duration,
     /// Where output goes.
     pub output: Output,

@@ -31,6 +31,11 @@ pub(crate) struct ProcessEntry {
     pub inbox: Inbox,
     trap_exits: AtomicBool,
     relations: Mutex<Relations>,
+    /// The epoch tick at which the process last resumed (its task was
+    /// polled): its time slice counts from there, not from when it last
+    /// yielded, so a process that waited longer than a slice is not
+    /// preempted the moment it wakes.
+    resumed_at: AtomicU64,
 }
 
 #[derive(Default)]
@@ -49,6 +54,17 @@ impl ProcessEntry {
 
     pub fn set_trap_exits(&self, on: bool) -> bool {
         self.trap_exits.swap(on, Ordering::Relaxed)
+    }
+
+    /// Notes that the process resumes running at epoch tick `now`.
+    pub fn resume(&self, now: u64) {
+        self.resumed_at.store(now, Ordering::Relaxed);
+    }
+
+    /// Whether the process has run for a whole time slice (an epoch tick
+    /// passed since it resumed).
+    pub fn slice_used(&self, now: u64) -> bool {
+        now > self.resumed_at.load(Ordering::Relaxed)
     }
 }
 
@@ -73,6 +89,9 @@ pub(crate) struct Node {
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
+    /// Epoch ticks so far, counted beside the engine's epoch (which
+    /// wasmtime does not expose).
+    ticks: Arc<AtomicU64>,
     scheduler: Scheduler,
 }
 
@@ -92,13 +111,16 @@ impl Node {
         let scheduler = Scheduler::new(config.worker_threads())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         // Epoch ticks preempt running wasm so a busy process cannot starve others.
-        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        let ticks = Arc::new(AtomicU64::new(0));
+        let (ticker_engine, stop, ticker_ticks) =
+            (engine.clone(), stop_ticker.clone(), ticks.clone());
         let tick = config.preemption_interval;
         std::thread::Builder::new()
             .name("vm-epoch".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
+                    ticker_ticks.fetch_add(1, Ordering::Relaxed);
                     ticker_engine.increment_epoch();
                 }
             })?;
@@ -112,8 +134,14 @@ impl Node {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             stop_ticker,
+            ticks,
             scheduler,
         }))
+    }
+
+    /// Epoch ticks so far (one per preemption interval).
+    pub fn epoch(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
     }
 
     /// A fresh reference for monitors and timers.
@@ -138,6 +166,7 @@ impl Node {
             id,
             inbox: Inbox::default(),
             trap_exits: AtomicBool::new(false),
+            resumed_at: AtomicU64::new(0),
             relations: Mutex::new(Relations {
                 alive: true,
                 ..Relations::default()
@@ -384,5 +413,42 @@ fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
         sender: process,
         data: reason.encode(),
         resources: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A time slice counts from when the process resumed: a process that
+    /// waited through several ticks has a whole slice ahead when it wakes,
+    /// and has used it once a tick passes while it runs.
+    #[test]
+    fn a_time_slice_counts_from_when_the_process_resumed() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = &vm.node;
+        let entry = ProcessEntry {
+            id: 1,
+            inbox: Inbox::default(),
+            trap_exits: AtomicBool::new(false),
+            relations: Mutex::default(),
+            resumed_at: AtomicU64::new(0),
+        };
+        let tick_after = |since: u64| {
+            while node.epoch() <= since {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        // Resumed, then waited through a tick: the slice is used...
+        entry.resume(node.epoch());
+        tick_after(node.epoch());
+        assert!(entry.slice_used(node.epoch()));
+        // ...but a process resuming now has all of its slice left.
+        let now = node.epoch();
+        entry.resume(now);
+        assert!(!entry.slice_used(now));
+        tick_after(now);
+        assert!(entry.slice_used(node.epoch()));
     }
 }

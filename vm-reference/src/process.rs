@@ -293,7 +293,17 @@ pub(crate) async fn run(launch: Launch) {
     let mut store = Store::new(&node.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    // A deadline set before the process last waited may have passed while
+    // it waited: it yields only once it has run a whole slice since it
+    // resumed, rather than right after waking.
+    store.epoch_deadline_callback(|store| {
+        let state = store.data();
+        Ok(if state.entry.slice_used(state.node.epoch()) {
+            UpdateDeadline::Yield(1)
+        } else {
+            UpdateDeadline::Continue(1)
+        })
+    });
 
     // Boxed so that dropping it below really drops the store.
     let mut execution = Box::pin(execute(store, module, start));
@@ -302,7 +312,10 @@ pub(crate) async fn run(launch: Launch) {
         // poll also registers the task for the next message or signal.
         let step = std::future::poll_fn(|cx| match entry.inbox.poll_signal(cx) {
             Poll::Ready(signal) => Poll::Ready(Err(signal)),
-            Poll::Pending => execution.as_mut().poll(cx).map(Ok),
+            Poll::Pending => {
+                entry.resume(node.epoch());
+                execution.as_mut().poll(cx).map(Ok)
+            }
         });
         match step.await {
             Ok(outcome) => break outcome,
