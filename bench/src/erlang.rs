@@ -56,10 +56,13 @@ impl Erlang {
             ("counting", "counting", s.counting),
             ("hostcall", "hostcall", s.hostcall),
         ] {
+            if !s.runs(name) {
+                continue;
+            }
             let (v, unit) = self.run(mode, n)?;
             figures.push(Figure::new(name, Impl::Erlang, v, unit));
         }
-        for &n in s.idle {
+        for &n in s.idle_counts() {
             let (v, unit) = self.run("idle", n)?;
             figures.push(Figure::new(format!("idle-{n}"), Impl::Erlang, v, unit));
         }

@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! vm-bench [--quick] [--markdown FILE]   run everything
+//! vm-bench [--quick] --only NAME[,NAME] [--rounds N]
+//!                                         run some benchmarks (spawn, pingpong,
+//!                                         ring, counting, hostcall, echo, idle)
 //! vm-bench load ADDR CONNS MSGS          TCP load generator (run as a child process)
 //! vm-bench idle (vm|tokio) N              N idle processes in a fresh process (ditto)
+//! vm-bench serve (vm|tokio)               the echo server alone, until killed (for profiling)
 //! ```
 
 mod erlang;
@@ -17,8 +21,9 @@ use anyhow::{bail, Context, Result};
 use report::{Figure, Impl};
 use std::path::PathBuf;
 
-/// Sizes of one run of each benchmark.
-#[derive(Debug, Clone, Copy)]
+/// What one invocation runs: the size of each benchmark, how many rounds,
+/// and which benchmarks.
+#[derive(Debug, Clone)]
 pub struct Sizes {
     spawn: u32,
     pingpong: u32,
@@ -28,6 +33,29 @@ pub struct Sizes {
     idle: &'static [u32],
     echo_msgs: u32,
     rounds: usize,
+    /// The benchmarks to run; empty runs them all.
+    only: Vec<String>,
+}
+
+/// Every benchmark's name, as `--only` takes it.
+const BENCHMARKS: &[&str] = &[
+    "spawn", "pingpong", "ring", "counting", "hostcall", "echo", "idle",
+];
+
+impl Sizes {
+    /// Whether this invocation runs `benchmark`.
+    pub fn runs(&self, benchmark: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|b| b == benchmark)
+    }
+
+    /// The idle counts to run (none when `idle` is not selected).
+    pub fn idle_counts(&self) -> &'static [u32] {
+        if self.runs("idle") {
+            self.idle
+        } else {
+            &[]
+        }
+    }
 }
 
 const FULL: Sizes = Sizes {
@@ -39,6 +67,7 @@ const FULL: Sizes = Sizes {
     idle: &[10_000, 100_000, 250_000],
     echo_msgs: 500,
     rounds: 5,
+    only: Vec::new(),
 };
 
 const QUICK: Sizes = Sizes {
@@ -50,6 +79,7 @@ const QUICK: Sizes = Sizes {
     idle: &[10_000],
     echo_msgs: 50,
     rounds: 1,
+    only: Vec::new(),
 };
 
 /// Raises `vm.max_map_count` for the run when the largest idle benchmark
@@ -135,15 +165,50 @@ fn main() -> Result<()> {
             _ => bail!(usage),
         };
     }
+    if args.first().map(String::as_str) == Some("serve") {
+        return match args.get(1).map(String::as_str) {
+            Some("vm") => vm::serve(),
+            Some("tokio") => native::serve(),
+            _ => bail!("usage: vm-bench serve (vm|tokio)"),
+        };
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let markdown = args
         .iter()
         .position(|a| a == "--markdown")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
-    let sizes = if quick { QUICK } else { FULL };
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| {
+                args.get(i + 1)
+                    .with_context(|| format!("{name} needs a value"))
+            })
+            .transpose()
+    };
+    let mut sizes = if quick { QUICK } else { FULL };
+    if let Some(only) = option("--only")? {
+        sizes.only = only.split(',').map(str::to_string).collect();
+        if let Some(unknown) = sizes
+            .only
+            .iter()
+            .find(|b| !BENCHMARKS.contains(&b.as_str()))
+        {
+            bail!(
+                "unknown benchmark {unknown:?}; the benchmarks are {}",
+                BENCHMARKS.join(", ")
+            );
+        }
+        if markdown.is_some() {
+            bail!("BENCHMARKS.md comes from a run of every benchmark: drop --only or --markdown");
+        }
+    }
+    if let Some(rounds) = option("--rounds")? {
+        sizes.rounds = rounds.parse().context("--rounds takes a number")?;
+    }
     let erlang = erlang::Erlang::prepare().context("preparing the Erlang benchmarks")?;
-    let largest_idle = sizes.idle.iter().copied().max().unwrap_or(0);
+    let largest_idle = sizes.idle_counts().iter().copied().max().unwrap_or(0);
     let map_count = MapCount::raise_for(largest_idle);
     let mut figures: Vec<Figure> = Vec::new();
     for round in 0..sizes.rounds {

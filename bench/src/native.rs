@@ -149,6 +149,16 @@ pub async fn echo_server() -> Result<String> {
     Ok(addr)
 }
 
+/// `vm-bench serve tokio`: the tokio echo server, as the harness runs it,
+/// until killed (for profiling it on its own).
+pub fn serve() -> Result<()> {
+    let rt = runtime();
+    let addr = rt.block_on(echo_server())?;
+    println!("listening on {addr}");
+    rt.block_on(std::future::pending::<()>());
+    Ok(())
+}
+
 /// Runs `vm-bench ARGS` as a separate process and reads the figures it
 /// prints as `KEY value` lines.
 pub fn child_figures<const N: usize>(args: &[&str], keys: [&str; N]) -> Result<[f64; N]> {
@@ -175,14 +185,62 @@ pub fn child_figures<const N: usize>(args: &[&str], keys: [&str; N]) -> Result<[
     Ok(figures)
 }
 
-/// Runs `vm-bench load` against `addr` as a separate process; returns
-/// (throughput in messages/s, p99 latency in µs).
-pub fn echo_load(addr: &str, msgs: u32) -> Result<(f64, f64)> {
+/// The echo figures of one run.
+pub struct Echo {
+    /// Messages per second over all connections.
+    pub throughput: f64,
+    /// 99th-percentile round trip, µs.
+    pub p99: f64,
+    /// CPU time this process (the server) spent per message, µs: user and
+    /// system time together, so the kernel's TCP work counts too.
+    pub cpu_per_message: f64,
+}
+
+/// Runs `vm-bench load` (100 connections, `msgs` each) against a server in
+/// this process at `addr`; the load generator is a separate process, so this
+/// process's CPU time over the run is the server's.
+pub fn echo_load(addr: &str, msgs: u32) -> Result<Echo> {
+    let before = cpu_seconds()?;
     let [throughput, p99] = child_figures(
         &["load", addr, "100", &msgs.to_string()],
         ["THROUGHPUT", "P99_US"],
     )?;
-    Ok((throughput, p99))
+    let cpu = cpu_seconds()? - before;
+    Ok(Echo {
+        throughput,
+        p99,
+        cpu_per_message: cpu * 1e6 / (100.0 * f64::from(msgs)),
+    })
+}
+
+/// User plus system CPU time of this process so far, in seconds, from
+/// `/proc/self/stat` (in clock ticks, which Linux fixes at 100 per second
+/// for user space).
+fn cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may
+    // contain spaces; utime and stime are the 14th and 15th fields.
+    let after = stat
+        .rsplit_once(')')
+        .context("unexpected /proc/self/stat")?
+        .1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("unexpected /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// The figures of an echo run, for `implementation`.
+pub fn echo_figures(e: &Echo, implementation: Impl) -> [Figure; 3] {
+    [
+        Figure::new("echo-throughput", implementation, e.throughput, "msg/s"),
+        Figure::new("echo-p99", implementation, e.p99, "us"),
+        Figure::new("echo-cpu", implementation, e.cpu_per_message, "us"),
+    ]
 }
 
 /// Measures `n` idle processes of `implementation` (`vm` or `tokio`) in a
@@ -244,45 +302,29 @@ pub fn load_generator(addr: &str, conns: u32, msgs: u32) -> Result<()> {
 
 pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
-    // A fresh runtime per benchmark, as the other implementations start fresh.
-    let measure = |f: &dyn Fn(&tokio::runtime::Runtime) -> f64| f(&runtime());
-    figures.push(Figure::new(
-        "spawn",
-        Impl::Tokio,
-        measure(&|rt| rt.block_on(spawn_bench(s.spawn))),
-        "us",
-    ));
-    figures.push(Figure::new(
-        "pingpong",
-        Impl::Tokio,
-        measure(&|rt| rt.block_on(pingpong(s.pingpong))),
-        "ns",
-    ));
-    figures.push(Figure::new(
-        "ring",
-        Impl::Tokio,
-        measure(&|rt| rt.block_on(ring(s.ring_hops))),
-        "ns",
-    ));
-    figures.push(Figure::new(
-        "counting",
-        Impl::Tokio,
-        measure(&|rt| rt.block_on(counting(s.counting))),
-        "ns",
-    ));
-    let rt = runtime();
-    let addr = rt.block_on(echo_server())?;
-    let (throughput, p99) = echo_load(&addr, s.echo_msgs)?;
-    figures.push(Figure::new(
-        "echo-throughput",
-        Impl::Tokio,
-        throughput,
-        "msg/s",
-    ));
-    figures.push(Figure::new("echo-p99", Impl::Tokio, p99, "us"));
+    type Bench = fn(&tokio::runtime::Runtime, u32) -> f64;
+    let chains: [(&str, u32, Bench); 4] = [
+        ("spawn", s.spawn, |rt, n| rt.block_on(spawn_bench(n))),
+        ("pingpong", s.pingpong, |rt, n| rt.block_on(pingpong(n))),
+        ("ring", s.ring_hops, |rt, n| rt.block_on(ring(n))),
+        ("counting", s.counting, |rt, n| rt.block_on(counting(n))),
+    ];
+    for (name, n, bench) in chains {
+        if s.runs(name) {
+            let unit = if name == "spawn" { "us" } else { "ns" };
+            // A fresh runtime per benchmark, as the other implementations
+            // start fresh.
+            figures.push(Figure::new(name, Impl::Tokio, bench(&runtime(), n), unit));
+        }
+    }
+    if s.runs("echo") {
+        let rt = runtime();
+        let addr = rt.block_on(echo_server())?;
+        figures.extend(echo_figures(&echo_load(&addr, s.echo_msgs)?, Impl::Tokio));
+    }
     // Last: tearing down hundreds of thousands of processes must not
     // disturb the other figures.
-    for &n in s.idle {
+    for &n in s.idle_counts() {
         let (rss, pss) = idle_in_child("tokio", n)?;
         figures.push(Figure::new(format!("idle-{n}"), Impl::Tokio, rss, "KiB"));
         figures.push(Figure::new(

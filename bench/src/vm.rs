@@ -2,7 +2,7 @@
 //! with the embedding API, and the Rust echo-server example for TCP.
 
 use crate::erlang::parse_result;
-use crate::native::{echo_load, pss_bytes, rss_bytes};
+use crate::native::{echo_figures, echo_load, pss_bytes, rss_bytes, Echo};
 use crate::report::{Figure, Impl};
 use crate::Sizes;
 use anyhow::{Context, Result};
@@ -88,8 +88,9 @@ fn idle(n: u32) -> Result<(f64, f64)> {
     })
 }
 
-fn echo(msgs: u32) -> Result<(f64, f64)> {
-    let rt = runtime();
+/// Starts `examples/rust/echo-server` on a VM in this process; returns the
+/// VM, the runtime holding its root, and the address it listens on.
+fn echo_server(rt: &tokio::runtime::Runtime) -> Result<(Arc<Vm>, String)> {
     let vm = Arc::new(
         Vm::builder()
             .capture_output()
@@ -99,8 +100,7 @@ fn echo(msgs: u32) -> Result<(f64, f64)> {
     );
     let module = vm.load_file(guest("echo-server"))?;
     let runner = vm.clone();
-    let _server =
-        rt.spawn(async move { runner.run(&module, &["echo-server", "127.0.0.1:0"]).await });
+    rt.spawn(async move { runner.run(&module, &["echo-server", "127.0.0.1:0"]).await });
     let addr = rt.block_on(async {
         for _ in 0..1000 {
             if let Some(a) = vm
@@ -115,7 +115,23 @@ fn echo(msgs: u32) -> Result<(f64, f64)> {
         }
         anyhow::bail!("the echo server did not start: {}", vm.captured_stderr())
     })?;
+    Ok((vm, addr))
+}
+
+fn echo(msgs: u32) -> Result<Echo> {
+    let rt = runtime();
+    let (_vm, addr) = echo_server(&rt)?;
     echo_load(&addr, msgs)
+}
+
+/// `vm-bench serve vm`: the VM's echo server, as the harness runs it, until
+/// killed (for profiling it on its own).
+pub fn serve() -> Result<()> {
+    let rt = runtime();
+    let (_vm, addr) = echo_server(&rt)?;
+    println!("listening on {addr}");
+    rt.block_on(std::future::pending::<()>());
+    Ok(())
 }
 
 pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
@@ -130,24 +146,19 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     ];
     for (threads, implementation) in [(0, Impl::Vm), (1, Impl::VmOneThread)] {
         for &(name, n, chain) in &guests {
-            if threads == 1 && !chain {
+            if (threads == 1 && !chain) || !s.runs(name) {
                 continue;
             }
             let (v, unit) = run_guest(name, n, threads)?;
             figures.push(Figure::new(name, implementation, v, unit));
         }
     }
-    let (throughput, p99) = echo(s.echo_msgs)?;
-    figures.push(Figure::new(
-        "echo-throughput",
-        Impl::Vm,
-        throughput,
-        "msg/s",
-    ));
-    figures.push(Figure::new("echo-p99", Impl::Vm, p99, "us"));
+    if s.runs("echo") {
+        figures.extend(echo_figures(&echo(s.echo_msgs)?, Impl::Vm));
+    }
     // Last: tearing down hundreds of thousands of processes (gigabytes of
     // memory) disturbed the echo figures that followed it.
-    for &n in s.idle {
+    for &n in s.idle_counts() {
         match crate::native::idle_in_child("vm", n) {
             Ok((rss, pss)) => {
                 figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, rss, "KiB"));

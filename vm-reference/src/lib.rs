@@ -188,6 +188,11 @@ fn engine(config: &Config) -> wasmtime::Result<Engine> {
         .memory_guard_size(64 << 10)
         .memory_reservation_for_growth(0)
         .memory_init_cow(true);
+    // For profiling: perf reads /tmp/perf-PID.map to name JIT-compiled
+    // guest functions.
+    if std::env::var_os("VM_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&c)
 }
 

@@ -7,6 +7,7 @@
 //! cargo xtask demo           set up, build, and run the demo apps on the VM
 //! cargo xtask test           set up, build guests, check formatting and lints, run every test
 //! cargo xtask bench [--quick] the VM, Erlang/OTP and tokio side by side; writes BENCHMARKS.md
+//! cargo xtask bench --only echo --rounds 15   some benchmarks, more rounds; prints their table only
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -55,9 +56,9 @@ fn main() -> Result<()> {
         Some("build-guests") => setup().and_then(|()| build_guests(&root)),
         Some("demo") => demo(&root),
         Some("test") => test(&root),
-        Some("bench") => bench(&root, args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick]>");
+            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick] [--only NAME,…] [--rounds N]>");
             std::process::exit(2);
         }
     }
@@ -330,8 +331,8 @@ fn test(root: &Path) -> Result<()> {
 }
 
 /// Runs the benchmarks (release build) and regenerates BENCHMARKS.md from
-/// the run.
-fn bench(root: &Path, quick: bool) -> Result<()> {
+/// the run. `--only` runs some of them and only prints their table.
+fn bench(root: &Path, options: &[String]) -> Result<()> {
     setup()?;
     let have_erlang = Command::new("erl")
         .arg("-version")
@@ -344,9 +345,9 @@ fn bench(root: &Path, quick: bool) -> Result<()> {
     let mut cmd = cargo();
     cmd.current_dir(root)
         .args(["run", "--release", "--quiet", "--package", "vm-bench", "--"]);
-    if quick {
-        cmd.arg("--quick");
+    cmd.args(options);
+    if !options.iter().any(|o| o == "--only") {
+        cmd.arg("--markdown").arg(root.join("BENCHMARKS.md"));
     }
-    cmd.arg("--markdown").arg(root.join("BENCHMARKS.md"));
     run(&mut cmd)
 }
