@@ -89,6 +89,7 @@ pub(crate) struct Node {
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
+    ticker: std::thread::Thread,
     /// Epoch ticks so far, counted beside the engine's epoch (which
     /// wasmtime does not expose).
     ticks: Arc<AtomicU64>,
@@ -98,6 +99,7 @@ pub(crate) struct Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
+        self.ticker.unpark();
     }
 }
 
@@ -115,15 +117,25 @@ impl Node {
         let (ticker_engine, stop, ticker_ticks) =
             (engine.clone(), stop_ticker.clone(), ticks.clone());
         let tick = config.preemption_interval;
-        std::thread::Builder::new()
+        let idle = scheduler.idle_probe();
+        let ticker = std::thread::Builder::new()
             .name("vm-epoch".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     ticker_ticks.fetch_add(1, Ordering::Relaxed);
                     ticker_engine.increment_epoch();
+                    // No wasm runs while every worker waits: an idle VM
+                    // does not wake up every tick. A worker that wakes
+                    // unparks the ticker.
+                    if idle() {
+                        std::thread::park();
+                    }
                 }
-            })?;
+            })?
+            .thread()
+            .clone();
+        scheduler.set_idle_watcher(ticker.clone());
         Ok(Arc::new(Node {
             engine,
             linker,
@@ -134,6 +146,7 @@ impl Node {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
             stop_ticker,
+            ticker,
             ticks,
             scheduler,
         }))
@@ -421,6 +434,21 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Spawns a process that loops until killed.
+    fn spawn_busy(vm: &crate::Vm) -> u64 {
+        let busy = r#"(module (memory (export "memory") 1)
+            (func (export "_start") (loop (br 0))))"#;
+        let busy = vm.load("busy.wat", busy.as_bytes()).unwrap();
+        vm.node.spawn(SpawnRequest {
+            module: busy,
+            start: crate::process::Start::Command,
+            capture: None,
+            link: None,
+            args: Vec::new(),
+            done: None,
+        })
+    }
+
     /// A time slice counts from when the process resumed: a process that
     /// waited through several ticks has a whole slice ahead when it wakes,
     /// and has used it once a tick passes while it runs.
@@ -428,6 +456,8 @@ mod tests {
     fn a_time_slice_counts_from_when_the_process_resumed() {
         let vm = crate::Vm::builder().capture_output().build().unwrap();
         let node = &vm.node;
+        // The epoch ticks only while a process runs.
+        spawn_busy(&vm);
         let entry = ProcessEntry {
             id: 1,
             inbox: Inbox::default(),
@@ -450,5 +480,23 @@ mod tests {
         assert!(!entry.slice_used(now));
         tick_after(now);
         assert!(entry.slice_used(node.epoch()));
+    }
+
+    /// An idle VM does not wake up every tick: the epoch clock stops while
+    /// no process runs, and starts again when one does.
+    #[test]
+    fn the_epoch_clock_stops_while_no_process_runs() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = &vm.node;
+        std::thread::sleep(Duration::from_millis(20));
+        let before = node.epoch();
+        std::thread::sleep(Duration::from_millis(100));
+        // At most the tick that was under way when the workers went idle.
+        assert!(node.epoch() <= before + 1, "{before} -> {}", node.epoch());
+        spawn_busy(&vm);
+        let running = node.epoch();
+        while node.epoch() < running + 3 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

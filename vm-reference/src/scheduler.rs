@@ -32,7 +32,8 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
 use tokio::sync::Notify;
 
 /// How many times in a row a worker runs its `next` slot before it takes
@@ -67,6 +68,9 @@ struct Shared {
     /// Workers looking for work; while one does, nobody needs waking.
     searching: AtomicUsize,
     shutdown: AtomicBool,
+    /// A thread that sleeps while every worker is idle, unparked whenever
+    /// one wakes (the epoch ticker).
+    idle_watcher: OnceLock<Thread>,
 }
 
 /// A worker's own state, reachable from `schedule` on its thread.
@@ -101,6 +105,7 @@ impl Scheduler {
             sleeping: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            idle_watcher: OnceLock::new(),
         });
         let scheduler = Scheduler { shared };
         for (index, queue) in queues.into_iter().enumerate() {
@@ -129,6 +134,19 @@ impl Scheduler {
                 })?;
         }
         Ok(scheduler)
+    }
+
+    /// A probe that tells whether every worker is parked (no process runs),
+    /// for a thread that only has work while processes run.
+    pub fn idle_probe(&self) -> impl Fn() -> bool + Send + 'static {
+        let shared = self.shared.clone();
+        move || shared.sleeping.load(Ordering::SeqCst) == shared.parkers.len()
+    }
+
+    /// Has `thread` unparked whenever a worker stops waiting (see
+    /// [`Scheduler::idle_probe`]).
+    pub fn set_idle_watcher(&self, thread: Thread) {
+        let _ = self.shared.idle_watcher.set(thread);
     }
 
     /// Runs `future` on the workers; dropping the task cancels it, and
@@ -322,10 +340,15 @@ impl Local {
             self.parked.set(false);
         }
         // Woken, or never slept: make sure we are off the list.
-        let mut sleepers = crate::node::lock(&shared.sleepers);
-        if let Some(at) = sleepers.iter().position(|&i| i == self.index) {
-            sleepers.swap_remove(at);
-            shared.sleeping.fetch_sub(1, Ordering::SeqCst);
+        {
+            let mut sleepers = crate::node::lock(&shared.sleepers);
+            if let Some(at) = sleepers.iter().position(|&i| i == self.index) {
+                sleepers.swap_remove(at);
+                shared.sleeping.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        if let Some(watcher) = shared.idle_watcher.get() {
+            watcher.unpark();
         }
     }
 }
