@@ -67,6 +67,9 @@ impl HandleTable {
 
     /// Removes all of `handles` or none: fails with the first invalid one.
     pub fn take_all(&mut self, handles: &[u32]) -> Result<Vec<Resource>, u32> {
+        if handles.is_empty() {
+            return Ok(Vec::new());
+        }
         for (i, h) in handles.iter().enumerate() {
             if !self.entries.contains_key(h) || handles[..i].contains(h) {
                 return Err(*h);

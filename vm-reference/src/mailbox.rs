@@ -22,18 +22,22 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use vm_abi::{message_kinds, MessageKind};
 
+/// A message's bytes: up to 32 are kept inline, so the small messages
+/// processes mostly exchange cost no allocation of their own.
+pub(crate) type Payload = smallvec::SmallVec<[u8; 32]>;
+
 /// A message: a kind, a tag, the sender, bytes, and moved resources.
 #[derive(Debug)]
 pub(crate) struct Message {
     pub kind: MessageKind,
     pub tag: u64,
     pub sender: u64,
-    pub data: Vec<u8>,
+    pub data: Payload,
     pub resources: Vec<Resource>,
 }
 
 impl Message {
-    pub fn data(sender: u64, tag: u64, data: Vec<u8>, resources: Vec<Resource>) -> Message {
+    pub fn data(sender: u64, tag: u64, data: Payload, resources: Vec<Resource>) -> Message {
         Message {
             kind: MessageKind::Data,
             tag,
@@ -155,21 +159,22 @@ impl Mailbox {
     ) -> Option<Message> {
         // Messages before `scanned` were already found not to match.
         let mut scanned = 0;
-        if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
-            return Some(m);
-        }
-        if timeout == Some(Duration::ZERO) {
-            return None;
-        }
-        let mut sleep = pin!(timeout.map(tokio::time::sleep));
+        // The timer starts only if the process has to wait.
+        let mut sleep = pin!(None);
         poll_fn(|cx| {
             if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
                 return Poll::Ready(Some(m));
             }
-            match sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(None),
-                _ => Poll::Pending,
-            }
+            let sleep = match (sleep.as_mut().as_pin_mut(), timeout) {
+                (Some(s), _) => s,
+                (None, None) => return Poll::Pending,
+                (None, Some(Duration::ZERO)) => return Poll::Ready(None),
+                (None, Some(t)) => {
+                    sleep.set(Some(tokio::time::sleep(t)));
+                    sleep.as_mut().as_pin_mut().expect("just set")
+                }
+            };
+            sleep.poll(cx).map(|()| None)
         })
         .await
     }
@@ -187,7 +192,10 @@ impl Mailbox {
                 .skip(*scanned)
                 .position(|m| filter.accepts(m))
             {
-                return self.queue.remove(*scanned + i);
+                return match *scanned + i {
+                    0 => self.queue.pop_front(),
+                    at => self.queue.remove(at),
+                };
             }
             *scanned = self.queue.len();
             let before = self.queue.len();

@@ -190,7 +190,7 @@ impl Node {
                 kind: MessageKind::Init,
                 tag: 0,
                 sender,
-                data: capture,
+                data: capture.into(),
                 resources,
             });
         }
@@ -424,7 +424,7 @@ fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
         kind: MessageKind::Down,
         tag: reference,
         sender: process,
-        data: reason.encode(),
+        data: reason.encode().into(),
         resources: Vec::new(),
     }
 }

@@ -331,7 +331,7 @@ pub(crate) async fn run(launch: Launch) {
                         kind: MessageKind::Exit,
                         tag: 0,
                         sender: from,
-                        data: reason.encode(),
+                        data: reason.encode().into(),
                         resources: Vec::new(),
                     });
                 } else if !reason.is_normal() {

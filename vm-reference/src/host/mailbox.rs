@@ -133,14 +133,13 @@ fn send_message(
     (ptr, len): (u32, u32),
     (hptr, hlen): (u32, u32),
 ) -> Result<(), ErrorCode> {
-    let data = bytes(mem, ptr, len)
-        .map_err(|c| {
-            state.fail(
-                c,
-                format!("message at {ptr} of {len} bytes lies outside memory"),
-            )
-        })?
-        .to_vec();
+    let data = bytes(mem, ptr, len).map_err(|c| {
+        state.fail(
+            c,
+            format!("message at {ptr} of {len} bytes lies outside memory"),
+        )
+    })?;
+    let data = crate::mailbox::Payload::from_slice(data);
     let handles = list_u32(state, mem, hptr, hlen)?;
     let resources = state.handles.take_all(&handles).map_err(|h| {
         state.fail(

@@ -102,6 +102,9 @@ pub(crate) fn list_u64(
     ptr: u32,
     count: u32,
 ) -> Result<Vec<u64>, ErrorCode> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
     list::<8>(state, mem, ptr, count).map(|v| v.into_iter().map(u64::from_le_bytes).collect())
 }
 
@@ -112,6 +115,9 @@ pub(crate) fn list_u32(
     ptr: u32,
     count: u32,
 ) -> Result<Vec<u32>, ErrorCode> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
     list::<4>(state, mem, ptr, count).map(|v| v.into_iter().map(u32::from_le_bytes).collect())
 }
 
@@ -121,9 +127,6 @@ fn list<const N: usize>(
     ptr: u32,
     count: u32,
 ) -> Result<Vec<[u8; N]>, ErrorCode> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
     if !(ptr as usize).is_multiple_of(N) {
         return Err(state.fail(
             ErrorCode::OutOfBounds,

@@ -25,7 +25,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     "timer.send-after: data at {ptr} of {len} bytes lies outside memory"
                 );
             };
-            let message = Message::data(state.id, tag, data.to_vec(), Vec::new());
+            let message = Message::data(state.id, tag, data.into(), Vec::new());
             Ok(state
                 .node
                 .send_after(target, message, Duration::from_nanos(nanos)))
