@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
 
-type Shard = Mutex<HashMap<u64, Arc<ProcessEntry>, BuildHasherDefault<IdHasher>>>;
+type Shard =
+    Mutex<HashMap<u64, Arc<ProcessEntry>, BuildHasherDefault<IdHasher<{ SHARDS as u64 }>>>>;
 
 /// Live processes by id.
 pub(crate) struct ProcessTable {
@@ -62,16 +63,22 @@ impl ProcessTable {
     }
 }
 
-/// Hashes a `u64` id with a multiply and a fold, so that both the low bits
-/// (bucket) and the high bits (hashbrown's tag) vary.
+/// Hashes an id the VM chose (sequential, never a guest's choice, so no input
+/// can flood a map) with a multiply and a fold, so that both the low bits
+/// (bucket) and the high bits (hashbrown's tag) vary. Ids that share a
+/// remainder by `STRIDE` (a table shard's) are divided by it first.
 #[derive(Default)]
-pub(crate) struct IdHasher(u64);
+pub(crate) struct IdHasher<const STRIDE: u64>(u64);
 
-impl Hasher for IdHasher {
+impl<const STRIDE: u64> Hasher for IdHasher<STRIDE> {
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -79,7 +86,7 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        let h = (self.0 / SHARDS as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let h = (self.0 / STRIDE).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         h ^ (h >> 29)
     }
 }
@@ -92,7 +99,7 @@ mod tests {
 
     #[test]
     fn sequential_ids_in_one_shard_spread_over_buckets() {
-        let build = BuildHasherDefault::<IdHasher>::default();
+        let build = BuildHasherDefault::<IdHasher<{ SHARDS as u64 }>>::default();
         // Ids of one shard, as the table sees them; the low 10 bits pick
         // among 1,024 buckets.
         let buckets: HashSet<u64> = (0..1024u64)

@@ -1,8 +1,10 @@
 //! `vm:host/net`: TCP listeners, streams, and their split halves.
 //!
-//! A resource is taken out of the caller's handle table for the duration of
-//! an asynchronous call and put back after, so a process killed mid-call
-//! drops (and closes) it with everything else it owned.
+//! Reads and writes use a stream where it lies in the caller's handle table
+//! (the process waits in the call, so nothing else changes the table), and
+//! an accept holds a shared reference to its listener. A process killed
+//! mid-call thus drops (and closes) its sockets with everything else it
+//! owned.
 
 use super::{bytes, bytes_mut, memory, spec, string, write_result, Ctx};
 use crate::handle::Resource;
@@ -46,28 +48,33 @@ async fn within_deadline<T>(
     }
 }
 
-/// Moves bytes between a socket and guest memory with `poll`, tokio's
-/// `poll_read` or `poll_write` on the caller's memory, re-borrowed on every
-/// poll; fails with `TimedOut` at the deadline. Nothing is copied through a
-/// host buffer, and, as in tokio's own streams, a short read marks the
-/// socket not ready, so the next read waits for the reactor instead of
-/// spending a system call to learn the socket is empty.
+/// Moves bytes between the socket that handle `h` names and guest memory
+/// with `poll`, tokio's `poll_read` or `poll_write` on the caller's memory;
+/// fails with `TimedOut` at the deadline. Memory and the resource are looked
+/// up on every poll (the process is suspended in this call between polls,
+/// so nothing else changes its table). Nothing is copied through a host
+/// buffer, and, as in tokio's own streams, a short read marks the socket not
+/// ready, so the next read waits for the reactor instead of spending a
+/// system call to learn the socket is empty.
 async fn transfer(
     caller: &mut Ctx<'_>,
-    res: &mut Resource,
+    h: u32,
     deadline: Option<tokio::time::Instant>,
-    mut poll: impl FnMut(Pin<&mut Resource>, &mut Context<'_>, &mut [u8]) -> Poll<io::Result<usize>>,
+    mut poll: impl FnMut(&mut Resource, &mut Context<'_>, &mut [u8]) -> Poll<io::Result<usize>>,
 ) -> wasmtime::Result<io::Result<usize>> {
-    let mut no_memory = None;
-    let moved = poll_fn(|cx| match memory(caller) {
-        Ok((mem, _)) => poll(Pin::new(&mut *res), cx, mem),
-        Err(e) => {
-            no_memory = Some(e);
+    let mut failed = None;
+    let moved = poll_fn(|cx| {
+        let found = memory(caller).and_then(|(mem, state)| match state.handles.get_mut(h) {
+            Some(res) => Ok(poll(res, cx, mem)),
+            None => wasmtime::bail!("handle {h} left its table during a transfer"),
+        });
+        found.unwrap_or_else(|e| {
+            failed = Some(e);
             Poll::Ready(Ok(0))
-        }
+        })
     });
     let n = within_deadline(deadline, moved).await;
-    match no_memory {
+    match failed {
         Some(e) => Err(e),
         None => Ok(n),
     }
@@ -93,6 +100,24 @@ fn io_fail(state: &mut ProcessState, what: &str, e: io::Error) -> ErrorCode {
     state.fail(io_code(&e), format!("{what}: {e}"))
 }
 
+/// Checks that handle `h` names a resource `fits` accepts; otherwise fails
+/// naming what was expected.
+fn check(
+    state: &mut ProcessState,
+    h: u32,
+    want: &str,
+    fits: fn(&Resource) -> bool,
+) -> Result<(), ErrorCode> {
+    let msg = match state.handles.get(h) {
+        Some(r) if fits(r) => return Ok(()),
+        Some(r) => format!("handle {h} is {}, not {want}", r.kind()),
+        None => {
+            format!("handle {h} is not owned by this process (dropped, moved or never issued)")
+        }
+    };
+    Err(state.fail(ErrorCode::InvalidHandle, msg))
+}
+
 /// Takes a resource out of the table if `fits` accepts it; otherwise leaves
 /// the table as it was and fails naming what was expected.
 fn take(
@@ -101,18 +126,8 @@ fn take(
     want: &str,
     fits: fn(&Resource) -> bool,
 ) -> Result<Resource, ErrorCode> {
-    match state.handles.remove(h) {
-        Some(r) if fits(&r) => Ok(r),
-        Some(r) => {
-            let msg = format!("handle {h} is {}, not {want}", r.kind());
-            state.handles.restore(h, r);
-            Err(state.fail(ErrorCode::InvalidHandle, msg))
-        }
-        None => Err(state.fail(
-            ErrorCode::InvalidHandle,
-            format!("handle {h} is not owned by this process (dropped, moved or never issued)"),
-        )),
-    }
+    check(state, h, want, fits)?;
+    Ok(state.handles.remove(h).expect("just checked"))
 }
 
 fn readable(r: &Resource) -> bool {
@@ -326,10 +341,9 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     );
                     return write_result(mem, read, ret, Err::<u32, _>(code));
                 }
-                let mut res = match take(state, h, "readable (a stream or read half)", readable) {
-                    Ok(r) => r,
-                    Err(code) => return write_result(mem, read, ret, Err::<u32, _>(code)),
-                };
+                if let Err(code) = check(state, h, "readable (a stream or read half)", readable) {
+                    return write_result(mem, read, ret, Err::<u32, _>(code));
+                }
                 // Straight into guest memory: try the socket, and wait for
                 // readiness only when it has nothing (no copy, no buffer).
                 let len = len.min(MAX_READ);
@@ -337,21 +351,20 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let n = if len == 0 {
                     Ok(0)
                 } else {
-                    transfer(&mut caller, &mut res, deadline, |res, cx, mem| {
+                    transfer(&mut caller, h, deadline, |res, cx, mem| {
                         let out =
                             bytes_mut(mem, dst, len).expect("checked above; memory only grows");
                         let mut buf = ReadBuf::new(out);
-                        let polled = match res.get_mut() {
+                        let polled = match res {
                             Resource::TcpStream(s) => Pin::new(s).poll_read(cx, &mut buf),
                             Resource::ReadHalf(r) => Pin::new(r).poll_read(cx, &mut buf),
-                            _ => unreachable!("take() checked the kind"),
+                            _ => unreachable!("check() checked the kind"),
                         };
                         polled.map_ok(|()| buf.filled().len())
                     })
                     .await?
                 };
                 let (mem, state) = memory(&mut caller)?;
-                state.handles.restore(h, res);
                 let result = n
                     .map(|n| n as u32)
                     .map_err(|e| io_fail(state, "reading", e));
@@ -374,23 +387,21 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     );
                     return write_result(mem, write, ret, Err::<u32, _>(code));
                 }
-                let mut res = match take(state, h, "writable (a stream or write half)", writable) {
-                    Ok(r) => r,
-                    Err(code) => return write_result(mem, write, ret, Err::<u32, _>(code)),
-                };
+                if let Err(code) = check(state, h, "writable (a stream or write half)", writable) {
+                    return write_result(mem, write, ret, Err::<u32, _>(code));
+                }
                 // Straight from guest memory, as for reads.
                 let deadline = deadline(has_t, t);
-                let n = transfer(&mut caller, &mut res, deadline, |res, cx, mem| {
+                let n = transfer(&mut caller, h, deadline, |res, cx, mem| {
                     let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
-                    match res.get_mut() {
+                    match res {
                         Resource::TcpStream(s) => Pin::new(s).poll_write(cx, data),
                         Resource::WriteHalf(w) => Pin::new(w).poll_write(cx, data),
-                        _ => unreachable!("take() checked the kind"),
+                        _ => unreachable!("check() checked the kind"),
                     }
                 })
                 .await?;
                 let (mem, state) = memory(&mut caller)?;
-                state.handles.restore(h, res);
                 let result = n
                     .map(|n| n as u32)
                     .map_err(|e| io_fail(state, "writing", e));
