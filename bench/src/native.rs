@@ -303,15 +303,18 @@ pub fn load_generator(addr: &str, conns: u32, msgs: u32) -> Result<()> {
 pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     type Bench = fn(&tokio::runtime::Runtime, u32) -> f64;
-    let chains: [(&str, u32, Bench); 4] = [
-        ("spawn", s.spawn, |rt, n| rt.block_on(spawn_bench(n))),
-        ("pingpong", s.pingpong, |rt, n| rt.block_on(pingpong(n))),
-        ("ring", s.ring_hops, |rt, n| rt.block_on(ring(n))),
-        ("counting", s.counting, |rt, n| rt.block_on(counting(n))),
+    let chains: [(&str, u32, &str, Bench); 4] = [
+        ("spawn", s.spawn, "us", |rt, n| rt.block_on(spawn_bench(n))),
+        ("pingpong", s.pingpong, "ns", |rt, n| {
+            rt.block_on(pingpong(n))
+        }),
+        ("ring", s.ring_hops, "ns", |rt, n| rt.block_on(ring(n))),
+        ("counting", s.counting, "ns", |rt, n| {
+            rt.block_on(counting(n))
+        }),
     ];
-    for (name, n, bench) in chains {
+    for (name, n, unit, bench) in chains {
         if s.runs(name) {
-            let unit = if name == "spawn" { "us" } else { "ns" };
             // A fresh runtime per benchmark, as the other implementations
             // start fresh.
             figures.push(Figure::new(name, Impl::Tokio, bench(&runtime(), n), unit));

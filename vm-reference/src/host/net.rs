@@ -344,8 +344,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 if let Err(code) = check(state, h, "readable (a stream or read half)", readable) {
                     return write_result(mem, read, ret, Err::<u32, _>(code));
                 }
-                // Straight into guest memory: try the socket, and wait for
-                // readiness only when it has nothing (no copy, no buffer).
+                // Straight into guest memory (no copy, no buffer).
                 let len = len.min(MAX_READ);
                 let deadline = deadline(has_t, t);
                 let n = if len == 0 {
@@ -417,13 +416,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             // TCP sends as it writes; flushing only checks the handle.
-            let result = match state.handles.get(h) {
-                Some(r) if writable(r) => Ok(()),
-                _ => Err(state.fail(
-                    ErrorCode::InvalidHandle,
-                    format!("handle {h} is not a writable stream of this process"),
-                )),
-            };
+            let result = check(state, h, "writable (a stream or write half)", writable);
             write_result(mem, flush, ret, result)
         },
     )?;
