@@ -13,6 +13,7 @@ use crate::error::{DecodeError, ReceiveError};
 use crate::process::ExitReason;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 /// This process's mailbox, decoding messages as `M`.
@@ -65,19 +66,20 @@ pub enum Event<M> {
     Exit(Exit),
 }
 
-/// A raw message: its envelope and bytes. Handles it carries are taken with
-/// [`crate::abi::mailbox::take_handle`] before the next receive.
-pub(crate) struct Raw {
-    pub envelope: Envelope,
-    pub bytes: Vec<u8>,
-}
+/// Messages of at most this many bytes are read into a buffer on the
+/// stack: receiving them touches no heap memory, so a process that only waits
+/// for small messages leaves its heap pages untouched (they stay unmapped).
+const INLINE: usize = 64;
 
-/// Receives the next message matching `tags` (any if empty) and `kinds`.
-pub(crate) fn receive_raw(
+/// Receives the next message matching `tags` (any if empty) and `kinds`, and
+/// hands its envelope and bytes to `f`. Handles the message carries are taken
+/// with [`crate::abi::mailbox::take_handle`] before the next receive.
+pub(crate) fn receive_with<R>(
     tags: &[u64],
     kinds: u8,
     timeout: Option<Duration>,
-) -> Result<Raw, ReceiveError> {
+    f: impl FnOnce(Envelope, &[u8]) -> R,
+) -> Result<R, ReceiveError> {
     let (has_timeout, nanos) = match timeout {
         Some(t) => (1, u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
         None => (0, 0),
@@ -91,23 +93,42 @@ pub(crate) fn receive_raw(
         // The arguments come from safe slices; anything else is a VM bug.
         _ => panic!("mailbox.receive failed: {e}"),
     })?;
+    let size = envelope.size as usize;
+    if size <= INLINE {
+        let mut buf = MaybeUninit::<[u8; INLINE]>::uninit();
+        let len = read_current(buf.as_mut_ptr().cast(), size);
+        // SAFETY: the host initialised the first `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
+        return Ok(f(envelope, bytes));
+    }
     let mut bytes = crate::message::buffer();
-    bytes.reserve(envelope.size as usize);
-    // SAFETY: the spare capacity is valid for writes of `size` bytes, and
-    // the host reports how many it wrote.
-    let n = crate::call(|ret| unsafe {
-        abi::mailbox::read(bytes.as_mut_ptr() as u32, envelope.size, ret)
-    })
-    .expect("reading the message just received");
-    // SAFETY: the host initialised `n` bytes, at most the capacity.
-    unsafe { bytes.set_len(n as usize) };
-    Ok(Raw { envelope, bytes })
+    bytes.reserve(size);
+    let len = read_current(bytes.as_mut_ptr(), size);
+    // SAFETY: the host initialised `len` bytes, at most the capacity.
+    unsafe { bytes.set_len(len) };
+    let result = f(envelope, &bytes);
+    crate::message::recycle(bytes);
+    Ok(result)
 }
 
-fn decode<M: DeserializeOwned>(raw: Raw) -> Result<M, DecodeError> {
-    let decoded = crate::message::decode(&raw.bytes, raw.envelope.tag, raw.envelope.sender);
-    crate::message::recycle(raw.bytes);
-    decoded
+/// Copies the current message's first `size` bytes to `dst`, which must be
+/// valid for writes of `size` bytes; returns how many the host wrote.
+fn read_current(dst: *mut u8, size: usize) -> usize {
+    // SAFETY: the caller passes a buffer valid for `size` bytes.
+    crate::call(|ret| unsafe { abi::mailbox::read(dst as u32, size as u32, ret) })
+        .expect("reading the message just received") as usize
+}
+
+/// Receives the next data message matching `tags` and decodes it as `M`.
+fn receive_decoded<M: DeserializeOwned>(
+    tags: &[u64],
+    timeout: Option<Duration>,
+) -> Result<(u64, M), ReceiveError> {
+    let decoded = receive_with(tags, message_kinds::DATA, timeout, |envelope, bytes| {
+        let message = crate::message::decode(bytes, envelope.tag, envelope.sender)?;
+        Ok::<_, DecodeError>((envelope.tag, message))
+    })?;
+    Ok(decoded?)
 }
 
 /// Decodes the reason an `exit` or `down` message carries.
@@ -166,8 +187,7 @@ impl<M: DeserializeOwned> Mailbox<M> {
     }
 
     fn receive_timeout_opt(&self, timeout: Option<Duration>) -> Result<M, ReceiveError> {
-        let raw = receive_raw(&[], message_kinds::DATA, timeout)?;
-        Ok(decode(raw)?)
+        Ok(receive_decoded(&[], timeout)?.1)
     }
 
     /// Waits for the next data message whose tag is in `tags`; others stay
@@ -180,9 +200,7 @@ impl<M: DeserializeOwned> Mailbox<M> {
         tags: &[u64],
         timeout: Option<Duration>,
     ) -> Result<(u64, M), ReceiveError> {
-        let raw = receive_raw(tags, message_kinds::DATA, timeout)?;
-        let tag = raw.envelope.tag;
-        Ok((tag, decode(raw)?))
+        receive_decoded(tags, timeout)
     }
 
     /// Waits for the next data message, `down` or `exit` signal.
@@ -191,19 +209,25 @@ impl<M: DeserializeOwned> Mailbox<M> {
     /// As [`Mailbox::receive_timeout`].
     pub fn receive_event(&self, timeout: Option<Duration>) -> Result<Event<M>, ReceiveError> {
         let kinds = message_kinds::DATA | message_kinds::DOWN | message_kinds::EXIT;
-        let raw = receive_raw(&[], kinds, timeout)?;
-        Ok(match MessageKind::from_raw(raw.envelope.kind) {
-            Some(MessageKind::Down) => Event::Down(Down {
-                monitor: raw.envelope.tag,
-                process: raw.envelope.sender,
-                reason: exit_reason(&raw.bytes),
-            }),
-            Some(MessageKind::Exit) => Event::Exit(Exit {
-                process: raw.envelope.sender,
-                reason: exit_reason(&raw.bytes),
-            }),
-            _ => Event::Message(decode(raw)?),
-        })
+        let event = receive_with(&[], kinds, timeout, |envelope, bytes| {
+            Ok::<_, DecodeError>(match MessageKind::from_raw(envelope.kind) {
+                Some(MessageKind::Down) => Event::Down(Down {
+                    monitor: envelope.tag,
+                    process: envelope.sender,
+                    reason: exit_reason(bytes),
+                }),
+                Some(MessageKind::Exit) => Event::Exit(Exit {
+                    process: envelope.sender,
+                    reason: exit_reason(bytes),
+                }),
+                _ => Event::Message(crate::message::decode(
+                    bytes,
+                    envelope.tag,
+                    envelope.sender,
+                )?),
+            })
+        })?;
+        Ok(event?)
     }
 }
 
@@ -212,12 +236,16 @@ impl<M: DeserializeOwned> Mailbox<M> {
 /// # Errors
 /// [`ReceiveError::Timeout`] if it does not arrive in time.
 pub fn receive_down(monitor: u64, timeout: Option<Duration>) -> Result<Down, ReceiveError> {
-    let raw = receive_raw(&[monitor], message_kinds::DOWN, timeout)?;
-    Ok(Down {
-        monitor,
-        process: raw.envelope.sender,
-        reason: exit_reason(&raw.bytes),
-    })
+    receive_with(
+        &[monitor],
+        message_kinds::DOWN,
+        timeout,
+        |envelope, bytes| Down {
+            monitor,
+            process: envelope.sender,
+            reason: exit_reason(bytes),
+        },
+    )
 }
 
 /// Waits for the next `exit` signal (while trapping exits), leaving other
@@ -226,10 +254,9 @@ pub fn receive_down(monitor: u64, timeout: Option<Duration>) -> Result<Down, Rec
 /// # Errors
 /// [`ReceiveError::Timeout`] if none arrives in time.
 pub fn receive_exit(timeout: Option<Duration>) -> Result<Exit, ReceiveError> {
-    let raw = receive_raw(&[], message_kinds::EXIT, timeout)?;
-    Ok(Exit {
-        process: raw.envelope.sender,
-        reason: exit_reason(&raw.bytes),
+    receive_with(&[], message_kinds::EXIT, timeout, |envelope, bytes| Exit {
+        process: envelope.sender,
+        reason: exit_reason(bytes),
     })
 }
 
@@ -251,11 +278,12 @@ pub struct RawMessage {
 /// # Errors
 /// [`ReceiveError::Timeout`] if none arrives in time.
 pub fn receive_bytes(tags: &[u64], timeout: Option<Duration>) -> Result<RawMessage, ReceiveError> {
-    let raw = receive_raw(tags, message_kinds::DATA, timeout)?;
-    Ok(RawMessage {
-        tag: raw.envelope.tag,
-        sender: raw.envelope.sender,
-        bytes: raw.bytes,
+    receive_with(tags, message_kinds::DATA, timeout, |envelope, bytes| {
+        RawMessage {
+            tag: envelope.tag,
+            sender: envelope.sender,
+            bytes: bytes.to_vec(),
+        }
     })
 }
 

@@ -10,7 +10,7 @@
 
 use crate::abi::{self, spawn_options};
 use crate::error::Error;
-use crate::mailbox::{receive_raw, Mailbox};
+use crate::mailbox::{receive_with, Mailbox};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::marker::PhantomData;
@@ -95,17 +95,20 @@ extern "C" fn entry(trampoline: u32) {
 /// Runs in the new process: reads the init message (the function's table
 /// index, then the encoded capture) and calls the function.
 fn trampoline<C: DeserializeOwned, M>() {
-    let raw = receive_raw(&[], abi::message_kinds::INIT, None)
+    let (function, capture) =
+        receive_with(&[], abi::message_kinds::INIT, None, |envelope, bytes| {
+            let (index, capture) = bytes.split_at(4);
+            let index = u32::from_le_bytes(index.try_into().expect("four bytes"));
+            // SAFETY: the index was taken from a `fn(C, Mailbox<M>)` by `Spawn::spawn`
+            // with these same type parameters.
+            let function: fn(C, Mailbox<M>) =
+                unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
+            // Decoding takes the capture's resources from the init message.
+            let capture: C = crate::message::decode(capture, 0, envelope.sender)
+                .expect("the capture was encoded by spawn for this type");
+            (function, capture)
+        })
         .expect("a spawned process starts with its init message");
-    let (index, capture) = raw.bytes.split_at(4);
-    let index = u32::from_le_bytes(index.try_into().expect("four bytes"));
-    // SAFETY: the index was taken from a `fn(C, Mailbox<M>)` by `Spawn::spawn`
-    // with these same type parameters.
-    let function: fn(C, Mailbox<M>) =
-        unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
-    // Decoding takes the capture's resources from the init message.
-    let capture: C = crate::message::decode(capture, 0, raw.envelope.sender)
-        .expect("the capture was encoded by spawn for this type");
     function(capture, Mailbox::this());
 }
 

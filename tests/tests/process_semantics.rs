@@ -101,6 +101,18 @@ async fn a_message_of_the_wrong_type_is_a_decode_error_with_its_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_every_size_arrive_whole() {
+    let expected: String = [0, 1, 61, 62, 63, 64, 65, 200, 70_000]
+        .iter()
+        .map(|n| format!("{n}: typed true, raw true\n"))
+        .collect();
+    assert_eq!(
+        scenario("message-sizes").await.stdout,
+        expected + "capture of 300 bytes\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loading_a_bad_module_at_run_time_is_an_error_value() {
     assert_eq!(
         scenario("load-module").await.stdout,

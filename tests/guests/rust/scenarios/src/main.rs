@@ -22,6 +22,7 @@ fn main() {
         "request" => request(),
         "selective" => selective(),
         "decode-error" => decode_error(),
+        "message-sizes" => message_sizes(),
         "memory-hog" => memory_hog(),
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
@@ -259,6 +260,33 @@ fn decode_error() {
             .err()
             == Some(ReceiveError::Timeout)
     );
+}
+
+/// Messages of every size arrive whole: small ones (read on the stack by the
+/// SDK), ones at and just past that limit, and large ones, typed and raw, and
+/// as a spawn's capture.
+fn message_sizes() {
+    let sizes = [0usize, 1, 61, 62, 63, 64, 65, 200, 70_000];
+    let echo = spawn((), |(), m: Mailbox<(Vec<u8>, Process<Vec<u8>>)>| {
+        while let Ok((bytes, reply_to)) = m.receive() {
+            reply_to.send(bytes);
+        }
+    });
+    let me = Process::<Vec<u8>>::this();
+    for n in sizes {
+        let sent: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+        echo.send((sent.clone(), me));
+        let typed = Mailbox::<Vec<u8>>::this().receive().unwrap() == sent;
+        me.send_bytes(&sent, 9);
+        let raw = vm_sdk::mailbox::receive_bytes(&[9], None).unwrap().bytes == sent;
+        println!("{n}: typed {typed}, raw {raw}");
+    }
+    let capture = "x".repeat(300);
+    spawn((capture, me), |(capture, me), _: Mailbox<()>| {
+        me.send(capture.into_bytes());
+    });
+    let back = Mailbox::<Vec<u8>>::this().receive().unwrap();
+    println!("capture of {} bytes", back.len());
 }
 
 fn memory_hog() {
