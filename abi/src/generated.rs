@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 1, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 2, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -335,6 +335,25 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         ],
         results: &[],
         since: (1, 0, 0),
+        result_size: 40,
+        result_payload_offset: 8,
+    },
+    FunctionSpec {
+        interface: "mailbox",
+        module: "vm:host/mailbox@1",
+        name: "receive-into",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 2, 0),
         result_size: 40,
         result_payload_offset: 8,
     },

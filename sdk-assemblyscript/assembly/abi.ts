@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 1;
+export const ABI_MINOR: u32 = 2;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.1.0\n";
+export const ABI_MARKER: string = "vm:host@1.2.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -173,6 +173,20 @@ export declare function mailbox_send(target: u64, tag: u64, data_ptr: usize, dat
 // @ts-ignore: decorator
 @external("vm:host/mailbox@1", "receive")
 export declare function mailbox_receive(tags_ptr: usize, tags_len: usize, kinds: u8, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * As `receive`, and copies the selected message's first bytes, at most
+ * `len`, to guest memory at address `dst`, so a message that fits takes
+ * one call. The envelope's `size` is the whole message's; `read`
+ * continues after the bytes copied here. The buffer is checked before
+ * waiting: when it lies outside memory the call fails with
+ * `out-of-bounds` and no message is taken.
+ * @since 1.2.0
+ * Writes a result at `ret` (40 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
+ */
+// @ts-ignore: decorator
+@external("vm:host/mailbox@1", "receive-into")
+export declare function mailbox_receive_into(tags_ptr: usize, tags_len: usize, kinds: u8, timeout_nanos_is_some: u32, timeout_nanos: u64, dst: u32, len: u32, ret: usize): void;
 
 /**
  * Copies the current message's next bytes to guest memory at address

@@ -1,9 +1,13 @@
 // The mailbox: selective receive of tagged messages.
 
-import { mailbox_receive, mailbox_read, mailbox_take_handle, mailbox_fresh_tag, MessageKinds, EnvelopeLayout } from "./abi";
+import { mailbox_receive_into, mailbox_read, mailbox_take_handle, mailbox_fresh_tag, MessageKinds, EnvelopeLayout } from "./abi";
 import { RET as _RET, ok } from "./process";
 
 const ENV: usize = memory.data(48, 8);
+/** Where the VM copies a message's first bytes in the receive call itself, so
+ * a small message takes one call; `mailbox.read` fetches the rest. */
+const HEAD_SIZE: u32 = 256;
+const HEAD: usize = memory.data(HEAD_SIZE);
 
 /** A received message. */
 export class Message {
@@ -28,7 +32,7 @@ export function receive(tags: u64[] = [], kinds: u8 = MessageKinds.DATA, timeout
   for (let i = 0; i < tags.length; i++) list[i] = tags[i];
   const has = timeoutMs >= 0 ? 1 : 0;
   const nanos: u64 = timeoutMs >= 0 ? (timeoutMs as u64) * 1_000_000 : 0;
-  mailbox_receive(list.dataStart, list.length, kinds, has, nanos, ENV);
+  mailbox_receive_into(list.dataStart, list.length, kinds, has, nanos, HEAD as u32, HEAD_SIZE, ENV);
   if (load<u8>(ENV) != 0) {
     store<u8>(_RET, 1);
     store<u8>(_RET, load<u8>(ENV, 8), 8);
@@ -38,7 +42,8 @@ export function receive(tags: u64[] = [], kinds: u8 = MessageKinds.DATA, timeout
   const e = ENV + 8;
   const size = load<u32>(e + EnvelopeLayout.SIZE);
   const data = new Uint8Array(size);
-  if (size > 0) mailbox_read(data.dataStart as u32, size, _RET);
+  memory.copy(data.dataStart, HEAD, min(size, HEAD_SIZE));
+  if (size > HEAD_SIZE) mailbox_read((data.dataStart + HEAD_SIZE) as u32, size - HEAD_SIZE, _RET);
   return new Message(load<u8>(e + EnvelopeLayout.KIND), load<u64>(e + EnvelopeLayout.TAG),
     load<u64>(e + EnvelopeLayout.SENDER), data, load<u32>(e + EnvelopeLayout.HANDLES));
 }

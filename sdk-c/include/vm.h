@@ -107,8 +107,10 @@ typedef struct vm_message {
 } vm_message_t;
 /* Waits for the oldest message whose kind is in `kinds` (VM_MESSAGE_KINDS_*)
  * and, if `ntags` > 0, whose tag is listed; others stay queued. `timeout_ms`
- * < 0 waits forever. The bytes go to `buf`; VM_E_BUFFER_TOO_SMALL if they do
- * not fit (the message is still the current one: read it with vm_read). */
+ * < 0 waits forever. The bytes go to `buf`, in the same call into the VM.
+ * VM_E_BUFFER_TOO_SMALL if they do not fit: `buf` holds the first `cap`
+ * bytes (`out->len`), `out->envelope.size` says how many there are, and
+ * vm_read copies the rest (the message stays the current one). */
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
                        size_t cap, vm_message_t *out);
 /* Copies the current message's next bytes; returns how many. */

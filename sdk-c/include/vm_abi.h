@@ -15,12 +15,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 1
+#define VM_ABI_MINOR 2
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.1.0\n"
+#define VM_ABI_MARKER "vm:host@1.2.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.1.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.2.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -222,6 +222,18 @@ void vm_raw_mailbox_send(vm_process_id_t target, uint64_t tag, const uint8_t *da
  */
 __attribute__((import_module("vm:host/mailbox@1"), import_name("receive")))
 void vm_raw_mailbox_receive(const uint64_t *tags_ptr, size_t tags_len, vm_message_kinds_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_envelope_t *ret);
+
+/*
+ * As `receive`, and copies the selected message's first bytes, at most
+ * `len`, to guest memory at address `dst`, so a message that fits takes
+ * one call. The envelope's `size` is the whole message's; `read`
+ * continues after the bytes copied here. The buffer is checked before
+ * waiting: when it lies outside memory the call fails with
+ * `out-of-bounds` and no message is taken.
+ * @since 1.2.0
+ */
+__attribute__((import_module("vm:host/mailbox@1"), import_name("receive-into")))
+void vm_raw_mailbox_receive_into(const uint64_t *tags_ptr, size_t tags_len, vm_message_kinds_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, uint32_t dst, uint32_t len, vm_result_envelope_t *ret);
 
 /*
  * Copies the current message's next bytes to guest memory at address

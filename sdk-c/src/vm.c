@@ -148,15 +148,17 @@ vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t 
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
                        size_t cap, vm_message_t *out) {
     vm_result_envelope_t r;
-    vm_raw_mailbox_receive(tags, ntags, kinds, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0, &r);
+    /* One call: the VM copies the first `cap` bytes along with the envelope. */
+    vm_raw_mailbox_receive_into(tags, ntags, kinds, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0,
+                                addr(buf), (uint32_t)cap, &r);
     if (r.is_err) return VM_STATUS(r.val.err);
     out->envelope = r.val.ok;
     out->data = buf;
     if (r.val.ok.size > cap) {
-        out->len = 0;
+        out->len = cap;
         return VM_E_BUFFER_TOO_SMALL;
     }
-    out->len = vm_read(buf, cap);
+    out->len = r.val.ok.size;
     return VM_OK;
 }
 

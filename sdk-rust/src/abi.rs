@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 1, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 2, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -296,7 +296,7 @@ const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.1.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.2.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -416,6 +416,27 @@ pub mod mailbox {
             timeout_nanos: u64,
             ret: *mut CallResult<Envelope>,
         );
+        /// As `receive`, and copies the selected message's first bytes, at most
+        /// `len`, to guest memory at address `dst`, so a message that fits takes
+        /// one call. The envelope's `size` is the whole message's; `read`
+        /// continues after the bytes copied here. The buffer is checked before
+        /// waiting: when it lies outside memory the call fails with
+        /// `out-of-bounds` and no message is taken.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "receive-into"]
+        pub fn receive_into(
+            tags_ptr: *const u64,
+            tags_len: usize,
+            kinds: u8,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            dst: u32,
+            len: u32,
+            ret: *mut CallResult<Envelope>,
+        );
         /// Copies the current message's next bytes to guest memory at address
         /// `dst`, at most `len`; returns how many were copied (0 at the end).
         ///
@@ -478,6 +499,30 @@ pub mod mailbox {
         ret: *mut CallResult<Envelope>,
     ) {
         super::outside_vm("mailbox.receive")
+    }
+
+    /// As `receive`, and copies the selected message's first bytes, at most
+    /// `len`, to guest memory at address `dst`, so a message that fits takes
+    /// one call. The envelope's `size` is the whole message's; `read`
+    /// continues after the bytes copied here. The buffer is checked before
+    /// waiting: when it lies outside memory the call fails with
+    /// `out-of-bounds` and no message is taken.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn receive_into(
+        tags_ptr: *const u64,
+        tags_len: usize,
+        kinds: u8,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        dst: u32,
+        len: u32,
+        ret: *mut CallResult<Envelope>,
+    ) {
+        super::outside_vm("mailbox.receive-into")
     }
 
     /// Copies the current message's next bytes to guest memory at address

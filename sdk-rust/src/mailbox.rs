@@ -66,10 +66,12 @@ pub enum Event<M> {
     Exit(Exit),
 }
 
-/// Messages of at most this many bytes are read into a buffer on the
-/// stack: receiving them touches no heap memory, so a process that only waits
-/// for small messages leaves its heap pages untouched (they stay unmapped).
-const INLINE: usize = 64;
+/// Messages of at most this many bytes arrive in a buffer on the stack, in
+/// the receive call itself; larger ones continue with `mailbox.read` into a
+/// heap buffer. So a process that only waits for small messages leaves its
+/// heap pages untouched (they stay unmapped), and a small message costs one
+/// call into the VM.
+const INLINE: usize = 256;
 
 /// Receives the next message matching `tags` (any if empty) and `kinds`, and
 /// hands its envelope and bytes to `f`. Handles the message carries are taken
@@ -84,28 +86,41 @@ pub(crate) fn receive_with<R>(
         Some(t) => (1, u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
         None => (0, 0),
     };
-    // SAFETY: the tag list and return area are valid for the call.
+    let mut inline = MaybeUninit::<[u8; INLINE]>::uninit();
+    let dst = inline.as_mut_ptr() as u32;
+    // SAFETY: the tag list, the inline buffer and the return area are valid
+    // for the call.
     let envelope = crate::call(|ret| unsafe {
-        abi::mailbox::receive(tags.as_ptr(), tags.len(), kinds, has_timeout, nanos, ret)
+        abi::mailbox::receive_into(
+            tags.as_ptr(),
+            tags.len(),
+            kinds,
+            has_timeout,
+            nanos,
+            dst,
+            INLINE as u32,
+            ret,
+        )
     })
     .map_err(|e| match e.code() {
         Some(abi::ErrorCode::Timeout) => ReceiveError::Timeout,
         // The arguments come from safe slices; anything else is a VM bug.
-        _ => panic!("mailbox.receive failed: {e}"),
+        _ => panic!("mailbox.receive-into failed: {e}"),
     })?;
     let size = envelope.size as usize;
+    // SAFETY: the host copied the message's first `min(size, INLINE)` bytes.
+    let head =
+        unsafe { std::slice::from_raw_parts(inline.as_ptr().cast::<u8>(), size.min(INLINE)) };
     if size <= INLINE {
-        let mut buf = MaybeUninit::<[u8; INLINE]>::uninit();
-        let len = read_current(buf.as_mut_ptr().cast(), size);
-        // SAFETY: the host initialised the first `len` bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
-        return Ok(f(envelope, bytes));
+        return Ok(f(envelope, head));
     }
     let mut bytes = crate::message::buffer();
     bytes.reserve(size);
-    let len = read_current(bytes.as_mut_ptr(), size);
-    // SAFETY: the host initialised `len` bytes, at most the capacity.
-    unsafe { bytes.set_len(len) };
+    bytes.extend_from_slice(head);
+    // SAFETY: the spare capacity holds the `size - INLINE` bytes after the head.
+    let rest = read_current(unsafe { bytes.as_mut_ptr().add(INLINE) }, size - INLINE);
+    // SAFETY: the host initialised `rest` bytes after the head, within the capacity.
+    unsafe { bytes.set_len(INLINE + rest) };
     let result = f(envelope, &bytes);
     crate::message::recycle(bytes);
     Ok(result)

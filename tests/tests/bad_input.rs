@@ -54,7 +54,7 @@ fn an_import_with_the_wrong_signature_is_refused_with_both_signatures() {
     let text =
         load(br#"(module (import "vm:host/process@1" "self-id" (func (result i32))))"#).to_string();
     assert!(
-        text.contains("its signature is () -> (i32) but ABI 1.1.0 defines () -> (i64)"),
+        text.contains("its signature is () -> (i32) but ABI 1.2.0 defines () -> (i64)"),
         "{text}"
     );
 }
@@ -90,6 +90,38 @@ async fn a_message_pointer_past_the_end_of_memory_fails_the_call_only() {
         1, // out-of-bounds
     );
     let run = run_wat(&wat).await.unwrap();
+    assert_eq!(run.outcome.status, 0, "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_buffer_outside_memory_fails_before_taking_the_message() {
+    // Exit status 0 only if: the bad buffer fails with out-of-bounds, the
+    // message is still there for the next receive, which copies its first
+    // 5 bytes and reports all 12, and `read` returns the other 7.
+    let wat = r#"(module
+        (import "vm:host/process@1" "self-id" (func $self (result i64)))
+        (import "vm:host/mailbox@1" "send" (func $send (param i64 i64 i32 i32 i32 i32 i32)))
+        (import "vm:host/mailbox@1" "receive-into" (func $recv (param i32 i32 i32 i32 i64 i32 i32 i32)))
+        (import "vm:host/mailbox@1" "read" (func $read (param i32 i32 i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 100) "hello, world")
+        (func (export "_start")
+          (call $send (call $self) (i64.const 5) (i32.const 100) (i32.const 12) (i32.const 0) (i32.const 0) (i32.const 16))
+          (call $recv (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 1) (i64.const 0) (i32.const 65530) (i32.const 100) (i32.const 32))
+          (if (i32.ne (i32.load8_u (i32.const 32)) (i32.const 1)) (then (call $exit (i32.const 3))))
+          (if (i32.ne (i32.load8_u (i32.const 40)) (i32.const 1)) (then (call $exit (i32.const 4))))
+          (call $recv (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 1) (i64.const 0) (i32.const 200) (i32.const 5) (i32.const 32))
+          (if (i32.ne (i32.load8_u (i32.const 32)) (i32.const 0)) (then (call $exit (i32.const 5))))
+          (if (i64.ne (i64.load (i32.const 48)) (i64.const 5)) (then (call $exit (i32.const 6))))
+          (if (i32.ne (i32.load (i32.const 64)) (i32.const 12)) (then (call $exit (i32.const 7))))
+          (if (i32.ne (i32.load8_u (i32.const 205)) (i32.const 0)) (then (call $exit (i32.const 8))))
+          (call $read (i32.const 205) (i32.const 100) (i32.const 16))
+          (if (i32.ne (i32.load (i32.const 20)) (i32.const 7)) (then (call $exit (i32.const 9))))
+          (if (i64.ne (i64.load (i32.const 100)) (i64.load (i32.const 200))) (then (call $exit (i32.const 10))))
+          (if (i32.ne (i32.load (i32.const 108)) (i32.load (i32.const 208))) (then (call $exit (i32.const 11))))
+          (call $exit (i32.const 0))))"#;
+    let run = run_wat(wat).await.unwrap();
     assert_eq!(run.outcome.status, 0, "{run:?}");
 }
 

@@ -26,7 +26,7 @@ fn a_guest_needing_a_newer_minor_is_refused_naming_the_function_and_versions() {
     assert!(text.contains("`vm:host/process@1.hibernate`"), "{text}");
     assert!(text.contains("built for ABI 1.99.0"), "{text}");
     assert!(text.contains("this VM serves"), "{text}");
-    assert!(text.contains("1.1.0"), "{text}");
+    assert!(text.contains("1.2.0"), "{text}");
     assert!(text.contains("run it on a newer VM"), "{text}");
     // The function it does share is not reported.
     assert!(!text.contains("self-id"), "{text}");
@@ -37,7 +37,7 @@ fn a_guest_needing_a_newer_major_is_refused_before_it_runs() {
     let text = load_error("abi-2.0-guest.wasm");
     assert!(text.contains("`vm:host/process@2.self-id`"), "{text}");
     assert!(text.contains("major version 2"), "{text}");
-    assert!(text.contains("serves ABI 1.1.0"), "{text}");
+    assert!(text.contains("serves ABI 1.2.0"), "{text}");
     assert!(text.contains("a VM that serves ABI 2.x"), "{text}");
 }
 

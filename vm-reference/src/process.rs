@@ -188,12 +188,13 @@ impl ProcessState {
         self.wasi.get_or_insert_with(|| node.wasi_ctx(module, args))
     }
 
-    /// Makes `m` the current message.
-    pub fn set_current(&mut self, mut m: Message) {
+    /// Makes `m` the current message, its first `read` bytes already copied
+    /// out (the next `mailbox.read` continues from there).
+    pub fn set_current(&mut self, mut m: Message, read: usize) {
         self.current_resources.clear();
         self.current_resources
             .extend(std::mem::take(&mut m.resources).into_iter().map(Some));
-        self.current = Some((m, 0));
+        self.current = Some((m, read));
     }
 }
 

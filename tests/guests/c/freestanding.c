@@ -1,6 +1,7 @@
 /* Built with --target=wasm32 and no libc: spawns a process, exchanges a
- * postcard-encoded message with it, and exits normally only if the reply is
- * what it expects (the test checks the exit reason). */
+ * postcard-encoded message with it, receives a message larger than its
+ * buffer in two parts, and exits normally only if everything is what it
+ * expects (the test checks the exit reason). */
 #include <vm.h>
 
 static void doubler(const uint8_t *capture, size_t len) {
@@ -34,5 +35,16 @@ __attribute__((export_name("_start"))) void _start(void) {
     vm_reader_init(&r, m.data, m.len);
     uint32_t answer = vm_get_u32(&r);
     if (vm_reader_finish(&r) != VM_OK || answer != 42) vm_exit("wrong answer");
+
+    uint8_t sent[20];
+    for (int i = 0; i < 20; i++) sent[i] = (uint8_t)(i + 1);
+    vm_send(vm_self(), 0, sent, sizeof sent);
+    uint8_t head[8], rest[16];
+    if (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, head, sizeof head, &m) != VM_E_BUFFER_TOO_SMALL)
+        vm_exit("a message larger than the buffer was not reported");
+    if (m.len != 8 || m.envelope.size != 20) vm_exit("wrong sizes for a message larger than the buffer");
+    if (vm_read(rest, sizeof rest) != 12) vm_exit("vm_read did not return the rest");
+    for (int i = 0; i < 20; i++)
+        if ((i < 8 ? head[i] : rest[i - 8]) != sent[i]) vm_exit("the two parts differ from what was sent");
     vm_exit("");
 }

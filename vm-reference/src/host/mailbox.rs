@@ -37,34 +37,30 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     linker.func_wrap_async(
         m,
         "receive",
-        move |mut caller: Ctx<'_>, (tptr, tlen, kinds, has_timeout, timeout, ret): (u32, u32, u32, u32, u64, u32)| {
-            Box::new(async move {
-                let (mem, state) = memory(&mut caller)?;
-                let tags = match list_u64(state, mem, tptr, tlen) {
-                    Ok(t) => t,
-                    Err(code) => return write_result(mem, receive, ret, Err::<Envelope, _>(code)),
-                };
-                let filter = Filter { tags, kinds: kinds as u8 };
-                let timeout = (has_timeout != 0).then(|| Duration::from_nanos(timeout));
-                let state = caller.data_mut();
-                let received = state.mailbox.receive(&state.entry.inbox, &filter, timeout).await;
-                let (mem, state) = memory(&mut caller)?;
-                let result = match received {
-                    Some(msg) => {
-                        let envelope = Envelope {
-                            kind: msg.kind as u8,
-                            tag: msg.tag,
-                            sender: msg.sender,
-                            size: msg.data.len() as u32,
-                            handles: msg.resources.len() as u32,
-                        };
-                        state.set_current(msg);
-                        Ok(envelope)
-                    }
-                    None => Err(state.fail(ErrorCode::Timeout, "no matching message arrived before the timeout")),
-                };
-                write_result(mem, receive, ret, result)
-            })
+        move |caller: Ctx<'_>, (tptr, tlen, kinds, has_timeout, timeout, ret): (u32, u32, u32, u32, u64, u32)| {
+            let select = Select { tags: (tptr, tlen), kinds, timeout: (has_timeout, timeout) };
+            Box::new(receive_message(caller, receive, select, None, ret))
+        },
+    )?;
+
+    let receive_into = spec("mailbox", "receive-into");
+    linker.func_wrap_async(
+        m,
+        "receive-into",
+        move |caller: Ctx<'_>,
+              (tptr, tlen, kinds, has_timeout, timeout, dst, len, ret): ReceiveIntoArgs| {
+            let select = Select {
+                tags: (tptr, tlen),
+                kinds,
+                timeout: (has_timeout, timeout),
+            };
+            Box::new(receive_message(
+                caller,
+                receive_into,
+                select,
+                Some((dst, len)),
+                ret,
+            ))
         },
     )?;
 
@@ -123,6 +119,83 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         NEXT_TAG.fetch_add(1, Ordering::Relaxed)
     })?;
     Ok(())
+}
+
+/// `receive-into`'s core parameters: the tag list, kinds, optional timeout,
+/// the buffer and the return pointer.
+type ReceiveIntoArgs = (u32, u32, u32, u32, u64, u32, u32, u32);
+
+/// Which message a receive selects, as the guest passed it: the tag list's
+/// address and length, the kinds, and the optional timeout.
+struct Select {
+    tags: (u32, u32),
+    kinds: u32,
+    timeout: (u32, u64),
+}
+
+/// `receive` and `receive-into`: waits for the selected message, makes it the
+/// current one and, given a buffer, copies its first bytes there. Arguments
+/// are checked before waiting, so a bad one takes no message.
+async fn receive_message(
+    mut caller: Ctx<'_>,
+    spec: &'static vm_abi::FunctionSpec,
+    select: Select,
+    dst: Option<(u32, u32)>,
+    ret: u32,
+) -> wasmtime::Result<()> {
+    let (mem, state) = memory(&mut caller)?;
+    let tags = match list_u64(state, mem, select.tags.0, select.tags.1) {
+        Ok(t) => t,
+        Err(code) => return write_result(mem, spec, ret, Err::<Envelope, _>(code)),
+    };
+    if let Some((ptr, len)) = dst {
+        if let Err(code) = bytes(mem, ptr, len) {
+            let code = state.fail(
+                code,
+                format!("buffer at {ptr} of {len} bytes lies outside memory"),
+            );
+            return write_result(mem, spec, ret, Err::<Envelope, _>(code));
+        }
+    }
+    let filter = Filter {
+        tags,
+        kinds: select.kinds as u8,
+    };
+    let (has_timeout, nanos) = select.timeout;
+    let timeout = (has_timeout != 0).then(|| Duration::from_nanos(nanos));
+    let state = caller.data_mut();
+    let received = state
+        .mailbox
+        .receive(&state.entry.inbox, &filter, timeout)
+        .await;
+    let (mem, state) = memory(&mut caller)?;
+    let Some(msg) = received else {
+        let code = state.fail(
+            ErrorCode::Timeout,
+            "no matching message arrived before the timeout",
+        );
+        return write_result(mem, spec, ret, Err::<Envelope, _>(code));
+    };
+    let envelope = Envelope {
+        kind: msg.kind as u8,
+        tag: msg.tag,
+        sender: msg.sender,
+        size: msg.data.len() as u32,
+        handles: msg.resources.len() as u32,
+    };
+    // Memory only grows, so the buffer checked before waiting is still inside it.
+    let copied = match dst {
+        Some((ptr, len)) => {
+            let n = msg.data.len().min(len as usize);
+            bytes_mut(mem, ptr, n as u32)
+                .expect("checked before waiting")
+                .copy_from_slice(&msg.data[..n]);
+            n
+        }
+        None => 0,
+    };
+    state.set_current(msg, copied);
+    write_result(mem, spec, ret, Ok(envelope))
 }
 
 fn send_message(
