@@ -17,6 +17,18 @@ thread_local! {
     static OUTGOING: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
 }
 
+/// Messages that encode to at most this many bytes are encoded on the stack:
+/// sending them touches no heap memory.
+const INLINE: usize = 128;
+
+/// Where a message was encoded.
+enum Encoded {
+    /// The first `n` bytes of the stack buffer.
+    Inline(usize),
+    /// A reused heap buffer, for larger messages.
+    Heap(Vec<u8>),
+}
+
 /// Encodes `value` after `prefix`, collecting the handles of resources
 /// inside it, and passes the bytes and handles to `f`.
 pub(crate) fn with_encoded<M: Serialize + ?Sized, R>(
@@ -25,13 +37,26 @@ pub(crate) fn with_encoded<M: Serialize + ?Sized, R>(
     f: impl FnOnce(&[u8], &[u32]) -> R,
 ) -> R {
     let previous = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
-    let bytes = crate::message::encode_to_buffer(prefix, value);
+    let mut inline = [0u8; INLINE];
+    let encoded = match crate::message::encode_inline(prefix, value, &mut inline) {
+        Some(n) => Encoded::Inline(n),
+        None => {
+            // Too large for the stack: encode again, handle list included.
+            OUTGOING.with(|o| o.borrow_mut().as_mut().map(Vec::clear));
+            Encoded::Heap(crate::message::encode_to_buffer(prefix, value))
+        }
+    };
     let handles = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), previous))
         .unwrap_or_default();
-    let result = f(&bytes, &handles);
-    crate::message::recycle(bytes);
-    result
+    match encoded {
+        Encoded::Inline(n) => f(&inline[..n], &handles),
+        Encoded::Heap(bytes) => {
+            let result = f(&bytes, &handles);
+            crate::message::recycle(bytes);
+            result
+        }
+    }
 }
 
 /// A handle this process owns; released when dropped, unless it was moved

@@ -41,6 +41,25 @@ pub(crate) fn recycle(b: Vec<u8>) {
     }
 }
 
+/// Encodes a message after `prefix` into `buf`; returns the length, or
+/// `None` when it does not fit.
+pub(crate) fn encode_inline<M: Serialize + ?Sized>(
+    prefix: &[u8],
+    message: &M,
+    buf: &mut [u8],
+) -> Option<usize> {
+    if prefix.len() > buf.len() {
+        return None;
+    }
+    let (head, rest) = buf.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    match postcard::to_slice(message, rest) {
+        Ok(used) => Some(prefix.len() + used.len()),
+        Err(postcard::Error::SerializeBufferFull) => None,
+        Err(e) => panic!("a message failed to serialize: {e}"),
+    }
+}
+
 /// Encodes a message after `prefix` into a reused buffer; give it back with
 /// [`recycle`].
 pub(crate) fn encode_to_buffer<M: Serialize + ?Sized>(prefix: &[u8], message: &M) -> Vec<u8> {

@@ -138,6 +138,7 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
          mismatched reunite keeps both: true\n\
          half used after reunite: Some(Some(InvalidHandle))\n\
          moved handle: Some(Some(InvalidHandle))\n\
+         stream in a large message: true\n\
          peer reset mid-read: Err(true)\n"
     );
 }

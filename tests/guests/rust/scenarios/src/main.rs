@@ -419,6 +419,33 @@ fn net_errors(resetting_server: &str) {
     println!("moved handle: {:?}", raw_read(moved, 0, 0).err());
     keeper.send(());
 
+    // A stream inside a message too large to encode on the stack arrives
+    // once, and works: the SDK, out of room after recording the stream,
+    // encodes the message again on the heap.
+    let (mut near, _) = {
+        let far = TcpStream::connect(addr).unwrap();
+        let (near, peer) = listener.accept().unwrap();
+        let text = "y".repeat(300);
+        let writer = spawn((), |(), m: Mailbox<(TcpStream, String)>| {
+            let (mut stream, text) = m.receive().unwrap();
+            stream.write_all(text.as_bytes()).unwrap();
+        });
+        writer.send((far, text));
+        (near, peer)
+    };
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 512];
+    while got.len() < 300 {
+        match near.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    println!(
+        "stream in a large message: {}",
+        got == "y".repeat(300).into_bytes()
+    );
+
     let mut reset = TcpStream::connect(resetting_server).unwrap();
     let mut buf = [0u8; 16];
     let outcome = reset.read(&mut buf);
