@@ -476,6 +476,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
         interface: "net",
         module: "vm:host/net@1",
+        name: "try-write",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 2, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
         name: "flush",
         params: &[CoreType::I32, CoreType::I32],
         results: &[],

@@ -275,6 +275,19 @@ export declare function net_read(socket: u32, dst: u32, len: u32, timeout_nanos_
 export declare function net_write(socket: u32, data_ptr: usize, data_len: usize, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
 
 /**
+ * Writes as much of `data` to a stream or write half as its send buffer
+ * takes now, without waiting; returns how many bytes. 0 means none fit
+ * (or `data` was empty): `write` waits for room. The call never
+ * suspends the process, so it costs less than `write`; SDKs try it
+ * first.
+ * @since 1.2.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "try-write")
+export declare function net_try_write(socket: u32, data_ptr: usize, data_len: usize, ret: usize): void;
+
+/**
  * Flushes a stream or write half.
  * @since 1.1.0
  * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.

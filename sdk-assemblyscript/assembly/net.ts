@@ -3,7 +3,7 @@
 // handles). A ReadHalf has no write method and a WriteHalf no read method.
 
 import {
-  net_bind, net_accept, net_connect, net_read, net_write, net_shutdown, net_local_address, net_peer_address,
+  net_bind, net_accept, net_connect, net_read, net_write, net_try_write, net_shutdown, net_local_address, net_peer_address,
   net_split, net_reunite, handle_drop, ShutdownHow,
 } from "./abi";
 import { RET, ok } from "./process";
@@ -29,7 +29,10 @@ function readHandle(h: u32, buf: Uint8Array, timeoutMs: i64): i32 {
 function writeAllHandle(h: u32, data: Uint8Array): bool {
   let done = 0;
   while (done < data.length) {
-    net_write(h, data.dataStart + done, data.length - done, 0, 0, RET);
+    // Try without waiting (cheaper: the process is not suspended); wait for
+    // room only when the send buffer is full.
+    net_try_write(h, data.dataStart + done, data.length - done, RET);
+    if (ok(4) && load<u32>(RET, 4) == 0) net_write(h, data.dataStart + done, data.length - done, 0, 0, RET);
     if (!ok(4)) return false;
     done += load<u32>(RET, 4) as i32;
   }

@@ -305,6 +305,17 @@ __attribute__((import_module("vm:host/net@1"), import_name("write")))
 void vm_raw_net_write(vm_handle_t socket, const uint8_t *data_ptr, size_t data_len, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
 
 /*
+ * Writes as much of `data` to a stream or write half as its send buffer
+ * takes now, without waiting; returns how many bytes. 0 means none fit
+ * (or `data` was empty): `write` waits for room. The call never
+ * suspends the process, so it costs less than `write`; SDKs try it
+ * first.
+ * @since 1.2.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("try-write")))
+void vm_raw_net_try_write(vm_handle_t socket, const uint8_t *data_ptr, size_t data_len, vm_result_u32_t *ret);
+
+/*
  * Flushes a stream or write half.
  * @since 1.1.0
  */

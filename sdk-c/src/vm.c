@@ -259,7 +259,10 @@ static vm_status_t write_all_handle(vm_handle_t h, const void *data, size_t len)
     const uint8_t *p = data;
     while (len > 0) {
         vm_result_u32_t r;
-        vm_raw_net_write(h, p, len, 0, 0, &r);
+        /* Try without waiting (cheaper: the process is not suspended); wait
+         * for room only when the send buffer is full. */
+        vm_raw_net_try_write(h, p, len, &r);
+        if (!r.is_err && r.val.ok == 0) vm_raw_net_write(h, p, len, 0, 0, &r);
         if (r.is_err) return VM_STATUS(r.val.err);
         p += r.val.ok;
         len -= r.val.ok;

@@ -645,6 +645,22 @@ pub mod net {
             timeout_nanos: u64,
             ret: *mut CallResult<u32>,
         );
+        /// Writes as much of `data` to a stream or write half as its send buffer
+        /// takes now, without waiting; returns how many bytes. 0 means none fit
+        /// (or `data` was empty): `write` waits for room. The call never
+        /// suspends the process, so it costs less than `write`; SDKs try it
+        /// first.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "try-write"]
+        pub fn try_write(
+            socket: Handle,
+            data_ptr: *const u8,
+            data_len: usize,
+            ret: *mut CallResult<u32>,
+        );
         /// Flushes a stream or write half.
         ///
         /// # Safety
@@ -787,6 +803,25 @@ pub mod net {
         ret: *mut CallResult<u32>,
     ) {
         super::outside_vm("net.write")
+    }
+
+    /// Writes as much of `data` to a stream or write half as its send buffer
+    /// takes now, without waiting; returns how many bytes. 0 means none fit
+    /// (or `data` was empty): `write` waits for room. The call never
+    /// suspends the process, so it costs less than `write`; SDKs try it
+    /// first.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn try_write(
+        socket: Handle,
+        data_ptr: *const u8,
+        data_len: usize,
+        ret: *mut CallResult<u32>,
+    ) {
+        super::outside_vm("net.try-write")
     }
 
     /// Flushes a stream or write half.

@@ -160,11 +160,35 @@ fn read_from(handle: u32, buf: &mut [u8], timeout: Option<Duration>) -> io::Resu
 }
 
 fn write_to(handle: u32, buf: &[u8], timeout: Option<Duration>) -> io::Result<usize> {
+    // Most writes fit in the socket's send buffer: try without waiting (a
+    // call that never suspends the process, so it is cheaper), and make the
+    // call that waits for room only when the buffer is full.
+    let n = try_write_to(handle, buf)?;
+    if n > 0 || buf.is_empty() {
+        return Ok(n);
+    }
     let (has, nanos) = timeout_args(timeout);
     // SAFETY: the buffer is valid for reads of its length.
     Ok(crate::call(|ret| unsafe {
         abi::net::write(handle, buf.as_ptr(), buf.len(), has, nanos, ret)
     })? as usize)
+}
+
+/// Writes what the send buffer takes now; 0 when it is full.
+fn try_write_to(handle: u32, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the buffer is valid for reads of its length.
+    Ok(
+        crate::call(|ret| unsafe { abi::net::try_write(handle, buf.as_ptr(), buf.len(), ret) })?
+            as usize,
+    )
+}
+
+/// [`try_write_to`], with `WouldBlock` for a full buffer as tokio has it.
+fn try_write_now(handle: u32, buf: &[u8]) -> io::Result<usize> {
+    match try_write_to(handle, buf)? {
+        0 if !buf.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+        n => Ok(n),
+    }
 }
 
 fn shutdown(handle: u32, how: Shutdown) -> io::Result<()> {
@@ -267,6 +291,16 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    /// Writes as much of `buf` as the socket's send buffer takes now, without
+    /// waiting; [`io::ErrorKind::WouldBlock`] when it is full. (Writes
+    /// through [`Write`] wait for room instead.)
+    ///
+    /// # Errors
+    /// `WouldBlock`, or the reason the stream failed.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        try_write_now(self.handle.raw(), buf)
+    }
+
     /// The raw handle, for calls through [`crate::abi`]. It stays owned by
     /// this value.
     pub fn raw_handle(&self) -> u32 {
@@ -473,6 +507,15 @@ impl Read for ReadHalf {
 }
 
 impl WriteHalf {
+    /// Writes as much of `buf` as the socket's send buffer takes now, without
+    /// waiting; [`io::ErrorKind::WouldBlock`] when it is full.
+    ///
+    /// # Errors
+    /// `WouldBlock`, or the reason the stream failed.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        try_write_now(self.handle.raw(), buf)
+    }
+
     /// The raw handle, for calls through [`crate::abi`]. It stays owned by
     /// this value.
     pub fn raw_handle(&self) -> u32 {

@@ -139,6 +139,8 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
          half used after reunite: Some(Some(InvalidHandle))\n\
          moved handle: Some(Some(InvalidHandle))\n\
          stream in a large message: true\n\
+         try_write on a full buffer: WouldBlock (after some bytes: true)\n\
+         every byte arrived: true\n\
          peer reset mid-read: Err(true)\n"
     );
 }

@@ -130,6 +130,38 @@ fn take(
     Ok(state.handles.remove(h).expect("just checked"))
 }
 
+/// `net.try-write`: writes what the socket takes now; 0 when it is full.
+fn write_now(
+    state: &mut ProcessState,
+    mem: &[u8],
+    h: u32,
+    ptr: u32,
+    len: u32,
+) -> Result<u32, ErrorCode> {
+    let data = bytes(mem, ptr, len).map_err(|code| {
+        state.fail(
+            code,
+            format!("data at {ptr} of {len} bytes lies outside memory"),
+        )
+    })?;
+    check(state, h, "writable (a stream or write half)", writable)?;
+    // A plain non-blocking send rather than tokio's `try_write`, which says
+    // "would block" without trying while the reactor has not yet seen the
+    // socket writable (as with a new stream). A send that fails with EAGAIN
+    // leaves tokio's readiness stale; the waiting `write` that follows finds
+    // that out with one more EAGAIN and then waits.
+    let written = match state.handles.get(h) {
+        Some(Resource::TcpStream(s)) => socket2::SockRef::from(s).send(data),
+        Some(Resource::WriteHalf(w)) => socket2::SockRef::from(w.as_ref()).send(data),
+        _ => unreachable!("check() checked the kind"),
+    };
+    match written {
+        Ok(n) => Ok(n as u32),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(io_fail(state, "writing", e)),
+    }
+}
+
 fn readable(r: &Resource) -> bool {
     matches!(r, Resource::TcpStream(_) | Resource::ReadHalf(_))
 }
@@ -406,6 +438,17 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     .map_err(|e| io_fail(state, "writing", e));
                 write_result(mem, write, ret, result)
             })
+        },
+    )?;
+
+    let try_write = spec("net", "try-write");
+    linker.func_wrap(
+        m,
+        "try-write",
+        move |mut caller: Ctx<'_>, h: u32, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let result = write_now(state, mem, h, ptr, len);
+            write_result(mem, try_write, ret, result)
         },
     )?;
 

@@ -446,6 +446,42 @@ fn net_errors(resetting_server: &str) {
         got == "y".repeat(300).into_bytes()
     );
 
+    // A full send buffer loses nothing: try_write says WouldBlock, and
+    // write_all (which tries first, then waits for room) gets every byte out.
+    let far = TcpStream::connect(addr).unwrap();
+    let (mut near, _) = listener.accept().unwrap();
+    let chunk = vec![7u8; 64 << 10];
+    let mut queued = 0usize;
+    let full = loop {
+        match far.try_write(&chunk) {
+            Ok(n) => queued += n,
+            Err(e) => break e.kind(),
+        }
+    };
+    println!(
+        "try_write on a full buffer: {full:?} (after some bytes: {})",
+        queued > 0
+    );
+    let more = 4usize << 20;
+    spawn((far, more), |(mut far, more): (TcpStream, usize), _: Mailbox<()>| {
+        far.write_all(&vec![7u8; more]).unwrap();
+    });
+    let (mut got, mut intact) = (0usize, true);
+    let mut buf = vec![0u8; 64 << 10];
+    while got < queued + more {
+        match near.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                intact &= buf[..n].iter().all(|&b| b == 7);
+                got += n;
+            }
+        }
+    }
+    println!(
+        "every byte arrived: {}",
+        intact && got == queued + more
+    );
+
     let mut reset = TcpStream::connect(resetting_server).unwrap();
     let mut buf = [0u8; 16];
     let outcome = reset.read(&mut buf);
