@@ -80,12 +80,20 @@ pub(crate) enum Control {
 }
 
 /// How a process starts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Start {
     /// A command module's `_start` (WASI), as the root process.
     Command,
-    /// An export taking no argument or one `i32`.
-    Export { name: String, arg: u32 },
+    /// An export taking no argument or one `i32` (`takes_arg`), resolved
+    /// with [`crate::module::Module::entry`].
+    Export {
+        /// The export.
+        export: wasmtime::ModuleExport,
+        /// Whether it takes `arg`.
+        takes_arg: bool,
+        /// The `i32` it is given, if it takes one.
+        arg: u32,
+    },
 }
 
 /// The error `process.exit` raises to unwind the guest.
@@ -386,14 +394,15 @@ async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -
                 let f = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
                 f.call_async(&mut store, ()).await
             }
-            Start::Export { name, arg } => {
-                let Some((export, takes_arg)) = module.entry(&name) else {
-                    wasmtime::bail!("the module has no export `{name}` taking () or (i32)");
-                };
+            Start::Export {
+                export,
+                takes_arg,
+                arg,
+            } => {
                 let func = instance
                     .get_module_export(&mut store, &export)
                     .and_then(|e| e.into_func())
-                    .ok_or_else(|| wasmtime::format_err!("export `{name}` is not a function"))?;
+                    .ok_or_else(|| wasmtime::format_err!("the spawn entry is not a function"))?;
                 if takes_arg {
                     func.typed::<u32, ()>(&store)?
                         .call_async(&mut store, arg)

@@ -80,6 +80,16 @@ pub(crate) fn string(
     ptr: u32,
     len: u32,
 ) -> Result<String, ErrorCode> {
+    text(state, mem, ptr, len).map(str::to_string)
+}
+
+/// A UTF-8 string argument, borrowed from guest memory.
+pub(crate) fn text<'m>(
+    state: &mut ProcessState,
+    mem: &'m [u8],
+    ptr: u32,
+    len: u32,
+) -> Result<&'m str, ErrorCode> {
     let b = bytes(mem, ptr, len).map_err(|c| {
         state.fail(
             c,
@@ -87,7 +97,7 @@ pub(crate) fn string(
         )
     })?;
     match std::str::from_utf8(b) {
-        Ok(s) => Ok(s.to_string()),
+        Ok(s) => Ok(s),
         Err(e) => Err(state.fail(
             ErrorCode::InvalidArgument,
             format!("string argument is not UTF-8: {e}"),

@@ -1,6 +1,6 @@
 //! `vm:host/process`: spawning, links, monitors, kill, exit and sleep.
 
-use super::{bytes, memory, spec, string, write_result, Ctx};
+use super::{bytes, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
 use crate::module::Module;
 use crate::node::SpawnRequest;
@@ -159,7 +159,7 @@ fn spawn_process(
     (hptr, hlen): (u32, u32),
     options: u32,
 ) -> Result<u64, ErrorCode> {
-    let entry = string(state, mem, entry_ptr, entry_len)?;
+    let entry = text(state, mem, entry_ptr, entry_len)?;
     let capture = bytes(mem, cap_ptr, cap_len)
         .map_err(|c| {
             state.fail(
@@ -187,7 +187,9 @@ fn spawn_process(
             }
         }
     };
-    if module.entry(&entry).is_none() {
+    // Resolved once here (the module caches it), so the new process starts
+    // without looking its entry up again.
+    let Some((export, takes_arg)) = module.entry(entry) else {
         return Err(state.fail(
             ErrorCode::InvalidArgument,
             format!(
@@ -195,7 +197,7 @@ fn spawn_process(
                 module.name()
             ),
         ));
-    }
+    };
     let node = state.node.clone();
     if node.process_count() >= node.config.max_processes as usize {
         return Err(state.fail(
@@ -217,7 +219,11 @@ fn spawn_process(
     let link = (options & spawn_options::LINK as u32 != 0).then_some(state.id);
     Ok(node.spawn(SpawnRequest {
         module,
-        start: Start::Export { name: entry, arg },
+        start: Start::Export {
+            export,
+            takes_arg,
+            arg,
+        },
         capture: Some((state.id, capture, resources)),
         link,
         args: Vec::new(),
