@@ -16,7 +16,9 @@ fn fixture(name: &str) -> String {
 }
 
 fn write_wat(name: &str, wat: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("vm-cli-{}", std::process::id()));
+    // Cargo's scratch directory for integration tests, under target/: the
+    // files stay out of the system's temporary directory.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cli");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, wat).unwrap();
