@@ -28,11 +28,9 @@ export class Message {
  * `timeoutMs` < 0 waits forever. Returns null on timeout.
  */
 export function receive(tags: u64[] = [], kinds: u8 = MessageKinds.DATA, timeoutMs: i64 = -1): Message | null {
-  const list = new Uint64Array(tags.length);
-  for (let i = 0; i < tags.length; i++) list[i] = tags[i];
   const has = timeoutMs >= 0 ? 1 : 0;
   const nanos: u64 = timeoutMs >= 0 ? (timeoutMs as u64) * 1_000_000 : 0;
-  mailbox_receive_into(list.dataStart, list.length, kinds, has, nanos, HEAD as u32, HEAD_SIZE, ENV);
+  mailbox_receive_into(tags.dataStart, tags.length, kinds, has, nanos, HEAD as u32, HEAD_SIZE, ENV);
   if (load<u8>(ENV) != 0) {
     store<u8>(_RET, 1);
     store<u8>(_RET, load<u8>(ENV, 8), 8);

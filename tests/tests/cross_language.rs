@@ -17,7 +17,8 @@ async fn rust_c_and_assemblyscript_transform_a_typed_message_field_by_field() {
          c: all six fields transformed as expected\n\
          c: garbage gets a decode error: true\n\
          assemblyscript: all six fields transformed as expected\n\
-         assemblyscript: garbage gets a decode error: true\n"
+         assemblyscript: garbage gets a decode error: true\n\
+         assemblyscript: selective receive by tag: true\n"
     );
 }
 

@@ -93,6 +93,20 @@ export function serve_transform(): void {
   serve(true);
 }
 
+/** Receives by tag: the tag-2 message first, although the tag-1 one came
+ * first and stays queued; replies (tag 3) with the first byte of each, in
+ * the order received. */
+export function serve_selective(): void {
+  receive([], MessageKinds.INIT);
+  const second = receive([2]);
+  const first = receive([1, 5]);
+  if (second == null || first == null) return;
+  const out = new Uint8Array(2);
+  out[0] = second.data.length > 0 ? second.data[0] : 0;
+  out[1] = first.data.length > 0 ? first.data[0] : 0;
+  new Process(second.sender).send(out, 3);
+}
+
 export function _start(): void {
   eprint("polyglot.wasm is spawned by other processes at serve_echo or serve_transform");
 }

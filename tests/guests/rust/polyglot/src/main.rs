@@ -127,6 +127,15 @@ fn transform_all() {
             tag == 0 && reply.is_empty()
         );
     }
+    let module = Module::load(AS_MODULE).expect("loading the assemblyscript module");
+    let selective = Process::<()>::from_id(start(&module, "serve_selective").id());
+    selective.send_bytes(b"a", 1);
+    selective.send_bytes(b"b", 2);
+    let reply = vm_sdk::mailbox::receive_bytes(&[3], Some(Duration::from_secs(10)));
+    println!(
+        "assemblyscript: selective receive by tag: {}",
+        reply.map(|r| r.bytes) == Ok(b"ba".to_vec())
+    );
 }
 
 /// xorshift64*: deterministic, seeded from the command line.
