@@ -463,9 +463,12 @@ fn net_errors(resetting_server: &str) {
         queued > 0
     );
     let more = 4usize << 20;
-    spawn((far, more), |(mut far, more): (TcpStream, usize), _: Mailbox<()>| {
-        far.write_all(&vec![7u8; more]).unwrap();
-    });
+    spawn(
+        (far, more),
+        |(mut far, more): (TcpStream, usize), _: Mailbox<()>| {
+            far.write_all(&vec![7u8; more]).unwrap();
+        },
+    );
     let (mut got, mut intact) = (0usize, true);
     let mut buf = vec![0u8; 64 << 10];
     while got < queued + more {
@@ -477,10 +480,7 @@ fn net_errors(resetting_server: &str) {
             }
         }
     }
-    println!(
-        "every byte arrived: {}",
-        intact && got == queued + more
-    );
+    println!("every byte arrived: {}", intact && got == queued + more);
 
     let mut reset = TcpStream::connect(resetting_server).unwrap();
     let mut buf = [0u8; 16];
