@@ -118,7 +118,7 @@ pub(crate) fn receive_with<R>(
     bytes.reserve(size);
     bytes.extend_from_slice(head);
     // SAFETY: the spare capacity holds the `size - INLINE` bytes after the head.
-    let rest = read_current(unsafe { bytes.as_mut_ptr().add(INLINE) }, size - INLINE);
+    let rest = unsafe { read_current(bytes.as_mut_ptr().add(INLINE), size - INLINE) };
     // SAFETY: the host initialised `rest` bytes after the head, within the capacity.
     unsafe { bytes.set_len(INLINE + rest) };
     let result = f(envelope, &bytes);
@@ -126,9 +126,12 @@ pub(crate) fn receive_with<R>(
     Ok(result)
 }
 
-/// Copies the current message's first `size` bytes to `dst`, which must be
-/// valid for writes of `size` bytes; returns how many the host wrote.
-fn read_current(dst: *mut u8, size: usize) -> usize {
+/// Copies the current message's next `size` bytes to `dst`; returns how
+/// many the host wrote.
+///
+/// # Safety
+/// `dst` must be valid for writes of `size` bytes.
+unsafe fn read_current(dst: *mut u8, size: usize) -> usize {
     // SAFETY: the caller passes a buffer valid for `size` bytes.
     crate::call(|ret| unsafe { abi::mailbox::read(dst as u32, size as u32, ret) })
         .expect("reading the message just received") as usize
