@@ -197,7 +197,7 @@ fn engine(config: &Config) -> wasmtime::Result<Engine> {
 }
 
 /// A running VM: loads modules and runs processes on its own worker threads
-/// (each with a tokio runtime for its processes' I/O and timers), so it
+/// (sharing one tokio runtime for its processes' I/O and timers), so it
 /// works from any async runtime, or none.
 ///
 /// Dropping the VM kills every process it still runs.

@@ -20,13 +20,21 @@
 //! then yields to the queue without waking anyone, so processes waiting in
 //! the queue still get their turn.
 //!
-//! Each worker also owns a single-threaded tokio runtime, entered for the
-//! worker's life: sockets and timers a process makes register with the
-//! worker it runs on, and the worker polls that runtime's I/O and timer
-//! driver between tasks (every [`DRIVER_INTERVAL`] tasks) and waits in it
-//! when idle. A readiness event thus wakes its process on the worker that
-//! polled it, with no hand-off between threads. Wakes from elsewhere (another
-//! worker's driver, the embedder) go to a shared injector queue.
+//! The workers share one single-threaded tokio runtime for I/O and timers,
+//! entered on every worker for its life, so a socket or timer belongs to no
+//! worker in particular. Whichever worker runs out of work first waits in
+//! the runtime's driver (tokio lets one thread at a time drive it; another
+//! worker that parks meanwhile waits on its own parker). Busy workers poll
+//! the driver without blocking between tasks (every [`DRIVER_INTERVAL`]
+//! tasks) when no idle worker holds it. A readiness event thus wakes its
+//! process on the worker that polled it, the idle one when there is one,
+//! and wakes from elsewhere (the embedder, blocking threads) go to a shared
+//! injector queue. This is tokio's own arrangement. Until 2d4a5e9 each
+//! worker had its own runtime, so every socket stayed with the worker that
+//! accepted it: in the 100-connection echo benchmark that worker woke the
+//! other for almost every burst of events, and the two workers switched
+//! 5,000-10,000 times per 50,000 messages against a few hundred to 1,800
+//! with the shared driver (`/proc/PID/task/*/status`, same load).
 
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -73,6 +81,8 @@ struct Shared {
     /// A thread that sleeps while every worker is idle, unparked whenever
     /// one wakes (the epoch ticker).
     idle_watcher: OnceLock<Thread>,
+    /// The I/O and timer driver every worker shares (see the module docs).
+    runtime: tokio::runtime::Runtime,
 }
 
 /// A worker's own state, reachable from `schedule` on its thread.
@@ -81,8 +91,6 @@ struct Local {
     index: usize,
     queue: Worker<Runnable>,
     next: Cell<Option<Runnable>>,
-    /// The worker's I/O and timer driver.
-    runtime: tokio::runtime::Runtime,
     /// Whether the worker is waiting in its driver, so a wake from the
     /// driver itself must end the wait.
     parked: Cell<bool>,
@@ -108,12 +116,12 @@ impl Scheduler {
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             idle_watcher: OnceLock::new(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
         });
         let scheduler = Scheduler { shared };
         for (index, queue) in queues.into_iter().enumerate() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             let shared = scheduler.shared.clone();
             // On failure, dropping `scheduler` stops the workers started.
             std::thread::Builder::new()
@@ -124,11 +132,10 @@ impl Scheduler {
                         index,
                         queue,
                         next: Cell::new(None),
-                        runtime,
                         parked: Cell::new(false),
                         driver_due: Cell::new(false),
                     });
-                    let context = local.runtime.enter();
+                    let context = local.shared.runtime.enter();
                     LOCAL.with_borrow_mut(|l| *l = Some(local.clone()));
                     local.run();
                     LOCAL.with_borrow_mut(|l| *l = None);
@@ -307,7 +314,7 @@ impl Local {
     /// Lets the worker's runtime handle the I/O events and timers that are
     /// due, without blocking; their wakes land in this worker's queues.
     fn poll_driver(&self) {
-        self.runtime.block_on(tokio::task::yield_now());
+        self.shared.runtime.block_on(tokio::task::yield_now());
     }
 
     /// Looks once for work elsewhere. It does not spin: spinning 20 µs
@@ -338,7 +345,9 @@ impl Local {
             || shared.shutdown.load(Ordering::SeqCst);
         if !work_waiting {
             self.parked.set(true);
-            self.runtime.block_on(shared.parkers[self.index].notified());
+            shared
+                .runtime
+                .block_on(shared.parkers[self.index].notified());
             self.parked.set(false);
         }
         // Woken, or never slept: make sure we are off the list.
@@ -441,6 +450,37 @@ mod tests {
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the second task ran");
         stop.store(true, Ordering::Relaxed);
+    }
+
+    /// A timer made on a worker that then stays busy still fires: an idle
+    /// worker drives it (sockets and timers belong to no one worker).
+    #[test]
+    fn an_idle_worker_drives_the_timers_of_a_busy_one() {
+        let s = Scheduler::new(2).unwrap();
+        let (timer_tx, timer_rx) = mpsc::channel();
+        let busy_done = Arc::new(AtomicBool::new(false));
+        let done = busy_done.clone();
+        s.spawn(async move {
+            // Registered with the driver of the worker this runs on.
+            timer_tx
+                .send(Box::pin(tokio::time::sleep(Duration::from_millis(1))))
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(1) {
+                std::hint::spin_loop();
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+        .detach();
+        let timer = timer_rx.recv().unwrap();
+        let (tx, rx) = mpsc::channel();
+        s.spawn(async move {
+            timer.await;
+            tx.send(busy_done.load(Ordering::SeqCst)).unwrap();
+        })
+        .detach();
+        let busy_was_done = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(!busy_was_done, "the timer waited for its busy worker");
     }
 
     /// Timers and wakes from tokio's threads reach the workers.
