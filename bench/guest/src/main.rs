@@ -42,8 +42,7 @@ fn pingpong(n: u32) -> f64 {
     elapsed.as_nanos() as f64 / n as f64
 }
 
-fn ring(hops: u32) -> f64 {
-    let size = 1000;
+fn ring(hops: u32, size: u32) -> f64 {
     let mut next = Process::<u32>::this();
     for _ in 0..size - 1 {
         next = spawn(next, |next: Process<u32>, m: Mailbox<u32>| {
@@ -108,15 +107,23 @@ fn idle(n: u32) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    // The ring's size: 1,000 processes unless given.
+    let size: u32 = args
+        .get(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000)
+        .max(1);
     let (value, unit) = match args.get(1).map(String::as_str) {
         Some("spawn") => (spawn_bench(n), "us"),
         Some("pingpong") => (pingpong(n), "ns"),
-        Some("ring") => (ring(n), "ns"),
+        Some("ring") => (ring(n, size), "ns"),
         Some("counting") => (counting(n), "ns"),
         Some("hostcall") => (hostcall(n), "ns"),
         Some("idle") => return idle(n),
         _ => {
-            eprintln!("usage: bench-guest (spawn|pingpong|ring|counting|hostcall|idle) N");
+            eprintln!(
+                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|idle) N [RING_SIZE]"
+            );
             std::process::exit(64);
         }
     };
