@@ -81,8 +81,6 @@ struct Shared {
     /// A thread that sleeps while every worker is idle, unparked whenever
     /// one wakes (the epoch ticker).
     idle_watcher: OnceLock<Thread>,
-    /// The I/O and timer driver every worker shares (see the module docs).
-    runtime: tokio::runtime::Runtime,
 }
 
 /// A worker's own state, reachable from `schedule` on its thread.
@@ -91,6 +89,11 @@ struct Local {
     index: usize,
     queue: Worker<Runnable>,
     next: Cell<Option<Runnable>>,
+    /// The I/O and timer driver every worker shares (see the module docs).
+    /// Only workers hold it, so the last one to stop drops it, outside the
+    /// runtime: a `Scheduler` may be dropped from a task, inside the runtime,
+    /// where tokio refuses to shut a runtime down.
+    runtime: Arc<tokio::runtime::Runtime>,
     /// Whether the worker is waiting in its driver, so a wake from the
     /// driver itself must end the wait.
     parked: Cell<bool>,
@@ -116,13 +119,16 @@ impl Scheduler {
             searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             idle_watcher: OnceLock::new(),
-            runtime: tokio::runtime::Builder::new_current_thread()
+        });
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
-        });
+        );
         let scheduler = Scheduler { shared };
         for (index, queue) in queues.into_iter().enumerate() {
             let shared = scheduler.shared.clone();
+            let runtime = runtime.clone();
             // On failure, dropping `scheduler` stops the workers started.
             std::thread::Builder::new()
                 .name(format!("vm-worker-{index}"))
@@ -132,10 +138,11 @@ impl Scheduler {
                         index,
                         queue,
                         next: Cell::new(None),
+                        runtime,
                         parked: Cell::new(false),
                         driver_due: Cell::new(false),
                     });
-                    let context = local.shared.runtime.enter();
+                    let context = local.runtime.enter();
                     LOCAL.with_borrow_mut(|l| *l = Some(local.clone()));
                     local.run();
                     LOCAL.with_borrow_mut(|l| *l = None);
@@ -314,7 +321,7 @@ impl Local {
     /// Lets the worker's runtime handle the I/O events and timers that are
     /// due, without blocking; their wakes land in this worker's queues.
     fn poll_driver(&self) {
-        self.shared.runtime.block_on(tokio::task::yield_now());
+        self.runtime.block_on(tokio::task::yield_now());
     }
 
     /// Looks once for work elsewhere. It does not spin: spinning 20 µs
@@ -345,9 +352,7 @@ impl Local {
             || shared.shutdown.load(Ordering::SeqCst);
         if !work_waiting {
             self.parked.set(true);
-            shared
-                .runtime
-                .block_on(shared.parkers[self.index].notified());
+            self.runtime.block_on(shared.parkers[self.index].notified());
             self.parked.set(false);
         }
         // Woken, or never slept: make sure we are off the list.
@@ -481,6 +486,30 @@ mod tests {
         .detach();
         let busy_was_done = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(!busy_was_done, "the timer waited for its busy worker");
+    }
+
+    /// A scheduler dropped inside another async runtime (a `Vm` dropped
+    /// in an embedder's task) stops without a panic: tokio refuses to shut
+    /// a runtime down there, so the driver must not go down with it.
+    #[test]
+    fn a_scheduler_dropped_inside_an_async_runtime_stops_cleanly() {
+        let embedder = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        embedder.block_on(async {
+            for _ in 0..200 {
+                let s = Scheduler::new(2).unwrap();
+                let (tx, rx) = mpsc::channel();
+                s.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    tx.send(()).unwrap();
+                })
+                .detach();
+                rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                drop(s);
+            }
+        });
     }
 
     /// Timers and wakes from tokio's threads reach the workers.
