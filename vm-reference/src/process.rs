@@ -373,7 +373,9 @@ pub(crate) async fn run(launch: Launch) {
 
 async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Outcome {
     let result = async {
-        let instance = match module.0.pre.instantiate_async(&mut store).await {
+        // Boxed: instantiation's future is about 1 KiB, four times the call's,
+        // and would otherwise size this future for the process's whole life.
+        let instance = match Box::pin(module.0.pre.instantiate_async(&mut store)).await {
             Ok(i) => i,
             Err(e) if crate::map_limit::is_out_of_memory(&e) => {
                 let node = &store.data().node;
