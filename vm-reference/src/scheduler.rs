@@ -90,12 +90,13 @@ struct Local {
     queue: Worker<Runnable>,
     next: Cell<Option<Runnable>>,
     /// The I/O and timer driver every worker shares (see the module docs).
-    /// Only workers hold it, so the last one to stop drops it, outside the
-    /// runtime: a `Scheduler` may be dropped from a task, inside the runtime,
-    /// where tokio refuses to shut a runtime down.
+    /// Only workers hold it, so the last one to stop drops it, outside any
+    /// runtime: a `Scheduler` may be dropped inside another async runtime
+    /// (a `Vm` dropped in an embedder's task), where tokio refuses to shut
+    /// a runtime down.
     runtime: Arc<tokio::runtime::Runtime>,
-    /// Whether the worker is waiting in its driver, so a wake from the
-    /// driver itself must end the wait.
+    /// Whether the worker is parked, so a wake it makes itself while it
+    /// drives the shared driver must end the wait.
     parked: Cell<bool>,
     /// Whether a task used up its time slice since the driver last ran.
     driver_due: Cell<bool>,
@@ -318,8 +319,10 @@ impl Local {
         self.queue.pop()
     }
 
-    /// Lets the worker's runtime handle the I/O events and timers that are
-    /// due, without blocking; their wakes land in this worker's queues.
+    /// Lets the shared runtime handle the I/O events and timers that are
+    /// due, without blocking; their wakes land in this worker's queues. If
+    /// an idle worker drives the runtime, this returns at once: that worker
+    /// handles them.
     fn poll_driver(&self) {
         self.runtime.block_on(tokio::task::yield_now());
     }
@@ -336,9 +339,10 @@ impl Local {
         found
     }
 
-    /// Waits in the worker's driver until woken (by another thread, or by an
-    /// I/O event or timer of its own), unless work arrived while registering
-    /// as a sleeper.
+    /// Waits until woken, unless work arrived while registering as a
+    /// sleeper: in the shared driver, where an I/O event or timer can wake
+    /// it, or, while another worker drives it, on the worker's own parker,
+    /// taking the driver over if it comes free before anything wakes it.
     fn park(&self) {
         let shared = &*self.shared;
         {
@@ -466,7 +470,7 @@ mod tests {
         let busy_done = Arc::new(AtomicBool::new(false));
         let done = busy_done.clone();
         s.spawn(async move {
-            // Registered with the driver of the worker this runs on.
+            // Made on the worker that then stays busy.
             timer_tx
                 .send(Box::pin(tokio::time::sleep(Duration::from_millis(1))))
                 .unwrap();
