@@ -97,6 +97,11 @@ impl Inbox {
     #[must_use]
     pub fn enqueue(&self, m: Message) -> Option<Waker> {
         let mut s = lock(&self.state);
+        if s.messages.capacity() == 0 {
+            // Room for one: many processes only ever get their init message,
+            // and the queue's buffer stays with the process.
+            s.messages.reserve_exact(1);
+        }
         s.messages.push_back(m);
         s.waker.take()
     }
