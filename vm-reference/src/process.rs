@@ -174,8 +174,9 @@ pub(crate) struct ProcessState {
     /// Monitors this process holds: reference → monitored process.
     pub monitors: HashMap<u64, u64>,
     /// The WASI context, made on the first WASI call: most spawned processes
-    /// never make one, and an idle process should not pay for it.
-    wasi: Option<WasiP1Ctx>,
+    /// never make one, and an idle process should not pay for it. Boxed, so
+    /// a process without one carries a pointer rather than its 384 bytes.
+    wasi: Option<Box<WasiP1Ctx>>,
     /// The command-line arguments WASI reports (empty: the module's name).
     args: Vec<String>,
     pub limiter: MemoryLimiter,
@@ -193,7 +194,8 @@ impl ProcessState {
     /// This process's WASI context.
     pub fn wasi(&mut self) -> &mut WasiP1Ctx {
         let (node, module, args) = (&self.node, &self.module, &self.args);
-        self.wasi.get_or_insert_with(|| node.wasi_ctx(module, args))
+        self.wasi
+            .get_or_insert_with(|| Box::new(node.wasi_ctx(module, args)))
     }
 
     /// Makes `m` the current message, its first `read` bytes already copied
