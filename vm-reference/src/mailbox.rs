@@ -16,10 +16,11 @@ use crate::node::lock;
 use crate::process::Control;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tokio::time::Sleep;
 use vm_abi::{message_kinds, MessageKind};
 
 /// A message's bytes: up to 32 are kept inline, so the small messages
@@ -164,22 +165,21 @@ impl Mailbox {
     ) -> Option<Message> {
         // Messages before `scanned` were already found not to match.
         let mut scanned = 0;
-        // The timer starts only if the process has to wait.
-        let mut sleep = pin!(None);
+        // The timer starts only if the process has to wait. It is boxed: a
+        // process waits in this future for as long as it is idle, and most
+        // receives have no timeout, so the 112-byte timer stays out of it.
+        let mut sleep: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
             if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
                 return Poll::Ready(Some(m));
             }
-            let sleep = match (sleep.as_mut().as_pin_mut(), timeout) {
+            let sleep = match (&mut sleep, timeout) {
                 (Some(s), _) => s,
                 (None, None) => return Poll::Pending,
                 (None, Some(Duration::ZERO)) => return Poll::Ready(None),
-                (None, Some(t)) => {
-                    sleep.set(Some(tokio::time::sleep(t)));
-                    sleep.as_mut().as_pin_mut().expect("just set")
-                }
+                (slot @ None, Some(t)) => slot.insert(Box::pin(tokio::time::sleep(t))),
             };
-            sleep.poll(cx).map(|()| None)
+            sleep.as_mut().poll(cx).map(|()| None)
         })
         .await
     }
