@@ -7,8 +7,7 @@
 use crate::compat::{Incompatibility, ModuleInfo};
 use crate::process::ProcessState;
 use crate::LoadError;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use wasmtime::{Engine, InstancePre, Linker, ModuleExport};
 
 /// A loaded module: cheap to clone, shared by every process spawned from it.
@@ -25,12 +24,45 @@ impl std::fmt::Debug for Module {
 
 pub(crate) struct LoadedModule {
     pub name: String,
-    pub module: wasmtime::Module,
     pub pre: InstancePre<ProcessState>,
     pub info: ModuleInfo,
     pub memory: Option<ModuleExport>,
-    /// Entry points already resolved: export name → (export, takes an i32 argument).
-    pub entries: Mutex<HashMap<String, Option<(ModuleExport, bool)>>>,
+    /// Every export a process can start at, sorted by name: a spawn finds
+    /// its entry by binary search, with no lock and no hashing.
+    entries: Vec<Entry>,
+}
+
+/// An export a process can start at: a function of type `() -> ()` or
+/// `(i32) -> ()`.
+struct Entry {
+    name: Box<str>,
+    export: ModuleExport,
+    takes_arg: bool,
+}
+
+/// The module's entry points, sorted by name.
+fn entries(module: &wasmtime::Module) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = module
+        .exports()
+        .filter_map(|e| {
+            let f = e.ty().func()?.clone();
+            if f.results().len() != 0 {
+                return None;
+            }
+            let takes_arg = match f.params().collect::<Vec<_>>().as_slice() {
+                [] => false,
+                [wasmtime::ValType::I32] => true,
+                _ => return None,
+            };
+            Some(Entry {
+                name: e.name().into(),
+                export: module.get_export_index(e.name())?,
+                takes_arg,
+            })
+        })
+        .collect();
+    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    entries
 }
 
 impl Module {
@@ -67,13 +99,13 @@ impl Module {
                 }],
             })?;
         let memory = module.get_export_index("memory");
+        let entries = entries(&module);
         Ok(Module(Arc::new(LoadedModule {
             name: name.to_string(),
-            module,
             pre,
             info,
             memory,
-            entries: Mutex::new(HashMap::new()),
+            entries,
         })))
     }
 
@@ -90,24 +122,8 @@ impl Module {
     /// Resolves an entry export: `None` if it is missing or its signature is
     /// neither `() -> ()` nor `(i32) -> ()`.
     pub(crate) fn entry(&self, name: &str) -> Option<(ModuleExport, bool)> {
-        let mut cache = self.0.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = cache.get(name) {
-            return *hit;
-        }
-        let resolved = self.0.module.get_export(name).and_then(|ty| {
-            let f = ty.func()?.clone();
-            if f.results().len() != 0 {
-                return None;
-            }
-            let params: Vec<_> = f.params().collect();
-            let takes_arg = match params.as_slice() {
-                [] => false,
-                [wasmtime::ValType::I32] => true,
-                _ => return None,
-            };
-            Some((self.0.module.get_export_index(name)?, takes_arg))
-        });
-        cache.insert(name.to_string(), resolved);
-        resolved
+        let entries = &self.0.entries;
+        let at = entries.binary_search_by(|e| (*e.name).cmp(name)).ok()?;
+        Some((entries[at].export, entries[at].takes_arg))
     }
 }

@@ -48,6 +48,20 @@ struct Relations {
 }
 
 impl ProcessEntry {
+    /// The entry of a live process with nothing queued and no relations.
+    pub fn new(id: u64) -> ProcessEntry {
+        ProcessEntry {
+            id,
+            inbox: Inbox::default(),
+            trap_exits: AtomicBool::new(false),
+            resumed_at: AtomicU64::new(0),
+            relations: Mutex::new(Relations {
+                alive: true,
+                ..Relations::default()
+            }),
+        }
+    }
+
     pub fn traps_exits(&self) -> bool {
         self.trap_exits.load(Ordering::Relaxed)
     }
@@ -175,16 +189,7 @@ impl Node {
     /// right away is not lost.
     pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let entry = Arc::new(ProcessEntry {
-            id,
-            inbox: Inbox::default(),
-            trap_exits: AtomicBool::new(false),
-            resumed_at: AtomicU64::new(0),
-            relations: Mutex::new(Relations {
-                alive: true,
-                ..Relations::default()
-            }),
-        });
+        let entry = Arc::new(ProcessEntry::new(id));
         if let Some((sender, capture, resources)) = req.capture {
             entry.inbox.push(Message {
                 kind: MessageKind::Init,

@@ -7,6 +7,7 @@
 use crate::node::{lock, ProcessEntry};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
@@ -17,12 +18,16 @@ type Shard =
 /// Live processes by id.
 pub(crate) struct ProcessTable {
     shards: [Shard; SHARDS],
+    /// How many entries the shards hold, so counting them (every spawn
+    /// checks the limit) takes no lock.
+    live: AtomicUsize,
 }
 
 impl Default for ProcessTable {
     fn default() -> Self {
         ProcessTable {
             shards: std::array::from_fn(|_| Mutex::default()),
+            live: AtomicUsize::new(0),
         }
     }
 }
@@ -33,11 +38,15 @@ impl ProcessTable {
     }
 
     pub fn insert(&self, entry: Arc<ProcessEntry>) {
-        lock(self.shard(entry.id)).insert(entry.id, entry);
+        if lock(self.shard(entry.id)).insert(entry.id, entry).is_none() {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn remove(&self, id: u64) {
-        lock(self.shard(id)).remove(&id);
+        if lock(self.shard(id)).remove(&id).is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
@@ -52,7 +61,7 @@ impl ProcessTable {
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.live.load(Ordering::Relaxed)
     }
 
     pub fn all(&self) -> Vec<Arc<ProcessEntry>> {
@@ -96,6 +105,21 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
     use std::hash::BuildHasher;
+
+    #[test]
+    fn the_count_follows_inserts_and_removes() {
+        let table = ProcessTable::default();
+        for id in 1..=40 {
+            table.insert(Arc::new(ProcessEntry::new(id)));
+        }
+        // Inserting an id again replaces its entry: still one process.
+        table.insert(Arc::new(ProcessEntry::new(7)));
+        table.remove(3);
+        table.remove(3);
+        table.remove(1000);
+        assert_eq!(table.len(), 39);
+        assert_eq!(table.all().len(), 39);
+    }
 
     #[test]
     fn sequential_ids_in_one_shard_spread_over_buckets() {
