@@ -25,13 +25,17 @@ impl Impl {
     }
 }
 
-/// One measurement.
+/// One measurement, or (from [`summarize`]) the median of several.
 #[derive(Debug, Clone)]
 pub struct Figure {
     pub name: String,
     pub which: Impl,
     pub value: f64,
     pub unit: &'static str,
+    /// The lowest and highest of the rounds a median was taken over.
+    pub range: (f64, f64),
+    /// How many rounds the median was taken over.
+    pub rounds: usize,
 }
 
 impl Figure {
@@ -41,11 +45,14 @@ impl Figure {
             which,
             value,
             unit,
+            range: (value, value),
+            rounds: 1,
         }
     }
 }
 
-/// The median of each (benchmark, implementation) over the rounds.
+/// The median of each (benchmark, implementation) over the rounds, with
+/// the lowest and highest round.
 pub fn summarize(figures: &[Figure]) -> Vec<Figure> {
     let mut groups: BTreeMap<(String, Impl), (Vec<f64>, &'static str)> = BTreeMap::new();
     for f in figures {
@@ -70,6 +77,8 @@ pub fn summarize(figures: &[Figure]) -> Vec<Figure> {
                 which,
                 value: values[values.len() / 2],
                 unit,
+                range: (values[0], values[values.len() - 1]),
+                rounds: values.len(),
             }
         })
         .collect();
@@ -81,11 +90,34 @@ const ORDER: &[&str] = &[
     "spawn", "pingpong", "ring", "counting", "idle", "echo", "hostcall",
 ];
 
+fn find<'t>(table: &'t [Figure], name: &str, which: Impl) -> Option<&'t Figure> {
+    table.iter().find(|f| f.name == name && f.which == which)
+}
+
 fn lookup(table: &[Figure], name: &str, which: Impl) -> Option<f64> {
-    table
-        .iter()
-        .find(|f| f.name == name && f.which == which)
-        .map(|f| f.value)
+    find(table, name, which).map(|f| f.value)
+}
+
+/// A figure's lowest and highest round, as `low–high`.
+fn spread(f: Option<&Figure>) -> String {
+    match f {
+        Some(f) if f.rounds > 1 => format!("{:.3}–{:.3}", f.range.0, f.range.1),
+        Some(f) => format!("{:.3} (one round)", f.value),
+        None => "—".to_string(),
+    }
+}
+
+/// Each benchmark's lowest and highest round per implementation, so a
+/// reader can tell a real difference from this machine's noise.
+fn spread_rows(table: &[Figure]) -> Vec<[String; 5]> {
+    names(table)
+        .into_iter()
+        .map(|(name, unit)| {
+            let [v, e, t] =
+                [Impl::Vm, Impl::Erlang, Impl::Tokio].map(|w| spread(find(table, &name, w)));
+            [name, unit.to_string(), v, e, t]
+        })
+        .collect()
 }
 
 fn names(table: &[Figure]) -> Vec<(String, &'static str)> {
@@ -240,6 +272,14 @@ pub fn markdown(
             let _ = writeln!(out, "| {} |", r.join(" | "));
         }
     }
+    out.push_str("\n## Spread over the rounds\n\nThe lowest and highest round behind each median above. This machine is a shared 2-core VM: where two implementations' ranges overlap, their medians' ratio is within its noise.\n\n");
+    let _ = writeln!(
+        out,
+        "| benchmark | unit | vm | erlang | tokio |\n| --- | --- | ---: | ---: | ---: |"
+    );
+    for r in spread_rows(table) {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
     out.push_str(&format!(
         "\n## What each figure means\n\n\
          - **spawn**: spawn a process that sends one message back, and receive it; time per process ({} processes per run).\n\
@@ -255,4 +295,26 @@ pub fn markdown(
         sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.echo_msgs
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_keep_the_median_and_the_range_of_the_rounds() {
+        let rounds = [3.0, 1.0, 9.0, 2.0, 4.0];
+        let mut figures: Vec<Figure> = rounds
+            .iter()
+            .map(|&v| Figure::new("ring", Impl::Vm, v, "ns"))
+            .collect();
+        figures.push(Figure::new("ring", Impl::Tokio, 0.5, "ns"));
+        let table = summarize(&figures);
+        let vm = find(&table, "ring", Impl::Vm).unwrap();
+        assert_eq!((vm.value, vm.range, vm.rounds), (3.0, (1.0, 9.0), 5));
+        let rows = spread_rows(&table);
+        assert_eq!(rows[0][2], "1.000–9.000");
+        assert_eq!(rows[0][3], "—");
+        assert_eq!(rows[0][4], "0.500 (one round)");
+    }
 }
