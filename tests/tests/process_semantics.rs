@@ -147,3 +147,40 @@ async fn a_process_over_its_memory_limit_fails_with_a_reason_that_says_so() {
     assert!(text.contains("--max-memory"), "{text}");
     assert!(run.stdout.contains("holding 1 MiB"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_out_of_stack_traps_with_a_reason_naming_the_limit() {
+    let run = scenario_args(test_vm(), &["stack"]).await;
+    assert_eq!(
+        run.stdout,
+        "child: call stack exhausted: the process's calls nested deeper than its stack \
+         limit of 262144 bytes (raise it with --max-stack)\n\
+         caller carries on\n"
+    );
+    // A recursion well within the limit runs.
+    let run = scenario_args(test_vm(), &["stack", "1000"]).await;
+    assert!(run.stdout.starts_with("result: "), "{}", run.stdout);
+    assert!(run.stdout.contains("child: Normal\n"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_stack_sets_how_deep_a_process_may_recurse() {
+    // 50,000 calls need more than the default 256 KiB of stack...
+    let run = scenario_args(test_vm(), &["stack", "50000"]).await;
+    assert!(
+        run.stdout.contains("child: call stack exhausted"),
+        "{}",
+        run.stdout
+    );
+    // ...and fit in 4 MiB.
+    let run = scenario_args(test_vm().max_stack(4 << 20), &["stack", "50000"]).await;
+    assert!(run.stdout.contains("child: Normal\n"), "{}", run.stdout);
+}
+
+async fn scenario_args(vm: vm_reference::VmBuilder, args: &[&str]) -> Run {
+    let run = run_file_on(vm, &rust_guest("scenarios"), args)
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    run
+}

@@ -23,6 +23,9 @@ pub enum Output {
 pub struct Config {
     /// Linear-memory limit per process, in bytes.
     pub max_memory: usize,
+    /// Stack limit per process for its wasm code, in bytes: calls nested
+    /// deeper trap.
+    pub max_stack: usize,
     /// How many processes may be alive at once (the size of the instance pool).
     pub max_processes: u32,
     /// A process's time slice: running wasm yields to the scheduler once
@@ -41,6 +44,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_memory: 64 << 20,
+            max_stack: 256 << 10,
             max_processes: 10_000,
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,

@@ -24,6 +24,10 @@ enum Command {
         /// Linear-memory limit per process (bytes, or with K, M, G).
         #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
         max_memory: usize,
+        /// Stack limit per process for its wasm code (bytes, or with K, M,
+        /// G). Deeper calls trap the process.
+        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "256K")]
+        max_stack: usize,
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
@@ -71,6 +75,7 @@ fn real_main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Run {
             max_memory,
+            max_stack,
             max_processes,
             threads,
             allow_net,
@@ -85,6 +90,7 @@ fn real_main() -> Result<ExitCode> {
             runtime.block_on(async {
                 let builder = Vm::builder()
                     .max_memory(max_memory)
+                    .max_stack(max_stack)
                     .max_processes(max_processes)
                     .threads(threads.map_or(0, usize::from));
                 let vm = allow_net

@@ -425,12 +425,13 @@ async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -
             reason: ExitReason::Normal,
             status: 0,
         },
-        Err(e) => classify(e),
+        Err(e) => classify(e, store.data().node.config.max_stack),
     }
 }
 
-/// Turns the error that ended a call into an exit reason.
-fn classify(e: wasmtime::Error) -> Outcome {
+/// Turns the error that ended a call into an exit reason; `max_stack` is
+/// the stack limit, named when the process ran out of stack.
+fn classify(e: wasmtime::Error, max_stack: usize) -> Outcome {
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return if exit.0 == 0 {
             Outcome {
@@ -460,6 +461,9 @@ fn classify(e: wasmtime::Error) -> Outcome {
     // A wasm trap says what the instruction did; a host error is wrapped in
     // backtrace context, and its root cause says what the call objected to.
     let text = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::StackOverflow) => format!(
+            "call stack exhausted: the process's calls nested deeper than its stack limit of {max_stack} bytes (raise it with --max-stack)"
+        ),
         Some(trap) => trap.to_string(),
         None => e.root_cause().to_string(),
     };

@@ -24,6 +24,12 @@ fn main() {
         "decode-error" => decode_error(),
         "message-sizes" => message_sizes(),
         "memory-hog" => memory_hog(),
+        "stack" => stack(
+            std::env::args()
+                .nth(2)
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(u64::MAX),
+        ),
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
         "process-limit" => process_limit(),
@@ -295,6 +301,32 @@ fn memory_hog() {
         hoard.push(vec![1u8; 1 << 20]);
         println!("holding {} MiB", hoard.len());
     }
+}
+
+/// Recurses `depth` calls deep in a child process, then shows how the
+/// child ended and that its caller carries on.
+fn stack(depth: u64) {
+    let child = spawn(depth, |depth: u64, m: Mailbox<()>| {
+        m.receive().unwrap();
+        println!("result: {}", recurse(std::hint::black_box(depth)));
+    });
+    let monitor = child.monitor();
+    child.send(());
+    match monitor.wait(None).unwrap().reason {
+        ExitReason::Trap(why) => println!("child: {why}"),
+        other => println!("child: {other:?}"),
+    }
+    println!("caller carries on");
+}
+
+/// A recursion the compiler cannot turn into a loop, with no locals in
+/// linear memory: only the native stack grows.
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    if n == 0 {
+        return 1;
+    }
+    recurse(n - 1).wrapping_mul(31).wrapping_add(n)
 }
 
 fn load_module() {
