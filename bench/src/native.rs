@@ -15,16 +15,66 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-/// Resident memory of this process, from /proc/self/status.
-pub fn rss_bytes() -> u64 {
-    kib_field("/proc/self/status", "VmRSS:") * 1024
+/// This process's memory as the OS counts it, for the idle benchmark.
+#[derive(Debug, Clone, Copy)]
+pub struct MemorySample {
+    /// Resident set (`VmRSS` in /proc/self/status), bytes.
+    rss: u64,
+    /// Proportional set size (`Pss` in /proc/self/smaps_rollup), bytes:
+    /// resident memory with each shared page divided among its mappings, so
+    /// a page of a module's data that every instance maps counts once.
+    pss: u64,
+    /// Page tables (`VmPTE`), bytes: kernel memory the process's mappings
+    /// cost, which neither RSS nor PSS counts.
+    page_tables: u64,
 }
 
-/// This process's proportional set size in bytes: resident memory with each
-/// shared page divided among its mappings, so a page of a module's data
-/// that every instance maps counts once, not once per process.
-pub fn pss_bytes() -> u64 {
-    kib_field("/proc/self/smaps_rollup", "Pss:") * 1024
+impl MemorySample {
+    pub fn now() -> MemorySample {
+        MemorySample {
+            rss: kib_field("/proc/self/status", "VmRSS:") * 1024,
+            pss: kib_field("/proc/self/smaps_rollup", "Pss:") * 1024,
+            page_tables: kib_field("/proc/self/status", "VmPTE:") * 1024,
+        }
+    }
+
+    /// What each of `n` processes added since `before`, in KiB.
+    pub fn per_process(self, before: MemorySample, n: u32) -> IdleFigures {
+        let per = |after: u64, before: u64| after.saturating_sub(before) as f64 / n as f64 / 1024.0;
+        IdleFigures {
+            rss: per(self.rss, before.rss),
+            pss: per(self.pss, before.pss),
+            page_tables: per(self.page_tables, before.page_tables),
+        }
+    }
+}
+
+/// Memory per idle process, in KiB.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleFigures {
+    pub rss: f64,
+    pub pss: f64,
+    pub page_tables: f64,
+}
+
+const IDLE_KEYS: [&str; 3] = ["IDLE_RSS_KIB", "IDLE_PSS_KIB", "IDLE_PT_KIB"];
+
+impl IdleFigures {
+    /// Prints the figures for [`idle_in_child`] to read.
+    pub fn print(&self) {
+        for (key, value) in IDLE_KEYS.iter().zip([self.rss, self.pss, self.page_tables]) {
+            println!("{key} {value:.3}");
+        }
+    }
+
+    /// The figures of `idle-N`, `idle-N-pss` and `idle-N-pt`.
+    pub fn figures(&self, n: u32, which: Impl) -> [Figure; 3] {
+        [
+            Figure::new(format!("idle-{n}"), which, self.rss, "KiB"),
+            Figure::new(format!("idle-{n}-pss"), which, self.pss, "KiB"),
+            Figure::new(format!("idle-{n}-pt"), which, self.page_tables, "KiB"),
+        ]
+    }
 }
 
 fn kib_field(file: &str, field: &str) -> u64 {
@@ -107,8 +157,8 @@ async fn counting(n: u32) -> f64 {
     t.elapsed().as_nanos() as f64 / n as f64
 }
 
-async fn idle(n: u32) -> (f64, f64) {
-    let (rss_before, pss_before) = (rss_bytes(), pss_bytes());
+async fn idle(n: u32) -> IdleFigures {
+    let before = MemorySample::now();
     let mut senders = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
@@ -118,10 +168,9 @@ async fn idle(n: u32) -> (f64, f64) {
         senders.push(tx);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (rss_after, pss_after) = (rss_bytes(), pss_bytes());
+    let figures = MemorySample::now().per_process(before, n);
     drop(senders);
-    let per = |after: u64, before: u64| after.saturating_sub(before) as f64 / n as f64 / 1024.0;
-    (per(rss_after, rss_before), per(pss_after, pss_before))
+    figures
 }
 
 /// A tokio echo server with a task per connection; returns its address.
@@ -245,21 +294,20 @@ pub fn echo_figures(e: &Echo, implementation: Impl) -> [Figure; 3] {
 
 /// Measures `n` idle processes of `implementation` (`vm` or `tokio`) in a
 /// fresh `vm-bench idle` process: in the harness's own process, memory freed
-/// by earlier benchmarks is reused and hides part of the cost. Returns
-/// (RSS, PSS) per process in KiB.
-pub fn idle_in_child(implementation: &str, n: u32) -> Result<(f64, f64)> {
-    let [rss, pss] = child_figures(
-        &["idle", implementation, &n.to_string()],
-        ["IDLE_RSS_KIB", "IDLE_PSS_KIB"],
-    )?;
-    Ok((rss, pss))
+/// by earlier benchmarks is reused and hides part of the cost.
+pub fn idle_in_child(implementation: &str, n: u32) -> Result<IdleFigures> {
+    let [rss, pss, page_tables] =
+        child_figures(&["idle", implementation, &n.to_string()], IDLE_KEYS)?;
+    Ok(IdleFigures {
+        rss,
+        pss,
+        page_tables,
+    })
 }
 
 /// `vm-bench idle tokio N`: prints the figures [`idle_in_child`] reads.
 pub fn idle_child(n: u32) {
-    let (rss, pss) = runtime().block_on(idle(n));
-    println!("IDLE_RSS_KIB {rss:.3}");
-    println!("IDLE_PSS_KIB {pss:.3}");
+    runtime().block_on(idle(n)).print();
 }
 
 /// The load generator: CONNS connections, each sending MSGS messages of
@@ -328,14 +376,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     // Last: tearing down hundreds of thousands of processes must not
     // disturb the other figures.
     for &n in s.idle_counts() {
-        let (rss, pss) = idle_in_child("tokio", n)?;
-        figures.push(Figure::new(format!("idle-{n}"), Impl::Tokio, rss, "KiB"));
-        figures.push(Figure::new(
-            format!("idle-{n}-pss"),
-            Impl::Tokio,
-            pss,
-            "KiB",
-        ));
+        figures.extend(idle_in_child("tokio", n)?.figures(n, Impl::Tokio));
     }
     Ok(figures)
 }

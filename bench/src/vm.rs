@@ -2,7 +2,7 @@
 //! with the embedding API, and the Rust echo-server example for TCP.
 
 use crate::erlang::parse_result;
-use crate::native::{echo_figures, echo_load, pss_bytes, rss_bytes, Echo};
+use crate::native::{echo_figures, echo_load, Echo, IdleFigures, MemorySample};
 use crate::report::{Figure, Impl};
 use crate::Sizes;
 use anyhow::{Context, Result};
@@ -44,14 +44,12 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
 
 /// `vm-bench idle vm N`: prints the figures `native::idle_in_child` reads.
 pub fn idle_child(n: u32) -> Result<()> {
-    let (rss, pss) = idle(n)?;
-    println!("IDLE_RSS_KIB {rss:.3}");
-    println!("IDLE_PSS_KIB {pss:.3}");
+    idle(n)?.print();
     Ok(())
 }
 
-/// Resident memory per idle process, in KiB: (RSS, PSS).
-fn idle(n: u32) -> Result<(f64, f64)> {
+/// Memory per idle process.
+fn idle(n: u32) -> Result<IdleFigures> {
     runtime().block_on(async {
         let vm = Arc::new(
             Vm::builder()
@@ -60,7 +58,7 @@ fn idle(n: u32) -> Result<(f64, f64)> {
                 .build()?,
         );
         let module = vm.load_file(guest("bench-guest"))?;
-        let (rss_before, pss_before) = (rss_bytes(), pss_bytes());
+        let before = MemorySample::now();
         let runner = vm.clone();
         let n_text = n.to_string();
         let task =
@@ -81,10 +79,9 @@ fn idle(n: u32) -> Result<(f64, f64)> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let (rss_after, pss_after) = (rss_bytes(), pss_bytes());
+        let figures = MemorySample::now().per_process(before, n);
         task.abort();
-        let per = |after: u64, before: u64| after.saturating_sub(before) as f64 / n as f64 / 1024.0;
-        Ok((per(rss_after, rss_before), per(pss_after, pss_before)))
+        Ok(figures)
     })
 }
 
@@ -160,10 +157,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     // memory) disturbed the echo figures that followed it.
     for &n in s.idle_counts() {
         match crate::native::idle_in_child("vm", n) {
-            Ok((rss, pss)) => {
-                figures.push(Figure::new(format!("idle-{n}"), Impl::Vm, rss, "KiB"));
-                figures.push(Figure::new(format!("idle-{n}-pss"), Impl::Vm, pss, "KiB"));
-            }
+            Ok(idle) => figures.extend(idle.figures(n, Impl::Vm)),
             Err(e) => eprintln!("vm idle-{n}: {e:#}"),
         }
     }
