@@ -77,6 +77,11 @@ impl IdleFigures {
     }
 }
 
+/// The memory the kernel says is available for new allocations, in KiB.
+pub fn mem_available_kib() -> Option<u64> {
+    Some(kib_field("/proc/meminfo", "MemAvailable:")).filter(|&k| k > 0)
+}
+
 fn kib_field(file: &str, field: &str) -> u64 {
     std::fs::read_to_string(file)
         .ok()
