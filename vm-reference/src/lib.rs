@@ -145,6 +145,12 @@ impl VmBuilder {
     /// larger than the address space allows).
     pub fn build(self) -> Result<Vm, VmError> {
         let config = self.config;
+        if config.max_stack < MIN_STACK {
+            return Err(VmError::Engine(format!(
+                "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
+                config.max_stack
+            )));
+        }
         let engine =
             engine(&config).map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
         let mut linker = Linker::new(&engine);
@@ -169,6 +175,9 @@ fn explain_engine_error(e: &wasmtime::Error, config: &Config) -> String {
         text
     }
 }
+
+/// The smallest stack limit a process can start with.
+const MIN_STACK: usize = 4 << 10;
 
 /// Stack room for the host functions a process calls, above its own
 /// `max_stack` of wasm frames.

@@ -133,3 +133,15 @@ fn threads_sets_the_scheduler_and_zero_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_stack_limit_too_small_to_start_exits_2_naming_the_flag() {
+    let out = vm(&["run", "--max-stack", "0", &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("a stack limit of 0 bytes is too small"),
+        "{err}"
+    );
+    assert!(err.contains("--max-stack"), "{err}");
+}
