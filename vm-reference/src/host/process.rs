@@ -187,8 +187,8 @@ fn spawn_process(
             }
         }
     };
-    // Resolved once here (the module caches it), so the new process starts
-    // without looking its entry up again.
+    // Resolved here, from the entry points the module listed when it was
+    // loaded, so the new process starts without looking its entry up again.
     let Some((export, takes_arg)) = module.entry(entry) else {
         return Err(state.fail(
             ErrorCode::InvalidArgument,
