@@ -5,7 +5,7 @@
 //! stay unique when several VMs exchange messages.
 
 use crate::config::{Config, Output};
-use crate::mailbox::{Inbox, Mailbox, Message};
+use crate::mailbox::{Inbox, Mailbox, Message, Payload};
 use crate::module::Module;
 use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
 use crate::scheduler::Scheduler;
@@ -86,7 +86,7 @@ impl ProcessEntry {
 pub(crate) struct SpawnRequest {
     pub module: Module,
     pub start: Start,
-    pub capture: Option<(u64, Vec<u8>, Vec<crate::handle::Resource>)>,
+    pub capture: Option<(u64, Payload, Vec<crate::handle::Resource>)>,
     pub link: Option<u64>,
     pub args: Vec<String>,
     pub done: Option<oneshot::Sender<Outcome>>,
@@ -195,7 +195,7 @@ impl Node {
                 kind: MessageKind::Init,
                 tag: 0,
                 sender,
-                data: capture.into(),
+                data: capture,
                 resources,
             });
         }

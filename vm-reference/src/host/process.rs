@@ -166,8 +166,9 @@ fn spawn_process(
                 c,
                 format!("capture at {cap_ptr} of {cap_len} bytes lies outside memory"),
             )
-        })?
-        .to_vec();
+        })
+        // Copied once, straight into the init message (inline when small).
+        .map(crate::mailbox::Payload::from_slice)?;
     if options & !(spawn_options::LINK as u32) != 0 {
         return Err(state.fail(
             ErrorCode::InvalidArgument,
