@@ -10,7 +10,9 @@
  * whose text vm_strerror() gives; vm_last_error() copies the VM's
  * explanation of the last failed call.
  *
- * Build with Debian's clang, lld and wasi-libc:
+ * Build with Debian's clang, lld, wasi-libc and compiler-rt's wasm32
+ * builtins (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32;
+ * the last one's number is clang's major version, `clang -dumpversion`):
  *     clang --target=wasm32-wasi --sysroot=/usr -std=c11 -O2 \
  *         -Isdk-c/include app.c sdk-c/src/vm.c sdk-c/src/codec.c -o app.wasm
  * or freestanding (no libc; define your own `void _start(void)`):

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation.
 //!
 //! ```text
-//! cargo xtask setup          install what builds need (wasm32-wasip1 target, rustfmt, clippy)
+//! cargo xtask setup          install and check every guest toolchain (Rust, C, AssemblyScript)
 //! cargo xtask gen [--check]  regenerate the ABI bindings from abi/wit (or check they are current)
 //! cargo xtask build-guests   build every guest (examples and test guests) into target/guests
 //! cargo xtask demo           set up, build, and run the demo apps on the VM
@@ -13,6 +13,9 @@
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod setup;
+use setup::setup;
 
 /// Guest workspaces, built for wasm32-wasip1 into `target/guests`.
 const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust", "bench/guest"];
@@ -44,16 +47,13 @@ const AS_GUESTS: &[&str] = &[
     "tests/guests/assemblyscript/polyglot.ts",
 ];
 
-/// Debian packages the C guests need: clang, its wasm linker, wasi-libc.
-const C_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc"];
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = vm_abi::repo_root();
     match args.first().map(String::as_str) {
-        Some("setup") => setup(),
+        Some("setup") => setup(&root),
         Some("gen") => gen(&root, args.iter().any(|a| a == "--check")),
-        Some("build-guests") => setup().and_then(|()| build_guests(&root)),
+        Some("build-guests") => setup(&root).and_then(|()| build_guests(&root)),
         Some("demo") => demo(&root),
         Some("test") => test(&root),
         Some("bench") => bench(&root, &args[1..]),
@@ -76,43 +76,6 @@ fn run(cmd: &mut Command) -> Result<()> {
 fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Installs the wasm32-wasip1 target, the rustfmt and clippy components, and
-/// the Debian packages for C guests, when missing.
-fn setup() -> Result<()> {
-    let have_c = Command::new("clang")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Path::new("/usr/bin/wasm-ld").exists()
-        && Path::new("/usr/lib/wasm32-wasi/libc.a").exists();
-    if !have_c {
-        apt_install(C_PACKAGES)?;
-    }
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if !installed.lines().any(|l| l.trim() == "wasm32-wasip1") {
-        run(Command::new("rustup").args(["target", "add", "wasm32-wasip1"]))?;
-    }
-    let components = output(Command::new("rustup").args(["component", "list", "--installed"]))?;
-    for c in ["rustfmt", "clippy"] {
-        if !components.lines().any(|l| l.starts_with(c)) {
-            run(Command::new("rustup").args(["component", "add", c]))?;
-        }
-    }
-    Ok(())
-}
-
-/// Installs Debian packages (CI and developer machines run as root). A
-/// fresh machine often runs its own apt job at boot, so wait for dpkg's lock
-/// rather than fail on it.
-fn apt_install(packages: &[&str]) -> Result<()> {
-    const WAIT_FOR_LOCK: &str = "DPkg::Lock::Timeout=600";
-    run(Command::new("apt-get").args(["-o", WAIT_FOR_LOCK, "update", "-qq"]))?;
-    run(Command::new("apt-get")
-        .args(["-o", WAIT_FOR_LOCK, "install", "-y", "-qq"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn gen(root: &Path, check: bool) -> Result<()> {
@@ -204,19 +167,7 @@ fn build_c_guests(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Installs the AssemblyScript compiler pinned in the SDK's package-lock.json.
-fn setup_assemblyscript(root: &Path) -> Result<()> {
-    let sdk = root.join("sdk-assemblyscript");
-    if !sdk.join("node_modules/.bin/asc").exists() {
-        run(Command::new("npm")
-            .current_dir(&sdk)
-            .args(["ci", "--no-audit", "--no-fund"]))?;
-    }
-    Ok(())
-}
-
 fn build_as_guests(root: &Path) -> Result<()> {
-    setup_assemblyscript(root)?;
     let sdk = root.join("sdk-assemblyscript");
     let mut sdk_sources: Vec<PathBuf> = std::fs::read_dir(sdk.join("assembly"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -234,7 +185,7 @@ fn build_as_guests(root: &Path) -> Result<()> {
         if !stale(&output, &inputs) {
             continue;
         }
-        let out = Command::new(sdk.join("node_modules/.bin/asc"))
+        let out = Command::new(setup::asc(root))
             .current_dir(root)
             .arg(path)
             .arg("--config")
@@ -272,7 +223,7 @@ fn build_guests(root: &Path) -> Result<()> {
 }
 
 fn demo(root: &Path) -> Result<()> {
-    setup()?;
+    setup(root)?;
     build_guests(root)?;
     let wasm = guest_dir(root).join("wasm32-wasip1/release");
     for (app, args) in [("ping-pong", vec!["--", "3"]), ("supervisor", vec![])] {
@@ -296,7 +247,7 @@ fn demo(root: &Path) -> Result<()> {
 }
 
 fn test(root: &Path) -> Result<()> {
-    setup()?;
+    setup(root)?;
     // The suite runs the benchmark harness once (small, as a check that it
     // works end to end), Erlang included.
     ensure_erlang()?;
@@ -343,14 +294,14 @@ fn ensure_erlang() -> Result<()> {
     if have_erlang {
         Ok(())
     } else {
-        apt_install(&["erlang-base"])
+        setup::apt_install(&["erlang-base"])
     }
 }
 
 /// Runs the benchmarks (release build) and regenerates BENCHMARKS.md from
 /// the run. `--only` and `--quick` only print their table.
 fn bench(root: &Path, options: &[String]) -> Result<()> {
-    setup()?;
+    setup(root)?;
     ensure_erlang()?;
     build_guests(root)?;
     let mut cmd = cargo();
