@@ -230,7 +230,8 @@ fn main() -> Result<()> {
                 // The one-thread figures come from the VM's own runs.
                 Impl::Vm | Impl::VmOneThread => vm::run_all(&sizes),
                 Impl::Erlang => erlang.run_all(&sizes),
-                Impl::Tokio => native::run_all(&sizes),
+                // Both of tokio's runtimes from one run.
+                Impl::Tokio | Impl::TokioOneThread => native::run_all(&sizes),
             };
             match result {
                 Ok(fs) => figures.extend(fs),

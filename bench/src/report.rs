@@ -11,7 +11,10 @@ pub enum Impl {
     /// The VM on a runtime with one worker thread (`vm run --threads 1`).
     VmOneThread,
     Erlang,
+    /// tokio's default, multi-thread runtime.
     Tokio,
+    /// tokio's current-thread runtime.
+    TokioOneThread,
 }
 
 impl Impl {
@@ -21,6 +24,7 @@ impl Impl {
             Impl::VmOneThread => "vm-1thread",
             Impl::Erlang => "erlang",
             Impl::Tokio => "tokio",
+            Impl::TokioOneThread => "tokio-1thread",
         }
     }
 }
@@ -186,27 +190,42 @@ pub fn table(table: &[Figure]) -> String {
     }
     out += "\n";
     for r in thread_rows(table) {
-        out += &format!(
-            "{:<24} {:>6} {:>14} {:>14} {:>10}\n",
-            r[0], r[1], r[2], r[3], r[4]
-        );
+        out += &line(&r.each_ref().map(String::as_str));
     }
     out
 }
 
-const THREAD_HEADER: [&str; 5] = ["benchmark", "unit", "vm", "vm-1thread", "1thread/vm"];
+const THREAD_HEADER: [&str; 7] = [
+    "benchmark",
+    "unit",
+    "vm-1thread",
+    "tokio-1thread",
+    "vm-1thread/vm",
+    "tokio-1thread/tokio",
+    "vm-1thread/tokio-1thread",
+];
 
-/// The VM with its default scheduler threads beside one thread, for the
-/// benchmarks measured both ways (the header row first).
-fn thread_rows(table: &[Figure]) -> Vec<[String; 5]> {
+/// Each runtime on one thread beside its default, for the benchmarks
+/// measured both ways (the header row first).
+fn thread_rows(table: &[Figure]) -> Vec<[String; 7]> {
     let mut out = vec![THREAD_HEADER.map(String::from)];
     for (name, unit) in names(table) {
         let one = lookup(table, &name, Impl::VmOneThread);
-        if one.is_none() {
+        let tokio_one = lookup(table, &name, Impl::TokioOneThread);
+        if one.is_none() && tokio_one.is_none() {
             continue;
         }
         let v = lookup(table, &name, Impl::Vm);
-        out.push([name, unit.to_string(), cell(v), cell(one), ratio(one, v)]);
+        let t = lookup(table, &name, Impl::Tokio);
+        out.push([
+            name,
+            unit.to_string(),
+            cell(one),
+            cell(tokio_one),
+            ratio(one, v),
+            ratio(tokio_one, t),
+            ratio(one, tokio_one),
+        ]);
     }
     out
 }
@@ -307,7 +326,7 @@ pub fn markdown(
         let _ = writeln!(out, "- system: {note}");
     }
     let _ = writeln!(out, "- command: `{command}` ({} rounds, implementations alternating; each figure is the median)", sizes.rounds);
-    let _ = writeln!(out, "- implementations: **vm** = this VM (release build) running Rust guests (`bench/guest`); **erlang** = Erlang/OTP from Debian's `erlang-base` (`bench/erlang/bench.erl`); **tokio** = native Rust, tasks and channels (`bench/src/native.rs`)\n");
+    let _ = writeln!(out, "- implementations: **vm** = this VM (release build) running Rust guests (`bench/guest`); **erlang** = Erlang/OTP from Debian's `erlang-base` (`bench/erlang/bench.erl`); **tokio** = native Rust, tasks and channels (`bench/src/native.rs`), each benchmark run inside a task as a tokio user writes it, on tokio's default multi-thread runtime (and on its current-thread runtime below)\n");
     out.push_str(&format!(
         "| {} |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
         HEADER.join(" | ")
@@ -317,10 +336,10 @@ pub fn markdown(
     }
     let threads = thread_rows(table);
     if threads.len() > 1 {
-        out.push_str("\n## One scheduler thread\n\nThe VM runs processes on its own scheduler with one worker thread per core by default (a chain of messages stays on one worker; idle workers steal only queued processes). The same benchmarks on one worker (`vm run --threads 1`), in the same run:\n\n");
+        out.push_str("\n## One scheduler thread\n\nThe VM runs processes on its own scheduler with one worker thread per core by default (a chain of messages stays on one worker; idle workers steal only queued processes), and the table above compares it with tokio's default multi-thread runtime. The same benchmarks on one thread, in the same run: the VM with one worker (`vm run --threads 1`) and tokio's current-thread runtime, each beside its own default and beside each other:\n\n");
         let _ = writeln!(
             out,
-            "| {} |\n| --- | --- | ---: | ---: | ---: |",
+            "| {} |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |",
             threads[0].join(" | ")
         );
         for r in &threads[1..] {
