@@ -114,6 +114,7 @@ impl From<Error> for io::Error {
             Some(ErrorCode::PermissionDenied) => io::ErrorKind::PermissionDenied,
             Some(ErrorCode::InvalidArgument) => io::ErrorKind::InvalidInput,
             Some(ErrorCode::InvalidHandle) => io::ErrorKind::NotConnected,
+            Some(ErrorCode::NotFound) => io::ErrorKind::NotFound,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
@@ -148,6 +149,50 @@ fn address(handle: u32, peer: bool) -> io::Result<SocketAddr> {
                 "the VM returned an unreadable address",
             )
         })
+}
+
+/// The addresses a host name resolves to, looked up by the VM: `"db.internal"`
+/// (port 0), `"db.internal:5432"`, or an IP literal, which is returned as is.
+/// Like tokio's `lookup_host`, but with the port optional.
+///
+/// The VM looks a name up only when its `--allow-net` rules could permit it
+/// (`*`, or a rule naming that host); otherwise this fails with
+/// [`io::ErrorKind::PermissionDenied`] and no query leaves the machine.
+/// `localhost` is loopback without a lookup.
+///
+/// ```no_run
+/// let addrs = vm_sdk::net::lookup_host("localhost:8080")?;
+/// assert!(addrs.iter().all(|a| a.ip().is_loopback()));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// `PermissionDenied` as above, `NotFound` for a name with no address, and
+/// the other I/O errors of a failed lookup.
+pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        let (dst, len) = (buf.as_mut_ptr() as u32, buf.len() as u32);
+        // SAFETY: the name is valid for reads and the buffer for writes of
+        // their lengths.
+        let n = crate::call(|ret| unsafe {
+            abi::net::resolve(host.as_ptr(), host.len(), dst, len, ret)
+        })? as usize;
+        if n > buf.len() {
+            // The whole list did not fit: ask again with room for it.
+            buf.resize(n, 0);
+            continue;
+        }
+        let text = std::str::from_utf8(&buf[..n]).ok();
+        return text
+            .and_then(|t| t.lines().map(|l| l.parse().ok()).collect())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the VM returned an unreadable address",
+                )
+            });
+    }
 }
 
 fn read_from(handle: u32, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {

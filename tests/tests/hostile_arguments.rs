@@ -5,9 +5,15 @@
 //!
 //! The cases are generated from the ABI manifest, so a function added to the
 //! ABI is covered without touching this file.
+//!
+//! A panic inside the VM is a bug even though the VM survives it (the
+//! process it served ends with a reason that says so): every panic on any
+//! thread is counted, and any fails the test.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 use vm_abi::{CoreType, FunctionSpec, FUNCTIONS};
 use vm_reference::ExitReason;
@@ -90,7 +96,24 @@ const CANARY: &str = r#"(module
     (memory (export "memory") 1)
     (func (export "_start") (drop (call $id))))"#;
 
+/// Panics anywhere in this test binary since the current case began.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts every panic, on any thread, before the default hook reports it.
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            report(info);
+        }));
+    });
+}
+
 async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError> {
+    // A case that failed early left its panics counted.
+    PANICS.store(0, Ordering::SeqCst);
     let vm = test_vm().max_processes(16).build().unwrap();
     let hostile = vm.load("hostile.wat", wat(spec, args).as_bytes()).unwrap();
     let canary = vm.load("canary.wat", CANARY.as_bytes()).unwrap();
@@ -103,6 +126,13 @@ async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError
         prop_assert!(
             outcome.is_ok(),
             "{}.{}{args:?}: {outcome:?}",
+            spec.module,
+            spec.name
+        );
+        let reason = outcome.unwrap().reason.to_string();
+        prop_assert!(
+            !reason.contains("bug in the VM"),
+            "{}.{}{args:?}: {reason}",
             spec.module,
             spec.name
         );
@@ -119,11 +149,20 @@ async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError
         spec.name,
         args
     );
+    prop_assert_eq!(
+        PANICS.load(Ordering::SeqCst),
+        0,
+        "{}.{}{:?} panicked inside the VM (the panic is printed above)",
+        spec.module,
+        spec.name,
+        args
+    );
     Ok(())
 }
 
 #[test]
 fn no_hostile_argument_to_any_host_function_harms_the_vm_or_another_process() {
+    count_panics();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

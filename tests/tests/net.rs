@@ -153,3 +153,92 @@ async fn without_allow_net_a_bind_is_denied_naming_the_flag() {
     assert_eq!(run.outcome.status, 1);
     assert!(run.stderr.contains("permission-denied: network access to 127.0.0.1:0 is denied; grant it with `vm run --allow-net 127.0.0.1`"), "{}", run.stderr);
 }
+
+/// A resolver that answers every name with 127.0.0.1 and records each
+/// lookup, so a test sees exactly which names the VM looked up.
+#[derive(Clone, Default)]
+struct CountingResolver {
+    names: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl vm_reference::Resolver for CountingResolver {
+    fn lookup<'a>(&'a self, host: &'a str, port: u16) -> vm_reference::Lookup<'a> {
+        self.names.lock().unwrap().push(host.to_string());
+        Box::pin(async move { Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))]) })
+    }
+}
+
+/// Runs the `net-names` scenario against a local listener with `rules`,
+/// returning its transcript (with the listener's port as `PORT`) and the
+/// names the VM looked up.
+async fn net_names(rules: &[&str]) -> (String, Vec<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let resolver = CountingResolver::default();
+    let vm = rules
+        .iter()
+        .fold(test_vm().resolver(resolver.clone()), |vm, rule| {
+            vm.allow_net(NetRule::parse(rule).unwrap())
+        });
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["net-names", &port])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    let names = resolver.names.lock().unwrap().clone();
+    (run.stdout.replace(&port, "PORT"), names)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_allow_net_no_name_is_looked_up() {
+    let (transcript, lookups) = net_names(&[]).await;
+    assert_eq!(
+        transcript,
+        "lookup db.example: PermissionDenied\n\
+         connect db.example: PermissionDenied\n\
+         bind db.example: PermissionDenied\n\
+         connect other.example: PermissionDenied\n\
+         lookup 10.1.2.3:80: [10.1.2.3:80]\n\
+         denied: permission-denied: network access to exfiltrate.example is denied, and so is looking the name up; grant it with `vm run --allow-net exfiltrate.example` (or --allow-net '*')\n"
+    );
+    assert_eq!(lookups, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_naming_a_host_permits_looking_up_that_host_only() {
+    // An IP rule grants the address, but not looking any name up.
+    let (transcript, lookups) = net_names(&["127.0.0.1"]).await;
+    assert!(
+        transcript.starts_with("lookup db.example: PermissionDenied\n"),
+        "{transcript}"
+    );
+    assert_eq!(lookups, Vec::<String>::new());
+
+    let (transcript, lookups) = net_names(&["db.example"]).await;
+    assert_eq!(
+        transcript,
+        "lookup db.example: [127.0.0.1:0]\n\
+         connect db.example: connected to port PORT\n\
+         bind db.example: bound\n\
+         connect other.example: PermissionDenied\n\
+         lookup 10.1.2.3:80: [10.1.2.3:80]\n\
+         denied: permission-denied: network access to exfiltrate.example is denied, and so is looking the name up; grant it with `vm run --allow-net exfiltrate.example` (or --allow-net '*')\n"
+    );
+    assert_eq!(lookups, ["db.example", "db.example", "db.example"]);
+
+    // `*` permits every name.
+    let (transcript, lookups) = net_names(&["*"]).await;
+    assert!(
+        transcript.contains("connect other.example: connected\n"),
+        "{transcript}"
+    );
+    assert_eq!(
+        lookups,
+        [
+            "db.example",
+            "db.example",
+            "db.example",
+            "other.example",
+            "exfiltrate.example"
+        ]
+    );
+}

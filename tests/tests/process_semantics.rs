@@ -72,7 +72,7 @@ async fn registry_names_are_unique_and_vanish_with_their_process() {
 async fn timers_deliver_later_and_cancel() {
     assert_eq!(
         scenario("timer").await.stdout,
-        "before: Some(Timeout)\nafter: Ok(\"late\")\ncancelled: true\nthen: Some(Timeout)\n"
+        "before: Some(Timeout)\nafter: Ok(\"late\")\ncancelled: true\nthen: Ok(\"later\")\nnothing else: Some(Timeout)\n"
     );
 }
 
@@ -183,4 +183,33 @@ async fn scenario_args(vm: vm_reference::VmBuilder, args: &[&str]) -> Run {
         .unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
     run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_to_a_process_that_ended_are_cancelled() {
+    let vm = test_vm().build().unwrap();
+    let module = vm.load_file(rust_guest("scenarios")).unwrap();
+    let outcome = vm
+        .run(&module, &["scenarios", "timers-of-the-dead"])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.reason,
+        ExitReason::Normal,
+        "{}",
+        vm.captured_stderr()
+    );
+    assert_eq!(vm.captured_stdout(), "target ended\n");
+    // 1,001 timers of an hour each were set for the target.
+    assert_eq!(vm.pending_timers(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_holds_at_most_16_names_of_at_most_255_bytes() {
+    assert_eq!(
+        scenario("name-limits").await.stdout,
+        "17th name: Err(Some(LimitReached))\n\
+         256-byte name: Err(Some(InvalidArgument))\n\
+         255-byte name after freeing one: Ok(())\n"
+    );
 }

@@ -1,5 +1,7 @@
 //! How a VM is configured: limits, capabilities and where output goes.
 
+use crate::resolver::{Resolver, SystemResolver};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -26,6 +28,10 @@ pub struct Config {
     /// Stack limit per process for its wasm code, in bytes: calls nested
     /// deeper trap.
     pub max_stack: usize,
+    /// What one process's unreceived messages and pending timers may hold,
+    /// in bytes; a process whose mailbox would grow past it ends (see
+    /// `abi/README.md`).
+    pub max_mailbox: usize,
     /// How many processes may be alive at once (the size of the instance pool).
     pub max_processes: u32,
     /// A process's time slice: running wasm yields to the scheduler once
@@ -36,6 +42,8 @@ pub struct Config {
     pub output: Output,
     /// Which network addresses processes may use (none by default).
     pub net: crate::NetPolicy,
+    /// Looks up the host names the network policy permits.
+    pub resolver: Arc<dyn Resolver>,
     /// Worker threads running processes (0: one per core).
     pub threads: usize,
 }
@@ -45,10 +53,12 @@ impl Default for Config {
         Config {
             max_memory: 64 << 20,
             max_stack: 256 << 10,
+            max_mailbox: 16 << 20,
             max_processes: 10_000,
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,
             net: crate::NetPolicy::default(),
+            resolver: Arc::new(SystemResolver),
             threads: 0,
         }
     }

@@ -25,6 +25,7 @@ mod module;
 mod net_policy;
 mod node;
 mod process;
+mod resolver;
 mod scheduler;
 mod table;
 pub mod template;
@@ -34,6 +35,7 @@ pub use config::{parse_size, Config, Output};
 pub use module::Module;
 pub use net_policy::{NetPolicy, NetRule};
 pub use process::{ExitReason, Outcome};
+pub use resolver::{Lookup, Resolver, SystemResolver};
 
 use node::{Node, SpawnRequest};
 use process::Start;
@@ -106,6 +108,17 @@ impl VmBuilder {
         self
     }
 
+    /// What one process's unreceived messages and pending timers may hold,
+    /// in bytes (default 16 MiB): each message counts its bytes, about 100
+    /// bytes of bookkeeping and about 100 per handle it carries. A send that
+    /// would pass the limit still succeeds, but its message is dropped and
+    /// the receiver ends with a trap reason naming the limit, as Erlang's
+    /// `max_heap_size` ends a process.
+    pub fn max_mailbox(mut self, bytes: usize) -> Self {
+        self.config.max_mailbox = bytes;
+        self
+    }
+
     /// How many processes may be alive at once (default 10,000).
     pub fn max_processes(mut self, n: u32) -> Self {
         self.config.max_processes = n;
@@ -124,6 +137,13 @@ impl VmBuilder {
     /// without any, the network is denied.
     pub fn allow_net(mut self, rule: NetRule) -> Self {
         self.config.net.rules.push(rule);
+        self
+    }
+
+    /// Looks up the host names processes use with `resolver` instead of the
+    /// system's. Only names the [`NetRule`]s permit are ever looked up.
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.config.resolver = Arc::new(resolver);
         self
     }
 
@@ -317,5 +337,11 @@ impl Vm {
     /// How many processes are alive.
     pub fn process_count(&self) -> usize {
         self.node.process_count()
+    }
+
+    /// How many timers (`send_after`) are pending. A timer leaves the count
+    /// when it fires, is cancelled, or its target ends.
+    pub fn pending_timers(&self) -> usize {
+        self.node.timer_count()
     }
 }

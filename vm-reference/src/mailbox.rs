@@ -1,4 +1,4 @@
-//! A process's mailbox: an unbounded queue of messages with selective
+//! A process's mailbox: a bounded queue of messages with selective
 //! receive, and the signals (kill, link exits) that act on the process itself.
 //!
 //! Senders push into the process's [`Inbox`], which lives in its shared
@@ -10,6 +10,14 @@
 //! One lock and one waker serve both messages and signals: an idle process
 //! costs an empty queue and no allocation, and a send wakes the process's
 //! task only when it is waiting.
+//!
+//! A mailbox is bounded (`--max-mailbox`): what its messages hold, counted
+//! by [`Message::cost`] from when they are sent (or a timer is set for them)
+//! until they are received, may not pass the limit. The send that would
+//! pass it succeeds, as every send does (Erlang semantics), but its message
+//! is dropped and the receiver ends with a trap reason naming the limit, as
+//! Erlang's `max_heap_size` kills a process whose queue outgrew its heap.
+//! From then on, messages to it are dropped until it is gone.
 
 use crate::handle::Resource;
 use crate::node::lock;
@@ -17,6 +25,7 @@ use crate::process::Control;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -37,7 +46,26 @@ pub(crate) struct Message {
     pub resources: Vec<Resource>,
 }
 
+/// What a queued handle counts against its receiver's mailbox limit, beyond
+/// its share of the message: the host's bookkeeping for it.
+const HANDLE_COST: usize = 64;
+
 impl Message {
+    /// What the message counts against its receiver's mailbox limit: its
+    /// bytes, the host's record of it, and its handles. A process's init
+    /// message counts nothing: there is one, and its parent's memory limit
+    /// bounds it.
+    pub fn cost(&self) -> usize {
+        match self.kind {
+            MessageKind::Init => 0,
+            _ => {
+                std::mem::size_of::<Message>()
+                    + self.data.len()
+                    + self.resources.len() * (std::mem::size_of::<Resource>() + HANDLE_COST)
+            }
+        }
+    }
+
     pub fn data(sender: u64, tag: u64, data: Payload, resources: Vec<Resource>) -> Message {
         Message {
             kind: MessageKind::Data,
@@ -75,6 +103,10 @@ impl Filter {
 #[derive(Default)]
 pub(crate) struct Inbox {
     state: Mutex<InboxState>,
+    /// What the process's unreceived messages and pending timers hold
+    /// ([`Message::cost`]), here and in its [`Mailbox`]. Only senders, under
+    /// the lock, add to it; the process subtracts what it receives.
+    held: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -83,28 +115,94 @@ struct InboxState {
     signals: VecDeque<Control>,
     /// The process's task, while it waits; taken by the first push.
     waker: Option<Waker>,
+    /// The mailbox overflowed: the process is ending, and messages to it
+    /// are dropped.
+    overflowed: bool,
 }
 
 impl Inbox {
-    /// Queues a message and wakes the process if it waits.
-    pub fn push(&self, m: Message) {
-        if let Some(w) = self.enqueue(m) {
+    /// Queues a message (dropping it if the mailbox overflows) and wakes the
+    /// process if it waits.
+    pub fn push(&self, m: Message, limit: usize) {
+        if let Some(w) = self.enqueue(m, limit) {
             w.wake();
         }
     }
 
     /// Queues a message and returns the waker to call if the process waits,
-    /// for a caller that holds another lock.
+    /// for a caller that holds another lock. A message that would take the
+    /// mailbox past `limit` bytes is dropped and ends the process instead.
     #[must_use]
-    pub fn enqueue(&self, m: Message) -> Option<Waker> {
+    pub fn enqueue(&self, m: Message, limit: usize) -> Option<Waker> {
         let mut s = lock(&self.state);
+        if !self.charge(&mut s, m.cost(), limit) {
+            return s.waker.take();
+        }
+        Self::append(&mut s, m);
+        s.waker.take()
+    }
+
+    /// Counts `cost` against the mailbox for a message that will arrive
+    /// later (a timer's); false if it does not fit, which ends the process.
+    pub fn reserve(&self, cost: usize, limit: usize) -> bool {
+        let mut s = lock(&self.state);
+        let fits = self.charge(&mut s, cost, limit);
+        let waker = if fits { None } else { s.waker.take() };
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        fits
+    }
+
+    /// Takes back what [`Inbox::reserve`] counted, for a message that will
+    /// not arrive after all.
+    pub fn release(&self, cost: usize) {
+        self.held.fetch_sub(cost, Ordering::Relaxed);
+    }
+
+    /// Queues a message already counted by [`Inbox::reserve`], and wakes the
+    /// process if it waits.
+    pub fn push_reserved(&self, m: Message) {
+        let waker = {
+            let mut s = lock(&self.state);
+            if s.overflowed {
+                return;
+            }
+            Self::append(&mut s, m);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Counts `cost` against the mailbox if it fits under `limit`. The first
+    /// time it does not, signals the process to end; false then and after.
+    fn charge(&self, s: &mut InboxState, cost: usize, limit: usize) -> bool {
+        if s.overflowed {
+            return false;
+        }
+        let held = self.held.load(Ordering::Relaxed);
+        if held + cost <= limit {
+            self.held.fetch_add(cost, Ordering::Relaxed);
+            return true;
+        }
+        s.overflowed = true;
+        s.signals.push_back(Control::MailboxFull {
+            held: held + cost,
+            limit,
+        });
+        false
+    }
+
+    fn append(s: &mut InboxState, m: Message) {
         if s.messages.capacity() == 0 {
             // Room for one: many processes only ever get their init message,
             // and the queue's buffer stays with the process.
             s.messages.reserve_exact(1);
         }
         s.messages.push_back(m);
-        s.waker.take()
     }
 
     /// Queues a signal for the process's task and wakes it.
@@ -197,10 +295,14 @@ impl Mailbox {
                 .skip(*scanned)
                 .position(|m| filter.accepts(m))
             {
-                return match *scanned + i {
+                let m = match *scanned + i {
                     0 => self.queue.pop_front(),
                     at => self.queue.remove(at),
                 };
+                if let Some(m) = &m {
+                    inbox.release(m.cost());
+                }
+                return m;
             }
             *scanned = self.queue.len();
             let before = self.queue.len();
@@ -214,6 +316,12 @@ impl Mailbox {
     /// Removes queued messages for which `remove` is true.
     pub fn purge(&mut self, inbox: &Inbox, remove: impl Fn(&Message) -> bool) {
         inbox.drain_into(&mut self.queue);
-        self.queue.retain(|m| !remove(m));
+        self.queue.retain(|m| {
+            let purged = remove(m);
+            if purged {
+                inbox.release(m.cost());
+            }
+            !purged
+        });
     }
 }

@@ -28,6 +28,11 @@ enum Command {
         /// G). Deeper calls trap the process.
         #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "256K")]
         max_stack: usize,
+        /// What one process's unreceived messages and pending timers may
+        /// hold (bytes, or with K, M, G). A process whose mailbox would grow
+        /// past it ends with a trap reason naming this flag.
+        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "16M")]
+        max_mailbox: usize,
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
@@ -76,6 +81,7 @@ fn real_main() -> Result<ExitCode> {
         Command::Run {
             max_memory,
             max_stack,
+            max_mailbox,
             max_processes,
             threads,
             allow_net,
@@ -91,6 +97,7 @@ fn real_main() -> Result<ExitCode> {
                 let builder = Vm::builder()
                     .max_memory(max_memory)
                     .max_stack(max_stack)
+                    .max_mailbox(max_mailbox)
                     .max_processes(max_processes)
                     .threads(threads.map_or(0, usize::from));
                 let vm = allow_net

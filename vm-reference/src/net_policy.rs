@@ -132,9 +132,21 @@ pub struct NetPolicy {
 }
 
 impl NetPolicy {
-    /// Whether any network use is granted (name resolution needs this).
-    pub fn any(&self) -> bool {
-        !self.rules.is_empty()
+    /// Whether `host`, a name, may be looked up: only under `*` or a rule
+    /// naming that host, since a lookup is itself traffic (a DNS query can
+    /// carry data out). Otherwise the text of the refusal, naming the flag.
+    pub fn may_resolve(&self, host: &str) -> Result<(), String> {
+        let named = |r: &NetRule| match r {
+            NetRule::Any => true,
+            NetRule::Host(name, _) => name.eq_ignore_ascii_case(host),
+            _ => false,
+        };
+        if self.rules.iter().any(named) {
+            return Ok(());
+        }
+        Err(format!(
+            "network access to {host} is denied, and so is looking the name up; grant it with `vm run --allow-net {host}` (or --allow-net '*')"
+        ))
     }
 
     /// Whether `addr` (reached as `host`, when given by name) is granted;

@@ -45,7 +45,23 @@ struct Relations {
     /// (monitor reference, watching process)
     monitors: Vec<(u64, u64)>,
     names: Vec<String>,
+    /// Timers that will send to this process, by reference: cancelled when
+    /// it ends (as OTP cancels a timer whose target has gone).
+    timers: HashMap<u64, PendingTimer>,
 }
+
+/// A timer on its way to a process: what it counts against the target's
+/// mailbox, and its task, once started (dropping it cancels the timer).
+struct PendingTimer {
+    cost: usize,
+    task: Option<async_task::Task<()>>,
+}
+
+/// The most names one process may hold: names are the VM's to keep, so
+/// their number and length are bounded.
+pub(crate) const MAX_NAMES: usize = 16;
+/// The longest name, in bytes.
+pub(crate) const MAX_NAME_LEN: usize = 255;
 
 impl ProcessEntry {
     /// The entry of a live process with nothing queued and no relations.
@@ -98,8 +114,9 @@ pub(crate) struct Node {
     pub config: Config,
     processes: ProcessTable,
     registry: Mutex<HashMap<String, u64>>,
-    /// Pending timers; dropping a task cancels it.
-    timers: Mutex<HashMap<u64, Option<async_task::Task<()>>>>,
+    /// Pending timers' targets, by timer reference (the timer itself is
+    /// kept with its target).
+    timers: Mutex<HashMap<u64, u64>>,
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
@@ -191,13 +208,14 @@ impl Node {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ProcessEntry::new(id));
         if let Some((sender, capture, resources)) = req.capture {
-            entry.inbox.push(Message {
+            let init = Message {
                 kind: MessageKind::Init,
                 tag: 0,
                 sender,
                 data: capture,
                 resources,
-            });
+            };
+            entry.inbox.push(init, self.config.max_mailbox);
         }
         self.processes.insert(entry.clone());
         if let Some(parent) = req.link {
@@ -253,7 +271,8 @@ impl Node {
     /// Sends a message; a missing process is not an error (Erlang semantics).
     pub fn send(&self, target: u64, m: Message) {
         // Woken outside the table's lock.
-        let waker = self.processes.with(target, |p| p.inbox.enqueue(m));
+        let limit = self.config.max_mailbox;
+        let waker = self.processes.with(target, |p| p.inbox.enqueue(m, limit));
         if let Some(Some(w)) = waker {
             w.wake();
         }
@@ -318,7 +337,14 @@ impl Node {
         }
     }
 
+    /// Registers `name` for `target`. Fails with `not-found` if it has
+    /// ended, `already-registered` if a live process holds the name,
+    /// `invalid-argument` for a name longer than [`MAX_NAME_LEN`] and
+    /// `limit-reached` if the target holds [`MAX_NAMES`] names.
     pub fn register(&self, name: &str, target: u64) -> Result<(), vm_abi::ErrorCode> {
+        if name.len() > MAX_NAME_LEN {
+            return Err(vm_abi::ErrorCode::InvalidArgument);
+        }
         let Some(p) = self.get(target) else {
             return Err(vm_abi::ErrorCode::NotFound);
         };
@@ -331,6 +357,9 @@ impl Node {
         let mut r = lock(&p.relations);
         if !r.alive {
             return Err(vm_abi::ErrorCode::NotFound);
+        }
+        if r.names.len() >= MAX_NAMES {
+            return Err(vm_abi::ErrorCode::LimitReached);
         }
         r.names.push(name.to_string());
         registry.insert(name.to_string(), target);
@@ -352,6 +381,10 @@ impl Node {
     }
 
     /// Delivers `m` to `target` after `delay`; returns the timer reference.
+    /// Until it fires, the message counts against the target's mailbox, and
+    /// a timer that would take the mailbox past its limit ends the target,
+    /// as a send would. A timer to a process that has ended (or ends before
+    /// it fires) is cancelled.
     pub fn send_after(
         self: &Arc<Node>,
         target: u64,
@@ -359,35 +392,82 @@ impl Node {
         delay: std::time::Duration,
     ) -> u64 {
         let reference = self.fresh_ref();
-        // The entry exists before the task starts, so a zero delay cannot
-        // fire before it is registered; the task handle is filled in after.
-        lock(&self.timers).insert(reference, None);
+        let Some(entry) = self.get(target) else {
+            return reference;
+        };
+        let cost = m.cost();
+        if !entry.inbox.reserve(cost, self.config.max_mailbox) {
+            return reference;
+        }
+        // Registered before the task starts, so a zero delay cannot fire
+        // before it is; the task is filled in below. In the node's books
+        // first, so that if the target ends from here on, its exit finds
+        // the timer there too.
+        lock(&self.timers).insert(reference, target);
+        {
+            let mut r = lock(&entry.relations);
+            if !r.alive {
+                drop(r);
+                lock(&self.timers).remove(&reference);
+                entry.inbox.release(cost);
+                return reference;
+            }
+            r.timers
+                .insert(reference, PendingTimer { cost, task: None });
+        }
         let node = Arc::downgrade(self);
         let task = self.scheduler.spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(node) = node.upgrade() {
-                let entry = lock(&node.timers).remove(&reference);
-                if let Some(this_task) = entry {
-                    // Dropping its own handle would cancel it: let it finish.
-                    if let Some(task) = this_task {
-                        task.detach();
-                    }
-                    node.send(target, m);
-                }
+                node.fire_timer(target, reference, m);
             }
         });
-        match lock(&self.timers).get_mut(&reference) {
-            Some(slot) => *slot = Some(task),
-            None => task.detach(),
+        match lock(&entry.relations).timers.get_mut(&reference) {
+            Some(pending) => pending.task = Some(task),
+            // Fired (dropping a finished task does nothing), cancelled, or
+            // its target ended: dropping the task cancels it and frees its
+            // message now rather than after the delay.
+            None => drop(task),
         }
         reference
     }
 
+    /// Delivers a timer's message, unless it was cancelled.
+    fn fire_timer(&self, target: u64, reference: u64, m: Message) {
+        lock(&self.timers).remove(&reference);
+        let Some(entry) = self.get(target) else {
+            return;
+        };
+        let pending = lock(&entry.relations).timers.remove(&reference);
+        if let Some(pending) = pending {
+            // Dropping its own handle would cancel it: let it finish.
+            if let Some(task) = pending.task {
+                task.detach();
+            }
+            entry.inbox.push_reserved(m);
+        }
+    }
+
+    /// How many timers are pending.
+    pub fn timer_count(&self) -> usize {
+        lock(&self.timers).len()
+    }
+
     /// Cancels a timer; true if it had not fired.
     pub fn cancel_timer(&self, reference: u64) -> bool {
-        match lock(&self.timers).remove(&reference) {
+        let Some(target) = lock(&self.timers).remove(&reference) else {
+            return false;
+        };
+        let Some(entry) = self.get(target) else {
+            return false;
+        };
+        let pending = lock(&entry.relations).timers.remove(&reference);
+        match pending {
             // Dropping the task cancels it.
-            Some(_task) => true,
+            Some(pending) => {
+                entry.inbox.release(pending.cost);
+                true
+            }
             None => false,
         }
     }
@@ -421,6 +501,13 @@ impl Node {
         for (reference, watcher) in relations.monitors {
             self.send(watcher, down(reference, entry.id, reason));
         }
+        if !relations.timers.is_empty() {
+            let mut timers = lock(&self.timers);
+            for reference in relations.timers.keys() {
+                timers.remove(reference);
+            }
+        }
+        // Dropping the pending timers' tasks cancels them.
     }
 }
 
@@ -438,6 +525,18 @@ fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Waits until `done` holds, failing the test after ten seconds.
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 
     /// Spawns a process that loops until killed.
     fn spawn_busy(vm: &crate::Vm) -> u64 {
@@ -470,11 +569,7 @@ mod tests {
             relations: Mutex::default(),
             resumed_at: AtomicU64::new(0),
         };
-        let tick_after = |since: u64| {
-            while node.epoch() <= since {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        };
+        let tick_after = |since: u64| wait_until("an epoch tick", || node.epoch() > since);
         // Resumed, then waited through a tick: the slice is used...
         entry.resume(node.epoch());
         tick_after(node.epoch());
@@ -500,8 +595,6 @@ mod tests {
         assert!(node.epoch() <= before + 1, "{before} -> {}", node.epoch());
         spawn_busy(&vm);
         let running = node.epoch();
-        while node.epoch() < running + 3 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until("three epoch ticks", || node.epoch() >= running + 3);
     }
 }

@@ -76,7 +76,16 @@ impl fmt::Display for ExitReason {
 #[derive(Debug)]
 pub(crate) enum Control {
     Kill,
-    LinkExit { from: u64, reason: ExitReason },
+    LinkExit {
+        from: u64,
+        reason: ExitReason,
+    },
+    /// Its unreceived messages would have held `held` bytes, past the
+    /// mailbox limit.
+    MailboxFull {
+        held: usize,
+        limit: usize,
+    },
 }
 
 /// How a process starts.
@@ -336,15 +345,24 @@ pub(crate) async fn run(launch: Launch) {
                     status: 1,
                 }
             }
+            Err(Control::MailboxFull { held, limit }) => {
+                break Outcome {
+                    reason: ExitReason::Trap(format!(
+                        "mailbox limit exceeded: its unreceived messages would hold {held} bytes, over the limit of {limit} bytes (raise it with --max-mailbox, or receive sooner)"
+                    )),
+                    status: 1,
+                }
+            }
             Err(Control::LinkExit { from, reason }) => {
                 if entry.traps_exits() {
-                    entry.inbox.push(Message {
+                    let exit = Message {
                         kind: MessageKind::Exit,
                         tag: 0,
                         sender: from,
                         data: reason.encode().into(),
                         resources: Vec::new(),
-                    });
+                    };
+                    entry.inbox.push(exit, node.config.max_mailbox);
                 } else if !reason.is_normal() {
                     break Outcome { reason, status: 1 };
                 }

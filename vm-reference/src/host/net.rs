@@ -9,6 +9,7 @@
 use super::{bytes, bytes_mut, memory, spec, string, write_result, Ctx};
 use crate::handle::Resource;
 use crate::process::ProcessState;
+use crate::resolver::{self, ResolveError};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -170,36 +171,10 @@ fn writable(r: &Resource) -> bool {
     matches!(r, Resource::TcpStream(_) | Resource::WriteHalf(_))
 }
 
-/// Resolves address text to socket addresses; the host name, if it was one.
-async fn addresses(text: &str) -> io::Result<(Option<String>, Vec<SocketAddr>)> {
-    if let Ok(sa) = text.parse::<SocketAddr>() {
-        return Ok((None, vec![sa]));
-    }
-    let host = text
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_string())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("`{text}` is not an address; write IP:PORT or HOST:PORT"),
-            )
-        })?;
-    let found: Vec<SocketAddr> = tokio::net::lookup_host(text).await?.collect();
-    if found.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("`{host}` resolves to no address"),
-        ));
-    }
-    Ok((Some(host), found))
-}
-
-/// Resolves and checks `text` against the VM's `--allow-net` rules.
+/// The addresses `text` names that the VM's `--allow-net` rules permit,
+/// deciding on a name before it is looked up (see [`crate::resolver`]).
 async fn permitted(state: &mut ProcessState, text: &str) -> Result<Vec<SocketAddr>, ErrorCode> {
-    let (host, addrs) = match addresses(text).await {
-        Ok(a) => a,
-        Err(e) => return Err(io_fail(state, &format!("resolving `{text}`"), e)),
-    };
+    let (host, addrs) = lookup(state, text, None).await?;
     let policy = &state.node.config.net;
     let allowed: Vec<_> = addrs
         .iter()
@@ -211,6 +186,21 @@ async fn permitted(state: &mut ProcessState, text: &str) -> Result<Vec<SocketAdd
         return Err(state.fail(ErrorCode::PermissionDenied, why));
     }
     Ok(allowed)
+}
+
+/// Resolves `text` with the VM's resolver, if its policy permits looking the
+/// name up; failures are recorded as the call's error.
+async fn lookup(
+    state: &mut ProcessState,
+    text: &str,
+    default_port: Option<u16>,
+) -> Result<(Option<String>, Vec<SocketAddr>), ErrorCode> {
+    let config = &state.node.config;
+    match resolver::resolve(&config.net, &*config.resolver, text, default_port).await {
+        Ok(found) => Ok(found),
+        Err(ResolveError::Denied(why)) => Err(state.fail(ErrorCode::PermissionDenied, why)),
+        Err(ResolveError::Io(e)) => Err(io_fail(state, &format!("resolving `{text}`"), e)),
+    }
 }
 
 fn address_text(mem: &mut [u8], dst: u32, len: u32, text: &str) -> Result<u32, ErrorCode> {
@@ -232,31 +222,17 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     Ok(h) => h,
                     Err(code) => return write_result(mem, resolve, ret, Err::<u32, _>(code)),
                 };
-                if !state.node.config.net.any() {
-                    let code = state.fail(
-                        ErrorCode::PermissionDenied,
-                        "the network is denied; grant it with `vm run --allow-net HOST`",
-                    );
-                    return write_result(mem, resolve, ret, Err::<u32, _>(code));
-                }
-                let query = if host.parse::<SocketAddr>().is_ok()
-                    || host
-                        .rsplit_once(':')
-                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-                {
-                    host.clone()
-                } else {
-                    format!("{host}:0")
-                };
-                let found = tokio::net::lookup_host(query)
-                    .await
-                    .map(|a| a.map(|a| a.to_string()).collect::<Vec<_>>().join("\n"));
+                let found = lookup(caller.data_mut(), &host, Some(0)).await;
                 let (mem, state) = memory(&mut caller)?;
-                let result = match found {
-                    Ok(text) => address_text(mem, dst, dst_len, &text)
-                        .map_err(|c| state.fail(c, "the address buffer lies outside memory")),
-                    Err(e) => Err(io_fail(state, &format!("resolving `{host}`"), e)),
-                };
+                let result = found.and_then(|(_, addrs)| {
+                    let text = addrs
+                        .iter()
+                        .map(SocketAddr::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    address_text(mem, dst, dst_len, &text)
+                        .map_err(|c| state.fail(c, "the address buffer lies outside memory"))
+                });
                 write_result(mem, resolve, ret, result)
             })
         },

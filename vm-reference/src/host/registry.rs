@@ -1,6 +1,7 @@
 //! `vm:host/registry`: process names.
 
 use super::{memory, spec, string, write_result, Ctx};
+use crate::node::{MAX_NAMES, MAX_NAME_LEN};
 use crate::process::ProcessState;
 use vm_abi::ErrorCode;
 use wasmtime::Linker;
@@ -23,6 +24,13 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                         ErrorCode::AlreadyRegistered => {
                             format!("`{name}` is already registered to a live process")
                         }
+                        ErrorCode::InvalidArgument => format!(
+                            "a name is at most {MAX_NAME_LEN} bytes; this one has {}",
+                            name.len()
+                        ),
+                        ErrorCode::LimitReached => format!(
+                            "process {target} already holds {MAX_NAMES} names, the most a process may hold"
+                        ),
                         _ => format!("process {target} has ended"),
                     };
                     state.fail(code, text)

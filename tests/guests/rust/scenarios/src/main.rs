@@ -9,6 +9,9 @@ use vm_sdk::request::Request;
 use vm_sdk::{Mailbox, ReceiveError};
 
 const SHORT: Duration = Duration::from_millis(50);
+/// For checks that something is absent: a receive that does not wait, made
+/// after an event that proves the absent thing had its chance to arrive.
+const NOW: Duration = Duration::ZERO;
 
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_default();
@@ -35,6 +38,10 @@ fn main() {
         "process-limit" => process_limit(),
         "until-refused" => until_refused(),
         "net-errors" => net_errors(&std::env::args().nth(2).unwrap_or_default()),
+        "net-names" => net_names(&std::env::args().nth(2).unwrap_or_default()),
+        "mailbox-flood" => mailbox_flood(),
+        "timers-of-the-dead" => timers_of_the_dead(),
+        "name-limits" => name_limits(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -71,16 +78,21 @@ fn monitor() {
         );
     }
     // Monitoring a process that has already ended reports noproc at once.
-    let down = normal.monitor().wait(Some(SHORT)).unwrap();
+    let down = normal.monitor().wait(Some(NOW)).unwrap();
     println!("ended: {}", show(&down.reason));
     // A demonitored process's end is not reported.
+    // A second monitor's down proves the process has ended and its downs
+    // were sent.
     let quiet = spawn((), |(), m: Mailbox<()>| m.receive().unwrap());
     let mon = quiet.monitor();
+    let witness = quiet.monitor();
+    let reference = mon.reference;
     mon.demonitor();
     quiet.send(());
+    witness.wait(None).unwrap();
     println!(
         "demonitored: {:?}",
-        vm_sdk::mailbox::receive_down(mon.reference, Some(SHORT)).err()
+        vm_sdk::mailbox::receive_down(reference, Some(NOW)).err()
     );
 }
 
@@ -95,8 +107,11 @@ fn links() {
     println!("middle ended: {}", show(&down.reason));
     // A normal exit does not.
     let parent = spawn((), |(), m: Mailbox<Process<String>>| {
-        spawn_link((), |(), _: Mailbox<()>| {});
-        process::sleep(Duration::from_millis(20));
+        // The child's exit signal is handled before its down arrives.
+        spawn_link((), |(), _: Mailbox<()>| {})
+            .monitor()
+            .wait(None)
+            .unwrap();
         let reply_to = m.receive().unwrap();
         reply_to.send("parent still alive".into());
     });
@@ -120,10 +135,12 @@ fn links() {
     });
     child.link().unwrap();
     child.unlink();
+    let ended = child.monitor();
     child.send(());
+    ended.wait(None).unwrap();
     println!(
         "after unlink: {:?}",
-        vm_sdk::mailbox::receive_exit(Some(SHORT)).err()
+        vm_sdk::mailbox::receive_exit(Some(NOW)).err()
     );
     // Linking to a process that has ended fails.
     let ended = spawn((), |(), _: Mailbox<()>| {});
@@ -139,9 +156,13 @@ fn busy_loop((): (), _: Mailbox<()>) {
 }
 
 fn kill() {
-    let busy = spawn((), busy_loop);
+    // Killed once it is surely running its loop.
+    let busy = spawn(Process::<()>::this(), |parent, m: Mailbox<()>| {
+        parent.send(());
+        busy_loop((), m);
+    });
     let mon = busy.monitor();
-    process::sleep(Duration::from_millis(10));
+    Mailbox::<()>::this().receive().unwrap();
     busy.kill();
     println!("killed: {}", show(&mon.wait(None).unwrap().reason));
     // Killing an ended process is not an error.
@@ -214,7 +235,13 @@ fn timer() {
     );
     let t = me.send_after("never".into(), Duration::from_millis(20));
     println!("cancelled: {}", t.cancel());
-    println!("then: {:?}", mailbox.receive_timeout(SHORT).err());
+    // A later timer's message proves the cancelled one's time has passed.
+    me.send_after("later".into(), Duration::from_millis(40));
+    println!(
+        "then: {:?}",
+        mailbox.receive_timeout(Duration::from_secs(5))
+    );
+    println!("nothing else: {:?}", mailbox.receive_timeout(NOW).err());
 }
 
 fn request() {
@@ -246,7 +273,7 @@ fn selective() {
     println!("{:?}", m.receive_tagged(&[3], None).unwrap());
     println!("{:?}", m.receive_tagged(&[], None).unwrap());
     println!("{:?}", m.receive_tagged(&[2, 1], None).unwrap());
-    println!("{:?}", m.receive_tagged(&[1], Some(SHORT)).err());
+    println!("{:?}", m.receive_tagged(&[1], Some(NOW)).err());
 }
 
 fn decode_error() {
@@ -520,5 +547,124 @@ fn net_errors(resetting_server: &str) {
     println!(
         "peer reset mid-read: {:?}",
         outcome.map_err(|e| e.kind() == ErrorKind::ConnectionReset)
+    );
+}
+
+/// Names are looked up only when a rule could permit them (the test counts
+/// the lookups its resolver sees); `port` is a listener's the test runs.
+fn net_names(port: &str) {
+    use vm_sdk::net::{lookup_host, TcpListener, TcpStream};
+    let outcome = |r: std::io::Result<String>| match r {
+        Ok(text) => text,
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let lookup = lookup_host("db.example").map(|a| format!("{a:?}"));
+    println!("lookup db.example: {}", outcome(lookup));
+    let connect = TcpStream::connect(format!("db.example:{port}")).map(|s| {
+        let peer = s.peer_addr().map(|a| a.port().to_string());
+        format!("connected to port {}", peer.unwrap_or_default())
+    });
+    println!("connect db.example: {}", outcome(connect));
+    let bind = TcpListener::bind("db.example:0").map(|_| "bound".to_string());
+    println!("bind db.example: {}", outcome(bind));
+    let other = TcpStream::connect(format!("other.example:{port}")).map(|_| "connected".into());
+    println!("connect other.example: {}", outcome(other));
+    let literal = lookup_host("10.1.2.3:80").map(|a| format!("{a:?}"));
+    println!("lookup 10.1.2.3:80: {}", outcome(literal));
+    if let Err(e) = TcpStream::connect("exfiltrate.example:80") {
+        println!("denied: {e}");
+    }
+}
+
+/// Waits for a message no one sends, so everything else stays queued.
+fn never_receive((): (), _: Mailbox<()>) {
+    let _ = vm_sdk::mailbox::receive_bytes(&[0x5eed], None);
+}
+
+/// The start of a trap reason that names the mailbox limit, or the reason.
+fn limit_reason(reason: &ExitReason) -> String {
+    match reason {
+        ExitReason::Trap(t) if t.starts_with("mailbox limit exceeded") => format!(
+            "mailbox limit exceeded (names the flag: {})",
+            t.contains("--max-mailbox")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A process that never receives, flooded with 256 MiB, ends with a reason
+/// naming the mailbox limit; so does one that sets 256 MiB of timers for
+/// itself. The senders and a bystander carry on.
+fn mailbox_flood() {
+    let bystander = spawn((), |(), m: Mailbox<(u32, Process<u32>)>| {
+        while let Ok((n, reply_to)) = m.receive() {
+            reply_to.send(n + 1);
+        }
+    });
+    let sink = spawn((), never_receive);
+    let monitor = sink.monitor();
+    let chunk = vec![7u8; 64 << 10];
+    for _ in 0..4096 {
+        sink.send_bytes(&chunk, 1);
+    }
+    println!(
+        "flooded: {}",
+        limit_reason(&monitor.wait(None).unwrap().reason)
+    );
+
+    let hoarder = spawn((), |(), _: Mailbox<()>| {
+        let me = Process::<Vec<u8>>::this();
+        for _ in 0..4096 {
+            me.send_after(vec![7u8; 64 << 10], Duration::from_secs(3600));
+        }
+        never_receive((), Mailbox::this());
+    });
+    let monitor = hoarder.monitor();
+    println!(
+        "timers for itself: {}",
+        limit_reason(&monitor.wait(None).unwrap().reason)
+    );
+
+    bystander.send((41, Process::this()));
+    println!(
+        "bystander answers: {}",
+        Mailbox::<u32>::this().receive().unwrap()
+    );
+}
+
+/// Timers whose target has ended are cancelled (the test checks that no
+/// timer is left pending).
+fn timers_of_the_dead() {
+    let target = spawn((), never_receive);
+    let monitor = target.monitor();
+    for _ in 0..1000 {
+        target.send_after((), Duration::from_secs(3600));
+    }
+    target.kill();
+    monitor.wait(None).unwrap();
+    // Set after the target ended: cancelled at once.
+    target.send_after((), Duration::from_secs(3600));
+    println!("target ended");
+}
+
+/// A process holds at most 16 names of at most 255 bytes.
+fn name_limits() {
+    let me = Process::<()>::this();
+    for i in 0..16 {
+        me.register(&format!("name-{i}")).unwrap();
+    }
+    println!(
+        "17th name: {:?}",
+        me.register("one-too-many").map_err(|e| e.code())
+    );
+    println!(
+        "256-byte name: {:?}",
+        me.register(&"n".repeat(256)).map_err(|e| e.code())
+    );
+    println!(
+        "255-byte name after freeing one: {:?}",
+        vm_sdk::registry::unregister("name-0")
+            .and_then(|()| me.register(&"n".repeat(255)))
+            .map_err(|e| e.code())
     );
 }
