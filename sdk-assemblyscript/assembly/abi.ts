@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 2;
+export const ABI_MINOR: u32 = 3;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.2.0\n";
+export const ABI_MARKER: string = "vm:host@1.3.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -382,8 +382,9 @@ export declare function process_load_module(bytes_ptr: usize, bytes_len: usize, 
 
 /**
  * Links this process with `target`: when either ends abnormally, the
- * other receives an exit signal. Fails with `not-found` if `target` has
- * already ended.
+ * other receives an exit signal. If `target` has already ended, a
+ * process that traps exits receives an `exit` message with reason
+ * `noproc` (as in Erlang); otherwise this fails with `not-found`.
  * @since 1.0.0
  * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
  */
@@ -392,7 +393,9 @@ export declare function process_load_module(bytes_ptr: usize, bytes_len: usize, 
 export declare function process_link(target: u64, ret: usize): void;
 
 /**
- * Removes a link; no-op if there is none.
+ * Removes a link; no-op if there is none. After it returns, nothing
+ * from the link arrives: an exit signal on its way is dropped, and an
+ * `exit` message from `target` already queued is removed.
  * @since 1.0.0
  */
 // @ts-ignore: decorator
@@ -409,7 +412,8 @@ export declare function process_unlink(target: u64): void;
 export declare function process_monitor(target: u64): u64;
 
 /**
- * Stops a monitor; a `down` message not yet received is removed.
+ * Stops a monitor. After it returns, no `down` for it arrives: one not
+ * yet received is removed, and one on its way is dropped.
  * @since 1.0.0
  */
 // @ts-ignore: decorator
@@ -424,6 +428,19 @@ export declare function process_demonitor(monitor: u64): void;
 // @ts-ignore: decorator
 @external("vm:host/process@1", "kill")
 export declare function process_kill(target: u64): void;
+
+/**
+ * Sends `target` an exit signal with `reason` (Erlang's `exit/2`): if
+ * it traps exits, it receives an `exit` message from this process;
+ * otherwise it ends with reason `exit` and this text, unless the reason
+ * is empty (normal), which it ignores. Unlike `kill`, it can be trapped,
+ * so a supervisor can ask a child to shut down in order. Sending to a
+ * process that has ended is not an error.
+ * @since 1.3.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/process@1", "send-exit")
+export declare function process_send_exit(target: u64, reason_ptr: usize, reason_len: usize): void;
 
 /**
  * Whether exit signals from links arrive as `exit` messages (true) or

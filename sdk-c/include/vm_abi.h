@@ -15,12 +15,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 2
+#define VM_ABI_MINOR 3
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.2.0\n"
+#define VM_ABI_MARKER "vm:host@1.3.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.2.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.3.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -393,15 +393,18 @@ void vm_raw_process_load_module(const uint8_t *bytes_ptr, size_t bytes_len, vm_r
 
 /*
  * Links this process with `target`: when either ends abnormally, the
- * other receives an exit signal. Fails with `not-found` if `target` has
- * already ended.
+ * other receives an exit signal. If `target` has already ended, a
+ * process that traps exits receives an `exit` message with reason
+ * `noproc` (as in Erlang); otherwise this fails with `not-found`.
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/process@1"), import_name("link")))
 void vm_raw_process_link(vm_process_id_t target, vm_result_void_t *ret);
 
 /*
- * Removes a link; no-op if there is none.
+ * Removes a link; no-op if there is none. After it returns, nothing
+ * from the link arrives: an exit signal on its way is dropped, and an
+ * `exit` message from `target` already queued is removed.
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/process@1"), import_name("unlink")))
@@ -416,7 +419,8 @@ __attribute__((import_module("vm:host/process@1"), import_name("monitor")))
 uint64_t vm_raw_process_monitor(vm_process_id_t target);
 
 /*
- * Stops a monitor; a `down` message not yet received is removed.
+ * Stops a monitor. After it returns, no `down` for it arrives: one not
+ * yet received is removed, and one on its way is dropped.
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/process@1"), import_name("demonitor")))
@@ -429,6 +433,18 @@ void vm_raw_process_demonitor(uint64_t monitor);
  */
 __attribute__((import_module("vm:host/process@1"), import_name("kill")))
 void vm_raw_process_kill(vm_process_id_t target);
+
+/*
+ * Sends `target` an exit signal with `reason` (Erlang's `exit/2`): if
+ * it traps exits, it receives an `exit` message from this process;
+ * otherwise it ends with reason `exit` and this text, unless the reason
+ * is empty (normal), which it ignores. Unlike `kill`, it can be trapped,
+ * so a supervisor can ask a child to shut down in order. Sending to a
+ * process that has ended is not an error.
+ * @since 1.3.0
+ */
+__attribute__((import_module("vm:host/process@1"), import_name("send-exit")))
+void vm_raw_process_send_exit(vm_process_id_t target, const char *reason_ptr, size_t reason_len);
 
 /*
  * Whether exit signals from links arrive as `exit` messages (true) or

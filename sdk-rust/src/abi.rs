@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 2, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 3, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -296,7 +296,7 @@ const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.2.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.3.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -938,15 +938,18 @@ pub mod process {
         #[link_name = "load-module"]
         pub fn load_module(bytes_ptr: *const u8, bytes_len: usize, ret: *mut CallResult<Handle>);
         /// Links this process with `target`: when either ends abnormally, the
-        /// other receives an exit signal. Fails with `not-found` if `target` has
-        /// already ended.
+        /// other receives an exit signal. If `target` has already ended, a
+        /// process that traps exits receives an `exit` message with reason
+        /// `noproc` (as in Erlang); otherwise this fails with `not-found`.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
         /// describes for this function.
         #[link_name = "link"]
         pub fn link(target: ProcessId, ret: *mut CallResult<()>);
-        /// Removes a link; no-op if there is none.
+        /// Removes a link; no-op if there is none. After it returns, nothing
+        /// from the link arrives: an exit signal on its way is dropped, and an
+        /// `exit` message from `target` already queued is removed.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -961,7 +964,8 @@ pub mod process {
         /// describes for this function.
         #[link_name = "monitor"]
         pub fn monitor(target: ProcessId) -> u64;
-        /// Stops a monitor; a `down` message not yet received is removed.
+        /// Stops a monitor. After it returns, no `down` for it arrives: one not
+        /// yet received is removed, and one on its way is dropped.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -976,6 +980,18 @@ pub mod process {
         /// describes for this function.
         #[link_name = "kill"]
         pub fn kill(target: ProcessId);
+        /// Sends `target` an exit signal with `reason` (Erlang's `exit/2`): if
+        /// it traps exits, it receives an `exit` message from this process;
+        /// otherwise it ends with reason `exit` and this text, unless the reason
+        /// is empty (normal), which it ignores. Unlike `kill`, it can be trapped,
+        /// so a supervisor can ask a child to shut down in order. Sending to a
+        /// process that has ended is not an error.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "send-exit"]
+        pub fn send_exit(target: ProcessId, reason_ptr: *const u8, reason_len: usize);
         /// Whether exit signals from links arrive as `exit` messages (true) or
         /// end this process when abnormal (false, the default). Returns the previous setting.
         ///
@@ -1052,8 +1068,9 @@ pub mod process {
     }
 
     /// Links this process with `target`: when either ends abnormally, the
-    /// other receives an exit signal. Fails with `not-found` if `target` has
-    /// already ended.
+    /// other receives an exit signal. If `target` has already ended, a
+    /// process that traps exits receives an `exit` message with reason
+    /// `noproc` (as in Erlang); otherwise this fails with `not-found`.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -1063,7 +1080,9 @@ pub mod process {
         super::outside_vm("process.link")
     }
 
-    /// Removes a link; no-op if there is none.
+    /// Removes a link; no-op if there is none. After it returns, nothing
+    /// from the link arrives: an exit signal on its way is dropped, and an
+    /// `exit` message from `target` already queued is removed.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -1084,7 +1103,8 @@ pub mod process {
         super::outside_vm("process.monitor")
     }
 
-    /// Stops a monitor; a `down` message not yet received is removed.
+    /// Stops a monitor. After it returns, no `down` for it arrives: one not
+    /// yet received is removed, and one on its way is dropped.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -1103,6 +1123,21 @@ pub mod process {
     #[allow(unused_variables)]
     pub unsafe fn kill(target: ProcessId) {
         super::outside_vm("process.kill")
+    }
+
+    /// Sends `target` an exit signal with `reason` (Erlang's `exit/2`): if
+    /// it traps exits, it receives an `exit` message from this process;
+    /// otherwise it ends with reason `exit` and this text, unless the reason
+    /// is empty (normal), which it ignores. Unlike `kill`, it can be trapped,
+    /// so a supervisor can ask a child to shut down in order. Sending to a
+    /// process that has ended is not an error.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn send_exit(target: ProcessId, reason_ptr: *const u8, reason_len: usize) {
+        super::outside_vm("process.send-exit")
     }
 
     /// Whether exit signals from links arrive as `exit` messages (true) or

@@ -300,6 +300,23 @@ impl<M> Process<M> {
         // SAFETY: plain values.
         unsafe { abi::process::kill(self.id) }
     }
+
+    /// Sends the process an exit signal with `reason` (Erlang's `exit/2`):
+    /// if it traps exits it receives an [`Exit`](crate::mailbox::Exit) from
+    /// this process; otherwise it ends with [`ExitReason::Exit`] and this
+    /// text. An empty reason is normal, which a process that does not trap
+    /// exits ignores. Unlike [`Process::kill`], it can be trapped, so a
+    /// supervisor can ask a child to shut down in order.
+    ///
+    /// ```no_run
+    /// use vm_sdk::{spawn, Mailbox};
+    /// let worker = spawn((), |(), mailbox: Mailbox<u32>| while mailbox.receive().is_ok() {});
+    /// worker.exit("shutdown");
+    /// ```
+    pub fn exit(&self, reason: &str) {
+        // SAFETY: the reason is valid for reads of its length.
+        unsafe { abi::process::send_exit(self.id, reason.as_ptr(), reason.len()) }
+    }
 }
 
 impl<M: Serialize> Process<M> {

@@ -35,7 +35,8 @@ async fn links_propagate_failures_unless_exits_are_trapped() {
          parent still alive\n\
          trapped exit from child: true Exit(\"bye\")\n\
          after unlink: Some(Timeout)\n\
-         link to ended: Err(Some(NotFound))\n"
+         link to ended: Err(Some(NotFound))\n\
+         link to ended while trapping: Ok(()) then Ok(\"NoProc\")\n"
     );
 }
 
@@ -80,7 +81,11 @@ async fn timers_deliver_later_and_cancel() {
 async fn request_reply_matches_the_reply_by_tag() {
     assert_eq!(
         scenario("request").await.stdout,
-        "21 * 2 = 42\nleft in the mailbox: 999\nno reply: Some(Timeout)\n"
+        "21 * 2 = 42\n\
+         left in the mailbox: 999\n\
+         no reply: Some(Timeout)\n\
+         server crashed: Err(\"Trap(unreachable)\")\n\
+         server gone: Some(Down(NoProc))\n"
     );
 }
 
@@ -211,5 +216,29 @@ async fn a_process_holds_at_most_16_names_of_at_most_255_bytes() {
         "17th name: Err(Some(LimitReached))\n\
          256-byte name: Err(Some(InvalidArgument))\n\
          255-byte name after freeing one: Ok(())\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_are_freed_when_their_down_is_received_and_when_the_watcher_ends() {
+    let vm = std::sync::Arc::new(test_vm().build().unwrap());
+    let module = vm.load_file(rust_guest("scenarios")).unwrap();
+    let runner = vm.clone();
+    let run =
+        tokio::spawn(async move { runner.run(&module, &["scenarios", "monitor-churn"]).await });
+    vm_tests::wait_for(|| vm.captured_stdout().contains("ready").then_some(())).await;
+    // 4,000 monitors were set; the root is still alive, waiting.
+    assert_eq!(vm.monitor_count(), 0, "{}", vm.captured_stderr());
+    run.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_signal_ends_a_process_or_arrives_as_a_message_when_trapped() {
+    assert_eq!(
+        scenario("send-exit").await.stdout,
+        "not trapping: Exit(\"shutdown\")\n\
+         normal ignored: still answers Ok(7)\n\
+         trapping\n\
+         trapped: from parent: true Exit(\"please stop\")\n"
     );
 }

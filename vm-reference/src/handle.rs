@@ -2,11 +2,13 @@
 //!
 //! A handle is valid only in the process that owns it. Moving a resource in a
 //! message removes it from the sender's table; the receiver gets a fresh
-//! handle. Handles are never reused within a process, so a stale handle fails
-//! with `invalid-handle` instead of naming something else.
+//! handle. Handle numbers are issued in order and not reused until the
+//! 32-bit space wraps, and a number still in use is never issued again, so
+//! a stale handle fails with `invalid-handle` instead of naming something
+//! else.
 
 use crate::module::Module;
-use crate::table::IdHasher;
+use crate::sync::IdHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -49,9 +51,15 @@ pub(crate) struct HandleTable {
 }
 
 impl HandleTable {
-    /// Adds a resource, returning its new handle (never 0).
+    /// Adds a resource, returning its new handle: never 0, and never a
+    /// number in use (after the numbers wrap, those still held are skipped).
     pub fn insert(&mut self, r: Resource) -> u32 {
-        self.next = self.next.wrapping_add(1).max(1);
+        loop {
+            self.next = self.next.wrapping_add(1).max(1);
+            if !self.entries.contains_key(&self.next) {
+                break;
+            }
+        }
         self.entries.insert(self.next, r);
         self.next
     }
@@ -88,5 +96,38 @@ impl HandleTable {
             .iter()
             .filter_map(|h| self.entries.remove(h))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener() -> Resource {
+        let std = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std.set_nonblocking(true).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        Resource::TcpListener(std::sync::Arc::new(
+            tokio::net::TcpListener::from_std(std).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn after_the_numbers_wrap_a_handle_in_use_is_skipped() {
+        let mut table = HandleTable::default();
+        let first = table.insert(listener());
+        let second = table.insert(listener());
+        assert_eq!((first, second), (1, 2));
+        table.remove(first);
+        table.next = u32::MAX - 1;
+        assert_eq!(table.insert(listener()), u32::MAX);
+        // 0 is never a handle, 1 is free again, 2 is still in use.
+        assert_eq!(table.insert(listener()), 1);
+        assert_eq!(table.insert(listener()), 3);
+        assert!(matches!(table.get(2), Some(Resource::TcpListener(_))));
     }
 }

@@ -27,6 +27,7 @@ mod node;
 mod process;
 mod resolver;
 mod scheduler;
+mod sync;
 mod table;
 pub mod template;
 
@@ -81,6 +82,9 @@ pub enum VmError {
     /// The engine could not be configured.
     #[error("cannot set up the engine: {0}")]
     Engine(String),
+    /// The process limit was reached: a root process could not start.
+    #[error("{0} processes are alive, the VM's limit: no other can start (raise it with --max-processes)")]
+    ProcessLimit(u32),
     /// The root process was dropped before it ended (the VM shut down).
     #[error("the root process was lost before it ended: the VM shut down under it")]
     Lost,
@@ -299,9 +303,13 @@ impl Vm {
     /// to end. Other processes keep running until the VM is dropped.
     ///
     /// # Errors
-    /// Fails only if the runtime shuts down underneath the process; a guest
-    /// that traps is an [`Outcome`] with its [`ExitReason`].
+    /// Fails if `--max-processes` processes are alive already, or if the
+    /// runtime shuts down underneath the process; a guest that traps is an
+    /// [`Outcome`] with its [`ExitReason`].
     pub async fn run(&self, module: &Module, args: &[&str]) -> Result<Outcome, VmError> {
+        if !self.node.reserve() {
+            return Err(VmError::ProcessLimit(self.node.config.max_processes));
+        }
         let (done, wait) = tokio::sync::oneshot::channel();
         self.node.spawn(SpawnRequest {
             module: module.clone(),
@@ -337,6 +345,12 @@ impl Vm {
     /// How many processes are alive.
     pub fn process_count(&self) -> usize {
         self.node.process_count()
+    }
+
+    /// How many monitors are in place. A monitor is removed when its `down`
+    /// is received, when it is demonitored, and when either process ends.
+    pub fn monitor_count(&self) -> usize {
+        self.node.monitor_count()
     }
 
     /// How many timers (`send_after`) are pending. A timer leaves the count

@@ -20,8 +20,8 @@
 //! From then on, messages to it are dropped until it is gone.
 
 use crate::handle::Resource;
-use crate::node::lock;
 use crate::process::Control;
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -252,6 +252,9 @@ pub(crate) struct Mailbox {
 
 impl Mailbox {
     /// Waits for the oldest message the filter accepts; `None` on timeout.
+    /// Messages `stale` picks out on the way (a `down` for a monitor the
+    /// process no longer holds) are dropped: the receiver decides what it
+    /// still wants.
     ///
     /// Wake-ups come from the process's task registering with the inbox on
     /// every poll ([`Inbox::poll_signal`]).
@@ -259,6 +262,7 @@ impl Mailbox {
         &mut self,
         inbox: &Inbox,
         filter: &Filter,
+        stale: impl Fn(&Message) -> bool,
         timeout: Option<Duration>,
     ) -> Option<Message> {
         // Messages before `scanned` were already found not to match.
@@ -268,7 +272,7 @@ impl Mailbox {
         // receives have no timeout, so the 112-byte timer stays out of it.
         let mut sleep: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
-            if let Some(m) = self.take_matching(inbox, filter, &mut scanned) {
+            if let Some(m) = self.take_matching(inbox, filter, &stale, &mut scanned) {
                 return Poll::Ready(Some(m));
             }
             let sleep = match (&mut sleep, timeout) {
@@ -286,23 +290,31 @@ impl Mailbox {
         &mut self,
         inbox: &Inbox,
         filter: &Filter,
+        stale: &impl Fn(&Message) -> bool,
         scanned: &mut usize,
     ) -> Option<Message> {
         loop {
-            if let Some(i) = self
-                .queue
-                .iter()
-                .skip(*scanned)
-                .position(|m| filter.accepts(m))
-            {
-                let m = match *scanned + i {
-                    0 => self.queue.pop_front(),
-                    at => self.queue.remove(at),
+            let mut at = *scanned;
+            while let Some(m) = self.queue.get(at) {
+                let (take, keep) = if stale(m) {
+                    (false, false)
+                } else {
+                    (filter.accepts(m), true)
                 };
-                if let Some(m) = &m {
+                if take || !keep {
+                    let m = match at {
+                        0 => self.queue.pop_front(),
+                        _ => self.queue.remove(at),
+                    }
+                    .expect("the message was just looked at");
                     inbox.release(m.cost());
+                    if take {
+                        *scanned = at;
+                        return Some(m);
+                    }
+                } else {
+                    at += 1;
                 }
-                return m;
             }
             *scanned = self.queue.len();
             let before = self.queue.len();

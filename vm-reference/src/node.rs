@@ -9,20 +9,15 @@ use crate::mailbox::{Inbox, Mailbox, Message, Payload};
 use crate::module::Module;
 use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
 use crate::scheduler::Scheduler;
+use crate::sync::lock;
 use crate::table::ProcessTable;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use vm_abi::MessageKind;
 use wasmtime::{Engine, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
-
-/// Locks a mutex, ignoring poisoning: every critical section here leaves the
-/// data consistent, and a panicking native caller must not wedge the VM.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The shared part of a process: how to reach it, and who is related to it.
 pub(crate) struct ProcessEntry {
@@ -41,9 +36,13 @@ pub(crate) struct ProcessEntry {
 #[derive(Default)]
 struct Relations {
     alive: bool,
+    /// Linked processes. An exit signal from one is acted on only if the
+    /// link is still here when the signal is handled, so after `unlink`
+    /// nothing from that link arrives.
     links: HashSet<u64>,
-    /// (monitor reference, watching process)
-    monitors: Vec<(u64, u64)>,
+    /// Monitors on this process: reference → watching process. Removed by
+    /// `demonitor`, when the watcher ends, and (all) when this process ends.
+    monitors: HashMap<u64, u64>,
     names: Vec<String>,
     /// Timers that will send to this process, by reference: cancelled when
     /// it ends (as OTP cancels a timer whose target has gone).
@@ -76,6 +75,11 @@ impl ProcessEntry {
                 ..Relations::default()
             }),
         }
+    }
+
+    /// Removes the link to `other`; whether it was there.
+    pub fn take_link(&self, other: u64) -> bool {
+        lock(&self.relations).links.remove(&other)
     }
 
     pub fn traps_exits(&self) -> bool {
@@ -117,6 +121,8 @@ pub(crate) struct Node {
     /// Pending timers' targets, by timer reference (the timer itself is
     /// kept with its target).
     timers: Mutex<HashMap<u64, u64>>,
+    /// How many monitors are in place, over all processes.
+    monitor_count: AtomicUsize,
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
@@ -174,8 +180,9 @@ impl Node {
             processes: ProcessTable::default(),
             registry: Mutex::new(HashMap::new()),
             timers: Mutex::new(HashMap::new()),
+            monitor_count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
-            next_ref: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1 << 63),
             stop_ticker,
             ticker,
             ticks,
@@ -188,7 +195,9 @@ impl Node {
         self.ticks.load(Ordering::Relaxed)
     }
 
-    /// A fresh reference for monitors and timers.
+    /// A fresh reference for monitors, timers and `mailbox.fresh-tag`: one
+    /// sequence from the upper half of the tag space, so a reference never
+    /// equals another, nor a small tag a program chose itself.
     pub fn fresh_ref(&self) -> u64 {
         self.next_ref.fetch_add(1, Ordering::Relaxed)
     }
@@ -201,9 +210,21 @@ impl Node {
         self.processes.len()
     }
 
-    /// Starts a process and returns its id. The process is in the table (and
-    /// linked, if asked) before this returns, so a message sent to it
-    /// right away is not lost.
+    /// Reserves room for one more process under `--max-processes`; false
+    /// at the limit. A reservation is used by [`Node::spawn`] or given back
+    /// with [`Node::unreserve`].
+    pub fn reserve(&self) -> bool {
+        self.processes.reserve(self.config.max_processes as usize)
+    }
+
+    /// Gives back a reservation for a spawn that will not happen.
+    pub fn unreserve(&self) {
+        self.processes.unreserve();
+    }
+
+    /// Starts a process, for which room was [reserved](Node::reserve), and
+    /// returns its id. The process is in the table (and linked, if asked)
+    /// before this returns, so a message sent to it right away is not lost.
     pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(ProcessEntry::new(id));
@@ -278,7 +299,7 @@ impl Node {
         }
     }
 
-    /// Links `a` (the caller) and `b`; false if `b` has ended.
+    /// Links `a` (the caller) and `b`; false if `b` has ended (or never was).
     pub fn link(&self, a: u64, b: u64) -> bool {
         if a == b {
             return true;
@@ -297,6 +318,8 @@ impl Node {
         true
     }
 
+    /// Removes the link between `a` and `b` on both sides: an exit signal
+    /// from either that is still on its way is dropped when it arrives.
     pub fn unlink(&self, a: u64, b: u64) {
         for (x, y) in [(a, b), (b, a)] {
             if let Some(p) = self.get(x) {
@@ -311,19 +334,41 @@ impl Node {
         if let Some(p) = self.get(target) {
             let mut r = lock(&p.relations);
             if r.alive {
-                r.monitors.push((reference, watcher));
+                r.monitors.insert(reference, watcher);
+                self.monitor_count.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
         self.send(watcher, down(reference, target, &ExitReason::NoProc));
     }
 
+    /// Removes a monitor from its target, if both are still there.
     pub fn demonitor(&self, target: u64, reference: u64) {
         if let Some(p) = self.get(target) {
-            lock(&p.relations).monitors.retain(|(r, _)| *r != reference);
+            if lock(&p.relations).monitors.remove(&reference).is_some() {
+                self.monitor_count.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
+    /// How many monitors are in place.
+    pub fn monitor_count(&self) -> usize {
+        self.monitor_count.load(Ordering::Relaxed)
+    }
+
+    /// Sends `target` an exit signal from `from` (`process.send-exit`):
+    /// acted on like a linked process's exit, without a link.
+    pub fn send_exit(&self, from: u64, target: u64, reason: ExitReason) {
+        if let Some(p) = self.get(target) {
+            p.inbox.signal(Control::Exit {
+                from,
+                reason,
+                linked: false,
+            });
+        }
+    }
+
+    /// Ends `target` with reason `killed`, which it cannot trap.
     pub fn kill(&self, target: u64) {
         if let Some(p) = self.get(target) {
             p.inbox.signal(Control::Kill);
@@ -489,15 +534,19 @@ impl Node {
                 }
             }
         }
+        // Each linked process removes its side of the link when it handles
+        // the signal (unless it unlinked first, and then ignores it).
         for linked in relations.links {
             if let Some(p) = self.get(linked) {
-                lock(&p.relations).links.remove(&entry.id);
-                p.inbox.signal(Control::LinkExit {
+                p.inbox.signal(Control::Exit {
                     from: entry.id,
                     reason: reason.clone(),
+                    linked: true,
                 });
             }
         }
+        self.monitor_count
+            .fetch_sub(relations.monitors.len(), Ordering::Relaxed);
         for (reference, watcher) in relations.monitors {
             self.send(watcher, down(reference, entry.id, reason));
         }
@@ -543,6 +592,7 @@ mod tests {
         let busy = r#"(module (memory (export "memory") 1)
             (func (export "_start") (loop (br 0))))"#;
         let busy = vm.load("busy.wat", busy.as_bytes()).unwrap();
+        assert!(vm.node.reserve());
         vm.node.spawn(SpawnRequest {
             module: busy,
             start: crate::process::Start::Command,

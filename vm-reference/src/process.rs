@@ -76,9 +76,12 @@ impl fmt::Display for ExitReason {
 #[derive(Debug)]
 pub(crate) enum Control {
     Kill,
-    LinkExit {
+    /// An exit signal: from a linked process that ended (`linked`), or
+    /// sent with `process.send-exit`.
+    Exit {
         from: u64,
         reason: ExitReason,
+        linked: bool,
     },
     /// Its unreceived messages would have held `held` bytes, past the
     /// mailbox limit.
@@ -191,6 +194,16 @@ pub(crate) struct ProcessState {
     pub limiter: MemoryLimiter,
     pub memory: Option<Memory>,
     pub last_error: String,
+}
+
+/// A process that ends takes its monitors off their targets, so a
+/// long-lived target does not keep a record per watcher that ever watched it.
+impl Drop for ProcessState {
+    fn drop(&mut self) {
+        for (reference, target) in self.monitors.drain() {
+            self.node.demonitor(target, reference);
+        }
+    }
 }
 
 impl ProcessState {
@@ -353,7 +366,16 @@ pub(crate) async fn run(launch: Launch) {
                     status: 1,
                 }
             }
-            Err(Control::LinkExit { from, reason }) => {
+            Err(Control::Exit {
+                from,
+                reason,
+                linked,
+            }) => {
+                // The receiver decides: a link removed since the signal was
+                // sent means the signal is dropped.
+                if linked && !entry.take_link(from) {
+                    continue;
+                }
                 if entry.traps_exits() {
                     let exit = Message {
                         kind: MessageKind::Exit,
@@ -504,6 +526,7 @@ mod tests {
         let busy = r#"(module (memory (export "memory") 1)
             (func (export "_start") (loop (br 0))))"#;
         let module = vm.load("busy.wat", busy.as_bytes()).unwrap();
+        assert!(node.reserve());
         let id = node.spawn(crate::node::SpawnRequest {
             module,
             start: Start::Command,

@@ -223,7 +223,7 @@ impl Shared {
             return;
         }
         let woken = {
-            let mut sleepers = crate::node::lock(&self.sleepers);
+            let mut sleepers = crate::sync::lock(&self.sleepers);
             let woken = sleepers.pop();
             if woken.is_some() {
                 self.sleeping.fetch_sub(1, Ordering::SeqCst);
@@ -347,7 +347,7 @@ impl Local {
     fn park(&self) {
         let shared = &*self.shared;
         {
-            let mut sleepers = crate::node::lock(&shared.sleepers);
+            let mut sleepers = crate::sync::lock(&shared.sleepers);
             sleepers.push(self.index);
             shared.sleeping.fetch_add(1, Ordering::SeqCst);
         }
@@ -362,7 +362,7 @@ impl Local {
         }
         // Woken, or never slept: make sure we are off the list.
         {
-            let mut sleepers = crate::node::lock(&shared.sleepers);
+            let mut sleepers = crate::sync::lock(&shared.sleepers);
             if let Some(at) = sleepers.iter().position(|&i| i == self.index) {
                 sleepers.swap_remove(at);
                 shared.sleeping.fetch_sub(1, Ordering::SeqCst);

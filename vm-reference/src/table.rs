@@ -4,9 +4,10 @@
 //! Ids are sequential and chosen by the VM, never by a guest, so they are
 //! hashed by one multiplication rather than SipHash: no input can flood it.
 
-use crate::node::{lock, ProcessEntry};
+use crate::node::ProcessEntry;
+use crate::sync::{lock, IdHasher};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -37,10 +38,27 @@ impl ProcessTable {
         &self.shards[id as usize % SHARDS]
     }
 
+    /// Reserves room for one more process, if fewer than `max` are alive or
+    /// reserved. One check and one increment, so that spawns racing at the
+    /// limit cannot all pass it. The reservation becomes the process's when
+    /// it is inserted and is given back when it is removed (or with
+    /// [`ProcessTable::unreserve`], if it never starts).
+    pub fn reserve(&self, max: usize) -> bool {
+        self.live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a reservation for a process that will not start.
+    pub fn unreserve(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Inserts a process, for which room was reserved.
     pub fn insert(&self, entry: Arc<ProcessEntry>) {
-        if lock(self.shard(entry.id)).insert(entry.id, entry).is_none() {
-            self.live.fetch_add(1, Ordering::Relaxed);
-        }
+        lock(self.shard(entry.id)).insert(entry.id, entry);
     }
 
     pub fn remove(&self, id: u64) {
@@ -72,34 +90,6 @@ impl ProcessTable {
     }
 }
 
-/// Hashes an id the VM chose (sequential, never a guest's choice, so no input
-/// can flood a map) with a multiply and a fold, so that both the low bits
-/// (bucket) and the high bits (hashbrown's tag) vary. Ids that share a
-/// remainder by `STRIDE` (a table shard's) are divided by it first.
-#[derive(Default)]
-pub(crate) struct IdHasher<const STRIDE: u64>(u64);
-
-impl<const STRIDE: u64> Hasher for IdHasher<STRIDE> {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        let h = (self.0 / STRIDE).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        h ^ (h >> 29)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,18 +97,32 @@ mod tests {
     use std::hash::BuildHasher;
 
     #[test]
-    fn the_count_follows_inserts_and_removes() {
+    fn the_count_follows_reservations_and_removes() {
         let table = ProcessTable::default();
         for id in 1..=40 {
+            assert!(table.reserve(40));
             table.insert(Arc::new(ProcessEntry::new(id)));
         }
-        // Inserting an id again replaces its entry: still one process.
-        table.insert(Arc::new(ProcessEntry::new(7)));
+        assert!(!table.reserve(40), "a 41st reserved at a limit of 40");
         table.remove(3);
+        assert!(table.reserve(40));
+        table.unreserve();
         table.remove(3);
         table.remove(1000);
         assert_eq!(table.len(), 39);
         assert_eq!(table.all().len(), 39);
+    }
+
+    #[test]
+    fn racing_reservations_never_pass_the_limit() {
+        let table = ProcessTable::default();
+        let won: usize = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..1000).filter(|_| table.reserve(100)).count()))
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).sum()
+        });
+        assert_eq!((won, table.len()), (100, 100));
     }
 
     #[test]

@@ -3,14 +3,9 @@
 use super::{bytes, bytes_mut, list_u32, list_u64, memory, spec, write_result, Ctx};
 use crate::mailbox::{Filter, Message};
 use crate::process::ProcessState;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use vm_abi::{Envelope, ErrorCode};
+use vm_abi::{Envelope, ErrorCode, MessageKind};
 use wasmtime::Linker;
-
-/// Fresh tags come from the upper half of the tag space, so they never
-/// collide with small tags programs choose themselves.
-static NEXT_TAG: AtomicU64 = AtomicU64::new(1 << 63);
 
 pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     let send = spec("mailbox", "send");
@@ -115,8 +110,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
 
-    linker.func_wrap(m, "fresh-tag", |_: Ctx<'_>| -> u64 {
-        NEXT_TAG.fetch_add(1, Ordering::Relaxed)
+    linker.func_wrap(m, "fresh-tag", |caller: Ctx<'_>| -> u64 {
+        caller.data().node.fresh_ref()
     })?;
     Ok(())
 }
@@ -164,11 +159,21 @@ async fn receive_message(
     let (has_timeout, nanos) = select.timeout;
     let timeout = (has_timeout != 0).then(|| Duration::from_nanos(nanos));
     let state = caller.data_mut();
+    let monitors = &state.monitors;
+    // A down for a monitor this process no longer holds (demonitored while
+    // the down was on its way) is dropped.
+    let stale = |m: &Message| m.kind == MessageKind::Down && !monitors.contains_key(&m.tag);
     let received = state
         .mailbox
-        .receive(&state.entry.inbox, &filter, timeout)
+        .receive(&state.entry.inbox, &filter, stale, timeout)
         .await;
     let (mem, state) = memory(&mut caller)?;
+    if let Some(m) = &received {
+        if m.kind == MessageKind::Down {
+            // Delivered: the monitor has done its work.
+            state.monitors.remove(&m.tag);
+        }
+    }
     let Some(msg) = received else {
         let code = state.fail(
             ErrorCode::Timeout,

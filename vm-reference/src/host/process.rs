@@ -2,6 +2,7 @@
 
 use super::{bytes, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
+use crate::mailbox::Message;
 use crate::module::Module;
 use crate::node::SpawnRequest;
 use crate::process::{ExitReason, ExitRequest, ProcessState, Start};
@@ -91,15 +92,34 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             let result = if state.node.link(state.id, target) {
                 Ok(())
+            } else if state.entry.traps_exits() {
+                // As OTP: a process trapping exits hears of it as an exit.
+                let noproc = Message {
+                    kind: MessageKind::Exit,
+                    tag: 0,
+                    sender: target,
+                    data: ExitReason::NoProc.encode().into(),
+                    resources: Vec::new(),
+                };
+                state
+                    .entry
+                    .inbox
+                    .push(noproc, state.node.config.max_mailbox);
+                Ok(())
             } else {
                 Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
             };
             write_result(mem, link, ret, result)
         },
     )?;
-    linker.func_wrap(m, "unlink", |caller: Ctx<'_>, target: u64| {
-        let state = caller.data();
+    linker.func_wrap(m, "unlink", |mut caller: Ctx<'_>, target: u64| {
+        let state = caller.data_mut();
         state.node.unlink(state.id, target);
+        // An exit from the link that was already turned into a message is
+        // removed too: after unlink, nothing from the link arrives.
+        state.mailbox.purge(&state.entry.inbox, |msg| {
+            msg.kind == MessageKind::Exit && msg.sender == target
+        });
     })?;
     linker.func_wrap(m, "monitor", |mut caller: Ctx<'_>, target: u64| -> u64 {
         let state = caller.data_mut();
@@ -120,6 +140,23 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     linker.func_wrap(m, "kill", |caller: Ctx<'_>, target: u64| {
         caller.data().node.kill(target);
     })?;
+    linker.func_wrap(
+        m,
+        "send-exit",
+        |mut caller: Ctx<'_>, target: u64, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let reason = match bytes(mem, ptr, len) {
+                Ok([]) => ExitReason::Normal,
+                Ok(text) => ExitReason::Exit(String::from_utf8_lossy(text).into_owned()),
+                // No error channel in this signature: a bad buffer traps the caller.
+                Err(_) => wasmtime::bail!(
+                    "process.send-exit: reason at {ptr} of {len} bytes lies outside memory"
+                ),
+            };
+            state.node.send_exit(state.id, target, reason);
+            Ok(())
+        },
+    )?;
     linker.func_wrap(m, "trap-exits", |caller: Ctx<'_>, enabled: u32| -> u32 {
         caller.data().entry.set_trap_exits(enabled != 0) as u32
     })?;
@@ -200,7 +237,10 @@ fn spawn_process(
         ));
     };
     let node = state.node.clone();
-    if node.process_count() >= node.config.max_processes as usize {
+    let handles = super::list_u32(state, mem, hptr, hlen)?;
+    // Checked and counted in one step, so spawns racing at the limit get
+    // `limit-reached` rather than a failure to instantiate.
+    if !node.reserve() {
         return Err(state.fail(
             ErrorCode::LimitReached,
             format!(
@@ -209,9 +249,9 @@ fn spawn_process(
             ),
         ));
     }
-    let handles = super::list_u32(state, mem, hptr, hlen)?;
     // Last, so that a refused spawn moves nothing.
     let resources = state.handles.take_all(&handles).map_err(|h| {
+        node.unreserve();
         state.fail(
             ErrorCode::InvalidHandle,
             format!("handle {h} is not owned by this process (or is listed twice)"),

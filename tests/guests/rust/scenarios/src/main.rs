@@ -5,7 +5,7 @@ use std::time::Duration;
 use vm_sdk::abi::ErrorCode;
 use vm_sdk::mailbox::{Event, Exit};
 use vm_sdk::process::{self, spawn, spawn_link, ExitReason, Module, Process, Spawn};
-use vm_sdk::request::Request;
+use vm_sdk::request::{Request, RequestError};
 use vm_sdk::{Mailbox, ReceiveError};
 
 const SHORT: Duration = Duration::from_millis(50);
@@ -42,6 +42,8 @@ fn main() {
         "mailbox-flood" => mailbox_flood(),
         "timers-of-the-dead" => timers_of_the_dead(),
         "name-limits" => name_limits(),
+        "monitor-churn" => monitor_churn(),
+        "send-exit" => send_exit(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -142,10 +144,18 @@ fn links() {
         "after unlink: {:?}",
         vm_sdk::mailbox::receive_exit(Some(NOW)).err()
     );
-    // Linking to a process that has ended fails.
+    // Linking to a process that has ended fails, or, while trapping exits,
+    // delivers an exit with reason noproc.
     let ended = spawn((), |(), _: Mailbox<()>| {});
     ended.monitor().wait(None).unwrap();
+    process::trap_exits(false);
     println!("link to ended: {:?}", ended.link().map_err(|e| e.code()));
+    process::trap_exits(true);
+    println!(
+        "link to ended while trapping: {:?} then {:?}",
+        ended.link().map_err(|e| e.code()),
+        vm_sdk::mailbox::receive_exit(Some(NOW)).map(|e| show(&e.reason))
+    );
 }
 
 fn busy_loop((): (), _: Mailbox<()>) {
@@ -259,9 +269,23 @@ fn request() {
         Mailbox::<u32>::this().receive().unwrap()
     );
     let silent = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        let _keep_unanswered = m.receive();
         let _ = m.receive();
     });
     println!("no reply: {:?}", silent.request_timeout(1, SHORT).err());
+    // The server is monitored while the request waits.
+    let crashing = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        let _ = m.receive();
+        panic!("on purpose");
+    });
+    println!(
+        "server crashed: {:?}",
+        crashing.request(1).map_err(|e| match e {
+            RequestError::Down(reason) => show(&reason),
+            other => format!("{other:?}"),
+        })
+    );
+    println!("server gone: {:?}", crashing.request(1).err());
 }
 
 fn selective() {
@@ -667,4 +691,53 @@ fn name_limits() {
             .and_then(|()| me.register(&"n".repeat(255)))
             .map_err(|e| e.code())
     );
+}
+
+/// Monitors are freed when their down is received and when the watcher
+/// ends: this process watches 2,000 short-lived processes in turn, each of
+/// which watched this process. The test then finds no monitor left.
+fn monitor_churn() {
+    let me = Process::<()>::this();
+    for _ in 0..2000 {
+        let watcher = spawn(me, |root, _: Mailbox<()>| {
+            root.monitor();
+        });
+        watcher.monitor().wait(None).unwrap();
+    }
+    println!("ready");
+    never_receive((), Mailbox::this());
+}
+
+/// `Process::exit`: an exit signal, trappable unlike kill.
+fn send_exit() {
+    let worker = spawn((), never_receive);
+    let mon = worker.monitor();
+    worker.exit("shutdown");
+    println!("not trapping: {}", show(&mon.wait(None).unwrap().reason));
+
+    let echo = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
+        while let Ok(r) = m.receive() {
+            let n = *r.body();
+            r.reply(n);
+        }
+    });
+    echo.exit("");
+    println!("normal ignored: still answers {:?}", echo.request(7));
+
+    let me = Process::<String>::this();
+    let trapper = spawn(me, |parent, m: Mailbox<()>| {
+        process::trap_exits(true);
+        parent.send("trapping".into());
+        let text = match m.receive_event(None).unwrap() {
+            Event::Exit(Exit { process, reason }) => {
+                format!("from parent: {} {reason:?}", process == parent.id())
+            }
+            other => format!("unexpected {other:?}"),
+        };
+        parent.send(text);
+    });
+    let inbox = Mailbox::<String>::this();
+    println!("{}", inbox.receive().unwrap());
+    trapper.exit("please stop");
+    println!("trapped: {}", inbox.receive().unwrap());
 }
