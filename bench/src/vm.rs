@@ -32,6 +32,10 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
         let vm = Vm::builder()
             .capture_output()
             .max_processes(4096)
+            // The counting benchmark's receiver may fall a million small
+            // messages (about 100 MB) behind its sender: past the default
+            // mailbox limit, and a queue Erlang and tokio also hold.
+            .max_mailbox(256 << 20)
             .threads(threads)
             .build()?;
         let module = vm.load_file(guest("bench-guest"))?;

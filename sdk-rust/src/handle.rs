@@ -15,6 +15,19 @@ use std::cell::{Cell, RefCell};
 thread_local! {
     /// The handle list of the message being encoded, if one is.
     static OUTGOING: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
+    /// Set while [`restore`] walks a value whose message the VM refused.
+    static RESTORING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Gives back ownership of the handles inside `value`, which encoding marked
+/// as moved, after the VM refused the message that would have moved them (a
+/// spawn at the process limit, say): they are released again when `value`
+/// is dropped, or can be sent again.
+pub(crate) fn restore<M: Serialize + ?Sized>(value: &M) {
+    RESTORING.with(|r| r.set(true));
+    // Only the walk matters; a value that serialized once serializes again.
+    let _ = postcard::experimental::serialized_size(value);
+    RESTORING.with(|r| r.set(false));
 }
 
 /// Messages that encode to at most this many bytes are encoded on the stack:
@@ -97,6 +110,10 @@ impl Drop for OwnedHandle {
 
 impl Serialize for OwnedHandle {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if RESTORING.with(Cell::get) {
+            self.moved.set(false);
+            return s.serialize_u32(0);
+        }
         let index = OUTGOING.with(|o| {
             o.borrow_mut().as_mut().map(|list| {
                 list.push(self.raw);

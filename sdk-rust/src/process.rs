@@ -85,30 +85,67 @@ const ENTRY: &str = concat!(
 
 #[export_name = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"))]
 extern "C" fn entry(trampoline: u32) {
-    // SAFETY: `spawn` passes the table index of a `fn()` trampoline of this
-    // module; a guest calling this export with anything else only hurts itself
-    // (a bad index traps on the indirect call).
+    if trampoline == 0 {
+        exit("vm_sdk: spawned with a null entry: not started by Spawn::start");
+    }
+    // SAFETY: `Spawn::start` passes the table index of a `fn()` trampoline of
+    // this module. Whoever calls this export with another index reaches
+    // only functions of wasm type `() -> ()` (the indirect call checks the
+    // type and traps otherwise), in a process it started itself.
     let trampoline: fn() = unsafe { std::mem::transmute::<usize, fn()>(trampoline as usize) };
     trampoline();
 }
 
-/// Runs in the new process: reads the init message (the function's table
-/// index, then the encoded capture) and calls the function.
+/// A fingerprint of the types a spawned function takes (FNV-1a over their
+/// names), carried in the init message so that the trampoline starts the
+/// function only with a capture encoded for those types.
+fn fingerprint<C, M>() -> u64 {
+    let names = [std::any::type_name::<C>(), std::any::type_name::<M>()];
+    names
+        .iter()
+        .flat_map(|n| n.bytes().chain([0]))
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
+/// The init message of a function spawned by [`Spawn::start`]: the
+/// function's table index, the fingerprint of its types, then the capture.
+const INIT_HEADER: usize = 4 + 8;
+
+/// Runs in the new process: reads the init message and calls the function.
 fn trampoline<C: DeserializeOwned, M>() {
     let (function, capture) =
         receive_with(&[], abi::message_kinds::INIT, None, |envelope, bytes| {
-            let (index, capture) = bytes.split_at(4);
+            let Some((header, capture)) = bytes.split_at_checked(INIT_HEADER) else {
+                return Err("too short");
+            };
+            let (index, types) = header.split_at(4);
             let index = u32::from_le_bytes(index.try_into().expect("four bytes"));
-            // SAFETY: the index was taken from a `fn(C, Mailbox<M>)` by `Spawn::spawn`
-            // with these same type parameters.
+            let types = u64::from_le_bytes(types.try_into().expect("eight bytes"));
+            if index == 0 || types != fingerprint::<C, M>() {
+                return Err("made for another function type");
+            }
+            // SAFETY: the index is a `fn(C, Mailbox<M>)` of this module, as
+            // `Spawn::start::<C, M>` wrote it beside the fingerprint of
+            // these types, which matched. (A process of this module that
+            // forged the message, fingerprint included, could start a
+            // function of another type with these bytes: the fingerprint
+            // guards against mistakes, such as a message from another SDK
+            // version, not against the module's own code.)
             let function: fn(C, Mailbox<M>) =
                 unsafe { std::mem::transmute::<usize, fn(C, Mailbox<M>)>(index as usize) };
             // Decoding takes the capture's resources from the init message.
             let capture: C = crate::message::decode(capture, 0, envelope.sender)
-                .expect("the capture was encoded by spawn for this type");
-            (function, capture)
+                .map_err(|_| "its capture does not decode")?;
+            Ok((function, capture))
         })
-        .expect("a spawned process starts with its init message");
+        .expect("a spawned process starts with its init message")
+        .unwrap_or_else(|why| {
+            exit(&format!(
+                "vm_sdk: the init message was not made by Spawn::start for this function: {why}"
+            ))
+        });
     function(capture, Mailbox::this());
 }
 
@@ -122,7 +159,7 @@ fn trampoline<C: DeserializeOwned, M>() {
 ///     println!("got {n}");
 /// })?;
 /// worker.send(7);
-/// # Ok::<(), vm_sdk::Error>(())
+/// # Ok::<(), vm_sdk::process::SpawnError<()>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spawn<'a> {
@@ -152,20 +189,51 @@ impl<'a> Spawn<'a> {
 
     /// Starts `function` with `capture` in a new process of this module.
     ///
+    /// ```no_run
+    /// use vm_sdk::abi::ErrorCode;
+    /// use vm_sdk::process::Spawn;
+    /// let greeting = String::from("hello");
+    /// match Spawn::new().start(greeting, |text, _: vm_sdk::Mailbox<()>| println!("{text}")) {
+    ///     Ok(_) => {}
+    ///     // At the process limit: the capture comes back, resources and all.
+    ///     Err(refused) if refused.error.code() == Some(ErrorCode::LimitReached) => {
+    ///         println!("not now: {}", refused.capture);
+    ///     }
+    ///     Err(refused) => panic!("{}", refused.error),
+    /// }
+    /// ```
+    ///
     /// # Errors
-    /// Fails when the VM refuses (for example at its process limit).
-    pub fn start<C, M>(self, capture: C, function: fn(C, Mailbox<M>)) -> Result<Process<M>, Error>
+    /// Fails when the VM refuses (for example at its process limit); the
+    /// error gives the capture back, with every resource in it still owned
+    /// by this process.
+    pub fn start<C, M>(
+        self,
+        capture: C,
+        function: fn(C, Mailbox<M>),
+    ) -> Result<Process<M>, SpawnError<C>>
     where
         C: Serialize + DeserializeOwned,
     {
         // Resources in the capture (a stream, say) move with it.
-        let function = (function as usize as u32).to_le_bytes();
+        let mut header = [0u8; INIT_HEADER];
+        header[..4].copy_from_slice(&(function as usize as u32).to_le_bytes());
+        header[4..].copy_from_slice(&fingerprint::<C, M>().to_le_bytes());
         let trampoline = trampoline::<C, M> as fn() as usize as u32;
-        let id = crate::handle::with_encoded(&function, &capture, |init, handles| {
+        let spawned = crate::handle::with_encoded(&header, &capture, |init, handles| {
             self.raw(0, ENTRY, trampoline, init, handles)
-        })?;
-        drop(capture);
-        Ok(Process::from_id(id))
+        });
+        match spawned {
+            Ok(id) => {
+                drop(capture);
+                Ok(Process::from_id(id))
+            }
+            Err(error) => {
+                // The VM moved nothing: the resources are still ours.
+                crate::handle::restore(&capture);
+                Err(SpawnError { error, capture })
+            }
+        }
     }
 
     /// Starts export `entry` of a loaded module (any language) in a new
@@ -217,6 +285,31 @@ impl<'a> Spawn<'a> {
     }
 }
 
+/// A spawn the VM refused, with the capture it would have moved.
+pub struct SpawnError<C> {
+    /// Why the VM refused.
+    pub error: Error,
+    /// The capture, given back with every resource in it still owned by
+    /// this process.
+    pub capture: C,
+}
+
+impl<C> std::fmt::Debug for SpawnError<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> std::fmt::Display for SpawnError<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "spawn refused: {}", self.error)
+    }
+}
+
+impl<C> std::error::Error for SpawnError<C> {}
+
 /// Starts `function` in a new process with `capture`, returning a reference
 /// that accepts the function's message type.
 ///
@@ -232,7 +325,7 @@ where
 {
     Spawn::new()
         .start(capture, function)
-        .unwrap_or_else(|e| panic!("spawn failed: {e}"))
+        .unwrap_or_else(|e| panic!("spawn failed: {}", e.error))
 }
 
 /// Like [`spawn`], and links the new process to this one first.
@@ -246,7 +339,7 @@ where
     Spawn::new()
         .link()
         .start(capture, function)
-        .unwrap_or_else(|e| panic!("spawn failed: {e}"))
+        .unwrap_or_else(|e| panic!("spawn failed: {}", e.error))
 }
 
 impl<M> Process<M> {

@@ -202,16 +202,16 @@ async fn a_trapping_process_does_not_disturb_others_in_the_same_vm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawning_past_the_process_limit_is_a_limit_error_not_a_crash() {
-    let run = run_file_on(
-        test_vm().max_processes(3),
-        &rust_guest("scenarios"),
-        &["process-limit"],
-    )
-    .await
-    .unwrap();
+    let vm = test_vm()
+        .max_processes(3)
+        .allow_net(vm_reference::NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["process-limit"])
+        .await
+        .unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "spawned 2, then: Some(LimitReached) (raise it with --max-processes)\n"
+        "spawned 2, then: Some(LimitReached) (raise it with --max-processes)\n\
+         the listener came back: true\n"
     );
 }

@@ -41,10 +41,14 @@ async fn a_flooded_mailbox_ends_its_process_and_the_vm_stays_bounded() {
          timers for itself: mailbox limit exceeded (names the flag: true)\n\
          bystander answers: 42\n"
     );
-    // 256 MiB were sent to each of the two; the default limit is 16 MiB.
+    // 512 MiB were sent to each of the two, one after the other; the
+    // default limit is 64 MiB. What the first flood freed is not always
+    // reused by the second (the allocator keeps an arena per thread), so
+    // the bound is three limits' worth.
     let grew = peak.saturating_sub(before);
+    eprintln!("the VM grew by {grew} KiB");
     assert!(
-        grew < 64 << 10,
+        grew < 192 << 10,
         "the VM grew by {grew} KiB while processes were flooded"
     );
     // Each crash is reported, naming the flag.

@@ -242,3 +242,56 @@ async fn a_rule_naming_a_host_permits_looking_up_that_host_only() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_keeps_serving() {
+    use tokio::io::AsyncReadExt;
+    // The root and two connections' processes.
+    let vm = test_vm()
+        .max_processes(3)
+        .allow_net(NetRule::parse("127.0.0.1").unwrap())
+        .build()
+        .unwrap();
+    let vm = std::sync::Arc::new(vm);
+    let module = vm.load_file(rust_guest("echo-server")).unwrap();
+    let runner = vm.clone();
+    let server = tokio::spawn(async move { runner.run(&module, &["echo", "127.0.0.1:0"]).await });
+    let address = wait_for(|| {
+        let out = vm.captured_stdout();
+        Some(
+            out.lines()
+                .next()?
+                .strip_prefix("listening on ")?
+                .to_string(),
+        )
+    })
+    .await;
+    let echoed = |mut s: TcpStream| async move {
+        s.write_all(b"ping").await.unwrap();
+        let mut back = [0u8; 4];
+        s.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"ping");
+        s
+    };
+    let first = echoed(TcpStream::connect(&address).await.unwrap()).await;
+    let _second = echoed(TcpStream::connect(&address).await.unwrap()).await;
+    // No room for a third process: that connection is closed.
+    let mut third = TcpStream::connect(&address).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(10), third.read(&mut byte)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection stayed open: {closed:?}"
+    );
+    // Once a connection ends, the server serves a new one.
+    drop(first);
+    wait_for(|| (vm.process_count() == 2).then_some(())).await;
+    echoed(TcpStream::connect(&address).await.unwrap()).await;
+    assert!(!server.is_finished(), "{}", vm.captured_stderr());
+    assert!(
+        vm.captured_stderr().contains("limit"),
+        "{}",
+        vm.captured_stderr()
+    );
+    server.abort();
+}

@@ -53,7 +53,7 @@ impl Default for Config {
         Config {
             max_memory: 64 << 20,
             max_stack: 256 << 10,
-            max_mailbox: 16 << 20,
+            max_mailbox: 64 << 20,
             max_processes: 10_000,
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,

@@ -113,7 +113,7 @@ impl VmBuilder {
     }
 
     /// What one process's unreceived messages and pending timers may hold,
-    /// in bytes (default 16 MiB): each message counts its bytes, about 100
+    /// in bytes (default 64 MiB): each message counts its bytes, about 100
     /// bytes of bookkeeping and about 100 per handle it carries. A send that
     /// would pass the limit still succeeds, but its message is dropped and
     /// the receiver ends with a trap reason naming the limit, as Erlang's
@@ -340,6 +340,13 @@ impl Vm {
             }
             Output::Inherit => String::new(),
         }
+    }
+
+    /// Kills every process and waits until each has ended: its resources
+    /// released, its links and monitors told. Dropping the VM kills them
+    /// too, but does not wait.
+    pub async fn shutdown(self) {
+        self.node.shutdown().await;
     }
 
     /// How many processes are alive.

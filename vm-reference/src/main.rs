@@ -31,7 +31,7 @@ enum Command {
         /// What one process's unreceived messages and pending timers may
         /// hold (bytes, or with K, M, G). A process whose mailbox would grow
         /// past it ends with a trap reason naming this flag.
-        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "16M")]
+        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
         max_mailbox: usize,
         /// How many processes may be alive at once.
         #[arg(long, value_name = "N", default_value_t = 10_000)]

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use tokio::sync::oneshot;
-use vm_abi::{ExitReason as ReasonCode, MessageKind};
+use vm_abi::ExitReason as ReasonCode;
 use wasmtime::{Memory, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
@@ -377,13 +377,7 @@ pub(crate) async fn run(launch: Launch) {
                     continue;
                 }
                 if entry.traps_exits() {
-                    let exit = Message {
-                        kind: MessageKind::Exit,
-                        tag: 0,
-                        sender: from,
-                        data: reason.encode().into(),
-                        resources: Vec::new(),
-                    };
+                    let exit = crate::node::exit_message(from, &reason, linked);
                     entry.inbox.push(exit, node.config.max_mailbox);
                 } else if !reason.is_normal() {
                     break Outcome { reason, status: 1 };
@@ -394,22 +388,19 @@ pub(crate) async fn run(launch: Launch) {
     // Drop the instance (and its handles) before announcing the exit, so
     // resources are released by the time anyone hears of it.
     drop(execution);
+    // Like Erlang's error reports: a crash is never silent, even when no
+    // link or monitor hears of it. A chosen exit or a kill is not a crash,
+    // and the root's caller reports the root's end (`vm run` prints it).
+    // Reported before links and monitors hear of it, so whoever learns of
+    // the crash finds the report already written.
+    if let (None, ExitReason::Trap(why)) = (&unfinished.done, &outcome.reason) {
+        node.report(&format!("vm: process {id} crashed: {why}\n"))
+            .await;
+    }
     let done = unfinished.finish();
     node.exit(&entry, &outcome.reason);
-    match done {
-        // The root's caller reports its end (`vm run` prints it).
-        Some(done) => {
-            let _ = done.send(outcome);
-        }
-        // Like Erlang's error reports: a crash is never silent, even when
-        // no link or monitor hears of it. A chosen exit or a kill is not a
-        // crash.
-        None => {
-            if let ExitReason::Trap(why) = &outcome.reason {
-                node.report(&format!("vm: process {id} crashed: {why}\n"))
-                    .await;
-            }
-        }
+    if let Some(done) = done {
+        let _ = done.send(outcome);
     }
 }
 

@@ -96,9 +96,10 @@ fn parse(text: &str, default_port: Option<u16>) -> io::Result<Target> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
         return Ok(Target::Address(sa));
     }
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
     let (host, port) = match (text.rsplit_once(':'), default_port) {
         // A bare IPv6 address has colons of its own.
-        (_, Some(port)) if text.parse::<IpAddr>().is_ok() => (text, port),
+        (_, Some(port)) if bare.parse::<IpAddr>().is_ok() => (bare, port),
         (Some((host, port)), _) => (host, port.parse().map_err(|_| invalid())?),
         (None, Some(port)) => (text, port),
         (None, None) => return Err(invalid()),
@@ -113,7 +114,9 @@ fn parse(text: &str, default_port: Option<u16>) -> io::Result<Target> {
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(Target::Localhost(port));
     }
-    Ok(Target::Name(host.to_string(), port))
+    // Looked up as the rules name it: the case a guest chooses must not
+    // reach a DNS server (it could carry a bit per letter).
+    Ok(Target::Name(host.to_ascii_lowercase(), port))
 }
 
 /// The addresses `text` names (see [`parse`]), looked up with `resolver`
@@ -164,6 +167,7 @@ mod tests {
         assert_eq!(parse("10.0.0.7:80", None).unwrap(), addr("10.0.0.7:80"));
         assert_eq!(parse("[::1]:80", None).unwrap(), addr("[::1]:80"));
         assert_eq!(parse("::1", Some(0)).unwrap(), addr("[::1]:0"));
+        assert_eq!(parse("[::1]", Some(0)).unwrap(), addr("[::1]:0"));
         assert_eq!(parse("10.0.0.7", Some(0)).unwrap(), addr("10.0.0.7:0"));
         assert_eq!(
             parse("LocalHost:7000", None).unwrap(),
@@ -180,6 +184,11 @@ mod tests {
         assert_eq!(
             parse("db.internal", Some(0)).unwrap(),
             Target::Name("db.internal".into(), 0)
+        );
+        // The case the guest wrote does not reach the resolver.
+        assert_eq!(
+            parse("dB.InTeRnAl:1", None).unwrap(),
+            Target::Name("db.internal".into(), 1)
         );
         for bad in ["db.internal", ":80", "db:port", "db:99999"] {
             assert!(parse(bad, None).is_err(), "{bad}");

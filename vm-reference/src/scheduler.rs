@@ -13,9 +13,7 @@
 //! Tokio's multi-thread scheduler has the slot too, but after three polls
 //! from it in a row the next wake goes to the queue and wakes a parked
 //! worker, which steals the chain: a message chain then bounces between
-//! cores every few hops. The last tokio-scheduled build (25168a8) ran
-//! ping-pong and the ring on one worker in 0.76 and 0.57 of the time it took
-//! on two.
+//! cores every few hops.
 //! Here a chain runs from the slot up to [`CHAIN_LIMIT`] times in a row and
 //! then yields to the queue without waking anyone, so processes waiting in
 //! the queue still get their turn.
@@ -29,13 +27,10 @@
 //! tasks) when no idle worker holds it. A readiness event thus wakes its
 //! process on the worker that polled it, the idle one when there is one,
 //! and wakes from elsewhere (the embedder, blocking threads) go to a shared
-//! injector queue. This is tokio's own arrangement. Until 2d4a5e9 each
-//! worker had its own runtime, so every socket stayed with the worker that
-//! accepted it: in the 100-connection echo benchmark that worker woke the
-//! other for almost every burst of events. Per 50,000 echoed messages the
-//! two workers switched (blocked or preempted) a median 9,000 times over
-//! nine runs; with the shared driver, 1,800 over eight, and tokio's own
-//! server 3,900 over seven (`/proc/PID/task/*/status`, same load).
+//! injector queue. This is tokio's own arrangement, and it keeps a socket
+//! from being tied to the worker that accepted it: a worker that owned its
+//! sockets would have to wake another for almost every burst of events
+//! when many connections are busy.
 
 use async_task::{Runnable, ScheduleInfo, WithInfo};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};

@@ -21,12 +21,17 @@ pub const RUST_TARGET: &str = "wasm32-wasip1";
 
 /// Installs what is missing and checks every guest toolchain.
 pub fn setup(root: &Path) -> Result<()> {
-    let scratch = root.join("target/setup-check");
+    // One directory per run: test binaries build the guests (and so run
+    // this) and may run at the same time.
+    let scratch = root
+        .join("target/setup-check")
+        .join(std::process::id().to_string());
     std::fs::create_dir_all(&scratch)?;
-    setup_rust(&scratch)?;
-    setup_c(&scratch)?;
-    setup_assemblyscript(root, &scratch)?;
-    Ok(())
+    let checked = setup_rust(&scratch)
+        .and_then(|()| setup_c(&scratch))
+        .and_then(|()| setup_assemblyscript(root, &scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    checked
 }
 
 /// The wasm32-wasip1 target and the rustfmt and clippy components.
@@ -139,8 +144,8 @@ fn check_c(scratch: &Path) -> Result<(), String> {
 }
 
 /// The AssemblyScript compiler pinned in the SDK's package-lock.json, checked
-/// by compiling a one-line guest with the SDK's own config.
-pub fn setup_assemblyscript(root: &Path, scratch: &Path) -> Result<()> {
+/// by compiling a one-line guest.
+fn setup_assemblyscript(root: &Path, scratch: &Path) -> Result<()> {
     let sdk = root.join("sdk-assemblyscript");
     if !asc(root).exists() {
         run(Command::new("npm")

@@ -169,9 +169,9 @@ async fn receive_message(
         .await;
     let (mem, state) = memory(&mut caller)?;
     if let Some(m) = &received {
-        if m.kind == MessageKind::Down {
+        if m.kind == MessageKind::Down && state.monitors.remove(&m.tag).is_some() {
             // Delivered: the monitor has done its work.
-            state.monitors.remove(&m.tag);
+            state.entry.inbox.release(super::process::MONITOR_COST);
         }
     }
     let Some(msg) = received else {

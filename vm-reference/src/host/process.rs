@@ -2,9 +2,9 @@
 
 use super::{bytes, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
-use crate::mailbox::Message;
 use crate::module::Module;
 use crate::node::SpawnRequest;
+use crate::node::{exit_message, EXIT_FROM_LINK};
 use crate::process::{ExitReason, ExitRequest, ProcessState, Start};
 use crate::LoadError;
 use std::time::Duration;
@@ -94,17 +94,9 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 Ok(())
             } else if state.entry.traps_exits() {
                 // As OTP: a process trapping exits hears of it as an exit.
-                let noproc = Message {
-                    kind: MessageKind::Exit,
-                    tag: 0,
-                    sender: target,
-                    data: ExitReason::NoProc.encode().into(),
-                    resources: Vec::new(),
-                };
-                state
-                    .entry
-                    .inbox
-                    .push(noproc, state.node.config.max_mailbox);
+                let noproc = exit_message(target, &ExitReason::NoProc, true);
+                let limit = state.node.config.max_mailbox;
+                state.entry.inbox.push(noproc, limit);
                 Ok(())
             } else {
                 Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
@@ -116,14 +108,20 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         let state = caller.data_mut();
         state.node.unlink(state.id, target);
         // An exit from the link that was already turned into a message is
-        // removed too: after unlink, nothing from the link arrives.
+        // removed too: after unlink, nothing from the link arrives. (Exits
+        // sent with send-exit are not the link's.)
         state.mailbox.purge(&state.entry.inbox, |msg| {
-            msg.kind == MessageKind::Exit && msg.sender == target
+            msg.kind == MessageKind::Exit && msg.sender == target && msg.tag == EXIT_FROM_LINK
         });
     })?;
     linker.func_wrap(m, "monitor", |mut caller: Ctx<'_>, target: u64| -> u64 {
         let state = caller.data_mut();
         let reference = state.node.fresh_ref();
+        // Counted against this process's mailbox, like the down to come: a
+        // process that monitors without end ends as one that never
+        // receives does.
+        let limit = state.node.config.max_mailbox;
+        let _ = state.entry.inbox.reserve(MONITOR_COST, limit);
         state.monitors.insert(reference, target);
         state.node.monitor(state.id, target, reference);
         reference
@@ -131,6 +129,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     linker.func_wrap(m, "demonitor", |mut caller: Ctx<'_>, reference: u64| {
         let state = caller.data_mut();
         if let Some(target) = state.monitors.remove(&reference) {
+            state.entry.inbox.release(MONITOR_COST);
             state.node.demonitor(target, reference);
             state.mailbox.purge(&state.entry.inbox, |msg| {
                 msg.kind == MessageKind::Down && msg.tag == reference
@@ -147,7 +146,11 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             let reason = match bytes(mem, ptr, len) {
                 Ok([]) => ExitReason::Normal,
-                Ok(text) => ExitReason::Exit(String::from_utf8_lossy(text).into_owned()),
+                // The signal is not counted against any mailbox until it
+                // becomes a message: its reason is kept short.
+                Ok(text) => ExitReason::Exit(
+                    String::from_utf8_lossy(&text[..text.len().min(MAX_REASON)]).into_owned(),
+                ),
                 // No error channel in this signature: a bad buffer traps the caller.
                 Err(_) => wasmtime::bail!(
                     "process.send-exit: reason at {ptr} of {len} bytes lies outside memory"
@@ -184,6 +187,13 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     })?;
     Ok(())
 }
+
+/// What a monitor counts against its watcher's mailbox until its down is
+/// received or it is removed.
+pub(crate) const MONITOR_COST: usize = 64;
+
+/// The longest reason `send-exit` carries, in bytes; longer ones are cut.
+const MAX_REASON: usize = 4096;
 
 #[allow(clippy::too_many_arguments)]
 fn spawn_process(

@@ -5,7 +5,8 @@
 
 use std::io::{Read, Write};
 use vm_sdk::net::{TcpListener, TcpStream};
-use vm_sdk::{spawn, Mailbox};
+use vm_sdk::process::Spawn;
+use vm_sdk::Mailbox;
 
 fn echo(mut stream: TcpStream, _: Mailbox<()>) {
     let mut buf = [0u8; 16 * 1024];
@@ -40,9 +41,14 @@ fn main() {
     );
     for stream in listener.incoming() {
         match stream {
-            // The stream moves into the new process with the capture.
+            // The stream moves into the new process with the capture. At the
+            // VM's process limit the spawn is refused and the stream comes
+            // back: dropping it closes that connection, and the server goes
+            // on serving the others.
             Ok(stream) => {
-                spawn(stream, echo);
+                if let Err(refused) = Spawn::new().start(stream, echo) {
+                    eprintln!("echo-server: {}; closing that connection", refused.error);
+                }
             }
             Err(e) => eprintln!("echo-server: accept failed: {e}"),
         }

@@ -403,13 +403,19 @@ fn process_limit() {
     let hold = |(), m: Mailbox<()>| m.receive().unwrap();
     let a = spawn((), hold);
     let b = spawn((), hold);
-    let refused = Spawn::new().start((), hold).unwrap_err();
-    let hint = if refused.message().contains("--max-processes") {
+    let listener = vm_sdk::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = Spawn::new()
+        .start(listener, |_: vm_sdk::net::TcpListener, _: Mailbox<()>| {})
+        .unwrap_err();
+    let hint = if refused.error.message().contains("--max-processes") {
         "(raise it with --max-processes)"
     } else {
         "(no hint)"
     };
-    println!("spawned 2, then: {:?} {hint}", refused.code());
+    println!("spawned 2, then: {:?} {hint}", refused.error.code());
+    // The capture comes back, its listener still this process's.
+    let listener = refused.capture;
+    println!("the listener came back: {}", listener.local_addr().is_ok());
     a.send(());
     b.send(());
 }
@@ -427,7 +433,7 @@ fn until_refused() {
     let why = loop {
         match Spawn::new().link().start((), hold) {
             Ok(_) => spawned += 1,
-            Err(e) => break format!("spawn refused: {:?}: {}", e.code(), e.message()),
+            Err(e) => break format!("spawn refused: {:?}: {}", e.error.code(), e.error.message()),
         }
         if spawned.is_multiple_of(64) {
             if let Ok(Event::Exit(Exit { reason, .. })) = events.receive_event(Some(Duration::ZERO))
@@ -616,8 +622,8 @@ fn limit_reason(reason: &ExitReason) -> String {
     }
 }
 
-/// A process that never receives, flooded with 256 MiB, ends with a reason
-/// naming the mailbox limit; so does one that sets 256 MiB of timers for
+/// A process that never receives, flooded with 512 MiB, ends with a reason
+/// naming the mailbox limit; so does one that sets 512 MiB of timers for
 /// itself. The senders and a bystander carry on.
 fn mailbox_flood() {
     let bystander = spawn((), |(), m: Mailbox<(u32, Process<u32>)>| {
@@ -628,7 +634,7 @@ fn mailbox_flood() {
     let sink = spawn((), never_receive);
     let monitor = sink.monitor();
     let chunk = vec![7u8; 64 << 10];
-    for _ in 0..4096 {
+    for _ in 0..8192 {
         sink.send_bytes(&chunk, 1);
     }
     println!(
@@ -638,7 +644,7 @@ fn mailbox_flood() {
 
     let hoarder = spawn((), |(), _: Mailbox<()>| {
         let me = Process::<Vec<u8>>::this();
-        for _ in 0..4096 {
+        for _ in 0..8192 {
             me.send_after(vec![7u8; 64 << 10], Duration::from_secs(3600));
         }
         never_receive((), Mailbox::this());

@@ -1,0 +1,149 @@
+//! Links, monitors and exit signals between processes, with Erlang's
+//! semantics (see `abi/README.md`): a link carries a process's exit to the
+//! other side, a monitor delivers one `down` message, and the receiving
+//! side decides whether a signal still applies when it arrives.
+
+use super::Node;
+use crate::mailbox::Message;
+use crate::process::{Control, ExitReason};
+use crate::sync::lock;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use vm_abi::MessageKind;
+
+impl Node {
+    /// Links `a` (the caller) and `b`; false if `b` has ended (or never was).
+    pub fn link(&self, a: u64, b: u64) -> bool {
+        if a == b {
+            return true;
+        }
+        let (Some(pa), Some(pb)) = (self.get(a), self.get(b)) else {
+            return false;
+        };
+        {
+            let mut rb = lock(&pb.relations);
+            if !rb.alive {
+                return false;
+            }
+            rb.links.insert(a);
+        }
+        lock(&pa.relations).links.insert(b);
+        true
+    }
+
+    /// Removes the link between `a` and `b` on both sides: an exit signal
+    /// from either that is still on its way is dropped when it arrives.
+    pub fn unlink(&self, a: u64, b: u64) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(p) = self.get(x) {
+                lock(&p.relations).links.remove(&y);
+            }
+        }
+    }
+
+    /// `watcher` monitors `target` under `reference`; if the target has ended
+    /// the down message (reason `noproc`) is sent at once.
+    pub fn monitor(&self, watcher: u64, target: u64, reference: u64) {
+        if let Some(p) = self.get(target) {
+            let mut r = lock(&p.relations);
+            if r.alive {
+                r.monitors.insert(reference, watcher);
+                self.monitor_count.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.send(watcher, down(reference, target, &ExitReason::NoProc));
+    }
+
+    /// Removes a monitor from its target, if both are still there.
+    pub fn demonitor(&self, target: u64, reference: u64) {
+        if let Some(p) = self.get(target) {
+            if lock(&p.relations).monitors.remove(&reference).is_some() {
+                self.monitor_count.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// How many monitors are in place.
+    pub fn monitor_count(&self) -> usize {
+        self.monitor_count.load(Ordering::Relaxed)
+    }
+
+    /// Sends `target` an exit signal from `from` (`process.send-exit`):
+    /// acted on like a linked process's exit, without a link.
+    ///
+    /// To a process that traps exits it is a message at once, so it keeps
+    /// its place among the messages the sender sends it before and after
+    /// (Erlang orders all signals between two processes).
+    pub fn send_exit(&self, from: u64, target: u64, reason: ExitReason) {
+        let Some(p) = self.get(target) else {
+            return;
+        };
+        if p.traps_exits() {
+            p.inbox
+                .push(exit_message(from, &reason, false), self.config.max_mailbox);
+        } else {
+            p.inbox.signal(Control::Exit {
+                from,
+                reason,
+                linked: false,
+            });
+        }
+    }
+
+    /// Tells each process linked to `id`, which ended, why. Each removes
+    /// its side of the link when it handles the signal (unless it unlinked
+    /// first, and then ignores it).
+    pub(super) fn signal_links(&self, id: u64, links: HashSet<u64>, reason: &ExitReason) {
+        for linked in links {
+            if let Some(p) = self.get(linked) {
+                p.inbox.signal(Control::Exit {
+                    from: id,
+                    reason: reason.clone(),
+                    linked: true,
+                });
+            }
+        }
+    }
+
+    /// Sends the `down` message of each monitor on `id`, which ended; the
+    /// monitors are gone with it.
+    pub(super) fn notify_monitors(
+        &self,
+        id: u64,
+        monitors: HashMap<u64, u64>,
+        reason: &ExitReason,
+    ) {
+        self.monitor_count
+            .fetch_sub(monitors.len(), Ordering::Relaxed);
+        for (reference, watcher) in monitors {
+            self.send(watcher, down(reference, id, reason));
+        }
+    }
+}
+
+/// The tag of an `exit` message from a link (or `noproc` from `link`).
+pub(crate) const EXIT_FROM_LINK: u64 = 0;
+/// The tag of an `exit` message sent with `process.send-exit`.
+pub(crate) const EXIT_SENT: u64 = 1;
+
+/// The `exit` message a process that traps exits receives from `from`.
+pub(crate) fn exit_message(from: u64, reason: &ExitReason, linked: bool) -> Message {
+    Message {
+        kind: MessageKind::Exit,
+        tag: if linked { EXIT_FROM_LINK } else { EXIT_SENT },
+        sender: from,
+        data: reason.encode().into(),
+        resources: Vec::new(),
+    }
+}
+
+fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
+    Message {
+        kind: MessageKind::Down,
+        tag: reference,
+        sender: process,
+        data: reason.encode().into(),
+        resources: Vec::new(),
+    }
+}

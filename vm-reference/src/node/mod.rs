@@ -1,0 +1,336 @@
+//! The node: one VM's live processes and what relates them. It owns the
+//! process table and the scheduler, starts processes, delivers messages and
+//! records exits; each relation between processes is a module of its own:
+//! [`links`] (links, monitors and exit signals), [`registry`] (names),
+//! [`timers`] (`send_after`), and [`epoch`] (the clock that preempts
+//! running wasm). [`entry`] is the part of a process others can reach.
+//!
+//! Process ids carry the node in their top 16 bits (0 for now), so that ids
+//! stay unique when several VMs exchange messages.
+
+mod entry;
+mod epoch;
+mod links;
+mod registry;
+mod timers;
+
+pub(crate) use entry::ProcessEntry;
+pub(crate) use links::{exit_message, EXIT_FROM_LINK};
+pub(crate) use registry::{MAX_NAMES, MAX_NAME_LEN};
+
+use crate::config::{Config, Output};
+use crate::mailbox::{Mailbox, Message, Payload};
+use crate::module::Module;
+use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
+use crate::scheduler::Scheduler;
+use crate::sync::lock;
+use crate::table::ProcessTable;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use vm_abi::MessageKind;
+use wasmtime::{Engine, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// What to spawn.
+pub(crate) struct SpawnRequest {
+    pub module: Module,
+    pub start: Start,
+    pub capture: Option<(u64, Payload, Vec<crate::handle::Resource>)>,
+    pub link: Option<u64>,
+    pub args: Vec<String>,
+    pub done: Option<oneshot::Sender<Outcome>>,
+}
+
+pub(crate) struct Node {
+    pub engine: Engine,
+    pub linker: Linker<process::ProcessState>,
+    pub config: Config,
+    processes: ProcessTable,
+    registry: Mutex<HashMap<String, u64>>,
+    /// Pending timers' targets, by timer reference (the timer itself is
+    /// kept with its target).
+    timers: Mutex<HashMap<u64, u64>>,
+    /// How many monitors are in place, over all processes.
+    monitor_count: AtomicUsize,
+    /// Told whenever the last live process ends.
+    all_ended: tokio::sync::Notify,
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    stop_ticker: Arc<AtomicBool>,
+    ticker: std::thread::Thread,
+    /// Epoch ticks so far, counted beside the engine's epoch (which
+    /// wasmtime does not expose).
+    ticks: Arc<AtomicU64>,
+    scheduler: Scheduler,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+        self.ticker.unpark();
+    }
+}
+
+impl Node {
+    /// Starts the node's worker threads and its epoch ticker.
+    pub fn new(
+        engine: Engine,
+        linker: Linker<process::ProcessState>,
+        config: Config,
+    ) -> std::io::Result<Arc<Node>> {
+        let scheduler = Scheduler::new(config.worker_threads())?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicU64::new(0));
+        let ticker = epoch::start_ticker(&engine, &config, &scheduler, &stop_ticker, &ticks)?;
+        scheduler.set_idle_watcher(ticker.clone());
+        Ok(Arc::new(Node {
+            engine,
+            linker,
+            config,
+            processes: ProcessTable::default(),
+            registry: Mutex::new(HashMap::new()),
+            timers: Mutex::new(HashMap::new()),
+            monitor_count: AtomicUsize::new(0),
+            all_ended: tokio::sync::Notify::new(),
+            next_id: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1 << 63),
+            stop_ticker,
+            ticker,
+            ticks,
+            scheduler,
+        }))
+    }
+
+    /// Epoch ticks so far (one per preemption interval).
+    pub fn epoch(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+
+    /// A fresh reference for monitors, timers and `mailbox.fresh-tag`: one
+    /// sequence from the upper half of the tag space, so a reference never
+    /// equals another, nor a small tag a program chose itself.
+    pub fn fresh_ref(&self) -> u64 {
+        self.next_ref.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
+        self.processes.get(id)
+    }
+
+    pub fn process_count(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// Reserves room for one more process under `--max-processes`; false
+    /// at the limit. A reservation is used by [`Node::spawn`] or given back
+    /// with [`Node::unreserve`].
+    pub fn reserve(&self) -> bool {
+        self.processes.reserve(self.config.max_processes as usize)
+    }
+
+    /// Gives back a reservation for a spawn that will not happen.
+    pub fn unreserve(&self) {
+        self.processes.unreserve();
+    }
+
+    /// Starts a process, for which room was [reserved](Node::reserve), and
+    /// returns its id. The process is in the table (and linked, if asked)
+    /// before this returns, so a message sent to it right away is not lost.
+    pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(ProcessEntry::new(id));
+        if let Some((sender, capture, resources)) = req.capture {
+            let init = Message {
+                kind: MessageKind::Init,
+                tag: 0,
+                sender,
+                data: capture,
+                resources,
+            };
+            entry.inbox.push(init, self.config.max_mailbox);
+        }
+        self.processes.insert(entry.clone());
+        if let Some(parent) = req.link {
+            // The parent is calling us, so it is alive; link both ways.
+            if let Some(p) = self.get(parent) {
+                lock(&p.relations).links.insert(id);
+                lock(&entry.relations).links.insert(parent);
+            }
+        }
+        let launch = Launch {
+            node: self.clone(),
+            entry,
+            module: req.module,
+            start: req.start,
+            mailbox: Mailbox::default(),
+            args: req.args,
+            done: req.done,
+        };
+        self.scheduler.spawn(process::run(launch)).detach();
+        id
+    }
+
+    /// A process's WASI context: output as configured, and its arguments.
+    pub fn wasi_ctx(&self, module: &Module, args: &[String]) -> wasmtime_wasi::p1::WasiP1Ctx {
+        let mut b = WasiCtxBuilder::new();
+        match &self.config.output {
+            Output::Inherit => {
+                b.inherit_stdout().inherit_stderr();
+            }
+            Output::Capture { stdout, stderr } => {
+                b.stdout(stdout.clone()).stderr(stderr.clone());
+            }
+        }
+        if args.is_empty() {
+            b.arg(module.name());
+        } else {
+            b.args(args);
+        }
+        b.build_p1()
+    }
+
+    /// Writes a report from the VM itself where guests' stderr goes.
+    pub async fn report(&self, text: &str) {
+        match &self.config.output {
+            Output::Inherit => eprint!("{text}"),
+            Output::Capture { stderr, .. } => {
+                use tokio::io::AsyncWriteExt;
+                let _ = stderr.clone().write_all(text.as_bytes()).await;
+            }
+        }
+    }
+
+    /// Sends a message; a missing process is not an error (Erlang semantics).
+    pub fn send(&self, target: u64, m: Message) {
+        // Woken outside the table's lock.
+        let limit = self.config.max_mailbox;
+        let waker = self.processes.with(target, |p| p.inbox.enqueue(m, limit));
+        if let Some(Some(w)) = waker {
+            w.wake();
+        }
+    }
+
+    /// Ends `target` with reason `killed`, which it cannot trap.
+    pub fn kill(&self, target: u64) {
+        if let Some(p) = self.get(target) {
+            p.inbox.signal(Control::Kill);
+        }
+    }
+
+    /// Kills every process and waits until all have ended (processes
+    /// spawned meanwhile are killed too).
+    pub async fn shutdown(&self) {
+        loop {
+            let ended = self.all_ended.notified();
+            tokio::pin!(ended);
+            // Registered before the count is read, so no end is missed.
+            ended.as_mut().enable();
+            self.kill_all();
+            if self.processes.len() == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Kills every process (used when the VM is dropped).
+    pub fn kill_all(&self) {
+        for p in self.processes.all() {
+            p.inbox.signal(Control::Kill);
+        }
+    }
+
+    /// Records that `entry` ended: signals links, sends down messages, frees
+    /// its names, and removes it from the table.
+    pub fn exit(&self, entry: &ProcessEntry, reason: &ExitReason) {
+        let relations = {
+            let mut r = lock(&entry.relations);
+            r.alive = false;
+            std::mem::take(&mut *r)
+        };
+        self.processes.remove(entry.id);
+        if self.processes.len() == 0 {
+            self.all_ended.notify_waiters();
+        }
+        self.forget_names(entry.id, &relations.names);
+        self.signal_links(entry.id, relations.links, reason);
+        self.notify_monitors(entry.id, relations.monitors, reason);
+        self.forget_timers(relations.timers.keys());
+        // Dropping the pending timers' tasks cancels them.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Waits until `done` holds, failing the test after ten seconds.
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Spawns a process that loops until killed.
+    fn spawn_busy(vm: &crate::Vm) -> u64 {
+        let busy = r#"(module (memory (export "memory") 1)
+            (func (export "_start") (loop (br 0))))"#;
+        let busy = vm.load("busy.wat", busy.as_bytes()).unwrap();
+        assert!(vm.node.reserve());
+        vm.node.spawn(SpawnRequest {
+            module: busy,
+            start: crate::process::Start::Command,
+            capture: None,
+            link: None,
+            args: Vec::new(),
+            done: None,
+        })
+    }
+
+    /// A time slice counts from when the process resumed: a process that
+    /// waited through several ticks has a whole slice ahead when it wakes,
+    /// and has used it once a tick passes while it runs.
+    #[test]
+    fn a_time_slice_counts_from_when_the_process_resumed() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = &vm.node;
+        // The epoch ticks only while a process runs.
+        spawn_busy(&vm);
+        let entry = ProcessEntry::new(1);
+        let tick_after = |since: u64| wait_until("an epoch tick", || node.epoch() > since);
+        // Resumed, then waited through a tick: the slice is used...
+        entry.resume(node.epoch());
+        tick_after(node.epoch());
+        assert!(entry.slice_used(node.epoch()));
+        // ...but a process resuming now has all of its slice left.
+        let now = node.epoch();
+        entry.resume(now);
+        assert!(!entry.slice_used(now));
+        tick_after(now);
+        assert!(entry.slice_used(node.epoch()));
+    }
+
+    /// An idle VM does not wake up every tick: the epoch clock stops while
+    /// no process runs, and starts again when one does.
+    #[test]
+    fn the_epoch_clock_stops_while_no_process_runs() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = &vm.node;
+        std::thread::sleep(Duration::from_millis(20));
+        let before = node.epoch();
+        std::thread::sleep(Duration::from_millis(100));
+        // At most the tick that was under way when the workers went idle.
+        assert!(node.epoch() <= before + 1, "{before} -> {}", node.epoch());
+        spawn_busy(&vm);
+        let running = node.epoch();
+        wait_until("three epoch ticks", || node.epoch() >= running + 3);
+    }
+}
