@@ -62,14 +62,23 @@ fn last_error() -> String {
 /// raw bytes, tag and sender are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
-    /// Why decoding failed.
-    pub error: postcard::Error,
+    /// Why decoding failed; [`DecodeError::reason`] says it in words. (The
+    /// codec's own error type stays private: the wire format is postcard's,
+    /// the SDK's dependency on the crate is not part of its API.)
+    pub(crate) error: postcard::Error,
     /// The message's bytes.
     pub bytes: Vec<u8>,
     /// The message's tag.
     pub tag: u64,
     /// The sending process.
     pub sender: u64,
+}
+
+impl DecodeError {
+    /// Why the bytes did not decode, in words.
+    pub fn reason(&self) -> String {
+        self.error.to_string()
+    }
 }
 
 impl fmt::Display for DecodeError {

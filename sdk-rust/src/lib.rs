@@ -36,6 +36,7 @@
 
 pub mod abi;
 mod error;
+mod exit;
 mod handle;
 pub mod mailbox;
 pub mod message;

@@ -10,7 +10,8 @@
 
 use crate::abi::{self, message_kinds, Envelope, MessageKind};
 use crate::error::{DecodeError, ReceiveError};
-use crate::process::ExitReason;
+use crate::exit::exit_reason;
+pub use crate::exit::{Down, Exit};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -33,26 +34,6 @@ impl<M> std::fmt::Debug for Mailbox<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Mailbox")
     }
-}
-
-/// A monitored process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Down {
-    /// The monitor's reference (see [`crate::process::Monitor`]).
-    pub monitor: u64,
-    /// The process that ended.
-    pub process: u64,
-    /// Why it ended.
-    pub reason: ExitReason,
-}
-
-/// A linked process ended while this process traps exits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exit {
-    /// The process that ended.
-    pub process: u64,
-    /// Why it ended.
-    pub reason: ExitReason,
 }
 
 /// Anything a mailbox can deliver.
@@ -147,23 +128,6 @@ fn receive_decoded<M: DeserializeOwned>(
         Ok::<_, DecodeError>((envelope.tag, message))
     })?;
     Ok(decoded?)
-}
-
-/// Decodes the reason an `exit` or `down` message carries.
-pub(crate) fn exit_reason(bytes: &[u8]) -> ExitReason {
-    let text = || String::from_utf8_lossy(bytes.get(1..).unwrap_or_default()).into_owned();
-    match bytes.first().copied().and_then(abi::ExitReason::from_raw) {
-        Some(abi::ExitReason::Normal) => ExitReason::Normal,
-        Some(abi::ExitReason::Exit) => ExitReason::Exit(text()),
-        Some(abi::ExitReason::Trap) => ExitReason::Trap(text()),
-        Some(abi::ExitReason::Killed) => ExitReason::Killed,
-        Some(abi::ExitReason::Noproc) => ExitReason::NoProc,
-        None => ExitReason::Trap(format!(
-            "unknown exit reason {:?}: {}",
-            bytes.first(),
-            text()
-        )),
-    }
 }
 
 impl<M> Mailbox<M> {

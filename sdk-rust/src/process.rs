@@ -10,26 +10,12 @@
 
 use crate::abi::{self, spawn_options};
 use crate::error::Error;
+pub use crate::exit::ExitReason;
 use crate::mailbox::{receive_with, Mailbox};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::marker::PhantomData;
 use std::time::Duration;
-
-/// Why a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExitReason {
-    /// It returned from its function.
-    Normal,
-    /// It called [`exit`] with this reason (or exited with a non-zero status).
-    Exit(String),
-    /// It trapped: a panic, an out-of-bounds access, a memory limit.
-    Trap(String),
-    /// It was killed.
-    Killed,
-    /// It did not exist when it was linked or monitored.
-    NoProc,
-}
 
 /// A process that accepts messages of type `M`.
 ///
@@ -474,17 +460,29 @@ pub(crate) fn send_bytes(target: u64, tag: u64, bytes: &[u8]) -> Result<(), Erro
     })
 }
 
-/// A monitor on a process, from [`Process::monitor`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A monitor on a process, from [`Process::monitor`]. It is this process's
+/// and is used up by [`Monitor::demonitor`] (or by receiving its `down`
+/// message, after which it does nothing): it cannot be copied or sent.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Monitor {
-    /// The reference its `down` message carries.
-    pub reference: u64,
-    /// The monitored process.
-    pub process: u64,
+    reference: u64,
+    process: u64,
 }
 
 impl Monitor {
-    /// Stops monitoring; a `down` message not yet received is removed.
+    /// The reference its `down` message carries (the message's tag, and
+    /// [`crate::mailbox::Down::monitor`]).
+    pub fn reference(&self) -> u64 {
+        self.reference
+    }
+
+    /// The monitored process's id.
+    pub fn process(&self) -> u64 {
+        self.process
+    }
+
+    /// Stops monitoring. After it returns no `down` for this monitor
+    /// arrives: one not yet received is removed.
     pub fn demonitor(self) {
         // SAFETY: plain values.
         unsafe { abi::process::demonitor(self.reference) }

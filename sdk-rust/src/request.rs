@@ -18,7 +18,8 @@
 
 use crate::abi::{message_kinds, MessageKind};
 use crate::error::{DecodeError, ReceiveError};
-use crate::mailbox::{exit_reason, receive_with};
+use crate::exit::exit_reason;
+use crate::mailbox::receive_with;
 use crate::message::decode;
 use crate::process::{self_id, send_bytes, ExitReason, Process};
 use serde::de::DeserializeOwned;
@@ -116,7 +117,7 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
         // in the VM, so the two cannot be confused.
         let kinds = message_kinds::DATA | message_kinds::DOWN;
         let answer = receive_with(
-            &[tag, monitor.reference],
+            &[tag, monitor.reference()],
             kinds,
             timeout,
             |envelope, bytes| {

@@ -5,13 +5,18 @@ use crate::process::Process;
 use serde::Serialize;
 use std::time::Duration;
 
-/// A pending timer; cancel it with [`Timer::cancel`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A pending timer; cancel it with [`Timer::cancel`], which uses it up.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Timer {
     reference: u64,
 }
 
 impl Timer {
+    /// The timer's reference, unique in the VM.
+    pub fn reference(&self) -> u64 {
+        self.reference
+    }
+
     /// Cancels the timer; true if it had not fired.
     pub fn cancel(self) -> bool {
         // SAFETY: plain values.

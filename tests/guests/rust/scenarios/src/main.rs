@@ -88,7 +88,7 @@ fn monitor() {
     let quiet = spawn((), |(), m: Mailbox<()>| m.receive().unwrap());
     let mon = quiet.monitor();
     let witness = quiet.monitor();
-    let reference = mon.reference;
+    let reference = mon.reference();
     mon.demonitor();
     quiet.send(());
     witness.wait(None).unwrap();
