@@ -426,6 +426,23 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
         interface: "net",
         module: "vm:host/net@1",
+        name: "accept-from",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 3, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
         name: "connect",
         params: &[
             CoreType::I32,

@@ -247,6 +247,21 @@ export declare function net_bind(address_ptr: usize, address_len: usize, ret: us
 export declare function net_accept(listener: u32, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
 
 /**
+ * Like `accept`, and writes the peer's address as text to `dst` (`len`
+ * bytes, at least 64; the text ends at the first NUL byte or at the end
+ * of the buffer). The address is the one the kernel gave with the
+ * connection, so a peer that resets at once cannot make it unknown (a
+ * later `peer-address` would fail). The buffer is checked before
+ * waiting: a bad one fails with `out-of-bounds` (or `invalid-argument`
+ * if shorter than 64 bytes) and accepts nothing.
+ * @since 1.3.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "accept-from")
+export declare function net_accept_from(listener: u32, timeout_nanos_is_some: u32, timeout_nanos: u64, dst: u32, len: u32, ret: usize): void;
+
+/**
  * Connects to `address`, trying each address a name resolves to.
  * @since 1.1.0
  * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.

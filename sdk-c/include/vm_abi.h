@@ -283,6 +283,19 @@ __attribute__((import_module("vm:host/net@1"), import_name("accept")))
 void vm_raw_net_accept(vm_handle_t listener, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
 
 /*
+ * Like `accept`, and writes the peer's address as text to `dst` (`len`
+ * bytes, at least 64; the text ends at the first NUL byte or at the end
+ * of the buffer). The address is the one the kernel gave with the
+ * connection, so a peer that resets at once cannot make it unknown (a
+ * later `peer-address` would fail). The buffer is checked before
+ * waiting: a bad one fails with `out-of-bounds` (or `invalid-argument`
+ * if shorter than 64 bytes) and accepts nothing.
+ * @since 1.3.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("accept-from")))
+void vm_raw_net_accept_from(vm_handle_t listener, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, uint32_t dst, uint32_t len, vm_result_u32_t *ret);
+
+/*
  * Connects to `address`, trying each address a name resolves to.
  * @since 1.1.0
  */

@@ -603,6 +603,26 @@ pub mod net {
             timeout_nanos: u64,
             ret: *mut CallResult<Handle>,
         );
+        /// Like `accept`, and writes the peer's address as text to `dst` (`len`
+        /// bytes, at least 64; the text ends at the first NUL byte or at the end
+        /// of the buffer). The address is the one the kernel gave with the
+        /// connection, so a peer that resets at once cannot make it unknown (a
+        /// later `peer-address` would fail). The buffer is checked before
+        /// waiting: a bad one fails with `out-of-bounds` (or `invalid-argument`
+        /// if shorter than 64 bytes) and accepts nothing.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "accept-from"]
+        pub fn accept_from(
+            listener: Handle,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            dst: u32,
+            len: u32,
+            ret: *mut CallResult<Handle>,
+        );
         /// Connects to `address`, trying each address a name resolves to.
         ///
         /// # Safety
@@ -752,6 +772,29 @@ pub mod net {
         ret: *mut CallResult<Handle>,
     ) {
         super::outside_vm("net.accept")
+    }
+
+    /// Like `accept`, and writes the peer's address as text to `dst` (`len`
+    /// bytes, at least 64; the text ends at the first NUL byte or at the end
+    /// of the buffer). The address is the one the kernel gave with the
+    /// connection, so a peer that resets at once cannot make it unknown (a
+    /// later `peer-address` would fail). The buffer is checked before
+    /// waiting: a bad one fails with `out-of-bounds` (or `invalid-argument`
+    /// if shorter than 64 bytes) and accepts nothing.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn accept_from(
+        listener: Handle,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        dst: u32,
+        len: u32,
+        ret: *mut CallResult<Handle>,
+    ) {
+        super::outside_vm("net.accept-from")
     }
 
     /// Connects to `address`, trying each address a name resolves to.

@@ -289,11 +289,25 @@ impl TcpListener {
     /// As [`accept`](Self::accept), or `TimedOut`.
     pub fn accept_timeout(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
         let (has, nanos) = timeout_args(timeout);
-        // SAFETY: the return area is valid.
-        let handle =
-            crate::call(|ret| unsafe { abi::net::accept(self.handle.raw(), has, nanos, ret) })?;
+        // The peer's address comes with the connection: asking for it after
+        // could fail (a peer that reset at once) and lose the stream.
+        let mut buf = [0u8; 64];
+        let (dst, len) = (buf.as_mut_ptr() as u32, buf.len() as u32);
+        // SAFETY: the buffer and the return area are valid for the call.
+        let handle = crate::call(|ret| unsafe {
+            abi::net::accept_from(self.handle.raw(), has, nanos, dst, len, ret)
+        })?;
         let stream = TcpStream::from_handle(OwnedHandle::new(handle));
-        let peer = stream.peer_addr()?;
+        let text = buf.split(|&b| b == 0).next().unwrap_or_default();
+        let peer = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the VM returned an unreadable address",
+                )
+            })?;
         Ok((stream, peer))
     }
 

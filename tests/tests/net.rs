@@ -295,3 +295,54 @@ async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_ke
     );
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_before_it_is_accepted_is_accepted_with_its_address() {
+    let vm = test_vm()
+        .allow_net(NetRule::parse("127.0.0.1").unwrap())
+        .build()
+        .unwrap();
+    let vm = std::sync::Arc::new(vm);
+    let module = vm.load_file(rust_guest("scenarios")).unwrap();
+    let runner = vm.clone();
+    let run =
+        tokio::spawn(async move { runner.run(&module, &["scenarios", "accept-reset"]).await });
+    let address = wait_for(|| {
+        let out = vm.captured_stdout();
+        Some(
+            out.lines()
+                .next()?
+                .strip_prefix("listening on ")?
+                .to_string(),
+        )
+    })
+    .await;
+    let mut control = TcpStream::connect(&address).await.unwrap();
+    let reset = TcpStream::connect(&address)
+        .await
+        .unwrap()
+        .into_std()
+        .unwrap();
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    control.write_all(b"!").await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        outcome.reason,
+        ExitReason::Normal,
+        "{}",
+        vm.captured_stderr()
+    );
+    assert!(
+        vm.captured_stdout()
+            .ends_with("accepted a reset connection: Ok(true)\n"),
+        "{}",
+        vm.captured_stdout()
+    );
+}

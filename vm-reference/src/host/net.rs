@@ -203,6 +203,41 @@ async fn lookup(
     }
 }
 
+/// The room `accept-from` needs for an address's text: the longest,
+/// `[IPv6%scope]:port`, is 64 bytes.
+const ADDRESS_BUFFER: u32 = 64;
+
+/// Waits (until `deadline`, if any) for a connection on listener `h`;
+/// returns the new stream's handle and the peer's address the kernel gave
+/// with it.
+async fn accept_connection(
+    caller: &mut Ctx<'_>,
+    h: u32,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(u32, SocketAddr), ErrorCode> {
+    let state = caller.data_mut();
+    let listener = match state.handles.get(h) {
+        Some(Resource::TcpListener(l)) => l.clone(),
+        Some(other) => {
+            let text = format!("handle {h} is {}, not a TCP listener", other.kind());
+            return Err(state.fail(ErrorCode::InvalidHandle, text));
+        }
+        None => {
+            let text = format!("handle {h} is not owned by this process");
+            return Err(state.fail(ErrorCode::InvalidHandle, text));
+        }
+    };
+    let accepted = within_deadline(deadline, listener.accept()).await;
+    let state = caller.data_mut();
+    match accepted {
+        Ok((stream, peer)) => {
+            let _ = stream.set_nodelay(true);
+            Ok((state.handles.insert(Resource::TcpStream(stream)), peer))
+        }
+        Err(e) => Err(io_fail(state, "accepting a connection", e)),
+    }
+}
+
 fn address_text(mem: &mut [u8], dst: u32, len: u32, text: &str) -> Result<u32, ErrorCode> {
     let n = text.len().min(len as usize);
     bytes_mut(mem, dst, n as u32)?.copy_from_slice(&text.as_bytes()[..n]);
@@ -271,32 +306,49 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "accept",
         move |mut caller: Ctx<'_>, (h, has_t, t, ret): (u32, u32, u64, u32)| {
             Box::new(async move {
-                let state = caller.data_mut();
-                let listener = match state.handles.get(h) {
-                    Some(Resource::TcpListener(l)) => Ok(l.clone()),
-                    Some(other) => Err(format!(
-                        "handle {h} is {}, not a TCP listener",
-                        other.kind()
-                    )),
-                    None => Err(format!("handle {h} is not owned by this process")),
-                };
-                let accepted = match listener {
-                    Ok(l) => Ok(within_deadline(deadline(has_t, t), async {
-                        l.accept().await.map(|(s, _)| s)
-                    })
-                    .await),
-                    Err(text) => Err(state.fail(ErrorCode::InvalidHandle, text)),
-                };
+                let accepted = accept_connection(&mut caller, h, deadline(has_t, t)).await;
+                let (mem, _) = memory(&mut caller)?;
+                write_result(mem, accept, ret, accepted.map(|(handle, _)| handle))
+            })
+        },
+    )?;
+
+    let accept_from = spec("net", "accept-from");
+    linker.func_wrap_async(
+        m,
+        "accept-from",
+        move |mut caller: Ctx<'_>, (h, has_t, t, dst, len, ret): (u32, u32, u64, u32, u32, u32)| {
+            Box::new(async move {
                 let (mem, state) = memory(&mut caller)?;
-                let result = match accepted {
-                    Ok(Ok(stream)) => {
-                        let _ = stream.set_nodelay(true);
-                        Ok(state.handles.insert(Resource::TcpStream(stream)))
-                    }
-                    Ok(Err(e)) => Err(io_fail(state, "accepting a connection", e)),
-                    Err(code) => Err(code),
+                let checked = if len < ADDRESS_BUFFER {
+                    Err(state.fail(
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "an address buffer of {len} bytes is too small: give {ADDRESS_BUFFER}"
+                        ),
+                    ))
+                } else {
+                    bytes_mut(mem, dst, len).map(drop).map_err(|c| {
+                        state.fail(
+                            c,
+                            format!("address buffer at {dst} of {len} bytes lies outside memory"),
+                        )
+                    })
                 };
-                write_result(mem, accept, ret, result)
+                if let Err(code) = checked {
+                    return write_result(mem, accept_from, ret, Err::<u32, _>(code));
+                }
+                let accepted = accept_connection(&mut caller, h, deadline(has_t, t)).await;
+                let (mem, _) = memory(&mut caller)?;
+                let result = accepted.map(|(handle, peer)| {
+                    let out = bytes_mut(mem, dst, len)
+                        .expect("checked before waiting; memory only grows");
+                    let text = peer.to_string();
+                    out.fill(0);
+                    out[..text.len()].copy_from_slice(text.as_bytes());
+                    handle
+                });
+                write_result(mem, accept_from, ret, result)
             })
         },
     )?;

@@ -39,6 +39,7 @@ fn main() {
         "until-refused" => until_refused(),
         "net-errors" => net_errors(&std::env::args().nth(2).unwrap_or_default()),
         "net-names" => net_names(&std::env::args().nth(2).unwrap_or_default()),
+        "accept-reset" => accept_reset(),
         "mailbox-flood" => mailbox_flood(),
         "timers-of-the-dead" => timers_of_the_dead(),
         "name-limits" => name_limits(),
@@ -604,6 +605,24 @@ fn net_names(port: &str) {
     if let Err(e) = TcpStream::connect("exfiltrate.example:80") {
         println!("denied: {e}");
     }
+}
+
+/// A connection its peer reset before it was accepted is still accepted,
+/// with the peer's address. The test connects a control connection first,
+/// then a connection it resets, then writes a byte on the control one.
+fn accept_reset() {
+    use std::io::Read;
+    use vm_sdk::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("listening on {}", listener.local_addr().unwrap());
+    let (mut control, _) = listener.accept().unwrap();
+    let mut go = [0u8; 1];
+    control.read_exact(&mut go).unwrap();
+    let accepted = listener.accept().map(|(_, peer)| peer.ip().is_loopback());
+    println!(
+        "accepted a reset connection: {:?}",
+        accepted.map_err(|e| e.kind())
+    );
 }
 
 /// Waits for a message no one sends, so everything else stays queued.
