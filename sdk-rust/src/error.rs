@@ -59,8 +59,9 @@ fn last_error() -> String {
 }
 
 /// A message did not decode as the mailbox's type. Nothing is lost: the
-/// raw bytes, tag and sender are kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// raw bytes, tag and sender are kept, and so are the resources it carried
+/// (owned by this process now, released when dropped).
+#[derive(Debug, PartialEq, Eq)]
 pub struct DecodeError {
     /// Why decoding failed; [`DecodeError::reason`] says it in words. (The
     /// codec's own error type stays private: the wire format is postcard's,
@@ -72,6 +73,8 @@ pub struct DecodeError {
     pub tag: u64,
     /// The sending process.
     pub sender: u64,
+    /// The resources the message carried that decoding did not take.
+    pub resources: Vec<crate::mailbox::Resource>,
 }
 
 impl DecodeError {
@@ -97,7 +100,7 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Why a receive returned no message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ReceiveError {
     /// No matching message arrived in time.
     Timeout,

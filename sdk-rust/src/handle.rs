@@ -72,9 +72,46 @@ pub(crate) fn with_encoded<M: Serialize + ?Sized, R>(
     }
 }
 
+/// A resource that arrived in a message and was not taken by decoding it
+/// (the message did not decode, or was received as bytes): this process
+/// owns it, and it is released when dropped, so nothing a message carried
+/// is lost silently.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resource {
+    handle: OwnedHandle,
+}
+
+impl Resource {
+    /// The handle's number in this process, for raw ABI calls.
+    pub fn raw_handle(&self) -> u32 {
+        self.handle.raw()
+    }
+
+    /// Gives up ownership: the caller releases the handle (with
+    /// `abi::handle::drop`) or hands it to a type that will.
+    pub fn into_raw(self) -> u32 {
+        self.handle.consume()
+    }
+}
+
+/// Takes every handle of the current message that decoding has not taken
+/// (of the `count` it carried).
+pub(crate) fn take_remaining(count: u32) -> Vec<Resource> {
+    (0..count)
+        .filter_map(|index| {
+            // SAFETY: the return area is valid. A handle already taken
+            // fails, and is skipped.
+            crate::call(|ret| unsafe { abi::mailbox::take_handle(index, ret) }).ok()
+        })
+        .map(|raw| Resource {
+            handle: OwnedHandle::new(raw),
+        })
+        .collect()
+}
+
 /// A handle this process owns; released when dropped, unless it was moved
 /// into a message.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct OwnedHandle {
     raw: u32,
     moved: Cell<bool>,

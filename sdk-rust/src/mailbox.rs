@@ -12,6 +12,7 @@ use crate::abi::{self, message_kinds, Envelope, MessageKind};
 use crate::error::{DecodeError, ReceiveError};
 use crate::exit::exit_reason;
 pub use crate::exit::{Down, Exit};
+pub use crate::handle::Resource;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -124,7 +125,7 @@ fn receive_decoded<M: DeserializeOwned>(
     timeout: Option<Duration>,
 ) -> Result<(u64, M), ReceiveError> {
     let decoded = receive_with(tags, message_kinds::DATA, timeout, |envelope, bytes| {
-        let message = crate::message::decode(bytes, envelope.tag, envelope.sender)?;
+        let message = crate::message::decode_received(&envelope, bytes)?;
         Ok::<_, DecodeError>((envelope.tag, message))
     })?;
     Ok(decoded?)
@@ -202,11 +203,7 @@ impl<M: DeserializeOwned> Mailbox<M> {
                     process: envelope.sender,
                     reason: exit_reason(bytes),
                 }),
-                _ => Event::Message(crate::message::decode(
-                    bytes,
-                    envelope.tag,
-                    envelope.sender,
-                )?),
+                _ => Event::Message(crate::message::decode_received(&envelope, bytes)?),
             })
         })?;
         Ok(event?)
@@ -244,7 +241,7 @@ pub fn receive_exit(timeout: Option<Duration>) -> Result<Exit, ReceiveError> {
 
 /// A message as bytes, for talking to processes that do not use this SDK's
 /// typed messages (see [`crate::Process::send_bytes`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct RawMessage {
     /// The sender's tag.
     pub tag: u64,
@@ -252,6 +249,9 @@ pub struct RawMessage {
     pub sender: u64,
     /// The bytes.
     pub bytes: Vec<u8>,
+    /// The resources the message carried, in order (the indices its bytes
+    /// refer to), owned by this process now.
+    pub resources: Vec<Resource>,
 }
 
 /// Waits for the next data message whose tag is in `tags` (any if empty),
@@ -265,6 +265,7 @@ pub fn receive_bytes(tags: &[u64], timeout: Option<Duration>) -> Result<RawMessa
             tag: envelope.tag,
             sender: envelope.sender,
             bytes: bytes.to_vec(),
+            resources: crate::handle::take_remaining(envelope.handles),
         }
     })
 }

@@ -87,5 +87,19 @@ pub fn decode<M: DeserializeOwned>(bytes: &[u8], tag: u64, sender: u64) -> Resul
         bytes: bytes.to_vec(),
         tag,
         sender,
+        resources: Vec::new(),
+    })
+}
+
+/// Decodes the message just received (its `envelope` and `bytes`); if it
+/// does not decode, the error owns the resources it carried that decoding
+/// did not take.
+pub(crate) fn decode_received<M: DeserializeOwned>(
+    envelope: &crate::abi::Envelope,
+    bytes: &[u8],
+) -> Result<M, DecodeError> {
+    decode(bytes, envelope.tag, envelope.sender).map_err(|mut e| {
+        e.resources = crate::handle::take_remaining(envelope.handles);
+        e
     })
 }

@@ -20,8 +20,8 @@ use crate::abi::{message_kinds, MessageKind};
 use crate::error::{DecodeError, ReceiveError};
 use crate::exit::exit_reason;
 use crate::mailbox::receive_with;
-use crate::message::decode;
-use crate::process::{self_id, send_bytes, ExitReason, Process};
+use crate::message::decode_received;
+use crate::process::{self_id, ExitReason, Process};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
@@ -48,18 +48,18 @@ impl<Q, R: Serialize> Request<Q, R> {
         self.from
     }
 
-    /// Answers the request.
+    /// Answers the request. The reply may hold resources (a stream, say),
+    /// which move to the requester.
     ///
     /// # Panics
     /// If `reply`'s `Serialize` implementation fails.
     pub fn reply(self, reply: R) {
-        let bytes = crate::message::encode(&reply);
-        let _ = send_bytes(self.from, self.tag, &bytes);
+        Process::<R>::from_id(self.from).send_tagged(reply, self.tag);
     }
 }
 
 /// Why a request got no reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum RequestError {
     /// No reply arrived before the timeout.
     Timeout,
@@ -124,7 +124,7 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
                 if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
                     return Err(RequestError::Down(exit_reason(bytes)));
                 }
-                decode(bytes, envelope.tag, envelope.sender).map_err(RequestError::Decode)
+                decode_received(&envelope, bytes).map_err(RequestError::Decode)
             },
         );
         match answer {

@@ -141,7 +141,10 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
          stream in a large message: true\n\
          try_write on a full buffer: WouldBlock (after some bytes: true)\n\
          every byte arrived: true\n\
-         peer reset mid-read: Err(true)\n"
+         peer reset mid-read: Err(true)\n\
+         an undecodable message keeps its resources: 1\n\
+         a raw message keeps its resources: 1\n\
+         a reply with a listener: true\n"
     );
 }
 

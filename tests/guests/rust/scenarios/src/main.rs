@@ -579,6 +579,26 @@ fn net_errors(resetting_server: &str) {
         "peer reset mid-read: {:?}",
         outcome.map_err(|e| e.kind() == ErrorKind::ConnectionReset)
     );
+
+    // Resources in a message are never lost: a message that does not
+    // decode, or is received as bytes, hands them over owned.
+    let me = Process::<(u32, TcpListener)>::this();
+    me.send((7, TcpListener::bind("127.0.0.1:0").unwrap()));
+    let undecodable = Mailbox::<String>::this().receive().unwrap_err();
+    println!(
+        "an undecodable message keeps its resources: {}",
+        undecodable.resources.len()
+    );
+    me.send((7, TcpListener::bind("127.0.0.1:0").unwrap()));
+    let raw = vm_sdk::mailbox::receive_bytes(&[], Some(NOW)).unwrap();
+    println!("a raw message keeps its resources: {}", raw.resources.len());
+    // A reply can carry a resource.
+    let server = spawn((), |(), m: Mailbox<Request<(), TcpListener>>| {
+        let request = m.receive().unwrap();
+        request.reply(TcpListener::bind("127.0.0.1:0").unwrap());
+    });
+    let listener = server.request(()).unwrap();
+    println!("a reply with a listener: {}", listener.local_addr().is_ok());
 }
 
 /// Names are looked up only when a rule could permit them (the test counts
