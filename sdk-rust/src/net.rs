@@ -140,7 +140,12 @@ fn address(handle: u32, peer: bool) -> io::Result<SocketAddr> {
             abi::net::local_address(handle, dst, len, ret)
         }
     })? as usize;
-    std::str::from_utf8(&buf[..n.min(buf.len())])
+    parse_address(&buf[..n.min(buf.len())])
+}
+
+/// An address the VM wrote as text.
+fn parse_address(text: &[u8]) -> io::Result<SocketAddr> {
+    std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| {
@@ -183,15 +188,11 @@ pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
             buf.resize(n, 0);
             continue;
         }
-        let text = std::str::from_utf8(&buf[..n]).ok();
-        return text
-            .and_then(|t| t.lines().map(|l| l.parse().ok()).collect())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the VM returned an unreadable address",
-                )
-            });
+        return buf[..n]
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(parse_address)
+            .collect();
     }
 }
 
@@ -298,16 +299,7 @@ impl TcpListener {
             abi::net::accept_from(self.handle.raw(), has, nanos, dst, len, ret)
         })?;
         let stream = TcpStream::from_handle(OwnedHandle::new(handle));
-        let text = buf.split(|&b| b == 0).next().unwrap_or_default();
-        let peer = std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the VM returned an unreadable address",
-                )
-            })?;
+        let peer = parse_address(buf.split(|&b| b == 0).next().unwrap_or_default())?;
         Ok((stream, peer))
     }
 

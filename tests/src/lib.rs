@@ -128,6 +128,62 @@ pub async fn run_wat(wat: &str) -> Result<Run> {
     })
 }
 
+/// A guest running in the background on a VM of its own, for tests that
+/// talk to it (over TCP) or watch the VM while it runs.
+pub struct Running {
+    /// The VM it runs on.
+    pub vm: Arc<Vm>,
+    task: tokio::task::JoinHandle<Result<Outcome, vm_reference::VmError>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Running {
+    /// Starts module `path` as the root process on a VM built from
+    /// `builder`, with `args` after its name.
+    pub fn start(builder: VmBuilder, path: &Path, args: &[&str]) -> Running {
+        let vm = Arc::new(builder.build().unwrap());
+        let module = vm.load_file(path).unwrap();
+        let runner = vm.clone();
+        let mut argv = vec!["guest".to_string()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let task = tokio::spawn(async move {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            runner.run(&module, &argv).await
+        });
+        Running { vm, task }
+    }
+
+    /// Waits (at most ten seconds) for a line of stdout that starts with
+    /// `prefix`, and returns the rest of it.
+    pub async fn line_after(&self, prefix: &str) -> String {
+        wait_for(|| {
+            let out = self.vm.captured_stdout();
+            let line = out.lines().find_map(|l| l.strip_prefix(prefix))?;
+            Some(line.to_string())
+        })
+        .await
+    }
+
+    /// Whether the root process has ended.
+    pub fn ended(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits (at most ten seconds) for the root process to end.
+    pub async fn outcome(mut self) -> Outcome {
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("the guest did not end in time")
+            .expect("the guest's task")
+            .expect("the root process ran")
+    }
+}
+
 /// A server app running on its own VM (with the network granted for
 /// 127.0.0.1), and the address it printed on its first line.
 pub struct Server {
@@ -135,44 +191,28 @@ pub struct Server {
     pub vm: Arc<Vm>,
     /// The address from its `listening on ADDRESS` line.
     pub address: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The running server.
+    pub running: Running,
 }
 
 /// Starts a server module with `127.0.0.1:0` as its argument and waits for
 /// the address it prints.
 pub async fn start_server(path: &Path) -> Server {
-    let vm = test_vm()
-        .max_processes(1024)
-        .allow_net(NetRule::parse("127.0.0.1").unwrap())
-        .build()
-        .unwrap();
-    let vm = Arc::new(vm);
-    let module = vm.load_file(path).unwrap();
-    let runner = vm.clone();
-    let task = tokio::spawn(async move {
-        let outcome = runner
-            .run(&module, &["server", "127.0.0.1:0"])
-            .await
-            .unwrap();
-        panic!("the server ended: {outcome:?}");
-    });
-    let address = wait_for(|| {
-        let out = vm.captured_stdout();
-        Some(
-            out.lines()
-                .next()?
-                .strip_prefix("listening on ")?
-                .to_string(),
-        )
-    })
-    .await;
-    Server { vm, address, task }
+    start_server_on(test_vm().max_processes(1024), path, &["127.0.0.1:0"]).await
+}
+
+/// Starts a module on a VM built from `builder` (with the network granted
+/// for 127.0.0.1), and waits for the address it prints on a `listening on
+/// ADDRESS` line.
+pub async fn start_server_on(builder: VmBuilder, path: &Path, args: &[&str]) -> Server {
+    let builder = builder.allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let running = Running::start(builder, path, args);
+    let address = running.line_after("listening on ").await;
+    Server {
+        vm: running.vm.clone(),
+        address,
+        running,
+    }
 }
 
 /// Polls `f` until it yields a value (at most ten seconds).

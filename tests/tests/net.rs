@@ -5,7 +5,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use vm_reference::{ExitReason, NetRule};
-use vm_tests::{echo_100_clients, run_file_on, rust_guest, start_server, test_vm, wait_for};
+use vm_tests::{
+    echo_100_clients, run_file_on, rust_guest, start_server, start_server_on, test_vm, wait_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_returns_every_byte_to_100_concurrent_clients() {
@@ -250,25 +252,9 @@ async fn a_rule_naming_a_host_permits_looking_up_that_host_only() {
 async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_keeps_serving() {
     use tokio::io::AsyncReadExt;
     // The root and two connections' processes.
-    let vm = test_vm()
-        .max_processes(3)
-        .allow_net(NetRule::parse("127.0.0.1").unwrap())
-        .build()
-        .unwrap();
-    let vm = std::sync::Arc::new(vm);
-    let module = vm.load_file(rust_guest("echo-server")).unwrap();
-    let runner = vm.clone();
-    let server = tokio::spawn(async move { runner.run(&module, &["echo", "127.0.0.1:0"]).await });
-    let address = wait_for(|| {
-        let out = vm.captured_stdout();
-        Some(
-            out.lines()
-                .next()?
-                .strip_prefix("listening on ")?
-                .to_string(),
-        )
-    })
-    .await;
+    let builder = test_vm().max_processes(3);
+    let server = start_server_on(builder, &rust_guest("echo-server"), &["127.0.0.1:0"]).await;
+    let (vm, address) = (&server.vm, server.address.as_str());
     let echoed = |mut s: TcpStream| async move {
         s.write_all(b"ping").await.unwrap();
         let mut back = [0u8; 4];
@@ -276,10 +262,10 @@ async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_ke
         assert_eq!(&back, b"ping");
         s
     };
-    let first = echoed(TcpStream::connect(&address).await.unwrap()).await;
-    let _second = echoed(TcpStream::connect(&address).await.unwrap()).await;
+    let first = echoed(TcpStream::connect(address).await.unwrap()).await;
+    let _second = echoed(TcpStream::connect(address).await.unwrap()).await;
     // No room for a third process: that connection is closed.
-    let mut third = TcpStream::connect(&address).await.unwrap();
+    let mut third = TcpStream::connect(address).await.unwrap();
     let mut byte = [0u8; 1];
     let closed = tokio::time::timeout(Duration::from_secs(10), third.read(&mut byte)).await;
     assert!(
@@ -289,53 +275,28 @@ async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_ke
     // Once a connection ends, the server serves a new one.
     drop(first);
     wait_for(|| (vm.process_count() == 2).then_some(())).await;
-    echoed(TcpStream::connect(&address).await.unwrap()).await;
-    assert!(!server.is_finished(), "{}", vm.captured_stderr());
+    echoed(TcpStream::connect(address).await.unwrap()).await;
+    assert!(!server.running.ended(), "{}", vm.captured_stderr());
     assert!(
         vm.captured_stderr().contains("limit"),
         "{}",
         vm.captured_stderr()
     );
-    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_reset_before_it_is_accepted_is_accepted_with_its_address() {
-    let vm = test_vm()
-        .allow_net(NetRule::parse("127.0.0.1").unwrap())
-        .build()
-        .unwrap();
-    let vm = std::sync::Arc::new(vm);
-    let module = vm.load_file(rust_guest("scenarios")).unwrap();
-    let runner = vm.clone();
-    let run =
-        tokio::spawn(async move { runner.run(&module, &["scenarios", "accept-reset"]).await });
-    let address = wait_for(|| {
-        let out = vm.captured_stdout();
-        Some(
-            out.lines()
-                .next()?
-                .strip_prefix("listening on ")?
-                .to_string(),
-        )
-    })
-    .await;
-    let mut control = TcpStream::connect(&address).await.unwrap();
-    let reset = TcpStream::connect(&address)
-        .await
-        .unwrap()
-        .into_std()
-        .unwrap();
+    let server = start_server_on(test_vm(), &rust_guest("scenarios"), &["accept-reset"]).await;
+    let mut control = TcpStream::connect(&server.address).await.unwrap();
+    let reset = TcpStream::connect(&server.address).await.unwrap();
+    let reset = reset.into_std().unwrap();
     socket2::SockRef::from(&reset)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(reset);
     control.write_all(b"!").await.unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let vm = server.vm.clone();
+    let outcome = server.running.outcome().await;
     assert_eq!(
         outcome.reason,
         ExitReason::Normal,

@@ -221,15 +221,11 @@ async fn a_process_holds_at_most_16_names_of_at_most_255_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitors_are_freed_when_their_down_is_received_and_when_the_watcher_ends() {
-    let vm = std::sync::Arc::new(test_vm().build().unwrap());
-    let module = vm.load_file(rust_guest("scenarios")).unwrap();
-    let runner = vm.clone();
-    let run =
-        tokio::spawn(async move { runner.run(&module, &["scenarios", "monitor-churn"]).await });
-    vm_tests::wait_for(|| vm.captured_stdout().contains("ready").then_some(())).await;
+    let churn = vm_tests::Running::start(test_vm(), &rust_guest("scenarios"), &["monitor-churn"]);
+    churn.line_after("ready").await;
     // 4,000 monitors were set; the root is still alive, waiting.
+    let vm = &churn.vm;
     assert_eq!(vm.monitor_count(), 0, "{}", vm.captured_stderr());
-    run.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
