@@ -1,13 +1,15 @@
 //! TCP networking: listeners, streams, and streams split into an owned
-//! [`ReadHalf`] and [`WriteHalf`].
+//! [`OwnedReadHalf`] and [`OwnedWriteHalf`].
 //!
 //! Every type here is a resource: put it in a message and it moves to the
 //! receiving process (the sender no longer has it). A stream splits into
 //! halves that can live in different processes; dropping the write half shuts
 //! down writing, and the socket closes when the last half is gone — also when
-//! the process owning it ends. [`ReadHalf::reunite`] joins the halves again.
+//! the process owning it ends. [`OwnedReadHalf::reunite`] joins the halves again.
 //! A read half cannot write, nor a write half read: the types only implement
-//! [`Read`] or [`Write`].
+//! [`Read`] or [`Write`]. The names and methods follow tokio's and std's
+//! (`into_split`, `OwnedReadHalf`, `set_read_timeout`, `local_addr`,
+//! `peer_addr`); where they differ, the item's documentation says so.
 //!
 //! The VM denies the network unless started with `--allow-net`.
 //!
@@ -119,6 +121,18 @@ impl From<Error> for io::Error {
         };
         io::Error::new(kind, e)
     }
+}
+
+/// A timeout as std accepts it: zero is refused (std refuses it too; to
+/// not wait, use `try_write`, or a receive with a zero timeout).
+fn checked_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
+    if t == Some(Duration::ZERO) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(t)
 }
 
 fn timeout_args(t: Option<Duration>) -> (u32, u64) {
@@ -394,13 +408,27 @@ impl TcpStream {
 
     /// How long a read may wait (`None`: forever). A read that times out
     /// fails with `TimedOut`.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.read_timeout = timeout;
+    ///
+    /// Unlike std's socket option, the timeout is this value's setting: it
+    /// does not travel with the stream when it moves to another process.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std has it.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.read_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// How long a write may wait (`None`: forever).
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
-        self.write_timeout = timeout;
+    ///
+    /// Unlike std's socket option, the timeout is this value's setting: it
+    /// does not travel with the stream when it moves to another process.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std has it.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.write_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// Shuts down reading, writing, or both.
@@ -429,7 +457,7 @@ impl TcpStream {
 
     /// Splits the stream into a half that reads and a half that writes; each
     /// can be moved to a different process.
-    pub fn into_split(self) -> (ReadHalf, WriteHalf) {
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         let TcpStream {
             handle,
             read_timeout,
@@ -440,11 +468,11 @@ impl TcpStream {
             .expect("splitting a stream this process owns");
         handle.consume();
         (
-            ReadHalf {
+            OwnedReadHalf {
                 handle: OwnedHandle::new(halves.read),
                 read_timeout,
             },
-            WriteHalf {
+            OwnedWriteHalf {
                 handle: OwnedHandle::new(halves.write),
                 write_timeout,
             },
@@ -471,7 +499,7 @@ impl Write for TcpStream {
 /// The reading half of a split [`TcpStream`]. It sees end-of-stream (a read
 /// of 0 bytes) when the peer closes its side.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ReadHalf {
+pub struct OwnedReadHalf {
     handle: OwnedHandle,
     #[serde(skip)]
     read_timeout: Option<Duration>,
@@ -480,16 +508,16 @@ pub struct ReadHalf {
 /// The writing half of a split [`TcpStream`]. Dropping it shuts down the
 /// stream's writing direction.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct WriteHalf {
+pub struct OwnedWriteHalf {
     handle: OwnedHandle,
     #[serde(skip)]
     write_timeout: Option<Duration>,
 }
 
 /// Two halves that are not of the same stream, given back by
-/// [`ReadHalf::reunite`].
+/// [`OwnedReadHalf::reunite`].
 #[derive(Debug)]
-pub struct ReuniteError(pub ReadHalf, pub WriteHalf);
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
 
 impl fmt::Display for ReuniteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -499,7 +527,7 @@ impl fmt::Display for ReuniteError {
 
 impl std::error::Error for ReuniteError {}
 
-impl ReadHalf {
+impl OwnedReadHalf {
     /// The raw handle, for calls through [`crate::abi`]. It stays owned by
     /// this value.
     pub fn raw_handle(&self) -> u32 {
@@ -510,7 +538,7 @@ impl ReadHalf {
     ///
     /// # Errors
     /// [`ReuniteError`], holding both halves, if they are of different streams.
-    pub fn reunite(self, write: WriteHalf) -> Result<TcpStream, ReuniteError> {
+    pub fn reunite(self, write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
         // SAFETY: the return area is valid.
         match crate::call(|ret| unsafe {
             abi::net::reunite(self.handle.raw(), write.handle.raw(), ret)
@@ -530,8 +558,15 @@ impl ReadHalf {
     }
 
     /// How long a read may wait (`None`: forever).
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.read_timeout = timeout;
+    ///
+    /// Unlike std's socket option, the timeout is this value's setting: it
+    /// does not travel with the stream when it moves to another process.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std has it.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.read_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// The peer's address.
@@ -540,6 +575,14 @@ impl ReadHalf {
     /// An I/O error from the VM.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         address(self.handle.raw(), true)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), false)
     }
 
     /// Stops reading; further reads return end-of-stream.
@@ -551,13 +594,13 @@ impl ReadHalf {
     }
 }
 
-impl Read for ReadHalf {
+impl Read for OwnedReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         read_from(self.handle.raw(), buf, self.read_timeout)
     }
 }
 
-impl WriteHalf {
+impl OwnedWriteHalf {
     /// Writes as much of `buf` as the socket's send buffer takes now, without
     /// waiting; [`io::ErrorKind::WouldBlock`] when it is full.
     ///
@@ -574,8 +617,15 @@ impl WriteHalf {
     }
 
     /// How long a write may wait (`None`: forever).
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
-        self.write_timeout = timeout;
+    ///
+    /// Unlike std's socket option, the timeout is this value's setting: it
+    /// does not travel with the stream when it moves to another process.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std has it.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.write_timeout = checked_timeout(timeout)?;
+        Ok(())
     }
 
     /// The peer's address.
@@ -584,6 +634,14 @@ impl WriteHalf {
     /// An I/O error from the VM.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         address(self.handle.raw(), true)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        address(self.handle.raw(), false)
     }
 
     /// Shuts down writing now; the peer sees end-of-stream.
@@ -595,7 +653,7 @@ impl WriteHalf {
     }
 }
 
-impl Write for WriteHalf {
+impl Write for OwnedWriteHalf {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         write_to(self.handle.raw(), buf, self.write_timeout)
     }

@@ -135,8 +135,10 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
          refused: Some(ConnectionRefused)\n\
          zero-length read: Some(0)\n\
          silent peer: Err(TimedOut)\n\
+         zero timeout: Err(InvalidInput)\n\
          then: Ok(\"late\")\n\
          read past memory end: Err(Some(OutOfBounds))\n\
+         halves know both addresses: true\n\
          mismatched reunite keeps both: true\n\
          half used after reunite: Some(Some(InvalidHandle))\n\
          moved handle: Some(Some(InvalidHandle))\n\

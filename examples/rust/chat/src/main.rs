@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
-use vm_sdk::net::{ReadHalf, TcpListener, WriteHalf};
+use vm_sdk::net::{OwnedReadHalf, OwnedWriteHalf, TcpListener};
 use vm_sdk::process::{spawn, Process};
 use vm_sdk::Mailbox;
 
@@ -57,7 +57,7 @@ fn room((): (), mailbox: Mailbox<Room>) {
     }
 }
 
-fn writer(mut half: WriteHalf, mailbox: Mailbox<Outgoing>) {
+fn writer(mut half: OwnedWriteHalf, mailbox: Mailbox<Outgoing>) {
     while let Ok(Outgoing::Line(line)) = mailbox.receive() {
         if half.write_all(line.as_bytes()).is_err() {
             break;
@@ -77,7 +77,7 @@ fn next_line(input: &mut impl BufRead) -> Option<String> {
     }
 }
 
-fn reader((half, room, client): (ReadHalf, Process<Room>, u64), _: Mailbox<()>) {
+fn reader((half, room, client): (OwnedReadHalf, Process<Room>, u64), _: Mailbox<()>) {
     let mut input = BufReader::new(half);
     if let Some(name) = next_line(&mut input) {
         while let Some(text) = next_line(&mut input) {

@@ -473,12 +473,17 @@ fn net_errors(resetting_server: &str) {
     println!("zero-length read: {:?}", a.read(&mut []).ok());
     // A read with a timeout on a silent peer times out, and the stream
     // still works: bytes written later arrive whole.
-    a.set_read_timeout(Some(Duration::from_millis(20)));
+    a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     let mut got = [0u8; 8];
     println!("silent peer: {:?}", a.read(&mut got).map_err(|e| e.kind()));
     let mut b = b;
     b.write_all(b"late").unwrap();
-    a.set_read_timeout(None);
+    a.set_read_timeout(None).unwrap();
+    println!(
+        "zero timeout: {:?}",
+        a.set_read_timeout(Some(Duration::ZERO))
+            .map_err(|e| e.kind())
+    );
     let n = a.read(&mut got).unwrap();
     println!("then: {:?}", std::str::from_utf8(&got[..n]));
     println!(
@@ -488,6 +493,12 @@ fn net_errors(resetting_server: &str) {
 
     // Halves of different streams are given back, still usable.
     let (a_read, a_write) = a.into_split();
+    println!(
+        "halves know both addresses: {}",
+        a_read.local_addr().ok() == a_write.local_addr().ok()
+            && a_read.peer_addr().ok() == a_write.peer_addr().ok()
+            && a_read.local_addr().is_ok()
+    );
     let (b_read, b_write) = b.into_split();
     let old_read = a_read.raw_handle();
     let err = a_read.reunite(b_write).unwrap_err();
