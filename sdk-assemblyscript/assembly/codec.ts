@@ -77,8 +77,10 @@ export class Writer {
     return this;
   }
 
+  /** A string as UTF-8; a lone surrogate (which UTF-8 cannot carry)
+   * becomes U+FFFD, so every decoder accepts the bytes. */
   str(s: string): Writer {
-    return this.bytes(Uint8Array.wrap(String.UTF8.encode(s, false)));
+    return this.bytes(Uint8Array.wrap(String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE)));
   }
 
   /** A sequence's length. */
@@ -203,8 +205,15 @@ export class Reader {
     return String.UTF8.decode(b.buffer, false);
   }
 
+  /** A sequence's length: a 32-bit varint, and no more elements than
+   * bytes left (each takes at least one), so a short hostile message cannot
+   * make a decoder allocate much. */
   len_(): i32 {
     const n = this.varint(32);
+    if (this.error || n > ((this.data.length - this.pos) as u64)) {
+      this.error = true;
+      return 0;
+    }
     return n as i32;
   }
 

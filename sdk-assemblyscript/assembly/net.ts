@@ -44,7 +44,7 @@ export class TcpListener {
 
   /** Binds to "IP:PORT" (port 0 picks one); null if denied or in use. */
   static bind(addr: string): TcpListener | null {
-    const a = String.UTF8.encode(addr, false);
+    const a = String.UTF8.encode(addr, false, String.UTF8.ErrorMode.REPLACE);
     net_bind(changetype<usize>(a), a.byteLength, RET);
     return ok(4) ? new TcpListener(load<u32>(RET, 4)) : null;
   }
@@ -63,7 +63,7 @@ export class TcpStream {
   constructor(public readonly handle: u32) {}
 
   static connect(addr: string, timeoutMs: i64 = -1): TcpStream | null {
-    const a = String.UTF8.encode(addr, false);
+    const a = String.UTF8.encode(addr, false, String.UTF8.ErrorMode.REPLACE);
     net_connect(changetype<usize>(a), a.byteLength, timeoutMs >= 0 ? 1 : 0, timeoutArgs(timeoutMs), RET);
     return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
   }

@@ -19,7 +19,7 @@ export function ok(payloadOffset: usize): bool {
 }
 
 function utf8(s: string): ArrayBuffer {
-  return String.UTF8.encode(s, false);
+  return String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
 }
 
 /** A process, by id. Send it bytes (see `Writer` for typed messages). */

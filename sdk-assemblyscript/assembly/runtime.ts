@@ -31,7 +31,7 @@ export function args(): string[] {
 }
 
 function write(fd: u32, text: string): void {
-  const bytes = String.UTF8.encode(text, false);
+  const bytes = String.UTF8.encode(text, false, String.UTF8.ErrorMode.REPLACE);
   store<u32>(IOV, changetype<usize>(bytes));
   store<u32>(IOV, bytes.byteLength as u32, 4);
   fd_write(fd, IOV, 1, IOV + 8);
@@ -49,7 +49,7 @@ export function eprint(text: string): void {
 
 /** Ends this process with a reason (an empty reason is a normal exit). */
 export function exit(reason: string): void {
-  const bytes = String.UTF8.encode(reason, false);
+  const bytes = String.UTF8.encode(reason, false, String.UTF8.ErrorMode.REPLACE);
   process_exit(changetype<usize>(bytes), bytes.byteLength);
   unreachable();
 }

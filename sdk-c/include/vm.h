@@ -209,6 +209,8 @@ double vm_get_f64(vm_reader_t *r);
 size_t vm_get_bytes(vm_reader_t *r, const uint8_t **data);
 /* A UTF-8 string without copying (not NUL-terminated). */
 size_t vm_get_str(vm_reader_t *r, const char **s);
+/* A sequence's element count: at most 2^32 - 1 and at most the bytes left
+ * (each element takes at least one), else a decode error and 0. */
 size_t vm_get_len(vm_reader_t *r);
 bool vm_get_option(vm_reader_t *r);
 uint32_t vm_get_variant(vm_reader_t *r);

@@ -193,9 +193,14 @@ size_t vm_get_str(vm_reader_t *r, const char **s) {
 }
 
 size_t vm_get_len(vm_reader_t *r) {
-    uint64_t n = varint(r, 64);
-    /* Every element takes at least... nothing for unit types, so bound by the
-     * input only where elements have size; callers check per element. */
+    /* A 32-bit varint (a longer one is an error, not a truncated count), and
+     * no more elements than bytes left: each takes at least one, so a short
+     * hostile message cannot make a decoder allocate much. */
+    uint64_t n = varint(r, 32);
+    if (r->error || n > r->len - r->pos) {
+        r->error = true;
+        return 0;
+    }
     return (size_t)n;
 }
 

@@ -28,7 +28,9 @@ impl<M: Serialize> Process<M> {
     /// Sends `message` after `delay`.
     ///
     /// # Panics
-    /// If `message`'s `Serialize` implementation fails.
+    /// If `message`'s `Serialize` implementation fails, or `message` holds a
+    /// resource (a stream, say): a timer carries bytes only, so send a
+    /// resource with [`Process::send`] instead.
     pub fn send_after(&self, message: M, delay: Duration) -> Timer {
         let bytes = crate::message::encode(&message);
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);

@@ -18,6 +18,9 @@ async fn rust_c_and_assemblyscript_transform_a_typed_message_field_by_field() {
          c: garbage gets a decode error: true\n\
          assemblyscript: all six fields transformed as expected\n\
          assemblyscript: garbage gets a decode error: true\n\
+         c: lengths: 2^32+1 refused, 2^31 refused, 6 of 5 bytes refused, 5 of 5 bytes read as Ok(5)\n\
+         assemblyscript: lengths: 2^32+1 refused, 2^31 refused, 6 of 5 bytes refused, 5 of 5 bytes read as Ok(5)\n\
+         assemblyscript: a lone surrogate arrives as Ok(\"a\u{fffd}b\")\n\
          assemblyscript: selective receive by tag: true\n"
     );
 }

@@ -85,6 +85,35 @@ function serve(doTransform: bool): void {
   }
 }
 
+/** Decodes each message as a sequence length and replies with it (a u32),
+ * or with an empty reply tagged 0 if it does not decode (too long a varint,
+ * or more than the bytes left). */
+export function serve_len(): void {
+  receive([], MessageKinds.INIT);
+  while (true) {
+    const m = receive();
+    if (m == null) return;
+    const r = new Reader(m.data);
+    const n = r.len_();
+    const reply = new Process(m.sender);
+    if (r.error) reply.send(new Uint8Array(0), 0);
+    else reply.send(new Writer().u32(n as u32).finish(), m.tag);
+  }
+}
+
+/** Replies to each message with a string holding a lone surrogate, which
+ * UTF-8 cannot carry: it must go out as U+FFFD, not as WTF-8 bytes that
+ * other languages' decoders reject. */
+export function serve_surrogate(): void {
+  receive([], MessageKinds.INIT);
+  while (true) {
+    const m = receive();
+    if (m == null) return;
+    const lone = "a" + String.fromCharCode(0xd800) + "b";
+    new Process(m.sender).send(new Writer().str(lone).finish(), m.tag);
+  }
+}
+
 export function serve_echo(): void {
   serve(false);
 }

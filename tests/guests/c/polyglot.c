@@ -108,6 +108,27 @@ static void serve(void (*reply)(vm_writer_t *, const sample_t *)) {
     }
 }
 
+/* Decodes each message as a sequence length followed by that many bytes and
+ * replies with the length (a u32), or with an empty reply tagged 0 if the
+ * length does not decode (too long a varint, or more than the bytes left). */
+__attribute__((export_name("serve_len"))) void serve_len(void) {
+    vm_message_t m;
+    vm_receive(0, 0, VM_MESSAGE_KINDS_INIT, VM_FOREVER, in, sizeof in, &m);
+    while (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, in, sizeof in, &m) == VM_OK) {
+        vm_reader_t r;
+        vm_reader_init(&r, m.data, m.len);
+        size_t n = vm_get_len(&r);
+        if (vm_reader_status(&r) != VM_OK) {
+            vm_send(m.envelope.sender, 0, "", 0);
+            continue;
+        }
+        vm_writer_t w;
+        vm_writer_init(&w, out, sizeof out);
+        vm_put_u64(&w, n);
+        vm_send(m.envelope.sender, m.envelope.tag, w.data, w.len);
+    }
+}
+
 __attribute__((export_name("serve_echo"))) void serve_echo(void) { serve(echo); }
 __attribute__((export_name("serve_transform"))) void serve_transform(void) { serve(transform); }
 

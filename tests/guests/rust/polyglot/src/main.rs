@@ -127,7 +127,35 @@ fn transform_all() {
             tag == 0 && reply.is_empty()
         );
     }
+    // Hostile sequence lengths: a count over 32 bits (2^32 + 1, which a
+    // 32-bit decoder once read as 1), one over 2^31 (once negative in
+    // AssemblyScript), and one larger than the bytes left are errors; an
+    // honest count is not.
+    let corpus: [(&str, &[u8]); 4] = [
+        ("2^32+1", &[0x81, 0x80, 0x80, 0x80, 0x10]),
+        ("2^31", &[0x80, 0x80, 0x80, 0x80, 0x08]),
+        ("6 of 5 bytes", &[0x06, 1, 2, 3, 4, 5]),
+        ("5 of 5 bytes", &[0x05, 1, 2, 3, 4, 5]),
+    ];
+    for (language, bytes) in [("c", C_MODULE), ("assemblyscript", AS_MODULE)] {
+        let module = Module::load(bytes).expect("loading the module");
+        let service = start(&module, "serve_len");
+        let verdicts: Vec<String> = corpus
+            .iter()
+            .map(|(what, bytes)| match call(service.id(), bytes) {
+                (0, reply) if reply.is_empty() => format!("{what} refused"),
+                (_, reply) => format!("{what} read as {:?}", postcard::from_bytes::<u32>(&reply)),
+            })
+            .collect();
+        println!("{language}: lengths: {}", verdicts.join(", "));
+    }
     let module = Module::load(AS_MODULE).expect("loading the assemblyscript module");
+    let surrogate = start(&module, "serve_surrogate");
+    let (_, reply) = call(surrogate.id(), b"");
+    println!(
+        "assemblyscript: a lone surrogate arrives as {:?}",
+        postcard::from_bytes::<String>(&reply)
+    );
     let selective = Process::<()>::from_id(start(&module, "serve_selective").id());
     selective.send_bytes(b"a", 1);
     selective.send_bytes(b"b", 2);
