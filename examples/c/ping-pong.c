@@ -26,7 +26,7 @@ static size_t encode(const ball_t *b, uint8_t *buf, size_t cap) {
 
 static vm_status_t decode(const vm_message_t *m, ball_t *b) {
     vm_reader_t r;
-    vm_reader_init(&r, m->data, m->len);
+    vm_reader_init_message(&r, m);
     b->kind = vm_get_variant(&r);
     b->n = vm_get_u32(&r);
     if (b->kind == PING) b->reply_to = vm_get_u64(&r);

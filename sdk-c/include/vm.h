@@ -101,22 +101,31 @@ vm_status_t vm_send(vm_pid_t to, uint64_t tag, const void *data, size_t len);
 /* Sends, moving `handles` (sockets, modules) to the receiver. */
 vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, const vm_handle_t *handles,
                             size_t nhandles);
-/* A received message: its envelope and (up to `cap`) its bytes in `buf`. */
+/* A received message: its envelope and (up to `cap`) its bytes in `buf`.
+ * `truncated` is set when the message was larger than the buffer: `data`
+ * then holds only its first `len` bytes (`envelope.size` says how many it
+ * has), which must not be decoded as if whole. */
 typedef struct vm_message {
     vm_envelope_t envelope;
     uint8_t *data;
     size_t len;
+    bool truncated;
 } vm_message_t;
 /* Waits for the oldest message whose kind is in `kinds` (VM_MESSAGE_KINDS_*)
  * and, if `ntags` > 0, whose tag is listed; others stay queued. `timeout_ms`
  * < 0 waits forever. The bytes go to `buf`, in the same call into the VM.
- * VM_E_BUFFER_TOO_SMALL if they do not fit: `buf` holds the first `cap`
- * bytes (`out->len`), `out->envelope.size` says how many there are, and
- * vm_read copies the rest (the message stays the current one). */
+ * A message larger than `cap` is still received (VM_OK, so a receive loop
+ * goes on) with `out->truncated` set: skip it by receiving the next one, or
+ * read it whole with vm_receive_rest. Its handles (envelope.handles) must be
+ * taken with vm_take_handle before the next receive, or the VM closes them. */
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
                        size_t cap, vm_message_t *out);
 /* Copies the current message's next bytes; returns how many. */
 size_t vm_read(void *buf, size_t cap);
+/* Reads all of `m`, the message just received (truncated or not), into
+ * `buf`, and points `m` at it. VM_E_BUFFER_TOO_SMALL (and `m` unchanged) if
+ * `cap` is less than `m->envelope.size`; call it before the next receive. */
+vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap);
 /* Takes handle number `index` of the current message. */
 vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out);
 uint64_t vm_fresh_tag(void);
@@ -194,6 +203,9 @@ typedef struct vm_reader {
 } vm_reader_t;
 
 void vm_reader_init(vm_reader_t *r, const void *data, size_t len);
+/* A reader over a received message's bytes; one over a truncated message
+ * is in error from the start, so its prefix is never decoded as if whole. */
+void vm_reader_init_message(vm_reader_t *r, const vm_message_t *m);
 uint8_t vm_get_u8(vm_reader_t *r);
 int8_t vm_get_i8(vm_reader_t *r);
 uint16_t vm_get_u16(vm_reader_t *r);

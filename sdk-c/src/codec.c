@@ -69,6 +69,11 @@ void vm_put_variant(vm_writer_t *w, uint32_t index) { vm_put_u64(w, index); }
 
 vm_status_t vm_writer_status(const vm_writer_t *w) { return w->overflow ? VM_E_BUFFER_TOO_SMALL : VM_OK; }
 
+void vm_reader_init_message(vm_reader_t *r, const vm_message_t *m) {
+    vm_reader_init(r, m->data, m->len);
+    r->error = m->truncated;
+}
+
 void vm_reader_init(vm_reader_t *r, const void *data, size_t len) {
     r->data = data;
     r->len = len;

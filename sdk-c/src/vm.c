@@ -75,7 +75,7 @@ __attribute__((export_name(VM_C_ENTRY))) void vm_c_entry(uint32_t fn_index) {
     uint8_t capture[VM_MAX_CAPTURE];
     vm_message_t m;
     vm_status_t s = vm_receive(0, 0, VM_MESSAGE_KINDS_INIT, VM_FOREVER, capture, sizeof capture, &m);
-    if (s != VM_OK) vm_exit("vm_c_entry: the capture does not fit VM_MAX_CAPTURE");
+    if (s != VM_OK || m.truncated) vm_exit("vm_c_entry: the capture does not fit VM_MAX_CAPTURE");
     vm_process_fn fn = (vm_process_fn)(uintptr_t)fn_index;
     fn(m.data, m.len);
 }
@@ -154,11 +154,32 @@ vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t ki
     if (r.is_err) return VM_STATUS(r.val.err);
     out->envelope = r.val.ok;
     out->data = buf;
-    if (r.val.ok.size > cap) {
-        out->len = cap;
-        return VM_E_BUFFER_TOO_SMALL;
+    /* Taken either way: a message larger than the buffer is reported, not
+     * turned into a failed receive that would end the caller's loop. */
+    out->truncated = r.val.ok.size > cap;
+    out->len = out->truncated ? cap : r.val.ok.size;
+    return VM_OK;
+}
+
+vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
+    size_t size = m->envelope.size;
+    if (cap < size) return VM_E_BUFFER_TOO_SMALL;
+    uint8_t *to = buf;
+    /* The part already received first (memmove's semantics, without libc). */
+    if (to < m->data) {
+        for (size_t i = 0; i < m->len; i++) to[i] = m->data[i];
+    } else if (to > m->data) {
+        for (size_t i = m->len; i > 0; i--) to[i - 1] = m->data[i - 1];
     }
-    out->len = r.val.ok.size;
+    size_t have = m->len;
+    while (have < size) {
+        size_t n = vm_read(to + have, size - have);
+        if (n == 0) return VM_E_IO;
+        have += n;
+    }
+    m->data = to;
+    m->len = size;
+    m->truncated = false;
     return VM_OK;
 }
 

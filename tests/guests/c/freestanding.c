@@ -40,11 +40,33 @@ __attribute__((export_name("_start"))) void _start(void) {
     for (int i = 0; i < 20; i++) sent[i] = (uint8_t)(i + 1);
     vm_send(vm_self(), 0, sent, sizeof sent);
     uint8_t head[8], rest[16];
-    if (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, head, sizeof head, &m) != VM_E_BUFFER_TOO_SMALL)
-        vm_exit("a message larger than the buffer was not reported");
+    if (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, head, sizeof head, &m) != VM_OK || !m.truncated)
+        vm_exit("a message larger than the buffer was not received as truncated");
     if (m.len != 8 || m.envelope.size != 20) vm_exit("wrong sizes for a message larger than the buffer");
+    vm_reader_t whole;
+    vm_reader_init_message(&whole, &m);
+    if (vm_reader_status(&whole) == VM_OK) vm_exit("a truncated message's reader is not in error");
     if (vm_read(rest, sizeof rest) != 12) vm_exit("vm_read did not return the rest");
     for (int i = 0; i < 20; i++)
         if ((i < 8 ? head[i] : rest[i - 8]) != sent[i]) vm_exit("the two parts differ from what was sent");
+
+    /* A receive loop goes on past an oversized message, and one can be read
+     * whole into a larger buffer. */
+    vm_send(vm_self(), 1, sent, sizeof sent);
+    vm_send(vm_self(), 2, sent, 4);
+    vm_send(vm_self(), 3, sent, sizeof sent);
+    int seen = 0;
+    while (seen < 3 && vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, 0, head, sizeof head, &m) == VM_OK) {
+        seen++;
+        if (m.envelope.tag == 3) {
+            uint8_t whole_buf[32];
+            if (vm_receive_rest(&m, whole_buf, 8) != VM_E_BUFFER_TOO_SMALL) vm_exit("vm_receive_rest ignored cap");
+            if (vm_receive_rest(&m, whole_buf, sizeof whole_buf) != VM_OK || m.len != 20 || m.truncated)
+                vm_exit("vm_receive_rest did not read the message whole");
+            for (int i = 0; i < 20; i++)
+                if (m.data[i] != sent[i]) vm_exit("vm_receive_rest's bytes differ from what was sent");
+        }
+    }
+    if (seen != 3) vm_exit("the receive loop stopped at an oversized message");
     vm_exit("");
 }

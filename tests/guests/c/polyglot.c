@@ -116,7 +116,7 @@ __attribute__((export_name("serve_len"))) void serve_len(void) {
     vm_receive(0, 0, VM_MESSAGE_KINDS_INIT, VM_FOREVER, in, sizeof in, &m);
     while (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, in, sizeof in, &m) == VM_OK) {
         vm_reader_t r;
-        vm_reader_init(&r, m.data, m.len);
+        vm_reader_init_message(&r, &m);
         size_t n = vm_get_len(&r);
         if (vm_reader_status(&r) != VM_OK) {
             vm_send(m.envelope.sender, 0, "", 0);
