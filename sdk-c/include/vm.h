@@ -13,11 +13,13 @@
  * Build with Debian's clang, lld, wasi-libc and compiler-rt's wasm32
  * builtins (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32;
  * the last one's number is clang's major version, `clang -dumpversion`):
- *     clang --target=wasm32-wasi --sysroot=/usr -std=c11 -O2 \
+ *     clang --target=wasm32-wasi --sysroot=/usr -std=c11 -O2 -Wl,--stack-first \
  *         -Isdk-c/include app.c sdk-c/src/vm.c sdk-c/src/codec.c -o app.wasm
  * or freestanding (no libc; define your own `void _start(void)`):
- *     clang --target=wasm32 -ffreestanding -nostdlib -Wl,--no-entry \
+ *     clang --target=wasm32 -ffreestanding -nostdlib -Wl,--no-entry -Wl,--stack-first \
  *         -Wl,--export=_start -Isdk-c/include app.c sdk-c/src/vm.c sdk-c/src/codec.c -o app.wasm
+ * --stack-first puts the stack below the data, so a stack overflow traps
+ * instead of silently overwriting globals.
  */
 #ifndef VM_H
 #define VM_H
@@ -91,8 +93,16 @@ void vm_demonitor(uint64_t monitor);
 void vm_kill(vm_pid_t target);
 bool vm_trap_exits(bool enabled);
 /* Ends this process; an empty or NULL reason is a normal exit. */
+/* Ends this process (flushing stdio in hosted builds); NULL or "" is a
+ * normal exit, any other text the exit reason. */
 _Noreturn void vm_exit(const char *reason);
+/* Sleeps at least `ms` milliseconds (a huge value sleeps forever). */
 void vm_sleep_ms(uint64_t ms);
+/* Sends `target` an exit signal (Erlang's exit/2, ABI 1.3): a process that
+ * traps exits receives it as an exit message from this one; otherwise a
+ * non-empty reason ends it, and NULL or "" (normal) is ignored. Unlike
+ * vm_kill, it can be trapped. */
+void vm_send_exit(vm_pid_t target, const char *reason);
 vm_status_t vm_drop(vm_handle_t handle);
 
 /* ---- messages ---- */

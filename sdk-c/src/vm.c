@@ -8,14 +8,14 @@
 
 #if !__STDC_HOSTED__
 /* Freestanding builds have no libc, but the compiler may still emit calls to
- * these for struct copies and zeroing. */
-void *memcpy(void *dst, const void *src, size_t n) {
+ * these for struct copies and zeroing. Weak, so an app's own win. */
+__attribute__((weak)) void *memcpy(void *dst, const void *src, size_t n) {
     uint8_t *d = dst;
     const uint8_t *s = src;
     while (n--) *d++ = *s++;
     return dst;
 }
-void *memset(void *dst, int c, size_t n) {
+__attribute__((weak)) void *memset(void *dst, int c, size_t n) {
     uint8_t *d = dst;
     while (n--) *d++ = (uint8_t)c;
     return dst;
@@ -33,7 +33,10 @@ static size_t text_len(const char *s) {
 
 static uint32_t addr(const void *p) { return (uint32_t)(uintptr_t)p; }
 
-static uint64_t nanos(int64_t ms) { return (uint64_t)ms * 1000000u; }
+/* Milliseconds as nanoseconds, saturating: a huge wait waits forever rather
+ * than wrapping to a short one. */
+static uint64_t nanos_u(uint64_t ms) { return ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u; }
+static uint64_t nanos(int64_t ms) { return ms < 0 ? 0 : nanos_u((uint64_t)ms); }
 
 static vm_status_t status_of(uint8_t is_err, uint8_t code) { return is_err ? VM_STATUS(code) : VM_OK; }
 
@@ -120,11 +123,20 @@ void vm_kill(vm_pid_t target) { vm_raw_process_kill(target); }
 bool vm_trap_exits(bool enabled) { return vm_raw_process_trap_exits(enabled); }
 
 _Noreturn void vm_exit(const char *reason) {
+#if __STDC_HOSTED__
+    /* The process ends in this call: what printf buffered would be lost. */
+    fflush(stdout);
+    fflush(stderr);
+#endif
     vm_raw_process_exit(reason ? reason : "", text_len(reason));
     __builtin_unreachable();
 }
 
-void vm_sleep_ms(uint64_t ms) { vm_raw_process_sleep(nanos((int64_t)ms)); }
+void vm_sleep_ms(uint64_t ms) { vm_raw_process_sleep(nanos_u(ms)); }
+
+void vm_send_exit(vm_pid_t target, const char *reason) {
+    vm_raw_process_send_exit(target, reason ? reason : "", text_len(reason));
+}
 
 vm_status_t vm_drop(vm_handle_t handle) {
     vm_result_void_t r;
@@ -220,7 +232,7 @@ vm_status_t vm_unregister(const char *name) {
 }
 
 uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, uint64_t delay_ms) {
-    return vm_raw_timer_send_after(to, tag, data, len, nanos((int64_t)delay_ms));
+    return vm_raw_timer_send_after(to, tag, data, len, nanos_u(delay_ms));
 }
 
 bool vm_cancel_timer(uint64_t timer) { return vm_raw_timer_cancel(timer); }

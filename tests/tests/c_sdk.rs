@@ -31,3 +31,27 @@ async fn a_freestanding_c_guest_without_libc_spawns_and_messages() {
     let run = run_file(&c_guest("freestanding"), &[]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{run:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_exit_flushes_what_printf_buffered() {
+    let run = run_file(&c_guest("edges"), &["flush"]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, "no newline before vm_exit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_timer_delay_saturates_instead_of_wrapping() {
+    let run = run_file(&c_guest("edges"), &["huge-delay"]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, "the huge timer was still pending: yes\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_stack_overflow_traps_instead_of_overwriting_data() {
+    let run = run_file(&c_guest("edges"), &["overflow"]).await.unwrap();
+    assert!(
+        matches!(&run.outcome.reason, ExitReason::Trap(t) if t.contains("out of bounds")),
+        "{:?}",
+        run.outcome.reason
+    );
+}

@@ -35,6 +35,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("examples/c/ping-pong.c", CMode::Wasi),
     ("examples/c/echo-server.c", CMode::Wasi),
     ("tests/guests/c/polyglot.c", CMode::Wasi),
+    ("tests/guests/c/edges.c", CMode::Wasi),
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
 ];
 
@@ -156,12 +157,22 @@ fn build_c_guests(root: &Path) -> Result<()> {
                 "-Wl,--no-entry",
             ]),
         };
-        cmd.args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
-            .arg(sdk.join("include"))
-            .arg(&source)
-            .args(&sources)
-            .arg("-o")
-            .arg(&output);
+        // --stack-first puts the shadow stack below the data, so an
+        // overflow traps at address 0 instead of overwriting globals.
+        cmd.args([
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wl,--stack-first",
+            "-I",
+        ])
+        .arg(sdk.join("include"))
+        .arg(&source)
+        .args(&sources)
+        .arg("-o")
+        .arg(&output);
         run(&mut cmd)?;
     }
     Ok(())

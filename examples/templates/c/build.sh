@@ -15,5 +15,6 @@ if [ -n "$builtins" ] && [ ! -e "$builtins" ]; then
     echo "build.sh: compiler-rt's wasm32 builtins are missing ($builtins); run: apt-get install libclang-rt-$major-dev-wasm32" >&2
     exit 1
 fi
-clang --target=wasm32-wasi --sysroot=/usr -std=c11 -O2 -Wall -Wextra -Werror \
+# --stack-first: a stack overflow traps instead of overwriting globals.
+clang --target=wasm32-wasi --sysroot=/usr -std=c11 -O2 -Wall -Wextra -Werror -Wl,--stack-first \
     -I"$SDK/include" main.c "$SDK/src/vm.c" "$SDK/src/codec.c" -o {{name}}.wasm
