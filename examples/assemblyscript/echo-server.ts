@@ -2,7 +2,6 @@
 //     vm run --allow-net 127.0.0.1 echo-server.wasm -- 127.0.0.1:7000
 // (port 0 picks a free port). The first line printed is the bound address.
 import { TcpListener, TcpStream, spawn, takeHandle, print, eprint, exit, lastError, args } from "../../sdk-assemblyscript/assembly/index";
-export { vm_as_entry_0_1 } from "../../sdk-assemblyscript/assembly/index";
 
 function echo(_capture: Uint8Array): void {
   // The stream moved here with the spawn; take it before any receive.
@@ -27,6 +26,11 @@ export function _start(): void {
   while (true) {
     const stream = listener!.accept();
     if (stream == null) continue;
-    spawn(echo, new Uint8Array(0), false, [stream.handle]);
+    // At the VM's process limit the spawn fails and the stream stays ours:
+    // close that connection and go on serving the others.
+    if (spawn(echo, new Uint8Array(0), false, [stream.handle]) == null) {
+      eprint("echo-server: " + lastError() + "; closing that connection");
+      stream.close();
+    }
   }
 }

@@ -3,8 +3,7 @@
 // An app exports `_start` (the root process's entry) and re-exports the SDK's
 // spawn entry. Top-level code runs in every process, so keep it to
 // declarations.
-import { Process, Writer, Reader, receive, spawn, print } from "../../sdk-assemblyscript/assembly/index";
-export { vm_as_entry_0_1 } from "../../sdk-assemblyscript/assembly/index";
+import { Process, Writer, Reader, receive, spawn, print, exit, lastError } from "../../sdk-assemblyscript/assembly/index";
 
 function greeter(capture: Uint8Array): void {
   const r = new Reader(capture);
@@ -16,7 +15,9 @@ function greeter(capture: Uint8Array): void {
 
 export function _start(): void {
   print("hello from the root process " + Process.self().id.toString());
-  spawn(greeter, new Writer().str("world").u64(Process.self().id).finish());
+  if (spawn(greeter, new Writer().str("world").u64(Process.self().id).finish()) == null) {
+    exit("spawn failed: " + lastError());
+  }
   receive();
   print("goodbye");
 }

@@ -3,8 +3,7 @@
 // The ball is encoded exactly like the Rust example's
 //     enum Ball { Ping { n: u32, reply_to: Process<Ball> }, Pong { n: u32 } }
 // so an AssemblyScript process and a Rust process can play together.
-import { Process, Reader, Writer, receive, spawn, print, eprint, exit, args } from "../../sdk-assemblyscript/assembly/index";
-export { vm_as_entry_0_1 } from "../../sdk-assemblyscript/assembly/index";
+import { Process, Reader, Writer, receive, spawn, print, eprint, exit, args, lastError } from "../../sdk-assemblyscript/assembly/index";
 
 const PING: u32 = 0;
 const PONG: u32 = 1;
@@ -35,7 +34,7 @@ export function _start(): void {
   const argv = args();
   const rounds: u32 = argv.length > 1 ? U32.parseInt(argv[1]) : 3;
   const other = spawn(player, new Uint8Array(0));
-  if (other == null) exit("spawn failed");
+  if (other == null) exit("spawn failed: " + lastError());
   const me = Process.self().id;
   for (let n: u32 = 1; n <= rounds; n++) {
     other!.send(ping(n, me));

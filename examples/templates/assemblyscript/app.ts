@@ -2,9 +2,9 @@
 //     npm install && npm run build && vm run {{name}}.wasm -- world
 //
 // `_start` is the root process; top-level code runs in every process, so
-// keep it to declarations. The SDK's spawn entry must be re-exported.
-import { Process, Reader, Writer, receive, spawn, print, args, exit } from "vm-host-sdk/assembly/index";
-export { vm_as_entry_0_1 } from "vm-host-sdk/assembly/index";
+// keep it to declarations. The SDK's spawn entry is exported through its
+// asconfig.json, which this app's extends.
+import { Process, Reader, Writer, receive, spawn, print, args, exit, lastError } from "vm-host-sdk/assembly/index";
 
 function greeter(capture: Uint8Array): void {
   const r = new Reader(capture);
@@ -17,7 +17,9 @@ function greeter(capture: Uint8Array): void {
 export function _start(): void {
   const argv = args();
   const name = argv.length > 1 ? argv[1] : "world";
-  spawn(greeter, new Writer().str(name).u64(Process.self().id).finish());
+  if (spawn(greeter, new Writer().str(name).u64(Process.self().id).finish()) == null) {
+    exit("spawn failed: " + lastError());
+  }
   const reply = receive();
   print(new Reader(reply!.data).str());
 }
