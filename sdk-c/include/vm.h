@@ -28,6 +28,9 @@
 
 #ifdef __cplusplus
 extern "C" {
+#define VM_NORETURN [[noreturn]]
+#else
+#define VM_NORETURN _Noreturn
 #endif
 
 /* ---- status ---- */
@@ -95,7 +98,7 @@ bool vm_trap_exits(bool enabled);
 /* Ends this process; an empty or NULL reason is a normal exit. */
 /* Ends this process (flushing stdio in hosted builds); NULL or "" is a
  * normal exit, any other text the exit reason. */
-_Noreturn void vm_exit(const char *reason);
+VM_NORETURN void vm_exit(const char *reason);
 /* Sleeps at least `ms` milliseconds (a huge value sleeps forever). */
 void vm_sleep_ms(uint64_t ms);
 /* Sends `target` an exit signal (Erlang's exit/2, ABI 1.3): a process that

@@ -14,6 +14,14 @@
 extern "C" {
 #endif
 
+#ifdef __cplusplus
+#define VM_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#define VM_ALIGNOF(type) alignof(type)
+#else
+#define VM_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define VM_ALIGNOF(type) _Alignof(type)
+#endif
+
 #define VM_ABI_MAJOR 1
 #define VM_ABI_MINOR 3
 #define VM_ABI_PATCH 0
@@ -94,13 +102,13 @@ typedef struct vm_envelope {
     uint32_t size;
     uint32_t handles;
 } vm_envelope_t;
-_Static_assert(sizeof(vm_envelope_t) == 32, "canonical size");
-_Static_assert(_Alignof(vm_envelope_t) == 8, "canonical alignment");
-_Static_assert(offsetof(vm_envelope_t, kind) == 0, "canonical offset");
-_Static_assert(offsetof(vm_envelope_t, tag) == 8, "canonical offset");
-_Static_assert(offsetof(vm_envelope_t, sender) == 16, "canonical offset");
-_Static_assert(offsetof(vm_envelope_t, size) == 24, "canonical offset");
-_Static_assert(offsetof(vm_envelope_t, handles) == 28, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_envelope_t) == 32, "canonical size");
+VM_STATIC_ASSERT(VM_ALIGNOF(vm_envelope_t) == 8, "canonical alignment");
+VM_STATIC_ASSERT(offsetof(vm_envelope_t, kind) == 0, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_envelope_t, tag) == 8, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_envelope_t, sender) == 16, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_envelope_t, size) == 24, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_envelope_t, handles) == 28, "canonical offset");
 
 /*
  * How to start a spawned process.
@@ -116,11 +124,11 @@ typedef struct vm_semver {
     uint32_t minor;
     uint32_t patch;
 } vm_semver_t;
-_Static_assert(sizeof(vm_semver_t) == 12, "canonical size");
-_Static_assert(_Alignof(vm_semver_t) == 4, "canonical alignment");
-_Static_assert(offsetof(vm_semver_t, major) == 0, "canonical offset");
-_Static_assert(offsetof(vm_semver_t, minor) == 4, "canonical offset");
-_Static_assert(offsetof(vm_semver_t, patch) == 8, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_semver_t) == 12, "canonical size");
+VM_STATIC_ASSERT(VM_ALIGNOF(vm_semver_t) == 4, "canonical alignment");
+VM_STATIC_ASSERT(offsetof(vm_semver_t, major) == 0, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_semver_t, minor) == 4, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_semver_t, patch) == 8, "canonical offset");
 
 /*
  * Which direction of a TCP stream to shut down.
@@ -137,10 +145,10 @@ typedef struct vm_halves {
     vm_handle_t read;
     vm_handle_t write;
 } vm_halves_t;
-_Static_assert(sizeof(vm_halves_t) == 8, "canonical size");
-_Static_assert(_Alignof(vm_halves_t) == 4, "canonical alignment");
-_Static_assert(offsetof(vm_halves_t, read) == 0, "canonical offset");
-_Static_assert(offsetof(vm_halves_t, write) == 4, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_halves_t) == 8, "canonical size");
+VM_STATIC_ASSERT(VM_ALIGNOF(vm_halves_t) == 4, "canonical alignment");
+VM_STATIC_ASSERT(offsetof(vm_halves_t, read) == 0, "canonical offset");
+VM_STATIC_ASSERT(offsetof(vm_halves_t, write) == 4, "canonical offset");
 
 /* Results of calls returning result<T, error-code>, written through the
  * return pointer: a discriminant (0 ok, 1 error), then the payload. */
@@ -151,8 +159,8 @@ typedef struct vm_result_envelope {
         vm_error_code_t err;
     } val;
 } vm_result_envelope_t;
-_Static_assert(sizeof(vm_result_envelope_t) == 40, "canonical size");
-_Static_assert(offsetof(vm_result_envelope_t, val) == 8, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_result_envelope_t) == 40, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_envelope_t, val) == 8, "canonical offset");
 
 typedef struct vm_result_halves {
     uint8_t is_err;
@@ -161,8 +169,8 @@ typedef struct vm_result_halves {
         vm_error_code_t err;
     } val;
 } vm_result_halves_t;
-_Static_assert(sizeof(vm_result_halves_t) == 12, "canonical size");
-_Static_assert(offsetof(vm_result_halves_t, val) == 4, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_result_halves_t) == 12, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_halves_t, val) == 4, "canonical offset");
 
 typedef struct vm_result_u32 {
     uint8_t is_err;
@@ -171,8 +179,8 @@ typedef struct vm_result_u32 {
         vm_error_code_t err;
     } val;
 } vm_result_u32_t;
-_Static_assert(sizeof(vm_result_u32_t) == 8, "canonical size");
-_Static_assert(offsetof(vm_result_u32_t, val) == 4, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_result_u32_t) == 8, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_u32_t, val) == 4, "canonical offset");
 
 typedef struct vm_result_u64 {
     uint8_t is_err;
@@ -181,8 +189,8 @@ typedef struct vm_result_u64 {
         vm_error_code_t err;
     } val;
 } vm_result_u64_t;
-_Static_assert(sizeof(vm_result_u64_t) == 16, "canonical size");
-_Static_assert(offsetof(vm_result_u64_t, val) == 8, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_result_u64_t) == 16, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_u64_t, val) == 8, "canonical offset");
 
 typedef struct vm_result_void {
     uint8_t is_err;
@@ -190,8 +198,8 @@ typedef struct vm_result_void {
         vm_error_code_t err;
     } val;
 } vm_result_void_t;
-_Static_assert(sizeof(vm_result_void_t) == 2, "canonical size");
-_Static_assert(offsetof(vm_result_void_t, val) == 1, "canonical offset");
+VM_STATIC_ASSERT(sizeof(vm_result_void_t) == 2, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_void_t, val) == 1, "canonical offset");
 
 /* ---- handle (vm:host/handle@1) ---- */
 

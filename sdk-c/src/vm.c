@@ -122,7 +122,7 @@ void vm_demonitor(uint64_t monitor) { vm_raw_process_demonitor(monitor); }
 void vm_kill(vm_pid_t target) { vm_raw_process_kill(target); }
 bool vm_trap_exits(bool enabled) { return vm_raw_process_trap_exits(enabled); }
 
-_Noreturn void vm_exit(const char *reason) {
+VM_NORETURN void vm_exit(const char *reason) {
 #if __STDC_HOSTED__
     /* The process ends in this call: what printf buffered would be lost. */
     fflush(stdout);

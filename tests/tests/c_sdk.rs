@@ -55,3 +55,10 @@ async fn a_c_stack_overflow_traps_instead_of_overwriting_data() {
         run.outcome.reason
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_h_serves_a_cxx17_guest() {
+    let run = run_file(&c_guest("cxx"), &[]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, "c++ got 2026 with tag 7\n");
+}

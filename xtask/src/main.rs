@@ -27,6 +27,9 @@ enum CMode {
     Wasi,
     /// With no libc at all (`--target=wasm32`).
     Freestanding,
+    /// C++17 with wasi-libc and no C++ library, the SDK compiled as C: vm.h
+    /// must compile cleanly as C++ (`-Wpedantic` included).
+    Cxx,
 }
 
 /// C guests, built with clang into `target/guests/c/NAME.wasm`.
@@ -37,6 +40,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("tests/guests/c/polyglot.c", CMode::Wasi),
     ("tests/guests/c/edges.c", CMode::Wasi),
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
+    ("tests/guests/c/cxx.cpp", CMode::Cxx),
 ];
 
 /// AssemblyScript guests, built with the SDK's pinned `asc` into
@@ -131,6 +135,46 @@ fn guest_paths(root: &Path, path: &str, out_dir: &Path) -> (PathBuf, PathBuf) {
     (source, output)
 }
 
+/// Builds a C++ guest: the SDK's C sources as C11 objects, then the guest
+/// as C++17 linked with them (no C++ library: the guest uses none).
+fn build_cxx_guest(sdk: &Path, sources: &[PathBuf], source: &Path, output: &Path) -> Result<()> {
+    let mut objects = Vec::new();
+    for c in sources {
+        let object = output.with_extension(format!(
+            "{}.o",
+            c.file_stem().expect("a file name").to_string_lossy()
+        ));
+        run(Command::new("clang")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-std=c11", "-O2"])
+            .args(["-Wall", "-Wextra", "-Werror", "-c", "-I"])
+            .arg(sdk.join("include"))
+            .arg(c)
+            .arg("-o")
+            .arg(&object))?;
+        objects.push(object);
+    }
+    run(Command::new("clang++")
+        .args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-std=c++17",
+            "-O2",
+        ])
+        .args([
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fno-exceptions",
+        ])
+        .args(["-nostdlib++", "-Wl,--stack-first", "-I"])
+        .arg(sdk.join("include"))
+        .arg(source)
+        .args(&objects)
+        .arg("-o")
+        .arg(output))
+}
+
 fn build_c_guests(root: &Path) -> Result<()> {
     let sdk = root.join("sdk-c");
     let sources = [sdk.join("src/vm.c"), sdk.join("src/codec.c")];
@@ -147,8 +191,13 @@ fn build_c_guests(root: &Path) -> Result<()> {
         if !stale(&output, &inputs) {
             continue;
         }
+        if let CMode::Cxx = mode {
+            build_cxx_guest(&sdk, &sources, &source, &output)?;
+            continue;
+        }
         let mut cmd = Command::new("clang");
         match mode {
+            CMode::Cxx => unreachable!("built above"),
             CMode::Wasi => cmd.args(["--target=wasm32-wasi", "--sysroot=/usr"]),
             CMode::Freestanding => cmd.args([
                 "--target=wasm32",
