@@ -133,8 +133,10 @@ typedef struct vm_message {
  * taken with vm_take_handle before the next receive, or the VM closes them. */
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
                        size_t cap, vm_message_t *out);
-/* Copies the current message's next bytes; returns how many. */
-size_t vm_read(void *buf, size_t cap);
+/* Copies the current message's next bytes into `buf`; `*n` says how many (0
+ * at its end). A failure (no current message, a buffer outside memory) is
+ * a status, never a 0 that looks like the end. */
+vm_status_t vm_read(void *buf, size_t cap, size_t *n);
 /* Reads all of `m`, the message just received (truncated or not), into
  * `buf`, and points `m` at it. VM_E_BUFFER_TOO_SMALL (and `m` unchanged) if
  * `cap` is less than `m->envelope.size`; call it before the next receive. */
@@ -186,10 +188,13 @@ vm_status_t vm_write_half_write_all(vm_write_half_t half, const void *data, size
  * Writers never write past `cap` and readers never read past `len`: they set
  * a sticky error flag instead, which vm_writer_status/vm_reader_status report. */
 
+/* `len` is what was written; `needed` what the whole encoding takes, counted
+ * on after an overflow, so a caller can size a buffer and encode again. */
 typedef struct vm_writer {
     uint8_t *data;
     size_t cap;
     size_t len;
+    size_t needed;
     bool overflow;
 } vm_writer_t;
 
@@ -207,6 +212,9 @@ void vm_put_len(vm_writer_t *w, size_t count);  /* a sequence's length */
 void vm_put_option(vm_writer_t *w, bool present);
 void vm_put_variant(vm_writer_t *w, uint32_t index);
 vm_status_t vm_writer_status(const vm_writer_t *w); /* VM_OK or VM_E_BUFFER_TOO_SMALL */
+/* Sends what `w` encoded; VM_E_BUFFER_TOO_SMALL (sending nothing) if it
+ * overflowed, when `w->needed` says how large a buffer to encode into. */
+vm_status_t vm_send_writer(vm_pid_t to, uint64_t tag, const vm_writer_t *w);
 
 typedef struct vm_reader {
     const uint8_t *data;

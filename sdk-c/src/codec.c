@@ -7,10 +7,12 @@ void vm_writer_init(vm_writer_t *w, void *buf, size_t cap) {
     w->data = buf;
     w->cap = cap;
     w->len = 0;
+    w->needed = 0;
     w->overflow = false;
 }
 
 static void put_raw(vm_writer_t *w, const void *src, size_t n) {
+    w->needed = n > SIZE_MAX - w->needed ? SIZE_MAX : w->needed + n;
     if (w->overflow || n > w->cap - w->len) {
         w->overflow = true;
         return;

@@ -185,7 +185,9 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
     }
     size_t have = m->len;
     while (have < size) {
-        size_t n = vm_read(to + have, size - have);
+        size_t n;
+        vm_status_t s = vm_read(to + have, size - have, &n);
+        if (s != VM_OK) return s;
         if (n == 0) return VM_E_IO;
         have += n;
     }
@@ -195,10 +197,16 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
     return VM_OK;
 }
 
-size_t vm_read(void *buf, size_t cap) {
+vm_status_t vm_read(void *buf, size_t cap, size_t *n) {
     vm_result_u32_t r;
     vm_raw_mailbox_read(addr(buf), (uint32_t)cap, &r);
-    return r.is_err ? 0 : r.val.ok;
+    *n = r.is_err ? 0 : r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+
+vm_status_t vm_send_writer(vm_pid_t to, uint64_t tag, const vm_writer_t *w) {
+    if (w->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_send(to, tag, w->data, w->len);
 }
 
 vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out) {

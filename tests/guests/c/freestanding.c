@@ -46,9 +46,28 @@ __attribute__((export_name("_start"))) void _start(void) {
     vm_reader_t whole;
     vm_reader_init_message(&whole, &m);
     if (vm_reader_status(&whole) == VM_OK) vm_exit("a truncated message's reader is not in error");
-    if (vm_read(rest, sizeof rest) != 12) vm_exit("vm_read did not return the rest");
+    size_t got;
+    if (vm_read(rest, sizeof rest, &got) != VM_OK || got != 12) vm_exit("vm_read did not return the rest");
+    if (vm_read(rest, sizeof rest, &got) != VM_OK || got != 0) vm_exit("vm_read did not report the end");
+    if (vm_read((void *)(uintptr_t)0xfffffff0u, 64, &got) != VM_E_OUT_OF_BOUNDS)
+        vm_exit("vm_read into a buffer outside memory was not an error");
     for (int i = 0; i < 20; i++)
         if ((i < 8 ? head[i] : rest[i - 8]) != sent[i]) vm_exit("the two parts differ from what was sent");
+
+    /* A writer that overflows counts on, and is refused by vm_send_writer. */
+    uint8_t small[4];
+    vm_writer_t big;
+    vm_writer_init(&big, small, sizeof small);
+    vm_put_str(&big, "hello world");
+    if (vm_writer_status(&big) != VM_E_BUFFER_TOO_SMALL || big.needed != 12) vm_exit("the writer stopped counting");
+    if (vm_send_writer(vm_self(), 9, &big) != VM_E_BUFFER_TOO_SMALL) vm_exit("an overflowed writer was sent");
+    uint8_t enough[12];
+    vm_writer_init(&big, enough, big.needed);
+    vm_put_str(&big, "hello world");
+    if (vm_send_writer(vm_self(), 9, &big) != VM_OK) vm_exit("a writer of the needed size was refused");
+    uint64_t nine = 9;
+    if (vm_receive(&nine, 1, VM_MESSAGE_KINDS_DATA, 0, head, sizeof head, &m) != VM_OK || m.envelope.size != 12)
+        vm_exit("the retried message did not arrive whole");
 
     /* A receive loop goes on past an oversized message, and one can be read
      * whole into a larger buffer. */
