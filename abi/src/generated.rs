@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 3, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 4, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -291,6 +291,32 @@ const _: () = assert!(core::mem::size_of::<Halves>() == 8);
 const _: () = assert!(core::mem::offset_of!(Halves, read) == 0);
 const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
 
+/// One direction of a stream, for `net.set-timeout` and `net.timeout`.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+impl Direction {
+    /// Every case, in ABI order.
+    pub const ALL: [Direction; 2] = [Direction::Read, Direction::Write];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<Direction> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        }
+    }
+}
+
 /// Every function of the ABI, grouped by import module.
 pub static FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
@@ -561,6 +587,63 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         result_payload_offset: 4,
     },
     FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "peek",
+        params: &[
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "set-timeout",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I64, CoreType::I32],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "timeout",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 16,
+        result_payload_offset: 8,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "set-nodelay",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "nodelay",
+        params: &[CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
         interface: "process",
         module: "vm:host/process@1",
         name: "self-id",
@@ -746,6 +829,25 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         since: (1, 0, 0),
         result_size: 0,
         result_payload_offset: 0,
+    },
+    FunctionSpec {
+        interface: "timer",
+        module: "vm:host/timer@1",
+        name: "send-after-with-handles",
+        params: &[
+            CoreType::I64,
+            CoreType::I64,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I32,
+            CoreType::I64,
+            CoreType::I32,
+        ],
+        results: &[],
+        since: (1, 4, 0),
+        result_size: 16,
+        result_payload_offset: 8,
     },
     FunctionSpec {
         interface: "version",

@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 3;
+export const ABI_MINOR: u32 = 4;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.3.0\n";
+export const ABI_MARKER: string = "vm:host@1.4.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -136,6 +136,14 @@ export namespace HalvesLayout {
   export const READ: usize = 0;
   /** `write`: u32 */
   export const WRITE: usize = 4;
+}
+
+/**
+ * One direction of a stream, for `net.set-timeout` and `net.timeout`.
+ */
+export namespace Direction {
+  export const READ: u8 = 0;
+  export const WRITE: u8 = 1;
 }
 
 // ---- handle (vm:host/handle@1) ----
@@ -273,6 +281,8 @@ export declare function net_connect(address_ptr: usize, address_len: usize, time
 /**
  * Reads at most `len` bytes from a stream or read half into guest memory
  * at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+ * Without `timeout-nanos`, waits as long as the socket's read timeout
+ * (`set-timeout`, 1.4), or without limit if it has none.
  * @since 1.1.0
  * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
  */
@@ -282,6 +292,8 @@ export declare function net_read(socket: u32, dst: u32, len: u32, timeout_nanos_
 
 /**
  * Writes some of `data` to a stream or write half; returns how many bytes.
+ * Without `timeout-nanos`, waits as long as the socket's write timeout
+ * (`set-timeout`, 1.4), or without limit if it has none.
  * @since 1.1.0
  * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
  */
@@ -361,6 +373,59 @@ export declare function net_split(socket: u32, ret: usize): void;
 // @ts-ignore: decorator
 @external("vm:host/net@1", "reunite")
 export declare function net_reunite(read: u32, write: u32, ret: usize): void;
+
+/**
+ * Like `read`, but the bytes stay in the socket: the next `read` or
+ * `peek` returns them again. Waits for data as `read` does.
+ * @since 1.4.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "peek")
+export declare function net_peek(socket: u32, dst: u32, len: u32, timeout_nanos_is_some: u32, timeout_nanos: u64, ret: usize): void;
+
+/**
+ * Sets the timeout a stream or half uses in one direction when a call
+ * gives none: `read` and `peek` for `read`, `write` for `write`. 0
+ * clears it (calls then wait without limit). The timeout is the
+ * socket's, so it moves with it to another process; `split` gives each
+ * half its direction's timeout and `reunite` keeps both.
+ * @since 1.4.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "set-timeout")
+export declare function net_set_timeout(socket: u32, direction: u8, nanos: u64, ret: usize): void;
+
+/**
+ * The timeout `set-timeout` set for a direction, in nanoseconds; 0 if
+ * none.
+ * @since 1.4.0
+ * Writes a result at `ret` (16 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "timeout")
+export declare function net_timeout(socket: u32, direction: u8, ret: usize): void;
+
+/**
+ * Sets `TCP_NODELAY` on a stream or half: true sends small writes at
+ * once (the VM's default for every stream), false lets the kernel
+ * coalesce them (Nagle's algorithm).
+ * @since 1.4.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "set-nodelay")
+export declare function net_set_nodelay(socket: u32, enabled: bool, ret: usize): void;
+
+/**
+ * Whether `TCP_NODELAY` is set on a stream or half.
+ * @since 1.4.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "nodelay")
+export declare function net_nodelay(socket: u32, ret: usize): void;
 
 // ---- process (vm:host/process@1) ----
 
@@ -531,6 +596,19 @@ export declare function timer_send_after(target: u64, tag: u64, data_ptr: usize,
 // @ts-ignore: decorator
 @external("vm:host/timer@1", "cancel")
 export declare function timer_cancel(timer: u64): bool;
+
+/**
+ * `send-after` for a message that carries handles: the handles leave
+ * this process now (all or none; an invalid one fails the call with
+ * `invalid-handle` and moves nothing) and reach `target` with the
+ * message. If the timer is cancelled, or its target ends first, the
+ * resources are closed.
+ * @since 1.4.0
+ * Writes a result at `ret` (16 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
+ */
+// @ts-ignore: decorator
+@external("vm:host/timer@1", "send-after-with-handles")
+export declare function timer_send_after_with_handles(target: u64, tag: u64, data_ptr: usize, data_len: usize, handles_ptr: usize, handles_len: usize, delay_nanos: u64, ret: usize): void;
 
 // ---- version (vm:host/version@1) ----
 

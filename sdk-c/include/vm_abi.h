@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 3
+#define VM_ABI_MINOR 4
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.3.0\n"
+#define VM_ABI_MARKER "vm:host@1.4.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.3.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.4.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -150,6 +150,13 @@ VM_STATIC_ASSERT(VM_ALIGNOF(vm_halves_t) == 4, "canonical alignment");
 VM_STATIC_ASSERT(offsetof(vm_halves_t, read) == 0, "canonical offset");
 VM_STATIC_ASSERT(offsetof(vm_halves_t, write) == 4, "canonical offset");
 
+/*
+ * One direction of a stream, for `net.set-timeout` and `net.timeout`.
+ */
+typedef uint8_t vm_direction_t;
+#define VM_DIRECTION_READ 0
+#define VM_DIRECTION_WRITE 1
+
 /* Results of calls returning result<T, error-code>, written through the
  * return pointer: a discriminant (0 ok, 1 error), then the payload. */
 typedef struct vm_result_envelope {
@@ -191,6 +198,16 @@ typedef struct vm_result_u64 {
 } vm_result_u64_t;
 VM_STATIC_ASSERT(sizeof(vm_result_u64_t) == 16, "canonical size");
 VM_STATIC_ASSERT(offsetof(vm_result_u64_t, val) == 8, "canonical offset");
+
+typedef struct vm_result_u8 {
+    uint8_t is_err;
+    union {
+        bool ok;
+        vm_error_code_t err;
+    } val;
+} vm_result_u8_t;
+VM_STATIC_ASSERT(sizeof(vm_result_u8_t) == 2, "canonical size");
+VM_STATIC_ASSERT(offsetof(vm_result_u8_t, val) == 1, "canonical offset");
 
 typedef struct vm_result_void {
     uint8_t is_err;
@@ -313,6 +330,8 @@ void vm_raw_net_connect(const char *address_ptr, size_t address_len, uint32_t ti
 /*
  * Reads at most `len` bytes from a stream or read half into guest memory
  * at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+ * Without `timeout-nanos`, waits as long as the socket's read timeout
+ * (`set-timeout`, 1.4), or without limit if it has none.
  * @since 1.1.0
  */
 __attribute__((import_module("vm:host/net@1"), import_name("read")))
@@ -320,6 +339,8 @@ void vm_raw_net_read(vm_handle_t socket, uint32_t dst, uint32_t len, uint32_t ti
 
 /*
  * Writes some of `data` to a stream or write half; returns how many bytes.
+ * Without `timeout-nanos`, waits as long as the socket's write timeout
+ * (`set-timeout`, 1.4), or without limit if it has none.
  * @since 1.1.0
  */
 __attribute__((import_module("vm:host/net@1"), import_name("write")))
@@ -383,6 +404,49 @@ void vm_raw_net_split(vm_handle_t socket, vm_result_halves_t *ret);
  */
 __attribute__((import_module("vm:host/net@1"), import_name("reunite")))
 void vm_raw_net_reunite(vm_handle_t read, vm_handle_t write, vm_result_u32_t *ret);
+
+/*
+ * Like `read`, but the bytes stay in the socket: the next `read` or
+ * `peek` returns them again. Waits for data as `read` does.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("peek")))
+void vm_raw_net_peek(vm_handle_t socket, uint32_t dst, uint32_t len, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_u32_t *ret);
+
+/*
+ * Sets the timeout a stream or half uses in one direction when a call
+ * gives none: `read` and `peek` for `read`, `write` for `write`. 0
+ * clears it (calls then wait without limit). The timeout is the
+ * socket's, so it moves with it to another process; `split` gives each
+ * half its direction's timeout and `reunite` keeps both.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("set-timeout")))
+void vm_raw_net_set_timeout(vm_handle_t socket, vm_direction_t direction, uint64_t nanos, vm_result_void_t *ret);
+
+/*
+ * The timeout `set-timeout` set for a direction, in nanoseconds; 0 if
+ * none.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("timeout")))
+void vm_raw_net_timeout(vm_handle_t socket, vm_direction_t direction, vm_result_u64_t *ret);
+
+/*
+ * Sets `TCP_NODELAY` on a stream or half: true sends small writes at
+ * once (the VM's default for every stream), false lets the kernel
+ * coalesce them (Nagle's algorithm).
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("set-nodelay")))
+void vm_raw_net_set_nodelay(vm_handle_t socket, bool enabled, vm_result_void_t *ret);
+
+/*
+ * Whether `TCP_NODELAY` is set on a stream or half.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("nodelay")))
+void vm_raw_net_nodelay(vm_handle_t socket, vm_result_u8_t *ret);
 
 /* ---- process (vm:host/process@1) ---- */
 
@@ -530,6 +594,17 @@ uint64_t vm_raw_timer_send_after(vm_process_id_t target, uint64_t tag, const uin
  */
 __attribute__((import_module("vm:host/timer@1"), import_name("cancel")))
 bool vm_raw_timer_cancel(uint64_t timer);
+
+/*
+ * `send-after` for a message that carries handles: the handles leave
+ * this process now (all or none; an invalid one fails the call with
+ * `invalid-handle` and moves nothing) and reach `target` with the
+ * message. If the timer is cancelled, or its target ends first, the
+ * resources are closed.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/timer@1"), import_name("send-after-with-handles")))
+void vm_raw_timer_send_after_with_handles(vm_process_id_t target, uint64_t tag, const uint8_t *data_ptr, size_t data_len, const vm_handle_t *handles_ptr, size_t handles_len, uint64_t delay_nanos, vm_result_u64_t *ret);
 
 /* ---- version (vm:host/version@1) ---- */
 

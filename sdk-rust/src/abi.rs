@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 3, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 4, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -294,9 +294,35 @@ const _: () = assert!(core::mem::size_of::<Halves>() == 8);
 const _: () = assert!(core::mem::offset_of!(Halves, read) == 0);
 const _: () = assert!(core::mem::offset_of!(Halves, write) == 4);
 
+/// One direction of a stream, for `net.set-timeout` and `net.timeout`.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+impl Direction {
+    /// Every case, in ABI order.
+    pub const ALL: [Direction; 2] = [Direction::Read, Direction::Write];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<Direction> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        }
+    }
+}
+
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.3.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.4.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -638,6 +664,8 @@ pub mod net {
         );
         /// Reads at most `len` bytes from a stream or read half into guest memory
         /// at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+        /// Without `timeout-nanos`, waits as long as the socket's read timeout
+        /// (`set-timeout`, 1.4), or without limit if it has none.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -652,6 +680,8 @@ pub mod net {
             ret: *mut CallResult<u32>,
         );
         /// Writes some of `data` to a stream or write half; returns how many bytes.
+        /// Without `timeout-nanos`, waits as long as the socket's write timeout
+        /// (`set-timeout`, 1.4), or without limit if it has none.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -729,6 +759,56 @@ pub mod net {
         /// describes for this function.
         #[link_name = "reunite"]
         pub fn reunite(read: Handle, write: Handle, ret: *mut CallResult<Handle>);
+        /// Like `read`, but the bytes stay in the socket: the next `read` or
+        /// `peek` returns them again. Waits for data as `read` does.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "peek"]
+        pub fn peek(
+            socket: Handle,
+            dst: u32,
+            len: u32,
+            timeout_nanos_is_some: u32,
+            timeout_nanos: u64,
+            ret: *mut CallResult<u32>,
+        );
+        /// Sets the timeout a stream or half uses in one direction when a call
+        /// gives none: `read` and `peek` for `read`, `write` for `write`. 0
+        /// clears it (calls then wait without limit). The timeout is the
+        /// socket's, so it moves with it to another process; `split` gives each
+        /// half its direction's timeout and `reunite` keeps both.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "set-timeout"]
+        pub fn set_timeout(socket: Handle, direction: u8, nanos: u64, ret: *mut CallResult<()>);
+        /// The timeout `set-timeout` set for a direction, in nanoseconds; 0 if
+        /// none.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "timeout"]
+        pub fn timeout(socket: Handle, direction: u8, ret: *mut CallResult<u64>);
+        /// Sets `TCP_NODELAY` on a stream or half: true sends small writes at
+        /// once (the VM's default for every stream), false lets the kernel
+        /// coalesce them (Nagle's algorithm).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "set-nodelay"]
+        pub fn set_nodelay(socket: Handle, enabled: bool, ret: *mut CallResult<()>);
+        /// Whether `TCP_NODELAY` is set on a stream or half.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "nodelay"]
+        pub fn nodelay(socket: Handle, ret: *mut CallResult<bool>);
     }
 
     /// Resolves `host` (a name or an IP, with an optional `:PORT`), writing
@@ -815,6 +895,8 @@ pub mod net {
 
     /// Reads at most `len` bytes from a stream or read half into guest memory
     /// at `dst`. Returns how many; 0 means the peer closed its side (or `len` was 0).
+    /// Without `timeout-nanos`, waits as long as the socket's read timeout
+    /// (`set-timeout`, 1.4), or without limit if it has none.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -832,6 +914,8 @@ pub mod net {
     }
 
     /// Writes some of `data` to a stream or write half; returns how many bytes.
+    /// Without `timeout-nanos`, waits as long as the socket's write timeout
+    /// (`set-timeout`, 1.4), or without limit if it has none.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.
@@ -931,6 +1015,71 @@ pub mod net {
     #[allow(unused_variables)]
     pub unsafe fn reunite(read: Handle, write: Handle, ret: *mut CallResult<Handle>) {
         super::outside_vm("net.reunite")
+    }
+
+    /// Like `read`, but the bytes stay in the socket: the next `read` or
+    /// `peek` returns them again. Waits for data as `read` does.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn peek(
+        socket: Handle,
+        dst: u32,
+        len: u32,
+        timeout_nanos_is_some: u32,
+        timeout_nanos: u64,
+        ret: *mut CallResult<u32>,
+    ) {
+        super::outside_vm("net.peek")
+    }
+
+    /// Sets the timeout a stream or half uses in one direction when a call
+    /// gives none: `read` and `peek` for `read`, `write` for `write`. 0
+    /// clears it (calls then wait without limit). The timeout is the
+    /// socket's, so it moves with it to another process; `split` gives each
+    /// half its direction's timeout and `reunite` keeps both.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn set_timeout(socket: Handle, direction: u8, nanos: u64, ret: *mut CallResult<()>) {
+        super::outside_vm("net.set-timeout")
+    }
+
+    /// The timeout `set-timeout` set for a direction, in nanoseconds; 0 if
+    /// none.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn timeout(socket: Handle, direction: u8, ret: *mut CallResult<u64>) {
+        super::outside_vm("net.timeout")
+    }
+
+    /// Sets `TCP_NODELAY` on a stream or half: true sends small writes at
+    /// once (the VM's default for every stream), false lets the kernel
+    /// coalesce them (Nagle's algorithm).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn set_nodelay(socket: Handle, enabled: bool, ret: *mut CallResult<()>) {
+        super::outside_vm("net.set-nodelay")
+    }
+
+    /// Whether `TCP_NODELAY` is set on a stream or half.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn nodelay(socket: Handle, ret: *mut CallResult<bool>) {
+        super::outside_vm("net.nodelay")
     }
 }
 
@@ -1319,6 +1468,26 @@ pub mod timer {
         /// describes for this function.
         #[link_name = "cancel"]
         pub fn cancel(timer: u64) -> bool;
+        /// `send-after` for a message that carries handles: the handles leave
+        /// this process now (all or none; an invalid one fails the call with
+        /// `invalid-handle` and moves nothing) and reach `target` with the
+        /// message. If the timer is cancelled, or its target ends first, the
+        /// resources are closed.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "send-after-with-handles"]
+        pub fn send_after_with_handles(
+            target: ProcessId,
+            tag: u64,
+            data_ptr: *const u8,
+            data_len: usize,
+            handles_ptr: *const Handle,
+            handles_len: usize,
+            delay_nanos: u64,
+            ret: *mut CallResult<u64>,
+        );
     }
 
     /// After `delay-nanos`, sends a `data` message with `tag` and `data` to
@@ -1346,6 +1515,29 @@ pub mod timer {
     #[allow(unused_variables)]
     pub unsafe fn cancel(timer: u64) -> bool {
         super::outside_vm("timer.cancel")
+    }
+
+    /// `send-after` for a message that carries handles: the handles leave
+    /// this process now (all or none; an invalid one fails the call with
+    /// `invalid-handle` and moves nothing) and reach `target` with the
+    /// message. If the timer is cancelled, or its target ends first, the
+    /// resources are closed.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn send_after_with_handles(
+        target: ProcessId,
+        tag: u64,
+        data_ptr: *const u8,
+        data_len: usize,
+        handles_ptr: *const Handle,
+        handles_len: usize,
+        delay_nanos: u64,
+        ret: *mut CallResult<u64>,
+    ) {
+        super::outside_vm("timer.send-after-with-handles")
     }
 }
 

@@ -8,7 +8,7 @@
 //! the process owning it ends. [`OwnedReadHalf::reunite`] joins the halves again.
 //! A read half cannot write, nor a write half read: the types only implement
 //! [`Read`] or [`Write`]. The names and methods follow tokio's and std's
-//! (`into_split`, `OwnedReadHalf`, `set_read_timeout`, `local_addr`,
+//! (`into_split`, `OwnedReadHalf`, `set_read_timeout`, `set_nodelay`, `peek`, `local_addr`,
 //! `peer_addr`); where they differ, the item's documentation says so.
 //!
 //! The VM denies the network unless started with `--allow-net`.
@@ -28,7 +28,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use crate::abi::{self, ErrorCode, ShutdownHow};
+use crate::abi::{self, Direction, ErrorCode, ShutdownHow};
 use crate::error::Error;
 use crate::handle::OwnedHandle;
 use serde::{Deserialize, Serialize};
@@ -135,6 +135,42 @@ fn checked_timeout(t: Option<Duration>) -> io::Result<Option<Duration>> {
     Ok(t)
 }
 
+/// Sets the socket's own timeout for one direction: it moves with the
+/// socket to other processes, and a read or write without a timeout of its
+/// own waits at most that long.
+fn set_timeout(handle: u32, direction: Direction, t: Option<Duration>) -> io::Result<()> {
+    let nanos = match checked_timeout(t)? {
+        // At least 1ns: 0 would clear the timeout.
+        Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1),
+        None => 0,
+    };
+    // SAFETY: plain values.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::set_timeout(handle, direction as u8, nanos, ret)
+    })?)
+}
+
+/// The socket's own timeout for one direction.
+fn timeout_of(handle: u32, direction: Direction) -> io::Result<Option<Duration>> {
+    // SAFETY: plain values.
+    let nanos = crate::call(|ret| unsafe { abi::net::timeout(handle, direction as u8, ret) })?;
+    Ok((nanos != 0).then(|| Duration::from_nanos(nanos)))
+}
+
+fn set_nodelay(handle: u32, enabled: bool) -> io::Result<()> {
+    // SAFETY: plain values.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::set_nodelay(handle, enabled, ret)
+    })?)
+}
+
+fn nodelay(handle: u32) -> io::Result<bool> {
+    // SAFETY: plain values.
+    Ok(crate::call(|ret| unsafe {
+        abi::net::nodelay(handle, ret)
+    })?)
+}
+
 fn timeout_args(t: Option<Duration>) -> (u32, u64) {
     match t {
         Some(d) => (1, u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
@@ -210,16 +246,22 @@ pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
     }
 }
 
-fn read_from(handle: u32, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
-    let (has, nanos) = timeout_args(timeout);
+/// Reads (or, with `peek`, peeks) within the socket's own read timeout.
+fn read_from(handle: u32, buf: &mut [u8], peek: bool) -> io::Result<usize> {
     let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    let dst = buf.as_mut_ptr() as u32;
     // SAFETY: the buffer is valid for writes of `len` bytes.
     Ok(crate::call(|ret| unsafe {
-        abi::net::read(handle, buf.as_mut_ptr() as u32, len, has, nanos, ret)
+        if peek {
+            abi::net::peek(handle, dst, len, 0, 0, ret)
+        } else {
+            abi::net::read(handle, dst, len, 0, 0, ret)
+        }
     })? as usize)
 }
 
-fn write_to(handle: u32, buf: &[u8], timeout: Option<Duration>) -> io::Result<usize> {
+/// Writes, waiting for room at most the socket's own write timeout.
+fn write_to(handle: u32, buf: &[u8]) -> io::Result<usize> {
     // Most writes fit in the socket's send buffer: try without waiting (a
     // call that never suspends the process, so it is cheaper), and make the
     // call that waits for room only when the buffer is full.
@@ -227,11 +269,11 @@ fn write_to(handle: u32, buf: &[u8], timeout: Option<Duration>) -> io::Result<us
     if n > 0 || buf.is_empty() {
         return Ok(n);
     }
-    let (has, nanos) = timeout_args(timeout);
     // SAFETY: the buffer is valid for reads of its length.
-    Ok(crate::call(|ret| unsafe {
-        abi::net::write(handle, buf.as_ptr(), buf.len(), has, nanos, ret)
-    })? as usize)
+    Ok(
+        crate::call(|ret| unsafe { abi::net::write(handle, buf.as_ptr(), buf.len(), 0, 0, ret) })?
+            as usize,
+    )
 }
 
 /// Writes what the send buffer takes now; 0 when it is full.
@@ -349,10 +391,6 @@ impl Iterator for Incoming<'_> {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TcpStream {
     handle: OwnedHandle,
-    #[serde(skip)]
-    read_timeout: Option<Duration>,
-    #[serde(skip)]
-    write_timeout: Option<Duration>,
 }
 
 impl TcpStream {
@@ -373,11 +411,7 @@ impl TcpStream {
     }
 
     fn from_handle(handle: OwnedHandle) -> Self {
-        TcpStream {
-            handle,
-            read_timeout: None,
-            write_timeout: None,
-        }
+        TcpStream { handle }
     }
 
     /// Connects to an address (trying each address a name resolves to).
@@ -406,29 +440,68 @@ impl TcpStream {
         Ok(Self::from_handle(OwnedHandle::new(handle)))
     }
 
-    /// How long a read may wait (`None`: forever). A read that times out
-    /// fails with `TimedOut`.
-    ///
-    /// Unlike std's socket option, the timeout is this value's setting: it
-    /// does not travel with the stream when it moves to another process.
+    /// How long a read may wait (`None`: forever); a read that times out
+    /// fails with `TimedOut`. As with std's socket option, the timeout is
+    /// the socket's: it moves with the stream to another process, and
+    /// [`into_split`](TcpStream::into_split) gives it to the read half.
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration, as std has it.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.read_timeout = checked_timeout(timeout)?;
-        Ok(())
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        set_timeout(self.handle.raw(), Direction::Read, timeout)
     }
 
-    /// How long a write may wait (`None`: forever).
+    /// The read timeout [`set_read_timeout`](Self::set_read_timeout) set.
     ///
-    /// Unlike std's socket option, the timeout is this value's setting: it
-    /// does not travel with the stream when it moves to another process.
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        timeout_of(self.handle.raw(), Direction::Read)
+    }
+
+    /// How long a write may wait for room (`None`: forever); a write that
+    /// times out fails with `TimedOut`. As with std's socket option, the
+    /// timeout is the socket's and moves with it.
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration, as std has it.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.write_timeout = checked_timeout(timeout)?;
-        Ok(())
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        set_timeout(self.handle.raw(), Direction::Write, timeout)
+    }
+
+    /// The write timeout [`set_write_timeout`](Self::set_write_timeout) set.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        timeout_of(self.handle.raw(), Direction::Write)
+    }
+
+    /// Sets `TCP_NODELAY`. The VM sets it on every stream, so small
+    /// writes leave at once; `false` lets the kernel coalesce them (Nagle's
+    /// algorithm). It is the connection's option, kept when it moves.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        set_nodelay(self.handle.raw(), nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        nodelay(self.handle.raw())
+    }
+
+    /// Reads into `buf` without taking the bytes: the next read returns
+    /// them again. Waits for data as a read does (within the read timeout).
+    ///
+    /// # Errors
+    /// As a read.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        read_from(self.handle.raw(), buf, true)
     }
 
     /// Shuts down reading, writing, or both.
@@ -458,11 +531,7 @@ impl TcpStream {
     /// Splits the stream into a half that reads and a half that writes; each
     /// can be moved to a different process.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let TcpStream {
-            handle,
-            read_timeout,
-            write_timeout,
-        } = self;
+        let TcpStream { handle } = self;
         // SAFETY: the return area is valid; the stream handle is consumed.
         let halves = crate::call(|ret| unsafe { abi::net::split(handle.raw(), ret) })
             .expect("splitting a stream this process owns");
@@ -470,11 +539,9 @@ impl TcpStream {
         (
             OwnedReadHalf {
                 handle: OwnedHandle::new(halves.read),
-                read_timeout,
             },
             OwnedWriteHalf {
                 handle: OwnedHandle::new(halves.write),
-                write_timeout,
             },
         )
     }
@@ -482,13 +549,13 @@ impl TcpStream {
 
 impl Read for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_from(self.handle.raw(), buf, self.read_timeout)
+        read_from(self.handle.raw(), buf, false)
     }
 }
 
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_to(self.handle.raw(), buf, self.write_timeout)
+        write_to(self.handle.raw(), buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -501,8 +568,6 @@ impl Write for TcpStream {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OwnedReadHalf {
     handle: OwnedHandle,
-    #[serde(skip)]
-    read_timeout: Option<Duration>,
 }
 
 /// The writing half of a split [`TcpStream`]. Dropping it shuts down the
@@ -510,8 +575,6 @@ pub struct OwnedReadHalf {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OwnedWriteHalf {
     handle: OwnedHandle,
-    #[serde(skip)]
-    write_timeout: Option<Duration>,
 }
 
 /// Two halves that are not of the same stream, given back by
@@ -544,29 +607,42 @@ impl OwnedReadHalf {
             abi::net::reunite(self.handle.raw(), write.handle.raw(), ret)
         }) {
             Ok(handle) => {
-                let (read_timeout, write_timeout) = (self.read_timeout, write.write_timeout);
                 self.handle.consume();
                 write.handle.consume();
                 Ok(TcpStream {
                     handle: OwnedHandle::new(handle),
-                    read_timeout,
-                    write_timeout,
                 })
             }
             Err(_) => Err(ReuniteError(self, write)),
         }
     }
 
-    /// How long a read may wait (`None`: forever).
-    ///
-    /// Unlike std's socket option, the timeout is this value's setting: it
-    /// does not travel with the stream when it moves to another process.
+    /// How long a read may wait (`None`: forever); a read that times out
+    /// fails with `TimedOut`. As with std's socket option, the timeout is
+    /// the socket's: it moves with the half to another process, and
+    /// [`reunite`](Self::reunite) keeps it.
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration, as std has it.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.read_timeout = checked_timeout(timeout)?;
-        Ok(())
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        set_timeout(self.handle.raw(), Direction::Read, timeout)
+    }
+
+    /// The read timeout [`set_read_timeout`](Self::set_read_timeout) set.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        timeout_of(self.handle.raw(), Direction::Read)
+    }
+
+    /// Reads into `buf` without taking the bytes: the next read returns
+    /// them again. Waits for data as a read does (within the read timeout).
+    ///
+    /// # Errors
+    /// As a read.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        read_from(self.handle.raw(), buf, true)
     }
 
     /// The peer's address.
@@ -596,7 +672,7 @@ impl OwnedReadHalf {
 
 impl Read for OwnedReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_from(self.handle.raw(), buf, self.read_timeout)
+        read_from(self.handle.raw(), buf, false)
     }
 }
 
@@ -616,16 +692,41 @@ impl OwnedWriteHalf {
         self.handle.raw()
     }
 
-    /// How long a write may wait (`None`: forever).
-    ///
-    /// Unlike std's socket option, the timeout is this value's setting: it
-    /// does not travel with the stream when it moves to another process.
+    /// How long a write may wait for room (`None`: forever); a write that
+    /// times out fails with `TimedOut`. As with std's socket option, the
+    /// timeout is the socket's and moves with it.
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration, as std has it.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.write_timeout = checked_timeout(timeout)?;
-        Ok(())
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        set_timeout(self.handle.raw(), Direction::Write, timeout)
+    }
+
+    /// The write timeout [`set_write_timeout`](Self::set_write_timeout) set.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        timeout_of(self.handle.raw(), Direction::Write)
+    }
+
+    /// Sets `TCP_NODELAY`. The VM sets it on every stream, so small
+    /// writes leave at once; `false` lets the kernel coalesce them (Nagle's
+    /// algorithm). It is the whole connection's option (tokio has it on the stream
+    /// only; here a write half that moved away can set it too).
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        set_nodelay(self.handle.raw(), nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        nodelay(self.handle.raw())
     }
 
     /// The peer's address.
@@ -655,7 +756,7 @@ impl OwnedWriteHalf {
 
 impl Write for OwnedWriteHalf {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_to(self.handle.raw(), buf, self.write_timeout)
+        write_to(self.handle.raw(), buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -153,6 +153,26 @@ async fn network_failures_are_clear_statuses_that_harm_no_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_keeps_its_timeouts_and_options_when_it_moves() {
+    let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["socket-moves"])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "nodelay by default: Some(true)\n\
+         moved: read Some(Some(20ms)), write Some(Some(7s)), nodelay Some(false)\n\
+         silent peer after the move: Err(TimedOut)\n\
+         halves: read Some(Some(20ms)), write Some(Some(7s)), write half nodelay Some(false)\n\
+         peeked \"hello\", then read \"hello\"\n\
+         \"via timer\"\n\
+         cancelled: true\n\
+         peer of the cancelled stream reads: Ok(0)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_allow_net_a_bind_is_denied_naming_the_flag() {
     let run = run_file_on(test_vm(), &rust_guest("echo-server"), &["127.0.0.1:0"])
         .await

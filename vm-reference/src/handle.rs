@@ -11,6 +11,17 @@ use crate::module::Module;
 use crate::sync::IdHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::time::Duration;
+
+/// The timeouts a socket uses when a call gives none (`net.set-timeout`).
+/// They belong to the socket, so they move with it between processes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// For `read` and `peek`.
+    pub read: Option<Duration>,
+    /// For `write`.
+    pub write: Option<Duration>,
+}
 
 /// A resource a handle names.
 #[derive(Debug)]
@@ -20,22 +31,43 @@ pub(crate) enum Resource {
     /// A TCP listener.
     TcpListener(std::sync::Arc<tokio::net::TcpListener>),
     /// A whole TCP stream.
-    TcpStream(tokio::net::TcpStream),
-    /// The read half of a split stream.
-    ReadHalf(tokio::net::tcp::OwnedReadHalf),
-    /// The write half of a split stream; dropping it shuts down writing.
-    WriteHalf(tokio::net::tcp::OwnedWriteHalf),
+    TcpStream(tokio::net::TcpStream, Timeouts),
+    /// The read half of a split stream (only its read timeout is used).
+    ReadHalf(tokio::net::tcp::OwnedReadHalf, Timeouts),
+    /// The write half of a split stream; dropping it shuts down writing
+    /// (only its write timeout is used).
+    WriteHalf(tokio::net::tcp::OwnedWriteHalf, Timeouts),
 }
 
 impl Resource {
+    /// The default timeouts of a stream or half; `None` for other resources.
+    pub fn timeouts(&self) -> Option<Timeouts> {
+        match self {
+            Resource::TcpStream(_, t) | Resource::ReadHalf(_, t) | Resource::WriteHalf(_, t) => {
+                Some(*t)
+            }
+            _ => None,
+        }
+    }
+
+    /// The default timeouts of a stream or half, to change them.
+    pub fn timeouts_mut(&mut self) -> Option<&mut Timeouts> {
+        match self {
+            Resource::TcpStream(_, t) | Resource::ReadHalf(_, t) | Resource::WriteHalf(_, t) => {
+                Some(t)
+            }
+            _ => None,
+        }
+    }
+
     /// What kind of resource it is, for error texts.
     pub fn kind(&self) -> &'static str {
         match self {
             Resource::Module(_) => "a module",
             Resource::TcpListener(_) => "a TCP listener",
-            Resource::TcpStream(_) => "a TCP stream",
-            Resource::ReadHalf(_) => "a read half",
-            Resource::WriteHalf(_) => "a write half",
+            Resource::TcpStream(..) => "a TCP stream",
+            Resource::ReadHalf(..) => "a read half",
+            Resource::WriteHalf(..) => "a write half",
         }
     }
 }

@@ -208,9 +208,23 @@ fn send_message(
     mem: &[u8],
     target: u64,
     tag: u64,
+    data: (u32, u32),
+    handles: (u32, u32),
+) -> Result<(), ErrorCode> {
+    let message = message_from_guest(state, mem, tag, data, handles)?;
+    state.node.send(target, message);
+    Ok(())
+}
+
+/// A data message from this process, its bytes and handles given in guest
+/// memory; the handles leave the process's table (all or none).
+pub(crate) fn message_from_guest(
+    state: &mut ProcessState,
+    mem: &[u8],
+    tag: u64,
     (ptr, len): (u32, u32),
     (hptr, hlen): (u32, u32),
-) -> Result<(), ErrorCode> {
+) -> Result<Message, ErrorCode> {
     let data = bytes(mem, ptr, len).map_err(|c| {
         state.fail(
             c,
@@ -225,8 +239,5 @@ fn send_message(
             format!("handle {h} is not owned by this process (or is listed twice)"),
         )
     })?;
-    state
-        .node
-        .send(target, Message::data(state.id, tag, data, resources));
-    Ok(())
+    Ok(Message::data(state.id, tag, data, resources))
 }

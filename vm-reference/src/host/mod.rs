@@ -168,6 +168,12 @@ impl Payload for () {
     fn write(&self, _: &mut [u8]) {}
 }
 
+impl Payload for bool {
+    fn write(&self, out: &mut [u8]) {
+        out[0] = *self as u8;
+    }
+}
+
 impl Payload for u32 {
     fn write(&self, out: &mut [u8]) {
         out[..4].copy_from_slice(&self.to_le_bytes());

@@ -7,7 +7,7 @@
 //! owned.
 
 use super::{bytes, bytes_mut, memory, spec, string, write_result, Ctx};
-use crate::handle::Resource;
+use crate::handle::{Resource, Timeouts};
 use crate::process::ProcessState;
 use crate::resolver::{self, ResolveError};
 use std::future::{poll_fn, Future};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use vm_abi::{ErrorCode, Halves, ShutdownHow};
+use vm_abi::{Direction, ErrorCode, Halves, ShutdownHow};
 use wasmtime::Linker;
 
 /// The most one `read` moves at once; larger reads return what fits.
@@ -31,6 +31,27 @@ fn timeout(is_some: u32, nanos: u64) -> Option<Duration> {
 /// When an operation given `nanos` (if `is_some`) must end.
 fn deadline(is_some: u32, nanos: u64) -> Option<tokio::time::Instant> {
     timeout(is_some, nanos).map(|d| tokio::time::Instant::now() + d)
+}
+
+/// When a call on socket `h` must end: after the timeout the call gave
+/// (`nanos`, if `is_some`), or else after the socket's own timeout for
+/// `direction` (`net.set-timeout`), if it has one.
+fn call_deadline(
+    state: &ProcessState,
+    h: u32,
+    (is_some, nanos): (u32, u64),
+    direction: Direction,
+) -> Option<tokio::time::Instant> {
+    let own = || {
+        let t = state.handles.get(h)?.timeouts()?;
+        match direction {
+            Direction::Read => t.read,
+            Direction::Write => t.write,
+        }
+    };
+    timeout(is_some, nanos)
+        .or_else(own)
+        .map(|d| tokio::time::Instant::now() + d)
 }
 
 /// Runs `f`, failing with `TimedOut` at the deadline.
@@ -152,8 +173,8 @@ fn write_now(
     // leaves tokio's readiness stale; the waiting `write` that follows finds
     // that out with one more EAGAIN and then waits.
     let written = match state.handles.get(h) {
-        Some(Resource::TcpStream(s)) => socket2::SockRef::from(s).send(data),
-        Some(Resource::WriteHalf(w)) => socket2::SockRef::from(w.as_ref()).send(data),
+        Some(Resource::TcpStream(s, _)) => socket2::SockRef::from(s).send(data),
+        Some(Resource::WriteHalf(w, _)) => socket2::SockRef::from(w.as_ref()).send(data),
         _ => unreachable!("check() checked the kind"),
     };
     match written {
@@ -164,11 +185,11 @@ fn write_now(
 }
 
 fn readable(r: &Resource) -> bool {
-    matches!(r, Resource::TcpStream(_) | Resource::ReadHalf(_))
+    matches!(r, Resource::TcpStream(..) | Resource::ReadHalf(..))
 }
 
 fn writable(r: &Resource) -> bool {
-    matches!(r, Resource::TcpStream(_) | Resource::WriteHalf(_))
+    matches!(r, Resource::TcpStream(..) | Resource::WriteHalf(..))
 }
 
 /// The addresses `text` names that the VM's `--allow-net` rules permit,
@@ -232,7 +253,8 @@ async fn accept_connection(
     match accepted {
         Ok((stream, peer)) => {
             let _ = stream.set_nodelay(true);
-            Ok((state.handles.insert(Resource::TcpStream(stream)), peer))
+            let stream = Resource::TcpStream(stream, Timeouts::default());
+            Ok((state.handles.insert(stream), peer))
         }
         Err(e) => Err(io_fail(state, "accepting a connection", e)),
     }
@@ -376,7 +398,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let result = match connected {
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
-                        Ok(state.handles.insert(Resource::TcpStream(stream)))
+                        let stream = Resource::TcpStream(stream, Timeouts::default());
+                        Ok(state.handles.insert(stream))
                     }
                     Ok(Err(e)) => Err(io_fail(state, &format!("connecting to {text}"), e)),
                     Err(code) => Err(code),
@@ -386,51 +409,64 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
 
-    let read = spec("net", "read");
-    linker.func_wrap_async(
-        m,
-        "read",
-        move |mut caller: Ctx<'_>, (h, dst, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
-            Box::new(async move {
-                let (mem, state) = memory(&mut caller)?;
-                // Check the destination before reading, so no bytes are lost.
-                if let Err(code) = bytes_mut(mem, dst, len) {
-                    let code = state.fail(
-                        code,
-                        format!("read buffer at {dst} of {len} bytes lies outside memory"),
-                    );
-                    return write_result(mem, read, ret, Err::<u32, _>(code));
-                }
-                if let Err(code) = check(state, h, "readable (a stream or read half)", readable) {
-                    return write_result(mem, read, ret, Err::<u32, _>(code));
-                }
-                // Straight into guest memory (no copy, no buffer).
-                let len = len.min(MAX_READ);
-                let deadline = deadline(has_t, t);
-                let n = if len == 0 {
-                    Ok(0)
-                } else {
-                    transfer(&mut caller, h, deadline, |res, cx, mem| {
-                        let out =
-                            bytes_mut(mem, dst, len).expect("checked above; memory only grows");
-                        let mut buf = ReadBuf::new(out);
-                        let polled = match res {
-                            Resource::TcpStream(s) => Pin::new(s).poll_read(cx, &mut buf),
-                            Resource::ReadHalf(r) => Pin::new(r).poll_read(cx, &mut buf),
-                            _ => unreachable!("check() checked the kind"),
-                        };
-                        polled.map_ok(|()| buf.filled().len())
-                    })
-                    .await?
-                };
-                let (mem, state) = memory(&mut caller)?;
-                let result = n
-                    .map(|n| n as u32)
-                    .map_err(|e| io_fail(state, "reading", e));
-                write_result(mem, read, ret, result)
-            })
-        },
-    )?;
+    for (name, peek) in [("read", false), ("peek", true)] {
+        let s = spec("net", name);
+        linker.func_wrap_async(
+            m,
+            name,
+            move |mut caller: Ctx<'_>,
+                  (h, dst, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
+                Box::new(async move {
+                    let (mem, state) = memory(&mut caller)?;
+                    // Check the destination before reading, so no bytes are lost.
+                    if let Err(code) = bytes_mut(mem, dst, len) {
+                        let code = state.fail(
+                            code,
+                            format!("read buffer at {dst} of {len} bytes lies outside memory"),
+                        );
+                        return write_result(mem, s, ret, Err::<u32, _>(code));
+                    }
+                    if let Err(code) = check(state, h, "readable (a stream or read half)", readable)
+                    {
+                        return write_result(mem, s, ret, Err::<u32, _>(code));
+                    }
+                    // Straight into guest memory (no copy, no buffer).
+                    let len = len.min(MAX_READ);
+                    let deadline = call_deadline(state, h, (has_t, t), Direction::Read);
+                    let n = if len == 0 {
+                        Ok(0)
+                    } else {
+                        transfer(&mut caller, h, deadline, |res, cx, mem| {
+                            let out =
+                                bytes_mut(mem, dst, len).expect("checked above; memory only grows");
+                            let mut buf = ReadBuf::new(out);
+                            let polled = match (res, peek) {
+                                (Resource::TcpStream(s, _), false) => {
+                                    Pin::new(s).poll_read(cx, &mut buf)
+                                }
+                                (Resource::ReadHalf(r, _), false) => {
+                                    Pin::new(r).poll_read(cx, &mut buf)
+                                }
+                                (Resource::TcpStream(s, _), true) => {
+                                    s.poll_peek(cx, &mut buf).map_ok(drop)
+                                }
+                                (Resource::ReadHalf(r, _), true) => {
+                                    r.poll_peek(cx, &mut buf).map_ok(drop)
+                                }
+                                _ => unreachable!("check() checked the kind"),
+                            };
+                            polled.map_ok(|()| buf.filled().len())
+                        })
+                        .await?
+                    };
+                    let (mem, state) = memory(&mut caller)?;
+                    let what = if peek { "peeking" } else { "reading" };
+                    let result = n.map(|n| n as u32).map_err(|e| io_fail(state, what, e));
+                    write_result(mem, s, ret, result)
+                })
+            },
+        )?;
+    }
 
     let write = spec("net", "write");
     linker.func_wrap_async(
@@ -450,12 +486,12 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     return write_result(mem, write, ret, Err::<u32, _>(code));
                 }
                 // Straight from guest memory, as for reads.
-                let deadline = deadline(has_t, t);
+                let deadline = call_deadline(state, h, (has_t, t), Direction::Write);
                 let n = transfer(&mut caller, h, deadline, |res, cx, mem| {
                     let data = bytes(mem, ptr, len).expect("checked above; memory only grows");
                     match res {
-                        Resource::TcpStream(s) => Pin::new(s).poll_write(cx, data),
-                        Resource::WriteHalf(w) => Pin::new(w).poll_write(cx, data),
+                        Resource::TcpStream(s, _) => Pin::new(s).poll_write(cx, data),
+                        Resource::WriteHalf(w, _) => Pin::new(w).poll_write(cx, data),
                         _ => unreachable!("check() checked the kind"),
                     }
                 })
@@ -536,19 +572,75 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             let result = take(state, h, "a TCP stream", |r| {
-                matches!(r, Resource::TcpStream(_))
+                matches!(r, Resource::TcpStream(..))
             })
             .map(|r| {
-                let Resource::TcpStream(stream) = r else {
+                let Resource::TcpStream(stream, timeouts) = r else {
                     unreachable!("take() checked the kind")
                 };
                 let (r, w) = stream.into_split();
                 Halves {
-                    read: state.handles.insert(Resource::ReadHalf(r)),
-                    write: state.handles.insert(Resource::WriteHalf(w)),
+                    read: state.handles.insert(Resource::ReadHalf(r, timeouts)),
+                    write: state.handles.insert(Resource::WriteHalf(w, timeouts)),
                 }
             });
             write_result(mem, split, ret, result)
+        },
+    )?;
+
+    let set_timeout = spec("net", "set-timeout");
+    linker.func_wrap(
+        m,
+        "set-timeout",
+        move |mut caller: Ctx<'_>, h: u32, direction: u32, nanos: u64, ret: u32| {
+            let (mem, state) = memory(&mut caller)?;
+            let result = socket_timeout(state, h, direction).map(|(t, direction)| {
+                let slot = match direction {
+                    Direction::Read => &mut t.read,
+                    Direction::Write => &mut t.write,
+                };
+                *slot = (nanos != 0).then(|| Duration::from_nanos(nanos));
+            });
+            write_result(mem, set_timeout, ret, result)
+        },
+    )?;
+
+    let get_timeout = spec("net", "timeout");
+    linker.func_wrap(
+        m,
+        "timeout",
+        move |mut caller: Ctx<'_>, h: u32, direction: u32, ret: u32| {
+            let (mem, state) = memory(&mut caller)?;
+            let result = socket_timeout(state, h, direction).map(|(t, direction)| {
+                let slot = match direction {
+                    Direction::Read => t.read,
+                    Direction::Write => t.write,
+                };
+                slot.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64)
+            });
+            write_result(mem, get_timeout, ret, result)
+        },
+    )?;
+
+    let set_nodelay = spec("net", "set-nodelay");
+    linker.func_wrap(
+        m,
+        "set-nodelay",
+        move |mut caller: Ctx<'_>, h: u32, enabled: u32, ret: u32| {
+            let (mem, state) = memory(&mut caller)?;
+            let result = with_stream_socket(state, h, |s| s.set_tcp_nodelay(enabled != 0));
+            write_result(mem, set_nodelay, ret, result)
+        },
+    )?;
+
+    let nodelay = spec("net", "nodelay");
+    linker.func_wrap(
+        m,
+        "nodelay",
+        move |mut caller: Ctx<'_>, h: u32, ret: u32| {
+            let (mem, state) = memory(&mut caller)?;
+            let result = with_stream_socket(state, h, |s| s.tcp_nodelay());
+            write_result(mem, nodelay, ret, result)
         },
     )?;
 
@@ -570,14 +662,68 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
 fn socket_address(r: Option<&Resource>, peer: bool) -> Option<io::Result<SocketAddr>> {
     Some(match (r?, peer) {
         (Resource::TcpListener(l), false) => l.local_addr(),
-        (Resource::TcpStream(s), true) => s.peer_addr(),
-        (Resource::TcpStream(s), false) => s.local_addr(),
-        (Resource::ReadHalf(r), true) => r.peer_addr(),
-        (Resource::ReadHalf(r), false) => r.local_addr(),
-        (Resource::WriteHalf(w), true) => w.peer_addr(),
-        (Resource::WriteHalf(w), false) => w.local_addr(),
+        (Resource::TcpStream(s, _), true) => s.peer_addr(),
+        (Resource::TcpStream(s, _), false) => s.local_addr(),
+        (Resource::ReadHalf(r, _), true) => r.peer_addr(),
+        (Resource::ReadHalf(r, _), false) => r.local_addr(),
+        (Resource::WriteHalf(w, _), true) => w.peer_addr(),
+        (Resource::WriteHalf(w, _), false) => w.local_addr(),
         _ => return None,
     })
+}
+
+/// The default timeouts of the stream or half `h`, and the direction
+/// `direction` names; fails for another resource, a direction the handle
+/// cannot use (a read half has no write timeout), or an unknown direction.
+fn socket_timeout(
+    state: &mut ProcessState,
+    h: u32,
+    direction: u32,
+) -> Result<(&mut Timeouts, Direction), ErrorCode> {
+    let Some(direction) = Direction::from_raw(direction as u8) else {
+        let text = format!("{direction} is not a direction (0 read, 1 write)");
+        return Err(state.fail(ErrorCode::InvalidArgument, text));
+    };
+    let fits = match (state.handles.get(h), direction) {
+        (Some(Resource::TcpStream(..)), _)
+        | (Some(Resource::ReadHalf(..)), Direction::Read)
+        | (Some(Resource::WriteHalf(..)), Direction::Write) => Ok(()),
+        (Some(r), _) => Err(format!(
+            "handle {h} is {}, which has no {direction:?} timeout",
+            r.kind()
+        )),
+        (None, _) => Err(format!("handle {h} is not owned by this process")),
+    };
+    match fits {
+        Ok(()) => {
+            let t = state.handles.get_mut(h).and_then(Resource::timeouts_mut);
+            Ok((t.expect("checked above"), direction))
+        }
+        Err(text) => Err(state.fail(ErrorCode::InvalidHandle, text)),
+    }
+}
+
+/// Runs `f` on the socket under the stream or half `h` (a socket option is
+/// the whole connection's, whichever half sets it).
+fn with_stream_socket<T>(
+    state: &mut ProcessState,
+    h: u32,
+    f: impl FnOnce(socket2::SockRef<'_>) -> io::Result<T>,
+) -> Result<T, ErrorCode> {
+    let done = match state.handles.get(h) {
+        Some(Resource::TcpStream(s, _)) => f(socket2::SockRef::from(s)),
+        Some(Resource::ReadHalf(r, _)) => f(socket2::SockRef::from(r.as_ref())),
+        Some(Resource::WriteHalf(w, _)) => f(socket2::SockRef::from(w.as_ref())),
+        Some(r) => {
+            let text = format!("handle {h} is {}, not a stream or half", r.kind());
+            return Err(state.fail(ErrorCode::InvalidHandle, text));
+        }
+        None => {
+            let text = format!("handle {h} is not owned by this process");
+            return Err(state.fail(ErrorCode::InvalidHandle, text));
+        }
+    };
+    done.map_err(|e| io_fail(state, "setting a socket option", e))
 }
 
 fn shut(state: &mut ProcessState, h: u32, how: u32) -> Result<(), ErrorCode> {
@@ -594,11 +740,11 @@ fn shut(state: &mut ProcessState, h: u32, how: u32) -> Result<(), ErrorCode> {
         }
     };
     let done = match (state.handles.get(h), how) {
-        (Some(Resource::TcpStream(s)), _) => socket2::SockRef::from(s).shutdown(how),
-        (Some(Resource::ReadHalf(r)), Shutdown::Read) => {
+        (Some(Resource::TcpStream(s, _)), _) => socket2::SockRef::from(s).shutdown(how),
+        (Some(Resource::ReadHalf(r, _)), Shutdown::Read) => {
             socket2::SockRef::from(r.as_ref()).shutdown(how)
         }
-        (Some(Resource::WriteHalf(w)), Shutdown::Write) => {
+        (Some(Resource::WriteHalf(w, _)), Shutdown::Write) => {
             socket2::SockRef::from(w.as_ref()).shutdown(how)
         }
         (Some(r), _) => {
@@ -622,24 +768,30 @@ fn shut(state: &mut ProcessState, h: u32, how: u32) -> Result<(), ErrorCode> {
 }
 
 fn rejoin(state: &mut ProcessState, rh: u32, wh: u32) -> Result<u32, ErrorCode> {
-    let ok_kinds = matches!(state.handles.get(rh), Some(Resource::ReadHalf(_)))
-        && matches!(state.handles.get(wh), Some(Resource::WriteHalf(_)));
+    let ok_kinds = matches!(state.handles.get(rh), Some(Resource::ReadHalf(..)))
+        && matches!(state.handles.get(wh), Some(Resource::WriteHalf(..)));
     if !ok_kinds {
         return Err(state.fail(
             ErrorCode::InvalidHandle,
             format!("handles {rh} and {wh} are not a read half and a write half of this process"),
         ));
     }
-    let (Some(Resource::ReadHalf(r)), Some(Resource::WriteHalf(w))) =
+    let (Some(Resource::ReadHalf(r, rt)), Some(Resource::WriteHalf(w, wt))) =
         (state.handles.remove(rh), state.handles.remove(wh))
     else {
         unreachable!("kinds checked above")
     };
     match r.reunite(w) {
-        Ok(stream) => Ok(state.handles.insert(Resource::TcpStream(stream))),
+        Ok(stream) => {
+            let timeouts = Timeouts {
+                read: rt.read,
+                write: wt.write,
+            };
+            Ok(state.handles.insert(Resource::TcpStream(stream, timeouts)))
+        }
         Err(e) => {
-            state.handles.restore(rh, Resource::ReadHalf(e.0));
-            state.handles.restore(wh, Resource::WriteHalf(e.1));
+            state.handles.restore(rh, Resource::ReadHalf(e.0, rt));
+            state.handles.restore(wh, Resource::WriteHalf(e.1, wt));
             Err(state.fail(
                 ErrorCode::NotPaired,
                 format!("handles {rh} and {wh} are halves of different streams; both are kept"),

@@ -45,6 +45,7 @@ fn main() {
         "name-limits" => name_limits(),
         "monitor-churn" => monitor_churn(),
         "send-exit" => send_exit(),
+        "socket-moves" => socket_moves(),
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -796,4 +797,85 @@ fn send_exit() {
     println!("{}", inbox.receive().unwrap());
     trapper.exit("please stop");
     println!("trapped: {}", inbox.receive().unwrap());
+}
+
+/// What a socket carries when it moves (its timeouts and `TCP_NODELAY`),
+/// `peek`, and a timer that carries a stream.
+fn socket_moves() {
+    use std::io::{ErrorKind, Read, Write};
+    use vm_sdk::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let pair = || {
+        let a = TcpStream::connect(addr).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        (a, b)
+    };
+
+    let (a, mut b) = pair();
+    println!("nodelay by default: {:?}", a.nodelay().ok());
+    a.set_nodelay(false).unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    a.set_write_timeout(Some(Duration::from_secs(7))).unwrap();
+    let me = Process::<String>::this();
+    let inbox = Mailbox::<String>::this();
+    let _child = spawn(
+        (a, me),
+        |(a, parent): (TcpStream, Process<String>), _: Mailbox<()>| {
+            parent.send(format!(
+                "moved: read {:?}, write {:?}, nodelay {:?}",
+                a.read_timeout().ok(),
+                a.write_timeout().ok(),
+                a.nodelay().ok()
+            ));
+            let mut a = a;
+            let mut buf = [0u8; 16];
+            parent.send(format!(
+                "silent peer after the move: {:?}",
+                a.read(&mut buf).map_err(|e| e.kind())
+            ));
+            let (mut read, write) = a.into_split();
+            parent.send(format!(
+                "halves: read {:?}, write {:?}, write half nodelay {:?}",
+                read.read_timeout().ok(),
+                write.write_timeout().ok(),
+                write.nodelay().ok()
+            ));
+            read.set_read_timeout(None).unwrap();
+            parent.send("ready".into());
+            let n = read.peek(&mut buf).unwrap();
+            let peeked = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let n = read.read(&mut buf).unwrap();
+            let read_after = String::from_utf8_lossy(&buf[..n]).into_owned();
+            parent.send(format!("peeked {peeked:?}, then read {read_after:?}"));
+        },
+    );
+    for _ in 0..3 {
+        println!("{}", inbox.receive().unwrap());
+    }
+    assert_eq!(inbox.receive().unwrap(), "ready");
+    b.write_all(b"hello").unwrap();
+    println!("{}", inbox.receive().unwrap());
+
+    // A stream rides a timer to its target.
+    let (c, mut d) = pair();
+    let streams = Process::<TcpStream>::this();
+    let _timer = streams.send_after(c, Duration::from_millis(1));
+    let mut c = Mailbox::<TcpStream>::this().receive().unwrap();
+    c.write_all(b"via timer").unwrap();
+    let mut buf = [0u8; 16];
+    let n = d.read(&mut buf).unwrap();
+    println!("{:?}", String::from_utf8_lossy(&buf[..n]));
+
+    // A cancelled timer closes the stream it carried: the peer sees the end.
+    let (e, mut f) = pair();
+    let timer = streams.send_after(e, Duration::from_secs(3600));
+    println!("cancelled: {}", timer.cancel());
+    f.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    println!(
+        "peer of the cancelled stream reads: {:?}",
+        f.read(&mut buf)
+            .map_err(|e| e.kind() == ErrorKind::TimedOut)
+    );
 }
