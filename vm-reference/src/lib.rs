@@ -27,6 +27,7 @@ mod node;
 mod process;
 mod resolver;
 mod scheduler;
+mod signal;
 mod sync;
 mod table;
 pub mod template;
@@ -35,8 +36,9 @@ pub use compat::{Incompatibility, ModuleInfo};
 pub use config::{parse_size, Config, Output};
 pub use module::Module;
 pub use net_policy::{NetPolicy, NetRule};
-pub use process::{ExitReason, Outcome};
+pub use process::Outcome;
 pub use resolver::{Lookup, Resolver, SystemResolver};
+pub use signal::ExitReason;
 
 use node::{Node, SpawnRequest};
 use process::Start;

@@ -20,7 +20,7 @@
 //! From then on, messages to it are dropped until it is gone.
 
 use crate::handle::Resource;
-use crate::process::Control;
+use crate::signal::Control;
 use crate::sync::lock;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};

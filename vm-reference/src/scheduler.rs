@@ -323,10 +323,9 @@ impl Local {
         self.runtime.block_on(tokio::task::yield_now());
     }
 
-    /// Looks once for work elsewhere. It does not spin: spinning 20 µs
-    /// (plain or yielding) before parking did not speed up message chains
-    /// measurably here, and it cost the TCP echo benchmark 10-30% more CPU
-    /// on a machine whose cores the load generator shares.
+    /// Looks once for work elsewhere. It does not spin before parking:
+    /// spinning does not shorten message chains, and it takes CPU from
+    /// whatever shares the machine's cores.
     fn search(&self) -> Option<Runnable> {
         let shared = &*self.shared;
         shared.searching.fetch_add(1, Ordering::SeqCst);

@@ -3,8 +3,9 @@
 //!
 //! Ids are sequential and chosen by the VM, never by a guest, so they are
 //! hashed by one multiplication rather than SipHash: no input can flood it.
+//! The table knows nothing of what a process is: it holds the node's
+//! entries as `E`.
 
-use crate::node::ProcessEntry;
 use crate::sync::{lock, IdHasher};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -13,18 +14,17 @@ use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
 
-type Shard =
-    Mutex<HashMap<u64, Arc<ProcessEntry>, BuildHasherDefault<IdHasher<{ SHARDS as u64 }>>>>;
+type Shard<E> = Mutex<HashMap<u64, Arc<E>, BuildHasherDefault<IdHasher<{ SHARDS as u64 }>>>>;
 
 /// Live processes by id.
-pub(crate) struct ProcessTable {
-    shards: [Shard; SHARDS],
+pub(crate) struct ProcessTable<E> {
+    shards: [Shard<E>; SHARDS],
     /// How many entries the shards hold, so counting them (every spawn
     /// checks the limit) takes no lock.
     live: AtomicUsize,
 }
 
-impl Default for ProcessTable {
+impl<E> Default for ProcessTable<E> {
     fn default() -> Self {
         ProcessTable {
             shards: std::array::from_fn(|_| Mutex::default()),
@@ -33,8 +33,8 @@ impl Default for ProcessTable {
     }
 }
 
-impl ProcessTable {
-    fn shard(&self, id: u64) -> &Shard {
+impl<E> ProcessTable<E> {
+    fn shard(&self, id: u64) -> &Shard<E> {
         &self.shards[id as usize % SHARDS]
     }
 
@@ -56,9 +56,9 @@ impl ProcessTable {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Inserts a process, for which room was reserved.
-    pub fn insert(&self, entry: Arc<ProcessEntry>) {
-        lock(self.shard(entry.id)).insert(entry.id, entry);
+    /// Inserts process `id`, for which room was reserved.
+    pub fn insert(&self, id: u64, entry: Arc<E>) {
+        lock(self.shard(id)).insert(id, entry);
     }
 
     pub fn remove(&self, id: u64) {
@@ -67,14 +67,14 @@ impl ProcessTable {
         }
     }
 
-    pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry>> {
+    pub fn get(&self, id: u64) -> Option<Arc<E>> {
         lock(self.shard(id)).get(&id).cloned()
     }
 
     /// Runs `f` on the process, under its shard's lock (keep `f` short):
     /// cheaper than [`ProcessTable::get`] for one operation, as the entry's
     /// reference count is not touched.
-    pub fn with<R>(&self, id: u64, f: impl FnOnce(&ProcessEntry) -> R) -> Option<R> {
+    pub fn with<R>(&self, id: u64, f: impl FnOnce(&E) -> R) -> Option<R> {
         lock(self.shard(id)).get(&id).map(|e| f(e))
     }
 
@@ -82,7 +82,7 @@ impl ProcessTable {
         self.live.load(Ordering::Relaxed)
     }
 
-    pub fn all(&self) -> Vec<Arc<ProcessEntry>> {
+    pub fn all(&self) -> Vec<Arc<E>> {
         self.shards
             .iter()
             .flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>())
@@ -98,10 +98,10 @@ mod tests {
 
     #[test]
     fn the_count_follows_reservations_and_removes() {
-        let table = ProcessTable::default();
+        let table = ProcessTable::<u64>::default();
         for id in 1..=40 {
             assert!(table.reserve(40));
-            table.insert(Arc::new(ProcessEntry::new(id)));
+            table.insert(id, Arc::new(id));
         }
         assert!(!table.reserve(40), "a 41st reserved at a limit of 40");
         table.remove(3);
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn racing_reservations_never_pass_the_limit() {
-        let table = ProcessTable::default();
+        let table = ProcessTable::<u64>::default();
         let won: usize = std::thread::scope(|s| {
             let racers: Vec<_> = (0..8)
                 .map(|_| s.spawn(|| (0..1000).filter(|_| table.reserve(100)).count()))

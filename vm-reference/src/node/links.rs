@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::mailbox::Message;
-use crate::process::{Control, ExitReason};
+use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;

@@ -21,8 +21,9 @@ pub(crate) use registry::{MAX_NAMES, MAX_NAME_LEN};
 use crate::config::{Config, Output};
 use crate::mailbox::{Mailbox, Message, Payload};
 use crate::module::Module;
-use crate::process::{self, Control, ExitReason, Launch, Outcome, Start};
+use crate::process::{self, Launch, Outcome, Start};
 use crate::scheduler::Scheduler;
+use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use crate::table::ProcessTable;
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ pub(crate) struct Node {
     pub engine: Engine,
     pub linker: Linker<process::ProcessState>,
     pub config: Config,
-    processes: ProcessTable,
+    processes: ProcessTable<ProcessEntry>,
     registry: Mutex<HashMap<String, u64>>,
     /// Pending timers' targets, by timer reference (the timer itself is
     /// kept with its target).
@@ -151,7 +152,7 @@ impl Node {
             };
             entry.inbox.push(init, self.config.max_mailbox);
         }
-        self.processes.insert(entry.clone());
+        self.processes.insert(entry.id, entry.clone());
         if let Some(parent) = req.link {
             // The parent is calling us, so it is alive; link both ways.
             if let Some(p) = self.get(parent) {
