@@ -56,15 +56,29 @@ typedef int vm_status_t;
 #define VM_E_UNREACHABLE VM_STATUS(VM_ERROR_CODE_UNREACHABLE)
 #define VM_E_NOT_PAIRED VM_STATUS(VM_ERROR_CODE_NOT_PAIRED)
 #define VM_E_IO VM_STATUS(VM_ERROR_CODE_IO)
-/* The SDK's own: a message did not decode, or a buffer was too small. */
+/* The SDK's own statuses: */
+/* A message did not decode. */
 #define VM_E_DECODE 1000
+/* A buffer (or VM_MAX_CAPTURE) was too small for what had to go in it. */
 #define VM_E_BUFFER_TOO_SMALL 1001
+/* A try-write found the socket's send buffer full: nothing was written. */
+#define VM_E_WOULD_BLOCK 1002
+/* The process a request went to ended before it replied (vm_request). */
+#define VM_E_DOWN 1003
 
-/* The status's name ("timeout", "decode", ...). */
+/* The status's name ("timeout", "decode", "would-block", ...). */
 const char *vm_strerror(vm_status_t status);
-/* Copies the VM's text for the last failed call (NUL-terminated, truncated
- * to cap); returns its full length. */
+/* Copies the text explaining the last failed call (NUL-terminated, cut to
+ * `cap`); returns its full length. After a failure of the SDK's own (a
+ * buffer too small, a message that did not decode, an argument the SDK
+ * refuses) it is the SDK's text, so a failure never shows the text of an
+ * older one; after a VM failure it is the VM's. Successful calls leave it
+ * as it is. Raw vm_raw_* calls that fail do not replace an SDK text. */
 size_t vm_last_error(char *buf, size_t cap);
+/* The ABI version the VM serves (version.abi-version): the newest minor of
+ * its major, which may be newer than VM_ABI_MAJOR.VM_ABI_MINOR, the version
+ * this SDK was built against. */
+vm_semver_t vm_abi_version(void);
 
 /* ---- processes ---- */
 
@@ -79,15 +93,28 @@ typedef void (*vm_process_fn)(const uint8_t *capture, size_t len);
 /* Starts `fn` in a new process of this module with a copy of `capture`
  * (at most VM_MAX_CAPTURE bytes), moving `handles` (sockets, say) to it:
  * the new process takes them with vm_take_handle(0..) before its first
- * receive. `link` links it to this process. */
+ * receive. On success the moved entries of `handles` are zeroed; on failure
+ * nothing moves. `link` links it to this process. `out` may be NULL.
+ * Errors: VM_E_BUFFER_TOO_SMALL for a larger capture, VM_E_LIMIT_REACHED at
+ * the VM's process limit, VM_E_INVALID_HANDLE for a handle not owned. */
 #define VM_MAX_CAPTURE 4096
-vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, const vm_handle_t *handles, size_t nhandles,
+vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handle_t *handles, size_t nhandles,
                      bool link, vm_pid_t *out);
+
+/* A compiled WebAssembly module that processes can be spawned from. */
+typedef struct vm_module { vm_handle_t handle; } vm_module_t;
+/* Compiles `bytes`, checking them against the VM's ABI first.
+ * Errors: VM_E_MODULE_INVALID, VM_E_MODULE_INCOMPATIBLE (the text says which
+ * import). */
+vm_status_t vm_load_module(const void *bytes, size_t len, vm_module_t *out);
 /* Starts export `entry` (taking () or (i32) = `arg`) of a loaded module; its
- * first message (kind init) carries `init`. */
-vm_status_t vm_spawn_module(vm_handle_t module, const char *entry, uint32_t arg, const void *init, size_t len,
+ * first message (kind init) carries `init`. The module stays loaded. */
+vm_status_t vm_spawn_module(vm_module_t module, const char *entry, uint32_t arg, const void *init, size_t len,
                             bool link, vm_pid_t *out);
-vm_status_t vm_load_module(const void *bytes, size_t len, vm_handle_t *out);
+/* Releases the module and zeroes `*module` (processes spawned from it run
+ * on). VM_E_INVALID_HANDLE if it was not owned (it is zeroed either way). */
+vm_status_t vm_module_close(vm_module_t *module);
+
 vm_status_t vm_link(vm_pid_t target);
 void vm_unlink(vm_pid_t target);
 /* Returns the monitor reference that tags the down message. */
@@ -95,7 +122,6 @@ uint64_t vm_monitor(vm_pid_t target);
 void vm_demonitor(uint64_t monitor);
 void vm_kill(vm_pid_t target);
 bool vm_trap_exits(bool enabled);
-/* Ends this process; an empty or NULL reason is a normal exit. */
 /* Ends this process (flushing stdio in hosted builds); NULL or "" is a
  * normal exit, any other text the exit reason. */
 VM_NORETURN void vm_exit(const char *reason);
@@ -106,13 +132,17 @@ void vm_sleep_ms(uint64_t ms);
  * non-empty reason ends it, and NULL or "" (normal) is ignored. Unlike
  * vm_kill, it can be trapped. */
 void vm_send_exit(vm_pid_t target, const char *reason);
+/* Releases a raw handle; prefer the typed close functions, which also zero
+ * the caller's copy. */
 vm_status_t vm_drop(vm_handle_t handle);
 
 /* ---- messages ---- */
 
 vm_status_t vm_send(vm_pid_t to, uint64_t tag, const void *data, size_t len);
-/* Sends, moving `handles` (sockets, modules) to the receiver. */
-vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, const vm_handle_t *handles,
+/* Sends, moving `handles` (sockets, modules) to the receiver: on success
+ * the entries of `handles` are zeroed; on failure nothing is sent or moved.
+ * Pass a typed resource's `&x.handle` to have `x` zeroed. */
+vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
                             size_t nhandles);
 /* A received message: its envelope and (up to `cap`) its bytes in `buf`.
  * `truncated` is set when the message was larger than the buffer: `data`
@@ -145,39 +175,154 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap);
 vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out);
 uint64_t vm_fresh_tag(void);
 
+/* ---- exit reasons ----
+ * Why a process ended, as down and exit messages carry it: a one-byte code
+ * (vm_exit_reason_t, VM_EXIT_REASON_*) then UTF-8 text, the reason given to
+ * vm_exit or vm_send_exit, or why the process trapped. */
+
+typedef struct vm_reason {
+    vm_exit_reason_t kind; /* VM_EXIT_REASON_*; a newer VM may send other codes */
+    const char *text;      /* not NUL-terminated; points into the message's buffer */
+    size_t text_len;
+} vm_reason_t;
+/* Decodes the reason a down or exit message carries. Its text points into
+ * `m`'s buffer (valid while it is), and is only the part the buffer held
+ * when `m` is truncated (the kind is always whole).
+ * Errors: VM_E_DECODE if `m` is not a down or exit message, or is empty. */
+vm_status_t vm_decode_exit_reason(const vm_message_t *m, vm_reason_t *out);
+/* The kind's name: "normal", "exit", "trap", "killed", "noproc" (or
+ * "unknown"). */
+const char *vm_exit_reason_name(vm_exit_reason_t kind);
+/* Waits (as vm_receive) for the down message of `monitor` and decodes it
+ * into `reason`; the monitor is then gone. VM_E_TIMEOUT if none arrives in
+ * `timeout_ms` (< 0 waits forever); `m` (its sender is the process that
+ * ended) and `reason` point into `buf`. */
+vm_status_t vm_receive_down(uint64_t monitor, int64_t timeout_ms, void *buf, size_t cap, vm_message_t *m,
+                            vm_reason_t *reason);
+/* Waits for the next exit message (a linked process ended while this one
+ * traps exits; m->envelope.sender is it), as vm_receive_down. */
+vm_status_t vm_receive_exit(int64_t timeout_ms, void *buf, size_t cap, vm_message_t *m, vm_reason_t *reason);
+
 /* ---- registry and timers ---- */
 
 vm_status_t vm_register(const char *name, vm_pid_t pid);
 vm_status_t vm_lookup(const char *name, vm_pid_t *out);
 vm_status_t vm_unregister(const char *name);
+/* Sends a data message after `delay_ms` (Erlang's send_after); returns the
+ * timer's reference, for vm_cancel_timer. */
 uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, uint64_t delay_ms);
+/* vm_send_after for a message that carries handles (ABI 1.4): they leave
+ * this process now (their entries are zeroed) and reach `to` when the timer
+ * fires; if it is cancelled, or `to` ends first, they are closed. `timer`
+ * may be NULL. Errors: VM_E_INVALID_HANDLE (nothing moves) for a handle
+ * not owned. */
+vm_status_t vm_send_after_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
+                                  size_t nhandles, uint64_t delay_ms, uint64_t *timer);
+/* Cancels a timer; true if it had not fired yet. */
 bool vm_cancel_timer(uint64_t timer);
 
 /* ---- TCP ----
  * Distinct types make misuse a compile error: a read half cannot be passed
- * where writing is expected. */
+ * where writing is expected. Timeouts are in milliseconds; VM_FOREVER (any
+ * value < 0) means the socket's own timeout (vm_tcp_set_read_timeout and
+ * the like), or no limit if it has none. Failed calls return the VM's
+ * status: VM_E_TIMEOUT, VM_E_CONNECTION_RESET, VM_E_PERMISSION_DENIED (the
+ * text names the --allow-net rule to grant), VM_E_INVALID_HANDLE for a
+ * socket this process does not own, ... */
 
 typedef struct vm_tcp_listener { vm_handle_t handle; } vm_tcp_listener_t;
 typedef struct vm_tcp_stream { vm_handle_t handle; } vm_tcp_stream_t;
 typedef struct vm_read_half { vm_handle_t handle; } vm_read_half_t;
 typedef struct vm_write_half { vm_handle_t handle; } vm_write_half_t;
 
+/* Resolves `host` (a name or IP, optionally with `:PORT`) through the VM
+ * under its --allow-net policy (a name no rule names is not looked up:
+ * VM_E_PERMISSION_DENIED). Writes the addresses as text, one per line
+ * ("IP:PORT"; port 0 without one), NUL-terminated, to `buf`; `*len` (may be
+ * NULL) is the text's full length. VM_E_BUFFER_TOO_SMALL if it needs more
+ * than `cap` - 1 bytes: call again with `*len` + 1. */
+vm_status_t vm_resolve(const char *host, char *buf, size_t cap, size_t *len);
+
 vm_status_t vm_tcp_bind(const char *address, vm_tcp_listener_t *out);
 vm_status_t vm_tcp_accept(vm_tcp_listener_t listener, int64_t timeout_ms, vm_tcp_stream_t *out);
 vm_status_t vm_tcp_connect(const char *address, int64_t timeout_ms, vm_tcp_stream_t *out);
-/* The address as text, NUL-terminated. */
+
+/* Addresses as text ("IP:PORT"), NUL-terminated; VM_E_BUFFER_TOO_SMALL if
+ * `cap` cannot hold it (64 bytes always can). */
+vm_status_t vm_tcp_listener_local_address(vm_tcp_listener_t listener, char *buf, size_t cap);
+vm_status_t vm_tcp_stream_local_address(vm_tcp_stream_t stream, char *buf, size_t cap);
+vm_status_t vm_tcp_stream_peer_address(vm_tcp_stream_t stream, char *buf, size_t cap);
+vm_status_t vm_read_half_local_address(vm_read_half_t half, char *buf, size_t cap);
+vm_status_t vm_read_half_peer_address(vm_read_half_t half, char *buf, size_t cap);
+vm_status_t vm_write_half_local_address(vm_write_half_t half, char *buf, size_t cap);
+vm_status_t vm_write_half_peer_address(vm_write_half_t half, char *buf, size_t cap);
+/* The same for any socket's raw handle. */
 vm_status_t vm_tcp_local_address(vm_handle_t socket, char *buf, size_t cap);
 vm_status_t vm_tcp_peer_address(vm_handle_t socket, char *buf, size_t cap);
+
 /* Reads up to `cap` bytes; *n == 0 means end-of-stream. */
 vm_status_t vm_tcp_read(vm_tcp_stream_t stream, void *buf, size_t cap, int64_t timeout_ms, size_t *n);
+/* Reads like vm_tcp_read, but the bytes stay in the socket: the next read
+ * or peek returns them again (ABI 1.4). */
+vm_status_t vm_tcp_peek(vm_tcp_stream_t stream, void *buf, size_t cap, int64_t timeout_ms, size_t *n);
+/* Writes some of `data`, waiting at most `timeout_ms` for room; `*n` says
+ * how much (at least 1 byte when `len` > 0 and it returns VM_OK). */
+vm_status_t vm_tcp_write(vm_tcp_stream_t stream, const void *data, size_t len, int64_t timeout_ms, size_t *n);
+/* Writes what the send buffer takes now, never waiting: VM_E_WOULD_BLOCK
+ * (and *n == 0) when it is full. */
+vm_status_t vm_tcp_try_write(vm_tcp_stream_t stream, const void *data, size_t len, size_t *n);
+/* Writes all of `data`, waiting for room as long as the socket's own write
+ * timeout allows. */
 vm_status_t vm_tcp_write_all(vm_tcp_stream_t stream, const void *data, size_t len);
 vm_status_t vm_tcp_shutdown(vm_tcp_stream_t stream, vm_shutdown_how_t how);
-/* Consumes the stream. */
-vm_status_t vm_tcp_split(vm_tcp_stream_t stream, vm_read_half_t *read, vm_write_half_t *write);
-/* Consumes both halves; VM_E_NOT_PAIRED (keeping both) if they differ. */
-vm_status_t vm_tcp_reunite(vm_read_half_t read, vm_write_half_t write, vm_tcp_stream_t *out);
+
+/* The socket's own timeouts (ABI 1.4): a read, peek or write given
+ * VM_FOREVER waits at most this long. They belong to the socket, so they
+ * move with it to other processes; split gives each half its direction's,
+ * reunite keeps both. `ms` < 0 (VM_FOREVER) clears it; 0 is refused with
+ * VM_E_INVALID_ARGUMENT (to not wait, try-write or read with a timeout).
+ * The getters give VM_FOREVER when none is set. */
+vm_status_t vm_tcp_set_read_timeout(vm_tcp_stream_t stream, int64_t ms);
+vm_status_t vm_tcp_set_write_timeout(vm_tcp_stream_t stream, int64_t ms);
+vm_status_t vm_tcp_read_timeout(vm_tcp_stream_t stream, int64_t *ms);
+vm_status_t vm_tcp_write_timeout(vm_tcp_stream_t stream, int64_t *ms);
+/* TCP_NODELAY (ABI 1.4): on (small writes go at once) for every stream the
+ * VM makes; off lets the kernel coalesce them. It moves with the socket. */
+vm_status_t vm_tcp_set_nodelay(vm_tcp_stream_t stream, bool enabled);
+vm_status_t vm_tcp_nodelay(vm_tcp_stream_t stream, bool *enabled);
+
+/* Splits the stream into a read half and a write half (each can move to
+ * another process) and zeroes `*stream`, which is consumed. */
+vm_status_t vm_tcp_split(vm_tcp_stream_t *stream, vm_read_half_t *read, vm_write_half_t *write);
+/* Joins two halves of one stream back into it, zeroing both. Halves of
+ * different streams fail with VM_E_NOT_PAIRED, and both stay as they were. */
+vm_status_t vm_tcp_reunite(vm_read_half_t *read, vm_write_half_t *write, vm_tcp_stream_t *out);
+
 vm_status_t vm_read_half_read(vm_read_half_t half, void *buf, size_t cap, int64_t timeout_ms, size_t *n);
+vm_status_t vm_read_half_peek(vm_read_half_t half, void *buf, size_t cap, int64_t timeout_ms, size_t *n);
+/* Shuts down reading (the peer's writes then fail or are discarded). */
+vm_status_t vm_read_half_shutdown(vm_read_half_t half);
+vm_status_t vm_read_half_set_timeout(vm_read_half_t half, int64_t ms);
+vm_status_t vm_read_half_timeout(vm_read_half_t half, int64_t *ms);
+
+vm_status_t vm_write_half_write(vm_write_half_t half, const void *data, size_t len, int64_t timeout_ms, size_t *n);
+vm_status_t vm_write_half_try_write(vm_write_half_t half, const void *data, size_t len, size_t *n);
 vm_status_t vm_write_half_write_all(vm_write_half_t half, const void *data, size_t len);
+/* Shuts down writing: the peer reads end-of-stream. */
+vm_status_t vm_write_half_shutdown(vm_write_half_t half);
+vm_status_t vm_write_half_set_timeout(vm_write_half_t half, int64_t ms);
+vm_status_t vm_write_half_timeout(vm_write_half_t half, int64_t *ms);
+vm_status_t vm_write_half_set_nodelay(vm_write_half_t half, bool enabled);
+vm_status_t vm_write_half_nodelay(vm_write_half_t half, bool *enabled);
+
+/* Close the resource and zero `*x`, so a later use fails with
+ * VM_E_INVALID_HANDLE. Closing a stream closes the connection; closing a
+ * write half shuts down writing, and the socket closes when both halves are
+ * gone. VM_E_INVALID_HANDLE if it was not owned (it is zeroed either way). */
+vm_status_t vm_tcp_listener_close(vm_tcp_listener_t *listener);
+vm_status_t vm_tcp_close(vm_tcp_stream_t *stream);
+vm_status_t vm_read_half_close(vm_read_half_t *half);
+vm_status_t vm_write_half_close(vm_write_half_t *half);
 
 /* ---- postcard codec ----
  * The wire format every SDK shares: varints for integers (zigzag for signed;
@@ -251,6 +396,49 @@ uint32_t vm_get_variant(vm_reader_t *r);
 vm_status_t vm_reader_finish(const vm_reader_t *r);
 /* VM_OK if no error so far (input may remain). */
 vm_status_t vm_reader_status(const vm_reader_t *r);
+
+/* ---- request/reply ----
+ * The Rust SDK's wire format (vm_sdk::request::Request<Q, R>), so C clients
+ * and servers talk to Rust and AssemblyScript ones: a request is a data
+ * message whose bytes are postcard (from: u64, tag: u64, body), the reply a
+ * data message to `from` tagged `tag`, holding the reply's bytes.
+ *
+ *     vm_writer_t w;
+ *     vm_request_begin(&w, buf, sizeof buf);
+ *     vm_put_u64(&w, 21);                       (the body)
+ *     vm_message_t reply;
+ *     vm_reason_t why;
+ *     switch (vm_request(server, &w, VM_FOREVER, rbuf, sizeof rbuf, &reply, &why)) { ... }
+ */
+
+/* A request's header, as the server decodes it. */
+typedef struct vm_request {
+    vm_pid_t from;
+    uint64_t tag;
+} vm_request_t;
+
+/* Starts a request's message in `buf`: this process's id and a fresh tag
+ * (vm_fresh_tag), for the body to follow. One writer per request. */
+void vm_request_begin(vm_writer_t *w, void *buf, size_t cap);
+/* Sends the request `w` holds to `server` and waits for the reply, while
+ * monitoring the server (as gen_server:call does), so a server that ends,
+ * or had ended, fails the request instead of making it wait forever.
+ * Other messages stay queued, and no down message is left behind.
+ * The reply goes to `buf` as vm_receive puts it (`reply->truncated` if it
+ * is larger than `cap`). Errors: VM_E_TIMEOUT if none came in `timeout_ms`
+ * (< 0 waits forever); VM_E_DOWN if the server ended first, with `reply`
+ * the down message and `down` (may be NULL) its reason (VM_EXIT_REASON_NOPROC
+ * if it had ended before); VM_E_BUFFER_TOO_SMALL if `w` overflowed;
+ * VM_E_INVALID_ARGUMENT if `w` was not begun with vm_request_begin. */
+vm_status_t vm_request(vm_pid_t server, const vm_writer_t *w, int64_t timeout_ms, void *buf, size_t cap,
+                       vm_message_t *reply, vm_reason_t *down);
+/* Decodes a request's header from `r`, a reader at the start of a received
+ * data message; the body follows in `r`. VM_E_DECODE if it does not decode. */
+vm_status_t vm_get_request(vm_reader_t *r, vm_request_t *req);
+/* Answers a request with the reply's bytes (or what `w` encoded; an
+ * overflowed writer sends nothing: VM_E_BUFFER_TOO_SMALL). */
+vm_status_t vm_reply(const vm_request_t *req, const void *data, size_t len);
+vm_status_t vm_reply_writer(const vm_request_t *req, const vm_writer_t *w);
 
 #ifdef __cplusplus
 }

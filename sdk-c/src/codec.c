@@ -3,6 +3,8 @@
  * sticky error flag instead. */
 #include "vm.h"
 
+#include "sdk_error.h"
+
 void vm_writer_init(vm_writer_t *w, void *buf, size_t cap) {
     w->data = buf;
     w->cap = cap;
@@ -69,7 +71,11 @@ void vm_put_len(vm_writer_t *w, size_t count) { vm_put_u64(w, count); }
 void vm_put_option(vm_writer_t *w, bool present) { vm_put_bool(w, present); }
 void vm_put_variant(vm_writer_t *w, uint32_t index) { vm_put_u64(w, index); }
 
-vm_status_t vm_writer_status(const vm_writer_t *w) { return w->overflow ? VM_E_BUFFER_TOO_SMALL : VM_OK; }
+vm_status_t vm_writer_status(const vm_writer_t *w) {
+    if (!w->overflow) return VM_OK;
+    return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "the encoding needs %u bytes, the writer's buffer holds %u",
+                        (uint64_t)w->needed, (uint64_t)w->cap);
+}
 
 void vm_reader_init_message(vm_reader_t *r, const vm_message_t *m) {
     vm_reader_init(r, m->data, m->len);
@@ -214,5 +220,15 @@ size_t vm_get_len(vm_reader_t *r) {
 bool vm_get_option(vm_reader_t *r) { return vm_get_bool(r); }
 uint32_t vm_get_variant(vm_reader_t *r) { return vm_get_u32(r); }
 
-vm_status_t vm_reader_finish(const vm_reader_t *r) { return r->error || r->pos != r->len ? VM_E_DECODE : VM_OK; }
-vm_status_t vm_reader_status(const vm_reader_t *r) { return r->error ? VM_E_DECODE : VM_OK; }
+vm_status_t vm_reader_status(const vm_reader_t *r) {
+    if (!r->error) return VM_OK;
+    return vm_sdk_fail_(VM_E_DECODE, "the %u bytes did not decode (stopped at byte %u)", (uint64_t)r->len,
+                        (uint64_t)r->pos);
+}
+
+vm_status_t vm_reader_finish(const vm_reader_t *r) {
+    vm_status_t s = vm_reader_status(r);
+    if (s != VM_OK || r->pos == r->len) return s;
+    return vm_sdk_fail_(VM_E_DECODE, "%u bytes were left over after the value decoded from the first %u",
+                        (uint64_t)(r->len - r->pos), (uint64_t)r->pos);
+}

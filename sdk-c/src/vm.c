@@ -2,6 +2,10 @@
  * needed: this file works freestanding and with wasi-libc. */
 #include "vm.h"
 
+#include <stdarg.h>
+
+#include "sdk_error.h"
+
 #if __STDC_HOSTED__
 #include <stdio.h>
 #endif
@@ -38,7 +42,61 @@ static uint32_t addr(const void *p) { return (uint32_t)(uintptr_t)p; }
 static uint64_t nanos_u(uint64_t ms) { return ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u; }
 static uint64_t nanos(int64_t ms) { return ms < 0 ? 0 : nanos_u((uint64_t)ms); }
 
-static vm_status_t status_of(uint8_t is_err, uint8_t code) { return is_err ? VM_STATUS(code) : VM_OK; }
+/* ---- errors ---- */
+
+/* The text of the SDK's last failure, and whether the last failure was the
+ * SDK's (rather than the VM's, whose text the VM keeps). */
+static char sdk_error[192];
+static size_t sdk_error_len;
+static bool sdk_error_last;
+
+static void sdk_text(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (sdk_error_len < sizeof sdk_error - 1) sdk_error[sdk_error_len] = s[i];
+        sdk_error_len++;
+    }
+}
+
+vm_status_t vm_sdk_fail_(vm_status_t status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    sdk_error_len = 0;
+    const char *name = vm_strerror(status);
+    sdk_text(name, text_len(name));
+    sdk_text(": ", 2);
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%' || !f[1]) {
+            sdk_text(f, 1);
+            continue;
+        }
+        f++;
+        if (*f == 's') {
+            const char *arg = va_arg(ap, const char *);
+            sdk_text(arg, text_len(arg));
+        } else if (*f == 'u') {
+            uint64_t v = va_arg(ap, uint64_t);
+            char digits[20];
+            size_t n = 0;
+            do digits[sizeof digits - ++n] = (char)('0' + v % 10);
+            while ((v /= 10) != 0);
+            sdk_text(digits + sizeof digits - n, n);
+        } else {
+            sdk_text(f, 1);
+        }
+    }
+    va_end(ap);
+    sdk_error[sdk_error_len < sizeof sdk_error ? sdk_error_len : sizeof sdk_error - 1] = 0;
+    sdk_error_last = true;
+    return status;
+}
+
+/* A failure the VM reported: its text is the VM's again. */
+static vm_status_t vm_failed(uint8_t code) {
+    sdk_error_last = false;
+    return VM_STATUS(code);
+}
+
+static vm_status_t status_of(uint8_t is_err, uint8_t code) { return is_err ? vm_failed(code) : VM_OK; }
 
 const char *vm_strerror(vm_status_t status) {
     static const char *const names[] = {
@@ -50,15 +108,36 @@ const char *vm_strerror(vm_status_t status) {
     if (status == VM_OK) return "ok";
     if (status == VM_E_DECODE) return "decode";
     if (status == VM_E_BUFFER_TOO_SMALL) return "buffer-too-small";
+    if (status == VM_E_WOULD_BLOCK) return "would-block";
+    if (status == VM_E_DOWN) return "down";
     if (status > 0 && (size_t)(status - 1) < sizeof names / sizeof names[0]) return names[status - 1];
     return "unknown";
 }
 
 size_t vm_last_error(char *buf, size_t cap) {
+    if (sdk_error_last) {
+        size_t full = sdk_error_len < sizeof sdk_error ? sdk_error_len : sizeof sdk_error - 1;
+        if (cap == 0) return full;
+        size_t n = full < cap - 1 ? full : cap - 1;
+        for (size_t i = 0; i < n; i++) buf[i] = sdk_error[i];
+        buf[n] = 0;
+        return full;
+    }
     if (cap == 0) return vm_raw_version_last_error(0, 0);
     uint32_t full = vm_raw_version_last_error(addr(buf), (uint32_t)(cap - 1));
     buf[full < cap - 1 ? full : cap - 1] = 0;
     return full;
+}
+
+vm_semver_t vm_abi_version(void) {
+    vm_semver_t v;
+    vm_raw_version_abi_version(&v);
+    return v;
+}
+
+/* Zeroes handles that moved away, so they cannot name anything again. */
+static void zero_handles(vm_handle_t *handles, size_t n) {
+    for (size_t i = 0; handles && i < n; i++) handles[i] = 0;
 }
 
 /* ---- processes ---- */
@@ -84,31 +163,45 @@ __attribute__((export_name(VM_C_ENTRY))) void vm_c_entry(uint32_t fn_index) {
 }
 
 static vm_status_t spawn(vm_handle_t module, const char *entry, uint32_t arg, const void *init, size_t len,
-                         const vm_handle_t *handles, size_t nhandles, bool link, vm_pid_t *out) {
+                         vm_handle_t *handles, size_t nhandles, bool link, vm_pid_t *out) {
     vm_result_u64_t r;
     vm_raw_process_spawn(module, entry, text_len(entry), arg, init, len, handles, nhandles,
                          link ? VM_SPAWN_OPTIONS_LINK : 0, &r);
-    if (!r.is_err && out) *out = r.val.ok;
-    return status_of(r.is_err, r.val.err);
+    if (r.is_err) return vm_failed(r.val.err);
+    zero_handles(handles, nhandles);
+    if (out) *out = r.val.ok;
+    return VM_OK;
 }
 
-vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, const vm_handle_t *handles, size_t nhandles,
+vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handle_t *handles, size_t nhandles,
                      bool link, vm_pid_t *out) {
-    if (len > VM_MAX_CAPTURE) return VM_E_BUFFER_TOO_SMALL;
+    if (len > VM_MAX_CAPTURE) {
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_spawn: a capture of %u bytes is over VM_MAX_CAPTURE (%u)",
+                            (uint64_t)len, (uint64_t)VM_MAX_CAPTURE);
+    }
     return spawn(0, VM_C_ENTRY, (uint32_t)(uintptr_t)fn, capture, len, handles, nhandles, link, out);
 }
 
-vm_status_t vm_spawn_module(vm_handle_t module, const char *entry, uint32_t arg, const void *init, size_t len,
+vm_status_t vm_spawn_module(vm_module_t module, const char *entry, uint32_t arg, const void *init, size_t len,
                             bool link, vm_pid_t *out) {
-    return spawn(module, entry, arg, init, len, 0, 0, link, out);
+    return spawn(module.handle, entry, arg, init, len, 0, 0, link, out);
 }
 
-vm_status_t vm_load_module(const void *bytes, size_t len, vm_handle_t *out) {
+vm_status_t vm_load_module(const void *bytes, size_t len, vm_module_t *out) {
     vm_result_u32_t r;
     vm_raw_process_load_module(bytes, len, &r);
-    if (!r.is_err) *out = r.val.ok;
+    if (!r.is_err) out->handle = r.val.ok;
     return status_of(r.is_err, r.val.err);
 }
+
+/* Drops `*handle` and zeroes it, whether or not the drop succeeded. */
+static vm_status_t close_handle(vm_handle_t *handle) {
+    vm_status_t s = vm_drop(*handle);
+    *handle = 0;
+    return s;
+}
+
+vm_status_t vm_module_close(vm_module_t *module) { return close_handle(&module->handle); }
 
 vm_status_t vm_link(vm_pid_t target) {
     vm_result_void_t r;
@@ -150,11 +243,13 @@ vm_status_t vm_send(vm_pid_t to, uint64_t tag, const void *data, size_t len) {
     return vm_send_handles(to, tag, data, len, 0, 0);
 }
 
-vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, const vm_handle_t *handles,
+vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
                             size_t nhandles) {
     vm_result_void_t r;
     vm_raw_mailbox_send(to, tag, data, len, handles, nhandles, &r);
-    return status_of(r.is_err, r.val.err);
+    if (r.is_err) return vm_failed(r.val.err);
+    zero_handles(handles, nhandles);
+    return VM_OK;
 }
 
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
@@ -163,7 +258,7 @@ vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t ki
     /* One call: the VM copies the first `cap` bytes along with the envelope. */
     vm_raw_mailbox_receive_into(tags, ntags, kinds, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0,
                                 addr(buf), (uint32_t)cap, &r);
-    if (r.is_err) return VM_STATUS(r.val.err);
+    if (r.is_err) return vm_failed(r.val.err);
     out->envelope = r.val.ok;
     out->data = buf;
     /* Taken either way: a message larger than the buffer is reported, not
@@ -175,7 +270,10 @@ vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t ki
 
 vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
     size_t size = m->envelope.size;
-    if (cap < size) return VM_E_BUFFER_TOO_SMALL;
+    if (cap < size) {
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_receive_rest: the message has %u bytes, the buffer holds %u",
+                            (uint64_t)size, (uint64_t)cap);
+    }
     uint8_t *to = buf;
     /* The part already received first (memmove's semantics, without libc). */
     if (to < m->data) {
@@ -188,7 +286,7 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
         size_t n;
         vm_status_t s = vm_read(to + have, size - have, &n);
         if (s != VM_OK) return s;
-        if (n == 0) return VM_E_IO;
+        if (n == 0) return vm_sdk_fail_(VM_E_IO, "vm_receive_rest: the message ended before its size");
         have += n;
     }
     m->data = to;
@@ -205,8 +303,8 @@ vm_status_t vm_read(void *buf, size_t cap, size_t *n) {
 }
 
 vm_status_t vm_send_writer(vm_pid_t to, uint64_t tag, const vm_writer_t *w) {
-    if (w->overflow) return VM_E_BUFFER_TOO_SMALL;
-    return vm_send(to, tag, w->data, w->len);
+    vm_status_t s = vm_writer_status(w);
+    return s != VM_OK ? s : vm_send(to, tag, w->data, w->len);
 }
 
 vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out) {
@@ -217,6 +315,95 @@ vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out) {
 }
 
 uint64_t vm_fresh_tag(void) { return vm_raw_mailbox_fresh_tag(); }
+
+/* ---- exit reasons ---- */
+
+vm_status_t vm_decode_exit_reason(const vm_message_t *m, vm_reason_t *out) {
+    uint8_t kind = m->envelope.kind;
+    if (kind != VM_MESSAGE_KIND_DOWN && kind != VM_MESSAGE_KIND_EXIT) {
+        return vm_sdk_fail_(VM_E_DECODE, "vm_decode_exit_reason: a message of kind %u is not a down or exit message",
+                            (uint64_t)kind);
+    }
+    if (m->len == 0) return vm_sdk_fail_(VM_E_DECODE, "vm_decode_exit_reason: the message is empty");
+    out->kind = m->data[0];
+    out->text = (const char *)m->data + 1;
+    out->text_len = m->len - 1;
+    return VM_OK;
+}
+
+const char *vm_exit_reason_name(vm_exit_reason_t kind) {
+    static const char *const names[] = {"normal", "exit", "trap", "killed", "noproc"};
+    return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
+}
+
+static vm_status_t receive_reason(const uint64_t *tag, vm_message_kinds_t kind, int64_t timeout_ms, void *buf,
+                                  size_t cap, vm_message_t *m, vm_reason_t *reason) {
+    vm_status_t s = vm_receive(tag, tag ? 1 : 0, kind, timeout_ms, buf, cap, m);
+    return s != VM_OK ? s : vm_decode_exit_reason(m, reason);
+}
+
+vm_status_t vm_receive_down(uint64_t monitor, int64_t timeout_ms, void *buf, size_t cap, vm_message_t *m,
+                            vm_reason_t *reason) {
+    return receive_reason(&monitor, VM_MESSAGE_KINDS_DOWN, timeout_ms, buf, cap, m, reason);
+}
+
+vm_status_t vm_receive_exit(int64_t timeout_ms, void *buf, size_t cap, vm_message_t *m, vm_reason_t *reason) {
+    return receive_reason(0, VM_MESSAGE_KINDS_EXIT, timeout_ms, buf, cap, m, reason);
+}
+
+/* ---- request/reply ---- */
+
+void vm_request_begin(vm_writer_t *w, void *buf, size_t cap) {
+    vm_writer_init(w, buf, cap);
+    vm_put_u64(w, vm_self());
+    vm_put_u64(w, vm_fresh_tag());
+}
+
+vm_status_t vm_get_request(vm_reader_t *r, vm_request_t *req) {
+    req->from = vm_get_u64(r);
+    req->tag = vm_get_u64(r);
+    return vm_reader_status(r);
+}
+
+vm_status_t vm_request(vm_pid_t server, const vm_writer_t *w, int64_t timeout_ms, void *buf, size_t cap,
+                       vm_message_t *reply, vm_reason_t *down) {
+    vm_status_t s = vm_writer_status(w);
+    if (s != VM_OK) return s;
+    /* The tag vm_request_begin wrote, read back. */
+    vm_reader_t r;
+    vm_request_t req;
+    vm_reader_init(&r, w->data, w->len);
+    if (vm_get_request(&r, &req) != VM_OK || req.from != vm_self()) {
+        return vm_sdk_fail_(VM_E_INVALID_ARGUMENT, "vm_request: the writer was not begun with vm_request_begin");
+    }
+    uint64_t monitor = vm_monitor(server);
+    s = vm_send(server, 0, w->data, w->len);
+    if (s == VM_OK) {
+        /* Monitor references and tags come from one sequence in the VM, so
+         * the reply's tag and the down's cannot be confused. */
+        uint64_t tags[2] = {req.tag, monitor};
+        s = vm_receive(tags, 2, VM_MESSAGE_KINDS_DATA | VM_MESSAGE_KINDS_DOWN, timeout_ms, buf, cap, reply);
+    }
+    if (s == VM_OK && reply->envelope.kind == VM_MESSAGE_KIND_DOWN) {
+        /* The monitor fired, so it is gone already. */
+        vm_reason_t reason;
+        if (vm_decode_exit_reason(reply, &reason) != VM_OK) return VM_E_DECODE;
+        if (down) *down = reason;
+        return vm_sdk_fail_(VM_E_DOWN, "vm_request: process %u ended (%s) before it replied", (uint64_t)server,
+                            vm_exit_reason_name(reason.kind));
+    }
+    /* Also removes a down that arrived after the reply or the timeout. */
+    vm_demonitor(monitor);
+    return s;
+}
+
+vm_status_t vm_reply(const vm_request_t *req, const void *data, size_t len) {
+    return vm_send(req->from, req->tag, data, len);
+}
+
+vm_status_t vm_reply_writer(const vm_request_t *req, const vm_writer_t *w) {
+    return vm_send_writer(req->from, req->tag, w);
+}
 
 /* ---- registry and timers ---- */
 
@@ -243,6 +430,16 @@ uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, 
     return vm_raw_timer_send_after(to, tag, data, len, nanos_u(delay_ms));
 }
 
+vm_status_t vm_send_after_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
+                                  size_t nhandles, uint64_t delay_ms, uint64_t *timer) {
+    vm_result_u64_t r;
+    vm_raw_timer_send_after_with_handles(to, tag, data, len, handles, nhandles, nanos_u(delay_ms), &r);
+    if (r.is_err) return vm_failed(r.val.err);
+    zero_handles(handles, nhandles);
+    if (timer) *timer = r.val.ok;
+    return VM_OK;
+}
+
 bool vm_cancel_timer(uint64_t timer) { return vm_raw_timer_cancel(timer); }
 
 /* ---- TCP ---- */
@@ -250,6 +447,25 @@ bool vm_cancel_timer(uint64_t timer) { return vm_raw_timer_cancel(timer); }
 static vm_status_t handle_result(const vm_result_u32_t *r, vm_handle_t *out) {
     if (!r->is_err) *out = r->val.ok;
     return status_of(r->is_err, r->val.err);
+}
+
+/* A wait as the ABI's option<u64> of nanoseconds: none (the socket's own
+ * timeout) for VM_FOREVER. */
+#define TIMEOUT_ARGS(ms) (ms) >= 0, (ms) >= 0 ? nanos(ms) : 0
+
+vm_status_t vm_resolve(const char *host, char *buf, size_t cap, size_t *len) {
+    if (cap == 0) return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_resolve: a buffer of 0 bytes");
+    vm_result_u32_t r;
+    vm_raw_net_resolve(host, text_len(host), addr(buf), (uint32_t)(cap - 1), &r);
+    if (r.is_err) return vm_failed(r.val.err);
+    if (len) *len = r.val.ok;
+    if (r.val.ok > cap - 1) {
+        buf[cap - 1] = 0;
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_resolve: the addresses take %u bytes and a NUL, the buffer holds %u",
+                            (uint64_t)r.val.ok, (uint64_t)cap);
+    }
+    buf[r.val.ok] = 0;
+    return VM_OK;
 }
 
 vm_status_t vm_tcp_bind(const char *address, vm_tcp_listener_t *out) {
@@ -260,23 +476,27 @@ vm_status_t vm_tcp_bind(const char *address, vm_tcp_listener_t *out) {
 
 vm_status_t vm_tcp_accept(vm_tcp_listener_t listener, int64_t timeout_ms, vm_tcp_stream_t *out) {
     vm_result_u32_t r;
-    vm_raw_net_accept(listener.handle, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0, &r);
+    vm_raw_net_accept(listener.handle, TIMEOUT_ARGS(timeout_ms), &r);
     return handle_result(&r, &out->handle);
 }
 
 vm_status_t vm_tcp_connect(const char *address, int64_t timeout_ms, vm_tcp_stream_t *out) {
     vm_result_u32_t r;
-    vm_raw_net_connect(address, text_len(address), timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0, &r);
+    vm_raw_net_connect(address, text_len(address), TIMEOUT_ARGS(timeout_ms), &r);
     return handle_result(&r, &out->handle);
 }
 
 static vm_status_t address_text(vm_handle_t socket, char *buf, size_t cap, bool peer) {
-    if (cap == 0) return VM_E_BUFFER_TOO_SMALL;
+    if (cap == 0) return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "an address into a buffer of 0 bytes");
     vm_result_u32_t r;
     if (peer) vm_raw_net_peer_address(socket, addr(buf), (uint32_t)(cap - 1), &r);
     else vm_raw_net_local_address(socket, addr(buf), (uint32_t)(cap - 1), &r);
-    if (r.is_err) return VM_STATUS(r.val.err);
-    if (r.val.ok > cap - 1) return VM_E_BUFFER_TOO_SMALL;
+    if (r.is_err) return vm_failed(r.val.err);
+    if (r.val.ok > cap - 1) {
+        buf[cap - 1] = 0;
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "the address takes %u bytes and a NUL, the buffer holds %u",
+                            (uint64_t)r.val.ok, (uint64_t)cap);
+    }
     buf[r.val.ok] = 0;
     return VM_OK;
 }
@@ -289,61 +509,210 @@ vm_status_t vm_tcp_peer_address(vm_handle_t socket, char *buf, size_t cap) {
     return address_text(socket, buf, cap, true);
 }
 
-static vm_status_t read_handle(vm_handle_t h, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
+vm_status_t vm_tcp_listener_local_address(vm_tcp_listener_t l, char *buf, size_t cap) {
+    return address_text(l.handle, buf, cap, false);
+}
+
+vm_status_t vm_tcp_stream_local_address(vm_tcp_stream_t s, char *buf, size_t cap) {
+    return address_text(s.handle, buf, cap, false);
+}
+
+vm_status_t vm_tcp_stream_peer_address(vm_tcp_stream_t s, char *buf, size_t cap) {
+    return address_text(s.handle, buf, cap, true);
+}
+
+vm_status_t vm_read_half_local_address(vm_read_half_t h, char *buf, size_t cap) {
+    return address_text(h.handle, buf, cap, false);
+}
+
+vm_status_t vm_read_half_peer_address(vm_read_half_t h, char *buf, size_t cap) {
+    return address_text(h.handle, buf, cap, true);
+}
+
+vm_status_t vm_write_half_local_address(vm_write_half_t h, char *buf, size_t cap) {
+    return address_text(h.handle, buf, cap, false);
+}
+
+vm_status_t vm_write_half_peer_address(vm_write_half_t h, char *buf, size_t cap) {
+    return address_text(h.handle, buf, cap, true);
+}
+
+static vm_status_t read_handle(vm_handle_t h, void *buf, size_t cap, int64_t timeout_ms, bool peek, size_t *n) {
     vm_result_u32_t r;
-    vm_raw_net_read(h, addr(buf), (uint32_t)cap, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0, &r);
-    if (!r.is_err) *n = r.val.ok;
+    if (peek) vm_raw_net_peek(h, addr(buf), (uint32_t)cap, TIMEOUT_ARGS(timeout_ms), &r);
+    else vm_raw_net_read(h, addr(buf), (uint32_t)cap, TIMEOUT_ARGS(timeout_ms), &r);
+    *n = r.is_err ? 0 : r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+
+static vm_status_t try_write_handle(vm_handle_t h, const void *data, size_t len, size_t *n) {
+    vm_result_u32_t r;
+    vm_raw_net_try_write(h, data, len, &r);
+    *n = r.is_err ? 0 : r.val.ok;
+    if (r.is_err) return vm_failed(r.val.err);
+    if (r.val.ok == 0 && len > 0) return VM_E_WOULD_BLOCK;
+    return VM_OK;
+}
+
+static vm_status_t write_handle(vm_handle_t h, const void *data, size_t len, int64_t timeout_ms, size_t *n) {
+    /* Try without waiting (cheaper: the process is not suspended); wait for
+     * room only when the send buffer is full. */
+    vm_status_t s = try_write_handle(h, data, len, n);
+    if (s != VM_E_WOULD_BLOCK) return s;
+    vm_result_u32_t r;
+    vm_raw_net_write(h, data, len, TIMEOUT_ARGS(timeout_ms), &r);
+    *n = r.is_err ? 0 : r.val.ok;
     return status_of(r.is_err, r.val.err);
 }
 
 static vm_status_t write_all_handle(vm_handle_t h, const void *data, size_t len) {
     const uint8_t *p = data;
     while (len > 0) {
-        vm_result_u32_t r;
-        /* Try without waiting (cheaper: the process is not suspended); wait
-         * for room only when the send buffer is full. */
-        vm_raw_net_try_write(h, p, len, &r);
-        if (!r.is_err && r.val.ok == 0) vm_raw_net_write(h, p, len, 0, 0, &r);
-        if (r.is_err) return VM_STATUS(r.val.err);
-        p += r.val.ok;
-        len -= r.val.ok;
+        size_t n;
+        vm_status_t s = write_handle(h, p, len, VM_FOREVER, &n);
+        if (s != VM_OK) return s;
+        p += n;
+        len -= n;
     }
     return VM_OK;
 }
 
+static vm_status_t shutdown_handle(vm_handle_t h, vm_shutdown_how_t how) {
+    vm_result_void_t r;
+    vm_raw_net_shutdown(h, how, &r);
+    return status_of(r.is_err, r.val.err);
+}
+
+static vm_status_t set_timeout(vm_handle_t h, vm_direction_t direction, int64_t ms) {
+    if (ms == 0) {
+        return vm_sdk_fail_(VM_E_INVALID_ARGUMENT,
+                            "a socket timeout of 0 ms cannot be set (VM_FOREVER clears it; to not wait, try-write or "
+                            "read with a timeout)");
+    }
+    vm_result_void_t r;
+    vm_raw_net_set_timeout(h, direction, ms < 0 ? 0 : nanos(ms), &r);
+    return status_of(r.is_err, r.val.err);
+}
+
+static vm_status_t timeout_of(vm_handle_t h, vm_direction_t direction, int64_t *ms) {
+    vm_result_u64_t r;
+    vm_raw_net_timeout(h, direction, &r);
+    if (r.is_err) return vm_failed(r.val.err);
+    /* Rounded up, so a timeout under a millisecond is not shown as 0. */
+    uint64_t whole = r.val.ok / 1000000u + (r.val.ok % 1000000u != 0);
+    *ms = r.val.ok == 0 ? VM_FOREVER : whole > INT64_MAX ? INT64_MAX : (int64_t)whole;
+    return VM_OK;
+}
+
+static vm_status_t set_nodelay(vm_handle_t h, bool enabled) {
+    vm_result_void_t r;
+    vm_raw_net_set_nodelay(h, enabled, &r);
+    return status_of(r.is_err, r.val.err);
+}
+
+static vm_status_t nodelay_of(vm_handle_t h, bool *enabled) {
+    vm_result_u8_t r;
+    vm_raw_net_nodelay(h, &r);
+    if (!r.is_err) *enabled = r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+
 vm_status_t vm_tcp_read(vm_tcp_stream_t s, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
-    return read_handle(s.handle, buf, cap, timeout_ms, n);
+    return read_handle(s.handle, buf, cap, timeout_ms, false, n);
+}
+
+vm_status_t vm_tcp_peek(vm_tcp_stream_t s, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
+    return read_handle(s.handle, buf, cap, timeout_ms, true, n);
+}
+
+vm_status_t vm_tcp_write(vm_tcp_stream_t s, const void *data, size_t len, int64_t timeout_ms, size_t *n) {
+    return write_handle(s.handle, data, len, timeout_ms, n);
+}
+
+vm_status_t vm_tcp_try_write(vm_tcp_stream_t s, const void *data, size_t len, size_t *n) {
+    return try_write_handle(s.handle, data, len, n);
 }
 
 vm_status_t vm_tcp_write_all(vm_tcp_stream_t s, const void *data, size_t len) {
     return write_all_handle(s.handle, data, len);
 }
 
-vm_status_t vm_tcp_shutdown(vm_tcp_stream_t s, vm_shutdown_how_t how) {
-    vm_result_void_t r;
-    vm_raw_net_shutdown(s.handle, how, &r);
-    return status_of(r.is_err, r.val.err);
+vm_status_t vm_tcp_shutdown(vm_tcp_stream_t s, vm_shutdown_how_t how) { return shutdown_handle(s.handle, how); }
+
+vm_status_t vm_tcp_set_read_timeout(vm_tcp_stream_t s, int64_t ms) {
+    return set_timeout(s.handle, VM_DIRECTION_READ, ms);
 }
 
-vm_status_t vm_tcp_split(vm_tcp_stream_t s, vm_read_half_t *read, vm_write_half_t *write) {
+vm_status_t vm_tcp_set_write_timeout(vm_tcp_stream_t s, int64_t ms) {
+    return set_timeout(s.handle, VM_DIRECTION_WRITE, ms);
+}
+
+vm_status_t vm_tcp_read_timeout(vm_tcp_stream_t s, int64_t *ms) { return timeout_of(s.handle, VM_DIRECTION_READ, ms); }
+
+vm_status_t vm_tcp_write_timeout(vm_tcp_stream_t s, int64_t *ms) {
+    return timeout_of(s.handle, VM_DIRECTION_WRITE, ms);
+}
+
+vm_status_t vm_tcp_set_nodelay(vm_tcp_stream_t s, bool enabled) { return set_nodelay(s.handle, enabled); }
+vm_status_t vm_tcp_nodelay(vm_tcp_stream_t s, bool *enabled) { return nodelay_of(s.handle, enabled); }
+
+vm_status_t vm_tcp_split(vm_tcp_stream_t *s, vm_read_half_t *read, vm_write_half_t *write) {
     vm_result_halves_t r;
-    vm_raw_net_split(s.handle, &r);
-    if (r.is_err) return VM_STATUS(r.val.err);
+    vm_raw_net_split(s->handle, &r);
+    if (r.is_err) return vm_failed(r.val.err);
+    s->handle = 0;
     read->handle = r.val.ok.read;
     write->handle = r.val.ok.write;
     return VM_OK;
 }
 
-vm_status_t vm_tcp_reunite(vm_read_half_t read, vm_write_half_t write, vm_tcp_stream_t *out) {
+vm_status_t vm_tcp_reunite(vm_read_half_t *read, vm_write_half_t *write, vm_tcp_stream_t *out) {
     vm_result_u32_t r;
-    vm_raw_net_reunite(read.handle, write.handle, &r);
-    return handle_result(&r, &out->handle);
+    vm_raw_net_reunite(read->handle, write->handle, &r);
+    if (r.is_err) return vm_failed(r.val.err);
+    read->handle = 0;
+    write->handle = 0;
+    out->handle = r.val.ok;
+    return VM_OK;
 }
 
-vm_status_t vm_read_half_read(vm_read_half_t half, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
-    return read_handle(half.handle, buf, cap, timeout_ms, n);
+vm_status_t vm_read_half_read(vm_read_half_t h, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
+    return read_handle(h.handle, buf, cap, timeout_ms, false, n);
 }
 
-vm_status_t vm_write_half_write_all(vm_write_half_t half, const void *data, size_t len) {
-    return write_all_handle(half.handle, data, len);
+vm_status_t vm_read_half_peek(vm_read_half_t h, void *buf, size_t cap, int64_t timeout_ms, size_t *n) {
+    return read_handle(h.handle, buf, cap, timeout_ms, true, n);
 }
+
+vm_status_t vm_read_half_shutdown(vm_read_half_t h) { return shutdown_handle(h.handle, VM_SHUTDOWN_HOW_READ); }
+vm_status_t vm_read_half_set_timeout(vm_read_half_t h, int64_t ms) {
+    return set_timeout(h.handle, VM_DIRECTION_READ, ms);
+}
+vm_status_t vm_read_half_timeout(vm_read_half_t h, int64_t *ms) { return timeout_of(h.handle, VM_DIRECTION_READ, ms); }
+
+vm_status_t vm_write_half_write(vm_write_half_t h, const void *data, size_t len, int64_t timeout_ms, size_t *n) {
+    return write_handle(h.handle, data, len, timeout_ms, n);
+}
+
+vm_status_t vm_write_half_try_write(vm_write_half_t h, const void *data, size_t len, size_t *n) {
+    return try_write_handle(h.handle, data, len, n);
+}
+
+vm_status_t vm_write_half_write_all(vm_write_half_t h, const void *data, size_t len) {
+    return write_all_handle(h.handle, data, len);
+}
+
+vm_status_t vm_write_half_shutdown(vm_write_half_t h) { return shutdown_handle(h.handle, VM_SHUTDOWN_HOW_WRITE); }
+vm_status_t vm_write_half_set_timeout(vm_write_half_t h, int64_t ms) {
+    return set_timeout(h.handle, VM_DIRECTION_WRITE, ms);
+}
+vm_status_t vm_write_half_timeout(vm_write_half_t h, int64_t *ms) {
+    return timeout_of(h.handle, VM_DIRECTION_WRITE, ms);
+}
+vm_status_t vm_write_half_set_nodelay(vm_write_half_t h, bool enabled) { return set_nodelay(h.handle, enabled); }
+vm_status_t vm_write_half_nodelay(vm_write_half_t h, bool *enabled) { return nodelay_of(h.handle, enabled); }
+
+vm_status_t vm_tcp_listener_close(vm_tcp_listener_t *l) { return close_handle(&l->handle); }
+vm_status_t vm_tcp_close(vm_tcp_stream_t *s) { return close_handle(&s->handle); }
+vm_status_t vm_read_half_close(vm_read_half_t *h) { return close_handle(&h->handle); }
+vm_status_t vm_write_half_close(vm_write_half_t *h) { return close_handle(&h->handle); }
