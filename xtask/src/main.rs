@@ -39,6 +39,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("examples/c/echo-server.c", CMode::Wasi),
     ("tests/guests/c/polyglot.c", CMode::Wasi),
     ("tests/guests/c/edges.c", CMode::Wasi),
+    ("tests/guests/c/scenarios.c", CMode::Wasi),
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
     ("tests/guests/c/cxx.cpp", CMode::Cxx),
 ];
