@@ -4,6 +4,12 @@
 // sequences as a varint count, options as 0 or 1 then the value, enums as a
 // varint variant index then the fields, structs as their fields in order.
 // A Reader never reads past its input: it sets `error` instead.
+//
+// `Writer.value<T>` and `Reader.value<T>` encode any of these by type: bool,
+// integers, floats, string, Uint8Array (bytes), arrays (sequences), nullable
+// references (options), and classes that implement `encode(w: Writer): void`
+// and `decode(r: Reader): void` (with a constructor that takes no
+// arguments). Typed processes (`Process<M>`) and requests use them.
 
 /** Encodes values into a growing buffer. */
 export class Writer {
@@ -94,6 +100,35 @@ export class Writer {
 
   variant(index: u32): Writer {
     return this.u64(index as u64);
+  }
+
+  /** Encodes `v` by its type (see the top of this file). */
+  value<T>(v: T): Writer {
+    if (isBoolean<T>()) return this.bool(v as bool);
+    if (isInteger<T>()) {
+      if (sizeof<T>() == 1) return this.u8(v as u8);
+      if (isSigned<T>()) return this.i64(v as i64);
+      return this.u64(v as u64);
+    }
+    if (isFloat<T>()) return sizeof<T>() == 4 ? this.f32(v as f32) : this.f64(v as f64);
+    if (isNullable<T>()) {
+      if (v == null) return this.option(false);
+      this.option(true);
+      return this.value<NonNullable<T>>(v!);
+    }
+    if (isString<T>()) return this.str(changetype<string>(v));
+    if (v instanceof Uint8Array) return this.bytes(v);
+    if (isArray<T>()) {
+      // @ts-ignore: an array's length and elements
+      const n = v.length;
+      this.len_(n);
+      // @ts-ignore: an array's elements
+      for (let i = 0; i < n; i++) this.value<valueof<T>>(v[i]);
+      return this;
+    }
+    // @ts-ignore: a message class encodes itself
+    v.encode(this);
+    return this;
   }
 
   /** The encoded bytes. */
@@ -223,6 +258,34 @@ export class Reader {
 
   variant(): u32 {
     return this.u32();
+  }
+
+  /** Decodes a `T` (see the top of this file); check `finish()` or `error` after. */
+  value<T>(): T {
+    if (isBoolean<T>()) return this.bool() as T;
+    if (isInteger<T>()) {
+      if (sizeof<T>() == 1) return this.u8() as T;
+      if (isSigned<T>()) return this.unzigzag(this.varint(sizeof<T>() * 8)) as T;
+      return this.varint(sizeof<T>() * 8) as T;
+    }
+    if (isFloat<T>()) return (sizeof<T>() == 4 ? this.f32() : this.f64()) as T;
+    if (isNullable<T>()) {
+      if (!this.option()) return changetype<T>(0);
+      return this.value<NonNullable<T>>() as T;
+    }
+    if (isString<T>()) return changetype<T>(this.str());
+    if (idof<T>() == idof<Uint8Array>()) return changetype<T>(this.bytes());
+    if (isArray<T>()) {
+      const n = this.len_();
+      const out = instantiate<T>(0);
+      // @ts-ignore: an array's elements
+      for (let i = 0; i < n && !this.error; i++) out.push(this.value<valueof<T>>());
+      return out;
+    }
+    const out = instantiate<T>();
+    // @ts-ignore: a message class decodes itself
+    out.decode(this);
+    return out;
   }
 
   /** Whether everything decoded and all input was used. */

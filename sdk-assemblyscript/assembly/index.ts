@@ -1,5 +1,6 @@
-// The vm:host SDK for AssemblyScript: processes, mailboxes, registry, timers,
-// TCP with split halves, and the postcard codec shared with Rust and C.
+// The vm:host SDK for AssemblyScript: processes (typed or not), mailboxes,
+// exit reasons, request/reply, registry, timers, TCP with split halves, and
+// the postcard codec shared with Rust and C.
 //
 // Compile with the asconfig.json beside this file (extend it), which exports
 // the start function as `_start`, and routes abort and trace to this SDK so
@@ -7,11 +8,15 @@
 
 export * from "./status";
 export * from "./codec";
+export { Resource } from "./handle";
+export * from "./exit";
 export * from "./process";
-export * from "./mailbox";
+export { Message, Decoded, receive, takeHandle, freshTag } from "./mailbox";
+export * from "./request";
 export * from "./net";
+export * from "./version";
 export { print, eprint, exit, args } from "./runtime";
-export { MessageKind, MessageKinds, ExitReason, ShutdownHow } from "./abi";
+export { MessageKind, MessageKinds, ShutdownHow, Direction } from "./abi";
 
 import { receive } from "./mailbox";
 import { MessageKinds } from "./abi";

@@ -1,56 +1,161 @@
 // TCP: listeners, streams, and streams split into a ReadHalf and a WriteHalf,
-// each a handle that can be moved to another process (sendHandles, spawn's
-// handles). A ReadHalf has no write method and a WriteHalf no read method.
+// each a Resource that can be moved to another process (sendHandles, spawn's
+// handles, sendAfterWithHandles). A ReadHalf has no write method and a
+// WriteHalf no read method. The names follow the Rust SDK's (tokio's):
+// `tryWrite` writes without waiting, timeouts and TCP_NODELAY are the
+// socket's own (they move with it), `peek` reads without taking the bytes.
+//
+// Fallible calls return null, -1 or false and record the status (lastStatus).
+// Times are milliseconds; a negative timeout means none (wait without limit).
 
 import {
-  net_bind, net_accept, net_connect, net_read, net_write, net_try_write, net_shutdown, net_local_address, net_peer_address,
-  net_split, net_reunite, handle_drop, ShutdownHow,
+  net_resolve, net_bind, net_accept, net_connect, net_read, net_peek, net_write, net_try_write, net_shutdown,
+  net_local_address, net_peer_address, net_split, net_reunite, net_set_timeout, net_timeout, net_set_nodelay,
+  net_nodelay, ShutdownHow, Direction, ErrorCode,
 } from "./abi";
-import { RET, ok } from "./process";
+import { RET, ok, utf8, hasTimeout, nanos } from "./call";
+import { Resource } from "./handle";
+import { WOULD_BLOCK, failWith, statusOf } from "./status";
+
+/** Calls a text query (addresses, resolve) with a buffer, again with a larger one if the text did not fit. */
+function text(query: (dst: u32, len: u32) => void): string | null {
+  let buf = new Uint8Array(64);
+  query(buf.dataStart as u32, buf.length as u32);
+  if (!ok(4)) return null;
+  let full = load<u32>(RET, 4);
+  if (full > (buf.length as u32)) {
+    buf = new Uint8Array(full);
+    query(buf.dataStart as u32, full);
+    if (!ok(4)) return null;
+    full = min(load<u32>(RET, 4), full);
+  }
+  return String.UTF8.decodeUnsafe(buf.dataStart, full as usize);
+}
+
+// Closures cannot capture in AssemblyScript: the handle an address query is for.
+let queried: u32 = 0;
 
 function address(handle: u32, peer: bool): string | null {
-  const buf = new Uint8Array(64);
-  if (peer) net_peer_address(handle, buf.dataStart as u32, 64, RET);
-  else net_local_address(handle, buf.dataStart as u32, 64, RET);
-  if (!ok(4)) return null;
-  return String.UTF8.decodeUnsafe(buf.dataStart, min(load<u32>(RET, 4), 64) as usize);
+  queried = handle;
+  return peer
+    ? text((dst: u32, len: u32): void => net_peer_address(queried, dst, len, RET))
+    : text((dst: u32, len: u32): void => net_local_address(queried, dst, len, RET));
 }
 
-function timeoutArgs(ms: i64): u64 {
-  return ms >= 0 ? (ms as u64) * 1_000_000 : 0;
+// The name being resolved (kept alive by resolve's local while it is used).
+let resolvingPtr: usize = 0;
+let resolvingLen: i32 = 0;
+
+/**
+ * The addresses `host` resolves to ("db.internal", "db.internal:5432", or
+ * an IP, returned as is), looked up by the VM, as "IP:PORT" texts. The VM
+ * looks a name up only if its `--allow-net` rules could permit it;
+ * otherwise null with status permission-denied, and no query leaves the
+ * machine.
+ */
+export function resolve(host: string): string[] | null {
+  const name = utf8(host);
+  resolvingPtr = changetype<usize>(name);
+  resolvingLen = name.byteLength;
+  const all = text((dst: u32, len: u32): void => net_resolve(resolvingPtr, resolvingLen, dst, len, RET));
+  if (all == null) return null;
+  const out = new Array<string>();
+  const lines = all.split("\n");
+  for (let i = 0; i < lines.length; i++) if (lines[i].length > 0) out.push(lines[i]);
+  return out;
 }
 
-/** Reads into `buf`; returns the count (0 at end-of-stream), or -1 on error (see lastStatus). */
-function readHandle(h: u32, buf: Uint8Array, timeoutMs: i64): i32 {
-  net_read(h, buf.dataStart as u32, buf.length as u32, timeoutMs >= 0 ? 1 : 0, timeoutArgs(timeoutMs), RET);
+/** Reads (or peeks) into `buf`; the count (0 at end-of-stream), or -1 (see lastStatus). */
+function readHandle(h: u32, buf: Uint8Array, timeoutMs: i64, peek: bool): i32 {
+  if (peek) net_peek(h, buf.dataStart as u32, buf.length as u32, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
+  else net_read(h, buf.dataStart as u32, buf.length as u32, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
   return ok(4) ? load<u32>(RET, 4) as i32 : -1;
 }
 
-function writeAllHandle(h: u32, data: Uint8Array): bool {
+/** Writes what the send buffer takes now: the count, 0 when full, -1 on error. */
+function tryWriteRaw(h: u32, data: Uint8Array, from: i32): i32 {
+  net_try_write(h, data.dataStart + from, data.length - from, RET);
+  return ok(4) ? load<u32>(RET, 4) as i32 : -1;
+}
+
+/** Writes some of `data` from `from`, waiting for room at most `timeoutMs`. */
+function writeSome(h: u32, data: Uint8Array, from: i32, timeoutMs: i64): i32 {
+  // Try without waiting (cheaper: the process is not suspended); wait for
+  // room only when the send buffer is full.
+  const n = tryWriteRaw(h, data, from);
+  if (n != 0 || from == data.length) return n;
+  net_write(h, data.dataStart + from, data.length - from, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
+  return ok(4) ? load<u32>(RET, 4) as i32 : -1;
+}
+
+function writeAllHandle(h: u32, data: Uint8Array, timeoutMs: i64): bool {
   let done = 0;
   while (done < data.length) {
-    // Try without waiting (cheaper: the process is not suspended); wait for
-    // room only when the send buffer is full.
-    net_try_write(h, data.dataStart + done, data.length - done, RET);
-    if (ok(4) && load<u32>(RET, 4) == 0) net_write(h, data.dataStart + done, data.length - done, 0, 0, RET);
-    if (!ok(4)) return false;
-    done += load<u32>(RET, 4) as i32;
+    const n = writeSome(h, data, done, timeoutMs);
+    if (n < 0) return false;
+    done += n;
   }
   return true;
 }
 
-export class TcpListener {
-  constructor(public readonly handle: u32) {}
+function tryWriteHandle(h: u32, data: Uint8Array): i32 {
+  const n = tryWriteRaw(h, data, 0);
+  if (n == 0 && data.length > 0) {
+    failWith(WOULD_BLOCK, "the socket's send buffer is full; write waits for room");
+    return -1;
+  }
+  return n;
+}
+
+function shutdownHandle(h: u32, how: u8): bool {
+  net_shutdown(h, how, RET);
+  return ok(1);
+}
+
+function setTimeoutHandle(h: u32, direction: u8, ms: i64): bool {
+  if (ms == 0) {
+    // The ABI's 0 would clear it; std refuses a zero timeout too.
+    failWith(statusOf(ErrorCode.INVALID_ARGUMENT), "a timeout of 0 ms would never wait; pass -1 for none, or use tryWrite");
+    return false;
+  }
+  net_set_timeout(h, direction, ms < 0 ? 0 : (ms as u64) * 1_000_000, RET);
+  return ok(1);
+}
+
+/** The socket's timeout in ms (rounded up): 0 if none, -1 on error. */
+function timeoutOf(h: u32, direction: u8): i64 {
+  net_timeout(h, direction, RET);
+  if (!ok(8)) return -1;
+  const ns = load<u64>(RET, 8);
+  return ((ns + 999_999) / 1_000_000) as i64;
+}
+
+function setNodelayHandle(h: u32, enabled: bool): bool {
+  net_set_nodelay(h, enabled, RET);
+  return ok(1);
+}
+
+/** 1 if TCP_NODELAY is set, 0 if not, -1 on error. */
+function nodelayOf(h: u32): i32 {
+  net_nodelay(h, RET);
+  return ok(1) ? load<u8>(RET, 1) as i32 : -1;
+}
+
+export class TcpListener extends Resource {
+  constructor(handle: u32) {
+    super(handle);
+  }
 
   /** Binds to "IP:PORT" (port 0 picks one); null if denied or in use. */
   static bind(addr: string): TcpListener | null {
-    const a = String.UTF8.encode(addr, false, String.UTF8.ErrorMode.REPLACE);
+    const a = utf8(addr);
     net_bind(changetype<usize>(a), a.byteLength, RET);
     return ok(4) ? new TcpListener(load<u32>(RET, 4)) : null;
   }
 
+  /** Waits for a connection, at most `timeoutMs`. */
   accept(timeoutMs: i64 = -1): TcpStream | null {
-    net_accept(this.handle, timeoutMs >= 0 ? 1 : 0, timeoutArgs(timeoutMs), RET);
+    net_accept(this.handle, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
     return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
   }
 
@@ -59,26 +164,80 @@ export class TcpListener {
   }
 }
 
-export class TcpStream {
-  constructor(public readonly handle: u32) {}
+export class TcpStream extends Resource {
+  constructor(handle: u32) {
+    super(handle);
+  }
 
+  /** Connects to an address (trying each address a name resolves to). */
   static connect(addr: string, timeoutMs: i64 = -1): TcpStream | null {
-    const a = String.UTF8.encode(addr, false, String.UTF8.ErrorMode.REPLACE);
-    net_connect(changetype<usize>(a), a.byteLength, timeoutMs >= 0 ? 1 : 0, timeoutArgs(timeoutMs), RET);
+    const a = utf8(addr);
+    net_connect(changetype<usize>(a), a.byteLength, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
     return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
   }
 
+  /** Reads into `buf`; the count (0 at end-of-stream), or -1 (see lastStatus).
+   * Without a timeout, waits as long as the socket's read timeout. */
   read(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
-    return readHandle(this.handle, buf, timeoutMs);
+    return readHandle(this.handle, buf, timeoutMs, false);
   }
 
-  writeAll(data: Uint8Array): bool {
-    return writeAllHandle(this.handle, data);
+  /** As `read`, but the bytes stay in the socket for the next read. */
+  peek(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+    return readHandle(this.handle, buf, timeoutMs, true);
+  }
+
+  /** Writes some of `data`, waiting for room at most `timeoutMs` (or the
+   * socket's write timeout); the count, or -1 (status timeout, ...). */
+  write(data: Uint8Array, timeoutMs: i64 = -1): i32 {
+    return writeSome(this.handle, data, 0, timeoutMs);
+  }
+
+  /** Writes all of `data`; each wait for room lasts at most `timeoutMs`. */
+  writeAll(data: Uint8Array, timeoutMs: i64 = -1): bool {
+    return writeAllHandle(this.handle, data, timeoutMs);
+  }
+
+  /** Writes what the send buffer takes now, without waiting; -1 with status
+   * WOULD_BLOCK when it is full. */
+  tryWrite(data: Uint8Array): i32 {
+    return tryWriteHandle(this.handle, data);
   }
 
   shutdown(how: u8 = ShutdownHow.BOTH): bool {
-    net_shutdown(this.handle, how, RET);
-    return ok(1);
+    return shutdownHandle(this.handle, how);
+  }
+
+  /** How long reads without a timeout of their own wait (< 0: without
+   * limit; 0 is refused). The socket's option: it moves with the stream,
+   * and `split` gives it to the read half. */
+  setReadTimeout(ms: i64): bool {
+    return setTimeoutHandle(this.handle, Direction.READ, ms);
+  }
+
+  /** The read timeout in ms; 0 if none, -1 on error. */
+  readTimeout(): i64 {
+    return timeoutOf(this.handle, Direction.READ);
+  }
+
+  /** How long writes without a timeout of their own wait for room (see setReadTimeout). */
+  setWriteTimeout(ms: i64): bool {
+    return setTimeoutHandle(this.handle, Direction.WRITE, ms);
+  }
+
+  /** The write timeout in ms; 0 if none, -1 on error. */
+  writeTimeout(): i64 {
+    return timeoutOf(this.handle, Direction.WRITE);
+  }
+
+  /** Sets TCP_NODELAY (on for every stream the VM makes; false lets the kernel coalesce small writes). */
+  setNodelay(enabled: bool): bool {
+    return setNodelayHandle(this.handle, enabled);
+  }
+
+  /** 1 if TCP_NODELAY is set, 0 if not, -1 on error. */
+  nodelay(): i32 {
+    return nodelayOf(this.handle);
   }
 
   peerAddress(): string | null {
@@ -89,15 +248,12 @@ export class TcpStream {
     return address(this.handle, false);
   }
 
-  /** Splits the stream (consuming it) into halves; null on error. */
+  /** Splits the stream (using it up) into halves; null on error (the stream is kept). */
   split(): Halves | null {
     net_split(this.handle, RET);
     if (!ok(4)) return null;
+    this.release();
     return new Halves(new ReadHalf(load<u32>(RET, 4)), new WriteHalf(load<u32>(RET, 8)));
-  }
-
-  close(): void {
-    handle_drop(this.handle, RET);
   }
 }
 
@@ -105,33 +261,97 @@ export class Halves {
   constructor(public readonly read: ReadHalf, public readonly write: WriteHalf) {}
 }
 
-export class ReadHalf {
-  constructor(public readonly handle: u32) {}
+/** The reading half of a split stream; it sees end-of-stream when the peer closes its side. */
+export class ReadHalf extends Resource {
+  constructor(handle: u32) {
+    super(handle);
+  }
 
   read(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
-    return readHandle(this.handle, buf, timeoutMs);
+    return readHandle(this.handle, buf, timeoutMs, false);
   }
 
-  /** Joins with the write half of the same stream; null (both kept) if they differ. */
+  peek(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+    return readHandle(this.handle, buf, timeoutMs, true);
+  }
+
+  setReadTimeout(ms: i64): bool {
+    return setTimeoutHandle(this.handle, Direction.READ, ms);
+  }
+
+  readTimeout(): i64 {
+    return timeoutOf(this.handle, Direction.READ);
+  }
+
+  /** Stops reading; further reads return end-of-stream. */
+  shutdown(): bool {
+    return shutdownHandle(this.handle, ShutdownHow.READ);
+  }
+
+  peerAddress(): string | null {
+    return address(this.handle, true);
+  }
+
+  localAddress(): string | null {
+    return address(this.handle, false);
+  }
+
+  /** Joins with the write half of the same stream, using both up; null
+   * (status not-paired, both kept) if they are of different streams. */
   reunite(write: WriteHalf): TcpStream | null {
     net_reunite(this.handle, write.handle, RET);
-    return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
-  }
-
-  close(): void {
-    handle_drop(this.handle, RET);
+    if (!ok(4)) return null;
+    this.release();
+    write.release();
+    return new TcpStream(load<u32>(RET, 4));
   }
 }
 
-export class WriteHalf {
-  constructor(public readonly handle: u32) {}
-
-  writeAll(data: Uint8Array): bool {
-    return writeAllHandle(this.handle, data);
+/** The writing half of a split stream. Closing it shuts down writing. */
+export class WriteHalf extends Resource {
+  constructor(handle: u32) {
+    super(handle);
   }
 
-  /** Dropping the write half shuts down writing. */
-  close(): void {
-    handle_drop(this.handle, RET);
+  write(data: Uint8Array, timeoutMs: i64 = -1): i32 {
+    return writeSome(this.handle, data, 0, timeoutMs);
+  }
+
+  writeAll(data: Uint8Array, timeoutMs: i64 = -1): bool {
+    return writeAllHandle(this.handle, data, timeoutMs);
+  }
+
+  tryWrite(data: Uint8Array): i32 {
+    return tryWriteHandle(this.handle, data);
+  }
+
+  setWriteTimeout(ms: i64): bool {
+    return setTimeoutHandle(this.handle, Direction.WRITE, ms);
+  }
+
+  writeTimeout(): i64 {
+    return timeoutOf(this.handle, Direction.WRITE);
+  }
+
+  /** Sets TCP_NODELAY: the whole connection's option. */
+  setNodelay(enabled: bool): bool {
+    return setNodelayHandle(this.handle, enabled);
+  }
+
+  nodelay(): i32 {
+    return nodelayOf(this.handle);
+  }
+
+  /** Shuts down writing now; the peer sees end-of-stream. */
+  shutdown(): bool {
+    return shutdownHandle(this.handle, ShutdownHow.WRITE);
+  }
+
+  peerAddress(): string | null {
+    return address(this.handle, true);
+  }
+
+  localAddress(): string | null {
+    return address(this.handle, false);
   }
 }

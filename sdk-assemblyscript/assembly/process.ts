@@ -1,48 +1,64 @@
-// Processes: spawning, references, links, monitors, kill, sleep, and the
-// registry and timers that name and reach them.
+// Processes: spawning, typed references, links, monitors, exit signals,
+// kill, sleep, and the registry and timers that name and reach them.
 
 import {
   process_self_id, process_spawn, process_load_module, process_link, process_unlink, process_monitor,
-  process_demonitor, process_kill, process_trap_exits, process_sleep, mailbox_send, registry_register,
-  registry_lookup, registry_unregister, timer_send_after, timer_cancel, handle_drop, SpawnOptions,
+  process_demonitor, process_kill, process_send_exit, process_trap_exits, process_sleep, mailbox_send, registry_register,
+  registry_lookup, registry_unregister, timer_send_after, timer_send_after_with_handles, timer_cancel, SpawnOptions,
 } from "./abi";
-import { fail } from "./status";
+import { RET, ok, utf8 } from "./call";
+import { Writer } from "./codec";
+import { Resource, handleList, moved } from "./handle";
 
-/** @internal A return area for raw calls (results are at most 16 bytes). */
-export const RET: usize = memory.data(16, 8);
-
-/** @internal The ok flag of a result at RET; records the error otherwise. */
-export function ok(payloadOffset: usize): bool {
-  if (load<u8>(RET) == 0) return true;
-  fail(load<u8>(RET + payloadOffset));
-  return false;
+/** The bytes of a message: bytes as they are, anything else encoded by its type. */
+function encodeMessage<M>(message: M): Uint8Array {
+  if (message instanceof Uint8Array) return message;
+  return new Writer().value<M>(message).finish();
 }
 
-function utf8(s: string): ArrayBuffer {
-  return String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
-}
-
-/** A process, by id. Send it bytes (see `Writer` for typed messages). */
-export class Process {
+/**
+ * A process, by id, that accepts messages of type `M`. `Process` (bytes)
+ * sends bytes as they are (see `Writer`); `Process<T>` for any other `T`
+ * encodes each message with `Writer.value<T>` (see codec.ts), as Rust's
+ * `Process<T>` does, so a Rust process with a mailbox of `T` decodes it.
+ *
+ * ```ts
+ * const counter = new Process<u32>(id);
+ * counter.send(7);
+ * ```
+ */
+export class Process<M = Uint8Array> {
   constructor(public readonly id: u64) {}
 
-  /** This process. */
-  static self(): Process {
-    return new Process(process_self_id());
+  /** This process (accepting bytes; see `typed`). */
+  static self(): Process<Uint8Array> {
+    return new Process<Uint8Array>(process_self_id());
   }
 
-  /** Sends bytes with a tag; sending to a process that ended is not an error. */
-  send(data: Uint8Array, tag: u64 = 0): bool {
+  /** The same process, accepting `T`. Only what this side sends is checked;
+   * the receiver's decode reports a mismatch. */
+  typed<T>(): Process<T> {
+    return new Process<T>(this.id);
+  }
+
+  /** Sends a message with a tag; sending to a process that ended is not an error. */
+  send(message: M, tag: u64 = 0): bool {
+    const data = encodeMessage<M>(message);
     mailbox_send(this.id, tag, data.dataStart, data.length, 0, 0, RET);
     return ok(1);
   }
 
-  /** Sends bytes, moving the listed handles (sockets) to the receiver. */
-  sendHandles(data: Uint8Array, handles: u32[], tag: u64 = 0): bool {
-    const list = new Uint32Array(handles.length);
-    for (let i = 0; i < handles.length; i++) list[i] = handles[i];
+  /**
+   * Sends bytes, moving the listed handles to the receiver: resources
+   * (streams, halves, listeners) or raw handle numbers. On success the
+   * resources hold no handle any more; on failure nothing moved.
+   */
+  sendHandles<H = u32>(data: Uint8Array, handles: H[], tag: u64 = 0): bool {
+    const list = handleList<H>(handles);
     mailbox_send(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, RET);
-    return ok(1);
+    if (!ok(1)) return false;
+    moved<H>(handles);
+    return true;
   }
 
   /** Links with the process; false (status not-found) if it has ended. */
@@ -55,14 +71,25 @@ export class Process {
     process_unlink(this.id);
   }
 
-  /** Monitors the process; returns the reference its down message carries. */
+  /** Monitors the process; returns the reference its down message carries (its tag). */
   monitor(): u64 {
     return process_monitor(this.id);
   }
 
-  /** Ends the process with reason `killed`. */
+  /** Ends the process with reason `killed`, which it cannot trap. */
   kill(): void {
     process_kill(this.id);
+  }
+
+  /**
+   * Sends the process an exit signal (Erlang's `exit/2`): if it traps exits
+   * it receives an exit message from this process; otherwise it ends with
+   * reason `exit` and this text. An empty reason is normal, which a process
+   * that does not trap exits ignores.
+   */
+  exit(reason: string): void {
+    const r = utf8(reason);
+    process_send_exit(this.id, changetype<usize>(r), r.byteLength);
   }
 
   /** Registers the process under `name`. */
@@ -72,16 +99,32 @@ export class Process {
     return ok(1);
   }
 
-  /** The process registered under `name`, or null. */
-  static lookup(name: string): Process | null {
+  /** The process registered under `name`, or null (status not-found). */
+  static lookup(name: string): Process<Uint8Array> | null {
     const n = utf8(name);
     registry_lookup(changetype<usize>(n), n.byteLength, RET);
-    return ok(8) ? new Process(load<u64>(RET, 8)) : null;
+    return ok(8) ? new Process<Uint8Array>(load<u64>(RET, 8)) : null;
   }
 
-  /** Sends bytes after `delayMs`; returns the timer reference. */
-  sendAfter(data: Uint8Array, delayMs: u64, tag: u64 = 0): u64 {
+  /** Sends a message after `delayMs`; returns the timer reference (for cancelTimer). */
+  sendAfter(message: M, delayMs: u64, tag: u64 = 0): u64 {
+    const data = encodeMessage<M>(message);
     return timer_send_after(this.id, tag, data.dataStart, data.length, delayMs * 1_000_000);
+  }
+
+  /**
+   * Sends bytes and handles after `delayMs`. The handles leave this process
+   * now (the resources hold none after) and reach the target when the timer
+   * fires; if it is cancelled or the target ends first, they are closed.
+   * Returns the timer reference, or 0 (see lastStatus) if a handle is not
+   * this process's (then nothing moved).
+   */
+  sendAfterWithHandles<H = u32>(data: Uint8Array, handles: H[], delayMs: u64, tag: u64 = 0): u64 {
+    const list = handleList<H>(handles);
+    timer_send_after_with_handles(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, delayMs * 1_000_000, RET);
+    if (!ok(8)) return 0;
+    moved<H>(handles);
+    return load<u64>(RET, 8);
   }
 }
 
@@ -102,24 +145,30 @@ const ENTRY = "vm_as_entry_0_1";
 
 /**
  * Starts `fn` in a new process of this module; it receives a copy of
- * `capture`. `fn` must be a top-level function (not a closure). Returns null
- * (see lastStatus) if the VM refuses.
+ * `capture`. `fn` must be a top-level function (not a closure). `handles`
+ * (resources, or raw handle numbers) move to the new process, which takes
+ * them with `takeHandle(0)`, ... before its first receive; on success the
+ * resources hold no handle any more. Returns null (see lastStatus) if the
+ * VM refuses, and then nothing moved.
  */
-export function spawn(fn: (capture: Uint8Array) => void, capture: Uint8Array, link: bool = false, handles: u32[] = []): Process | null {
+export function spawn<H = u32>(fn: (capture: Uint8Array) => void, capture: Uint8Array, link: bool = false, handles: H[] = []): Process<Uint8Array> | null {
   const entry = utf8(ENTRY);
-  const list = new Uint32Array(handles.length);
-  for (let i = 0; i < handles.length; i++) list[i] = handles[i];
+  const list = handleList<H>(handles);
   // A top-level function's reference is static data, at the same address in
   // every instance of this module.
   const index = changetype<usize>(fn) as u32;
   process_spawn(0, changetype<usize>(entry), entry.byteLength, index, capture.dataStart, capture.length,
     list.dataStart, list.length, link ? SpawnOptions.LINK : 0, RET);
-  return ok(8) ? new Process(load<u64>(RET, 8)) : null;
+  if (!ok(8)) return null;
+  moved<H>(handles);
+  return new Process<Uint8Array>(load<u64>(RET, 8));
 }
 
 /** A module loaded at run time, to spawn processes from (any language). */
-export class Module {
-  constructor(public readonly handle: u32) {}
+export class Module extends Resource {
+  constructor(handle: u32) {
+    super(handle);
+  }
 
   /** Compiles WebAssembly bytes; null (see lastStatus) if they are invalid or incompatible. */
   static load(bytes: Uint8Array): Module | null {
@@ -128,15 +177,16 @@ export class Module {
   }
 
   /** Starts export `entry` (taking no argument, or an i32 that gets `arg`); its init message carries `init`. */
-  spawn(entry: string, init: Uint8Array, arg: u32 = 0, link: bool = false): Process | null {
+  spawn(entry: string, init: Uint8Array, arg: u32 = 0, link: bool = false): Process<Uint8Array> | null {
     const e = utf8(entry);
     process_spawn(this.handle, changetype<usize>(e), e.byteLength, arg, init.dataStart, init.length, 0, 0,
       link ? SpawnOptions.LINK : 0, RET);
-    return ok(8) ? new Process(load<u64>(RET, 8)) : null;
+    return ok(8) ? new Process<Uint8Array>(load<u64>(RET, 8)) : null;
   }
 
+  /** The same as `close`. */
   drop(): void {
-    handle_drop(this.handle, RET);
+    this.close();
   }
 }
 
@@ -145,7 +195,7 @@ export function trapExits(enabled: bool): bool {
   return process_trap_exits(enabled);
 }
 
-/** Stops a monitor. */
+/** Stops a monitor: no down for it arrives after this (one already queued is removed). */
 export function demonitor(reference: u64): void {
   process_demonitor(reference);
 }

@@ -54,11 +54,82 @@ export function exit(reason: string): void {
   unreachable();
 }
 
-/** @internal `abort`, for asconfig's `use`: ends the process with the message as its reason. */
+/** Where the abort handler builds its text: static memory, because an abort
+ * may come from a full heap or an overflowed stack, where allocating would
+ * fail again or abort again ("stack overflow") without end. */
+const ABORT_SIZE: usize = 1024;
+const ABORT: usize = memory.data((ABORT_SIZE + 1) as i32); // and a newline
+let abortLen: usize = 0;
+
+function abortByte(b: u32): void {
+  store<u8>(ABORT + abortLen++, b as u8);
+}
+
+/** Appends a string's text as UTF-8, reading its UTF-16 in place (a lone
+ * surrogate becomes U+FFFD). `s` is a string's address, or 0. */
+function abortText(s: usize): void {
+  if (s == 0) return;
+  const units = load<u32>(s - 4) >> 1; // the object header's byte length
+  for (let i: u32 = 0; i < units; i++) {
+    let c = load<u16>(s + ((i as usize) << 1)) as u32;
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < units) {
+      const d = load<u16>(s + (((i + 1) as usize) << 1)) as u32;
+      if (d >= 0xdc00 && d < 0xe000) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
+    // Whole characters only, so the reason stays valid UTF-8.
+    const size: usize = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    if (abortLen + size > ABORT_SIZE) return;
+    if (c < 0x80) abortByte(c);
+    else if (c < 0x800) {
+      abortByte(0xc0 | (c >> 6));
+      abortByte(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      abortByte(0xe0 | (c >> 12));
+      abortByte(0x80 | ((c >> 6) & 0x3f));
+      abortByte(0x80 | (c & 0x3f));
+    } else {
+      abortByte(0xf0 | (c >> 18));
+      abortByte(0x80 | ((c >> 12) & 0x3f));
+      abortByte(0x80 | ((c >> 6) & 0x3f));
+      abortByte(0x80 | (c & 0x3f));
+    }
+  }
+}
+
+function abortNumber(n: u32): void {
+  let div: u32 = 1;
+  while (n / div >= 10) div *= 10;
+  for (; div > 0 && abortLen < ABORT_SIZE; div /= 10) abortByte(0x30 + (n / div) % 10);
+}
+
+/**
+ * @internal `abort`, for asconfig's `use`: prints "abort: MESSAGE at
+ * FILE:LINE:COLUMN" to stderr and ends the process with it as the reason.
+ * It allocates nothing (see ABORT).
+ */
 export function vmAbort(message: string | null, file: string | null, line: u32, column: u32): void {
-  const text = "abort: " + (message ? message : "") + " at " + (file ? file : "?") + ":" + line.toString() + ":" + column.toString();
-  eprint(text);
-  exit(text);
+  const m = changetype<usize>(message);
+  const f = changetype<usize>(file);
+  abortLen = 0;
+  abortText(changetype<usize>("abort: "));
+  abortText(m);
+  abortText(changetype<usize>(" at "));
+  abortText(f != 0 ? f : changetype<usize>("?"));
+  abortText(changetype<usize>(":"));
+  abortNumber(line);
+  abortText(changetype<usize>(":"));
+  abortNumber(column);
+  const text = abortLen;
+  store<u8>(ABORT + text, 0x0a); // a newline for stderr only
+  store<u32>(IOV, ABORT as u32);
+  store<u32>(IOV, (text + 1) as u32, 4);
+  fd_write(2, IOV, 1, IOV + 8);
+  process_exit(ABORT, text);
+  unreachable();
 }
 
 /** @internal `trace`, for asconfig's `use`: prints to stderr. */

@@ -51,6 +51,7 @@ const AS_GUESTS: &[&str] = &[
     "examples/assemblyscript/ping-pong.ts",
     "examples/assemblyscript/echo-server.ts",
     "tests/guests/assemblyscript/polyglot.ts",
+    "tests/guests/assemblyscript/scenarios.ts",
 ];
 
 fn main() -> Result<()> {

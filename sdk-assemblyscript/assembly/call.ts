@@ -1,0 +1,29 @@
+// The return area raw calls write their results to, and the check that turns
+// a failed result into a recorded status.
+
+import { fail } from "./status";
+
+/** @internal A return area for raw calls (results are at most 16 bytes). */
+export const RET: usize = memory.data(16, 8);
+
+/** @internal The ok flag of a result at RET; records the error otherwise. */
+export function ok(payloadOffset: usize): bool {
+  if (load<u8>(RET) == 0) return true;
+  fail(load<u8>(RET + payloadOffset));
+  return false;
+}
+
+/** @internal Text as UTF-8 (a lone surrogate becomes U+FFFD). */
+export function utf8(s: string): ArrayBuffer {
+  return String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
+}
+
+/** @internal Milliseconds (< 0: none) as the ABI's optional nanoseconds. */
+export function hasTimeout(ms: i64): u32 {
+  return ms >= 0 ? 1 : 0;
+}
+
+/** @internal See hasTimeout. */
+export function nanos(ms: i64): u64 {
+  return ms >= 0 ? (ms as u64) * 1_000_000 : 0;
+}

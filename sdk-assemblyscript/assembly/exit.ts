@@ -1,0 +1,43 @@
+// Why processes end: the reason `down` and `exit` messages carry, one byte
+// (normal, exit, trap, killed, noproc) and then UTF-8 text.
+
+/** Why a process ended. Compare `kind` with the constants. */
+export class ExitReason {
+  /** It returned from its function. */
+  static readonly NORMAL: u8 = 0;
+  /** It called `exit` with a reason, or was sent an exit signal with one. */
+  static readonly EXIT: u8 = 1;
+  /** It trapped (`unreachable`, an abort, a memory limit). */
+  static readonly TRAP: u8 = 2;
+  /** It was killed. */
+  static readonly KILLED: u8 = 3;
+  /** It did not exist when it was linked or monitored. */
+  static readonly NOPROC: u8 = 4;
+
+  constructor(
+    /** NORMAL, EXIT, TRAP, KILLED or NOPROC (a code a newer VM added reads as TRAP). */
+    public readonly kind: u8,
+    /** The reason given to `exit`, or why it trapped; "" for the others. */
+    public readonly text: string,
+  ) {}
+
+  /** Decodes the bytes of a `down` or `exit` message. */
+  static decode(bytes: Uint8Array): ExitReason {
+    if (bytes.length == 0) return new ExitReason(ExitReason.TRAP, "an empty exit reason");
+    const code = bytes[0];
+    const text = String.UTF8.decodeUnsafe(bytes.dataStart + 1, bytes.length - 1);
+    if (code > ExitReason.NOPROC) return new ExitReason(ExitReason.TRAP, "unknown exit reason " + code.toString() + ": " + text);
+    return new ExitReason(code, text);
+  }
+
+  /** The kind's name: "normal", "exit", "trap", "killed" or "noproc". */
+  get name(): string {
+    const k = this.kind;
+    return k == ExitReason.NORMAL ? "normal" : k == ExitReason.EXIT ? "exit" : k == ExitReason.TRAP ? "trap" : k == ExitReason.KILLED ? "killed" : "noproc";
+  }
+
+  /** "normal", "exit: TEXT", "trap: TEXT", "killed" or "noproc". */
+  toString(): string {
+    return this.kind == ExitReason.EXIT || this.kind == ExitReason.TRAP ? this.name + ": " + this.text : this.name;
+  }
+}
