@@ -1,32 +1,23 @@
 // Two processes hit a typed ball back and forth (`vm run ping-pong.wasm -- 5`).
 //
-// The ball is encoded exactly like the Rust example's
-//     enum Ball { Ping { n: u32, reply_to: Process<Ball> }, Pong { n: u32 } }
-// so an AssemblyScript process and a Rust process can play together.
-import { Process, Reader, Writer, receive, spawn, print, eprint, exit, args, lastError } from "../../sdk-assemblyscript/assembly/index";
-
-const PING: u32 = 0;
-const PONG: u32 = 1;
-
-function ping(n: u32, replyTo: u64): Uint8Array {
-  return new Writer().variant(PING).u32(n).u64(replyTo).finish();
-}
-
-function pong(n: u32): Uint8Array {
-  return new Writer().variant(PONG).u32(n).finish();
-}
+// The ball's type comes from examples/messages.wit: `vm bindgen
+// messages.wit --lang assemblyscript` generated messages.ts, and the Rust
+// and C ping-pong examples use types generated from the same file, so
+// players in different languages understand each other.
+import { Process, receive, spawn, print, eprint, exit, args, lastError } from "../../sdk-assemblyscript/assembly/index";
+import { Ball, BallKind, Ping, Pong } from "./messages";
 
 function player(_capture: Uint8Array): void {
   while (true) {
     const m = receive();
     if (m == null) return;
-    const r = new Reader(m.data);
-    if (r.variant() != PING) continue;
-    const n = r.u32();
-    const replyTo = new Process(r.u64());
-    if (!r.finish()) continue;
-    print("pong: got ping " + n.toString());
-    replyTo.send(pong(n));
+    const ball = Ball.decode(m.data);
+    if (ball == null || ball.kind != BallKind.Ping) continue;
+    const ping = ball.ping!;
+    print("pong: got ping " + ping.n.toString());
+    const pong = new Pong();
+    pong.n = ping.n;
+    new Process(ping.replyTo).send(Ball.pong(pong).encode());
   }
 }
 
@@ -37,14 +28,18 @@ export function _start(): void {
   if (other == null) exit("spawn failed: " + lastError());
   const me = Process.self().id;
   for (let n: u32 = 1; n <= rounds; n++) {
-    other!.send(ping(n, me));
+    const ping = new Ping();
+    ping.n = n;
+    ping.replyTo = me;
+    other!.send(Ball.ping(ping).encode());
     const m = receive();
-    const r = new Reader(m!.data);
-    if (r.variant() != PONG) {
+    const ball = m != null ? Ball.decode(m.data) : null;
+    if (ball == null || ball.kind != BallKind.Pong) {
       eprint("expected a pong");
       exit("expected a pong");
+      return;
     }
-    print("ping: got pong " + r.u32().toString());
+    print("ping: got pong " + ball.pong!.n.toString());
   }
   print("done: " + rounds.toString() + " round trips between processes " + me.toString() + " and " + other!.id.toString());
 }

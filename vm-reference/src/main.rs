@@ -57,6 +57,26 @@ enum Command {
         /// The module to inspect.
         module: PathBuf,
     },
+    /// Generate typed messages from a WIT file: Rust types with serde
+    /// derives, a C header, or an AssemblyScript module, all encoding
+    /// postcard's bytes so the three languages exchange them.
+    Bindgen {
+        /// The WIT file describing the message types.
+        wit: PathBuf,
+        /// The language: rust, c or assemblyscript.
+        #[arg(long)]
+        lang: vm_bindgen::Lang,
+        /// The directory to write the file to (named after the WIT file).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// AssemblyScript: where the SDK's `Writer` and `Reader` are imported from.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "vm-host-sdk/assembly/index"
+        )]
+        assemblyscript_sdk: String,
+    },
     /// Start a new app from a template (languages: rust, c, assemblyscript).
     New {
         /// The guest language.
@@ -114,6 +134,17 @@ fn real_main() -> Result<ExitCode> {
                 }
                 Ok(ExitCode::from(outcome.status.clamp(0, 255) as u8))
             })
+        }
+        Command::Bindgen {
+            wit,
+            lang,
+            out,
+            assemblyscript_sdk,
+        } => {
+            let options = vm_bindgen::Options { assemblyscript_sdk };
+            let path = vm_bindgen::generate_file(&wit, lang, &out, &options)?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::New { language, name } => {
             let dir = vm_reference::template::create(&language, &name, Path::new("."))?;

@@ -145,3 +145,45 @@ fn a_stack_limit_too_small_to_start_exits_2_naming_the_flag() {
     );
     assert!(err.contains("--max-stack"), "{err}");
 }
+
+#[test]
+fn bindgen_writes_each_language_s_file_named_after_the_wit() {
+    let wit = write_wat(
+        "chat.wit",
+        "package demo:chat;\ninterface messages {\n    record line { who: string, text: string }\n}\n",
+    );
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vm-cli-bindgen");
+    let out_text = out_dir.display().to_string();
+    for (lang, file, needle) in [
+        ("rust", "chat.rs", "pub struct Line {"),
+        ("c", "chat.h", "typedef struct line {"),
+        ("assemblyscript", "chat.ts", "export class Line {"),
+    ] {
+        let out = vm(&["bindgen", &wit, "--lang", lang, "--out", &out_text]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let written = std::fs::read_to_string(out_dir.join(file)).unwrap();
+        assert!(written.contains(needle), "{lang}: {written}");
+    }
+}
+
+#[test]
+fn bindgen_refuses_an_unsupported_type_naming_it_and_what_to_use() {
+    let wit = write_wat(
+        "bad.wit",
+        "package demo:bad;\ninterface messages {\n    record job { id: u32, initial: char }\n}\n",
+    );
+    let out = vm(&["bindgen", &wit, "--lang", "c"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("in type `job`") && err.contains("field `initial`") && err.contains("`char` is not supported: use a string"),
+        "{err}"
+    );
+    let out = vm(&["bindgen", &wit, "--lang", "cobol"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown language `cobol`: use rust, c or assemblyscript"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask setup          install and check every guest toolchain (Rust, C, AssemblyScript)
-//! cargo xtask gen [--check]  regenerate the ABI bindings from abi/wit (or check they are current)
+//! cargo xtask gen [--check]  regenerate the ABI bindings from abi/wit and the committed message bindings (or check they are current)
 //! cargo xtask build-guests   build every guest (examples and test guests) into target/guests
 //! cargo xtask demo           set up, build, and run the demo apps on the VM
 //! cargo xtask test           set up, build guests, check formatting and lints, run every test
@@ -42,6 +42,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("tests/guests/c/scenarios.c", CMode::Wasi),
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
     ("tests/guests/c/cxx.cpp", CMode::Cxx),
+    ("tests/guests/schema/schema-echo.c", CMode::Wasi),
 ];
 
 /// AssemblyScript guests, built with the SDK's pinned `asc` into
@@ -52,6 +53,8 @@ const AS_GUESTS: &[&str] = &[
     "examples/assemblyscript/echo-server.ts",
     "tests/guests/assemblyscript/polyglot.ts",
     "tests/guests/assemblyscript/scenarios.ts",
+    "tests/guests/assemblyscript/checks.ts",
+    "tests/guests/schema/schema-echo.ts",
 ];
 
 fn main() -> Result<()> {
@@ -86,13 +89,16 @@ fn output(cmd: &mut Command) -> Result<String> {
 }
 
 fn gen(root: &Path, check: bool) -> Result<()> {
+    let messages = vm_bindgen::committed(root)?;
     if check {
         let stale: Vec<_> = vm_abi::generate(root)?
             .into_iter()
-            .filter(|f| {
-                std::fs::read_to_string(root.join(&f.path)).ok().as_deref() != Some(&f.contents)
+            .map(|f| (f.path, f.contents))
+            .chain(messages)
+            .filter(|(path, contents)| {
+                std::fs::read_to_string(root.join(path)).ok().as_deref() != Some(contents)
             })
-            .map(|f| f.path.display().to_string())
+            .map(|(path, _)| path.display().to_string())
             .collect();
         if !stale.is_empty() {
             bail!("generated files are stale: {stale:?}; run `cargo xtask gen`");
@@ -100,6 +106,10 @@ fn gen(root: &Path, check: bool) -> Result<()> {
         return Ok(());
     }
     for path in vm_abi::write_generated(root)? {
+        println!("wrote {}", path.display());
+    }
+    for (path, contents) in messages {
+        std::fs::write(root.join(&path), contents)?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -123,6 +133,20 @@ fn stale(output: &Path, inputs: &[PathBuf]) -> bool {
             .and_then(|m| m.modified())
             .map_or(true, |t| t > built)
     })
+}
+
+/// The files beside `source` ending in `.EXT`: what a guest may include or
+/// import (a generated message header or module, say).
+fn siblings(source: &Path, ext: &str) -> Vec<PathBuf> {
+    let dir = source.parent().expect("a guest in a directory");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A guest's source path and the module it builds to (`OUT_DIR/NAME.wasm`).
@@ -190,6 +214,7 @@ fn build_c_guests(root: &Path) -> Result<()> {
             sdk.join("include/vm_abi.h"),
         ];
         inputs.extend(sources.iter().cloned());
+        inputs.extend(siblings(&source, "h"));
         if !stale(&output, &inputs) {
             continue;
         }
@@ -244,6 +269,7 @@ fn build_as_guests(root: &Path) -> Result<()> {
         let (source, output) = guest_paths(root, path, &out_dir);
         let mut inputs = sdk_sources.clone();
         inputs.push(source.clone());
+        inputs.extend(siblings(&source, "ts"));
         if !stale(&output, &inputs) {
             continue;
         }

@@ -8,6 +8,8 @@
 //! * `vm run polyglot.wasm -- codec SEED CASES`: random Samples to the C and
 //!   AssemblyScript echo services, whose decoders and encoders must give back
 //!   exactly postcard's bytes.
+//! * `vm run polyglot.wasm -- schema CASES`: the codecs `vm bindgen`
+//!   generates, property-tested against postcard (`schema.rs`).
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -16,6 +18,11 @@ use vm_sdk::{spawn, Mailbox, Process};
 
 static C_MODULE: &[u8] = include_bytes!("../../../../../target/guests/c/polyglot.wasm");
 static AS_MODULE: &[u8] = include_bytes!("../../../../../target/guests/as/polyglot.wasm");
+static C_SCHEMA: &[u8] = include_bytes!("../../../../../target/guests/c/schema-echo.wasm");
+static AS_SCHEMA: &[u8] = include_bytes!("../../../../../target/guests/as/schema-echo.wasm");
+
+mod everything;
+mod schema;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Shape {
@@ -264,6 +271,7 @@ fn main() {
             let cases = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
             codec(seed, cases);
         }
-        _ => eprintln!("usage: polyglot (transform | codec SEED CASES)"),
+        Some("schema") => schema::run(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(256)),
+        _ => eprintln!("usage: polyglot (transform | codec SEED CASES | schema CASES)"),
     }
 }

@@ -1,0 +1,468 @@
+//! AssemblyScript: a class per record, variant and tuple, an `enum` per
+//! enum, with codecs over the SDK's `Writer` and `Reader`.
+
+use crate::names::{doc_lines, lower_camel, unreserved, upper_camel};
+use crate::schema::{Def, Schema, Ty};
+use crate::Options;
+use std::collections::HashSet;
+use std::fmt::Write;
+
+const RESERVED: &[&str] = &[
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "new",
+    "null",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "as",
+    "implements",
+    "interface",
+    "let",
+    "package",
+    "private",
+    "protected",
+    "public",
+    "static",
+    "yield",
+    "type",
+    "constructor",
+    "read",
+    "write",
+    "encode",
+    "decode",
+    "kind",
+];
+
+fn member(name: &str) -> String {
+    unreserved(lower_camel(name), RESERVED, "_")
+}
+
+fn class(name: &str) -> String {
+    unreserved(
+        upper_camel(name),
+        &["Writer", "Reader", "Some", "Array", "String", "Uint8Array"],
+        "_",
+    )
+}
+
+/// Names a compound type in helper functions: `ListU32`, `OptionString`, …
+fn mangle(t: &Ty) -> String {
+    match t {
+        Ty::Bool => "Bool".into(),
+        Ty::U8 => "U8".into(),
+        Ty::U16 => "U16".into(),
+        Ty::U32 => "U32".into(),
+        Ty::U64 => "U64".into(),
+        Ty::S8 => "S8".into(),
+        Ty::S16 => "S16".into(),
+        Ty::S32 => "S32".into(),
+        Ty::S64 => "S64".into(),
+        Ty::F32 => "F32".into(),
+        Ty::F64 => "F64".into(),
+        Ty::String => "String".into(),
+        Ty::List(t) => format!("List{}", mangle(t)),
+        Ty::Option(t) => format!("Option{}", mangle(t)),
+        Ty::Tuple(ts) => format!(
+            "Tuple{}{}",
+            ts.len(),
+            ts.iter().map(mangle).collect::<String>()
+        ),
+        Ty::Named(n) => class(n),
+    }
+}
+
+fn is_bytes(t: &Ty) -> bool {
+    matches!(t, Ty::List(e) if **e == Ty::U8)
+}
+
+struct Emitter<'a> {
+    schema: &'a Schema,
+    out: String,
+    emitted: HashSet<String>,
+}
+
+impl Emitter<'_> {
+    /// Whether `t` is a class or other reference that `| null` can make
+    /// optional (values need `Some<T>`).
+    fn nullable(&self, t: &Ty) -> bool {
+        match self.schema.resolved(t) {
+            Ty::String | Ty::List(_) | Ty::Tuple(_) => true,
+            Ty::Named(n) => matches!(
+                self.schema.get(n).map(|d| &d.def),
+                Some(Def::Record(_) | Def::Variant(_))
+            ),
+            _ => false,
+        }
+    }
+
+    fn ty(&self, t: &Ty) -> String {
+        match t {
+            Ty::Bool => "bool".into(),
+            Ty::U8 => "u8".into(),
+            Ty::U16 => "u16".into(),
+            Ty::U32 => "u32".into(),
+            Ty::U64 => "u64".into(),
+            Ty::S8 => "i8".into(),
+            Ty::S16 => "i16".into(),
+            Ty::S32 => "i32".into(),
+            Ty::S64 => "i64".into(),
+            Ty::F32 => "f32".into(),
+            Ty::F64 => "f64".into(),
+            Ty::String => "string".into(),
+            t if is_bytes(t) => "Uint8Array".into(),
+            Ty::List(e) => format!("Array<{}>", self.ty(e)),
+            Ty::Option(e) if self.nullable(e) => format!("{} | null", self.ty(e)),
+            Ty::Option(e) => format!("Some<{}> | null", self.ty(e)),
+            Ty::Tuple(_) => mangle(t),
+            Ty::Named(n) => class(n),
+        }
+    }
+
+    /// A fresh value of `t`.
+    fn default(&self, t: &Ty) -> String {
+        match self.schema.resolved(t) {
+            Ty::Bool => "false".into(),
+            Ty::F32 | Ty::F64 => "0.0".into(),
+            Ty::String => "\"\"".into(),
+            t if is_bytes(t) => "new Uint8Array(0)".into(),
+            Ty::List(e) => format!("new Array<{}>()", self.ty(e)),
+            Ty::Option(_) => "null".into(),
+            t @ Ty::Tuple(_) => format!("new {}()", mangle(t)),
+            Ty::Named(n) => match self.schema.get(n).map(|d| &d.def) {
+                Some(Def::Enum(cases)) => format!("{}.{}", class(n), class(&cases[0])),
+                _ => format!("new {}()", class(n)),
+            },
+            _ => "0".into(),
+        }
+    }
+
+    /// The statement writing `e` (of type `t`) to `w`.
+    fn write(&self, t: &Ty, e: &str) -> String {
+        match t {
+            Ty::Bool => format!("w.bool({e});"),
+            Ty::U8 => format!("w.u8({e});"),
+            Ty::S8 => format!("w.i8({e});"),
+            Ty::U16 | Ty::U32 | Ty::U64 => format!("w.u64({e} as u64);"),
+            Ty::S16 | Ty::S32 | Ty::S64 => format!("w.i64({e} as i64);"),
+            Ty::F32 => format!("w.f32({e});"),
+            Ty::F64 => format!("w.f64({e});"),
+            Ty::String => format!("w.str({e});"),
+            t if is_bytes(t) => format!("w.bytes({e});"),
+            Ty::Named(n) => match self.schema.get(n).map(|d| &d.def) {
+                Some(Def::Enum(_)) => format!("w.variant({e} as u32);"),
+                Some(Def::Alias(target)) => self.write(target, e),
+                _ => format!("{e}.write(w);"),
+            },
+            Ty::Tuple(_) => format!("{e}.write(w);"),
+            _ => format!("write{}(w, {e});", mangle(t)),
+        }
+    }
+
+    /// The expression reading a `t` from `r`.
+    fn read(&self, t: &Ty) -> String {
+        match t {
+            Ty::Bool => "r.bool()".into(),
+            Ty::U8 => "r.u8()".into(),
+            Ty::S8 => "r.i8()".into(),
+            Ty::U16 => "r.u16()".into(),
+            Ty::U32 => "r.u32()".into(),
+            Ty::U64 => "r.u64()".into(),
+            Ty::S16 => "r.i16()".into(),
+            Ty::S32 => "r.i32()".into(),
+            Ty::S64 => "r.i64()".into(),
+            Ty::F32 => "r.f32()".into(),
+            Ty::F64 => "r.f64()".into(),
+            Ty::String => "r.str()".into(),
+            t if is_bytes(t) => "r.bytes()".into(),
+            Ty::Named(n) => match self.schema.get(n).map(|d| &d.def) {
+                Some(Def::Enum(_)) => format!("read{}(r)", class(n)),
+                Some(Def::Alias(target)) => self.read(target),
+                _ => format!("{}.read(r)", class(n)),
+            },
+            Ty::Tuple(_) => format!("{}.read(r)", mangle(t)),
+            _ => format!("read{}(r)", mangle(t)),
+        }
+    }
+
+    /// Emits the helpers and classes of the compound types `t` needs.
+    fn compound(&mut self, t: &Ty) {
+        match t {
+            Ty::List(e) | Ty::Option(e) => self.compound(e),
+            Ty::Tuple(ts) => ts.iter().for_each(|e| self.compound(e)),
+            _ => return,
+        }
+        if is_bytes(t) || !self.emitted.insert(mangle(t)) {
+            return;
+        }
+        let m = mangle(t);
+        let mut out = String::new();
+        match t {
+            Ty::List(e) => {
+                let et = self.ty(e);
+                writeln!(out, "function write{m}(w: Writer, v: Array<{et}>): void {{").unwrap();
+                writeln!(out, "  w.len_(v.length);").unwrap();
+                writeln!(
+                    out,
+                    "  for (let i = 0; i < v.length; i++) {{\n    {}\n  }}\n}}\n",
+                    self.write(e, "v[i]")
+                )
+                .unwrap();
+                writeln!(out, "function read{m}(r: Reader): Array<{et}> {{").unwrap();
+                writeln!(out, "  const n = r.len_();\n  const v = new Array<{et}>();").unwrap();
+                writeln!(
+                    out,
+                    "  for (let i = 0; i < n && !r.error; i++) v.push({});",
+                    self.read(e)
+                )
+                .unwrap();
+                writeln!(out, "  return v;\n}}\n").unwrap();
+            }
+            Ty::Option(e) => {
+                let ot = self.ty(t);
+                let value = if self.nullable(e) { "o" } else { "o.value" };
+                writeln!(out, "function write{m}(w: Writer, v: {ot}): void {{").unwrap();
+                writeln!(out, "  const o = v;\n  w.option(o != null);").unwrap();
+                writeln!(
+                    out,
+                    "  if (o != null) {{\n    {}\n  }}\n}}\n",
+                    self.write(e, value)
+                )
+                .unwrap();
+                writeln!(out, "function read{m}(r: Reader): {ot} {{").unwrap();
+                writeln!(out, "  if (!r.option()) return null;").unwrap();
+                if self.nullable(e) {
+                    writeln!(out, "  return {};\n}}\n", self.read(e)).unwrap();
+                } else {
+                    writeln!(
+                        out,
+                        "  return new Some<{}>({});\n}}\n",
+                        self.ty(e),
+                        self.read(e)
+                    )
+                    .unwrap();
+                }
+            }
+            Ty::Tuple(ts) => {
+                writeln!(out, "/** A tuple of {}. */\nexport class {m} {{", ts.len()).unwrap();
+                for (i, e) in ts.iter().enumerate() {
+                    writeln!(out, "  f{i}: {} = {};", self.ty(e), self.default(e)).unwrap();
+                }
+                writeln!(out, "\n  write(w: Writer): void {{").unwrap();
+                for (i, e) in ts.iter().enumerate() {
+                    writeln!(out, "    {}", self.write(e, &format!("this.f{i}"))).unwrap();
+                }
+                writeln!(
+                    out,
+                    "  }}\n\n  static read(r: Reader): {m} {{\n    const v = new {m}();"
+                )
+                .unwrap();
+                for (i, e) in ts.iter().enumerate() {
+                    writeln!(out, "    v.f{i} = {};", self.read(e)).unwrap();
+                }
+                writeln!(out, "    return v;\n  }}\n}}\n").unwrap();
+            }
+            _ => unreachable!(),
+        }
+        self.out.push_str(&out);
+    }
+
+    /// `encode`/`decode` for a class `c`.
+    fn whole(&self, c: &str) -> String {
+        format!(
+            "\n  /** The whole message's bytes. */\n  encode(): Uint8Array {{\n    const w = new Writer();\n    this.write(w);\n    return w.finish();\n  }}\n\n  \
+             /** Decodes a whole message; null if the bytes are not exactly one `{c}`. */\n  \
+             static decode(data: Uint8Array): {c} | null {{\n    const r = new Reader(data);\n    const v = {c}.read(r);\n    return r.finish() ? v : null;\n  }}\n"
+        )
+    }
+
+    fn named(&mut self, t: &crate::schema::TypeDef) {
+        let used: Vec<Ty> = match &t.def {
+            Def::Record(fields) => fields.iter().map(|f| f.ty.clone()).collect(),
+            Def::Variant(cases) => cases.iter().filter_map(|c| c.ty.clone()).collect(),
+            Def::Enum(_) => Vec::new(),
+            Def::Alias(target) => vec![target.clone()],
+        };
+        for u in &used {
+            self.compound(u);
+        }
+        let c = class(&t.name);
+        let mut out = doc_lines(&t.docs, "", "//");
+        match &t.def {
+            Def::Alias(target) => {
+                writeln!(out, "export type {c} = {};\n", self.ty(target)).unwrap();
+            }
+            Def::Record(fields) => {
+                writeln!(out, "/** The record `{}`. */\nexport class {c} {{", t.name).unwrap();
+                for f in fields {
+                    out.push_str(&doc_lines(&f.docs, "  ", "//"));
+                    writeln!(
+                        out,
+                        "  {}: {} = {};",
+                        member(&f.name),
+                        self.ty(&f.ty),
+                        self.default(&f.ty)
+                    )
+                    .unwrap();
+                }
+                writeln!(out, "\n  write(w: Writer): void {{").unwrap();
+                for f in fields {
+                    writeln!(
+                        out,
+                        "    {}",
+                        self.write(&f.ty, &format!("this.{}", member(&f.name)))
+                    )
+                    .unwrap();
+                }
+                writeln!(
+                    out,
+                    "  }}\n\n  static read(r: Reader): {c} {{\n    const v = new {c}();"
+                )
+                .unwrap();
+                for f in fields {
+                    writeln!(out, "    v.{} = {};", member(&f.name), self.read(&f.ty)).unwrap();
+                }
+                writeln!(out, "    return v;\n  }}").unwrap();
+                out.push_str(&self.whole(&c));
+                writeln!(out, "}}\n").unwrap();
+            }
+            Def::Variant(cases) => {
+                writeln!(out, "/** Which case a `{c}` is. */\nexport enum {c}Kind {{").unwrap();
+                for (i, case) in cases.iter().enumerate() {
+                    writeln!(out, "  {} = {i},", class(&case.name)).unwrap();
+                }
+                writeln!(out, "}}\n").unwrap();
+                writeln!(out, "/** The variant `{}`: `kind` says which case it is; the field named after that case holds its payload. */\nexport class {c} {{", t.name).unwrap();
+                writeln!(out, "  kind: {c}Kind = {c}Kind.{};", class(&cases[0].name)).unwrap();
+                for case in cases {
+                    if let Some(p) = &case.ty {
+                        let (pt, init) = if self.nullable(p) {
+                            (format!("{} | null", self.ty(p)), "null".to_string())
+                        } else {
+                            (self.ty(p), self.default(p))
+                        };
+                        writeln!(out, "  {}: {pt} = {init};", member(&case.name)).unwrap();
+                    }
+                }
+                for case in cases {
+                    let ctor = member(&case.name);
+                    match &case.ty {
+                        Some(p) => writeln!(out, "\n  static {ctor}(value: {}): {c} {{\n    const v = new {c}();\n    v.kind = {c}Kind.{};\n    v.{ctor} = value;\n    return v;\n  }}", self.ty(p), class(&case.name)),
+                        None => writeln!(out, "\n  static {ctor}(): {c} {{\n    const v = new {c}();\n    v.kind = {c}Kind.{};\n    return v;\n  }}", class(&case.name)),
+                    }
+                    .unwrap();
+                }
+                writeln!(out, "\n  write(w: Writer): void {{\n    w.variant(this.kind as u32);\n    switch (this.kind) {{").unwrap();
+                for case in cases {
+                    if let Some(p) = &case.ty {
+                        let field = format!("this.{}", member(&case.name));
+                        let value = if self.nullable(p) {
+                            format!("{field}!")
+                        } else {
+                            field
+                        };
+                        writeln!(
+                            out,
+                            "      case {c}Kind.{}: {{\n        {}\n        break;\n      }}",
+                            class(&case.name),
+                            self.write(p, &value)
+                        )
+                        .unwrap();
+                    }
+                }
+                writeln!(out, "      default:\n        break;\n    }}\n  }}\n").unwrap();
+                writeln!(out, "  static read(r: Reader): {c} {{\n    const v = new {c}();\n    const k = r.variant();").unwrap();
+                writeln!(out, "    if (k >= {}) {{\n      r.error = true;\n      return v;\n    }}\n    v.kind = k as {c}Kind;\n    switch (v.kind) {{", cases.len()).unwrap();
+                for case in cases {
+                    if let Some(p) = &case.ty {
+                        writeln!(out, "      case {c}Kind.{}: {{\n        v.{} = {};\n        break;\n      }}", class(&case.name), member(&case.name), self.read(p)).unwrap();
+                    }
+                }
+                writeln!(
+                    out,
+                    "      default:\n        break;\n    }}\n    return v;\n  }}"
+                )
+                .unwrap();
+                out.push_str(&self.whole(&c));
+                writeln!(out, "}}\n").unwrap();
+            }
+            Def::Enum(cases) => {
+                writeln!(out, "/** The enum `{}`. */\nexport enum {c} {{", t.name).unwrap();
+                for (i, case) in cases.iter().enumerate() {
+                    writeln!(out, "  {} = {i},", class(case)).unwrap();
+                }
+                writeln!(out, "}}\n").unwrap();
+                writeln!(out, "/** Reads a `{c}`; an unknown case is a decode error. */\nexport function read{c}(r: Reader): {c} {{").unwrap();
+                writeln!(out, "  const k = r.variant();\n  if (k >= {}) {{\n    r.error = true;\n    return {c}.{};\n  }}\n  return k as {c};\n}}\n", cases.len(), class(&cases[0])).unwrap();
+            }
+        }
+        self.out.push_str(&out);
+    }
+}
+
+pub fn emit(schema: &Schema, header: &str, options: &Options) -> String {
+    let mut e = Emitter {
+        schema,
+        out: String::new(),
+        emitted: HashSet::new(),
+    };
+    writeln!(
+        e.out,
+        "// Message types of `{}`.\n//\n// {header}\n//",
+        schema.package
+    )
+    .unwrap();
+    e.out.push_str(
+        "// Each record and variant is a class with `write(w)` and `static read(r)`\n\
+         // over the SDK's Writer and Reader, and `encode()` / `static decode(bytes)`\n\
+         // for a whole message (null if the bytes are not exactly one value). The\n\
+         // bytes are postcard's, as the Rust and C types generated from the same\n\
+         // WIT write them.\n\n",
+    );
+    writeln!(
+        e.out,
+        "import {{ Reader, Writer }} from \"{}\";\n",
+        options.assemblyscript_sdk
+    )
+    .unwrap();
+    e.out.push_str(
+        "/** An option's value, for types `| null` cannot make optional. */\n\
+         export class Some<T> {\n  constructor(public value: T) {}\n}\n\n",
+    );
+    for t in &schema.types {
+        e.named(t);
+    }
+    while e.out.ends_with("\n\n") {
+        e.out.pop();
+    }
+    e.out
+}
