@@ -34,10 +34,22 @@ fn types_come_after_the_types_they_use() {
 #[test]
 fn unsupported_types_are_refused_with_the_alternative() {
     for (body, says) in [
-        ("record r { c: char }", "`char` is not supported: use a string"),
-        ("flags f { a, b }\nrecord r { f: f }", "flags are not supported: use a record of bools"),
-        ("record r { x: result<u32, string> }", "`result` is not supported: use a variant"),
-        ("resource res;\nrecord r { x: own<res> }", "resources are not message types"),
+        (
+            "record r { c: char }",
+            "`char` is not supported: use a string",
+        ),
+        (
+            "flags f { a, b }\nrecord r { f: f }",
+            "flags are not supported: use a record of bools",
+        ),
+        (
+            "record r { x: result<u32, string> }",
+            "`result` is not supported: use a variant",
+        ),
+        (
+            "resource res;\nrecord r { x: own<res> }",
+            "resources are not message types",
+        ),
         ("record r { x: tuple<> }", "an empty tuple carries nothing"),
         ("record r {}", "a record needs at least one field"),
     ] {

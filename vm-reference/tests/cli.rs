@@ -176,7 +176,9 @@ fn bindgen_refuses_an_unsupported_type_naming_it_and_what_to_use() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("in type `job`") && err.contains("field `initial`") && err.contains("`char` is not supported: use a string"),
+        err.contains("in type `job`")
+            && err.contains("field `initial`")
+            && err.contains("`char` is not supported: use a string"),
         "{err}"
     );
     let out = vm(&["bindgen", &wit, "--lang", "cobol"]);
