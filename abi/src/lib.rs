@@ -57,9 +57,33 @@ pub struct FunctionSpec {
 
 /// The manifest entry for an import, if this ABI has it.
 pub fn function(module: &str, name: &str) -> Option<&'static FunctionSpec> {
+    let (module, _) = split_module(module)?;
     FUNCTIONS
         .iter()
         .find(|f| f.module == module && f.name == name)
+}
+
+/// A version: major, minor, patch.
+pub type Version = (u32, u32, u32);
+
+/// An import module as the VM knows it, `vm:host/IFACE@MAJOR`, and the full
+/// version it named, if it named one: SDKs import `vm:host/process@1`,
+/// while wit-bindgen imports `vm:host/process@1.4.0` (the package version it
+/// was generated from). Both forms name the same functions; `None` for a
+/// module without a version.
+pub fn split_module(module: &str) -> Option<(&str, Option<Version>)> {
+    let (_, version) = module.rsplit_once('@')?;
+    let mut parts = version.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let base = &module[..module.len() - version.len() + major.to_string().len()];
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, None, None) if version == major.to_string() => Some((base, None)),
+        (Some(minor), Some(patch), None) => {
+            let full = (major, minor.parse().ok()?, patch.parse().ok()?);
+            (version == format!("{}.{}.{}", full.0, full.1, full.2)).then_some((base, Some(full)))
+        }
+        _ => None,
+    }
 }
 
 /// The import-module prefix shared by every interface (`vm:host/`).

@@ -42,3 +42,26 @@ fn results_through_the_return_pointer_follow_the_canonical_layout() {
     assert_eq!(spawn.results, &[] as &[vm_abi::CoreType]);
     assert_eq!(spawn.params.last(), Some(&vm_abi::CoreType::I32));
 }
+
+#[test]
+fn import_modules_name_the_major_or_the_full_version() {
+    use vm_abi::split_module;
+    assert_eq!(
+        split_module("vm:host/process@1"),
+        Some(("vm:host/process@1", None))
+    );
+    assert_eq!(
+        split_module("vm:host/process@1.4.0"),
+        Some(("vm:host/process@1", Some((1, 4, 0))))
+    );
+    for odd in [
+        "vm:host/process",
+        "vm:host/process@1.4",
+        "vm:host/process@01",
+        "vm:host/process@1.4.0.1",
+        "vm:host/process@x",
+    ] {
+        assert_eq!(split_module(odd), None, "{odd}");
+    }
+    assert!(vm_abi::function("vm:host/process@1.0.0", "self-id").is_some());
+}

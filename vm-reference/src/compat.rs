@@ -153,11 +153,7 @@ impl ModuleInfo {
             .map(|i| match vm_abi::function(&i.module, &i.name) {
                 Some(f) => f.since,
                 None => {
-                    let major = i
-                        .module
-                        .rsplit_once('@')
-                        .and_then(|(_, m)| m.parse().ok())
-                        .unwrap_or(0);
+                    let major = major_of(&i.module).unwrap_or(0);
                     let floor = if major == ABI_VERSION.0 {
                         (major, ABI_VERSION.1 + 1, 0)
                     } else {
@@ -170,9 +166,15 @@ impl ModuleInfo {
             .max()
     }
 
-    /// The newest ABI version named by SDK markers.
+    /// The newest ABI version named by SDK markers, or by import modules
+    /// of the full form (`vm:host/process@1.4.0`, as wit-bindgen names them).
     pub fn built_for(&self) -> Option<(u32, u32, u32)> {
-        self.markers.iter().copied().max()
+        let named = self
+            .imports
+            .iter()
+            .filter(|i| i.module.starts_with(MODULE_PREFIX))
+            .filter_map(|i| vm_abi::split_module(&i.module).and_then(|(_, full)| full));
+        self.markers.iter().copied().chain(named).max()
     }
 
     /// Every reason this VM cannot run the module (empty when it can).
@@ -185,7 +187,7 @@ impl ModuleInfo {
             if import.module == WASI_MODULE {
                 continue;
             }
-            let Some(rest) = import.module.strip_prefix(MODULE_PREFIX) else {
+            if !import.module.starts_with(MODULE_PREFIX) {
                 problems.push(Incompatibility {
                     import: full,
                     problem: "no interface of this VM provides it".into(),
@@ -193,9 +195,7 @@ impl ModuleInfo {
                 });
                 continue;
             };
-            let major = rest
-                .rsplit_once('@')
-                .and_then(|(_, m)| m.parse::<u32>().ok());
+            let major = major_of(&import.module);
             match major {
                 Some(m) if m == ABI_VERSION.0 => {}
                 Some(m) => {
@@ -216,8 +216,8 @@ impl ModuleInfo {
                 None => {
                     problems.push(Incompatibility {
                         import: full,
-                        problem: "the import module does not end in `@MAJOR`".into(),
-                        hint: "import modules are named like `vm:host/process@1`".into(),
+                        problem: "the import module does not end in `@MAJOR` or `@MAJOR.MINOR.PATCH`".into(),
+                        hint: "import modules are named like `vm:host/process@1` (or `vm:host/process@1.4.0`, as wit-bindgen names them)".into(),
                     });
                     continue;
                 }
@@ -255,6 +255,12 @@ impl ModuleInfo {
         }
         problems
     }
+}
+
+/// The major version an import module names (`@1` or `@1.4.0`).
+fn major_of(module: &str) -> Option<u32> {
+    let (base, _) = vm_abi::split_module(module)?;
+    base.rsplit_once('@')?.1.parse().ok()
 }
 
 fn signature(params: &[CoreType], results: &[CoreType]) -> String {

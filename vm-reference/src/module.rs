@@ -88,6 +88,38 @@ impl Module {
             name: name.to_string(),
             reason: format!("{e:#}"),
         })?;
+        // Imports named with the full version (`vm:host/process@1.4.0`, as
+        // wit-bindgen names them) get the functions of `@1` under that name:
+        // a linker of their own, since the VM's is shared.
+        let full_names: Vec<(&str, &str)> = module
+            .imports()
+            .filter_map(|i| match vm_abi::split_module(i.module()) {
+                Some((base, Some(_))) => Some((base, i.module())),
+                _ => None,
+            })
+            .collect();
+        let aliased;
+        let linker = if full_names.is_empty() {
+            linker
+        } else {
+            let mut own = linker.clone();
+            let mut done = std::collections::HashSet::new();
+            for (base, full) in full_names {
+                if done.insert(full) {
+                    own.alias_module(base, full)
+                        .map_err(|e| LoadError::Incompatible {
+                            name: name.to_string(),
+                            problems: vec![Incompatibility {
+                                import: full.into(),
+                                problem: format!("{e:#}"),
+                                hint: "no interface of this VM has that name".into(),
+                            }],
+                        })?;
+                }
+            }
+            aliased = own;
+            &aliased
+        };
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| LoadError::Incompatible {
