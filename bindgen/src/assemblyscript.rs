@@ -306,13 +306,7 @@ impl Emitter<'_> {
     }
 
     fn named(&mut self, t: &crate::schema::TypeDef) {
-        let used: Vec<Ty> = match &t.def {
-            Def::Record(fields) => fields.iter().map(|f| f.ty.clone()).collect(),
-            Def::Variant(cases) => cases.iter().filter_map(|c| c.ty.clone()).collect(),
-            Def::Enum(_) => Vec::new(),
-            Def::Alias(target) => vec![target.clone()],
-        };
-        for u in &used {
+        for u in t.used() {
             self.compound(u);
         }
         let c = class(&t.name);

@@ -177,6 +177,26 @@ fn get(t: &Ty, lv: &str) -> String {
     }
 }
 
+/// A `switch` on a variant's kind running `stmt` (`put` or `get`) on the
+/// payload of each case that has one.
+fn case_switch(up: &str, cases: &[crate::schema::Case], stmt: fn(&Ty, &str) -> String) -> String {
+    let mut out = String::from("    switch (v->kind) {\n");
+    for c in cases {
+        if let Some(p) = &c.ty {
+            let payload = format!("v->as.{}", ident(&c.name));
+            writeln!(
+                out,
+                "    case {up}_{}: {} break;",
+                shouty(&c.name),
+                stmt(p, &payload)
+            )
+            .unwrap();
+        }
+    }
+    out.push_str("    default: break;\n    }\n");
+    out
+}
+
 const SUPPORT: &str = r#"#ifndef VM_MESSAGE_SUPPORT
 #define VM_MESSAGE_SUPPORT
 /* A string: UTF-8 bytes, not NUL-terminated. A decoded one points into the
@@ -359,13 +379,7 @@ impl Emitter {
     }
 
     fn named(&mut self, t: &crate::schema::TypeDef) {
-        let used: Vec<Ty> = match &t.def {
-            Def::Record(fields) => fields.iter().map(|f| f.ty.clone()).collect(),
-            Def::Variant(cases) => cases.iter().filter_map(|c| c.ty.clone()).collect(),
-            Def::Enum(_) => Vec::new(),
-            Def::Alias(target) => vec![target.clone()],
-        };
-        for u in &used {
+        for u in t.used() {
             self.compound(u);
         }
         let n = ident(&t.name);
@@ -440,19 +454,8 @@ impl Emitter {
                 )
                 .unwrap();
                 writeln!(out, "    vm_put_variant(w, (uint32_t)v->kind);").unwrap();
-                writeln!(out, "    switch (v->kind) {{").unwrap();
-                for c in cases {
-                    if let Some(p) = &c.ty {
-                        writeln!(
-                            out,
-                            "    case {up}_{}: {} break;",
-                            shouty(&c.name),
-                            put(p, &format!("v->as.{}", ident(&c.name)))
-                        )
-                        .unwrap();
-                    }
-                }
-                writeln!(out, "    default: break;\n    }}\n}}\n").unwrap();
+                out.push_str(&case_switch(&up, cases, put));
+                writeln!(out, "}}\n").unwrap();
                 writeln!(
                     out,
                     "static inline void {n}_get(vm_reader_t *r, vm_arena_t *a, {n}_t *v) {{"
@@ -466,19 +469,8 @@ impl Emitter {
                 )
                 .unwrap();
                 writeln!(out, "    v->kind = ({n}_kind_t)k;").unwrap();
-                writeln!(out, "    switch (v->kind) {{").unwrap();
-                for c in cases {
-                    if let Some(p) = &c.ty {
-                        writeln!(
-                            out,
-                            "    case {up}_{}: {} break;",
-                            shouty(&c.name),
-                            get(p, &format!("v->as.{}", ident(&c.name)))
-                        )
-                        .unwrap();
-                    }
-                }
-                writeln!(out, "    default: break;\n    }}\n}}").unwrap();
+                out.push_str(&case_switch(&up, cases, get));
+                writeln!(out, "}}").unwrap();
             }
             Def::Enum(cases) => {
                 writeln!(out, "typedef enum {n} {{").unwrap();

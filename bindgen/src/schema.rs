@@ -91,6 +91,18 @@ pub struct TypeDef {
     pub docs: Option<String>,
 }
 
+impl TypeDef {
+    /// The types its fields, payloads or alias target are, in order.
+    pub fn used(&self) -> Vec<&Ty> {
+        match &self.def {
+            Def::Record(fields) => fields.iter().map(|f| &f.ty).collect(),
+            Def::Variant(cases) => cases.iter().filter_map(|c| c.ty.as_ref()).collect(),
+            Def::Enum(_) => Vec::new(),
+            Def::Alias(target) => vec![target],
+        }
+    }
+}
+
 /// The message types of one WIT file, each after the types it uses.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -307,15 +319,7 @@ fn order(types: Vec<TypeDef>) -> Result<Vec<TypeDef>> {
         .into_iter()
         .map(|t| {
             let mut used = Vec::new();
-            match &t.def {
-                Def::Record(fields) => fields.iter().for_each(|f| refs(&f.ty, &mut used)),
-                Def::Variant(cases) => cases
-                    .iter()
-                    .filter_map(|c| c.ty.as_ref())
-                    .for_each(|t| refs(t, &mut used)),
-                Def::Enum(_) => {}
-                Def::Alias(t) => refs(t, &mut used),
-            }
+            t.used().into_iter().for_each(|u| refs(u, &mut used));
             (t, used)
         })
         .collect();
