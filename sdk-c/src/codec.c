@@ -222,13 +222,13 @@ uint32_t vm_get_variant(vm_reader_t *r) { return vm_get_u32(r); }
 
 vm_status_t vm_reader_status(const vm_reader_t *r) {
     if (!r->error) return VM_OK;
-    return vm_sdk_fail_(VM_E_DECODE, "the %u bytes did not decode (stopped at byte %u)", (uint64_t)r->len,
-                        (uint64_t)r->pos);
+    return vm_sdk_fail_(VM_E_DECODE, "the bytes did not decode (stopped at byte %u of %u)", (uint64_t)r->pos,
+                        (uint64_t)r->len);
 }
 
 vm_status_t vm_reader_finish(const vm_reader_t *r) {
     vm_status_t s = vm_reader_status(r);
     if (s != VM_OK || r->pos == r->len) return s;
-    return vm_sdk_fail_(VM_E_DECODE, "%u bytes were left over after the value decoded from the first %u",
-                        (uint64_t)(r->len - r->pos), (uint64_t)r->pos);
+    return vm_sdk_fail_(VM_E_DECODE, "the value took %u of the %u bytes, and the rest were left over",
+                        (uint64_t)r->pos, (uint64_t)r->len);
 }

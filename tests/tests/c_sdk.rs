@@ -1,10 +1,20 @@
 //! The C SDK: examples built with Debian's clang and wasi-libc (and one guest
 //! with no libc at all), run on the VM with the same assertions as Rust's.
 
-use vm_reference::ExitReason;
+use vm_reference::{ExitReason, NetRule};
 use vm_tests::{
-    c_guest, echo_100_clients, ping_pong_transcript, run_file, start_server, HELLO_TRANSCRIPT,
+    c_guest, echo_100_clients, ping_pong_transcript, run_file, run_file_on, start_server, test_vm,
+    HELLO_TRANSCRIPT,
 };
+
+/// Runs `edges MODE` with loopback networking granted and checks that it
+/// ends normally having printed `expected`.
+async fn edges(mode: &str, expected: &str) {
+    let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &c_guest("edges"), &[mode]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, expected, "stderr: {}", run.stderr);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_hello_greets_from_a_spawned_process() {
@@ -61,4 +71,99 @@ async fn vm_h_serves_a_cxx17_guest() {
     let run = run_file(&c_guest("cxx"), &[]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
     assert_eq!(run.stdout, "c++ got 2026 with tag 7\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_last_error_describes_the_sdks_own_failures_not_an_older_vm_one() {
+    edges(
+        "errors",
+        "lookup: not-found | no process is registered as `nobody`\n\
+         decode: decode | decode: the bytes did not decode (stopped at byte 1 of 1)\n\
+         vm again: not-found | no process is registered as `nobody`\n\
+         left over: decode | decode: the value took 1 of the 2 bytes, and the rest were left over\n\
+         send writer: buffer-too-small | buffer-too-small: the encoding needs 5 bytes, the writer's buffer holds 2\n\
+         capture: buffer-too-small | buffer-too-small: vm_spawn: a capture of 4097 bytes is over VM_MAX_CAPTURE (4096)\n\
+         address: invalid-handle | handle 0 is not a socket of this process with a local-address\n\
+         after a success: ok | handle 0 is not a socket of this process with a local-address\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_or_closing_a_resource_zeroes_the_callers_handle_only_when_it_moved() {
+    edges(
+        "moved",
+        "split: ok, stream 0, halves set yes\n\
+         read on the split stream: invalid-handle\n\
+         not paired: not-paired, halves kept yes\n\
+         reunite: ok, halves 0 0, stream set yes\n\
+         spawn with it: ok, stream 0\n\
+         write on the moved stream: invalid-handle\n\
+         send with it: ok, stream 0\n\
+         timer with it: ok, stream 0\n\
+         failed send: invalid-handle, handle kept 57005\n\
+         close a read half: ok, 0, then invalid-handle\n\
+         close the listener: ok, 0, then accept: invalid-handle\n\
+         close a stream not owned: invalid-handle, 0\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_fails_with_the_servers_exit_reason_and_refuses_a_malformed_writer() {
+    edges(
+        "request",
+        "request: down, exit \"gone fishing\" from the server: yes\n\
+         its error: down | down: vm_request: process 2 ended (exit) before it replied\n\
+         not begun: invalid-argument | invalid-argument: vm_request: the writer was not begun with vm_request_begin\n\
+         overflowed: buffer-too-small | buffer-too-small: the encoding needs 35 bytes, the writer's buffer holds 4\n\
+         junk request: decode | decode: the bytes did not decode (stopped at byte 1 of 1)\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_timeouts_nodelay_peek_shutdown_and_resolve_through_typed_calls() {
+    edges(
+        "sockets",
+        "read timeout at first: -1\n\
+         a 0 ms timeout: invalid-argument\n\
+         read within the socket's timeout: timeout\n\
+         peek within it: timeout\n\
+         nodelay at first: on\n\
+         halves: read 30, write 40, nodelay off\n\
+         cleared: read -1, nodelay on\n\
+         written by the write half: abc\n\
+         peeked on the read half: xy, then read xy\n\
+         resolve: ok 12 \"127.0.0.1:80\"\n\
+         resolve into 4 bytes: buffer-too-small, needs 12\n\
+         resolve a name not granted: permission-denied\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_reasons_decode_from_down_messages_even_truncated_ones() {
+    edges(
+        "reasons",
+        "abi 1.4\n\
+         a data message as a reason: decode | decode: vm_decode_exit_reason: a message of kind 0 is not a down or exit message\n\
+         as a down: ok trap \"oops\"\n\
+         names: normal exit trap killed noproc unknown\n\
+         a down into 3 bytes: ok exit \"go\", truncated yes\n\
+         a process that never was: ok noproc\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenarios_guest_refuses_an_unknown_scenario_with_a_reason() {
+    let run = run_file(&c_guest("scenarios"), &["nonesuch"])
+        .await
+        .unwrap();
+    assert_eq!(
+        run.outcome.reason,
+        ExitReason::Exit("scenarios: unknown scenario".into())
+    );
+    assert!(run.stderr.contains("usage: scenarios"), "{}", run.stderr);
 }
