@@ -7,8 +7,14 @@
  * Erlang's semantics, and own TCP sockets that can move between them.
  *
  * Every call that can fail returns a vm_status_t: VM_OK (0), or a status
- * whose text vm_strerror() gives; vm_last_error() copies the VM's
- * explanation of the last failed call.
+ * whose name vm_strerror() gives; vm_last_error() copies the explanation of
+ * the last failed call, the VM's or the SDK's own.
+ *
+ * Resources (listeners, streams, halves, modules) are handles wrapped in one
+ * struct type per kind. Calls that move or consume one (split, reunite,
+ * close, sending or spawning with handles) take a pointer to it and zero it
+ * once it has gone, so a later use fails with VM_E_INVALID_HANDLE (0 is
+ * never a valid handle) rather than naming something else.
  *
  * Build with Debian's clang, lld, wasi-libc and compiler-rt's wasm32
  * builtins (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32;
