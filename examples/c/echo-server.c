@@ -28,12 +28,18 @@ int main(int argc, char **argv) {
         return 1;
     }
     char bound[64];
-    vm_tcp_local_address(listener.handle, bound, sizeof bound);
+    vm_tcp_listener_local_address(listener, bound, sizeof bound);
     printf("listening on %s\n", bound);
     fflush(stdout);
     for (;;) {
         vm_tcp_stream_t stream;
         if (vm_tcp_accept(listener, VM_FOREVER, &stream) != VM_OK) continue;
-        vm_spawn(echo, 0, 0, &stream.handle, 1, false, 0);
+        /* At --max-processes the spawn is refused (limit-reached) and the
+         * stream stays ours: close it and keep serving. */
+        vm_status_t spawned = vm_spawn(echo, 0, 0, &stream.handle, 1, false, 0);
+        if (spawned != VM_OK) {
+            fprintf(stderr, "echo-server: no process for a connection (%s); closing it\n", vm_strerror(spawned));
+            vm_tcp_close(&stream);
+        }
     }
 }

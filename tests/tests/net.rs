@@ -272,10 +272,16 @@ async fn a_rule_naming_a_host_permits_looking_up_that_host_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_keeps_serving() {
+    for guest in [rust_guest("echo-server"), vm_tests::c_guest("echo-server")] {
+        echo_server_at_its_limit(&guest).await;
+    }
+}
+
+async fn echo_server_at_its_limit(guest: &std::path::Path) {
     use tokio::io::AsyncReadExt;
     // The root and two connections' processes.
     let builder = test_vm().max_processes(3);
-    let server = start_server_on(builder, &rust_guest("echo-server"), &["127.0.0.1:0"]).await;
+    let server = start_server_on(builder, guest, &["127.0.0.1:0"]).await;
     let (vm, address) = (&server.vm, server.address.as_str());
     let echoed = |mut s: TcpStream| async move {
         s.write_all(b"ping").await.unwrap();

@@ -214,6 +214,7 @@ fn build_c_guests(root: &Path) -> Result<()> {
             sdk.join("include/vm_abi.h"),
         ];
         inputs.extend(sources.iter().cloned());
+        inputs.extend(siblings(&sources[0], "h"));
         inputs.extend(siblings(&source, "h"));
         if !stale(&output, &inputs) {
             continue;
