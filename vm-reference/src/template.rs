@@ -55,6 +55,10 @@ const ASSEMBLYSCRIPT: &[File] = &[
     },
 ];
 
+/// Every template's message types; `vm new` writes it and the code
+/// `vm bindgen` generates from it for the language.
+const MESSAGES: &str = include_str!("../../examples/templates/messages.wit");
+
 /// The languages `vm new` has templates for.
 pub const LANGUAGES: &[&str] = &["rust", "c", "assemblyscript"];
 
@@ -87,10 +91,10 @@ pub enum TemplateError {
 /// # Errors
 /// An unknown language, an invalid name, an existing directory, or an I/O error.
 pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, TemplateError> {
-    let files = match language {
-        "rust" => RUST,
-        "c" => C,
-        "assemblyscript" => ASSEMBLYSCRIPT,
+    let (files, lang, messages_dir) = match language {
+        "rust" => (RUST, vm_bindgen::Lang::Rust, "src"),
+        "c" => (C, vm_bindgen::Lang::C, "."),
+        "assemblyscript" => (ASSEMBLYSCRIPT, vm_bindgen::Lang::AssemblyScript, "."),
         other => return Err(TemplateError::UnknownLanguage(other.to_string())),
     };
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -129,6 +133,19 @@ pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, Temp
             path: path.clone(),
             source,
         })?;
+    }
+    // The message types, and the language's code for them.
+    let wit = Path::new("messages.wit");
+    let schema = vm_bindgen::Schema::from_str(wit, MESSAGES).expect("the template's WIT is valid");
+    let generated = vm_bindgen::generate(wit, &schema, lang, &vm_bindgen::Options::default());
+    for (path, text) in [
+        (dir.join(wit), MESSAGES.to_string()),
+        (
+            dir.join(messages_dir).join(generated.file_name),
+            generated.contents,
+        ),
+    ] {
+        std::fs::write(&path, text).map_err(|source| TemplateError::Write { path, source })?;
     }
     Ok(dir)
 }

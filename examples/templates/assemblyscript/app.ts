@@ -3,21 +3,24 @@
 //
 // `_start` is the root process; top-level code runs in every process, so
 // keep it to declarations. The SDK's spawn entry is exported through its
-// asconfig.json, which this app's extends.
+// asconfig.json, which this app's extends. Its message types are in
+// messages.wit; messages.ts is generated from it
+// (`vm bindgen messages.wit --lang assemblyscript --out .`).
 import { Process, Reader, Writer, receive, spawn, print, args, exit, lastError } from "vm-host-sdk/assembly/index";
+import { Greet } from "./messages";
 
 function greeter(capture: Uint8Array): void {
-  const r = new Reader(capture);
-  const name = r.str();
-  const parent = new Process(r.u64());
-  if (!r.finish()) exit("a malformed capture");
-  parent.send(new Writer().str("hello, " + name + "!").finish());
+  const greet = Greet.decode(capture);
+  if (greet == null) exit("a malformed capture");
+  new Process(greet!.replyTo).send(new Writer().str("hello, " + greet!.name + "!").finish());
 }
 
 export function _start(): void {
   const argv = args();
-  const name = argv.length > 1 ? argv[1] : "world";
-  if (spawn(greeter, new Writer().str(name).u64(Process.self().id).finish()) == null) {
+  const greet = new Greet();
+  greet.name = argv.length > 1 ? argv[1] : "world";
+  greet.replyTo = Process.self().id;
+  if (spawn(greeter, greet.encode()) == null) {
     exit("spawn failed: " + lastError());
   }
   const reply = receive();
