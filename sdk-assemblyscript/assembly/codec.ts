@@ -114,7 +114,7 @@ export class Writer {
     if (isNullable<T>()) {
       if (v == null) return this.option(false);
       this.option(true);
-      return this.value<NonNullable<T>>(v!);
+      return this.value<NonNullable<T>>(changetype<NonNullable<T>>(v));
     }
     if (isString<T>()) return this.str(changetype<string>(v));
     if (v instanceof Uint8Array) return this.bytes(v);

@@ -5,7 +5,9 @@ import {
   process_self_id, process_spawn, process_load_module, process_link, process_unlink, process_monitor,
   process_demonitor, process_kill, process_send_exit, process_trap_exits, process_sleep, mailbox_send, registry_register,
   registry_lookup, registry_unregister, timer_send_after, timer_send_after_with_handles, timer_cancel, SpawnOptions,
+  ErrorCode,
 } from "./abi";
+import { failWith, statusOf } from "./status";
 import { RET, ok, utf8 } from "./call";
 import { Writer } from "./codec";
 import { Resource, handleList, moved } from "./handle";
@@ -178,6 +180,11 @@ export class Module extends Resource {
 
   /** Starts export `entry` (taking no argument, or an i32 that gets `arg`); its init message carries `init`. */
   spawn(entry: string, init: Uint8Array, arg: u32 = 0, link: bool = false): Process<Uint8Array> | null {
+    if (this.handle == 0) {
+      // Handle 0 names this process's own module in process.spawn.
+      failWith(statusOf(ErrorCode.INVALID_HANDLE), "the module was closed; load it again to spawn from it");
+      return null;
+    }
     const e = utf8(entry);
     process_spawn(this.handle, changetype<usize>(e), e.byteLength, arg, init.dataStart, init.length, 0, 0,
       link ? SpawnOptions.LINK : 0, RET);

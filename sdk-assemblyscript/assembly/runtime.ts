@@ -65,9 +65,10 @@ function abortByte(b: u32): void {
   store<u8>(ABORT + abortLen++, b as u8);
 }
 
-/** Appends a string's text as UTF-8, reading its UTF-16 in place (a lone
- * surrogate becomes U+FFFD). `s` is a string's address, or 0. */
-function abortText(s: usize): void {
+/** Appends a string's text as UTF-8 up to `limit` bytes in all, reading its
+ * UTF-16 in place (a lone surrogate becomes U+FFFD). `s` is a string's
+ * address, or 0. */
+function abortText(s: usize, limit: usize = ABORT_SIZE): void {
   if (s == 0) return;
   const units = load<u32>(s - 4) >> 1; // the object header's byte length
   for (let i: u32 = 0; i < units; i++) {
@@ -82,7 +83,7 @@ function abortText(s: usize): void {
     if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
     // Whole characters only, so the reason stays valid UTF-8.
     const size: usize = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (abortLen + size > ABORT_SIZE) return;
+    if (abortLen + size > limit) return;
     if (c < 0x80) abortByte(c);
     else if (c < 0x800) {
       abortByte(0xc0 | (c >> 6));
@@ -115,14 +116,21 @@ export function vmAbort(message: string | null, file: string | null, line: u32, 
   const m = changetype<usize>(message);
   const f = changetype<usize>(file);
   abortLen = 0;
-  abortText(changetype<usize>("abort: "));
-  abortText(m);
-  abortText(changetype<usize>(" at "));
-  abortText(f != 0 ? f : changetype<usize>("?"));
-  abortText(changetype<usize>(":"));
-  abortNumber(line);
-  abortText(changetype<usize>(":"));
-  abortNumber(column);
+  if (__stack_pointer < __data_end) {
+    // The shadow stack's own check: its message and file name are not in
+    // the module's data (asc adds them after laying the data out).
+    abortText(changetype<usize>("abort: stack overflow: calls nested deeper than the shadow stack holds (recurse less deeply, or raise asc's --stackSize)"));
+  } else {
+    abortText(changetype<usize>("abort: "));
+    // A long message leaves room for where it came from.
+    abortText(m, ABORT_SIZE - 256);
+    abortText(changetype<usize>(" at "));
+    abortText(f != 0 ? f : changetype<usize>("?"));
+    abortText(changetype<usize>(":"));
+    abortNumber(line);
+    abortText(changetype<usize>(":"));
+    abortNumber(column);
+  }
   const text = abortLen;
   store<u8>(ABORT + text, 0x0a); // a newline for stderr only
   store<u32>(IOV, ABORT as u32);
