@@ -1,18 +1,20 @@
 // Why processes end: the reason `down` and `exit` messages carry, one byte
 // (normal, exit, trap, killed, noproc) and then UTF-8 text.
 
+import { ExitReason as Code } from "./abi";
+
 /** Why a process ended. Compare `kind` with the constants. */
 export class ExitReason {
   /** It returned from its function. */
-  static readonly NORMAL: u8 = 0;
+  static readonly NORMAL: u8 = Code.NORMAL;
   /** It called `exit` with a reason, or was sent an exit signal with one. */
-  static readonly EXIT: u8 = 1;
+  static readonly EXIT: u8 = Code.EXIT;
   /** It trapped (`unreachable`, an abort, a memory limit). */
-  static readonly TRAP: u8 = 2;
+  static readonly TRAP: u8 = Code.TRAP;
   /** It was killed. */
-  static readonly KILLED: u8 = 3;
+  static readonly KILLED: u8 = Code.KILLED;
   /** It did not exist when it was linked or monitored. */
-  static readonly NOPROC: u8 = 4;
+  static readonly NOPROC: u8 = Code.NOPROC;
 
   constructor(
     /** NORMAL, EXIT, TRAP, KILLED or NOPROC (a code a newer VM added reads as TRAP). */

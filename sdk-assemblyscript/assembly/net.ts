@@ -164,7 +164,24 @@ export class TcpListener extends Resource {
   }
 }
 
-export class TcpStream extends Resource {
+/** What a stream and its halves share: the connection's two addresses. */
+export abstract class Connection extends Resource {
+  constructor(handle: u32) {
+    super(handle);
+  }
+
+  /** The peer's address ("IP:PORT"); null (see lastStatus) on error. */
+  peerAddress(): string | null {
+    return address(this.handle, true);
+  }
+
+  /** This end's address ("IP:PORT"); null (see lastStatus) on error. */
+  localAddress(): string | null {
+    return address(this.handle, false);
+  }
+}
+
+export class TcpStream extends Connection {
   constructor(handle: u32) {
     super(handle);
   }
@@ -240,14 +257,6 @@ export class TcpStream extends Resource {
     return nodelayOf(this.handle);
   }
 
-  peerAddress(): string | null {
-    return address(this.handle, true);
-  }
-
-  localAddress(): string | null {
-    return address(this.handle, false);
-  }
-
   /** Splits the stream (using it up) into halves; null on error (the stream is kept). */
   split(): Halves | null {
     net_split(this.handle, RET);
@@ -262,7 +271,7 @@ export class Halves {
 }
 
 /** The reading half of a split stream; it sees end-of-stream when the peer closes its side. */
-export class ReadHalf extends Resource {
+export class ReadHalf extends Connection {
   constructor(handle: u32) {
     super(handle);
   }
@@ -288,14 +297,6 @@ export class ReadHalf extends Resource {
     return shutdownHandle(this.handle, ShutdownHow.READ);
   }
 
-  peerAddress(): string | null {
-    return address(this.handle, true);
-  }
-
-  localAddress(): string | null {
-    return address(this.handle, false);
-  }
-
   /** Joins with the write half of the same stream, using both up; null
    * (status not-paired, both kept) if they are of different streams. */
   reunite(write: WriteHalf): TcpStream | null {
@@ -308,7 +309,7 @@ export class ReadHalf extends Resource {
 }
 
 /** The writing half of a split stream. Closing it shuts down writing. */
-export class WriteHalf extends Resource {
+export class WriteHalf extends Connection {
   constructor(handle: u32) {
     super(handle);
   }
@@ -345,13 +346,5 @@ export class WriteHalf extends Resource {
   /** Shuts down writing now; the peer sees end-of-stream. */
   shutdown(): bool {
     return shutdownHandle(this.handle, ShutdownHow.WRITE);
-  }
-
-  peerAddress(): string | null {
-    return address(this.handle, true);
-  }
-
-  localAddress(): string | null {
-    return address(this.handle, false);
   }
 }
