@@ -28,7 +28,7 @@ export function _start(): void {
     if (stream == null) continue;
     // At the VM's process limit the spawn fails and the stream stays ours:
     // close that connection and go on serving the others.
-    if (spawn(echo, new Uint8Array(0), false, [stream.handle]) == null) {
+    if (spawn<TcpStream>(echo, new Uint8Array(0), false, [stream]) == null) {
       eprint("echo-server: " + lastError() + "; closing that connection");
       stream.close();
     }

@@ -272,7 +272,11 @@ async fn a_rule_naming_a_host_permits_looking_up_that_host_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_server_at_its_process_limit_closes_the_extra_connection_and_keeps_serving() {
-    for guest in [rust_guest("echo-server"), vm_tests::c_guest("echo-server")] {
+    for guest in [
+        rust_guest("echo-server"),
+        vm_tests::c_guest("echo-server"),
+        vm_tests::as_guest("echo-server"),
+    ] {
         echo_server_at_its_limit(&guest).await;
     }
 }

@@ -97,6 +97,8 @@ function exitBye(_: Uint8Array): void {
 }
 
 function middle(_: Uint8Array): void {
+  // Go first: the root's monitor is in place before anything here ends.
+  receive();
   started(spawn(trapNow, NONE, true));
   receiveForever(NONE);
 }
@@ -174,7 +176,9 @@ function monitorScenario(): void {
 
 function linksScenario(): void {
   const m = started(spawn(middle, NONE));
-  print("middle ended: " + describe(down(m.monitor()).reason()));
+  const watching = m.monitor();
+  go(m);
+  print("middle ended: " + describe(down(watching).reason()));
   print("parent still alive");
 
   trapExits(true);
