@@ -57,6 +57,16 @@ pub use process::{spawn, spawn_link, Process};
 #[link_section = "vm:abi"]
 static ABI_MARKER: [u8; abi::ABI_MARKER.len()] = abi::ABI_MARKER;
 
+/// The ABI version the VM serves, `(major, minor, patch)`. The SDK was built
+/// against [`abi::ABI_VERSION`]; a VM serving an older minor of the same
+/// major runs every call the guest makes that it has.
+pub fn abi_version() -> (u32, u32, u32) {
+    let mut v = abi::Semver::default();
+    // SAFETY: the return area is valid for the call.
+    unsafe { abi::version::abi_version(&mut v) };
+    (v.major, v.minor, v.patch)
+}
+
 /// Calls a raw import that returns `result<T, error-code>` through a return
 /// pointer, turning the error into an [`Error`] carrying the VM's text.
 pub(crate) fn call<T: Copy>(f: impl FnOnce(*mut abi::CallResult<T>)) -> Result<T, Error> {

@@ -238,3 +238,12 @@ async fn an_exit_signal_ends_a_process_or_arrives_as_a_message_when_trapped() {
          trapped: from parent: true Exit(\"please stop\")\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_reads_the_abi_version_the_vm_serves() {
+    let (major, minor, patch) = vm_abi::ABI_VERSION;
+    assert_eq!(
+        scenario("abi-version").await.stdout,
+        format!("serves {major}.{minor}.{patch}, built for ({major}, {minor}, {patch})\n")
+    );
+}

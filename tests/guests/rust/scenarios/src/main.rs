@@ -45,6 +45,13 @@ fn main() {
         "name-limits" => name_limits(),
         "monitor-churn" => monitor_churn(),
         "send-exit" => send_exit(),
+        "abi-version" => {
+            let (major, minor, patch) = vm_sdk::abi_version();
+            println!(
+                "serves {major}.{minor}.{patch}, built for {:?}",
+                vm_sdk::abi::ABI_VERSION
+            );
+        }
         "socket-moves" => socket_moves(),
         other => {
             eprintln!("unknown scenario `{other}`");
