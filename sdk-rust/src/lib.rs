@@ -1,10 +1,12 @@
 //! Write processes for the `vm:host` actor VM in Rust.
 //!
 //! A process is a WebAssembly instance with its own memory and a mailbox.
-//! Processes share nothing: they [spawn](process::spawn) each other, exchange
+//! Processes share nothing: they [spawn] each other, exchange
 //! typed messages ([`Process<M>`](process::Process) only accepts `M`), link
 //! and monitor each other with Erlang's semantics, register names, and set
 //! timers. Build for `wasm32-wasip1` and run with `vm run app.wasm`.
+//! [`server`] gives a process OTP's `gen_server` shape: state, calls,
+//! casts, without a hand-written receive loop.
 //!
 //! ```no_run
 //! use serde::{Deserialize, Serialize};
@@ -44,6 +46,7 @@ pub mod net;
 pub mod process;
 pub mod registry;
 pub mod request;
+pub mod server;
 pub mod timer;
 
 pub use error::{DecodeError, Error, ReceiveError};

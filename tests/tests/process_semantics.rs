@@ -247,3 +247,23 @@ async fn a_guest_reads_the_abi_version_the_vm_serves() {
         format!("serves {major}.{minor}.{patch}, built for ({major}, {minor}, {patch})\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order() {
+    assert_eq!(
+        scenario("server").await.stdout,
+        "call after cast: Ok(42)\n\
+         init failed: unlucky\n\
+         registered: Ok(2) (same process: true)\n\
+         name taken: true\n\
+         reply deferred until a down: Ok(42)\n\
+         terminate: Exit(\"asked to stop\")\n\
+         stop: Ok(42), then Exit(\"asked to stop\")\n\
+         call to a stopped server: Err(Down(NoProc))\n\
+         crash: true\n\
+         terminate: Exit(\"shutdown\")\n\
+         shut down by its starter: Exit(\"shutdown\")\n\
+         its link reports: Exit(\"shutdown\")\n\
+         nothing left over: true\n"
+    );
+}

@@ -13,6 +13,8 @@ const SHORT: Duration = Duration::from_millis(50);
 /// after an event that proves the absent thing had its chance to arrive.
 const NOW: Duration = Duration::ZERO;
 
+mod server;
+
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_default();
     match name.as_str() {
@@ -45,6 +47,7 @@ fn main() {
         "name-limits" => name_limits(),
         "monitor-churn" => monitor_churn(),
         "send-exit" => send_exit(),
+        "server" => server::scenario(),
         "abi-version" => {
             let (major, minor, patch) = vm_sdk::abi_version();
             println!(

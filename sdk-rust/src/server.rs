@@ -1,0 +1,408 @@
+//! Servers: a process that holds state and answers calls and casts, as
+//! OTP's `gen_server` does, without a hand-written receive loop.
+//!
+//! Implement [`Server`] for the state, start it with [`start`] (or
+//! [`start_link`], [`start_registered`]), and talk to it through the
+//! [`ServerRef`] that returns:
+//!
+//! ```no_run
+//! use vm_sdk::request::Request;
+//! use vm_sdk::server::{self, Next, Server};
+//!
+//! struct Counter(u64);
+//!
+//! impl Server for Counter {
+//!     type Arg = u64;
+//!     type Call = ();
+//!     type Reply = u64;
+//!     type Cast = u64;
+//!
+//!     fn init(start: u64) -> Result<Self, String> {
+//!         Ok(Counter(start))
+//!     }
+//!     fn handle_call(&mut self, request: Request<(), u64>) -> Next {
+//!         request.reply(self.0);
+//!         Next::Continue
+//!     }
+//!     fn handle_cast(&mut self, add: u64) -> Next {
+//!         self.0 += add;
+//!         Next::Continue
+//!     }
+//! }
+//!
+//! let counter = server::start::<Counter>(40).unwrap();
+//! counter.cast(2);
+//! assert_eq!(counter.call(()).unwrap(), 42);
+//! ```
+//!
+//! On the wire a call is a [`Request`] (a data message with tag 0) and a
+//! cast a data message tagged [`CAST_TAG`], so a C or AssemblyScript
+//! process calls a Rust server with its own SDK's request function.
+//! Monitors' `down` messages, `exit` messages (when the server traps
+//! exits) and any other data message reach [`Server::handle_info`]. An exit
+//! signal from the process that started the server ends it, after
+//! [`Server::terminate`], with the same reason, as in OTP; so does a
+//! handler returning [`Next::Stop`].
+
+use crate::abi::{message_kinds, MessageKind};
+use crate::error::{DecodeError, Error};
+use crate::exit::{exit_reason, Down, Exit, ExitReason};
+use crate::mailbox::{fresh_tag, receive_with};
+use crate::message::decode_received;
+use crate::process::{self, self_id, Process, Spawn};
+use crate::request::{Request, RequestError};
+use crate::Mailbox;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// The tag a cast is sent with (a call is a [`Request`], tagged 0).
+pub const CAST_TAG: u64 = 1;
+
+/// What a server does after handling a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Wait for the next message.
+    Continue,
+    /// End: [`Server::terminate`] runs, then the process exits with this
+    /// reason (empty for a normal exit).
+    Stop(String),
+}
+
+/// A message for [`Server::handle_info`]: anything but a call or a cast.
+#[derive(Debug)]
+pub enum Info {
+    /// A process the server monitors ended.
+    Down(Down),
+    /// A linked process ended (the server traps exits), or sent it an exit
+    /// signal; one from the process that started it never arrives here.
+    Exit(Exit),
+    /// A data message that is neither a call nor a cast of this server's
+    /// types; it keeps its bytes and the resources it carried.
+    Other(DecodeError),
+}
+
+/// The behaviour of a server: its state and how it answers. Every message
+/// type is serde-encoded, so callers can be in other processes, or other
+/// languages.
+pub trait Server: Sized {
+    /// What the server is started with.
+    type Arg: Serialize + DeserializeOwned;
+    /// A call's body.
+    type Call: Serialize + DeserializeOwned;
+    /// A call's reply.
+    type Reply: Serialize + DeserializeOwned;
+    /// A cast: a message that gets no reply.
+    type Cast: Serialize + DeserializeOwned;
+
+    /// Builds the state. [`start`] returns once it has; an `Err` makes
+    /// [`start`] fail with [`StartError::Init`] and ends the process.
+    ///
+    /// # Errors
+    /// Why the server cannot start.
+    fn init(arg: Self::Arg) -> Result<Self, String>;
+
+    /// Answers a call. Reply with [`Request::reply`], now or later: the
+    /// request can be kept (or sent to another process) and answered from
+    /// there, as OTP's `noreply` and `gen_server:reply` do.
+    fn handle_call(&mut self, request: Request<Self::Call, Self::Reply>) -> Next;
+
+    /// Handles a cast. By default, ignores it.
+    fn handle_cast(&mut self, cast: Self::Cast) -> Next {
+        let _ = cast;
+        Next::Continue
+    }
+
+    /// Handles a down, an exit or another message. By default, ignores it.
+    fn handle_info(&mut self, info: Info) -> Next {
+        let _ = info;
+        Next::Continue
+    }
+
+    /// Runs before the server ends through [`Next::Stop`] or its starter's
+    /// exit signal, with the reason it ends with.
+    fn terminate(&mut self, reason: &ExitReason) {
+        let _ = reason;
+    }
+}
+
+/// A running server, by process: cheap to copy and serializable, so it can
+/// be sent to other processes.
+pub struct ServerRef<S: Server> {
+    process: Process<Request<S::Call, S::Reply>>,
+    _server: PhantomData<fn() -> S>,
+}
+
+impl<S: Server> Clone for ServerRef<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: Server> Copy for ServerRef<S> {}
+
+impl<S: Server> std::fmt::Debug for ServerRef<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerRef({})", self.id())
+    }
+}
+
+impl<S: Server> Serialize for ServerRef<S> {
+    fn serialize<Z: serde::Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        self.id().serialize(s)
+    }
+}
+
+impl<'de, S: Server> Deserialize<'de> for ServerRef<S> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u64::deserialize(d).map(Self::from_id)
+    }
+}
+
+impl<S: Server> ServerRef<S> {
+    /// The server with process id `id`, expected to run `S`.
+    pub fn from_id(id: u64) -> Self {
+        ServerRef {
+            process: Process::from_id(id),
+            _server: PhantomData,
+        }
+    }
+
+    /// The server registered under `name`, expected to run `S`.
+    pub fn lookup(name: &str) -> Option<Self> {
+        Process::<()>::lookup(name).map(|p| Self::from_id(p.id()))
+    }
+
+    /// The server's process id.
+    pub fn id(&self) -> u64 {
+        self.process.id()
+    }
+
+    /// The server's process, to link, monitor, kill or send it an exit
+    /// signal.
+    pub fn process(&self) -> Process<()> {
+        Process::from_id(self.id())
+    }
+
+    /// Calls the server and waits for its reply, monitoring it meanwhile.
+    ///
+    /// # Errors
+    /// [`RequestError::Down`] with its exit reason if the server ends first
+    /// (`NoProc` if it had already), or [`RequestError::Decode`].
+    pub fn call(&self, call: S::Call) -> Result<S::Reply, RequestError> {
+        self.process.request(call)
+    }
+
+    /// [`call`](Self::call), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call), or [`RequestError::Timeout`].
+    pub fn call_timeout(&self, call: S::Call, timeout: Duration) -> Result<S::Reply, RequestError> {
+        self.process.request_timeout(call, timeout)
+    }
+
+    /// Sends a cast; it is not an error if the server has ended.
+    ///
+    /// # Panics
+    /// As [`Process::send`].
+    pub fn cast(&self, cast: S::Cast) {
+        Process::<S::Cast>::from_id(self.id()).send_tagged(cast, CAST_TAG);
+    }
+}
+
+/// Why [`start`] failed.
+#[derive(Debug)]
+pub enum StartError<A> {
+    /// The VM refused the spawn (`limit-reached`, say); `arg` is given
+    /// back, with any resources in it still owned by the caller.
+    Refused {
+        /// Why.
+        error: Error,
+        /// The argument.
+        arg: A,
+    },
+    /// [`Server::init`] failed with this text, or the name was taken.
+    Init(String),
+    /// The process ended before its `init` returned.
+    Down(ExitReason),
+}
+
+impl<A> std::fmt::Display for StartError<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Refused { error, .. } => write!(f, "the VM refused the spawn: {error}"),
+            StartError::Init(why) => write!(f, "the server's init failed: {why}"),
+            StartError::Down(reason) => write!(f, "the server ended in its init: {reason:?}"),
+        }
+    }
+}
+
+impl<A: std::fmt::Debug> std::error::Error for StartError<A> {}
+
+/// Starts a server and waits for its [`Server::init`].
+///
+/// # Errors
+/// See [`StartError`].
+pub fn start<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::Arg>> {
+    start_with::<S>(arg, false, None)
+}
+
+/// [`start`], linked to the caller (for supervision).
+///
+/// # Errors
+/// See [`StartError`].
+pub fn start_link<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::Arg>> {
+    start_with::<S>(arg, true, None)
+}
+
+/// [`start`], registering the server under `name` before its `init` runs
+/// ([`StartError::Init`] if the name is taken); optionally linked.
+///
+/// # Errors
+/// See [`StartError`].
+pub fn start_registered<S: Server>(
+    name: &str,
+    arg: S::Arg,
+    link: bool,
+) -> Result<ServerRef<S>, StartError<S::Arg>> {
+    start_with::<S>(arg, link, Some(name.to_string()))
+}
+
+/// What a server process is started with.
+#[derive(Serialize, Deserialize)]
+struct Start<A> {
+    arg: A,
+    starter: u64,
+    ack: u64,
+    name: Option<String>,
+}
+
+fn start_with<S: Server>(
+    arg: S::Arg,
+    link: bool,
+    name: Option<String>,
+) -> Result<ServerRef<S>, StartError<S::Arg>> {
+    let ack = fresh_tag();
+    let start = Start {
+        arg,
+        starter: self_id(),
+        ack,
+        name,
+    };
+    let spawn = if link {
+        Spawn::new().link()
+    } else {
+        Spawn::new()
+    };
+    let process = spawn
+        .start(start, run::<S>)
+        .map_err(|e| StartError::Refused {
+            error: e.error,
+            arg: e.capture.arg,
+        })?;
+    let monitor = process.monitor();
+    let kinds = message_kinds::DATA | message_kinds::DOWN;
+    let answer = receive_with(
+        &[ack, monitor.reference()],
+        kinds,
+        None,
+        |envelope, bytes| {
+            if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
+                return Err(StartError::Down(exit_reason(bytes)));
+            }
+            match decode_received::<Result<(), String>>(&envelope, bytes) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(StartError::Init(why)),
+                Err(e) => Err(StartError::Init(format!(
+                    "an unreadable acknowledgement: {e}"
+                ))),
+            }
+        },
+    )
+    .unwrap_or_else(|e| Err(StartError::Init(format!("waiting for init: {e}"))));
+    if !matches!(answer, Err(StartError::Down(_))) {
+        monitor.demonitor();
+    }
+    answer.map(|()| ServerRef::from_id(process.id()))
+}
+
+/// A message as the server's loop sees it.
+enum Incoming<S: Server> {
+    Call(Request<S::Call, S::Reply>),
+    Cast(S::Cast),
+    Info(Info),
+}
+
+/// The server process: init, acknowledge, then the loop.
+fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
+    let starter = Process::<Result<(), String>>::from_id(start.starter);
+    if let Some(name) = &start.name {
+        if let Err(e) = Process::<()>::this().register(name) {
+            starter.send_tagged(Err(format!("registering `{name}`: {e}")), start.ack);
+            return;
+        }
+    }
+    let mut state = match S::init(start.arg) {
+        Ok(state) => state,
+        Err(why) => {
+            starter.send_tagged(Err(why.clone()), start.ack);
+            process::exit(&why);
+        }
+    };
+    starter.send_tagged(Ok(()), start.ack);
+    let kinds = message_kinds::DATA | message_kinds::DOWN | message_kinds::EXIT;
+    loop {
+        let incoming = receive_with(&[], kinds, None, |envelope, bytes| -> Incoming<S> {
+            match MessageKind::from_raw(envelope.kind) {
+                Some(MessageKind::Down) => Incoming::Info(Info::Down(Down {
+                    monitor: envelope.tag,
+                    process: envelope.sender,
+                    reason: exit_reason(bytes),
+                })),
+                Some(MessageKind::Exit) => Incoming::Info(Info::Exit(Exit {
+                    process: envelope.sender,
+                    reason: exit_reason(bytes),
+                })),
+                _ if envelope.tag == CAST_TAG => match decode_received(&envelope, bytes) {
+                    Ok(cast) => Incoming::Cast(cast),
+                    Err(e) => Incoming::Info(Info::Other(e)),
+                },
+                _ => match decode_received(&envelope, bytes) {
+                    Ok(request) => Incoming::Call(request),
+                    Err(e) => Incoming::Info(Info::Other(e)),
+                },
+            }
+        });
+        let next = match incoming {
+            Ok(Incoming::Call(request)) => state.handle_call(request),
+            Ok(Incoming::Cast(cast)) => state.handle_cast(cast),
+            // The starter's exit signal ends the server with its reason.
+            Ok(Incoming::Info(Info::Exit(exit))) if exit.process == start.starter => {
+                state.terminate(&exit.reason);
+                match exit.reason {
+                    ExitReason::Normal => return,
+                    ExitReason::Exit(text) | ExitReason::Trap(text) => process::exit(&text),
+                    ExitReason::Killed => process::exit("killed"),
+                    ExitReason::NoProc => process::exit("noproc"),
+                }
+            }
+            Ok(Incoming::Info(info)) => state.handle_info(info),
+            // Without a timeout, a receive fails only for a message that
+            // could not be read; there is nothing left to hand over.
+            Err(_) => Next::Continue,
+        };
+        if let Next::Stop(reason) = next {
+            let why = if reason.is_empty() {
+                ExitReason::Normal
+            } else {
+                ExitReason::Exit(reason.clone())
+            };
+            state.terminate(&why);
+            if reason.is_empty() {
+                return;
+            }
+            process::exit(&reason);
+        }
+    }
+}
