@@ -6,7 +6,8 @@
 //! and monitor each other with Erlang's semantics, register names, and set
 //! timers. Build for `wasm32-wasip1` and run with `vm run app.wasm`.
 //! [`server`] gives a process OTP's `gen_server` shape: state, calls,
-//! casts, without a hand-written receive loop.
+//! casts, without a hand-written receive loop; [`supervisor`] restarts
+//! them, as OTP's supervisors do.
 //!
 //! ```no_run
 //! use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ pub mod process;
 pub mod registry;
 pub mod request;
 pub mod server;
+pub mod supervisor;
 pub mod timer;
 
 pub use error::{DecodeError, Error, ReceiveError};

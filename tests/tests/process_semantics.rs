@@ -267,3 +267,19 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
          nothing left over: true\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
+    assert_eq!(
+        scenario("supervisor").await.stdout,
+        "one-for-one, w2 killed: w1 kept, w2 restarted, w3 kept\n\
+         one-for-all, w1 killed: w1 restarted, w2 restarted, w3 restarted\n\
+         rest-for-one, w2 killed: w1 kept, w2 restarted, w3 restarted\n\
+         after a normal stop of permanent and transient and a kill of temporary: permanent: true, transient: false, temporary: false\n\
+         a second restart in a minute with an intensity of 1: Exit(\"shutdown\"); w1-w3 registered: false\n\
+         nested: inner supervisor killed: w1 restarted (inner restarted: true)\n\
+         outer shut down: Exit(\"shutdown\"); w1 registered: false\n\
+         a restart that fails is retried: flaky: true\n\
+         a child that ignores the shutdown signal: Killed\n"
+    );
+}

@@ -1,60 +1,77 @@
-//! A supervisor restarts a worker that crashes, through a link.
+//! A supervisor restarts a worker that crashes.
 //!
-//! The worker divides 100 by each number it gets; dividing by zero panics,
-//! which ends the worker abnormally. The supervisor traps exits, so the
-//! crash arrives as a message instead of taking it down too, and it starts
-//! a fresh worker for the remaining jobs.
+//! The worker is a server (`vm_sdk::server`) that divides 100 by each
+//! number it is called with; dividing by zero panics, which ends it
+//! abnormally. Its supervisor (`vm_sdk::supervisor`, one-for-one) starts a
+//! fresh worker under the same registered name, and the caller goes on
+//! calling it by that name.
 
-use serde::{Deserialize, Serialize};
-use vm_sdk::mailbox::{Event, Exit};
-use vm_sdk::process::{spawn_link, trap_exits, Process};
-use vm_sdk::Mailbox;
+use std::time::Duration;
+use vm_sdk::request::{Request, RequestError};
+use vm_sdk::server::{self, Next, Server, ServerRef};
+use vm_sdk::supervisor::{self, ChildSpec, Spec, Strategy, Supervise};
 
-#[derive(Serialize, Deserialize)]
-struct Job {
-    divisor: u32,
-    reply_to: Process<u32>,
+/// Divides 100 by what it is called with.
+struct Divider {
+    generation: u32,
 }
 
-fn start_worker(generation: u32) -> Process<Job> {
-    let worker = spawn_link(generation, |generation, jobs: Mailbox<Job>| {
-        while let Ok(job) = jobs.receive() {
-            let divisor = std::hint::black_box(job.divisor);
-            if divisor == 0 {
-                panic!("worker {generation} was asked to divide by zero");
-            }
-            job.reply_to.send(100 / divisor);
+impl Server for Divider {
+    type Arg = u32;
+    type Call = u32;
+    type Reply = u32;
+    type Cast = ();
+
+    fn init(generation: u32) -> Result<Self, String> {
+        println!("supervisor: started worker {generation}");
+        Ok(Divider { generation })
+    }
+
+    fn handle_call(&mut self, request: Request<u32, u32>) -> Next {
+        let divisor = std::hint::black_box(*request.body());
+        if divisor == 0 {
+            panic!("worker {} was asked to divide by zero", self.generation);
         }
-    });
-    println!("supervisor: started worker {generation}");
-    worker
+        request.reply(100 / divisor);
+        Next::Continue
+    }
+}
+
+/// One divider, restarted whenever it crashes (at most 5 times in 10 s).
+struct Tree;
+
+impl Supervise for Tree {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        let mut generation = 0;
+        Spec::new(Strategy::OneForOne)
+            .intensity(5, Duration::from_secs(10))
+            .child(ChildSpec::new("divider", move || {
+                generation += 1;
+                server::start_registered::<Divider>("divider", generation, true)
+                    .map(|s| s.id())
+                    .map_err(|e| e.to_string())
+            }))
+    }
 }
 
 fn main() {
-    trap_exits(true);
-    let me = Process::<u32>::this();
-    let mailbox = Mailbox::<u32>::this();
-    let mut generation = 1;
-    let mut worker = start_worker(generation);
+    let tree = supervisor::start::<Tree>(()).expect("the supervisor starts");
     let jobs = [5, 0, 4, 0, 2];
+    let mut crashes = 0;
     for divisor in jobs {
-        worker.send(Job {
-            divisor,
-            reply_to: me,
-        });
-        match mailbox.receive_event(None).expect("a reply or an exit") {
-            Event::Message(quotient) => println!("100 / {divisor} = {quotient}"),
-            Event::Exit(Exit { process, reason }) => {
-                println!("supervisor: worker {generation} (process {process}) crashed: {reason:?}");
-                generation += 1;
-                worker = start_worker(generation);
+        let divider = ServerRef::<Divider>::lookup("divider").expect("a registered divider");
+        match divider.call(divisor) {
+            Ok(quotient) => println!("100 / {divisor} = {quotient}"),
+            Err(RequestError::Down(reason)) => {
+                crashes += 1;
+                println!("caller: the worker crashed: {reason:?}");
+                // Answered once the supervisor has dealt with the crash.
+                tree.which_children().expect("the supervisor answers");
             }
-            Event::Down(_) => unreachable!("no monitors here"),
+            Err(e) => panic!("calling the divider: {e}"),
         }
     }
-    println!(
-        "supervisor: {} jobs done, {} restarts",
-        jobs.len(),
-        generation - 1
-    );
+    println!("caller: {} jobs done, {crashes} restarts", jobs.len());
 }

@@ -14,6 +14,7 @@ const SHORT: Duration = Duration::from_millis(50);
 const NOW: Duration = Duration::ZERO;
 
 mod server;
+mod supervisor;
 
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_default();
@@ -48,6 +49,7 @@ fn main() {
         "monitor-churn" => monitor_churn(),
         "send-exit" => send_exit(),
         "server" => server::scenario(),
+        "supervisor" => supervisor::scenario(),
         "abi-version" => {
             let (major, minor, patch) = vm_sdk::abi_version();
             println!(

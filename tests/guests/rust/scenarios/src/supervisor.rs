@@ -1,0 +1,331 @@
+//! `scenarios supervisor`: trees of registered workers under
+//! `vm_sdk::supervisor`, parts of which are killed; each line says what
+//! the supervisor restarted.
+
+use std::time::Duration;
+use vm_sdk::process::{self, spawn, ExitReason, Process};
+use vm_sdk::request::Request;
+use vm_sdk::server::{self, Next, Server, ServerRef};
+use vm_sdk::supervisor::{
+    self, Child, ChildSpec, Restart, Shutdown, Spec, Strategy, Supervise, SupervisorRef,
+};
+use vm_sdk::Mailbox;
+
+/// A registered worker that answers pings and can be asked to stop.
+struct Worker;
+
+impl Server for Worker {
+    type Arg = ();
+    type Call = bool;
+    type Reply = ();
+    type Cast = ();
+
+    fn init((): ()) -> Result<Self, String> {
+        Ok(Worker)
+    }
+
+    /// `true` asks it to stop normally.
+    fn handle_call(&mut self, request: Request<bool, ()>) -> Next {
+        let stop = *request.body();
+        request.reply(());
+        if stop {
+            Next::Stop(String::new())
+        } else {
+            Next::Continue
+        }
+    }
+}
+
+fn worker(name: &'static str) -> ChildSpec {
+    ChildSpec::new(name, move || {
+        server::start_registered::<Worker>(name, (), true)
+            .map(|s| s.id())
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn strategy(code: u8) -> Strategy {
+    match code {
+        0 => Strategy::OneForOne,
+        1 => Strategy::OneForAll,
+        _ => Strategy::RestForOne,
+    }
+}
+
+/// Three workers, `w1`–`w3`, under a strategy; `max` restarts a minute.
+struct Three;
+
+impl Supervise for Three {
+    type Arg = (u8, u32);
+
+    fn init((code, max): (u8, u32)) -> Spec {
+        Spec::new(strategy(code))
+            .intensity(max, Duration::from_secs(60))
+            .child(worker("w1"))
+            .child(worker("w2"))
+            .child(worker("w3"))
+    }
+}
+
+/// One child of each restart policy.
+struct Policies;
+
+impl Supervise for Policies {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne)
+            .child(worker("permanent"))
+            .child(worker("transient").restart(Restart::Transient))
+            .child(worker("temporary").restart(Restart::Temporary))
+    }
+}
+
+/// A supervisor whose child is another supervisor (of `w1`).
+struct Outer;
+
+impl Supervise for Outer {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne).child(ChildSpec::new("inner", || {
+            supervisor::start_link::<Inner>(())
+                .map(|s| s.id())
+                .map_err(|e| e.to_string())
+        }))
+    }
+}
+
+struct Inner;
+
+impl Supervise for Inner {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne).child(announced("w1"))
+    }
+}
+
+/// A worker that tells the process registered as `watcher` its name once it
+/// has started: what the root waits for after it kills something.
+struct Announcer;
+
+impl Server for Announcer {
+    type Arg = String;
+    type Call = ();
+    type Reply = ();
+    type Cast = ();
+
+    fn init(name: String) -> Result<Self, String> {
+        if let Some(watcher) = Process::<String>::lookup("watcher") {
+            watcher.send(name);
+        }
+        Ok(Announcer)
+    }
+
+    fn handle_call(&mut self, request: Request<(), ()>) -> Next {
+        request.reply(());
+        Next::Continue
+    }
+}
+
+fn announced(name: &'static str) -> ChildSpec {
+    ChildSpec::new(name, move || {
+        server::start_registered::<Announcer>(name, name.to_string(), true)
+            .map(|s| s.id())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A child whose second start fails: its first restart must be retried.
+struct Flaky;
+
+impl Supervise for Flaky {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        let mut starts = 0;
+        Spec::new(Strategy::OneForOne).child(ChildSpec::new("flaky", move || {
+            starts += 1;
+            if starts == 2 {
+                return Err("not yet".into());
+            }
+            server::start_registered::<Announcer>("flaky", "flaky".into(), true)
+                .map(|s| s.id())
+                .map_err(|e| e.to_string())
+        }))
+    }
+}
+
+/// Waits for the announcement of `name`.
+fn announced_again(name: &str) {
+    let got = Mailbox::<String>::this()
+        .receive()
+        .expect("an announcement");
+    assert_eq!(got, name);
+}
+
+/// The tag of the stubborn child's "trapping now".
+const STUBBORN_READY: u64 = 77;
+
+/// A child that traps exits and ignores them: shut down only by a kill.
+struct Stubborn;
+
+impl Supervise for Stubborn {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne).child(
+            ChildSpec::new("stubborn", || {
+                // It traps exits before the start function returns.
+                let me = Process::<()>::this();
+                let child = spawn(me, |supervisor, m: Mailbox<()>| {
+                    process::trap_exits(true);
+                    supervisor.send_tagged((), STUBBORN_READY);
+                    loop {
+                        let _ = m.receive_event(None);
+                    }
+                });
+                Mailbox::<()>::this()
+                    .receive_tagged(&[STUBBORN_READY], None)
+                    .map_err(|e| e.to_string())?;
+                Ok(child.id())
+            })
+            .shutdown(Shutdown::Timeout(Duration::from_millis(50))),
+        )
+    }
+}
+
+fn pid(name: &str) -> Option<u64> {
+    ServerRef::<Worker>::lookup(name).map(|s| s.id())
+}
+
+/// Kills the process registered as `name` and waits until it has ended.
+fn kill(name: &str) {
+    let p = Process::<()>::from_id(pid(name).expect("registered"));
+    let monitor = p.monitor();
+    p.kill();
+    monitor.wait(None).expect("a down");
+}
+
+/// Which of `names` kept their process across `f`.
+fn kept(names: &[&str], f: impl FnOnce()) -> String {
+    let before: Vec<Option<u64>> = names.iter().map(|n| pid(n)).collect();
+    f();
+    names
+        .iter()
+        .zip(before)
+        .map(|(n, b)| {
+            let now = pid(n);
+            let what = match now {
+                None => "gone",
+                Some(_) if now == b => "kept",
+                Some(_) => "restarted",
+            };
+            format!("{n} {what}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Shuts a supervisor down as its starter does; the reason it ended with.
+fn shut_down<S>(tree: SupervisorRef<S>) -> ExitReason {
+    let monitor = tree.process().monitor();
+    tree.process().exit("shutdown");
+    monitor.wait(None).expect("a down").reason
+}
+
+fn running(children: &[Child]) -> String {
+    children
+        .iter()
+        .map(|c| format!("{}: {}", c.name, c.process.is_some()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn scenario() {
+    let names = ["w1", "w2", "w3"];
+    for (code, label, killed) in [
+        (0, "one-for-one", "w2"),
+        (1, "one-for-all", "w1"),
+        (2, "rest-for-one", "w2"),
+    ] {
+        let tree = supervisor::start::<Three>((code, 10)).unwrap();
+        let what = kept(&names, || {
+            kill(killed);
+            // The supervisor handles the exit before this call.
+            tree.which_children().unwrap();
+        });
+        println!("{label}, {killed} killed: {what}");
+        shut_down(tree);
+    }
+
+    let tree = supervisor::start::<Policies>(()).unwrap();
+    for name in ["permanent", "transient"] {
+        let p = ServerRef::<Worker>::lookup(name).unwrap();
+        let monitor = p.process().monitor();
+        p.call(true).unwrap();
+        monitor.wait(None).unwrap();
+    }
+    kill("temporary");
+    println!(
+        "after a normal stop of permanent and transient and a kill of temporary: {}",
+        running(&tree.which_children().unwrap())
+    );
+    shut_down(tree);
+
+    let tree = supervisor::start::<Three>((0, 1)).unwrap();
+    let monitor = tree.process().monitor();
+    kill("w1");
+    // Restarted by the time the supervisor answers.
+    tree.which_children().unwrap();
+    kill("w1");
+    println!(
+        "a second restart in a minute with an intensity of 1: {:?}; w1-w3 registered: {}",
+        monitor.wait(None).unwrap().reason,
+        names.iter().any(|n| pid(n).is_some())
+    );
+
+    Process::<String>::this().register("watcher").unwrap();
+    let outer = supervisor::start::<Outer>(()).unwrap();
+    announced_again("w1");
+    let inner = outer.which_children().unwrap()[0].process.unwrap();
+    let what = kept(&["w1"], || {
+        let p = Process::<()>::from_id(inner);
+        let monitor = p.monitor();
+        p.kill();
+        monitor.wait(None).unwrap();
+        // The old w1 may still hold its name when the new inner supervisor
+        // starts one: that start is retried until it succeeds.
+        announced_again("w1");
+    });
+    let new_inner = outer.which_children().unwrap()[0].process.unwrap();
+    println!(
+        "nested: inner supervisor killed: {what} (inner restarted: {})",
+        new_inner != inner
+    );
+    println!(
+        "outer shut down: {:?}; w1 registered: {}",
+        shut_down(outer),
+        pid("w1").is_some()
+    );
+
+    let tree = supervisor::start::<Flaky>(()).unwrap();
+    announced_again("flaky");
+    kill("flaky");
+    announced_again("flaky");
+    println!(
+        "a restart that fails is retried: {}",
+        running(&tree.which_children().unwrap())
+    );
+    shut_down(tree);
+
+    let tree = supervisor::start::<Stubborn>(()).unwrap();
+    let child = tree.which_children().unwrap()[0].process.unwrap();
+    let monitor = Process::<()>::from_id(child).monitor();
+    shut_down(tree);
+    println!(
+        "a child that ignores the shutdown signal: {:?}",
+        monitor.wait(None).unwrap().reason
+    );
+}
