@@ -1,0 +1,155 @@
+//! `scenarios server`: a counter written as a `vm_sdk::server::Server`:
+//! calls, casts, a failing init, a registered name, a reply deferred until
+//! a down arrives, stopping, crashing, and an exit signal from its starter.
+
+use serde::{Deserialize, Serialize};
+use vm_sdk::mailbox::Event;
+use vm_sdk::process::{self, spawn, ExitReason, Process};
+use vm_sdk::request::{Request, RequestError};
+use vm_sdk::server::{self, Info, Next, Server, ServerRef, StartError};
+use vm_sdk::Mailbox;
+
+struct Counter {
+    n: u64,
+    /// A `Watch` call waiting for its process's down.
+    watching: Option<Request<CounterCall, u64>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum CounterCall {
+    Get,
+    Add(u64),
+    /// Replies (with the count so far) once `pid` has ended.
+    Watch(u64),
+    Crash,
+    Stop,
+}
+
+impl Server for Counter {
+    type Arg = u64;
+    type Call = CounterCall;
+    type Reply = u64;
+    type Cast = u64;
+
+    fn init(n: u64) -> Result<Self, String> {
+        if n == 13 {
+            return Err("unlucky".into());
+        }
+        process::trap_exits(true);
+        Ok(Counter { n, watching: None })
+    }
+
+    fn handle_call(&mut self, request: Request<CounterCall, u64>) -> Next {
+        match request.body() {
+            CounterCall::Get => request.reply(self.n),
+            CounterCall::Add(k) => {
+                self.n += k;
+                request.reply(self.n);
+            }
+            CounterCall::Watch(pid) => {
+                let _watched = Process::<()>::from_id(*pid).monitor();
+                self.watching = Some(request);
+            }
+            CounterCall::Crash => panic!("asked to crash"),
+            CounterCall::Stop => {
+                request.reply(self.n);
+                return Next::Stop("asked to stop".into());
+            }
+        }
+        Next::Continue
+    }
+
+    fn handle_cast(&mut self, add: u64) -> Next {
+        self.n += add;
+        Next::Continue
+    }
+
+    fn handle_info(&mut self, info: Info) -> Next {
+        if let (Info::Down(_), Some(request)) = (info, self.watching.take()) {
+            request.reply(self.n);
+        }
+        Next::Continue
+    }
+
+    fn terminate(&mut self, reason: &ExitReason) {
+        println!("terminate: {reason:?}");
+    }
+}
+
+fn wait_then_return((): (), m: Mailbox<()>) {
+    let _ = m.receive();
+}
+
+/// Waits for `server`'s process to end; its reason.
+fn ended(monitor: vm_sdk::process::Monitor) -> ExitReason {
+    monitor.wait(None).expect("a down").reason
+}
+
+pub fn scenario() {
+    let counter = server::start::<Counter>(40).unwrap();
+    counter.cast(2);
+    println!("call after cast: {:?}", counter.call(CounterCall::Get));
+
+    match server::start::<Counter>(13) {
+        Err(StartError::Init(why)) => println!("init failed: {why}"),
+        other => println!("init: {other:?}"),
+    }
+
+    let named = server::start_registered::<Counter>("counter", 1, false).unwrap();
+    let found = ServerRef::<Counter>::lookup("counter").expect("registered");
+    println!(
+        "registered: {:?} (same process: {})",
+        found.call(CounterCall::Add(1)),
+        found.id() == named.id()
+    );
+    println!(
+        "name taken: {}",
+        matches!(
+            server::start_registered::<Counter>("counter", 1, false),
+            Err(StartError::Init(_))
+        )
+    );
+
+    let worker = spawn((), wait_then_return);
+    worker.send(());
+    println!(
+        "reply deferred until a down: {:?}",
+        counter.call(CounterCall::Watch(worker.id()))
+    );
+
+    let watch = counter.process().monitor();
+    let stopped = counter.call(CounterCall::Stop);
+    // After the down: the server's terminate has printed by then.
+    println!("stop: {stopped:?}, then {:?}", ended(watch));
+    println!(
+        "call to a stopped server: {:?}",
+        counter.call(CounterCall::Get)
+    );
+
+    let watch = named.process().monitor();
+    let crashed = named.call(CounterCall::Crash);
+    println!(
+        "crash: {}",
+        matches!(crashed, Err(RequestError::Down(ExitReason::Trap(_))))
+    );
+    let _ = ended(watch);
+
+    // A supervisor's shutdown: it traps exits, so the link reports the end.
+    process::trap_exits(true);
+    let linked = server::start_link::<Counter>(0).unwrap();
+    let watch = linked.process().monitor();
+    linked.process().exit("shutdown");
+    println!("shut down by its starter: {:?}", ended(watch));
+    match Mailbox::<()>::this().receive_event(None) {
+        Ok(Event::Exit(exit)) => println!("its link reports: {:?}", exit.reason),
+        other => println!("expected an exit, got {other:?}"),
+    }
+    process::trap_exits(false);
+
+    // Nothing else reached the root: no acknowledgement, reply or down.
+    let left = Mailbox::<()>::this().receive_event(Some(std::time::Duration::ZERO));
+    println!(
+        "nothing left over: {}",
+        matches!(left, Err(vm_sdk::ReceiveError::Timeout))
+    );
+}
