@@ -4,7 +4,7 @@
 use crate::names::{doc_lines, lower_camel, unreserved, upper_camel};
 use crate::schema::{Def, Schema, Ty};
 use crate::Options;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 const RESERVED: &[&str] = &[
@@ -61,6 +61,12 @@ const RESERVED: &[&str] = &[
     "encode",
     "decode",
     "kind",
+    "declare",
+    "abstract",
+    "readonly",
+    "override",
+    "toBytes",
+    "fromBytes",
 ];
 
 fn member(name: &str) -> String {
@@ -92,13 +98,20 @@ fn mangle(t: &Ty) -> String {
         Ty::String => "String".into(),
         Ty::List(t) => format!("List{}", mangle(t)),
         Ty::Option(t) => format!("Option{}", mangle(t)),
+        // `_` never occurs in a class name from WIT, so `tuple<a, b-c>` and
+        // `tuple<a-b, c>` stay apart.
         Ty::Tuple(ts) => format!(
-            "Tuple{}{}",
+            "Tuple{}_{}",
             ts.len(),
-            ts.iter().map(mangle).collect::<String>()
+            ts.iter().map(mangle).collect::<Vec<_>>().join("_")
         ),
         Ty::Named(n) => class(n),
     }
+}
+
+/// `static read(r)`: a fresh value decoded from `r`.
+fn static_read(c: &str) -> String {
+    format!("\n  static read(r: Reader): {c} {{\n    const v = new {c}();\n    v.decode(r);\n    return v;\n  }}")
 }
 
 fn is_bytes(t: &Ty) -> bool {
@@ -108,7 +121,10 @@ fn is_bytes(t: &Ty) -> bool {
 struct Emitter<'a> {
     schema: &'a Schema,
     out: String,
-    emitted: HashSet<String>,
+    /// The compound types already defined, by name.
+    emitted: HashMap<String, Ty>,
+    /// Two compound types that would have one name.
+    conflict: Option<String>,
 }
 
 impl Emitter<'_> {
@@ -181,9 +197,9 @@ impl Emitter<'_> {
             Ty::Named(n) => match self.schema.get(n).map(|d| &d.def) {
                 Some(Def::Enum(_)) => format!("w.variant({e} as u32);"),
                 Some(Def::Alias(target)) => self.write(target, e),
-                _ => format!("{e}.write(w);"),
+                _ => format!("{e}.encode(w);"),
             },
-            Ty::Tuple(_) => format!("{e}.write(w);"),
+            Ty::Tuple(_) => format!("{e}.encode(w);"),
             _ => format!("write{}(w, {e});", mangle(t)),
         }
     }
@@ -221,10 +237,19 @@ impl Emitter<'_> {
             Ty::Tuple(ts) => ts.iter().for_each(|e| self.compound(e)),
             _ => return,
         }
-        if is_bytes(t) || !self.emitted.insert(mangle(t)) {
+        if is_bytes(t) {
             return;
         }
         let m = mangle(t);
+        if let Some(seen) = self.emitted.get(&m) {
+            if seen != t && self.conflict.is_none() {
+                self.conflict = Some(format!(
+                    "{seen:?} and {t:?} would both be `{m}` in AssemblyScript"
+                ));
+            }
+            return;
+        }
+        self.emitted.insert(m.clone(), t.clone());
         let mut out = String::new();
         match t {
             Ty::List(e) => {
@@ -277,31 +302,27 @@ impl Emitter<'_> {
                 for (i, e) in ts.iter().enumerate() {
                     writeln!(out, "  f{i}: {} = {};", self.ty(e), self.default(e)).unwrap();
                 }
-                writeln!(out, "\n  write(w: Writer): void {{").unwrap();
+                writeln!(out, "\n  encode(w: Writer): void {{").unwrap();
                 for (i, e) in ts.iter().enumerate() {
                     writeln!(out, "    {}", self.write(e, &format!("this.f{i}"))).unwrap();
                 }
-                writeln!(
-                    out,
-                    "  }}\n\n  static read(r: Reader): {m} {{\n    const v = new {m}();"
-                )
-                .unwrap();
+                writeln!(out, "  }}\n\n  decode(r: Reader): void {{").unwrap();
                 for (i, e) in ts.iter().enumerate() {
-                    writeln!(out, "    v.f{i} = {};", self.read(e)).unwrap();
+                    writeln!(out, "    this.f{i} = {};", self.read(e)).unwrap();
                 }
-                writeln!(out, "    return v;\n  }}\n}}\n").unwrap();
+                writeln!(out, "  }}\n{}}}\n", static_read(&m)).unwrap();
             }
             _ => unreachable!(),
         }
         self.out.push_str(&out);
     }
 
-    /// `encode`/`decode` for a class `c`.
+    /// `toBytes`/`fromBytes` for a class `c`: a whole message.
     fn whole(&self, c: &str) -> String {
         format!(
-            "\n  /** The whole message's bytes. */\n  encode(): Uint8Array {{\n    const w = new Writer();\n    this.write(w);\n    return w.finish();\n  }}\n\n  \
+            "\n  /** The whole message's bytes. */\n  toBytes(): Uint8Array {{\n    const w = new Writer();\n    this.encode(w);\n    return w.finish();\n  }}\n\n  \
              /** Decodes a whole message; null if the bytes are not exactly one `{c}`. */\n  \
-             static decode(data: Uint8Array): {c} | null {{\n    const r = new Reader(data);\n    const v = {c}.read(r);\n    return r.finish() ? v : null;\n  }}\n"
+             static fromBytes(data: Uint8Array): {c} | null {{\n    const r = new Reader(data);\n    const v = {c}.read(r);\n    return r.finish() ? v : null;\n  }}\n"
         )
     }
 
@@ -328,7 +349,7 @@ impl Emitter<'_> {
                     )
                     .unwrap();
                 }
-                writeln!(out, "\n  write(w: Writer): void {{").unwrap();
+                writeln!(out, "\n  encode(w: Writer): void {{").unwrap();
                 for f in fields {
                     writeln!(
                         out,
@@ -337,15 +358,11 @@ impl Emitter<'_> {
                     )
                     .unwrap();
                 }
-                writeln!(
-                    out,
-                    "  }}\n\n  static read(r: Reader): {c} {{\n    const v = new {c}();"
-                )
-                .unwrap();
+                writeln!(out, "  }}\n\n  decode(r: Reader): void {{").unwrap();
                 for f in fields {
-                    writeln!(out, "    v.{} = {};", member(&f.name), self.read(&f.ty)).unwrap();
+                    writeln!(out, "    this.{} = {};", member(&f.name), self.read(&f.ty)).unwrap();
                 }
-                writeln!(out, "    return v;\n  }}").unwrap();
+                writeln!(out, "  }}\n{}", static_read(&c)).unwrap();
                 out.push_str(&self.whole(&c));
                 writeln!(out, "}}\n").unwrap();
             }
@@ -357,12 +374,16 @@ impl Emitter<'_> {
                 writeln!(out, "}}\n").unwrap();
                 writeln!(out, "/** The variant `{}`: `kind` says which case it is; the field named after that case holds its payload. */\nexport class {c} {{", t.name).unwrap();
                 writeln!(out, "  kind: {c}Kind = {c}Kind.{};", class(&cases[0].name)).unwrap();
-                for case in cases {
+                for (i, case) in cases.iter().enumerate() {
                     if let Some(p) = &case.ty {
-                        let (pt, init) = if self.nullable(p) {
-                            (format!("{} | null", self.ty(p)), "null".to_string())
-                        } else {
+                        // The first case is the default kind: its payload
+                        // starts as a value, so a fresh variant encodes.
+                        let (pt, init) = if !self.nullable(p) {
                             (self.ty(p), self.default(p))
+                        } else if i == 0 {
+                            (format!("{} | null", self.ty(p)), self.default(p))
+                        } else {
+                            (format!("{} | null", self.ty(p)), "null".to_string())
                         };
                         writeln!(out, "  {}: {pt} = {init};", member(&case.name)).unwrap();
                     }
@@ -375,7 +396,7 @@ impl Emitter<'_> {
                     }
                     .unwrap();
                 }
-                writeln!(out, "\n  write(w: Writer): void {{\n    w.variant(this.kind as u32);\n    switch (this.kind) {{").unwrap();
+                writeln!(out, "\n  encode(w: Writer): void {{\n    w.variant(this.kind as u32);\n    switch (this.kind) {{").unwrap();
                 for case in cases {
                     if let Some(p) = &case.ty {
                         let field = format!("this.{}", member(&case.name));
@@ -394,16 +415,21 @@ impl Emitter<'_> {
                     }
                 }
                 writeln!(out, "      default:\n        break;\n    }}\n  }}\n").unwrap();
-                writeln!(out, "  static read(r: Reader): {c} {{\n    const v = new {c}();\n    const k = r.variant();").unwrap();
-                writeln!(out, "    if (k >= {}) {{\n      r.error = true;\n      return v;\n    }}\n    v.kind = k as {c}Kind;\n    switch (v.kind) {{", cases.len()).unwrap();
+                writeln!(
+                    out,
+                    "  decode(r: Reader): void {{\n    const k = r.variant();"
+                )
+                .unwrap();
+                writeln!(out, "    if (k >= {}) {{\n      r.error = true;\n      return;\n    }}\n    this.kind = k as {c}Kind;\n    switch (this.kind) {{", cases.len()).unwrap();
                 for case in cases {
                     if let Some(p) = &case.ty {
-                        writeln!(out, "      case {c}Kind.{}: {{\n        v.{} = {};\n        break;\n      }}", class(&case.name), member(&case.name), self.read(p)).unwrap();
+                        writeln!(out, "      case {c}Kind.{}: {{\n        this.{} = {};\n        break;\n      }}", class(&case.name), member(&case.name), self.read(p)).unwrap();
                     }
                 }
                 writeln!(
                     out,
-                    "      default:\n        break;\n    }}\n    return v;\n  }}"
+                    "      default:\n        break;\n    }}\n  }}\n{}",
+                    static_read(&c)
                 )
                 .unwrap();
                 out.push_str(&self.whole(&c));
@@ -423,11 +449,54 @@ impl Emitter<'_> {
     }
 }
 
-pub fn emit(schema: &Schema, header: &str, options: &Options) -> String {
+/// Every class, enum and function name the module exports per schema item,
+/// to refuse two that would coincide.
+fn check_names(schema: &Schema) -> anyhow::Result<()> {
+    let mut names = vec![("Some".to_string(), "the module's `Some`".to_string())];
+    for t in &schema.types {
+        let c = class(&t.name);
+        let item = format!("type `{}`", t.name);
+        names.push((c.clone(), item.clone()));
+        match &t.def {
+            Def::Variant(cases) => {
+                names.push((format!("{c}Kind"), format!("the kinds of {item}")));
+                let members: Vec<(String, String)> = cases
+                    .iter()
+                    .map(|k| {
+                        (
+                            member(&k.name),
+                            format!("case `{}` of `{}`", k.name, t.name),
+                        )
+                    })
+                    .collect();
+                crate::names::distinct("AssemblyScript", members)?;
+            }
+            Def::Enum(_) => names.push((format!("read{c}"), format!("the reader of {item}"))),
+            Def::Record(fields) => {
+                let members: Vec<(String, String)> = fields
+                    .iter()
+                    .map(|f| {
+                        (
+                            member(&f.name),
+                            format!("field `{}` of `{}`", f.name, t.name),
+                        )
+                    })
+                    .collect();
+                crate::names::distinct("AssemblyScript", members)?;
+            }
+            Def::Alias(_) => {}
+        }
+    }
+    crate::names::distinct("AssemblyScript", names)
+}
+
+pub fn emit(schema: &Schema, header: &str, options: &Options) -> anyhow::Result<String> {
+    check_names(schema)?;
     let mut e = Emitter {
         schema,
         out: String::new(),
-        emitted: HashSet::new(),
+        emitted: HashMap::new(),
+        conflict: None,
     };
     writeln!(
         e.out,
@@ -436,11 +505,12 @@ pub fn emit(schema: &Schema, header: &str, options: &Options) -> String {
     )
     .unwrap();
     e.out.push_str(
-        "// Each record and variant is a class with `write(w)` and `static read(r)`\n\
-         // over the SDK's Writer and Reader, and `encode()` / `static decode(bytes)`\n\
-         // for a whole message (null if the bytes are not exactly one value). The\n\
-         // bytes are postcard's, as the Rust and C types generated from the same\n\
-         // WIT write them.\n\n",
+        "// Each record and variant is a class with `encode(w)` and `decode(r)` over\n\
+         // the SDK's Writer and Reader (so `Process<T>`, `Message.decode<T>` and\n\
+         // `request<Q, R>` take it), `static read(r)`, and `toBytes()` /\n\
+         // `static fromBytes(bytes)` for a whole message (null if the bytes are\n\
+         // not exactly one value). The bytes are postcard's, as the Rust and C\n\
+         // types generated from the same WIT write them.\n\n",
     );
     writeln!(
         e.out,
@@ -455,8 +525,11 @@ pub fn emit(schema: &Schema, header: &str, options: &Options) -> String {
     for t in &schema.types {
         e.named(t);
     }
+    if let Some(conflict) = e.conflict {
+        anyhow::bail!("{conflict}: rename a type in the WIT");
+    }
     while e.out.ends_with("\n\n") {
         e.out.pop();
     }
-    e.out
+    Ok(e.out)
 }

@@ -4,7 +4,7 @@
 
 use crate::names::{doc_lines, shouty, snake, unreserved};
 use crate::schema::{Def, Schema, Ty};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 const KEYWORDS: &[&str] = &[
@@ -86,10 +86,12 @@ fn mangle(t: &Ty) -> String {
         Ty::String => "str".into(),
         Ty::List(t) => format!("list_{}", mangle(t)),
         Ty::Option(t) => format!("option_{}", mangle(t)),
+        // `__` never occurs in a name from WIT (kebab-case has no `--`), so
+        // `tuple<a, b-c>` and `tuple<a-b, c>` stay apart.
         Ty::Tuple(ts) => format!(
-            "tuple{}_{}",
+            "tuple{}__{}",
             ts.len(),
-            ts.iter().map(mangle).collect::<Vec<_>>().join("_")
+            ts.iter().map(mangle).collect::<Vec<_>>().join("__")
         ),
         Ty::Named(n) => snake(n),
     }
@@ -234,7 +236,9 @@ static inline void vm_arena_init(vm_arena_t *a, void *buf, size_t cap) {
 static inline void *vm_arena_alloc(vm_arena_t *a, size_t count, size_t size, size_t align) {
     if (count == 0) return 0;
     if (!a) return 0;
-    size_t start = (a->used + (align - 1)) & ~(align - 1);
+    /* Aligned in memory, wherever the caller's buffer starts. */
+    size_t misalign = (size_t)(((uintptr_t)a->base + a->used) % align);
+    size_t start = a->used + (misalign ? align - misalign : 0);
     if (start < a->used || start > a->cap || (size != 0 && count > (a->cap - start) / size)) {
         a->overflow = true;
         return 0;
@@ -256,8 +260,10 @@ static inline vm_str_t vm_str(const char *s) {
 
 struct Emitter {
     out: String,
-    /// The compound types already defined.
-    emitted: HashSet<String>,
+    /// The compound types already defined, by name.
+    emitted: HashMap<String, Ty>,
+    /// Two compound types that would have one name.
+    conflict: Option<String>,
 }
 
 impl Emitter {
@@ -273,9 +279,13 @@ impl Emitter {
             return;
         }
         let p = prefix(t);
-        if !self.emitted.insert(p.clone()) {
+        if let Some(seen) = self.emitted.get(&p) {
+            if seen != t && self.conflict.is_none() {
+                self.conflict = Some(format!("{seen:?} and {t:?} would both be `{p}_t` in C"));
+            }
             return;
         }
+        self.emitted.insert(p.clone(), t.clone());
         let shared = !names_a_schema_type(t);
         let guard = format!("{}_DEFINED", p.to_uppercase());
         let out = &mut self.out;
@@ -501,12 +511,19 @@ impl Emitter {
         writeln!(out, "    if (len) *len = w.overflow ? w.needed : w.len;\n    return vm_writer_status(&w);\n}}\n").unwrap();
         writeln!(out, "/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `{}`, VM_E_BUFFER_TOO_SMALL if the arena is. */", t.name).unwrap();
         writeln!(out, "static inline vm_status_t {n}_decode(const void *data, size_t len, vm_arena_t *arena, {n}_t *out) {{").unwrap();
+        // Without an arena, a list that needs one reports the arena too
+        // small rather than a decode error.
+        writeln!(
+            out,
+            "    vm_arena_t none;\n    if (!arena) {{\n        vm_arena_init(&none, 0, 0);\n        arena = &none;\n    }}"
+        )
+        .unwrap();
         writeln!(
             out,
             "    vm_reader_t r;\n    vm_reader_init(&r, data, len);\n    {n}_get(&r, arena, out);"
         )
         .unwrap();
-        writeln!(out, "    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;\n    return vm_reader_finish(&r);\n}}\n").unwrap();
+        writeln!(out, "    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;\n    return vm_reader_finish(&r);\n}}\n").unwrap();
         writeln!(
             out,
             "/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */"
@@ -524,15 +541,126 @@ impl Emitter {
     }
 }
 
-pub fn emit(schema: &Schema, header: &str, stem: &str) -> String {
-    let guard = format!(
+/// Type names whose `NAME_t` (or struct tag) C's standard and POSIX
+/// headers already define.
+const TAKEN: &[&str] = &[
+    "size",
+    "ssize",
+    "ptrdiff",
+    "wchar",
+    "wint",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "intptr",
+    "uintptr",
+    "intmax",
+    "uintmax",
+    "max_align",
+    "off",
+    "pid",
+    "uid",
+    "gid",
+    "id",
+    "time",
+    "clock",
+    "clockid",
+    "timer",
+    "mode",
+    "dev",
+    "ino",
+    "nlink",
+    "blksize",
+    "blkcnt",
+    "fpos",
+    "sig_atomic",
+    "suseconds",
+    "useconds",
+    "socklen",
+    "sa_family",
+    "in_port",
+    "in_addr",
+    "key",
+    "locale",
+    "mbstate",
+    "div",
+    "ldiv",
+    "lldiv",
+    "timespec",
+    "timeval",
+    "tm",
+    "stat",
+    "sockaddr",
+    "pthread",
+    "bool",
+    "errno",
+    "fd",
+];
+
+/// Every identifier the header defines per schema item, to refuse two
+/// that would coincide, and names C or the SDK already uses.
+fn check_names(schema: &Schema) -> anyhow::Result<()> {
+    let mut names = Vec::new();
+    for t in &schema.types {
+        let n = ident(&t.name);
+        let item = format!("type `{}`", t.name);
+        if TAKEN.contains(&n.as_str()) {
+            anyhow::bail!(
+                "type `{}` would be `{n}_t` in C, which C's headers define: rename it in the WIT",
+                t.name
+            );
+        }
+        if n.starts_with("vm_") {
+            anyhow::bail!(
+                "type `{}` would be `{n}_t` in C, in the SDK's `vm_` namespace: rename it in the WIT",
+                t.name
+            );
+        }
+        names.push((n.clone(), item.clone()));
+        let up = shouty(&t.name);
+        match &t.def {
+            Def::Variant(cases) => {
+                names.push((format!("{n}_kind"), format!("the kinds of {item}")));
+                for c in cases {
+                    names.push((
+                        format!("{up}_{}", shouty(&c.name)),
+                        format!("case `{}` of `{}`", c.name, t.name),
+                    ));
+                }
+            }
+            Def::Enum(cases) => {
+                for c in cases {
+                    names.push((
+                        format!("{up}_{}", shouty(c)),
+                        format!("case `{c}` of `{}`", t.name),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    crate::names::distinct("C", names)
+}
+
+pub fn emit(schema: &Schema, header: &str, stem: &str) -> anyhow::Result<String> {
+    check_names(schema)?;
+    let mut guard = format!(
         "{}_MESSAGES_H",
         stem.to_uppercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
+    if guard.starts_with(|c: char| c.is_ascii_digit()) {
+        guard.insert_str(0, "M_");
+    }
     let mut e = Emitter {
         out: String::new(),
-        emitted: HashSet::new(),
+        emitted: HashMap::new(),
+        conflict: None,
     };
     writeln!(
         e.out,
@@ -560,10 +688,13 @@ pub fn emit(schema: &Schema, header: &str, stem: &str) -> String {
     for t in &schema.types {
         e.named(t);
     }
+    if let Some(conflict) = e.conflict {
+        anyhow::bail!("{conflict}: rename a type in the WIT");
+    }
     writeln!(
         e.out,
         "#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */"
     )
     .unwrap();
-    e.out
+    Ok(e.out)
 }

@@ -58,3 +58,20 @@ pub fn doc_lines(docs: &Option<String>, indent: &str, prefix: &str) -> String {
         None => String::new(),
     }
 }
+
+/// Checks that no two WIT names become the same identifier: `names` pairs
+/// each generated identifier with the WIT item it comes from.
+pub fn distinct(lang: &str, names: Vec<(String, String)>) -> anyhow::Result<()> {
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (ident, item) in names {
+        if let Some(first) = seen.get(&ident) {
+            if *first != item {
+                anyhow::bail!(
+                    "{first} and {item} would both be `{ident}` in {lang}: rename one in the WIT"
+                );
+            }
+        }
+        seen.insert(ident, item);
+    }
+    Ok(())
+}

@@ -13,10 +13,34 @@ const KEYWORDS: &[&str] = &[
     "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
+/// Keywords that cannot be raw identifiers.
+const NOT_RAW: &[&str] = &["self", "super", "crate", "Self"];
+
 fn field(name: &str) -> String {
     let s = snake(name);
-    if KEYWORDS.contains(&s.as_str()) {
+    if NOT_RAW.contains(&s.as_str()) {
+        format!("{s}_")
+    } else if KEYWORDS.contains(&s.as_str()) {
         format!("r#{s}")
+    } else {
+        s
+    }
+}
+
+/// The module (and file) name for a WIT file's stem: `my-msgs` → `my_msgs`.
+pub fn module_name(stem: &str) -> String {
+    let s: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&s.as_str()) {
+        format!("m_{s}")
     } else {
         s
     }
@@ -39,22 +63,58 @@ fn ty(t: &Ty) -> String {
         Ty::S64 => "i64".into(),
         Ty::F32 => "f32".into(),
         Ty::F64 => "f64".into(),
-        Ty::String => "String".into(),
-        Ty::List(t) => format!("Vec<{}>", ty(t)),
-        Ty::Option(t) => format!("Option<{}>", ty(t)),
+        // Paths in full: a schema type may be named `string`, `vec` or
+        // `option`.
+        Ty::String => "::std::string::String".into(),
+        Ty::List(t) => format!("::std::vec::Vec<{}>", ty(t)),
+        Ty::Option(t) => format!("::std::option::Option<{}>", ty(t)),
         Ty::Tuple(ts) if ts.len() == 1 => format!("({},)", ty(&ts[0])),
         Ty::Tuple(ts) => format!("({})", ts.iter().map(ty).collect::<Vec<_>>().join(", ")),
         Ty::Named(n) => type_name(n),
     }
 }
 
-pub fn emit(schema: &Schema, header: &str) -> String {
+pub fn emit(schema: &Schema, header: &str) -> anyhow::Result<String> {
+    let mut names = Vec::new();
+    for t in &schema.types {
+        names.push((type_name(&t.name), format!("type `{}`", t.name)));
+        let inner: Vec<(String, String)> = match &t.def {
+            Def::Record(fields) => fields
+                .iter()
+                .map(|f| {
+                    (
+                        field(&f.name),
+                        format!("field `{}` of `{}`", f.name, t.name),
+                    )
+                })
+                .collect(),
+            Def::Variant(cases) => cases
+                .iter()
+                .map(|c| {
+                    (
+                        type_name(&c.name),
+                        format!("case `{}` of `{}`", c.name, t.name),
+                    )
+                })
+                .collect(),
+            Def::Enum(cases) => cases
+                .iter()
+                .map(|c| (type_name(c), format!("case `{c}` of `{}`", t.name)))
+                .collect(),
+            Def::Alias(_) => Vec::new(),
+        };
+        crate::names::distinct("Rust", inner)?;
+    }
+    crate::names::distinct("Rust", names)?;
     let mut out = String::new();
     writeln!(out, "//! Message types of `{}`.", schema.package).unwrap();
     writeln!(out, "//!").unwrap();
     writeln!(out, "//! {header}").unwrap();
-    writeln!(out, "#![allow(dead_code)]\n").unwrap();
-    writeln!(out, "use serde::{{Deserialize, Serialize}};").unwrap();
+    writeln!(
+        out,
+        "#![allow(dead_code, non_snake_case, non_camel_case_types)]"
+    )
+    .unwrap();
     for t in &schema.types {
         out.push('\n');
         let docs = doc_lines(&t.docs, "", "///");
@@ -73,7 +133,7 @@ pub fn emit(schema: &Schema, header: &str) -> String {
                 }
                 writeln!(
                     out,
-                    "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]"
+                    "#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]"
                 )
                 .unwrap();
                 writeln!(out, "pub struct {name} {{").unwrap();
@@ -92,7 +152,7 @@ pub fn emit(schema: &Schema, header: &str) -> String {
                 }
                 writeln!(
                     out,
-                    "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]"
+                    "#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]"
                 )
                 .unwrap();
                 writeln!(out, "pub enum {name} {{").unwrap();
@@ -115,7 +175,7 @@ pub fn emit(schema: &Schema, header: &str) -> String {
                 }
                 writeln!(
                     out,
-                    "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]"
+                    "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]"
                 )
                 .unwrap();
                 writeln!(out, "pub enum {name} {{").unwrap();
@@ -127,5 +187,5 @@ pub fn emit(schema: &Schema, header: &str) -> String {
             }
         }
     }
-    out
+    Ok(out)
 }

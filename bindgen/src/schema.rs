@@ -146,15 +146,16 @@ impl Schema {
         for id in ids {
             let def = &resolve.types[id];
             let name = def.name.clone().context("an unnamed top-level type")?;
-            if let Some(other) = reader.names.insert(name.clone(), id) {
-                if other != id {
-                    bail!("two types are named `{name}`: give each a name of its own");
-                }
-            }
-            // A `use` of a type from another interface is an alias of it.
+            // A `use` of a type from another interface names that type
+            // (`use a.{point as pt}` is an alias, kept below).
             if let TypeDefKind::Type(Type::Id(target)) = def.kind {
                 if resolve.types[target].name.as_deref() == Some(name.as_str()) {
                     continue;
+                }
+            }
+            if let Some(other) = reader.names.insert(name.clone(), id) {
+                if other != id {
+                    bail!("two types are named `{name}`: give each a name of its own");
                 }
             }
             types.push(TypeDef {

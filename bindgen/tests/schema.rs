@@ -68,3 +68,79 @@ fn a_file_with_no_types_says_what_to_declare() {
 fn invalid_wit_names_the_file() {
     assert!(error("record r { x: nonsense }").contains("t.wit is not valid WIT"));
 }
+
+fn generated(body: &str, lang: vm_bindgen::Lang) -> anyhow::Result<String> {
+    let schema = read(body)?;
+    let options = vm_bindgen::Options::default();
+    vm_bindgen::generate(Path::new("m.wit"), &schema, lang, &options).map(|g| g.contents)
+}
+
+#[test]
+fn a_type_used_from_another_interface_is_that_type() {
+    let text = "package test:t;\n\
+                interface a { record point { x: s32 } }\n\
+                interface b { use a.{point}; record line { start: point, end: point } }\n";
+    let schema = Schema::from_str(Path::new("t.wit"), text).unwrap();
+    let names: Vec<&str> = schema.types.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["point", "line"]);
+}
+
+#[test]
+fn tuples_whose_parts_join_to_the_same_words_get_different_names() {
+    let body = "record a { s: string }\nrecord b-c { f: f64 }\nrecord a-b { s: string }\n\
+                record c { f: f64 }\nrecord r { x: tuple<a, b-c>, y: tuple<a-b, c> }";
+    let c = generated(body, vm_bindgen::Lang::C).unwrap();
+    assert!(
+        c.contains("tuple2__a__b_c_t x;") && c.contains("tuple2__a_b__c_t y;"),
+        "{c}"
+    );
+    let ts = generated(body, vm_bindgen::Lang::AssemblyScript).unwrap();
+    assert!(
+        ts.contains("x: Tuple2_A_BC") && ts.contains("y: Tuple2_AB_C"),
+        "{ts}"
+    );
+}
+
+#[test]
+fn names_a_language_already_uses_or_that_coincide_are_refused() {
+    use vm_bindgen::Lang::{AssemblyScript, Rust, C};
+    for (body, lang, says) in [
+        (
+            "record size { n: u32 }",
+            C,
+            "`size_t` in C, which C's headers define",
+        ),
+        ("record vm-thing { n: u32 }", C, "the SDK's `vm_` namespace"),
+        (
+            "variant shape { a }\nenum shape-kind { b }",
+            C,
+            "`shape_kind` in C",
+        ),
+        ("enum a { b-c }\nenum a-b { c }", C, "`A_B_C` in C"),
+        (
+            "variant shape { a }\nrecord shape-kind { n: u32 }",
+            AssemblyScript,
+            "`ShapeKind` in AssemblyScript",
+        ),
+    ] {
+        let err = format!("{:#}", generated(body, lang).expect_err(body));
+        assert!(err.contains(says), "{body}: {err}");
+    }
+    // Rust: std's types are named in full, and `self` is not a raw identifier.
+    let rust = generated("record vec { %self: string, items: list<u8> }", Rust).unwrap();
+    assert!(rust.contains("pub self_: ::std::string::String"), "{rust}");
+    assert!(rust.contains("pub items: ::std::vec::Vec<u8>"), "{rust}");
+}
+
+#[test]
+fn a_rust_module_file_is_named_as_mod_can_name_it() {
+    let schema = read("record r { n: u32 }").unwrap();
+    let g = vm_bindgen::generate(
+        Path::new("my-msgs.wit"),
+        &schema,
+        vm_bindgen::Lang::Rust,
+        &vm_bindgen::Options::default(),
+    )
+    .unwrap();
+    assert_eq!(g.file_name, "my_msgs.rs");
+}

@@ -3,7 +3,8 @@
 // The ball's type comes from examples/messages.wit: `vm bindgen
 // messages.wit --lang assemblyscript` generated messages.ts, and the Rust
 // and C ping-pong examples use types generated from the same file, so
-// players in different languages understand each other.
+// players in different languages understand each other. A generated class
+// goes straight into a typed `Process<Ball>` and out of `Message.decode`.
 import { Process, receive, spawn, print, eprint, exit, args, lastError } from "../../sdk-assemblyscript/assembly/index";
 import { Ball, BallKind, Ping, Pong } from "./messages";
 
@@ -11,29 +12,30 @@ function player(_capture: Uint8Array): void {
   while (true) {
     const m = receive();
     if (m == null) return;
-    const ball = Ball.decode(m.data);
-    if (ball == null || ball.kind != BallKind.Ping) continue;
-    const ping = ball.ping!;
+    const decoded = m.decode<Ball>();
+    if (decoded == null || decoded.value.kind != BallKind.Ping) continue;
+    const ping = decoded.value.ping!;
     print("pong: got ping " + ping.n.toString());
     const pong = new Pong();
     pong.n = ping.n;
-    new Process(ping.replyTo).send(Ball.pong(pong).encode());
+    new Process<Ball>(ping.replyTo).send(Ball.pong(pong));
   }
 }
 
 export function _start(): void {
   const argv = args();
   const rounds: u32 = argv.length > 1 ? U32.parseInt(argv[1]) : 3;
-  const other = spawn(player, new Uint8Array(0));
-  if (other == null) exit("spawn failed: " + lastError());
+  const spawned = spawn(player, new Uint8Array(0));
+  if (spawned == null) exit("spawn failed: " + lastError());
+  const other = spawned!.typed<Ball>();
   const me = Process.self().id;
   for (let n: u32 = 1; n <= rounds; n++) {
     const ping = new Ping();
     ping.n = n;
     ping.replyTo = me;
-    other!.send(Ball.ping(ping).encode());
+    other.send(Ball.ping(ping));
     const m = receive();
-    const ball = m != null ? Ball.decode(m.data) : null;
+    const ball = m != null ? Ball.fromBytes(m.data) : null;
     if (ball == null || ball.kind != BallKind.Pong) {
       eprint("expected a pong");
       exit("expected a pong");
@@ -41,5 +43,5 @@ export function _start(): void {
     }
     print("ping: got pong " + ball.pong!.n.toString());
   }
-  print("done: " + rounds.toString() + " round trips between processes " + me.toString() + " and " + other!.id.toString());
+  print("done: " + rounds.toString() + " round trips between processes " + me.toString() + " and " + other.id.toString());
 }

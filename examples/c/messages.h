@@ -55,7 +55,9 @@ static inline void vm_arena_init(vm_arena_t *a, void *buf, size_t cap) {
 static inline void *vm_arena_alloc(vm_arena_t *a, size_t count, size_t size, size_t align) {
     if (count == 0) return 0;
     if (!a) return 0;
-    size_t start = (a->used + (align - 1)) & ~(align - 1);
+    /* Aligned in memory, wherever the caller's buffer starts. */
+    size_t misalign = (size_t)(((uintptr_t)a->base + a->used) % align);
+    size_t start = a->used + (misalign ? align - misalign : 0);
     if (start < a->used || start > a->cap || (size != 0 && count > (a->cap - start) / size)) {
         a->overflow = true;
         return 0;
@@ -104,10 +106,15 @@ static inline vm_status_t ping_encode(const ping_t *v, void *buf, size_t cap, si
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `ping`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t ping_decode(const void *data, size_t len, vm_arena_t *arena, ping_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     ping_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -150,10 +157,15 @@ static inline vm_status_t pong_encode(const pong_t *v, void *buf, size_t cap, si
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `pong`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t pong_decode(const void *data, size_t len, vm_arena_t *arena, pong_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     pong_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -220,10 +232,15 @@ static inline vm_status_t ball_encode(const ball_t *v, void *buf, size_t cap, si
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `ball`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t ball_decode(const void *data, size_t len, vm_arena_t *arena, ball_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     ball_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 

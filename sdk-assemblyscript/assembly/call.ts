@@ -25,5 +25,8 @@ export function hasTimeout(ms: i64): u32 {
 
 /** @internal See hasTimeout. */
 export function nanos(ms: i64): u64 {
-  return ms >= 0 ? (ms as u64) * 1_000_000 : 0;
+  if (ms < 0) return 0;
+  // Saturating: a huge timeout waits (practically) forever instead of
+  // wrapping to a short one.
+  return (ms as u64) > U64.MAX_VALUE / 1_000_000 ? U64.MAX_VALUE : (ms as u64) * 1_000_000;
 }

@@ -31,8 +31,13 @@ export class Message {
   ) {}
 
   /** Decodes the bytes as a `T` (see codec.ts); null (status DECODE) if
-   * they do not decode or bytes are left over. */
+   * they do not decode or bytes are left over. A `Uint8Array` is the
+   * bytes as they are, as `Process<Uint8Array>.send` sends them. */
   decode<T>(): Decoded<T> | null {
+    // Bytes are sent as they are (Process<Uint8Array>), so they arrive so.
+    if (isReference<T>()) {
+      if (idof<T>() == idof<Uint8Array>()) return new Decoded<T>(changetype<T>(this.data));
+    }
     const r = new Reader(this.data);
     const value = r.value<T>();
     if (!r.finish()) {

@@ -118,16 +118,18 @@ function setTimeoutHandle(h: u32, direction: u8, ms: i64): bool {
     failWith(statusOf(ErrorCode.INVALID_ARGUMENT), "a timeout of 0 ms would never wait; pass -1 for none, or use tryWrite");
     return false;
   }
-  net_set_timeout(h, direction, ms < 0 ? 0 : (ms as u64) * 1_000_000, RET);
+  net_set_timeout(h, direction, nanos(ms), RET);
   return ok(1);
 }
 
-/** The socket's timeout in ms (rounded up): 0 if none, -1 on error. */
+/** The socket's timeout in ms (rounded up): -1 if none (what the setters
+ * take for none), -2 on error (see lastStatus). */
 function timeoutOf(h: u32, direction: u8): i64 {
   net_timeout(h, direction, RET);
-  if (!ok(8)) return -1;
+  if (!ok(8)) return -2;
   const ns = load<u64>(RET, 8);
-  return ((ns + 999_999) / 1_000_000) as i64;
+  if (ns == 0) return -1;
+  return ns > (I64.MAX_VALUE as u64) - 999_999 ? I64.MAX_VALUE : ((ns + 999_999) / 1_000_000) as i64;
 }
 
 function setNodelayHandle(h: u32, enabled: bool): bool {
@@ -232,7 +234,7 @@ export class TcpStream extends Connection {
     return setTimeoutHandle(this.handle, Direction.READ, ms);
   }
 
-  /** The read timeout in ms; 0 if none, -1 on error. */
+  /** The read timeout in ms; -1 if none, -2 on error. */
   readTimeout(): i64 {
     return timeoutOf(this.handle, Direction.READ);
   }
@@ -242,7 +244,7 @@ export class TcpStream extends Connection {
     return setTimeoutHandle(this.handle, Direction.WRITE, ms);
   }
 
-  /** The write timeout in ms; 0 if none, -1 on error. */
+  /** The write timeout in ms; -1 if none, -2 on error. */
   writeTimeout(): i64 {
     return timeoutOf(this.handle, Direction.WRITE);
   }

@@ -36,8 +36,17 @@ export class Request<Q> {
     const r = new Reader(message.data);
     const from = r.u64();
     const tag = r.u64();
-    const body = r.value<Q>();
-    if (!r.finish()) {
+    // A bytes body is the rest of the message as it is, as `request` sends it.
+    let body: Q;
+    let whole: bool;
+    if (isReference<Q>() && isBytes<Q>()) {
+      body = changetype<Q>(message.data.slice(r.pos));
+      whole = !r.error;
+    } else {
+      body = r.value<Q>();
+      whole = r.finish();
+    }
+    if (!whole) {
       failWith(DECODE, "a message from process " + message.sender.toString() + " is not a request of " + nameof<Q>());
       return null;
     }
@@ -95,4 +104,10 @@ export function request<Q, R>(server: Process<Q>, body: Q, timeoutMs: i64 = -1):
     if (idof<R>() == idof<Uint8Array>()) return new Decoded<R>(changetype<R>(answer.data));
   }
   return answer.decode<R>();
+}
+
+/** Whether `T` is `Uint8Array`: bytes travel as they are. */
+function isBytes<T>(): bool {
+  if (isReference<T>()) return idof<T>() == idof<Uint8Array>();
+  return false;
 }

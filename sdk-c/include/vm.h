@@ -14,7 +14,13 @@
  * struct type per kind. Calls that move or consume one (split, reunite,
  * close, sending or spawning with handles) take a pointer to it and zero it
  * once it has gone, so a later use fails with VM_E_INVALID_HANDLE (0 is
- * never a valid handle) rather than naming something else.
+ * never a valid handle) rather than naming something else. Calls that move
+ * several handles at once take an array and zero its entries: a handle
+ * copied into the array from a typed struct leaves that struct holding the
+ * old number, so zero it yourself (or pass `&x.handle` for a single one).
+ * Since ABI 1.4 these calls take non-const pointers (vm_tcp_split,
+ * vm_tcp_reunite, vm_spawn and vm_send_handles' handle arrays,
+ * vm_load_module's module): code that passed values needs an `&`.
  *
  * Build with Debian's clang, lld, wasi-libc and compiler-rt's wasm32
  * builtins (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32;

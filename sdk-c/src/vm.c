@@ -550,7 +550,8 @@ static vm_status_t try_write_handle(vm_handle_t h, const void *data, size_t len,
     vm_raw_net_try_write(h, data, len, &r);
     *n = r.is_err ? 0 : r.val.ok;
     if (r.is_err) return vm_failed(r.val.err);
-    if (r.val.ok == 0 && len > 0) return VM_E_WOULD_BLOCK;
+    if (r.val.ok == 0 && len > 0)
+        return vm_sdk_fail_(VM_E_WOULD_BLOCK, "try-write: the socket's send buffer is full; write waits for room");
     return VM_OK;
 }
 

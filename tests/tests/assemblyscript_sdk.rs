@@ -170,7 +170,8 @@ async fn a_resource_that_moved_holds_no_handle_and_fails_with_invalid_handle() {
 async fn typed_processes_exit_reasons_resolve_and_socket_options_match_the_rust_sdk() {
     assert_eq!(
         check_output("typed").await,
-        "point: -3,4 here\n\
+        "a bytes request between two processes: raw bytes\n\
+         point: -3,4 here\n\
          strings: a+b\n\
          option: none\n\
          exit reason: exit: why (kind 1 == EXIT: true)\n\
@@ -178,6 +179,7 @@ async fn typed_processes_exit_reasons_resolve_and_socket_options_match_the_rust_
          resolve example.com: permission-denied\n\
          nodelay: 1, then 0\n\
          timeouts move to the halves: read 1500 ms, write 20 ms\n\
+         a cleared timeout reads as -1, as the setter takes it\n\
          halves' addresses: true, peer true\n\
          read half shuts down: ok\n\
          write half shuts down: ok\n\

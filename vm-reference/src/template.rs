@@ -137,7 +137,8 @@ pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, Temp
     // The message types, and the language's code for them.
     let wit = Path::new("messages.wit");
     let schema = vm_bindgen::Schema::from_str(wit, MESSAGES).expect("the template's WIT is valid");
-    let generated = vm_bindgen::generate(wit, &schema, lang, &vm_bindgen::Options::default());
+    let generated = vm_bindgen::generate(wit, &schema, lang, &vm_bindgen::Options::default())
+        .expect("the template's WIT generates");
     for (path, text) in [
         (dir.join(wit), MESSAGES.to_string()),
         (

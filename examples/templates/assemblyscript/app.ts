@@ -10,7 +10,7 @@ import { Process, Reader, Writer, receive, spawn, print, args, exit, lastError }
 import { Greet } from "./messages";
 
 function greeter(capture: Uint8Array): void {
-  const greet = Greet.decode(capture);
+  const greet = Greet.fromBytes(capture);
   if (greet == null) exit("a malformed capture");
   new Process(greet!.replyTo).send(new Writer().str("hello, " + greet!.name + "!").finish());
 }
@@ -20,7 +20,7 @@ export function _start(): void {
   const greet = new Greet();
   greet.name = argv.length > 1 ? argv[1] : "world";
   greet.replyTo = Process.self().id;
-  if (spawn(greeter, greet.encode()) == null) {
+  if (spawn(greeter, greet.toBytes()) == null) {
     exit("spawn failed: " + lastError());
   }
   const reply = receive();

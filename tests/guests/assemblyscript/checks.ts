@@ -18,7 +18,7 @@
 import {
   Process, ExitReason, Module, TcpListener, TcpStream, Writer, Reader,
   receive, spawn, takeHandle, lastStatus, lastError, statusName, print, eprint, exit, args,
-  resolve, abiVersion, sdkAbiVersion, MessageKinds, ShutdownHow,
+  resolve, abiVersion, sdkAbiVersion, MessageKinds, ShutdownHow, Request, request,
 } from "../../../sdk-assemblyscript/assembly/index";
 import { mailbox_read } from "../../../sdk-assemblyscript/assembly/abi";
 import * as mailbox from "../../../sdk-assemblyscript/assembly/mailbox";
@@ -208,7 +208,21 @@ function exitWith(capture: Uint8Array): void {
   exit(String.UTF8.decodeUnsafe(capture.dataStart, capture.length));
 }
 
+/** Answers each request with its body, as bytes. */
+function bytesServer(_: Uint8Array): void {
+  while (true) {
+    const m = receive();
+    if (m == null) return;
+    const req = Request.decode<Uint8Array>(m);
+    if (req != null) req.reply<Uint8Array>(req.body);
+  }
+}
+
 function typed(): void {
+  const server = spawn(bytesServer, new Uint8Array(0))!;
+  const echoed = request<Uint8Array, Uint8Array>(server.typed<Uint8Array>(), Uint8Array.wrap(String.UTF8.encode("raw bytes")));
+  print("a bytes request between two processes: " + (echoed == null ? status() : String.UTF8.decode(echoed.value.buffer)));
+
   const self = Process.self();
   const points = self.typed<Point>();
   const p = new Point();
@@ -243,6 +257,8 @@ function typed(): void {
   stream.setWriteTimeout(20);
   const halves = stream.split()!;
   print("timeouts move to the halves: read " + halves.read.readTimeout().toString() + " ms, write " + halves.write.writeTimeout().toString() + " ms");
+  halves.read.setReadTimeout(-1);
+  print("a cleared timeout reads as " + halves.read.readTimeout().toString() + ", as the setter takes it");
   print("halves' addresses: " + (halves.read.localAddress()! == halves.write.localAddress()!).toString()
     + ", peer " + (halves.read.peerAddress()! == listener.localAddress()!).toString());
   check("read half shuts down", halves.read.shutdown());

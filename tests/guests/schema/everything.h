@@ -55,7 +55,9 @@ static inline void vm_arena_init(vm_arena_t *a, void *buf, size_t cap) {
 static inline void *vm_arena_alloc(vm_arena_t *a, size_t count, size_t size, size_t align) {
     if (count == 0) return 0;
     if (!a) return 0;
-    size_t start = (a->used + (align - 1)) & ~(align - 1);
+    /* Aligned in memory, wherever the caller's buffer starts. */
+    size_t misalign = (size_t)(((uintptr_t)a->base + a->used) % align);
+    size_t start = a->used + (misalign ? align - misalign : 0);
     if (start < a->used || start > a->cap || (size != 0 && count > (a->cap - start) / size)) {
         a->overflow = true;
         return 0;
@@ -99,10 +101,15 @@ static inline vm_status_t color_encode(const color_t *v, void *buf, size_t cap, 
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `color`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t color_decode(const void *data, size_t len, vm_arena_t *arena, color_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     color_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -146,10 +153,15 @@ static inline vm_status_t point_encode(const point_t *v, void *buf, size_t cap, 
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `point`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t point_decode(const void *data, size_t len, vm_arena_t *arena, point_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     point_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -208,17 +220,17 @@ static inline void vm_option_f32_get(vm_reader_t *r, vm_arena_t *a, vm_option_f3
 }
 #endif
 
-typedef struct tuple2_color_option_f32 {
+typedef struct tuple2__color__option_f32 {
     color_t f0;
     vm_option_f32_t f1;
-} tuple2_color_option_f32_t;
+} tuple2__color__option_f32_t;
 
-static inline void tuple2_color_option_f32_put(vm_writer_t *w, const tuple2_color_option_f32_t *v) {
+static inline void tuple2__color__option_f32_put(vm_writer_t *w, const tuple2__color__option_f32_t *v) {
     color_put(w, &v->f0);
     vm_option_f32_put(w, &v->f1);
 }
 
-static inline void tuple2_color_option_f32_get(vm_reader_t *r, vm_arena_t *a, tuple2_color_option_f32_t *v) {
+static inline void tuple2__color__option_f32_get(vm_reader_t *r, vm_arena_t *a, tuple2__color__option_f32_t *v) {
     (void)a;
     color_get(r, a, &v->f0);
     vm_option_f32_get(r, a, &v->f1);
@@ -242,7 +254,7 @@ typedef struct shape {
         point_t rect;
         list_point_t path;
         vm_str_t label;
-        tuple2_color_option_f32_t tinted;
+        tuple2__color__option_f32_t tinted;
     } as;
 } shape_t;
 
@@ -253,7 +265,7 @@ static inline void shape_put(vm_writer_t *w, const shape_t *v) {
     case SHAPE_RECT: point_put(w, &v->as.rect); break;
     case SHAPE_PATH: list_point_put(w, &v->as.path); break;
     case SHAPE_LABEL: vm_put_bytes(w, v->as.label.ptr, v->as.label.len); break;
-    case SHAPE_TINTED: tuple2_color_option_f32_put(w, &v->as.tinted); break;
+    case SHAPE_TINTED: tuple2__color__option_f32_put(w, &v->as.tinted); break;
     default: break;
     }
 }
@@ -271,7 +283,7 @@ static inline void shape_get(vm_reader_t *r, vm_arena_t *a, shape_t *v) {
     case SHAPE_RECT: point_get(r, a, &v->as.rect); break;
     case SHAPE_PATH: list_point_get(r, a, &v->as.path); break;
     case SHAPE_LABEL: v->as.label.len = vm_get_str(r, &v->as.label.ptr); break;
-    case SHAPE_TINTED: tuple2_color_option_f32_get(r, a, &v->as.tinted); break;
+    case SHAPE_TINTED: tuple2__color__option_f32_get(r, a, &v->as.tinted); break;
     default: break;
     }
 }
@@ -287,10 +299,15 @@ static inline vm_status_t shape_encode(const shape_t *v, void *buf, size_t cap, 
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `shape`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t shape_decode(const void *data, size_t len, vm_arena_t *arena, shape_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     shape_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -326,10 +343,15 @@ static inline vm_status_t points_encode(const points_t *v, void *buf, size_t cap
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `points`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t points_decode(const void *data, size_t len, vm_arena_t *arena, points_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     points_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 
@@ -343,6 +365,421 @@ static inline vm_status_t points_decode_message(const vm_message_t *m, vm_arena_
 static inline vm_status_t points_send(vm_pid_t to, uint64_t tag, const points_t *v, void *buf, size_t cap) {
     size_t len;
     vm_status_t s = points_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+// Names that once collided or clashed in a language: two tuples whose
+// parts join to the same words, a record named like Rust's `Vec`, a
+// field named `self`, and a variant whose first case carries a string.
+typedef struct a {
+    vm_str_t s;
+} a_t;
+
+static inline void a_put(vm_writer_t *w, const a_t *v) {
+    vm_put_bytes(w, v->s.ptr, v->s.len);
+}
+
+static inline void a_get(vm_reader_t *r, vm_arena_t *a, a_t *v) {
+    (void)a;
+    v->s.len = vm_get_str(r, &v->s.ptr);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t a_encode(const a_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    a_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `a`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t a_decode(const void *data, size_t len, vm_arena_t *arena, a_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    a_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t a_decode_message(const vm_message_t *m, vm_arena_t *arena, a_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return a_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t a_send(vm_pid_t to, uint64_t tag, const a_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = a_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef struct b_c {
+    double f;
+} b_c_t;
+
+static inline void b_c_put(vm_writer_t *w, const b_c_t *v) {
+    vm_put_f64(w, v->f);
+}
+
+static inline void b_c_get(vm_reader_t *r, vm_arena_t *a, b_c_t *v) {
+    (void)a;
+    v->f = vm_get_f64(r);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t b_c_encode(const b_c_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    b_c_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `b-c`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t b_c_decode(const void *data, size_t len, vm_arena_t *arena, b_c_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    b_c_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t b_c_decode_message(const vm_message_t *m, vm_arena_t *arena, b_c_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return b_c_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t b_c_send(vm_pid_t to, uint64_t tag, const b_c_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = b_c_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef struct a_b {
+    vm_str_t s;
+} a_b_t;
+
+static inline void a_b_put(vm_writer_t *w, const a_b_t *v) {
+    vm_put_bytes(w, v->s.ptr, v->s.len);
+}
+
+static inline void a_b_get(vm_reader_t *r, vm_arena_t *a, a_b_t *v) {
+    (void)a;
+    v->s.len = vm_get_str(r, &v->s.ptr);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t a_b_encode(const a_b_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    a_b_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `a-b`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t a_b_decode(const void *data, size_t len, vm_arena_t *arena, a_b_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    a_b_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t a_b_decode_message(const vm_message_t *m, vm_arena_t *arena, a_b_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return a_b_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t a_b_send(vm_pid_t to, uint64_t tag, const a_b_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = a_b_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef struct c {
+    double f;
+} c_t;
+
+static inline void c_put(vm_writer_t *w, const c_t *v) {
+    vm_put_f64(w, v->f);
+}
+
+static inline void c_get(vm_reader_t *r, vm_arena_t *a, c_t *v) {
+    (void)a;
+    v->f = vm_get_f64(r);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t c_encode(const c_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    c_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `c`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t c_decode(const void *data, size_t len, vm_arena_t *arena, c_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    c_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t c_decode_message(const vm_message_t *m, vm_arena_t *arena, c_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return c_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t c_send(vm_pid_t to, uint64_t tag, const c_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = c_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef struct vec {
+    float x;
+} vec_t;
+
+static inline void vec_put(vm_writer_t *w, const vec_t *v) {
+    vm_put_f32(w, v->x);
+}
+
+static inline void vec_get(vm_reader_t *r, vm_arena_t *a, vec_t *v) {
+    (void)a;
+    v->x = vm_get_f32(r);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t vec_encode(const vec_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    vec_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `vec`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t vec_decode(const void *data, size_t len, vm_arena_t *arena, vec_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    vec_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t vec_decode_message(const vm_message_t *m, vm_arena_t *arena, vec_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return vec_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t vec_send(vm_pid_t to, uint64_t tag, const vec_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = vec_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef enum named_kind {
+    NAMED_TEXT = 0,
+    NAMED_NUMBER = 1,
+} named_kind_t;
+
+/* `kind` says which case it is; `as` holds that case's payload. */
+typedef struct named {
+    named_kind_t kind;
+    union {
+        vm_str_t text;
+        uint32_t number;
+    } as;
+} named_t;
+
+static inline void named_put(vm_writer_t *w, const named_t *v) {
+    vm_put_variant(w, (uint32_t)v->kind);
+    switch (v->kind) {
+    case NAMED_TEXT: vm_put_bytes(w, v->as.text.ptr, v->as.text.len); break;
+    case NAMED_NUMBER: vm_put_u64(w, v->as.number); break;
+    default: break;
+    }
+}
+
+static inline void named_get(vm_reader_t *r, vm_arena_t *a, named_t *v) {
+    (void)a;
+    uint32_t k = vm_get_variant(r);
+    if (k >= 2) {
+        r->error = true;
+        return;
+    }
+    v->kind = (named_kind_t)k;
+    switch (v->kind) {
+    case NAMED_TEXT: v->as.text.len = vm_get_str(r, &v->as.text.ptr); break;
+    case NAMED_NUMBER: v->as.number = vm_get_u32(r); break;
+    default: break;
+    }
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t named_encode(const named_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    named_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `named`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t named_decode(const void *data, size_t len, vm_arena_t *arena, named_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    named_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t named_decode_message(const vm_message_t *m, vm_arena_t *arena, named_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return named_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t named_send(vm_pid_t to, uint64_t tag, const named_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = named_encode(v, buf, cap, &len);
+    return s != VM_OK ? s : vm_send(to, tag, buf, len);
+}
+
+typedef struct tuple2__a__b_c {
+    a_t f0;
+    b_c_t f1;
+} tuple2__a__b_c_t;
+
+static inline void tuple2__a__b_c_put(vm_writer_t *w, const tuple2__a__b_c_t *v) {
+    a_put(w, &v->f0);
+    b_c_put(w, &v->f1);
+}
+
+static inline void tuple2__a__b_c_get(vm_reader_t *r, vm_arena_t *a, tuple2__a__b_c_t *v) {
+    (void)a;
+    a_get(r, a, &v->f0);
+    b_c_get(r, a, &v->f1);
+}
+
+typedef struct tuple2__a_b__c {
+    a_b_t f0;
+    c_t f1;
+} tuple2__a_b__c_t;
+
+static inline void tuple2__a_b__c_put(vm_writer_t *w, const tuple2__a_b__c_t *v) {
+    a_b_put(w, &v->f0);
+    c_put(w, &v->f1);
+}
+
+static inline void tuple2__a_b__c_get(vm_reader_t *r, vm_arena_t *a, tuple2__a_b__c_t *v) {
+    (void)a;
+    a_b_get(r, a, &v->f0);
+    c_get(r, a, &v->f1);
+}
+
+typedef struct tricky {
+    tuple2__a__b_c_t first;
+    tuple2__a_b__c_t second;
+    vec_t v;
+    uint8_t self;
+    named_t named;
+} tricky_t;
+
+static inline void tricky_put(vm_writer_t *w, const tricky_t *v) {
+    tuple2__a__b_c_put(w, &v->first);
+    tuple2__a_b__c_put(w, &v->second);
+    vec_put(w, &v->v);
+    vm_put_u8(w, v->self);
+    named_put(w, &v->named);
+}
+
+static inline void tricky_get(vm_reader_t *r, vm_arena_t *a, tricky_t *v) {
+    (void)a;
+    tuple2__a__b_c_get(r, a, &v->first);
+    tuple2__a_b__c_get(r, a, &v->second);
+    vec_get(r, a, &v->v);
+    v->self = vm_get_u8(r);
+    named_get(r, a, &v->named);
+}
+
+/* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
+static inline vm_status_t tricky_encode(const tricky_t *v, void *buf, size_t cap, size_t *len) {
+    vm_writer_t w;
+    vm_writer_init(&w, buf, cap);
+    tricky_put(&w, v);
+    if (len) *len = w.overflow ? w.needed : w.len;
+    return vm_writer_status(&w);
+}
+
+/* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `tricky`, VM_E_BUFFER_TOO_SMALL if the arena is. */
+static inline vm_status_t tricky_decode(const void *data, size_t len, vm_arena_t *arena, tricky_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    tricky_get(&r, arena, out);
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    return vm_reader_finish(&r);
+}
+
+/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
+static inline vm_status_t tricky_decode_message(const vm_message_t *m, vm_arena_t *arena, tricky_t *out) {
+    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    return tricky_decode(m->data, m->len, arena, out);
+}
+
+/* Encodes `v` into `buf` and sends it to `to` with `tag`. */
+static inline vm_status_t tricky_send(vm_pid_t to, uint64_t tag, const tricky_t *v, void *buf, size_t cap) {
+    size_t len;
+    vm_status_t s = tricky_encode(v, buf, cap, &len);
     return s != VM_OK ? s : vm_send(to, tag, buf, len);
 }
 
@@ -448,19 +885,19 @@ static inline void vm_option_option_u8_get(vm_reader_t *r, vm_arena_t *a, vm_opt
 }
 #endif
 
-#ifndef VM_TUPLE2_U8_STR_DEFINED
-#define VM_TUPLE2_U8_STR_DEFINED
-typedef struct vm_tuple2_u8_str {
+#ifndef VM_TUPLE2__U8__STR_DEFINED
+#define VM_TUPLE2__U8__STR_DEFINED
+typedef struct vm_tuple2__u8__str {
     uint8_t f0;
     vm_str_t f1;
-} vm_tuple2_u8_str_t;
+} vm_tuple2__u8__str_t;
 
-static inline void vm_tuple2_u8_str_put(vm_writer_t *w, const vm_tuple2_u8_str_t *v) {
+static inline void vm_tuple2__u8__str_put(vm_writer_t *w, const vm_tuple2__u8__str_t *v) {
     vm_put_u8(w, v->f0);
     vm_put_bytes(w, v->f1.ptr, v->f1.len);
 }
 
-static inline void vm_tuple2_u8_str_get(vm_reader_t *r, vm_arena_t *a, vm_tuple2_u8_str_t *v) {
+static inline void vm_tuple2__u8__str_get(vm_reader_t *r, vm_arena_t *a, vm_tuple2__u8__str_t *v) {
     (void)a;
     v->f0 = vm_get_u8(r);
     v->f1.len = vm_get_str(r, &v->f1.ptr);
@@ -586,12 +1023,13 @@ typedef struct everything {
     vm_option_u16_t maybe;
     vm_option_str_t maybe_text;
     vm_option_option_u8_t nested;
-    vm_tuple2_u8_str_t pair;
+    vm_tuple2__u8__str_t pair;
     color_t color;
     list_shape_t shapes;
     vm_list_str_t words;
     points_t type;
     vm_list_list_s64_t matrix;
+    tricky_t tricky;
 } everything_t;
 
 static inline void everything_put(vm_writer_t *w, const everything_t *v) {
@@ -612,12 +1050,13 @@ static inline void everything_put(vm_writer_t *w, const everything_t *v) {
     vm_option_u16_put(w, &v->maybe);
     vm_option_str_put(w, &v->maybe_text);
     vm_option_option_u8_put(w, &v->nested);
-    vm_tuple2_u8_str_put(w, &v->pair);
+    vm_tuple2__u8__str_put(w, &v->pair);
     color_put(w, &v->color);
     list_shape_put(w, &v->shapes);
     vm_list_str_put(w, &v->words);
     points_put(w, &v->type);
     vm_list_list_s64_put(w, &v->matrix);
+    tricky_put(w, &v->tricky);
 }
 
 static inline void everything_get(vm_reader_t *r, vm_arena_t *a, everything_t *v) {
@@ -639,12 +1078,13 @@ static inline void everything_get(vm_reader_t *r, vm_arena_t *a, everything_t *v
     vm_option_u16_get(r, a, &v->maybe);
     vm_option_str_get(r, a, &v->maybe_text);
     vm_option_option_u8_get(r, a, &v->nested);
-    vm_tuple2_u8_str_get(r, a, &v->pair);
+    vm_tuple2__u8__str_get(r, a, &v->pair);
     color_get(r, a, &v->color);
     list_shape_get(r, a, &v->shapes);
     vm_list_str_get(r, a, &v->words);
     points_get(r, a, &v->type);
     vm_list_list_s64_get(r, a, &v->matrix);
+    tricky_get(r, a, &v->tricky);
 }
 
 /* Encodes `v` into `buf`; `*len` is its size. VM_E_BUFFER_TOO_SMALL if it does not fit, `*len` then being the size it needs. */
@@ -658,10 +1098,15 @@ static inline vm_status_t everything_encode(const everything_t *v, void *buf, si
 
 /* Decodes all of `data` into `out`, lists into `arena` (NULL if the type has none): VM_E_DECODE if the bytes are not exactly one `everything`, VM_E_BUFFER_TOO_SMALL if the arena is. */
 static inline vm_status_t everything_decode(const void *data, size_t len, vm_arena_t *arena, everything_t *out) {
+    vm_arena_t none;
+    if (!arena) {
+        vm_arena_init(&none, 0, 0);
+        arena = &none;
+    }
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_get(&r, arena, out);
-    if (arena && arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
     return vm_reader_finish(&r);
 }
 

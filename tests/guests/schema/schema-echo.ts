@@ -11,10 +11,10 @@ export function serve_everything(): void {
   while (true) {
     const m = receive();
     if (m == null) return;
-    const value = Everything.decode(m.data);
+    const value = Everything.fromBytes(m.data);
     const reply = new Process(m.sender);
     if (value == null) reply.send(new Uint8Array(0), 0);
-    else reply.send(value.encode(), m.tag);
+    else reply.send(value.toBytes(), m.tag);
   }
 }
 

@@ -680,7 +680,7 @@ fn socket_timeout(
     h: u32,
     direction: u32,
 ) -> Result<(&mut Timeouts, Direction), ErrorCode> {
-    let Some(direction) = Direction::from_raw(direction as u8) else {
+    let Some(direction) = u8::try_from(direction).ok().and_then(Direction::from_raw) else {
         let text = format!("{direction} is not a direction (0 read, 1 write)");
         return Err(state.fail(ErrorCode::InvalidArgument, text));
     };
@@ -728,7 +728,10 @@ fn with_stream_socket<T>(
 
 fn shut(state: &mut ProcessState, h: u32, how: u32) -> Result<(), ErrorCode> {
     use std::net::Shutdown;
-    let how = match vm_abi::ShutdownHow::from_raw(how as u8) {
+    let how = match u8::try_from(how)
+        .ok()
+        .and_then(vm_abi::ShutdownHow::from_raw)
+    {
         Some(ShutdownHow::Read) => Shutdown::Read,
         Some(ShutdownHow::Write) => Shutdown::Write,
         Some(ShutdownHow::Both) => Shutdown::Both,

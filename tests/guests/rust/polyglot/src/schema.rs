@@ -3,11 +3,15 @@
 //! against Rust's postcard with proptest. Each random `Everything` goes to
 //! the C and the AssemblyScript echo service as postcard's bytes; the
 //! service decodes it with its generated decoder and replies with its
-//! generated encoder's bytes, which must be the same. A failure is shrunk
-//! to a minimal value and printed. Then a corpus of malformed messages, each
-//! of which postcard refuses, must be refused by both decoders.
+//! generated encoder's bytes, which must be the same. Random byte strings
+//! must be taken or refused as postcard takes or refuses them. A failure is
+//! shrunk to a minimal value and printed. Then a corpus of malformed
+//! messages, each of which postcard refuses, must be refused by both
+//! decoders.
 
-use crate::everything::{Color, Everything, Point, Shape};
+use crate::everything::{
+    Color, Everything, Named, Point, Shape, Tricky, Vec as Vector, A, AB, BC, C,
+};
 use crate::{call, start};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -30,6 +34,26 @@ fn shape() -> impl Strategy<Value = Shape> {
         any::<String>().prop_map(Shape::Label),
         (color(), any::<Option<f32>>()).prop_map(Shape::Tinted),
     ]
+}
+
+fn tricky() -> impl Strategy<Value = Tricky> {
+    (
+        (any::<String>(), any::<f64>()),
+        (any::<String>(), any::<f64>()),
+        any::<f32>(),
+        any::<u8>(),
+        prop_oneof![
+            any::<String>().prop_map(Named::Text),
+            any::<u32>().prop_map(Named::Number)
+        ],
+    )
+        .prop_map(|((s1, f1), (s2, f2), x, self_, named)| Tricky {
+            first: (A { s: s1 }, BC { f: f1 }),
+            second: (AB { s: s2 }, C { f: f2 }),
+            v: Vector { x },
+            self_,
+            named,
+        })
 }
 
 /// Integers weighted towards the edges where varints change length.
@@ -74,7 +98,7 @@ fn everything() -> impl Strategy<Value = Everything> {
         prop::collection::vec(point(), 0..3),
         prop::collection::vec(prop::collection::vec(any::<i64>(), 0..3), 0..3),
     );
-    (scalars, compound).prop_map(|(s, c)| Everything {
+    (scalars, compound, tricky()).prop_map(|(s, c, tricky)| Everything {
         a_bool: s.0,
         a_u8: s.1,
         a_u16: s.2,
@@ -98,6 +122,7 @@ fn everything() -> impl Strategy<Value = Everything> {
         words: c.9,
         r#type: c.10,
         matrix: c.11,
+        tricky,
     })
 }
 
@@ -127,6 +152,13 @@ fn sample() -> Everything {
         words: vec!["a".into()],
         r#type: vec![Point { x: 0, y: 0 }],
         matrix: vec![vec![-1, 1]],
+        tricky: Tricky {
+            first: (A { s: "a".into() }, BC { f: 0.5 }),
+            second: (AB { s: "ab".into() }, C { f: -0.5 }),
+            v: Vector { x: 2.0 },
+            self_: 7,
+            named: Named::Text("n".into()),
+        },
     }
 }
 
@@ -146,7 +178,7 @@ fn malformed() -> Vec<(String, Vec<u8>)> {
     corpus.push(("a byte too many".into(), longer));
     // Field by field from a minimal value: false, 0, 0, 0, 0, 0, 0, 0, 0,
     // 0.0f32, 0.0f64, "", [], [], None, None, None, (0, ""), red, [], [],
-    // [], [].
+    // [], [], and a tricky of zeros.
     let minimal = |edit: &dyn Fn(&mut Vec<Vec<u8>>)| {
         let mut fields: Vec<Vec<u8>> = vec![
             vec![0],
@@ -172,6 +204,8 @@ fn malformed() -> Vec<(String, Vec<u8>)> {
             vec![0],
             vec![0],
             vec![0],
+            // tricky: ("", 0.0), ("", 0.0), 0.0f32, 0, named::text("").
+            vec![0; 25],
         ];
         edit(&mut fields);
         fields.concat()
@@ -246,6 +280,27 @@ pub fn run(cases: u32) {
         });
         match outcome {
             Ok(()) => println!("{language}: {cases} random values encode as postcard does"),
+            Err(e) => println!("{language}: {e}"),
+        }
+        // Random bytes: each decoder takes exactly what postcard takes as
+        // one whole value, and answers with postcard's encoding of it.
+        let outcome = runner.run(&prop::collection::vec(any::<u8>(), 0..120), |bytes| {
+            let want = match postcard::take_from_bytes::<Everything>(&bytes) {
+                Ok((value, rest)) if rest.is_empty() => postcard::to_allocvec(&value).unwrap(),
+                _ => Vec::new(),
+            };
+            let (_, reply) = call(service, &bytes);
+            if reply != want {
+                return Err(TestCaseError::fail(format!(
+                    "for {bytes:?} expected {want:?}, got {reply:?}"
+                )));
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {
+                println!("{language}: {cases} random byte strings judged as postcard judges them")
+            }
             Err(e) => println!("{language}: {e}"),
         }
         let refused: Vec<&str> = corpus
