@@ -214,6 +214,15 @@ pub struct Child {
 }
 
 impl<S> SupervisorRef<S> {
+    /// The supervisor with process id `id` (a child of another supervisor,
+    /// say, from its [`which_children`](Self::which_children)).
+    pub fn from_id(id: u64) -> Self {
+        SupervisorRef {
+            id,
+            _supervisor: PhantomData,
+        }
+    }
+
     /// The supervisor's process id.
     pub fn id(&self) -> u64 {
         self.id
@@ -227,7 +236,9 @@ impl<S> SupervisorRef<S> {
 
     /// The children in start order, each with its process if running. A
     /// child's end that happened before this call (its exit signal sent to
-    /// the supervisor) is dealt with first, restart included.
+    /// the supervisor) is dealt with first, restart included, and while a
+    /// failed start waits for its retry the answer waits with it: so after
+    /// killing a child, this call returns once it runs again.
     ///
     /// # Errors
     /// [`RequestError::Down`] if the supervisor has ended.
@@ -318,10 +329,7 @@ fn start_with<S: Supervise>(arg: S::Arg, link: bool) -> Result<SupervisorRef<S>,
     if !matches!(answer, Err(StartError::Down(_))) {
         monitor.demonitor();
     }
-    answer.map(|()| SupervisorRef {
-        id: process.id(),
-        _supervisor: PhantomData,
-    })
+    answer.map(|()| SupervisorRef::from_id(process.id()))
 }
 
 /// A child's place in the running supervisor.
@@ -338,6 +346,8 @@ struct State {
     restarts: Vec<Instant>,
     /// Children `from..to` wait for a retry of their start.
     retry: Option<(usize, usize)>,
+    /// `which_children` calls to answer once no start waits for a retry.
+    waiting: Vec<Request<(), Vec<Child>>>,
 }
 
 impl State {
@@ -457,6 +467,25 @@ impl State {
         }
     }
 
+    /// Answers the `which_children` calls that wait, unless a start waits
+    /// for its retry.
+    fn answer(&mut self) {
+        if self.retry.is_some() {
+            return;
+        }
+        for request in self.waiting.drain(..) {
+            let children = self
+                .children
+                .iter()
+                .map(|c| Child {
+                    name: c.spec.name.clone(),
+                    process: c.process,
+                })
+                .collect();
+            request.reply(children);
+        }
+    }
+
     /// The retry timer fired: try the pending starts again, if the
     /// intensity allows.
     fn retry(&mut self) {
@@ -501,6 +530,7 @@ fn run<S: Supervise>(start: Start<S::Arg>, _: Mailbox<()>) {
             .collect(),
         restarts: Vec::new(),
         retry: None,
+        waiting: Vec::new(),
     };
     for i in 0..state.children.len() {
         if let Err(why) = state.start_child(i) {
@@ -539,17 +569,14 @@ fn run<S: Supervise>(start: Start<S::Arg>, _: Mailbox<()>) {
                 ) {
                     state.exited(start.starter, from, reason);
                 }
-                let children = state
-                    .children
-                    .iter()
-                    .map(|c| Child {
-                        name: c.spec.name.clone(),
-                        process: c.process,
-                    })
-                    .collect();
-                request.reply(children);
+                // While a start waits for its retry, the answer waits too.
+                state.waiting.push(request);
+                state.answer();
             }
-            Ok(Incoming::Retry) => state.retry(),
+            Ok(Incoming::Retry) => {
+                state.retry();
+                state.answer();
+            }
             Ok(Incoming::Other) | Err(_) => {}
         }
     }

@@ -45,3 +45,22 @@ async fn supervisor_restarts_a_crashed_worker_through_its_link() {
         assert!(run.stderr.contains(&report), "{}", run.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_tree_recovers_each_part_that_is_killed() {
+    let run = run_file(&rust_guest("service-tree"), &[]).await.unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "kv: started, empty\n\
+         main: worker-1 answers HELLO\n\
+         main: killing worker-1\n\
+         main: worker-1 answers HELLO\n\
+         main: killing kv\n\
+         kv: started, empty\n\
+         main: worker-2 answers (nothing)\n\
+         main: killing the workers' supervisor\n\
+         main: worker-2 answers (nothing)\n\
+         main: the tree shut down (Exit(\"shutdown\")); 0 services left\n"
+    );
+}

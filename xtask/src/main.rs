@@ -315,7 +315,11 @@ fn demo(root: &Path) -> Result<()> {
     setup(root)?;
     build_guests(root)?;
     let wasm = guest_dir(root).join("wasm32-wasip1/release");
-    for (app, args) in [("ping-pong", vec!["--", "3"]), ("supervisor", vec![])] {
+    for (app, args) in [
+        ("ping-pong", vec!["--", "3"]),
+        ("supervisor", vec![]),
+        ("service-tree", vec![]),
+    ] {
         println!("\n=== {app}: vm run {app}.wasm {}", args.join(" "));
         run(cargo()
             .current_dir(root)
