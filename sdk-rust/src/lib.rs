@@ -54,6 +54,9 @@ pub mod timer;
 pub use error::{DecodeError, Error, ReceiveError};
 pub use mailbox::Mailbox;
 pub use process::{spawn, spawn_link, Process};
+/// Marks a test that `cargo test` runs on the VM, each in a process of its
+/// own (see the README's "Tests inside guests").
+pub use vm_sdk_macros::test;
 
 /// Records the ABI version this SDK was built against in the guest's
 /// `vm:abi` custom section, so the VM can say which SDK a module needs.

@@ -51,6 +51,13 @@ pub fn rust_guest(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// The `#[vm_sdk::test]` guest's test module, as `cargo test --no-run`
+/// builds it (tests/guests/rust/guest-tests).
+pub fn guest_tests_module() -> PathBuf {
+    guests_built();
+    root().join("target/guests/tests/guest-tests.wasm")
+}
+
 /// The path of a C guest's module (`hello`, `polyglot`, ...).
 pub fn c_guest(name: &str) -> PathBuf {
     guests_built();

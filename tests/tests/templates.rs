@@ -23,6 +23,44 @@ async fn the_rust_template_builds_and_runs() {
         .unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
     assert_eq!(run.stdout, "hello, Ada!\n");
+    // `cargo test` runs its #[vm_sdk::test] on the VM, through the runner
+    // its .cargo/config.toml names (here the `vm` of this checkout).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(&cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "vm-reference",
+            "--bin",
+            "vm",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let vm = root().join("target/debug/vm");
+    let tested = std::process::Command::new(&cargo)
+        .current_dir(&dir)
+        .args(["test", "--release", "--quiet", "--target-dir"])
+        .arg(&target)
+        .env(
+            "CARGO_TARGET_WASM32_WASIP1_RUNNER",
+            format!("{} test", vm.display()),
+        )
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&tested.stdout);
+    assert!(
+        tested.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert!(
+        report.contains("test my_app::tests::the_greeter_greets_by_name ... ok")
+            && report.contains("test result: ok. 1 passed"),
+        "{report}"
+    );
     // A second `vm new` with the same name does not overwrite it.
     let again = vm_reference::template::create("rust", "my-app", &parent).unwrap_err();
     assert!(again

@@ -17,6 +17,7 @@
 
 pub mod compat;
 mod config;
+mod guest_tests;
 mod handle;
 mod host;
 mod mailbox;
@@ -34,6 +35,7 @@ pub mod template;
 
 pub use compat::{Incompatibility, ModuleInfo};
 pub use config::{parse_size, Config, Output};
+pub use guest_tests::{has_guest_tests, run_guest_tests, TestOptions};
 pub use module::Module;
 pub use net_policy::{NetPolicy, NetRule};
 pub use process::Outcome;
@@ -90,6 +92,10 @@ pub enum VmError {
     /// The root process was dropped before it ended (the VM shut down).
     #[error("the root process was lost before it ended: the VM shut down under it")]
     Lost,
+    /// [`Vm::run_export`] was given an export the module lacks, or one
+    /// that is not of type `() -> ()`.
+    #[error("the module has no export `{0}` of type () -> ()")]
+    NoEntry(String),
 }
 
 /// Builds a [`Vm`]; every setting has a safe default.
@@ -322,6 +328,46 @@ impl Vm {
             done: Some(done),
         });
         wait.await.map_err(|_| VmError::Lost)
+    }
+
+    /// Runs export `export` of `module` (of type `() -> ()`) as a root
+    /// process and waits for it to end, as [`Vm::run`] runs `_start`.
+    ///
+    /// # Errors
+    /// [`VmError::NoEntry`] if the module has no such export; otherwise as
+    /// [`Vm::run`].
+    pub async fn run_export(
+        &self,
+        module: &Module,
+        export: &str,
+        args: &[&str],
+    ) -> Result<Outcome, VmError> {
+        let Some((export_index, false)) = module.entry(export) else {
+            return Err(VmError::NoEntry(export.to_string()));
+        };
+        if !self.node.reserve() {
+            return Err(VmError::ProcessLimit(self.node.config.max_processes));
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.node.spawn(SpawnRequest {
+            module: module.clone(),
+            start: Start::Export {
+                export: export_index,
+                takes_arg: false,
+                arg: 0,
+            },
+            capture: None,
+            link: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            done: Some(done),
+        });
+        wait.await.map_err(|_| VmError::Lost)
+    }
+
+    /// Kills every process and waits until each has ended; the VM stays
+    /// usable (what `vm test` does between tests).
+    pub async fn kill_all(&self) {
+        self.node.shutdown().await;
     }
 
     /// What guests wrote to stdout, if the VM captures output.

@@ -57,6 +57,26 @@ enum Command {
         /// The module to inspect.
         module: PathBuf,
     },
+    /// Run the tests a guest declares with `#[vm_sdk::test]` (a module
+    /// built by `cargo test`), each in a process of its own, and report as
+    /// libtest does (exit status 101 if one fails). libtest's arguments
+    /// (filters, --ignored, --include-ignored, --exact) follow the module.
+    /// A module without tests runs as `vm run` runs it, with the arguments
+    /// as its own, so `runner = "vm test"` in .cargo/config.toml serves both
+    /// `cargo test` and `cargo run`.
+    Test {
+        /// How long a test may run before it is killed and fails (seconds).
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+        /// Grant network access, as for `vm run`.
+        #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
+        allow_net: Vec<vm_reference::NetRule>,
+        /// The test module.
+        module: PathBuf,
+        /// libtest's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Generate typed messages from a WIT file: Rust types with serde
     /// derives, a C header, or an AssemblyScript module, all encoding
     /// postcard's bytes so the three languages exchange them.
@@ -96,6 +116,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a command module's `_start` as the root process; the exit status
+/// follows it.
+fn run_command(
+    builder: vm_reference::VmBuilder,
+    module: &Path,
+    args: Vec<String>,
+) -> Result<ExitCode> {
+    // The VM runs processes (and their I/O) on its own workers; this thread
+    // only waits for the root process.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let vm = builder.build()?;
+        let loaded = vm.load_file(module)?;
+        let mut argv = vec![module.display().to_string()];
+        argv.extend(args);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let outcome = vm.run(&loaded, &argv).await?;
+        if !outcome.reason.is_normal() {
+            eprintln!("vm: the root process ended abnormally: {}", outcome.reason);
+        }
+        Ok(ExitCode::from(outcome.status.clamp(0, 255) as u8))
+    })
+}
+
 fn real_main() -> Result<ExitCode> {
     match Cli::parse().command {
         Command::Run {
@@ -108,31 +154,46 @@ fn real_main() -> Result<ExitCode> {
             module,
             args,
         } => {
-            // The VM runs processes (and their I/O) on its own workers; this
-            // thread only waits for the root process.
+            let builder = Vm::builder()
+                .max_memory(max_memory)
+                .max_stack(max_stack)
+                .max_mailbox(max_mailbox)
+                .max_processes(max_processes)
+                .threads(threads.map_or(0, usize::from));
+            let builder = allow_net
+                .into_iter()
+                .fold(builder, |b, rule| b.allow_net(rule));
+            run_command(builder, &module, args)
+        }
+        Command::Test {
+            timeout,
+            allow_net,
+            module,
+            args,
+        } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(async {
-                let builder = Vm::builder()
-                    .max_memory(max_memory)
-                    .max_stack(max_stack)
-                    .max_mailbox(max_mailbox)
-                    .max_processes(max_processes)
-                    .threads(threads.map_or(0, usize::from));
-                let vm = allow_net
-                    .into_iter()
-                    .fold(builder, |b, rule| b.allow_net(rule))
-                    .build()?;
-                let loaded = vm.load_file(&module)?;
-                let mut argv = vec![module.display().to_string()];
-                argv.extend(args);
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let outcome = vm.run(&loaded, &argv).await?;
-                if !outcome.reason.is_normal() {
-                    eprintln!("vm: the root process ended abnormally: {}", outcome.reason);
-                }
-                Ok(ExitCode::from(outcome.status.clamp(0, 255) as u8))
+            let builder = allow_net
+                .into_iter()
+                .fold(Vm::builder(), |b, rule| b.allow_net(rule));
+            if !vm_reference::has_guest_tests(&module)
+                .with_context(|| format!("reading {}", module.display()))?
+            {
+                return run_command(builder, &module, args);
+            }
+            let mut options = vm_reference::TestOptions::from_args(&args);
+            options.timeout = std::time::Duration::from_secs(timeout);
+            let passed = runtime.block_on(vm_reference::run_guest_tests(
+                builder,
+                &module,
+                &options,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(101)
             })
         }
         Command::Bindgen {

@@ -151,6 +151,12 @@ impl Module {
         self.0.info.required_version()
     }
 
+    /// The names of the exports a process can start at (`() -> ()` or
+    /// `(i32) -> ()`), in order.
+    pub fn entry_names(&self) -> impl Iterator<Item = &str> {
+        self.0.entries.iter().map(|e| &*e.name)
+    }
+
     /// Resolves an entry export: `None` if it is missing or its signature is
     /// neither `() -> ()` nor `(i32) -> ()`.
     pub(crate) fn entry(&self, name: &str) -> Option<(ModuleExport, bool)> {

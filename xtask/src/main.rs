@@ -308,6 +308,45 @@ fn build_guests(root: &Path) -> Result<()> {
             ])
             .arg(guest_dir(root)))?;
     }
+    build_guest_tests(root)
+}
+
+/// Builds the `#[vm_sdk::test]` guest (tests/guests/rust/guest-tests) as
+/// `cargo test` does, and copies the test module, which cargo names with a
+/// hash, to `target/guests/tests/guest-tests.wasm`.
+fn build_guest_tests(root: &Path) -> Result<()> {
+    let out = cargo()
+        .current_dir(root.join("tests/guests/rust"))
+        .args([
+            "test",
+            "--no-run",
+            "--release",
+            "--package",
+            "guest-tests",
+            "--message-format=json",
+            "--target",
+            "wasm32-wasip1",
+            "--target-dir",
+        ])
+        .arg(guest_dir(root))
+        .output()
+        .context("running cargo test --no-run")?;
+    if !out.status.success() {
+        bail!(
+            "building the guest tests failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let messages = String::from_utf8_lossy(&out.stdout);
+    let executable = messages
+        .lines()
+        .filter_map(|line| line.split_once("\"executable\":\"").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_once('"').map(|(path, _)| path))
+        .next_back()
+        .context("cargo test --no-run named no test module")?;
+    let dir = guest_dir(root).join("tests");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(executable, dir.join("guest-tests.wasm"))?;
     Ok(())
 }
 

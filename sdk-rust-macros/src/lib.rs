@@ -1,0 +1,112 @@
+//! `#[vm_sdk::test]`: a test that runs on the VM, in a process of its own.
+//!
+//! The attribute keeps the function and, in test builds, exports a wrapper
+//! named `vm-test:FLAGS:PATH`, where `PATH` is the function's module path
+//! and name, and `FLAGS` is empty, `ignore`, or `panic` (`panic=HEX` with
+//! an expected message in hex). `vm test app.wasm` finds these exports,
+//! runs each in a fresh VM and reports as libtest does; so a test that
+//! panics, traps or hangs fails alone.
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::{parse_macro_input, Attribute, Expr, ItemFn, Lit, Meta};
+
+/// Marks a function as a test that runs in a process of its own on the VM
+/// (`cargo test` with `vm test` as the runner). `#[ignore]` and
+/// `#[should_panic]` (with `expected = "…"`) work as in libtest.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    if !args.is_empty() {
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[vm_sdk::test] takes no arguments; use #[ignore] or #[should_panic] beside it",
+        )
+        .to_compile_error()
+        .into();
+    }
+    let mut function = parse_macro_input!(item as ItemFn);
+    if !function.sig.inputs.is_empty() || function.sig.asyncness.is_some() {
+        return syn::Error::new_spanned(
+            &function.sig,
+            "a #[vm_sdk::test] function takes no arguments and is not async",
+        )
+        .to_compile_error()
+        .into();
+    }
+    if !function.sig.generics.params.is_empty() {
+        return syn::Error::new_spanned(
+            &function.sig.generics,
+            "a #[vm_sdk::test] function cannot be generic",
+        )
+        .to_compile_error()
+        .into();
+    }
+    let flags = match flags(&mut function.attrs) {
+        Ok(flags) => flags,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let name = &function.sig.ident;
+    let wrapper = quote::format_ident!("__vm_test_{}", name);
+    let prefix = format!("vm-test:{flags}:");
+    quote! {
+        #[cfg_attr(not(test), allow(dead_code))]
+        #function
+
+        #[cfg(test)]
+        #[doc(hidden)]
+        #[export_name = concat!(#prefix, module_path!(), "::", stringify!(#name))]
+        extern "C" fn #wrapper() {
+            #name();
+        }
+    }
+    .into()
+}
+
+/// Takes `#[ignore]` and `#[should_panic]` off the function (libtest must
+/// not see them without `#[test]`) and encodes them as the export's flags.
+fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
+    let mut flags = String::new();
+    let mut kept = Vec::new();
+    for attr in attrs.drain(..) {
+        if attr.path().is_ident("ignore") {
+            flags = "ignore".into();
+        } else if attr.path().is_ident("should_panic") {
+            if flags.is_empty() {
+                flags = match &attr.meta {
+                    Meta::Path(_) => "panic".into(),
+                    Meta::List(_) => {
+                        let mut expected = None;
+                        attr.parse_nested_meta(|meta| {
+                            if meta.path.is_ident("expected") {
+                                let value: Expr = meta.value()?.parse()?;
+                                if let Expr::Lit(lit) = value {
+                                    if let Lit::Str(s) = lit.lit {
+                                        expected = Some(s.value());
+                                        return Ok(());
+                                    }
+                                }
+                            }
+                            Err(meta.error("expected `expected = \"…\"`"))
+                        })?;
+                        let hex: String = expected
+                            .unwrap_or_default()
+                            .bytes()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                        format!("panic={hex}")
+                    }
+                    Meta::NameValue(nv) => {
+                        return Err(syn::Error::new_spanned(
+                            nv,
+                            "write #[should_panic(expected = \"…\")]",
+                        ))
+                    }
+                };
+            }
+        } else {
+            kept.push(attr);
+        }
+    }
+    *attrs = kept;
+    Ok(flags)
+}

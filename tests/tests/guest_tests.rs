@@ -1,0 +1,76 @@
+//! `#[vm_sdk::test]`: tests inside a guest, run by `vm test` each in a
+//! process of its own, reported as libtest reports them.
+
+use std::time::Duration;
+use vm_reference::{run_guest_tests, TestOptions};
+use vm_tests::{guest_tests_module, test_vm};
+
+/// The report for `args`, with the timing blanked, and whether all passed.
+async fn report(args: &[&str]) -> (String, bool) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let mut options = TestOptions::from_args(&args);
+    options.timeout = Duration::from_secs(2);
+    let mut out = Vec::new();
+    let passed = run_guest_tests(test_vm(), &guest_tests_module(), &options, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let text = match text.rfind("finished in ") {
+        Some(i) => format!("{}finished in Ts\n\n", &text[..i]),
+        None => text,
+    };
+    (text, passed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_test_runs_in_its_own_process_and_fails_alone() {
+    let (text, passed) = report(&[]).await;
+    assert!(!passed);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("test ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "test guest_tests::tests::a_process_answers ... ok",
+            "test guest_tests::tests::adds ... ok",
+            "test guest_tests::tests::does_not_panic ... FAILED",
+            "test guest_tests::tests::fails_an_assertion ... FAILED",
+            "test guest_tests::tests::hangs ... FAILED",
+            "test guest_tests::tests::ignored ... ignored",
+            "test guest_tests::tests::panics_as_it_should ... ok",
+            "test guest_tests::tests::panics_with_other_words ... FAILED",
+            "test guest_tests::tests::registers_a_name_first ... ok",
+            "test guest_tests::tests::registers_a_name_second ... ok",
+            "test result: FAILED. 5 passed; 4 failed; 1 ignored; 0 measured; 0 filtered out; finished in Ts",
+        ]
+    );
+    // A failure shows what the test printed and why it failed.
+    for expected in [
+        "assertion `left == right` failed: arithmetic",
+        "the test did not panic, as #[should_panic] expects",
+        "the test ran past the timeout of 2s and was killed",
+        "does not contain the expected text \"the right words\"",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_ignored_follow_libtest() {
+    let (text, passed) = report(&["--nocapture", "adds"]).await;
+    assert!(passed, "{text}");
+    assert!(text.starts_with("\nrunning 1 test\ntest guest_tests::tests::adds ... ok\n"));
+    assert!(
+        text.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 9 filtered out")
+    );
+
+    let (text, passed) = report(&["--ignored"]).await;
+    assert!(!passed, "the ignored test panics when it runs: {text}");
+    assert!(
+        text.contains("test guest_tests::tests::ignored ... FAILED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 passed; 1 failed; 0 ignored; 0 measured; 9 filtered out"),
+        "{text}"
+    );
+}
