@@ -67,3 +67,20 @@ async fn generated_c_and_assemblyscript_codecs_match_postcard_under_proptest() {
          assemblyscript: all 122 malformed messages refused\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_and_assemblyscript_call_a_rust_server_and_see_it_end() {
+    // A vm_sdk::server in Rust; C's vm_request and AssemblyScript's request
+    // speak its call format, and monitor it as Rust's call does.
+    let run = run_file(&rust_guest("polyglot"), &["call-server"])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "c calls a Rust server: 21 * 2 = 42\n\
+         assemblyscript calls a Rust server: 21 * 2 = 42\n\
+         c calls it once it has ended: down, noproc\n\
+         assemblyscript calls it once it has ended: down, noproc\n"
+    );
+}

@@ -8,7 +8,7 @@
 // struct Sample { count: u32, delta: i64, name: String, bytes: Vec<u8>,
 //                 note: Option<String>, shape: Shape }
 // enum Shape { Point, Circle(u32), Rect { w: u32, h: u32 } }
-import { Process, Reader, Writer, receive, MessageKinds, eprint } from "../../../sdk-assemblyscript/assembly/index";
+import { Process, Reader, Writer, receive, MessageKinds, eprint, request, lastStatus, lastDown, DOWN, ExitReason } from "../../../sdk-assemblyscript/assembly/index";
 
 class Sample {
   count: u32 = 0;
@@ -138,4 +138,20 @@ export function serve_selective(): void {
 
 export function _start(): void {
   eprint("polyglot.wasm is spawned by other processes at serve_echo or serve_transform");
+}
+
+/** Calls a Rust server (vm_sdk::server) with `request`: its init message is
+ * postcard (server: u64, reply_to: u64, n: u32); it sends `reply_to` the
+ * reply (a u32), or 0xfffffffd if the server had ended (down, noproc). */
+export function call_server(): void {
+  const init = receive([], MessageKinds.INIT)!;
+  const r = new Reader(init.data);
+  const server = new Process<u32>(r.u64());
+  const replyTo = new Process<u32>(r.u64());
+  const n = r.u32();
+  let result: u32 = 0xffffffff;
+  const reply = request<u32, u32>(server, n);
+  if (reply != null) result = reply.value;
+  else if (lastStatus() == DOWN && lastDown() != null && lastDown()!.kind == ExitReason.NOPROC) result = 0xfffffffd;
+  replyTo.send(result);
 }

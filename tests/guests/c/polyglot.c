@@ -132,6 +132,38 @@ __attribute__((export_name("serve_len"))) void serve_len(void) {
 __attribute__((export_name("serve_echo"))) void serve_echo(void) { serve(echo); }
 __attribute__((export_name("serve_transform"))) void serve_transform(void) { serve(transform); }
 
+/* Calls a Rust server (vm_sdk::server) with vm_request: its init message is
+ * postcard (server: u64, reply_to: u64, n: u32); it sends `reply_to` the
+ * reply (a u32), or 0xfffffffd if the server had ended (down, noproc). */
+__attribute__((export_name("call_server"))) void call_server(void) {
+    vm_message_t m;
+    vm_receive(0, 0, VM_MESSAGE_KINDS_INIT, VM_FOREVER, in, sizeof in, &m);
+    vm_reader_t r;
+    vm_reader_init_message(&r, &m);
+    vm_pid_t server = vm_get_u64(&r);
+    vm_pid_t reply_to = vm_get_u64(&r);
+    uint32_t n = vm_get_u32(&r);
+    if (vm_reader_finish(&r) != VM_OK) vm_exit("call_server: a malformed init message");
+    vm_writer_t w;
+    vm_request_begin(&w, out, sizeof out);
+    vm_put_u64(&w, n);
+    vm_message_t reply;
+    vm_reason_t why;
+    uint32_t result = 0xffffffffu;
+    vm_status_t s = vm_request(server, &w, VM_FOREVER, in, sizeof in, &reply, &why);
+    if (s == VM_OK) {
+        vm_reader_t rr;
+        vm_reader_init_message(&rr, &reply);
+        result = vm_get_u32(&rr);
+        if (vm_reader_finish(&rr) != VM_OK) result = 0xfffffffeu;
+    } else if (s == VM_E_DOWN && why.kind == VM_EXIT_REASON_NOPROC) {
+        result = 0xfffffffdu;
+    }
+    vm_writer_init(&w, out, sizeof out);
+    vm_put_u64(&w, result);
+    vm_send(reply_to, 0, w.data, w.len);
+}
+
 int main(void) {
     fprintf(stderr, "polyglot.wasm is spawned by other processes at serve_echo or serve_transform\n");
     return 2;

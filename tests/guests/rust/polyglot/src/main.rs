@@ -262,6 +262,62 @@ fn codec(seed: u64, cases: u32) {
     }
 }
 
+/// A Rust server (vm_sdk::server) that doubles what it is called with.
+struct Doubler;
+
+impl vm_sdk::server::Server for Doubler {
+    type Arg = ();
+    type Call = u32;
+    type Reply = u32;
+    type Cast = ();
+
+    fn init((): ()) -> Result<Self, String> {
+        Ok(Doubler)
+    }
+
+    fn handle_call(&mut self, request: vm_sdk::request::Request<u32, u32>) -> vm_sdk::server::Next {
+        let n = *request.body();
+        request.reply(n * 2);
+        vm_sdk::server::Next::Continue
+    }
+}
+
+/// C and AssemblyScript processes call a Rust server with their SDK's
+/// request, then call it again after it has stopped.
+fn call_server() {
+    let server = vm_sdk::server::start::<Doubler>(()).unwrap();
+    let me = vm_sdk::process::self_id();
+    let ask = |language: &str, bytes: &[u8], server: u64| {
+        let module =
+            Module::load(bytes).unwrap_or_else(|e| panic!("loading the {language} module: {e}"));
+        let init = postcard::to_allocvec(&(server, me, 21u32)).unwrap();
+        Spawn::new()
+            .start_export::<()>(&module, "call_server", 0, &init)
+            .unwrap();
+        Mailbox::<u32>::this().receive().unwrap()
+    };
+    for (language, bytes) in [("c", C_MODULE), ("assemblyscript", AS_MODULE)] {
+        println!(
+            "{language} calls a Rust server: 21 * 2 = {}",
+            ask(language, bytes, server.id())
+        );
+    }
+    let monitor = server.process().monitor();
+    server.process().kill();
+    monitor.wait(None).unwrap();
+    for (language, bytes) in [("c", C_MODULE), ("assemblyscript", AS_MODULE)] {
+        let got = ask(language, bytes, server.id());
+        println!(
+            "{language} calls it once it has ended: {}",
+            if got == 0xffff_fffd {
+                "down, noproc".to_string()
+            } else {
+                got.to_string()
+            }
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -271,6 +327,7 @@ fn main() {
             let cases = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
             codec(seed, cases);
         }
+        Some("call-server") => call_server(),
         Some("schema") => schema::run(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(256)),
         _ => eprintln!("usage: polyglot (transform | codec SEED CASES | schema CASES)"),
     }
