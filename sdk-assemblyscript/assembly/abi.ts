@@ -548,6 +548,22 @@ export declare function process_exit(reason_ptr: usize, reason_len: usize): void
 @external("vm:host/process@1", "sleep")
 export declare function process_sleep(nanos: u64): void;
 
+/**
+ * Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
+ * its instance, its stack and its memory, and keeps its id, mailbox,
+ * links, monitors, names and remaining handles. When a message is
+ * queued for it (at once, if one is already), a fresh instance of its
+ * module starts at export `entry` (taking `arg` if it takes an `i32`),
+ * and its first message (kind `init`) carries `state` and `handles`
+ * (moved, as `spawn` moves them). The call never returns; a bad
+ * `entry`, buffer or handle traps the process with a reason that says
+ * which.
+ * @since 1.4.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/process@1", "hibernate")
+export declare function process_hibernate(entry_ptr: usize, entry_len: usize, arg: u32, state_ptr: usize, state_len: usize, handles_ptr: usize, handles_len: usize): void;
+
 // ---- registry (vm:host/registry@1) ----
 
 /**

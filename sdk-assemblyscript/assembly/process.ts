@@ -3,7 +3,7 @@
 
 import {
   process_self_id, process_spawn, process_load_module, process_link, process_unlink, process_monitor,
-  process_demonitor, process_kill, process_send_exit, process_trap_exits, process_sleep, mailbox_send, registry_register,
+  process_demonitor, process_hibernate, process_kill, process_send_exit, process_trap_exits, process_sleep, mailbox_send, registry_register,
   registry_lookup, registry_unregister, timer_send_after, timer_send_after_with_handles, timer_cancel, SpawnOptions,
   ErrorCode,
 } from "./abi";
@@ -164,6 +164,21 @@ export function spawn<H = u32>(fn: (capture: Uint8Array) => void, capture: Uint8
   if (!ok(8)) return null;
   moved<H>(handles);
   return new Process<Uint8Array>(load<u64>(RET, 8));
+}
+
+/**
+ * Hibernates this process (Erlang's `erlang:hibernate/3`): it gives up its
+ * instance, stack and memory, keeping its id, mailbox, links, monitors,
+ * names and handles. When a message arrives (at once if one is queued),
+ * `fn` runs in a fresh instance with `state` as its capture; `handles`
+ * move with it, as with `spawn`. Never returns.
+ */
+export function hibernate<H = u32>(fn: (capture: Uint8Array) => void, state: Uint8Array, handles: H[] = []): void {
+  const entry = utf8(ENTRY);
+  const list = handleList<H>(handles);
+  process_hibernate(changetype<usize>(entry), entry.byteLength, changetype<usize>(fn) as u32, state.dataStart, state.length,
+    list.dataStart, list.length);
+  unreachable();
 }
 
 /** A module loaded at run time, to spawn processes from (any language). */

@@ -110,6 +110,14 @@ typedef void (*vm_process_fn)(const uint8_t *capture, size_t len);
  * Errors: VM_E_BUFFER_TOO_SMALL for a larger capture, VM_E_LIMIT_REACHED at
  * the VM's process limit, VM_E_INVALID_HANDLE for a handle not owned. */
 #define VM_MAX_CAPTURE 4096
+/* Hibernates this process (Erlang's erlang:hibernate/3, ABI 1.4): it gives
+ * up its instance, stack and memory, keeping its id, mailbox, links,
+ * monitors, names and handles. When a message arrives (at once if one is
+ * queued), `fn` runs in a fresh instance with a copy of `state` (at most
+ * VM_MAX_CAPTURE bytes), `handles` moving with it as with vm_spawn. Never
+ * returns. */
+VM_NORETURN void vm_hibernate(vm_process_fn fn, const void *state, size_t len, vm_handle_t *handles,
+                              size_t nhandles);
 vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handle_t *handles, size_t nhandles,
                      bool link, vm_pid_t *out);
 

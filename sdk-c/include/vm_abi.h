@@ -554,6 +554,21 @@ void vm_raw_process_exit(const char *reason_ptr, size_t reason_len);
 __attribute__((import_module("vm:host/process@1"), import_name("sleep")))
 void vm_raw_process_sleep(uint64_t nanos);
 
+/*
+ * Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
+ * its instance, its stack and its memory, and keeps its id, mailbox,
+ * links, monitors, names and remaining handles. When a message is
+ * queued for it (at once, if one is already), a fresh instance of its
+ * module starts at export `entry` (taking `arg` if it takes an `i32`),
+ * and its first message (kind `init`) carries `state` and `handles`
+ * (moved, as `spawn` moves them). The call never returns; a bad
+ * `entry`, buffer or handle traps the process with a reason that says
+ * which.
+ * @since 1.4.0
+ */
+__attribute__((import_module("vm:host/process@1"), import_name("hibernate")))
+void vm_raw_process_hibernate(const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *state_ptr, size_t state_len, const vm_handle_t *handles_ptr, size_t handles_len);
+
 /* ---- registry (vm:host/registry@1) ---- */
 
 /*

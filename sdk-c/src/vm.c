@@ -182,6 +182,19 @@ vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handl
     return spawn(0, VM_C_ENTRY, (uint32_t)(uintptr_t)fn, capture, len, handles, nhandles, link, out);
 }
 
+VM_NORETURN void vm_hibernate(vm_process_fn fn, const void *state, size_t len, vm_handle_t *handles,
+                              size_t nhandles) {
+    if (len > VM_MAX_CAPTURE) vm_exit("vm_hibernate: a state over VM_MAX_CAPTURE bytes");
+#if __STDC_HOSTED__
+    /* The instance ends here: what printf buffered would be lost. */
+    fflush(stdout);
+    fflush(stderr);
+#endif
+    vm_raw_process_hibernate(VM_C_ENTRY, text_len(VM_C_ENTRY), (uint32_t)(uintptr_t)fn, state, len, handles,
+                             nhandles);
+    __builtin_unreachable();
+}
+
 vm_status_t vm_spawn_module(vm_module_t module, const char *entry, uint32_t arg, const void *init, size_t len,
                             bool link, vm_pid_t *out) {
     return spawn(module.handle, entry, arg, init, len, 0, 0, link, out);

@@ -1207,6 +1207,29 @@ pub mod process {
         /// describes for this function.
         #[link_name = "sleep"]
         pub fn sleep(nanos: u64);
+        /// Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
+        /// its instance, its stack and its memory, and keeps its id, mailbox,
+        /// links, monitors, names and remaining handles. When a message is
+        /// queued for it (at once, if one is already), a fresh instance of its
+        /// module starts at export `entry` (taking `arg` if it takes an `i32`),
+        /// and its first message (kind `init`) carries `state` and `handles`
+        /// (moved, as `spawn` moves them). The call never returns; a bad
+        /// `entry`, buffer or handle traps the process with a reason that says
+        /// which.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "hibernate"]
+        pub fn hibernate(
+            entry_ptr: *const u8,
+            entry_len: usize,
+            arg: u32,
+            state_ptr: *const u8,
+            state_len: usize,
+            handles_ptr: *const Handle,
+            handles_len: usize,
+        );
     }
 
     /// This process's id.
@@ -1362,6 +1385,32 @@ pub mod process {
     #[allow(unused_variables)]
     pub unsafe fn sleep(nanos: u64) {
         super::outside_vm("process.sleep")
+    }
+
+    /// Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
+    /// its instance, its stack and its memory, and keeps its id, mailbox,
+    /// links, monitors, names and remaining handles. When a message is
+    /// queued for it (at once, if one is already), a fresh instance of its
+    /// module starts at export `entry` (taking `arg` if it takes an `i32`),
+    /// and its first message (kind `init`) carries `state` and `handles`
+    /// (moved, as `spawn` moves them). The call never returns; a bad
+    /// `entry`, buffer or handle traps the process with a reason that says
+    /// which.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn hibernate(
+        entry_ptr: *const u8,
+        entry_len: usize,
+        arg: u32,
+        state_ptr: *const u8,
+        state_len: usize,
+        handles_ptr: *const Handle,
+        handles_len: usize,
+    ) {
+        super::outside_vm("process.hibernate")
     }
 }
 

@@ -271,6 +271,53 @@ impl<'a> Spawn<'a> {
     }
 }
 
+/// Hibernates this process, as Erlang's `erlang:hibernate/3`: it gives up
+/// its instance, stack and memory (an idle hibernated process costs the VM
+/// a few hundred bytes), keeping its id, mailbox, links, monitors,
+/// registered names and handles. When a message arrives (at once, if one
+/// is queued), `function(state, mailbox)` runs in a fresh instance, as if
+/// spawned with `state` as its capture: resources in `state` move with it.
+/// The call stack is discarded: this never returns.
+///
+/// ```no_run
+/// use vm_sdk::process::hibernate;
+/// use vm_sdk::Mailbox;
+///
+/// fn wait_for_work(count: u32, mailbox: Mailbox<u32>) {
+///     let job = mailbox.receive().unwrap();
+///     println!("job {job}, the {}th", count + 1);
+///     hibernate(count + 1, wait_for_work);
+/// }
+/// ```
+///
+/// # Panics
+/// If `state`'s `Serialize` implementation fails.
+pub fn hibernate<C, M>(state: C, function: fn(C, Mailbox<M>)) -> !
+where
+    C: Serialize + DeserializeOwned,
+{
+    let mut header = [0u8; INIT_HEADER];
+    header[..4].copy_from_slice(&(function as usize as u32).to_le_bytes());
+    header[4..].copy_from_slice(&fingerprint::<C, M>().to_le_bytes());
+    let trampoline = trampoline::<C, M> as fn() as usize as u32;
+    crate::handle::with_encoded(&header, &state, |init, handles| {
+        // SAFETY: every pointer is valid for the call, which does not
+        // return: the VM ends this instance.
+        unsafe {
+            abi::process::hibernate(
+                ENTRY.as_ptr(),
+                ENTRY.len(),
+                trampoline,
+                init.as_ptr(),
+                init.len(),
+                handles.as_ptr(),
+                handles.len(),
+            )
+        }
+    });
+    unreachable!("process.hibernate returned")
+}
+
 /// A spawn the VM refused, with the capture it would have moved.
 pub struct SpawnError<C> {
     /// Why the VM refused.

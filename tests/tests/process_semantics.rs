@@ -283,3 +283,35 @@ async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
          a child that ignores the shutdown signal: Killed\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hibernated_process_keeps_its_identity_links_monitors_and_sockets() {
+    let vm = test_vm().allow_net(vm_reference::NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["hibernate"])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "woke for each message, state kept: [1, 3, 6]\n\
+         its name and id kept: true\n\
+         killed while hibernated: Killed\n\
+         a hibernated process linked to a crash ends with it: true\n\
+         woke with an exit: Exit(\"please wake\")\n\
+         a socket held across hibernation echoes: [\"first\\n\", \"second\\n\"]\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernated_processes_hold_no_instance() {
+    let sleepers = vm_tests::Running::start(
+        test_vm(),
+        &rust_guest("scenarios"),
+        &["hibernate-many", "200"],
+    );
+    sleepers.line_after("ready").await;
+    let vm = &sleepers.vm;
+    // 200 processes alive, and only the root has an instance.
+    vm_tests::wait_for(|| (vm.instance_count() == 1).then_some(())).await;
+    assert_eq!(vm.process_count(), 201, "{}", vm.captured_stderr());
+}

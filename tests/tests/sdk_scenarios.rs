@@ -137,3 +137,13 @@ async fn split_halves_work_apart_and_back_together() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hibernated_process_wakes_for_each_message_with_its_state() {
+    both(
+        "hibernate",
+        "woke for each message, state kept: 1 3 6\n\
+         killed while hibernated: killed\n",
+    )
+    .await;
+}

@@ -402,6 +402,14 @@ impl Vm {
         self.node.process_count()
     }
 
+    /// How many processes have an instance: those alive and not
+    /// hibernated (`process.hibernate`).
+    pub fn instance_count(&self) -> usize {
+        self.node
+            .instances
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many monitors are in place. A monitor is removed when its `down`
     /// is received, when it is demonitored, and when either process ends.
     pub fn monitor_count(&self) -> usize {

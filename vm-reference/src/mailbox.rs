@@ -325,6 +325,20 @@ impl Mailbox {
         }
     }
 
+    /// Whether a message is queued (taking what the inbox holds): what
+    /// wakes a hibernated process.
+    pub fn has_any(&mut self, inbox: &Inbox) -> bool {
+        inbox.drain_into(&mut self.queue);
+        !self.queue.is_empty()
+    }
+
+    /// Queues `m` before every other message (a woken process's init
+    /// message), counting it against the mailbox as a send does.
+    pub fn push_front(&mut self, inbox: &Inbox, m: Message) {
+        inbox.reserve(m.cost(), usize::MAX);
+        self.queue.push_front(m);
+    }
+
     /// Removes queued messages for which `remove` is true.
     pub fn purge(&mut self, inbox: &Inbox, remove: impl Fn(&Message) -> bool) {
         inbox.drain_into(&mut self.queue);

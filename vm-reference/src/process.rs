@@ -39,6 +39,27 @@ pub(crate) enum Start {
     },
 }
 
+/// What a process that hibernates wakes with: where its fresh instance
+/// starts, and its init message's bytes and resources.
+pub(crate) struct Hibernation {
+    pub start: Start,
+    pub state: crate::mailbox::Payload,
+    pub resources: Vec<Resource>,
+}
+
+/// The error `process.hibernate` raises to unwind the guest; the
+/// [`Hibernation`] is in the process's state.
+#[derive(Debug)]
+pub(crate) struct HibernateRequest;
+
+impl fmt::Display for HibernateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("process hibernated")
+    }
+}
+
+impl std::error::Error for HibernateRequest {}
+
 /// The error `process.exit` raises to unwind the guest.
 #[derive(Debug)]
 pub(crate) struct ExitRequest(pub ExitReason);
@@ -125,6 +146,8 @@ pub(crate) struct ProcessState {
     pub limiter: MemoryLimiter,
     pub memory: Option<Memory>,
     pub last_error: String,
+    /// Set by `process.hibernate` as it unwinds the guest.
+    pub hibernation: Option<Hibernation>,
 }
 
 /// A process that ends takes its monitors off their targets, so a
@@ -253,36 +276,65 @@ pub(crate) async fn run(launch: Launch) {
         },
         memory: None,
         last_error: String::new(),
+        hibernation: None,
     };
-    let mut store = Store::new(&node.engine, state);
-    store.limiter(|s| &mut s.limiter);
-    store.set_epoch_deadline(1);
-    // A deadline set before the process last waited may have passed while
-    // it waited: it yields only once it has run a whole slice since it
-    // resumed, rather than right after waking.
-    store.epoch_deadline_callback(|store| {
-        let state = store.data();
-        Ok(if state.entry.slice_used(state.node.epoch()) {
-            UpdateDeadline::Yield(1)
-        } else {
-            UpdateDeadline::Continue(1)
-        })
-    });
-
     // Boxed so that dropping it below really drops the store.
-    let mut execution = Box::pin(execute(store, module, start));
+    let mut phase = Phase::Running(Box::pin(execute(
+        new_store(&node, state),
+        module.clone(),
+        start,
+    )));
     let outcome = loop {
         // Signals first, so a kill stops even a process that never waits; the
         // poll also registers the task for the next message or signal.
         let step = std::future::poll_fn(|cx| match entry.inbox.poll_signal(cx) {
             Poll::Ready(signal) => Poll::Ready(Err(signal)),
-            Poll::Pending => {
-                entry.resume(node.epoch());
-                execution.as_mut().poll(cx).map(Ok)
+            Poll::Pending => match &mut phase {
+                Phase::Running(execution) => {
+                    entry.resume(node.epoch());
+                    execution.as_mut().poll(cx).map(|ended| Ok(Some(ended)))
+                }
+                // A hibernated process wakes for any message.
+                Phase::Hibernating(state) => {
+                    if state.mailbox.has_any(&entry.inbox) {
+                        Poll::Ready(Ok(None))
+                    } else {
+                        Poll::Pending
+                    }
+                }
+                Phase::Woken => unreachable!("a woken process runs again before it is polled"),
+            },
+        })
+        .await;
+        match step {
+            Ok(Some(Ended::Exit(outcome))) => break outcome,
+            Ok(Some(Ended::Hibernate(state))) => phase = Phase::Hibernating(state),
+            Ok(None) => {
+                let Phase::Hibernating(mut state) = std::mem::replace(&mut phase, Phase::Woken)
+                else {
+                    unreachable!("only a hibernated process wakes")
+                };
+                let h = state
+                    .hibernation
+                    .take()
+                    .expect("a hibernated process holds how to wake");
+                let init = Message {
+                    kind: vm_abi::MessageKind::Init,
+                    tag: 0,
+                    sender: id,
+                    data: h.state,
+                    resources: h.resources,
+                };
+                state.mailbox.push_front(&entry.inbox, init);
+                state.current = None;
+                state.current_resources.clear();
+                state.memory = None;
+                phase = Phase::Running(Box::pin(execute(
+                    new_store(&node, *state),
+                    module.clone(),
+                    h.start,
+                )));
             }
-        });
-        match step.await {
-            Ok(outcome) => break outcome,
             Err(Control::Kill) => {
                 break Outcome {
                     reason: ExitReason::Killed,
@@ -318,7 +370,7 @@ pub(crate) async fn run(launch: Launch) {
     };
     // Drop the instance (and its handles) before announcing the exit, so
     // resources are released by the time anyone hears of it.
-    drop(execution);
+    drop(phase);
     // Like Erlang's error reports: a crash is never silent, even when no
     // link or monitor hears of it. A chosen exit or a kill is not a crash,
     // and the root's caller reports the root's end (`vm run` prints it).
@@ -335,7 +387,56 @@ pub(crate) async fn run(launch: Launch) {
     }
 }
 
-async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Outcome {
+/// Where a process is: running in an instance, or hibernated with only
+/// its state (between the two, for a moment, `Woken`).
+enum Phase<F> {
+    Running(std::pin::Pin<Box<F>>),
+    /// Boxed: every process's task holds a `Phase`, and most never
+    /// hibernate.
+    Hibernating(Box<ProcessState>),
+    Woken,
+}
+
+/// How an instance's run ended.
+enum Ended {
+    /// The process ends.
+    Exit(Outcome),
+    /// It hibernated; its state holds how to wake.
+    Hibernate(Box<ProcessState>),
+}
+
+/// A store for a process's instance, with its memory limit and time slices.
+fn new_store(node: &Node, state: ProcessState) -> Store<ProcessState> {
+    let mut store = Store::new(&node.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    // A deadline set before the process last waited may have passed while
+    // it waited: it yields only once it has run a whole slice since it
+    // resumed, rather than right after waking.
+    store.epoch_deadline_callback(|store| {
+        let state = store.data();
+        Ok(if state.entry.slice_used(state.node.epoch()) {
+            UpdateDeadline::Yield(1)
+        } else {
+            UpdateDeadline::Continue(1)
+        })
+    });
+    store
+}
+
+/// Takes one off the node's instance count when dropped.
+struct InstanceCount(Arc<Node>);
+
+impl Drop for InstanceCount {
+    fn drop(&mut self) {
+        self.0
+            .instances
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Ended {
+    let mut instance_counted = None;
     let result = async {
         // Boxed: instantiation's future is about 1 KiB, four times the call's,
         // and would otherwise size this future for the process's whole life.
@@ -350,6 +451,11 @@ async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -
             }
             Err(e) => return Err(e),
         };
+        // Counted while the store lives (a hibernated process has none).
+        let node = store.data().node.clone();
+        node.instances
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        instance_counted = Some(InstanceCount(node));
         if let Some(export) = &module.0.memory {
             store.data_mut().memory = instance
                 .get_module_export(&mut store, export)
@@ -383,11 +489,16 @@ async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -
     }
     .await;
     match result {
-        Ok(()) => Outcome {
+        Ok(()) => Ended::Exit(Outcome {
             reason: ExitReason::Normal,
             status: 0,
-        },
-        Err(e) => classify(e, store.data().node.config.max_stack),
+        }),
+        Err(e) if e.downcast_ref::<HibernateRequest>().is_some() => {
+            let state = Box::new(store.into_data());
+            drop(instance_counted);
+            Ended::Hibernate(state)
+        }
+        Err(e) => Ended::Exit(classify(e, store.data().node.config.max_stack)),
     }
 }
 

@@ -4,7 +4,7 @@
 // Processes synchronise with messages and monitors, never with sleeps.
 import {
   Process, Message, ExitReason, Request, TcpListener, TcpStream, ReadHalf, Resource, Writer, Reader,
-  receive, spawn, request, lastDown, trapExits, demonitor, unregister, cancelTimer, takeHandle,
+  receive, spawn, hibernate, request, lastDown, trapExits, demonitor, unregister, cancelTimer, takeHandle,
   lastStatus, lastError, statusName, print, eprint, exit, args, MessageKinds, DOWN,
 } from "../../../sdk-assemblyscript/assembly/index";
 import { net_read } from "../../../sdk-assemblyscript/assembly/abi";
@@ -389,8 +389,37 @@ export function _start(): void {
   else if (name == "timer") timerScenario();
   else if (name == "request") requestScenario();
   else if (name == "halves") halvesScenario();
+  else if (name == "hibernate") hibernateScenario();
   else {
     eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
     exit("unknown scenario '" + name + "'");
   }
+}
+
+// ---- hibernate ----
+
+/** Its state: the count so far and the root's id. Adds each number it is
+ * sent to the count, answers with the sum, and hibernates again. */
+function counter(state: Uint8Array): void {
+  const r = new Reader(state);
+  let count = r.u32();
+  const root = new Process<u32>(r.u64());
+  const m = receive();
+  if (m == null) return;
+  count += new Reader(m.data).u32();
+  root.send(count);
+  hibernate(counter, new Writer().u32(count).u64(root.id).finish());
+}
+
+function hibernateScenario(): void {
+  const c = started(spawn(counter, new Writer().u32(0).u64(Process.self().id).finish()));
+  let line = "woke for each message, state kept:";
+  for (let n: u32 = 1; n <= 3; n++) {
+    c.send(new Writer().u32(n).finish());
+    line += " " + new Reader(receive()!.data).u32().toString();
+  }
+  print(line);
+  const monitor = c.monitor();
+  c.kill();
+  print("killed while hibernated: " + describe(down(monitor).reason()));
 }

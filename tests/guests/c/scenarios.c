@@ -531,13 +531,59 @@ static void halves(void) {
     printf("stream through a timer: %s\n", text);
 }
 
+/* ---- hibernate ---- */
+
+/* Its state: the count so far and the root's id. Adds each number it is
+ * sent to the count, answers with the sum, and hibernates again. */
+static void counter(const uint8_t *state, size_t len) {
+    vm_reader_t r;
+    vm_reader_init(&r, state, len);
+    uint32_t count = vm_get_u32(&r);
+    vm_pid_t root = vm_get_u64(&r);
+    check(vm_reader_finish(&r), "decoding the counter's state");
+    uint8_t buf[16];
+    vm_message_t m;
+    check(vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m), "the counter's receive");
+    count += u32_of(&m);
+    send_u32(root, count);
+    uint8_t next[16];
+    vm_writer_t w;
+    vm_writer_init(&w, next, sizeof next);
+    vm_put_u64(&w, count);
+    vm_put_u64(&w, root);
+    vm_hibernate(counter, w.data, w.len, 0, 0);
+}
+
+static void hibernation(void) {
+    uint8_t state[16];
+    vm_writer_t w;
+    vm_writer_init(&w, state, sizeof state);
+    vm_put_u64(&w, 0);
+    vm_put_u64(&w, vm_self());
+    vm_pid_t c;
+    check(vm_spawn(counter, w.data, w.len, 0, 0, false, &c), "spawning the counter");
+    printf("woke for each message, state kept:");
+    for (uint32_t n = 1; n <= 3; n++) {
+        send_u32(c, n);
+        uint8_t buf[16];
+        vm_message_t m;
+        check(vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m), "the counter's answer");
+        printf(" %u", u32_of(&m));
+    }
+    printf("\n");
+    uint64_t monitor = vm_monitor(c);
+    vm_kill(c);
+    vm_reason_t reason = wait_down(monitor);
+    printf("killed while hibernated: %s\n", reason_text(&reason));
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
         void (*run)(void);
     } scenarios[] = {
         {"monitor", monitor}, {"links", links},     {"exits", exits},   {"registry", registry},
-        {"timer", timer},     {"request", request}, {"halves", halves},
+        {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation},
     };
     const char *name = argc > 1 ? argv[1] : "";
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -546,6 +592,6 @@ int main(int argc, char **argv) {
             return 0;
         }
     }
-    fprintf(stderr, "usage: scenarios monitor|links|exits|registry|timer|request|halves (not `%s`)\n", name);
+    fprintf(stderr, "usage: scenarios monitor|links|exits|registry|timer|request|halves|hibernate (not `%s`)\n", name);
     vm_exit("scenarios: unknown scenario");
 }

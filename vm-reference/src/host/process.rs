@@ -1,11 +1,11 @@
 //! `vm:host/process`: spawning, links, monitors, kill, exit and sleep.
 
-use super::{bytes, memory, spec, text, write_result, Ctx};
+use super::{bytes, list_u32, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
 use crate::module::Module;
 use crate::node::SpawnRequest;
 use crate::node::{exit_message, EXIT_FROM_LINK};
-use crate::process::{ExitRequest, ProcessState, Start};
+use crate::process::{ExitRequest, HibernateRequest, Hibernation, ProcessState, Start};
 use crate::signal::ExitReason;
 use crate::LoadError;
 use std::time::Duration;
@@ -177,6 +177,54 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 )),
             };
             Err(wasmtime::Error::new(ExitRequest(reason)))
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "hibernate",
+        |mut caller: Ctx<'_>,
+         eptr: u32,
+         elen: u32,
+         arg: u32,
+         sptr: u32,
+         slen: u32,
+         hptr: u32,
+         hlen: u32|
+         -> wasmtime::Result<()> {
+            let (mem, state) = memory(&mut caller)?;
+            let Ok(name) = text(state, mem, eptr, elen) else {
+                wasmtime::bail!("process.hibernate: {}", state.last_error);
+            };
+            let Some((export, takes_arg)) = state.module.entry(name) else {
+                wasmtime::bail!(
+                    "process.hibernate: the module has no export `{name}` of type () -> () or (i32) -> () to wake at"
+                );
+            };
+            let Ok(data) = bytes(mem, sptr, slen) else {
+                wasmtime::bail!(
+                    "process.hibernate: the state at {sptr} of {slen} bytes lies outside memory"
+                );
+            };
+            let data = crate::mailbox::Payload::from_slice(data);
+            let Ok(handles) = list_u32(state, mem, hptr, hlen) else {
+                wasmtime::bail!("process.hibernate: {}", state.last_error);
+            };
+            let resources = match state.handles.take_all(&handles) {
+                Ok(r) => r,
+                Err(h) => wasmtime::bail!(
+                    "process.hibernate: handle {h} is not owned by this process (or is listed twice)"
+                ),
+            };
+            state.hibernation = Some(Hibernation {
+                start: Start::Export {
+                    export,
+                    takes_arg,
+                    arg,
+                },
+                state: data,
+                resources,
+            });
+            Err(wasmtime::Error::new(HibernateRequest))
         },
     )?;
     linker.func_wrap_async(m, "sleep", |_caller: Ctx<'_>, (nanos,): (u64,)| {

@@ -55,6 +55,8 @@ pub(crate) struct Node {
     timers: Mutex<HashMap<u64, u64>>,
     /// How many monitors are in place, over all processes.
     monitor_count: AtomicUsize,
+    /// How many processes have an instance (hibernated ones have none).
+    pub(crate) instances: AtomicUsize,
     /// Told whenever the last live process ends.
     all_ended: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -94,6 +96,7 @@ impl Node {
             registry: Mutex::new(HashMap::new()),
             timers: Mutex::new(HashMap::new()),
             monitor_count: AtomicUsize::new(0),
+            instances: AtomicUsize::new(0),
             all_ended: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),

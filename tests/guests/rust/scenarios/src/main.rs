@@ -13,6 +13,7 @@ const SHORT: Duration = Duration::from_millis(50);
 /// after an event that proves the absent thing had its chance to arrive.
 const NOW: Duration = Duration::ZERO;
 
+mod hibernation;
 mod server;
 mod supervisor;
 
@@ -50,6 +51,13 @@ fn main() {
         "send-exit" => send_exit(),
         "server" => server::scenario(),
         "supervisor" => supervisor::scenario(),
+        "hibernate" => hibernation::scenario(),
+        "hibernate-many" => hibernation::many(
+            std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100),
+        ),
         "abi-version" => {
             let (major, minor, patch) = vm_sdk::abi_version();
             println!(

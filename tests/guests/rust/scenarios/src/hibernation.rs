@@ -1,0 +1,139 @@
+//! `scenarios hibernate`: processes that hibernate between messages keep
+//! their id, name, links, monitors and sockets, and wake for messages and
+//! exit signals.
+
+use std::io::{Read, Write};
+use vm_sdk::mailbox::{Event, Exit};
+use vm_sdk::net::{TcpListener, TcpStream};
+use vm_sdk::process::{self, hibernate, spawn, ExitReason, Process};
+use vm_sdk::Mailbox;
+
+/// Adds what it is sent to its count, answers with the sum, hibernates.
+fn counter(count: u32, m: Mailbox<(u32, Process<u32>)>) {
+    let (n, reply) = m.receive().unwrap();
+    reply.send(count + n);
+    hibernate(count + n, counter);
+}
+
+/// Spawns a linked child that crashes on go, tells the root its id, and
+/// hibernates.
+fn linked_sleeper(root: Process<u64>, _: Mailbox<()>) {
+    let child = process::spawn_link((), |(), m: Mailbox<()>| {
+        let _ = m.receive();
+        panic!("the child crashes");
+    });
+    root.send(child.id());
+    hibernate((), |(), m: Mailbox<()>| {
+        let _ = m.receive();
+    });
+}
+
+/// Traps exits, hibernates, and reports the exit message it wakes with.
+fn trapping_sleeper(root: Process<String>, _: Mailbox<()>) {
+    process::trap_exits(true);
+    root.send("asleep".into());
+    hibernate(root, |root: Process<String>, m: Mailbox<()>| {
+        let text = match m.receive_event(None) {
+            Ok(Event::Exit(Exit { reason, .. })) => format!("woke with an exit: {reason:?}"),
+            other => format!("woke with {other:?}"),
+        };
+        root.send(text);
+    });
+}
+
+/// Holds a stream across hibernation: each message wakes it to echo one
+/// line.
+fn echo_line(stream: TcpStream, m: Mailbox<()>) {
+    let _ = m.receive();
+    let mut stream = stream;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte).unwrap() == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    stream.write_all(&line).unwrap();
+    hibernate(stream, echo_line);
+}
+
+pub fn scenario() {
+    let me = Process::<u32>::this();
+    let c = spawn(0, counter);
+    c.register("counter").unwrap();
+    let sums: Vec<u32> = (1..=3)
+        .map(|n| {
+            c.send((n, me));
+            Mailbox::<u32>::this().receive().unwrap()
+        })
+        .collect();
+    println!("woke for each message, state kept: {sums:?}");
+    println!(
+        "its name and id kept: {}",
+        Process::<()>::lookup("counter").map(|p| p.id()) == Some(c.id())
+    );
+    let monitor = c.monitor();
+    c.kill();
+    println!(
+        "killed while hibernated: {:?}",
+        monitor.wait(None).unwrap().reason
+    );
+
+    let root = Process::<u64>::this();
+    let sleeper = spawn(root, linked_sleeper);
+    let watch = sleeper.monitor();
+    let child = Process::<()>::from_id(Mailbox::<u64>::this().receive().unwrap());
+    child.send(());
+    let reason = watch.wait(None).unwrap().reason;
+    println!(
+        "a hibernated process linked to a crash ends with it: {}",
+        matches!(reason, ExitReason::Trap(_))
+    );
+
+    let root = Process::<String>::this();
+    let texts = Mailbox::<String>::this();
+    let trapper = spawn(root, trapping_sleeper);
+    assert_eq!(texts.receive().unwrap(), "asleep");
+    trapper.exit("please wake");
+    println!("{}", texts.receive().unwrap());
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (served, _) = listener.accept().unwrap();
+    let handler = spawn(served, echo_line);
+    let mut echoed = Vec::new();
+    for line in ["first\n", "second\n"] {
+        client.write_all(line.as_bytes()).unwrap();
+        handler.send(());
+        let mut buf = vec![0u8; line.len()];
+        client.read_exact(&mut buf).unwrap();
+        echoed.push(String::from_utf8(buf).unwrap());
+    }
+    println!("a socket held across hibernation echoes: {echoed:?}");
+}
+
+/// Acknowledges, then hibernates until told to answer.
+fn sleeper(root: Process<u32>, _: Mailbox<()>) {
+    root.send(1);
+    hibernate(root, |root: Process<u32>, m: Mailbox<()>| {
+        let _ = m.receive();
+        root.send(2);
+    });
+}
+
+/// `scenarios hibernate-many N`: N processes hibernate; the root says
+/// `ready` once all have acknowledged and then waits for ever, so the test
+/// can count the VM's instances while they sleep.
+pub fn many(n: u32) {
+    let me = Process::<u32>::this();
+    let inbox = Mailbox::<u32>::this();
+    for _ in 0..n {
+        spawn(me, sleeper);
+    }
+    for _ in 0..n {
+        assert_eq!(inbox.receive().unwrap(), 1);
+    }
+    println!("ready");
+    let _ = inbox.receive();
+}
