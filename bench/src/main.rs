@@ -7,9 +7,11 @@
 //! vm-bench --quick                        everything, small and once: a smoke check
 //! vm-bench [--quick] --only NAME[,NAME] [--rounds N]
 //!                                         run some benchmarks (spawn, pingpong,
-//!                                         ring, counting, hostcall, echo, idle)
+//!                                         ring, counting, hostcall, wake, echo,
+//!                                         idle, hibernated)
 //! vm-bench load ADDR CONNS MSGS          TCP load generator (run as a child process)
-//! vm-bench idle (vm|tokio) N              N idle processes in a fresh process (ditto)
+//! vm-bench idle (vm|vm-hibernated|tokio) N
+//!                                         N idle (or hibernated) processes in a fresh process (ditto)
 //! vm-bench serve (vm|tokio)               the echo server alone, until killed (for profiling)
 //! ```
 
@@ -40,7 +42,15 @@ pub struct Sizes {
 
 /// Every benchmark's name, as `--only` takes it.
 const BENCHMARKS: &[&str] = &[
-    "spawn", "pingpong", "ring", "counting", "hostcall", "echo", "idle",
+    "spawn",
+    "pingpong",
+    "ring",
+    "counting",
+    "hostcall",
+    "wake",
+    "echo",
+    "idle",
+    "hibernated",
 ];
 
 impl Sizes {
@@ -154,13 +164,14 @@ fn main() -> Result<()> {
         return native::load_generator(addr, conns.parse()?, msgs.parse()?);
     }
     if args.first().map(String::as_str) == Some("idle") {
-        let usage = "usage: vm-bench idle (vm|tokio) N";
+        let usage = "usage: vm-bench idle (vm|vm-hibernated|tokio) N";
         let [implementation, n] = &args[1..] else {
             bail!(usage)
         };
         let n = n.parse().context(usage)?;
         return match implementation.as_str() {
-            "vm" => vm::idle_child(n),
+            "vm" => vm::idle_child(n, false),
+            "vm-hibernated" => vm::idle_child(n, true),
             "tokio" => {
                 native::idle_child(n);
                 Ok(())

@@ -87,13 +87,18 @@ impl IdleFigures {
         }
     }
 
-    /// The figures of `idle-N`, `idle-N-pss` and `idle-N-pt`.
-    pub fn figures(&self, n: u32, which: Impl) -> [Figure; 3] {
-        [
-            Figure::new(format!("idle-{n}"), which, self.rss, "KiB"),
-            Figure::new(format!("idle-{n}-pss"), which, self.pss, "KiB"),
-            Figure::new(format!("idle-{n}-pt"), which, self.page_tables, "KiB"),
+    /// The figures of `NAME-N`, `NAME-N-pss` and `NAME-N-pt`.
+    pub fn named(&self, name: &str, n: u32, which: Impl) -> Vec<Figure> {
+        vec![
+            Figure::new(format!("{name}-{n}"), which, self.rss, "KiB"),
+            Figure::new(format!("{name}-{n}-pss"), which, self.pss, "KiB"),
+            Figure::new(format!("{name}-{n}-pt"), which, self.page_tables, "KiB"),
         ]
+    }
+
+    /// The figures of `idle-N`, `idle-N-pss` and `idle-N-pt`.
+    pub fn figures(&self, n: u32, which: Impl) -> Vec<Figure> {
+        self.named("idle", n, which)
     }
 }
 

@@ -91,7 +91,15 @@ pub fn summarize(figures: &[Figure]) -> Vec<Figure> {
 }
 
 const ORDER: &[&str] = &[
-    "spawn", "pingpong", "ring", "counting", "idle", "echo", "hostcall",
+    "spawn",
+    "pingpong",
+    "wake",
+    "ring",
+    "counting",
+    "idle",
+    "hibernated",
+    "echo",
+    "hostcall",
 ];
 
 fn find<'t>(table: &'t [Figure], name: &str, which: Impl) -> Option<&'t Figure> {
@@ -366,11 +374,13 @@ pub fn markdown(
          - **idle-N**: resident memory (the OS's VmRSS) added per idle process, with N processes waiting in a receive, measured in a fresh process (`vm-bench idle vm|tokio N`) so memory freed by earlier benchmarks cannot hide part of it.\n\
          - **idle-N-pss**: the same as proportional set size (`Pss` in `/proc/self/smaps_rollup`), which counts a shared page once rather than once per mapping: every VM process maps its module's data pages copy-on-write from one image, and VmRSS counts those read-only pages again in each process.\n\
          - **idle-N-pt**: the kernel's page tables added per idle process (`VmPTE` in `/proc/self/status`), which neither RSS nor PSS counts: each VM process's memory and stack lie in regions of their own, and each region a process touches costs page-table pages. Add it to idle-N for what an idle process costs the machine.\n\
+         - **hibernated-N** (and `-pss`, `-pt`): the same, with the N processes hibernated (`process.hibernate`): no instance, no memory of their own (`vm-bench idle vm-hibernated N`).\n\
+         - **wake**: a round trip to a process that hibernates after each answer, so every message wakes a fresh instance ({} round trips); compare with pingpong.\n\
          - **echo-throughput / echo-p99**: 100 TCP connections each sending {} messages of 1 KiB and reading the echo; the load generator is a separate process. The vm serves with `examples/rust/echo-server` (a process per connection), tokio with a task per connection.\n\
          - **echo-cpu**: CPU time (user and system) the server's process spent per echoed message over the same run. Server and load generator share the machine's cores, so throughput moves with how the OS schedules them; this figure is the server's own cost.\n\
          - **hostcall**: the cheapest ABI call (`process.self-id`) from a guest in a loop; Erlang's figure is `self()`.\n\n\
          Lower is better except for throughput. A dash means the implementation has no such figure or the run failed (the harness prints why).\n",
-        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.echo_msgs
+        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, sizes.echo_msgs
     ));
     out
 }

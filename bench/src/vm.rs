@@ -46,14 +46,16 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
     })
 }
 
-/// `vm-bench idle vm N`: prints the figures `native::idle_in_child` reads.
-pub fn idle_child(n: u32) -> Result<()> {
-    idle(n)?.print();
+/// `vm-bench idle vm N` (or `vm-hibernated`): prints the figures
+/// `native::idle_in_child` reads.
+pub fn idle_child(n: u32, hibernated: bool) -> Result<()> {
+    idle(n, hibernated)?.print();
     Ok(())
 }
 
-/// Memory per idle process.
-fn idle(n: u32) -> Result<IdleFigures> {
+/// Memory per idle process (hibernated ones, if `hibernated`).
+fn idle(n: u32, hibernated: bool) -> Result<IdleFigures> {
+    let mode = if hibernated { "hibernated" } else { "idle" };
     runtime().block_on(async {
         let vm = Arc::new(
             Vm::builder()
@@ -66,7 +68,7 @@ fn idle(n: u32) -> Result<IdleFigures> {
         let runner = vm.clone();
         let n_text = n.to_string();
         let task =
-            tokio::spawn(async move { runner.run(&module, &["bench", "idle", &n_text]).await });
+            tokio::spawn(async move { runner.run(&module, &["bench", mode, &n_text]).await });
         let mut waited = 0;
         while !vm.captured_stdout().contains("READY") {
             anyhow::ensure!(
@@ -78,8 +80,9 @@ fn idle(n: u32) -> Result<IdleFigures> {
             tokio::time::sleep(Duration::from_millis(10)).await;
             waited += 10;
         }
-        // Let every spawned process reach its receive.
-        while vm.process_count() < n as usize + 1 {
+        // Let every spawned process reach its receive (or hibernate: then
+        // only the root keeps an instance).
+        while vm.process_count() < n as usize + 1 || (hibernated && vm.instance_count() > 1) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -144,6 +147,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         ("ring", s.ring_hops, true),
         ("counting", s.counting, true),
         ("hostcall", s.hostcall, false),
+        ("wake", s.pingpong, false),
     ];
     for (threads, implementation) in [(0, Impl::Vm), (1, Impl::VmOneThread)] {
         for &(name, n, chain) in &guests {
@@ -163,6 +167,14 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         match crate::native::idle_in_child("vm", n) {
             Ok(idle) => figures.extend(idle.figures(n, Impl::Vm)),
             Err(e) => eprintln!("vm idle-{n}: {e:#}"),
+        }
+    }
+    if s.runs("hibernated") {
+        for &n in s.idle {
+            match crate::native::idle_in_child("vm-hibernated", n) {
+                Ok(idle) => figures.extend(idle.named("hibernated", n, Impl::Vm)),
+                Err(e) => eprintln!("vm hibernated-{n}: {e:#}"),
+            }
         }
     }
     Ok(figures)

@@ -104,6 +104,41 @@ fn idle(n: u32) {
     let _ = Mailbox::<()>::this().receive();
 }
 
+/// Answers each caller with how many it has answered, hibernating in
+/// between: every round trip wakes a fresh instance.
+fn sleeper(count: u32, m: Mailbox<Process<u32>>) {
+    let from = m.receive().unwrap();
+    from.send(count);
+    vm_sdk::process::hibernate(count + 1, sleeper);
+}
+
+/// A round trip to a process that hibernates between messages: the cost of
+/// waking, beside `pingpong`'s live round trip.
+fn wake(n: u32) -> f64 {
+    let s = spawn(0u32, sleeper);
+    let me = Process::<u32>::this();
+    let inbox = Mailbox::<u32>::this();
+    let t = Instant::now();
+    for _ in 0..n {
+        s.send(me);
+        let _ = inbox.receive().unwrap();
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn hibernated(n: u32) {
+    // The harness measures the VM's memory once all of these hibernated.
+    for _ in 0..n {
+        spawn((), |(), _: Mailbox<()>| {
+            vm_sdk::process::hibernate((), |(), m: Mailbox<()>| {
+                let _ = m.receive();
+            })
+        });
+    }
+    println!("READY");
+    let _ = Mailbox::<()>::this().receive();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
@@ -120,9 +155,11 @@ fn main() {
         Some("counting") => (counting(n), "ns"),
         Some("hostcall") => (hostcall(n), "ns"),
         Some("idle") => return idle(n),
+        Some("hibernated") => return hibernated(n),
+        Some("wake") => (wake(n), "ns"),
         _ => {
             eprintln!(
-                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|idle) N [RING_SIZE]"
+                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|wake|idle|hibernated) N [RING_SIZE]"
             );
             std::process::exit(64);
         }
