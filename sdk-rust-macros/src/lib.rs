@@ -2,8 +2,8 @@
 //!
 //! The attribute keeps the function and, in test builds, exports a wrapper
 //! named `vm-test:FLAGS:PATH`, where `PATH` is the function's module path
-//! and name, and `FLAGS` is empty, `ignore`, or `panic` (`panic=HEX` with
-//! an expected message in hex). `vm test app.wasm` finds these exports,
+//! and name, and `FLAGS` lists `ignore` and `panic` (`panic=HEX` with an
+//! expected message in hex), separated by commas. `vm test app.wasm` finds these exports,
 //! runs each in a fresh VM and reports as libtest does; so a test that
 //! panics, traps or hangs fails alone.
 
@@ -29,6 +29,14 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
         return syn::Error::new_spanned(
             &function.sig,
             "a #[vm_sdk::test] function takes no arguments and is not async",
+        )
+        .to_compile_error()
+        .into();
+    }
+    if !matches!(function.sig.output, syn::ReturnType::Default) {
+        return syn::Error::new_spanned(
+            &function.sig.output,
+            "a #[vm_sdk::test] function returns nothing: assert, or unwrap a Result, so a failure panics",
         )
         .to_compile_error()
         .into();
@@ -65,14 +73,15 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Takes `#[ignore]` and `#[should_panic]` off the function (libtest must
 /// not see them without `#[test]`) and encodes them as the export's flags.
 fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
-    let mut flags = String::new();
+    let mut ignore = false;
+    let mut panic = None;
     let mut kept = Vec::new();
     for attr in attrs.drain(..) {
         if attr.path().is_ident("ignore") {
-            flags = "ignore".into();
+            ignore = true;
         } else if attr.path().is_ident("should_panic") {
-            if flags.is_empty() {
-                flags = match &attr.meta {
+            {
+                panic = Some(match &attr.meta {
                     Meta::Path(_) => "panic".into(),
                     Meta::List(_) => {
                         let mut expected = None;
@@ -101,12 +110,17 @@ fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
                             "write #[should_panic(expected = \"…\")]",
                         ))
                     }
-                };
+                });
             }
         } else {
             kept.push(attr);
         }
     }
     *attrs = kept;
-    Ok(flags)
+    let flags: Vec<String> = ignore
+        .then(|| "ignore".to_string())
+        .into_iter()
+        .chain(panic)
+        .collect();
+    Ok(flags.join(","))
 }

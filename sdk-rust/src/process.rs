@@ -272,8 +272,8 @@ impl<'a> Spawn<'a> {
 }
 
 /// Hibernates this process, as Erlang's `erlang:hibernate/3`: it gives up
-/// its instance, stack and memory (an idle hibernated process costs the VM
-/// a few hundred bytes), keeping its id, mailbox, links, monitors,
+/// its instance, stack and memory (a hibernated process costs the VM about
+/// 1.3 KiB, BENCHMARKS.md), keeping its id, mailbox, links, monitors,
 /// registered names and handles. When a message arrives (at once, if one
 /// is queued), `function(state, mailbox)` runs in a fresh instance, as if
 /// spawned with `state` as its capture: resources in `state` move with it.
@@ -296,6 +296,8 @@ pub fn hibernate<C, M>(state: C, function: fn(C, Mailbox<M>)) -> !
 where
     C: Serialize + DeserializeOwned,
 {
+    // The instance ends here: what stdout buffered would be lost.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     let mut header = [0u8; INIT_HEADER];
     header[..4].copy_from_slice(&(function as usize as u32).to_le_bytes());
     header[4..].copy_from_slice(&fingerprint::<C, M>().to_le_bytes());

@@ -97,7 +97,8 @@ pub trait Server: Sized {
     type Cast: Serialize + DeserializeOwned;
 
     /// Builds the state. [`start`] returns once it has; an `Err` makes
-    /// [`start`] fail with [`StartError::Init`] and ends the process.
+    /// [`start`] fail with [`StartError::Init`] and ends the process
+    /// normally (so a caller linked by [`start_link`] is not ended by it).
     ///
     /// # Errors
     /// Why the server cannot start.
@@ -345,9 +346,11 @@ fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
     }
     let mut state = match S::init(start.arg) {
         Ok(state) => state,
+        // A normal exit, so a caller linked by `start_link` learns why from
+        // the error and is not ended by the link (as OTP 26 does).
         Err(why) => {
-            starter.send_tagged(Err(why.clone()), start.ack);
-            process::exit(&why);
+            starter.send_tagged(Err(why), start.ack);
+            return;
         }
     };
     starter.send_tagged(Ok(()), start.ack);

@@ -61,7 +61,8 @@ pub enum Restart {
     Permanent,
     /// Only if it ended abnormally (not `normal`, not `shutdown`).
     Transient,
-    /// Never: it is forgotten when it ends.
+    /// Never: it is forgotten when it ends (or is stopped for a sibling's
+    /// restart), and `which_children` no longer lists it.
     Temporary,
 }
 
@@ -228,8 +229,10 @@ impl<S> SupervisorRef<S> {
         self.id
     }
 
-    /// The supervisor's process, to link, monitor, or stop it with an exit
-    /// signal (it then shuts its children down, in reverse order).
+    /// The supervisor's process, to link or monitor it. An exit signal
+    /// from the process that started it stops it (its children shut down
+    /// first, in reverse order); one from any other process is ignored, as
+    /// a supervisor traps exits.
     pub fn process(&self) -> Process<()> {
         Process::from_id(self.id)
     }
@@ -336,6 +339,9 @@ fn start_with<S: Supervise>(arg: S::Arg, link: bool) -> Result<SupervisorRef<S>,
 struct Running {
     spec: ChildSpec,
     process: Option<u64>,
+    /// A temporary child that ended (or was stopped for a sibling's
+    /// restart): forgotten, as OTP deletes it.
+    gone: bool,
 }
 
 struct State {
@@ -368,6 +374,9 @@ impl State {
         let Some(id) = self.children[i].process.take() else {
             return;
         };
+        if self.children[i].spec.restart == Restart::Temporary {
+            self.children[i].gone = true;
+        }
         let child = Process::<()>::from_id(id);
         child.unlink();
         let monitor = child.monitor();
@@ -422,6 +431,9 @@ impl State {
     /// ends the supervisor past its intensity.
     fn child_ended(&mut self, i: usize, reason: &ExitReason) {
         self.children[i].process = None;
+        if self.children[i].spec.restart == Restart::Temporary {
+            self.children[i].gone = true;
+        }
         let abnormal = !matches!(reason, ExitReason::Normal)
             && !matches!(reason, ExitReason::Exit(t) if t == "shutdown");
         let restart = match self.children[i].spec.restart {
@@ -453,15 +465,26 @@ impl State {
     /// each try counts against the intensity.
     fn start_range(&mut self, from: usize, to: usize) {
         for j in from..to {
-            if self.children[j].process.is_some() {
+            if self.children[j].process.is_some() || self.children[j].gone {
                 continue;
             }
             if self.start_child(j).is_err() {
-                self.retry = Some((j, to));
-                let me = self_id();
-                let nanos = 10_000_000;
-                // SAFETY: an empty message; plain values.
-                unsafe { crate::abi::timer::send_after(me, RETRY_TAG, [].as_ptr(), 0, nanos) };
+                // One retry covers every start that waits, one timer at a time.
+                match &mut self.retry {
+                    Some((f, t)) => {
+                        *f = (*f).min(j);
+                        *t = (*t).max(to);
+                    }
+                    None => {
+                        self.retry = Some((j, to));
+                        let me = self_id();
+                        let nanos = 10_000_000;
+                        // SAFETY: an empty message; plain values.
+                        unsafe {
+                            crate::abi::timer::send_after(me, RETRY_TAG, [].as_ptr(), 0, nanos)
+                        };
+                    }
+                }
                 return;
             }
         }
@@ -477,6 +500,7 @@ impl State {
             let children = self
                 .children
                 .iter()
+                .filter(|c| !c.gone)
                 .map(|c| Child {
                     name: c.spec.name.clone(),
                     process: c.process,
@@ -526,6 +550,7 @@ fn run<S: Supervise>(start: Start<S::Arg>, _: Mailbox<()>) {
             .map(|spec| Running {
                 spec,
                 process: None,
+                gone: false,
             })
             .collect(),
         restarts: Vec::new(),

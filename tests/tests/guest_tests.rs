@@ -8,7 +8,7 @@ use vm_tests::{guest_tests_module, test_vm};
 /// The report for `args`, with the timing blanked, and whether all passed.
 async fn report(args: &[&str]) -> (String, bool) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let mut options = TestOptions::from_args(&args);
+    let mut options = TestOptions::from_args(&args).unwrap();
     options.timeout = Duration::from_secs(2);
     let mut out = Vec::new();
     let passed = run_guest_tests(test_vm(), &guest_tests_module(), &options, &mut out)
@@ -30,16 +30,16 @@ async fn each_test_runs_in_its_own_process_and_fails_alone() {
     assert_eq!(
         lines,
         [
-            "test guest_tests::tests::a_process_answers ... ok",
-            "test guest_tests::tests::adds ... ok",
-            "test guest_tests::tests::does_not_panic ... FAILED",
-            "test guest_tests::tests::fails_an_assertion ... FAILED",
-            "test guest_tests::tests::hangs ... FAILED",
-            "test guest_tests::tests::ignored ... ignored",
-            "test guest_tests::tests::panics_as_it_should ... ok",
-            "test guest_tests::tests::panics_with_other_words ... FAILED",
-            "test guest_tests::tests::registers_a_name_first ... ok",
-            "test guest_tests::tests::registers_a_name_second ... ok",
+            "test tests::a_process_answers ... ok",
+            "test tests::adds ... ok",
+            "test tests::does_not_panic ... FAILED",
+            "test tests::fails_an_assertion ... FAILED",
+            "test tests::hangs ... FAILED",
+            "test tests::ignored ... ignored",
+            "test tests::panics_as_it_should ... ok",
+            "test tests::panics_with_other_words ... FAILED",
+            "test tests::registers_a_name_first ... ok",
+            "test tests::registers_a_name_second ... ok",
             "test result: FAILED. 5 passed; 4 failed; 1 ignored; 0 measured; 0 filtered out; finished in Ts",
         ]
     );
@@ -56,19 +56,16 @@ async fn each_test_runs_in_its_own_process_and_fails_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_and_ignored_follow_libtest() {
-    let (text, passed) = report(&["--nocapture", "adds"]).await;
+    let (text, passed) = report(&["--nocapture", "adds", "--test-threads", "1"]).await;
     assert!(passed, "{text}");
-    assert!(text.starts_with("\nrunning 1 test\ntest guest_tests::tests::adds ... ok\n"));
+    assert!(text.starts_with("\nrunning 1 test\ntest tests::adds ... ok\n"));
     assert!(
         text.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 9 filtered out")
     );
 
     let (text, passed) = report(&["--ignored"]).await;
     assert!(!passed, "the ignored test panics when it runs: {text}");
-    assert!(
-        text.contains("test guest_tests::tests::ignored ... FAILED"),
-        "{text}"
-    );
+    assert!(text.contains("test tests::ignored ... FAILED"), "{text}");
     assert!(
         text.contains("0 passed; 1 failed; 0 ignored; 0 measured; 9 filtered out"),
         "{text}"

@@ -26,11 +26,11 @@ async fn supervisor_restarts_a_crashed_worker_through_its_link() {
     assert_eq!(
         run.stdout,
         format!(
-            "supervisor: started worker 1\n100 / 5 = 20\n\
+            "caller: the supervisor started worker 1\n100 / 5 = 20\n\
              caller: the worker crashed: {trap}\n\
-             supervisor: started worker 2\n100 / 4 = 25\n\
+             caller: the supervisor started worker 2\n100 / 4 = 25\n\
              caller: the worker crashed: {trap}\n\
-             supervisor: started worker 3\n100 / 2 = 50\n\
+             caller: the supervisor started worker 3\n100 / 2 = 50\n\
              caller: 5 jobs done, 2 restarts\n"
         )
     );

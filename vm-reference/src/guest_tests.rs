@@ -24,12 +24,16 @@ const PREFIX: &str = "vm-test:";
 pub struct TestOptions {
     /// Run tests whose path contains one of these (all if empty).
     pub filters: Vec<String>,
-    /// Filters match whole paths only.
+    /// Skip tests whose path contains one of these (`--skip`).
+    pub skip: Vec<String>,
+    /// Filters (and skips) match whole paths only.
     pub exact: bool,
     /// Run only the ignored tests (the others count as filtered out).
     pub ignored_only: bool,
     /// Run the ignored tests too.
     pub include_ignored: bool,
+    /// List the tests instead of running them (`--list`).
+    pub list: bool,
     /// How long a test may run before it is killed and fails.
     pub timeout: Duration,
 }
@@ -38,41 +42,100 @@ impl Default for TestOptions {
     fn default() -> Self {
         TestOptions {
             filters: Vec::new(),
+            skip: Vec::new(),
             exact: false,
             ignored_only: false,
             include_ignored: false,
+            list: false,
             timeout: Duration::from_secs(60),
         }
     }
 }
 
+/// libtest's flags that take a value (as `--flag VALUE` or `--flag=VALUE`),
+/// accepted and, except `--skip`, without effect here: every test runs in
+/// a process of its own, one after another, its output captured.
+const VALUED: &[&str] = &[
+    "--skip",
+    "--test-threads",
+    "--color",
+    "--format",
+    "--logfile",
+    "-Z",
+    "--shuffle-seed",
+];
+
+/// libtest's flags without a value that change nothing here.
+const ACCEPTED: &[&str] = &[
+    "--nocapture",
+    "--no-capture",
+    "--show-output",
+    "--quiet",
+    "-q",
+    "--test",
+    "--shuffle",
+    "--report-time",
+    "--ensure-time",
+    "--force-run-in-process",
+];
+
 impl TestOptions {
-    /// Reads libtest's arguments: `--ignored`, `--include-ignored`,
-    /// `--exact`, and filters; other flags (`--nocapture`,
-    /// `--test-threads=N`, …) are accepted and do nothing here.
-    pub fn from_args(args: &[String]) -> TestOptions {
+    /// Reads libtest's arguments: filters, `--skip`, `--exact`,
+    /// `--ignored`, `--include-ignored` and `--list`; flags that take a
+    /// value (`--test-threads N`, `--color X`, …) take it; flags that mean
+    /// nothing here (`--nocapture`, …) are accepted. An unknown flag is an
+    /// error, so a typo cannot silently run nothing.
+    ///
+    /// # Errors
+    /// An unknown flag, or a flag missing its value.
+    pub fn from_args(args: &[String]) -> Result<TestOptions, String> {
         let mut options = TestOptions::default();
-        for arg in args {
-            match arg.as_str() {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            match flag {
                 "--ignored" => options.ignored_only = true,
                 "--include-ignored" => options.include_ignored = true,
                 "--exact" => options.exact = true,
-                a if a.starts_with('-') => {}
+                "--list" => options.list = true,
+                f if ACCEPTED.contains(&f) => {}
+                f if VALUED.contains(&f) => {
+                    let value = match inline {
+                        Some(v) => v,
+                        None => args
+                            .next()
+                            .cloned()
+                            .ok_or_else(|| format!("{f} needs a value"))?,
+                    };
+                    if f == "--skip" {
+                        options.skip.push(value);
+                    }
+                }
+                f if f.starts_with('-') => {
+                    return Err(format!(
+                        "vm test does not know the flag `{f}` (it takes filters, --skip, --exact, --ignored, --include-ignored, --list, and libtest's other flags without effect)"
+                    ))
+                }
                 filter => options.filters.push(filter.to_string()),
             }
         }
-        options
+        Ok(options)
+    }
+
+    fn matches(&self, pattern: &str, path: &str) -> bool {
+        if self.exact {
+            path == pattern
+        } else {
+            path.contains(pattern)
+        }
     }
 
     fn selects(&self, path: &str) -> bool {
-        self.filters.is_empty()
-            || self.filters.iter().any(|f| {
-                if self.exact {
-                    path == f
-                } else {
-                    path.contains(f.as_str())
-                }
-            })
+        (self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, path)))
+            && !self.skip.iter().any(|s| self.matches(s, path))
     }
 }
 
@@ -88,21 +151,22 @@ struct GuestTest {
 fn parse(export: &str) -> Option<GuestTest> {
     let rest = export.strip_prefix(PREFIX)?;
     let (flags, path) = rest.split_once(':')?;
+    // libtest names a test by its path within the crate.
+    let path = path.split_once("::").map_or(path, |(_, within)| within);
     let hex_text = |hex: &str| -> String {
         let bytes: Vec<u8> = (0..hex.len() / 2)
             .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    let (ignore, panic) = match flags {
-        "" => (false, None),
-        "ignore" => (true, None),
-        "panic" => (false, Some(String::new())),
-        f => match f.strip_prefix("panic=") {
-            Some(hex) => (false, Some(hex_text(hex))),
-            None => return None,
-        },
-    };
+    let (mut ignore, mut panic) = (false, None);
+    for flag in flags.split(',').filter(|f| !f.is_empty()) {
+        match flag {
+            "ignore" => ignore = true,
+            "panic" => panic = Some(String::new()),
+            f => panic = Some(hex_text(f.strip_prefix("panic=")?)),
+        }
+    }
     Some(GuestTest {
         export: export.to_string(),
         path: path.to_string(),
@@ -158,6 +222,13 @@ pub async fn run_guest_tests(
         .filter(|t| options.selects(&t.path) && (t.ignore || !options.ignored_only))
         .collect();
     let filtered_out = found - run.len();
+    if options.list {
+        for test in &run {
+            writeln!(out, "{}: test", test.path)?;
+        }
+        writeln!(out, "\n{} tests, 0 benchmarks", run.len())?;
+        return Ok(true);
+    }
     writeln!(
         out,
         "\nrunning {} test{}",
@@ -199,9 +270,10 @@ pub async fn run_guest_tests(
             (Ok(Err(e)), _) => Err(format!("the test could not run: {e}")),
             (Ok(Ok(o)), None) if o.reason == ExitReason::Normal => Ok(()),
             (Ok(Ok(o)), None) => Err(format!("the test's process ended: {}", o.reason)),
-            (Ok(Ok(o)), Some(_)) if o.reason == ExitReason::Normal => {
-                Err("the test did not panic, as #[should_panic] expects".into())
-            }
+            (Ok(Ok(o)), Some(_)) if !matches!(o.reason, ExitReason::Trap(_)) => Err(format!(
+                "the test did not panic, as #[should_panic] expects (its process ended: {})",
+                o.reason
+            )),
             (Ok(Ok(_)), Some(expected)) if !output.contains(expected.as_str()) => Err(format!(
                 "the test panicked, but its output does not contain the expected text {expected:?}"
             )),
@@ -247,27 +319,50 @@ mod tests {
         let t = parse("vm-test::app::tests::adds").unwrap();
         assert_eq!(
             (t.path.as_str(), t.ignore, t.panic),
-            ("app::tests::adds", false, None)
+            ("tests::adds", false, None)
         );
-        assert!(parse("vm-test:ignore:a::b").unwrap().ignore);
-        assert_eq!(parse("vm-test:panic:a").unwrap().panic.as_deref(), Some(""));
+        assert!(parse("vm-test:ignore:app::b").unwrap().ignore);
         assert_eq!(
-            parse("vm-test:panic=626f6f6d:a").unwrap().panic.as_deref(),
+            parse("vm-test:panic:app::a").unwrap().panic.as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            parse("vm-test:panic=626f6f6d:app::a")
+                .unwrap()
+                .panic
+                .as_deref(),
             Some("boom")
         );
-        assert!(parse("vm-test:weird:a").is_none());
+        let both = parse("vm-test:ignore,panic:app::a").unwrap();
+        assert!(both.ignore && both.panic.is_some());
+        assert!(parse("vm-test:weird:app::a").is_none());
         assert!(parse("_start").is_none());
     }
 
+    fn args(a: &[&str]) -> Result<TestOptions, String> {
+        TestOptions::from_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
     #[test]
-    fn filters_select_as_libtest_does() {
-        let args: Vec<String> = ["--nocapture", "adds", "--test-threads=1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let o = TestOptions::from_args(&args);
-        assert!(o.selects("app::adds_two") && !o.selects("app::subtracts"));
-        let exact = TestOptions::from_args(&["--exact".into(), "app::adds".into()]);
-        assert!(exact.selects("app::adds") && !exact.selects("app::adds_two"));
+    fn arguments_are_read_as_libtest_reads_them() {
+        let o = args(&[
+            "--nocapture",
+            "adds",
+            "--test-threads",
+            "1",
+            "--color=never",
+        ])
+        .unwrap();
+        assert_eq!(o.filters, ["adds"]);
+        assert!(o.selects("tests::adds_two") && !o.selects("tests::subtracts"));
+        let exact = args(&["--exact", "tests::adds"]).unwrap();
+        assert!(exact.selects("tests::adds") && !exact.selects("tests::adds_two"));
+        let skip = args(&["--skip", "adds"]).unwrap();
+        assert!(!skip.selects("tests::adds") && skip.selects("tests::hangs"));
+        assert!(args(&["--list"]).unwrap().list);
+        assert!(args(&["--tset-threads", "1"])
+            .unwrap_err()
+            .contains("--tset-threads"));
+        assert!(args(&["--skip"]).unwrap_err().contains("needs a value"));
     }
 }

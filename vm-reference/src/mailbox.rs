@@ -232,6 +232,21 @@ impl Inbox {
         Poll::Pending
     }
 
+    /// Takes the queued exit signals out (leaving kills and the like for
+    /// the process's task), in order.
+    pub fn take_exit_signals(&self) -> Vec<Control> {
+        let mut s = lock(&self.state);
+        if !s.signals.iter().any(|c| matches!(c, Control::Exit { .. })) {
+            return Vec::new();
+        }
+        let (exits, others): (VecDeque<Control>, VecDeque<Control>) = s
+            .signals
+            .drain(..)
+            .partition(|c| matches!(c, Control::Exit { .. }));
+        s.signals = others;
+        exits.into()
+    }
+
     /// Moves every queued message to the back of `into`.
     fn drain_into(&self, into: &mut VecDeque<Message>) {
         let mut s = lock(&self.state);
@@ -333,10 +348,14 @@ impl Mailbox {
     }
 
     /// Queues `m` before every other message (a woken process's init
-    /// message), counting it against the mailbox as a send does.
-    pub fn push_front(&mut self, inbox: &Inbox, m: Message) {
-        inbox.reserve(m.cost(), usize::MAX);
+    /// message), counting it against the mailbox as a send does; false
+    /// (and `m` dropped) if that would take it past `limit` bytes.
+    pub fn push_front(&mut self, inbox: &Inbox, m: Message, limit: usize) -> bool {
+        if !inbox.reserve(m.cost(), limit) {
+            return false;
+        }
         self.queue.push_front(m);
+        true
     }
 
     /// Removes queued messages for which `remove` is true.

@@ -182,7 +182,8 @@ fn real_main() -> Result<ExitCode> {
             {
                 return run_command(builder, &module, args);
             }
-            let mut options = vm_reference::TestOptions::from_args(&args);
+            let mut options =
+                vm_reference::TestOptions::from_args(&args).map_err(anyhow::Error::msg)?;
             options.timeout = std::time::Duration::from_secs(timeout);
             let passed = runtime.block_on(vm_reference::run_guest_tests(
                 builder,

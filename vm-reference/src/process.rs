@@ -308,7 +308,22 @@ pub(crate) async fn run(launch: Launch) {
         .await;
         match step {
             Ok(Some(Ended::Exit(outcome))) => break outcome,
-            Ok(Some(Ended::Hibernate(state))) => phase = Phase::Hibernating(state),
+            Ok(Some(Ended::Hibernate(mut state))) => {
+                // What the instance held goes with it: its current message
+                // (and any handle it did not take), and an init message it
+                // never received (the new state supersedes it), so a
+                // process that hibernates again at once cannot pile them up.
+                state.current = None;
+                state.current_resources.clear();
+                state.memory = None;
+                state.mailbox.purge(&entry.inbox, |m| {
+                    m.kind == vm_abi::MessageKind::Init && m.sender == id
+                });
+                phase = Phase::Hibernating(state);
+                // Yield between instances: a process that hibernates as
+                // soon as it wakes must not hold its worker.
+                YieldOnce(false).await;
+            }
             Ok(None) => {
                 let Phase::Hibernating(mut state) = std::mem::replace(&mut phase, Phase::Woken)
                 else {
@@ -325,10 +340,18 @@ pub(crate) async fn run(launch: Launch) {
                     data: h.state,
                     resources: h.resources,
                 };
-                state.mailbox.push_front(&entry.inbox, init);
-                state.current = None;
-                state.current_resources.clear();
-                state.memory = None;
+                if !state
+                    .mailbox
+                    .push_front(&entry.inbox, init, node.config.max_mailbox)
+                {
+                    let limit = node.config.max_mailbox;
+                    break Outcome {
+                        reason: ExitReason::Trap(format!(
+                            "mailbox limit exceeded: the state it hibernated with would take its mailbox past the limit of {limit} bytes (raise it with --max-mailbox, or hibernate with less)"
+                        )),
+                        status: 1,
+                    };
+                }
                 phase = Phase::Running(Box::pin(execute(
                     new_store(&node, *state),
                     module.clone(),
@@ -384,6 +407,23 @@ pub(crate) async fn run(launch: Launch) {
     node.exit(&entry, &outcome.reason);
     if let Some(done) = done {
         let _ = done.send(outcome);
+    }
+}
+
+/// Returns `Pending` once (waking itself), then `Ready`: lets the
+/// scheduler run others.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

@@ -7,4 +7,9 @@ fn takes_a_number(n: u32) {
 #[vm_sdk::test(timeout = 5)]
 fn has_options() {}
 
+#[vm_sdk::test]
+fn returns_a_result() -> Result<(), String> {
+    Err("an Err would pass silently".into())
+}
+
 fn main() {}

@@ -549,7 +549,7 @@ static void counter(const uint8_t *state, size_t len) {
     uint8_t next[16];
     vm_writer_t w;
     vm_writer_init(&w, next, sizeof next);
-    vm_put_u64(&w, count);
+    vm_put_u64(&w, count); /* a u32: postcard writes both as varints */
     vm_put_u64(&w, root);
     vm_hibernate(counter, w.data, w.len, 0, 0);
 }

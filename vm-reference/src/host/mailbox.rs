@@ -3,6 +3,7 @@
 use super::{bytes, bytes_mut, list_u32, list_u64, memory, spec, write_result, Ctx};
 use crate::mailbox::{Filter, Message};
 use crate::process::ProcessState;
+use crate::signal::Control;
 use std::time::Duration;
 use vm_abi::{Envelope, ErrorCode, MessageKind};
 use wasmtime::Linker;
@@ -159,6 +160,26 @@ async fn receive_message(
     let (has_timeout, nanos) = select.timeout;
     let timeout = (has_timeout != 0).then(|| Duration::from_nanos(nanos));
     let state = caller.data_mut();
+    // An exit signal already sent to a process that traps exits is its
+    // message now, before whatever it receives next: the process's task
+    // turns signals into messages only when it resumes, and one sent before
+    // another process's message must not be received after it.
+    if state.entry.traps_exits() {
+        for signal in state.entry.inbox.take_exit_signals() {
+            if let Control::Exit {
+                from,
+                reason,
+                linked,
+            } = signal
+            {
+                if linked && !state.entry.take_link(from) {
+                    continue;
+                }
+                let exit = crate::node::exit_message(from, &reason, linked);
+                state.entry.inbox.push(exit, state.node.config.max_mailbox);
+            }
+        }
+    }
     let monitors = &state.monitors;
     // A down for a monitor this process no longer holds (demonitored while
     // the down was on its way) is dropped.

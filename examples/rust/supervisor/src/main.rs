@@ -23,7 +23,6 @@ impl Server for Divider {
     type Cast = ();
 
     fn init(generation: u32) -> Result<Self, String> {
-        println!("supervisor: started worker {generation}");
         Ok(Divider { generation })
     }
 
@@ -58,6 +57,7 @@ impl Supervise for Tree {
 
 fn main() {
     let tree = supervisor::start::<Tree>(()).expect("the supervisor starts");
+    println!("caller: the supervisor started worker 1");
     let jobs = [5, 0, 4, 0, 2];
     let mut crashes = 0;
     for divisor in jobs {
@@ -68,7 +68,10 @@ fn main() {
                 crashes += 1;
                 println!("caller: the worker crashed: {reason:?}");
                 // Answered once the supervisor has dealt with the crash.
-                tree.which_children().expect("the supervisor answers");
+                let children = tree.which_children().expect("the supervisor answers");
+                if children[0].process.is_some() {
+                    println!("caller: the supervisor started worker {}", crashes + 1);
+                }
             }
             Err(e) => panic!("calling the divider: {e}"),
         }
