@@ -146,8 +146,9 @@ pub(crate) struct ProcessState {
     pub limiter: MemoryLimiter,
     pub memory: Option<Memory>,
     pub last_error: String,
-    /// Set by `process.hibernate` as it unwinds the guest.
-    pub hibernation: Option<Hibernation>,
+    /// Set by `process.hibernate` as it unwinds the guest (boxed: every
+    /// process's state carries the field, few ever hibernate).
+    pub hibernation: Option<Box<Hibernation>>,
 }
 
 /// A process that ends takes its monitors off their targets, so a

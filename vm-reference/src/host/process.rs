@@ -215,7 +215,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     "process.hibernate: handle {h} is not owned by this process (or is listed twice)"
                 ),
             };
-            state.hibernation = Some(Hibernation {
+            state.hibernation = Some(Box::new(Hibernation {
                 start: Start::Export {
                     export,
                     takes_arg,
@@ -223,7 +223,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 },
                 state: data,
                 resources,
-            });
+            }));
             Err(wasmtime::Error::new(HibernateRequest))
         },
     )?;
