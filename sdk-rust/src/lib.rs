@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+mod ack;
 mod error;
 mod exit;
 mod handle;

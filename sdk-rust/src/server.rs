@@ -45,6 +45,7 @@
 //! handler returning [`Next::Stop`].
 
 use crate::abi::{message_kinds, MessageKind};
+use crate::ack::Acked;
 use crate::error::{DecodeError, Error};
 use crate::exit::{exit_reason, Down, Exit, ExitReason};
 use crate::mailbox::{fresh_tag, receive_with};
@@ -302,30 +303,11 @@ fn start_with<S: Server>(
             error: e.error,
             arg: e.capture.arg,
         })?;
-    let monitor = process.monitor();
-    let kinds = message_kinds::DATA | message_kinds::DOWN;
-    let answer = receive_with(
-        &[ack, monitor.reference()],
-        kinds,
-        None,
-        |envelope, bytes| {
-            if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
-                return Err(StartError::Down(exit_reason(bytes)));
-            }
-            match decode_received::<Result<(), String>>(&envelope, bytes) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(why)) => Err(StartError::Init(why)),
-                Err(e) => Err(StartError::Init(format!(
-                    "an unreadable acknowledgement: {e}"
-                ))),
-            }
-        },
-    )
-    .unwrap_or_else(|e| Err(StartError::Init(format!("waiting for init: {e}"))));
-    if !matches!(answer, Err(StartError::Down(_))) {
-        monitor.demonitor();
+    match crate::ack::wait_for_ack::<_, String>(&process, ack) {
+        Acked::Ready => Ok(ServerRef::from_id(process.id())),
+        Acked::Failed(why) | Acked::Unreadable(why) => Err(StartError::Init(why)),
+        Acked::Down(reason) => Err(StartError::Down(reason)),
     }
-    answer.map(|()| ServerRef::from_id(process.id()))
 }
 
 /// A message as the server's loop sees it.

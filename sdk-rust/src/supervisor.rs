@@ -42,6 +42,7 @@
 //! [`SupervisorRef::which_children`].
 
 use crate::abi::{message_kinds, MessageKind};
+use crate::ack::Acked;
 use crate::error::Error;
 use crate::exit::{exit_reason, ExitReason};
 use crate::mailbox::{fresh_tag, receive_with};
@@ -312,27 +313,12 @@ fn start_with<S: Supervise>(arg: S::Arg, link: bool) -> Result<SupervisorRef<S>,
     let process = spawn
         .start(start, run::<S>)
         .map_err(|e| StartError::Refused(e.error))?;
-    let monitor = process.monitor();
-    let answer = receive_with(
-        &[ack, monitor.reference()],
-        message_kinds::DATA | message_kinds::DOWN,
-        None,
-        |envelope, bytes| {
-            if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
-                return Err(StartError::Down(exit_reason(bytes)));
-            }
-            match decode_received::<Result<(), (String, String)>>(&envelope, bytes) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err((name, why))) => Err(StartError::Child(name, why)),
-                Err(e) => Err(StartError::Child(String::new(), e.to_string())),
-            }
-        },
-    )
-    .unwrap_or_else(|e| Err(StartError::Child(String::new(), e.to_string())));
-    if !matches!(answer, Err(StartError::Down(_))) {
-        monitor.demonitor();
+    match crate::ack::wait_for_ack::<_, (String, String)>(&process, ack) {
+        Acked::Ready => Ok(SupervisorRef::from_id(process.id())),
+        Acked::Failed((name, why)) => Err(StartError::Child(name, why)),
+        Acked::Unreadable(why) => Err(StartError::Child(String::new(), why)),
+        Acked::Down(reason) => Err(StartError::Down(reason)),
     }
-    answer.map(|()| SupervisorRef::from_id(process.id()))
 }
 
 /// A child's place in the running supervisor.
