@@ -29,7 +29,7 @@ fn served() -> String {
 #[test]
 fn a_guest_needing_a_newer_minor_is_refused_naming_the_function_and_versions() {
     let text = load_error("abi-1.99-guest.wasm");
-    assert!(text.contains("`vm:host/process@1.hibernate`"), "{text}");
+    assert!(text.contains("`vm:host/process@1.teleport`"), "{text}");
     assert!(text.contains("built for ABI 1.99.0"), "{text}");
     assert!(text.contains("this VM serves"), "{text}");
     assert!(text.contains(&served()), "{text}");
@@ -89,7 +89,7 @@ fn full_version_import_modules_follow_the_same_minor_rules() {
     let module = |import: &str| {
         wat::parse_str(format!(
             "(module (import \"{import}\" \"self-id\" (func (result i64))) \
-                     (import \"vm:host/process@1.99.0\" \"hibernate\" (func)) \
+                     (import \"vm:host/process@1.99.0\" \"teleport\" (func)) \
                      (memory (export \"memory\") 1) (func (export \"_start\")))"
         ))
         .unwrap()
@@ -102,7 +102,7 @@ fn full_version_import_modules_follow_the_same_minor_rules() {
     // The function it shares is fine in either form; the one this VM lacks
     // is refused, naming the version the module names.
     assert!(
-        text.contains("`vm:host/process@1.99.0.hibernate`"),
+        text.contains("`vm:host/process@1.99.0.teleport`"),
         "{text}"
     );
     assert!(text.contains("built for ABI 1.99.0"), "{text}");

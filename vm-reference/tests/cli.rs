@@ -97,7 +97,7 @@ fn inspect_lists_imports_by_interface_and_says_whether_it_runs() {
     let out = text(&newer.stdout);
     assert!(out.contains("needs ABI:      vm:host 1.99.0"), "{out}");
     assert!(out.contains("runs here:      no"), "{out}");
-    assert!(out.contains("hibernate"), "{out}");
+    assert!(out.contains("teleport"), "{out}");
 }
 
 #[test]
