@@ -101,10 +101,7 @@ fn full_version_import_modules_follow_the_same_minor_rules() {
     };
     // The function it shares is fine in either form; the one this VM lacks
     // is refused, naming the version the module names.
-    assert!(
-        text.contains("`vm:host/process@1.99.0.teleport`"),
-        "{text}"
-    );
+    assert!(text.contains("`vm:host/process@1.99.0.teleport`"), "{text}");
     assert!(text.contains("built for ABI 1.99.0"), "{text}");
     assert!(!text.contains("self-id"), "{text}");
     let info = ModuleInfo::read(&module("vm:host/process@1.0.0")).unwrap();
