@@ -57,7 +57,7 @@ async fn the_rust_template_builds_and_runs() {
         String::from_utf8_lossy(&tested.stderr)
     );
     assert!(
-        report.contains("test my_app::tests::the_greeter_greets_by_name ... ok")
+        report.contains("test tests::the_greeter_greets_by_name ... ok")
             && report.contains("test result: ok. 1 passed"),
         "{report}"
     );
