@@ -2,7 +2,7 @@
 %% erl -noshell -pa DIR -s bench main MODE N -s init stop
 %% prints one line: RESULT <value> <unit>
 -module(bench).
--export([main/1]).
+-export([main/1, sleeper/0, hibernating/0]).
 
 main([Mode, NAtom]) ->
     N = list_to_integer(atom_to_list(NAtom)),
@@ -52,7 +52,38 @@ run(idle, N) ->
     timer:sleep(200),
     After = rss(),
     [P ! stop || P <- Pids],
-    {(After - Before) / N / 1024, "KiB"}.
+    {(After - Before) / N / 1024, "KiB"};
+run(hibernated, N) ->
+    garbage_collect(),
+    Before = rss(),
+    Pids = [spawn(fun() -> erlang:hibernate(?MODULE, hibernating, []) end) || _ <- lists:seq(1, N)],
+    timer:sleep(200),
+    After = rss(),
+    [P ! stop || P <- Pids],
+    {(After - Before) / N / 1024, "KiB"};
+run(wake, N) ->
+    Sleeper = spawn(fun sleeper/0),
+    T0 = now_ns(),
+    wake(Sleeper, N),
+    Elapsed = now_ns() - T0,
+    Sleeper ! stop,
+    {Elapsed / N, "ns"}.
+
+%% Waits hibernated; any message ends it.
+hibernating() ->
+    receive _ -> ok end.
+
+%% Answers each caller, hibernating in between (erlang:hibernate/3).
+sleeper() ->
+    receive
+        {wake, From} -> From ! woke, erlang:hibernate(?MODULE, sleeper, []);
+        stop -> ok
+    end.
+
+wake(_, 0) -> ok;
+wake(Sleeper, N) ->
+    Sleeper ! {wake, self()},
+    receive woke -> wake(Sleeper, N - 1) end.
 
 pong() ->
     receive

@@ -55,6 +55,7 @@ impl Erlang {
             ("ring", "ring", s.ring_hops),
             ("counting", "counting", s.counting),
             ("hostcall", "hostcall", s.hostcall),
+            ("wake", "wake", s.pingpong),
         ] {
             if !s.runs(name) {
                 continue;
@@ -65,6 +66,17 @@ impl Erlang {
         for &n in s.idle_counts() {
             let (v, unit) = self.run("idle", n)?;
             figures.push(Figure::new(format!("idle-{n}"), Impl::Erlang, v, unit));
+        }
+        if s.runs("hibernated") {
+            for &n in s.idle {
+                let (v, unit) = self.run("hibernated", n)?;
+                figures.push(Figure::new(
+                    format!("hibernated-{n}"),
+                    Impl::Erlang,
+                    v,
+                    unit,
+                ));
+            }
         }
         Ok(figures)
     }
