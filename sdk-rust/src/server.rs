@@ -69,6 +69,12 @@ pub enum Next {
     /// End: [`Server::terminate`] runs, then the process exits with this
     /// reason (empty for a normal exit).
     Stop(String),
+    /// Wait for the next message hibernated (OTP's `{noreply, State,
+    /// hibernate}`): the process gives up its instance and memory, keeping
+    /// the state serialized, and wakes for the next message. Only a server
+    /// started with [`start_hibernating`] (its state serializable) can; any
+    /// other waits awake, as with [`Next::Continue`].
+    Hibernate,
 }
 
 /// A message for [`Server::handle_info`]: anything but a call or a cast.
@@ -247,7 +253,7 @@ impl<A: std::fmt::Debug> std::error::Error for StartError<A> {}
 /// # Errors
 /// See [`StartError`].
 pub fn start<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::Arg>> {
-    start_with::<S>(arg, false, None)
+    start_with::<S>(arg, false, None, run::<S>)
 }
 
 /// [`start`], linked to the caller (for supervision).
@@ -255,7 +261,7 @@ pub fn start<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::Arg>>
 /// # Errors
 /// See [`StartError`].
 pub fn start_link<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::Arg>> {
-    start_with::<S>(arg, true, None)
+    start_with::<S>(arg, true, None, run::<S>)
 }
 
 /// [`start`], registering the server under `name` before its `init` runs
@@ -268,7 +274,7 @@ pub fn start_registered<S: Server>(
     arg: S::Arg,
     link: bool,
 ) -> Result<ServerRef<S>, StartError<S::Arg>> {
-    start_with::<S>(arg, link, Some(name.to_string()))
+    start_with::<S>(arg, link, Some(name.to_string()), run::<S>)
 }
 
 /// What a server process is started with.
@@ -280,10 +286,28 @@ struct Start<A> {
     name: Option<String>,
 }
 
+/// [`start`], [`start_link`] or [`start_registered`] (with `name`) for a
+/// server whose state is serializable, so that returning
+/// [`Next::Hibernate`] hibernates it.
+///
+/// # Errors
+/// See [`StartError`].
+pub fn start_hibernating<S>(
+    arg: S::Arg,
+    link: bool,
+    name: Option<&str>,
+) -> Result<ServerRef<S>, StartError<S::Arg>>
+where
+    S: Server + Serialize + DeserializeOwned,
+{
+    start_with::<S>(arg, link, name.map(str::to_string), run_hibernating::<S>)
+}
+
 fn start_with<S: Server>(
     arg: S::Arg,
     link: bool,
     name: Option<String>,
+    entry: fn(Start<S::Arg>, Mailbox<()>),
 ) -> Result<ServerRef<S>, StartError<S::Arg>> {
     let ack = fresh_tag();
     let start = Start {
@@ -297,12 +321,10 @@ fn start_with<S: Server>(
     } else {
         Spawn::new()
     };
-    let process = spawn
-        .start(start, run::<S>)
-        .map_err(|e| StartError::Refused {
-            error: e.error,
-            arg: e.capture.arg,
-        })?;
+    let process = spawn.start(start, entry).map_err(|e| StartError::Refused {
+        error: e.error,
+        arg: e.capture.arg,
+    })?;
     match crate::ack::wait_for_ack::<_, String>(&process, ack) {
         Acked::Ready => Ok(ServerRef::from_id(process.id())),
         Acked::Failed(why) | Acked::Unreadable(why) => Err(StartError::Init(why)),
@@ -319,23 +341,56 @@ enum Incoming<S: Server> {
 
 /// The server process: init, acknowledge, then the loop.
 fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
+    let starter = start.starter;
+    if let Some(state) = init::<S>(start) {
+        serve(state, starter, None);
+    }
+}
+
+/// [`run`] for [`start_hibernating`]: the same, able to hibernate.
+fn run_hibernating<S: Server + Serialize + DeserializeOwned>(start: Start<S::Arg>, _: Mailbox<()>) {
+    let starter = start.starter;
+    if let Some(state) = init::<S>(start) {
+        serve(state, starter, Some(hibernate_server::<S>));
+    }
+}
+
+/// Hibernates a server with its state; [`wake`] resumes it.
+fn hibernate_server<S: Server + Serialize + DeserializeOwned>(state: S, starter: u64) -> ! {
+    process::hibernate((state, starter), wake::<S>)
+}
+
+fn wake<S: Server + Serialize + DeserializeOwned>((state, starter): (S, u64), _: Mailbox<()>) {
+    serve(state, starter, Some(hibernate_server::<S>));
+}
+
+/// Registers the server's name and runs its `init`, acknowledging to the
+/// starter; the state, or `None` if it could not start.
+fn init<S: Server>(start: Start<S::Arg>) -> Option<S> {
     let starter = Process::<Result<(), String>>::from_id(start.starter);
     if let Some(name) = &start.name {
         if let Err(e) = Process::<()>::this().register(name) {
             starter.send_tagged(Err(format!("registering `{name}`: {e}")), start.ack);
-            return;
+            return None;
         }
     }
-    let mut state = match S::init(start.arg) {
-        Ok(state) => state,
+    match S::init(start.arg) {
+        Ok(state) => {
+            starter.send_tagged(Ok(()), start.ack);
+            Some(state)
+        }
         // A normal exit, so a caller linked by `start_link` learns why from
         // the error and is not ended by the link (as OTP 26 does).
         Err(why) => {
             starter.send_tagged(Err(why), start.ack);
-            return;
+            None
         }
-    };
-    starter.send_tagged(Ok(()), start.ack);
+    }
+}
+
+/// The server's loop: each message to its handler, until one stops it (or
+/// hibernates it, through `hibernate`).
+fn serve<S: Server>(mut state: S, starter: u64, hibernate: Option<fn(S, u64) -> !>) {
     let kinds = message_kinds::DATA | message_kinds::DOWN | message_kinds::EXIT;
     loop {
         let incoming = receive_with(&[], kinds, None, |envelope, bytes| -> Incoming<S> {
@@ -363,7 +418,7 @@ fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
             Ok(Incoming::Call(request)) => state.handle_call(request),
             Ok(Incoming::Cast(cast)) => state.handle_cast(cast),
             // The starter's exit signal ends the server with its reason.
-            Ok(Incoming::Info(Info::Exit(exit))) if exit.process == start.starter => {
+            Ok(Incoming::Info(Info::Exit(exit))) if exit.process == starter => {
                 state.terminate(&exit.reason);
                 match exit.reason {
                     ExitReason::Normal => return,
@@ -377,6 +432,9 @@ fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
             // could not be read; there is nothing left to hand over.
             Err(_) => Next::Continue,
         };
+        if let (Next::Hibernate, Some(hibernate)) = (&next, hibernate) {
+            hibernate(state, starter);
+        }
         if let Next::Stop(reason) = next {
             let why = if reason.is_empty() {
                 ExitReason::Normal

@@ -76,6 +76,37 @@ impl Server for Counter {
     }
 }
 
+/// A counter that hibernates between messages: its state is serialized
+/// while it sleeps and read back when a message wakes it.
+#[derive(Serialize, Deserialize)]
+struct Sleepy {
+    n: u64,
+    wakes: u32,
+}
+
+impl Server for Sleepy {
+    type Arg = u64;
+    type Call = ();
+    type Reply = (u64, u32);
+    type Cast = u64;
+
+    fn init(n: u64) -> Result<Self, String> {
+        Ok(Sleepy { n, wakes: 0 })
+    }
+
+    fn handle_call(&mut self, request: Request<(), (u64, u32)>) -> Next {
+        self.wakes += 1;
+        request.reply((self.n, self.wakes));
+        Next::Hibernate
+    }
+
+    fn handle_cast(&mut self, add: u64) -> Next {
+        self.wakes += 1;
+        self.n += add;
+        Next::Hibernate
+    }
+}
+
 fn wait_then_return((): (), m: Mailbox<()>) {
     let _ = m.receive();
 }
@@ -145,6 +176,15 @@ pub fn scenario() {
         other => println!("expected an exit, got {other:?}"),
     }
     process::trap_exits(false);
+
+    let sleepy = server::start_hibernating::<Sleepy>(40, false, Some("sleepy")).unwrap();
+    sleepy.cast(1);
+    sleepy.cast(1);
+    println!(
+        "a hibernating server keeps its state across wakes: {:?}",
+        ServerRef::<Sleepy>::lookup("sleepy").unwrap().call(())
+    );
+    sleepy.process().kill();
 
     // Nothing else reached the root: no acknowledgement, reply or down.
     let left = Mailbox::<()>::this().receive_event(Some(std::time::Duration::ZERO));
