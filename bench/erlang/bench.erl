@@ -57,7 +57,7 @@ run(hibernated, N) ->
     garbage_collect(),
     Before = rss(),
     Pids = [spawn(fun() -> erlang:hibernate(?MODULE, hibernating, []) end) || _ <- lists:seq(1, N)],
-    timer:sleep(200),
+    [until_hibernated(P) || P <- Pids],
     After = rss(),
     [P ! stop || P <- Pids],
     {(After - Before) / N / 1024, "KiB"};
@@ -68,6 +68,13 @@ run(wake, N) ->
     Elapsed = now_ns() - T0,
     Sleeper ! stop,
     {Elapsed / N, "ns"}.
+
+%% Returns once P has hibernated (its current function is hibernate/3).
+until_hibernated(P) ->
+    case erlang:process_info(P, current_function) of
+        {current_function, {erlang, hibernate, 3}} -> ok;
+        _ -> erlang:yield(), until_hibernated(P)
+    end.
 
 %% Waits hibernated; any message ends it.
 hibernating() ->

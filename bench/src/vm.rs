@@ -82,8 +82,11 @@ fn idle(n: u32, hibernated: bool) -> Result<IdleFigures> {
         }
         // Let every spawned process reach its receive (or hibernate: then
         // only the root keeps an instance).
-        while vm.process_count() < n as usize + 1 || (hibernated && vm.instance_count() > 1) {
+        while vm.process_count() < n as usize + 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if hibernated {
+            vm.until_instances(1).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let figures = MemorySample::now().per_process(before, n);

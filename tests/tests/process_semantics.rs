@@ -313,6 +313,13 @@ async fn hibernated_processes_hold_no_instance() {
     sleepers.line_after("ready").await;
     let vm = &sleepers.vm;
     // 200 processes alive, and only the root has an instance.
-    vm_tests::wait_for(|| (vm.instance_count() == 1).then_some(())).await;
+    // A guard, not a wait: the VM says when instances end.
+    let hibernated =
+        tokio::time::timeout(std::time::Duration::from_secs(60), vm.until_instances(1)).await;
+    assert!(
+        hibernated.is_ok(),
+        "{} instances remain",
+        vm.instance_count()
+    );
     assert_eq!(vm.process_count(), 201, "{}", vm.captured_stderr());
 }

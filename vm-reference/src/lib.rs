@@ -410,6 +410,21 @@ impl Vm {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Waits until at most `max` processes have an instance (the others
+    /// ended or hibernated).
+    pub async fn until_instances(&self, max: usize) {
+        loop {
+            let ended = self.node.instance_ended.notified();
+            tokio::pin!(ended);
+            // Registered before the count is read, so no end is missed.
+            ended.as_mut().enable();
+            if self.instance_count() <= max {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     /// How many monitors are in place. A monitor is removed when its `down`
     /// is received, when it is demonitored, and when either process ends.
     pub fn monitor_count(&self) -> usize {

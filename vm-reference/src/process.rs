@@ -473,6 +473,7 @@ impl Drop for InstanceCount {
         self.0
             .instances
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.instance_ended.notify_waiters();
     }
 }
 

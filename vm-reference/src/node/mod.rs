@@ -57,6 +57,8 @@ pub(crate) struct Node {
     monitor_count: AtomicUsize,
     /// How many processes have an instance (hibernated ones have none).
     pub(crate) instances: AtomicUsize,
+    /// Told whenever an instance ends.
+    pub(crate) instance_ended: tokio::sync::Notify,
     /// Told whenever the last live process ends.
     all_ended: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -97,6 +99,7 @@ impl Node {
             timers: Mutex::new(HashMap::new()),
             monitor_count: AtomicUsize::new(0),
             instances: AtomicUsize::new(0),
+            instance_ended: tokio::sync::Notify::new(),
             all_ended: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),
