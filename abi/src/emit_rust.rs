@@ -248,3 +248,189 @@ pub fn manifest(abi: &Abi) -> String {
     out.push_str("];\n");
     out
 }
+
+/// A plugin's Rust guest bindings (`vm bindgen PLUGIN.wit --lang rust`): a
+/// module per interface with a safe, typed function per plugin function,
+/// over raw imports that use core types only; the marker line in the
+/// guest's `vm:abi` section. `header` is the first comment line.
+pub fn plugin(package: &crate::plugin::Package, header: &str) -> String {
+    use crate::plugin::{ResultLayout, Returns, Value};
+    let mut out = String::new();
+    let _ = writeln!(out, "// {header}");
+    let marker = format!("{}\n", package.marker());
+    let _ = writeln!(
+        out,
+        "//! Bindings of plugin `{}`, for guests using vm-sdk.",
+        package.marker()
+    );
+    if !package.docs.is_empty() {
+        let _ = writeln!(out, "//!");
+        for line in package.docs.lines() {
+            let _ = writeln!(out, "//! {line}").map(|_| ());
+        }
+    }
+    // A guest may use some of the functions only.
+    out.push_str("#![allow(dead_code)]\n");
+    let (a, b, c) = package.version;
+    let _ = writeln!(out, "\n/// The version of `{}` these bindings were generated from.\npub const VERSION: (u32, u32, u32) = ({a}, {b}, {c});\n", package.package_name());
+    let _ = writeln!(out, "/// Records the plugin version the guest was built against in its `vm:abi`\n/// section, so the VM can say which plugin it needs.\n#[cfg(target_arch = \"wasm32\")]\n#[used]\n#[link_section = \"vm:abi\"]\nstatic MARKER: [u8; {}] = *b\"{}\\n\";\n", marker.len(), marker.trim_end());
+    let rust = |v: &Value, owned: bool| -> String {
+        match v {
+            Value::Scalar(s) => match s.wit() {
+                "bool" => "bool".into(),
+                w if w.starts_with('s') => format!("i{}", &w[1..]),
+                w => w.into(),
+            },
+            Value::String if owned => "String".into(),
+            Value::String => "&str".into(),
+            Value::Bytes if owned => "Vec<u8>".into(),
+            Value::Bytes => "&[u8]".into(),
+        }
+    };
+    let core_ty = |t: &crate::CoreType| match t {
+        crate::CoreType::I32 => "i32",
+        crate::CoreType::I64 => "i64",
+    };
+    // Reads a value of the area at `at`.
+    let read = |v: &Value, at: u32| -> String {
+        match v {
+            Value::String => format!("{{\n                    // SAFETY: the VM wrote the string there, once.\n                    unsafe {{ ret.string({at}) }}\n                }}"),
+            Value::Bytes => format!("{{\n                    // SAFETY: the VM wrote the list there, once.\n                    unsafe {{ ret.bytes({at}) }}\n                }}"),
+            Value::Scalar(s) => {
+                let (getter, bits) = match s.size() {
+                    1 => ("u8", 8),
+                    2 => ("u16", 16),
+                    4 => ("u32", 32),
+                    _ => ("u64", 64),
+                };
+                match s.wit() {
+                    "bool" => format!("ret.u8({at}) != 0"),
+                    w if w.starts_with('s') => format!("ret.{getter}({at}) as i{bits}"),
+                    _ => format!("ret.{getter}({at})"),
+                }
+            }
+        }
+    };
+    for iface in &package.interfaces {
+        doc_lines(&mut out, "", &iface.docs);
+        let _ = writeln!(out, "pub mod {} {{", snake(&iface.name));
+        let _ = writeln!(out, "    #[cfg(target_arch = \"wasm32\")]\n    mod raw {{\n        #[link(wasm_import_module = \"{}\")]\n        unsafe extern \"C\" {{", iface.module);
+        for f in &iface.functions {
+            let params: Vec<String> = f
+                .import_params
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("p{i}: {}", core_ty(t)))
+                .collect();
+            let ret = f
+                .import_results
+                .first()
+                .map(|t| format!(" -> {}", core_ty(t)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "            #[link_name = \"{}\"]\n            pub fn {}({}){ret};",
+                f.name,
+                snake(&f.name),
+                params.join(", ")
+            );
+        }
+        let _ = writeln!(out, "        }}\n    }}\n");
+        for f in &iface.functions {
+            let mut docs = f.docs.clone();
+            let (x, y, z) = f.since;
+            docs.push_str(&format!(
+                "\n\nSince {} {x}.{y}.{z}.",
+                package.package_name()
+            ));
+            doc_lines(&mut out, "    ", docs.trim_start());
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|(n, v)| format!("{}: {}", snake(n), rust(v, false)))
+                .collect();
+            let ret_ty = match &f.returns {
+                Returns::Nothing => String::new(),
+                Returns::One(v) => format!(" -> {}", rust(v, true)),
+                Returns::Option(v) => format!(" -> Option<{}>", rust(v, true)),
+                Returns::Result(ok, err) => format!(
+                    " -> Result<{}, {}>",
+                    ok.as_ref().map_or("()".into(), |v| rust(v, true)),
+                    err.as_ref().map_or("()".into(), |v| rust(v, true))
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "    pub fn {}({}){ret_ty} {{",
+                snake(&f.name),
+                params.join(", ")
+            );
+            let unused = if f.params.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "            let _ = ({},);\n",
+                    f.params
+                        .iter()
+                        .map(|(n, _)| snake(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let _ = writeln!(out, "        #[cfg(not(target_arch = \"wasm32\"))]\n        {{\n{unused}            vm_sdk::plugin::outside_vm(\"{}/{}.{}\")\n        }}", package.package_name(), iface.name, f.name);
+            let _ = writeln!(out, "        #[cfg(target_arch = \"wasm32\")]\n        {{");
+            let mut args = Vec::new();
+            for (n, v) in &f.params {
+                let n = snake(n);
+                match v {
+                    Value::String | Value::Bytes => {
+                        args.push(format!("{n}.as_ptr() as i32"));
+                        args.push(format!("{n}.len() as i32"));
+                    }
+                    Value::Scalar(s) => args.push(match (s.wit(), s.core()) {
+                        ("s32" | "s64", _) => n,
+                        ("bool", _) => format!("{n} as i32"),
+                        (_, crate::CoreType::I64) => format!("{n} as i64"),
+                        _ => format!("{n} as i32"),
+                    }),
+                }
+            }
+            let raw = format!("raw::{}", snake(&f.name));
+            match &f.layout {
+                ResultLayout::Nothing => {
+                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            unsafe {{ {raw}({}) }}", args.join(", "));
+                }
+                ResultLayout::Flat(s) => {
+                    let value = match s.wit() {
+                        "bool" => "r != 0".to_string(),
+                        "s32" | "s64" => "r".to_string(),
+                        _ => format!("r as {}", rust(&Value::Scalar(*s), true)),
+                    };
+                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r = unsafe {{ {raw}({}) }};\n            {value}", args.join(", "));
+                }
+                ResultLayout::Area { size, .. } => {
+                    args.push("ret.as_mut_ptr() as i32".into());
+                    let _ = writeln!(out, "            let mut ret = vm_sdk::plugin::ResultArea::<{size}>::default();\n            // SAFETY: the arguments are valid for the call, and the VM\n            // writes the result area through the return pointer.\n            unsafe {{ {raw}({}) }};", args.join(", "));
+                    let at = crate::plugin::payload_offset(&f.returns);
+                    let expr = match &f.returns {
+                        Returns::One(v) => read(v, 0),
+                        Returns::Option(v) => format!("match ret.u8(0) {{\n                0 => None,\n                _ => Some({}),\n            }}", read(v, at)),
+                        Returns::Result(ok, err) => format!(
+                            "match ret.u8(0) {{\n                0 => Ok({}),\n                _ => Err({}),\n            }}",
+                            ok.as_ref().map_or("()".into(), |v| read(v, at)),
+                            err.as_ref().map_or("()".into(), |v| read(v, at))
+                        ),
+                        Returns::Nothing => unreachable!("no area"),
+                    };
+                    let _ = writeln!(out, "            {expr}");
+                }
+            }
+            let _ = writeln!(out, "        }}\n    }}\n");
+        }
+        out.truncate(out.trim_end().len());
+        let _ = writeln!(out, "\n}}\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    crate::format_rust(out)
+}

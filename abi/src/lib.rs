@@ -18,6 +18,7 @@ pub mod emit_c;
 pub mod emit_rust;
 mod generated;
 pub mod model;
+pub mod plugin;
 
 pub use generated::*;
 
@@ -155,6 +156,12 @@ fn rustfmt(source: String) -> Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Formats Rust source with `rustfmt` when it is installed (as a user of
+/// `vm bindgen` may not have it, the source is returned as it is otherwise).
+pub fn format_rust(source: String) -> String {
+    rustfmt(source.clone()).unwrap_or(source)
 }
 
 /// Writes the generated files under `root`, returning the paths that changed.

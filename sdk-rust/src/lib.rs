@@ -45,6 +45,7 @@ mod handle;
 pub mod mailbox;
 pub mod message;
 pub mod net;
+pub mod plugin;
 pub mod process;
 pub mod registry;
 pub mod request;

@@ -7,6 +7,7 @@
 //! happens before instantiation, so an incompatible guest never runs.
 
 use std::fmt;
+use vm_abi::plugin::Package;
 use vm_abi::{CoreType, ABI_VERSION, MARKER_SECTION, MODULE_PREFIX};
 use wasmparser::{Parser, Payload, TypeRef, ValType};
 
@@ -34,6 +35,8 @@ pub struct ModuleInfo {
     pub imports: Vec<Import>,
     /// Versions named in the SDK marker section.
     pub markers: Vec<(u32, u32, u32)>,
+    /// Plugin versions named in the marker section, by plugin name (`kv`).
+    pub plugin_markers: Vec<(String, (u32, u32, u32))>,
     /// Exported function names.
     pub exports: Vec<String>,
 }
@@ -129,10 +132,15 @@ impl ModuleInfo {
                 Payload::CustomSection(section) if section.name() == MARKER_SECTION => {
                     let text = String::from_utf8_lossy(section.data());
                     for line in text.split(['\n', '\0']) {
-                        if let Some(v) =
-                            line.trim().strip_prefix("vm:host@").and_then(parse_version)
-                        {
+                        let line = line.trim();
+                        if let Some(v) = line.strip_prefix("vm:host@").and_then(parse_version) {
                             info.markers.push(v);
+                        } else if let Some((name, v)) = line
+                            .strip_prefix(PLUGIN_PREFIX)
+                            .and_then(|rest| rest.split_once('@'))
+                            .and_then(|(name, v)| Some((name, parse_version(v)?)))
+                        {
+                            info.plugin_markers.push((name.to_string(), v));
                         }
                     }
                 }
@@ -177,8 +185,15 @@ impl ModuleInfo {
         self.markers.iter().copied().chain(named).max()
     }
 
-    /// Every reason this VM cannot run the module (empty when it can).
+    /// Every reason a VM without plugins cannot run the module (empty when
+    /// it can).
     pub fn check(&self) -> Vec<Incompatibility> {
+        self.check_with(&[])
+    }
+
+    /// Every reason a VM with `plugins` loaded (each with the name it was
+    /// loaded under) cannot run the module (empty when it can).
+    pub fn check_with(&self, plugins: &[(&Package, &str)]) -> Vec<Incompatibility> {
         let served = version(ABI_VERSION);
         let built_for = self.built_for();
         let mut problems = Vec::new();
@@ -187,11 +202,15 @@ impl ModuleInfo {
             if import.module == WASI_MODULE {
                 continue;
             }
+            if import.module.starts_with(PLUGIN_PREFIX) {
+                problems.extend(self.check_plugin_import(import, plugins));
+                continue;
+            }
             if !import.module.starts_with(MODULE_PREFIX) {
                 problems.push(Incompatibility {
                     import: full,
                     problem: "no interface of this VM provides it".into(),
-                    hint: format!("guests may import only `{MODULE_PREFIX}*@{}` and `{WASI_MODULE}`; build it with a VM SDK, or for WASI preview 1", ABI_VERSION.0),
+                    hint: format!("guests may import only `{MODULE_PREFIX}*@{}`, `{PLUGIN_PREFIX}*` (with the plugin loaded) and `{WASI_MODULE}`; build it with a VM SDK, or for WASI preview 1", ABI_VERSION.0),
                 });
                 continue;
             };
@@ -255,6 +274,142 @@ impl ModuleInfo {
         }
         problems
     }
+}
+
+impl ModuleInfo {
+    /// The plugins the module imports from: each plugin's name, the major
+    /// version it needs, and the newest version its imports or markers name
+    /// (if any does).
+    pub fn plugins_needed(&self) -> Vec<(String, u32, Option<(u32, u32, u32)>)> {
+        let mut needed: Vec<(String, u32, Option<(u32, u32, u32)>)> = Vec::new();
+        for import in &self.imports {
+            let Some((name, major, full)) = plugin_module(&import.module) else {
+                continue;
+            };
+            let marked = self
+                .plugin_markers
+                .iter()
+                .filter(|(n, v)| n == name && v.0 == major)
+                .map(|(_, v)| *v)
+                .max();
+            let newest = full.max(marked);
+            match needed.iter_mut().find(|(n, m, _)| n == name && *m == major) {
+                Some(entry) => entry.2 = entry.2.max(newest),
+                None => needed.push((name.to_string(), major, newest)),
+            }
+        }
+        needed
+    }
+
+    fn check_plugin_import(
+        &self,
+        import: &Import,
+        plugins: &[(&Package, &str)],
+    ) -> Option<Incompatibility> {
+        let full = format!("{}.{}", import.module, import.name);
+        let problem = |problem: String, hint: String| {
+            Some(Incompatibility {
+                import: full.clone(),
+                problem,
+                hint,
+            })
+        };
+        let Some((name, major, named)) = plugin_module(&import.module) else {
+            return problem(
+                "the import module is not of the form `plugin:NAME/INTERFACE@MAJOR`".into(),
+                "generate the plugin's bindings with `vm bindgen PLUGIN.wit`".into(),
+            );
+        };
+        let built_for = self
+            .plugin_markers
+            .iter()
+            .filter(|(n, v)| n == name && v.0 == major)
+            .map(|(_, v)| *v)
+            .chain(named)
+            .max();
+        let wanted = match built_for {
+            Some(v) => format!("{PLUGIN_PREFIX}{name} {}", version(v)),
+            None => format!("{PLUGIN_PREFIX}{name} {major}.x"),
+        };
+        let same_name: Vec<&(&Package, &str)> =
+            plugins.iter().filter(|(p, _)| p.name == name).collect();
+        let Some((package, source)) = same_name.iter().find(|(p, _)| p.version.0 == major) else {
+            return match same_name.first() {
+                Some((p, source)) => problem(
+                    format!(
+                        "the guest needs {wanted}, but the loaded plugin ({source}) is {} {}, another major version",
+                        p.package_name(),
+                        version(p.version)
+                    ),
+                    format!("load a plugin of {PLUGIN_PREFIX}{name} {major}.x with --plugin"),
+                ),
+                None => problem(
+                    format!("the guest needs {wanted}, which is not loaded"),
+                    format!("load it with `vm run --plugin {name}.wasm …` (or VmBuilder::plugin)"),
+                ),
+            };
+        };
+        let iface_module = format!("{PLUGIN_PREFIX}{name}/{}", interface_of(&import.module));
+        let iface_module = format!("{iface_module}@{major}");
+        let loaded = format!(
+            "{} {} ({source})",
+            package.package_name(),
+            version(package.version)
+        );
+        let Some(f) = package
+            .interface(&iface_module)
+            .and_then(|i| i.functions.iter().find(|f| f.name == import.name))
+        else {
+            let why = match built_for {
+                Some(v) if v > package.version => {
+                    format!("the guest was built for {}", version(v))
+                }
+                _ => "it may come from a newer minor version of the plugin".into(),
+            };
+            return problem(
+                format!("the loaded plugin, {loaded}, has no such function; {why}"),
+                format!("load a newer {PLUGIN_PREFIX}{name} with --plugin, or rebuild the guest against {}", version(package.version)),
+            );
+        };
+        let matches = import.params.as_deref() == Some(&f.import_params[..])
+            && import.results == f.import_results;
+        if !matches {
+            return problem(
+                format!(
+                    "its signature is {} but {loaded} defines {}",
+                    signature(import.params.as_deref().unwrap_or(&[]), &import.results),
+                    signature(&f.import_params, &f.import_results)
+                ),
+                format!("generate the guest's bindings from the plugin's WIT ({PLUGIN_PREFIX}{name} {})", version(package.version)),
+            );
+        }
+        if f.needs_guest_realloc() && !self.exports.iter().any(|e| e == "cabi_realloc") {
+            return problem(
+                "the function returns a string or list, but the module exports no `cabi_realloc` to put it in".into(),
+                "the SDKs export one; a module of your own must export cabi_realloc(old_ptr, old_size, align, new_size) -> ptr".into(),
+            );
+        }
+        None
+    }
+}
+
+/// The import-module prefix of plugins (`plugin:`).
+pub const PLUGIN_PREFIX: &str = "plugin:";
+
+/// A plugin import module's plugin name, major version and full version
+/// (if it names one): `plugin:kv/store@1` → `("kv", 1, None)`.
+fn plugin_module(module: &str) -> Option<(&str, u32, Option<(u32, u32, u32)>)> {
+    let rest = module.strip_prefix(PLUGIN_PREFIX)?;
+    let (name, _) = rest.split_once('/')?;
+    let (base, full) = vm_abi::split_module(module)?;
+    let major = base.rsplit_once('@')?.1.parse().ok()?;
+    Some((name, major, full))
+}
+
+/// The interface an import module names: `plugin:kv/store@1` → `store`.
+fn interface_of(module: &str) -> &str {
+    let after = module.split_once('/').map_or("", |(_, r)| r);
+    after.split_once('@').map_or(after, |(i, _)| i)
 }
 
 /// The major version an import module names (`@1` or `@1.4.0`).

@@ -46,6 +46,10 @@ pub struct Config {
     pub resolver: Arc<dyn Resolver>,
     /// Worker threads running processes (0: one per core).
     pub threads: usize,
+    /// How many plugin instances may live at once, over all processes
+    /// (each process that calls a plugin has its own). `None`: as many as
+    /// [`Config::max_processes`] when plugins are loaded, none otherwise.
+    pub max_plugin_instances: Option<u32>,
 }
 
 impl Default for Config {
@@ -60,11 +64,21 @@ impl Default for Config {
             net: crate::NetPolicy::default(),
             resolver: Arc::new(SystemResolver),
             threads: 0,
+            max_plugin_instances: None,
         }
     }
 }
 
 impl Config {
+    /// How many plugin instances may live at once, with `plugins` loaded.
+    pub fn plugin_instance_limit(&self, plugins: usize) -> u32 {
+        match (self.max_plugin_instances, plugins) {
+            (Some(n), _) => n,
+            (None, 0) => 0,
+            (None, _) => self.max_processes,
+        }
+    }
+
     /// How many worker threads to start: [`Config::threads`], or one per core.
     pub fn worker_threads(&self) -> usize {
         match self.threads {

@@ -25,6 +25,7 @@ mod map_limit;
 mod module;
 mod net_policy;
 mod node;
+mod plugin;
 mod process;
 mod resolver;
 mod scheduler;
@@ -38,6 +39,7 @@ pub use config::{parse_size, Config, Output};
 pub use guest_tests::{has_guest_tests, run_guest_tests, TestOptions};
 pub use module::Module;
 pub use net_policy::{NetPolicy, NetRule};
+pub use plugin::{PluginError, WIT_SECTION as PLUGIN_WIT_SECTION};
 pub use process::Outcome;
 pub use resolver::{Lookup, Resolver, SystemResolver};
 pub use signal::ExitReason;
@@ -92,6 +94,9 @@ pub enum VmError {
     /// The root process was dropped before it ended (the VM shut down).
     #[error("the root process was lost before it ended: the VM shut down under it")]
     Lost,
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
     /// [`Vm::run_export`] was given an export the module lacks, or one
     /// that is not of type `() -> ()`.
     #[error("the module has no export `{0}` of type () -> ()")]
@@ -102,6 +107,15 @@ pub enum VmError {
 #[derive(Clone, Default)]
 pub struct VmBuilder {
     config: Config,
+    /// Plugins to load: the name each is loaded under, and its bytes (or
+    /// the path to read them from).
+    plugins: Vec<(String, PluginSource)>,
+}
+
+#[derive(Clone)]
+enum PluginSource {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf),
 }
 
 impl VmBuilder {
@@ -170,6 +184,37 @@ impl VmBuilder {
         self
     }
 
+    /// Loads a plugin (a core module carrying its WIT, see `abi/README.md`)
+    /// whose functions guests may import; `name` names it in errors.
+    /// Checked when the VM is built.
+    pub fn plugin(mut self, name: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.plugins
+            .push((name.to_string(), PluginSource::Bytes(bytes.into())));
+        self
+    }
+
+    /// Loads a plugin from a file, named by its file name (`vm run
+    /// --plugin`). Read and checked when the VM is built.
+    pub fn plugin_file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.plugins
+            .push((name, PluginSource::File(path.to_path_buf())));
+        self
+    }
+
+    /// How many plugin instances may live at once, over all processes
+    /// (default: as many as processes, when plugins are loaded). A call
+    /// that would make one more fails, ending the calling process with a
+    /// `limit-reached` reason naming `--max-plugin-instances`.
+    pub fn max_plugin_instances(mut self, n: u32) -> Self {
+        self.config.max_plugin_instances = Some(n);
+        self
+    }
+
     /// Creates the VM.
     ///
     /// # Errors
@@ -177,24 +222,67 @@ impl VmBuilder {
     /// larger than the address space allows).
     pub fn build(self) -> Result<Vm, VmError> {
         let config = self.config;
+        let plugin_count = self.plugins.len();
         if config.max_stack < MIN_STACK {
             return Err(VmError::Engine(format!(
                 "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
                 config.max_stack
             )));
         }
-        let engine =
-            engine(&config).map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
+        let engine = engine(&config, config.plugin_instance_limit(plugin_count))
+            .map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(|e| VmError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut process::ProcessState| {
             s.wasi()
         })
         .map_err(|e| VmError::Engine(format!("{e:#}")))?;
-        let node = Node::new(engine, linker, config)
+        let plugins = load_plugins(&engine, &mut linker, self.plugins)?;
+        let node = Node::new(engine, linker, config, plugins)
             .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
         Ok(Vm { node })
     }
+}
+
+/// Loads, checks and links each plugin; two of the same name are refused.
+fn load_plugins(
+    engine: &Engine,
+    linker: &mut Linker<process::ProcessState>,
+    sources: Vec<(String, PluginSource)>,
+) -> Result<Vec<Arc<plugin::LoadedPlugin>>, VmError> {
+    let mut plugins: Vec<Arc<plugin::LoadedPlugin>> = Vec::new();
+    for (index, (name, source)) in sources.into_iter().enumerate() {
+        let bytes = match source {
+            PluginSource::Bytes(b) => b,
+            PluginSource::File(path) => std::fs::read(&path).map_err(|e| PluginError {
+                plugin: path.display().to_string(),
+                problem: format!("cannot be read: {e}"),
+                hint: "check the path given to --plugin".into(),
+            })?,
+        };
+        let loaded = plugin::LoadedPlugin::load(engine, linker, &name, &bytes, index)?;
+        if let Some(other) = plugins
+            .iter()
+            .find(|p| p.package.name == loaded.package.name)
+        {
+            return Err(PluginError {
+                plugin: name,
+                problem: format!(
+                    "provides {}, which {} provides already",
+                    loaded.package.package_name(),
+                    other.source
+                ),
+                hint: "load one plugin per name".into(),
+            }
+            .into());
+        }
+        plugins.push(Arc::new(loaded));
+    }
+    for p in &plugins {
+        p.add_to_linker(engine, linker)
+            .map_err(|e| VmError::Engine(format!("{e:#}")))?;
+    }
+    Ok(plugins)
 }
 
 /// Says what to do when the engine cannot be set up; the usual cause is a
@@ -215,11 +303,14 @@ const MIN_STACK: usize = 4 << 10;
 /// `max_stack` of wasm frames.
 const HOST_STACK: usize = 128 << 10;
 
-fn engine(config: &Config) -> wasmtime::Result<Engine> {
+fn engine(config: &Config, plugin_instances: u32) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_core_instances(config.max_processes)
-        .total_memories(config.max_processes)
-        .total_tables(config.max_processes)
+    // Plugin instances live in their process's store and run on its
+    // stack: they take instance, memory and table slots, not stacks.
+    let instances = config.max_processes.saturating_add(plugin_instances);
+    pool.total_core_instances(instances)
+        .total_memories(instances)
+        .total_tables(instances)
         .total_stacks(config.max_processes)
         .total_component_instances(0)
         .max_memory_size(config.max_memory)
@@ -304,7 +395,43 @@ impl Vm {
             name: name.to_string(),
             reason: e.to_string(),
         })?;
-        Module::load(&self.node.engine, &self.node.linker, name, &binary)
+        Module::load(
+            &self.node.engine,
+            &self.node.linker,
+            &self.node.plugins,
+            name,
+            &binary,
+        )
+    }
+
+    /// Every reason this VM, with its plugins, cannot run a module (empty
+    /// when it can); what `vm inspect` reports.
+    pub fn check(&self, info: &ModuleInfo) -> Vec<Incompatibility> {
+        let offered: Vec<_> = self
+            .node
+            .plugins
+            .iter()
+            .map(|p| (&p.package, p.source.as_str()))
+            .collect();
+        info.check_with(&offered)
+    }
+
+    /// The plugins loaded: the name each was loaded under, and the package
+    /// and version it provides (`plugin:kv@1.0.0`).
+    pub fn plugins(&self) -> Vec<(String, String)> {
+        self.node
+            .plugins
+            .iter()
+            .map(|p| (p.source.clone(), p.package.marker()))
+            .collect()
+    }
+
+    /// How many plugin instances were ever made (each process that calls a
+    /// plugin makes one, on its first call).
+    pub fn plugin_instantiations(&self) -> u64 {
+        self.node
+            .plugin_instantiations
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs a command module's `_start` as the root process and waits for it

@@ -45,6 +45,15 @@ enum Command {
         /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
         #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
         allow_net: Vec<vm_reference::NetRule>,
+        /// Load a plugin (a core module carrying its WIT) whose functions
+        /// guests may import as `plugin:NAME/…`. Repeatable.
+        #[arg(long = "plugin", value_name = "FILE")]
+        plugins: Vec<PathBuf>,
+        /// How many plugin instances may live at once (each process that
+        /// calls a plugin has its own; default: --max-processes). A call
+        /// past it ends the calling process with `limit-reached`.
+        #[arg(long, value_name = "N")]
+        max_plugin_instances: Option<u32>,
         /// The module to run.
         module: PathBuf,
         /// Arguments for the guest (after `--`).
@@ -54,6 +63,10 @@ enum Command {
     /// Print the ABI version a module needs, its imports by interface, and
     /// whether this VM can run it.
     Inspect {
+        /// Load a plugin (a core module carrying its WIT) whose functions
+        /// the module may import as `plugin:NAME/…`. Repeatable.
+        #[arg(long = "plugin", value_name = "FILE")]
+        plugins: Vec<PathBuf>,
         /// The module to inspect.
         module: PathBuf,
     },
@@ -71,6 +84,10 @@ enum Command {
         /// Grant network access, as for `vm run`.
         #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
         allow_net: Vec<vm_reference::NetRule>,
+        /// Load a plugin (a core module carrying its WIT) whose functions
+        /// guests may import as `plugin:NAME/…`. Repeatable.
+        #[arg(long = "plugin", value_name = "FILE")]
+        plugins: Vec<PathBuf>,
         /// The test module.
         module: PathBuf,
         /// libtest's arguments.
@@ -151,10 +168,16 @@ fn real_main() -> Result<ExitCode> {
             max_processes,
             threads,
             allow_net,
+            plugins,
+            max_plugin_instances,
             module,
             args,
         } => {
-            let builder = Vm::builder()
+            let mut builder = with_plugins(Vm::builder(), &plugins);
+            if let Some(n) = max_plugin_instances {
+                builder = builder.max_plugin_instances(n);
+            }
+            let builder = builder
                 .max_memory(max_memory)
                 .max_stack(max_stack)
                 .max_mailbox(max_mailbox)
@@ -168,6 +191,7 @@ fn real_main() -> Result<ExitCode> {
         Command::Test {
             timeout,
             allow_net,
+            plugins,
             module,
             args,
         } => {
@@ -176,7 +200,9 @@ fn real_main() -> Result<ExitCode> {
                 .build()?;
             let builder = allow_net
                 .into_iter()
-                .fold(Vm::builder(), |b, rule| b.allow_net(rule));
+                .fold(with_plugins(Vm::builder(), &plugins), |b, rule| {
+                    b.allow_net(rule)
+                });
             if !vm_reference::has_guest_tests(&module)
                 .with_context(|| format!("reading {}", module.display()))?
             {
@@ -221,7 +247,7 @@ fn real_main() -> Result<ExitCode> {
             println!("next: cd {name} && {next}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inspect { module } => {
+        Command::Inspect { plugins, module } => {
             let bytes = std::fs::read(&module)
                 .with_context(|| format!("cannot read {}", module.display()))?;
             let info = ModuleInfo::read(&bytes).map_err(|e| {
@@ -230,8 +256,20 @@ fn real_main() -> Result<ExitCode> {
                     module.display()
                 )
             })?;
-            print!("{}", inspect(&module.display().to_string(), &info));
-            Ok(if info.check().is_empty() {
+            // A VM with the plugins loaded (which checks them) answers
+            // whether the module runs here.
+            let vm = with_plugins(Vm::builder().max_processes(1), &plugins).build()?;
+            let problems = vm.check(&info);
+            print!(
+                "{}",
+                inspect(
+                    &module.display().to_string(),
+                    &info,
+                    &vm.plugins(),
+                    &problems
+                )
+            );
+            Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -240,7 +278,17 @@ fn real_main() -> Result<ExitCode> {
     }
 }
 
-fn inspect(name: &str, info: &ModuleInfo) -> String {
+/// Adds each `--plugin` to the builder.
+fn with_plugins(builder: vm_reference::VmBuilder, plugins: &[PathBuf]) -> vm_reference::VmBuilder {
+    plugins.iter().fold(builder, |b, p| b.plugin_file(p))
+}
+
+fn inspect(
+    name: &str,
+    info: &ModuleInfo,
+    loaded: &[(String, String)],
+    problems: &[vm_reference::Incompatibility],
+) -> String {
     use std::collections::BTreeMap;
     use std::fmt::Write;
     let mut out = String::new();
@@ -270,11 +318,31 @@ fn inspect(name: &str, info: &ModuleInfo) -> String {
             .or_default()
             .push(format!("{}{since}", i.name));
     }
+    let needed = info.plugins_needed();
+    if !needed.is_empty() {
+        let list: Vec<String> = needed
+            .iter()
+            .map(|(name, major, built)| match built {
+                Some(b) => format!(
+                    "plugin:{name} {major}.x (built for {})",
+                    compat::format_version(*b)
+                ),
+                None => format!("plugin:{name} {major}.x"),
+            })
+            .collect();
+        let _ = writeln!(out, "needs plugins:  {}", list.join(", "));
+    }
+    if !loaded.is_empty() {
+        let list: Vec<String> = loaded
+            .iter()
+            .map(|(source, package)| format!("{package} ({source})"))
+            .collect();
+        let _ = writeln!(out, "plugins here:   {}", list.join(", "));
+    }
     let _ = writeln!(out, "imports:");
     for (module, names) in groups {
         let _ = writeln!(out, "  {module}: {}", names.join(", "));
     }
-    let problems = info.check();
     if problems.is_empty() {
         let _ = writeln!(out, "runs here:      yes");
     } else {

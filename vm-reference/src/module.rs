@@ -70,6 +70,7 @@ impl Module {
     pub(crate) fn load(
         engine: &Engine,
         linker: &Linker<ProcessState>,
+        plugins: &[std::sync::Arc<crate::plugin::LoadedPlugin>],
         name: &str,
         bytes: &[u8],
     ) -> Result<Module, LoadError> {
@@ -77,7 +78,11 @@ impl Module {
             name: name.to_string(),
             reason,
         })?;
-        let problems: Vec<Incompatibility> = info.check();
+        let offered: Vec<_> = plugins
+            .iter()
+            .map(|p| (&p.package, p.source.as_str()))
+            .collect();
+        let problems: Vec<Incompatibility> = info.check_with(&offered);
         if !problems.is_empty() {
             return Err(LoadError::Incompatible {
                 name: name.to_string(),

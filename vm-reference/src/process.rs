@@ -149,6 +149,9 @@ pub(crate) struct ProcessState {
     /// Set by `process.hibernate` as it unwinds the guest (boxed: every
     /// process's state carries the field, few ever hibernate).
     pub hibernation: Option<Box<Hibernation>>,
+    /// The process's plugin instances, by plugin index, each made on the
+    /// process's first call to it.
+    pub plugins: Vec<Option<Box<crate::plugin::PluginInstance>>>,
 }
 
 /// A process that ends takes its monitors off their targets, so a
@@ -278,6 +281,7 @@ pub(crate) async fn run(launch: Launch) {
         memory: None,
         last_error: String::new(),
         hibernation: None,
+        plugins: Vec::new(),
     };
     // Boxed so that dropping it below really drops the store.
     let mut phase = Phase::Running(Box::pin(execute(
@@ -317,6 +321,9 @@ pub(crate) async fn run(launch: Launch) {
                 state.current = None;
                 state.current_resources.clear();
                 state.memory = None;
+                // Plugin instances lived in the old store: the next call
+                // after waking makes fresh ones, as after a spawn.
+                state.plugins.clear();
                 state.mailbox.purge(&entry.inbox, |m| {
                     m.kind == vm_abi::MessageKind::Init && m.sender == id
                 });

@@ -68,7 +68,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let name = format!("module loaded by process {}", state.id);
                 // Compiling is CPU-heavy: keep it off the scheduler's threads.
                 let loaded = tokio::task::spawn_blocking(move || {
-                    Module::load(&node.engine, &node.linker, &name, &bytes)
+                    Module::load(&node.engine, &node.linker, &node.plugins, &name, &bytes)
                 })
                 .await
                 .map_err(|e| wasmtime::format_err!("compiling a module panicked: {e}"))?;

@@ -27,7 +27,7 @@ use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use crate::table::ProcessTable;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use vm_abi::MessageKind;
@@ -69,6 +69,14 @@ pub(crate) struct Node {
     /// wasmtime does not expose).
     ticks: Arc<AtomicU64>,
     scheduler: Scheduler,
+    /// The plugins guests may import, in the order they were given.
+    pub plugins: Vec<Arc<crate::plugin::LoadedPlugin>>,
+    /// How many plugin instances may live at once (`--max-plugin-instances`).
+    pub plugin_instance_limit: u32,
+    /// How many plugin instances live now.
+    pub(crate) plugin_instances: AtomicU32,
+    /// How many plugin instances were ever made.
+    pub(crate) plugin_instantiations: AtomicU64,
 }
 
 impl Drop for Node {
@@ -84,7 +92,9 @@ impl Node {
         engine: Engine,
         linker: Linker<process::ProcessState>,
         config: Config,
+        plugins: Vec<Arc<crate::plugin::LoadedPlugin>>,
     ) -> std::io::Result<Arc<Node>> {
+        let plugin_instance_limit = config.plugin_instance_limit(plugins.len());
         let scheduler = Scheduler::new(config.worker_threads())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticks = Arc::new(AtomicU64::new(0));
@@ -107,6 +117,10 @@ impl Node {
             ticker,
             ticks,
             scheduler,
+            plugins,
+            plugin_instance_limit,
+            plugin_instances: AtomicU32::new(0),
+            plugin_instantiations: AtomicU64::new(0),
         }))
     }
 

@@ -1,0 +1,662 @@
+//! Plugins as the generators and the VM see them: a WIT package
+//! `plugin:NAME@MAJOR.MINOR.PATCH` read with `wit-parser`, checked against
+//! the subset of types a plugin function may use, and reduced to plain data,
+//! including how the VM copies each argument and result between a guest's
+//! memory and the plugin's.
+//!
+//! The lowering is the canonical ABI's, for this subset (see `abi/README.md`,
+//! "Plugins"):
+//!
+//! - parameters: `bool`, `u8`–`u64`, `s8`–`s64`, `string`, `list<u8>`;
+//! - results: none, one of those, `option<T>` or `result<T, E>` of them (a
+//!   missing `T` or `E` allowed).
+//!
+//! A `string` or `list<u8>` is a pointer and a length. A result that does
+//! not flatten to one core value is written through a return pointer (the
+//! guest's import) or returned as a pointer to it (the plugin's export); its
+//! strings and lists live in memory allocated by the receiver's
+//! `cabi_realloc`.
+
+use crate::model::{camel, snake};
+use crate::CoreType;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use wit_parser::abi::{AbiVariant, WasmType};
+use wit_parser::{Docs, Resolve, SizeAlign, Stability, Type, TypeDefKind};
+
+/// The namespace every plugin package has (`plugin:kv`).
+pub const NAMESPACE: &str = "plugin";
+
+/// A plugin's WIT package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The plugin's name (`kv` in `plugin:kv@1.0.0`).
+    pub name: String,
+    /// The package version.
+    pub version: (u32, u32, u32),
+    /// Package doc text.
+    pub docs: String,
+    /// Interfaces with functions, sorted by name.
+    pub interfaces: Vec<Interface>,
+}
+
+/// One interface, imported by guests as one core module.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    /// WIT name (`store`).
+    pub name: String,
+    /// The guests' import module (`plugin:kv/store@1`).
+    pub module: String,
+    /// Doc text.
+    pub docs: String,
+    /// Functions, in declaration order.
+    pub functions: Vec<Function>,
+}
+
+/// A value a parameter or result carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A scalar.
+    Scalar(Scalar),
+    /// `string` (UTF-8).
+    String,
+    /// `list<u8>`.
+    Bytes,
+}
+
+/// The scalars a plugin function may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    /// `bool`
+    Bool,
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `s8`
+    S8,
+    /// `s16`
+    S16,
+    /// `s32`
+    S32,
+    /// `s64`
+    S64,
+}
+
+impl Scalar {
+    /// Its WIT name.
+    pub fn wit(self) -> &'static str {
+        match self {
+            Scalar::Bool => "bool",
+            Scalar::U8 => "u8",
+            Scalar::U16 => "u16",
+            Scalar::U32 => "u32",
+            Scalar::U64 => "u64",
+            Scalar::S8 => "s8",
+            Scalar::S16 => "s16",
+            Scalar::S32 => "s32",
+            Scalar::S64 => "s64",
+        }
+    }
+
+    /// Bytes it takes in memory (also its alignment).
+    pub fn size(self) -> u32 {
+        match self {
+            Scalar::Bool | Scalar::U8 | Scalar::S8 => 1,
+            Scalar::U16 | Scalar::S16 => 2,
+            Scalar::U32 | Scalar::S32 => 4,
+            Scalar::U64 | Scalar::S64 => 8,
+        }
+    }
+
+    /// The core type it lowers to as a flat value.
+    pub fn core(self) -> CoreType {
+        match self {
+            Scalar::U64 | Scalar::S64 => CoreType::I64,
+            _ => CoreType::I32,
+        }
+    }
+}
+
+/// A function's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    /// Nothing.
+    Nothing,
+    /// One value.
+    One(Value),
+    /// `option<T>`.
+    Option(Value),
+    /// `result<T, E>`; `None` for `_`.
+    Result(Option<Value>, Option<Value>),
+}
+
+/// One function of a plugin.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// WIT name, also the guest's import name (`get`).
+    pub name: String,
+    /// Doc text.
+    pub docs: String,
+    /// The version that added it (`@since`).
+    pub since: (u32, u32, u32),
+    /// Parameters: WIT name and value.
+    pub params: Vec<(String, Value)>,
+    /// The result.
+    pub returns: Returns,
+    /// The guest's import signature: parameters (a trailing return pointer
+    /// when the result is [`ResultLayout::Area`]).
+    pub import_params: Vec<CoreType>,
+    /// The guest's import results (none, or one flat value).
+    pub import_results: Vec<CoreType>,
+    /// The plugin's export signature: parameters.
+    pub export_params: Vec<CoreType>,
+    /// The plugin's export results (a pointer to the result area, when the
+    /// result is [`ResultLayout::Area`]).
+    pub export_results: Vec<CoreType>,
+    /// How the result travels.
+    pub layout: ResultLayout,
+}
+
+/// How a result travels from the plugin to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultLayout {
+    /// No result.
+    Nothing,
+    /// One core value, returned directly; the VM normalises it as the
+    /// canonical ABI lifts the scalar (a `bool` is 0 or 1, a `u8` masked).
+    Flat(Scalar),
+    /// Bytes in memory: written by the plugin, returned as a pointer; copied
+    /// by the VM to the guest's return pointer.
+    Area {
+        /// Size in bytes.
+        size: u32,
+        /// Alignment in bytes.
+        align: u32,
+        /// A discriminant byte at offset 0 (for `option` and `result`): the
+        /// largest valid value.
+        discriminant: Option<u8>,
+        /// The strings and lists in the area.
+        buffers: Vec<Buffer>,
+    },
+}
+
+/// A string or list inside a result area: a pointer at `offset`, its length
+/// 4 bytes later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buffer {
+    /// Where its pointer is.
+    pub offset: u32,
+    /// Present only when the discriminant has this value.
+    pub when: Option<u8>,
+    /// A `string`, whose bytes must be UTF-8.
+    pub utf8: bool,
+}
+
+impl Function {
+    /// The core export a plugin module provides for it, for an interface
+    /// imported as `module` (`plugin:kv/store@1#get`).
+    pub fn export_name(&self, module: &str) -> String {
+        format!("{module}#{}", self.name)
+    }
+
+    /// Whether calling it needs the guest's `cabi_realloc` (its result holds
+    /// a string or list).
+    pub fn needs_guest_realloc(&self) -> bool {
+        matches!(&self.layout, ResultLayout::Area { buffers, .. } if !buffers.is_empty())
+    }
+
+    /// Whether calling it needs the plugin's `cabi_realloc` (a parameter is
+    /// a string or list).
+    pub fn needs_plugin_realloc(&self) -> bool {
+        self.params
+            .iter()
+            .any(|(_, v)| !matches!(v, Value::Scalar(_)))
+    }
+
+    /// Where the value sits in the result area: for an `option` or
+    /// `result`, after the discriminant byte, aligned to the most aligned
+    /// case (`result<s64, string>` at 8, `option<list<u8>>` at 4); 0 for a
+    /// lone string or list, and for results without an area.
+    ///
+    /// ```
+    /// let kv = vm_abi::plugin::Package::parse(
+    ///     "kv.wit",
+    ///     "package plugin:kv@1.0.0;
+    ///      interface store {
+    ///          @since(version = 1.0.0)
+    ///          increment: func(key: string, by: s64) -> result<s64, string>;
+    ///      }",
+    /// )
+    /// .unwrap();
+    /// assert_eq!(kv.interfaces[0].functions[0].payload_offset(), 8);
+    /// ```
+    pub fn payload_offset(&self) -> u32 {
+        let align = |v: &Option<Value>| v.map_or(1, Value::align);
+        match self.returns {
+            Returns::Option(v) => Value::align(v),
+            Returns::Result(ok, err) => align(&ok).max(align(&err)),
+            Returns::Nothing | Returns::One(_) => 0,
+        }
+    }
+}
+
+impl Value {
+    /// Its alignment in memory: a scalar's size, or 4 for a string or list
+    /// (a pointer and a length, two `i32`s).
+    pub fn align(self) -> u32 {
+        match self {
+            Value::Scalar(s) => s.size(),
+            Value::String | Value::Bytes => 4,
+        }
+    }
+}
+
+impl Package {
+    /// Reads a plugin package from a `.wit` file or a directory of them.
+    ///
+    /// # Errors
+    /// Fails when the WIT does not parse, is not a `plugin:` package with a
+    /// version, or uses a type outside the subset (the message names the
+    /// function).
+    pub fn load(path: &Path) -> Result<Package> {
+        let mut resolve = Resolve::new();
+        let (pkg, _) = resolve
+            .push_path(path)
+            .with_context(|| format!("reading the WIT in {}", path.display()))?;
+        Package::from_resolve(&resolve, pkg)
+    }
+
+    /// Reads a plugin package from WIT text (`origin` names it in errors).
+    ///
+    /// # Errors
+    /// As [`Package::load`].
+    pub fn parse(origin: &str, text: &str) -> Result<Package> {
+        let mut resolve = Resolve::new();
+        let pkg = resolve
+            .push_str(origin, text)
+            .with_context(|| format!("reading the WIT in {origin}"))?;
+        Package::from_resolve(&resolve, pkg)
+    }
+
+    /// Whether `text` declares a plugin package (`package plugin:…`).
+    pub fn is_plugin_wit(text: &str) -> bool {
+        text.lines()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("package "))
+            .is_some_and(|l| {
+                l.trim_start_matches("package ")
+                    .trim()
+                    .starts_with("plugin:")
+            })
+    }
+
+    fn from_resolve(resolve: &Resolve, pkg: wit_parser::PackageId) -> Result<Package> {
+        let package = &resolve.packages[pkg];
+        let full = format!("{}:{}", package.name.namespace, package.name.name);
+        if package.name.namespace != NAMESPACE {
+            bail!("package {full} is not a plugin: a plugin's package is named plugin:NAME@MAJOR.MINOR.PATCH");
+        }
+        let version =
+            package.name.version.clone().with_context(|| {
+                format!("package {full} needs a version: package {full}@1.0.0;")
+            })?;
+        if !version.pre.is_empty() || !version.build.is_empty() {
+            bail!("package {full}@{version}: a plugin's version is MAJOR.MINOR.PATCH, without a pre-release or build part");
+        }
+        let version = (
+            version.major as u32,
+            version.minor as u32,
+            version.patch as u32,
+        );
+        let name = package.name.name.clone();
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            bail!("plugin name `{name}`: use lower-case letters, digits and `-`");
+        }
+        let mut sizes = SizeAlign::default();
+        sizes.fill(resolve);
+        let mut interfaces = Vec::new();
+        let mut names: Vec<&String> = package.interfaces.keys().collect();
+        names.sort();
+        for iname in names {
+            let iface = &resolve.interfaces[package.interfaces[iname]];
+            if iface.functions.is_empty() {
+                continue;
+            }
+            if !iface.types.is_empty() {
+                let t = iface.types.keys().next().expect("not empty");
+                bail!("{full}/{iname} defines type `{t}`: plugin interfaces use bool, integers, string, list<u8>, option and result directly (named types are not in the plugin subset yet)");
+            }
+            let module = format!("{full}/{iname}@{}", version.0);
+            let mut functions = Vec::new();
+            for func in iface.functions.values() {
+                functions.push(
+                    function(resolve, &sizes, func, version)
+                        .with_context(|| format!("in {full}/{iname}.{}", func.name))?,
+                );
+            }
+            interfaces.push(Interface {
+                name: iname.clone(),
+                module,
+                docs: docs(&iface.docs),
+                functions,
+            });
+        }
+        if interfaces.is_empty() {
+            bail!("package {full} has no interface with functions: nothing to import");
+        }
+        Ok(Package {
+            name,
+            version,
+            docs: docs(&package.docs),
+            interfaces,
+        })
+    }
+
+    /// `plugin:NAME`.
+    pub fn package_name(&self) -> String {
+        format!("{NAMESPACE}:{}", self.name)
+    }
+
+    /// The marker line SDK bindings leave in a guest's `vm:abi` section
+    /// (`plugin:kv@1.0.0`).
+    pub fn marker(&self) -> String {
+        let (a, b, c) = self.version;
+        format!("{NAMESPACE}:{}@{a}.{b}.{c}", self.name)
+    }
+
+    /// The interface imported as `module` (`plugin:kv/store@1`).
+    pub fn interface(&self, module: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.module == module)
+    }
+
+    /// A Rust/C identifier prefix for the plugin (`kv`, `my_plugin`).
+    pub fn ident(&self) -> String {
+        snake(&self.name)
+    }
+
+    /// An AssemblyScript/Rust type-style name (`Kv`).
+    pub fn camel(&self) -> String {
+        camel(&self.name)
+    }
+}
+
+/// Where the payload of an `option` or `result` lies in its area: after
+/// the discriminant byte, aligned for the largest case (0 for other results).
+pub fn payload_offset(returns: &Returns) -> u32 {
+    let align = |v: &Option<Value>| match v {
+        None => 1,
+        Some(Value::Scalar(s)) => s.size(),
+        Some(Value::String | Value::Bytes) => 4,
+    };
+    match returns {
+        Returns::Option(v) => align(&Some(*v)),
+        Returns::Result(ok, err) => align(ok).max(align(err)),
+        Returns::Nothing | Returns::One(_) => 0,
+    }
+}
+
+fn docs(d: &Docs) -> String {
+    d.contents.clone().unwrap_or_default().trim().to_string()
+}
+
+fn value(resolve: &Resolve, ty: &Type) -> Result<Value> {
+    Ok(match ty {
+        Type::Bool => Value::Scalar(Scalar::Bool),
+        Type::U8 => Value::Scalar(Scalar::U8),
+        Type::U16 => Value::Scalar(Scalar::U16),
+        Type::U32 => Value::Scalar(Scalar::U32),
+        Type::U64 => Value::Scalar(Scalar::U64),
+        Type::S8 => Value::Scalar(Scalar::S8),
+        Type::S16 => Value::Scalar(Scalar::S16),
+        Type::S32 => Value::Scalar(Scalar::S32),
+        Type::S64 => Value::Scalar(Scalar::S64),
+        Type::String => Value::String,
+        Type::Id(id) => match &resolve.types[*id].kind {
+            TypeDefKind::List(Type::U8) => Value::Bytes,
+            TypeDefKind::Type(inner) => value(resolve, inner)?,
+            other => bail!(
+                "{} is outside the plugin subset (bool, integers, string, list<u8>)",
+                describe(other)
+            ),
+        },
+        other => bail!("{other:?} is outside the plugin subset (bool, integers, string, list<u8>)"),
+    })
+}
+
+fn describe(kind: &TypeDefKind) -> String {
+    match kind {
+        TypeDefKind::List(_) => "a list of other than u8".into(),
+        TypeDefKind::Record(_) => "a record".into(),
+        TypeDefKind::Variant(_) => "a variant".into(),
+        TypeDefKind::Enum(_) => "an enum".into(),
+        TypeDefKind::Flags(_) => "a flags type".into(),
+        TypeDefKind::Tuple(_) => "a tuple".into(),
+        TypeDefKind::Option(_) => "a nested option".into(),
+        TypeDefKind::Result(_) => "a nested result".into(),
+        TypeDefKind::Resource | TypeDefKind::Handle(_) => "a resource".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn returns(resolve: &Resolve, ty: Option<&Type>) -> Result<Returns> {
+    let Some(ty) = ty else {
+        return Ok(Returns::Nothing);
+    };
+    if let Type::Id(id) = ty {
+        match &resolve.types[*id].kind {
+            TypeDefKind::Option(inner) => return Ok(Returns::Option(value(resolve, inner)?)),
+            TypeDefKind::Result(r) => {
+                let ok = r.ok.as_ref().map(|t| value(resolve, t)).transpose()?;
+                let err = r.err.as_ref().map(|t| value(resolve, t)).transpose()?;
+                return Ok(Returns::Result(ok, err));
+            }
+            _ => {}
+        }
+    }
+    Ok(Returns::One(value(resolve, ty)?))
+}
+
+fn core(ts: &[WasmType]) -> Result<Vec<CoreType>> {
+    ts.iter()
+        .map(|t| match t {
+            WasmType::I32 | WasmType::Pointer | WasmType::Length => Ok(CoreType::I32),
+            WasmType::I64 => Ok(CoreType::I64),
+            other => bail!("core type {other:?} is outside the plugin subset"),
+        })
+        .collect()
+}
+
+fn function(
+    resolve: &Resolve,
+    sizes: &SizeAlign,
+    func: &wit_parser::Function,
+    version: (u32, u32, u32),
+) -> Result<Function> {
+    let since = match &func.stability {
+        Stability::Stable { since, .. } => {
+            (since.major as u32, since.minor as u32, since.patch as u32)
+        }
+        _ => bail!("every plugin function needs @since(version = …)"),
+    };
+    if since > version || since.0 != version.0 {
+        bail!(
+            "@since({}.{}.{}) does not fit the package version {}.{}.{}",
+            since.0,
+            since.1,
+            since.2,
+            version.0,
+            version.1,
+            version.2
+        );
+    }
+    if !matches!(func.kind, wit_parser::FunctionKind::Freestanding) {
+        bail!("only freestanding functions are in the plugin subset (no resources)");
+    }
+    let params = func
+        .params
+        .iter()
+        .map(|p| {
+            value(resolve, &p.ty)
+                .map(|v| (p.name.clone(), v))
+                .with_context(|| format!("parameter `{}`", p.name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let returns = returns(resolve, func.result.as_ref()).context("the result")?;
+    let import = resolve.wasm_signature(AbiVariant::GuestImport, func);
+    let export = resolve.wasm_signature(AbiVariant::GuestExport, func);
+    if import.indirect_params {
+        bail!("too many parameters: at most 16 core values");
+    }
+    let layout = match (&returns, func.result.as_ref()) {
+        (Returns::Nothing, _) => ResultLayout::Nothing,
+        (Returns::One(Value::Scalar(s)), _) => ResultLayout::Flat(*s),
+        (_, Some(ty)) => {
+            let size = sizes.size(ty).size_wasm32() as u32;
+            let align = sizes.align(ty).align_wasm32() as u32;
+            let payload = |cases: [Option<&Type>; 2]| {
+                sizes
+                    .payload_offset(wit_parser::Int::U8, cases)
+                    .size_wasm32() as u32
+            };
+            let buffer = |v: &Option<Value>, offset: u32, when: Option<u8>| match v {
+                Some(Value::String) => Some(Buffer {
+                    offset,
+                    when,
+                    utf8: true,
+                }),
+                Some(Value::Bytes) => Some(Buffer {
+                    offset,
+                    when,
+                    utf8: false,
+                }),
+                _ => None,
+            };
+            let (discriminant, buffers) = match (&returns, resolve_kind(resolve, ty)) {
+                (Returns::One(v), _) => (None, buffer(&Some(*v), 0, None).into_iter().collect()),
+                (Returns::Option(v), Some(TypeDefKind::Option(inner))) => {
+                    let at = payload([None, Some(inner)]);
+                    (
+                        Some(1),
+                        buffer(&Some(*v), at, Some(1)).into_iter().collect(),
+                    )
+                }
+                (Returns::Result(ok, err), Some(TypeDefKind::Result(r))) => {
+                    let at = payload([r.ok.as_ref(), r.err.as_ref()]);
+                    let mut b: Vec<Buffer> = buffer(ok, at, Some(0)).into_iter().collect();
+                    b.extend(buffer(err, at, Some(1)));
+                    (Some(1), b)
+                }
+                _ => unreachable!("returns() read these shapes"),
+            };
+            ResultLayout::Area {
+                size,
+                align,
+                discriminant,
+                buffers,
+            }
+        }
+        (_, None) => unreachable!("a result that is not Nothing has a type"),
+    };
+    Ok(Function {
+        name: func.name.clone(),
+        docs: docs(&func.docs),
+        since,
+        params,
+        returns,
+        import_params: core(&import.params)?,
+        import_results: core(&import.results)?,
+        export_params: core(&export.params)?,
+        export_results: core(&export.results)?,
+        layout,
+    })
+}
+
+fn resolve_kind<'a>(resolve: &'a Resolve, ty: &Type) -> Option<&'a TypeDefKind> {
+    match ty {
+        Type::Id(id) => Some(&resolve.types[*id].kind),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KV: &str = r#"
+package plugin:kv@1.2.0;
+
+interface store {
+    @since(version = 1.0.0)
+    set: func(key: string, value: list<u8>);
+    @since(version = 1.0.0)
+    get: func(key: string) -> option<list<u8>>;
+    @since(version = 1.1.0)
+    count: func() -> u32;
+    @since(version = 1.2.0)
+    rename: func(old: string, new: string) -> result<string, string>;
+    @since(version = 1.2.0)
+    name: func() -> string;
+}
+"#;
+
+    #[test]
+    fn reads_a_plugin_package_and_its_layouts() {
+        let p = Package::parse("kv.wit", KV).unwrap();
+        assert_eq!((p.name.as_str(), p.version), ("kv", (1, 2, 0)));
+        let store = p.interface("plugin:kv/store@1").unwrap();
+        let f = |n: &str| store.functions.iter().find(|f| f.name == n).unwrap();
+        use CoreType::I32;
+        assert_eq!(f("set").import_params, vec![I32; 4]);
+        assert_eq!(f("set").layout, ResultLayout::Nothing);
+        assert_eq!(f("get").import_params, vec![I32; 3]);
+        assert_eq!(f("get").export_results, vec![I32]);
+        assert_eq!(
+            f("get").layout,
+            ResultLayout::Area {
+                size: 12,
+                align: 4,
+                discriminant: Some(1),
+                buffers: vec![Buffer {
+                    offset: 4,
+                    when: Some(1),
+                    utf8: false
+                }]
+            }
+        );
+        assert_eq!(f("count").layout, ResultLayout::Flat(Scalar::U32));
+        assert_eq!(f("count").since, (1, 1, 0));
+        let ResultLayout::Area { buffers, .. } = &f("rename").layout else {
+            panic!()
+        };
+        assert_eq!(buffers.len(), 2);
+        assert!(f("name").needs_guest_realloc());
+        assert!(!f("count").needs_plugin_realloc());
+        assert_eq!(p.marker(), "plugin:kv@1.2.0");
+    }
+
+    #[test]
+    fn refuses_what_the_subset_does_not_cover() {
+        let bad = |body: &str| {
+            let text = format!("package plugin:x@1.0.0;\ninterface i {{\n{body}\n}}\n");
+            format!("{:#}", Package::parse("x.wit", &text).unwrap_err())
+        };
+        assert!(bad("@since(version = 1.0.0)\nf: func(x: f32);").contains("parameter `x`"));
+        assert!(bad("f: func();").contains("@since"));
+        let newer = bad("@since(version = 1.1.0)\nf: func();");
+        assert!(newer.contains("1.1.0"), "{newer}");
+        assert!(
+            bad("@since(version = 1.0.0)\nf: func() -> option<option<u8>>;")
+                .contains("nested option")
+        );
+        let not_plugin = Package::parse("x.wit", "package vm:x@1.0.0; interface i {}");
+        assert!(format!("{:#}", not_plugin.unwrap_err()).contains("not a plugin"));
+    }
+}

@@ -1,0 +1,121 @@
+//! What the bindings of a plugin (`vm bindgen PLUGIN.wit --lang rust`)
+//! build on: the result area a call writes, the copies of its strings and
+//! lists, and the guest's `cabi_realloc`, through which the VM hands them
+//! over.
+//!
+//! A plugin call's `string` or `list<u8>` result arrives in memory the VM
+//! allocated with this module's `cabi_realloc` (the global allocator), so
+//! the bindings take it as a `String` or `Vec<u8>` without copying.
+
+/// A plugin call's result area, aligned for any value it holds: the VM
+/// writes it through the return pointer.
+#[repr(C, align(8))]
+pub struct ResultArea<const N: usize>([u8; N]);
+
+impl<const N: usize> Default for ResultArea<N> {
+    fn default() -> Self {
+        ResultArea([0; N])
+    }
+}
+
+impl<const N: usize> ResultArea<N> {
+    /// The pointer to pass as the call's return pointer (an `i32` on wasm32).
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.0.as_mut_ptr()
+    }
+
+    fn array<const M: usize>(&self, at: usize) -> [u8; M] {
+        self.0[at..at + M].try_into().expect("within the area")
+    }
+
+    /// The byte at `at` (a discriminant, `u8`, `s8` or `bool`).
+    pub fn u8(&self, at: usize) -> u8 {
+        self.0[at]
+    }
+
+    /// The `u16` at `at`.
+    pub fn u16(&self, at: usize) -> u16 {
+        u16::from_le_bytes(self.array(at))
+    }
+
+    /// The `u32` at `at`.
+    pub fn u32(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.array(at))
+    }
+
+    /// The `u64` at `at`.
+    pub fn u64(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.array(at))
+    }
+
+    /// The `list<u8>` whose pointer and length are at `at`.
+    ///
+    /// # Safety
+    /// The VM wrote them there: the bytes were allocated with this
+    /// module's `cabi_realloc` and are owned by the caller from now on. Take
+    /// each list once.
+    pub unsafe fn bytes(&self, at: usize) -> Vec<u8> {
+        let ptr = self.u32(at) as usize as *mut u8;
+        let len = self.u32(at + 4) as usize;
+        if len == 0 {
+            return Vec::new();
+        }
+        // SAFETY: allocated by `cabi_realloc` with the layout (len, 1), as
+        // the caller promises.
+        unsafe { Vec::from_raw_parts(ptr, len, len) }
+    }
+
+    /// The `string` whose pointer and length are at `at`.
+    ///
+    /// # Safety
+    /// As [`ResultArea::bytes`]; the VM checked the bytes are UTF-8.
+    pub unsafe fn string(&self, at: usize) -> String {
+        // SAFETY: as the caller promises; the VM checks strings a plugin
+        // returns are UTF-8 before it hands them over.
+        unsafe { String::from_utf8_unchecked(self.bytes(at)) }
+    }
+}
+
+/// Panics: a plugin call works only in a guest running on the VM.
+#[cold]
+pub fn outside_vm(function: &str) -> ! {
+    panic!("vm-sdk: `{function}` is a plugin call; it works only in a guest running on the VM (wasm32)")
+}
+
+/// The canonical ABI's allocator export: the VM calls it to make room in
+/// this module's memory for each string or list a plugin call returns.
+///
+/// # Safety
+/// Called by the VM with `old_ptr`/`old_len` of an earlier allocation (or
+/// 0, 0) and a power-of-two `align`.
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use std::alloc::{alloc, handle_alloc_error, realloc, Layout};
+    if new_len == 0 {
+        // A zero-length list: a dangling, aligned pointer, never freed.
+        return align.max(1) as *mut u8;
+    }
+    let Ok(layout) = Layout::from_size_align(new_len, align.max(1)) else {
+        std::process::abort()
+    };
+    // SAFETY: the layout has a non-zero size; a reallocation names an
+    // earlier allocation of `old_len` bytes with this alignment.
+    let ptr = unsafe {
+        if old_len == 0 {
+            alloc(layout)
+        } else {
+            let old = Layout::from_size_align_unchecked(old_len, layout.align());
+            realloc(old_ptr, old, new_len)
+        }
+    };
+    if ptr.is_null() {
+        handle_alloc_error(layout)
+    }
+    ptr
+}
