@@ -263,3 +263,22 @@ pub async fn echo_100_clients(server: &Server) {
     // Each connection's process ends when its client closes; the root stays.
     wait_for(|| (server.vm.process_count() == 1).then_some(())).await;
 }
+
+/// The kv plugin as a core module (examples/plugins/kv/core-module).
+pub fn kv_plugin() -> PathBuf {
+    rust_guest("kv_plugin")
+}
+
+/// What every language's kv guest prints (examples/plugins/kv).
+pub const KV_TRANSCRIPT: &str = "set greeting
+get greeting: hello, plugin
+get missing: none
+count: 1
+increment hits: 1
+increment hits: 3
+increment greeting: error: greeting holds `hello, plugin`, not a number
+remove greeting: true
+remove greeting: false
+count: 1
+child count: 0
+";

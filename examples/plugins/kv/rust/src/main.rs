@@ -38,7 +38,7 @@ fn main() {
     println!("count: {}", store::count());
     // A child has a store of its own: the plugin's state is per process.
     let parent: Process<u32> = Process::this();
-    process::spawn(parent, |parent: Process<u32>, _: Mailbox<()>| {
+    process::spawn_link(parent, |parent: Process<u32>, _: Mailbox<()>| {
         parent.send(store::count());
     });
     let child_count = Mailbox::<u32>::this().receive().expect("a count");

@@ -1,0 +1,453 @@
+//! Plugins end to end: the kv example's plugin called from guests, the
+//! checks before a guest runs, plugins refused at load, laziness, and
+//! faults (hostile arguments, a faulty plugin, a trap, a busy loop, a
+//! memory limit, the instance limit), none of which may harm the VM or
+//! another process.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+use vm_reference::{ExitReason, LoadError, VmError};
+use vm_tests::{kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT};
+
+/// Panics anywhere in this test binary (a panic inside the VM is a bug
+/// even when the process it served ends with a reason).
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            report(info);
+        }));
+    });
+}
+
+/// A plugin written in WAT: its WIT in the `vm:plugin` section, then
+/// `body` (exports and all).
+fn wat_plugin(wit: &str, body: &str) -> String {
+    format!("(module (@custom \"vm:plugin\" \"{wit}\") {body})")
+}
+
+/// A plugin whose functions misbehave, one way each.
+fn faulty() -> String {
+    wat_plugin(
+        "package plugin:faulty@1.0.0; interface api { \
+         @since(version = 1.0.0) crash: func(); \
+         @since(version = 1.0.0) spin: func(); \
+         @since(version = 1.0.0) grow: func(pages: u32) -> s32; \
+         @since(version = 1.0.0) wild-string: func() -> string; \
+         @since(version = 1.0.0) not-utf8: func() -> string; \
+         @since(version = 1.0.0) bad-option: func() -> option<u8>; \
+         @since(version = 1.0.0) wide-bool: func() -> bool; }",
+        r#"(memory (export "memory") 1)
+        (data (i32.const 64) "\ff\fe")
+        (func (export "plugin:faulty/api@1#crash") unreachable)
+        (func (export "plugin:faulty/api@1#spin") (loop (br 0)))
+        (func (export "plugin:faulty/api@1#grow") (param i32) (result i32)
+            (memory.grow (local.get 0)))
+        (func (export "plugin:faulty/api@1#wild-string") (result i32)
+            (i32.store (i32.const 16) (i32.const 0xfff000))
+            (i32.store (i32.const 20) (i32.const 100))
+            (i32.const 16))
+        (func (export "plugin:faulty/api@1#not-utf8") (result i32)
+            (i32.store (i32.const 16) (i32.const 64))
+            (i32.store (i32.const 20) (i32.const 2))
+            (i32.const 16))
+        (func (export "plugin:faulty/api@1#bad-option") (result i32)
+            (i32.store8 (i32.const 16) (i32.const 7))
+            (i32.const 16))
+        (func (export "plugin:faulty/api@1#wide-bool") (result i32) (i32.const 7))"#,
+    )
+}
+
+/// A guest that imports `plugin:faulty/api@1` `name` with `sig` and runs
+/// `body` as its `_start`.
+fn faulty_guest(name: &str, sig: &str, body: &str) -> String {
+    format!(
+        r#"(module
+            (import "plugin:faulty/api@1" "{name}" (func $f {sig}))
+            (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 200) "\d2\00\00\00\01\00\00\00")
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+            (func $say (drop (call $w (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208))))
+            (func (export "_start") {body}))"#
+    )
+}
+
+async fn run_wat_on(
+    builder: vm_reference::VmBuilder,
+    wat: &str,
+) -> (vm_reference::Vm, vm_reference::Outcome) {
+    let vm = builder.build().unwrap();
+    let module = vm.load("guest.wat", wat.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["guest"]).await.unwrap();
+    (vm, outcome)
+}
+
+fn trap(outcome: &vm_reference::Outcome) -> &str {
+    match &outcome.reason {
+        ExitReason::Trap(t) => {
+            assert!(!t.contains("bug in the VM"), "{t}");
+            t
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+/// After a fault, the same VM still runs the kv guest to its end.
+async fn still_runs_kv(vm: &vm_reference::Vm) {
+    let guest = vm.load_file(rust_guest("kv-guest")).unwrap();
+    let outcome = vm.run(&guest, &["kv-guest"]).await.unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
+}
+
+#[tokio::test]
+async fn the_rust_guest_uses_the_kv_plugin_and_each_process_has_its_own_store() {
+    let run = run_file_on(
+        test_vm().plugin_file(kv_plugin()),
+        &rust_guest("kv-guest"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    // `child count: 0` after the parent stored a key: the child's plugin
+    // instance is its own.
+    assert_eq!(run.stdout, KV_TRANSCRIPT);
+}
+
+#[tokio::test]
+async fn a_guest_is_refused_before_it_runs_when_its_plugin_is_not_loaded() {
+    let vm = test_vm().build().unwrap();
+    let err = vm.load_file(rust_guest("kv-guest")).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::Incompatible { .. }), "{text}");
+    assert!(
+        text.contains("plugin:kv/store@1.get")
+            && text.contains("plugin:kv 1.0.0, which is not loaded")
+            && text.contains("--plugin kv.wasm"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn another_major_a_missing_function_and_a_wrong_signature_are_refused_naming_both_sides() {
+    let kv2 = wat_plugin(
+        "package plugin:kv@2.0.0; interface store { @since(version = 2.0.0) count: func() -> u32; }",
+        r#"(memory (export "memory") 1) (func (export "plugin:kv/store@2#count") (result i32) (i32.const 0))"#,
+    );
+    let vm = test_vm().plugin("kv2.wat", kv2).build().unwrap();
+    let text = vm
+        .load_file(rust_guest("kv-guest"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            "the guest needs plugin:kv 1.0.0, but the loaded plugin (kv2.wat) is plugin:kv 2.0.0"
+        ),
+        "{text}"
+    );
+
+    let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
+    // A function of a newer minor, from a guest marked as built for it.
+    let newer = r#"(module
+        (@custom "vm:abi" "plugin:kv@1.3.0\n")
+        (import "plugin:kv/store@1" "rename" (func (param i32 i32 i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")))"#;
+    let text = vm
+        .load("newer.wat", newer.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("plugin:kv/store@1.rename")
+            && text.contains("plugin:kv 1.0.0 (kv_plugin.wasm), has no such function")
+            && text.contains("built for 1.3.0"),
+        "{text}"
+    );
+    let wrong = r#"(module
+        (import "plugin:kv/store@1" "count" (func (param i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")))"#;
+    let text = vm
+        .load("wrong.wat", wrong.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("its signature is (i32) -> (i32) but plugin:kv 1.0.0 (kv_plugin.wasm) defines () -> (i32)"),
+        "{text}"
+    );
+    // A list result needs somewhere to go.
+    let no_realloc = r#"(module
+        (import "plugin:kv/store@1" "get" (func (param i32 i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")))"#;
+    let text = vm
+        .load("no-realloc.wat", no_realloc.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("exports no `cabi_realloc`"), "{text}");
+}
+
+#[tokio::test]
+async fn plugins_that_cannot_work_are_refused_when_the_vm_is_built() {
+    let refused = |name: &str, wat: String| match test_vm().plugin(name, wat).build() {
+        Err(VmError::Plugin(e)) => e.to_string(),
+        Err(other) => panic!("{name}: another error: {other}"),
+        Ok(_) => panic!("{name}: loaded"),
+    };
+    let wit = "package plugin:p@1.0.0; interface i { @since(version = 1.0.0) f: func() -> u32; }";
+    let text = refused(
+        "host.wat",
+        wat_plugin(
+            wit,
+            r#"(import "vm:host/process@1" "self-id" (func (result i64)))
+            (memory (export "memory") 1) (func (export "plugin:p/i@1#f") (result i32) (i32.const 1))"#,
+        ),
+    );
+    assert!(
+        text.contains("host.wat") && text.contains("may not import vm:host"),
+        "{text}"
+    );
+    let text = refused(
+        "bare.wat",
+        r#"(module (memory (export "memory") 1))"#.to_string(),
+    );
+    assert!(text.contains("no `vm:plugin` custom section"), "{text}");
+    let text = refused(
+        "missing.wat",
+        wat_plugin(wit, r#"(memory (export "memory") 1)"#),
+    );
+    assert!(text.contains("does not export `plugin:p/i@1#f`"), "{text}");
+    let text = refused(
+        "typed.wat",
+        wat_plugin(
+            wit,
+            r#"(memory (export "memory") 1) (func (export "plugin:p/i@1#f") (param i32) (result i32) (i32.const 1))"#,
+        ),
+    );
+    assert!(
+        text.contains("with a type other than its WIT's () -> (i32)"),
+        "{text}"
+    );
+    let text = refused(
+        "wit.wat",
+        wat_plugin("package vm:p@1.0.0; interface i {}", ""),
+    );
+    assert!(text.contains("not a plugin"), "{text}");
+    // Two plugins of one name.
+    let kv = std::fs::read(kv_plugin()).unwrap();
+    match test_vm()
+        .plugin("a.wasm", kv.clone())
+        .plugin("b.wasm", kv)
+        .build()
+    {
+        Err(e) => assert!(
+            e.to_string().contains("which a.wasm provides already"),
+            "{e}"
+        ),
+        Ok(_) => panic!("two plugins of one name loaded"),
+    }
+}
+
+#[tokio::test]
+async fn processes_that_import_a_plugin_but_never_call_it_make_no_instance() {
+    let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
+    let idle = r#"(module
+        (import "plugin:kv/store@1" "count" (func (result i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")))"#;
+    let idle = vm.load("idle.wat", idle.as_bytes()).unwrap();
+    for _ in 0..50 {
+        let outcome = vm.run(&idle, &["idle"]).await.unwrap();
+        assert_eq!(outcome.reason, ExitReason::Normal);
+    }
+    assert_eq!(vm.plugin_instantiations(), 0);
+    // The kv guest's two processes call it: two instances.
+    still_runs_kv(&vm).await;
+    assert_eq!(vm.plugin_instantiations(), 2);
+}
+
+#[tokio::test]
+async fn hostile_arguments_end_the_caller_alone_with_a_reason() {
+    count_panics();
+    PANICS.store(0, Ordering::SeqCst);
+    let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
+    let guest = |body: &str| {
+        format!(
+            r#"(module
+            (import "plugin:kv/store@1" "get" (func $get (param i32 i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "\ff\fe")
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+            (func (export "_start") {body}))"#
+        )
+    };
+    let cases = [
+        (
+            "(call $get (i32.const 65530) (i32.const 100) (i32.const 64))",
+            "plugin:kv/store.get: argument `key` at 65530 with length 100 lies outside memory",
+        ),
+        (
+            "(call $get (i32.const -1) (i32.const -1) (i32.const 64))",
+            "argument `key` at 4294967295 with length 4294967295 lies outside memory",
+        ),
+        (
+            "(call $get (i32.const 0) (i32.const 2) (i32.const 64))",
+            "plugin:kv/store.get: argument `key` is not UTF-8",
+        ),
+        (
+            "(call $get (i32.const 8) (i32.const 0) (i32.const 65530))",
+            "plugin:kv/store.get: return pointer 65530 lies outside memory",
+        ),
+        (
+            "(call $get (i32.const 8) (i32.const 0) (i32.const 66))",
+            "is not 4-byte aligned",
+        ),
+    ];
+    for (body, expected) in cases {
+        let module = vm.load("hostile.wat", guest(body).as_bytes()).unwrap();
+        let outcome = vm.run(&module, &["hostile"]).await.unwrap();
+        let reason = trap(&outcome);
+        assert!(reason.contains(expected), "{body}: {reason}");
+    }
+    still_runs_kv(&vm).await;
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");
+}
+
+#[tokio::test]
+async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function() {
+    count_panics();
+    let vm = test_vm()
+        .plugin("faulty.wat", faulty())
+        .plugin_file(kv_plugin())
+        .max_memory(4 << 20)
+        .build()
+        .unwrap();
+    let cases = [
+        (
+            "crash",
+            "",
+            "(call $f)",
+            "plugin:faulty/api.crash failed: wasm trap: wasm `unreachable` instruction executed",
+        ),
+        (
+            "grow",
+            "(param i32) (result i32)",
+            "(drop (call $f (i32.const 1000)))",
+            "memory limit exceeded",
+        ),
+        (
+            "wild-string",
+            "(param i32)",
+            "(call $f (i32.const 64))",
+            "plugin:faulty/api.wild-string returned a list at 16773120 with length 100, outside its memory (a fault in the plugin)",
+        ),
+        (
+            "not-utf8",
+            "(param i32)",
+            "(call $f (i32.const 64))",
+            "plugin:faulty/api.not-utf8 returned a string that is not UTF-8",
+        ),
+        (
+            "bad-option",
+            "(param i32)",
+            "(call $f (i32.const 64))",
+            "plugin:faulty/api.bad-option returned the discriminant 7",
+        ),
+    ];
+    for (name, sig, body, expected) in cases {
+        let (_, outcome) = {
+            let module = vm
+                .load("caller.wat", faulty_guest(name, sig, body).as_bytes())
+                .unwrap();
+            ((), vm.run(&module, &["caller"]).await.unwrap())
+        };
+        let reason = trap(&outcome);
+        assert!(reason.contains(expected), "{name}: {reason}");
+    }
+    // A bool is 0 or 1 when the guest sees it, whatever the plugin returned.
+    let module = vm
+        .load(
+            "bool.wat",
+            faulty_guest(
+                "wide-bool",
+                "(result i32)",
+                "(if (i32.ne (call $f) (i32.const 1)) (then unreachable))",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let outcome = vm.run(&module, &["bool"]).await.unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
+    still_runs_kv(&vm).await;
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");
+}
+
+#[tokio::test]
+async fn a_plugin_that_loops_forever_is_preempted_and_its_caller_can_be_killed() {
+    // One worker: the canary runs only if the loop inside the plugin
+    // yields its time slice.
+    let vm = test_vm()
+        .threads(1)
+        .plugin("faulty.wat", faulty())
+        .build()
+        .unwrap();
+    let spinner = vm
+        .load("spin.wat", faulty_guest("spin", "", "(call $f)").as_bytes())
+        .unwrap();
+    let canary = vm
+        .load(
+            "canary.wat",
+            faulty_guest("crash", "", "(call $say)").as_bytes(),
+        )
+        .unwrap();
+    let spinning = vm.run(&spinner, &["spin"]);
+    tokio::pin!(spinning);
+    // The spinner's plugin instance exists once it is about to loop in it.
+    tokio::select! {
+        outcome = &mut spinning => panic!("the spinner ended: {outcome:?}"),
+        () = async { while vm.plugin_instantiations() == 0 { tokio::task::yield_now().await } } => {}
+    }
+    tokio::select! {
+        outcome = &mut spinning => panic!("the spinner ended: {outcome:?}"),
+        outcome = vm.run(&canary, &["canary"]) => assert_eq!(outcome.unwrap().reason, ExitReason::Normal),
+    }
+    let ((), outcome) = tokio::join!(vm.kill_all(), spinning);
+    assert_eq!(outcome.unwrap().reason, ExitReason::Killed);
+}
+
+#[tokio::test]
+async fn a_call_past_the_plugin_instance_limit_fails_naming_the_flag() {
+    // The kv guest's root holds the only instance; its linked child's call
+    // fails, and the root ends with the child's reason.
+    let run = run_file_on(
+        test_vm().plugin_file(kv_plugin()).max_plugin_instances(1),
+        &rust_guest("kv-guest"),
+        &[],
+    )
+    .await
+    .unwrap();
+    let reason = run.outcome.reason.to_string();
+    assert!(
+        reason.contains("limit-reached") && reason.contains("--max-plugin-instances"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn the_abi_1_0_fixture_still_runs_with_plugins_loaded() {
+    let run = run_file_on(
+        test_vm()
+            .plugin_file(kv_plugin())
+            .plugin("faulty.wat", faulty()),
+        &vm_tests::fixture("abi-1.0-guest.wasm"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+}
