@@ -204,6 +204,11 @@ impl Function {
         format!("{module}#{}", self.name)
     }
 
+    /// How many values it returns in the component model (0 or 1).
+    pub fn returns_count(&self) -> usize {
+        usize::from(self.returns != Returns::Nothing)
+    }
+
     /// Whether calling it needs the guest's `cabi_realloc` (its result holds
     /// a string or list).
     pub fn needs_guest_realloc(&self) -> bool {
@@ -218,41 +223,12 @@ impl Function {
             .any(|(_, v)| !matches!(v, Value::Scalar(_)))
     }
 
-    /// Where the value sits in the result area: for an `option` or
-    /// `result`, after the discriminant byte, aligned to the most aligned
-    /// case (`result<s64, string>` at 8, `option<list<u8>>` at 4); 0 for a
-    /// lone string or list, and for results without an area.
-    ///
-    /// ```
-    /// let kv = vm_abi::plugin::Package::parse(
-    ///     "kv.wit",
-    ///     "package plugin:kv@1.0.0;
-    ///      interface store {
-    ///          @since(version = 1.0.0)
-    ///          increment: func(key: string, by: s64) -> result<s64, string>;
-    ///      }",
-    /// )
-    /// .unwrap();
-    /// assert_eq!(kv.interfaces[0].functions[0].payload_offset(), 8);
-    /// ```
-    pub fn payload_offset(&self) -> u32 {
-        let align = |v: &Option<Value>| v.map_or(1, Value::align);
-        match self.returns {
-            Returns::Option(v) => Value::align(v),
-            Returns::Result(ok, err) => align(&ok).max(align(&err)),
-            Returns::Nothing | Returns::One(_) => 0,
-        }
-    }
-}
-
-impl Value {
-    /// Its alignment in memory: a scalar's size, or 4 for a string or list
-    /// (a pointer and a length, two `i32`s).
-    pub fn align(self) -> u32 {
-        match self {
-            Value::Scalar(s) => s.size(),
-            Value::String | Value::Bytes => 4,
-        }
+    /// Whether the guest's import takes a return pointer (its last
+    /// parameter) to which the result is written, rather than returning it.
+    /// A `result` without payloads has an area in [`Function::layout`] yet
+    /// flattens to one `i32`, its discriminant, which the import returns.
+    pub fn has_return_pointer(&self) -> bool {
+        matches!(self.layout, ResultLayout::Area { .. }) && self.import_results.is_empty()
     }
 }
 

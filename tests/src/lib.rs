@@ -282,3 +282,9 @@ remove greeting: false
 count: 1
 child count: 0
 ";
+
+/// The kv plugin as a component (the same crate built for wasm32-wasip2).
+pub fn kv_component() -> PathBuf {
+    guests_built();
+    root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")
+}

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use vm_reference::{ExitReason, LoadError, VmError};
-use vm_tests::{kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT};
+use vm_tests::{kv_component, kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT};
 
 /// Panics anywhere in this test binary (a panic inside the VM is a bug
 /// even when the process it served ends with a reason).
@@ -106,17 +106,26 @@ async fn still_runs_kv(vm: &vm_reference::Vm) {
 
 #[tokio::test]
 async fn the_rust_guest_uses_the_kv_plugin_and_each_process_has_its_own_store() {
-    let run = run_file_on(
-        test_vm().plugin_file(kv_plugin()),
-        &rust_guest("kv-guest"),
-        &[],
-    )
-    .await
-    .unwrap();
-    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
-    // `child count: 0` after the parent stored a key: the child's plugin
-    // instance is its own.
-    assert_eq!(run.stdout, KV_TRANSCRIPT);
+    // The same guest, with the plugin as a core module and as a component.
+    for plugin in [kv_plugin(), kv_component()] {
+        let builder = test_vm().plugin_file(&plugin);
+        let run = run_file_on(builder, &rust_guest("kv-guest"), &[])
+            .await
+            .unwrap();
+        assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+        // `child count: 0` after the parent stored a key: the child's
+        // plugin instance is its own.
+        assert_eq!(run.stdout, KV_TRANSCRIPT, "{}", plugin.display());
+    }
+    let vm = test_vm().plugin_file(kv_component()).build().unwrap();
+    assert_eq!(
+        vm.plugins(),
+        [(
+            "kv_plugin.wasm".to_string(),
+            "plugin:kv@1.0.0".to_string(),
+            "component"
+        )]
+    );
 }
 
 #[tokio::test]
@@ -442,7 +451,7 @@ async fn a_call_past_the_plugin_instance_limit_fails_naming_the_flag() {
 async fn the_abi_1_0_fixture_still_runs_with_plugins_loaded() {
     let run = run_file_on(
         test_vm()
-            .plugin_file(kv_plugin())
+            .plugin_file(kv_component())
             .plugin("faulty.wat", faulty()),
         &vm_tests::fixture("abi-1.0-guest.wasm"),
         &[],

@@ -222,45 +222,69 @@ impl VmBuilder {
     /// larger than the address space allows).
     pub fn build(self) -> Result<Vm, VmError> {
         let config = self.config;
-        let plugin_count = self.plugins.len();
+        let plugins = read_plugins(self.plugins)?;
+        let plugin_count = plugins.len();
+        let components = plugins
+            .iter()
+            .any(|(_, bytes)| wasmparser::Parser::is_component(bytes));
         if config.max_stack < MIN_STACK {
             return Err(VmError::Engine(format!(
                 "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
                 config.max_stack
             )));
         }
-        let engine = engine(&config, config.plugin_instance_limit(plugin_count))
-            .map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
+        let engine = engine(
+            &config,
+            config.plugin_instance_limit(plugin_count),
+            components,
+        )
+        .map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(|e| VmError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut process::ProcessState| {
             s.wasi()
         })
         .map_err(|e| VmError::Engine(format!("{e:#}")))?;
-        let plugins = load_plugins(&engine, &mut linker, self.plugins)?;
+        let plugins = load_plugins(&engine, &mut linker, plugins)?;
         let node = Node::new(engine, linker, config, plugins)
             .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
         Ok(Vm { node })
     }
 }
 
+/// Each plugin's name and bytes.
+fn read_plugins(sources: Vec<(String, PluginSource)>) -> Result<Vec<(String, Vec<u8>)>, VmError> {
+    sources
+        .into_iter()
+        .map(|(name, source)| match source {
+            PluginSource::Bytes(b) => Ok((name, b)),
+            PluginSource::File(path) => std::fs::read(&path).map(|b| (name, b)).map_err(|e| {
+                PluginError {
+                    plugin: path.display().to_string(),
+                    problem: format!("cannot be read: {e}"),
+                    hint: "check the path given to --plugin".into(),
+                }
+                .into()
+            }),
+        })
+        .collect()
+}
+
 /// Loads, checks and links each plugin; two of the same name are refused.
 fn load_plugins(
     engine: &Engine,
     linker: &mut Linker<process::ProcessState>,
-    sources: Vec<(String, PluginSource)>,
+    sources: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<Arc<plugin::LoadedPlugin>>, VmError> {
     let mut plugins: Vec<Arc<plugin::LoadedPlugin>> = Vec::new();
-    for (index, (name, source)) in sources.into_iter().enumerate() {
-        let bytes = match source {
-            PluginSource::Bytes(b) => b,
-            PluginSource::File(path) => std::fs::read(&path).map_err(|e| PluginError {
-                plugin: path.display().to_string(),
-                problem: format!("cannot be read: {e}"),
-                hint: "check the path given to --plugin".into(),
-            })?,
-        };
-        let loaded = plugin::LoadedPlugin::load(engine, linker, &name, &bytes, index)?;
+    let mut component_linker = wasmtime::component::Linker::new(engine);
+    if !sources.is_empty() {
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)
+            .map_err(|e| VmError::Engine(format!("{e:#}")))?;
+    }
+    for (index, (name, bytes)) in sources.into_iter().enumerate() {
+        let loaded =
+            plugin::LoadedPlugin::load(engine, linker, &component_linker, &name, &bytes, index)?;
         if let Some(other) = plugins
             .iter()
             .find(|p| p.package.name == loaded.package.name)
@@ -303,16 +327,23 @@ const MIN_STACK: usize = 4 << 10;
 /// `max_stack` of wasm frames.
 const HOST_STACK: usize = 128 << 10;
 
-fn engine(config: &Config, plugin_instances: u32) -> wasmtime::Result<Engine> {
+/// Core instances, memories and tables a component plugin's instance may
+/// hold (a wit-bindgen component has its module and a few small shims).
+const SLOTS_PER_COMPONENT: u32 = 8;
+
+fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     // Plugin instances live in their process's store and run on its
     // stack: they take instance, memory and table slots, not stacks.
-    let instances = config.max_processes.saturating_add(plugin_instances);
+    let per_plugin = if components { SLOTS_PER_COMPONENT } else { 1 };
+    let instances = config
+        .max_processes
+        .saturating_add(plugin_instances.saturating_mul(per_plugin));
     pool.total_core_instances(instances)
         .total_memories(instances)
         .total_tables(instances)
         .total_stacks(config.max_processes)
-        .total_component_instances(0)
+        .total_component_instances(if components { plugin_instances } else { 0 })
         .max_memory_size(config.max_memory)
         // Spawn-heavy loads free slots constantly, and each madvise that
         // decommits a freed slot costs a TLB shootdown on every core: batch
@@ -416,13 +447,21 @@ impl Vm {
         info.check_with(&offered)
     }
 
-    /// The plugins loaded: the name each was loaded under, and the package
-    /// and version it provides (`plugin:kv@1.0.0`).
-    pub fn plugins(&self) -> Vec<(String, String)> {
+    /// The plugins loaded: the name each was loaded under, the package and
+    /// version it provides (`plugin:kv@1.0.0`), and its kind (`core
+    /// module` or `component`).
+    pub fn plugins(&self) -> Vec<(String, String, &'static str)> {
         self.node
             .plugins
             .iter()
-            .map(|p| (p.source.clone(), p.package.marker()))
+            .map(|p| {
+                let kind = if p.is_component() {
+                    "component"
+                } else {
+                    "core module"
+                };
+                (p.source.clone(), p.package.marker(), kind)
+            })
             .collect()
     }
 

@@ -286,7 +286,7 @@ fn with_plugins(builder: vm_reference::VmBuilder, plugins: &[PathBuf]) -> vm_ref
 fn inspect(
     name: &str,
     info: &ModuleInfo,
-    loaded: &[(String, String)],
+    loaded: &[(String, String, &str)],
     problems: &[vm_reference::Incompatibility],
 ) -> String {
     use std::collections::BTreeMap;
@@ -335,7 +335,7 @@ fn inspect(
     if !loaded.is_empty() {
         let list: Vec<String> = loaded
             .iter()
-            .map(|(source, package)| format!("{package} ({source})"))
+            .map(|(source, package, kind)| format!("{package} ({source}, a {kind})"))
             .collect();
         let _ = writeln!(out, "plugins here:   {}", list.join(", "));
     }

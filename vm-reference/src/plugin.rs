@@ -25,8 +25,9 @@ use crate::process::ProcessState;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use vm_abi::plugin::{Package, ResultLayout, Scalar, Value};
+use vm_abi::plugin::{Package, ResultLayout, Returns, Scalar, Value};
 use vm_abi::CoreType;
+use wasmtime::component;
 use wasmtime::{
     Caller, Engine, Func, FuncType, InstancePre, Linker, Memory, ModuleExport, Val, ValType,
 };
@@ -57,7 +58,7 @@ impl fmt::Display for PluginError {
 
 impl std::error::Error for PluginError {}
 
-/// A plugin loaded into a VM: its WIT, its compiled module pre-linked with
+/// A plugin loaded into a VM: its WIT, its compiled code pre-linked with
 /// what it may import (WASI), and where each function is exported.
 pub(crate) struct LoadedPlugin {
     /// The name it was loaded under (its file name, for the CLI).
@@ -66,12 +67,26 @@ pub(crate) struct LoadedPlugin {
     pub package: Package,
     /// Its place in the VM's list (and in each process's instances).
     pub index: usize,
-    pre: InstancePre<ProcessState>,
-    memory: ModuleExport,
-    realloc: Option<ModuleExport>,
-    initialize: Option<ModuleExport>,
-    /// Per interface, per function: the export and its post-return.
-    exports: Vec<Vec<(ModuleExport, Option<ModuleExport>)>>,
+    kind: Kind,
+}
+
+/// What implements a plugin.
+enum Kind {
+    /// A core module: the VM lowers and lifts with the canonical ABI.
+    Core {
+        pre: InstancePre<ProcessState>,
+        memory: ModuleExport,
+        realloc: Option<ModuleExport>,
+        initialize: Option<ModuleExport>,
+        /// Per interface, per function: the export and its post-return.
+        exports: Vec<Vec<(ModuleExport, Option<ModuleExport>)>>,
+    },
+    /// A component: wasmtime lowers and lifts, from values the VM makes.
+    Component {
+        pre: component::InstancePre<ProcessState>,
+        /// Per interface, per function: the export.
+        exports: Vec<Vec<component::ComponentExportIndex>>,
+    },
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -85,10 +100,18 @@ impl fmt::Debug for LoadedPlugin {
 
 /// A process's instance of a plugin.
 pub(crate) struct PluginInstance {
-    instance: wasmtime::Instance,
-    memory: Memory,
+    instance: Instance,
     /// Gives the slot back to the VM's count when the process ends.
     _slot: Slot,
+}
+
+#[derive(Clone, Copy)]
+enum Instance {
+    Core {
+        instance: wasmtime::Instance,
+        memory: Memory,
+    },
+    Component(component::Instance),
 }
 
 struct Slot(Arc<crate::node::Node>);
@@ -128,11 +151,35 @@ fn val_types(ts: impl ExactSizeIterator<Item = ValType>) -> Option<Vec<CoreType>
     .collect()
 }
 
+/// An argument read from the guest: a core value, or a copy of a string or
+/// list.
+enum Arg {
+    Word(Val),
+    Bytes(Vec<u8>),
+}
+
+/// What a call returns to the guest.
+enum Reply {
+    Nothing,
+    Flat(Val),
+    /// The result area, and the strings and lists to put in the guest's
+    /// memory (with the offset of each one's pointer in the area).
+    Area(Vec<u8>, Vec<(usize, Vec<u8>)>),
+}
+
+/// Which kind the bytes are, and the WIT text they carry.
+struct Inspected {
+    component: bool,
+    wit: Option<String>,
+}
+
 impl LoadedPlugin {
-    /// Reads, checks, compiles and pre-links a plugin module.
+    /// Reads, checks, compiles and pre-links a plugin: a core module or a
+    /// component.
     pub fn load(
         engine: &Engine,
         linker: &Linker<ProcessState>,
+        component_linker: &component::Linker<ProcessState>,
         source: &str,
         bytes: &[u8],
         index: usize,
@@ -142,15 +189,19 @@ impl LoadedPlugin {
             problem,
             hint: hint.to_string(),
         };
-        let bytes = wat::parse_bytes(bytes)
-            .map_err(|e| fail(e.to_string(), "a plugin is a WebAssembly module"))?;
-        let wit = wit_section(&bytes).map_err(|e| {
+        let bytes = wat::parse_bytes(bytes).map_err(|e| {
             fail(
-                format!("is not a valid WebAssembly module: {e}"),
-                "build it for wasm32-wasip1 as a cdylib",
+                e.to_string(),
+                "a plugin is a WebAssembly module or component",
             )
         })?;
-        let Some(wit) = wit else {
+        let inspected = inspect(&bytes).map_err(|e| {
+            fail(
+                format!("is not valid WebAssembly: {e}"),
+                "build it for wasm32-wasip1 (a core module) or wasm32-wasip2 (a component)",
+            )
+        })?;
+        let Some(wit) = inspected.wit else {
             return Err(fail(
                 format!("carries no WIT: the module has no `{WIT_SECTION}` custom section"),
                 "embed the plugin's WIT text in it; in Rust: #[link_section = \"vm:plugin\"] #[used] static WIT: [u8; N] = *include_bytes!(\"kv.wit\");",
@@ -162,127 +213,22 @@ impl LoadedPlugin {
                 "see abi/README.md, Plugins",
             )
         })?;
-        let module = wasmtime::Module::new(engine, &bytes).map_err(|e| {
-            fail(
-                format!("is not a valid WebAssembly module: {e:#}"),
-                "build it for wasm32-wasip1",
-            )
-        })?;
-        for import in module.imports() {
-            let m = import.module();
-            if m == crate::compat::WASI_MODULE {
-                continue;
-            }
-            let hint = if m.starts_with(vm_abi::MODULE_PREFIX) {
-                "a plugin may not import vm:host in this version; it may import WASI preview 1 only"
-            } else {
-                "a plugin may import WASI preview 1 (wasi_snapshot_preview1) only"
-            };
-            return Err(fail(format!("imports `{m}.{}`", import.name()), hint));
-        }
-        let export = |name: &str| module.get_export_index(name);
-        let func_type = |name: &str| {
-            module
-                .get_export(name)
-                .and_then(|e| e.func().cloned())
-                .map(|f| (val_types(f.params()), val_types(f.results())))
+        let kind = if inspected.component {
+            component_kind(engine, component_linker, &package, &bytes, &fail)?
+        } else {
+            core_kind(engine, linker, &package, &bytes, &fail)?
         };
-        let memory = module
-            .get_export("memory")
-            .and_then(|e| e.memory().cloned())
-            .and_then(|_| export("memory"))
-            .ok_or_else(|| {
-                fail(
-                    "exports no memory named `memory`".into(),
-                    "the VM copies arguments and results through it",
-                )
-            })?;
-        let needs_realloc = package
-            .interfaces
-            .iter()
-            .flat_map(|i| &i.functions)
-            .any(|f| f.needs_plugin_realloc());
-        let realloc = match func_type("cabi_realloc") {
-            Some((Some(p), Some(r)))
-                if p == [CoreType::I32; 4] && r == [CoreType::I32] =>
-            {
-                export("cabi_realloc")
-            }
-            Some(_) => {
-                return Err(fail(
-                    "exports `cabi_realloc` with the wrong type".into(),
-                    "it must be (i32, i32, i32, i32) -> i32",
-                ))
-            }
-            None if needs_realloc => {
-                return Err(fail(
-                    "exports no `cabi_realloc`, which a function taking a string or list needs".into(),
-                    "wit-bindgen exports one; otherwise export (old_ptr, old_size, align, new_size) -> ptr",
-                ))
-            }
-            None => None,
-        };
-        let initialize = match func_type("_initialize") {
-            Some((Some(p), Some(r))) if p.is_empty() && r.is_empty() => export("_initialize"),
-            _ => None,
-        };
-        // Export names: the module as guests import it, or with the full
-        // version wit-bindgen uses.
-        let (a, b, c) = package.version;
-        let mut exports = Vec::new();
-        for iface in &package.interfaces {
-            let full = format!(
-                "{}:{}/{}@{a}.{b}.{c}",
-                vm_abi::plugin::NAMESPACE,
-                package.name,
-                iface.name
-            );
-            let mut funcs = Vec::new();
-            for f in &iface.functions {
-                let names = [f.export_name(&iface.module), f.export_name(&full)];
-                let Some(name) = names.iter().find(|n| export(n).is_some()) else {
-                    return Err(fail(
-                        format!(
-                            "does not export `{}`, which its WIT declares ({})",
-                            names[0],
-                            signature(&f.export_params, &f.export_results)
-                        ),
-                        "export every function of the WIT under the canonical ABI's name",
-                    ));
-                };
-                match func_type(name) {
-                    Some((Some(p), Some(r))) if p == f.export_params && r == f.export_results => {}
-                    _ => {
-                        return Err(fail(
-                            format!(
-                                "exports `{name}` with a type other than its WIT's {}",
-                                signature(&f.export_params, &f.export_results)
-                            ),
-                            "build it from the same WIT, with the canonical ABI",
-                        ))
-                    }
-                }
-                let post = export(&format!("cabi_post_{name}"));
-                funcs.push((export(name).expect("found above"), post));
-            }
-            exports.push(funcs);
-        }
-        let pre = linker.instantiate_pre(&module).map_err(|e| {
-            fail(
-                format!("cannot be linked: {e:#}"),
-                "it may import WASI preview 1 only",
-            )
-        })?;
         Ok(LoadedPlugin {
             source: source.to_string(),
             package,
             index,
-            pre,
-            memory,
-            realloc,
-            initialize,
-            exports,
+            kind,
         })
+    }
+
+    /// Whether the plugin is a component.
+    pub fn is_component(&self) -> bool {
+        matches!(self.kind, Kind::Component { .. })
     }
 
     /// Adds a host function for each of the plugin's functions, under the
@@ -326,12 +272,9 @@ impl LoadedPlugin {
     }
 
     /// The calling process's instance, made on its first call.
-    async fn instance(
-        &self,
-        caller: &mut Caller<'_, ProcessState>,
-    ) -> wasmtime::Result<(wasmtime::Instance, Memory)> {
+    async fn instance(&self, caller: &mut Caller<'_, ProcessState>) -> wasmtime::Result<Instance> {
         if let Some(Some(p)) = caller.data().plugins.get(self.index) {
-            return Ok((p.instance, p.memory));
+            return Ok(p.instance);
         }
         let node = caller.data().node.clone();
         let limit = node.plugin_instance_limit;
@@ -345,40 +288,55 @@ impl LoadedPlugin {
         let slot = Slot(node.clone());
         node.plugin_instantiations.fetch_add(1, Ordering::Relaxed);
         let name = self.package.package_name();
-        let instance = match self.pre.instantiate_async(&mut *caller).await {
-            Ok(i) => i,
-            Err(e) if crate::map_limit::is_out_of_memory(&e) => wasmtime::bail!(
-                "limit-reached: the instance pool is full, so plugin {name} could not start for this process (raise --max-plugin-instances, or see vm.max_map_count)"
-            ),
-            Err(e) => wasmtime::bail!("plugin {name} could not start: {}", reason(&e)),
+        let started = |e: wasmtime::Error| {
+            if crate::map_limit::is_out_of_memory(&e) {
+                wasmtime::format_err!(
+                    "limit-reached: the instance pool is full, so plugin {name} could not start for this process (raise --max-plugin-instances, or see vm.max_map_count)"
+                )
+            } else {
+                wasmtime::format_err!("plugin {name} could not start: {}", reason(&e))
+            }
         };
-        let memory = instance
-            .get_module_export(&mut *caller, &self.memory)
-            .and_then(|e| e.into_memory())
-            .expect("checked at load");
-        if let Some(init) = &self.initialize {
-            let f = instance
-                .get_module_export(&mut *caller, init)
-                .and_then(|e| e.into_func())
-                .expect("checked at load");
-            f.call_async(&mut *caller, &[], &mut [])
-                .await
-                .map_err(|e| plugin_fault(e, &format!("{name} (_initialize)")))?;
-        }
+        let instance = match &self.kind {
+            Kind::Core {
+                pre,
+                memory,
+                initialize,
+                ..
+            } => {
+                let instance = pre.instantiate_async(&mut *caller).await.map_err(started)?;
+                let memory = instance
+                    .get_module_export(&mut *caller, memory)
+                    .and_then(|e| e.into_memory())
+                    .expect("checked at load");
+                if let Some(init) = initialize {
+                    let f = instance
+                        .get_module_export(&mut *caller, init)
+                        .and_then(|e| e.into_func())
+                        .expect("checked at load");
+                    f.call_async(&mut *caller, &[], &mut [])
+                        .await
+                        .map_err(|e| plugin_fault(e, &format!("{name} (_initialize)")))?;
+                }
+                Instance::Core { instance, memory }
+            }
+            Kind::Component { pre, .. } => {
+                Instance::Component(pre.instantiate_async(&mut *caller).await.map_err(started)?)
+            }
+        };
         let plugins = &mut caller.data_mut().plugins;
         if plugins.len() <= self.index {
             plugins.resize_with(self.index + 1, || None);
         }
         plugins[self.index] = Some(Box::new(PluginInstance {
             instance,
-            memory,
             _slot: slot,
         }));
-        Ok((instance, memory))
+        Ok(instance)
     }
 
-    /// One call from a guest: copy the arguments in, call, copy the result
-    /// out.
+    /// One call from a guest: read the arguments, call the plugin, hand the
+    /// result over.
     async fn call(
         &self,
         mut caller: Caller<'_, ProcessState>,
@@ -410,20 +368,12 @@ impl LoadedPlugin {
             }
             _ => None,
         };
-        let (instance, memory) = self.instance(&mut caller).await?;
-        let realloc = match &self.realloc {
-            Some(r) => instance
-                .get_module_export(&mut caller, r)
-                .and_then(|e| e.into_func()),
-            None => None,
-        };
-        // Arguments: scalars as they are, strings and lists copied.
-        let mut args: Vec<Val> = Vec::with_capacity(f.export_params.len());
+        let mut args = Vec::with_capacity(f.params.len());
         let mut at = 0;
         for (name, value) in &f.params {
             match value {
                 Value::Scalar(_) => {
-                    args.push(params[at]);
+                    args.push(Arg::Word(params[at]));
                     at += 1;
                 }
                 Value::String | Value::Bytes => {
@@ -431,7 +381,7 @@ impl LoadedPlugin {
                     let len = params[at + 1].i32().expect("typed") as u32;
                     at += 2;
                     let data = guest_memory.data(&caller);
-                    let Some(bytes) = crate::host::bytes(data, ptr, len).ok() else {
+                    let Ok(bytes) = crate::host::bytes(data, ptr, len) else {
                         wasmtime::bail!("{label}: argument `{name}` at {ptr} with length {len} lies outside memory");
                     };
                     if *value == Value::String {
@@ -439,92 +389,54 @@ impl LoadedPlugin {
                             wasmtime::bail!("{label}: argument `{name}` is not UTF-8: {e}");
                         }
                     }
-                    let bytes = bytes.to_vec();
-                    let realloc = realloc
-                        .expect("checked at load: a plugin taking a list exports cabi_realloc");
-                    let to = allocate(&mut caller, realloc, 1, len)
-                        .await
-                        .map_err(|e| plugin_fault(e, &format!("{label} (cabi_realloc)")))?;
-                    let Some(dest) =
-                        crate::host::bytes_mut(memory.data_mut(&mut caller), to, len).ok()
-                    else {
-                        wasmtime::bail!("{label}: the plugin's cabi_realloc gave {to}, outside its memory (a fault in the plugin)");
-                    };
-                    dest.copy_from_slice(&bytes);
-                    args.push(Val::I32(to as i32));
-                    args.push(Val::I32(len as i32));
+                    args.push(Arg::Bytes(bytes.to_vec()));
                 }
             }
         }
-        let (export, post) = &self.exports[iface][func];
-        let target = instance
-            .get_module_export(&mut caller, export)
-            .and_then(|e| e.into_func())
-            .expect("checked at load");
-        let mut out = [Val::I32(0)];
-        let out = &mut out[..f.export_results.len()];
-        if let Some(v) = out.first_mut() {
-            if f.export_results[0] == CoreType::I64 {
-                *v = Val::I64(0);
+        let instance = self.instance(&mut caller).await?;
+        let reply = match (&self.kind, instance) {
+            (
+                Kind::Core {
+                    realloc, exports, ..
+                },
+                Instance::Core { instance, memory },
+            ) => {
+                let (export, post) = &exports[iface][func];
+                call_core(
+                    &mut caller,
+                    CoreCall {
+                        instance,
+                        memory,
+                        realloc: realloc.as_ref(),
+                        export,
+                        post: post.as_ref(),
+                    },
+                    f,
+                    &label,
+                    args,
+                )
+                .await?
             }
-        }
-        target
-            .call_async(&mut caller, &args, out)
-            .await
-            .map_err(|e| plugin_fault(e, &label))?;
-        match &f.layout {
-            ResultLayout::Nothing => Ok(()),
-            ResultLayout::Flat(s) => {
-                results[0] = normalise(*s, out[0]);
+            (Kind::Component { exports, .. }, Instance::Component(instance)) => {
+                call_component(
+                    &mut caller,
+                    instance,
+                    &exports[iface][func],
+                    f,
+                    &label,
+                    args,
+                )
+                .await?
+            }
+            _ => unreachable!("an instance is of its plugin's kind"),
+        };
+        match reply {
+            Reply::Nothing => Ok(()),
+            Reply::Flat(v) => {
+                results[0] = v;
                 Ok(())
             }
-            ResultLayout::Area {
-                size,
-                align,
-                discriminant,
-                buffers,
-            } => {
-                let at = out[0].i32().expect("typed") as u32;
-                let mut area = {
-                    let data = memory.data(&caller);
-                    match crate::host::bytes(data, at, *size) {
-                        Ok(b) if at.is_multiple_of(*align) => b.to_vec(),
-                        _ => wasmtime::bail!("{label} returned {at}, which lies outside its memory or is not {align}-byte aligned (a fault in the plugin)"),
-                    }
-                };
-                if let Some(max) = discriminant {
-                    if area[0] > *max {
-                        wasmtime::bail!("{label} returned the discriminant {}, which its WIT does not have (a fault in the plugin)", area[0]);
-                    }
-                }
-                let mut copied = Vec::new();
-                for b in buffers {
-                    if b.when.is_some_and(|w| w != area[0]) {
-                        continue;
-                    }
-                    let o = b.offset as usize;
-                    let ptr = u32::from_le_bytes(area[o..o + 4].try_into().expect("4 bytes"));
-                    let len = u32::from_le_bytes(area[o + 4..o + 8].try_into().expect("4 bytes"));
-                    let data = memory.data(&caller);
-                    let Ok(bytes) = crate::host::bytes(data, ptr, len) else {
-                        wasmtime::bail!("{label} returned a list at {ptr} with length {len}, outside its memory (a fault in the plugin)");
-                    };
-                    if b.utf8 {
-                        if let Err(e) = std::str::from_utf8(bytes) {
-                            wasmtime::bail!("{label} returned a string that is not UTF-8 ({e}; a fault in the plugin)");
-                        }
-                    }
-                    copied.push((o, bytes.to_vec()));
-                }
-                if let Some(post) = post {
-                    let post = instance
-                        .get_module_export(&mut caller, post)
-                        .and_then(|e| e.into_func())
-                        .expect("found at load");
-                    post.call_async(&mut caller, &[Val::I32(at as i32)], &mut [])
-                        .await
-                        .map_err(|e| plugin_fault(e, &format!("{label} (cabi_post)")))?;
-                }
+            Reply::Area(mut area, copied) => {
                 if !copied.is_empty() {
                     let Some(guest_realloc) = caller
                         .get_export("cabi_realloc")
@@ -547,8 +459,9 @@ impl LoadedPlugin {
                     }
                 }
                 let ret = ret.expect("an area has a return pointer");
+                let size = area.len() as u32;
                 let Ok(dest) =
-                    crate::host::bytes_mut(guest_memory.data_mut(&mut caller), ret, *size)
+                    crate::host::bytes_mut(guest_memory.data_mut(&mut caller), ret, size)
                 else {
                     wasmtime::bail!("{label}: return pointer {ret} lies outside memory");
                 };
@@ -556,6 +469,501 @@ impl LoadedPlugin {
                 Ok(())
             }
         }
+    }
+}
+
+/// The parts of a core-module plugin instance one call uses.
+struct CoreCall<'a> {
+    instance: wasmtime::Instance,
+    memory: Memory,
+    realloc: Option<&'a ModuleExport>,
+    export: &'a ModuleExport,
+    post: Option<&'a ModuleExport>,
+}
+
+/// Calls a core-module plugin: arguments into its memory, the result area
+/// out of it, checked.
+async fn call_core(
+    caller: &mut Caller<'_, ProcessState>,
+    call: CoreCall<'_>,
+    f: &vm_abi::plugin::Function,
+    label: &str,
+    args: Vec<Arg>,
+) -> wasmtime::Result<Reply> {
+    let CoreCall {
+        instance,
+        memory,
+        realloc,
+        export,
+        post,
+    } = call;
+    let realloc = realloc.and_then(|r| {
+        instance
+            .get_module_export(&mut *caller, r)
+            .and_then(|e| e.into_func())
+    });
+    let mut flat: Vec<Val> = Vec::with_capacity(f.export_params.len());
+    for arg in args {
+        match arg {
+            Arg::Word(v) => flat.push(v),
+            Arg::Bytes(bytes) => {
+                let len = bytes.len() as u32;
+                let realloc =
+                    realloc.expect("checked at load: a plugin taking a list exports cabi_realloc");
+                let to = allocate(caller, realloc, 1, len)
+                    .await
+                    .map_err(|e| plugin_fault(e, &format!("{label} (cabi_realloc)")))?;
+                let Ok(dest) = crate::host::bytes_mut(memory.data_mut(&mut *caller), to, len)
+                else {
+                    wasmtime::bail!("{label}: the plugin's cabi_realloc gave {to}, outside its memory (a fault in the plugin)");
+                };
+                dest.copy_from_slice(&bytes);
+                flat.push(Val::I32(to as i32));
+                flat.push(Val::I32(len as i32));
+            }
+        }
+    }
+    let target = instance
+        .get_module_export(&mut *caller, export)
+        .and_then(|e| e.into_func())
+        .expect("checked at load");
+    let mut out = [match f.export_results.first() {
+        Some(CoreType::I64) => Val::I64(0),
+        _ => Val::I32(0),
+    }];
+    let out = &mut out[..f.export_results.len()];
+    target
+        .call_async(&mut *caller, &flat, out)
+        .await
+        .map_err(|e| plugin_fault(e, label))?;
+    let (size, align, discriminant, buffers) = match &f.layout {
+        ResultLayout::Nothing => return Ok(Reply::Nothing),
+        ResultLayout::Flat(s) => return Ok(Reply::Flat(normalise(*s, out[0]))),
+        ResultLayout::Area {
+            size,
+            align,
+            discriminant,
+            buffers,
+        } => (*size, *align, *discriminant, buffers),
+    };
+    let at = out[0].i32().expect("typed") as u32;
+    let area = match crate::host::bytes(memory.data(&*caller), at, size) {
+        Ok(b) if at.is_multiple_of(align) => b.to_vec(),
+        _ => wasmtime::bail!("{label} returned {at}, which lies outside its memory or is not {align}-byte aligned (a fault in the plugin)"),
+    };
+    if let Some(max) = discriminant {
+        if area[0] > max {
+            wasmtime::bail!(
+                "{label} returned the discriminant {}, which its WIT does not have (a fault in the plugin)",
+                area[0]
+            );
+        }
+    }
+    let mut copied = Vec::new();
+    for b in buffers {
+        if b.when.is_some_and(|w| w != area[0]) {
+            continue;
+        }
+        let o = b.offset as usize;
+        let ptr = u32::from_le_bytes(area[o..o + 4].try_into().expect("4 bytes"));
+        let len = u32::from_le_bytes(area[o + 4..o + 8].try_into().expect("4 bytes"));
+        let Ok(bytes) = crate::host::bytes(memory.data(&*caller), ptr, len) else {
+            wasmtime::bail!("{label} returned a list at {ptr} with length {len}, outside its memory (a fault in the plugin)");
+        };
+        if b.utf8 {
+            if let Err(e) = std::str::from_utf8(bytes) {
+                wasmtime::bail!(
+                    "{label} returned a string that is not UTF-8 ({e}; a fault in the plugin)"
+                );
+            }
+        }
+        copied.push((o, bytes.to_vec()));
+    }
+    if let Some(post) = post {
+        let post = instance
+            .get_module_export(&mut *caller, post)
+            .and_then(|e| e.into_func())
+            .expect("found at load");
+        post.call_async(&mut *caller, &[Val::I32(at as i32)], &mut [])
+            .await
+            .map_err(|e| plugin_fault(e, &format!("{label} (cabi_post)")))?;
+    }
+    Ok(Reply::Area(area, copied))
+}
+
+/// Calls a component plugin: wasmtime lowers the values the VM made from
+/// the guest's arguments, and lifts the result, which the VM lays out in
+/// the guest's result area.
+async fn call_component(
+    caller: &mut Caller<'_, ProcessState>,
+    instance: component::Instance,
+    export: &component::ComponentExportIndex,
+    f: &vm_abi::plugin::Function,
+    label: &str,
+    args: Vec<Arg>,
+) -> wasmtime::Result<Reply> {
+    use component::Val as C;
+    let mut values = Vec::with_capacity(args.len());
+    for ((_, value), arg) in f.params.iter().zip(args) {
+        values.push(match (value, arg) {
+            (Value::Scalar(s), Arg::Word(v)) => scalar_value(*s, v),
+            (Value::String, Arg::Bytes(b)) => {
+                C::String(String::from_utf8(b).expect("checked as it was read"))
+            }
+            (Value::Bytes, Arg::Bytes(b)) => C::List(b.into_iter().map(C::U8).collect()),
+            _ => unreachable!("arguments are read by their WIT types"),
+        });
+    }
+    let func = instance
+        .get_func(&mut *caller, export)
+        .expect("checked at load");
+    let mut out = vec![C::Bool(false); f.returns_count()];
+    func.call_async(&mut *caller, &values, &mut out)
+        .await
+        .map_err(|e| plugin_fault(e, label))?;
+    let ResultLayout::Area { size, .. } = &f.layout else {
+        return Ok(match out.first() {
+            None => Reply::Nothing,
+            Some(v) => Reply::Flat(flat_value(v)),
+        });
+    };
+    let mut area = vec![0u8; *size as usize];
+    let mut copied = Vec::new();
+    let payload = vm_abi::plugin::payload_offset(&f.returns) as usize;
+    let mut put = |at: usize, v: &C| {
+        let bytes: Vec<u8> = match v {
+            C::String(s) => s.as_bytes().to_vec(),
+            C::List(items) => items
+                .iter()
+                .map(|i| match i {
+                    C::U8(b) => *b,
+                    _ => 0,
+                })
+                .collect(),
+            other => {
+                let bytes = scalar_bytes(other);
+                area[at..at + bytes.len()].copy_from_slice(&bytes);
+                return;
+            }
+        };
+        // The pointer is written once the guest has room for the bytes.
+        area[at + 4..at + 8].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+        copied.push((at, bytes));
+    };
+    match out.first() {
+        Some(C::Option(v)) => {
+            if let Some(v) = v {
+                put(payload, v);
+                area[0] = 1;
+            }
+        }
+        Some(C::Result(r)) => {
+            let (disc, v) = match r {
+                Ok(v) => (0, v),
+                Err(v) => (1, v),
+            };
+            if let Some(v) = v {
+                put(payload, v);
+            }
+            area[0] = disc;
+        }
+        Some(v) => put(0, v),
+        None => unreachable!("an area holds a result"),
+    }
+    Ok(Reply::Area(area, copied))
+}
+
+/// A scalar argument as a component value.
+fn scalar_value(s: Scalar, v: Val) -> component::Val {
+    use component::Val as C;
+    let (x, y) = (v.i32().unwrap_or(0), v.i64().unwrap_or(0));
+    match s {
+        Scalar::Bool => C::Bool(x != 0),
+        Scalar::U8 => C::U8(x as u8),
+        Scalar::U16 => C::U16(x as u16),
+        Scalar::U32 => C::U32(x as u32),
+        Scalar::U64 => C::U64(y as u64),
+        Scalar::S8 => C::S8(x as i8),
+        Scalar::S16 => C::S16(x as i16),
+        Scalar::S32 => C::S32(x),
+        Scalar::S64 => C::S64(y),
+    }
+}
+
+/// A scalar component value as one core value.
+fn flat_value(v: &component::Val) -> Val {
+    use component::Val as C;
+    match v {
+        C::Bool(b) => Val::I32(*b as i32),
+        C::U8(x) => Val::I32(*x as i32),
+        C::U16(x) => Val::I32(*x as i32),
+        C::U32(x) => Val::I32(*x as i32),
+        C::S8(x) => Val::I32(*x as i32),
+        C::S16(x) => Val::I32(*x as i32),
+        C::S32(x) => Val::I32(*x),
+        C::U64(x) => Val::I64(*x as i64),
+        C::S64(x) => Val::I64(*x),
+        _ => Val::I32(0),
+    }
+}
+
+/// A scalar component value's bytes in memory.
+fn scalar_bytes(v: &component::Val) -> Vec<u8> {
+    use component::Val as C;
+    match v {
+        C::Bool(b) => vec![*b as u8],
+        C::U8(x) => vec![*x],
+        C::S8(x) => vec![*x as u8],
+        C::U16(x) => x.to_le_bytes().to_vec(),
+        C::S16(x) => x.to_le_bytes().to_vec(),
+        C::U32(x) => x.to_le_bytes().to_vec(),
+        C::S32(x) => x.to_le_bytes().to_vec(),
+        C::U64(x) => x.to_le_bytes().to_vec(),
+        C::S64(x) => x.to_le_bytes().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// A core-module plugin: checks its imports and exports against its WIT.
+fn core_kind(
+    engine: &Engine,
+    linker: &Linker<ProcessState>,
+    package: &Package,
+    bytes: &[u8],
+    fail: &dyn Fn(String, &str) -> PluginError,
+) -> Result<Kind, PluginError> {
+    let module = wasmtime::Module::new(engine, bytes).map_err(|e| {
+        fail(
+            format!("is not a valid WebAssembly module: {e:#}"),
+            "build it for wasm32-wasip1",
+        )
+    })?;
+    for import in module.imports() {
+        let m = import.module();
+        if m == crate::compat::WASI_MODULE {
+            continue;
+        }
+        let hint = if m.starts_with(vm_abi::MODULE_PREFIX) {
+            "a plugin may not import vm:host in this version; it may import WASI preview 1 only"
+        } else {
+            "a plugin may import WASI preview 1 (wasi_snapshot_preview1) only"
+        };
+        return Err(fail(format!("imports `{m}.{}`", import.name()), hint));
+    }
+    let export = |name: &str| module.get_export_index(name);
+    let func_type = |name: &str| {
+        module
+            .get_export(name)
+            .and_then(|e| e.func().cloned())
+            .map(|f| (val_types(f.params()), val_types(f.results())))
+    };
+    let memory = module
+        .get_export("memory")
+        .and_then(|e| e.memory().cloned())
+        .and_then(|_| export("memory"))
+        .ok_or_else(|| {
+            fail(
+                "exports no memory named `memory`".into(),
+                "the VM copies arguments and results through it",
+            )
+        })?;
+    let needs_realloc = package
+        .interfaces
+        .iter()
+        .flat_map(|i| &i.functions)
+        .any(|f| f.needs_plugin_realloc());
+    let realloc = match func_type("cabi_realloc") {
+        Some((Some(p), Some(r))) if p == [CoreType::I32; 4] && r == [CoreType::I32] => {
+            export("cabi_realloc")
+        }
+        Some(_) => {
+            return Err(fail(
+                "exports `cabi_realloc` with the wrong type".into(),
+                "it must be (i32, i32, i32, i32) -> i32",
+            ))
+        }
+        None if needs_realloc => return Err(fail(
+            "exports no `cabi_realloc`, which a function taking a string or list needs".into(),
+            "wit-bindgen exports one; otherwise export (old_ptr, old_size, align, new_size) -> ptr",
+        )),
+        None => None,
+    };
+    let initialize = match func_type("_initialize") {
+        Some((Some(p), Some(r))) if p.is_empty() && r.is_empty() => export("_initialize"),
+        _ => None,
+    };
+    // Export names: the module as guests import it, or with the full
+    // version wit-bindgen uses.
+    let mut exports = Vec::new();
+    for iface in &package.interfaces {
+        let full = full_interface_name(package, &iface.name);
+        let mut funcs = Vec::new();
+        for f in &iface.functions {
+            let names = [f.export_name(&iface.module), f.export_name(&full)];
+            let Some(name) = names.iter().find(|n| export(n).is_some()) else {
+                return Err(fail(
+                    format!(
+                        "does not export `{}`, which its WIT declares ({})",
+                        names[0],
+                        signature(&f.export_params, &f.export_results)
+                    ),
+                    "export every function of the WIT under the canonical ABI's name",
+                ));
+            };
+            match func_type(name) {
+                Some((Some(p), Some(r))) if p == f.export_params && r == f.export_results => {}
+                _ => {
+                    return Err(fail(
+                        format!(
+                            "exports `{name}` with a type other than its WIT's {}",
+                            signature(&f.export_params, &f.export_results)
+                        ),
+                        "build it from the same WIT, with the canonical ABI",
+                    ))
+                }
+            }
+            let post = export(&format!("cabi_post_{name}"));
+            funcs.push((export(name).expect("found above"), post));
+        }
+        exports.push(funcs);
+    }
+    let pre = linker.instantiate_pre(&module).map_err(|e| {
+        fail(
+            format!("cannot be linked: {e:#}"),
+            "it may import WASI preview 1 only",
+        )
+    })?;
+    Ok(Kind::Core {
+        pre,
+        memory,
+        realloc,
+        initialize,
+        exports,
+    })
+}
+
+/// `plugin:kv/store@1.0.0`: an interface with the package's full version.
+fn full_interface_name(package: &Package, iface: &str) -> String {
+    let (a, b, c) = package.version;
+    format!("{}/{iface}@{a}.{b}.{c}", package.package_name())
+}
+
+/// A component plugin: checks its imports (WASI 0.2 only) and that it
+/// exports each interface with each function's WIT type.
+fn component_kind(
+    engine: &Engine,
+    linker: &component::Linker<ProcessState>,
+    package: &Package,
+    bytes: &[u8],
+    fail: &dyn Fn(String, &str) -> PluginError,
+) -> Result<Kind, PluginError> {
+    let component = component::Component::new(engine, bytes).map_err(|e| {
+        fail(
+            format!("is not a valid component: {e:#}"),
+            "build it with wit-bindgen for wasm32-wasip2",
+        )
+    })?;
+    let ty = component.component_type();
+    for (name, _) in ty.imports(engine) {
+        if !name.starts_with("wasi:") {
+            let hint = if name.starts_with("vm:host/") {
+                "a plugin may not import vm:host in this version; it may import WASI 0.2 only"
+            } else {
+                "a component plugin may import WASI 0.2 (wasi:*) only"
+            };
+            return Err(fail(format!("imports `{name}`"), hint));
+        }
+    }
+    let mut exports = Vec::new();
+    for iface in &package.interfaces {
+        // The instance it exports: named with the full version (as
+        // wit-bindgen does) or the major only.
+        let full = full_interface_name(package, &iface.name);
+        let Some((_, instance)) = [full.as_str(), iface.module.as_str()]
+            .iter()
+            .find_map(|n| component.get_export(None, *n))
+        else {
+            return Err(fail(
+                format!("does not export the interface `{full}`, which its WIT declares"),
+                "export every interface of the WIT (world { export IFACE; })",
+            ));
+        };
+        let mut funcs = Vec::new();
+        for f in &iface.functions {
+            let found = component.get_export(Some(&instance), f.name.as_str());
+            let Some((component::types::ComponentItem::ComponentFunc(func_ty), index)) = found
+            else {
+                return Err(fail(
+                    format!(
+                        "does not export `{full}.{}`, which its WIT declares",
+                        f.name
+                    ),
+                    "export every function of the WIT",
+                ));
+            };
+            let params: Vec<component::types::Type> = func_ty.params().map(|(_, t)| t).collect();
+            let results: Vec<component::types::Type> = func_ty.results().collect();
+            let params_match = params.len() == f.params.len()
+                && params
+                    .iter()
+                    .zip(&f.params)
+                    .all(|(t, (_, v))| value_matches(t, v));
+            if !params_match || !returns_match(&results, &f.returns) {
+                return Err(fail(
+                    format!(
+                        "exports `{full}.{}` with a type other than its WIT's",
+                        f.name
+                    ),
+                    "build it from the same WIT",
+                ));
+            }
+            funcs.push(index);
+        }
+        exports.push(funcs);
+    }
+    let pre = linker.instantiate_pre(&component).map_err(|e| {
+        fail(
+            format!("cannot be linked: {e:#}"),
+            "it may import WASI 0.2 only",
+        )
+    })?;
+    Ok(Kind::Component { pre, exports })
+}
+
+fn value_matches(t: &component::types::Type, v: &Value) -> bool {
+    use component::types::Type as T;
+    match (t, v) {
+        (T::String, Value::String) => true,
+        (T::List(l), Value::Bytes) => matches!(l.ty(), T::U8),
+        (t, Value::Scalar(s)) => matches!(
+            (t, s),
+            (T::Bool, Scalar::Bool)
+                | (T::U8, Scalar::U8)
+                | (T::U16, Scalar::U16)
+                | (T::U32, Scalar::U32)
+                | (T::U64, Scalar::U64)
+                | (T::S8, Scalar::S8)
+                | (T::S16, Scalar::S16)
+                | (T::S32, Scalar::S32)
+                | (T::S64, Scalar::S64)
+        ),
+        _ => false,
+    }
+}
+
+fn returns_match(results: &[component::types::Type], returns: &Returns) -> bool {
+    use component::types::Type as T;
+    let side = |t: Option<T>, v: &Option<Value>| match (t, v) {
+        (None, None) => true,
+        (Some(t), Some(v)) => value_matches(&t, v),
+        _ => false,
+    };
+    match (results, returns) {
+        ([], Returns::Nothing) => true,
+        ([t], Returns::One(v)) => value_matches(t, v),
+        ([T::Option(o)], Returns::Option(v)) => value_matches(&o.ty(), v),
+        ([T::Result(r)], Returns::Result(ok, err)) => side(r.ok(), ok) && side(r.err(), err),
+        _ => false,
     }
 }
 
@@ -606,24 +1014,22 @@ fn reason(e: &wasmtime::Error) -> String {
     }
 }
 
-/// The WIT text in a module's [`WIT_SECTION`], if it has one.
-fn wit_section(bytes: &[u8]) -> Result<Option<String>, String> {
+/// Whether the bytes are a component, and the WIT text in their
+/// [`WIT_SECTION`] (in a component, that of a module inside it).
+fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
+    let mut inspected = Inspected {
+        component: wasmparser::Parser::is_component(bytes),
+        wit: None,
+    };
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.map_err(|e| e.to_string())? {
-            wasmparser::Payload::Version { encoding, .. }
-                if encoding != wasmparser::Encoding::Module =>
-            {
-                return Err(
-                    "it is a component; this VM loads plugins that are core modules".into(),
+        if let wasmparser::Payload::CustomSection(s) = payload.map_err(|e| e.to_string())? {
+            if s.name() == WIT_SECTION && inspected.wit.is_none() {
+                inspected.wit = Some(
+                    String::from_utf8(s.data().to_vec())
+                        .map_err(|_| format!("its `{WIT_SECTION}` section is not UTF-8 text"))?,
                 );
             }
-            wasmparser::Payload::CustomSection(s) if s.name() == WIT_SECTION => {
-                return String::from_utf8(s.data().to_vec())
-                    .map(Some)
-                    .map_err(|_| format!("its `{WIT_SECTION}` section is not UTF-8 text"));
-            }
-            _ => {}
         }
     }
-    Ok(None)
+    Ok(inspected)
 }

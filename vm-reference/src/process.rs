@@ -188,6 +188,14 @@ impl ProcessState {
     }
 }
 
+/// Component plugins reach WASI 0.2 through the process's WASI context
+/// (the one WASI preview 1 calls use).
+impl wasmtime_wasi::WasiView for ProcessState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        self.wasi().ctx()
+    }
+}
+
 /// What the root process's caller learns when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {

@@ -19,6 +19,10 @@ const C_BASE_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc"];
 /// The Rust target every Rust guest builds for.
 pub const RUST_TARGET: &str = "wasm32-wasip1";
 
+/// The Rust target component plugins build for (wit-bindgen makes a
+/// component of the kv plugin with it).
+pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
+
 /// Installs what is missing and checks every guest toolchain.
 pub fn setup(root: &Path) -> Result<()> {
     // One directory per run: test binaries build the guests (and so run
@@ -34,11 +38,14 @@ pub fn setup(root: &Path) -> Result<()> {
     checked
 }
 
-/// The wasm32-wasip1 target and the rustfmt and clippy components.
+/// The wasm32-wasip1 and wasm32-wasip2 targets and the rustfmt and clippy
+/// components.
 fn setup_rust(scratch: &Path) -> Result<()> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if !installed.lines().any(|l| l.trim() == RUST_TARGET) {
-        run(Command::new("rustup").args(["target", "add", RUST_TARGET]))?;
+    for target in [RUST_TARGET, COMPONENT_TARGET] {
+        if !installed.lines().any(|l| l.trim() == target) {
+            run(Command::new("rustup").args(["target", "add", target]))?;
+        }
     }
     let components = output(Command::new("rustup").args(["component", "list", "--installed"]))?;
     for c in ["rustfmt", "clippy"] {
