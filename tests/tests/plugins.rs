@@ -460,3 +460,27 @@ async fn the_abi_1_0_fixture_still_runs_with_plugins_loaded() {
     .unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_guest_built_with_wit_bindgen_from_the_plugins_wit_calls_it() {
+    for plugin in [kv_plugin(), kv_component()] {
+        let run = run_file_on(
+            test_vm().plugin_file(&plugin),
+            &rust_guest("wit-kv-guest"),
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "get language: any that wit-bindgen supports\n\
+             get missing: None\n\
+             increment n: Ok(41)\n\
+             increment language: Err(\"language holds `any that wit-bindgen supports`, not a number\")\n\
+             count: 2\n",
+            "{}",
+            plugin.display()
+        );
+    }
+}
