@@ -408,6 +408,10 @@ pub fn plugin(package: &crate::plugin::Package, header: &str) -> String {
                     };
                     let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r = unsafe {{ {raw}({}) }};\n            {value}", args.join(", "));
                 }
+                ResultLayout::Area { .. } if !f.has_return_pointer() => {
+                    // A `result` without payloads: its case, returned directly.
+                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r = unsafe {{ {raw}({}) }};\n            if r == 0 {{\n                Ok(())\n            }} else {{\n                Err(())\n            }}", args.join(", "));
+                }
                 ResultLayout::Area { size, .. } => {
                     args.push("ret.as_mut_ptr() as i32".into());
                     let _ = writeln!(out, "            let mut ret = vm_sdk::plugin::ResultArea::<{size}>::default();\n            // SAFETY: the arguments are valid for the call, and the VM\n            // writes the result area through the return pointer.\n            unsafe {{ {raw}({}) }};", args.join(", "));

@@ -22,6 +22,12 @@
  * vm_tcp_reunite, vm_spawn and vm_send_handles' handle arrays,
  * vm_load_module's module): code that passed values needs an `&`.
  *
+ * Plugins: `vm bindgen PLUGIN.wit --lang c` writes a header of typed calls
+ * to a plugin's functions. Built with wasi-libc, vm.c exports the
+ * `cabi_realloc` through which the VM hands back the strings and lists those
+ * calls return (the caller frees them with free()); a freestanding module
+ * that needs one defines its own.
+ *
  * Build with Debian's clang, lld, wasi-libc and compiler-rt's wasm32
  * builtins (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32;
  * the last one's number is clang's major version, `clang -dumpversion`):

@@ -730,3 +730,24 @@ vm_status_t vm_tcp_listener_close(vm_tcp_listener_t *l) { return close_handle(&l
 vm_status_t vm_tcp_close(vm_tcp_stream_t *s) { return close_handle(&s->handle); }
 vm_status_t vm_read_half_close(vm_read_half_t *h) { return close_handle(&h->handle); }
 vm_status_t vm_write_half_close(vm_write_half_t *h) { return close_handle(&h->handle); }
+
+/* ---- plugins ---- */
+
+#if __STDC_HOSTED__
+#include <stdlib.h>
+
+/* The canonical ABI's allocator. The VM puts each string and list a plugin
+ * call returns (the functions of a header `vm bindgen` generates from a
+ * plugin's WIT) in memory it allocates through this export, and the caller
+ * owns it: free() releases it. malloc's blocks are aligned to 16 bytes, more
+ * than any canonical type asks (8). Weak, so a module's own wins; a
+ * freestanding module has no malloc and defines its own if it needs one. */
+__attribute__((export_name("cabi_realloc"), weak)) void *cabi_realloc(void *old, size_t old_size, size_t align,
+                                                                       size_t new_size) {
+    (void)old_size;
+    if (align > _Alignof(max_align_t)) vm_exit("cabi_realloc: an alignment over 16 bytes");
+    void *p = realloc(old, new_size ? new_size : 1);
+    if (!p) vm_exit("cabi_realloc: out of memory");
+    return p;
+}
+#endif

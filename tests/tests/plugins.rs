@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use vm_reference::{ExitReason, LoadError, VmError};
-use vm_tests::{kv_component, kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT};
+use vm_tests::{
+    as_guest, c_guest, kv_component, kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT,
+};
 
 /// Panics anywhere in this test binary (a panic inside the VM is a bug
 /// even when the process it served ends with a reason).
@@ -40,7 +42,9 @@ fn faulty() -> String {
          @since(version = 1.0.0) wild-string: func() -> string; \
          @since(version = 1.0.0) not-utf8: func() -> string; \
          @since(version = 1.0.0) bad-option: func() -> option<u8>; \
-         @since(version = 1.0.0) wide-bool: func() -> bool; }",
+         @since(version = 1.0.0) wide-bool: func() -> bool; \
+         @since(version = 1.0.0) bare: func(ok: bool) -> result; \
+         @since(version = 1.0.0) wide-case: func() -> result; }",
         r#"(memory (export "memory") 1)
         (data (i32.const 64) "\ff\fe")
         (func (export "plugin:faulty/api@1#crash") unreachable)
@@ -58,7 +62,9 @@ fn faulty() -> String {
         (func (export "plugin:faulty/api@1#bad-option") (result i32)
             (i32.store8 (i32.const 16) (i32.const 7))
             (i32.const 16))
-        (func (export "plugin:faulty/api@1#wide-bool") (result i32) (i32.const 7))"#,
+        (func (export "plugin:faulty/api@1#wide-bool") (result i32) (i32.const 7))
+        (func (export "plugin:faulty/api@1#bare") (param i32) (result i32) (i32.eqz (local.get 0)))
+        (func (export "plugin:faulty/api@1#wide-case") (result i32) (i32.const 7))"#,
     )
 }
 
@@ -75,16 +81,6 @@ fn faulty_guest(name: &str, sig: &str, body: &str) -> String {
             (func $say (drop (call $w (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208))))
             (func (export "_start") {body}))"#
     )
-}
-
-async fn run_wat_on(
-    builder: vm_reference::VmBuilder,
-    wat: &str,
-) -> (vm_reference::Vm, vm_reference::Outcome) {
-    let vm = builder.build().unwrap();
-    let module = vm.load("guest.wat", wat.as_bytes()).unwrap();
-    let outcome = vm.run(&module, &["guest"]).await.unwrap();
-    (vm, outcome)
 }
 
 fn trap(outcome: &vm_reference::Outcome) -> &str {
@@ -126,6 +122,25 @@ async fn the_rust_guest_uses_the_kv_plugin_and_each_process_has_its_own_store() 
             "component"
         )]
     );
+}
+
+#[tokio::test]
+async fn the_c_and_assemblyscript_guests_print_what_the_rust_guest_prints_with_either_kind() {
+    for plugin in [kv_plugin(), kv_component()] {
+        for guest in [c_guest("kv-guest"), as_guest("kv-guest")] {
+            let run = run_file_on(test_vm().plugin_file(&plugin), &guest, &[])
+                .await
+                .unwrap();
+            assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+            assert_eq!(
+                run.stdout,
+                KV_TRANSCRIPT,
+                "{} with {}",
+                guest.display(),
+                plugin.display()
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -367,6 +382,12 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
             "(call $f (i32.const 64))",
             "plugin:faulty/api.bad-option returned the discriminant 7",
         ),
+        (
+            "wide-case",
+            "(result i32)",
+            "(drop (call $f))",
+            "plugin:faulty/api.wide-case returned the discriminant 7",
+        ),
     ];
     for (name, sig, body, expected) in cases {
         let (_, outcome) = {
@@ -391,6 +412,21 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
         )
         .unwrap();
     let outcome = vm.run(&module, &["bool"]).await.unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
+    // A `result` without payloads is its case, returned directly.
+    let module = vm
+        .load(
+            "bare.wat",
+            faulty_guest(
+                "bare",
+                "(param i32) (result i32)",
+                "(if (i32.ne (call $f (i32.const 1)) (i32.const 0)) (then unreachable))
+                 (if (i32.ne (call $f (i32.const 0)) (i32.const 1)) (then unreachable))",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let outcome = vm.run(&module, &["bare"]).await.unwrap();
     assert_eq!(outcome.reason, ExitReason::Normal);
     still_runs_kv(&vm).await;
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use vm_abi::plugin::Package;
+use vm_abi::Version;
 use vm_abi::{CoreType, ABI_VERSION, MARKER_SECTION, MODULE_PREFIX};
 use wasmparser::{Parser, Payload, TypeRef, ValType};
 
@@ -277,11 +278,10 @@ impl ModuleInfo {
 }
 
 impl ModuleInfo {
-    /// The plugins the module imports from: each plugin's name, the major
-    /// version it needs, and the newest version its imports or markers name
-    /// (if any does).
-    pub fn plugins_needed(&self) -> Vec<(String, u32, Option<(u32, u32, u32)>)> {
-        let mut needed: Vec<(String, u32, Option<(u32, u32, u32)>)> = Vec::new();
+    /// The plugins the module imports from, in the order it first names
+    /// them.
+    pub fn plugins_needed(&self) -> Vec<PluginNeed> {
+        let mut needed: Vec<PluginNeed> = Vec::new();
         for import in &self.imports {
             let Some((name, major, full)) = plugin_module(&import.module) else {
                 continue;
@@ -293,9 +293,16 @@ impl ModuleInfo {
                 .map(|(_, v)| *v)
                 .max();
             let newest = full.max(marked);
-            match needed.iter_mut().find(|(n, m, _)| n == name && *m == major) {
-                Some(entry) => entry.2 = entry.2.max(newest),
-                None => needed.push((name.to_string(), major, newest)),
+            match needed
+                .iter_mut()
+                .find(|n| n.name == name && n.major == major)
+            {
+                Some(need) => need.built_for = need.built_for.max(newest),
+                None => needed.push(PluginNeed {
+                    name: name.to_string(),
+                    major,
+                    built_for: newest,
+                }),
             }
         }
         needed
@@ -393,12 +400,23 @@ impl ModuleInfo {
     }
 }
 
+/// A plugin a module imports from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginNeed {
+    /// The plugin's name (`kv`).
+    pub name: String,
+    /// The major version it needs.
+    pub major: u32,
+    /// The newest version its import modules or markers name, if any does.
+    pub built_for: Option<Version>,
+}
+
 /// The import-module prefix of plugins (`plugin:`).
 pub const PLUGIN_PREFIX: &str = "plugin:";
 
 /// A plugin import module's plugin name, major version and full version
 /// (if it names one): `plugin:kv/store@1` → `("kv", 1, None)`.
-fn plugin_module(module: &str) -> Option<(&str, u32, Option<(u32, u32, u32)>)> {
+fn plugin_module(module: &str) -> Option<(&str, u32, Option<Version>)> {
     let rest = module.strip_prefix(PLUGIN_PREFIX)?;
     let (name, _) = rest.split_once('/')?;
     let (base, full) = vm_abi::split_module(module)?;

@@ -322,12 +322,14 @@ fn inspect(
     if !needed.is_empty() {
         let list: Vec<String> = needed
             .iter()
-            .map(|(name, major, built)| match built {
+            .map(|need| match need.built_for {
                 Some(b) => format!(
-                    "plugin:{name} {major}.x (built for {})",
-                    compat::format_version(*b)
+                    "plugin:{} {}.x (built for {})",
+                    need.name,
+                    need.major,
+                    compat::format_version(b)
                 ),
-                None => format!("plugin:{name} {major}.x"),
+                None => format!("plugin:{} {}.x", need.name, need.major),
             })
             .collect();
         let _ = writeln!(out, "needs plugins:  {}", list.join(", "));

@@ -355,7 +355,7 @@ impl LoadedPlugin {
         // The return pointer is checked before anything happens, so a bad
         // one costs the plugin nothing.
         let ret = match &f.layout {
-            ResultLayout::Area { size, align, .. } => {
+            ResultLayout::Area { size, align, .. } if f.has_return_pointer() => {
                 let ret = params
                     .last()
                     .and_then(Val::i32)
@@ -539,6 +539,14 @@ async fn call_core(
     let (size, align, discriminant, buffers) = match &f.layout {
         ResultLayout::Nothing => return Ok(Reply::Nothing),
         ResultLayout::Flat(s) => return Ok(Reply::Flat(normalise(*s, out[0]))),
+        // A `result` without payloads: its case, returned directly.
+        ResultLayout::Area { .. } if !f.has_return_pointer() => {
+            let case = out[0].i32().expect("typed");
+            if !(0..=1).contains(&case) {
+                wasmtime::bail!("{label} returned the discriminant {case}, which its WIT does not have (a fault in the plugin)");
+            }
+            return Ok(Reply::Flat(Val::I32(case)));
+        }
         ResultLayout::Area {
             size,
             align,
@@ -621,6 +629,10 @@ async fn call_component(
     func.call_async(&mut *caller, &values, &mut out)
         .await
         .map_err(|e| plugin_fault(e, label))?;
+    if let (false, Some(C::Result(r))) = (f.has_return_pointer(), out.first()) {
+        // A `result` without payloads: its case, returned directly.
+        return Ok(Reply::Flat(Val::I32(i32::from(r.is_err()))));
+    }
     let ResultLayout::Area { size, .. } = &f.layout else {
         return Ok(match out.first() {
             None => Reply::Nothing,

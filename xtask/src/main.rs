@@ -18,7 +18,12 @@ mod setup;
 use setup::setup;
 
 /// Guest workspaces, built for wasm32-wasip1 into `target/guests`.
-const RUST_GUEST_WORKSPACES: &[&str] = &["examples/rust", "tests/guests/rust", "bench/guest"];
+const RUST_GUEST_WORKSPACES: &[&str] = &[
+    "examples/rust",
+    "examples/plugins/kv",
+    "tests/guests/rust",
+    "bench/guest",
+];
 
 /// How a C guest is built.
 #[derive(Clone, Copy)]
@@ -43,6 +48,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("tests/guests/c/freestanding.c", CMode::Freestanding),
     ("tests/guests/c/cxx.cpp", CMode::Cxx),
     ("tests/guests/schema/schema-echo.c", CMode::Wasi),
+    ("examples/plugins/kv/c/kv-guest.c", CMode::Wasi),
 ];
 
 /// AssemblyScript guests, built with the SDK's pinned `asc` into
@@ -55,6 +61,7 @@ const AS_GUESTS: &[&str] = &[
     "tests/guests/assemblyscript/scenarios.ts",
     "tests/guests/assemblyscript/checks.ts",
     "tests/guests/schema/schema-echo.ts",
+    "examples/plugins/kv/assemblyscript/kv-guest.ts",
 ];
 
 fn main() -> Result<()> {
@@ -308,6 +315,19 @@ fn build_guests(root: &Path) -> Result<()> {
             ])
             .arg(guest_dir(root)))?;
     }
+    // The kv plugin again, as a component (wit-bindgen for wasm32-wasip2).
+    run(cargo()
+        .current_dir(root.join("examples/plugins/kv"))
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "kv-plugin",
+            "--target",
+            setup::COMPONENT_TARGET,
+            "--target-dir",
+        ])
+        .arg(guest_dir(root)))?;
     build_guest_tests(root)
 }
 

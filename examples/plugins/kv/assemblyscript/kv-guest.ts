@@ -1,0 +1,49 @@
+// A process and its child each use the kv plugin, through kv.ts (which `vm
+// bindgen kv.wit --lang assemblyscript` generated):
+//     vm run --plugin kv_plugin.wasm kv-guest.wasm
+//
+// Every process that calls the plugin has a store of its own, so the
+// child's count does not see the parent's keys.
+import { Process, Reader, Writer, receive, spawn, print, exit, lastError } from "../../../../sdk-assemblyscript/assembly/index";
+import { store } from "./kv";
+
+function printGet(key: string): void {
+  const value = store.get(key);
+  print("get " + key + ": " + (value != null ? String.UTF8.decode(value.buffer) : "none"));
+}
+
+function printIncrement(key: string, by: i64): void {
+  const sum = store.increment(key, by);
+  print("increment " + key + ": " + (sum.isOk ? sum.ok.toString() : "error: " + sum.err));
+}
+
+// The child counts the keys in its own store and sends the number to the
+// parent, whose id is its capture.
+function child(capture: Uint8Array): void {
+  const parent = new Process(new Reader(capture).u64());
+  parent.send(new Writer().u32(store.count()).finish());
+}
+
+export function _start(): void {
+  store.set("greeting", Uint8Array.wrap(String.UTF8.encode("hello, plugin")));
+  print("set greeting");
+  printGet("greeting");
+  printGet("missing");
+  print("count: " + store.count().toString());
+  printIncrement("hits", 1);
+  printIncrement("hits", 2);
+  printIncrement("greeting", 1);
+  print("remove greeting: " + store.remove("greeting").toString());
+  print("remove greeting: " + store.remove("greeting").toString());
+  print("count: " + store.count().toString());
+
+  if (spawn(child, new Writer().u64(Process.self().id).finish()) == null) {
+    exit("spawn failed: " + lastError());
+  }
+  const m = receive();
+  if (m == null) exit("no count from the child: " + lastError());
+  const r = new Reader(m!.data);
+  const n = r.u32();
+  if (!r.finish()) exit("the child's count does not decode");
+  print("child count: " + n.toString());
+}
