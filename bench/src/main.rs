@@ -48,6 +48,7 @@ const BENCHMARKS: &[&str] = &[
     "counting",
     "hostcall",
     "wake",
+    "plugins",
     "echo",
     "idle",
     "hibernated",

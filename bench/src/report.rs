@@ -100,6 +100,7 @@ const ORDER: &[&str] = &[
     "hibernated",
     "echo",
     "hostcall",
+    "plugincall",
 ];
 
 fn find<'t>(table: &'t [Figure], name: &str, which: Impl) -> Option<&'t Figure> {
@@ -307,6 +308,35 @@ fn capacity(table: &[Figure], available_kib: u64) -> Option<String> {
     Some(out)
 }
 
+/// Plugin figures beside the VM's own: spawn with sixteen plugins beside
+/// spawn with none, a plugin call of each kind beside a host call.
+fn plugins(table: &[Figure]) -> Option<String> {
+    let spawn = lookup(table, "spawn", Impl::Vm);
+    let hostcall = lookup(table, "hostcall", Impl::Vm);
+    let rows = [
+        ("spawn-16-plugins", "spawn", spawn),
+        ("plugincall-core", "hostcall", hostcall),
+        ("plugincall-component", "hostcall", hostcall),
+    ];
+    let mut out = String::from("\n## Plugins\n\nThe same run, on a VM with sixteen plugins loaded (kv and fifteen one-function plugins; `bench/guest/src/bin/bench-plugins.rs`), each figure beside the VM's own figure without plugins:\n\n| benchmark | unit | vm | beside | its figure | ratio |\n| --- | --- | ---: | --- | ---: | ---: |\n");
+    let mut any = false;
+    for (name, beside, base) in rows {
+        let Some(f) = find(table, name, Impl::Vm) else {
+            continue;
+        };
+        any = true;
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.3} | {beside} | {} | {} |",
+            f.unit,
+            f.value,
+            cell(base),
+            ratio(Some(f.value), base)
+        );
+    }
+    any.then_some(out)
+}
+
 /// `1234567` as `1,234,567`.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -365,6 +395,9 @@ pub fn markdown(
     if let Some(section) = available_kib.and_then(|kib| capacity(table, kib)) {
         out.push_str(&section);
     }
+    if let Some(section) = plugins(table) {
+        out.push_str(&section);
+    }
     out.push_str(&format!(
         "\n## What each figure means\n\n\
          - **spawn**: spawn a process that sends one message back, and receive it; time per process ({} processes per run).\n\
@@ -378,7 +411,9 @@ pub fn markdown(
          - **wake**: a round trip to a process that hibernates after each answer, so every message wakes a fresh instance ({} round trips); compare with pingpong.\n\
          - **echo-throughput / echo-p99**: 100 TCP connections each sending {} messages of 1 KiB and reading the echo; the load generator is a separate process. The vm serves with `examples/rust/echo-server` (a process per connection), tokio with a task per connection.\n\
          - **echo-cpu**: CPU time (user and system) the server's process spent per echoed message over the same run. Server and load generator share the machine's cores, so throughput moves with how the OS schedules them; this figure is the server's own cost.\n\
-         - **hostcall**: the cheapest ABI call (`process.self-id`) from a guest in a loop; Erlang's figure is `self()`.\n\n\
+         - **hostcall**: the cheapest ABI call (`process.self-id`) from a guest in a loop; Erlang's figure is `self()`.\n\
+         - **spawn-16-plugins**: spawn, from a module that imports sixteen plugins, on a VM that loaded them; the spawned processes never call one, so no plugin instance is made (instances are made per process, on its first call).\n\
+         - **plugincall-core / plugincall-component**: kv's `count` (no arguments, a `u32` back) from a guest in a loop, with kv as a core module and as a component, after the first call made the process's instance.\n\n\
          Lower is better except for throughput. A dash means the implementation has no such figure or the run failed (the harness prints why).\n",
         sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, sizes.echo_msgs
     ));

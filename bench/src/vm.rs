@@ -46,6 +46,51 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
     })
 }
 
+/// Which kind implements kv in a plugin benchmark.
+#[derive(Clone, Copy)]
+enum KvKind {
+    Core,
+    Component,
+}
+
+/// A VM with sixteen plugins loaded: kv (of `kind`) and fifteen small
+/// ones, `plugin:p1` … `plugin:p15`, each with a `noop` that returns 1.
+fn sixteen_plugins(kind: KvKind) -> vm_reference::VmBuilder {
+    let kv = match kind {
+        KvKind::Core => guest("kv_plugin"),
+        KvKind::Component => {
+            crate::root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")
+        }
+    };
+    (1..=15).fold(
+        Vm::builder()
+            .capture_output()
+            .max_processes(4096)
+            .plugin_file(kv),
+        |b, i| {
+            let wat = format!(
+                r#"(module
+                    (@custom "vm:plugin" "package plugin:p{i}@1.0.0; interface api {{ @since(version = 1.0.0) noop: func() -> u32; }}")
+                    (memory (export "memory") 1)
+                    (func (export "plugin:p{i}/api@1#noop") (result i32) (i32.const 1)))"#
+            );
+            b.plugin(&format!("p{i}.wat"), wat)
+        },
+    )
+}
+
+/// Runs the bench-plugins guest in `mode` on a VM with sixteen plugins.
+fn run_plugins_guest(mode: &str, n: u32, kind: KvKind) -> Result<(f64, &'static str)> {
+    runtime().block_on(async {
+        let vm = sixteen_plugins(kind).build()?;
+        let module = vm.load_file(guest("bench-plugins"))?;
+        let n = n.to_string();
+        let outcome = vm.run(&module, &["bench-plugins", mode, &n]).await?;
+        parse_result(&vm.captured_stdout())
+            .with_context(|| format!("vm plugins {mode}: {outcome:?}: {}", vm.captured_stderr()))
+    })
+}
+
 /// `vm-bench idle vm N` (or `vm-hibernated`): prints the figures
 /// `native::idle_in_child` reads.
 pub fn idle_child(n: u32, hibernated: bool) -> Result<()> {
@@ -159,6 +204,20 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             }
             let (v, unit) = run_guest(name, n, threads)?;
             figures.push(Figure::new(name, implementation, v, unit));
+        }
+    }
+    if s.runs("plugins") {
+        // Spawning from a module that imports sixteen plugins, on a VM
+        // that loaded them: beside `spawn`, which has none.
+        let (v, unit) = run_plugins_guest("spawn", s.spawn, KvKind::Core)?;
+        figures.push(Figure::new("spawn-16-plugins", Impl::Vm, v, unit));
+        // A plugin call of each kind, beside `hostcall`.
+        for (name, kind) in [
+            ("plugincall-core", KvKind::Core),
+            ("plugincall-component", KvKind::Component),
+        ] {
+            let (v, unit) = run_plugins_guest("call", s.hostcall / 10, kind)?;
+            figures.push(Figure::new(name, Impl::Vm, v, unit));
         }
     }
     if s.runs("echo") {

@@ -333,8 +333,8 @@ const SLOTS_PER_COMPONENT: u32 = 8;
 
 fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
-    // Plugin instances live in their process's store and run on its
-    // stack: they take instance, memory and table slots, not stacks.
+    // Plugin instances live in their process's store: they take instance,
+    // memory and table slots.
     let per_plugin = if components { SLOTS_PER_COMPONENT } else { 1 };
     let instances = config
         .max_processes
@@ -342,7 +342,9 @@ fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime:
     pool.total_core_instances(instances)
         .total_memories(instances)
         .total_tables(instances)
-        .total_stacks(config.max_processes)
+        // A call into a plugin runs on a stack of its own (wasmtime's
+        // call_async from a host function), one at a time per process.
+        .total_stacks(config.max_processes.saturating_add(plugin_instances))
         .total_component_instances(if components { plugin_instances } else { 0 })
         .max_memory_size(config.max_memory)
         // Spawn-heavy loads free slots constantly, and each madvise that

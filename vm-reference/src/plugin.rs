@@ -68,6 +68,9 @@ pub(crate) struct LoadedPlugin {
     /// Its place in the VM's list (and in each process's instances).
     pub index: usize,
     kind: Kind,
+    /// Per interface, per function: `plugin:kv/store.get`, as reasons
+    /// name it (made once, not per call).
+    labels: Vec<Vec<String>>,
 }
 
 /// What implements a plugin.
@@ -218,11 +221,22 @@ impl LoadedPlugin {
         } else {
             core_kind(engine, linker, &package, &bytes, &fail)?
         };
+        let labels = package
+            .interfaces
+            .iter()
+            .map(|i| {
+                i.functions
+                    .iter()
+                    .map(|f| format!("{}/{}.{}", package.package_name(), i.name, f.name))
+                    .collect()
+            })
+            .collect();
         Ok(LoadedPlugin {
             source: source.to_string(),
             package,
             index,
             kind,
+            labels,
         })
     }
 
@@ -258,17 +272,6 @@ impl LoadedPlugin {
             }
         }
         Ok(())
-    }
-
-    /// `plugin:kv/store.get`, as reasons name a function.
-    fn label(&self, iface: usize, func: usize) -> String {
-        let i = &self.package.interfaces[iface];
-        format!(
-            "{}/{}.{}",
-            self.package.package_name(),
-            i.name,
-            i.functions[func].name
-        )
     }
 
     /// The calling process's instance, made on its first call.
@@ -346,7 +349,7 @@ impl LoadedPlugin {
         results: &mut [Val],
     ) -> wasmtime::Result<()> {
         let f = &self.package.interfaces[iface].functions[func];
-        let label = self.label(iface, func);
+        let label = self.labels[iface][func].as_str();
         let Some(guest_memory) = caller.data().memory else {
             wasmtime::bail!(
                 "{label}: the module exports no memory named `memory`, which plugin calls need"
@@ -412,21 +415,13 @@ impl LoadedPlugin {
                         post: post.as_ref(),
                     },
                     f,
-                    &label,
+                    label,
                     args,
                 )
                 .await?
             }
             (Kind::Component { exports, .. }, Instance::Component(instance)) => {
-                call_component(
-                    &mut caller,
-                    instance,
-                    &exports[iface][func],
-                    f,
-                    &label,
-                    args,
-                )
-                .await?
+                call_component(&mut caller, instance, &exports[iface][func], f, label, args).await?
             }
             _ => unreachable!("an instance is of its plugin's kind"),
         };
