@@ -254,6 +254,11 @@ pub fn manifest(abi: &Abi) -> String {
 /// over raw imports that use core types only; the marker line in the
 /// guest's `vm:abi` section. `header` is the first comment line.
 pub fn plugin(package: &crate::plugin::Package, header: &str) -> String {
+    crate::format_rust(plugin_source(package, header))
+}
+
+/// [`plugin`]'s code before formatting (what `vm_sdk::plugin!` expands to).
+pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     use crate::plugin::{ResultLayout, Returns, Value};
     let mut out = String::new();
     let _ = writeln!(out, "// {header}");
@@ -436,5 +441,5 @@ pub fn plugin(package: &crate::plugin::Package, header: &str) -> String {
     }
     out.truncate(out.trim_end().len());
     out.push('\n');
-    crate::format_rust(out)
+    out
 }

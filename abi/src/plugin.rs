@@ -403,7 +403,10 @@ fn value(resolve: &Resolve, ty: &Type) -> Result<Value> {
                 describe(other)
             ),
         },
-        other => bail!("{other:?} is outside the plugin subset (bool, integers, string, list<u8>)"),
+        other => bail!(
+            "{} is outside the plugin subset (bool, integers, string, list<u8>)",
+            format!("{other:?}").to_lowercase()
+        ),
     })
 }
 

@@ -9,6 +9,7 @@
 
 use proc_macro::TokenStream;
 use quote::quote;
+use std::path::PathBuf;
 use syn::{parse_macro_input, Attribute, Expr, ItemFn, Lit, Meta};
 
 /// Marks a function as a test that runs in a process of its own on the VM
@@ -123,4 +124,43 @@ fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
         .chain(panic)
         .collect();
     Ok(flags.join(","))
+}
+
+/// A plugin's typed bindings from its WIT, as `vm bindgen PLUGIN.wit --lang
+/// rust` writes them: `vm_sdk::plugin!("kv.wit");` declares `mod kv` (the
+/// plugin's name) with a module per interface and a safe function per
+/// plugin function. The path is relative to the crate's `Cargo.toml`; the
+/// crate is rebuilt when the file changes. A WIT the plugin subset does not
+/// cover fails the build, naming the function and the type.
+#[proc_macro]
+pub fn plugin(input: TokenStream) -> TokenStream {
+    let path = parse_macro_input!(input as syn::LitStr);
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    let file = dir.join(path.value());
+    let package = match vm_abi::plugin::Package::load(&file) {
+        Ok(p) => p,
+        Err(e) => {
+            return syn::Error::new_spanned(&path, format!("vm_sdk::plugin!: {e:#}"))
+                .to_compile_error()
+                .into()
+        }
+    };
+    let source = vm_abi::emit_rust::plugin_source(&package, "vm_sdk::plugin!");
+    let body: proc_macro2::TokenStream = match source.parse() {
+        Ok(b) => b,
+        Err(e) => {
+            return syn::Error::new_spanned(&path, format!("vm_sdk::plugin!: {e}"))
+                .to_compile_error()
+                .into()
+        }
+    };
+    let name = syn::Ident::new(&package.ident(), path.span());
+    let tracked = file.display().to_string();
+    quote! {
+        pub mod #name {
+            #body
+            const _: &str = include_str!(#tracked);
+        }
+    }
+    .into()
 }

@@ -56,6 +56,11 @@ pub mod timer;
 pub use error::{DecodeError, Error, ReceiveError};
 pub use mailbox::Mailbox;
 pub use process::{spawn, spawn_link, Process};
+/// A plugin's typed bindings from its WIT, in a module named after the
+/// plugin: `vm_sdk::plugin!("kv.wit");` then `kv::store::get("key")` (see
+/// the README's "Plugins"). The same code `vm bindgen kv.wit --lang rust`
+/// writes to a file.
+pub use vm_sdk_macros::plugin;
 /// Marks a test that `cargo test` runs on the VM, each in a process of its
 /// own (see the README's "Tests inside guests").
 pub use vm_sdk_macros::test;
