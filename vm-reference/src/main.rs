@@ -250,6 +250,13 @@ fn real_main() -> Result<ExitCode> {
         Command::Inspect { plugins, module } => {
             let bytes = std::fs::read(&module)
                 .with_context(|| format!("cannot read {}", module.display()))?;
+            // WebAssembly text too, as `vm run` takes it.
+            let bytes = wat::parse_bytes(&bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not a valid WebAssembly module: {e}",
+                    module.display()
+                )
+            })?;
             let info = ModuleInfo::read(&bytes).map_err(|e| {
                 anyhow::anyhow!(
                     "{} is not a valid WebAssembly module: {e}",

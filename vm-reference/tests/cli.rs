@@ -189,3 +189,83 @@ fn bindgen_refuses_an_unsupported_type_naming_it_and_what_to_use() {
         text(&out.stderr)
     );
 }
+
+/// A one-function plugin (`plugin:p/i.f` returns 7) and a guest that
+/// exits with what it returns.
+fn plugin_and_guest() -> (String, String) {
+    let plugin = write_wat(
+        "p.wat",
+        r#"(module
+            (@custom "vm:plugin" "package plugin:p@1.2.0; interface i { @since(version = 1.0.0) f: func() -> u32; }")
+            (memory (export "memory") 1)
+            (func (export "plugin:p/i@1#f") (result i32) (i32.const 7)))"#,
+    );
+    let guest = write_wat(
+        "uses-p.wat",
+        r#"(module
+            (@custom "vm:abi" "plugin:p@1.1.0\n")
+            (import "plugin:p/i@1" "f" (func $f (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") (call $exit (call $f))))"#,
+    );
+    (plugin, guest)
+}
+
+#[test]
+fn run_and_inspect_take_plugins() {
+    let (plugin, guest) = plugin_and_guest();
+    let out = vm(&["run", "--plugin", &plugin, &guest]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+
+    let out = vm(&["inspect", "--plugin", &plugin, &guest]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
+    assert!(
+        report.contains("needs plugins:  plugin:p 1.x (built for 1.1.0)")
+            && report.contains("plugins here:   plugin:p@1.2.0 (p.wat, a core module)")
+            && report.contains("runs here:      yes"),
+        "{report}"
+    );
+
+    let out = vm(&["inspect", &guest]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("runs here:      no")
+            && report.contains("plugin:p 1.1.0, which is not loaded")
+            && report.contains("--plugin p.wasm"),
+        "{report}"
+    );
+    let out = vm(&["run", &guest]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("which is not loaded"));
+}
+
+#[test]
+fn a_plugin_that_cannot_load_is_a_plain_error_naming_the_file() {
+    let bad = write_wat(
+        "imports-host.wat",
+        r#"(module
+            (@custom "vm:plugin" "package plugin:q@1.0.0; interface i { @since(version = 1.0.0) f: func(); }")
+            (import "vm:host/process@1" "self-id" (func (result i64)))
+            (memory (export "memory") 1)
+            (func (export "plugin:q/i@1#f")))"#,
+    );
+    let out = vm(&["run", "--plugin", &bad, &fixture("abi-1.0-guest.wasm")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("vm: error: plugin imports-host.wat: imports `vm:host/process@1.self-id`")
+            && err.contains("may not import vm:host"),
+        "{err}"
+    );
+    let out = vm(&[
+        "run",
+        "--plugin",
+        "/no/such/plugin.wasm",
+        &fixture("abi-1.0-guest.wasm"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("plugin /no/such/plugin.wasm: cannot be read"));
+}
