@@ -44,7 +44,8 @@ fn faulty() -> String {
          @since(version = 1.0.0) bad-option: func() -> option<u8>; \
          @since(version = 1.0.0) wide-bool: func() -> bool; \
          @since(version = 1.0.0) bare: func(ok: bool) -> result; \
-         @since(version = 1.0.0) wide-case: func() -> result; }",
+         @since(version = 1.0.0) wide-case: func() -> result; \
+         @since(version = 1.0.0) deep: func(); }",
         r#"(memory (export "memory") 1)
         (data (i32.const 64) "\ff\fe")
         (func (export "plugin:faulty/api@1#crash") unreachable)
@@ -64,7 +65,8 @@ fn faulty() -> String {
             (i32.const 16))
         (func (export "plugin:faulty/api@1#wide-bool") (result i32) (i32.const 7))
         (func (export "plugin:faulty/api@1#bare") (param i32) (result i32) (i32.eqz (local.get 0)))
-        (func (export "plugin:faulty/api@1#wide-case") (result i32) (i32.const 7))"#,
+        (func (export "plugin:faulty/api@1#wide-case") (result i32) (i32.const 7))
+        (func $deep (export "plugin:faulty/api@1#deep") (call $deep))"#,
     )
 }
 
@@ -387,6 +389,12 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
             "(result i32)",
             "(drop (call $f))",
             "plugin:faulty/api.wide-case returned the discriminant 7",
+        ),
+        (
+            "deep",
+            "",
+            "(call $f)",
+            "plugin:faulty/api.deep failed: call stack exhausted (the calling process's stack limit; raise it with --max-stack)",
         ),
     ];
     for (name, sig, body, expected) in cases {
