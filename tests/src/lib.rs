@@ -288,3 +288,10 @@ pub fn kv_component() -> PathBuf {
     guests_built();
     root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")
 }
+
+/// A native plugin's shared library, as `cargo xtask build-guests` builds
+/// it (`libkv_native.so`, `libhash.so`, …).
+pub fn native_library(name: &str) -> PathBuf {
+    guests_built();
+    root().join("target/guests/native").join(name)
+}

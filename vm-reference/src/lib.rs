@@ -23,6 +23,7 @@ mod host;
 mod mailbox;
 mod map_limit;
 mod module;
+mod native_library;
 mod net_policy;
 mod node;
 mod plugin;
@@ -116,6 +117,14 @@ pub struct VmBuilder {
 enum PluginSource {
     Bytes(Vec<u8>),
     File(std::path::PathBuf),
+    Native(Arc<vm_plugin::Plugin>),
+    Library(std::path::PathBuf),
+}
+
+/// A plugin read and ready to check: wasm bytes, or a native plugin.
+enum ReadPlugin {
+    Wasm(Vec<u8>),
+    Native(Arc<vm_plugin::Plugin>),
 }
 
 impl VmBuilder {
@@ -206,6 +215,34 @@ impl VmBuilder {
         self
     }
 
+    /// Runs a native plugin in-process: Rust functions (sync or async) with
+    /// per-process state, declared by the plugin's WIT (see the `vm-plugin`
+    /// crate). When the VM is built, each function is checked against the
+    /// WIT: a missing or mistyped one fails [`VmBuilder::build`] naming it.
+    /// Native code runs outside the sandbox; a panic in it ends the calling
+    /// process alone, with the panic's message.
+    pub fn native_plugin(mut self, plugin: vm_plugin::Plugin) -> Self {
+        let name = vm_abi::plugin::Package::parse("native plugin", plugin.wit())
+            .map(|p| format!("{} (in-process)", p.package_name()))
+            .unwrap_or_else(|_| "in-process plugin".into());
+        self.plugins
+            .push((name, PluginSource::Native(Arc::new(plugin))));
+        self
+    }
+
+    /// Loads a native plugin from a shared library through its versioned C
+    /// ABI (`vm run --native-plugin`; see the `vm-plugin` crate and
+    /// `sdk-c/include/vm_native_plugin.h`). The library runs in the VM's
+    /// process, outside the sandbox: load only code you trust.
+    pub fn native_plugin_file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        self.plugins.push((
+            path.display().to_string(),
+            PluginSource::Library(path.to_path_buf()),
+        ));
+        self
+    }
+
     /// How many plugin instances may live at once, over all processes
     /// (default: as many as processes, when plugins are loaded). A call
     /// that would make one more fails, ending the calling process with a
@@ -224,9 +261,10 @@ impl VmBuilder {
         let config = self.config;
         let plugins = read_plugins(self.plugins)?;
         let plugin_count = plugins.len();
-        let components = plugins
-            .iter()
-            .any(|(_, bytes)| wasmparser::Parser::is_component(bytes));
+        let components = plugins.iter().any(|(_, p)| match p {
+            ReadPlugin::Wasm(bytes) => wasmparser::Parser::is_component(bytes),
+            ReadPlugin::Native(_) => false,
+        });
         if config.max_stack < MIN_STACK {
             return Err(VmError::Engine(format!(
                 "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
@@ -252,20 +290,30 @@ impl VmBuilder {
     }
 }
 
-/// Each plugin's name and bytes.
-fn read_plugins(sources: Vec<(String, PluginSource)>) -> Result<Vec<(String, Vec<u8>)>, VmError> {
+/// Each plugin's name, and its bytes or native code (a shared library is
+/// loaded here).
+fn read_plugins(
+    sources: Vec<(String, PluginSource)>,
+) -> Result<Vec<(String, ReadPlugin)>, VmError> {
     sources
         .into_iter()
         .map(|(name, source)| match source {
-            PluginSource::Bytes(b) => Ok((name, b)),
-            PluginSource::File(path) => std::fs::read(&path).map(|b| (name, b)).map_err(|e| {
-                PluginError {
-                    plugin: path.display().to_string(),
-                    problem: format!("cannot be read: {e}"),
-                    hint: "check the path given to --plugin".into(),
-                }
-                .into()
-            }),
+            PluginSource::Bytes(b) => Ok((name, ReadPlugin::Wasm(b))),
+            PluginSource::Native(p) => Ok((name, ReadPlugin::Native(p))),
+            PluginSource::Library(path) => {
+                let (name, plugin) = native_library::load(&path)?;
+                Ok((name, ReadPlugin::Native(Arc::new(plugin))))
+            }
+            PluginSource::File(path) => std::fs::read(&path)
+                .map(|b| (name, ReadPlugin::Wasm(b)))
+                .map_err(|e| {
+                    PluginError {
+                        plugin: path.display().to_string(),
+                        problem: format!("cannot be read: {e}"),
+                        hint: "check the path given to --plugin".into(),
+                    }
+                    .into()
+                }),
         })
         .collect()
 }
@@ -274,7 +322,7 @@ fn read_plugins(sources: Vec<(String, PluginSource)>) -> Result<Vec<(String, Vec
 fn load_plugins(
     engine: &Engine,
     linker: &mut Linker<process::ProcessState>,
-    sources: Vec<(String, Vec<u8>)>,
+    sources: Vec<(String, ReadPlugin)>,
 ) -> Result<Vec<Arc<plugin::LoadedPlugin>>, VmError> {
     let mut plugins: Vec<Arc<plugin::LoadedPlugin>> = Vec::new();
     let mut component_linker = wasmtime::component::Linker::new(engine);
@@ -282,9 +330,13 @@ fn load_plugins(
         wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)
             .map_err(|e| VmError::Engine(format!("{e:#}")))?;
     }
-    for (index, (name, bytes)) in sources.into_iter().enumerate() {
-        let loaded =
-            plugin::LoadedPlugin::load(engine, linker, &component_linker, &name, &bytes, index)?;
+    for (index, (name, read)) in sources.into_iter().enumerate() {
+        let loaded = match read {
+            ReadPlugin::Wasm(bytes) => {
+                plugin::LoadedPlugin::load(engine, linker, &component_linker, &name, &bytes, index)?
+            }
+            ReadPlugin::Native(native) => plugin::LoadedPlugin::native(&name, native, index)?,
+        };
         if let Some(other) = plugins
             .iter()
             .find(|p| p.package.name == loaded.package.name)
@@ -451,19 +503,12 @@ impl Vm {
 
     /// The plugins loaded: the name each was loaded under, the package and
     /// version it provides (`plugin:kv@1.0.0`), and its kind (`core
-    /// module` or `component`).
+    /// module`, `component` or `native plugin`).
     pub fn plugins(&self) -> Vec<(String, String, &'static str)> {
         self.node
             .plugins
             .iter()
-            .map(|p| {
-                let kind = if p.is_component() {
-                    "component"
-                } else {
-                    "core module"
-                };
-                (p.source.clone(), p.package.marker(), kind)
-            })
+            .map(|p| (p.source.clone(), p.package.marker(), p.kind_name()))
             .collect()
     }
 

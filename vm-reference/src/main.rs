@@ -49,6 +49,12 @@ enum Command {
         /// guests may import as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
+        /// Load a native plugin from a shared library (its C-ABI entry
+        /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
+        /// SANDBOX, in the VM's process, with all of its rights: load only
+        /// libraries you trust.
+        #[arg(long = "native-plugin", value_name = "LIB")]
+        native_plugins: Vec<PathBuf>,
         /// How many plugin instances may live at once (each process that
         /// calls a plugin has its own; default: --max-processes). A call
         /// past it ends the calling process with `limit-reached`.
@@ -67,6 +73,12 @@ enum Command {
         /// the module may import as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
+        /// Load a native plugin from a shared library (its C-ABI entry
+        /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
+        /// SANDBOX, in the VM's process, with all of its rights: load only
+        /// libraries you trust.
+        #[arg(long = "native-plugin", value_name = "LIB")]
+        native_plugins: Vec<PathBuf>,
         /// The module to inspect.
         module: PathBuf,
     },
@@ -88,6 +100,12 @@ enum Command {
         /// guests may import as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
+        /// Load a native plugin from a shared library (its C-ABI entry
+        /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
+        /// SANDBOX, in the VM's process, with all of its rights: load only
+        /// libraries you trust.
+        #[arg(long = "native-plugin", value_name = "LIB")]
+        native_plugins: Vec<PathBuf>,
         /// The test module.
         module: PathBuf,
         /// libtest's arguments.
@@ -169,11 +187,12 @@ fn real_main() -> Result<ExitCode> {
             threads,
             allow_net,
             plugins,
+            native_plugins,
             max_plugin_instances,
             module,
             args,
         } => {
-            let mut builder = with_plugins(Vm::builder(), &plugins);
+            let mut builder = with_plugins(Vm::builder(), &plugins, &native_plugins);
             if let Some(n) = max_plugin_instances {
                 builder = builder.max_plugin_instances(n);
             }
@@ -192,17 +211,17 @@ fn real_main() -> Result<ExitCode> {
             timeout,
             allow_net,
             plugins,
+            native_plugins,
             module,
             args,
         } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let builder = allow_net
-                .into_iter()
-                .fold(with_plugins(Vm::builder(), &plugins), |b, rule| {
-                    b.allow_net(rule)
-                });
+            let builder = allow_net.into_iter().fold(
+                with_plugins(Vm::builder(), &plugins, &native_plugins),
+                |b, rule| b.allow_net(rule),
+            );
             if !vm_reference::has_guest_tests(&module)
                 .with_context(|| format!("reading {}", module.display()))?
             {
@@ -247,7 +266,11 @@ fn real_main() -> Result<ExitCode> {
             println!("next: cd {name} && {next}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inspect { plugins, module } => {
+        Command::Inspect {
+            plugins,
+            native_plugins,
+            module,
+        } => {
             let bytes = std::fs::read(&module)
                 .with_context(|| format!("cannot read {}", module.display()))?;
             // WebAssembly text too, as `vm run` takes it.
@@ -265,7 +288,8 @@ fn real_main() -> Result<ExitCode> {
             })?;
             // A VM with the plugins loaded (which checks them) answers
             // whether the module runs here.
-            let vm = with_plugins(Vm::builder().max_processes(1), &plugins).build()?;
+            let vm =
+                with_plugins(Vm::builder().max_processes(1), &plugins, &native_plugins).build()?;
             let problems = vm.check(&info);
             print!(
                 "{}",
@@ -285,9 +309,14 @@ fn real_main() -> Result<ExitCode> {
     }
 }
 
-/// Adds each `--plugin` to the builder.
-fn with_plugins(builder: vm_reference::VmBuilder, plugins: &[PathBuf]) -> vm_reference::VmBuilder {
-    plugins.iter().fold(builder, |b, p| b.plugin_file(p))
+/// Adds each `--plugin` and `--native-plugin` to the builder.
+fn with_plugins(
+    builder: vm_reference::VmBuilder,
+    plugins: &[PathBuf],
+    native: &[PathBuf],
+) -> vm_reference::VmBuilder {
+    let builder = plugins.iter().fold(builder, |b, p| b.plugin_file(p));
+    native.iter().fold(builder, |b, p| b.native_plugin_file(p))
 }
 
 fn inspect(

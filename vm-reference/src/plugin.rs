@@ -27,6 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use vm_abi::plugin::{Package, ResultLayout, Returns, Scalar, Value};
 use vm_abi::CoreType;
+use vm_plugin::Returned;
 use wasmtime::component;
 use wasmtime::{
     Caller, Engine, Func, FuncType, InstancePre, Linker, Memory, ModuleExport, Val, ValType,
@@ -90,6 +91,13 @@ enum Kind {
         /// Per interface, per function: the export.
         exports: Vec<Vec<component::ComponentExportIndex>>,
     },
+    /// Native code, in-process or from a shared library: called with the
+    /// VM's copies of the arguments.
+    Native {
+        plugin: Arc<vm_plugin::Plugin>,
+        /// Per interface, per function: its index in the plugin's list.
+        functions: Vec<Vec<usize>>,
+    },
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -104,8 +112,11 @@ impl fmt::Debug for LoadedPlugin {
 /// A process's instance of a plugin.
 pub(crate) struct PluginInstance {
     instance: Instance,
-    /// Gives the slot back to the VM's count when the process ends.
-    _slot: Slot,
+    /// A native plugin's state for the process.
+    native: Option<vm_plugin::State>,
+    /// Gives the slot back to the VM's count when the process ends (a
+    /// native plugin's state takes none).
+    _slot: Option<Slot>,
 }
 
 #[derive(Clone, Copy)]
@@ -115,6 +126,7 @@ enum Instance {
         memory: Memory,
     },
     Component(component::Instance),
+    Native,
 }
 
 struct Slot(Arc<crate::node::Node>);
@@ -221,6 +233,84 @@ impl LoadedPlugin {
         } else {
             core_kind(engine, linker, &package, &bytes, &fail)?
         };
+        Ok(LoadedPlugin::new(source, package, index, kind))
+    }
+
+    /// Checks a native plugin against its WIT: every function the WIT
+    /// declares is registered, with the WIT's types, and none other.
+    pub fn native(
+        source: &str,
+        plugin: Arc<vm_plugin::Plugin>,
+        index: usize,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let fail = |problem: String, hint: &str| PluginError {
+            plugin: source.to_string(),
+            problem,
+            hint: hint.to_string(),
+        };
+        let package = Package::parse(source, plugin.wit()).map_err(|e| {
+            fail(
+                format!("its WIT is not a plugin package: {e:#}"),
+                "see abi/README.md, Plugins",
+            )
+        })?;
+        let registered = plugin.functions();
+        let mut functions = Vec::new();
+        let mut used = vec![false; registered.len()];
+        for iface in &package.interfaces {
+            let mut indices = Vec::new();
+            for f in &iface.functions {
+                let path = format!("{}.{}", iface.name, f.name);
+                let Some(at) = registered.iter().position(|r| r.name == path) else {
+                    return Err(fail(
+                        format!("does not implement `{path}`, which its WIT declares"),
+                        "register it with .func or .func_async",
+                    ));
+                };
+                used[at] = true;
+                let r = &registered[at];
+                let params: Vec<vm_plugin::Type> =
+                    f.params.iter().map(|(_, v)| native_type(v)).collect();
+                let returns = native_return_type(&f.returns);
+                if r.params != params || r.returns != returns {
+                    let show = |ps: &[vm_plugin::Type], ret: vm_plugin::ReturnType| {
+                        let ps: Vec<&str> = ps.iter().map(|t| t.wit()).collect();
+                        match ret.wit() {
+                            r if r.is_empty() => format!("func({})", ps.join(", ")),
+                            r => format!("func({}) -> {r}", ps.join(", ")),
+                        }
+                    };
+                    return Err(fail(
+                        format!(
+                            "implements `{path}` as {}, but its WIT declares {}",
+                            show(&r.params, r.returns),
+                            show(&params, returns)
+                        ),
+                        "make the Rust types those of the WIT (string: String, list<u8>: Vec<u8>, s64: i64, option: Option, result: Result)",
+                    ));
+                }
+                indices.push(at);
+            }
+            functions.push(indices);
+        }
+        if let Some(extra) = used.iter().position(|u| !u) {
+            return Err(fail(
+                format!(
+                    "implements `{}`, which its WIT does not declare",
+                    registered[extra].name
+                ),
+                "declare it in the WIT, or name it INTERFACE.FUNCTION as the WIT does",
+            ));
+        }
+        Ok(LoadedPlugin::new(
+            source,
+            package,
+            index,
+            Kind::Native { plugin, functions },
+        ))
+    }
+
+    fn new(source: &str, package: Package, index: usize, kind: Kind) -> LoadedPlugin {
         let labels = package
             .interfaces
             .iter()
@@ -231,18 +321,22 @@ impl LoadedPlugin {
                     .collect()
             })
             .collect();
-        Ok(LoadedPlugin {
+        LoadedPlugin {
             source: source.to_string(),
             package,
             index,
             kind,
             labels,
-        })
+        }
     }
 
-    /// Whether the plugin is a component.
-    pub fn is_component(&self) -> bool {
-        matches!(self.kind, Kind::Component { .. })
+    /// What kind of plugin it is, in words.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Core { .. } => "core module",
+            Kind::Component { .. } => "component",
+            Kind::Native { .. } => "native plugin",
+        }
     }
 
     /// Adds a host function for each of the plugin's functions, under the
@@ -280,6 +374,20 @@ impl LoadedPlugin {
             return Ok(p.instance);
         }
         let node = caller.data().node.clone();
+        if let Kind::Native { plugin, .. } = &self.kind {
+            let made =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin.new_state()));
+            let state = made.map_err(|p| {
+                wasmtime::format_err!(
+                    "plugin {} panicked making a state: {}",
+                    self.package.package_name(),
+                    panic_text(p)
+                )
+            })?;
+            node.plugin_instantiations.fetch_add(1, Ordering::Relaxed);
+            self.store_instance(caller, Instance::Native, Some(state), None);
+            return Ok(Instance::Native);
+        }
         let limit = node.plugin_instance_limit;
         if node.plugin_instances.fetch_add(1, Ordering::Relaxed) >= limit {
             node.plugin_instances.fetch_sub(1, Ordering::Relaxed);
@@ -326,16 +434,28 @@ impl LoadedPlugin {
             Kind::Component { pre, .. } => {
                 Instance::Component(pre.instantiate_async(&mut *caller).await.map_err(started)?)
             }
+            Kind::Native { .. } => unreachable!("made above"),
         };
+        self.store_instance(caller, instance, None, Some(slot));
+        Ok(instance)
+    }
+
+    fn store_instance(
+        &self,
+        caller: &mut Caller<'_, ProcessState>,
+        instance: Instance,
+        native: Option<vm_plugin::State>,
+        slot: Option<Slot>,
+    ) {
         let plugins = &mut caller.data_mut().plugins;
         if plugins.len() <= self.index {
             plugins.resize_with(self.index + 1, || None);
         }
         plugins[self.index] = Some(Box::new(PluginInstance {
             instance,
+            native,
             _slot: slot,
         }));
-        Ok(instance)
     }
 
     /// One call from a guest: read the arguments, call the plugin, hand the
@@ -422,6 +542,37 @@ impl LoadedPlugin {
             }
             (Kind::Component { exports, .. }, Instance::Component(instance)) => {
                 call_component(&mut caller, instance, &exports[iface][func], f, label, args).await?
+            }
+            (Kind::Native { plugin, functions }, Instance::Native) => {
+                let values = native_values(f, args);
+                let function = &plugin.functions()[functions[iface][func]];
+                let state = caller.data_mut().plugins[self.index]
+                    .as_mut()
+                    .and_then(|p| p.native.as_mut())
+                    .expect("made by instance()");
+                let outcome = match &function.handler {
+                    vm_plugin::Handler::Sync(handler) => {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            handler(state, values)
+                        }))
+                        .map_err(|p| format!("panicked: {}", panic_text(p)))
+                    }
+                    vm_plugin::Handler::Async(handler) => {
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            handler(state, values)
+                        })) {
+                            Ok(future) => CatchUnwind(future).await,
+                            Err(p) => Err(format!("panicked: {}", panic_text(p))),
+                        }
+                    }
+                };
+                match outcome {
+                    Ok(Ok(returned)) => lay_out(f, returned).map_err(|why| {
+                        wasmtime::format_err!("{label} {why} (a fault in the plugin)")
+                    })?,
+                    Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
+                    Err(why) => wasmtime::bail!("{label} {why}"),
+                }
             }
             _ => unreachable!("an instance is of its plugin's kind"),
         };
@@ -624,58 +775,190 @@ async fn call_component(
     func.call_async(&mut *caller, &values, &mut out)
         .await
         .map_err(|e| plugin_fault(e, label))?;
-    if let (false, Some(C::Result(r))) = (f.has_return_pointer(), out.first()) {
-        // A `result` without payloads: its case, returned directly.
-        return Ok(Reply::Flat(Val::I32(i32::from(r.is_err()))));
-    }
-    let ResultLayout::Area { size, .. } = &f.layout else {
-        return Ok(match out.first() {
-            None => Reply::Nothing,
-            Some(v) => Reply::Flat(flat_value(v)),
-        });
+    let returned = match out.into_iter().next() {
+        None => Returned::Nothing,
+        Some(C::Option(v)) => Returned::Option(v.map(|v| native_value(*v))),
+        Some(C::Result(r)) => Returned::Result(match r {
+            Ok(v) => Ok(v.map(|v| native_value(*v))),
+            Err(v) => Err(v.map(|v| native_value(*v))),
+        }),
+        Some(v) => Returned::One(native_value(v)),
     };
-    let mut area = vec![0u8; *size as usize];
-    let mut copied = Vec::new();
-    let payload = vm_abi::plugin::payload_offset(&f.returns) as usize;
-    let mut put = |at: usize, v: &C| {
-        let bytes: Vec<u8> = match v {
-            C::String(s) => s.as_bytes().to_vec(),
-            C::List(items) => items
-                .iter()
+    lay_out(f, returned)
+        .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)"))
+}
+
+/// A component value of the plugin subset as a native one (wasmtime checked
+/// its type against the WIT's).
+fn native_value(v: component::Val) -> vm_plugin::Value {
+    use component::Val as C;
+    use vm_plugin::Value as V;
+    match v {
+        C::Bool(x) => V::Bool(x),
+        C::U8(x) => V::U8(x),
+        C::U16(x) => V::U16(x),
+        C::U32(x) => V::U32(x),
+        C::U64(x) => V::U64(x),
+        C::S8(x) => V::S8(x),
+        C::S16(x) => V::S16(x),
+        C::S32(x) => V::S32(x),
+        C::S64(x) => V::S64(x),
+        C::String(s) => V::String(s),
+        C::List(items) => V::Bytes(
+            items
+                .into_iter()
                 .map(|i| match i {
-                    C::U8(b) => *b,
+                    C::U8(b) => b,
                     _ => 0,
                 })
                 .collect(),
-            other => {
-                let bytes = scalar_bytes(other);
-                area[at..at + bytes.len()].copy_from_slice(&bytes);
-                return;
+        ),
+        // Outside the subset: the load-time check refused such a plugin,
+        // and lay_out refuses a value of another type.
+        _ => V::String(String::new()),
+    }
+}
+
+/// The guest's arguments as native values, by their WIT types.
+fn native_values(f: &vm_abi::plugin::Function, args: Vec<Arg>) -> Vec<vm_plugin::Value> {
+    use vm_plugin::Value as V;
+    f.params
+        .iter()
+        .zip(args)
+        .map(|((_, value), arg)| match (value, arg) {
+            (Value::Scalar(s), Arg::Word(v)) => {
+                let (x, y) = (v.i32().unwrap_or(0), v.i64().unwrap_or(0));
+                match s {
+                    Scalar::Bool => V::Bool(x != 0),
+                    Scalar::U8 => V::U8(x as u8),
+                    Scalar::U16 => V::U16(x as u16),
+                    Scalar::U32 => V::U32(x as u32),
+                    Scalar::U64 => V::U64(y as u64),
+                    Scalar::S8 => V::S8(x as i8),
+                    Scalar::S16 => V::S16(x as i16),
+                    Scalar::S32 => V::S32(x),
+                    Scalar::S64 => V::S64(y),
+                }
             }
+            (Value::String, Arg::Bytes(b)) => {
+                V::String(String::from_utf8(b).expect("checked as it was read"))
+            }
+            (Value::Bytes, Arg::Bytes(b)) => V::Bytes(b),
+            _ => unreachable!("arguments are read by their WIT types"),
+        })
+        .collect()
+}
+
+/// Whether a native value is of a WIT type.
+fn is_of(v: &vm_plugin::Value, t: &Value) -> bool {
+    use vm_plugin::Value as V;
+    matches!(
+        (v, t),
+        (V::String(_), Value::String)
+            | (V::Bytes(_), Value::Bytes)
+            | (V::Bool(_), Value::Scalar(Scalar::Bool))
+            | (V::U8(_), Value::Scalar(Scalar::U8))
+            | (V::U16(_), Value::Scalar(Scalar::U16))
+            | (V::U32(_), Value::Scalar(Scalar::U32))
+            | (V::U64(_), Value::Scalar(Scalar::U64))
+            | (V::S8(_), Value::Scalar(Scalar::S8))
+            | (V::S16(_), Value::Scalar(Scalar::S16))
+            | (V::S32(_), Value::Scalar(Scalar::S32))
+            | (V::S64(_), Value::Scalar(Scalar::S64))
+    )
+}
+
+/// A result as the guest receives it: one core value, or the result area
+/// and the strings and lists to put in the guest's memory. Fails (saying
+/// what) when the value is not of the function's WIT type.
+fn lay_out(f: &vm_abi::plugin::Function, returned: Returned) -> Result<Reply, String> {
+    use vm_plugin::Value as V;
+    let mismatch = || "returned a value of another type than its WIT's".to_string();
+    let side = |v: &Option<V>, t: &Option<Value>| match (v, t) {
+        (None, None) => true,
+        (Some(v), Some(t)) => is_of(v, t),
+        _ => false,
+    };
+    let fits = match (&returned, &f.returns) {
+        (Returned::Nothing, Returns::Nothing) => true,
+        (Returned::One(v), Returns::One(t)) => is_of(v, t),
+        (Returned::Option(v), Returns::Option(t)) => v.as_ref().is_none_or(|v| is_of(v, t)),
+        (Returned::Result(Ok(v)), Returns::Result(t, _)) => side(v, t),
+        (Returned::Result(Err(v)), Returns::Result(_, t)) => side(v, t),
+        _ => false,
+    };
+    if !fits {
+        return Err(mismatch());
+    }
+    let flat = |v: &V| match v {
+        V::Bool(x) => Val::I32(*x as i32),
+        V::U8(x) => Val::I32(*x as i32),
+        V::U16(x) => Val::I32(*x as i32),
+        V::U32(x) => Val::I32(*x as i32),
+        V::S8(x) => Val::I32(*x as i32),
+        V::S16(x) => Val::I32(*x as i32),
+        V::S32(x) => Val::I32(*x),
+        V::U64(x) => Val::I64(*x as i64),
+        V::S64(x) => Val::I64(*x),
+        V::String(_) | V::Bytes(_) => Val::I32(0),
+    };
+    let size = match (&f.layout, &returned) {
+        (ResultLayout::Nothing, _) => return Ok(Reply::Nothing),
+        (ResultLayout::Flat(_), Returned::One(v)) => return Ok(Reply::Flat(flat(v))),
+        // A `result` without payloads: its case, returned directly.
+        (ResultLayout::Area { .. }, Returned::Result(r)) if !f.has_return_pointer() => {
+            return Ok(Reply::Flat(Val::I32(i32::from(r.is_err()))))
+        }
+        (ResultLayout::Area { size, .. }, _) => *size as usize,
+        _ => return Err(mismatch()),
+    };
+    let mut area = vec![0u8; size];
+    let mut copied = Vec::new();
+    let payload = vm_abi::plugin::payload_offset(&f.returns) as usize;
+    let mut put = |at: usize, v: V| {
+        let bytes = match v {
+            V::String(s) => s.into_bytes(),
+            V::Bytes(b) => b,
+            V::Bool(x) => return area[at] = x as u8,
+            V::U8(x) => return area[at] = x,
+            V::S8(x) => return area[at] = x as u8,
+            V::U16(x) => return area[at..at + 2].copy_from_slice(&x.to_le_bytes()),
+            V::S16(x) => return area[at..at + 2].copy_from_slice(&x.to_le_bytes()),
+            V::U32(x) => return area[at..at + 4].copy_from_slice(&x.to_le_bytes()),
+            V::S32(x) => return area[at..at + 4].copy_from_slice(&x.to_le_bytes()),
+            V::U64(x) => return area[at..at + 8].copy_from_slice(&x.to_le_bytes()),
+            V::S64(x) => return area[at..at + 8].copy_from_slice(&x.to_le_bytes()),
         };
         // The pointer is written once the guest has room for the bytes.
         area[at + 4..at + 8].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
         copied.push((at, bytes));
     };
-    match out.first() {
-        Some(C::Option(v)) => {
+    let disc = match returned {
+        Returned::One(v) => {
+            put(0, v);
+            None
+        }
+        Returned::Option(v) => {
+            let some = v.is_some();
             if let Some(v) = v {
                 put(payload, v);
-                area[0] = 1;
             }
+            Some(u8::from(some))
         }
-        Some(C::Result(r)) => {
-            let (disc, v) = match r {
+        Returned::Result(r) => {
+            let (case, v) = match r {
                 Ok(v) => (0, v),
                 Err(v) => (1, v),
             };
             if let Some(v) = v {
                 put(payload, v);
             }
-            area[0] = disc;
+            Some(case)
         }
-        Some(v) => put(0, v),
-        None => unreachable!("an area holds a result"),
+        Returned::Nothing => return Err(mismatch()),
+    };
+    if let Some(d) = disc {
+        area[0] = d;
     }
     Ok(Reply::Area(area, copied))
 }
@@ -694,40 +977,6 @@ fn scalar_value(s: Scalar, v: Val) -> component::Val {
         Scalar::S16 => C::S16(x as i16),
         Scalar::S32 => C::S32(x),
         Scalar::S64 => C::S64(y),
-    }
-}
-
-/// A scalar component value as one core value.
-fn flat_value(v: &component::Val) -> Val {
-    use component::Val as C;
-    match v {
-        C::Bool(b) => Val::I32(*b as i32),
-        C::U8(x) => Val::I32(*x as i32),
-        C::U16(x) => Val::I32(*x as i32),
-        C::U32(x) => Val::I32(*x as i32),
-        C::S8(x) => Val::I32(*x as i32),
-        C::S16(x) => Val::I32(*x as i32),
-        C::S32(x) => Val::I32(*x),
-        C::U64(x) => Val::I64(*x as i64),
-        C::S64(x) => Val::I64(*x),
-        _ => Val::I32(0),
-    }
-}
-
-/// A scalar component value's bytes in memory.
-fn scalar_bytes(v: &component::Val) -> Vec<u8> {
-    use component::Val as C;
-    match v {
-        C::Bool(b) => vec![*b as u8],
-        C::U8(x) => vec![*x],
-        C::S8(x) => vec![*x as u8],
-        C::U16(x) => x.to_le_bytes().to_vec(),
-        C::S16(x) => x.to_le_bytes().to_vec(),
-        C::U32(x) => x.to_le_bytes().to_vec(),
-        C::S32(x) => x.to_le_bytes().to_vec(),
-        C::U64(x) => x.to_le_bytes().to_vec(),
-        C::S64(x) => x.to_le_bytes().to_vec(),
-        _ => Vec::new(),
     }
 }
 
@@ -1039,4 +1288,64 @@ fn inspect(bytes: &[u8]) -> Result<Inspected, String> {
         }
     }
     Ok(inspected)
+}
+
+/// A panic's message.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// A native plugin's future, whose panics become its outcome.
+struct CatchUnwind(vm_plugin::BoxFuture);
+
+impl std::future::Future for CatchUnwind {
+    type Output = Result<vm_plugin::Outcome, String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(outcome)) => std::task::Poll::Ready(Ok(outcome)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(p) => std::task::Poll::Ready(Err(format!("panicked: {}", panic_text(p)))),
+        }
+    }
+}
+
+/// A WIT value type as the native plugin API names it.
+pub(crate) fn native_type(v: &Value) -> vm_plugin::Type {
+    use vm_plugin::Type as T;
+    match v {
+        Value::String => T::String,
+        Value::Bytes => T::Bytes,
+        Value::Scalar(s) => match s {
+            Scalar::Bool => T::Bool,
+            Scalar::U8 => T::U8,
+            Scalar::U16 => T::U16,
+            Scalar::U32 => T::U32,
+            Scalar::U64 => T::U64,
+            Scalar::S8 => T::S8,
+            Scalar::S16 => T::S16,
+            Scalar::S32 => T::S32,
+            Scalar::S64 => T::S64,
+        },
+    }
+}
+
+/// A WIT result type as the native plugin API names it.
+pub(crate) fn native_return_type(r: &Returns) -> vm_plugin::ReturnType {
+    use vm_plugin::ReturnType as R;
+    match r {
+        Returns::Nothing => R::Nothing,
+        Returns::One(v) => R::One(native_type(v)),
+        Returns::Option(v) => R::Option(native_type(v)),
+        Returns::Result(ok, err) => {
+            R::Result(ok.as_ref().map(native_type), err.as_ref().map(native_type))
+        }
+    }
 }

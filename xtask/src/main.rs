@@ -315,6 +315,7 @@ fn build_guests(root: &Path) -> Result<()> {
             ])
             .arg(guest_dir(root)))?;
     }
+    build_native_plugins(root)?;
     // The kv plugin again, as a component (wit-bindgen for wasm32-wasip2).
     run(cargo()
         .current_dir(root.join("examples/plugins/kv"))
@@ -329,6 +330,69 @@ fn build_guests(root: &Path) -> Result<()> {
         ])
         .arg(guest_dir(root)))?;
     build_guest_tests(root)
+}
+
+/// Native plugins as shared libraries, in `target/guests/native`: kv in
+/// Rust (a cdylib that depends on vm-plugin only), and the C hash plugin
+/// of the tests, as is and broken three ways.
+fn build_native_plugins(root: &Path) -> Result<()> {
+    run(cargo()
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "kv-native",
+            "--target-dir",
+        ])
+        .arg(guest_dir(root)))?;
+    let out = guest_dir(root).join("native");
+    std::fs::create_dir_all(&out)?;
+    std::fs::copy(
+        guest_dir(root).join("release/libkv_native.so"),
+        out.join("libkv_native.so"),
+    )?;
+    let source = root.join("tests/guests/native/hash.c");
+    let header = root.join("sdk-c/include/vm_native_plugin.h");
+    for (name, define) in [
+        ("libhash.so", None),
+        ("libhash-wrong-abi.so", Some("-DWRONG_ABI")),
+        ("libhash-undeclared.so", Some("-DUNDECLARED")),
+        ("libhash-no-entry.so", Some("-DNO_ENTRY")),
+    ] {
+        let target = out.join(name);
+        if up_to_date(&target, &[&source, &header]) {
+            continue;
+        }
+        let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+        cc.args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wpedantic",
+            "-O2",
+            "-shared",
+            "-fPIC",
+        ])
+        .arg("-I")
+        .arg(root.join("sdk-c/include"))
+        .args(define)
+        .arg("-o")
+        .arg(&target)
+        .arg(&source);
+        run(&mut cc)?;
+    }
+    Ok(())
+}
+
+/// Whether `target` is newer than every source.
+fn up_to_date(target: &Path, sources: &[&Path]) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match modified(target) {
+        Some(t) => sources.iter().all(|s| modified(s).is_some_and(|m| m <= t)),
+        None => false,
+    }
 }
 
 /// Builds the `#[vm_sdk::test]` guest (tests/guests/rust/guest-tests) as

@@ -7,7 +7,9 @@
 //! the store below is that process's own.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+
+#[path = "../../store.rs"]
+mod store;
 
 wit_bindgen::generate!({
     path: "../kv.wit",
@@ -20,7 +22,7 @@ wit_bindgen::generate!({
 static WIT: [u8; include_bytes!("../../kv.wit").len()] = *include_bytes!("../../kv.wit");
 
 thread_local! {
-    static STORE: RefCell<BTreeMap<String, Vec<u8>>> = const { RefCell::new(BTreeMap::new()) };
+    static STORE: RefCell<store::Store> = const { RefCell::new(store::Store::new()) };
 }
 
 struct Kv;
@@ -43,28 +45,7 @@ impl exports::plugin::kv::store::Guest for Kv {
     }
 
     fn increment(key: String, by: i64) -> Result<i64, String> {
-        STORE.with_borrow_mut(|s| {
-            let now = match s.get(&key) {
-                None => 0,
-                Some(v) => match std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|t| t.parse::<i64>().ok())
-                {
-                    Some(n) => n,
-                    None => {
-                        return Err(format!(
-                            "{key} holds `{}`, not a number",
-                            String::from_utf8_lossy(v)
-                        ))
-                    }
-                },
-            };
-            let sum = now
-                .checked_add(by)
-                .ok_or_else(|| format!("{key}: {now} + {by} overflows"))?;
-            s.insert(key, sum.to_string().into_bytes());
-            Ok(sum)
-        })
+        STORE.with_borrow_mut(|s| store::increment(s, key, by))
     }
 }
 

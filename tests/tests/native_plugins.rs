@@ -1,0 +1,339 @@
+//! Native plugins: in-process (a Rust `vm_plugin::Plugin`) and from shared
+//! libraries (a Rust cdylib and a C one). The same guests run unchanged
+//! with kv as a core module, a component, an in-process plugin and a
+//! shared library; a native plugin is checked against its WIT before the
+//! VM runs anything; its faults (a panic, a failure, a library of another
+//! ABI) end the calling process alone, or refuse the library naming it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use vm_plugin::Plugin;
+use vm_reference::{ExitReason, VmError};
+use vm_tests::{
+    as_guest, c_guest, kv_component, kv_plugin, native_library, run_file_on, rust_guest, test_vm,
+    KV_TRANSCRIPT,
+};
+
+#[tokio::test]
+async fn one_guest_prints_the_same_with_kv_of_each_kind() {
+    type Kind = (&'static str, fn() -> vm_reference::VmBuilder);
+    let kinds: [Kind; 4] = [
+        ("core module", || test_vm().plugin_file(kv_plugin())),
+        ("component", || test_vm().plugin_file(kv_component())),
+        ("in-process", || {
+            test_vm().native_plugin(kv_native::plugin())
+        }),
+        ("shared library", || {
+            test_vm().native_plugin_file(native_library("libkv_native.so"))
+        }),
+    ];
+    for guest in [
+        rust_guest("kv-guest"),
+        c_guest("kv-guest"),
+        as_guest("kv-guest"),
+    ] {
+        for (kind, builder) in &kinds {
+            let run = run_file_on(builder(), &guest, &[]).await.unwrap();
+            assert_eq!(
+                run.outcome.reason,
+                ExitReason::Normal,
+                "{kind}: {}",
+                run.stderr
+            );
+            assert_eq!(
+                run.stdout,
+                KV_TRANSCRIPT,
+                "{} with kv as a {kind}",
+                guest.display()
+            );
+        }
+    }
+}
+
+const WIT: &str = "package plugin:kv@1.0.0;
+interface store {
+    @since(version = 1.0.0) count: func() -> u32;
+    @since(version = 1.0.0) get: func(key: string) -> option<list<u8>>;
+}";
+
+fn refused(plugin: Plugin) -> String {
+    match test_vm().native_plugin(plugin).build() {
+        Err(VmError::Plugin(e)) => e.to_string(),
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("the VM was built"),
+    }
+}
+
+#[test]
+fn an_in_process_plugin_is_checked_against_its_wit_when_the_vm_is_built() {
+    let get = |s: &mut (), (_key,): (String,)| -> Option<Vec<u8>> {
+        let () = s;
+        None
+    };
+    let missing = Plugin::builder(WIT, || ()).func("store.get", get).build();
+    let text = refused(missing);
+    assert!(
+        text.contains("plugin:kv (in-process)")
+            && text.contains("does not implement `store.count`"),
+        "{text}"
+    );
+    let mistyped = Plugin::builder(WIT, || ())
+        .func("store.count", |_, (): ()| 0u64)
+        .func("store.get", get)
+        .build();
+    let text = refused(mistyped);
+    assert!(
+        text.contains(
+            "implements `store.count` as func() -> u64, but its WIT declares func() -> u32"
+        ),
+        "{text}"
+    );
+    let extra = Plugin::builder(WIT, || ())
+        .func("store.count", |_, (): ()| 0u32)
+        .func("store.get", get)
+        .func("store.frob", |_, (): ()| 0u32)
+        .build();
+    assert!(refused(extra).contains("implements `store.frob`, which its WIT does not declare"));
+    let not_a_plugin = Plugin::builder("package my:app@1.0.0; interface i {}", || ()).build();
+    assert!(refused(not_a_plugin).contains("not a plugin"));
+}
+
+/// Ready on its second poll: an await that really suspends.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A plugin whose functions exercise the native path: `double` is async,
+/// `explode` and `explode-later` panic, `refuse` fails, `calls` counts the
+/// process's calls so far (its state).
+fn test_plugin() -> Plugin {
+    let wit = "package plugin:t@1.0.0; interface api {
+        @since(version = 1.0.0) double: func(n: u32) -> u32;
+        @since(version = 1.0.0) explode: func() -> u32;
+        @since(version = 1.0.0) explode-later: func() -> u32;
+        @since(version = 1.0.0) refuse: func() -> result<u32, string>;
+        @since(version = 1.0.0) calls: func() -> u32;
+    }";
+    Plugin::builder(wit, || 0u32)
+        .func_async("api.double", |calls, (n,): (u32,)| {
+            *calls += 1;
+            async move {
+                YieldOnce(false).await;
+                n * 2
+            }
+        })
+        .func("api.explode", |_, (): ()| -> u32 { panic!("kaboom") })
+        .func_async("api.explode-later", |_, (): ()| async {
+            YieldOnce(false).await;
+            if true {
+                panic!("kaboom, later");
+            }
+            0u32
+        })
+        .func("api.refuse", |calls, (): ()| -> Result<u32, String> {
+            *calls += 1;
+            Err(format!("refused after {calls} calls"))
+        })
+        .func("api.calls", |calls, (): ()| *calls)
+        .build()
+}
+
+/// A guest that calls `plugin:t/api@1` `name` (of type `sig`) as `body`
+/// and exits with the status `body` leaves on the stack.
+fn t_guest(name: &str, sig: &str, body: &str) -> String {
+    format!(
+        r#"(module
+            (import "plugin:t/api@1" "{name}" (func $f {sig}))
+            (import "plugin:t/api@1" "calls" (func $calls (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") (call $exit {body})))"#
+    )
+}
+
+async fn run_t(vm: &vm_reference::Vm, wat: &str) -> vm_reference::Outcome {
+    let module = vm.load("t.wat", wat.as_bytes()).unwrap();
+    vm.run(&module, &["t"]).await.unwrap()
+}
+
+#[tokio::test]
+async fn native_functions_run_sync_and_async_with_per_process_state() {
+    let vm = test_vm().native_plugin(test_plugin()).build().unwrap();
+    let outcome = run_t(
+        &vm,
+        &t_guest(
+            "double",
+            "(param i32) (result i32)",
+            "(call $f (i32.const 21))",
+        ),
+    )
+    .await;
+    assert_eq!(outcome.status, 42, "{:?}", outcome.reason);
+    // Three calls in one process: its state counts them.
+    let counted = "(drop (call $f (i32.const 1))) (drop (call $f (i32.const 1))) (drop (call $f (i32.const 1))) (call $calls)";
+    let outcome = run_t(&vm, &t_guest("double", "(param i32) (result i32)", counted)).await;
+    assert_eq!(outcome.status, 3, "{:?}", outcome.reason);
+    // A fresh process starts from a fresh state.
+    let outcome = run_t(
+        &vm,
+        &t_guest("double", "(param i32) (result i32)", "(call $calls)"),
+    )
+    .await;
+    assert_eq!(outcome.status, 0, "{:?}", outcome.reason);
+}
+
+#[tokio::test]
+async fn a_panic_or_a_failure_in_a_native_function_ends_the_caller_alone() {
+    let vm = test_vm().native_plugin(test_plugin()).build().unwrap();
+    for (name, expected) in [
+        ("explode", "plugin:t/api.explode panicked: kaboom"),
+        (
+            "explode-later",
+            "plugin:t/api.explode-later panicked: kaboom, later",
+        ),
+    ] {
+        let outcome = run_t(&vm, &t_guest(name, "(result i32)", "(call $f)")).await;
+        match &outcome.reason {
+            ExitReason::Trap(t) => assert!(t.contains(expected), "{t}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // A failure the plugin chose is a `result` the guest receives, not a
+    // fault: here the guest gets `err` and exits with its discriminant.
+    let refuse = r#"(module
+        (import "plugin:t/api@1" "refuse" (func $f (param i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+        (func (export "_start") (call $f (i32.const 64)) (call $exit (i32.load8_u (i32.const 64)))))"#;
+    let outcome = run_t(&vm, refuse).await;
+    assert_eq!(outcome.status, 1, "{:?}", outcome.reason);
+    // The VM carries on.
+    let outcome = run_t(
+        &vm,
+        &t_guest(
+            "double",
+            "(param i32) (result i32)",
+            "(call $f (i32.const 2))",
+        ),
+    )
+    .await;
+    assert_eq!(outcome.status, 4);
+}
+
+/// A guest that prints `hash.hex("hello")`, then exits with what `fail`
+/// did to it.
+const HASH_GUEST: &str = r#"(module
+    (import "plugin:hash/digest@1" "hex" (func $hex (param i32 i32 i32)))
+    (import "plugin:hash/digest@1" "fail" (func $fail (result i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "hello")
+    (global $heap (mut i32) (i32.const 1024))
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+        (local $p i32)
+        (local.set $p (global.get $heap))
+        (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+        (local.get $p))
+    (func (export "_start")
+        (call $hex (i32.const 0) (i32.const 5) (i32.const 64))
+        (i32.store (i32.const 80) (i32.load (i32.const 64)))
+        (i32.store (i32.const 84) (i32.load (i32.const 68)))
+        (drop (call $w (i32.const 1) (i32.const 80) (i32.const 1) (i32.const 96)))
+        (drop (call $fail))))"#;
+
+#[tokio::test]
+async fn a_plugin_written_in_c_runs_from_its_shared_library() {
+    let vm = test_vm()
+        .native_plugin_file(native_library("libhash.so"))
+        .build()
+        .unwrap();
+    let module = vm.load("hash.wat", HASH_GUEST.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["hash"]).await.unwrap();
+    // FNV-1a of "hello".
+    assert_eq!(vm.captured_stdout(), "a430d84680aabd0b");
+    match &outcome.reason {
+        ExitReason::Trap(t) => {
+            assert!(
+                t.contains("plugin:hash/digest.fail failed: asked to fail"),
+                "{t}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn shared_libraries_that_cannot_work_are_refused_naming_the_file_and_the_fix() {
+    let refused = |name: &str| match test_vm().native_plugin_file(native_library(name)).build() {
+        Err(VmError::Plugin(e)) => e.to_string(),
+        Err(other) => panic!("{name}: another error: {other}"),
+        Ok(_) => panic!("{name} loaded"),
+    };
+    let text = refused("libhash-wrong-abi.so");
+    assert!(
+        text.contains(
+            "libhash-wrong-abi.so: was built for native plugin ABI 99; this VM serves ABI 1"
+        ) && text.contains("rebuild it"),
+        "{text}"
+    );
+    let text = refused("libhash-undeclared.so");
+    assert!(
+        text.contains("implements `digest.sha9`, which its WIT does not declare"),
+        "{text}"
+    );
+    let text = refused("libhash-no-entry.so");
+    assert!(
+        text.contains("exports no `vm_native_plugin_v1`") && text.contains("export_native_plugin!"),
+        "{text}"
+    );
+    let text = refused("libmissing.so");
+    assert!(text.contains("cannot be loaded"), "{text}");
+}
+
+#[test]
+fn a_plugin_crate_builds_on_vm_plugin_alone_without_wasmtime() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(vm_tests::root())
+        .args([
+            "tree",
+            "--package",
+            "kv-native",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(crates.contains(&"vm-plugin"), "{tree}");
+    assert!(
+        crates
+            .iter()
+            .all(|c| matches!(*c, "kv-native" | "vm-plugin")),
+        "kv-native depends on more than vm-plugin:\n{tree}"
+    );
+}

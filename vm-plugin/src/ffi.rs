@@ -1,0 +1,349 @@
+//! The versioned C ABI through which the VM loads a plugin from a shared
+//! library (`vm run --native-plugin libkv.so`), and the export that puts a
+//! [`Plugin`] behind it ([`export_native_plugin!`](crate::export_native_plugin)).
+//!
+//! No Rust type crosses it, so a plugin built by another Rust version, or
+//! written in C (`sdk-c/include/vm_native_plugin.h`), works. The library
+//! exports [`ENTRY_SYMBOL`], a function returning a pointer to an
+//! [`FfiPlugin`] that lives as long as the library. Arguments are borrowed
+//! copies the VM owns (never guest pointers), valid during the call; a
+//! result's bytes are the plugin's, valid until its next call with the same
+//! state, or the state's drop. States are used by one call at a time, maybe
+//! on different threads.
+
+use crate::{Handler, Plugin, Returned, State, Value};
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+/// The C ABI's version; the VM refuses a library of another.
+pub const ABI_VERSION: u32 = 1;
+
+/// The symbol a plugin library exports: `const FfiPlugin *vm_native_plugin_v1(void)`.
+pub const ENTRY_SYMBOL: &str = "vm_native_plugin_v1";
+
+/// Borrowed bytes (UTF-8 where text is meant).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FfiStr {
+    /// The first byte (may be null when `len` is 0).
+    pub ptr: *const u8,
+    /// How many bytes.
+    pub len: usize,
+}
+
+impl FfiStr {
+    /// Borrows `s`.
+    pub fn new(s: &[u8]) -> FfiStr {
+        FfiStr {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// The bytes.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes for the returned lifetime.
+    pub unsafe fn bytes<'a>(&self) -> &'a [u8] {
+        if self.len == 0 {
+            &[]
+        } else {
+            // SAFETY: as the caller promises.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+}
+
+/// A value across the C ABI. `kind` says which: 0 none, 1 bool, 2 u8, 3
+/// u16, 4 u32, 5 u64, 6 s8, 7 s16, 8 s32, 9 s64 (in `bits`, zero- or
+/// sign-extended), 10 string, 11 list<u8> (in `ptr`/`len`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FfiValue {
+    /// Which type.
+    pub kind: u32,
+    /// A scalar.
+    pub bits: u64,
+    /// A string's or list's bytes.
+    pub bytes: FfiStr,
+}
+
+/// A call's result: `case` is 0 for a result's ok, an option's none, or a
+/// plain value; 1 for an error or an option's some. `value` is the payload
+/// (kind 0 when there is none).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FfiReturn {
+    /// Which case.
+    pub case: u32,
+    /// Its payload.
+    pub value: FfiValue,
+}
+
+/// What a plugin library provides.
+#[repr(C)]
+pub struct FfiPlugin {
+    /// [`ABI_VERSION`] of the library's build.
+    pub abi_version: u32,
+    /// Non-empty when the plugin could not start: why.
+    pub error: FfiStr,
+    /// The plugin's WIT text.
+    pub wit: FfiStr,
+    /// The functions `call` takes, by index: `INTERFACE.FUNCTION` each.
+    pub functions: *const FfiStr,
+    /// How many.
+    pub function_count: usize,
+    /// A process's fresh state (on its first call).
+    pub create: unsafe extern "C" fn() -> *mut c_void,
+    /// Drops a state (when its process ends).
+    pub drop: unsafe extern "C" fn(state: *mut c_void),
+    /// Calls function `function` with `nargs` arguments; 0 when it returned
+    /// (`out` holds the result), 1 when it failed (`out.value` holds the
+    /// reason as a string, and the calling process ends with it).
+    pub call: unsafe extern "C" fn(
+        state: *mut c_void,
+        function: usize,
+        args: *const FfiValue,
+        nargs: usize,
+        out: *mut FfiReturn,
+    ) -> u32,
+}
+
+/// The value's C form, borrowing its bytes.
+pub fn to_ffi(v: &Value) -> FfiValue {
+    let (kind, bits, bytes): (u32, u64, &[u8]) = match v {
+        Value::Bool(x) => (1, *x as u64, &[]),
+        Value::U8(x) => (2, *x as u64, &[]),
+        Value::U16(x) => (3, *x as u64, &[]),
+        Value::U32(x) => (4, *x as u64, &[]),
+        Value::U64(x) => (5, *x, &[]),
+        Value::S8(x) => (6, *x as i64 as u64, &[]),
+        Value::S16(x) => (7, *x as i64 as u64, &[]),
+        Value::S32(x) => (8, *x as i64 as u64, &[]),
+        Value::S64(x) => (9, *x as u64, &[]),
+        Value::String(s) => (10, 0, s.as_bytes()),
+        Value::Bytes(b) => (11, 0, b),
+    };
+    FfiValue {
+        kind,
+        bits,
+        bytes: FfiStr::new(bytes),
+    }
+}
+
+/// A value from its C form, copying its bytes; `None` for kind 0, an
+/// unknown kind, or a string that is not UTF-8.
+///
+/// # Safety
+/// A string's or list's `bytes` must be readable.
+pub unsafe fn from_ffi(v: &FfiValue) -> Option<Value> {
+    // SAFETY: as the caller promises.
+    let bytes = || unsafe { v.bytes.bytes() }.to_vec();
+    Some(match v.kind {
+        1 => Value::Bool(v.bits != 0),
+        2 => Value::U8(v.bits as u8),
+        3 => Value::U16(v.bits as u16),
+        4 => Value::U32(v.bits as u32),
+        5 => Value::U64(v.bits),
+        6 => Value::S8(v.bits as i8),
+        7 => Value::S16(v.bits as i16),
+        8 => Value::S32(v.bits as i32),
+        9 => Value::S64(v.bits as i64),
+        10 => Value::String(String::from_utf8(bytes()).ok()?),
+        11 => Value::Bytes(bytes()),
+        _ => return None,
+    })
+}
+
+const NONE: FfiValue = FfiValue {
+    kind: 0,
+    bits: 0,
+    bytes: FfiStr {
+        ptr: std::ptr::null(),
+        len: 0,
+    },
+};
+
+/// A library's one plugin, made on the first call of its entry.
+struct Exported {
+    plugin: Option<Plugin>,
+    error: String,
+    names: Vec<String>,
+    strs: Vec<FfiStr>,
+    table: FfiPlugin,
+}
+
+// SAFETY: the raw pointers in `strs` and `table` point into `plugin`'s WIT
+// and `names`, which live (unchanged) as long as the static.
+unsafe impl Send for Exported {}
+// SAFETY: as above; nothing in it is mutated after it is made.
+unsafe impl Sync for Exported {}
+
+static EXPORTED: OnceLock<Exported> = OnceLock::new();
+
+/// A state behind the C ABI: the plugin's, and the last result, whose
+/// bytes stay valid until the next call.
+struct FfiState {
+    state: State,
+    last: Option<Value>,
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+unsafe extern "C" fn create() -> *mut c_void {
+    let Some(plugin) = EXPORTED.get().and_then(|e| e.plugin.as_ref()) else {
+        return std::ptr::null_mut();
+    };
+    match catch_unwind(AssertUnwindSafe(|| plugin.new_state())) {
+        Ok(state) => Box::into_raw(Box::new(FfiState { state, last: None })).cast(),
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn drop_state(state: *mut c_void) {
+    if !state.is_null() {
+        // SAFETY: made by `create`, dropped once by the VM.
+        let state = unsafe { Box::from_raw(state.cast::<FfiState>()) };
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
+    }
+}
+
+unsafe extern "C" fn call(
+    state: *mut c_void,
+    function: usize,
+    args: *const FfiValue,
+    nargs: usize,
+    out: *mut FfiReturn,
+) -> u32 {
+    // SAFETY: the VM passes a state from `create`, used by this call alone,
+    // `nargs` readable arguments, and a writable `out`.
+    let (state, args, out) = unsafe {
+        (
+            &mut *state.cast::<FfiState>(),
+            std::slice::from_raw_parts(args, nargs),
+            &mut *out,
+        )
+    };
+    let fail = |state: &mut FfiState, out: &mut FfiReturn, why: String| {
+        state.last = Some(Value::String(why));
+        out.case = 1;
+        out.value = to_ffi(state.last.as_ref().expect("just set"));
+        1
+    };
+    let Some(plugin) = EXPORTED.get().and_then(|e| e.plugin.as_ref()) else {
+        return fail(state, out, "the plugin did not start".into());
+    };
+    let Some(f) = plugin.functions().get(function) else {
+        return fail(state, out, format!("no function {function}"));
+    };
+    // SAFETY: the VM's argument bytes are readable during the call.
+    let values: Option<Vec<Value>> = args.iter().map(|a| unsafe { from_ffi(a) }).collect();
+    let Some(values) = values else {
+        return fail(state, out, "an argument of an unknown kind".into());
+    };
+    let Handler::Sync(handler) = &f.handler else {
+        return fail(
+            state,
+            out,
+            format!("{} is async, which a shared library cannot be", f.name),
+        );
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| handler(&mut state.state, values)));
+    let returned = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(why)) => return fail(state, out, why),
+        Err(p) => {
+            return fail(
+                state,
+                out,
+                format!("{} panicked: {}", f.name, panic_text(p)),
+            )
+        }
+    };
+    let (case, value) = match returned {
+        Returned::Nothing | Returned::Option(None) => (0, None),
+        Returned::One(v) => (0, Some(v)),
+        Returned::Option(Some(v)) => (1, Some(v)),
+        Returned::Result(Ok(v)) => (0, v),
+        Returned::Result(Err(v)) => (1, v),
+    };
+    state.last = value;
+    out.case = case;
+    out.value = state.last.as_ref().map_or(NONE, to_ffi);
+    0
+}
+
+/// The entry of a library made with
+/// [`export_native_plugin!`](crate::export_native_plugin): makes the
+/// plugin once and describes it. Not for direct use.
+#[doc(hidden)]
+pub fn entry(make: fn() -> Plugin) -> *const FfiPlugin {
+    let exported = EXPORTED.get_or_init(|| {
+        let made = catch_unwind(make);
+        let (plugin, error) = match made {
+            Ok(p) => match p.functions().iter().find(|f| matches!(f.handler, Handler::Async(_))) {
+                Some(f) => (
+                    None,
+                    format!("{} is async: a shared-library plugin's functions are sync (register async ones in-process, with Vm::builder().native_plugin)", f.name),
+                ),
+                None => (Some(p), String::new()),
+            },
+            Err(p) => (None, format!("making the plugin panicked: {}", panic_text(p))),
+        };
+        let names: Vec<String> = plugin
+            .as_ref()
+            .map(|p| p.functions().iter().map(|f| f.name.clone()).collect())
+            .unwrap_or_default();
+        let strs: Vec<FfiStr> = names.iter().map(|n| FfiStr::new(n.as_bytes())).collect();
+        let mut exported = Exported {
+            plugin,
+            error,
+            names,
+            strs,
+            table: FfiPlugin {
+                abi_version: ABI_VERSION,
+                error: FfiStr::new(&[]),
+                wit: FfiStr::new(&[]),
+                functions: std::ptr::null(),
+                function_count: 0,
+                create,
+                drop: drop_state,
+                call,
+            },
+        };
+        exported.table.error = FfiStr::new(exported.error.as_bytes());
+        exported.table.wit = FfiStr::new(exported.plugin.as_ref().map_or(&[][..], |p| p.wit().as_bytes()));
+        exported.table.functions = exported.strs.as_ptr();
+        exported.table.function_count = exported.strs.len();
+        let _ = &exported.names;
+        exported
+    });
+    &exported.table
+}
+
+/// Exports a [`Plugin`] from a `cdylib` through the C ABI, so that `vm run
+/// --native-plugin libNAME.so` loads it: `make` is a `fn() -> Plugin`,
+/// called once, on the library's first use. Panics in it, and in every
+/// function, are caught and reported to the VM (the calling process ends
+/// with the panic's message). Only sync functions cross a C ABI.
+///
+/// ```ignore
+/// fn plugin() -> vm_plugin::Plugin { /* … */ }
+/// vm_plugin::export_native_plugin!(plugin);
+/// ```
+#[macro_export]
+macro_rules! export_native_plugin {
+    ($make:path) => {
+        /// The plugin's C-ABI entry, which `vm run --native-plugin` calls.
+        #[no_mangle]
+        pub extern "C" fn vm_native_plugin_v1() -> *const $crate::FfiPlugin {
+            $crate::ffi::entry($make)
+        }
+    };
+}

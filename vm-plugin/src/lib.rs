@@ -1,0 +1,217 @@
+//! Native plugins for the vm:host VM: host functions written in Rust (or C),
+//! declared by a plugin's WIT (`plugin:NAME@MAJOR.MINOR.PATCH`, the same
+//! package a wasm plugin implements), so a guest cannot tell which kind it
+//! got.
+//!
+//! A plugin is a [`Plugin`]: its WIT text, how to make a process's state
+//! (on the process's first call), and a typed function per WIT function,
+//! sync or async:
+//!
+//! ```
+//! use vm_plugin::Plugin;
+//! use std::collections::BTreeMap;
+//!
+//! const WIT: &str = "package plugin:kv@1.0.0;
+//! interface store {
+//!     @since(version = 1.0.0) set: func(key: string, value: list<u8>);
+//!     @since(version = 1.0.0) get: func(key: string) -> option<list<u8>>;
+//! }";
+//!
+//! let plugin = Plugin::builder(WIT, BTreeMap::<String, Vec<u8>>::new)
+//!     .func("store.set", |store, (key, value): (String, Vec<u8>)| {
+//!         store.insert(key, value);
+//!     })
+//!     .func("store.get", |store, (key,): (String,)| store.get(&key).cloned())
+//!     .build();
+//! assert_eq!(plugin.functions().len(), 2);
+//! ```
+//!
+//! Run it in-process with `vm_reference::Vm::builder().native_plugin(plugin)`
+//! (the VM checks each function against the WIT when it is built), or
+//! export it from a `cdylib` with [`export_native_plugin!`] and load it with
+//! `vm run --native-plugin libkv.so`. Native code runs outside the sandbox:
+//! it can do anything the VM's process can.
+//!
+//! This crate depends on nothing, wasmtime least of all: the types that
+//! cross into the VM are its own.
+
+pub mod ffi;
+mod value;
+
+pub use ffi::{FfiPlugin, FfiReturn, FfiStr, FfiValue, ABI_VERSION, ENTRY_SYMBOL};
+pub use value::{Args, Ret, ReturnType, Returned, Type, Value, WitValue};
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A process's state of a plugin, as the VM holds it.
+pub type State = Box<dyn Any + Send>;
+
+/// What a call of a plugin function gives: its result, or why it failed
+/// (which ends the calling process with that reason).
+pub type Outcome = Result<Returned, String>;
+
+/// A boxed future of an async plugin function.
+pub type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+type SyncFn = Box<dyn Fn(&mut State, Vec<Value>) -> Outcome + Send + Sync>;
+type AsyncFn = Box<dyn Fn(&mut State, Vec<Value>) -> BoxFuture + Send + Sync>;
+
+/// How a function runs.
+pub enum Handler {
+    /// To completion, on the calling process's thread.
+    Sync(SyncFn),
+    /// As a future the calling process awaits; other processes run
+    /// meanwhile.
+    Async(AsyncFn),
+}
+
+/// One function of a plugin: its WIT path, its types, and its body.
+pub struct Function {
+    /// `INTERFACE.FUNCTION` (`store.get`).
+    pub name: String,
+    /// Parameter types, in order.
+    pub params: Vec<Type>,
+    /// The result type.
+    pub returns: ReturnType,
+    /// The body.
+    pub handler: Handler,
+}
+
+/// A native plugin: its WIT, its per-process state, its functions.
+pub struct Plugin {
+    wit: String,
+    new_state: Box<dyn Fn() -> State + Send + Sync>,
+    functions: Vec<Function>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field(
+                "functions",
+                &self.functions.iter().map(|f| &f.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Plugin {
+    /// Starts a plugin from its WIT text and the function that makes a
+    /// process's state (called on the process's first call).
+    pub fn builder<S: Send + 'static>(
+        wit: impl Into<String>,
+        new_state: impl Fn() -> S + Send + Sync + 'static,
+    ) -> PluginBuilder<S> {
+        PluginBuilder {
+            plugin: Plugin {
+                wit: wit.into(),
+                new_state: Box::new(move || Box::new(new_state())),
+                functions: Vec::new(),
+            },
+            _state: std::marker::PhantomData,
+        }
+    }
+
+    /// A plugin from functions made by other means than [`PluginBuilder`]
+    /// (the VM's shared-library loader makes each one a call through the C
+    /// ABI): its WIT, how to make a process's state, and the functions.
+    pub fn from_functions(
+        wit: impl Into<String>,
+        new_state: impl Fn() -> State + Send + Sync + 'static,
+        functions: Vec<Function>,
+    ) -> Plugin {
+        Plugin {
+            wit: wit.into(),
+            new_state: Box::new(new_state),
+            functions,
+        }
+    }
+
+    /// The plugin's WIT text.
+    pub fn wit(&self) -> &str {
+        &self.wit
+    }
+
+    /// A fresh state for a process.
+    pub fn new_state(&self) -> State {
+        (self.new_state)()
+    }
+
+    /// The functions registered, in order.
+    pub fn functions(&self) -> &[Function] {
+        &self.functions
+    }
+}
+
+/// Registers a plugin's functions; [`PluginBuilder::build`] ends it.
+pub struct PluginBuilder<S> {
+    plugin: Plugin,
+    _state: std::marker::PhantomData<fn() -> S>,
+}
+
+fn state<S: 'static>(state: &mut State) -> &mut S {
+    state
+        .downcast_mut::<S>()
+        .expect("the VM passes each function the state its plugin made")
+}
+
+impl<S: Send + 'static> PluginBuilder<S> {
+    /// Registers `name` (`INTERFACE.FUNCTION`, as in the WIT) as a function
+    /// that runs to completion. Its arguments are a tuple of the WIT's
+    /// parameter types (`(String, Vec<u8>)` for `string, list<u8>`), its
+    /// result the WIT's result type (`Option<Vec<u8>>` for
+    /// `option<list<u8>>`, `Result<i64, String>` for `result<s64, string>`).
+    pub fn func<A: Args, R: Ret>(
+        mut self,
+        name: &str,
+        f: impl Fn(&mut S, A) -> R + Send + Sync + 'static,
+    ) -> Self {
+        self.plugin.functions.push(Function {
+            name: name.to_string(),
+            params: A::types(),
+            returns: R::return_type(),
+            handler: Handler::Sync(Box::new(move |s, values| {
+                let args = A::from_values(values).ok_or_else(bad_arguments)?;
+                Ok(f(state::<S>(s), args).into_returned())
+            })),
+        });
+        self
+    }
+
+    /// Registers `name` as an async function: `f` takes what it needs from
+    /// the state (a client handle, say) and returns a future, which the
+    /// calling process awaits while other processes run.
+    pub fn func_async<A: Args, R: Ret, F>(
+        mut self,
+        name: &str,
+        f: impl Fn(&mut S, A) -> F + Send + Sync + 'static,
+    ) -> Self
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        self.plugin.functions.push(Function {
+            name: name.to_string(),
+            params: A::types(),
+            returns: R::return_type(),
+            handler: Handler::Async(Box::new(move |s, values| match A::from_values(values) {
+                Some(args) => {
+                    let future = f(state::<S>(s), args);
+                    Box::pin(async move { Ok(future.await.into_returned()) })
+                }
+                None => Box::pin(async { Err(bad_arguments()) }),
+            })),
+        });
+        self
+    }
+
+    /// The plugin.
+    pub fn build(self) -> Plugin {
+        self.plugin
+    }
+}
+
+fn bad_arguments() -> String {
+    "the VM passed arguments of other types than the function takes (a bug in the VM)".into()
+}

@@ -1,0 +1,226 @@
+//! Native plugins from shared libraries (`vm run --native-plugin
+//! libkv.so`): the library's C-ABI table (`vm_plugin::ffi`) made into a
+//! [`vm_plugin::Plugin`] whose functions call through it, so the VM runs
+//! it as it runs an in-process native plugin.
+//!
+//! Such code runs outside the sandbox, in the VM's own process: a crash in
+//! it ends the VM. The VM checks what it can: the ABI version, the entry
+//! symbol, the WIT and the functions the library names, and each value a
+//! function returns.
+
+use crate::plugin::{native_return_type, native_type, PluginError};
+use std::path::Path;
+use std::sync::Arc;
+use vm_abi::plugin::{Package, Returns};
+use vm_plugin::ffi::{from_ffi, to_ffi, FfiPlugin, FfiReturn, FfiStr, FfiValue};
+use vm_plugin::{Function, Handler, Outcome, Plugin, Returned, State, Value};
+
+/// A loaded library and its table, which lives as long as the library.
+struct Library {
+    table: *const FfiPlugin,
+    _library: libloading::Library,
+}
+
+// SAFETY: the table is immutable and the library stays loaded while this
+// lives; the C ABI's contract (vm_native_plugin.h) makes its functions
+// callable from any thread, one call per state at a time.
+unsafe impl Send for Library {}
+// SAFETY: as above.
+unsafe impl Sync for Library {}
+
+impl Library {
+    fn table(&self) -> &FfiPlugin {
+        // SAFETY: checked non-null at load; lives as long as the library.
+        unsafe { &*self.table }
+    }
+}
+
+/// A process's state in a library: the library's pointer (null when
+/// `create` failed).
+struct LibraryState {
+    state: *mut std::ffi::c_void,
+    library: Arc<Library>,
+}
+
+// SAFETY: the C ABI's contract: a state may move between threads, and the
+// VM uses it for one call at a time.
+unsafe impl Send for LibraryState {}
+
+impl Drop for LibraryState {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: made by the library's `create`, dropped once.
+            unsafe { (self.library.table().drop)(self.state) };
+        }
+    }
+}
+
+/// Loads a plugin library: its name for messages, and the plugin.
+pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let fail = |problem: String, hint: &str| PluginError {
+        plugin: path.display().to_string(),
+        problem,
+        hint: hint.to_string(),
+    };
+    // SAFETY: loading a library runs its initialisers: native code the user
+    // chose to trust (--native-plugin says it runs outside the sandbox).
+    let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        fail(
+            format!("cannot be loaded: {e}"),
+            "give the path of a shared library built for this machine (a Rust cdylib, or C with -shared -fPIC)",
+        )
+    })?;
+    let symbol = vm_plugin::ENTRY_SYMBOL;
+    // SAFETY: the symbol's type is the C ABI's entry, `const FfiPlugin *(void)`.
+    let entry = unsafe { library.get::<unsafe extern "C" fn() -> *const FfiPlugin>(symbol.as_bytes()) }
+        .map_err(|_| {
+            fail(
+                format!("exports no `{symbol}`, so it is not a plugin library"),
+                "export it with vm_plugin::export_native_plugin!(…) in Rust, or as sdk-c/include/vm_native_plugin.h says in C",
+            )
+        })?;
+    // SAFETY: as above.
+    let table = unsafe { entry() };
+    if table.is_null() {
+        return Err(fail(
+            format!("its `{symbol}` returned null"),
+            "return a pointer to a table that lives as long as the library",
+        ));
+    }
+    let library = Arc::new(Library {
+        table,
+        _library: library,
+    });
+    let t = library.table();
+    if t.abi_version != vm_plugin::ABI_VERSION {
+        return Err(fail(
+            format!(
+                "was built for native plugin ABI {}; this VM serves ABI {}",
+                t.abi_version,
+                vm_plugin::ABI_VERSION
+            ),
+            "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
+        ));
+    }
+    // SAFETY: the table's strings are readable while the library is loaded.
+    let text = |s: &FfiStr| String::from_utf8_lossy(unsafe { s.bytes() }).into_owned();
+    if t.error.len > 0 {
+        return Err(fail(
+            format!("could not start: {}", text(&t.error)),
+            "fix the plugin",
+        ));
+    }
+    let wit = text(&t.wit);
+    let package = Package::parse(&name, &wit).map_err(|e| {
+        fail(
+            format!("its WIT is not a plugin package: {e:#}"),
+            "see abi/README.md, Plugins",
+        )
+    })?;
+    let names: Vec<String> = (0..t.function_count)
+        // SAFETY: `functions` holds `function_count` entries.
+        .map(|i| text(unsafe { &*t.functions.add(i) }))
+        .collect();
+    let mut functions = Vec::new();
+    for (index, path) in names.iter().enumerate() {
+        let declared = path.split_once('.').and_then(|(iface, func)| {
+            let iface = package.interfaces.iter().find(|i| i.name == iface)?;
+            iface.functions.iter().find(|f| f.name == func)
+        });
+        let Some(declared) = declared else {
+            return Err(fail(
+                format!("implements `{path}`, which its WIT does not declare"),
+                "name each function INTERFACE.FUNCTION as the WIT does",
+            ));
+        };
+        let returns = declared.returns;
+        let library = library.clone();
+        functions.push(Function {
+            name: path.clone(),
+            params: declared
+                .params
+                .iter()
+                .map(|(_, v)| native_type(v))
+                .collect(),
+            returns: native_return_type(&declared.returns),
+            handler: Handler::Sync(Box::new(move |state, values| {
+                call(&library, index, returns, state, values)
+            })),
+        });
+    }
+    let creator = library.clone();
+    let new_state = move || -> State {
+        // SAFETY: the library's `create`, per the C ABI.
+        let state = unsafe { (creator.table().create)() };
+        Box::new(LibraryState {
+            state,
+            library: creator.clone(),
+        })
+    };
+    // The VM checks the functions against the WIT, as for any native plugin.
+    Ok((name, Plugin::from_functions(wit, new_state, functions)))
+}
+
+/// One call through the C ABI.
+fn call(
+    library: &Library,
+    index: usize,
+    returns: Returns,
+    state: &mut State,
+    values: Vec<Value>,
+) -> Outcome {
+    let state = state
+        .downcast_mut::<LibraryState>()
+        .expect("the state this plugin made");
+    if state.state.is_null() {
+        return Err(
+            "the plugin could not make a state for this process (its create returned null)".into(),
+        );
+    }
+    let args: Vec<FfiValue> = values.iter().map(to_ffi).collect();
+    let mut out = FfiReturn {
+        case: 0,
+        value: FfiValue {
+            kind: 0,
+            bits: 0,
+            bytes: FfiStr::new(&[]),
+        },
+    };
+    // SAFETY: the C ABI: a state of this library, readable arguments that
+    // outlive the call, a writable result.
+    let status =
+        unsafe { (library.table().call)(state.state, index, args.as_ptr(), args.len(), &mut out) };
+    // SAFETY: the result's bytes are valid until the next call with this
+    // state, and are copied here.
+    let value = unsafe { from_ffi(&out.value) };
+    if status != 0 {
+        return Err(match value {
+            Some(Value::String(why)) => why,
+            _ => "failed, without saying why".into(),
+        });
+    }
+    if out.value.kind != 0 && value.is_none() {
+        return Err("returned a value of an unknown kind, or a string that is not UTF-8 (a fault in the plugin)".into());
+    }
+    let wrong =
+        || Err("returned another case than its WIT has (a fault in the plugin)".to_string());
+    Ok(match (returns, out.case) {
+        (Returns::Nothing, 0) => Returned::Nothing,
+        (Returns::One(_), 0) => match value {
+            Some(v) => Returned::One(v),
+            None => return wrong(),
+        },
+        (Returns::Option(_), 0) => Returned::Option(None),
+        (Returns::Option(_), 1) => match value {
+            Some(v) => Returned::Option(Some(v)),
+            None => return wrong(),
+        },
+        (Returns::Result(..), 0) => Returned::Result(Ok(value)),
+        (Returns::Result(..), 1) => Returned::Result(Err(value)),
+        _ => return wrong(),
+    })
+}
