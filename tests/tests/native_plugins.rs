@@ -337,3 +337,20 @@ fn a_plugin_crate_builds_on_vm_plugin_alone_without_wasmtime() {
         "kv-native depends on more than vm-plugin:\n{tree}"
     );
 }
+
+#[tokio::test]
+async fn the_native_hash_example_runs_its_guest_with_the_plugin_in_rust_or_in_c() {
+    let expected = "fnv1a(\"hello\") = a430d84680aabd0b\n\
+                    fnv1a(\"plugin\") = efc8344faf373bfa\n\
+                    fnv1a(\"\") = cbf29ce484222325\n";
+    for builder in [
+        test_vm().native_plugin(native_hash::plugin()),
+        test_vm().native_plugin_file(native_library("libhash.so")),
+    ] {
+        let run = run_file_on(builder, &rust_guest("hash-guest"), &[])
+            .await
+            .unwrap();
+        assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+        assert_eq!(run.stdout, expected);
+    }
+}

@@ -21,6 +21,7 @@ use setup::setup;
 const RUST_GUEST_WORKSPACES: &[&str] = &[
     "examples/rust",
     "examples/plugins/kv",
+    "examples/plugins/native-hash/guest",
     "tests/guests/rust",
     "bench/guest",
 ];
