@@ -51,22 +51,27 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
 enum KvKind {
     Core,
     Component,
+    /// In-process native (`kv-native`, registered with the builder).
+    Native,
+    /// The same native plugin from its shared library.
+    Library,
 }
 
 /// A VM with sixteen plugins loaded: kv (of `kind`) and fifteen small
 /// ones, `plugin:p1` … `plugin:p15`, each with a `noop` that returns 1.
 fn sixteen_plugins(kind: KvKind) -> vm_reference::VmBuilder {
-    let kv = match kind {
-        KvKind::Core => guest("kv_plugin"),
-        KvKind::Component => {
-            crate::root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")
+    let builder = Vm::builder().capture_output().max_processes(4096);
+    let builder = match kind {
+        KvKind::Core => builder.plugin_file(guest("kv_plugin")),
+        KvKind::Component => builder
+            .plugin_file(crate::root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")),
+        KvKind::Native => builder.native_plugin(kv_native::plugin()),
+        KvKind::Library => {
+            builder.native_plugin_file(crate::root().join("target/guests/native/libkv_native.so"))
         }
     };
     (1..=15).fold(
-        Vm::builder()
-            .capture_output()
-            .max_processes(4096)
-            .plugin_file(kv),
+        builder,
         |b, i| {
             let wat = format!(
                 r#"(module
@@ -215,6 +220,8 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         for (name, kind) in [
             ("plugincall-core", KvKind::Core),
             ("plugincall-component", KvKind::Component),
+            ("plugincall-native", KvKind::Native),
+            ("plugincall-library", KvKind::Library),
         ] {
             let (v, unit) = run_plugins_guest("call", s.hostcall / 10, kind)?;
             figures.push(Figure::new(name, Impl::Vm, v, unit));

@@ -354,15 +354,37 @@ impl LoadedPlugin {
                     f.import_results.iter().copied().map(core_type),
                 );
                 let plugin = self.clone();
-                linker.func_new_async(
-                    &iface.module,
-                    &f.name,
-                    ty,
-                    move |caller, params, results| {
-                        let plugin = plugin.clone();
-                        Box::new(async move { plugin.call(caller, i, j, params, results).await })
-                    },
-                )?;
+                let sync = match &self.kind {
+                    Kind::Native { plugin, functions } => {
+                        matches!(
+                            plugin.functions()[functions[i][j]].handler,
+                            vm_plugin::Handler::Sync(_)
+                        ) && !f.needs_guest_realloc()
+                    }
+                    _ => false,
+                };
+                if sync {
+                    linker.func_new(
+                        &iface.module,
+                        &f.name,
+                        ty,
+                        move |caller, params, results| {
+                            plugin.call_sync(caller, i, j, params, results)
+                        },
+                    )?;
+                } else {
+                    linker.func_new_async(
+                        &iface.module,
+                        &f.name,
+                        ty,
+                        move |caller, params, results| {
+                            let plugin = plugin.clone();
+                            Box::new(
+                                async move { plugin.call(caller, i, j, params, results).await },
+                            )
+                        },
+                    )?;
+                }
             }
         }
         Ok(())
@@ -374,20 +396,6 @@ impl LoadedPlugin {
             return Ok(p.instance);
         }
         let node = caller.data().node.clone();
-        if let Kind::Native { plugin, .. } = &self.kind {
-            let made =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin.new_state()));
-            let state = made.map_err(|p| {
-                wasmtime::format_err!(
-                    "plugin {} panicked making a state: {}",
-                    self.package.package_name(),
-                    panic_text(p)
-                )
-            })?;
-            node.plugin_instantiations.fetch_add(1, Ordering::Relaxed);
-            self.store_instance(caller, Instance::Native, Some(state), None);
-            return Ok(Instance::Native);
-        }
         let limit = node.plugin_instance_limit;
         if node.plugin_instances.fetch_add(1, Ordering::Relaxed) >= limit {
             node.plugin_instances.fetch_sub(1, Ordering::Relaxed);
@@ -434,7 +442,7 @@ impl LoadedPlugin {
             Kind::Component { pre, .. } => {
                 Instance::Component(pre.instantiate_async(&mut *caller).await.map_err(started)?)
             }
-            Kind::Native { .. } => unreachable!("made above"),
+            Kind::Native { .. } => unreachable!("a native plugin has a state, not an instance"),
         };
         self.store_instance(caller, instance, None, Some(slot));
         Ok(instance)
@@ -458,18 +466,16 @@ impl LoadedPlugin {
         }));
     }
 
-    /// One call from a guest: read the arguments, call the plugin, hand the
-    /// result over.
-    async fn call(
+    /// Checks the return pointer and reads the arguments: the guest's
+    /// memory, the return pointer (if the result has one), the arguments.
+    fn prepare(
         &self,
-        mut caller: Caller<'_, ProcessState>,
-        iface: usize,
-        func: usize,
+        caller: &mut Caller<'_, ProcessState>,
+        f: &vm_abi::plugin::Function,
+        label: &str,
         params: &[Val],
-        results: &mut [Val],
-    ) -> wasmtime::Result<()> {
-        let f = &self.package.interfaces[iface].functions[func];
-        let label = self.labels[iface][func].as_str();
+    ) -> wasmtime::Result<(Memory, Option<u32>, Vec<Arg>)> {
+        let caller = &*caller;
         let Some(guest_memory) = caller.data().memory else {
             wasmtime::bail!(
                 "{label}: the module exports no memory named `memory`, which plugin calls need"
@@ -483,7 +489,7 @@ impl LoadedPlugin {
                     .last()
                     .and_then(Val::i32)
                     .expect("typed by the linker") as u32;
-                let fits = (ret as u64 + *size as u64) <= guest_memory.data_size(&caller) as u64;
+                let fits = (ret as u64 + *size as u64) <= guest_memory.data_size(caller) as u64;
                 if !ret.is_multiple_of(*align) || !fits {
                     wasmtime::bail!("{label}: return pointer {ret} lies outside memory or is not {align}-byte aligned");
                 }
@@ -503,7 +509,7 @@ impl LoadedPlugin {
                     let ptr = params[at].i32().expect("typed") as u32;
                     let len = params[at + 1].i32().expect("typed") as u32;
                     at += 2;
-                    let data = guest_memory.data(&caller);
+                    let data = guest_memory.data(caller);
                     let Ok(bytes) = crate::host::bytes(data, ptr, len) else {
                         wasmtime::bail!("{label}: argument `{name}` at {ptr} with length {len} lies outside memory");
                     };
@@ -516,7 +522,105 @@ impl LoadedPlugin {
                 }
             }
         }
-        let instance = self.instance(&mut caller).await?;
+        Ok((guest_memory, ret, args))
+    }
+
+    /// A process's state of a native plugin, made on its first call.
+    fn native_state<'c>(
+        &self,
+        caller: &'c mut Caller<'_, ProcessState>,
+        plugin: &vm_plugin::Plugin,
+    ) -> wasmtime::Result<&'c mut vm_plugin::State> {
+        let made = matches!(caller.data().plugins.get(self.index), Some(Some(_)));
+        if !made {
+            let state =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin.new_state()))
+                    .map_err(|p| {
+                        wasmtime::format_err!(
+                            "plugin {} panicked making a state: {}",
+                            self.package.package_name(),
+                            panic_text(p)
+                        )
+                    })?;
+            caller
+                .data()
+                .node
+                .plugin_instantiations
+                .fetch_add(1, Ordering::Relaxed);
+            self.store_instance(caller, Instance::Native, Some(state), None);
+        }
+        Ok(caller.data_mut().plugins[self.index]
+            .as_mut()
+            .and_then(|p| p.native.as_mut())
+            .expect("made above"))
+    }
+
+    /// A call to a sync native function whose result needs no room in the
+    /// guest's memory: no future, no fiber, as cheap as a host call gets.
+    fn call_sync(
+        &self,
+        mut caller: Caller<'_, ProcessState>,
+        iface: usize,
+        func: usize,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
+        let f = &self.package.interfaces[iface].functions[func];
+        let label = self.labels[iface][func].as_str();
+        let Kind::Native { plugin, functions } = &self.kind else {
+            unreachable!("only native functions are linked sync")
+        };
+        let vm_plugin::Handler::Sync(handler) = &plugin.functions()[functions[iface][func]].handler
+        else {
+            unreachable!("only sync functions are linked sync")
+        };
+        let (guest_memory, ret, args) = self.prepare(&mut caller, f, label, params)?;
+        let values = native_values(f, args);
+        let state = self.native_state(&mut caller, plugin)?;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(state, values)));
+        let reply = match outcome {
+            Ok(Ok(returned)) => lay_out(f, returned)
+                .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)"))?,
+            Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
+            Err(p) => wasmtime::bail!("{label} panicked: {}", panic_text(p)),
+        };
+        match reply {
+            Reply::Nothing => {}
+            Reply::Flat(v) => results[0] = v,
+            Reply::Area(area, copied) => {
+                debug_assert!(copied.is_empty(), "linked sync only without lists");
+                let ret = ret.expect("an area has a return pointer");
+                let Ok(dest) = crate::host::bytes_mut(
+                    guest_memory.data_mut(&mut caller),
+                    ret,
+                    area.len() as u32,
+                ) else {
+                    wasmtime::bail!("{label}: return pointer {ret} lies outside memory");
+                };
+                dest.copy_from_slice(&area);
+            }
+        }
+        Ok(())
+    }
+
+    /// One call from a guest: read the arguments, call the plugin, hand the
+    /// result over.
+    async fn call(
+        &self,
+        mut caller: Caller<'_, ProcessState>,
+        iface: usize,
+        func: usize,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
+        let f = &self.package.interfaces[iface].functions[func];
+        let label = self.labels[iface][func].as_str();
+        let (guest_memory, ret, args) = self.prepare(&mut caller, f, label, params)?;
+        let instance = match &self.kind {
+            Kind::Native { .. } => Instance::Native,
+            _ => self.instance(&mut caller).await?,
+        };
         let reply = match (&self.kind, instance) {
             (
                 Kind::Core {
@@ -546,10 +650,7 @@ impl LoadedPlugin {
             (Kind::Native { plugin, functions }, Instance::Native) => {
                 let values = native_values(f, args);
                 let function = &plugin.functions()[functions[iface][func]];
-                let state = caller.data_mut().plugins[self.index]
-                    .as_mut()
-                    .and_then(|p| p.native.as_mut())
-                    .expect("made by instance()");
+                let state = self.native_state(&mut caller, plugin)?;
                 let outcome = match &function.handler {
                     vm_plugin::Handler::Sync(handler) => {
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
