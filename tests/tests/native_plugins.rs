@@ -354,3 +354,86 @@ async fn the_native_hash_example_runs_its_guest_with_the_plugin_in_rust_or_in_c(
         assert_eq!(run.stdout, expected);
     }
 }
+
+/// A guest that calls `$f` three times, then exits with
+/// `10 * count($f) + total()`: 34 when each of its two functions is
+/// counted (3 calls of `$f`, 1 of `_start`).
+const COUNTED: &str = r#"(module
+    (import "plugin:calls/counter@1" "total" (func $total (result i64)))
+    (import "plugin:calls/counter@1" "count" (func $count (param i32) (result i64)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (func $f)
+    (func (export "_start")
+        (call $f) (call $f) (call $f)
+        (call $exit (i32.wrap_i64 (i64.add
+            (i64.mul (call $count (i32.const 3)) (i64.const 10))
+            (call $total))))))"#;
+
+#[tokio::test]
+async fn a_module_transform_counts_calls_the_guest_reads_through_the_plugins_wit() {
+    let vm = test_vm()
+        .native_plugin(call_counter::plugin())
+        .build()
+        .unwrap();
+    let module = vm.load("counted.wat", COUNTED.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["counted"]).await.unwrap();
+    assert_eq!(outcome.status, 34, "{:?}", outcome.reason);
+    // Each process counts its own calls.
+    let outcome = vm.run(&module, &["counted"]).await.unwrap();
+    assert_eq!(outcome.status, 34, "{:?}", outcome.reason);
+    // A real guest, instrumented, runs as before.
+    let run = run_file_on(
+        test_vm()
+            .native_plugin(call_counter::plugin())
+            .native_plugin(kv_native::plugin()),
+        &rust_guest("kv-guest"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(run.stdout, KV_TRANSCRIPT);
+}
+
+#[test]
+fn a_transform_that_fails_or_breaks_the_module_fails_the_load_naming_the_plugin() {
+    let wit = "package plugin:bad@1.0.0; interface i { @since(version = 1.0.0) f: func(); }";
+    let failing = Plugin::builder(wit, || ())
+        .func("i.f", |_, (): ()| {})
+        .transform(|_| Err("not today".into()))
+        .build();
+    let vm = test_vm().native_plugin(failing).build().unwrap();
+    let text = vm
+        .load("app.wat", COUNTED.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("app.wat could not be loaded: plugin plugin:bad (in-process)'s module transform failed: not today"),
+        "{text}"
+    );
+    let breaking = Plugin::builder(wit, || ())
+        .func("i.f", |_, (): ()| {})
+        .transform(|bytes| Ok(bytes[..bytes.len() / 2].to_vec()))
+        .build();
+    let vm = test_vm().native_plugin(breaking).build().unwrap();
+    let text = vm
+        .load("app.wat", COUNTED.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("is not a valid WebAssembly module")
+            && text.contains("as plugin plugin:bad (in-process)'s module transform made it"),
+        "{text}"
+    );
+    // The counter's import is checked like any: without the plugin loaded,
+    // a module it instrumented would be refused, and with it, it runs.
+    let instrumented = call_counter::instrument(&wat::parse_str(COUNTED).unwrap()).unwrap();
+    let text = test_vm()
+        .build()
+        .unwrap()
+        .load("instrumented.wasm", &instrumented)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("plugin:calls/counter@1.hit"), "{text}");
+}

@@ -39,7 +39,7 @@ pub mod ffi;
 mod value;
 
 pub use ffi::{FfiPlugin, FfiReturn, FfiStr, FfiValue, ABI_VERSION, ENTRY_SYMBOL};
-pub use value::{Args, Ret, ReturnType, Returned, Type, Value, WitValue};
+pub use value::{Args, Ret, ReturnType, Returned, Side, Type, Value, WitValue};
 
 use std::any::Any;
 use std::future::Future;
@@ -84,7 +84,12 @@ pub struct Plugin {
     wit: String,
     new_state: Box<dyn Fn() -> State + Send + Sync>,
     functions: Vec<Function>,
+    transform: Option<Box<Transform>>,
 }
+
+/// A module transform: takes a guest module's bytes when the VM loads it,
+/// returns the module to run instead, or why it cannot.
+pub type Transform = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,6 +114,7 @@ impl Plugin {
                 wit: wit.into(),
                 new_state: Box::new(move || Box::new(new_state())),
                 functions: Vec::new(),
+                transform: None,
             },
             _state: std::marker::PhantomData,
         }
@@ -126,6 +132,7 @@ impl Plugin {
             wit: wit.into(),
             new_state: Box::new(new_state),
             functions,
+            transform: None,
         }
     }
 
@@ -142,6 +149,11 @@ impl Plugin {
     /// The functions registered, in order.
     pub fn functions(&self) -> &[Function] {
         &self.functions
+    }
+
+    /// The plugin's module transform, if it has one.
+    pub fn transform(&self) -> Option<&Transform> {
+        self.transform.as_deref()
     }
 }
 
@@ -203,6 +215,19 @@ impl<S: Send + 'static> PluginBuilder<S> {
                 None => Box::pin(async { Err(bad_arguments()) }),
             })),
         });
+        self
+    }
+
+    /// Gives the plugin a module transform: every guest module the VM
+    /// loads passes through `f` first (instrumentation, call counting,
+    /// metering). What it returns is validated and checked against the ABI
+    /// like any module; an `Err`, or an invalid module, fails the load with
+    /// a message naming the plugin. In-process plugins only.
+    pub fn transform(
+        mut self,
+        f: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.plugin.transform = Some(Box::new(f));
         self
     }
 

@@ -70,6 +70,16 @@ pub enum LoadError {
         /// What the parser or compiler said.
         reason: String,
     },
+    /// A native plugin's module transform refused the module.
+    #[error("{name} could not be loaded: plugin {plugin}'s module transform failed: {reason}")]
+    Transform {
+        /// The module's name.
+        name: String,
+        /// The plugin whose transform failed.
+        plugin: String,
+        /// What it said.
+        reason: String,
+    },
     /// The module needs something this VM does not serve.
     #[error("{name} cannot run on this VM (it serves ABI vm:host {}):\n{}", compat::format_version(vm_abi::ABI_VERSION), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Incompatible {

@@ -74,10 +74,41 @@ impl Module {
         name: &str,
         bytes: &[u8],
     ) -> Result<Module, LoadError> {
-        let info = ModuleInfo::read(bytes).map_err(|reason| LoadError::Malformed {
+        // Native plugins' transforms first, in the order the plugins were
+        // given: what they return is checked like any module.
+        let mut transformed = None;
+        let mut by = None;
+        for plugin in plugins {
+            let Some(transform) = plugin.transform() else {
+                continue;
+            };
+            let input = transformed.as_deref().unwrap_or(bytes);
+            let output =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transform(input)))
+                    .unwrap_or_else(|_| Err("it panicked".into()));
+            match output {
+                Ok(out) => {
+                    transformed = Some(out);
+                    by = Some(plugin.source.clone());
+                }
+                Err(reason) => {
+                    return Err(LoadError::Transform {
+                        name: name.to_string(),
+                        plugin: plugin.source.clone(),
+                        reason,
+                    })
+                }
+            }
+        }
+        let bytes = transformed.as_deref().unwrap_or(bytes);
+        let malformed = |reason: String| LoadError::Malformed {
             name: name.to_string(),
-            reason,
-        })?;
+            reason: match &by {
+                Some(plugin) => format!("{reason} (as plugin {plugin}'s module transform made it)"),
+                None => reason,
+            },
+        };
+        let info = ModuleInfo::read(bytes).map_err(malformed)?;
         let offered: Vec<_> = plugins
             .iter()
             .map(|p| (&p.package, p.source.as_str()))
@@ -89,10 +120,8 @@ impl Module {
                 problems,
             });
         }
-        let module = wasmtime::Module::new(engine, bytes).map_err(|e| LoadError::Malformed {
-            name: name.to_string(),
-            reason: format!("{e:#}"),
-        })?;
+        let module =
+            wasmtime::Module::new(engine, bytes).map_err(|e| malformed(format!("{e:#}")))?;
         // Imports named with the full version (`vm:host/process@1.4.0`, as
         // wit-bindgen names them) get the functions of `@1` under that name:
         // a linker of their own, since the VM's is shared.

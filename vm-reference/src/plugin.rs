@@ -330,6 +330,14 @@ impl LoadedPlugin {
         }
     }
 
+    /// The plugin's module transform, if it is a native plugin with one.
+    pub fn transform(&self) -> Option<&vm_plugin::Transform> {
+        match &self.kind {
+            Kind::Native { plugin, .. } => plugin.transform(),
+            _ => None,
+        }
+    }
+
     /// What kind of plugin it is, in words.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
