@@ -68,7 +68,7 @@ impl Erlang {
             figures.push(Figure::new(format!("idle-{n}"), Impl::Erlang, v, unit));
         }
         if s.runs("hibernated") {
-            for &n in s.idle {
+            for &n in s.hibernated {
                 let (v, unit) = self.run("hibernated", n)?;
                 figures.push(Figure::new(
                     format!("hibernated-{n}"),

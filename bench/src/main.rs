@@ -34,6 +34,8 @@ pub struct Sizes {
     counting: u32,
     hostcall: u32,
     idle: &'static [u32],
+    /// Hibernated process counts (`hibernated-N`).
+    hibernated: &'static [u32],
     echo_msgs: u32,
     rounds: usize,
     /// The benchmarks to run; empty runs them all.
@@ -77,6 +79,7 @@ const FULL: Sizes = Sizes {
     counting: 1_000_000,
     hostcall: 10_000_000,
     idle: &[10_000, 100_000, 250_000],
+    hibernated: &[100_000, 1_000_000],
     echo_msgs: 500,
     rounds: 5,
     only: Vec::new(),
@@ -90,6 +93,7 @@ const QUICK: Sizes = Sizes {
     hostcall: 1_000_000,
     // Small enough for Linux's default vm.max_map_count.
     idle: &[2_000],
+    hibernated: &[2_000],
     echo_msgs: 50,
     rounds: 1,
     only: Vec::new(),

@@ -107,12 +107,12 @@ pub fn idle_child(n: u32, hibernated: bool) -> Result<()> {
 fn idle(n: u32, hibernated: bool) -> Result<IdleFigures> {
     let mode = if hibernated { "hibernated" } else { "idle" };
     runtime().block_on(async {
-        let vm = Arc::new(
-            Vm::builder()
-                .capture_output()
-                .max_processes(n + 16)
-                .build()?,
-        );
+        let mut builder = Vm::builder().capture_output().max_processes(n + 16);
+        if hibernated {
+            // Sleepers need no instance: a pool for the few awake.
+            builder = builder.max_instances(512);
+        }
+        let vm = Arc::new(builder.build()?);
         let module = vm.load_file(guest("bench-guest"))?;
         let before = MemorySample::now();
         let runner = vm.clone();
@@ -239,7 +239,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         }
     }
     if s.runs("hibernated") {
-        for &n in s.idle {
+        for &n in s.hibernated {
             match crate::native::idle_in_child("vm-hibernated", n) {
                 Ok(idle) => figures.extend(idle.named("hibernated", n, Impl::Vm)),
                 Err(e) => eprintln!("vm hibernated-{n}: {e:#}"),

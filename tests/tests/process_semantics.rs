@@ -323,3 +323,45 @@ async fn hibernated_processes_hold_no_instance() {
     );
     assert_eq!(vm.process_count(), 201, "{}", vm.captured_stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernated_processes_need_no_slot_of_the_instance_pool() {
+    // 200 hibernated processes on a VM whose pool holds three instances:
+    // the root, one process going to sleep, the next one starting.
+    let sleepers = vm_tests::Running::start(
+        test_vm().max_processes(300).max_instances(3),
+        &rust_guest("scenarios"),
+        &["hibernate-many", "200"],
+    );
+    sleepers.line_after("ready").await;
+    let vm = &sleepers.vm;
+    let hibernated =
+        tokio::time::timeout(std::time::Duration::from_secs(60), vm.until_instances(1)).await;
+    assert!(hibernated.is_ok(), "{} instances remain", vm.instance_count());
+    assert_eq!(vm.process_count(), 201, "{}", vm.captured_stderr());
+}
+
+#[tokio::test]
+async fn a_process_past_the_instance_limit_ends_naming_the_flag() {
+    let vm = test_vm().max_instances(1).build().unwrap();
+    let spin = r#"(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"#;
+    let spin = vm.load("spin.wat", spin.as_bytes()).unwrap();
+    let spinning = vm.run(&spin, &["spin"]);
+    tokio::pin!(spinning);
+    // The spinner holds the only instance once the count says so.
+    tokio::select! {
+        outcome = &mut spinning => panic!("the spinner ended: {outcome:?}"),
+        () = async { while vm.instance_count() == 0 { tokio::task::yield_now().await } } => {}
+    }
+    let second = vm.load("second.wat", b"(module (func (export \"_start\")))").unwrap();
+    let outcome = vm.run(&second, &["second"]).await.unwrap();
+    match &outcome.reason {
+        ExitReason::Trap(t) => assert!(
+            t.contains("limit-reached") && t.contains("--max-instances"),
+            "{t}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let ((), spun) = tokio::join!(vm.kill_all(), spinning);
+    assert_eq!(spun.unwrap().reason, ExitReason::Killed);
+}

@@ -32,8 +32,12 @@ pub struct Config {
     /// in bytes; a process whose mailbox would grow past it ends (see
     /// `abi/README.md`).
     pub max_mailbox: usize,
-    /// How many processes may be alive at once (the size of the instance pool).
+    /// How many processes may be alive at once, hibernated ones included.
     pub max_processes: u32,
+    /// How many processes may have an instance at once (the size of the
+    /// instance pool, and what `vm.max_map_count` must allow); `None`: as
+    /// many as [`Config::max_processes`]. A hibernated process has none.
+    pub max_instances: Option<u32>,
     /// A process's time slice: running wasm yields to the scheduler once
     /// an interval has passed since the process last resumed (time spent
     /// waiting does not count).
@@ -59,6 +63,7 @@ impl Default for Config {
             max_stack: 256 << 10,
             max_mailbox: 64 << 20,
             max_processes: 10_000,
+            max_instances: None,
             preemption_interval: Duration::from_millis(1),
             output: Output::Inherit,
             net: crate::NetPolicy::default(),
@@ -70,6 +75,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How many processes may have an instance at once.
+    pub fn instance_limit(&self) -> u32 {
+        self.max_instances
+            .unwrap_or(self.max_processes)
+            .min(self.max_processes)
+    }
+
     /// How many plugin instances may live at once, with `plugins` loaded.
     pub fn plugin_instance_limit(&self, plugins: usize) -> u32 {
         match (self.max_plugin_instances, plugins) {

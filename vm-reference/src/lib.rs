@@ -164,9 +164,21 @@ impl VmBuilder {
         self
     }
 
-    /// How many processes may be alive at once (default 10,000).
+    /// How many processes may be alive at once, hibernated ones included
+    /// (default 10,000).
     pub fn max_processes(mut self, n: u32) -> Self {
         self.config.max_processes = n;
+        self
+    }
+
+    /// How many processes may have an instance at once (default: as many
+    /// as [`VmBuilder::max_processes`]): the instance pool's size, which
+    /// `vm.max_map_count` must allow. Hibernated processes have no
+    /// instance, so a VM holding many of them needs a pool only for those
+    /// awake. A process that would start or wake past it ends with a
+    /// `limit-reached` reason naming `--max-instances`.
+    pub fn max_instances(mut self, n: u32) -> Self {
+        self.config.max_instances = Some(n);
         self
     }
 
@@ -376,7 +388,7 @@ fn load_plugins(
 fn explain_engine_error(e: &wasmtime::Error, config: &Config) -> String {
     let text = format!("{e:#}");
     if map_limit::is_out_of_memory(e) {
-        format!("{text}: {}", map_limit::pool_advice(config.max_processes))
+        format!("{text}: {}", map_limit::pool_advice(config.instance_limit()))
     } else {
         text
     }
@@ -399,14 +411,14 @@ fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime:
     // memory and table slots.
     let per_plugin = if components { SLOTS_PER_COMPONENT } else { 1 };
     let instances = config
-        .max_processes
+        .instance_limit()
         .saturating_add(plugin_instances.saturating_mul(per_plugin));
     pool.total_core_instances(instances)
         .total_memories(instances)
         .total_tables(instances)
         // A call into a plugin runs on a stack of its own (wasmtime's
         // call_async from a host function), one at a time per process.
-        .total_stacks(config.max_processes.saturating_add(plugin_instances))
+        .total_stacks(config.instance_limit().saturating_add(plugin_instances))
         .total_component_instances(if components { plugin_instances } else { 0 })
         .max_memory_size(config.max_memory)
         // Spawn-heavy loads free slots constantly, and each madvise that

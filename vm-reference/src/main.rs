@@ -33,9 +33,16 @@ enum Command {
         /// past it ends with a trap reason naming this flag.
         #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
         max_mailbox: usize,
-        /// How many processes may be alive at once.
+        /// How many processes may be alive at once, hibernated ones
+        /// included.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_processes: u32,
+        /// How many processes may have an instance at once (default:
+        /// --max-processes): the instance pool, which vm.max_map_count must
+        /// allow. Hibernated processes need none, so a VM holding millions of
+        /// them needs a pool only for those awake.
+        #[arg(long, value_name = "N")]
+        max_instances: Option<u32>,
         /// Worker threads running processes (default: one per core). A chain
         /// of messages stays on one worker; idle workers take over queued
         /// processes.
@@ -184,6 +191,7 @@ fn real_main() -> Result<ExitCode> {
             max_stack,
             max_mailbox,
             max_processes,
+            max_instances,
             threads,
             allow_net,
             plugins,
@@ -195,6 +203,9 @@ fn real_main() -> Result<ExitCode> {
             let mut builder = with_plugins(Vm::builder(), &plugins, &native_plugins);
             if let Some(n) = max_plugin_instances {
                 builder = builder.max_plugin_instances(n);
+            }
+            if let Some(n) = max_instances {
+                builder = builder.max_instances(n);
             }
             let builder = builder
                 .max_memory(max_memory)

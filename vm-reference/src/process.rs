@@ -495,24 +495,39 @@ impl Drop for InstanceCount {
 async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Ended {
     let mut instance_counted = None;
     let result = async {
+        // A slot of the instance pool, counted before it is taken, so a
+        // process past the limit gets a reason naming it rather than the
+        // pool's failure.
+        let node = store.data().node.clone();
+        let limit = node.config.instance_limit();
+        if node
+            .instances
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            >= limit as usize
+        {
+            node.instances
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            wasmtime::bail!(
+                "limit-reached: {limit} processes have an instance, the VM's limit, so this one could not start or wake (raise it with --max-instances; hibernated processes need none)"
+            );
+        }
+        // Counted while the store lives (a hibernated process has none).
+        instance_counted = Some(InstanceCount(node));
         // Boxed: instantiation's future is about 1 KiB, four times the call's,
         // and would otherwise size this future for the process's whole life.
         let instance = match Box::pin(module.0.pre.instantiate_async(&mut store)).await {
             Ok(i) => i,
             Err(e) if crate::map_limit::is_out_of_memory(&e) => {
                 let node = &store.data().node;
-                let advice =
-                    crate::map_limit::spawn_advice(node.process_count(), node.config.max_processes);
+                let advice = crate::map_limit::spawn_advice(
+                    node.process_count(),
+                    node.config.instance_limit(),
+                );
                 // A new error, so the advice is the root cause classify reports.
                 return Err(wasmtime::format_err!("{advice} ({e:#})"));
             }
             Err(e) => return Err(e),
         };
-        // Counted while the store lives (a hibernated process has none).
-        let node = store.data().node.clone();
-        node.instances
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        instance_counted = Some(InstanceCount(node));
         if let Some(export) = &module.0.memory {
             store.data_mut().memory = instance
                 .get_module_export(&mut store, export)

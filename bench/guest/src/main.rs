@@ -128,15 +128,31 @@ fn wake(n: u32) -> f64 {
 
 fn hibernated(n: u32) {
     // The harness measures the VM's memory once all of these hibernated.
-    for _ in 0..n {
-        spawn((), |(), _: Mailbox<()>| {
-            vm_sdk::process::hibernate((), |(), m: Mailbox<()>| {
-                let _ = m.receive();
-            })
-        });
+    // Spawned in batches, each process acknowledging before it sleeps, so
+    // at most a batch is awake at once: the VM runs this with an instance
+    // pool of a few hundred slots (--max-instances), as a deployment
+    // holding millions of sleepers would.
+    const BATCH: u32 = 128;
+    let me = Process::<()>::this();
+    let acks = Mailbox::<()>::this();
+    let mut spawned = 0;
+    while spawned < n {
+        let batch = BATCH.min(n - spawned);
+        for _ in 0..batch {
+            spawn(me, |root: Process<()>, _: Mailbox<()>| {
+                root.send(());
+                vm_sdk::process::hibernate((), |(), m: Mailbox<()>| {
+                    let _ = m.receive();
+                })
+            });
+        }
+        for _ in 0..batch {
+            acks.receive().unwrap();
+        }
+        spawned += batch;
     }
     println!("READY");
-    let _ = Mailbox::<()>::this().receive();
+    let _ = acks.receive();
 }
 
 fn main() {
