@@ -257,6 +257,24 @@ pub fn plugin(package: &crate::plugin::Package, header: &str) -> String {
     crate::format_rust(plugin_source(package, header))
 }
 
+/// A WIT name as a Rust identifier: snake case, raw (`r#type`) when it is
+/// a keyword, with `_` after the few that cannot be raw.
+fn rust_ident(name: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if",
+        "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+        "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "async",
+        "await", "dyn", "abstract", "become", "box", "do", "final", "macro", "override", "priv",
+        "typeof", "unsized", "virtual", "yield", "try", "gen",
+    ];
+    let n = snake(name);
+    match n.as_str() {
+        "self" | "super" | "crate" => format!("{n}_"),
+        k if KEYWORDS.contains(&k) => format!("r#{n}"),
+        _ => n,
+    }
+}
+
 /// [`plugin`]'s code before formatting (what `vm_sdk::plugin!` expands to).
 pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     use crate::plugin::{ResultLayout, Returns, Value};
@@ -299,8 +317,8 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     // Reads a value of the area at `at`.
     let read = |v: &Value, at: u32| -> String {
         match v {
-            Value::String => format!("{{\n                    // SAFETY: the VM wrote the string there, once.\n                    unsafe {{ ret.string({at}) }}\n                }}"),
-            Value::Bytes => format!("{{\n                    // SAFETY: the VM wrote the list there, once.\n                    unsafe {{ ret.bytes({at}) }}\n                }}"),
+            Value::String => format!("{{\n                    // SAFETY: the VM wrote the string there, once.\n                    unsafe {{ ret_.string({at}) }}\n                }}"),
+            Value::Bytes => format!("{{\n                    // SAFETY: the VM wrote the list there, once.\n                    unsafe {{ ret_.bytes({at}) }}\n                }}"),
             Value::Scalar(s) => {
                 let (getter, bits) = match s.size() {
                     1 => ("u8", 8),
@@ -309,16 +327,16 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
                     _ => ("u64", 64),
                 };
                 match s.wit() {
-                    "bool" => format!("ret.u8({at}) != 0"),
-                    w if w.starts_with('s') => format!("ret.{getter}({at}) as i{bits}"),
-                    _ => format!("ret.{getter}({at})"),
+                    "bool" => format!("ret_.u8({at}) != 0"),
+                    w if w.starts_with('s') => format!("ret_.{getter}({at}) as i{bits}"),
+                    _ => format!("ret_.{getter}({at})"),
                 }
             }
         }
     };
     for iface in &package.interfaces {
         doc_lines(&mut out, "", &iface.docs);
-        let _ = writeln!(out, "pub mod {} {{", snake(&iface.name));
+        let _ = writeln!(out, "pub mod {} {{", rust_ident(&iface.name));
         let _ = writeln!(out, "    #[cfg(target_arch = \"wasm32\")]\n    mod raw {{\n        #[link(wasm_import_module = \"{}\")]\n        unsafe extern \"C\" {{", iface.module);
         for f in &iface.functions {
             let params: Vec<String> = f
@@ -336,7 +354,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
                 out,
                 "            #[link_name = \"{}\"]\n            pub fn {}({}){ret};",
                 f.name,
-                snake(&f.name),
+                rust_ident(&f.name),
                 params.join(", ")
             );
         }
@@ -352,7 +370,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
             let params: Vec<String> = f
                 .params
                 .iter()
-                .map(|(n, v)| format!("{}: {}", snake(n), rust(v, false)))
+                .map(|(n, v)| format!("{}: {}", rust_ident(n), rust(v, false)))
                 .collect();
             let ret_ty = match &f.returns {
                 Returns::Nothing => String::new(),
@@ -367,7 +385,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
             let _ = writeln!(
                 out,
                 "    pub fn {}({}){ret_ty} {{",
-                snake(&f.name),
+                rust_ident(&f.name),
                 params.join(", ")
             );
             let unused = if f.params.is_empty() {
@@ -377,7 +395,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
                     "            let _ = ({},);\n",
                     f.params
                         .iter()
-                        .map(|(n, _)| snake(n))
+                        .map(|(n, _)| rust_ident(n))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -386,7 +404,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
             let _ = writeln!(out, "        #[cfg(target_arch = \"wasm32\")]\n        {{");
             let mut args = Vec::new();
             for (n, v) in &f.params {
-                let n = snake(n);
+                let n = rust_ident(n);
                 match v {
                     Value::String | Value::Bytes => {
                         args.push(format!("{n}.as_ptr() as i32"));
@@ -400,32 +418,32 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
                     }),
                 }
             }
-            let raw = format!("raw::{}", snake(&f.name));
+            let raw = format!("raw::{}", rust_ident(&f.name));
             match &f.layout {
                 ResultLayout::Nothing => {
                     let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            unsafe {{ {raw}({}) }}", args.join(", "));
                 }
                 ResultLayout::Flat(s) => {
                     let value = match s.wit() {
-                        "bool" => "r != 0".to_string(),
-                        "s32" | "s64" => "r".to_string(),
-                        _ => format!("r as {}", rust(&Value::Scalar(*s), true)),
+                        "bool" => "r_ != 0".to_string(),
+                        "s32" | "s64" => "r_".to_string(),
+                        _ => format!("r_ as {}", rust(&Value::Scalar(*s), true)),
                     };
-                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r = unsafe {{ {raw}({}) }};\n            {value}", args.join(", "));
+                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r_ = unsafe {{ {raw}({}) }};\n            {value}", args.join(", "));
                 }
                 ResultLayout::Area { .. } if !f.has_return_pointer() => {
                     // A `result` without payloads: its case, returned directly.
-                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r = unsafe {{ {raw}({}) }};\n            if r == 0 {{\n                Ok(())\n            }} else {{\n                Err(())\n            }}", args.join(", "));
+                    let _ = writeln!(out, "            // SAFETY: the arguments are valid for the call; the VM copies\n            // what they point to.\n            let r_ = unsafe {{ {raw}({}) }};\n            if r_ == 0 {{\n                Ok(())\n            }} else {{\n                Err(())\n            }}", args.join(", "));
                 }
                 ResultLayout::Area { size, .. } => {
-                    args.push("ret.as_mut_ptr() as i32".into());
-                    let _ = writeln!(out, "            let mut ret = vm_sdk::plugin::ResultArea::<{size}>::default();\n            // SAFETY: the arguments are valid for the call, and the VM\n            // writes the result area through the return pointer.\n            unsafe {{ {raw}({}) }};", args.join(", "));
+                    args.push("ret_.as_mut_ptr() as i32".into());
+                    let _ = writeln!(out, "            let mut ret_ = vm_sdk::plugin::ResultArea::<{size}>::default();\n            // SAFETY: the arguments are valid for the call, and the VM\n            // writes the result area through the return pointer.\n            unsafe {{ {raw}({}) }};", args.join(", "));
                     let at = crate::plugin::payload_offset(&f.returns);
                     let expr = match &f.returns {
                         Returns::One(v) => read(v, 0),
-                        Returns::Option(v) => format!("match ret.u8(0) {{\n                0 => None,\n                _ => Some({}),\n            }}", read(v, at)),
+                        Returns::Option(v) => format!("match ret_.u8(0) {{\n                0 => None,\n                _ => Some({}),\n            }}", read(v, at)),
                         Returns::Result(ok, err) => format!(
-                            "match ret.u8(0) {{\n                0 => Ok({}),\n                _ => Err({}),\n            }}",
+                            "match ret_.u8(0) {{\n                0 => Ok({}),\n                _ => Err({}),\n            }}",
                             ok.as_ref().map_or("()".into(), |v| read(v, at)),
                             err.as_ref().map_or("()".into(), |v| read(v, at))
                         ),

@@ -29,7 +29,11 @@
  * (return NULL if it cannot: that process's calls then fail); `drop` frees
  * it when the process ends. A state may move between threads; the VM makes
  * one call with it at a time. Calls with different states may run at the
- * same time on different threads. */
+ * same time on different threads.
+ *
+ * Stack: a call runs on the calling process's stack, with about 1 MiB for
+ * the plugin's own frames; more (a large local array, deep recursion)
+ * aborts the VM. Allocate large buffers on the heap. */
 #ifndef VM_NATIVE_PLUGIN_H
 #define VM_NATIVE_PLUGIN_H
 
@@ -84,10 +88,10 @@ typedef struct vm_native_plugin {
     vm_np_str_t wit;               /* the plugin's WIT text */
     const vm_np_str_t *functions;  /* "INTERFACE.FUNCTION", by index */
     size_t function_count;
-    void *(*create)(void);
-    void (*drop)(void *state);
+    void *(*create)(void);       /* required */
+    void (*drop)(void *state);   /* may be NULL: states that need no freeing */
     uint32_t (*call)(void *state, size_t function, const vm_np_value_t *args, size_t nargs,
-                     vm_np_return_t *out);
+                     vm_np_return_t *out); /* required */
 } vm_native_plugin_t;
 
 /* A string literal as borrowed bytes (without its NUL): VM_NP_STR in an

@@ -95,6 +95,12 @@ fn an_in_process_plugin_is_checked_against_its_wit_when_the_vm_is_built() {
         .func("store.frob", |_, (): ()| 0u32)
         .build();
     assert!(refused(extra).contains("implements `store.frob`, which its WIT does not declare"));
+    let twice = Plugin::builder(WIT, || ())
+        .func("store.count", |_, (): ()| 0u32)
+        .func("store.get", get)
+        .func("store.get", get)
+        .build();
+    assert!(refused(twice).contains("implements `store.get` twice"));
     let not_a_plugin = Plugin::builder("package my:app@1.0.0; interface i {}", || ()).build();
     assert!(refused(not_a_plugin).contains("not a plugin"));
 }

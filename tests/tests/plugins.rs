@@ -45,7 +45,9 @@ fn faulty() -> String {
          @since(version = 1.0.0) wide-bool: func() -> bool; \
          @since(version = 1.0.0) bare: func(ok: bool) -> result; \
          @since(version = 1.0.0) wide-case: func() -> result; \
-         @since(version = 1.0.0) deep: func(); }",
+         @since(version = 1.0.0) deep: func(); \
+         @since(version = 1.0.0) echo-bool: func(b: bool) -> u32; \
+         @since(version = 1.0.0) maybe: func() -> option<bool>; }",
         r#"(memory (export "memory") 1)
         (data (i32.const 64) "\ff\fe")
         (func (export "plugin:faulty/api@1#crash") unreachable)
@@ -66,7 +68,12 @@ fn faulty() -> String {
         (func (export "plugin:faulty/api@1#wide-bool") (result i32) (i32.const 7))
         (func (export "plugin:faulty/api@1#bare") (param i32) (result i32) (i32.eqz (local.get 0)))
         (func (export "plugin:faulty/api@1#wide-case") (result i32) (i32.const 7))
-        (func $deep (export "plugin:faulty/api@1#deep") (call $deep))"#,
+        (func $deep (export "plugin:faulty/api@1#deep") (call $deep))
+        (func (export "plugin:faulty/api@1#echo-bool") (param i32) (result i32) (local.get 0))
+        (func (export "plugin:faulty/api@1#maybe") (result i32)
+            (i32.store8 (i32.const 16) (i32.const 1))
+            (i32.store8 (i32.const 17) (i32.const 7))
+            (i32.const 16))"#,
     )
 }
 
@@ -260,6 +267,18 @@ async fn plugins_that_cannot_work_are_refused_when_the_vm_is_built() {
         "{text}"
     );
     let text = refused(
+        "post.wat",
+        wat_plugin(
+            wit,
+            r#"(memory (export "memory") 1) (func (export "plugin:p/i@1#f") (result i32) (i32.const 1))
+            (global (export "cabi_post_plugin:p/i@1#f") i32 (i32.const 0))"#,
+        ),
+    );
+    assert!(
+        text.contains("exports `cabi_post_plugin:p/i@1#f`, but not as a function (i32) -> ()"),
+        "{text}"
+    );
+    let text = refused(
         "wit.wat",
         wat_plugin("package vm:p@1.0.0; interface i {}", ""),
     );
@@ -299,8 +318,9 @@ async fn processes_that_import_a_plugin_but_never_call_it_make_no_instance() {
 
 #[tokio::test]
 async fn hostile_arguments_end_the_caller_alone_with_a_reason() {
+    // No test of this file panics on purpose: any panic counted is a bug,
+    // whichever test saw it.
     count_panics();
-    PANICS.store(0, Ordering::SeqCst);
     let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
     let guest = |body: &str| {
         format!(
@@ -436,6 +456,26 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
         .unwrap();
     let outcome = vm.run(&module, &["bare"]).await.unwrap();
     assert_eq!(outcome.reason, ExitReason::Normal);
+    // And a bool reaches the plugin as 0 or 1, whatever the guest passed,
+    // and one in a result area reaches the guest so.
+    for (name, sig, body) in [
+        (
+            "echo-bool",
+            "(param i32) (result i32)",
+            "(if (i32.ne (call $f (i32.const 5)) (i32.const 1)) (then unreachable))",
+        ),
+        (
+            "maybe",
+            "(param i32)",
+            "(call $f (i32.const 64)) (if (i32.ne (i32.load8_u (i32.const 65)) (i32.const 1)) (then unreachable))",
+        ),
+    ] {
+        let module = vm
+            .load("bools.wat", faulty_guest(name, sig, body).as_bytes())
+            .unwrap();
+        let outcome = vm.run(&module, &["bools"]).await.unwrap();
+        assert_eq!(outcome.reason, ExitReason::Normal, "{name}");
+    }
     still_runs_kv(&vm).await;
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");
 }
@@ -527,4 +567,22 @@ async fn a_guest_built_with_wit_bindgen_from_the_plugins_wit_calls_it() {
             plugin.display()
         );
     }
+}
+
+#[tokio::test]
+async fn a_component_plugin_takes_lists_of_at_most_a_mebibyte() {
+    let vm = test_vm().plugin_file(kv_component()).build().unwrap();
+    // kv.set("k", 2 MiB of zeros), from a guest with 3 MiB of memory.
+    let guest = r#"(module
+        (import "plugin:kv/store@1" "set" (func $set (param i32 i32 i32 i32)))
+        (memory (export "memory") 48)
+        (data (i32.const 0) "k")
+        (func (export "_start") (call $set (i32.const 0) (i32.const 1) (i32.const 1024) (i32.const 2097152))))"#;
+    let module = vm.load("big.wat", guest.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["big"]).await.unwrap();
+    let reason = trap(&outcome);
+    assert!(
+        reason.contains("plugin:kv/store.set: argument `value` holds 2097152 bytes; a component plugin takes at most 1048576"),
+        "{reason}"
+    );
 }

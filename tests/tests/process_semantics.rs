@@ -337,7 +337,11 @@ async fn hibernated_processes_need_no_slot_of_the_instance_pool() {
     let vm = &sleepers.vm;
     let hibernated =
         tokio::time::timeout(std::time::Duration::from_secs(60), vm.until_instances(1)).await;
-    assert!(hibernated.is_ok(), "{} instances remain", vm.instance_count());
+    assert!(
+        hibernated.is_ok(),
+        "{} instances remain",
+        vm.instance_count()
+    );
     assert_eq!(vm.process_count(), 201, "{}", vm.captured_stderr());
 }
 
@@ -353,7 +357,9 @@ async fn a_process_past_the_instance_limit_ends_naming_the_flag() {
         outcome = &mut spinning => panic!("the spinner ended: {outcome:?}"),
         () = async { while vm.instance_count() == 0 { tokio::task::yield_now().await } } => {}
     }
-    let second = vm.load("second.wat", b"(module (func (export \"_start\")))").unwrap();
+    let second = vm
+        .load("second.wat", b"(module (func (export \"_start\")))")
+        .unwrap();
     let outcome = vm.run(&second, &["second"]).await.unwrap();
     match &outcome.reason {
         ExitReason::Trap(t) => assert!(

@@ -94,20 +94,23 @@ pub struct FfiPlugin {
     pub functions: *const FfiStr,
     /// How many.
     pub function_count: usize,
-    /// A process's fresh state (on its first call).
-    pub create: unsafe extern "C" fn() -> *mut c_void,
-    /// Drops a state (when its process ends).
-    pub drop: unsafe extern "C" fn(state: *mut c_void),
+    /// A process's fresh state (on its first call); required.
+    pub create: Option<unsafe extern "C" fn() -> *mut c_void>,
+    /// Drops a state (when its process ends); may be null for a plugin
+    /// whose states need no freeing.
+    pub drop: Option<unsafe extern "C" fn(state: *mut c_void)>,
     /// Calls function `function` with `nargs` arguments; 0 when it returned
     /// (`out` holds the result), 1 when it failed (`out.value` holds the
-    /// reason as a string, and the calling process ends with it).
-    pub call: unsafe extern "C" fn(
-        state: *mut c_void,
-        function: usize,
-        args: *const FfiValue,
-        nargs: usize,
-        out: *mut FfiReturn,
-    ) -> u32,
+    /// reason as a string, and the calling process ends with it); required.
+    pub call: Option<
+        unsafe extern "C" fn(
+            state: *mut c_void,
+            function: usize,
+            args: *const FfiValue,
+            nargs: usize,
+            out: *mut FfiReturn,
+        ) -> u32,
+    >,
 }
 
 /// The value's C form, borrowing its bytes.
@@ -312,9 +315,9 @@ pub fn entry(make: fn() -> Plugin) -> *const FfiPlugin {
                 wit: FfiStr::new(&[]),
                 functions: std::ptr::null(),
                 function_count: 0,
-                create,
-                drop: drop_state,
-                call,
+                create: Some(create),
+                drop: Some(drop_state),
+                call: Some(call),
             },
         };
         exported.table.error = FfiStr::new(exported.error.as_bytes());

@@ -287,6 +287,9 @@ impl VmBuilder {
             ReadPlugin::Wasm(bytes) => wasmparser::Parser::is_component(bytes),
             ReadPlugin::Native(_) => false,
         });
+        let native = plugins
+            .iter()
+            .any(|(_, p)| matches!(p, ReadPlugin::Native(_)));
         if config.max_stack < MIN_STACK {
             return Err(VmError::Engine(format!(
                 "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
@@ -297,6 +300,7 @@ impl VmBuilder {
             &config,
             config.plugin_instance_limit(plugin_count),
             components,
+            native,
         )
         .map_err(|e| VmError::Engine(explain_engine_error(&e, &config)))?;
         let mut linker = Linker::new(&engine);
@@ -388,7 +392,10 @@ fn load_plugins(
 fn explain_engine_error(e: &wasmtime::Error, config: &Config) -> String {
     let text = format!("{e:#}");
     if map_limit::is_out_of_memory(e) {
-        format!("{text}: {}", map_limit::pool_advice(config.instance_limit()))
+        format!(
+            "{text}: {}",
+            map_limit::pool_advice(config.instance_limit())
+        )
     } else {
         text
     }
@@ -401,11 +408,21 @@ const MIN_STACK: usize = 4 << 10;
 /// `max_stack` of wasm frames.
 const HOST_STACK: usize = 128 << 10;
 
+/// Stack room for host functions when native plugins are loaded: their
+/// code runs on the calling process's stack, and overflowing it aborts the
+/// VM (address space only: pages untouched cost nothing).
+const NATIVE_HOST_STACK: usize = 1 << 20;
+
 /// Core instances, memories and tables a component plugin's instance may
 /// hold (a wit-bindgen component has its module and a few small shims).
 const SLOTS_PER_COMPONENT: u32 = 8;
 
-fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime::Result<Engine> {
+fn engine(
+    config: &Config,
+    plugin_instances: u32,
+    components: bool,
+    native: bool,
+) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     // Plugin instances live in their process's store: they take instance,
     // memory and table slots.
@@ -445,7 +462,14 @@ fn engine(config: &Config, plugin_instances: u32, components: bool) -> wasmtime:
         // tables with 2 MiB stacks and 5.3 KiB with 384 KiB (VmPTE, 10,000
         // idle processes).
         .max_wasm_stack(config.max_stack)
-        .async_stack_size(config.max_stack + HOST_STACK);
+        .async_stack_size(
+            config.max_stack
+                + if native {
+                    NATIVE_HOST_STACK
+                } else {
+                    HOST_STACK
+                },
+        );
     // For profiling: perf reads /tmp/perf-PID.map to name JIT-compiled
     // guest functions.
     if std::env::var_os("VM_PERFMAP").is_some() {

@@ -48,9 +48,9 @@ unsafe impl Send for LibraryState {}
 
 impl Drop for LibraryState {
     fn drop(&mut self) {
-        if !self.state.is_null() {
+        if let (false, Some(drop)) = (self.state.is_null(), self.library.table().drop) {
             // SAFETY: made by the library's `create`, dropped once.
-            unsafe { (self.library.table().drop)(self.state) };
+            unsafe { drop(self.state) };
         }
     }
 }
@@ -91,19 +91,37 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
             "return a pointer to a table that lives as long as the library",
         ));
     }
+    // The version first, read alone: a table of another version may have
+    // another layout.
+    // SAFETY: every version's table starts with its u32 version.
+    let version = unsafe { std::ptr::read(table.cast::<u32>()) };
+    if version != vm_plugin::ABI_VERSION {
+        return Err(fail(
+            format!(
+                "was built for native plugin ABI {version}; this VM serves ABI {}",
+                vm_plugin::ABI_VERSION
+            ),
+            "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
+        ));
+    }
     let library = Arc::new(Library {
         table,
         _library: library,
     });
     let t = library.table();
-    if t.abi_version != vm_plugin::ABI_VERSION {
+    if t.create.is_none() || t.call.is_none() {
+        return Err(fail(
+            "its table has no create or no call function".into(),
+            "set both; drop may be null",
+        ));
+    }
+    if t.functions.is_null() && t.function_count > 0 {
         return Err(fail(
             format!(
-                "was built for native plugin ABI {}; this VM serves ABI {}",
-                t.abi_version,
-                vm_plugin::ABI_VERSION
+                "its table names {} functions but points to none",
+                t.function_count
             ),
-            "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
+            "point functions at an array of function_count names",
         ));
     }
     // SAFETY: the table's strings are readable while the library is loaded.
@@ -154,8 +172,9 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     }
     let creator = library.clone();
     let new_state = move || -> State {
+        let create = creator.table().create.expect("checked at load");
         // SAFETY: the library's `create`, per the C ABI.
-        let state = unsafe { (creator.table().create)() };
+        let state = unsafe { create() };
         Box::new(LibraryState {
             state,
             library: creator.clone(),
@@ -192,8 +211,9 @@ fn call(
     };
     // SAFETY: the C ABI: a state of this library, readable arguments that
     // outlive the call, a writable result.
-    let status =
-        unsafe { (library.table().call)(state.state, index, args.as_ptr(), args.len(), &mut out) };
+    let call = library.table().call.expect("checked at load");
+    // SAFETY: as above.
+    let status = unsafe { call(state.state, index, args.as_ptr(), args.len(), &mut out) };
     // SAFETY: the result's bytes are valid until the next call with this
     // state, and are copied here.
     let value = unsafe { from_ffi(&out.value) };

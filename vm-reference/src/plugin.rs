@@ -109,6 +109,17 @@ impl fmt::Debug for LoadedPlugin {
     }
 }
 
+/// Forgets a process's wasm plugin instances when it hibernates (they
+/// lived in the store it gives up); native plugins' states are the host's
+/// and stay, as its sockets do.
+pub(crate) fn forget_instances(plugins: &mut [Option<Box<PluginInstance>>]) {
+    for p in plugins {
+        if p.as_ref().is_some_and(|i| i.native.is_none()) {
+            *p = None;
+        }
+    }
+}
+
 /// A process's instance of a plugin.
 pub(crate) struct PluginInstance {
     instance: Instance,
@@ -255,6 +266,14 @@ impl LoadedPlugin {
             )
         })?;
         let registered = plugin.functions();
+        for (i, r) in registered.iter().enumerate() {
+            if registered[..i].iter().any(|o| o.name == r.name) {
+                return Err(fail(
+                    format!("implements `{}` twice", r.name),
+                    "register each function once",
+                ));
+            }
+        }
         let mut functions = Vec::new();
         let mut used = vec![false; registered.len()];
         for iface in &package.interfaces {
@@ -264,7 +283,7 @@ impl LoadedPlugin {
                 let Some(at) = registered.iter().position(|r| r.name == path) else {
                     return Err(fail(
                         format!("does not implement `{path}`, which its WIT declares"),
-                        "register it with .func or .func_async",
+                        "register it with .func or .func_async (or, in C, name it in the table's functions)",
                     ));
                 };
                 used[at] = true;
@@ -758,9 +777,14 @@ async fn call_core(
             .and_then(|e| e.into_func())
     });
     let mut flat: Vec<Val> = Vec::with_capacity(f.export_params.len());
-    for arg in args {
+    let scalars = f.params.iter().map(|(_, v)| match v {
+        Value::Scalar(s) => Some(*s),
+        _ => None,
+    });
+    for (arg, scalar) in args.into_iter().zip(scalars) {
         match arg {
-            Arg::Word(v) => flat.push(v),
+            // As the canonical ABI lifts it: a bool is 0 or 1, a u8 masked.
+            Arg::Word(v) => flat.push(scalar.map_or(v, |s| normalise(s, v))),
             Arg::Bytes(bytes) => {
                 let len = bytes.len() as u32;
                 let realloc =
@@ -810,7 +834,7 @@ async fn call_core(
         } => (*size, *align, *discriminant, buffers),
     };
     let at = out[0].i32().expect("typed") as u32;
-    let area = match crate::host::bytes(memory.data(&*caller), at, size) {
+    let mut area = match crate::host::bytes(memory.data(&*caller), at, size) {
         Ok(b) if at.is_multiple_of(align) => b.to_vec(),
         _ => wasmtime::bail!("{label} returned {at}, which lies outside its memory or is not {align}-byte aligned (a fault in the plugin)"),
     };
@@ -822,6 +846,7 @@ async fn call_core(
             );
         }
     }
+    normalise_bools(f, &mut area);
     let mut copied = Vec::new();
     for b in buffers {
         if b.when.is_some_and(|w| w != area[0]) {
@@ -854,6 +879,10 @@ async fn call_core(
     Ok(Reply::Area(area, copied))
 }
 
+/// The most bytes a string or list argument of a component plugin may
+/// hold (1 MiB).
+const COMPONENT_LIST_LIMIT: usize = 1 << 20;
+
 /// Calls a component plugin: wasmtime lowers the values the VM made from
 /// the guest's arguments, and lifts the result, which the VM lays out in
 /// the guest's result area.
@@ -866,6 +895,19 @@ async fn call_component(
     args: Vec<Arg>,
 ) -> wasmtime::Result<Reply> {
     use component::Val as C;
+    // wasmtime's dynamic API takes a list value by value (about forty
+    // bytes of the VM's heap per byte): bounded, so one call cannot take
+    // the VM's memory.
+    for ((name, _), arg) in f.params.iter().zip(&args) {
+        if let Arg::Bytes(b) = arg {
+            if b.len() > COMPONENT_LIST_LIMIT {
+                wasmtime::bail!(
+                    "{label}: argument `{name}` holds {} bytes; a component plugin takes at most {COMPONENT_LIST_LIMIT} per string or list (build the plugin as a core module for more)",
+                    b.len()
+                );
+            }
+        }
+    }
     let mut values = Vec::with_capacity(args.len());
     for ((_, value), arg) in f.params.iter().zip(args) {
         values.push(match (value, arg) {
@@ -1187,7 +1229,19 @@ fn core_kind(
                     ))
                 }
             }
-            let post = export(&format!("cabi_post_{name}"));
+            let post_name = format!("cabi_post_{name}");
+            let post = match func_type(&post_name) {
+                Some((Some(p), Some(r))) if p == [CoreType::I32] && r.is_empty() => {
+                    export(&post_name)
+                }
+                None if export(&post_name).is_none() => None,
+                _ => {
+                    return Err(fail(
+                        format!("exports `{post_name}`, but not as a function (i32) -> ()"),
+                        "a post-return function takes the result's pointer and returns nothing",
+                    ))
+                }
+            };
             funcs.push((export(name).expect("found above"), post));
         }
         exports.push(funcs);
@@ -1339,8 +1393,29 @@ async fn allocate(
     align: u32,
     len: u32,
 ) -> wasmtime::Result<u32> {
-    let realloc = realloc.typed::<(u32, u32, u32, u32), u32>(&*caller)?;
+    let realloc = realloc
+        .typed::<(u32, u32, u32, u32), u32>(&*caller)
+        .map_err(|_| {
+            wasmtime::format_err!(
+                "its cabi_realloc is not of type (i32, i32, i32, i32) -> i32, so a plugin call cannot return a string or list to it"
+            )
+        })?;
     realloc.call_async(&mut *caller, (0, 0, align, len)).await
+}
+
+/// A `bool` in a result area as the canonical ABI lifts it: any non-zero
+/// byte is 1.
+fn normalise_bools(f: &vm_abi::plugin::Function, area: &mut [u8]) {
+    let is_bool = |v: &Option<Value>| *v == Some(Value::Scalar(Scalar::Bool));
+    let at = vm_abi::plugin::payload_offset(&f.returns) as usize;
+    let present = match &f.returns {
+        Returns::Option(v) => area[0] == 1 && is_bool(&Some(*v)),
+        Returns::Result(ok, err) => (area[0] == 0 && is_bool(ok)) || (area[0] == 1 && is_bool(err)),
+        _ => false,
+    };
+    if present {
+        area[at] = u8::from(area[at] != 0);
+    }
 }
 
 /// A scalar result as the canonical ABI lifts it from one core value.
@@ -1359,10 +1434,10 @@ fn normalise(s: Scalar, v: Val) -> Val {
 /// reason: the function, then what happened. Requests to end the process
 /// (a WASI exit, a memory limit) pass through as they are.
 fn plugin_fault(e: wasmtime::Error, label: &str) -> wasmtime::Error {
-    if e.downcast_ref::<crate::process::MemoryLimitExceeded>()
-        .is_some()
-        || e.downcast_ref::<wasmtime_wasi::I32Exit>().is_some()
-    {
+    if let Some(limit) = e.downcast_ref::<crate::process::MemoryLimitExceeded>() {
+        return wasmtime::format_err!("{label}: {limit}");
+    }
+    if e.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() {
         return e;
     }
     wasmtime::format_err!("{label} failed: {}", reason(&e))

@@ -329,9 +329,10 @@ pub(crate) async fn run(launch: Launch) {
                 state.current = None;
                 state.current_resources.clear();
                 state.memory = None;
-                // Plugin instances lived in the old store: the next call
-                // after waking makes fresh ones, as after a spawn.
-                state.plugins.clear();
+                // Wasm plugin instances lived in the old store: the next
+                // call after waking makes fresh ones, as after a spawn.
+                // Native plugins' states stay.
+                crate::plugin::forget_instances(&mut state.plugins);
                 state.mailbox.purge(&entry.inbox, |m| {
                     m.kind == vm_abi::MessageKind::Init && m.sender == id
                 });

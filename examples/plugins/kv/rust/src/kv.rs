@@ -69,21 +69,21 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
-            let mut ret = vm_sdk::plugin::ResultArea::<12>::default();
+            let mut ret_ = vm_sdk::plugin::ResultArea::<12>::default();
             // SAFETY: the arguments are valid for the call, and the VM
             // writes the result area through the return pointer.
             unsafe {
                 raw::get(
                     key.as_ptr() as i32,
                     key.len() as i32,
-                    ret.as_mut_ptr() as i32,
+                    ret_.as_mut_ptr() as i32,
                 )
             };
-            match ret.u8(0) {
+            match ret_.u8(0) {
                 0 => None,
                 _ => Some({
                     // SAFETY: the VM wrote the list there, once.
-                    unsafe { ret.bytes(4) }
+                    unsafe { ret_.bytes(4) }
                 }),
             }
         }
@@ -102,8 +102,8 @@ pub mod store {
         {
             // SAFETY: the arguments are valid for the call; the VM copies
             // what they point to.
-            let r = unsafe { raw::remove(key.as_ptr() as i32, key.len() as i32) };
-            r != 0
+            let r_ = unsafe { raw::remove(key.as_ptr() as i32, key.len() as i32) };
+            r_ != 0
         }
     }
 
@@ -119,8 +119,8 @@ pub mod store {
         {
             // SAFETY: the arguments are valid for the call; the VM copies
             // what they point to.
-            let r = unsafe { raw::count() };
-            r as u32
+            let r_ = unsafe { raw::count() };
+            r_ as u32
         }
     }
 
@@ -137,7 +137,7 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
-            let mut ret = vm_sdk::plugin::ResultArea::<16>::default();
+            let mut ret_ = vm_sdk::plugin::ResultArea::<16>::default();
             // SAFETY: the arguments are valid for the call, and the VM
             // writes the result area through the return pointer.
             unsafe {
@@ -145,14 +145,14 @@ pub mod store {
                     key.as_ptr() as i32,
                     key.len() as i32,
                     by,
-                    ret.as_mut_ptr() as i32,
+                    ret_.as_mut_ptr() as i32,
                 )
             };
-            match ret.u8(0) {
-                0 => Ok(ret.u64(8) as i64),
+            match ret_.u8(0) {
+                0 => Ok(ret_.u64(8) as i64),
                 _ => Err({
                     // SAFETY: the VM wrote the string there, once.
-                    unsafe { ret.string(8) }
+                    unsafe { ret_.string(8) }
                 }),
             }
         }
