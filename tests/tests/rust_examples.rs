@@ -64,3 +64,36 @@ async fn a_service_tree_recovers_each_part_that_is_killed() {
          main: the tree shut down (Exit(\"shutdown\")); 0 services left\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleepy_echo_sessions_hibernate_between_lines_and_keep_their_socket() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let server = vm_tests::start_server(&rust_guest("sleepy-echo")).await;
+    let vm = &server.vm;
+    let client = tokio::net::TcpStream::connect(&server.address)
+        .await
+        .unwrap();
+    let (read, mut write) = client.into_split();
+    let mut lines = BufReader::new(read).lines();
+    for (n, text) in ["hello", "sleepy", "world"].iter().enumerate() {
+        // Between lines the session sleeps: the acceptor and the reader
+        // are the only processes with an instance.
+        let slept =
+            tokio::time::timeout(std::time::Duration::from_secs(30), vm.until_instances(2)).await;
+        assert!(
+            slept.is_ok(),
+            "{} instances before line {n}",
+            vm.instance_count()
+        );
+        assert_eq!(vm.process_count(), 3);
+        write
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .unwrap();
+        let echoed = lines.next_line().await.unwrap().unwrap();
+        assert_eq!(echoed, format!("{}: {text}", n + 1));
+    }
+    // Closing the client ends the reader and wakes the session to end.
+    drop(write);
+    assert_eq!(lines.next_line().await.unwrap(), None);
+}
