@@ -299,6 +299,7 @@ async fn a_hibernated_process_keeps_its_identity_links_monitors_and_sockets() {
          killed while hibernated: Killed\n\
          a hibernated process linked to a crash ends with it: true\n\
          woke with an exit: Exit(\"please wake\")\n\
+         woke for its own timer: tick\n\
          a socket held across hibernation echoes: [\"first\\n\", \"second\\n\"]\n"
     );
 }

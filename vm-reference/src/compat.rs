@@ -436,7 +436,8 @@ fn major_of(module: &str) -> Option<u32> {
     base.rsplit_once('@')?.1.parse().ok()
 }
 
-fn signature(params: &[CoreType], results: &[CoreType]) -> String {
+/// A core signature as `(i32, i64) -> (i32)`.
+pub(crate) fn signature(params: &[CoreType], results: &[CoreType]) -> String {
     let list = |ts: &[CoreType]| {
         ts.iter()
             .map(|t| match t {

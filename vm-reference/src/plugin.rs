@@ -155,18 +155,7 @@ fn core_type(t: CoreType) -> ValType {
     }
 }
 
-fn signature(params: &[CoreType], results: &[CoreType]) -> String {
-    let list = |ts: &[CoreType]| {
-        ts.iter()
-            .map(|t| match t {
-                CoreType::I32 => "i32",
-                CoreType::I64 => "i64",
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!("({}) -> ({})", list(params), list(results))
-}
+use crate::compat::signature;
 
 fn val_types(ts: impl ExactSizeIterator<Item = ValType>) -> Option<Vec<CoreType>> {
     ts.map(|t| match t {

@@ -3,6 +3,7 @@
 //! exit signals.
 
 use std::io::{Read, Write};
+use std::time::Duration;
 use vm_sdk::mailbox::{Event, Exit};
 use vm_sdk::net::{TcpListener, TcpStream};
 use vm_sdk::process::{self, hibernate, spawn, ExitReason, Process};
@@ -38,6 +39,15 @@ fn trapping_sleeper(root: Process<String>, _: Mailbox<()>) {
             other => format!("woke with {other:?}"),
         };
         root.send(text);
+    });
+}
+
+/// Sets a timer to itself, hibernates, and reports what woke it: a wake-up
+/// timeout, as `erlang:hibernate/3` users get with `erlang:send_after`.
+fn timed_sleeper(root: Process<String>, _: Mailbox<String>) {
+    Process::<String>::this().send_after("tick".into(), Duration::from_millis(20));
+    hibernate(root, |root: Process<String>, m: Mailbox<String>| {
+        root.send(format!("woke for its own timer: {}", m.receive().unwrap()));
     });
 }
 
@@ -96,6 +106,8 @@ pub fn scenario() {
     let trapper = spawn(root, trapping_sleeper);
     assert_eq!(texts.receive().unwrap(), "asleep");
     trapper.exit("please wake");
+    println!("{}", texts.receive().unwrap());
+    spawn(root, timed_sleeper);
     println!("{}", texts.receive().unwrap());
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
