@@ -32,7 +32,7 @@ pub(crate) fn pool_advice(slots: u32) -> String {
     let needed = u64::from(slots) * (PER_SLOT + PER_PROCESS) + BASE;
     format!(
         "reserving room for {slots} processes needs up to {needed} memory mappings, and the kernel allows {} \
-         (vm.max_map_count); raise it with `sudo sysctl -w vm.max_map_count={}`, or lower --max-instances (hibernated processes need no instance)",
+         (vm.max_map_count); raise it with `sudo sysctl -w vm.max_map_count={}`, or lower --max-instances (which is --max-processes unless given; hibernated processes need no instance)",
         max_map_count(),
         needed.next_power_of_two()
     )
