@@ -460,7 +460,12 @@ fn plugin_function(out: &mut String, ident: &str, iface: &str, module: &str, f: 
                     Value::String => "char",
                     _ => "uint8_t",
                 };
-                let len = format!("{}_len", snake(wit));
+                // `NAME_len`, unless another parameter has that name.
+                let taken = |l: &str| f.params.iter().any(|(o, _)| c_ident(o) == l);
+                let len = match format!("{}_len", snake(wit)) {
+                    l if taken(&l) => format!("{}_size", snake(wit)),
+                    l => l,
+                };
                 raw_params.push(format!("const void *{n}, int32_t {len}"));
                 params.push(format!("const {elem} *{n}, size_t {len}"));
                 args.push(format!("{n}, (int32_t){len}"));
@@ -468,7 +473,8 @@ fn plugin_function(out: &mut String, ident: &str, iface: &str, module: &str, f: 
         }
     }
     if f.has_return_pointer() {
-        raw_params.push("void *ret".into());
+        // `ret_`: no WIT name becomes it, so no parameter is called so.
+        raw_params.push("void *ret_".into());
         args.push("ret_.bytes".into());
     }
     let ret = match f.returns {
@@ -615,9 +621,9 @@ interface texts {
             &[
                 "#ifndef PLUGIN_KV_H\n",
                 "#define KV_MARKER_ASM \".section \\\".custom_section.vm:abi\\\",\\\"\\\",@\\n.ascii \\\"plugin:kv@1.0.0\\\\n\\\"\\n.text\\n\"\n__asm__(KV_MARKER_ASM);\n",
-                "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"get\")))\nvoid kv_store_raw_get(const void *key, int32_t key_len, void *ret);\n",
+                "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"get\")))\nvoid kv_store_raw_get(const void *key, int32_t key_len, void *ret_);\n",
                 "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"count\")))\nint32_t kv_store_raw_count(void);\n",
-                "void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret);\n",
+                "void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret_);\n",
                 "static inline void kv_store_set(const char *key, size_t key_len, const uint8_t *value, size_t value_len) {\n    kv_store_raw_set(key, (int32_t)key_len, value, (int32_t)value_len);\n}\n",
                 "static inline bool kv_store_remove(const char *key, size_t key_len) {\n    return kv_store_raw_remove(key, (int32_t)key_len) != 0;\n}\n",
                 "static inline uint32_t kv_store_count(void) {\n    return (uint32_t)kv_store_raw_count();\n}\n",
@@ -645,7 +651,7 @@ interface texts {
                 "        *out = false;\n        return false;\n    }\n    *out = ret_.bytes[1] != 0;\n",
                 "static inline all_shapes_string_t all_shapes_texts_name(void) {\n    union {\n        uint8_t bytes[8];\n        int64_t align;\n    } ret_;\n    all_shapes_texts_raw_name(ret_.bytes);\n    return all_shapes_string_at_(ret_.bytes);\n}\n",
                 // Keywords get a `_`; their lengths keep the WIT name.
-                "void all_shapes_texts_raw_blob(const void *new_, int32_t new_len, const void *delete_, int32_t delete_len, void *ret);\n",
+                "void all_shapes_texts_raw_blob(const void *new_, int32_t new_len, const void *delete_, int32_t delete_len, void *ret_);\n",
                 "static inline bool all_shapes_texts_check(const char *ok_, size_t ok_len, all_shapes_string_t *err) {\n",
                 "    if (ret_.bytes[0] == 0) {\n        err->ptr = NULL;\n        err->len = 0;\n        return true;\n    }\n    *err = all_shapes_string_at_(ret_.bytes + 4);\n    return false;\n",
                 // A result without payloads flattens to its discriminant, returned.

@@ -113,7 +113,7 @@ static inline void kv_store_set(const char *key, size_t key_len, const uint8_t *
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("get")))
-void kv_store_raw_get(const void *key, int32_t key_len, void *ret);
+void kv_store_raw_get(const void *key, int32_t key_len, void *ret_);
 
 /*
  * The value under `key`, if there is one.
@@ -157,7 +157,7 @@ static inline uint32_t kv_store_count(void) {
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("increment")))
-void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret);
+void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret_);
 
 /*
  * Adds `by` to the number stored under `key` as decimal text (a missing
