@@ -443,3 +443,20 @@ fn a_transform_that_fails_or_breaks_the_module_fails_the_load_naming_the_plugin(
         .to_string();
     assert!(text.contains("plugin:calls/counter@1.hit"), "{text}");
 }
+
+#[tokio::test]
+async fn a_native_plugins_state_survives_hibernation_and_a_wasm_instance_does_not() {
+    for (builder, found) in [
+        (
+            test_vm().native_plugin(kv_native::plugin()),
+            "Some(\"sleep\")",
+        ),
+        (test_vm().plugin_file(kv_plugin()), "None"),
+    ] {
+        let run = run_file_on(builder, &rust_guest("kv-sleeper"), &[])
+            .await
+            .unwrap();
+        assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+        assert_eq!(run.stdout, format!("stored\nafter waking: {found}\n"));
+    }
+}
