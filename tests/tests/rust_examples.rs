@@ -76,22 +76,23 @@ async fn sleepy_echo_sessions_hibernate_between_lines_and_keep_their_socket() {
     let (read, mut write) = client.into_split();
     let mut lines = BufReader::new(read).lines();
     for (n, text) in ["hello", "sleepy", "world"].iter().enumerate() {
-        // Between lines the session sleeps: the acceptor and the reader
-        // are the only processes with an instance.
-        let slept =
-            tokio::time::timeout(std::time::Duration::from_secs(30), vm.until_instances(2)).await;
-        assert!(
-            slept.is_ok(),
-            "{} instances before line {n}",
-            vm.instance_count()
-        );
-        assert_eq!(vm.process_count(), 3);
         write
             .write_all(format!("{text}\n").as_bytes())
             .await
             .unwrap();
         let echoed = lines.next_line().await.unwrap().unwrap();
         assert_eq!(echoed, format!("{}: {text}", n + 1));
+        // Having answered, the session goes back to sleep: the acceptor and
+        // the reader are then the only processes with an instance, of the
+        // three alive.
+        let slept =
+            tokio::time::timeout(std::time::Duration::from_secs(30), vm.until_instances(2)).await;
+        assert!(
+            slept.is_ok(),
+            "{} instances after line {n}",
+            vm.instance_count()
+        );
+        assert_eq!(vm.process_count(), 3);
     }
     // Closing the client ends the reader and wakes the session to end.
     drop(write);
