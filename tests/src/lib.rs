@@ -123,6 +123,32 @@ pub async fn run_file_on(builder: VmBuilder, path: &Path, args: &[&str]) -> Resu
     })
 }
 
+/// Imports of every `vm:host` function with its manifest signature, for
+/// WebAssembly text, each named `$INTERFACE.NAME` (`$process.spawn`).
+pub fn abi_imports() -> String {
+    use vm_abi::CoreType;
+    let ty = |ts: &[CoreType]| {
+        ts.iter()
+            .map(|t| if *t == CoreType::I32 { "i32" } else { "i64" })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    vm_abi::FUNCTIONS
+        .iter()
+        .map(|f| {
+            format!(
+                "(import \"{}\" \"{}\" (func ${}.{} (param {}) (result {})))\n",
+                f.module,
+                f.name,
+                f.interface,
+                f.name,
+                ty(f.params),
+                ty(f.results)
+            )
+        })
+        .collect()
+}
+
 /// Runs WebAssembly text as the root process on a fresh VM.
 pub async fn run_wat(wat: &str) -> Result<Run> {
     let vm = test_vm().build()?;

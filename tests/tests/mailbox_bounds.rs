@@ -38,7 +38,7 @@ async fn a_flooded_mailbox_ends_its_process_and_the_vm_stays_bounded() {
     assert_eq!(
         run.stdout,
         "flooded: mailbox limit exceeded (names the flag: true)\n\
-         timers for itself: mailbox limit exceeded (names the flag: true)\n\
+         timers for itself: limit-reached (names the flag: true)\n\
          bystander answers: 42\n"
     );
     // 512 MiB were sent to each of the two, one after the other; the
@@ -54,7 +54,15 @@ async fn a_flooded_mailbox_ends_its_process_and_the_vm_stays_bounded() {
     // Each crash is reported, naming the flag.
     assert_eq!(
         run.stderr.matches("mailbox limit exceeded").count(),
-        2,
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr
+            .matches("limit-reached: setting a timer of ")
+            .count(),
+        1,
         "{}",
         run.stderr
     );

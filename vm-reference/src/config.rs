@@ -28,10 +28,19 @@ pub struct Config {
     /// Stack limit per process for its wasm code, in bytes: calls nested
     /// deeper trap.
     pub max_stack: usize,
-    /// What one process's unreceived messages and pending timers may hold,
-    /// in bytes; a process whose mailbox would grow past it ends (see
-    /// `abi/README.md`).
+    /// What the host may hold for one process, in bytes: its unreceived
+    /// messages and exit signals, the timers it set, the captures of
+    /// children not yet started, its links, monitors, names it registered,
+    /// handles, modules it loaded and hibernation state. A process whose
+    /// mailbox would grow past it ends; its own request past it is refused
+    /// (see `abi/README.md`).
     pub max_mailbox: usize,
+    /// What the host may hold for all processes together, in bytes: the
+    /// sum of every process's charges (see [`Config::max_mailbox`]).
+    pub max_host_memory: usize,
+    /// How many socket handles (listeners, streams, halves) one process
+    /// may hold.
+    pub max_sockets: u32,
     /// How many processes may be alive at once, hibernated ones included.
     pub max_processes: u32,
     /// How many processes may have an instance at once (the size of the
@@ -62,6 +71,8 @@ impl Default for Config {
             max_memory: 64 << 20,
             max_stack: 256 << 10,
             max_mailbox: 64 << 20,
+            max_host_memory: crate::budget::default_host_limit(),
+            max_sockets: 1024,
             max_processes: 10_000,
             max_instances: None,
             preemption_interval: Duration::from_millis(1),

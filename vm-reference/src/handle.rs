@@ -6,11 +6,17 @@
 //! 32-bit space wraps, and a number still in use is never issued again, so
 //! a stale handle fails with `invalid-handle` instead of naming something
 //! else.
+//!
+//! Each handle is charged to its process's budget ([`Resource::cost`]), and
+//! a process holds at most `--max-sockets` socket handles (listeners,
+//! streams and halves: file descriptors are the machine's to give).
 
+use crate::budget::{Budget, Charge, Refusal};
 use crate::module::Module;
 use crate::sync::IdHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The timeouts a socket uses when a call gives none (`net.set-timeout`).
@@ -60,6 +66,23 @@ impl Resource {
         }
     }
 
+    /// What a handle to it costs its holder (and a message carrying it, its
+    /// receiver): the host's record of it, and for a socket what the I/O
+    /// layer keeps for it. A module's compiled code is charged once, to the
+    /// process that loaded it, for as long as the module lives.
+    pub fn cost(&self) -> usize {
+        std::mem::size_of::<Resource>()
+            + match self {
+                Resource::Module(_) => HANDLE_COST,
+                _ => SOCKET_COST,
+            }
+    }
+
+    /// Whether it holds a socket (counted against `--max-sockets`).
+    pub fn is_socket(&self) -> bool {
+        !matches!(self, Resource::Module(_))
+    }
+
     /// What kind of resource it is, for error texts.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -72,45 +95,123 @@ impl Resource {
     }
 }
 
+/// What the host keeps for a handle beyond the resource itself.
+const HANDLE_COST: usize = 64;
+
+/// What the I/O layer keeps for a socket handle (its registration with the
+/// reactor and the runtime's buffers), beyond the handle.
+const SOCKET_COST: usize = 512;
+
+/// Why a handle could not be added.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HandleRefusal {
+    /// The process's budget or the VM's would pass its limit.
+    Budget(Refusal),
+    /// The process holds `--max-sockets` socket handles already.
+    Sockets(u32),
+}
+
+impl HandleRefusal {
+    /// A user-facing text: `what` could not be done, and the flag to raise.
+    pub fn explain(&self, what: &str) -> String {
+        match self {
+            HandleRefusal::Budget(r) => r.explain(what),
+            HandleRefusal::Sockets(max) => format!(
+                "limit-reached: {what} would give this process more than {max} sockets, its limit (raise it with --max-sockets, or close some)"
+            ),
+        }
+    }
+}
+
 /// The handles of one process. Handle numbers are the VM's choice, never a
 /// guest's, so they are hashed by one multiplication rather than SipHash:
 /// TCP reads and writes look their stream up on every poll.
-#[derive(Default)]
 pub(crate) struct HandleTable {
     next: u32,
-    entries: HashMap<u32, Resource, BuildHasherDefault<IdHasher<1>>>,
+    entries: HashMap<u32, (Resource, Charge), BuildHasherDefault<IdHasher<1>>>,
+    budget: Arc<Budget>,
+    sockets: u32,
+    max_sockets: u32,
 }
 
 impl HandleTable {
+    /// An empty table whose handles `budget` pays for, holding at most
+    /// `max_sockets` sockets.
+    pub fn new(budget: Arc<Budget>, max_sockets: u32) -> HandleTable {
+        HandleTable {
+            next: 0,
+            entries: HashMap::default(),
+            budget,
+            sockets: 0,
+            max_sockets,
+        }
+    }
+
     /// Adds a resource, returning its new handle: never 0, and never a
     /// number in use (after the numbers wrap, those still held are skipped).
-    pub fn insert(&mut self, r: Resource) -> u32 {
+    /// Refused, with the resource given back, past the process's budget or
+    /// the VM's, or past `--max-sockets`.
+    pub fn insert(&mut self, r: Resource) -> Result<u32, (Resource, HandleRefusal)> {
+        if r.is_socket() && self.sockets >= self.max_sockets {
+            return Err((r, HandleRefusal::Sockets(self.max_sockets)));
+        }
+        let charge = match self.budget.charge(r.cost()) {
+            Ok(c) => c,
+            Err(refusal) => return Err((r, HandleRefusal::Budget(refusal))),
+        };
         loop {
             self.next = self.next.wrapping_add(1).max(1);
             if !self.entries.contains_key(&self.next) {
                 break;
             }
         }
-        self.entries.insert(self.next, r);
-        self.next
+        self.put(self.next, r, charge);
+        Ok(self.next)
+    }
+
+    fn put(&mut self, h: u32, r: Resource, charge: Charge) {
+        if r.is_socket() {
+            self.sockets += 1;
+        }
+        self.entries.insert(h, (r, charge));
     }
 
     pub fn get(&self, h: u32) -> Option<&Resource> {
-        self.entries.get(&h)
+        self.entries.get(&h).map(|(r, _)| r)
     }
 
     pub fn get_mut(&mut self, h: u32) -> Option<&mut Resource> {
-        self.entries.get_mut(&h)
+        self.entries.get_mut(&h).map(|(r, _)| r)
     }
 
     pub fn remove(&mut self, h: u32) -> Option<Resource> {
-        self.entries.remove(&h)
+        let (r, _charge) = self.entries.remove(&h)?;
+        if r.is_socket() {
+            self.sockets -= 1;
+        }
+        Some(r)
     }
 
-    /// Puts a resource taken out for an asynchronous call back under its
-    /// handle.
+    /// Puts back, under its handle, a resource just taken out of this table
+    /// (by a call that then failed): it was within the limits a moment ago,
+    /// so it is not refused now.
     pub fn restore(&mut self, h: u32, r: Resource) {
-        self.entries.insert(h, r);
+        let charge = self.budget.charge_anyway(r.cost());
+        self.put(h, r, charge);
+    }
+
+    /// Closes every handle but those in `keep` (a process that hibernates
+    /// keeps only what it names: the rest would be unreachable).
+    pub fn retain_only(&mut self, keep: &[u32]) {
+        let dropped: Vec<u32> = self
+            .entries
+            .keys()
+            .filter(|h| !keep.contains(h))
+            .copied()
+            .collect();
+        for h in dropped {
+            self.remove(h);
+        }
     }
 
     /// Removes all of `handles` or none: fails with the first invalid one.
@@ -123,10 +224,7 @@ impl HandleTable {
                 return Err(*h);
             }
         }
-        Ok(handles
-            .iter()
-            .filter_map(|h| self.entries.remove(h))
-            .collect())
+        Ok(handles.iter().filter_map(|h| self.remove(*h)).collect())
     }
 }
 
@@ -149,16 +247,35 @@ mod tests {
 
     #[test]
     fn after_the_numbers_wrap_a_handle_in_use_is_skipped() {
-        let mut table = HandleTable::default();
-        let first = table.insert(listener());
-        let second = table.insert(listener());
+        let host = crate::budget::HostBudget::new(1 << 20);
+        let mut table = HandleTable::new(Budget::new(1 << 20, &host), 100);
+        let insert = |t: &mut HandleTable| t.insert(listener()).map_err(|e| e.1).unwrap();
+        let first = insert(&mut table);
+        let second = insert(&mut table);
         assert_eq!((first, second), (1, 2));
         table.remove(first);
         table.next = u32::MAX - 1;
-        assert_eq!(table.insert(listener()), u32::MAX);
+        assert_eq!(insert(&mut table), u32::MAX);
         // 0 is never a handle, 1 is free again, 2 is still in use.
-        assert_eq!(table.insert(listener()), 1);
-        assert_eq!(table.insert(listener()), 3);
+        assert_eq!(insert(&mut table), 1);
+        assert_eq!(insert(&mut table), 3);
         assert!(matches!(table.get(2), Some(Resource::TcpListener(_))));
+    }
+
+    #[test]
+    fn handles_are_charged_and_sockets_capped() {
+        let host = crate::budget::HostBudget::new(1 << 20);
+        let budget = Budget::new(1 << 20, &host);
+        let mut table = HandleTable::new(budget.clone(), 2);
+        let a = table.insert(listener()).map_err(|e| e.1).unwrap();
+        table.insert(listener()).map_err(|e| e.1).unwrap();
+        assert!(budget.held() >= 2 * SOCKET_COST);
+        let (_, refusal) = table.insert(listener()).unwrap_err();
+        assert!(matches!(refusal, HandleRefusal::Sockets(2)), "{refusal:?}");
+        assert!(refusal.explain("accepting").contains("--max-sockets"));
+        table.remove(a);
+        table.insert(listener()).map_err(|e| e.1).unwrap();
+        table.retain_only(&[]);
+        assert_eq!((table.entries.len(), budget.held(), host.held()), (0, 0, 0));
     }
 }

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod budget;
 pub mod compat;
 mod config;
 mod guest_tests;
@@ -80,6 +81,10 @@ pub enum LoadError {
         /// What it said.
         reason: String,
     },
+    /// Keeping the compiled module would take the loading process's budget
+    /// (`--max-mailbox`) or the VM's (`--max-host-memory`) past its limit.
+    #[error("{0}")]
+    Refused(String),
     /// The module needs something this VM does not serve.
     #[error("{name} cannot run on this VM (it serves ABI vm:host {}):\n{}", compat::format_version(vm_abi::ABI_VERSION), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Incompatible {
@@ -153,14 +158,36 @@ impl VmBuilder {
         self
     }
 
-    /// What one process's unreceived messages and pending timers may hold,
-    /// in bytes (default 64 MiB): each message counts its bytes, about 100
-    /// bytes of bookkeeping and about 100 per handle it carries. A send that
-    /// would pass the limit still succeeds, but its message is dropped and
-    /// the receiver ends with a trap reason naming the limit, as Erlang's
-    /// `max_heap_size` ends a process.
+    /// What the host may hold for one process, in bytes (default 64 MiB):
+    /// its unreceived messages and exit signals (each message counts its
+    /// bytes, about 100 bytes of bookkeeping and about 100 per handle it
+    /// carries), and what it asked for: timers it set until they fire,
+    /// captures of children until they start, links, monitors, names it
+    /// registered, handles, modules it loaded, its hibernation state. A send
+    /// that would pass the receiver's limit still succeeds, but its message
+    /// is dropped and the receiver ends with a trap reason naming the limit,
+    /// as Erlang's `max_heap_size` ends a process; a process's own request
+    /// past its limit is refused with `limit-reached`.
     pub fn max_mailbox(mut self, bytes: usize) -> Self {
         self.config.max_mailbox = bytes;
+        self
+    }
+
+    /// What the host may hold for all processes together, in bytes
+    /// (default: a quarter of the machine's memory): the sum of every
+    /// process's charges (see [`VmBuilder::max_mailbox`]). The process whose
+    /// request or send would pass it is refused with `limit-reached` (or
+    /// ends, where the call has no error to return); the others go on.
+    pub fn max_host_memory(mut self, bytes: usize) -> Self {
+        self.config.max_host_memory = bytes;
+        self
+    }
+
+    /// How many socket handles (listeners, streams, halves) one process may
+    /// hold (default 1,024); past it, `accept`, `connect`, `listen`, `split`
+    /// and taking a socket from a message fail with `limit-reached`.
+    pub fn max_sockets(mut self, n: u32) -> Self {
+        self.config.max_sockets = n;
         self
     }
 
@@ -694,5 +721,30 @@ impl Vm {
     /// when it fires, is cancelled, or its target ends.
     pub fn pending_timers(&self) -> usize {
         self.node.timer_count()
+    }
+
+    /// What the host holds for all processes now, in bytes: the sum of
+    /// their charges, which `--max-host-memory` bounds (see
+    /// [`VmBuilder::max_host_memory`]). 0 once every process has ended and
+    /// their timers, names and modules are gone.
+    pub fn host_memory_held(&self) -> usize {
+        self.node.host_held()
+    }
+
+    /// What the host holds for process `id` now, in bytes (what
+    /// `--max-mailbox` bounds); `None` if it is not alive.
+    pub fn process_host_memory(&self, id: u64) -> Option<usize> {
+        self.node.get(id).map(|p| p.budget().held())
+    }
+
+    /// The process registered under `name` (`registry.register`), if any.
+    pub fn lookup(&self, name: &str) -> Option<u64> {
+        self.node.lookup(name)
+    }
+
+    /// How many distinct modules loaded with `process.load-module` are
+    /// alive (held by a handle or a process).
+    pub fn loaded_modules(&self) -> usize {
+        self.node.modules.len()
     }
 }

@@ -11,22 +11,26 @@
 //! costs an empty queue and no allocation, and a send wakes the process's
 //! task only when it is waiting.
 //!
-//! A mailbox is bounded (`--max-mailbox`): what its messages hold, counted
-//! by [`Message::cost`] from when they are sent (or a timer is set for them)
-//! until they are received, may not pass the limit. The send that would
-//! pass it succeeds, as every send does (Erlang semantics), but its message
-//! is dropped and the receiver ends with a trap reason naming the limit, as
-//! Erlang's `max_heap_size` kills a process whose queue outgrew its heap.
-//! From then on, messages to it are dropped until it is gone.
+//! A mailbox is bounded: each message carries a [`Charge`] of
+//! [`Message::cost`] against its receiver's [`Budget`] (`--max-mailbox`)
+//! from when it arrives until it is received and replaced by the next one
+//! (a timer's message is charged to its setter until it fires, a capture to
+//! its spawner until the child takes it). The send that would pass the
+//! receiver's limit succeeds, as every send does (Erlang semantics), but its
+//! message is dropped and the receiver ends with a trap reason naming the
+//! limit, as Erlang's `max_heap_size` kills a process whose queue outgrew its
+//! heap. From then on, messages to it are dropped until it is gone. A guest's
+//! send that would pass the VM's bound (`--max-host-memory`) is refused to
+//! the sender instead, and the receiver is untouched.
 
+use crate::budget::{Budget, Charge, Refusal};
 use crate::handle::Resource;
 use crate::signal::Control;
 use crate::sync::lock;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::time::Sleep;
@@ -44,36 +48,40 @@ pub(crate) struct Message {
     pub sender: u64,
     pub data: Payload,
     pub resources: Vec<Resource>,
+    /// What the message costs whoever pays for it now; given back when the
+    /// message is dropped.
+    pub charge: Charge,
 }
 
-/// What a queued handle counts against its receiver's mailbox limit, beyond
-/// its share of the message: the host's bookkeeping for it.
-const HANDLE_COST: usize = 64;
-
 impl Message {
-    /// What the message counts against its receiver's mailbox limit: its
-    /// bytes, the host's record of it, and its handles. A process's init
-    /// message counts nothing: there is one, and its parent's memory limit
-    /// bounds it.
-    pub fn cost(&self) -> usize {
-        match self.kind {
-            MessageKind::Init => 0,
-            _ => {
-                std::mem::size_of::<Message>()
-                    + self.data.len()
-                    + self.resources.len() * (std::mem::size_of::<Resource>() + HANDLE_COST)
-            }
-        }
-    }
-
-    pub fn data(sender: u64, tag: u64, data: Payload, resources: Vec<Resource>) -> Message {
+    /// A message not yet charged to anyone.
+    pub fn new(
+        kind: MessageKind,
+        sender: u64,
+        tag: u64,
+        data: Payload,
+        resources: Vec<Resource>,
+    ) -> Message {
         Message {
-            kind: MessageKind::Data,
+            kind,
             tag,
             sender,
             data,
             resources,
+            charge: Charge::none(),
         }
+    }
+
+    /// What the message costs: its bytes, the host's record of it, and its
+    /// handles.
+    pub fn cost(&self) -> usize {
+        std::mem::size_of::<Message>()
+            + self.data.len()
+            + self.resources.iter().map(Resource::cost).sum::<usize>()
+    }
+
+    pub fn data(sender: u64, tag: u64, data: Payload, resources: Vec<Resource>) -> Message {
+        Message::new(MessageKind::Data, sender, tag, data, resources)
     }
 }
 
@@ -100,13 +108,18 @@ impl Filter {
 
 /// The sending side of a process's mailbox, shared by everyone who can
 /// reach the process.
-#[derive(Default)]
 pub(crate) struct Inbox {
     state: Mutex<InboxState>,
-    /// What the process's unreceived messages and pending timers hold
-    /// ([`Message::cost`]), here and in its [`Mailbox`]. Only senders, under
-    /// the lock, add to it; the process subtracts what it receives.
-    held: AtomicUsize,
+    /// What the host holds for the process: its messages (here and in its
+    /// [`Mailbox`]) and signals, and whatever else it asked for.
+    pub budget: Arc<Budget>,
+}
+
+/// A guest's message the VM's bound refused: given back to its sender,
+/// whose handles it carries.
+pub(crate) struct Refused {
+    pub message: Message,
+    pub refusal: Refusal,
 }
 
 #[derive(Default)]
@@ -121,49 +134,56 @@ struct InboxState {
 }
 
 impl Inbox {
-    /// Queues a message (dropping it if the mailbox overflows) and wakes the
-    /// process if it waits.
-    pub fn push(&self, m: Message, limit: usize) {
-        if let Some(w) = self.enqueue(m, limit) {
+    /// An empty inbox whose process pays with `budget`.
+    pub fn new(budget: Arc<Budget>) -> Inbox {
+        Inbox {
+            state: Mutex::new(InboxState::default()),
+            budget,
+        }
+    }
+
+    /// Queues one of the VM's own messages (a `down`, an exit, a timer that
+    /// fired), charged to the receiver, and wakes the process if it waits.
+    pub fn push(&self, m: Message) {
+        if let Ok(Some(w)) = self.enqueue(m, false) {
             w.wake();
         }
     }
 
-    /// Queues a message and returns the waker to call if the process waits,
-    /// for a caller that holds another lock. A message that would take the
-    /// mailbox past `limit` bytes is dropped and ends the process instead.
-    #[must_use]
-    pub fn enqueue(&self, m: Message, limit: usize) -> Option<Waker> {
+    /// Charges the receiver for `m` and queues it; returns the waker to call
+    /// if the process waits, for a caller that holds another lock. A message
+    /// that would take the receiver past its limit is dropped and ends the
+    /// receiver instead. `sent_by_guest`: a guest's send, which is given
+    /// back if it would take the VM past its bound.
+    pub fn enqueue(
+        &self,
+        mut m: Message,
+        sent_by_guest: bool,
+    ) -> Result<Option<Waker>, Box<Refused>> {
         let mut s = lock(&self.state);
-        if !self.charge(&mut s, m.cost(), limit) {
-            return s.waker.take();
+        if s.overflowed {
+            return Ok(None);
+        }
+        match self.budget.charge_receiver(m.cost(), sent_by_guest) {
+            Ok(charge) => m.charge = charge,
+            Err(refusal @ Refusal::Host { .. }) => {
+                return Err(Box::new(Refused {
+                    message: m,
+                    refusal,
+                }))
+            }
+            Err(Refusal::Process { held, limit }) => {
+                Self::overflow(&mut s, held, limit);
+                return Ok(s.waker.take());
+            }
         }
         Self::append(&mut s, m);
-        s.waker.take()
+        Ok(s.waker.take())
     }
 
-    /// Counts `cost` against the mailbox for a message that will arrive
-    /// later (a timer's); false if it does not fit, which ends the process.
-    pub fn reserve(&self, cost: usize, limit: usize) -> bool {
-        let mut s = lock(&self.state);
-        let fits = self.charge(&mut s, cost, limit);
-        let waker = if fits { None } else { s.waker.take() };
-        drop(s);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        fits
-    }
-
-    /// Takes back what [`Inbox::reserve`] counted, for a message that will
-    /// not arrive after all.
-    pub fn release(&self, cost: usize) {
-        self.held.fetch_sub(cost, Ordering::Relaxed);
-    }
-
-    /// Queues a message already counted by [`Inbox::reserve`], and wakes the
-    /// process if it waits.
-    pub fn push_reserved(&self, m: Message) {
+    /// Queues a message someone else already pays for (a capture, charged
+    /// to its spawner until the child takes it).
+    pub fn push_charged(&self, m: Message) {
         let waker = {
             let mut s = lock(&self.state);
             if s.overflowed {
@@ -177,23 +197,12 @@ impl Inbox {
         }
     }
 
-    /// Counts `cost` against the mailbox if it fits under `limit`. The first
-    /// time it does not, signals the process to end; false then and after.
-    fn charge(&self, s: &mut InboxState, cost: usize, limit: usize) -> bool {
-        if s.overflowed {
-            return false;
+    /// The first time the process's budget overflows, signals it to end.
+    fn overflow(s: &mut InboxState, held: usize, limit: usize) {
+        if !s.overflowed {
+            s.overflowed = true;
+            s.signals.push_back(Control::MailboxFull { held, limit });
         }
-        let held = self.held.load(Ordering::Relaxed);
-        if held + cost <= limit {
-            self.held.fetch_add(cost, Ordering::Relaxed);
-            return true;
-        }
-        s.overflowed = true;
-        s.signals.push_back(Control::MailboxFull {
-            held: held + cost,
-            limit,
-        });
-        false
     }
 
     fn append(s: &mut InboxState, m: Message) {
@@ -205,10 +214,23 @@ impl Inbox {
         s.messages.push_back(m);
     }
 
-    /// Queues a signal for the process's task and wakes it.
-    pub fn signal(&self, c: Control) {
+    /// Queues a signal for the process's task and wakes it. An exit
+    /// signal waits in the queue at the receiver's cost, as a message does:
+    /// one that would pass its limit ends it the same way.
+    pub fn signal(&self, mut c: Control) {
         let waker = {
             let mut s = lock(&self.state);
+            if let Control::Exit { reason, charge, .. } = &mut c {
+                let cost = std::mem::size_of::<Control>() + reason.text().len();
+                match self.budget.charge_receiver(cost, false) {
+                    Ok(c) => *charge = c,
+                    Err(Refusal::Process { held, limit }) => {
+                        Self::overflow(&mut s, held, limit);
+                        return;
+                    }
+                    Err(Refusal::Host { .. }) => unreachable!("the VM's signals are never refused"),
+                }
+            }
             s.signals.push_back(c);
             s.waker.take()
         };
@@ -322,7 +344,6 @@ impl Mailbox {
                         _ => self.queue.remove(at),
                     }
                     .expect("the message was just looked at");
-                    inbox.release(m.cost());
                     if take {
                         *scanned = at;
                         return Some(m);
@@ -348,25 +369,14 @@ impl Mailbox {
     }
 
     /// Queues `m` before every other message (a woken process's init
-    /// message), counting it against the mailbox as a send does; false
-    /// (and `m` dropped) if that would take it past `limit` bytes.
-    pub fn push_front(&mut self, inbox: &Inbox, m: Message, limit: usize) -> bool {
-        if !inbox.reserve(m.cost(), limit) {
-            return false;
-        }
+    /// message, still charged as its hibernation state was).
+    pub fn push_front(&mut self, m: Message) {
         self.queue.push_front(m);
-        true
     }
 
     /// Removes queued messages for which `remove` is true.
     pub fn purge(&mut self, inbox: &Inbox, remove: impl Fn(&Message) -> bool) {
         inbox.drain_into(&mut self.queue);
-        self.queue.retain(|m| {
-            let purged = remove(m);
-            if purged {
-                inbox.release(m.cost());
-            }
-            !purged
-        });
+        self.queue.retain(|m| !remove(m));
     }
 }

@@ -28,11 +28,24 @@ enum Command {
         /// G). Deeper calls trap the process.
         #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "256K")]
         max_stack: usize,
-        /// What one process's unreceived messages and pending timers may
-        /// hold (bytes, or with K, M, G). A process whose mailbox would grow
-        /// past it ends with a trap reason naming this flag.
+        /// What the VM may hold for one process (bytes, or with K, M, G):
+        /// its unreceived messages and exit signals, and what it asked for
+        /// (timers until they fire, captures until the child starts, links,
+        /// monitors, names, handles, loaded modules, hibernation state). A
+        /// process whose mailbox would grow past it ends with a trap reason
+        /// naming this flag; its own request past it fails with
+        /// `limit-reached`.
         #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
         max_mailbox: usize,
+        /// What the VM may hold for all processes together (bytes, or with
+        /// K, M, G; default: a quarter of the machine's memory). The process
+        /// whose request or send would pass it gets `limit-reached` (or
+        /// ends, where the call has no error to return); the others go on.
+        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
+        max_host_memory: Option<usize>,
+        /// How many sockets (listeners, streams, halves) one process may hold.
+        #[arg(long, value_name = "N", default_value_t = 1024)]
+        max_sockets: u32,
         /// How many processes may be alive at once, hibernated ones
         /// included.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
@@ -190,6 +203,8 @@ fn real_main() -> Result<ExitCode> {
             max_memory,
             max_stack,
             max_mailbox,
+            max_host_memory,
+            max_sockets,
             max_processes,
             max_instances,
             threads,
@@ -201,6 +216,9 @@ fn real_main() -> Result<ExitCode> {
             args,
         } => {
             let mut builder = with_plugins(Vm::builder(), &plugins, &native_plugins);
+            if let Some(bytes) = max_host_memory {
+                builder = builder.max_host_memory(bytes);
+            }
             if let Some(n) = max_plugin_instances {
                 builder = builder.max_plugin_instances(n);
             }
@@ -211,6 +229,7 @@ fn real_main() -> Result<ExitCode> {
                 .max_memory(max_memory)
                 .max_stack(max_stack)
                 .max_mailbox(max_mailbox)
+                .max_sockets(max_sockets)
                 .max_processes(max_processes)
                 .threads(threads.map_or(0, usize::from));
             let builder = allow_net

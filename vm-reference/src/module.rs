@@ -4,10 +4,13 @@
 //! it once and pre-links it once (`InstancePre`), so spawning a process does
 //! no per-module work.
 
+use crate::budget::{Budget, Charge};
 use crate::compat::{Incompatibility, ModuleInfo};
 use crate::process::ProcessState;
+use crate::sync::lock;
 use crate::LoadError;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use wasmtime::{Engine, InstancePre, Linker, ModuleExport};
 
 /// A loaded module: cheap to clone, shared by every process spawned from it.
@@ -30,6 +33,69 @@ pub(crate) struct LoadedModule {
     /// Every export a process can start at, sorted by name: a spawn finds
     /// its entry by binary search, with no lock and no hashing.
     entries: Vec<Entry>,
+    /// What its compiled code costs the process that loaded it with
+    /// `process.load-module`, for as long as the module lives.
+    charge: OnceLock<Charge>,
+    /// What it holds in the host's memory: its code and data.
+    size: usize,
+}
+
+/// Modules loaded with `process.load-module`, by their bytes' SHA-256, for
+/// as long as something holds them: loading the same bytes again compiles
+/// nothing and costs nothing more.
+#[derive(Default)]
+pub(crate) struct ModuleCache {
+    modules: Mutex<HashMap<[u8; 32], Weak<LoadedModule>>>,
+}
+
+impl ModuleCache {
+    /// The module `bytes` make, from the cache or compiled now (off the
+    /// scheduler's threads) and charged to `payer`.
+    pub async fn load(
+        &self,
+        engine: &Engine,
+        linker: &Linker<ProcessState>,
+        plugins: &[Arc<crate::plugin::LoadedPlugin>],
+        payer: &Arc<Budget>,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<Module, LoadError> {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        if let Some(m) = lock(&self.modules).get(&key).and_then(Weak::upgrade) {
+            return Ok(Module(m));
+        }
+        let (engine, linker, plugins) = (engine.clone(), linker.clone(), plugins.to_vec());
+        let module = tokio::task::spawn_blocking(move || {
+            Module::load(&engine, &linker, &plugins, &name, &bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Malformed {
+            name: "the module".into(),
+            reason: format!("compiling it failed inside the VM: {e}"),
+        })??;
+        let charge = payer.charge(module.0.size).map_err(|r| {
+            LoadError::Refused(r.explain(&format!(
+                "keeping a compiled module of {} bytes",
+                module.0.size
+            )))
+        })?;
+        let _ = module.0.charge.set(charge);
+        let mut modules = lock(&self.modules);
+        if modules.len() >= 64 {
+            modules.retain(|_, m| m.strong_count() > 0);
+        }
+        modules.insert(key, Arc::downgrade(&module.0));
+        Ok(module)
+    }
+
+    /// How many modules the cache holds alive.
+    pub fn len(&self) -> usize {
+        lock(&self.modules)
+            .values()
+            .filter(|m| m.strong_count() > 0)
+            .count()
+    }
 }
 
 /// An export a process can start at: a function of type `() -> ()` or
@@ -166,12 +232,16 @@ impl Module {
             })?;
         let memory = module.get_export_index("memory");
         let entries = entries(&module);
+        let code = module.image_range();
+        let size = (code.end as usize - code.start as usize) + bytes.len();
         Ok(Module(Arc::new(LoadedModule {
             name: name.to_string(),
             pre,
             info,
             memory,
             entries,
+            charge: OnceLock::new(),
+            size,
         })))
     }
 

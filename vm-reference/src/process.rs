@@ -40,12 +40,22 @@ pub(crate) enum Start {
 }
 
 /// What a process that hibernates wakes with: where its fresh instance
-/// starts, and its init message's bytes and resources.
+/// starts, and its init message (its state and resources), charged to the
+/// process while it sleeps.
 pub(crate) struct Hibernation {
     pub start: Start,
-    pub state: crate::mailbox::Payload,
-    pub resources: Vec<Resource>,
+    pub init: Message,
 }
+
+/// A monitor a process holds: its target, and what it costs the process
+/// until its `down` is received or it is removed.
+pub(crate) struct Monitor {
+    pub target: u64,
+    pub _charge: crate::budget::Charge,
+}
+
+/// The longest text `version.last-error` keeps, in bytes.
+const MAX_LAST_ERROR: usize = 1024;
 
 /// The error `process.hibernate` raises to unwind the guest; the
 /// [`Hibernation`] is in the process's state.
@@ -135,8 +145,8 @@ pub(crate) struct ProcessState {
     pub current: Option<(Message, usize)>,
     pub current_resources: Vec<Option<Resource>>,
     pub handles: HandleTable,
-    /// Monitors this process holds: reference → monitored process.
-    pub monitors: HashMap<u64, u64>,
+    /// Monitors this process holds, by reference.
+    pub monitors: HashMap<u64, Monitor>,
     /// The WASI context, made on the first WASI call: most spawned processes
     /// never make one, and an idle process should not pay for it. Boxed, so
     /// a process without one carries a pointer rather than its 384 bytes.
@@ -158,16 +168,27 @@ pub(crate) struct ProcessState {
 /// long-lived target does not keep a record per watcher that ever watched it.
 impl Drop for ProcessState {
     fn drop(&mut self) {
-        for (reference, target) in self.monitors.drain() {
-            self.node.demonitor(target, reference);
+        for (reference, m) in self.monitors.drain() {
+            self.node.demonitor(m.target, reference);
         }
     }
 }
 
 impl ProcessState {
     /// Records the text of a failed call for `version.last-error`.
+    /// The text is cut to [`MAX_LAST_ERROR`] bytes: it may quote what the
+    /// guest passed.
     pub fn fail(&mut self, code: vm_abi::ErrorCode, text: impl Into<String>) -> vm_abi::ErrorCode {
-        self.last_error = text.into();
+        let mut text = text.into();
+        if text.len() > MAX_LAST_ERROR {
+            let mut at = MAX_LAST_ERROR - crate::signal::TRUNCATED.len();
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.truncate(at);
+            text.push_str(crate::signal::TRUNCATED);
+        }
+        self.last_error = text;
         code
     }
 
@@ -176,6 +197,25 @@ impl ProcessState {
         let (node, module, args) = (&self.node, &self.module, &self.args);
         self.wasi
             .get_or_insert_with(|| Box::new(node.wasi_ctx(module, args)))
+    }
+
+    /// Lets go of what the instance held as the process hibernates: its
+    /// current message (and any handle it did not take), handles it did
+    /// not name (nothing could reach them), an init message it never
+    /// received (the new state supersedes it, so a process that hibernates
+    /// again at once cannot pile them up), and its wasm plugin instances
+    /// (they lived in the old store: the next call after waking makes fresh
+    /// ones, as after a spawn; native plugins' states stay).
+    fn fall_asleep(&mut self) {
+        self.current = None;
+        self.current_resources.clear();
+        self.handles.retain_only(&[]);
+        self.memory = None;
+        crate::plugin::forget_instances(&mut self.plugins);
+        let id = self.id;
+        self.mailbox.purge(&self.entry.inbox, |m| {
+            m.kind == vm_abi::MessageKind::Init && m.sender == id
+        });
     }
 
     /// Makes `m` the current message, its first `read` bytes already copied
@@ -279,7 +319,7 @@ pub(crate) async fn run(launch: Launch) {
         mailbox,
         current: None,
         current_resources: Vec::new(),
-        handles: HandleTable::default(),
+        handles: HandleTable::new(entry.budget().clone(), node.config.max_sockets),
         monitors: HashMap::new(),
         wasi: None,
         args,
@@ -321,21 +361,7 @@ pub(crate) async fn run(launch: Launch) {
         .await;
         match step {
             Ok(Some(Ended::Exit(outcome))) => break outcome,
-            Ok(Some(Ended::Hibernate(mut state))) => {
-                // What the instance held goes with it: its current message
-                // (and any handle it did not take), and an init message it
-                // never received (the new state supersedes it), so a
-                // process that hibernates again at once cannot pile them up.
-                state.current = None;
-                state.current_resources.clear();
-                state.memory = None;
-                // Wasm plugin instances lived in the old store: the next
-                // call after waking makes fresh ones, as after a spawn.
-                // Native plugins' states stay.
-                crate::plugin::forget_instances(&mut state.plugins);
-                state.mailbox.purge(&entry.inbox, |m| {
-                    m.kind == vm_abi::MessageKind::Init && m.sender == id
-                });
+            Ok(Some(Ended::Hibernate(state))) => {
                 phase = Phase::Hibernating(state);
                 // Yield between instances: a process that hibernates as
                 // soon as it wakes must not hold its worker.
@@ -350,25 +376,9 @@ pub(crate) async fn run(launch: Launch) {
                     .hibernation
                     .take()
                     .expect("a hibernated process holds how to wake");
-                let init = Message {
-                    kind: vm_abi::MessageKind::Init,
-                    tag: 0,
-                    sender: id,
-                    data: h.state,
-                    resources: h.resources,
-                };
-                if !state
-                    .mailbox
-                    .push_front(&entry.inbox, init, node.config.max_mailbox)
-                {
-                    let limit = node.config.max_mailbox;
-                    break Outcome {
-                        reason: ExitReason::Trap(format!(
-                            "mailbox limit exceeded: the state it hibernated with would take its mailbox past the limit of {limit} bytes (raise it with --max-mailbox, or hibernate with less)"
-                        )),
-                        status: 1,
-                    };
-                }
+                // Charged since it hibernated, until the new instance
+                // receives it.
+                state.mailbox.push_front(h.init);
                 phase = Phase::Running(Box::pin(execute(
                     new_store(&node, *state),
                     module.clone(),
@@ -393,6 +403,7 @@ pub(crate) async fn run(launch: Launch) {
                 from,
                 reason,
                 linked,
+                ..
             }) => {
                 // The receiver decides: a link removed since the signal was
                 // sent means the signal is dropped.
@@ -400,8 +411,9 @@ pub(crate) async fn run(launch: Launch) {
                     continue;
                 }
                 if entry.traps_exits() {
-                    let exit = crate::node::exit_message(from, &reason, linked);
-                    entry.inbox.push(exit, node.config.max_mailbox);
+                    entry
+                        .inbox
+                        .push(crate::node::exit_message(from, &reason, linked));
                 } else if !reason.is_normal() {
                     break Outcome { reason, status: 1 };
                 }
@@ -420,7 +432,14 @@ pub(crate) async fn run(launch: Launch) {
         node.report(&format!("vm: process {id} crashed: {why}\n"))
             .await;
     }
+    // What the task still holds goes before the exit is announced, so that
+    // whoever hears of it finds the module and its charge released.
+    drop(module);
     let done = unfinished.finish();
+    let outcome = Outcome {
+        reason: outcome.reason.capped(),
+        ..outcome
+    };
     node.exit(&entry, &outcome.reason);
     if let Some(done) = done {
         let _ = done.send(outcome);
@@ -567,7 +586,10 @@ async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -
             status: 0,
         }),
         Err(e) if e.downcast_ref::<HibernateRequest>().is_some() => {
-            let state = Box::new(store.into_data());
+            let mut state = Box::new(store.into_data());
+            state.fall_asleep();
+            // Counted out once what it no longer holds is gone, so whoever
+            // waits for it to sleep finds it asleep.
             drop(instance_counted);
             Ended::Hibernate(state)
         }

@@ -4,6 +4,13 @@
 use std::fmt;
 use vm_abi::ExitReason as ReasonCode;
 
+/// The longest text an exit reason carries out of its process, in bytes;
+/// longer ones end with [`TRUNCATED`].
+pub const MAX_REASON: usize = 1024;
+
+/// What ends a reason that was cut to [`MAX_REASON`] bytes.
+pub const TRUNCATED: &str = "… (truncated)";
+
 /// Why a process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitReason {
@@ -20,6 +27,37 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    /// The text an `exit` or `trap` reason carries ("" for the others).
+    pub fn text(&self) -> &str {
+        match self {
+            ExitReason::Exit(t) | ExitReason::Trap(t) => t,
+            _ => "",
+        }
+    }
+
+    /// The reason with its text cut to [`MAX_REASON`] bytes (at a character
+    /// boundary, marked), as it leaves its process: a reason is copied into
+    /// every link's signal and every monitor's `down`, so a supervisor can
+    /// always absorb its children's exits.
+    pub fn capped(self) -> ExitReason {
+        fn cap(mut t: String) -> String {
+            if t.len() > MAX_REASON {
+                let mut at = MAX_REASON - TRUNCATED.len();
+                while !t.is_char_boundary(at) {
+                    at -= 1;
+                }
+                t.truncate(at);
+                t.push_str(TRUNCATED);
+            }
+            t
+        }
+        match self {
+            ExitReason::Exit(t) => ExitReason::Exit(cap(t)),
+            ExitReason::Trap(t) => ExitReason::Trap(cap(t)),
+            other => other,
+        }
+    }
+
     /// Whether linked processes should treat this exit as a failure.
     pub fn is_normal(&self) -> bool {
         matches!(self, ExitReason::Normal)
@@ -64,6 +102,8 @@ pub(crate) enum Control {
         from: u64,
         reason: ExitReason,
         linked: bool,
+        /// What the signal costs its receiver while it waits.
+        charge: crate::budget::Charge,
     },
     /// Its unreceived messages would have held `held` bytes, past the
     /// mailbox limit.
@@ -71,4 +111,20 @@ pub(crate) enum Control {
         held: usize,
         limit: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_is_cut_at_a_character_boundary_and_marked() {
+        let long = ExitReason::Exit("é".repeat(4000)).capped();
+        let text = long.text();
+        assert!(text.len() <= MAX_REASON, "{}", text.len());
+        assert!(text.ends_with(TRUNCATED));
+        assert!(text.starts_with("éé"));
+        let short = ExitReason::Trap("short".into());
+        assert_eq!(short.clone().capped(), short);
+    }
 }

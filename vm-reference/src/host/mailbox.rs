@@ -101,7 +101,12 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 .get_mut(index as usize)
                 .and_then(Option::take);
             let result = match taken {
-                Some(r) => Ok(state.handles.insert(r)),
+                Some(r) => state.handles.insert(r).map_err(|(r, refusal)| {
+                    // Left in the message, to take after making room.
+                    state.current_resources[index as usize] = Some(r);
+                    let text = refusal.explain(&format!("taking handle number {index}"));
+                    state.fail(ErrorCode::LimitReached, text)
+                }),
                 None => Err(state.fail(
                     ErrorCode::InvalidHandle,
                     format!("the current message has no handle number {index} left to take"),
@@ -170,13 +175,14 @@ async fn receive_message(
                 from,
                 reason,
                 linked,
+                ..
             } = signal
             {
                 if linked && !state.entry.take_link(from) {
                     continue;
                 }
                 let exit = crate::node::exit_message(from, &reason, linked);
-                state.entry.inbox.push(exit, state.node.config.max_mailbox);
+                state.entry.inbox.push(exit);
             }
         }
     }
@@ -190,9 +196,10 @@ async fn receive_message(
         .await;
     let (mem, state) = memory(&mut caller)?;
     if let Some(m) = &received {
-        if m.kind == MessageKind::Down && state.monitors.remove(&m.tag).is_some() {
-            // Delivered: the monitor has done its work.
-            state.entry.inbox.release(super::process::MONITOR_COST);
+        if m.kind == MessageKind::Down {
+            // Delivered: the monitor has done its work (and its charge is
+            // given back).
+            state.monitors.remove(&m.tag);
         }
     }
     let Some(msg) = received else {
@@ -232,9 +239,22 @@ fn send_message(
     data: (u32, u32),
     handles: (u32, u32),
 ) -> Result<(), ErrorCode> {
+    let handle_list = list_u32(state, mem, handles.0, handles.1)?;
     let message = message_from_guest(state, mem, tag, data, handles)?;
-    state.node.send(target, message);
-    Ok(())
+    state
+        .node
+        .send_from_guest(target, message)
+        .map_err(|refused| {
+            // Nothing is lost: the handles go back where they were.
+            let mut m = refused.message;
+            for (h, r) in handle_list.iter().zip(m.resources.drain(..)) {
+                state.handles.restore(*h, r);
+            }
+            let text = refused
+                .refusal
+                .explain(&format!("sending a message of {} bytes", m.data.len()));
+            state.fail(ErrorCode::LimitReached, text)
+        })
 }
 
 /// A data message from this process, its bytes and handles given in guest

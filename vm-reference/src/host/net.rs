@@ -140,6 +140,47 @@ fn check(
     Err(state.fail(ErrorCode::InvalidHandle, msg))
 }
 
+/// Adds a new resource to the caller's handles; past a limit it is closed
+/// and the call fails with `limit-reached`, saying what was being `done`.
+fn insert(state: &mut ProcessState, r: Resource, done: &str) -> Result<u32, ErrorCode> {
+    state.handles.insert(r).map_err(|(_, refusal)| {
+        let text = refusal.explain(done);
+        state.fail(ErrorCode::LimitReached, text)
+    })
+}
+
+/// `net.split`: stream `h` (taken out of the table) becomes two halves; past
+/// a limit the stream goes back under `h`, whole, and the call fails.
+fn split_stream(state: &mut ProcessState, h: u32, r: Resource) -> Result<Halves, ErrorCode> {
+    let Resource::TcpStream(stream, timeouts) = r else {
+        unreachable!("take() checked the kind")
+    };
+    let (r, w) = stream.into_split();
+    let refused = |state: &mut ProcessState, r, w, refusal: crate::handle::HandleRefusal| {
+        let stream = tokio::net::tcp::OwnedReadHalf::reunite(r, w).expect("halves of one stream");
+        state
+            .handles
+            .restore(h, Resource::TcpStream(stream, timeouts));
+        let text = refusal.explain("splitting the stream");
+        state.fail(ErrorCode::LimitReached, text)
+    };
+    let read = match state.handles.insert(Resource::ReadHalf(r, timeouts)) {
+        Ok(read) => read,
+        Err((Resource::ReadHalf(r, _), refusal)) => return Err(refused(state, r, w, refusal)),
+        Err(_) => unreachable!("the table gives back what it was given"),
+    };
+    match state.handles.insert(Resource::WriteHalf(w, timeouts)) {
+        Ok(write) => Ok(Halves { read, write }),
+        Err((Resource::WriteHalf(w, _), refusal)) => {
+            let Some(Resource::ReadHalf(r, _)) = state.handles.remove(read) else {
+                unreachable!("just inserted")
+            };
+            Err(refused(state, r, w, refusal))
+        }
+        Err(_) => unreachable!("the table gives back what it was given"),
+    }
+}
+
 /// Takes a resource out of the table if `fits` accepts it; otherwise leaves
 /// the table as it was and fails naming what was expected.
 fn take(
@@ -254,7 +295,8 @@ async fn accept_connection(
         Ok((stream, peer)) => {
             let _ = stream.set_nodelay(true);
             let stream = Resource::TcpStream(stream, Timeouts::default());
-            Ok((state.handles.insert(stream), peer))
+            let h = insert(state, stream, "accepting a connection (it was closed)")?;
+            Ok((h, peer))
         }
         Err(e) => Err(io_fail(state, "accepting a connection", e)),
     }
@@ -313,7 +355,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 };
                 let (mem, state) = memory(&mut caller)?;
                 let result = match bound {
-                    Ok(Ok(l)) => Ok(state.handles.insert(Resource::TcpListener(Arc::new(l)))),
+                    Ok(Ok(l)) => insert(state, Resource::TcpListener(Arc::new(l)), "listening"),
                     Ok(Err(e)) => Err(io_fail(state, &format!("binding {text}"), e)),
                     Err(code) => Err(code),
                 };
@@ -399,7 +441,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
                         let stream = Resource::TcpStream(stream, Timeouts::default());
-                        Ok(state.handles.insert(stream))
+                        insert(state, stream, "connecting (the connection was closed)")
                     }
                     Ok(Err(e)) => Err(io_fail(state, &format!("connecting to {text}"), e)),
                     Err(code) => Err(code),
@@ -574,16 +616,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let result = take(state, h, "a TCP stream", |r| {
                 matches!(r, Resource::TcpStream(..))
             })
-            .map(|r| {
-                let Resource::TcpStream(stream, timeouts) = r else {
-                    unreachable!("take() checked the kind")
-                };
-                let (r, w) = stream.into_split();
-                Halves {
-                    read: state.handles.insert(Resource::ReadHalf(r, timeouts)),
-                    write: state.handles.insert(Resource::WriteHalf(w, timeouts)),
-                }
-            });
+            .and_then(|r| split_stream(state, h, r));
             write_result(mem, split, ret, result)
         },
     )?;
@@ -790,7 +823,16 @@ fn rejoin(state: &mut ProcessState, rh: u32, wh: u32) -> Result<u32, ErrorCode> 
                 read: rt.read,
                 write: wt.write,
             };
-            Ok(state.handles.insert(Resource::TcpStream(stream, timeouts)))
+            let stream = Resource::TcpStream(stream, timeouts);
+            // Two handles become one: this cannot pass a limit the halves
+            // did not, so the stream is kept whatever the bounds say now.
+            match state.handles.insert(stream) {
+                Ok(h) => Ok(h),
+                Err((stream, _)) => {
+                    state.handles.restore(rh, stream);
+                    Ok(rh)
+                }
+            }
         }
         Err(e) => {
             state.handles.restore(rh, Resource::ReadHalf(e.0, rt));

@@ -2,11 +2,11 @@
 
 use super::{bytes, list_u32, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
-use crate::module::Module;
+use crate::mailbox::Message;
 use crate::node::SpawnRequest;
-use crate::node::{exit_message, EXIT_FROM_LINK};
-use crate::process::{ExitRequest, HibernateRequest, Hibernation, ProcessState, Start};
-use crate::signal::ExitReason;
+use crate::node::{exit_message, LinkError, EXIT_FROM_LINK, LINK_COST};
+use crate::process::{ExitRequest, HibernateRequest, Hibernation, Monitor, ProcessState, Start};
+use crate::signal::{ExitReason, MAX_REASON};
 use crate::LoadError;
 use std::time::Duration;
 use vm_abi::{spawn_options, ErrorCode, MessageKind};
@@ -65,21 +65,26 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     }
                 };
                 let node = state.node.clone();
+                let payer = state.entry.budget().clone();
                 let name = format!("module loaded by process {}", state.id);
-                // Compiling is CPU-heavy: keep it off the scheduler's threads.
-                let loaded = tokio::task::spawn_blocking(move || {
-                    Module::load(&node.engine, &node.linker, &node.plugins, &name, &bytes)
-                })
-                .await
-                .map_err(|e| wasmtime::format_err!("compiling a module panicked: {e}"))?;
+                let loaded = node.load_module(&payer, name, bytes).await;
                 let (mem, state) = memory(&mut caller)?;
-                let result = match loaded {
-                    Ok(module) => Ok(state.handles.insert(Resource::Module(module))),
-                    Err(e @ LoadError::Incompatible { .. }) => {
-                        Err(state.fail(ErrorCode::ModuleIncompatible, e.to_string()))
-                    }
-                    Err(e) => Err(state.fail(ErrorCode::ModuleInvalid, e.to_string())),
-                };
+                let result =
+                    match loaded {
+                        Ok(module) => state.handles.insert(Resource::Module(module)).map_err(
+                            |(_, refusal)| {
+                                let text = refusal.explain("keeping the loaded module's handle");
+                                state.fail(ErrorCode::LimitReached, text)
+                            },
+                        ),
+                        Err(e @ LoadError::Incompatible { .. }) => {
+                            Err(state.fail(ErrorCode::ModuleIncompatible, e.to_string()))
+                        }
+                        Err(e @ LoadError::Refused(_)) => {
+                            Err(state.fail(ErrorCode::LimitReached, e.to_string()))
+                        }
+                        Err(e) => Err(state.fail(ErrorCode::ModuleInvalid, e.to_string())),
+                    };
                 write_result(mem, load, ret, result)
             })
         },
@@ -91,16 +96,21 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "link",
         move |mut caller: Ctx<'_>, target: u64, ret: u32| -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
-            let result = if state.node.link(state.id, target) {
-                Ok(())
-            } else if state.entry.traps_exits() {
-                // As OTP: a process trapping exits hears of it as an exit.
-                let noproc = exit_message(target, &ExitReason::NoProc, true);
-                let limit = state.node.config.max_mailbox;
-                state.entry.inbox.push(noproc, limit);
-                Ok(())
-            } else {
-                Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
+            let result = match state.node.link(state.id, target) {
+                Ok(()) => Ok(()),
+                Err(LinkError::Refused(r)) => Err(state.fail(
+                    ErrorCode::LimitReached,
+                    r.explain(&format!("linking to process {target}")),
+                )),
+                Err(LinkError::NoProc) if state.entry.traps_exits() => {
+                    // As OTP: a process trapping exits hears of it as an exit.
+                    let noproc = exit_message(target, &ExitReason::NoProc, true);
+                    state.entry.inbox.push(noproc);
+                    Ok(())
+                }
+                Err(LinkError::NoProc) => {
+                    Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
+                }
             };
             write_result(mem, link, ret, result)
         },
@@ -115,23 +125,37 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             msg.kind == MessageKind::Exit && msg.sender == target && msg.tag == EXIT_FROM_LINK
         });
     })?;
-    linker.func_wrap(m, "monitor", |mut caller: Ctx<'_>, target: u64| -> u64 {
-        let state = caller.data_mut();
-        let reference = state.node.fresh_ref();
-        // Counted against this process's mailbox, like the down to come: a
-        // process that monitors without end ends as one that never
-        // receives does.
-        let limit = state.node.config.max_mailbox;
-        let _ = state.entry.inbox.reserve(MONITOR_COST, limit);
-        state.monitors.insert(reference, target);
-        state.node.monitor(state.id, target, reference);
-        reference
-    })?;
+    linker.func_wrap(
+        m,
+        "monitor",
+        |mut caller: Ctx<'_>, target: u64| -> wasmtime::Result<u64> {
+            let state = caller.data_mut();
+            // Charged to this process until its down is received or it is
+            // removed. No error channel in this signature: past the limit,
+            // the caller ends.
+            let charge = match state.entry.budget().charge(MONITOR_COST) {
+                Ok(c) => c,
+                Err(r) => wasmtime::bail!(
+                    "process.monitor: {}",
+                    r.explain(&format!("monitoring process {target}"))
+                ),
+            };
+            let reference = state.node.fresh_ref();
+            state.monitors.insert(
+                reference,
+                Monitor {
+                    target,
+                    _charge: charge,
+                },
+            );
+            state.node.monitor(state.id, target, reference);
+            Ok(reference)
+        },
+    )?;
     linker.func_wrap(m, "demonitor", |mut caller: Ctx<'_>, reference: u64| {
         let state = caller.data_mut();
-        if let Some(target) = state.monitors.remove(&reference) {
-            state.entry.inbox.release(MONITOR_COST);
-            state.node.demonitor(target, reference);
+        if let Some(monitor) = state.monitors.remove(&reference) {
+            state.node.demonitor(monitor.target, reference);
             state.mailbox.purge(&state.entry.inbox, |msg| {
                 msg.kind == MessageKind::Down && msg.tag == reference
             });
@@ -151,7 +175,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 // becomes a message: its reason is kept short.
                 Ok(text) => ExitReason::Exit(
                     String::from_utf8_lossy(&text[..text.len().min(MAX_REASON)]).into_owned(),
-                ),
+                )
+                .capped(),
                 // No error channel in this signature: a bad buffer traps the caller.
                 Err(_) => wasmtime::bail!(
                     "process.send-exit: reason at {ptr} of {len} bytes lies outside memory"
@@ -171,7 +196,11 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let (mem, _) = memory(&mut caller)?;
             let reason = match bytes(mem, ptr, len) {
                 Ok([]) => ExitReason::Normal,
-                Ok(text) => ExitReason::Exit(String::from_utf8_lossy(text).into_owned()),
+                // Cut as it leaves the process; only what is kept is copied.
+                Ok(text) => ExitReason::Exit(
+                    String::from_utf8_lossy(&text[..text.len().min(MAX_REASON + 4)]).into_owned(),
+                )
+                .capped(),
                 Err(_) => ExitReason::Trap(format!(
                     "process.exit: reason at {ptr} of {len} bytes lies outside memory"
                 )),
@@ -215,14 +244,26 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     "process.hibernate: handle {h} is not owned by this process (or is listed twice)"
                 ),
             };
+            // Its state and handles are charged to it while it sleeps; no
+            // error channel in this signature, so past the limit it ends.
+            let mut init = Message::new(MessageKind::Init, state.id, 0, data, resources);
+            init.charge = match state.entry.budget().charge(init.cost()) {
+                Ok(c) => c,
+                Err(r) => wasmtime::bail!(
+                    "process.hibernate: {}",
+                    r.explain(&format!(
+                        "hibernating with a state of {} bytes",
+                        init.data.len()
+                    ))
+                ),
+            };
             state.hibernation = Some(Box::new(Hibernation {
                 start: Start::Export {
                     export,
                     takes_arg,
                     arg,
                 },
-                state: data,
-                resources,
+                init,
             }));
             Err(wasmtime::Error::new(HibernateRequest))
         },
@@ -240,9 +281,6 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
 /// What a monitor counts against its watcher's mailbox until its down is
 /// received or it is removed.
 pub(crate) const MONITOR_COST: usize = 64;
-
-/// The longest reason `send-exit` carries, in bytes; longer ones are cut.
-const MAX_REASON: usize = 4096;
 
 #[allow(clippy::too_many_arguments)]
 fn spawn_process(
@@ -316,7 +354,37 @@ fn spawn_process(
             format!("handle {h} is not owned by this process (or is listed twice)"),
         )
     })?;
-    let link = (options & spawn_options::LINK as u32 != 0).then_some(state.id);
+    // The capture (and its handles) is the spawner's to pay for until the
+    // child takes it, and so is a link it asks for, while it lasts.
+    let mut init = Message::new(MessageKind::Init, state.id, 0, capture, resources);
+    let budget = state.entry.budget().clone();
+    let link = options & spawn_options::LINK as u32 != 0;
+    let charged = budget.charge(init.cost()).and_then(|capture| {
+        let link = if link {
+            Some((state.id, budget.charge(LINK_COST)?))
+        } else {
+            None
+        };
+        Ok((capture, link))
+    });
+    let link = match charged {
+        Ok((capture, link)) => {
+            init.charge = capture;
+            link
+        }
+        Err(r) => {
+            node.unreserve();
+            // Nothing moved: the handles go back where they were.
+            for (h, res) in handles.iter().zip(init.resources.drain(..)) {
+                state.handles.restore(*h, res);
+            }
+            let text = r.explain(&format!(
+                "spawning with a capture of {} bytes",
+                init.data.len()
+            ));
+            return Err(state.fail(ErrorCode::LimitReached, text));
+        }
+    };
     Ok(node.spawn(SpawnRequest {
         module,
         start: Start::Export {
@@ -324,7 +392,7 @@ fn spawn_process(
             takes_arg,
             arg,
         },
-        capture: Some((state.id, capture, resources)),
+        capture: Some(init),
         link,
         args: Vec::new(),
         done: None,

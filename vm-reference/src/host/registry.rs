@@ -1,7 +1,7 @@
 //! `vm:host/registry`: process names.
 
 use super::{memory, spec, string, write_result, Ctx};
-use crate::node::{MAX_NAMES, MAX_NAME_LEN};
+use crate::node::{RegisterError, MAX_NAME_LEN};
 use crate::process::ProcessState;
 use vm_abi::ErrorCode;
 use wasmtime::Linker;
@@ -19,19 +19,27 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             let result = string(state, mem, ptr, len).and_then(|name| {
-                state.node.register(&name, target).map_err(|code| {
-                    let text = match code {
-                        ErrorCode::AlreadyRegistered => {
-                            format!("`{name}` is already registered to a live process")
+                let payer = state.entry.budget().clone();
+                state.node.register(&name, target, &payer).map_err(|e| {
+                    let (code, text) = match e {
+                        RegisterError::Taken => (
+                            ErrorCode::AlreadyRegistered,
+                            format!("`{name}` is already registered to a live process"),
+                        ),
+                        RegisterError::TooLong => (
+                            ErrorCode::InvalidArgument,
+                            format!(
+                                "a name is at most {MAX_NAME_LEN} bytes; this one has {}",
+                                name.len()
+                            ),
+                        ),
+                        RegisterError::Refused(r) => (
+                            ErrorCode::LimitReached,
+                            r.explain(&format!("registering `{name}`")),
+                        ),
+                        RegisterError::NotFound => {
+                            (ErrorCode::NotFound, format!("process {target} has ended"))
                         }
-                        ErrorCode::InvalidArgument => format!(
-                            "a name is at most {MAX_NAME_LEN} bytes; this one has {}",
-                            name.len()
-                        ),
-                        ErrorCode::LimitReached => format!(
-                            "process {target} already holds {MAX_NAMES} names, the most a process may hold"
-                        ),
-                        _ => format!("process {target} has ended"),
                     };
                     state.fail(code, text)
                 })

@@ -1,7 +1,7 @@
 //! `vm:host/timer`: messages sent later.
 
-use super::{bytes, mailbox::message_from_guest, memory, spec, write_result, Ctx};
-use crate::mailbox::Message;
+use super::{bytes, list_u32, mailbox::message_from_guest, memory, spec, write_result, Ctx};
+use crate::mailbox::{Message, Refused};
 use crate::process::ProcessState;
 use std::time::Duration;
 use wasmtime::Linker;
@@ -26,9 +26,20 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 );
             };
             let message = Message::data(state.id, tag, data.into(), Vec::new());
-            Ok(state
+            // No error channel in this signature: past the limit, the
+            // setter ends.
+            state
                 .node
-                .send_after(target, message, Duration::from_nanos(nanos)))
+                .send_after(&state.entry, target, message, Duration::from_nanos(nanos))
+                .map_err(|refused| {
+                    wasmtime::format_err!(
+                        "timer.send-after: {}",
+                        refused.refusal.explain(&format!(
+                            "setting a timer of {} bytes",
+                            refused.message.data.len()
+                        ))
+                    )
+                })
         },
     )?;
     let with_handles = spec("timer", "send-after-with-handles");
@@ -46,11 +57,27 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               ret: u32|
               -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
-            let result = message_from_guest(state, mem, tag, (ptr, len), (hptr, hlen)).map(|m| {
-                state
-                    .node
-                    .send_after(target, m, Duration::from_nanos(nanos))
-            });
+            let handles = list_u32(state, mem, hptr, hlen);
+            let result =
+                message_from_guest(state, mem, tag, (ptr, len), (hptr, hlen)).and_then(|m| {
+                    let delay = Duration::from_nanos(nanos);
+                    let (node, setter) = (state.node.clone(), state.entry.clone());
+                    node.send_after(&setter, target, m, delay)
+                        .map_err(|refused| {
+                            let Refused {
+                                message: mut m,
+                                refusal: r,
+                            } = *refused;
+                            // Nothing is lost: the handles go back where they were.
+                            let handles = handles.unwrap_or_default();
+                            for (h, res) in handles.iter().zip(m.resources.drain(..)) {
+                                state.handles.restore(*h, res);
+                            }
+                            let text =
+                                r.explain(&format!("setting a timer of {} bytes", m.data.len()));
+                            state.fail(vm_abi::ErrorCode::LimitReached, text)
+                        })
+                });
             write_result(mem, with_handles, ret, result)
         },
     )?;

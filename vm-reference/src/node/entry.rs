@@ -3,11 +3,12 @@
 //! names, timers to it) and when it last resumed.
 
 use super::timers::PendingTimer;
+use crate::budget::{Budget, Charge};
 use crate::mailbox::Inbox;
 use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The shared part of a process: how to reach it, and who is related to it.
 pub(crate) struct ProcessEntry {
@@ -28,8 +29,9 @@ pub(super) struct Relations {
     pub alive: bool,
     /// Linked processes. An exit signal from one is acted on only if the
     /// link is still here when the signal is handled, so after `unlink`
-    /// nothing from that link arrives.
-    pub links: HashSet<u64>,
+    /// nothing from that link arrives. The side that asked for the link
+    /// holds its charge (both sides' records); the other side holds none.
+    pub links: HashMap<u64, Charge>,
     /// Monitors on this process: reference → watching process. Removed by
     /// `demonitor`, when the watcher ends, and (all) when this process ends.
     pub monitors: HashMap<u64, u64>,
@@ -37,14 +39,18 @@ pub(super) struct Relations {
     /// Timers that will send to this process, by reference: cancelled when
     /// it ends (as OTP cancels a timer whose target has gone).
     pub timers: HashMap<u64, PendingTimer>,
+    /// Timers this process set (to itself or others) that are pending:
+    /// cancelled when it ends, since it pays for them.
+    pub set_timers: HashSet<u64>,
 }
 
 impl ProcessEntry {
-    /// The entry of a live process with nothing queued and no relations.
-    pub fn new(id: u64) -> ProcessEntry {
+    /// The entry of a live process with nothing queued and no relations,
+    /// paying with `budget`.
+    pub fn new(id: u64, budget: Arc<Budget>) -> ProcessEntry {
         ProcessEntry {
             id,
-            inbox: Inbox::default(),
+            inbox: Inbox::new(budget),
             trap_exits: AtomicBool::new(false),
             resumed_at: AtomicU64::new(0),
             relations: Mutex::new(Relations {
@@ -56,7 +62,12 @@ impl ProcessEntry {
 
     /// Removes the link to `other`; whether it was there.
     pub fn take_link(&self, other: u64) -> bool {
-        lock(&self.relations).links.remove(&other)
+        lock(&self.relations).links.remove(&other).is_some()
+    }
+
+    /// What the host holds for this process, and its limit.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.inbox.budget
     }
 
     pub fn traps_exits(&self) -> bool {

@@ -4,31 +4,57 @@
 //! side decides whether a signal still applies when it arrives.
 
 use super::Node;
+use crate::budget::{Charge, Refusal};
 use crate::mailbox::Message;
 use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use vm_abi::MessageKind;
 
+/// What a link costs the process that asks for it: both sides' records.
+pub(crate) const LINK_COST: usize = 128;
+
+/// Why `link` made no link.
+#[derive(Debug)]
+pub(crate) enum LinkError {
+    /// The other process has ended (or never was).
+    NoProc,
+    /// The caller's budget or the VM's would pass its limit.
+    Refused(Refusal),
+}
+
 impl Node {
-    /// Links `a` (the caller) and `b`; false if `b` has ended (or never was).
-    pub fn link(&self, a: u64, b: u64) -> bool {
+    /// Links `a` (the caller, which pays for it) and `b`.
+    pub fn link(&self, a: u64, b: u64) -> Result<(), LinkError> {
         if a == b {
-            return true;
+            return Ok(());
         }
         let (Some(pa), Some(pb)) = (self.get(a), self.get(b)) else {
-            return false;
+            return Err(LinkError::NoProc);
         };
+        if lock(&pa.relations).links.contains_key(&b) {
+            return Ok(());
+        }
+        let charge = pa.budget().charge(LINK_COST).map_err(LinkError::Refused)?;
         {
             let mut rb = lock(&pb.relations);
             if !rb.alive {
-                return false;
+                return Err(LinkError::NoProc);
             }
-            rb.links.insert(a);
+            rb.links.entry(a).or_default();
         }
-        lock(&pa.relations).links.insert(b);
-        true
+        lock(&pa.relations).links.insert(b, charge);
+        Ok(())
+    }
+
+    /// Links a new process `child` to its spawner `parent`, which paid
+    /// `charge` for it.
+    pub(super) fn link_child(&self, parent: u64, child: &super::ProcessEntry, charge: Charge) {
+        if let Some(p) = self.get(parent) {
+            lock(&p.relations).links.insert(child.id, charge);
+            lock(&child.relations).links.insert(parent, Charge::none());
+        }
     }
 
     /// Removes the link between `a` and `b` on both sides: an exit signal
@@ -79,14 +105,15 @@ impl Node {
         let Some(p) = self.get(target) else {
             return;
         };
+        let reason = reason.capped();
         if p.traps_exits() {
-            p.inbox
-                .push(exit_message(from, &reason, false), self.config.max_mailbox);
+            p.inbox.push(exit_message(from, &reason, false));
         } else {
             p.inbox.signal(Control::Exit {
                 from,
                 reason,
                 linked: false,
+                charge: Charge::none(),
             });
         }
     }
@@ -94,13 +121,14 @@ impl Node {
     /// Tells each process linked to `id`, which ended, why. Each removes
     /// its side of the link when it handles the signal (unless it unlinked
     /// first, and then ignores it).
-    pub(super) fn signal_links(&self, id: u64, links: HashSet<u64>, reason: &ExitReason) {
-        for linked in links {
+    pub(super) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
+        for linked in links.into_keys() {
             if let Some(p) = self.get(linked) {
                 p.inbox.signal(Control::Exit {
                     from: id,
                     reason: reason.clone(),
                     linked: true,
+                    charge: Charge::none(),
                 });
             }
         }
@@ -129,21 +157,22 @@ pub(crate) const EXIT_SENT: u64 = 1;
 
 /// The `exit` message a process that traps exits receives from `from`.
 pub(crate) fn exit_message(from: u64, reason: &ExitReason, linked: bool) -> Message {
-    Message {
-        kind: MessageKind::Exit,
-        tag: if linked { EXIT_FROM_LINK } else { EXIT_SENT },
-        sender: from,
-        data: reason.encode().into(),
-        resources: Vec::new(),
-    }
+    let tag = if linked { EXIT_FROM_LINK } else { EXIT_SENT };
+    Message::new(
+        MessageKind::Exit,
+        from,
+        tag,
+        reason.encode().into(),
+        Vec::new(),
+    )
 }
 
 fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
-    Message {
-        kind: MessageKind::Down,
-        tag: reference,
-        sender: process,
-        data: reason.encode().into(),
-        resources: Vec::new(),
-    }
+    Message::new(
+        MessageKind::Down,
+        process,
+        reference,
+        reason.encode().into(),
+        Vec::new(),
+    )
 }

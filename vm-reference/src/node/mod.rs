@@ -15,11 +15,12 @@ mod registry;
 mod timers;
 
 pub(crate) use entry::ProcessEntry;
-pub(crate) use links::{exit_message, EXIT_FROM_LINK};
-pub(crate) use registry::{MAX_NAMES, MAX_NAME_LEN};
+pub(crate) use links::{exit_message, LinkError, EXIT_FROM_LINK, LINK_COST};
+pub(crate) use registry::{RegisterError, MAX_NAME_LEN};
 
+use crate::budget::{Budget, Charge, HostBudget};
 use crate::config::{Config, Output};
-use crate::mailbox::{Mailbox, Message, Payload};
+use crate::mailbox::{Mailbox, Message, Refused};
 use crate::module::Module;
 use crate::process::{self, Launch, Outcome, Start};
 use crate::scheduler::Scheduler;
@@ -30,7 +31,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-use vm_abi::MessageKind;
 use wasmtime::{Engine, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -38,8 +38,11 @@ use wasmtime_wasi::WasiCtxBuilder;
 pub(crate) struct SpawnRequest {
     pub module: Module,
     pub start: Start,
-    pub capture: Option<(u64, Payload, Vec<crate::handle::Resource>)>,
-    pub link: Option<u64>,
+    /// The init message (its capture and handles), charged to the spawner
+    /// until the child takes it.
+    pub capture: Option<Message>,
+    /// The spawner to link to, and what it paid for the link.
+    pub link: Option<(u64, Charge)>,
     pub args: Vec<String>,
     pub done: Option<oneshot::Sender<Outcome>>,
 }
@@ -49,10 +52,14 @@ pub(crate) struct Node {
     pub linker: Linker<process::ProcessState>,
     pub config: Config,
     processes: ProcessTable<ProcessEntry>,
-    registry: Mutex<HashMap<String, u64>>,
-    /// Pending timers' targets, by timer reference (the timer itself is
-    /// kept with its target).
-    timers: Mutex<HashMap<u64, u64>>,
+    /// The VM-wide bound on what the host holds for guests.
+    pub(crate) host: Arc<HostBudget>,
+    /// Modules processes loaded, by content.
+    pub(crate) modules: crate::module::ModuleCache,
+    registry: Mutex<HashMap<String, registry::Name>>,
+    /// Pending timers' targets and setters, by timer reference (the timer
+    /// itself is kept with its target).
+    timers: Mutex<HashMap<u64, (u64, u64)>>,
     /// How many monitors are in place, over all processes.
     monitor_count: AtomicUsize,
     /// How many processes have an instance (hibernated ones have none).
@@ -95,6 +102,7 @@ impl Node {
         plugins: Vec<Arc<crate::plugin::LoadedPlugin>>,
     ) -> std::io::Result<Arc<Node>> {
         let plugin_instance_limit = config.plugin_instance_limit(plugins.len());
+        let host = HostBudget::new(config.max_host_memory);
         let scheduler = Scheduler::new(config.worker_threads())?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticks = Arc::new(AtomicU64::new(0));
@@ -105,6 +113,8 @@ impl Node {
             linker,
             config,
             processes: ProcessTable::default(),
+            host,
+            modules: Default::default(),
             registry: Mutex::new(HashMap::new()),
             timers: Mutex::new(HashMap::new()),
             monitor_count: AtomicUsize::new(0),
@@ -140,6 +150,11 @@ impl Node {
         self.processes.get(id)
     }
 
+    /// A fresh budget for a process, within the VM's.
+    pub fn new_budget(&self) -> Arc<Budget> {
+        Budget::new(self.config.max_mailbox, &self.host)
+    }
+
     pub fn process_count(&self) -> usize {
         self.processes.len()
     }
@@ -161,24 +176,14 @@ impl Node {
     /// before this returns, so a message sent to it right away is not lost.
     pub fn spawn(self: &Arc<Node>, req: SpawnRequest) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let entry = Arc::new(ProcessEntry::new(id));
-        if let Some((sender, capture, resources)) = req.capture {
-            let init = Message {
-                kind: MessageKind::Init,
-                tag: 0,
-                sender,
-                data: capture,
-                resources,
-            };
-            entry.inbox.push(init, self.config.max_mailbox);
+        let entry = Arc::new(ProcessEntry::new(id, self.new_budget()));
+        if let Some(init) = req.capture {
+            entry.inbox.push_charged(init);
         }
         self.processes.insert(entry.id, entry.clone());
-        if let Some(parent) = req.link {
+        if let Some((parent, charge)) = req.link {
             // The parent is calling us, so it is alive; link both ways.
-            if let Some(p) = self.get(parent) {
-                lock(&p.relations).links.insert(id);
-                lock(&entry.relations).links.insert(parent);
-            }
+            self.link_child(parent, &entry, charge);
         }
         let launch = Launch {
             node: self.clone(),
@@ -223,14 +228,56 @@ impl Node {
         }
     }
 
-    /// Sends a message; a missing process is not an error (Erlang semantics).
+    /// Sends one of the VM's own messages (a `down`, a timer's); a missing
+    /// process is not an error (Erlang semantics).
     pub fn send(&self, target: u64, m: Message) {
+        let _ = self.deliver(target, m, false);
+    }
+
+    /// Sends a guest's message; a missing process is not an error (Erlang
+    /// semantics). The message is given back if it would take the VM past
+    /// its bound (`--max-host-memory`).
+    pub fn send_from_guest(&self, target: u64, m: Message) -> Result<(), Box<Refused>> {
+        self.deliver(target, m, true)
+    }
+
+    fn deliver(&self, target: u64, m: Message, sent_by_guest: bool) -> Result<(), Box<Refused>> {
         // Woken outside the table's lock.
-        let limit = self.config.max_mailbox;
-        let waker = self.processes.with(target, |p| p.inbox.enqueue(m, limit));
-        if let Some(Some(w)) = waker {
-            w.wake();
+        let waker = self
+            .processes
+            .with(target, |p| p.inbox.enqueue(m, sent_by_guest));
+        if let Some(Ok(Some(w))) = &waker {
+            w.wake_by_ref();
         }
+        match waker {
+            Some(Err(refused)) => Err(refused),
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads a module for a process (`process.load-module`), charged to
+    /// `payer` unless the same bytes are loaded already.
+    pub async fn load_module(
+        &self,
+        payer: &Arc<Budget>,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<Module, crate::LoadError> {
+        self.modules
+            .load(
+                &self.engine,
+                &self.linker,
+                &self.plugins,
+                payer,
+                name,
+                bytes,
+            )
+            .await
+    }
+
+    /// What the host holds for every guest now, in bytes.
+    pub fn host_held(&self) -> usize {
+        self.host.held()
     }
 
     /// Ends `target` with reason `killed`, which it cannot trap.
@@ -276,9 +323,11 @@ impl Node {
             self.all_ended.notify_waiters();
         }
         self.forget_names(entry.id, &relations.names);
+        let reason = &reason.clone().capped();
         self.signal_links(entry.id, relations.links, reason);
         self.notify_monitors(entry.id, relations.monitors, reason);
         self.forget_timers(relations.timers.keys());
+        self.cancel_set_timers(relations.set_timers);
         // Dropping the pending timers' tasks cancels them.
     }
 }
@@ -325,7 +374,7 @@ mod tests {
         let node = &vm.node;
         // The epoch ticks only while a process runs.
         spawn_busy(&vm);
-        let entry = ProcessEntry::new(1);
+        let entry = ProcessEntry::new(1, node.new_budget());
         let tick_after = |since: u64| wait_until("an epoch tick", || node.epoch() > since);
         // Resumed, then waited through a tick: the slice is used...
         entry.resume(node.epoch());

@@ -1,48 +1,79 @@
 //! Process names: a VM-wide registry. A name is removed when its process
-//! ends; a process holds at most [`MAX_NAMES`] names of at most
-//! [`MAX_NAME_LEN`] bytes, since names are the VM's memory to keep.
+//! ends. Each name is at most [`MAX_NAME_LEN`] bytes and is charged to the
+//! process that registered it (not the one it names, so no process can use
+//! up another's budget by naming it).
 
 use super::Node;
+use crate::budget::{Budget, Charge, Refusal};
 use crate::sync::lock;
+use std::sync::Arc;
 
-/// The most names one process may hold: names are the VM's to keep, so
-/// their number and length are bounded.
-pub(crate) const MAX_NAMES: usize = 16;
 /// The longest name, in bytes.
 pub(crate) const MAX_NAME_LEN: usize = 255;
 
+/// What the VM keeps for a name beyond its bytes: its entries in the
+/// registry and in its holder's record.
+const NAME_COST: usize = 96;
+
+/// A registered name: who holds it, and what it costs whoever registered it.
+pub(super) struct Name {
+    pub holder: u64,
+    _charge: Charge,
+}
+
+/// Why `register` failed.
+#[derive(Debug)]
+pub(crate) enum RegisterError {
+    /// The name is longer than [`MAX_NAME_LEN`].
+    TooLong,
+    /// The process to name has ended.
+    NotFound,
+    /// A live process holds the name.
+    Taken,
+    /// The registrant's budget or the VM's would pass its limit.
+    Refused(Refusal),
+}
+
 impl Node {
-    /// Registers `name` for `target`. Fails with `not-found` if it has
-    /// ended, `already-registered` if a live process holds the name,
-    /// `invalid-argument` for a name longer than [`MAX_NAME_LEN`] and
-    /// `limit-reached` if the target holds [`MAX_NAMES`] names.
-    pub fn register(&self, name: &str, target: u64) -> Result<(), vm_abi::ErrorCode> {
+    /// Registers `name` for `target`, charged to `payer` (the registrant).
+    pub fn register(
+        &self,
+        name: &str,
+        target: u64,
+        payer: &Arc<Budget>,
+    ) -> Result<(), RegisterError> {
         if name.len() > MAX_NAME_LEN {
-            return Err(vm_abi::ErrorCode::InvalidArgument);
+            return Err(RegisterError::TooLong);
         }
         let Some(p) = self.get(target) else {
-            return Err(vm_abi::ErrorCode::NotFound);
+            return Err(RegisterError::NotFound);
         };
         let mut registry = lock(&self.registry);
-        if let Some(holder) = registry.get(name) {
-            if self.get(*holder).is_some() {
-                return Err(vm_abi::ErrorCode::AlreadyRegistered);
+        if let Some(held) = registry.get(name) {
+            if self.get(held.holder).is_some() {
+                return Err(RegisterError::Taken);
             }
         }
+        let charge = payer
+            .charge(NAME_COST + 2 * name.len())
+            .map_err(RegisterError::Refused)?;
         let mut r = lock(&p.relations);
         if !r.alive {
-            return Err(vm_abi::ErrorCode::NotFound);
-        }
-        if r.names.len() >= MAX_NAMES {
-            return Err(vm_abi::ErrorCode::LimitReached);
+            return Err(RegisterError::NotFound);
         }
         r.names.push(name.to_string());
-        registry.insert(name.to_string(), target);
+        registry.insert(
+            name.to_string(),
+            Name {
+                holder: target,
+                _charge: charge,
+            },
+        );
         Ok(())
     }
 
     pub fn lookup(&self, name: &str) -> Option<u64> {
-        lock(&self.registry).get(name).copied()
+        lock(&self.registry).get(name).map(|n| n.holder)
     }
 
     /// Removes `name`; false if no process held it.
@@ -50,10 +81,10 @@ impl Node {
         // Under the registry's lock throughout, so a register of the same
         // name cannot slip in between the two books.
         let mut registry = lock(&self.registry);
-        let Some(id) = registry.remove(name) else {
+        let Some(held) = registry.remove(name) else {
             return false;
         };
-        if let Some(p) = self.get(id) {
+        if let Some(p) = self.get(held.holder) {
             let mut r = lock(&p.relations);
             if let Some(at) = r.names.iter().position(|n| n == name) {
                 r.names.swap_remove(at);
@@ -70,7 +101,7 @@ impl Node {
         }
         let mut registry = lock(&self.registry);
         for name in names {
-            if registry.get(name) == Some(&id) {
+            if registry.get(name).map(|n| n.holder) == Some(id) {
                 registry.remove(name);
             }
         }

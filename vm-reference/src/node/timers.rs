@@ -1,61 +1,91 @@
 //! Timers: messages delivered later (`timer.send-after`). A pending timer
-//! is kept with its target and counts against the target's mailbox; it is
-//! cancelled when the target ends, as OTP cancels a timer whose process has
-//! gone.
+//! is kept with its target and is cancelled when the target ends, as OTP
+//! cancels a timer whose process has gone. Until it fires, its message is
+//! charged to the process that set it (so no process can fill another's
+//! budget with timers), and it is cancelled when that process ends too (so
+//! nothing outlives the one who pays for it; OTP would let it fire); when
+//! it fires, it is the target's, as a send is.
 
 use super::Node;
-use crate::mailbox::Message;
+use super::ProcessEntry;
+use crate::mailbox::{Message, Refused};
 use crate::sync::lock;
 use std::sync::Arc;
 
-/// A timer on its way to a process: what it counts against the target's
-/// mailbox, and its task, once started (dropping it cancels the timer).
+/// What a timer's records cost its setter, beside its message.
+const TIMER_COST: usize = 128;
+
+/// A timer on its way to a process: its message (and so its charge, given
+/// back the moment the timer is cancelled), and its task, once started
+/// (dropping it cancels the wait).
 pub(super) struct PendingTimer {
-    pub cost: usize,
+    pub message: Message,
     pub task: Option<async_task::Task<()>>,
 }
 
 impl Node {
-    /// Delivers `m` to `target` after `delay`; returns the timer reference.
-    /// Until it fires, the message counts against the target's mailbox, and
-    /// a timer that would take the mailbox past its limit ends the target,
-    /// as a send would. A timer to a process that has ended (or ends before
-    /// it fires) is cancelled.
+    /// Delivers `m` to `target` after `delay`, charging `setter` for it until
+    /// then; returns the timer reference. A timer to a process that has
+    /// ended (or ends before it fires) is cancelled. Refused, with the
+    /// message given back, if the charge would pass the setter's limit or
+    /// the VM's.
     pub fn send_after(
         self: &Arc<Node>,
+        setter: &ProcessEntry,
         target: u64,
-        m: Message,
+        mut m: Message,
         delay: std::time::Duration,
-    ) -> u64 {
+    ) -> Result<u64, Box<Refused>> {
         let reference = self.fresh_ref();
         let Some(entry) = self.get(target) else {
-            return reference;
+            return Ok(reference);
         };
-        let cost = m.cost();
-        if !entry.inbox.reserve(cost, self.config.max_mailbox) {
-            return reference;
+        // The message, and the timer's records in three books.
+        match setter.budget().charge(m.cost() + TIMER_COST) {
+            Ok(charge) => m.charge = charge,
+            Err(refusal) => {
+                return Err(Box::new(Refused {
+                    message: m,
+                    refusal,
+                }))
+            }
         }
         // Registered before the task starts, so a zero delay cannot fire
         // before it is; the task is filled in below. In the node's books
         // first, so that if the target ends from here on, its exit finds
         // the timer there too.
-        lock(&self.timers).insert(reference, target);
+        lock(&self.timers).insert(reference, (target, setter.id));
         {
             let mut r = lock(&entry.relations);
             if !r.alive {
                 drop(r);
                 lock(&self.timers).remove(&reference);
-                entry.inbox.release(cost);
-                return reference;
+                return Ok(reference);
             }
-            r.timers
-                .insert(reference, PendingTimer { cost, task: None });
+            r.timers.insert(
+                reference,
+                PendingTimer {
+                    message: m,
+                    task: None,
+                },
+            );
+        }
+        {
+            let mut r = lock(&setter.relations);
+            if r.alive {
+                r.set_timers.insert(reference);
+            } else {
+                // The setter is ending: its timers go with it.
+                drop(r);
+                self.cancel_timer(reference);
+                return Ok(reference);
+            }
         }
         let node = Arc::downgrade(self);
         let task = self.scheduler.spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(node) = node.upgrade() {
-                node.fire_timer(target, reference, m);
+                node.fire_timer(target, reference);
             }
         });
         match lock(&entry.relations).timers.get_mut(&reference) {
@@ -65,12 +95,15 @@ impl Node {
             // message now rather than after the delay.
             None => drop(task),
         }
-        reference
+        Ok(reference)
     }
 
     /// Delivers a timer's message, unless it was cancelled.
-    fn fire_timer(&self, target: u64, reference: u64, m: Message) {
-        lock(&self.timers).remove(&reference);
+    fn fire_timer(&self, target: u64, reference: u64) {
+        let Some((_, setter)) = lock(&self.timers).remove(&reference) else {
+            return;
+        };
+        self.forget_set_timer(setter, reference);
         let Some(entry) = self.get(target) else {
             return;
         };
@@ -80,7 +113,9 @@ impl Node {
             if let Some(task) = pending.task {
                 task.detach();
             }
-            entry.inbox.push_reserved(m);
+            // The target's from now on, as a send: charged to it (and the
+            // setter's charge given back).
+            entry.inbox.push(pending.message);
         }
     }
 
@@ -91,24 +126,34 @@ impl Node {
 
     /// Cancels a timer; true if it had not fired.
     pub fn cancel_timer(&self, reference: u64) -> bool {
-        let Some(target) = lock(&self.timers).remove(&reference) else {
+        let Some((target, setter)) = lock(&self.timers).remove(&reference) else {
             return false;
         };
+        self.forget_set_timer(setter, reference);
         let Some(entry) = self.get(target) else {
             return false;
         };
         let pending = lock(&entry.relations).timers.remove(&reference);
-        match pending {
-            // Dropping the task cancels it.
-            Some(pending) => {
-                entry.inbox.release(pending.cost);
-                true
-            }
-            None => false,
+        // Dropping the task cancels it and frees its message.
+        pending.is_some()
+    }
+
+    /// Takes a timer that fired or was cancelled off its setter's list.
+    fn forget_set_timer(&self, setter: u64, reference: u64) {
+        if let Some(p) = self.get(setter) {
+            lock(&p.relations).set_timers.remove(&reference);
         }
     }
 
-    /// Forgets the timers of a process that ended; dropping their tasks
+    /// Cancels the timers a process that ended had set (for itself or
+    /// others).
+    pub(super) fn cancel_set_timers(&self, references: impl IntoIterator<Item = u64>) {
+        for reference in references {
+            self.cancel_timer(reference);
+        }
+    }
+
+    /// Forgets the timers to a process that ended; dropping their tasks
     /// (with the process's relations) cancels them.
     pub(super) fn forget_timers<'a>(&self, references: impl ExactSizeIterator<Item = &'a u64>) {
         if references.len() == 0 {
