@@ -10,6 +10,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 pub enum Output {
     /// The VM's own stdout and stderr.
     Inherit,
+    /// Nowhere: what guests write (and the VM's crash reports) is dropped,
+    /// as to `/dev/null`, for an embedder that watches outcomes instead.
+    Discard,
     /// Buffers shared by all processes, read with [`crate::Vm::captured_stdout`]
     /// and [`crate::Vm::captured_stderr`].
     Capture {

@@ -242,6 +242,14 @@ impl VmBuilder {
         self
     }
 
+    /// Drops what guests write to stdout and stderr, and the VM's crash
+    /// reports (for an embedder that watches outcomes, or a long run whose
+    /// output no one reads).
+    pub fn discard_output(mut self) -> Self {
+        self.config.output = Output::Discard;
+        self
+    }
+
     /// Loads a plugin (a core module carrying its WIT, see `abi/README.md`)
     /// whose functions guests may import; `name` names it in errors.
     /// Checked when the VM is built.
@@ -662,7 +670,7 @@ impl Vm {
             Output::Capture { stdout, .. } => {
                 String::from_utf8_lossy(&stdout.contents()).into_owned()
             }
-            Output::Inherit => String::new(),
+            Output::Inherit | Output::Discard => String::new(),
         }
     }
 
@@ -672,7 +680,7 @@ impl Vm {
             Output::Capture { stderr, .. } => {
                 String::from_utf8_lossy(&stderr.contents()).into_owned()
             }
-            Output::Inherit => String::new(),
+            Output::Inherit | Output::Discard => String::new(),
         }
     }
 

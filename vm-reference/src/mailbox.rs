@@ -269,6 +269,21 @@ impl Inbox {
         exits.into()
     }
 
+    /// Drops everything queued for a process that has ended (and whatever
+    /// would arrive later), so that their charges are given back before
+    /// anyone hears of the end.
+    pub fn close(&self) {
+        let (messages, signals) = {
+            let mut s = lock(&self.state);
+            s.overflowed = true;
+            (
+                std::mem::take(&mut s.messages),
+                std::mem::take(&mut s.signals),
+            )
+        };
+        drop((messages, signals));
+    }
+
     /// Moves every queued message to the back of `into`.
     fn drain_into(&self, into: &mut VecDeque<Message>) {
         let mut s = lock(&self.state);

@@ -75,8 +75,10 @@ fn main() -> Result<()> {
         Some("demo") => demo(&root),
         Some("test") => test(&root),
         Some("bench") => bench(&root, &args[1..]),
+        Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("soak") => soak(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick] [--only NAME,…] [--rounds N]>");
+            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick] [--only NAME,…] [--rounds N] | fuzz [--cases N] [--seed S] [--time SECONDS] | soak [--minutes M]>");
             std::process::exit(2);
         }
     }
@@ -517,6 +519,25 @@ fn ensure_erlang() -> Result<()> {
 
 /// Runs the benchmarks (release build) and regenerates BENCHMARKS.md from
 /// the run. `--only` and `--quick` only print their table.
+/// `cargo xtask fuzz`: generated guests against the whole ABI (`fuzz/`).
+fn fuzz(root: &Path, options: &[String]) -> Result<()> {
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "--release", "--quiet", "--package", "vm-fuzz", "--"])
+        .args(options))
+}
+
+/// `cargo xtask soak`: a real workload for a while, memory watched
+/// (`soak/`); it runs the Rust example guests, so they are built first.
+fn soak(root: &Path, options: &[String]) -> Result<()> {
+    setup(root)?;
+    build_guests(root)?;
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "--release", "--quiet", "--package", "vm-soak", "--"])
+        .args(options))
+}
+
 fn bench(root: &Path, options: &[String]) -> Result<()> {
     setup(root)?;
     ensure_erlang()?;

@@ -208,6 +208,10 @@ impl Node {
             Output::Capture { stdout, stderr } => {
                 b.stdout(stdout.clone()).stderr(stderr.clone());
             }
+            Output::Discard => {
+                use wasmtime_wasi::p2::pipe::SinkOutputStream;
+                b.stdout(SinkOutputStream).stderr(SinkOutputStream);
+            }
         }
         if args.is_empty() {
             b.arg(module.name());
@@ -221,6 +225,7 @@ impl Node {
     pub async fn report(&self, text: &str) {
         match &self.config.output {
             Output::Inherit => eprint!("{text}"),
+            Output::Discard => {}
             Output::Capture { stderr, .. } => {
                 use tokio::io::AsyncWriteExt;
                 let _ = stderr.clone().write_all(text.as_bytes()).await;
@@ -318,6 +323,7 @@ impl Node {
             r.alive = false;
             std::mem::take(&mut *r)
         };
+        entry.inbox.close();
         self.processes.remove(entry.id);
         if self.processes.len() == 0 {
             self.all_ended.notify_waiters();
