@@ -395,3 +395,58 @@ impl Mailbox {
         self.queue.retain(|m| !remove(m));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::HostBudget;
+    use crate::signal::ExitReason;
+
+    fn exit_signal(text: &str) -> Control {
+        Control::Exit {
+            from: 1,
+            reason: ExitReason::Exit(text.into()),
+            linked: false,
+            charge: Charge::none(),
+        }
+    }
+
+    /// Exit signals waiting for their target are charged to it: a flood of
+    /// them ends the target as a flood of messages would, and nothing
+    /// passes its limit meanwhile.
+    #[test]
+    fn exit_signals_waiting_for_their_target_are_charged_and_bounded() {
+        let host = HostBudget::new(1 << 30);
+        let inbox = Inbox::new(Budget::new(64 << 10, &host));
+        for _ in 0..1000 {
+            inbox.signal(exit_signal(&"x".repeat(1000)));
+            assert!(inbox.budget.held() <= 64 << 10);
+        }
+        let s = lock(&inbox.state);
+        assert!(s.overflowed);
+        assert!(s.signals.len() < 100, "{} signals queued", s.signals.len());
+        assert!(matches!(
+            s.signals.back(),
+            Some(Control::MailboxFull { limit, .. }) if *limit == 64 << 10
+        ));
+        drop(s);
+        inbox.close();
+        assert_eq!(host.held(), 0);
+    }
+
+    /// A guest's message past the VM's bound comes back to its sender, and
+    /// the receiver carries on.
+    #[test]
+    fn a_send_past_the_vm_bound_is_given_back_and_the_receiver_is_untouched() {
+        let host = HostBudget::new(10_000);
+        let inbox = Inbox::new(Budget::new(1 << 20, &host));
+        let big = Message::data(1, 7, Payload::from_slice(&[0; 20_000]), Vec::new());
+        let refused = inbox.enqueue(big, true).unwrap_err();
+        assert_eq!(refused.message.data.len(), 20_000);
+        assert!(matches!(refused.refusal, Refusal::Host { .. }));
+        assert!(!lock(&inbox.state).overflowed);
+        let small = Message::data(1, 7, Payload::from_slice(&[0; 100]), Vec::new());
+        assert!(inbox.enqueue(small, true).is_ok());
+        assert!(host.held() > 100);
+    }
+}
