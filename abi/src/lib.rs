@@ -56,6 +56,32 @@ pub struct FunctionSpec {
     pub result_payload_offset: u32,
 }
 
+/// Every function's import as WebAssembly text, named `$INTERFACE.NAME`
+/// (`$process.spawn`), with its manifest signature: the raw binding for
+/// guests written by hand in the text format (tests, the fuzzer).
+pub fn wat_imports() -> String {
+    let ty = |ts: &[CoreType]| {
+        ts.iter()
+            .map(|t| if *t == CoreType::I32 { "i32" } else { "i64" })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    FUNCTIONS
+        .iter()
+        .map(|f| {
+            format!(
+                "(import \"{}\" \"{}\" (func ${}.{} (param {}) (result {})))\n",
+                f.module,
+                f.name,
+                f.interface,
+                f.name,
+                ty(f.params),
+                ty(f.results)
+            )
+        })
+        .collect()
+}
+
 /// The manifest entry for an import, if this ABI has it.
 pub fn function(module: &str, name: &str) -> Option<&'static FunctionSpec> {
     let (module, _) = split_module(module)?;

@@ -10,7 +10,7 @@
 //! then each argument as a little-endian `u64` (an `i32` parameter takes
 //! the low half).
 
-use crate::interpreter::{self, Op, PRELUDE, PROGRAM, SCRATCH, SELF};
+use crate::interpreter::{self, Op, LAST, PARENT, PRELUDE, PROGRAM, SCRATCH, SELF};
 use std::fmt;
 use vm_abi::CoreType;
 
@@ -192,7 +192,45 @@ impl Case {
     }
 }
 
+/// A scratch address for a return value.
+fn scratch(rng: &mut Rng) -> Arg {
+    Arg::Value(SCRATCH as u64 + 16 * rng.below(64))
+}
+
 fn arguments(rng: &mut Rng, op: &Op) -> Vec<Arg> {
+    // Half the spawns and hibernations are well formed, so that children
+    // run (the rest of the program) and sleepers wake; the rest are hostile.
+    let v = Arg::Value;
+    let child = PRELUDE as u64;
+    let handles = PRELUDE as u64 + 80;
+    match op.name.as_str() {
+        "process.spawn" if rng.chance(50) => {
+            return vec![
+                v(0),
+                v(child),
+                v(5),
+                v(rng.below(4)),
+                Arg::RestPtr,
+                Arg::RestLen,
+                v(handles),
+                v(rng.pick(&[0, 0, 1, 2])),
+                v(rng.pick(&[0, 1])),
+                scratch(rng),
+            ]
+        }
+        "process.hibernate" if rng.chance(50) => {
+            return vec![
+                v(child),
+                v(5),
+                v(0),
+                Arg::RestPtr,
+                Arg::RestLen,
+                v(handles),
+                v(rng.pick(&[0, 0, 1])),
+            ]
+        }
+        _ => {}
+    }
     let mut args = Vec::with_capacity(op.params.len());
     let last = op.params.len().saturating_sub(1);
     let mut i = 0;
@@ -200,11 +238,11 @@ fn arguments(rng: &mut Rng, op: &Op) -> Vec<Arg> {
         let is_ret = op.has_return_pointer && i == last;
         match op.params[i] {
             CoreType::I32 if is_ret => {
-                args.push(Arg::Value(if rng.chance(85) {
-                    SCRATCH as u64 + 16 * rng.below(64)
+                args.push(if rng.chance(85) {
+                    scratch(rng)
                 } else {
-                    rng.pick(EDGE_I32)
-                }));
+                    Arg::Value(rng.pick(EDGE_I32))
+                });
             }
             // A spawn's or hibernate's data: often the rest of the program.
             CoreType::I32
@@ -242,11 +280,13 @@ fn arguments(rng: &mut Rng, op: &Op) -> Vec<Arg> {
                 args.push(Arg::Value(v));
             }
             CoreType::I64 => {
-                let v = match rng.below(12) {
-                    0..=2 => SELF,
-                    3..=5 => 1 + rng.below(40),
-                    6..=7 => rng.pick(DURATIONS),
-                    8..=10 => rng.pick(EDGE_I64),
+                let v = match rng.below(14) {
+                    0..=1 => SELF,
+                    2..=3 => LAST,
+                    4 => PARENT,
+                    5..=6 => 1 + rng.below(40),
+                    7..=8 => rng.pick(DURATIONS),
+                    9..=12 => rng.pick(EDGE_I64),
                     _ => rng.next_u64(),
                 };
                 args.push(Arg::Value(v));
@@ -285,6 +325,8 @@ impl fmt::Display for Case {
                 .iter()
                 .map(|a| match a {
                     Arg::Value(v) if *v == SELF => "self".into(),
+                    Arg::Value(v) if *v == LAST => "last-spawned".into(),
+                    Arg::Value(v) if *v == PARENT => "parent".into(),
                     Arg::Value(v) if *v > 0xffff => format!("{v:#x}"),
                     Arg::Value(v) => v.to_string(),
                     Arg::RestPtr => "rest-ptr".into(),
@@ -312,6 +354,25 @@ mod tests {
         assert_ne!(Case::generate(7), Case::generate(8));
         // SplitMix64's first output for seed 0, as published.
         assert_eq!(Rng::new(0).next_u64(), 0xe220_a839_7b1d_cdaf);
+    }
+
+    /// Guards against a generator whose children never run: a good share
+    /// of the cases spawn with the interpreter's own entry and the rest of
+    /// the program as capture.
+    #[test]
+    fn many_cases_spawn_children_that_run_the_rest_of_the_program() {
+        let ops = interpreter::ops();
+        let spawn = ops.iter().position(|o| o.name == "process.spawn").unwrap() as u8;
+        let well_formed = (0..2000)
+            .filter(|&seed| {
+                Case::generate(seed).calls.iter().any(|c| {
+                    c.op == spawn
+                        && c.args[..3] == [Arg::Value(0), Arg::Value(PRELUDE as u64), Arg::Value(5)]
+                        && c.args[4] == Arg::RestPtr
+                })
+            })
+            .count();
+        assert!(well_formed > 200, "{well_formed} of 2000");
     }
 
     #[test]

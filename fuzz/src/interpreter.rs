@@ -22,6 +22,12 @@ pub const PROGRAM: usize = 0x8000;
 const ARGS: u32 = 0x10000;
 /// An `i64` argument the interpreter replaces with the caller's own id.
 pub const SELF: u64 = 0xfeed_0000_0000_5e1f;
+/// An `i64` argument the interpreter replaces with the id of the process
+/// the caller last spawned (0 before it spawns one).
+pub const LAST: u64 = 0xfeed_0000_0000_1a57;
+/// An `i64` argument the interpreter replaces with the caller's spawner's
+/// id (0 for the root).
+pub const PARENT: u64 = 0xfeed_0000_0000_9a2e;
 
 /// The prelude's bytes (offsets in [`crate::case`]'s `PRELUDE_ITEMS`).
 pub const PRELUDE_DATA: &[(u32, &[u8])] = &[
@@ -75,12 +81,21 @@ pub fn ops() -> Vec<Op> {
                 })
                 .collect();
             let drops = "\n (drop)".repeat(f.results.len());
+            // A spawn that succeeded names the process for LAST.
+            let after = if f.name == "spawn" {
+                let ret = f.params.len() - 1;
+                format!(
+                    "\n (if (i32.eqz (i32.load8_u (i32.wrap_i64 (local.get $a{ret})))) (then (global.set $last (i64.load offset=8 (i32.wrap_i64 (local.get $a{ret}))))))"
+                )
+            } else {
+                String::new()
+            };
             Op {
                 name: format!("{}.{}", f.interface, f.name),
                 params: f.params.to_vec(),
                 has_return_pointer: f.result_size > 0,
                 takes_program: matches!(f.name, "spawn" | "hibernate"),
-                body: format!("(call ${}.{}{args}){drops}", f.interface, f.name),
+                body: format!("(call ${}.{}{args}){drops}{after}", f.interface, f.name),
             }
         })
         .collect();
@@ -108,26 +123,7 @@ pub fn ops() -> Vec<Op> {
 pub fn wat() -> String {
     let ops = ops();
     let max_args = ops.iter().map(|o| o.params.len()).max().unwrap_or(0);
-    let imports: String = FUNCTIONS
-        .iter()
-        .map(|f| {
-            let ty = |ts: &[CoreType]| {
-                ts.iter()
-                    .map(|t| if *t == CoreType::I32 { "i32" } else { "i64" })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            format!(
-                "(import \"{}\" \"{}\" (func ${}.{} (param {}) (result {})))\n",
-                f.module,
-                f.name,
-                f.interface,
-                f.name,
-                ty(f.params),
-                ty(f.results)
-            )
-        })
-        .collect();
+    let imports = vm_abi::wat_imports();
     let data: String = PRELUDE_DATA
         .iter()
         .map(|(at, bytes)| {
@@ -143,7 +139,9 @@ pub fn wat() -> String {
         .map(|i| {
             format!(
                 "(local.set $a{i} (i64.load offset={off} (local.get $p)))
-                 (if (i64.eq (local.get $a{i}) (i64.const {SELF})) (then (local.set $a{i} (local.get $self))))\n",
+                 (if (i64.eq (local.get $a{i}) (i64.const {SELF})) (then (local.set $a{i} (local.get $self))))
+                 (if (i64.eq (local.get $a{i}) (i64.const {LAST})) (then (local.set $a{i} (global.get $last))))
+                 (if (i64.eq (local.get $a{i}) (i64.const {PARENT})) (then (local.set $a{i} (global.get $parent))))\n",
                 off = 3 + 8 * i
             )
         })
@@ -166,6 +164,8 @@ pub fn wat() -> String {
 (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
 (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
 (memory (export "memory") 4)
+(global $last (mut i64) (i64.const 0))
+(global $parent (mut i64) (i64.const 0))
 {data}
 (func $run (param $p i32) (param $end i32)
   (local $op i32) (local $repeat i32) (local $len i32) (local $self i64) {locals}
@@ -209,6 +209,7 @@ pub fn wat() -> String {
   ;; its init message: the rest of a program (or a hibernation state)
   (call $mailbox.receive (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 1) (i64.const 0) (i32.const 64))
   (if (i32.load8_u (i32.const 64)) (then (return)))
+  (global.set $parent (i64.load (i32.const 88)))
   (local.set $len (i32.load (i32.const 96)))
   (if (i32.gt_u (local.get $len) (i32.const 0x8000)) (then (return)))
   (call $mailbox.read (i32.const {PROGRAM}) (local.get $len) (i32.const 64))

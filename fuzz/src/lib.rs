@@ -19,25 +19,9 @@ pub mod case;
 pub mod interpreter;
 
 use case::Case;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 use std::time::Duration;
 use vm_reference::{ExitReason, Module, NetRule, Vm, VmError};
-
-/// Panics anywhere in the process since the counter was last read.
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts every panic, on any thread, before the default hook reports it.
-pub fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            report(info);
-        }));
-    });
-}
+use vm_tests::panics;
 
 /// How long a batch's processes may run before they are killed: calls
 /// that wait forever are the cases' business, not a finding.
@@ -52,7 +36,7 @@ fn new_vm() -> anyhow::Result<(Vm, Module, Module)> {
     let vm = Vm::builder()
         .capture_output()
         .threads(2)
-        .max_processes(128)
+        .max_processes(512)
         .max_memory(8 << 20)
         .max_mailbox(1 << 20)
         .max_host_memory(48 << 20)
@@ -83,7 +67,7 @@ impl Harness {
     /// # Errors
     /// If the VM or the interpreter cannot be built.
     pub fn new() -> anyhow::Result<Harness> {
-        count_panics();
+        panics::watch();
         let (vm, interpreter, canary) = new_vm()?;
         Ok(Harness {
             vm,
@@ -96,7 +80,13 @@ impl Harness {
     /// Runs `cases` at once, kills what is left at the deadline, and checks
     /// the VM; `Err` says what went wrong.
     pub async fn run_batch(&mut self, cases: &[Case]) -> Result<(), String> {
-        PANICS.store(0, Ordering::SeqCst);
+        // Between batches (replacing the VM, say) nothing may panic either.
+        let n = panics::take();
+        if n > 0 {
+            return Err(format!(
+                "{n} panic(s) in the VM between batches (printed above)"
+            ));
+        }
         let args: Vec<[String; 2]> = cases
             .iter()
             .map(|c| ["fuzz".to_string(), c.to_arg()])
@@ -110,6 +100,8 @@ impl Harness {
         for outcome in outcomes.into_iter().flatten() {
             match outcome {
                 Err(VmError::Lost) => return Err("a root process was lost".into()),
+                // The batch's children took every slot: the limit at work.
+                Err(VmError::ProcessLimit(_)) => {}
                 Err(e) => return Err(format!("running the case failed: {e}")),
                 Ok(o) if o.reason.to_string().contains("bug in the VM") => {
                     return Err(format!("the VM failed inside a host call: {}", o.reason))
@@ -130,9 +122,9 @@ impl Harness {
 
     /// What must hold once a batch's processes are gone.
     async fn check(&self) -> Result<(), String> {
-        let panics = PANICS.load(Ordering::SeqCst);
-        if panics > 0 {
-            return Err(format!("{panics} panic(s) in the VM (printed above)"));
+        let n = panics::take();
+        if n > 0 {
+            return Err(format!("{n} panic(s) in the VM (printed above)"));
         }
         let vm = &self.vm;
         if vm.process_count() != 0 {

@@ -123,30 +123,32 @@ pub async fn run_file_on(builder: VmBuilder, path: &Path, args: &[&str]) -> Resu
     })
 }
 
-/// Imports of every `vm:host` function with its manifest signature, for
-/// WebAssembly text, each named `$INTERFACE.NAME` (`$process.spawn`).
-pub fn abi_imports() -> String {
-    use vm_abi::CoreType;
-    let ty = |ts: &[CoreType]| {
-        ts.iter()
-            .map(|t| if *t == CoreType::I32 { "i32" } else { "i64" })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    vm_abi::FUNCTIONS
-        .iter()
-        .map(|f| {
-            format!(
-                "(import \"{}\" \"{}\" (func ${}.{} (param {}) (result {})))\n",
-                f.module,
-                f.name,
-                f.interface,
-                f.name,
-                ty(f.params),
-                ty(f.results)
-            )
-        })
-        .collect()
+/// Counting panics anywhere in the process: a panic inside the VM is a bug
+/// even when the VM survives it (the process it served ends with a reason
+/// that says so).
+pub mod panics {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Once;
+
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts every panic from now on, on any thread, before the default
+    /// hook reports it.
+    pub fn watch() {
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+                report(info);
+            }));
+        });
+    }
+
+    /// How many panics there were since the last call, starting again at 0.
+    pub fn take() -> usize {
+        PANICS.swap(0, Ordering::SeqCst)
+    }
 }
 
 /// Runs WebAssembly text as the root process on a fresh VM.

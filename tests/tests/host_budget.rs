@@ -4,12 +4,12 @@
 //! its bound and the process that did nothing alive.
 //!
 //! The guests are WebAssembly text importing the ABI directly
-//! ([`vm_tests::abi_imports`]). Memory layout they share: a tag list holding
+//! ([`vm_abi::wat_imports`]). Memory layout they share: a tag list holding
 //! 999 (a tag nobody sends) at 0, a return area at 64, names at 128, data
 //! from 1024.
 
 use vm_reference::{ExitReason, Vm, VmBuilder};
-use vm_tests::{abi_imports, test_vm};
+use vm_tests::test_vm;
 
 /// The functions every guest here uses: wait for the init message, wait
 /// forever (for tag 999), spawn, and tell the process registered as `root`
@@ -47,7 +47,7 @@ const WAIT: &str = r#"
 fn guest(pages: u32, body: &str) -> String {
     format!(
         "(module {imports} (memory (export \"memory\") {pages}) {WAIT} {body})",
-        imports = abi_imports()
+        imports = vm_abi::wat_imports()
     )
 }
 
@@ -214,25 +214,43 @@ async fn messages_past_the_vm_bound_are_refused_to_the_sender_and_receivers_live
     assert_eq!(vm.host_memory_held(), 0);
 }
 
-/// A capture is the spawner's until the child takes it: a process cannot
-/// park its budget's worth of captures in children that never run.
+/// A capture is the spawner's until the child takes it, then the child's:
+/// a process cannot park its budget's worth of captures in children that
+/// never take them, and once a child takes one, the spawner may spawn again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_is_charged_to_the_spawner_until_the_child_takes_it() {
     let wat = guest(
         2,
         r#"(data (i32.const 128) "idle")
-        (func (export "_start")
+        (data (i32.const 136) "taker")
+        (data (i32.const 144) "root")
+        (func (export "taker") (call $take_init) (call $tell_root) (call $wait_forever))
+        (func $spawn_60m (param $entry i32) (param $len i32)
+          (call $process.spawn (i32.const 0) (local.get $entry) (local.get $len) (i32.const 0)
+            (i32.const 1024) (i32.const 62914560) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 64)))
+        (func (export "_start") (local $idle i64)
+          (call $registry.register (i32.const 144) (i32.const 4) (call $process.self-id) (i32.const 64))
           (drop (memory.grow (i32.const 960)))
-          (drop (call $spawn (i32.const 128) (i32.const 4) (i32.const 1024) (i32.const 62914560)))
-          (call $process.spawn (i32.const 0) (i32.const 128) (i32.const 4) (i32.const 0)
-            (i32.const 1024) (i32.const 62914560) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 64))
-          ;; refused, with limit-reached
+          (local.set $idle (call $spawn (i32.const 128) (i32.const 4) (i32.const 1024) (i32.const 62914560)))
+          ;; a second 60 MiB capture, with the first not taken: refused, limit-reached
+          (call $spawn_60m (i32.const 128) (i32.const 4))
           (if (i32.eqz (i32.load8_u (i32.const 64))) (then unreachable))
-          (if (i32.ne (i32.load8_u (i32.const 72)) (i32.const 9)) (then unreachable)))"#,
+          (if (i32.ne (i32.load8_u (i32.const 72)) (i32.const 9)) (then unreachable))
+          ;; the idle child ends, and with it the capture it never took
+          (drop (call $process.monitor (local.get $idle)))
+          (call $process.kill (local.get $idle))
+          (call $hear (i32.const 4) (i32.const 1))
+          ;; a child that takes its capture pays for it from then on
+          (call $spawn_60m (i32.const 136) (i32.const 5))
+          (if (i32.load8_u (i32.const 64)) (then unreachable))
+          (call $hear (i32.const 1) (i32.const 1))
+          (call $spawn_60m (i32.const 136) (i32.const 5))
+          (if (i32.load8_u (i32.const 64)) (then unreachable))
+          (call $hear (i32.const 1) (i32.const 1)))"#,
     );
     let (vm, reason) = run(test_vm(), &wat).await;
     assert_eq!(reason, ExitReason::Normal, "{}", vm.captured_stderr());
-    assert_eq!(vm.process_count(), 1);
+    assert_eq!(vm.process_count(), 2);
 }
 
 /// An exit reason is cut to 1 KiB as it leaves its process, so what a

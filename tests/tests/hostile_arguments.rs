@@ -12,12 +12,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 use std::time::Duration;
 use vm_abi::{CoreType, FunctionSpec, FUNCTIONS};
 use vm_reference::ExitReason;
-use vm_tests::test_vm;
+use vm_tests::{panics, test_vm};
 
 #[derive(Debug, Clone)]
 enum Arg {
@@ -96,24 +94,9 @@ const CANARY: &str = r#"(module
     (memory (export "memory") 1)
     (func (export "_start") (drop (call $id))))"#;
 
-/// Panics anywhere in this test binary since the current case began.
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts every panic, on any thread, before the default hook reports it.
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            report(info);
-        }));
-    });
-}
-
 async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError> {
     // A case that failed early left its panics counted.
-    PANICS.store(0, Ordering::SeqCst);
+    panics::take();
     let vm = test_vm().max_processes(16).build().unwrap();
     let hostile = vm.load("hostile.wat", wat(spec, args).as_bytes()).unwrap();
     let canary = vm.load("canary.wat", CANARY.as_bytes()).unwrap();
@@ -153,7 +136,7 @@ async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError
     // still waits) is part of what must not panic.
     vm.shutdown().await;
     prop_assert_eq!(
-        PANICS.load(Ordering::SeqCst),
+        panics::take(),
         0,
         "{}.{}{:?} panicked inside the VM (the panic is printed above)",
         spec.module,
@@ -165,7 +148,7 @@ async fn survives(spec: &FunctionSpec, args: &[Arg]) -> Result<(), TestCaseError
 
 #[test]
 fn no_hostile_argument_to_any_host_function_harms_the_vm_or_another_process() {
-    count_panics();
+    panics::watch();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -187,25 +170,7 @@ fn no_hostile_argument_to_any_host_function_harms_the_vm_or_another_process() {
 fn the_vm_defines_every_manifest_function_with_its_manifest_signature() {
     // Importing every function with the manifest's signature links only if the
     // VM defines each one with exactly that signature.
-    let imports: String = FUNCTIONS
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let ty = |ts: &[CoreType]| {
-                ts.iter()
-                    .map(|t| if *t == CoreType::I32 { "i32" } else { "i64" })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            format!(
-                "(import \"{}\" \"{}\" (func $f{i} (param {}) (result {})))\n",
-                spec.module,
-                spec.name,
-                ty(spec.params),
-                ty(spec.results)
-            )
-        })
-        .collect();
+    let imports = vm_abi::wat_imports();
     let wat =
         format!("(module {imports} (memory (export \"memory\") 1) (func (export \"_start\")))");
     let vm = test_vm().build().unwrap();

@@ -4,27 +4,11 @@
 //! memory limit, the instance limit), none of which may harm the VM or
 //! another process.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
 use vm_reference::{ExitReason, LoadError, VmError};
 use vm_tests::{
-    as_guest, c_guest, kv_component, kv_plugin, run_file_on, rust_guest, test_vm, KV_TRANSCRIPT,
+    as_guest, c_guest, kv_component, kv_plugin, panics, run_file_on, rust_guest, test_vm,
+    KV_TRANSCRIPT,
 };
-
-/// Panics anywhere in this test binary (a panic inside the VM is a bug
-/// even when the process it served ends with a reason).
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-fn count_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            report(info);
-        }));
-    });
-}
 
 /// A plugin written in WAT: its WIT in the `vm:plugin` section, then
 /// `body` (exports and all).
@@ -320,7 +304,7 @@ async fn processes_that_import_a_plugin_but_never_call_it_make_no_instance() {
 async fn hostile_arguments_end_the_caller_alone_with_a_reason() {
     // No test of this file panics on purpose: any panic counted is a bug,
     // whichever test saw it.
-    count_panics();
+    panics::watch();
     let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
     let guest = |body: &str| {
         format!(
@@ -361,12 +345,12 @@ async fn hostile_arguments_end_the_caller_alone_with_a_reason() {
         assert!(reason.contains(expected), "{body}: {reason}");
     }
     still_runs_kv(&vm).await;
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");
+    assert_eq!(panics::take(), 0, "the VM panicked");
 }
 
 #[tokio::test]
 async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function() {
-    count_panics();
+    panics::watch();
     let vm = test_vm()
         .plugin("faulty.wat", faulty())
         .plugin_file(kv_plugin())
@@ -477,7 +461,7 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
         assert_eq!(outcome.reason, ExitReason::Normal, "{name}");
     }
     still_runs_kv(&vm).await;
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the VM panicked");
+    assert_eq!(panics::take(), 0, "the VM panicked");
 }
 
 #[tokio::test]

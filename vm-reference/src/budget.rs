@@ -192,8 +192,8 @@ pub(crate) struct Charge {
 }
 
 impl Charge {
-    /// A charge of nothing to no one (what the VM's own root process and
-    /// its tools hold).
+    /// A charge of nothing to no one: a message not yet charged, or the
+    /// side of a link that the other side pays for.
     pub const fn none() -> Charge {
         Charge {
             budget: None,

@@ -220,6 +220,13 @@ impl Inbox {
     pub fn signal(&self, mut c: Control) {
         let waker = {
             let mut s = lock(&self.state);
+            // A process that is ending (or already killed) needs no other
+            // kill: repeated kills cost nothing.
+            if matches!(c, Control::Kill)
+                && (s.overflowed || s.signals.iter().any(|q| matches!(q, Control::Kill)))
+            {
+                return;
+            }
             if let Control::Exit { reason, charge, .. } = &mut c {
                 let cost = std::mem::size_of::<Control>() + reason.text().len();
                 match self.budget.charge_receiver(cost, false) {
@@ -289,9 +296,19 @@ impl Inbox {
         let mut s = lock(&self.state);
         if into.is_empty() {
             std::mem::swap(into, &mut s.messages);
+            shrink_if_empty(&mut s.messages);
         } else {
             into.append(&mut s.messages);
         }
+    }
+}
+
+/// Gives back the buffer of a queue that emptied after holding many
+/// messages: the messages were charged, their slots are not, so a process
+/// that once queued a budget's worth must not keep the room for them.
+fn shrink_if_empty(q: &mut VecDeque<Message>) {
+    if q.is_empty() && q.capacity() > 64 {
+        *q = VecDeque::new();
     }
 }
 
@@ -359,6 +376,7 @@ impl Mailbox {
                         _ => self.queue.remove(at),
                     }
                     .expect("the message was just looked at");
+                    shrink_if_empty(&mut self.queue);
                     if take {
                         *scanned = at;
                         return Some(m);

@@ -65,6 +65,11 @@ impl ModuleCache {
         if let Some(m) = lock(&self.modules).get(&key).and_then(Weak::upgrade) {
             return Ok(Module(m));
         }
+        // Its bytes are held while it compiles: charged as they are, so that
+        // many processes cannot make the VM compile more than their budgets.
+        let compiling = payer.charge(bytes.len()).map_err(|r| {
+            LoadError::Refused(r.explain(&format!("compiling a module of {} bytes", bytes.len())))
+        })?;
         let (engine, linker, plugins) = (engine.clone(), linker.clone(), plugins.to_vec());
         let module = tokio::task::spawn_blocking(move || {
             Module::load(&engine, &linker, &plugins, &name, &bytes)
@@ -80,6 +85,7 @@ impl ModuleCache {
                 module.0.size
             )))
         })?;
+        drop(compiling);
         let _ = module.0.charge.set(charge);
         let mut modules = lock(&self.modules);
         if modules.len() >= 64 {

@@ -202,13 +202,24 @@ async fn receive_message(
             state.monitors.remove(&m.tag);
         }
     }
-    let Some(msg) = received else {
+    let Some(mut msg) = received else {
         let code = state.fail(
             ErrorCode::Timeout,
             "no matching message arrived before the timeout",
         );
         return write_result(mem, spec, ret, Err::<Envelope, _>(code));
     };
+    if msg.kind == MessageKind::Init && msg.sender != state.id {
+        // A capture is its spawner's to pay for until the child takes it;
+        // from now on it is the child's.
+        match state.entry.budget().charge_receiver(msg.cost(), false) {
+            Ok(charge) => msg.charge = charge,
+            Err(refusal) => wasmtime::bail!(
+                "mailbox limit exceeded: {}",
+                refusal.explain(&format!("taking its capture of {} bytes", msg.data.len()))
+            ),
+        }
+    }
     let envelope = Envelope {
         kind: msg.kind as u8,
         tag: msg.tag,

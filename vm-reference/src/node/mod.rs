@@ -325,16 +325,20 @@ impl Node {
         };
         entry.inbox.close();
         self.processes.remove(entry.id);
-        if self.processes.len() == 0 {
-            self.all_ended.notify_waiters();
-        }
         self.forget_names(entry.id, &relations.names);
+        // Its timers go (their messages and charges with them) before
+        // anyone hears of the end.
+        self.forget_timers(relations.timers.keys());
+        drop(relations.timers);
+        self.cancel_set_timers(relations.set_timers);
         let reason = &reason.clone().capped();
         self.signal_links(entry.id, relations.links, reason);
         self.notify_monitors(entry.id, relations.monitors, reason);
-        self.forget_timers(relations.timers.keys());
-        self.cancel_set_timers(relations.set_timers);
-        // Dropping the pending timers' tasks cancels them.
+        // Last, so whoever waits for every process to end finds all they
+        // held given back.
+        if self.processes.len() == 0 {
+            self.all_ended.notify_waiters();
+        }
     }
 }
 

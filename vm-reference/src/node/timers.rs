@@ -52,16 +52,14 @@ impl Node {
         }
         // Registered before the task starts, so a zero delay cannot fire
         // before it is; the task is filled in below. In the node's books
-        // first, so that if the target ends from here on, its exit finds
-        // the timer there too.
-        lock(&self.timers).insert(reference, (target, setter.id));
+        // under the target's lock, so that an exit or a cancel from here on
+        // finds the timer in both.
         {
             let mut r = lock(&entry.relations);
             if !r.alive {
-                drop(r);
-                lock(&self.timers).remove(&reference);
                 return Ok(reference);
             }
+            lock(&self.timers).insert(reference, (target, setter.id));
             r.timers.insert(
                 reference,
                 PendingTimer {
@@ -72,9 +70,11 @@ impl Node {
         }
         {
             let mut r = lock(&setter.relations);
-            if r.alive {
+            // Unless it has fired, been cancelled or its target ended since.
+            let pending = lock(&self.timers).contains_key(&reference);
+            if r.alive && pending {
                 r.set_timers.insert(reference);
-            } else {
+            } else if !r.alive {
                 // The setter is ending: its timers go with it.
                 drop(r);
                 self.cancel_timer(reference);
@@ -153,15 +153,21 @@ impl Node {
         }
     }
 
-    /// Forgets the timers to a process that ended; dropping their tasks
-    /// (with the process's relations) cancels them.
+    /// Forgets the timers to a process that ended, on its setters' lists
+    /// too; dropping them (with the process's relations) cancels them and
+    /// frees their messages.
     pub(super) fn forget_timers<'a>(&self, references: impl ExactSizeIterator<Item = &'a u64>) {
         if references.len() == 0 {
             return;
         }
-        let mut timers = lock(&self.timers);
-        for reference in references {
-            timers.remove(reference);
+        let setters: Vec<(u64, u64)> = {
+            let mut timers = lock(&self.timers);
+            references
+                .filter_map(|r| timers.remove(r).map(|(_, setter)| (setter, *r)))
+                .collect()
+        };
+        for (setter, reference) in setters {
+            self.forget_set_timer(setter, reference);
         }
     }
 }
