@@ -27,9 +27,9 @@ use vm_tests::panics;
 /// that wait forever are the cases' business, not a finding.
 const DEADLINE: Duration = Duration::from_millis(40);
 
-/// Batches run on one VM before it is replaced (what it captured of the
-/// guests' output is read, then dropped).
-const BATCHES_PER_VM: usize = 100;
+/// Batches run on one VM before it is replaced: what it captures (every
+/// crash report) is read after each batch, so it is kept short.
+const BATCHES_PER_VM: usize = 20;
 
 /// The VM the cases run on, with small limits so that they are reached.
 fn new_vm() -> anyhow::Result<(Vm, Module, Module)> {
