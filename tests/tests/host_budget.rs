@@ -312,6 +312,14 @@ async fn names_are_charged_to_the_registrant_not_the_process_named() {
           ;; refused before 10,000, with limit-reached
           (if (i32.ge_u (local.get $i) (i32.const 10000)) (then unreachable))
           (if (i32.ne (i32.load8_u (i32.const 65)) (i32.const 9)) (then unreachable))
+          ;; room for the reply to come (a message is its receiver's to pay
+          ;; for): give back name-0000 and name-0001
+          (i32.store (i32.const 141) (i32.const 0x30303030))
+          (call $registry.unregister (i32.const 136) (i32.const 9) (i32.const 64))
+          (if (i32.load8_u (i32.const 64)) (then unreachable))
+          (i32.store (i32.const 141) (i32.const 0x31303030))
+          (call $registry.unregister (i32.const 136) (i32.const 9) (i32.const 64))
+          (if (i32.load8_u (i32.const 64)) (then unreachable))
           (call $mailbox.send (local.get $b) (i64.const 1) (i32.const 0) (i32.const 0)
             (i32.const 0) (i32.const 0) (i32.const 64))
           (call $mailbox.receive (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0) (i64.const 0) (i32.const 64)))

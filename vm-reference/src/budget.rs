@@ -80,14 +80,16 @@ pub(crate) enum Refusal {
 
 impl Refusal {
     /// A user-facing text: `what` (for example "setting this timer") would
-    /// take which bound past its limit, and the flag that raises it.
+    /// take which bound past its limit, and the flag that raises it. It
+    /// goes with the `limit-reached` code, which SDKs print before it; a
+    /// trap reason says `limit-reached: ` itself.
     pub fn explain(&self, what: &str) -> String {
         match *self {
             Refusal::Process { held, limit } => format!(
-                "limit-reached: {what} would make the VM hold {held} bytes for this process (its messages, timers, captures, links, monitors, handles and hibernation state), over its limit of {limit} bytes (raise it with --max-mailbox)"
+                "{what} would make the VM hold {held} bytes for this process (its messages, timers, captures, links, monitors, handles and hibernation state), over its limit of {limit} bytes (raise it with --max-mailbox)"
             ),
             Refusal::Host { held, limit } => format!(
-                "limit-reached: {what} would make the VM hold {held} bytes for all its processes, over the VM's limit of {limit} bytes (raise it with --max-host-memory)"
+                "{what} would make the VM hold {held} bytes for all its processes, over the VM's limit of {limit} bytes (raise it with --max-host-memory)"
             ),
         }
     }

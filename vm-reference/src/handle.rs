@@ -117,7 +117,7 @@ impl HandleRefusal {
         match self {
             HandleRefusal::Budget(r) => r.explain(what),
             HandleRefusal::Sockets(max) => format!(
-                "limit-reached: {what} would give this process more than {max} sockets, its limit (raise it with --max-sockets, or close some)"
+                "{what} would give this process more than {max} sockets, its limit (raise it with --max-sockets, or close some)"
             ),
         }
     }

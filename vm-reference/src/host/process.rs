@@ -136,7 +136,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let charge = match state.entry.budget().charge(MONITOR_COST) {
                 Ok(c) => c,
                 Err(r) => wasmtime::bail!(
-                    "process.monitor: {}",
+                    "process.monitor: limit-reached: {}",
                     r.explain(&format!("monitoring process {target}"))
                 ),
             };
@@ -250,7 +250,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             init.charge = match state.entry.budget().charge(init.cost()) {
                 Ok(c) => c,
                 Err(r) => wasmtime::bail!(
-                    "process.hibernate: {}",
+                    "process.hibernate: limit-reached: {}",
                     r.explain(&format!(
                         "hibernating with a state of {} bytes",
                         init.data.len()

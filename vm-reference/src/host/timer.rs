@@ -33,7 +33,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 .send_after(&state.entry, target, message, Duration::from_nanos(nanos))
                 .map_err(|refused| {
                     wasmtime::format_err!(
-                        "timer.send-after: {}",
+                        "timer.send-after: limit-reached: {}",
                         refused.refusal.explain(&format!(
                             "setting a timer of {} bytes",
                             refused.message.data.len()
