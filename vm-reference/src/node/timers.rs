@@ -12,8 +12,9 @@ use crate::mailbox::{Message, Refused};
 use crate::sync::lock;
 use std::sync::Arc;
 
-/// What a timer's records cost its setter, beside its message.
-const TIMER_COST: usize = 128;
+/// What a timer costs its setter beside its message: its records in three
+/// books, its task and its place in the timer wheel.
+const TIMER_COST: usize = 256;
 
 /// A timer on its way to a process: its message (and so its charge, given
 /// back the moment the timer is cancelled), and its task, once started
