@@ -398,6 +398,39 @@ mod tests {
         assert!(entry.slice_used(node.epoch()));
     }
 
+    /// A link is charged to the process that asked for it (both sides'
+    /// records), once however often it asks, until it is undone; past its
+    /// budget the link is refused and the other side is charged nothing.
+    #[test]
+    fn a_link_is_charged_to_the_process_that_asked_until_it_is_undone() {
+        let vm = crate::Vm::builder()
+            .capture_output()
+            .max_mailbox(2 * LINK_COST + 10)
+            .build()
+            .unwrap();
+        let node = &vm.node;
+        let entry = |id| {
+            assert!(node.reserve());
+            let e = Arc::new(ProcessEntry::new(id, node.new_budget()));
+            node.processes.insert(id, e.clone());
+            e
+        };
+        let (a, b) = (entry(1001), entry(1002));
+        let _c = entry(1003);
+        let _d = entry(1004);
+        node.link(1001, 1002).unwrap();
+        node.link(1001, 1002).unwrap();
+        assert_eq!((a.budget().held(), b.budget().held()), (LINK_COST, 0));
+        node.link(1001, 1003).unwrap();
+        assert!(matches!(node.link(1001, 1004), Err(LinkError::Refused(_))));
+        node.unlink(1002, 1001);
+        assert_eq!(a.budget().held(), LINK_COST);
+        node.link(1001, 1004).unwrap();
+        for id in 1001..=1004 {
+            node.processes.remove(id);
+        }
+    }
+
     /// An idle VM does not wake up every tick: the epoch clock stops while
     /// no process runs, and starts again when one does.
     #[test]
