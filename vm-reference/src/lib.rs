@@ -6,6 +6,13 @@
 //! messages on one core. Processes share nothing; they spawn, link,
 //! monitor and message each other through the host ABI (see `abi/README.md`).
 //!
+//! Whatever the VM holds because of a guest (messages, timers, captures,
+//! links, monitors, names, handles, loaded modules, hibernation states) is
+//! charged to the process that asked for it, against its budget
+//! ([`VmBuilder::max_mailbox`]) and the VM's ([`VmBuilder::max_host_memory`]);
+//! [`Vm::host_memory_held`] shows the sum, which is 0 once every process
+//! has ended.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), vm_reference::VmError> {
 //! let vm = vm_reference::Vm::builder().max_memory(32 << 20).build()?;
