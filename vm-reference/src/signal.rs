@@ -35,7 +35,7 @@ impl ExitReason {
         }
     }
 
-    /// The reason with its text cut to [`MAX_REASON`] bytes (at a character
+    /// The reason with its text cut to 1,024 bytes (at a character
     /// boundary, marked), as it leaves its process: a reason is copied into
     /// every link's signal and every monitor's `down`, so a supervisor can
     /// always absorb its children's exits.
