@@ -133,16 +133,10 @@ impl Harness {
                 vm.process_count()
             ));
         }
-        // A cancelled timer's task frees its message when the scheduler
-        // next drops it: give the workers a moment before calling it held.
-        let mut held = vm.host_memory_held();
-        for _ in 0..200 {
-            if held == 0 && vm.pending_timers() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            held = vm.host_memory_held();
-        }
+        // kill_all returns once every process has ended and given back
+        // what it held (timers' messages live with their records, not in
+        // their tasks), so nothing may be held now.
+        let held = vm.host_memory_held();
         if held != 0 {
             return Err(format!(
                 "the host still holds {held} bytes for processes that have all ended"

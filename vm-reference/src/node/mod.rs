@@ -68,6 +68,9 @@ pub(crate) struct Node {
     pub(crate) instance_ended: tokio::sync::Notify,
     /// Told whenever the last live process ends.
     all_ended: tokio::sync::Notify,
+    /// Processes gone from the table whose exit is still giving back what
+    /// they held: "every process has ended" waits for these too.
+    exiting: AtomicUsize,
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
@@ -121,6 +124,7 @@ impl Node {
             instances: AtomicUsize::new(0),
             instance_ended: tokio::sync::Notify::new(),
             all_ended: tokio::sync::Notify::new(),
+            exiting: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),
             stop_ticker,
@@ -301,7 +305,7 @@ impl Node {
             // Registered before the count is read, so no end is missed.
             ended.as_mut().enable();
             self.kill_all();
-            if self.processes.len() == 0 {
+            if self.all_gone() {
                 return;
             }
             ended.await;
@@ -323,6 +327,7 @@ impl Node {
             r.alive = false;
             std::mem::take(&mut *r)
         };
+        self.exiting.fetch_add(1, Ordering::SeqCst);
         entry.inbox.close();
         self.processes.remove(entry.id);
         self.forget_names(entry.id, &relations.names);
@@ -336,9 +341,15 @@ impl Node {
         self.notify_monitors(entry.id, relations.monitors, reason);
         // Last, so whoever waits for every process to end finds all they
         // held given back.
-        if self.processes.len() == 0 {
+        self.exiting.fetch_sub(1, Ordering::SeqCst);
+        if self.all_gone() {
             self.all_ended.notify_waiters();
         }
+    }
+
+    /// Whether no process is alive and none is still ending.
+    fn all_gone(&self) -> bool {
+        self.processes.len() == 0 && self.exiting.load(Ordering::SeqCst) == 0
     }
 }
 
