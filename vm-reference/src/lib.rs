@@ -326,7 +326,10 @@ impl VmBuilder {
         let plugins = read_plugins(self.plugins)?;
         let plugin_count = plugins.len();
         let components = plugins.iter().any(|(_, p)| match p {
-            ReadPlugin::Wasm(bytes) => wasmparser::Parser::is_component(bytes),
+            // A component in the text format is one too.
+            ReadPlugin::Wasm(bytes) => {
+                wat::parse_bytes(bytes).is_ok_and(|b| wasmparser::Parser::is_component(&b))
+            }
             ReadPlugin::Native(_) => false,
         });
         let native = plugins

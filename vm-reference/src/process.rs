@@ -93,7 +93,7 @@ impl fmt::Display for MemoryLimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "memory limit exceeded: the process asked for {} bytes of linear memory, over its limit of {} bytes (raise it with --max-memory)",
+            "memory limit exceeded: the process asked for {} bytes of linear memory in all (its own and its plugins'), over its limit of {} bytes (raise it with --max-memory)",
             self.desired, self.limit
         )
     }
@@ -101,26 +101,52 @@ impl fmt::Display for MemoryLimitExceeded {
 
 impl std::error::Error for MemoryLimitExceeded {}
 
-/// Enforces `--max-memory` with an error that says so, rather than a bare
-/// failed `memory.grow`.
+/// Enforces `--max-memory` over every linear memory in the process's
+/// store, its plugins' included, with an error that says so rather than a
+/// bare failed `memory.grow`. A store's memories live as long as it does,
+/// so the sum only grows until the store goes (a new one starts at 0).
 pub(crate) struct MemoryLimiter {
     pub limit: usize,
+    /// Bytes of linear memory the store holds.
+    held: usize,
+    /// The last growth allowed, taken back if it then fails.
+    last: usize,
+}
+
+impl MemoryLimiter {
+    /// A limiter for a fresh store.
+    pub fn new(limit: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            limit,
+            held: 0,
+            last: 0,
+        }
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        let grows = desired.saturating_sub(current);
+        let total = self.held.saturating_add(grows);
+        if total > self.limit {
             return Err(wasmtime::Error::new(MemoryLimitExceeded {
                 limit: self.limit,
-                desired,
+                desired: total,
             }));
         }
+        self.held = total;
+        self.last = grows;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.held -= std::mem::take(&mut self.last);
+        Ok(())
     }
 
     fn table_growing(
@@ -162,6 +188,19 @@ pub(crate) struct ProcessState {
     /// The process's plugin instances, by plugin index, each made on the
     /// process's first call to it.
     pub plugins: Vec<Option<Box<crate::plugin::PluginInstance>>>,
+    /// Each wasm plugin instance's own WASI context, by plugin index: it
+    /// shares the process's output and nothing else (no descriptors, no
+    /// sockets, no files).
+    plugin_wasi: Vec<Option<Box<WasiP1Ctx>>>,
+    /// The plugin whose code is running (its WASI calls reach its own
+    /// context), or `None` while the guest's is.
+    pub running_plugin: Option<usize>,
+    /// While a `cabi_realloc` allocates for a plugin call: how deep in wasm
+    /// it is (0 before it is entered). No import may be called then (see
+    /// `plugin::forbid_imports_in_realloc`).
+    pub allocating: Option<u32>,
+    /// An import was called while a `cabi_realloc` allocated.
+    pub left_realloc: bool,
 }
 
 /// A process that ends takes its monitors off their targets, so a
@@ -192,8 +231,20 @@ impl ProcessState {
         code
     }
 
-    /// This process's WASI context.
+    /// The WASI context of whatever code is running: the guest's, or the
+    /// running plugin's own.
     pub fn wasi(&mut self) -> &mut WasiP1Ctx {
+        if self.allocating.is_some() {
+            self.left_realloc = true;
+        }
+        if let Some(index) = self.running_plugin {
+            if self.plugin_wasi.len() <= index {
+                self.plugin_wasi.resize_with(index + 1, || None);
+            }
+            let node = &self.node;
+            return self.plugin_wasi[index]
+                .get_or_insert_with(|| Box::new(node.plugin_wasi_ctx(index)));
+        }
         let (node, module, args) = (&self.node, &self.module, &self.args);
         self.wasi
             .get_or_insert_with(|| Box::new(node.wasi_ctx(module, args)))
@@ -212,6 +263,7 @@ impl ProcessState {
         self.handles.retain_only(&[]);
         self.memory = None;
         crate::plugin::forget_instances(&mut self.plugins);
+        self.plugin_wasi.clear();
         let id = self.id;
         self.mailbox.purge(&self.entry.inbox, |m| {
             m.kind == vm_abi::MessageKind::Init && m.sender == id
@@ -228,8 +280,8 @@ impl ProcessState {
     }
 }
 
-/// Component plugins reach WASI 0.2 through the process's WASI context
-/// (the one WASI preview 1 calls use).
+/// Component plugins reach WASI 0.2 through their own WASI context (see
+/// [`ProcessState::wasi`]).
 impl wasmtime_wasi::WasiView for ProcessState {
     fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
         self.wasi().ctx()
@@ -323,13 +375,15 @@ pub(crate) async fn run(launch: Launch) {
         monitors: HashMap::new(),
         wasi: None,
         args,
-        limiter: MemoryLimiter {
-            limit: node.config.max_memory,
-        },
+        limiter: MemoryLimiter::new(node.config.max_memory),
         memory: None,
         last_error: String::new(),
         hibernation: None,
         plugins: Vec::new(),
+        plugin_wasi: Vec::new(),
+        running_plugin: None,
+        allocating: None,
+        left_realloc: false,
     };
     // Boxed so that dropping it below really drops the store.
     let mut phase = Phase::Running(Box::pin(execute(
@@ -482,7 +536,10 @@ enum Ended {
 }
 
 /// A store for a process's instance, with its memory limit and time slices.
-fn new_store(node: &Node, state: ProcessState) -> Store<ProcessState> {
+fn new_store(node: &Node, mut state: ProcessState) -> Store<ProcessState> {
+    // A new store holds no memory yet (a waking process's old one is gone).
+    state.limiter = MemoryLimiter::new(state.limiter.limit);
+    let imports_plugins = state.module.imports_plugins();
     let mut store = Store::new(&node.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
@@ -497,6 +554,14 @@ fn new_store(node: &Node, state: ProcessState) -> Store<ProcessState> {
             UpdateDeadline::Continue(1)
         })
     });
+    // While the VM has a `cabi_realloc` allocate for a plugin call, no
+    // import may be called (the canonical ABI's `may_leave`): a guest's
+    // realloc calling the plugin again would nest calls, each on a fiber
+    // stack of its own, until the pool had none left for anyone. Only
+    // processes that import a plugin pay for the hook.
+    if imports_plugins {
+        store.call_hook(crate::plugin::forbid_imports_in_realloc);
+    }
     store
 }
 

@@ -204,6 +204,32 @@ impl Node {
 
     /// A process's WASI context: output as configured, and its arguments.
     pub fn wasi_ctx(&self, module: &Module, args: &[String]) -> wasmtime_wasi::p1::WasiP1Ctx {
+        let mut b = self.wasi_output();
+        if args.is_empty() {
+            b.arg(module.name());
+        } else {
+            b.args(args);
+        }
+        b.build_p1()
+    }
+
+    /// A WASI context for a process's instance of plugin `index`: the
+    /// process's output and nothing else (no sockets, no files, no
+    /// arguments but the plugin's name), so a plugin can neither reach the
+    /// guest's descriptors nor the network.
+    pub fn plugin_wasi_ctx(&self, index: usize) -> wasmtime_wasi::p1::WasiP1Ctx {
+        let mut b = self.wasi_output();
+        b.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if let Some(p) = self.plugins.get(index) {
+            b.arg(p.package.package_name());
+        }
+        b.build_p1()
+    }
+
+    /// A WASI context builder whose stdout and stderr are the VM's output.
+    fn wasi_output(&self) -> WasiCtxBuilder {
         let mut b = WasiCtxBuilder::new();
         match &self.config.output {
             Output::Inherit => {
@@ -217,12 +243,7 @@ impl Node {
                 b.stdout(SinkOutputStream).stderr(SinkOutputStream);
             }
         }
-        if args.is_empty() {
-            b.arg(module.name());
-        } else {
-            b.args(args);
-        }
-        b.build_p1()
+        b
     }
 
     /// Writes a report from the VM itself where guests' stderr goes.

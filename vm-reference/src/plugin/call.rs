@@ -21,6 +21,9 @@ impl LoadedPlugin {
         label: &str,
         params: &[Val],
     ) -> wasmtime::Result<(Memory, Option<u32>, Vec<Arg>)> {
+        if caller.data().allocating.is_some() {
+            return Err(wasmtime::Error::new(super::ImportInRealloc));
+        }
         let caller = &*caller;
         let Some(guest_memory) = caller.data().memory else {
             wasmtime::bail!(
@@ -120,6 +123,76 @@ impl LoadedPlugin {
         Ok(())
     }
 
+    /// Calls a wasm plugin's function, making the process's instance first
+    /// if it has none.
+    async fn call_wasm(
+        &self,
+        caller: &mut Caller<'_, ProcessState>,
+        iface: usize,
+        func: usize,
+        label: &str,
+        args: Vec<Arg>,
+    ) -> wasmtime::Result<Reply> {
+        let f = &self.package.interfaces[iface].functions[func];
+        let instance = self.instance(caller).await?;
+        match (&self.kind, instance) {
+            (
+                Kind::Core {
+                    realloc, exports, ..
+                },
+                Instance::Core { instance, memory },
+            ) => {
+                let (export, post) = &exports[iface][func];
+                let call = CoreCall {
+                    instance,
+                    memory,
+                    realloc: realloc.as_ref(),
+                    export,
+                    post: post.as_ref(),
+                };
+                call_core(caller, call, f, label, args).await
+            }
+            (Kind::Component { exports, .. }, Instance::Component(instance)) => {
+                call_component(caller, instance, &exports[iface][func], f, label, args).await
+            }
+            _ => unreachable!("an instance is of its plugin's kind"),
+        }
+    }
+
+    /// Calls a native plugin's function with the process's state.
+    async fn call_native(
+        &self,
+        caller: &mut Caller<'_, ProcessState>,
+        plugin: &vm_plugin::Plugin,
+        function: &vm_plugin::Function,
+        f: &vm_abi::plugin::Function,
+        label: &str,
+        args: Vec<Arg>,
+    ) -> wasmtime::Result<Reply> {
+        let values = native_values(f, args);
+        let state = self.native_state(caller, plugin)?;
+        let outcome = match &function.handler {
+            vm_plugin::Handler::Sync(handler) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(state, values)))
+                    .map_err(|p| format!("panicked: {}", panic_text(p)))
+            }
+            vm_plugin::Handler::Async(handler) => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handler(state, values)
+                })) {
+                    Ok(future) => CatchUnwind(future).await,
+                    Err(p) => Err(format!("panicked: {}", panic_text(p))),
+                }
+            }
+        };
+        match outcome {
+            Ok(Ok(returned)) => lay_out(f, returned)
+                .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)")),
+            Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
+            Err(why) => wasmtime::bail!("{label} {why}"),
+        }
+    }
+
     /// One call from a guest: read the arguments, call the plugin, hand the
     /// result over.
     pub(super) async fn call(
@@ -133,65 +206,21 @@ impl LoadedPlugin {
         let f = &self.package.interfaces[iface].functions[func];
         let label = self.labels[iface][func].as_str();
         let (guest_memory, ret, args) = self.prepare(&mut caller, f, label, params)?;
-        let instance = match &self.kind {
-            Kind::Native { .. } => Instance::Native,
-            _ => self.instance(&mut caller).await?,
-        };
-        let reply = match (&self.kind, instance) {
-            (
-                Kind::Core {
-                    realloc, exports, ..
-                },
-                Instance::Core { instance, memory },
-            ) => {
-                let (export, post) = &exports[iface][func];
-                call_core(
-                    &mut caller,
-                    CoreCall {
-                        instance,
-                        memory,
-                        realloc: realloc.as_ref(),
-                        export,
-                        post: post.as_ref(),
-                    },
-                    f,
-                    label,
-                    args,
-                )
-                .await?
-            }
-            (Kind::Component { exports, .. }, Instance::Component(instance)) => {
-                call_component(&mut caller, instance, &exports[iface][func], f, label, args).await?
-            }
-            (Kind::Native { plugin, functions }, Instance::Native) => {
-                let values = native_values(f, args);
+        let reply = match &self.kind {
+            Kind::Native { plugin, functions } => {
                 let function = &plugin.functions()[functions[iface][func]];
-                let state = self.native_state(&mut caller, plugin)?;
-                let outcome = match &function.handler {
-                    vm_plugin::Handler::Sync(handler) => {
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            handler(state, values)
-                        }))
-                        .map_err(|p| format!("panicked: {}", panic_text(p)))
-                    }
-                    vm_plugin::Handler::Async(handler) => {
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            handler(state, values)
-                        })) {
-                            Ok(future) => CatchUnwind(future).await,
-                            Err(p) => Err(format!("panicked: {}", panic_text(p))),
-                        }
-                    }
-                };
-                match outcome {
-                    Ok(Ok(returned)) => lay_out(f, returned).map_err(|why| {
-                        wasmtime::format_err!("{label} {why} (a fault in the plugin)")
-                    })?,
-                    Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
-                    Err(why) => wasmtime::bail!("{label} {why}"),
-                }
+                self.call_native(&mut caller, plugin, function, f, label, args)
+                    .await?
             }
-            _ => unreachable!("an instance is of its plugin's kind"),
+            _ => {
+                // The plugin's own code runs (instantiation, its realloc,
+                // the function, its post-return): its WASI calls reach its
+                // own context.
+                caller.data_mut().running_plugin = Some(self.index);
+                let reply = self.call_wasm(&mut caller, iface, func, label, args).await;
+                caller.data_mut().running_plugin = None;
+                reply?
+            }
         };
         match reply {
             Reply::Nothing => Ok(()),
@@ -209,14 +238,17 @@ impl LoadedPlugin {
                     };
                     for (o, bytes) in copied {
                         let len = bytes.len() as u32;
-                        let to = allocate(&mut caller, guest_realloc, 1, len).await?;
-                        let Ok(dest) =
+                        let to = allocate(
+                            &mut caller,
+                            (guest_realloc, guest_memory),
+                            len,
+                            label,
+                            "the module's",
+                        )
+                        .await?;
+                        let dest =
                             crate::host::bytes_mut(guest_memory.data_mut(&mut caller), to, len)
-                        else {
-                            wasmtime::bail!(
-                                "{label}: the module's cabi_realloc gave {to}, outside its memory"
-                            );
-                        };
+                                .expect("checked by allocate");
                         dest.copy_from_slice(&bytes);
                         area[o..o + 4].copy_from_slice(&to.to_le_bytes());
                     }
@@ -235,19 +267,47 @@ impl LoadedPlugin {
     }
 }
 
-/// Calls a `cabi_realloc` for `len` fresh bytes.
+/// Calls a `cabi_realloc` (`whose`: "the module's" or "the plugin's") for
+/// `len` fresh bytes, and checks they lie in `memory`. No import may be
+/// called meanwhile (see [`super::forbid_imports_in_realloc`]).
 pub(super) async fn allocate(
     caller: &mut Caller<'_, ProcessState>,
-    realloc: Func,
-    align: u32,
+    (realloc, memory): (Func, Memory),
     len: u32,
+    label: &str,
+    whose: &str,
 ) -> wasmtime::Result<u32> {
+    let fault = if whose == "the plugin's" {
+        " (a fault in the plugin)"
+    } else {
+        ""
+    };
     let realloc = realloc
         .typed::<(u32, u32, u32, u32), u32>(&*caller)
         .map_err(|_| {
             wasmtime::format_err!(
-                "its cabi_realloc is not of type (i32, i32, i32, i32) -> i32, so a plugin call cannot return a string or list to it"
+                "{label}: {whose} cabi_realloc is not of type (i32, i32, i32, i32) -> i32, so a plugin call cannot pass it a string or list"
             )
         })?;
-    realloc.call_async(&mut *caller, (0, 0, align, len)).await
+    caller.data_mut().allocating = Some(0);
+    let to = realloc.call_async(&mut *caller, (0, 0, 1, len)).await;
+    let state = caller.data_mut();
+    state.allocating = None;
+    state.left_realloc = false;
+    let to = to.map_err(|e| {
+        if let Some(limit) = e.downcast_ref::<crate::process::MemoryLimitExceeded>() {
+            return wasmtime::format_err!("{label}: {limit}");
+        }
+        let why = match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => format!("it called WASI's exit({})", exit.0),
+            None => super::reason(&e),
+        };
+        wasmtime::format_err!("{label}: {whose} cabi_realloc failed: {why}{fault}")
+    })?;
+    if crate::host::bytes(memory.data(&*caller), to, len).is_err() {
+        wasmtime::bail!(
+            "{label}: {whose} cabi_realloc gave {to} for {len} bytes, outside its memory{fault}"
+        );
+    }
+    Ok(to)
 }

@@ -7,11 +7,16 @@ use crate::process::ProcessState;
 use vm_abi::plugin::{Scalar, Value};
 use vm_plugin::Returned;
 use wasmtime::component;
-use wasmtime::{Caller, Val};
+use wasmtime::{AsContextMut, Caller, Val};
 
-/// The most bytes a string or list argument of a component plugin may
-/// hold (1 MiB).
+/// The most bytes a string or list argument or result of a component
+/// plugin may hold (1 MiB).
 pub(super) const COMPONENT_LIST_LIMIT: usize = 1 << 20;
+
+/// The host memory wasmtime may allocate lifting one call's result: a
+/// `list<u8>` is lifted as one dynamic value per byte, so a result of
+/// [`COMPONENT_LIST_LIMIT`] bytes, and a little more for what else it holds.
+const RESULT_LIFT_FUEL: usize = (COMPONENT_LIST_LIMIT + (64 << 10)) * size_of::<component::Val>();
 
 /// Calls a component plugin: wasmtime lowers the values the VM made from
 /// the guest's arguments, and lifts the result, which the VM lays out in
@@ -53,9 +58,23 @@ pub(super) async fn call_component(
         .get_func(&mut *caller, export)
         .expect("checked at load");
     let mut out = vec![C::Bool(false); f.returns_count()];
+    // wasmtime lifts the result into dynamic values (tens of bytes of the
+    // VM's heap per list element): its fuel bounds what one call may take.
+    caller.as_context_mut().set_hostcall_fuel(RESULT_LIFT_FUEL);
     func.call_async(&mut *caller, &values, &mut out)
         .await
-        .map_err(|e| plugin_fault(e, label))?;
+        .map_err(|e| {
+            if e.root_cause()
+                .to_string()
+                .starts_with("too much data is being copied")
+            {
+                return too_large(label);
+            }
+            plugin_fault(e, label)
+        })?;
+    if out.iter().any(|v| holds_more_than(v, COMPONENT_LIST_LIMIT)) {
+        return Err(too_large(label));
+    }
     let returned = match out.into_iter().next() {
         None => Returned::Nothing,
         Some(C::Option(v)) => Returned::Option(v.map(|v| native_value(*v))),
@@ -114,5 +133,23 @@ pub(super) fn scalar_value(s: Scalar, v: Val) -> component::Val {
         Scalar::S16 => C::S16(x as i16),
         Scalar::S32 => C::S32(x),
         Scalar::S64 => C::S64(y),
+    }
+}
+
+fn too_large(label: &str) -> wasmtime::Error {
+    wasmtime::format_err!(
+        "{label} returned a string or list of more than {COMPONENT_LIST_LIMIT} bytes, more than a component plugin may return (a fault in the plugin; build it as a core module for more)"
+    )
+}
+
+/// Whether a lifted value holds a string or list longer than `limit`.
+fn holds_more_than(v: &component::Val, limit: usize) -> bool {
+    use component::Val as C;
+    match v {
+        C::String(s) => s.len() > limit,
+        C::List(items) => items.len() > limit || items.iter().any(|i| holds_more_than(i, limit)),
+        C::Option(Some(v)) => holds_more_than(v, limit),
+        C::Result(Ok(Some(v)) | Err(Some(v))) => holds_more_than(v, limit),
+        _ => false,
     }
 }

@@ -51,13 +51,9 @@ pub(super) async fn call_core(
                 let len = bytes.len() as u32;
                 let realloc =
                     realloc.expect("checked at load: a plugin taking a list exports cabi_realloc");
-                let to = allocate(caller, realloc, 1, len)
-                    .await
-                    .map_err(|e| plugin_fault(e, &format!("{label} (cabi_realloc)")))?;
-                let Ok(dest) = crate::host::bytes_mut(memory.data_mut(&mut *caller), to, len)
-                else {
-                    wasmtime::bail!("{label}: the plugin's cabi_realloc gave {to}, outside its memory (a fault in the plugin)");
-                };
+                let to = allocate(caller, (realloc, memory), len, label, "the plugin's").await?;
+                let dest = crate::host::bytes_mut(memory.data_mut(&mut *caller), to, len)
+                    .expect("checked by allocate");
                 dest.copy_from_slice(&bytes);
                 flat.push(Val::I32(to as i32));
                 flat.push(Val::I32(len as i32));

@@ -230,19 +230,25 @@ enum Reply {
 }
 
 /// The error of a call into a plugin, as the calling process's exit
-/// reason: the function, then what happened. Requests to end the process
-/// (a WASI exit, a memory limit) pass through as they are.
+/// reason: the function, then what happened. A plugin that calls WASI's
+/// exit faults: it may not end its caller, least of all as `normal`.
 fn plugin_fault(e: wasmtime::Error, label: &str) -> wasmtime::Error {
     if let Some(limit) = e.downcast_ref::<crate::process::MemoryLimitExceeded>() {
         return wasmtime::format_err!("{label}: {limit}");
-    }
-    if e.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() {
-        return e;
     }
     wasmtime::format_err!("{label} failed: {}", reason(&e))
 }
 
 fn reason(e: &wasmtime::Error) -> String {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return format!(
+            "the plugin called WASI's exit({}), which a plugin may not (a fault in the plugin)",
+            exit.0
+        );
+    }
+    if e.downcast_ref::<ImportInRealloc>().is_some() {
+        return ImportInRealloc.to_string();
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::StackOverflow) => {
             "call stack exhausted (the calling process's stack limit; raise it with --max-stack)"
@@ -251,4 +257,47 @@ fn reason(e: &wasmtime::Error) -> String {
         Some(trap) => trap.to_string(),
         None => e.root_cause().to_string(),
     }
+}
+
+/// The trap of an import called while a `cabi_realloc` allocates for a
+/// plugin call.
+#[derive(Debug)]
+struct ImportInRealloc;
+
+impl fmt::Display for ImportInRealloc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("its cabi_realloc called an import while allocating for a plugin call, which the canonical ABI forbids (a realloc may only allocate)")
+    }
+}
+
+impl std::error::Error for ImportInRealloc {}
+
+/// The store's call hook in processes that import a plugin, enforcing
+/// that a `cabi_realloc` allocating for a plugin call (see
+/// [`ProcessState::allocating`]) only allocates: it may not call back into
+/// wasm (a plugin call from inside it would nest another call, on a fiber
+/// stack of its own, and so on until the pool had none left for anyone),
+/// and an import it called (a plugin's or WASI's, which mark the state)
+/// traps as it returns. A hook cannot refuse every import as it is entered:
+/// wasmtime's own libcalls (`memory.grow`, `memory.copy`, an epoch check)
+/// enter the host too, and allocators use them.
+pub(crate) fn forbid_imports_in_realloc(
+    mut store: wasmtime::StoreContextMut<'_, ProcessState>,
+    hook: wasmtime::CallHook,
+) -> wasmtime::Result<()> {
+    use wasmtime::CallHook;
+    let Some(depth) = store.data().allocating else {
+        return Ok(());
+    };
+    let state = store.data_mut();
+    match hook {
+        CallHook::CallingWasm if depth > 0 => return Err(wasmtime::Error::new(ImportInRealloc)),
+        CallHook::CallingWasm => state.allocating = Some(depth + 1),
+        CallHook::ReturningFromWasm => state.allocating = Some(depth.saturating_sub(1)),
+        CallHook::ReturningFromHost if state.left_realloc => {
+            return Err(wasmtime::Error::new(ImportInRealloc))
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -3,6 +3,10 @@
 //! start of each of its functions; the plugin counts the calls per process,
 //! and a guest reads them through the plugin's WIT (`count`, `total`).
 //!
+//! Functions that the guest's `cabi_realloc` can reach are left as they
+//! are: while it allocates for a plugin call, it may call no import (the
+//! canonical ABI's rule, which the VM enforces).
+//!
 //! ```ignore
 //! let vm = Vm::builder().native_plugin(call_counter::plugin()).build()?;
 //! ```
@@ -75,6 +79,7 @@ pub fn instrument(module: &[u8]) -> Result<Vec<u8>, String> {
         imported,
         hit_type: types,
         next: imported,
+        skip: reached_from_realloc(module)?,
     };
     let mut out = wasm_encoder::Module::new();
     counter
@@ -92,6 +97,80 @@ struct Instrument {
     hit_type: u32,
     /// The original index of the next function body.
     next: u32,
+    /// Functions left uncounted: those `cabi_realloc` can reach.
+    skip: std::collections::HashSet<u32>,
+}
+
+/// The functions the module's exported `cabi_realloc` can reach through
+/// calls (every function in a table too, if one of them calls indirectly).
+fn reached_from_realloc(module: &[u8]) -> Result<std::collections::HashSet<u32>, String> {
+    use wasmparser::Operator;
+    let err = |e: wasmparser::BinaryReaderError| e.to_string();
+    let (mut imported, mut realloc) = (0, None);
+    let mut calls: Vec<(Vec<u32>, bool)> = Vec::new();
+    let mut in_tables = Vec::new();
+    for payload in Parser::new(0).parse_all(module) {
+        match payload.map_err(err)? {
+            Payload::ImportSection(reader) => {
+                for imports in reader {
+                    for import in imports.map_err(err)? {
+                        if matches!(import.map_err(err)?.1.ty, TypeRef::Func(_)) {
+                            imported += 1;
+                        }
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(err)?;
+                    if export.name == "cabi_realloc"
+                        && export.kind == wasmparser::ExternalKind::Func
+                    {
+                        realloc = Some(export.index);
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader {
+                    if let wasmparser::ElementItems::Functions(fs) = element.map_err(err)?.items {
+                        for f in fs {
+                            in_tables.push(f.map_err(err)?);
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let (mut callees, mut indirect) = (Vec::new(), false);
+                let mut reader = body.get_operators_reader().map_err(err)?;
+                while !reader.eof() {
+                    match reader.read().map_err(err)? {
+                        Operator::Call { function_index }
+                        | Operator::ReturnCall { function_index } => callees.push(function_index),
+                        Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => {
+                            indirect = true
+                        }
+                        _ => {}
+                    }
+                }
+                calls.push((callees, indirect));
+            }
+            _ => {}
+        }
+    }
+    let mut reached = std::collections::HashSet::new();
+    let mut todo: Vec<u32> = realloc.into_iter().collect();
+    while let Some(f) = todo.pop() {
+        if f < imported || !reached.insert(f) {
+            continue;
+        }
+        if let Some((callees, indirect)) = calls.get((f - imported) as usize) {
+            todo.extend(callees);
+            if *indirect {
+                todo.extend(&in_tables);
+            }
+        }
+    }
+    Ok(reached)
 }
 
 impl Reencode for Instrument {
@@ -135,8 +214,10 @@ impl Reencode for Instrument {
         func: wasmparser::FunctionBody<'_>,
     ) -> Result<(), Error<Self::Error>> {
         let mut f = self.new_function_with_parsed_locals(&func)?;
-        f.instruction(&wasm_encoder::Instruction::I32Const(self.next as i32));
-        f.instruction(&wasm_encoder::Instruction::Call(self.imported));
+        if !self.skip.contains(&self.next) {
+            f.instruction(&wasm_encoder::Instruction::I32Const(self.next as i32));
+            f.instruction(&wasm_encoder::Instruction::Call(self.imported));
+        }
         self.next += 1;
         let mut reader = func.get_operators_reader()?;
         while !reader.eof() {
