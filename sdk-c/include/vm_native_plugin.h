@@ -27,7 +27,8 @@
  *
  * States: `create` makes one per process, on its first call to the plugin
  * (return NULL if it cannot: that process's calls then fail); `drop` frees
- * it when the process ends. A state may move between threads; the VM makes
+ * it when the process ends; `size` says what it holds. Each state counts
+ * against the VM's --max-plugin-instances. A state may move between threads; the VM makes
  * one call with it at a time. Calls with different states may run at the
  * same time on different threads.
  *
@@ -44,8 +45,9 @@
 extern "C" {
 #endif
 
-/* The C ABI's version; the VM refuses a table of another. */
-#define VM_NATIVE_PLUGIN_ABI 1
+/* The C ABI's version. Version 2 added `size`; the VM loads tables of
+ * version 1 and 2, and refuses others. */
+#define VM_NATIVE_PLUGIN_ABI 2
 
 /* Value kinds. */
 #define VM_NP_NONE 0
@@ -92,6 +94,13 @@ typedef struct vm_native_plugin {
     void (*drop)(void *state);   /* may be NULL: states that need no freeing */
     uint32_t (*call)(void *state, size_t function, const vm_np_value_t *args, size_t nargs,
                      vm_np_return_t *out); /* required */
+    /* May be NULL. The bytes of the VM process's memory a state holds
+     * (the state itself and what it owns): the VM measures it after each
+     * call and charges it to the calling process's budget (--max-mailbox)
+     * and the VM's (--max-host-memory); a call that would take either past
+     * its limit ends the caller with a reason saying so. Without it, a
+     * state is charged a fixed 64 bytes, whatever it holds. */
+    size_t (*size)(const void *state);
 } vm_native_plugin_t;
 
 /* A string literal as borrowed bytes (without its NUL): VM_NP_STR in an

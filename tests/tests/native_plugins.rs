@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use vm_plugin::Plugin;
 use vm_reference::{ExitReason, VmError};
 use vm_tests::{
-    as_guest, c_guest, kv_component, kv_plugin, native_library, run_file_on, rust_guest, test_vm,
-    KV_TRANSCRIPT,
+    as_guest, c_guest, kv_component, kv_plugin, native_library, panics, run_file_on, rust_guest,
+    test_vm, KV_TRANSCRIPT,
 };
 
 #[tokio::test]
@@ -262,23 +262,45 @@ const HASH_GUEST: &str = r#"(module
 
 #[tokio::test]
 async fn a_plugin_written_in_c_runs_from_its_shared_library() {
+    // A table of the current C ABI, and one of version 1 (without `size`).
+    for library in ["libhash.so", "libhash-v1.so"] {
+        let vm = test_vm()
+            .native_plugin_file(native_library(library))
+            .build()
+            .unwrap();
+        let module = vm.load("hash.wat", HASH_GUEST.as_bytes()).unwrap();
+        let outcome = vm.run(&module, &["hash"]).await.unwrap();
+        // FNV-1a of "hello".
+        assert_eq!(vm.captured_stdout(), "a430d84680aabd0b", "{library}");
+        match &outcome.reason {
+            ExitReason::Trap(t) => {
+                assert!(
+                    t.contains("plugin:hash/digest.fail failed: asked to fail"),
+                    "{library}: {t}"
+                )
+            }
+            other => panic!("{library}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_null_pointer_with_a_length_from_a_library_is_refused_not_read() {
+    panics::watch();
     let vm = test_vm()
-        .native_plugin_file(native_library("libhash.so"))
+        .native_plugin_file(native_library("libhash-null-result.so"))
         .build()
         .unwrap();
     let module = vm.load("hash.wat", HASH_GUEST.as_bytes()).unwrap();
     let outcome = vm.run(&module, &["hash"]).await.unwrap();
-    // FNV-1a of "hello".
-    assert_eq!(vm.captured_stdout(), "a430d84680aabd0b");
     match &outcome.reason {
-        ExitReason::Trap(t) => {
-            assert!(
-                t.contains("plugin:hash/digest.fail failed: asked to fail"),
-                "{t}"
-            )
-        }
+        ExitReason::Trap(t) => assert!(
+            t.contains("plugin:hash/digest.hex failed: returned a string or list at a null pointer with length 16 (a fault in the plugin)"),
+            "{t}"
+        ),
         other => panic!("{other:?}"),
     }
+    assert_eq!(panics::take(), 0, "the VM panicked");
 }
 
 #[test]
@@ -291,7 +313,7 @@ fn shared_libraries_that_cannot_work_are_refused_naming_the_file_and_the_fix() {
     let text = refused("libhash-wrong-abi.so");
     assert!(
         text.contains(
-            "libhash-wrong-abi.so: was built for native plugin ABI 99; this VM serves ABI 1"
+            "libhash-wrong-abi.so: was built for native plugin ABI 99; this VM serves ABI 1 and 2"
         ) && text.contains("rebuild it"),
         "{text}"
     );
@@ -303,6 +325,20 @@ fn shared_libraries_that_cannot_work_are_refused_naming_the_file_and_the_fix() {
     let text = refused("libhash-no-entry.so");
     assert!(
         text.contains("exports no `vm_native_plugin_v1`") && text.contains("export_native_plugin!"),
+        "{text}"
+    );
+    // Loaded with every symbol bound: one that nothing defines is named at
+    // load, where it used to abort the VM at the first call.
+    let text = refused("libhash-unresolved.so");
+    assert!(
+        text.contains(
+            "needs the symbol `vm_np_nothing_defines_this`, which nothing loaded defines"
+        ),
+        "{text}"
+    );
+    let text = refused("libhash-null-wit.so");
+    assert!(
+        text.contains("its table's wit is a null pointer with length"),
         "{text}"
     );
     let text = refused("libmissing.so");
@@ -459,4 +495,74 @@ async fn a_native_plugins_state_survives_hibernation_and_a_wasm_instance_does_no
         assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
         assert_eq!(run.stdout, format!("stored\nafter waking: {found}\n"));
     }
+}
+
+/// A plugin whose per-process state is a buffer the guest grows, measured
+/// by its capacity.
+fn growing() -> Plugin {
+    const WIT: &str = "package plugin:grow@1.0.0; interface store { \
+        @since(version = 1.0.0) push: func(n: u32); \
+        @since(version = 1.0.0) len: func() -> u32; }";
+    Plugin::builder(WIT, Vec::<u8>::new)
+        .func("store.push", |v: &mut Vec<u8>, (n,): (u32,)| {
+            v.extend(std::iter::repeat_n(7, n as usize));
+        })
+        .func("store.len", |v: &mut Vec<u8>, (): ()| v.len() as u32)
+        .state_size(|v: &Vec<u8>| v.capacity())
+        .build()
+}
+
+/// A guest that pushes `n` bytes `times` times, then exits with 0.
+fn pusher(n: u32, times: u32) -> String {
+    format!(
+        r#"(module
+            (import "plugin:grow/store@1" "push" (func $push (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") (local $i i32)
+                (loop $again
+                    (call $push (i32.const {n}))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $again (i32.lt_u (local.get $i) (i32.const {times}))))))"#
+    )
+}
+
+#[tokio::test]
+async fn a_native_state_is_charged_to_its_process_and_takes_an_instance_slot() {
+    panics::watch();
+    let vm = test_vm()
+        .native_plugin(growing())
+        .max_mailbox(256 << 10)
+        .max_plugin_instances(1)
+        .build()
+        .unwrap();
+    // 100 KiB fits the process's 256 KiB.
+    let module = vm.load("small.wat", pusher(1024, 100).as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["small"]).await.unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
+    // A megabyte does not: the call that grows past it ends the caller.
+    let module = vm
+        .load("large.wat", pusher(64 << 10, 16).as_bytes())
+        .unwrap();
+    let outcome = vm.run(&module, &["large"]).await.unwrap();
+    match &outcome.reason {
+        ExitReason::Trap(t) => assert!(
+            t.contains("limit-reached: plugin plugin:grow's state for this process, of")
+                && t.contains("over its limit of 262144 bytes (raise it with --max-mailbox)"),
+            "{t}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Each state took the one slot and gave it back as its process ended:
+    // processes one after another each get it.
+    for _ in 0..3 {
+        let outcome = vm.run(&module_small(&vm), &["again"]).await.unwrap();
+        assert_eq!(outcome.reason, ExitReason::Normal);
+    }
+    vm.kill_all().await;
+    assert_eq!(vm.host_memory_held(), 0, "a state's charge outlived it");
+    assert_eq!(panics::take(), 0, "the VM panicked");
+}
+
+fn module_small(vm: &vm_reference::Vm) -> vm_reference::Module {
+    vm.load("again.wat", pusher(16, 1).as_bytes()).unwrap()
 }

@@ -16,8 +16,9 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-/// The C ABI's version; the VM refuses a library of another.
-pub const ABI_VERSION: u32 = 1;
+/// The C ABI's version. Version 2 added [`FfiPlugin::size`]; the VM
+/// loads libraries of version 1 and 2 and refuses others.
+pub const ABI_VERSION: u32 = 2;
 
 /// The symbol a plugin library exports: `const FfiPlugin *vm_native_plugin_v1(void)`.
 pub const ENTRY_SYMBOL: &str = "vm_native_plugin_v1";
@@ -41,16 +42,20 @@ impl FfiStr {
         }
     }
 
-    /// The bytes.
+    /// The bytes; `None` for a null pointer with a non-zero length, which
+    /// is refused rather than read.
     ///
     /// # Safety
-    /// `ptr` must point to `len` readable bytes for the returned lifetime.
-    pub unsafe fn bytes<'a>(&self) -> &'a [u8] {
+    /// A non-null `ptr` must point to `len` readable bytes for the returned
+    /// lifetime.
+    pub unsafe fn bytes<'a>(&self) -> Option<&'a [u8]> {
         if self.len == 0 {
-            &[]
+            Some(&[])
+        } else if self.ptr.is_null() {
+            None
         } else {
             // SAFETY: as the caller promises.
-            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+            Some(unsafe { std::slice::from_raw_parts(self.ptr, self.len) })
         }
     }
 }
@@ -111,6 +116,10 @@ pub struct FfiPlugin {
             out: *mut FfiReturn,
         ) -> u32,
     >,
+    /// Bytes of the host's memory a state holds (since version 2), which
+    /// the VM charges to the state's process after each call; may be null
+    /// (the state is then charged a fixed amount).
+    pub size: Option<unsafe extern "C" fn(state: *const c_void) -> usize>,
 }
 
 /// The value's C form, borrowing its bytes.
@@ -136,13 +145,14 @@ pub fn to_ffi(v: &Value) -> FfiValue {
 }
 
 /// A value from its C form, copying its bytes; `None` for kind 0, an
-/// unknown kind, or a string that is not UTF-8.
+/// unknown kind, a string that is not UTF-8, or bytes at a null pointer
+/// with a non-zero length.
 ///
 /// # Safety
 /// A string's or list's `bytes` must be readable.
 pub unsafe fn from_ffi(v: &FfiValue) -> Option<Value> {
     // SAFETY: as the caller promises.
-    let bytes = || unsafe { v.bytes.bytes() }.to_vec();
+    let bytes = || unsafe { v.bytes.bytes() }.map(<[u8]>::to_vec);
     Some(match v.kind {
         1 => Value::Bool(v.bits != 0),
         2 => Value::U8(v.bits as u8),
@@ -153,8 +163,8 @@ pub unsafe fn from_ffi(v: &FfiValue) -> Option<Value> {
         7 => Value::S16(v.bits as i16),
         8 => Value::S32(v.bits as i32),
         9 => Value::S64(v.bits as i64),
-        10 => Value::String(String::from_utf8(bytes()).ok()?),
-        11 => Value::Bytes(bytes()),
+        10 => Value::String(String::from_utf8(bytes()?).ok()?),
+        11 => Value::Bytes(bytes()?),
         _ => return None,
     })
 }
@@ -215,6 +225,21 @@ unsafe extern "C" fn drop_state(state: *mut c_void) {
         let state = unsafe { Box::from_raw(state.cast::<FfiState>()) };
         let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
     }
+}
+
+unsafe extern "C" fn state_size(state: *const c_void) -> usize {
+    let Some(plugin) = EXPORTED.get().and_then(|e| e.plugin.as_ref()) else {
+        return 0;
+    };
+    if state.is_null() {
+        return 0;
+    }
+    // SAFETY: made by `create`; the VM measures it between calls.
+    let state = unsafe { &*state.cast::<FfiState>() };
+    catch_unwind(AssertUnwindSafe(|| {
+        std::mem::size_of_val(&*state.state) + plugin.state_size(&state.state)
+    }))
+    .unwrap_or(0)
 }
 
 unsafe extern "C" fn call(
@@ -318,6 +343,7 @@ pub fn entry(make: fn() -> Plugin) -> *const FfiPlugin {
                 create: Some(create),
                 drop: Some(drop_state),
                 call: Some(call),
+                size: Some(state_size),
             },
         };
         exported.table.error = FfiStr::new(exported.error.as_bytes());

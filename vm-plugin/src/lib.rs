@@ -85,7 +85,11 @@ pub struct Plugin {
     new_state: Box<dyn Fn() -> State + Send + Sync>,
     functions: Vec<Function>,
     transform: Option<Box<Transform>>,
+    state_size: Option<Box<StateSize>>,
 }
+
+/// Measures a process's state: the bytes of the host's memory it holds.
+pub type StateSize = dyn Fn(&State) -> usize + Send + Sync;
 
 /// A module transform: takes a guest module's bytes when the VM loads it,
 /// returns the module to run instead, or why it cannot.
@@ -115,6 +119,7 @@ impl Plugin {
                 new_state: Box::new(move || Box::new(new_state())),
                 functions: Vec::new(),
                 transform: None,
+                state_size: None,
             },
             _state: std::marker::PhantomData,
         }
@@ -133,7 +138,21 @@ impl Plugin {
             new_state: Box::new(new_state),
             functions,
             transform: None,
+            state_size: None,
         }
+    }
+
+    /// Gives a plugin made by [`Plugin::from_functions`] its state's
+    /// measure (see [`PluginBuilder::state_size`]).
+    pub fn with_state_size(mut self, size: Box<StateSize>) -> Plugin {
+        self.state_size = Some(size);
+        self
+    }
+
+    /// The bytes of the host's memory `state` holds beyond its own value,
+    /// as the plugin measures it (0 for a plugin that does not).
+    pub fn state_size(&self, state: &State) -> usize {
+        self.state_size.as_ref().map_or(0, |size| size(state))
     }
 
     /// The plugin's WIT text.
@@ -228,6 +247,18 @@ impl<S: Send + 'static> PluginBuilder<S> {
         f: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
     ) -> Self {
         self.plugin.transform = Some(Box::new(f));
+        self
+    }
+
+    /// Says how many bytes of the host's memory a process's state holds
+    /// beyond its own value (what its maps, vectors and strings own). The
+    /// VM measures the state after each call and charges it to the calling
+    /// process's budget (`--max-mailbox`) and the VM's (`--max-host-memory`):
+    /// a call that would take either past its limit ends the caller with a
+    /// reason saying so, as any other thing a process asks the VM to hold.
+    /// Without it, the state is charged its own value's size alone.
+    pub fn state_size(mut self, f: impl Fn(&S) -> usize + Send + Sync + 'static) -> Self {
+        self.plugin.state_size = Some(Box::new(move |s| s.downcast_ref::<S>().map_or(0, &f)));
         self
     }
 

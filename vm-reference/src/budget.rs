@@ -202,6 +202,11 @@ impl Charge {
             cost: 0,
         }
     }
+
+    /// The bytes it charges.
+    pub fn cost(&self) -> usize {
+        self.cost
+    }
 }
 
 impl Drop for Charge {

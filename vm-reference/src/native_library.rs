@@ -15,10 +15,31 @@ use vm_abi::plugin::{Package, Returns};
 use vm_plugin::ffi::{from_ffi, to_ffi, FfiPlugin, FfiReturn, FfiStr, FfiValue};
 use vm_plugin::{Function, Handler, Outcome, Plugin, Returned, State, Value};
 
-/// A loaded library and its table, which lives as long as the library.
+/// A loaded library and a copy of its table (of either version).
 struct Library {
-    table: *const FfiPlugin,
+    table: FfiPlugin,
     _library: libloading::Library,
+}
+
+/// The table of C ABI version 1: version 2's without `size`.
+#[repr(C)]
+struct FfiPluginV1 {
+    abi_version: u32,
+    error: FfiStr,
+    wit: FfiStr,
+    functions: *const FfiStr,
+    function_count: usize,
+    create: Option<unsafe extern "C" fn() -> *mut std::ffi::c_void>,
+    drop: Option<unsafe extern "C" fn(state: *mut std::ffi::c_void)>,
+    call: Option<
+        unsafe extern "C" fn(
+            state: *mut std::ffi::c_void,
+            function: usize,
+            args: *const FfiValue,
+            nargs: usize,
+            out: *mut FfiReturn,
+        ) -> u32,
+    >,
 }
 
 // SAFETY: the table is immutable and the library stays loaded while this
@@ -30,8 +51,7 @@ unsafe impl Sync for Library {}
 
 impl Library {
     fn table(&self) -> &FfiPlugin {
-        // SAFETY: checked non-null at load; lives as long as the library.
-        unsafe { &*self.table }
+        &self.table
     }
 }
 
@@ -66,13 +86,28 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
         problem,
         hint: hint.to_string(),
     };
+    // Every symbol is bound now (RTLD_NOW), so a library that needs one
+    // nothing defines is refused here, naming it, rather than aborting the
+    // VM at its first call.
     // SAFETY: loading a library runs its initialisers: native code the user
     // chose to trust (--native-plugin says it runs outside the sandbox).
-    let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
-        fail(
-            format!("cannot be loaded: {e}"),
-            "give the path of a shared library built for this machine (a Rust cdylib, or C with -shared -fPIC)",
-        )
+    let library = unsafe {
+        use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+        Library::open(Some(path), RTLD_NOW | RTLD_LOCAL)
+    }
+    .map(libloading::Library::from)
+    .map_err(|e| {
+        let e = e.to_string();
+        match e.split_once("undefined symbol: ") {
+            Some((_, symbol)) => fail(
+                format!("needs the symbol `{}`, which nothing loaded defines", symbol.trim()),
+                "link the library against what defines it (-l…), or define it",
+            ),
+            None => fail(
+                format!("cannot be loaded: {e}"),
+                "give the path of a shared library built for this machine (a Rust cdylib, or C with -shared -fPIC)",
+            ),
+        }
     })?;
     let symbol = vm_plugin::ENTRY_SYMBOL;
     // SAFETY: the symbol's type is the C ABI's entry, `const FfiPlugin *(void)`.
@@ -95,15 +130,34 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     // another layout.
     // SAFETY: every version's table starts with its u32 version.
     let version = unsafe { std::ptr::read(table.cast::<u32>()) };
-    if version != vm_plugin::ABI_VERSION {
-        return Err(fail(
-            format!(
-                "was built for native plugin ABI {version}; this VM serves ABI {}",
-                vm_plugin::ABI_VERSION
-            ),
-            "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
-        ));
-    }
+    let table = match version {
+        // SAFETY: a table of version 1 has version 1's layout.
+        1 => {
+            let v1 = unsafe { std::ptr::read(table.cast::<FfiPluginV1>()) };
+            FfiPlugin {
+                abi_version: v1.abi_version,
+                error: v1.error,
+                wit: v1.wit,
+                functions: v1.functions,
+                function_count: v1.function_count,
+                create: v1.create,
+                drop: v1.drop,
+                call: v1.call,
+                size: None,
+            }
+        }
+        // SAFETY: as above, for this version.
+        vm_plugin::ABI_VERSION => unsafe { std::ptr::read(table) },
+        _ => {
+            return Err(fail(
+                format!(
+                    "was built for native plugin ABI {version}; this VM serves ABI 1 and {}",
+                    vm_plugin::ABI_VERSION
+                ),
+                "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
+            ))
+        }
+    };
     let library = Arc::new(Library {
         table,
         _library: library,
@@ -125,14 +179,20 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
         ));
     }
     // SAFETY: the table's strings are readable while the library is loaded.
-    let text = |s: &FfiStr| String::from_utf8_lossy(unsafe { s.bytes() }).into_owned();
+    let text = |what: &str, s: &FfiStr| match unsafe { s.bytes() } {
+        Some(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+        None => Err(fail(
+            format!("its table's {what} is a null pointer with length {}", s.len),
+            "point it at the bytes, or give it length 0",
+        )),
+    };
     if t.error.len > 0 {
         return Err(fail(
-            format!("could not start: {}", text(&t.error)),
+            format!("could not start: {}", text("error", &t.error)?),
             "fix the plugin",
         ));
     }
-    let wit = text(&t.wit);
+    let wit = text("wit", &t.wit)?;
     let package = Package::parse(&name, &wit).map_err(|e| {
         fail(
             format!("its WIT is not a plugin package: {e:#}"),
@@ -141,8 +201,8 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     })?;
     let names: Vec<String> = (0..t.function_count)
         // SAFETY: `functions` holds `function_count` entries.
-        .map(|i| text(unsafe { &*t.functions.add(i) }))
-        .collect();
+        .map(|i| text("function name", unsafe { &*t.functions.add(i) }))
+        .collect::<Result<_, _>>()?;
     let mut functions = Vec::new();
     for (index, path) in names.iter().enumerate() {
         let declared = path.split_once('.').and_then(|(iface, func)| {
@@ -180,8 +240,20 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
             library: creator.clone(),
         })
     };
+    let measure = library.clone();
+    let size = move |state: &State| -> usize {
+        let state = state
+            .downcast_ref::<LibraryState>()
+            .expect("the state this plugin made");
+        match measure.table().size {
+            // SAFETY: the library's `size`, per the C ABI, between calls.
+            Some(size) if !state.state.is_null() => unsafe { size(state.state) },
+            _ => 0,
+        }
+    };
     // The VM checks the functions against the WIT, as for any native plugin.
-    Ok((name, Plugin::from_functions(wit, new_state, functions)))
+    let plugin = Plugin::from_functions(wit, new_state, functions).with_state_size(Box::new(size));
+    Ok((name, plugin))
 }
 
 /// One call through the C ABI.
@@ -224,6 +296,12 @@ fn call(
         });
     }
     if out.value.kind != 0 && value.is_none() {
+        if out.value.bytes.ptr.is_null() && out.value.bytes.len > 0 {
+            return Err(format!(
+                "returned a string or list at a null pointer with length {} (a fault in the plugin)",
+                out.value.bytes.len
+            ));
+        }
         return Err("returned a value of an unknown kind, or a string that is not UTF-8 (a fault in the plugin)".into());
     }
     let wrong =

@@ -362,6 +362,10 @@ fn build_native_plugins(root: &Path) -> Result<()> {
         ("libhash-wrong-abi.so", Some("-DWRONG_ABI")),
         ("libhash-undeclared.so", Some("-DUNDECLARED")),
         ("libhash-no-entry.so", Some("-DNO_ENTRY")),
+        ("libhash-unresolved.so", Some("-DUNRESOLVED")),
+        ("libhash-null-wit.so", Some("-DNULL_WIT")),
+        ("libhash-null-result.so", Some("-DNULL_RESULT")),
+        ("libhash-v1.so", Some("-DABI_V1")),
     ] {
         let target = out.join(name);
         if up_to_date(&target, &[&source, &header]) {

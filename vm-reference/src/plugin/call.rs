@@ -98,6 +98,7 @@ impl LoadedPlugin {
         let state = self.native_state(&mut caller, plugin)?;
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(state, values)));
+        self.charge_state(&mut caller, plugin)?;
         let reply = match outcome {
             Ok(Ok(returned)) => lay_out(f, returned)
                 .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)"))?,
@@ -185,6 +186,7 @@ impl LoadedPlugin {
                 }
             }
         };
+        self.charge_state(caller, plugin)?;
         match outcome {
             Ok(Ok(returned)) => lay_out(f, returned)
                 .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)")),

@@ -3,6 +3,7 @@
 
 use super::native::panic_text;
 use super::{plugin_fault, reason, Kind, LoadedPlugin};
+use crate::budget::Charge;
 use crate::process::ProcessState;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,10 +26,16 @@ pub(crate) struct PluginInstance {
     instance: Instance,
     /// A native plugin's state for the process.
     native: Option<vm_plugin::State>,
-    /// Gives the slot back to the VM's count when the process ends (a
-    /// native plugin's state takes none).
-    _slot: Option<Slot>,
+    /// What a native state holds, charged to the process (as measured
+    /// after its last call).
+    charge: Charge,
+    /// Gives the slot back to the VM's count when the process ends.
+    _slot: Slot,
 }
+
+/// What a native state costs beyond what it measures: its box and the
+/// VM's record of it.
+const NATIVE_STATE_BASE: usize = 64;
 
 #[derive(Clone, Copy)]
 pub(super) enum Instance {
@@ -58,16 +65,7 @@ impl LoadedPlugin {
             return Ok(p.instance);
         }
         let node = caller.data().node.clone();
-        let limit = node.plugin_instance_limit;
-        if node.plugin_instances.fetch_add(1, Ordering::Relaxed) >= limit {
-            node.plugin_instances.fetch_sub(1, Ordering::Relaxed);
-            wasmtime::bail!(
-                "limit-reached: {limit} plugin instances are in use, the VM's limit, so plugin {} could not start for this process (raise it with --max-plugin-instances)",
-                self.package.package_name()
-            );
-        }
-        let slot = Slot(node.clone());
-        node.plugin_instantiations.fetch_add(1, Ordering::Relaxed);
+        let slot = self.slot(&node)?;
         let name = self.package.package_name();
         let started = |e: wasmtime::Error| {
             if crate::map_limit::is_out_of_memory(&e) {
@@ -106,8 +104,23 @@ impl LoadedPlugin {
             }
             Kind::Native { .. } => unreachable!("a native plugin has a state, not an instance"),
         };
-        self.store_instance(caller, instance, None, Some(slot));
+        self.store_instance(caller, instance, None, slot);
         Ok(instance)
+    }
+
+    /// One of the VM's `--max-plugin-instances`, for a process's instance
+    /// or native state.
+    fn slot(&self, node: &Arc<crate::node::Node>) -> wasmtime::Result<Slot> {
+        let limit = node.plugin_instance_limit;
+        if node.plugin_instances.fetch_add(1, Ordering::Relaxed) >= limit {
+            node.plugin_instances.fetch_sub(1, Ordering::Relaxed);
+            wasmtime::bail!(
+                "limit-reached: {limit} plugin instances are in use, the VM's limit, so plugin {} could not start for this process (raise it with --max-plugin-instances)",
+                self.package.package_name()
+            );
+        }
+        node.plugin_instantiations.fetch_add(1, Ordering::Relaxed);
+        Ok(Slot(node.clone()))
     }
 
     pub(super) fn store_instance(
@@ -115,7 +128,7 @@ impl LoadedPlugin {
         caller: &mut Caller<'_, ProcessState>,
         instance: Instance,
         native: Option<vm_plugin::State>,
-        slot: Option<Slot>,
+        slot: Slot,
     ) {
         let plugins = &mut caller.data_mut().plugins;
         if plugins.len() <= self.index {
@@ -124,6 +137,7 @@ impl LoadedPlugin {
         plugins[self.index] = Some(Box::new(PluginInstance {
             instance,
             native,
+            charge: Charge::none(),
             _slot: slot,
         }));
     }
@@ -136,6 +150,8 @@ impl LoadedPlugin {
     ) -> wasmtime::Result<&'c mut vm_plugin::State> {
         let made = matches!(caller.data().plugins.get(self.index), Some(Some(_)));
         if !made {
+            let node = caller.data().node.clone();
+            let slot = self.slot(&node)?;
             let state =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin.new_state()))
                     .map_err(|p| {
@@ -145,16 +161,55 @@ impl LoadedPlugin {
                             panic_text(p)
                         )
                     })?;
-            caller
-                .data()
-                .node
-                .plugin_instantiations
-                .fetch_add(1, Ordering::Relaxed);
-            self.store_instance(caller, Instance::Native, Some(state), None);
+            self.store_instance(caller, Instance::Native, Some(state), slot);
+            self.charge_state(caller, plugin)?;
         }
         Ok(caller.data_mut().plugins[self.index]
             .as_mut()
             .and_then(|p| p.native.as_mut())
             .expect("made above"))
+    }
+
+    /// Charges a process's native state what it holds now (its value, and
+    /// what the plugin measures it to own), after each call: past the
+    /// process's or the VM's budget, the call fails.
+    pub(super) fn charge_state(
+        &self,
+        caller: &mut Caller<'_, ProcessState>,
+        plugin: &vm_plugin::Plugin,
+    ) -> wasmtime::Result<()> {
+        let budget = caller.data().entry.budget().clone();
+        let Some(Some(instance)) = caller.data_mut().plugins.get_mut(self.index) else {
+            return Ok(());
+        };
+        let Some(state) = instance.native.as_ref() else {
+            return Ok(());
+        };
+        let measured = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::mem::size_of_val(&**state) + plugin.state_size(state)
+        }))
+        .map_err(|p| {
+            wasmtime::format_err!(
+                "plugin {} panicked measuring its state: {}",
+                self.package.package_name(),
+                panic_text(p)
+            )
+        })?;
+        let cost = NATIVE_STATE_BASE.saturating_add(measured);
+        if cost == instance.charge.cost() {
+            return Ok(());
+        }
+        // The old charge goes first: the state replaces what it held.
+        instance.charge = Charge::none();
+        instance.charge = budget.charge(cost).map_err(|refused| {
+            wasmtime::format_err!(
+                "limit-reached: {}",
+                refused.explain(&format!(
+                    "plugin {}'s state for this process, of {cost} bytes,",
+                    self.package.package_name()
+                ))
+            )
+        })?;
+        Ok(())
     }
 }
