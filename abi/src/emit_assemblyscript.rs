@@ -242,6 +242,7 @@ fn plugin_default(v: plugin::Value) -> &'static str {
 pub fn plugin(package: &plugin::Package, header: &str, sdk: &str) -> String {
     use plugin::{ResultLayout, Returns, Value};
     let marker = package.marker();
+    let lines = package.marker_lines().replace('\n', "\\n");
     let functions = || package.interfaces.iter().flat_map(|i| &i.functions);
     let mut out = String::new();
     let _ = writeln!(
@@ -269,9 +270,10 @@ pub fn plugin(package: &plugin::Package, header: &str, sdk: &str) -> String {
 //
 // AssemblyScript source cannot declare a custom section, so a module built
 // with this file carries no `vm:abi` marker for the plugin: the VM judges
-// it by its imports. MARKER is the line the C bindings record.
+// it by its imports' core types alone. MARKER holds the lines the C and
+// Rust bindings record: the version, and each function's WIT type.
 
-export const MARKER: string = "{marker}\n";"#
+export const MARKER: string = "{lines}";"#
     );
     let areas = functions().filter_map(|f| match f.layout {
         ResultLayout::Area { size, align, .. } => Some((size, align)),
@@ -485,7 +487,7 @@ mod tests {
         has_all(
             &ts,
             &[
-                "export const MARKER: string = \"plugin:kv@1.0.0\\n\";\n",
+                "export const MARKER: string = \"plugin:kv@1.0.0\\nplugin:kv/store@1#set func(string, list<u8>)\\n",
                 "const RET: usize = memory.data(16, 8);\n",
                 "// @ts-ignore: decorator\n@external(\"plugin:kv/store@1\", \"get\")\nexport declare function store_get(key_ptr: usize, key_len: usize, ret: usize): void;\n",
                 "@external(\"plugin:kv/store@1\", \"count\")\nexport declare function store_count(): i32;\n",

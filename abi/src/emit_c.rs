@@ -313,6 +313,8 @@ pub fn plugin(package: &plugin::Package, header: &str) -> String {
     let ident = package.ident();
     let up = ident.to_uppercase();
     let marker = package.marker();
+    let lines = package.marker_lines().replace('\n', "\\n");
+    let asm_lines = package.marker_lines().replace('\n', "\\\\n");
     let mut out = String::new();
     let _ = writeln!(out, "/* {header}");
     let _ = writeln!(out, " *\n * The plugin `{marker}` for C and C++ guests.");
@@ -341,7 +343,8 @@ pub fn plugin(package: &plugin::Package, header: &str) -> String {
  * defines over realloc when built with wasi-libc. A freestanding module
  * that calls a function returning one defines its own (and its own free).
  * Including this header records `{marker}` in the module's `vm:abi`
- * section. */
+ * section, and each function's WIT type, which the VM checks against the
+ * loaded plugin's before the module runs. */
 #ifndef PLUGIN_{up}_H
 #define PLUGIN_{up}_H
 
@@ -356,13 +359,13 @@ pub fn plugin(package: &plugin::Package, header: &str) -> String {
 extern "C" {{
 #endif
 
-#define {up}_MARKER "{marker}\n"
+#define {up}_MARKER "{lines}"
 /* Assembler that records {up}_MARKER in the module's `vm:abi` custom
- * section, where the VM and `vm inspect` read which plugin versions a module
- * was built against (as VM_ABI_MARKER_ASM does for vm:host). Every file that
- * includes this header adds the line: the VM reads each line, and repeats
- * are harmless. */
-#define {up}_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"{marker}\\n\"\n.text\n"
+ * section, where the VM and `vm inspect` read which plugin version a module
+ * was built against and each function's WIT type as it sees it (as
+ * VM_ABI_MARKER_ASM does for vm:host). Every file that includes this header
+ * adds the lines: the VM reads each line, and repeats are harmless. */
+#define {up}_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"{asm_lines}\"\n.text\n"
 __asm__({up}_MARKER_ASM);
 
 /* A string a call returned: UTF-8 bytes, not NUL-terminated (print it with
@@ -620,7 +623,9 @@ interface texts {
             &h,
             &[
                 "#ifndef PLUGIN_KV_H\n",
-                "#define KV_MARKER_ASM \".section \\\".custom_section.vm:abi\\\",\\\"\\\",@\\n.ascii \\\"plugin:kv@1.0.0\\\\n\\\"\\n.text\\n\"\n__asm__(KV_MARKER_ASM);\n",
+                "#define KV_MARKER_ASM \".section \\\".custom_section.vm:abi\\\",\\\"\\\",@\\n.ascii \\\"plugin:kv@1.0.0\\\\nplugin:kv/store@1#set func(string, list<u8>)\\\\n",
+                "plugin:kv/store@1#get func(string) -> option<list<u8>>\\\\n",
+                "\\\"\\n.text\\n\"\n__asm__(KV_MARKER_ASM);\n",
                 "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"get\")))\nvoid kv_store_raw_get(const void *key, int32_t key_len, void *ret_);\n",
                 "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"count\")))\nint32_t kv_store_raw_count(void);\n",
                 "void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret_);\n",
@@ -659,7 +664,7 @@ interface texts {
                 "static inline bool all_shapes_texts_nothing(void) {\n    return all_shapes_texts_raw_nothing() == 0;\n}\n",
                 "static inline bool all_shapes_texts_load(const char *err_, size_t err_len, all_shapes_bytes_t *ok, uint8_t *err) {\n",
                 "    __builtin_memcpy(err, ret_.bytes + 4, sizeof *err);\n    ok->ptr = NULL;\n    ok->len = 0;\n    return false;\n",
-                "#define ALL_SHAPES_MARKER \"plugin:all-shapes@1.1.0\\n\"\n",
+                "#define ALL_SHAPES_MARKER \"plugin:all-shapes@1.1.0\\n",
             ],
         );
     }

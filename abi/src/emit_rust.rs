@@ -280,7 +280,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     use crate::plugin::{ResultLayout, Returns, Value};
     let mut out = String::new();
     let _ = writeln!(out, "// {header}");
-    let marker = format!("{}\n", package.marker());
+    let marker = package.marker_lines();
     let _ = writeln!(
         out,
         "//! Bindings of plugin `{}`, for guests using vm-sdk.",
@@ -296,7 +296,7 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     out.push_str("#![allow(dead_code)]\n");
     let (a, b, c) = package.version;
     let _ = writeln!(out, "\n/// The version of `{}` these bindings were generated from.\npub const VERSION: (u32, u32, u32) = ({a}, {b}, {c});\n", package.package_name());
-    let _ = writeln!(out, "/// Records the plugin version the guest was built against in its `vm:abi`\n/// section, so the VM can say which plugin it needs.\n#[cfg(target_arch = \"wasm32\")]\n#[used]\n#[link_section = \"vm:abi\"]\nstatic MARKER: [u8; {}] = *b\"{}\\n\";\n", marker.len(), marker.trim_end());
+    let _ = writeln!(out, "/// Records in the guest's `vm:abi` section the plugin version it was built\n/// against and each function's WIT type as it sees it, so the VM can say\n/// which plugin it needs and refuse one whose types differ.\n#[cfg(target_arch = \"wasm32\")]\n#[used]\n#[link_section = \"vm:abi\"]\nstatic MARKER: [u8; {}] = *b\"{}\";\n", marker.len(), marker.replace('\n', "\\n"));
     let rust = |v: &Value, owned: bool| -> String {
         match v {
             Value::Scalar(s) => match s.wit() {

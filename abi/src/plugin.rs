@@ -64,6 +64,17 @@ pub enum Value {
     Bytes,
 }
 
+impl Value {
+    /// Its WIT type (`string`, `list<u8>`, `u32`).
+    pub fn wit(self) -> &'static str {
+        match self {
+            Value::Scalar(s) => s.wit(),
+            Value::String => "string",
+            Value::Bytes => "list<u8>",
+        }
+    }
+}
+
 /// The scalars a plugin function may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scalar {
@@ -198,6 +209,23 @@ pub struct Buffer {
 }
 
 impl Function {
+    /// Its WIT type without parameter names, as guests' bindings record it
+    /// and the VM compares it: `func(string, list<u8>) -> option<string>`.
+    pub fn wit_type(&self) -> String {
+        let params: Vec<&str> = self.params.iter().map(|(_, v)| v.wit()).collect();
+        let result = match self.returns {
+            Returns::Nothing => String::new(),
+            Returns::One(v) => format!(" -> {}", v.wit()),
+            Returns::Option(v) => format!(" -> option<{}>", v.wit()),
+            Returns::Result(None, None) => " -> result".into(),
+            Returns::Result(Some(ok), None) => format!(" -> result<{}>", ok.wit()),
+            Returns::Result(ok, Some(err)) => {
+                format!(" -> result<{}, {}>", ok.map_or("_", Value::wit), err.wit())
+            }
+        };
+        format!("func({}){result}", params.join(", "))
+    }
+
     /// The core export a plugin module provides for it, for an interface
     /// imported as `module` (`plugin:kv/store@1#get`).
     pub fn export_name(&self, module: &str) -> String {
@@ -310,7 +338,7 @@ impl Package {
                 let t = iface.types.keys().next().expect("not empty");
                 bail!("{full}/{iname} defines type `{t}`: plugin interfaces use bool, integers, string, list<u8>, option and result directly (named types are not in the plugin subset yet)");
             }
-            let module = format!("{full}/{iname}@{}", version.0);
+            let module = format!("{full}/{iname}@{}", Series::of(version));
             let mut functions = Vec::new();
             for func in iface.functions.values() {
                 functions.push(
@@ -348,6 +376,27 @@ impl Package {
         format!("{NAMESPACE}:{}@{a}.{b}.{c}", self.name)
     }
 
+    /// Every line SDK bindings leave in a guest's `vm:abi` section: the
+    /// [`marker`](Package::marker), then each function's WIT type as the
+    /// guest sees it (`plugin:kv/store@1#get func(string) -> option<string>`),
+    /// which the VM compares with the loaded plugin's before the guest runs.
+    /// Each line ends with a newline.
+    pub fn marker_lines(&self) -> String {
+        let mut out = format!("{}\n", self.marker());
+        for iface in &self.interfaces {
+            for f in &iface.functions {
+                out.push_str(&format!("{}#{} {}\n", iface.module, f.name, f.wit_type()));
+            }
+        }
+        out
+    }
+
+    /// The versions a guest built against this one can use: the same major,
+    /// or for `0.x` the same minor too (semver: `0.1` and `0.2` differ).
+    pub fn series(&self) -> Series {
+        Series::of(self.version)
+    }
+
     /// The interface imported as `module` (`plugin:kv/store@1`).
     pub fn interface(&self, module: &str) -> Option<&Interface> {
         self.interfaces.iter().find(|i| i.module == module)
@@ -361,6 +410,62 @@ impl Package {
     /// An AssemblyScript/Rust type-style name (`Kv`).
     pub fn camel(&self) -> String {
         camel(&self.name)
+    }
+}
+
+/// A version: major, minor, patch.
+pub type Version = (u32, u32, u32);
+
+/// The versions that can stand in for one another: a major version, or for
+/// `0.x` a minor one (`0.1` and `0.2` are different series, as semver
+/// says). Import modules name it: `plugin:kv/store@1`, `plugin:kv/store@0.2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Series {
+    /// The major version.
+    pub major: u32,
+    /// The minor version, for major 0 (0 otherwise).
+    pub minor: u32,
+}
+
+impl Series {
+    /// The series a version belongs to.
+    pub fn of((major, minor, _): (u32, u32, u32)) -> Series {
+        Series {
+            major,
+            minor: if major == 0 { minor } else { 0 },
+        }
+    }
+
+    /// Reads the version an import module ends with: a series (`1`,
+    /// `0.2`) or a full version (`1.2.0`, as wit-bindgen names it), with
+    /// the full version if it is one.
+    pub fn parse(text: &str) -> Option<(Series, Option<Version>)> {
+        let parts: Vec<u32> = text
+            .split('.')
+            .map(|p| p.parse().ok().filter(|n: &u32| n.to_string() == p))
+            .collect::<Option<_>>()?;
+        match parts[..] {
+            [major] if major > 0 => Some((Series { major, minor: 0 }, None)),
+            [0, minor] => Some((Series { major: 0, minor }, None)),
+            [a, b, c] => Some((Series::of((a, b, c)), Some((a, b, c)))),
+            _ => None,
+        }
+    }
+
+    /// Whether `version` is of this series.
+    pub fn holds(self, version: (u32, u32, u32)) -> bool {
+        Series::of(version) == self
+    }
+}
+
+impl std::fmt::Display for Series {
+    /// As import modules name it: `1`, `0.2`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.major == 0 {
+            write!(f, "0.{}", self.minor)
+        } else {
+            write!(f, "{}", self.major)
+        }
     }
 }
 
@@ -465,7 +570,7 @@ fn function(
         }
         _ => bail!("every plugin function needs @since(version = …)"),
     };
-    if since > version || since.0 != version.0 {
+    if since > version || !Series::of(version).holds(since) {
         bail!(
             "@since({}.{}.{}) does not fit the package version {}.{}.{}",
             since.0,
@@ -619,6 +724,52 @@ interface store {
         assert!(f("name").needs_guest_realloc());
         assert!(!f("count").needs_plugin_realloc());
         assert_eq!(p.marker(), "plugin:kv@1.2.0");
+    }
+
+    #[test]
+    fn records_each_functions_wit_type_and_its_series() {
+        let p = Package::parse("kv.wit", KV).unwrap();
+        let lines = p.marker_lines();
+        assert!(lines.starts_with("plugin:kv@1.2.0\n"), "{lines}");
+        for line in [
+            "plugin:kv/store@1#set func(string, list<u8>)\n",
+            "plugin:kv/store@1#get func(string) -> option<list<u8>>\n",
+            "plugin:kv/store@1#rename func(string, string) -> result<string, string>\n",
+        ] {
+            assert!(lines.contains(line), "{line} in {lines}");
+        }
+        let zero = Package::parse(
+            "z.wit",
+            "package plugin:z@0.3.1; interface i { @since(version = 0.3.0) f: func() -> result<_, u8>; }",
+        )
+        .unwrap();
+        assert_eq!(zero.interfaces[0].module, "plugin:z/i@0.3");
+        assert_eq!(
+            zero.interfaces[0].functions[0].wit_type(),
+            "func() -> result<_, u8>"
+        );
+        assert_eq!(
+            Series::parse("0.3"),
+            Some((Series { major: 0, minor: 3 }, None))
+        );
+        assert_eq!(
+            Series::parse("0.3.7"),
+            Some((Series { major: 0, minor: 3 }, Some((0, 3, 7))))
+        );
+        assert_eq!(
+            Series::parse("2"),
+            Some((Series { major: 2, minor: 0 }, None))
+        );
+        for bad in ["0", "1.2", "01", "x", ""] {
+            assert_eq!(Series::parse(bad), None, "{bad}");
+        }
+        // A function of 0.2 cannot be in 0.3's package.
+        let err = Package::parse(
+            "z.wit",
+            "package plugin:z@0.3.0; interface i { @since(version = 0.2.0) f: func(); }",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("does not fit"), "{err:#}");
     }
 
     #[test]

@@ -140,11 +140,13 @@ fn test_plugin() -> Plugin {
                 n * 2
             }
         })
-        .func("api.explode", |_, (): ()| -> u32 { panic!("kaboom") })
+        .func("api.explode", |_, (): ()| -> u32 {
+            panic!("kaboom (deliberately)")
+        })
         .func_async("api.explode-later", |_, (): ()| async {
             YieldOnce(false).await;
             if true {
-                panic!("kaboom, later");
+                panic!("kaboom, later (deliberately)");
             }
             0u32
         })

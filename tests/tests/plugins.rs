@@ -210,6 +210,92 @@ async fn another_major_a_missing_function_and_a_wrong_signature_are_refused_nami
 }
 
 #[tokio::test]
+async fn a_guest_built_for_other_wit_types_is_refused_though_the_core_types_agree() {
+    let vm = test_vm().plugin_file(kv_plugin()).build().unwrap();
+    // `get` returns option<list<u8>>; a guest generated from a WIT where it
+    // returns option<string> imports the same core signature, and would
+    // take bytes that are not UTF-8 for a string.
+    let guest = |ty: &str| {
+        format!(
+            r#"(module
+                (@custom "vm:abi" "plugin:kv@1.0.0\nplugin:kv/store@1#get {ty}\n")
+                (import "plugin:kv/store@1" "get" (func (param i32 i32 i32)))
+                (memory (export "memory") 1)
+                (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0))
+                (func (export "_start")))"#
+        )
+    };
+    let text = vm
+        .load(
+            "typed.wat",
+            guest("func(string) -> option<string>").as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("import `plugin:kv/store@1.get`: the guest was built for `get: func(string) -> option<string>`, but plugin:kv 1.0.0 (kv_plugin.wasm) defines `get: func(string) -> option<list<u8>>`"),
+        "{text}"
+    );
+    // u32 and s32 are one core type too.
+    let count = r#"(module
+        (@custom "vm:abi" "plugin:kv/store@1#count func() -> s32\n")
+        (import "plugin:kv/store@1" "count" (func (result i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")))"#;
+    let text = vm
+        .load("count.wat", count.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("built for `count: func() -> s32`, but plugin:kv 1.0.0 (kv_plugin.wasm) defines `count: func() -> u32`"),
+        "{text}"
+    );
+    // The guest's own recorded type, when it agrees, runs.
+    let module = vm
+        .load(
+            "agrees.wat",
+            guest("func(string) -> option<list<u8>>").as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(
+        vm.run(&module, &["agrees"]).await.unwrap().reason,
+        ExitReason::Normal
+    );
+}
+
+#[tokio::test]
+async fn zero_x_minors_are_different_series_as_semver_says() {
+    let zero = |minor: u32| {
+        wat_plugin(
+            &format!("package plugin:zero@0.{minor}.0; interface api {{ @since(version = 0.{minor}.0) n: func() -> u32; }}"),
+            &format!(r#"(memory (export "memory") 1) (func (export "plugin:zero/api@0.{minor}#n") (result i32) (i32.const {minor}))"#),
+        )
+    };
+    let guest = |module: &str| {
+        format!(
+            r#"(module
+                (import "{module}" "n" (func $n (result i32)))
+                (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                (memory (export "memory") 1)
+                (func (export "_start") (call $exit (call $n))))"#
+        )
+    };
+    let vm = test_vm().plugin("zero.wat", zero(2)).build().unwrap();
+    let text = vm
+        .load("old.wat", guest("plugin:zero/api@0.1").as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("the guest needs plugin:zero 0.1.x, but the loaded plugin (zero.wat) is plugin:zero 0.2.0, another major version"),
+        "{text}"
+    );
+    for module in ["plugin:zero/api@0.2", "plugin:zero/api@0.2.0"] {
+        let m = vm.load("same.wat", guest(module).as_bytes()).unwrap();
+        assert_eq!(vm.run(&m, &["same"]).await.unwrap().status, 2, "{module}");
+    }
+}
+
+#[tokio::test]
 async fn plugins_that_cannot_work_are_refused_when_the_vm_is_built() {
     let refused = |name: &str, wat: String| match test_vm().plugin(name, wat).build() {
         Err(VmError::Plugin(e)) => e.to_string(),

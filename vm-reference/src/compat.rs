@@ -7,7 +7,7 @@
 //! happens before instantiation, so an incompatible guest never runs.
 
 use std::fmt;
-use vm_abi::plugin::Package;
+use vm_abi::plugin::{Package, Series};
 use vm_abi::Version;
 use vm_abi::{CoreType, ABI_VERSION, MARKER_SECTION, MODULE_PREFIX};
 use wasmparser::{Parser, Payload, TypeRef, ValType};
@@ -38,6 +38,9 @@ pub struct ModuleInfo {
     pub markers: Vec<(u32, u32, u32)>,
     /// Plugin versions named in the marker section, by plugin name (`kv`).
     pub plugin_markers: Vec<(String, (u32, u32, u32))>,
+    /// Plugin functions' WIT types as the guest's bindings saw them, by
+    /// import (`plugin:kv/store@1`, `get`): `func(string) -> option<string>`.
+    pub plugin_types: Vec<(String, String, String)>,
     /// Exported function names.
     pub exports: Vec<String>,
 }
@@ -136,6 +139,17 @@ impl ModuleInfo {
                         let line = line.trim();
                         if let Some(v) = line.strip_prefix("vm:host@").and_then(parse_version) {
                             info.markers.push(v);
+                        } else if let Some((import, ty)) = line
+                            .strip_prefix(PLUGIN_PREFIX)
+                            .and_then(|_| line.split_once(' '))
+                            .filter(|(import, _)| import.contains('#'))
+                        {
+                            let (module, name) = import.split_once('#').expect("checked");
+                            info.plugin_types.push((
+                                module.to_string(),
+                                name.to_string(),
+                                ty.trim().to_string(),
+                            ));
                         } else if let Some((name, v)) = line
                             .strip_prefix(PLUGIN_PREFIX)
                             .and_then(|rest| rest.split_once('@'))
@@ -283,24 +297,24 @@ impl ModuleInfo {
     pub fn plugins_needed(&self) -> Vec<PluginNeed> {
         let mut needed: Vec<PluginNeed> = Vec::new();
         for import in &self.imports {
-            let Some((name, major, full)) = plugin_module(&import.module) else {
+            let Some((name, series, full)) = plugin_module(&import.module) else {
                 continue;
             };
             let marked = self
                 .plugin_markers
                 .iter()
-                .filter(|(n, v)| n == name && v.0 == major)
+                .filter(|(n, v)| n == name && series.holds(*v))
                 .map(|(_, v)| *v)
                 .max();
             let newest = full.max(marked);
             match needed
                 .iter_mut()
-                .find(|n| n.name == name && n.major == major)
+                .find(|n| n.name == name && n.series == series)
             {
                 Some(need) => need.built_for = need.built_for.max(newest),
                 None => needed.push(PluginNeed {
                     name: name.to_string(),
-                    major,
+                    series,
                     built_for: newest,
                 }),
             }
@@ -321,26 +335,26 @@ impl ModuleInfo {
                 hint,
             })
         };
-        let Some((name, major, named)) = plugin_module(&import.module) else {
+        let Some((name, series, named)) = plugin_module(&import.module) else {
             return problem(
-                "the import module is not of the form `plugin:NAME/INTERFACE@MAJOR`".into(),
+                "the import module is not of the form `plugin:NAME/INTERFACE@MAJOR` (or `@0.MINOR` for a 0.x plugin)".into(),
                 "generate the plugin's bindings with `vm bindgen PLUGIN.wit`".into(),
             );
         };
         let built_for = self
             .plugin_markers
             .iter()
-            .filter(|(n, v)| n == name && v.0 == major)
+            .filter(|(n, v)| n == name && series.holds(*v))
             .map(|(_, v)| *v)
             .chain(named)
             .max();
         let wanted = match built_for {
             Some(v) => format!("{PLUGIN_PREFIX}{name} {}", version(v)),
-            None => format!("{PLUGIN_PREFIX}{name} {major}.x"),
+            None => format!("{PLUGIN_PREFIX}{name} {series}.x"),
         };
         let same_name: Vec<&(&Package, &str)> =
             plugins.iter().filter(|(p, _)| p.name == name).collect();
-        let Some((package, source)) = same_name.iter().find(|(p, _)| p.version.0 == major) else {
+        let Some((package, source)) = same_name.iter().find(|(p, _)| p.series() == series) else {
             return match same_name.first() {
                 Some((p, source)) => problem(
                     format!(
@@ -348,7 +362,7 @@ impl ModuleInfo {
                         p.package_name(),
                         version(p.version)
                     ),
-                    format!("load a plugin of {PLUGIN_PREFIX}{name} {major}.x with --plugin"),
+                    format!("load a plugin of {PLUGIN_PREFIX}{name} {series}.x with --plugin"),
                 ),
                 None => problem(
                     format!("the guest needs {wanted}, which is not loaded"),
@@ -357,7 +371,7 @@ impl ModuleInfo {
             };
         };
         let iface_module = format!("{PLUGIN_PREFIX}{name}/{}", interface_of(&import.module));
-        let iface_module = format!("{iface_module}@{major}");
+        let iface_module = format!("{iface_module}@{series}");
         let loaded = format!(
             "{} {} ({source})",
             package.package_name(),
@@ -378,6 +392,25 @@ impl ModuleInfo {
                 format!("load a newer {PLUGIN_PREFIX}{name} with --plugin, or rebuild the guest against {}", version(package.version)),
             );
         };
+        // The WIT type the guest's bindings recorded, where they did: a
+        // guest built for `option<string>` must not run against a plugin
+        // returning `option<list<u8>>`, whose core signature is the same.
+        let recorded = self
+            .plugin_types
+            .iter()
+            .find(|(m, n, _)| *m == import.module && *n == import.name);
+        if let Some((_, _, ty)) = recorded {
+            let defined = f.wit_type();
+            if *ty != defined {
+                return problem(
+                    format!(
+                        "the guest was built for `{}: {ty}`, but {loaded} defines `{}: {defined}`",
+                        f.name, f.name
+                    ),
+                    format!("generate the guest's bindings from the plugin's WIT ({PLUGIN_PREFIX}{name} {}), or load the plugin it was built for", version(package.version)),
+                );
+            }
+        }
         let matches = import.params.as_deref() == Some(&f.import_params[..])
             && import.results == f.import_results;
         if !matches {
@@ -405,8 +438,8 @@ impl ModuleInfo {
 pub struct PluginNeed {
     /// The plugin's name (`kv`).
     pub name: String,
-    /// The major version it needs.
-    pub major: u32,
+    /// The series it needs: a major version (or `0.MINOR`).
+    pub series: vm_abi::plugin::Series,
     /// The newest version its import modules or markers name, if any does.
     pub built_for: Option<Version>,
 }
@@ -414,14 +447,32 @@ pub struct PluginNeed {
 /// The import-module prefix of plugins (`plugin:`).
 pub const PLUGIN_PREFIX: &str = "plugin:";
 
-/// A plugin import module's plugin name, major version and full version
-/// (if it names one): `plugin:kv/store@1` → `("kv", 1, None)`.
-fn plugin_module(module: &str) -> Option<(&str, u32, Option<Version>)> {
+/// A plugin import module's plugin name, series and full version (if it
+/// names one): `plugin:kv/store@1` → `("kv", 1, None)`, `plugin:x/api@0.2`
+/// → `("x", 0.2, None)`, `plugin:kv/store@1.2.0` → `("kv", 1, Some(1.2.0))`.
+fn plugin_module(module: &str) -> Option<(&str, Series, Option<Version>)> {
     let rest = module.strip_prefix(PLUGIN_PREFIX)?;
     let (name, _) = rest.split_once('/')?;
-    let (base, full) = vm_abi::split_module(module)?;
-    let major = base.rsplit_once('@')?.1.parse().ok()?;
-    Some((name, major, full))
+    let (_, v) = module.rsplit_once('@')?;
+    let (series, full) = Series::parse(v)?;
+    Some((name, series, full))
+}
+
+/// The module that serves an import module named with a full version, as
+/// wit-bindgen names them: `vm:host/process@1.4.0` → `vm:host/process@1`,
+/// `plugin:kv/store@1.2.0` → `plugin:kv/store@1`, `plugin:x/api@0.2.1` →
+/// `plugin:x/api@0.2`; `None` for a module named by its series already.
+pub(crate) fn series_module(module: &str) -> Option<String> {
+    if module.starts_with(PLUGIN_PREFIX) {
+        let (base, v) = module.rsplit_once('@')?;
+        let (series, full) = Series::parse(v)?;
+        full.map(|_| format!("{base}@{series}"))
+    } else {
+        match vm_abi::split_module(module)? {
+            (base, Some(_)) => Some(base.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// The interface an import module names: `plugin:kv/store@1` → `store`.

@@ -392,10 +392,10 @@ fn inspect(
                 Some(b) => format!(
                     "plugin:{} {}.x (built for {})",
                     need.name,
-                    need.major,
+                    need.series,
                     compat::format_version(b)
                 ),
-                None => format!("plugin:{} {}.x", need.name, need.major),
+                None => format!("plugin:{} {}.x", need.name, need.series),
             })
             .collect();
         let _ = writeln!(out, "needs plugins:  {}", list.join(", "));

@@ -199,12 +199,9 @@ impl Module {
         // Imports named with the full version (`vm:host/process@1.4.0`, as
         // wit-bindgen names them) get the functions of `@1` under that name:
         // a linker of their own, since the VM's is shared.
-        let full_names: Vec<(&str, &str)> = module
+        let full_names: Vec<(String, &str)> = module
             .imports()
-            .filter_map(|i| match vm_abi::split_module(i.module()) {
-                Some((base, Some(_))) => Some((base, i.module())),
-                _ => None,
-            })
+            .filter_map(|i| Some((crate::compat::series_module(i.module())?, i.module())))
             .collect();
         let aliased;
         let linker = if full_names.is_empty() {
@@ -214,7 +211,7 @@ impl Module {
             let mut done = std::collections::HashSet::new();
             for (base, full) in full_names {
                 if done.insert(full) {
-                    own.alias_module(base, full)
+                    own.alias_module(&base, full)
                         .map_err(|e| LoadError::Incompatible {
                             name: name.to_string(),
                             problems: vec![Incompatibility {

@@ -19,9 +19,10 @@
 //
 // AssemblyScript source cannot declare a custom section, so a module built
 // with this file carries no `vm:abi` marker for the plugin: the VM judges
-// it by its imports. MARKER is the line the C bindings record.
+// it by its imports' core types alone. MARKER holds the lines the C and
+// Rust bindings record: the version, and each function's WIT type.
 
-export const MARKER: string = "plugin:kv@1.0.0\n";
+export const MARKER: string = "plugin:kv@1.0.0\nplugin:kv/store@1#set func(string, list<u8>)\nplugin:kv/store@1#get func(string) -> option<list<u8>>\nplugin:kv/store@1#remove func(string) -> bool\nplugin:kv/store@1#count func() -> u32\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\n";
 
 /** Where the VM writes a result that does not fit one value: one area
  * for every function, as large and aligned as the largest needs. */

@@ -23,7 +23,8 @@
  * defines over realloc when built with wasi-libc. A freestanding module
  * that calls a function returning one defines its own (and its own free).
  * Including this header records `plugin:kv@1.0.0` in the module's `vm:abi`
- * section. */
+ * section, and each function's WIT type, which the VM checks against the
+ * loaded plugin's before the module runs. */
 #ifndef PLUGIN_KV_H
 #define PLUGIN_KV_H
 
@@ -38,13 +39,13 @@
 extern "C" {
 #endif
 
-#define KV_MARKER "plugin:kv@1.0.0\n"
+#define KV_MARKER "plugin:kv@1.0.0\nplugin:kv/store@1#set func(string, list<u8>)\nplugin:kv/store@1#get func(string) -> option<list<u8>>\nplugin:kv/store@1#remove func(string) -> bool\nplugin:kv/store@1#count func() -> u32\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\n"
 /* Assembler that records KV_MARKER in the module's `vm:abi` custom
- * section, where the VM and `vm inspect` read which plugin versions a module
- * was built against (as VM_ABI_MARKER_ASM does for vm:host). Every file that
- * includes this header adds the line: the VM reads each line, and repeats
- * are harmless. */
-#define KV_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"plugin:kv@1.0.0\\n\"\n.text\n"
+ * section, where the VM and `vm inspect` read which plugin version a module
+ * was built against and each function's WIT type as it sees it (as
+ * VM_ABI_MARKER_ASM does for vm:host). Every file that includes this header
+ * adds the lines: the VM reads each line, and repeats are harmless. */
+#define KV_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"plugin:kv@1.0.0\\nplugin:kv/store@1#set func(string, list<u8>)\\nplugin:kv/store@1#get func(string) -> option<list<u8>>\\nplugin:kv/store@1#remove func(string) -> bool\\nplugin:kv/store@1#count func() -> u32\\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\\n\"\n.text\n"
 __asm__(KV_MARKER_ASM);
 
 /* A string a call returned: UTF-8 bytes, not NUL-terminated (print it with

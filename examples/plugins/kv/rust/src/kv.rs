@@ -8,12 +8,13 @@
 /// The version of `plugin:kv` these bindings were generated from.
 pub const VERSION: (u32, u32, u32) = (1, 0, 0);
 
-/// Records the plugin version the guest was built against in its `vm:abi`
-/// section, so the VM can say which plugin it needs.
+/// Records in the guest's `vm:abi` section the plugin version it was built
+/// against and each function's WIT type as it sees it, so the VM can say
+/// which plugin it needs and refuse one whose types differ.
 #[cfg(target_arch = "wasm32")]
 #[used]
 #[link_section = "vm:abi"]
-static MARKER: [u8; 16] = *b"plugin:kv@1.0.0\n";
+static MARKER: [u8; 269] = *b"plugin:kv@1.0.0\nplugin:kv/store@1#set func(string, list<u8>)\nplugin:kv/store@1#get func(string) -> option<list<u8>>\nplugin:kv/store@1#remove func(string) -> bool\nplugin:kv/store@1#count func() -> u32\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\n";
 
 /// Keys are strings; values are bytes.
 pub mod store {
