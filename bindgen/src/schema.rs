@@ -167,6 +167,19 @@ impl Schema {
             });
         }
         if types.is_empty() {
+            let function = package.interfaces.iter().find_map(|(iname, iface)| {
+                let f = resolve.interfaces[*iface].functions.keys().next()?;
+                Some(format!("{iname}.{f}"))
+            });
+            if let Some(function) = function {
+                bail!(
+                    "{} declares functions ({function}, …) in package {}:{}, but no types: a plugin's WIT is a package named plugin:NAME@MAJOR.MINOR.PATCH (`package plugin:{}@1.0.0;`), and a file of message types declares records, variants or enums",
+                    path.display(),
+                    package.name.namespace,
+                    package.name.name,
+                    package.name.name
+                );
+            }
             bail!(
                 "{} defines no types: declare records, variants or enums in an interface",
                 path.display()

@@ -144,3 +144,18 @@ fn a_rust_module_file_is_named_as_mod_can_name_it() {
     .unwrap();
     assert_eq!(g.file_name, "my_msgs.rs");
 }
+
+#[test]
+fn functions_in_another_namespace_are_not_taken_for_message_types() {
+    let text =
+        "package my:textstats@1.0.0;\ninterface stats { words: func(text: string) -> u32; }\n";
+    let err = format!(
+        "{:#}",
+        Schema::from_str(Path::new("textstats.wit"), text).expect_err("refused")
+    );
+    assert!(
+        err.contains("declares functions (stats.words, …) in package my:textstats, but no types")
+            && err.contains("package plugin:textstats@1.0.0;"),
+        "{err}"
+    );
+}

@@ -148,6 +148,12 @@ async fn a_guest_is_refused_before_it_runs_when_its_plugin_is_not_loaded() {
             && text.contains("--plugin kv.wasm"),
         "{text}"
     );
+    // About the plugins, not the ABI the VM serves.
+    assert!(
+        text.contains("kv-guest.wasm cannot run with the plugins this VM has loaded:")
+            && !text.contains("it serves ABI"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -38,6 +38,9 @@ pub struct ModuleInfo {
     pub markers: Vec<(u32, u32, u32)>,
     /// Plugin versions named in the marker section, by plugin name (`kv`).
     pub plugin_markers: Vec<(String, (u32, u32, u32))>,
+    /// The plugin package the module carries in a `vm:plugin` section
+    /// (`plugin:kv@1.0.0`), if it is a plugin rather than an app.
+    pub plugin: Option<String>,
     /// Plugin functions' WIT types as the guest's bindings saw them, by
     /// import (`plugin:kv/store@1`, `get`): `func(string) -> option<string>`.
     pub plugin_types: Vec<(String, String, String)>,
@@ -132,6 +135,16 @@ impl ModuleInfo {
                             info.exports.push(export.name.to_string());
                         }
                     }
+                }
+                Payload::CustomSection(section) if section.name() == crate::PLUGIN_WIT_SECTION => {
+                    let text = String::from_utf8_lossy(section.data());
+                    info.plugin = Some(
+                        text.lines()
+                            .map(str::trim)
+                            .find_map(|l| l.strip_prefix("package "))
+                            .map_or("a plugin's WIT", |p| p.trim_end_matches(';').trim())
+                            .to_string(),
+                    );
                 }
                 Payload::CustomSection(section) if section.name() == MARKER_SECTION => {
                     let text = String::from_utf8_lossy(section.data());
@@ -504,6 +517,25 @@ pub(crate) fn signature(params: &[CoreType], results: &[CoreType]) -> String {
 fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
     let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
     Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Why a module cannot run, as `VmError::Incompatible` says it: against
+/// the ABI this VM serves, or (when every problem is a plugin's) against
+/// the plugins it has loaded.
+pub fn incompatible_text(name: &str, problems: &[Incompatibility]) -> String {
+    let head = if problems.iter().all(|p| p.import.starts_with(PLUGIN_PREFIX)) {
+        format!("{name} cannot run with the plugins this VM has loaded:")
+    } else {
+        format!(
+            "{name} cannot run on this VM (it serves ABI vm:host {}):",
+            version(ABI_VERSION)
+        )
+    };
+    let mut text = head;
+    for p in problems {
+        text.push_str(&format!("\n  - {p}"));
+    }
+    text
 }
 
 /// Formats a version triple as `MAJOR.MINOR.PATCH`.

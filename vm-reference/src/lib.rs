@@ -93,7 +93,7 @@ pub enum LoadError {
     #[error("{0}")]
     Refused(String),
     /// The module needs something this VM does not serve.
-    #[error("{name} cannot run on this VM (it serves ABI vm:host {}):\n{}", compat::format_version(vm_abi::ABI_VERSION), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", compat::incompatible_text(name, problems))]
     Incompatible {
         /// The module's name.
         name: String,
@@ -124,6 +124,15 @@ pub enum VmError {
     /// that is not of type `() -> ()`.
     #[error("the module has no export `{0}` of type () -> ()")]
     NoEntry(String),
+    /// [`Vm::run`] was given a module that is not an app: it exports no
+    /// `_start`.
+    #[error("{name} is not an app: {why}")]
+    NotAnApp {
+        /// The module's name.
+        name: String,
+        /// What it is instead, and what to do.
+        why: String,
+    },
 }
 
 /// Builds a [`Vm`]; every setting has a safe default.
@@ -619,6 +628,19 @@ impl Vm {
     /// runtime shuts down underneath the process; a guest that traps is an
     /// [`Outcome`] with its [`ExitReason`].
     pub async fn run(&self, module: &Module, args: &[&str]) -> Result<Outcome, VmError> {
+        if module.entry("_start").is_none() {
+            let why = match &module.0.info.plugin {
+                Some(package) => format!(
+                    "it is a plugin ({package}), whose functions apps import; load it with `vm run --plugin {} app.wasm` (or VmBuilder::plugin) and run an app that imports it",
+                    module.name()
+                ),
+                None => "it exports no `_start` (of type () -> ()): build a command, a Rust `bin` crate, or C or AssemblyScript with the VM SDK's template (`vm new`)".into(),
+            };
+            return Err(VmError::NotAnApp {
+                name: module.name().to_string(),
+                why,
+            });
+        }
         if !self.node.reserve() {
             return Err(VmError::ProcessLimit(self.node.config.max_processes));
         }

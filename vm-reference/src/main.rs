@@ -65,8 +65,9 @@ enum Command {
         /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
         #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
         allow_net: Vec<vm_reference::NetRule>,
-        /// Load a plugin (a core module carrying its WIT) whose functions
-        /// guests may import as `plugin:NAME/…`. Repeatable.
+        /// Load a wasm plugin (a core module or a component carrying its
+        /// WIT in a `vm:plugin` section) whose functions guests may import
+        /// as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
         /// Load a native plugin from a shared library (its C-ABI entry
@@ -89,8 +90,9 @@ enum Command {
     /// Print the ABI version a module needs, its imports by interface, and
     /// whether this VM can run it.
     Inspect {
-        /// Load a plugin (a core module carrying its WIT) whose functions
-        /// the module may import as `plugin:NAME/…`. Repeatable.
+        /// Load a wasm plugin (a core module or a component carrying its
+        /// WIT in a `vm:plugin` section) whose functions the module may
+        /// import as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
         /// Load a native plugin from a shared library (its C-ABI entry
@@ -116,8 +118,9 @@ enum Command {
         /// Grant network access, as for `vm run`.
         #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
         allow_net: Vec<vm_reference::NetRule>,
-        /// Load a plugin (a core module carrying its WIT) whose functions
-        /// guests may import as `plugin:NAME/…`. Repeatable.
+        /// Load a wasm plugin (a core module or a component carrying its
+        /// WIT in a `vm:plugin` section) whose functions guests may import
+        /// as `plugin:NAME/…`. Repeatable.
         #[arg(long = "plugin", value_name = "FILE")]
         plugins: Vec<PathBuf>,
         /// Load a native plugin from a shared library (its C-ABI entry
@@ -132,11 +135,16 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Generate typed messages from a WIT file: Rust types with serde
-    /// derives, a C header, or an AssemblyScript module, all encoding
-    /// postcard's bytes so the three languages exchange them.
+    /// Generate a guest's bindings from a WIT file, for Rust, C or
+    /// AssemblyScript: typed messages, or a plugin's functions.
+    ///
+    /// From a file of message types (records, variants, enums): types that
+    /// encode postcard's bytes, so the three languages exchange them as
+    /// messages. From a plugin's WIT (`package plugin:NAME@MAJOR.MINOR.PATCH;`):
+    /// typed functions over the plugin's imports, for a guest that calls
+    /// it.
     Bindgen {
-        /// The WIT file describing the message types.
+        /// The WIT file: message types, or a plugin's package.
         wit: PathBuf,
         /// The language: rust, c or assemblyscript.
         #[arg(long)]
