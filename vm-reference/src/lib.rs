@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod app_config;
 mod budget;
 pub mod compat;
 mod config;
@@ -43,6 +44,7 @@ mod sync;
 mod table;
 pub mod template;
 
+pub use app_config::AppConfig;
 pub use compat::{Incompatibility, ModuleInfo};
 pub use config::{parse_size, Config, Output};
 pub use guest_tests::{has_guest_tests, run_guest_tests, TestOptions};

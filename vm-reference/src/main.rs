@@ -20,67 +20,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a module's `_start` as the root process; the exit status follows it.
+    /// The app's `vm.toml` (here or in a directory above) gives defaults
+    /// for every flag below.
     Run {
-        /// Linear-memory limit per process (bytes, or with K, M, G).
-        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
-        max_memory: usize,
-        /// Stack limit per process for its wasm code (bytes, or with K, M,
-        /// G). Deeper calls trap the process.
-        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "256K")]
-        max_stack: usize,
-        /// What the VM may hold for one process (bytes, or with K, M, G):
-        /// its unreceived messages and exit signals, and what it asked for
-        /// (timers until they fire, captures until the child starts, links,
-        /// monitors, names, handles, loaded modules, hibernation state). A
-        /// process whose mailbox would grow past it ends with a trap reason
-        /// naming this flag; its own request past it fails with
-        /// `limit-reached`.
-        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size, default_value = "64M")]
-        max_mailbox: usize,
-        /// What the VM may hold for all processes together (bytes, or with
-        /// K, M, G; default: a quarter of the machine's memory). The process
-        /// whose request or send would pass it gets `limit-reached` (or
-        /// ends, where the call has no error to return); the others go on.
-        #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
-        max_host_memory: Option<usize>,
-        /// How many sockets (listeners, streams, halves) one process may hold.
-        #[arg(long, value_name = "N", default_value_t = 1024)]
-        max_sockets: u32,
-        /// How many processes may be alive at once, hibernated ones
-        /// included.
-        #[arg(long, value_name = "N", default_value_t = 10_000)]
-        max_processes: u32,
-        /// How many processes may have an instance at once (default:
-        /// --max-processes): the instance pool, which vm.max_map_count must
-        /// allow. Hibernated processes need none, so a VM holding millions of
-        /// them needs a pool only for those awake.
-        #[arg(long, value_name = "N")]
-        max_instances: Option<u32>,
-        /// Worker threads running processes (default: one per core). A chain
-        /// of messages stays on one worker; idle workers take over queued
-        /// processes.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-        threads: Option<u16>,
-        /// Grant network access: a host (127.0.0.1, localhost), host:port, a
-        /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
-        #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
-        allow_net: Vec<vm_reference::NetRule>,
-        /// Load a wasm plugin (a core module or a component carrying its
-        /// WIT in a `vm:plugin` section) whose functions guests may import
-        /// as `plugin:NAME/…`. Repeatable.
-        #[arg(long = "plugin", value_name = "FILE")]
-        plugins: Vec<PathBuf>,
-        /// Load a native plugin from a shared library (its C-ABI entry
-        /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
-        /// SANDBOX, in the VM's process, with all of its rights: load only
-        /// libraries you trust.
-        #[arg(long = "native-plugin", value_name = "LIB")]
-        native_plugins: Vec<PathBuf>,
-        /// How many plugin instances may live at once (each process that
-        /// calls a plugin has its own; default: --max-processes). A call
-        /// past it ends the calling process with `limit-reached`.
-        #[arg(long, value_name = "N")]
-        max_plugin_instances: Option<u32>,
+        #[command(flatten)]
+        vm: VmOptions,
         /// The module to run.
         module: PathBuf,
         /// Arguments for the guest (after `--`).
@@ -115,20 +59,8 @@ enum Command {
         /// How long a test may run before it is killed and fails (seconds).
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
-        /// Grant network access, as for `vm run`.
-        #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
-        allow_net: Vec<vm_reference::NetRule>,
-        /// Load a wasm plugin (a core module or a component carrying its
-        /// WIT in a `vm:plugin` section) whose functions guests may import
-        /// as `plugin:NAME/…`. Repeatable.
-        #[arg(long = "plugin", value_name = "FILE")]
-        plugins: Vec<PathBuf>,
-        /// Load a native plugin from a shared library (its C-ABI entry
-        /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
-        /// SANDBOX, in the VM's process, with all of its rights: load only
-        /// libraries you trust.
-        #[arg(long = "native-plugin", value_name = "LIB")]
-        native_plugins: Vec<PathBuf>,
+        #[command(flatten)]
+        vm: VmOptions,
         /// The test module.
         module: PathBuf,
         /// libtest's arguments.
@@ -169,6 +101,112 @@ enum Command {
     },
 }
 
+/// What the VM may use and load, for `vm run` and `vm test`: each flag
+/// also a key of the app's `vm.toml` (see `vm_reference::app_config`).
+#[derive(clap::Args)]
+struct VmOptions {
+    /// Linear-memory limit per process, its plugins' memories included
+    /// (bytes, or with K, M, G; default 64M).
+    #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
+    max_memory: Option<usize>,
+    /// Stack limit per process for its wasm code (bytes, or with K, M, G;
+    /// default 256K). Deeper calls trap the process.
+    #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
+    max_stack: Option<usize>,
+    /// What the VM may hold for one process (bytes, or with K, M, G;
+    /// default 64M): its unreceived messages and exit signals, and what it
+    /// asked for (timers until they fire, captures until the child starts,
+    /// links, monitors, names, handles, loaded modules, hibernation state,
+    /// native plugin states). A process whose mailbox would grow past it
+    /// ends with a trap reason naming this flag; its own request past it
+    /// fails with `limit-reached`.
+    #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
+    max_mailbox: Option<usize>,
+    /// What the VM may hold for all processes together (bytes, or with
+    /// K, M, G; default: a quarter of the machine's memory). The process
+    /// whose request or send would pass it gets `limit-reached` (or
+    /// ends, where the call has no error to return); the others go on.
+    #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
+    max_host_memory: Option<usize>,
+    /// How many sockets (listeners, streams, halves) one process may hold
+    /// (default 1024).
+    #[arg(long, value_name = "N")]
+    max_sockets: Option<u32>,
+    /// How many processes may be alive at once, hibernated ones included
+    /// (default 10000).
+    #[arg(long, value_name = "N")]
+    max_processes: Option<u32>,
+    /// How many processes may have an instance at once (default:
+    /// --max-processes): the instance pool, which vm.max_map_count must
+    /// allow. Hibernated processes need none, so a VM holding millions of
+    /// them needs a pool only for those awake.
+    #[arg(long, value_name = "N")]
+    max_instances: Option<u32>,
+    /// Worker threads running processes (default: one per core). A chain
+    /// of messages stays on one worker; idle workers take over queued
+    /// processes.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Grant network access: a host (127.0.0.1, localhost), host:port, a
+    /// CIDR range (10.0.0.0/8) or `*`. Repeat or separate with commas.
+    #[arg(long, value_name = "RULE", value_delimiter = ',', value_parser = vm_reference::NetRule::parse)]
+    allow_net: Vec<vm_reference::NetRule>,
+    /// Load a wasm plugin (a core module or a component carrying its WIT in
+    /// a `vm:plugin` section) whose functions guests may import as
+    /// `plugin:NAME/…`. Repeatable.
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugins: Vec<PathBuf>,
+    /// Load a native plugin from a shared library (its C-ABI entry
+    /// `vm_native_plugin_v1`). Repeatable. NATIVE CODE RUNS OUTSIDE THE
+    /// SANDBOX, in the VM's process, with all of its rights: load only
+    /// libraries you trust.
+    #[arg(long = "native-plugin", value_name = "LIB")]
+    native_plugins: Vec<PathBuf>,
+    /// How many plugin instances and native plugin states may live at once
+    /// (each process that calls a plugin has its own; default:
+    /// --max-processes). A call past it ends the calling process with
+    /// `limit-reached`.
+    #[arg(long, value_name = "N")]
+    max_plugin_instances: Option<u32>,
+}
+
+impl VmOptions {
+    /// A VM builder from these flags over the app's `vm.toml`, if one is
+    /// found from the current directory up: a flag wins over the file, and
+    /// lists add to it.
+    fn builder(self) -> Result<vm_reference::VmBuilder> {
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let file = vm_reference::AppConfig::find(&cwd)?.unwrap_or_default();
+        let plugins: Vec<PathBuf> = file.plugins.into_iter().chain(self.plugins).collect();
+        let native: Vec<PathBuf> = file
+            .native_plugins
+            .into_iter()
+            .chain(self.native_plugins)
+            .collect();
+        let mut b = with_plugins(Vm::builder(), &plugins, &native)
+            .max_memory(self.max_memory.or(file.max_memory).unwrap_or(64 << 20))
+            .max_stack(self.max_stack.or(file.max_stack).unwrap_or(256 << 10))
+            .max_mailbox(self.max_mailbox.or(file.max_mailbox).unwrap_or(64 << 20))
+            .max_sockets(self.max_sockets.or(file.max_sockets).unwrap_or(1024))
+            .max_processes(self.max_processes.or(file.max_processes).unwrap_or(10_000))
+            .threads(self.threads.or(file.threads).map_or(0, usize::from));
+        if let Some(bytes) = self.max_host_memory.or(file.max_host_memory) {
+            b = b.max_host_memory(bytes);
+        }
+        if let Some(n) = self.max_plugin_instances.or(file.max_plugin_instances) {
+            b = b.max_plugin_instances(n);
+        }
+        if let Some(n) = self.max_instances.or(file.max_instances) {
+            b = b.max_instances(n);
+        }
+        Ok(file
+            .allow_net
+            .into_iter()
+            .chain(self.allow_net)
+            .fold(b, |b, rule| b.allow_net(rule)))
+    }
+}
+
 fn main() -> ExitCode {
     match real_main() {
         Ok(code) => code,
@@ -207,59 +245,17 @@ fn run_command(
 
 fn real_main() -> Result<ExitCode> {
     match Cli::parse().command {
-        Command::Run {
-            max_memory,
-            max_stack,
-            max_mailbox,
-            max_host_memory,
-            max_sockets,
-            max_processes,
-            max_instances,
-            threads,
-            allow_net,
-            plugins,
-            native_plugins,
-            max_plugin_instances,
-            module,
-            args,
-        } => {
-            let mut builder = with_plugins(Vm::builder(), &plugins, &native_plugins);
-            if let Some(bytes) = max_host_memory {
-                builder = builder.max_host_memory(bytes);
-            }
-            if let Some(n) = max_plugin_instances {
-                builder = builder.max_plugin_instances(n);
-            }
-            if let Some(n) = max_instances {
-                builder = builder.max_instances(n);
-            }
-            let builder = builder
-                .max_memory(max_memory)
-                .max_stack(max_stack)
-                .max_mailbox(max_mailbox)
-                .max_sockets(max_sockets)
-                .max_processes(max_processes)
-                .threads(threads.map_or(0, usize::from));
-            let builder = allow_net
-                .into_iter()
-                .fold(builder, |b, rule| b.allow_net(rule));
-            run_command(builder, &module, args)
-        }
+        Command::Run { vm, module, args } => run_command(vm.builder()?, &module, args),
         Command::Test {
             timeout,
-            allow_net,
-            plugins,
-            native_plugins,
+            vm,
             module,
             args,
         } => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let builder = allow_net.into_iter().fold(
-                with_plugins(Vm::builder(), &plugins, &native_plugins),
-                |b, rule| b.allow_net(rule),
-            );
+            let builder = vm.builder()?;
             if !vm_reference::has_guest_tests(&module)
                 .with_context(|| format!("reading {}", module.display()))?
             {

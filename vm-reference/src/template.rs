@@ -55,6 +55,10 @@ const ASSEMBLYSCRIPT: &[File] = &[
     },
 ];
 
+/// Every template's `vm.toml`: what the app needs from the VM (plugins,
+/// grants, limits), read by `vm run` and `vm test`.
+const APP_CONFIG: &str = include_str!("../../examples/templates/vm.toml");
+
 /// Every template's message types; `vm new` writes it and the code
 /// `vm bindgen` generates from it for the language.
 const MESSAGES: &str = include_str!("../../examples/templates/messages.wit");
@@ -140,6 +144,10 @@ pub fn create(language: &str, name: &str, parent: &Path) -> Result<PathBuf, Temp
     let generated = vm_bindgen::generate(wit, &schema, lang, &vm_bindgen::Options::default())
         .expect("the template's WIT generates");
     for (path, text) in [
+        (
+            dir.join(crate::app_config::FILE_NAME),
+            APP_CONFIG.to_string(),
+        ),
         (dir.join(wit), MESSAGES.to_string()),
         (
             dir.join(messages_dir).join(generated.file_name),

@@ -27,8 +27,15 @@ pub(super) fn core_kind(
     fail: &dyn Fn(String, &str) -> PluginError,
 ) -> Result<Kind, PluginError> {
     let module = wasmtime::Module::new(engine, bytes).map_err(|e| {
+        let e = format!("{e:#}");
+        if e.contains("exceeds the limit") {
+            return fail(
+                format!("needs more memory than a process may have: {e}"),
+                "raise --max-memory (which bounds a process's memory and its plugins' together)",
+            );
+        }
         fail(
-            format!("is not a valid WebAssembly module: {e:#}"),
+            format!("is not a valid WebAssembly module: {e}"),
             "build it for wasm32-wasip1",
         )
     })?;
