@@ -145,7 +145,8 @@ async fn a_guest_is_refused_before_it_runs_when_its_plugin_is_not_loaded() {
     assert!(
         text.contains("plugin:kv/store@1.get")
             && text.contains("plugin:kv 1.0.0, which is not loaded")
-            && text.contains("--plugin kv.wasm"),
+            && text.contains("--plugin kv.wasm")
+            && text.contains("list it in the app's vm.toml (plugins = [\"kv.wasm\"])"),
         "{text}"
     );
     // About the plugins, not the ABI the VM serves.

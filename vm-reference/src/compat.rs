@@ -379,7 +379,7 @@ impl ModuleInfo {
                 ),
                 None => problem(
                     format!("the guest needs {wanted}, which is not loaded"),
-                    format!("load it with `vm run --plugin {name}.wasm …` (or VmBuilder::plugin)"),
+                    format!("list it in the app's vm.toml (plugins = [\"{name}.wasm\"]), read by vm run, vm test, cargo run and cargo test; or pass `--plugin {name}.wasm`, or VmBuilder::plugin"),
                 ),
             };
         };
