@@ -568,3 +568,89 @@ async fn a_native_state_is_charged_to_its_process_and_takes_an_instance_slot() {
 fn module_small(vm: &vm_reference::Vm) -> vm_reference::Module {
     vm.load("again.wat", pusher(16, 1).as_bytes()).unwrap()
 }
+
+/// A plugin whose state counts its drops, and whose `wait` really waits
+/// (for a `wake` from any process).
+fn waiting(drops: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Plugin {
+    const WIT: &str = "package plugin:wait@1.0.0; interface api { \
+        @since(version = 1.0.0) wait: func() -> u32; \
+        @since(version = 1.0.0) wake: func(); }";
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let bell = std::sync::Arc::new(tokio::sync::Notify::new());
+    let rung = bell.clone();
+    Plugin::builder(WIT, move || Counted(drops.clone()))
+        .func_async("api.wait", move |_, (): ()| {
+            let bell = bell.clone();
+            async move {
+                bell.notified().await;
+                7u32
+            }
+        })
+        .func("api.wake", move |_, (): ()| rung.notify_one())
+        .build()
+}
+
+#[tokio::test]
+async fn an_async_function_waits_while_other_processes_run_and_states_drop_at_exit() {
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // One worker: if `wait` held it, the waker could never run.
+    let vm = test_vm()
+        .native_plugin(waiting(drops.clone()))
+        .threads(1)
+        .build()
+        .unwrap();
+    let waiter = vm
+        .load(
+            "waiter.wat",
+            r#"(module
+                (import "plugin:wait/api@1" "wait" (func $wait (result i32)))
+                (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                (memory (export "memory") 1)
+                (func (export "_start") (call $exit (call $wait))))"#
+                .as_bytes(),
+        )
+        .unwrap();
+    let waker = vm
+        .load(
+            "waker.wat",
+            r#"(module
+                (import "plugin:wait/api@1" "wake" (func $wake))
+                (memory (export "memory") 1)
+                (func (export "_start") (call $wake)))"#
+                .as_bytes(),
+        )
+        .unwrap();
+    // A guard against a hang, not a timing: the two finish in any order.
+    let (waited, woke) = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        tokio::join!(vm.run(&waiter, &["waiter"]), vm.run(&waker, &["waker"]))
+    })
+    .await
+    .expect("the waiting call held the only worker");
+    assert_eq!(waited.unwrap().status, 7);
+    assert_eq!(woke.unwrap().reason, ExitReason::Normal);
+    // Each process's state was dropped as it ended, before `run` returned.
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_shared_librarys_states_take_one_slot_each_and_are_freed_as_processes_end() {
+    // libhash's states are heap blocks its drop frees; the VM's record of
+    // each goes with it, so many processes one after another hold nothing.
+    let vm = test_vm()
+        .native_plugin_file(native_library("libhash.so"))
+        .max_plugin_instances(1)
+        .build()
+        .unwrap();
+    let module = vm.load("hash.wat", HASH_GUEST.as_bytes()).unwrap();
+    for _ in 0..5 {
+        vm.run(&module, &["hash"]).await.unwrap();
+    }
+    vm.kill_all().await;
+    assert_eq!(vm.host_memory_held(), 0);
+    assert_eq!(vm.plugin_instantiations(), 5);
+}

@@ -300,3 +300,72 @@ async fn a_component_plugins_result_is_bounded_as_its_arguments_are() {
     );
     assert_eq!(panics::take(), 0, "the VM panicked");
 }
+
+/// A component plugin whose functions fail, one way each.
+const FAULTY_COMPONENT: &str = r#"(component
+    (core module $m
+        (@custom "vm:plugin" "package plugin:cfault@1.0.0; interface api { @since(version = 1.0.0) crash: func(); @since(version = 1.0.0) garbled: func() -> string; @since(version = 1.0.0) wild: func() -> string; }")
+        (memory (export "memory") 1)
+        (data (i32.const 64) "\ff\fe")
+        (func (export "crash") unreachable)
+        (func (export "garbled") (result i32)
+            (i32.store (i32.const 0) (i32.const 64))
+            (i32.store (i32.const 4) (i32.const 2))
+            (i32.const 0))
+        (func (export "wild") (result i32)
+            (i32.store (i32.const 0) (i32.const 0xfff000))
+            (i32.store (i32.const 4) (i32.const 100))
+            (i32.const 0))
+        (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024)))
+    (core instance $i (instantiate $m))
+    (func $crash (canon lift (core func $i "crash")))
+    (func $garbled (result string)
+        (canon lift (core func $i "garbled") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
+    (func $wild (result string)
+        (canon lift (core func $i "wild") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
+    (instance $api (export "crash" (func $crash)) (export "garbled" (func $garbled)) (export "wild" (func $wild)))
+    (export "plugin:cfault/api@1.0.0" (instance $api)))"#;
+
+#[tokio::test]
+async fn a_faulty_component_plugin_ends_its_caller_alone_naming_the_function() {
+    panics::watch();
+    let vm = test_vm()
+        .plugin("cfault.wat", FAULTY_COMPONENT)
+        .plugin_file(kv_plugin())
+        .build()
+        .unwrap();
+    let guest = |name: &str, sig: &str, body: &str| {
+        format!(
+            r#"(module
+                (import "plugin:cfault/api@1" "{name}" (func $f {sig}))
+                (memory (export "memory") 1)
+                (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+                (func (export "_start") {body}))"#
+        )
+    };
+    for (name, sig, body, expected) in [
+        (
+            "crash",
+            "",
+            "(call $f)",
+            "plugin:cfault/api.crash failed: wasm trap: wasm `unreachable` instruction executed",
+        ),
+        (
+            "garbled",
+            "(param i32)",
+            "(call $f (i32.const 64))",
+            "plugin:cfault/api.garbled failed: invalid utf-8",
+        ),
+        (
+            "wild",
+            "(param i32)",
+            "(call $f (i32.const 64))",
+            "plugin:cfault/api.wild failed: string pointer/length out of bounds of memory",
+        ),
+    ] {
+        let reason = trap_of(&vm, &guest(name, sig, body)).await;
+        assert!(reason.contains(expected), "{name}: {reason}");
+    }
+    still_runs_kv(&vm).await;
+    assert_eq!(panics::take(), 0, "the VM panicked");
+}

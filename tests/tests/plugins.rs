@@ -606,6 +606,25 @@ async fn a_call_past_the_plugin_instance_limit_fails_naming_the_flag() {
         reason.contains("limit-reached") && reason.contains("--max-plugin-instances"),
         "{reason}"
     );
+    // One after another, processes each get the one slot: an instance
+    // gives it back as its process ends, with either kind of plugin.
+    for plugin in [kv_plugin(), kv_component()] {
+        let vm = test_vm()
+            .plugin_file(plugin)
+            .max_plugin_instances(1)
+            .build()
+            .unwrap();
+        let count = r#"(module
+            (import "plugin:kv/store@1" "count" (func $count (result i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") (drop (call $count))))"#;
+        let module = vm.load("count.wat", count.as_bytes()).unwrap();
+        for _ in 0..4 {
+            let outcome = vm.run(&module, &["count"]).await.unwrap();
+            assert_eq!(outcome.reason, ExitReason::Normal);
+        }
+        assert_eq!(vm.plugin_instantiations(), 4);
+    }
 }
 
 #[tokio::test]
