@@ -177,6 +177,8 @@ fn core_as(t: CoreType) -> &'static str {
     match t {
         CoreType::I32 => "i32",
         CoreType::I64 => "i64",
+        CoreType::F32 => "f32",
+        CoreType::F64 => "f64",
     }
 }
 

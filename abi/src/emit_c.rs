@@ -243,6 +243,8 @@ fn core_c(t: CoreType) -> &'static str {
     match t {
         CoreType::I32 => "int32_t",
         CoreType::I64 => "int64_t",
+        CoreType::F32 => "float",
+        CoreType::F64 => "double",
     }
 }
 

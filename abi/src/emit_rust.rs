@@ -313,6 +313,8 @@ pub fn plugin_source(package: &crate::plugin::Package, header: &str) -> String {
     let core_ty = |t: &crate::CoreType| match t {
         crate::CoreType::I32 => "i32",
         crate::CoreType::I64 => "i64",
+        crate::CoreType::F32 => "f32",
+        crate::CoreType::F64 => "f64",
     };
     // Reads a value of the area at `at`.
     let read = |v: &Value, at: u32| -> String {

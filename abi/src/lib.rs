@@ -32,6 +32,10 @@ pub enum CoreType {
     I32,
     /// `i64`
     I64,
+    /// `f32` (only plugin functions use it)
+    F32,
+    /// `f64` (only plugin functions use it)
+    F64,
 }
 
 /// One function of the ABI as the VM sees it: where it is imported from, its

@@ -80,13 +80,15 @@ impl ModuleInfo {
     /// Returns the parser's message when the bytes are not a valid module.
     pub fn read(bytes: &[u8]) -> Result<ModuleInfo, String> {
         let mut info = ModuleInfo::default();
-        // `None` for a signature with types no ABI function uses (floats, references).
+        // `None` for a signature with types no function lowers to (references, vectors).
         let mut types: Vec<Option<(Vec<CoreType>, Vec<CoreType>)>> = Vec::new();
         let core = |ts: &[ValType]| -> Option<Vec<CoreType>> {
             ts.iter()
                 .map(|t| match t {
                     ValType::I32 => Some(CoreType::I32),
                     ValType::I64 => Some(CoreType::I64),
+                    ValType::F32 => Some(CoreType::F32),
+                    ValType::F64 => Some(CoreType::F64),
                     _ => None,
                 })
                 .collect()
@@ -507,6 +509,8 @@ pub(crate) fn signature(params: &[CoreType], results: &[CoreType]) -> String {
             .map(|t| match t {
                 CoreType::I32 => "i32",
                 CoreType::I64 => "i64",
+                CoreType::F32 => "f32",
+                CoreType::F64 => "f64",
             })
             .collect::<Vec<_>>()
             .join(", ")

@@ -13,6 +13,8 @@ pub(super) fn val_types(ts: impl ExactSizeIterator<Item = ValType>) -> Option<Ve
     ts.map(|t| match t {
         ValType::I32 => Some(CoreType::I32),
         ValType::I64 => Some(CoreType::I64),
+        ValType::F32 => Some(CoreType::F32),
+        ValType::F64 => Some(CoreType::F64),
         _ => None,
     })
     .collect()

@@ -210,6 +210,8 @@ fn core_type(t: CoreType) -> ValType {
     match t {
         CoreType::I32 => ValType::I32,
         CoreType::I64 => ValType::I64,
+        CoreType::F32 => ValType::F32,
+        CoreType::F64 => ValType::F64,
     }
 }
 

@@ -17,6 +17,13 @@
 //! strings and lists live in memory allocated by the receiver's
 //! `cabi_realloc`.
 
+mod ty;
+
+pub use ty::{
+    align_to, discriminant_size, join, Enum, Flags, Record, Ty, Variant, MAX_FLAGS,
+    MAX_FLAT_PARAMS, MAX_FLAT_RESULTS,
+};
+
 use crate::model::{camel, snake};
 use crate::CoreType;
 use anyhow::{bail, Context, Result};
