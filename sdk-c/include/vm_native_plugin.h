@@ -99,7 +99,8 @@ typedef struct vm_native_plugin {
      * call and charges it to the calling process's budget (--max-mailbox)
      * and the VM's (--max-host-memory); a call that would take either past
      * its limit ends the caller with a reason saying so. Without it, a
-     * state is charged a fixed 64 bytes, whatever it holds. */
+     * state is charged only the VM's own record of it (about 80 bytes),
+     * whatever it holds. */
     size_t (*size)(const void *state);
 } vm_native_plugin_t;
 

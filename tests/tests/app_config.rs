@@ -51,8 +51,12 @@ fn vm_run_and_vm_test_load_the_plugins_an_apps_vm_toml_names() {
     let guest = rust_guest("kv-guest");
     let guest = guest.to_str().unwrap();
     // Without the file, the plugin is missing.
-    let bare = std::env::temp_dir();
-    let out = vm_in(&bare, &["run", guest]);
+    let plugin = kv_plugin();
+    let dir = app(
+        "kv",
+        &format!("plugins = [{:?}]\n", plugin.to_str().unwrap()),
+    );
+    let out = vm_in(&dir, &["run", "--no-config", guest]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("which is not loaded"),
@@ -60,11 +64,6 @@ fn vm_run_and_vm_test_load_the_plugins_an_apps_vm_toml_names() {
         String::from_utf8_lossy(&out.stderr)
     );
     // With it, from the app's directory or one below, as cargo runs.
-    let plugin = kv_plugin();
-    let dir = app(
-        "kv",
-        &format!("plugins = [{:?}]\n", plugin.to_str().unwrap()),
-    );
     for start in [dir.clone(), dir.join("src/deeper")] {
         for command in ["run", "test"] {
             let out = vm_in(&start, &[command, guest]);
@@ -77,6 +76,17 @@ fn vm_run_and_vm_test_load_the_plugins_an_apps_vm_toml_names() {
             assert_eq!(String::from_utf8_lossy(&out.stdout), KV_TRANSCRIPT);
         }
     }
+    // A file others may write is not read, with a warning saying why.
+    use std::os::unix::fs::PermissionsExt;
+    let config = dir.join("vm.toml");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = vm_in(&dir, &["run", guest]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("vm: warning: not reading") && stderr.contains("others may write it"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

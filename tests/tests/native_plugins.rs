@@ -654,3 +654,23 @@ async fn a_shared_librarys_states_take_one_slot_each_and_are_freed_as_processes_
     assert_eq!(vm.host_memory_held(), 0);
     assert_eq!(vm.plugin_instantiations(), 5);
 }
+
+#[tokio::test]
+async fn a_librarys_state_is_charged_what_its_size_says() {
+    // Its `size` says a tebibyte: the first call cannot keep it.
+    let vm = test_vm()
+        .native_plugin_file(native_library("libhash-huge.so"))
+        .build()
+        .unwrap();
+    let module = vm.load("hash.wat", HASH_GUEST.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["hash"]).await.unwrap();
+    match &outcome.reason {
+        ExitReason::Trap(t) => assert!(
+            t.contains("limit-reached: plugin plugin:hash's state for this process, of 1099511627")
+                && t.contains("--max-mailbox"),
+            "{t}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(vm.captured_stdout(), "", "the call's result was not used");
+}

@@ -250,7 +250,7 @@ async fn max_memory_bounds_the_process_and_its_plugins_together() {
 /// A component plugin whose `big` returns a `list<u8>` of `n` bytes.
 const BIG_COMPONENT: &str = r#"(component
     (core module $m
-        (@custom "vm:plugin" "package plugin:big@1.0.0; interface api { @since(version = 1.0.0) big: func(n: u32) -> list<u8>; }")
+        (@custom "vm:plugin" "package plugin:big@1.0.0; interface api { @since(version = 1.0.0) big: func(n: u32) -> list<u8>; @since(version = 1.0.0) text: func(n: u32) -> string; }")
         (memory (export "memory") 64)
         (func (export "big") (param i32) (result i32)
             (i32.store (i32.const 0) (i32.const 16))
@@ -260,7 +260,9 @@ const BIG_COMPONENT: &str = r#"(component
     (core instance $i (instantiate $m))
     (func $big (param "n" u32) (result (list u8))
         (canon lift (core func $i "big") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
-    (instance $api (export "big" (func $big)))
+    (func $text (param "n" u32) (result string)
+        (canon lift (core func $i "big") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
+    (instance $api (export "big" (func $big)) (export "text" (func $text)))
     (export "plugin:big/api@1.0.0" (instance $api)))"#;
 
 #[tokio::test]
@@ -296,6 +298,21 @@ async fn a_component_plugins_result_is_bounded_as_its_arguments_are() {
     };
     assert!(
         reason.contains("plugin:big/api.big returned a string or list of more than 1048576 bytes, more than a component plugin may return"),
+        "{reason}"
+    );
+    // A string too: 2 MiB of text (NULs are UTF-8) are refused likewise.
+    let text = r#"(module
+        (import "plugin:big/api@1" "text" (func $f (param i32 i32)))
+        (memory (export "memory") 40)
+        (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 65536))
+        (func (export "_start") (call $f (i32.const 2097152) (i32.const 64))))"#;
+    let module = vm.load("text.wat", text.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["text"]).await.unwrap();
+    let ExitReason::Trap(reason) = outcome.reason else {
+        panic!("expected a trap, got {:?}", outcome.reason)
+    };
+    assert!(
+        reason.contains("plugin:big/api.text returned a string or list of more than 1048576 bytes"),
         "{reason}"
     );
     assert_eq!(panics::take(), 0, "the VM panicked");

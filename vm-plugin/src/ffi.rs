@@ -42,8 +42,8 @@ impl FfiStr {
         }
     }
 
-    /// The bytes; `None` for a null pointer with a non-zero length, which
-    /// is refused rather than read.
+    /// The bytes; `None` for a null pointer with a non-zero length, or a
+    /// length no allocation can have, which are refused rather than read.
     ///
     /// # Safety
     /// A non-null `ptr` must point to `len` readable bytes for the returned
@@ -51,7 +51,7 @@ impl FfiStr {
     pub unsafe fn bytes<'a>(&self) -> Option<&'a [u8]> {
         if self.len == 0 {
             Some(&[])
-        } else if self.ptr.is_null() {
+        } else if self.ptr.is_null() || self.len > isize::MAX as usize {
             None
         } else {
             // SAFETY: as the caller promises.
@@ -236,10 +236,12 @@ unsafe extern "C" fn state_size(state: *const c_void) -> usize {
     }
     // SAFETY: made by `create`; the VM measures it between calls.
     let state = unsafe { &*state.cast::<FfiState>() };
+    // A measure that panics says "too much": the VM then ends the call
+    // rather than undercharge.
     catch_unwind(AssertUnwindSafe(|| {
         std::mem::size_of_val(&*state.state) + plugin.state_size(&state.state)
     }))
-    .unwrap_or(0)
+    .unwrap_or(usize::MAX)
 }
 
 unsafe extern "C" fn call(

@@ -5,7 +5,13 @@
 //! in or one above it, as cargo finds `Cargo.toml`. Each key is the
 //! `vm run` flag of the same name; a flag given on the command line wins
 //! over the file's value, and lists (plugins, grants) add to it. Paths are
-//! relative to the file.
+//! relative to the file. `--no-config` reads none.
+//!
+//! A file can load native code and grant the network, so one that someone
+//! else could have written is not read: it must belong to the user running
+//! the VM (or to root), and neither it nor its directory may be writable by
+//! others (as git refuses a repository another user owns). Such a file is
+//! skipped with a warning, and the search goes on above it.
 //!
 //! ```toml
 //! plugins = ["plugins/kv.wasm"]
@@ -90,8 +96,12 @@ impl AppConfig {
     pub fn find(start: &Path) -> anyhow::Result<Option<AppConfig>> {
         for dir in start.ancestors() {
             let path = dir.join(FILE_NAME);
-            if path.is_file() {
-                return AppConfig::read(&path).map(Some);
+            if !path.is_file() {
+                continue;
+            }
+            match untrusted(&path) {
+                None => return AppConfig::read(&path).map(Some),
+                Some(why) => eprintln!("vm: warning: not reading {}: {why}", path.display()),
             }
         }
         Ok(None)
@@ -159,6 +169,30 @@ impl AppConfig {
     }
 }
 
+/// Why a `vm.toml` could have been written by someone other than the user
+/// running the VM, if it could.
+fn untrusted(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    let file = std::fs::metadata(path).ok()?;
+    if file.uid() != me && file.uid() != 0 {
+        return Some(format!(
+            "it belongs to user {}, not to you (it could load native code into your VM)",
+            file.uid()
+        ));
+    }
+    if file.mode() & 0o022 != 0 {
+        return Some("others may write it (chmod go-w it)".into());
+    }
+    let dir = std::fs::metadata(path.parent()?).ok()?;
+    // A sticky directory (/tmp) lets others add files but not replace ours.
+    if dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0 {
+        return Some("others may write its directory, and so replace it".into());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +225,25 @@ mod tests {
         assert!(e.contains("each key is a `vm run` flag"), "{e}");
         assert!(err("max-memory = \"lots\"\n").contains("max-memory"));
         assert!(err("allow-net = [\"not a rule\"]\n").contains("allow-net"));
+    }
+
+    #[test]
+    fn a_file_others_may_write_is_not_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("vm-toml-trust-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, "plugins = [\"x.wasm\"]\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(AppConfig::find(&dir).unwrap().is_some());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(
+            untrusted(&path).as_deref(),
+            Some("others may write it (chmod go-w it)")
+        );
+        assert!(AppConfig::find(&dir)
+            .unwrap()
+            .is_none_or(|c| c.path != path));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

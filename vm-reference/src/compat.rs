@@ -373,9 +373,14 @@ impl ModuleInfo {
             return match same_name.first() {
                 Some((p, source)) => problem(
                     format!(
-                        "the guest needs {wanted}, but the loaded plugin ({source}) is {} {}, another major version",
+                        "the guest needs {wanted}, but the loaded plugin ({source}) is {} {}, {}",
                         p.package_name(),
-                        version(p.version)
+                        version(p.version),
+                        if series.major == 0 || p.version.0 == 0 {
+                            "another series (as semver says, 0.x minors differ as majors do)"
+                        } else {
+                            "another major version"
+                        }
                     ),
                     format!("load a plugin of {PLUGIN_PREFIX}{name} {series}.x with --plugin"),
                 ),
@@ -410,11 +415,26 @@ impl ModuleInfo {
         // The WIT type the guest's bindings recorded, where they did: a
         // guest built for `option<string>` must not run against a plugin
         // returning `option<list<u8>>`, whose core signature is the same.
-        let recorded = self
+        // Keyed by series, as imports with the full version (wit-bindgen's)
+        // name the same functions.
+        let key = |m: &str| series_module(m).unwrap_or_else(|| m.to_string());
+        let module = key(&import.module);
+        let mut recorded = self
             .plugin_types
             .iter()
-            .find(|(m, n, _)| *m == import.module && *n == import.name);
-        if let Some((_, _, ty)) = recorded {
+            .filter(|(m, n, _)| key(m) == module && *n == import.name)
+            .map(|(_, _, ty)| ty);
+        let first = recorded.next();
+        if let Some(other) = recorded.find(|t| Some(*t) != first) {
+            return problem(
+                format!(
+                    "the guest records two WIT types for it, `{}` and `{other}`",
+                    first.expect("found before")
+                ),
+                "build it from one plugin WIT".into(),
+            );
+        }
+        if let Some(ty) = first {
             let defined = f.wit_type();
             if *ty != defined {
                 return problem(

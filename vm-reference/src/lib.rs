@@ -105,6 +105,7 @@ pub enum LoadError {
 }
 
 /// Errors of the embedding API.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
     /// Loading a module failed.
@@ -506,6 +507,10 @@ fn engine(
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut c = wasmtime::Config::new();
     c.epoch_interruption(true)
+        // Pinned off: with custom page sizes wasmtime may report a failed
+        // growth it never asked the limiter about, which the memory
+        // limiter's books (`MemoryLimiter`) do not expect.
+        .wasm_custom_page_sizes(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         // Small reservations: the pool holds one per process slot.
         .memory_reservation(config.max_memory as u64)
@@ -626,11 +631,13 @@ impl Vm {
     /// to end. Other processes keep running until the VM is dropped.
     ///
     /// # Errors
-    /// Fails if `--max-processes` processes are alive already, or if the
-    /// runtime shuts down underneath the process; a guest that traps is an
-    /// [`Outcome`] with its [`ExitReason`].
+    /// [`VmError::NotAnApp`] if the module exports no `_start` of type
+    /// `() -> ()` (a plugin, a library); fails if `--max-processes`
+    /// processes are alive already, or if the runtime shuts down underneath
+    /// the process. A guest that traps is an [`Outcome`] with its
+    /// [`ExitReason`].
     pub async fn run(&self, module: &Module, args: &[&str]) -> Result<Outcome, VmError> {
-        if module.entry("_start").is_none() {
+        if !matches!(module.entry("_start"), Some((_, false))) {
             let why = match &module.0.info.plugin {
                 Some(package) => format!(
                     "it is a plugin ({package}), whose functions apps import; load it with `vm run --plugin {} app.wasm` (or VmBuilder::plugin) and run an app that imports it",

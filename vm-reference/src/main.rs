@@ -105,6 +105,9 @@ enum Command {
 /// also a key of the app's `vm.toml` (see `vm_reference::app_config`).
 #[derive(clap::Args)]
 struct VmOptions {
+    /// Read no `vm.toml`: only the flags given here count.
+    #[arg(long)]
+    no_config: bool,
     /// Linear-memory limit per process, its plugins' memories included
     /// (bytes, or with K, M, G; default 64M).
     #[arg(long, value_name = "SIZE", value_parser = vm_reference::parse_size)]
@@ -176,7 +179,11 @@ impl VmOptions {
     /// lists add to it.
     fn builder(self) -> Result<vm_reference::VmBuilder> {
         let cwd = std::env::current_dir().context("reading the current directory")?;
-        let file = vm_reference::AppConfig::find(&cwd)?.unwrap_or_default();
+        let file = if self.no_config {
+            vm_reference::AppConfig::default()
+        } else {
+            vm_reference::AppConfig::find(&cwd)?.unwrap_or_default()
+        };
         let plugins: Vec<PathBuf> = file.plugins.into_iter().chain(self.plugins).collect();
         let native: Vec<PathBuf> = file
             .native_plugins

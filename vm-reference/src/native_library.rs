@@ -129,11 +129,11 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     // The version first, read alone: a table of another version may have
     // another layout.
     // SAFETY: every version's table starts with its u32 version.
-    let version = unsafe { std::ptr::read(table.cast::<u32>()) };
+    let version = unsafe { std::ptr::read_unaligned(table.cast::<u32>()) };
     let table = match version {
         // SAFETY: a table of version 1 has version 1's layout.
         1 => {
-            let v1 = unsafe { std::ptr::read(table.cast::<FfiPluginV1>()) };
+            let v1 = unsafe { std::ptr::read_unaligned(table.cast::<FfiPluginV1>()) };
             FfiPlugin {
                 abi_version: v1.abi_version,
                 error: v1.error,
@@ -147,7 +147,7 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
             }
         }
         // SAFETY: as above, for this version.
-        vm_plugin::ABI_VERSION => unsafe { std::ptr::read(table) },
+        vm_plugin::ABI_VERSION => unsafe { std::ptr::read_unaligned(table) },
         _ => {
             return Err(fail(
                 format!(

@@ -144,8 +144,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
+    /// Takes back the growth [`memory_growing`](Self::memory_growing) just
+    /// allowed. (wasmtime reports a failure without asking first only for
+    /// custom page sizes, which the engine turns off; were it to, `last`
+    /// would be the previous growth, so it is taken once and saturates.)
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.held -= std::mem::take(&mut self.last);
+        self.held = self.held.saturating_sub(std::mem::take(&mut self.last));
         Ok(())
     }
 
@@ -258,6 +262,9 @@ impl ProcessState {
     /// (they lived in the old store: the next call after waking makes fresh
     /// ones, as after a spawn; native plugins' states stay).
     fn fall_asleep(&mut self) {
+        // Only the guest's own code hibernates: no plugin runs, no
+        // allocation for a plugin call is under way.
+        debug_assert!(self.running_plugin.is_none() && self.allocating.is_none());
         self.current = None;
         self.current_resources.clear();
         self.handles.retain_only(&[]);

@@ -366,6 +366,7 @@ fn build_native_plugins(root: &Path) -> Result<()> {
         ("libhash-null-wit.so", Some("-DNULL_WIT")),
         ("libhash-null-result.so", Some("-DNULL_RESULT")),
         ("libhash-v1.so", Some("-DABI_V1")),
+        ("libhash-huge.so", Some("-DHUGE_SIZE")),
     ] {
         let target = out.join(name);
         if up_to_date(&target, &[&source, &header]) {

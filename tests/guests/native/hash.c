@@ -4,7 +4,8 @@
  * -DUNDECLARED (naming a function its WIT lacks); -DNO_ENTRY (no entry
  * symbol at all); -DUNRESOLVED (calling a function nothing defines);
  * -DNULL_WIT (its WIT a null pointer with a length); -DNULL_RESULT (`hex`
- * returning a null pointer with a length). And -DABI_V1: a table of the C
+ * returning a null pointer with a length); -DHUGE_SIZE (a state that says
+ * it holds a tebibyte, which the VM must charge). And -DABI_V1: a table of the C
  * ABI's first version (without `size`), which the VM still loads. */
 #include <vm_native_plugin.h>
 
@@ -49,7 +50,11 @@ static void drop(void *state) { free(state); }
 #ifndef ABI_V1
 static size_t size(const void *state) {
     (void)state;
+#ifdef HUGE_SIZE
+    return (size_t)1 << 40;
+#else
     return sizeof(state_t);
+#endif
 }
 #endif
 

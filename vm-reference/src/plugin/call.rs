@@ -300,11 +300,12 @@ pub(super) async fn allocate(
         if let Some(limit) = e.downcast_ref::<crate::process::MemoryLimitExceeded>() {
             return wasmtime::format_err!("{label}: {limit}");
         }
-        let why = match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => format!("it called WASI's exit({})", exit.0),
-            None => super::reason(&e),
-        };
-        wasmtime::format_err!("{label}: {whose} cabi_realloc failed: {why}{fault}")
+        // A WASI exit from inside it arrives as the import it was (the hook
+        // traps as the call returns), after the call's effect.
+        wasmtime::format_err!(
+            "{label}: {whose} cabi_realloc failed: {}{fault}",
+            super::reason(&e)
+        )
     })?;
     if crate::host::bytes(memory.data(&*caller), to, len).is_err() {
         wasmtime::bail!(

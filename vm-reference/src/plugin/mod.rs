@@ -293,6 +293,9 @@ pub(crate) fn forbid_imports_in_realloc(
     };
     let state = store.data_mut();
     match hook {
+        // Defence in depth: every path back into wasm goes through an
+        // import, refused or trapped above; were one to slip through, it
+        // stops here.
         CallHook::CallingWasm if depth > 0 => return Err(wasmtime::Error::new(ImportInRealloc)),
         CallHook::CallingWasm => state.allocating = Some(depth + 1),
         CallHook::ReturningFromWasm => state.allocating = Some(depth.saturating_sub(1)),

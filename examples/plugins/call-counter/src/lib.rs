@@ -132,9 +132,23 @@ fn reached_from_realloc(module: &[u8]) -> Result<std::collections::HashSet<u32>,
             }
             Payload::ElementSection(reader) => {
                 for element in reader {
-                    if let wasmparser::ElementItems::Functions(fs) = element.map_err(err)?.items {
-                        for f in fs {
-                            in_tables.push(f.map_err(err)?);
+                    match element.map_err(err)?.items {
+                        wasmparser::ElementItems::Functions(fs) => {
+                            for f in fs {
+                                in_tables.push(f.map_err(err)?);
+                            }
+                        }
+                        wasmparser::ElementItems::Expressions(_, exprs) => {
+                            for expr in exprs {
+                                let mut ops = expr.map_err(err)?.get_operators_reader();
+                                while !ops.eof() {
+                                    if let Operator::RefFunc { function_index } =
+                                        ops.read().map_err(err)?
+                                    {
+                                        in_tables.push(function_index);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -146,9 +160,13 @@ fn reached_from_realloc(module: &[u8]) -> Result<std::collections::HashSet<u32>,
                     match reader.read().map_err(err)? {
                         Operator::Call { function_index }
                         | Operator::ReturnCall { function_index } => callees.push(function_index),
-                        Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => {
-                            indirect = true
-                        }
+                        Operator::CallIndirect { .. }
+                        | Operator::ReturnCallIndirect { .. }
+                        | Operator::CallRef { .. }
+                        | Operator::ReturnCallRef { .. } => indirect = true,
+                        // A function taken as a reference may be called
+                        // indirectly by anyone.
+                        Operator::RefFunc { function_index } => in_tables.push(function_index),
                         _ => {}
                     }
                 }
