@@ -131,6 +131,12 @@ pub fn generate_plugin(
     lang: Lang,
     options: &Options,
 ) -> Result<Generated> {
+    if let Some(why) = package.outside_bindings() {
+        anyhow::bail!("{why}");
+    }
+    if let Some(why) = package.outside_bindings() {
+        anyhow::bail!("{why}");
+    }
     let stem = source
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -145,6 +145,11 @@ pub fn plugin(input: TokenStream) -> TokenStream {
                 .into()
         }
     };
+    if let Some(why) = package.outside_bindings() {
+        return syn::Error::new_spanned(&path, format!("vm_sdk::plugin!: {why}"))
+            .to_compile_error()
+            .into();
+    }
     let source = vm_abi::emit_rust::plugin_source(&package, "vm_sdk::plugin!");
     let body: proc_macro2::TokenStream = match source.parse() {
         Ok(b) => b,

@@ -330,6 +330,28 @@ pub fn kv_component() -> PathBuf {
     root().join("target/guests/wasm32-wasip2/release/kv_plugin.wasm")
 }
 
+/// The shapes plugin (records, variants, enums, flags, tuples, lists of
+/// records; examples/plugins/shapes) as a core module and as a component.
+pub fn shapes_plugins() -> [PathBuf; 2] {
+    guests_built();
+    ["wasm32-wasip1", "wasm32-wasip2"]
+        .map(|t| root().join(format!("target/guests/{t}/release/shapes_plugin.wasm")))
+}
+
+/// What the shapes guest prints (examples/plugins/shapes/rust), with either
+/// kind of the plugin.
+pub const SHAPES_TRANSCRIPT: &str = "area circle: 12.5664
+area triangle: 6
+area empty: 0
+[é] wheel: circle at (1, 2) of radius 2, ft, filled+bold
+bounds: Some(((-1.0, 0.0), (4.0, 4.0)))
+bounds of nothing: None
+convert 10 m: Ok(32.8084)
+convert -1 ft: Err(\"a length cannot be negative (-1)\")
+[p] plot: polygon of 4 corners, m, dashed
+area square: 9
+";
+
 /// A native plugin's shared library, as `cargo xtask build-guests` builds
 /// it (`libkv_native.so`, `libhash.so`, …).
 pub fn native_library(name: &str) -> PathBuf {

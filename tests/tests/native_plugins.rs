@@ -674,3 +674,25 @@ async fn a_librarys_state_is_charged_what_its_size_says() {
     }
     assert_eq!(vm.captured_stdout(), "", "the call's result was not used");
 }
+
+#[test]
+fn a_native_plugin_whose_wit_needs_more_than_it_takes_is_refused_naming_the_function() {
+    let wit = std::fs::read_to_string(vm_tests::root().join("examples/plugins/shapes/shapes.wit"))
+        .unwrap();
+    let plugin = Plugin::builder(wit, || ()).build();
+    match test_vm().native_plugin(plugin).build() {
+        Err(VmError::Plugin(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("declares `geometry.area` as `func(variant {")
+                    && text.contains("which native plugins do not take yet")
+                    && text.contains(
+                        "a wasm plugin (core module or component) takes the whole of WIT"
+                    ),
+                "{text}"
+            );
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("the VM was built"),
+    }
+}

@@ -437,15 +437,15 @@ async fn hostile_arguments_end_the_caller_alone_with_a_reason() {
     let cases = [
         (
             "(call $get (i32.const 65530) (i32.const 100) (i32.const 64))",
-            "plugin:kv/store.get: argument `key` at 65530 with length 100 lies outside memory",
+            "plugin:kv/store.get: argument `key`: a string at 65530 with length 100 lies outside memory",
         ),
         (
             "(call $get (i32.const -1) (i32.const -1) (i32.const 64))",
-            "argument `key` at 4294967295 with length 4294967295 lies outside memory",
+            "argument `key`: a string at 4294967295 with length 4294967295 lies outside memory",
         ),
         (
             "(call $get (i32.const 0) (i32.const 2) (i32.const 64))",
-            "plugin:kv/store.get: argument `key` is not UTF-8",
+            "plugin:kv/store.get: argument `key`: a string that is not UTF-8",
         ),
         (
             "(call $get (i32.const 8) (i32.const 0) (i32.const 65530))",
@@ -492,25 +492,25 @@ async fn a_faulty_plugin_ends_its_caller_alone_with_a_reason_naming_the_function
             "wild-string",
             "(param i32)",
             "(call $f (i32.const 64))",
-            "plugin:faulty/api.wild-string returned a list at 16773120 with length 100, outside its memory (a fault in the plugin)",
+            "plugin:faulty/api.wild-string returned an invalid value (a string at 16773120 with length 100 lies outside memory; a fault in the plugin)",
         ),
         (
             "not-utf8",
             "(param i32)",
             "(call $f (i32.const 64))",
-            "plugin:faulty/api.not-utf8 returned a string that is not UTF-8",
+            "plugin:faulty/api.not-utf8 returned an invalid value (a string that is not UTF-8",
         ),
         (
             "bad-option",
             "(param i32)",
             "(call $f (i32.const 64))",
-            "plugin:faulty/api.bad-option returned the discriminant 7",
+            "plugin:faulty/api.bad-option returned an invalid value (the discriminant 7, which its WIT does not have",
         ),
         (
             "wide-case",
             "(result i32)",
             "(drop (call $f))",
-            "plugin:faulty/api.wide-case returned the discriminant 7",
+            "plugin:faulty/api.wide-case returned an invalid value (the discriminant 7, which its WIT does not have",
         ),
         (
             "deep",
@@ -706,4 +706,159 @@ async fn a_component_plugin_takes_lists_of_at_most_a_mebibyte() {
         reason.contains("plugin:kv/store.set: argument `value` holds 2097152 bytes; a component plugin takes at most 1048576"),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_kind() {
+    // The guest is wit-bindgen's, so it records no WIT types; the plugin's
+    // functions take and return records, variants (a tuple in one, a list
+    // of records in another), an enum, flags, a char and floats, and
+    // `option`/`result` of them.
+    for plugin in vm_tests::shapes_plugins() {
+        let run = run_file_on(
+            test_vm().plugin_file(&plugin),
+            &rust_guest("shapes-guest"),
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            vm_tests::SHAPES_TRANSCRIPT,
+            "{}",
+            plugin.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_arguments_of_variants_and_lists_end_the_caller_alone() {
+    panics::watch();
+    let [core, component] = vm_tests::shapes_plugins();
+    for plugin in [core, component] {
+        let vm = test_vm().plugin_file(&plugin).build().unwrap();
+        // `area(s: shape)`: a shape flattens to its case and slots joined
+        // across the cases (i64, i64, f64).
+        let area = |body: &str| {
+            format!(
+                r#"(module
+                    (import "plugin:shapes/geometry@1" "area" (func $area (param i32 i64 i64 f64) (result f64)))
+                    (memory (export "memory") 1)
+                    (func (export "_start") (drop {body})))"#
+            )
+        };
+        for (body, expected) in [
+            (
+                "(call $area (i32.const 9) (i64.const 0) (i64.const 0) (f64.const 0))",
+                "plugin:shapes/geometry.area: argument `s`: the discriminant 9, which its WIT does not have (its 3 cases)",
+            ),
+            (
+                "(call $area (i32.const 1) (i64.const 65530) (i64.const 100) (f64.const 0))",
+                "plugin:shapes/geometry.area: argument `s`: a list at 65530 with length 100 lies outside memory",
+            ),
+            (
+                "(call $area (i32.const 1) (i64.const 3) (i64.const 1) (f64.const 0))",
+                "plugin:shapes/geometry.area: argument `s`: a list at 3 is not 8-byte aligned",
+            ),
+        ] {
+            let module = vm.load("area.wat", area(body).as_bytes()).unwrap();
+            let outcome = vm.run(&module, &["area"]).await.unwrap();
+            match &outcome.reason {
+                ExitReason::Trap(t) => assert!(t.contains(expected), "{}: {t}", plugin.display()),
+                other => panic!("{other:?}"),
+            }
+        }
+        // And a well-formed polygon of three points, from raw memory:
+        // (0, 0), (4, 0), (0, 3), whose area is 6.
+        let good = r#"(module
+            (import "plugin:shapes/geometry@1" "area" (func $area (param i32 i64 i64 f64) (result f64)))
+            (memory (export "memory") 1)
+            (data (i32.const 64)
+                "\00\00\00\00\00\00\00\00" "\00\00\00\00\00\00\00\00"
+                "\00\00\00\00\00\00\10\40" "\00\00\00\00\00\00\00\00"
+                "\00\00\00\00\00\00\00\00" "\00\00\00\00\00\00\08\40")
+            (func (export "_start")
+                (if (f64.ne (f64.const 6)
+                        (call $area (i32.const 1) (i64.const 64) (i64.const 3) (f64.const 0)))
+                    (then unreachable))))"#;
+        let module = vm.load("good.wat", good.as_bytes()).unwrap();
+        let outcome = vm.run(&module, &["good"]).await.unwrap();
+        assert_eq!(outcome.reason, ExitReason::Normal, "{}", plugin.display());
+        still_runs_kv_on(&plugin).await;
+    }
+    assert_eq!(panics::take(), 0, "the VM panicked");
+}
+
+/// After faults, a VM with the plugin still runs its guest.
+async fn still_runs_kv_on(plugin: &std::path::Path) {
+    let run = run_file_on(
+        test_vm().plugin_file(plugin),
+        &rust_guest("shapes-guest"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.stdout, vm_tests::SHAPES_TRANSCRIPT);
+}
+
+#[tokio::test]
+async fn arguments_that_flatten_past_sixteen_values_travel_in_memory_both_ways() {
+    let params: Vec<String> = (0..17).map(|i| format!("a{i}: u32")).collect();
+    let wit = format!(
+        "package plugin:wide@1.0.0; interface api {{ @since(version = 1.0.0) sum: func({}) -> u32; }}",
+        params.join(", ")
+    );
+    // The plugin gets one pointer: the VM put the 17 values in memory its
+    // cabi_realloc gave.
+    let sum: String = (0..17)
+        .map(|i| format!("(i32.load (i32.add (local.get 0) (i32.const {})))", i * 4))
+        .fold("(i32.const 0)".to_string(), |acc, l| {
+            format!("(i32.add {acc} {l})")
+        });
+    let plugin = wat_plugin(
+        &wit,
+        &format!(
+            r#"(memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096))
+            (func (export "plugin:wide/api@1#sum") (param i32) (result i32) {sum})"#
+        ),
+    );
+    let vm = test_vm().plugin("wide.wat", plugin).build().unwrap();
+    // The guest passes one pointer too: 1 + 2 + … + 17 = 153 (it exits
+    // with 153 - 100, exit statuses being small).
+    let stores: String = (0..17)
+        .map(|i| {
+            format!(
+                "(i32.store (i32.const {}) (i32.const {}))",
+                256 + i * 4,
+                i + 1
+            )
+        })
+        .collect();
+    let guest = format!(
+        r#"(module
+            (import "plugin:wide/api@1" "sum" (func $sum (param i32) (result i32)))
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start") {stores}
+                (call $exit (i32.sub (call $sum (i32.const 256)) (i32.const 100)))))"#
+    );
+    let module = vm.load("wide.wat", guest.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["wide"]).await.unwrap();
+    assert_eq!(outcome.status, 53, "{:?}", outcome.reason);
+    // A pointer to them outside the guest's memory ends the guest alone.
+    let bad = guest.replace(
+        "(call $sum (i32.const 256))",
+        "(call $sum (i32.const 65500))",
+    );
+    let module = vm.load("bad.wat", bad.as_bytes()).unwrap();
+    let outcome = vm.run(&module, &["bad"]).await.unwrap();
+    match &outcome.reason {
+        ExitReason::Trap(t) => assert!(
+            t.contains("plugin:wide/api.sum: its arguments at 65500: a value at 65536 of 4 bytes lies outside memory"),
+            "{t}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

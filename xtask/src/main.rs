@@ -21,6 +21,7 @@ use setup::setup;
 const RUST_GUEST_WORKSPACES: &[&str] = &[
     "examples/rust",
     "examples/plugins/kv",
+    "examples/plugins/shapes",
     "examples/plugins/native-hash/guest",
     "tests/guests/rust",
     "bench/guest",
@@ -319,19 +320,25 @@ fn build_guests(root: &Path) -> Result<()> {
             .arg(guest_dir(root)))?;
     }
     build_native_plugins(root)?;
-    // The kv plugin again, as a component (wit-bindgen for wasm32-wasip2).
-    run(cargo()
-        .current_dir(root.join("examples/plugins/kv"))
-        .args([
-            "build",
-            "--release",
-            "--package",
-            "kv-plugin",
-            "--target",
-            setup::COMPONENT_TARGET,
-            "--target-dir",
-        ])
-        .arg(guest_dir(root)))?;
+    // The kv and shapes plugins again, as components (wit-bindgen for
+    // wasm32-wasip2).
+    for (dir, package) in [
+        ("examples/plugins/kv", "kv-plugin"),
+        ("examples/plugins/shapes", "shapes-plugin"),
+    ] {
+        run(cargo()
+            .current_dir(root.join(dir))
+            .args([
+                "build",
+                "--release",
+                "--package",
+                package,
+                "--target",
+                setup::COMPONENT_TARGET,
+                "--target-dir",
+            ])
+            .arg(guest_dir(root)))?;
+    }
     build_guest_tests(root)
 }
 

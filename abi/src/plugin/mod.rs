@@ -162,9 +162,19 @@ pub struct Function {
     pub docs: String,
     /// The version that added it (`@since`).
     pub since: (u32, u32, u32),
-    /// Parameters: WIT name and value.
+    /// Parameters: WIT name and type.
+    pub param_types: Vec<(String, Ty)>,
+    /// The result's type, if it has one.
+    pub result_type: Option<Ty>,
+    /// Whether its types are within the subset `vm bindgen`'s plugin
+    /// bindings cover (`bool`, integers, `string`, `list<u8>`, and
+    /// `option`/`result` of them as the result): only then do
+    /// [`Function::params`], [`Function::returns`] and [`Function::layout`]
+    /// describe it.
+    pub in_subset: bool,
+    /// Parameters, in the subset: WIT name and value.
     pub params: Vec<(String, Value)>,
-    /// The result.
+    /// The result, in the subset.
     pub returns: Returns,
     /// The guest's import signature: parameters (a trailing return pointer
     /// when the result is [`ResultLayout::Area`]).
@@ -176,7 +186,7 @@ pub struct Function {
     /// The plugin's export results (a pointer to the result area, when the
     /// result is [`ResultLayout::Area`]).
     pub export_results: Vec<CoreType>,
-    /// How the result travels.
+    /// How the result travels, in the subset.
     pub layout: ResultLayout,
 }
 
@@ -219,17 +229,11 @@ impl Function {
     /// Its WIT type without parameter names, as guests' bindings record it
     /// and the VM compares it: `func(string, list<u8>) -> option<string>`.
     pub fn wit_type(&self) -> String {
-        let params: Vec<&str> = self.params.iter().map(|(_, v)| v.wit()).collect();
-        let result = match self.returns {
-            Returns::Nothing => String::new(),
-            Returns::One(v) => format!(" -> {}", v.wit()),
-            Returns::Option(v) => format!(" -> option<{}>", v.wit()),
-            Returns::Result(None, None) => " -> result".into(),
-            Returns::Result(Some(ok), None) => format!(" -> result<{}>", ok.wit()),
-            Returns::Result(ok, Some(err)) => {
-                format!(" -> result<{}, {}>", ok.map_or("_", Value::wit), err.wit())
-            }
-        };
+        let params: Vec<String> = self.param_types.iter().map(|(_, t)| t.wit()).collect();
+        let result = self
+            .result_type
+            .as_ref()
+            .map_or(String::new(), |t| format!(" -> {}", t.wit()));
         format!("func({}){result}", params.join(", "))
     }
 
@@ -247,15 +251,33 @@ impl Function {
     /// Whether calling it needs the guest's `cabi_realloc` (its result holds
     /// a string or list).
     pub fn needs_guest_realloc(&self) -> bool {
-        matches!(&self.layout, ResultLayout::Area { buffers, .. } if !buffers.is_empty())
+        self.result_type.as_ref().is_some_and(Ty::holds_list)
     }
 
-    /// Whether calling it needs the plugin's `cabi_realloc` (a parameter is
-    /// a string or list).
+    /// Whether calling it needs the plugin's `cabi_realloc` (a parameter
+    /// holds a string or list, or the parameters travel in memory).
     pub fn needs_plugin_realloc(&self) -> bool {
-        self.params
+        self.param_types.iter().any(|(_, t)| t.holds_list()) || self.params_in_memory()
+    }
+
+    /// Whether the parameters flatten to more than
+    /// [`MAX_FLAT_PARAMS`] core values, and so travel in memory: a pointer
+    /// to them in the caller's memory (the guest's import), or in memory the
+    /// callee's `cabi_realloc` gives (the plugin's export).
+    pub fn params_in_memory(&self) -> bool {
+        self.param_types
             .iter()
-            .any(|(_, v)| !matches!(v, Value::Scalar(_)))
+            .map(|(_, t)| t.flat().len())
+            .sum::<usize>()
+            > MAX_FLAT_PARAMS
+    }
+
+    /// Whether the result flattens to more than one core value, and so
+    /// travels in memory.
+    pub fn result_in_memory(&self) -> bool {
+        self.result_type
+            .as_ref()
+            .is_some_and(|t| t.flat().len() > MAX_FLAT_RESULTS)
     }
 
     /// Whether the guest's import takes a return pointer (its last
@@ -263,7 +285,7 @@ impl Function {
     /// A `result` without payloads has an area in [`Function::layout`] yet
     /// flattens to one `i32`, its discriminant, which the import returns.
     pub fn has_return_pointer(&self) -> bool {
-        matches!(self.layout, ResultLayout::Area { .. }) && self.import_results.is_empty()
+        self.result_in_memory()
     }
 }
 
@@ -341,10 +363,6 @@ impl Package {
             if iface.functions.is_empty() {
                 continue;
             }
-            if !iface.types.is_empty() {
-                let t = iface.types.keys().next().expect("not empty");
-                bail!("{full}/{iname} defines type `{t}`: plugin interfaces use bool, integers, string, list<u8>, option and result directly (named types are not in the plugin subset yet)");
-            }
             let module = format!("{full}/{iname}@{}", Series::of(version));
             let mut functions = Vec::new();
             for func in iface.functions.values() {
@@ -369,6 +387,24 @@ impl Package {
             docs: docs(&package.docs),
             interfaces,
         })
+    }
+
+    /// Why `vm bindgen`'s plugin bindings cannot cover the package yet, if
+    /// a function uses types outside their subset.
+    pub fn outside_bindings(&self) -> Option<String> {
+        let (iface, f) = self
+            .interfaces
+            .iter()
+            .flat_map(|i| i.functions.iter().map(move |f| (i, f)))
+            .find(|(_, f)| !f.in_subset)?;
+        Some(format!(
+            "{}/{}.{} is `{}`: vm bindgen's plugin bindings cover bool, integers, string and list<u8> parameters and results, and option and result of them as results, so far; the VM itself takes the whole of WIT, so call it from a guest built with wit-bindgen from the plugin's WIT (a world with `import {};`)",
+            self.package_name(),
+            iface.name,
+            f.name,
+            f.wit_type(),
+            iface.name
+        ))
     }
 
     /// `plugin:NAME`.
@@ -559,8 +595,9 @@ fn core(ts: &[WasmType]) -> Result<Vec<CoreType>> {
     ts.iter()
         .map(|t| match t {
             WasmType::I32 | WasmType::Pointer | WasmType::Length => Ok(CoreType::I32),
-            WasmType::I64 => Ok(CoreType::I64),
-            other => bail!("core type {other:?} is outside the plugin subset"),
+            WasmType::I64 | WasmType::PointerOrI64 => Ok(CoreType::I64),
+            WasmType::F32 => Ok(CoreType::F32),
+            WasmType::F64 => Ok(CoreType::F64),
         })
         .collect()
 }
@@ -591,22 +628,42 @@ fn function(
     if !matches!(func.kind, wit_parser::FunctionKind::Freestanding) {
         bail!("only freestanding functions are in the plugin subset (no resources)");
     }
-    let params = func
+    let param_types = func
         .params
         .iter()
         .map(|p| {
-            value(resolve, &p.ty)
-                .map(|v| (p.name.clone(), v))
+            Ty::from_wit(resolve, &p.ty)
+                .map(|t| (p.name.clone(), t))
                 .with_context(|| format!("parameter `{}`", p.name))
         })
         .collect::<Result<Vec<_>>>()?;
-    let returns = returns(resolve, func.result.as_ref()).context("the result")?;
+    let result_type = func
+        .result
+        .as_ref()
+        .map(|t| Ty::from_wit(resolve, t))
+        .transpose()
+        .context("the result")?;
     let import = resolve.wasm_signature(AbiVariant::GuestImport, func);
     let export = resolve.wasm_signature(AbiVariant::GuestExport, func);
-    if import.indirect_params {
-        bail!("too many parameters: at most 16 core values");
-    }
+    let core_sig =
+        |import: &wit_parser::abi::WasmSignature| -> Result<(Vec<CoreType>, Vec<CoreType>)> {
+            Ok((core(&import.params)?, core(&import.results)?))
+        };
+    let (import_params, import_results) = core_sig(&import)?;
+    let (export_params, export_results) = core_sig(&export)?;
+    // The subset's view, for vm bindgen's emitters.
+    let subset = func
+        .params
+        .iter()
+        .map(|p| value(resolve, &p.ty).map(|v| (p.name.clone(), v)))
+        .collect::<Result<Vec<_>>>()
+        .and_then(|params| Ok((params, returns(resolve, func.result.as_ref())?)))
+        .ok()
+        .filter(|_| !import.indirect_params);
+    let in_subset = subset.is_some();
+    let (params, returns) = subset.unwrap_or((Vec::new(), Returns::Nothing));
     let layout = match (&returns, func.result.as_ref()) {
+        _ if !in_subset => ResultLayout::Nothing,
         (Returns::Nothing, _) => ResultLayout::Nothing,
         (Returns::One(Value::Scalar(s)), _) => ResultLayout::Flat(*s),
         (_, Some(ty)) => {
@@ -660,12 +717,15 @@ fn function(
         name: func.name.clone(),
         docs: docs(&func.docs),
         since,
+        param_types,
+        result_type,
+        in_subset,
         params,
         returns,
-        import_params: core(&import.params)?,
-        import_results: core(&import.results)?,
-        export_params: core(&export.params)?,
-        export_results: core(&export.results)?,
+        import_params,
+        import_results,
+        export_params,
+        export_results,
         layout,
     })
 }
@@ -785,14 +845,33 @@ interface store {
             let text = format!("package plugin:x@1.0.0;\ninterface i {{\n{body}\n}}\n");
             format!("{:#}", Package::parse("x.wit", &text).unwrap_err())
         };
-        assert!(bad("@since(version = 1.0.0)\nf: func(x: f32);").contains("parameter `x`"));
+        assert!(
+            bad("resource r;\n@since(version = 1.0.0)\nf: func(x: borrow<r>);")
+                .contains("parameter `x`")
+        );
         assert!(bad("f: func();").contains("@since"));
         let newer = bad("@since(version = 1.1.0)\nf: func();");
         assert!(newer.contains("1.1.0"), "{newer}");
+        // The whole of WIT otherwise, outside the subset bindgen covers.
+        let whole = Package::parse(
+            "x.wit",
+            "package plugin:x@1.0.0; interface i { record p { x: f32 } \
+             @since(version = 1.0.0) f: func(p: p) -> option<option<u8>>; }",
+        )
+        .unwrap();
+        let f = &whole.interfaces[0].functions[0];
+        assert!(!f.in_subset);
+        let why = whole.outside_bindings().unwrap();
         assert!(
-            bad("@since(version = 1.0.0)\nf: func() -> option<option<u8>>;")
-                .contains("nested option")
+            why.contains("plugin:x/i.f is `func(record { x: f32 }) -> option<option<u8>>`")
+                && why.contains("wit-bindgen"),
+            "{why}"
         );
+        assert_eq!(
+            f.wit_type(),
+            "func(record { x: f32 }) -> option<option<u8>>"
+        );
+        assert_eq!(f.import_params, [CoreType::F32, CoreType::I32]);
         let not_plugin = Package::parse("x.wit", "package vm:x@1.0.0; interface i {}");
         assert!(format!("{:#}", not_plugin.unwrap_err()).contains("not a plugin"));
     }

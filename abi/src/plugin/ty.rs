@@ -193,6 +193,20 @@ impl Ty {
             .collect()
     }
 
+    /// Whether a value of it may hold a string or list.
+    pub fn holds_list(&self) -> bool {
+        match self {
+            Ty::String | Ty::List(_) => true,
+            Ty::Tuple(ts) => ts.iter().any(Ty::holds_list),
+            Ty::Record(r) => r.fields.iter().any(|(_, t)| t.holds_list()),
+            _ => cases(self)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(Ty::holds_list),
+        }
+    }
+
     /// Its cases, for a variant, enum, option or result.
     pub fn cases(&self) -> Option<Vec<Option<&Ty>>> {
         cases(self)

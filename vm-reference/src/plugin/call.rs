@@ -1,26 +1,27 @@
 //! One call from a guest: its arguments read and checked, the plugin
 //! called by its kind, its result handed to the guest.
 
+use super::canon::{allocations, Lift, Lowering, Val};
 use super::component::call_component;
 use super::core::{call_core, CoreCall};
 use super::instance::Instance;
-use super::layout::lay_out;
-use super::native::{native_values, panic_text, CatchUnwind};
-use super::{Arg, Kind, LoadedPlugin, Reply};
+use super::native::{from_native, native_values, panic_text, CatchUnwind};
+use super::{Kind, LoadedPlugin, Reply};
 use crate::process::ProcessState;
-use vm_abi::plugin::{ResultLayout, Value};
-use wasmtime::{Caller, Func, Memory, Val};
+use vm_abi::plugin::Ty;
+use wasmtime::{Caller, Func, Memory, Val as Core};
 
 impl LoadedPlugin {
-    /// Checks the return pointer and reads the arguments: the guest's
-    /// memory, the return pointer (if the result has one), the arguments.
+    /// Checks the return pointer and lifts the arguments out of the
+    /// guest: its memory, the return pointer (if the result travels in
+    /// memory), the arguments.
     pub(super) fn prepare(
         &self,
         caller: &mut Caller<'_, ProcessState>,
         f: &vm_abi::plugin::Function,
         label: &str,
-        params: &[Val],
-    ) -> wasmtime::Result<(Memory, Option<u32>, Vec<Arg>)> {
+        params: &[Core],
+    ) -> wasmtime::Result<(Memory, Option<u32>, Vec<Val>)> {
         if caller.data().allocating.is_some() {
             return Err(wasmtime::Error::new(super::ImportInRealloc));
         }
@@ -30,47 +31,50 @@ impl LoadedPlugin {
                 "{label}: the module exports no memory named `memory`, which plugin calls need"
             );
         };
+        let mem = guest_memory.data(caller);
         // The return pointer is checked before anything happens, so a bad
         // one costs the plugin nothing.
-        let ret = match &f.layout {
-            ResultLayout::Area { size, align, .. } if f.has_return_pointer() => {
+        let ret = match &f.result_type {
+            Some(t) if f.result_in_memory() => {
                 let ret = params
                     .last()
-                    .and_then(Val::i32)
+                    .and_then(Core::i32)
                     .expect("typed by the linker") as u32;
-                let fits = (ret as u64 + *size as u64) <= guest_memory.data_size(caller) as u64;
-                if !ret.is_multiple_of(*align) || !fits {
+                let (size, align) = (t.size(), t.align());
+                if !ret.is_multiple_of(align) || crate::host::bytes(mem, ret, size).is_err() {
                     wasmtime::bail!("{label}: return pointer {ret} lies outside memory or is not {align}-byte aligned");
                 }
                 Some(ret)
             }
             _ => None,
         };
-        let mut args = Vec::with_capacity(f.params.len());
-        let mut at = 0;
-        for (name, value) in &f.params {
-            match value {
-                Value::Scalar(_) => {
-                    args.push(Arg::Word(params[at]));
-                    at += 1;
-                }
-                Value::String | Value::Bytes => {
-                    let ptr = params[at].i32().expect("typed") as u32;
-                    let len = params[at + 1].i32().expect("typed") as u32;
-                    at += 2;
-                    let data = guest_memory.data(caller);
-                    let Ok(bytes) = crate::host::bytes(data, ptr, len) else {
-                        wasmtime::bail!("{label}: argument `{name}` at {ptr} with length {len} lies outside memory");
-                    };
-                    if *value == Value::String {
-                        if let Err(e) = std::str::from_utf8(bytes) {
-                            wasmtime::bail!("{label}: argument `{name}` is not UTF-8: {e}");
-                        }
-                    }
-                    args.push(Arg::Bytes(bytes.to_vec()));
+        let mut lift = Lift::default();
+        let args = if f.params_in_memory() {
+            // One pointer to the arguments, a tuple in the guest's memory.
+            let ptr = params[0].i32().expect("typed") as u32;
+            let types = Ty::Tuple(f.param_types.iter().map(|(_, t)| t.clone()).collect());
+            if !ptr.is_multiple_of(types.align()) {
+                wasmtime::bail!(
+                    "{label}: its arguments at {ptr} are not {}-byte aligned",
+                    types.align()
+                );
+            }
+            match lift.load(mem, &types, ptr) {
+                Ok(Val::Record(args)) => args,
+                Ok(_) => unreachable!("a tuple lifts to its members"),
+                Err(e) => wasmtime::bail!("{label}: its arguments at {ptr}: {e}"),
+            }
+        } else {
+            let mut flat = params.iter().cloned();
+            let mut args = Vec::with_capacity(f.param_types.len());
+            for (name, t) in &f.param_types {
+                match lift.lift_flat(mem, t, &mut flat) {
+                    Ok(v) => args.push(v),
+                    Err(e) => wasmtime::bail!("{label}: argument `{name}`: {e}"),
                 }
             }
-        }
+            args
+        };
         Ok((guest_memory, ret, args))
     }
 
@@ -81,8 +85,8 @@ impl LoadedPlugin {
         mut caller: Caller<'_, ProcessState>,
         iface: usize,
         func: usize,
-        params: &[Val],
-        results: &mut [Val],
+        params: &[Core],
+        results: &mut [Core],
     ) -> wasmtime::Result<()> {
         let f = &self.package.interfaces[iface].functions[func];
         let label = self.labels[iface][func].as_str();
@@ -94,34 +98,21 @@ impl LoadedPlugin {
             unreachable!("only sync functions are linked sync")
         };
         let (guest_memory, ret, args) = self.prepare(&mut caller, f, label, params)?;
-        let values = native_values(f, args);
+        let values = native_values(args);
         let state = self.native_state(&mut caller, plugin)?;
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(state, values)));
         self.charge_state(&mut caller, plugin)?;
         let reply = match outcome {
-            Ok(Ok(returned)) => lay_out(f, returned)
+            Ok(Ok(returned)) => from_native(f, returned)
                 .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)"))?,
             Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
             Err(p) => wasmtime::bail!("{label} panicked: {}", panic_text(p)),
         };
-        match reply {
-            Reply::Nothing => {}
-            Reply::Flat(v) => results[0] = v,
-            Reply::Area(area, copied) => {
-                debug_assert!(copied.is_empty(), "linked sync only without lists");
-                let ret = ret.expect("an area has a return pointer");
-                let Ok(dest) = crate::host::bytes_mut(
-                    guest_memory.data_mut(&mut caller),
-                    ret,
-                    area.len() as u32,
-                ) else {
-                    wasmtime::bail!("{label}: return pointer {ret} lies outside memory");
-                };
-                dest.copy_from_slice(&area);
-            }
-        }
-        Ok(())
+        // Linked sync only when the result holds no string or list: it
+        // needs no allocation in the guest.
+        let mem = guest_memory.data_mut(&mut caller);
+        hand_over(mem, f, label, reply, ret, Vec::new(), results)
     }
 
     /// Calls a wasm plugin's function, making the process's instance first
@@ -132,7 +123,7 @@ impl LoadedPlugin {
         iface: usize,
         func: usize,
         label: &str,
-        args: Vec<Arg>,
+        args: Vec<Val>,
     ) -> wasmtime::Result<Reply> {
         let f = &self.package.interfaces[iface].functions[func];
         let instance = self.instance(caller).await?;
@@ -168,9 +159,9 @@ impl LoadedPlugin {
         function: &vm_plugin::Function,
         f: &vm_abi::plugin::Function,
         label: &str,
-        args: Vec<Arg>,
+        args: Vec<Val>,
     ) -> wasmtime::Result<Reply> {
-        let values = native_values(f, args);
+        let values = native_values(args);
         let state = self.native_state(caller, plugin)?;
         let outcome = match &function.handler {
             vm_plugin::Handler::Sync(handler) => {
@@ -188,7 +179,7 @@ impl LoadedPlugin {
         };
         self.charge_state(caller, plugin)?;
         match outcome {
-            Ok(Ok(returned)) => lay_out(f, returned)
+            Ok(Ok(returned)) => from_native(f, returned)
                 .map_err(|why| wasmtime::format_err!("{label} {why} (a fault in the plugin)")),
             Ok(Err(why)) => wasmtime::bail!("{label} failed: {why}"),
             Err(why) => wasmtime::bail!("{label} {why}"),
@@ -202,8 +193,8 @@ impl LoadedPlugin {
         mut caller: Caller<'_, ProcessState>,
         iface: usize,
         func: usize,
-        params: &[Val],
-        results: &mut [Val],
+        params: &[Core],
+        results: &mut [Core],
     ) -> wasmtime::Result<()> {
         let f = &self.package.interfaces[iface].functions[func];
         let label = self.labels[iface][func].as_str();
@@ -224,58 +215,77 @@ impl LoadedPlugin {
                 reply?
             }
         };
-        match reply {
-            Reply::Nothing => Ok(()),
-            Reply::Flat(v) => {
-                results[0] = v;
-                Ok(())
-            }
-            Reply::Area(mut area, copied) => {
-                if !copied.is_empty() {
-                    let Some(guest_realloc) = caller
-                        .get_export("cabi_realloc")
-                        .and_then(|e| e.into_func())
-                    else {
-                        wasmtime::bail!("{label}: the module exports no `cabi_realloc`, through which plugin calls return strings and lists");
-                    };
-                    for (o, bytes) in copied {
-                        let len = bytes.len() as u32;
-                        let to = allocate(
-                            &mut caller,
-                            (guest_realloc, guest_memory),
-                            len,
-                            label,
-                            "the module's",
-                        )
-                        .await?;
-                        let dest =
-                            crate::host::bytes_mut(guest_memory.data_mut(&mut caller), to, len)
-                                .expect("checked by allocate");
-                        dest.copy_from_slice(&bytes);
-                        area[o..o + 4].copy_from_slice(&to.to_le_bytes());
-                    }
-                }
-                let ret = ret.expect("an area has a return pointer");
-                let size = area.len() as u32;
-                let Ok(dest) =
-                    crate::host::bytes_mut(guest_memory.data_mut(&mut caller), ret, size)
+        // Room in the guest for each string and list the result holds.
+        let mut ptrs = Vec::new();
+        if let (Some(v), Some(t)) = (&reply, &f.result_type) {
+            let mut needed = Vec::new();
+            allocations(v, t, &mut needed);
+            if !needed.is_empty() {
+                let Some(guest_realloc) = caller
+                    .get_export("cabi_realloc")
+                    .and_then(|e| e.into_func())
                 else {
-                    wasmtime::bail!("{label}: return pointer {ret} lies outside memory");
+                    wasmtime::bail!("{label}: the module exports no `cabi_realloc`, through which plugin calls return strings and lists");
                 };
-                dest.copy_from_slice(&area);
-                Ok(())
+                for (align, len) in needed {
+                    let to = allocate(
+                        &mut caller,
+                        (guest_realloc, guest_memory),
+                        (align, len),
+                        label,
+                        "the module's",
+                    )
+                    .await?;
+                    ptrs.push(to);
+                }
             }
         }
+        let mem = guest_memory.data_mut(&mut caller);
+        hand_over(mem, f, label, reply, ret, ptrs, results)
     }
 }
 
+/// Lowers the result into the guest: returned as one core value, or
+/// written at the return pointer (its strings and lists at `ptrs`, which
+/// the guest's allocator gave, in [`allocations`]' order).
+fn hand_over(
+    mem: &mut [u8],
+    f: &vm_abi::plugin::Function,
+    label: &str,
+    reply: Reply,
+    ret: Option<u32>,
+    ptrs: Vec<u32>,
+    results: &mut [Core],
+) -> wasmtime::Result<()> {
+    let (Some(v), Some(t)) = (reply, &f.result_type) else {
+        return Ok(());
+    };
+    let mut lowering = Lowering {
+        mem,
+        ptrs: ptrs.into_iter(),
+    };
+    let done = match ret {
+        Some(ret) => lowering.store(&v, t, ret),
+        None => {
+            let mut flat = Vec::with_capacity(1);
+            let done = lowering.lower_flat(&v, t, &mut flat);
+            if let Some(v) = flat.pop() {
+                results[0] = v;
+            }
+            done
+        }
+    };
+    done.map_err(|e| wasmtime::format_err!("{label}: its result: {e}"))
+}
+
 /// Calls a `cabi_realloc` (`whose`: "the module's" or "the plugin's") for
-/// `len` fresh bytes, and checks they lie in `memory`. No import may be
+/// `len` fresh bytes aligned to `align`, and checks they lie in `memory`,
+/// so aligned. No import may be
 /// called meanwhile (see [`super::forbid_imports_in_realloc`]).
 pub(super) async fn allocate(
     caller: &mut Caller<'_, ProcessState>,
     (realloc, memory): (Func, Memory),
-    len: u32,
+    (align, len): (u32, u32),
     label: &str,
     whose: &str,
 ) -> wasmtime::Result<u32> {
@@ -292,7 +302,7 @@ pub(super) async fn allocate(
             )
         })?;
     caller.data_mut().allocating = Some(0);
-    let to = realloc.call_async(&mut *caller, (0, 0, 1, len)).await;
+    let to = realloc.call_async(&mut *caller, (0, 0, align, len)).await;
     let state = caller.data_mut();
     state.allocating = None;
     state.left_realloc = false;
@@ -310,6 +320,11 @@ pub(super) async fn allocate(
     if crate::host::bytes(memory.data(&*caller), to, len).is_err() {
         wasmtime::bail!(
             "{label}: {whose} cabi_realloc gave {to} for {len} bytes, outside its memory{fault}"
+        );
+    }
+    if !to.is_multiple_of(align) {
+        wasmtime::bail!(
+            "{label}: {whose} cabi_realloc gave {to}, which is not {align}-byte aligned{fault}"
         );
     }
     Ok(to)

@@ -4,7 +4,7 @@
 use super::{Kind, PluginError};
 use crate::compat::signature;
 use crate::process::ProcessState;
-use vm_abi::plugin::{Package, Returns, Scalar, Value};
+use vm_abi::plugin::{Package, Ty};
 use vm_abi::CoreType;
 use wasmtime::component;
 use wasmtime::{Engine, Linker, ValType};
@@ -218,12 +218,17 @@ pub(super) fn component_kind(
             };
             let params: Vec<component::types::Type> = func_ty.params().map(|(_, t)| t).collect();
             let results: Vec<component::types::Type> = func_ty.results().collect();
-            let params_match = params.len() == f.params.len()
+            let params_match = params.len() == f.param_types.len()
                 && params
                     .iter()
-                    .zip(&f.params)
-                    .all(|(t, (_, v))| value_matches(t, v));
-            if !params_match || !returns_match(&results, &f.returns) {
+                    .zip(&f.param_types)
+                    .all(|(t, (_, ty))| type_matches(t, ty));
+            let result_matches = match (&results[..], &f.result_type) {
+                ([], None) => true,
+                ([t], Some(ty)) => type_matches(t, ty),
+                _ => false,
+            };
+            if !params_match || !result_matches {
                 return Err(fail(
                     format!(
                         "exports `{full}.{}` with a type other than its WIT's",
@@ -245,39 +250,56 @@ pub(super) fn component_kind(
     Ok(Kind::Component { pre, exports })
 }
 
-pub(super) fn value_matches(t: &component::types::Type, v: &Value) -> bool {
+/// Whether a component's type is the WIT type `ty` (records and variants
+/// by their fields and cases, in order, not by their names).
+pub(super) fn type_matches(t: &component::types::Type, ty: &Ty) -> bool {
     use component::types::Type as T;
-    match (t, v) {
-        (T::String, Value::String) => true,
-        (T::List(l), Value::Bytes) => matches!(l.ty(), T::U8),
-        (t, Value::Scalar(s)) => matches!(
-            (t, s),
-            (T::Bool, Scalar::Bool)
-                | (T::U8, Scalar::U8)
-                | (T::U16, Scalar::U16)
-                | (T::U32, Scalar::U32)
-                | (T::U64, Scalar::U64)
-                | (T::S8, Scalar::S8)
-                | (T::S16, Scalar::S16)
-                | (T::S32, Scalar::S32)
-                | (T::S64, Scalar::S64)
-        ),
-        _ => false,
-    }
-}
-
-pub(super) fn returns_match(results: &[component::types::Type], returns: &Returns) -> bool {
-    use component::types::Type as T;
-    let side = |t: Option<T>, v: &Option<Value>| match (t, v) {
-        (None, None) => true,
-        (Some(t), Some(v)) => value_matches(&t, v),
-        _ => false,
-    };
-    match (results, returns) {
-        ([], Returns::Nothing) => true,
-        ([t], Returns::One(v)) => value_matches(t, v),
-        ([T::Option(o)], Returns::Option(v)) => value_matches(&o.ty(), v),
-        ([T::Result(r)], Returns::Result(ok, err)) => side(r.ok(), ok) && side(r.err(), err),
+    match (t, ty) {
+        (T::Bool, Ty::Bool)
+        | (T::U8, Ty::U8)
+        | (T::U16, Ty::U16)
+        | (T::U32, Ty::U32)
+        | (T::U64, Ty::U64)
+        | (T::S8, Ty::S8)
+        | (T::S16, Ty::S16)
+        | (T::S32, Ty::S32)
+        | (T::S64, Ty::S64)
+        | (T::Float32, Ty::F32)
+        | (T::Float64, Ty::F64)
+        | (T::Char, Ty::Char)
+        | (T::String, Ty::String) => true,
+        (T::List(l), Ty::List(e)) => type_matches(&l.ty(), e),
+        (T::Option(o), Ty::Option(e)) => type_matches(&o.ty(), e),
+        (T::Result(r), Ty::Result(ok, err)) => {
+            let side = |t: Option<T>, ty: Option<&Ty>| match (t, ty) {
+                (None, None) => true,
+                (Some(t), Some(ty)) => type_matches(&t, ty),
+                _ => false,
+            };
+            side(r.ok(), ok.as_deref()) && side(r.err(), err.as_deref())
+        }
+        (T::Tuple(tu), Ty::Tuple(ts)) => {
+            tu.types().len() == ts.len() && tu.types().zip(ts).all(|(t, ty)| type_matches(&t, ty))
+        }
+        (T::Record(r), Ty::Record(rec)) => {
+            r.fields().len() == rec.fields.len()
+                && r.fields()
+                    .zip(&rec.fields)
+                    .all(|(f, (n, ty))| f.name == n && type_matches(&f.ty, ty))
+        }
+        (T::Variant(v), Ty::Variant(var)) => {
+            v.cases().len() == var.cases.len()
+                && v.cases().zip(&var.cases).all(|(c, (n, ty))| {
+                    c.name == n
+                        && match (c.ty, ty) {
+                            (None, None) => true,
+                            (Some(t), Some(ty)) => type_matches(&t, ty),
+                            _ => false,
+                        }
+                })
+        }
+        (T::Enum(e), Ty::Enum(en)) => e.names().eq(en.cases.iter().map(String::as_str)),
+        (T::Flags(fl), Ty::Flags(f)) => fl.names().eq(f.flags.iter().map(String::as_str)),
         _ => false,
     }
 }

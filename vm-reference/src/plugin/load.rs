@@ -91,6 +91,12 @@ impl LoadedPlugin {
             let mut indices = Vec::new();
             for f in &iface.functions {
                 let path = format!("{}.{}", iface.name, f.name);
+                if !f.in_subset {
+                    return Err(fail(
+                        format!("declares `{path}` as `{}`, which native plugins do not take yet", f.wit_type()),
+                        "a native plugin's functions take bool, integers, string and list<u8>, and return them or option or result of them; a wasm plugin (core module or component) takes the whole of WIT",
+                    ));
+                }
                 let Some(at) = registered.iter().position(|r| r.name == path) else {
                     return Err(fail(
                         format!("does not implement `{path}`, which its WIT declares"),

@@ -22,11 +22,11 @@
 //! hand a guest an invalid value.
 
 mod call;
+mod canon;
 mod component;
 mod core;
 mod exports;
 mod instance;
-mod layout;
 mod load;
 mod native;
 
@@ -38,7 +38,7 @@ use std::fmt;
 use std::sync::Arc;
 use vm_abi::plugin::Package;
 use vm_abi::CoreType;
-use wasmtime::{Engine, FuncType, InstancePre, Linker, ModuleExport, Val, ValType};
+use wasmtime::{Engine, FuncType, InstancePre, Linker, ModuleExport, ValType};
 
 /// The custom section in which a plugin module carries its WIT text.
 pub const WIT_SECTION: &str = "vm:plugin";
@@ -215,21 +215,9 @@ fn core_type(t: CoreType) -> ValType {
     }
 }
 
-/// An argument read from the guest: a core value, or a copy of a string or
-/// list.
-enum Arg {
-    Word(Val),
-    Bytes(Vec<u8>),
-}
-
-/// What a call returns to the guest.
-enum Reply {
-    Nothing,
-    Flat(Val),
-    /// The result area, and the strings and lists to put in the guest's
-    /// memory (with the offset of each one's pointer in the area).
-    Area(Vec<u8>, Vec<(usize, Vec<u8>)>),
-}
+/// What a call gives the guest: a value of the function's result type,
+/// or nothing for a function without one.
+type Reply = Option<canon::Val>;
 
 /// The error of a call into a plugin, as the calling process's exit
 /// reason: the function, then what happened. A plugin that calls WASI's

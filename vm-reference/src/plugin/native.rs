@@ -1,55 +1,73 @@
 //! Native plugins' values and types, and their panics caught.
 
-use super::Arg;
+use super::canon::{is_of, Val};
 use vm_abi::plugin::{Returns, Scalar, Value};
 
-/// The guest's arguments as native values, by their WIT types.
-pub(super) fn native_values(f: &vm_abi::plugin::Function, args: Vec<Arg>) -> Vec<vm_plugin::Value> {
-    use vm_plugin::Value as V;
-    f.params
-        .iter()
-        .zip(args)
-        .map(|((_, value), arg)| match (value, arg) {
-            (Value::Scalar(s), Arg::Word(v)) => {
-                let (x, y) = (v.i32().unwrap_or(0), v.i64().unwrap_or(0));
-                match s {
-                    Scalar::Bool => V::Bool(x != 0),
-                    Scalar::U8 => V::U8(x as u8),
-                    Scalar::U16 => V::U16(x as u16),
-                    Scalar::U32 => V::U32(x as u32),
-                    Scalar::U64 => V::U64(y as u64),
-                    Scalar::S8 => V::S8(x as i8),
-                    Scalar::S16 => V::S16(x as i16),
-                    Scalar::S32 => V::S32(x),
-                    Scalar::S64 => V::S64(y),
-                }
-            }
-            (Value::String, Arg::Bytes(b)) => {
-                V::String(String::from_utf8(b).expect("checked as it was read"))
-            }
-            (Value::Bytes, Arg::Bytes(b)) => V::Bytes(b),
-            _ => unreachable!("arguments are read by their WIT types"),
-        })
-        .collect()
+/// The guest's arguments as native values (a native plugin's functions
+/// take the subset's types, checked at load).
+pub(super) fn native_values(args: Vec<Val>) -> Vec<vm_plugin::Value> {
+    args.into_iter().map(to_native).collect()
 }
 
-/// Whether a native value is of a WIT type.
-pub(super) fn is_of(v: &vm_plugin::Value, t: &Value) -> bool {
+fn to_native(v: Val) -> vm_plugin::Value {
     use vm_plugin::Value as V;
-    matches!(
-        (v, t),
-        (V::String(_), Value::String)
-            | (V::Bytes(_), Value::Bytes)
-            | (V::Bool(_), Value::Scalar(Scalar::Bool))
-            | (V::U8(_), Value::Scalar(Scalar::U8))
-            | (V::U16(_), Value::Scalar(Scalar::U16))
-            | (V::U32(_), Value::Scalar(Scalar::U32))
-            | (V::U64(_), Value::Scalar(Scalar::U64))
-            | (V::S8(_), Value::Scalar(Scalar::S8))
-            | (V::S16(_), Value::Scalar(Scalar::S16))
-            | (V::S32(_), Value::Scalar(Scalar::S32))
-            | (V::S64(_), Value::Scalar(Scalar::S64))
-    )
+    match v {
+        Val::Bool(x) => V::Bool(x),
+        Val::U8(x) => V::U8(x),
+        Val::U16(x) => V::U16(x),
+        Val::U32(x) => V::U32(x),
+        Val::U64(x) => V::U64(x),
+        Val::S8(x) => V::S8(x),
+        Val::S16(x) => V::S16(x),
+        Val::S32(x) => V::S32(x),
+        Val::S64(x) => V::S64(x),
+        Val::String(s) => V::String(s),
+        Val::Bytes(b) => V::Bytes(b),
+        _ => unreachable!("native plugins take the subset's types, checked at load"),
+    }
+}
+
+fn from_native_value(v: vm_plugin::Value) -> Val {
+    use vm_plugin::Value as V;
+    match v {
+        V::Bool(x) => Val::Bool(x),
+        V::U8(x) => Val::U8(x),
+        V::U16(x) => Val::U16(x),
+        V::U32(x) => Val::U32(x),
+        V::U64(x) => Val::U64(x),
+        V::S8(x) => Val::S8(x),
+        V::S16(x) => Val::S16(x),
+        V::S32(x) => Val::S32(x),
+        V::S64(x) => Val::S64(x),
+        V::String(s) => Val::String(s),
+        V::Bytes(b) => Val::Bytes(b),
+    }
+}
+
+/// What a native function returned, as the VM's value of the function's
+/// result type; fails, saying so, when it is of another type.
+pub(super) fn from_native(
+    f: &vm_abi::plugin::Function,
+    returned: vm_plugin::Returned,
+) -> Result<super::Reply, String> {
+    use vm_plugin::Returned as R;
+    let boxed = |v: Option<vm_plugin::Value>| v.map(|v| Box::new(from_native_value(v)));
+    let v = match returned {
+        R::Nothing => None,
+        R::One(v) => Some(from_native_value(v)),
+        R::Option(v) => Some(Val::Case(u32::from(v.is_some()), boxed(v))),
+        R::Result(Ok(v)) => Some(Val::Case(0, boxed(v))),
+        R::Result(Err(v)) => Some(Val::Case(1, boxed(v))),
+    };
+    let fits = match (&v, &f.result_type) {
+        (None, None) => true,
+        (Some(v), Some(t)) => is_of(v, t),
+        _ => false,
+    };
+    if !fits {
+        return Err("returned a value of another type than its WIT's".into());
+    }
+    Ok(v)
 }
 
 /// A panic's message.
