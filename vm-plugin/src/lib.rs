@@ -149,6 +149,11 @@ impl Plugin {
         self
     }
 
+    /// Whether the plugin measures its states ([`PluginBuilder::state_size`]).
+    pub fn measures_state(&self) -> bool {
+        self.state_size.is_some()
+    }
+
     /// The bytes of the host's memory `state` holds beyond its own value,
     /// as the plugin measures it (0 for a plugin that does not).
     pub fn state_size(&self, state: &State) -> usize {

@@ -38,8 +38,6 @@ pub(crate) struct LoadedModule {
     charge: OnceLock<Charge>,
     /// What it holds in the host's memory: its code and data.
     size: usize,
-    /// Whether it imports a plugin (its stores then guard `cabi_realloc`).
-    imports_plugins: bool,
 }
 
 /// Modules loaded with `process.load-module`, by their bytes' SHA-256, for
@@ -239,12 +237,7 @@ impl Module {
         let entries = entries(&module);
         let code = module.image_range();
         let size = (code.end as usize - code.start as usize) + bytes.len();
-        let imports_plugins = info
-            .imports
-            .iter()
-            .any(|i| i.module.starts_with(crate::compat::PLUGIN_PREFIX));
         Ok(Module(Arc::new(LoadedModule {
-            imports_plugins,
             name: name.to_string(),
             pre,
             info,
@@ -258,11 +251,6 @@ impl Module {
     /// The name the module was loaded under (its file name for the CLI).
     pub fn name(&self) -> &str {
         &self.0.name
-    }
-
-    /// Whether the module imports a plugin.
-    pub(crate) fn imports_plugins(&self) -> bool {
-        self.0.imports_plugins
     }
 
     /// The ABI version the module needs, from its imports.

@@ -199,10 +199,9 @@ pub(crate) struct ProcessState {
     /// The plugin whose code is running (its WASI calls reach its own
     /// context), or `None` while the guest's is.
     pub running_plugin: Option<usize>,
-    /// While a `cabi_realloc` allocates for a plugin call: how deep in wasm
-    /// it is (0 before it is entered). No import may be called then (see
-    /// `plugin::forbid_imports_in_realloc`).
-    pub allocating: Option<u32>,
+    /// Set while a `cabi_realloc` allocates for a plugin call, when no
+    /// import may be called (the canonical ABI's `may_leave`).
+    pub allocating: bool,
     /// An import was called while a `cabi_realloc` allocated.
     pub left_realloc: bool,
 }
@@ -238,7 +237,7 @@ impl ProcessState {
     /// The WASI context of whatever code is running: the guest's, or the
     /// running plugin's own.
     pub fn wasi(&mut self) -> &mut WasiP1Ctx {
-        if self.allocating.is_some() {
+        if self.allocating {
             self.left_realloc = true;
         }
         if let Some(index) = self.running_plugin {
@@ -264,7 +263,7 @@ impl ProcessState {
     fn fall_asleep(&mut self) {
         // Only the guest's own code hibernates: no plugin runs, no
         // allocation for a plugin call is under way.
-        debug_assert!(self.running_plugin.is_none() && self.allocating.is_none());
+        debug_assert!(self.running_plugin.is_none() && !self.allocating);
         self.current = None;
         self.current_resources.clear();
         self.handles.retain_only(&[]);
@@ -389,7 +388,7 @@ pub(crate) async fn run(launch: Launch) {
         plugins: Vec::new(),
         plugin_wasi: Vec::new(),
         running_plugin: None,
-        allocating: None,
+        allocating: false,
         left_realloc: false,
     };
     // Boxed so that dropping it below really drops the store.
@@ -546,7 +545,6 @@ enum Ended {
 fn new_store(node: &Node, mut state: ProcessState) -> Store<ProcessState> {
     // A new store holds no memory yet (a waking process's old one is gone).
     state.limiter = MemoryLimiter::new(state.limiter.limit);
-    let imports_plugins = state.module.imports_plugins();
     let mut store = Store::new(&node.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
@@ -561,14 +559,6 @@ fn new_store(node: &Node, mut state: ProcessState) -> Store<ProcessState> {
             UpdateDeadline::Continue(1)
         })
     });
-    // While the VM has a `cabi_realloc` allocate for a plugin call, no
-    // import may be called (the canonical ABI's `may_leave`): a guest's
-    // realloc calling the plugin again would nest calls, each on a fiber
-    // stack of its own, until the pool had none left for anyone. Only
-    // processes that import a plugin pay for the hook.
-    if imports_plugins {
-        store.call_hook(crate::plugin::forbid_imports_in_realloc);
-    }
     store
 }
 

@@ -166,6 +166,10 @@ pub struct Function {
     pub param_types: Vec<(String, Ty)>,
     /// The result's type, if it has one.
     pub result_type: Option<Ty>,
+    /// How many core values the parameters flatten to.
+    pub flat_params: usize,
+    /// How many core values the result flattens to.
+    pub flat_result: usize,
     /// Whether its types are within the subset `vm bindgen`'s plugin
     /// bindings cover (`bool`, integers, `string`, `list<u8>`, and
     /// `option`/`result` of them as the result): only then do
@@ -265,19 +269,13 @@ impl Function {
     /// to them in the caller's memory (the guest's import), or in memory the
     /// callee's `cabi_realloc` gives (the plugin's export).
     pub fn params_in_memory(&self) -> bool {
-        self.param_types
-            .iter()
-            .map(|(_, t)| t.flat().len())
-            .sum::<usize>()
-            > MAX_FLAT_PARAMS
+        self.flat_params > MAX_FLAT_PARAMS
     }
 
     /// Whether the result flattens to more than one core value, and so
     /// travels in memory.
     pub fn result_in_memory(&self) -> bool {
-        self.result_type
-            .as_ref()
-            .is_some_and(|t| t.flat().len() > MAX_FLAT_RESULTS)
+        self.flat_result > MAX_FLAT_RESULTS
     }
 
     /// Whether the guest's import takes a return pointer (its last
@@ -717,6 +715,8 @@ fn function(
         name: func.name.clone(),
         docs: docs(&func.docs),
         since,
+        flat_params: param_types.iter().map(|(_, t)| t.flat().len()).sum(),
+        flat_result: result_type.as_ref().map_or(0, |t| t.flat().len()),
         param_types,
         result_type,
         in_subset,

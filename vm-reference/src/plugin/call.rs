@@ -22,7 +22,7 @@ impl LoadedPlugin {
         label: &str,
         params: &[Core],
     ) -> wasmtime::Result<(Memory, Option<u32>, Vec<Val>)> {
-        if caller.data().allocating.is_some() {
+        if caller.data().allocating {
             return Err(wasmtime::Error::new(super::ImportInRealloc));
         }
         let caller = &*caller;
@@ -266,22 +266,51 @@ fn hand_over(
     };
     let done = match ret {
         Some(ret) => lowering.store(&v, t, ret),
-        None => {
-            let mut flat = Vec::with_capacity(1);
-            let done = lowering.lower_flat(&v, t, &mut flat);
-            if let Some(v) = flat.pop() {
-                results[0] = v;
+        None => match scalar(&v) {
+            // The common case, without an allocation.
+            Some(core) => {
+                results[0] = core;
+                Ok(())
             }
-            done
-        }
+            None => {
+                let mut flat = Vec::with_capacity(1);
+                let done = lowering.lower_flat(&v, t, &mut flat);
+                if let Some(v) = flat.pop() {
+                    results[0] = v;
+                }
+                done
+            }
+        },
     };
     done.map_err(|e| wasmtime::format_err!("{label}: its result: {e}"))
+}
+
+/// A scalar's one core value.
+fn scalar(v: &Val) -> Option<Core> {
+    Some(match *v {
+        Val::Bool(x) => Core::I32(i32::from(x)),
+        Val::U8(x) => Core::I32(i32::from(x)),
+        Val::S8(x) => Core::I32(i32::from(x)),
+        Val::U16(x) => Core::I32(i32::from(x)),
+        Val::S16(x) => Core::I32(i32::from(x)),
+        Val::U32(x) => Core::I32(x as i32),
+        Val::S32(x) => Core::I32(x),
+        Val::U64(x) => Core::I64(x as i64),
+        Val::S64(x) => Core::I64(x),
+        Val::F32(x) => Core::F32(x.to_bits()),
+        Val::F64(x) => Core::F64(x.to_bits()),
+        Val::Char(c) => Core::I32(u32::from(c) as i32),
+        _ => return None,
+    })
 }
 
 /// Calls a `cabi_realloc` (`whose`: "the module's" or "the plugin's") for
 /// `len` fresh bytes aligned to `align`, and checks they lie in `memory`,
 /// so aligned. No import may be
-/// called meanwhile (see [`super::forbid_imports_in_realloc`]).
+/// called meanwhile (the canonical ABI's `may_leave`): a plugin import is
+/// refused as it is entered (so nothing re-enters wasm, where each nested
+/// call would take a fiber stack of its own), and a WASI import, which
+/// marks the state, fails the allocation once the realloc returns.
 pub(super) async fn allocate(
     caller: &mut Caller<'_, ProcessState>,
     (realloc, memory): (Func, Memory),
@@ -301,17 +330,21 @@ pub(super) async fn allocate(
                 "{label}: {whose} cabi_realloc is not of type (i32, i32, i32, i32) -> i32, so a plugin call cannot pass it a string or list"
             )
         })?;
-    caller.data_mut().allocating = Some(0);
+    caller.data_mut().allocating = true;
     let to = realloc.call_async(&mut *caller, (0, 0, align, len)).await;
     let state = caller.data_mut();
-    state.allocating = None;
-    state.left_realloc = false;
+    state.allocating = false;
+    let left = std::mem::take(&mut state.left_realloc);
+    // Whatever came of it (a WASI exit too), an import was the fault.
+    let to = if left {
+        Err(wasmtime::Error::new(super::ImportInRealloc))
+    } else {
+        to
+    };
     let to = to.map_err(|e| {
         if let Some(limit) = e.downcast_ref::<crate::process::MemoryLimitExceeded>() {
             return wasmtime::format_err!("{label}: {limit}");
         }
-        // A WASI exit from inside it arrives as the import it was (the hook
-        // traps as the call returns), after the call's effect.
         wasmtime::format_err!(
             "{label}: {whose} cabi_realloc failed: {}{fault}",
             super::reason(&e)

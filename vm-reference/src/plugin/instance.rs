@@ -178,27 +178,34 @@ impl LoadedPlugin {
         caller: &mut Caller<'_, ProcessState>,
         plugin: &vm_plugin::Plugin,
     ) -> wasmtime::Result<()> {
-        let budget = caller.data().entry.budget().clone();
-        let Some(Some(instance)) = caller.data_mut().plugins.get_mut(self.index) else {
+        let ProcessState { entry, plugins, .. } = caller.data_mut();
+        let Some(Some(instance)) = plugins.get_mut(self.index) else {
             return Ok(());
         };
         let Some(state) = instance.native.as_ref() else {
             return Ok(());
         };
-        let measured = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            std::mem::size_of_val(&**state) + plugin.state_size(state)
-        }))
-        .map_err(|p| {
-            wasmtime::format_err!(
-                "plugin {} panicked measuring its state: {}",
-                self.package.package_name(),
-                panic_text(p)
-            )
-        })?;
+        // A plugin without a measure is charged its state's own size, which
+        // no call changes: nothing to measure, nothing to catch.
+        let measured = if plugin.measures_state() {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                std::mem::size_of_val(&**state) + plugin.state_size(state)
+            }))
+            .map_err(|p| {
+                wasmtime::format_err!(
+                    "plugin {} panicked measuring its state: {}",
+                    self.package.package_name(),
+                    panic_text(p)
+                )
+            })?
+        } else {
+            std::mem::size_of_val(&**state)
+        };
         let cost = NATIVE_STATE_BASE.saturating_add(measured);
         if cost == instance.charge.cost() {
             return Ok(());
         }
+        let budget = entry.budget();
         // The old charge goes first: the state replaces what it held.
         instance.charge = Charge::none();
         instance.charge = budget.charge(cost).map_err(|refused| {

@@ -249,7 +249,7 @@ fn reason(e: &wasmtime::Error) -> String {
     }
 }
 
-/// The trap of an import called while a `cabi_realloc` allocates for a
+/// The fault of an import called while a `cabi_realloc` allocates for a
 /// plugin call.
 #[derive(Debug)]
 struct ImportInRealloc;
@@ -261,36 +261,3 @@ impl fmt::Display for ImportInRealloc {
 }
 
 impl std::error::Error for ImportInRealloc {}
-
-/// The store's call hook in processes that import a plugin, enforcing
-/// that a `cabi_realloc` allocating for a plugin call (see
-/// [`ProcessState::allocating`]) only allocates: it may not call back into
-/// wasm (a plugin call from inside it would nest another call, on a fiber
-/// stack of its own, and so on until the pool had none left for anyone),
-/// and an import it called (a plugin's or WASI's, which mark the state)
-/// traps as it returns. A hook cannot refuse every import as it is entered:
-/// wasmtime's own libcalls (`memory.grow`, `memory.copy`, an epoch check)
-/// enter the host too, and allocators use them.
-pub(crate) fn forbid_imports_in_realloc(
-    mut store: wasmtime::StoreContextMut<'_, ProcessState>,
-    hook: wasmtime::CallHook,
-) -> wasmtime::Result<()> {
-    use wasmtime::CallHook;
-    let Some(depth) = store.data().allocating else {
-        return Ok(());
-    };
-    let state = store.data_mut();
-    match hook {
-        // Defence in depth: every path back into wasm goes through an
-        // import, refused or trapped above; were one to slip through, it
-        // stops here.
-        CallHook::CallingWasm if depth > 0 => return Err(wasmtime::Error::new(ImportInRealloc)),
-        CallHook::CallingWasm => state.allocating = Some(depth + 1),
-        CallHook::ReturningFromWasm => state.allocating = Some(depth.saturating_sub(1)),
-        CallHook::ReturningFromHost if state.left_realloc => {
-            return Err(wasmtime::Error::new(ImportInRealloc))
-        }
-        _ => {}
-    }
-    Ok(())
-}
