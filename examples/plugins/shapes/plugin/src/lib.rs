@@ -20,8 +20,14 @@ struct Shapes;
 fn corners(s: &Shape) -> Vec<Point> {
     match s {
         Shape::Circle((c, r)) => vec![
-            Point { x: c.x - r, y: c.y - r },
-            Point { x: c.x + r, y: c.y + r },
+            Point {
+                x: c.x - r,
+                y: c.y - r,
+            },
+            Point {
+                x: c.x + r,
+                y: c.y + r,
+            },
         ],
         Shape::Polygon(points) => points.clone(),
         Shape::Empty => Vec::new(),
@@ -68,7 +74,11 @@ impl Guest for Shapes {
             "[{}] {}: {kind}, {unit}, {}",
             l.tag,
             l.name,
-            if style.is_empty() { "plain".to_string() } else { style.join("+") }
+            if style.is_empty() {
+                "plain".to_string()
+            } else {
+                style.join("+")
+            }
         )
     }
 
@@ -77,8 +87,14 @@ impl Guest for Shapes {
         let first = *points.first()?;
         Some(points.iter().fold((first, first), |(lo, hi), p| {
             (
-                Point { x: lo.x.min(p.x), y: lo.y.min(p.y) },
-                Point { x: hi.x.max(p.x), y: hi.y.max(p.y) },
+                Point {
+                    x: lo.x.min(p.x),
+                    y: lo.y.min(p.y),
+                },
+                Point {
+                    x: hi.x.max(p.x),
+                    y: hi.y.max(p.y),
+                },
             )
         }))
     }

@@ -13,7 +13,11 @@ use plugin::shapes::geometry::{self, Labelled, Point, Shape, Style, Unit};
 fn main() {
     let origin = Point { x: 0.0, y: 0.0 };
     let circle = Shape::Circle((Point { x: 1.0, y: 2.0 }, 2.0));
-    let triangle = Shape::Polygon(vec![origin, Point { x: 4.0, y: 0.0 }, Point { x: 0.0, y: 3.0 }]);
+    let triangle = Shape::Polygon(vec![
+        origin,
+        Point { x: 4.0, y: 0.0 },
+        Point { x: 0.0, y: 3.0 },
+    ]);
     println!("area circle: {:.4}", geometry::area(&circle));
     println!("area triangle: {}", geometry::area(&triangle));
     println!("area empty: {}", geometry::area(&Shape::Empty));
@@ -27,11 +31,18 @@ fn main() {
     println!("{}", geometry::describe(&label));
     println!(
         "bounds: {:?}",
-        geometry::bounds(&[circle, triangle, Shape::Empty]).map(|(lo, hi)| ((lo.x, lo.y), (hi.x, hi.y)))
+        geometry::bounds(&[circle, triangle, Shape::Empty])
+            .map(|(lo, hi)| ((lo.x, lo.y), (hi.x, hi.y)))
     );
     println!("bounds of nothing: {:?}", geometry::bounds(&[]).map(|_| ()));
-    println!("convert 10 m: {:?}", geometry::convert(10.0, Unit::Metres, Unit::Feet));
-    println!("convert -1 ft: {:?}", geometry::convert(-1.0, Unit::Feet, Unit::Metres));
+    println!(
+        "convert 10 m: {:?}",
+        geometry::convert(10.0, Unit::Metres, Unit::Feet)
+    );
+    println!(
+        "convert -1 ft: {:?}",
+        geometry::convert(-1.0, Unit::Feet, Unit::Metres)
+    );
     let square = geometry::square("plot", 3.0, Style::DASHED);
     println!("{}", geometry::describe(&square));
     println!("area square: {}", geometry::area(&square.shape));
