@@ -134,9 +134,6 @@ pub fn generate_plugin(
     if let Some(why) = package.outside_bindings() {
         anyhow::bail!("{why}");
     }
-    if let Some(why) = package.outside_bindings() {
-        anyhow::bail!("{why}");
-    }
     let stem = source
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -94,6 +94,10 @@ pub struct Flags {
 /// The most flags a `flags` type may have (the component model's bound).
 pub const MAX_FLAGS: usize = 32;
 
+/// The most parts one parameter's or result's type may have, named types
+/// spelt out (a bound on what a plugin's WIT can make the VM build).
+pub const MAX_NODES: usize = 10_000;
+
 /// The most core values a function's parameters may flatten to before
 /// they travel in memory instead (the canonical ABI's `MAX_FLAT_PARAMS`).
 pub const MAX_FLAT_PARAMS: usize = 16;
@@ -313,6 +317,18 @@ impl Ty {
     /// plugin cannot take (resources, futures, streams, more than
     /// [`MAX_FLAGS`] flags).
     pub fn from_wit(resolve: &Resolve, ty: &Type) -> Result<Ty> {
+        let mut nodes = 0;
+        Ty::read(resolve, ty, &mut nodes)
+    }
+
+    /// [`Ty::from_wit`], counting the type's nodes against [`MAX_NODES`]
+    /// (a WIT can name one type many times over, so a small text can spell
+    /// a huge type).
+    fn read(resolve: &Resolve, ty: &Type, nodes: &mut usize) -> Result<Ty> {
+        *nodes += 1;
+        if *nodes > MAX_NODES {
+            bail!("the type is too large: more than {MAX_NODES} parts once its named types are spelt out");
+        }
         Ok(match ty {
             Type::Bool => Ty::Bool,
             Type::U8 => Ty::U8,
@@ -333,17 +349,17 @@ impl Ty {
             Type::Id(id) => {
                 let def = &resolve.types[*id];
                 let name = def.name.clone().unwrap_or_default();
-                let of = |t: &Type| Ty::from_wit(resolve, t);
+                let mut of = |t: &Type| Ty::read(resolve, t, nodes);
                 match &def.kind {
                     TypeDefKind::Type(t) => of(t)?,
                     TypeDefKind::List(t) => Ty::List(Box::new(of(t)?)),
                     TypeDefKind::Tuple(t) => {
-                        Ty::Tuple(t.types.iter().map(of).collect::<Result<_>>()?)
+                        Ty::Tuple(t.types.iter().map(&mut of).collect::<Result<_>>()?)
                     }
                     TypeDefKind::Option(t) => Ty::Option(Box::new(of(t)?)),
                     TypeDefKind::Result(r) => Ty::Result(
-                        r.ok.as_ref().map(of).transpose()?.map(Box::new),
-                        r.err.as_ref().map(of).transpose()?.map(Box::new),
+                        r.ok.as_ref().map(&mut of).transpose()?.map(Box::new),
+                        r.err.as_ref().map(&mut of).transpose()?.map(Box::new),
                     ),
                     TypeDefKind::Record(r) => Ty::Record(Arc::new(Record {
                         name,
@@ -358,7 +374,7 @@ impl Ty {
                         cases: v
                             .cases
                             .iter()
-                            .map(|c| Ok((c.name.clone(), c.ty.as_ref().map(of).transpose()?)))
+                            .map(|c| Ok((c.name.clone(), c.ty.as_ref().map(&mut of).transpose()?)))
                             .collect::<Result<_>>()?,
                     })),
                     TypeDefKind::Enum(e) => Ty::Enum(Arc::new(Enum {
@@ -366,6 +382,9 @@ impl Ty {
                         cases: e.cases.iter().map(|c| c.name.clone()).collect(),
                     })),
                     TypeDefKind::Flags(f) => {
+                        if f.flags.is_empty() {
+                            bail!("flags `{name}` has no flags; give it one at least, or leave it out");
+                        }
                         if f.flags.len() > MAX_FLAGS {
                             bail!("flags `{name}` has {} flags; a plugin's flags have at most {MAX_FLAGS} (split it in two)", f.flags.len());
                         }
@@ -483,5 +502,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pass an id"), "{err}");
+        // Empty flags (wit-parser takes them; the component model does not),
+        // and a type that names one type so often it would be huge.
+        let err = |body: &str| {
+            let text = format!("package plugin:t@1.0.0;\ninterface i {{ {body} }}\n");
+            let mut resolve = Resolve::new();
+            let pkg = resolve.push_str("t.wit", &text).unwrap();
+            let iface = resolve.packages[pkg].interfaces["i"];
+            let f = resolve.interfaces[iface].functions["f"].clone();
+            Ty::from_wit(&resolve, &f.params[0].ty)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("flags none {} f: func(x: none);").contains("has no flags"));
+        let huge = err("type a = tuple<u8, u8, u8, u8, u8, u8, u8, u8>; \
+             type b = tuple<a, a, a, a, a, a, a, a>; type c = tuple<b, b, b, b, b, b, b, b>; \
+             type d = tuple<c, c, c, c, c, c, c, c>; type e = tuple<d, d, d, d, d, d, d, d>; \
+             f: func(x: e);");
+        assert!(huge.contains("the type is too large"), "{huge}");
     }
 }

@@ -48,15 +48,15 @@ impl LoadedPlugin {
             }
             _ => None,
         };
-        let mut lift = Lift::default();
+        let mut lift = Lift::new(mem.len());
         let args = if f.params_in_memory() {
             // One pointer to the arguments, a tuple in the guest's memory.
             let ptr = params[0].i32().expect("typed") as u32;
             let types = Ty::Tuple(f.param_types.iter().map(|(_, t)| t.clone()).collect());
-            if !ptr.is_multiple_of(types.align()) {
+            let (size, align) = (types.size(), types.align());
+            if !ptr.is_multiple_of(align) || crate::host::bytes(mem, ptr, size).is_err() {
                 wasmtime::bail!(
-                    "{label}: its arguments at {ptr} are not {}-byte aligned",
-                    types.align()
+                    "{label}: its arguments at {ptr} ({size} bytes) lie outside memory or are not {align}-byte aligned"
                 );
             }
             match lift.load(mem, &types, ptr) {

@@ -30,14 +30,21 @@ pub(super) async fn call_component(
     args: Vec<Val>,
 ) -> wasmtime::Result<Reply> {
     // wasmtime's dynamic API takes a list value by value (about forty
-    // bytes of the VM's heap per byte): bounded, so one call cannot take
-    // the VM's memory.
+    // bytes of the VM's heap per byte): bounded per string or list, and per
+    // call, so one call cannot take the VM's memory.
     for ((name, _), arg) in f.param_types.iter().zip(&args) {
         if let Some(n) = longest(arg).filter(|n| *n > COMPONENT_LIST_LIMIT) {
             wasmtime::bail!(
                 "{label}: argument `{name}` holds {n} bytes; a component plugin takes at most {COMPONENT_LIST_LIMIT} per string or list (build the plugin as a core module for more)"
             );
         }
+    }
+    // And all together: each element becomes a value of tens of bytes.
+    let total: usize = args.iter().map(total_len).sum();
+    if total > COMPONENT_LIST_LIMIT {
+        wasmtime::bail!(
+            "{label}: its arguments hold {total} bytes and elements in strings and lists; a component plugin takes at most {COMPONENT_LIST_LIMIT} in all per call (build the plugin as a core module for more)"
+        );
     }
     let values: Vec<C> = args
         .into_iter()
@@ -78,6 +85,18 @@ fn too_large(label: &str) -> wasmtime::Error {
     wasmtime::format_err!(
         "{label} returned a string or list of more than {COMPONENT_LIST_LIMIT} bytes, more than a component plugin may return (a fault in the plugin; build it as a core module for more)"
     )
+}
+
+/// The bytes and elements of every string and list a value holds.
+fn total_len(v: &Val) -> usize {
+    match v {
+        Val::String(s) => s.len(),
+        Val::Bytes(b) => b.len(),
+        Val::List(items) => items.len() + items.iter().map(total_len).sum::<usize>(),
+        Val::Record(vs) => vs.iter().map(total_len).sum(),
+        Val::Case(_, Some(p)) => total_len(p),
+        _ => 0,
+    }
 }
 
 /// The longest string or list a value holds, if it holds one.

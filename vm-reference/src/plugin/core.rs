@@ -91,26 +91,30 @@ pub(super) async fn call_core(
         .call_async(&mut *caller, &flat, out)
         .await
         .map_err(|e| plugin_fault(e, label))?;
-    let Some(ty) = &f.result_type else {
-        return Ok(None);
-    };
-    let mem = memory.data(&*caller);
-    let mut lift = Lift::default();
-    let lifted = if f.result_in_memory() {
-        let at = out[0].i32().expect("typed") as u32;
-        if !at.is_multiple_of(ty.align()) {
-            wasmtime::bail!(
-                "{label} returned {at}, which is not {}-byte aligned (a fault in the plugin)",
-                ty.align()
-            );
+    let value = match &f.result_type {
+        None => None,
+        Some(ty) => {
+            let mem = memory.data(&*caller);
+            let mut lift = Lift::new(mem.len());
+            let lifted = if f.result_in_memory() {
+                let at = out[0].i32().expect("typed") as u32;
+                let (size, align) = (ty.size(), ty.align());
+                if !at.is_multiple_of(align) || crate::host::bytes(mem, at, size).is_err() {
+                    wasmtime::bail!(
+                        "{label} returned {at}, which lies outside its memory or is not {align}-byte aligned (a fault in the plugin)"
+                    );
+                }
+                lift.load(mem, ty, at)
+            } else {
+                lift.lift_flat(mem, ty, &mut out.iter().cloned())
+            };
+            Some(lifted.map_err(|e| {
+                wasmtime::format_err!(
+                    "{label} returned an invalid value ({e}; a fault in the plugin)"
+                )
+            })?)
         }
-        lift.load(mem, ty, at)
-    } else {
-        lift.lift_flat(mem, ty, &mut out.iter().cloned())
     };
-    let value = lifted.map_err(|e| {
-        wasmtime::format_err!("{label} returned an invalid value ({e}; a fault in the plugin)")
-    })?;
     if let Some(post) = post {
         let post = instance
             .get_module_export(&mut *caller, post)
@@ -120,5 +124,5 @@ pub(super) async fn call_core(
             .await
             .map_err(|e| plugin_fault(e, &format!("{label} (cabi_post)")))?;
     }
-    Ok(Some(value))
+    Ok(value)
 }

@@ -86,7 +86,7 @@ pub(super) fn core_kind(
             ))
         }
         None if needs_realloc => return Err(fail(
-            "exports no `cabi_realloc`, which a function taking a string or list needs".into(),
+            "exports no `cabi_realloc`, which a function taking a string or list (or more than 16 flat values) needs".into(),
             "wit-bindgen exports one; otherwise export (old_ptr, old_size, align, new_size) -> ptr",
         )),
         None => None,
@@ -127,16 +127,17 @@ pub(super) fn core_kind(
             }
             let post_name = format!("cabi_post_{name}");
             let post = match func_type(&post_name) {
-                Some((Some(p), Some(r))) if p == [CoreType::I32] && r.is_empty() => {
+                Some((Some(p), Some(r))) if p == f.export_results && r.is_empty() => {
                     export(&post_name)
                 }
                 None if export(&post_name).is_none() => None,
-                _ => {
-                    return Err(fail(
-                        format!("exports `{post_name}`, but not as a function (i32) -> ()"),
-                        "a post-return function takes the result's pointer and returns nothing",
-                    ))
-                }
+                _ => return Err(fail(
+                    format!(
+                        "exports `{post_name}`, but not as a function {}",
+                        signature(&f.export_results, &[])
+                    ),
+                    "a post-return function takes the function's core results and returns nothing",
+                )),
             };
             funcs.push((export(name).expect("found above"), post));
         }

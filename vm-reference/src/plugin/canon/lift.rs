@@ -6,15 +6,51 @@ use vm_abi::plugin::{discriminant_size, Ty};
 use vm_abi::CoreType;
 use wasmtime::Val as Core;
 
-/// Counts the values a lift makes, against [`MAX_VALUES`].
-#[derive(Default)]
+/// Counts what a lift makes: values, against [`MAX_VALUES`], and bytes
+/// of strings and lists, against the size of the memory they come from (a
+/// value that does not overlap itself cannot hold more; one whose strings
+/// all point at the same bytes could make the VM copy them without end).
 pub(crate) struct Lift {
     made: usize,
+    bytes: usize,
+    max_bytes: usize,
 }
 
 type Lifted = Result<Val, String>;
 
 impl Lift {
+    /// A lift out of a memory of `memory_size` bytes.
+    pub(crate) fn new(memory_size: usize) -> Lift {
+        Lift {
+            made: 0,
+            bytes: 0,
+            max_bytes: memory_size,
+        }
+    }
+
+    /// Whether `n` more values would still be within [`MAX_VALUES`] (so a
+    /// list's room may be reserved before its elements are counted).
+    fn room_for(&self, n: usize) -> Result<(), String> {
+        if self.made.saturating_add(n) > MAX_VALUES {
+            return Err(format!(
+                "it holds more than {MAX_VALUES} values, more than one call may pass"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Charges `n` bytes copied out of strings and lists.
+    fn copy(&mut self, n: usize) -> Result<(), String> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > self.max_bytes {
+            return Err(format!(
+                "its strings and lists hold more bytes than the {} of the memory they come from (they overlap)",
+                self.max_bytes
+            ));
+        }
+        Ok(())
+    }
+
     fn count(&mut self, n: usize) -> Result<(), String> {
         self.made = self.made.saturating_add(n);
         if self.made > MAX_VALUES {
@@ -119,6 +155,7 @@ impl Lift {
         };
         let span = u32::try_from(span).map_err(|_| outside())?;
         let data = crate::host::bytes(mem, ptr, span).map_err(|_| outside())?;
+        self.copy(span as usize)?;
         if !ptr.is_multiple_of(elem.align()) {
             return Err(format!(
                 "a list at {ptr} is not {}-byte aligned",
@@ -134,7 +171,8 @@ impl Lift {
         if *elem == Ty::U8 {
             return Ok(Val::Bytes(data.to_vec()));
         }
-        self.count(len as usize)?;
+        // Each element counts as it is lifted; the room is checked first.
+        self.room_for(len as usize)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len {
             out.push(self.load(mem, elem, ptr + i * size)?);

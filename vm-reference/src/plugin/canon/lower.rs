@@ -24,7 +24,7 @@ pub(crate) fn allocations(v: &Val, ty: &Ty, out: &mut Vec<(u32, u32)>) {
         (Val::String(s), _) => out.push((1, s.len() as u32)),
         (Val::Bytes(b), _) => out.push((1, b.len() as u32)),
         (Val::List(items), Ty::List(t)) => {
-            out.push((t.align(), items.len() as u32 * t.size()));
+            out.push((t.align(), (items.len() as u32).saturating_mul(t.size())));
             for i in items {
                 allocations(i, t, out);
             }
@@ -70,7 +70,7 @@ impl Lowering<'_> {
             (Val::Bytes(b), _) => self.put(ptr, b).map(|()| (ptr, b.len() as u32)),
             (Val::List(items), Ty::List(t)) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.store(item, t, ptr + i as u32 * t.size())?;
+                    self.store(item, t, ptr.wrapping_add((i as u32).wrapping_mul(t.size())))?;
                 }
                 Ok((ptr, items.len() as u32))
             }

@@ -180,8 +180,8 @@ mod tests {
             ty.flat(),
             "flattened to its flat types"
         );
-        let loaded = Lift::default().load(&mem, ty, 16).unwrap();
-        let lifted = Lift::default()
+        let loaded = Lift::new(mem.len()).load(&mem, ty, 16).unwrap();
+        let lifted = Lift::new(mem.len())
             .lift_flat(&mem, ty, &mut flat.into_iter())
             .unwrap();
         (loaded, lifted)
@@ -220,10 +220,65 @@ mod tests {
     }
 
     #[test]
+    fn variant_payloads_travel_in_joined_slots_as_the_abi_says() {
+        // f32 | s32 join to i32; s32 | u64 to i64.
+        let narrow = Ty::Variant(Arc::new(Variant {
+            name: "n".into(),
+            cases: vec![("f".into(), Some(Ty::F32)), ("i".into(), Some(Ty::S32))],
+        }));
+        let wide = Ty::Variant(Arc::new(Variant {
+            name: "w".into(),
+            cases: vec![("i".into(), Some(Ty::S32)), ("u".into(), Some(Ty::U64))],
+        }));
+        assert_eq!(narrow.flat(), [CoreType::I32, CoreType::I32]);
+        assert_eq!(wide.flat(), [CoreType::I32, CoreType::I64]);
+        let mut mem = [0u8; 16];
+        let flat = |v: &Val, t: &Ty, mem: &mut [u8]| {
+            let mut out = Vec::new();
+            Lowering {
+                mem,
+                ptrs: Vec::new().into_iter(),
+            }
+            .lower_flat(v, t, &mut out)
+            .unwrap();
+            out
+        };
+        // An f32's bits in the i32 slot.
+        let v = Val::Case(0, Some(Box::new(Val::F32(1.5))));
+        let out = flat(&v, &narrow, &mut mem);
+        assert_eq!(out[1].i32(), Some(1.5f32.to_bits() as i32));
+        let back = Lift::new(16)
+            .lift_flat(&mem, &narrow, &mut out.into_iter())
+            .unwrap();
+        assert_eq!(back, v);
+        // A negative s32 zero-extended into the i64 slot, wrapped back.
+        let v = Val::Case(0, Some(Box::new(Val::S32(-2))));
+        let out = flat(&v, &wide, &mut mem);
+        assert_eq!(out[1].i64(), Some(0xffff_fffe));
+        let back = Lift::new(16)
+            .lift_flat(&mem, &wide, &mut out.into_iter())
+            .unwrap();
+        assert_eq!(back, v);
+        // A char that is no scalar value, and flags past their count.
+        let err = Lift::new(16)
+            .lift_flat(&mem, &Ty::Char, &mut [Core::I32(0x11_0000)].into_iter())
+            .unwrap_err();
+        assert!(err.contains("not a Unicode scalar value"), "{err}");
+        let flags = Ty::Flags(Arc::new(vm_abi::plugin::Flags {
+            name: "f".into(),
+            flags: vec!["a".into(), "b".into()],
+        }));
+        let v = Lift::new(16)
+            .lift_flat(&mem, &flags, &mut [Core::I32(-1)].into_iter())
+            .unwrap();
+        assert_eq!(v, Val::Flags(0b11));
+    }
+
+    #[test]
     fn hostile_bytes_are_refused_not_trusted() {
         let mem = vec![0xffu8; 64];
         // A discriminant past the cases.
-        let err = Lift::default().load(&mem, &shape(), 0).unwrap_err();
+        let err = Lift::new(mem.len()).load(&mem, &shape(), 0).unwrap_err();
         assert!(
             err.contains("which its WIT does not have (its 4 cases)"),
             "{err}"
@@ -231,12 +286,12 @@ mod tests {
         // A char that is a surrogate.
         let mut m = vec![0u8; 64];
         m[..4].copy_from_slice(&0xd800u32.to_le_bytes());
-        let err = Lift::default().load(&m, &Ty::Char, 0).unwrap_err();
+        let err = Lift::new(m.len()).load(&m, &Ty::Char, 0).unwrap_err();
         assert!(err.contains("not a Unicode scalar value"), "{err}");
         // A list whose length runs past memory.
         let mut m = vec![0u8; 64];
         m[4..8].copy_from_slice(&1000u32.to_le_bytes());
-        let err = Lift::default()
+        let err = Lift::new(m.len())
             .load(&m, &Ty::List(Box::new(Ty::U32)), 0)
             .unwrap_err();
         assert!(err.contains("lies outside memory"), "{err}");
@@ -245,9 +300,27 @@ mod tests {
         let mut m = big;
         m[0..4].copy_from_slice(&8u32.to_le_bytes());
         m[4..8].copy_from_slice(&((MAX_VALUES + 1) as u32).to_le_bytes());
-        let err = Lift::default()
+        let err = Lift::new(m.len())
             .load(&m, &Ty::List(Box::new(Ty::Bool)), 0)
             .unwrap_err();
         assert!(err.contains("more than one call may pass"), "{err}");
+        // Strings that all point at the same bytes: copied once per
+        // string, so refused once they would hold more than the memory.
+        let mut m = vec![b'a'; 16384];
+        let n = 1000u32;
+        m[0..4].copy_from_slice(&16u32.to_le_bytes());
+        m[4..8].copy_from_slice(&n.to_le_bytes());
+        for i in 0..n as usize {
+            let at = 16 + i * 8;
+            if at + 8 > m.len() {
+                break;
+            }
+            m[at..at + 4].copy_from_slice(&8192u32.to_le_bytes());
+            m[at + 4..at + 8].copy_from_slice(&2048u32.to_le_bytes());
+        }
+        let err = Lift::new(m.len())
+            .load(&m, &Ty::List(Box::new(Ty::String)), 0)
+            .unwrap_err();
+        assert!(err.contains("(they overlap)"), "{err}");
     }
 }
