@@ -42,6 +42,29 @@ fn guests_built() {
     }
 }
 
+/// The `vm` command of this checkout (`target/debug/vm`), built once per
+/// test binary.
+pub fn vm_command() -> PathBuf {
+    static BUILT: OnceLock<bool> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "vm-reference",
+                "--bin",
+                "vm",
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(*built, "building the vm command failed");
+    root().join("target/debug/vm")
+}
+
 /// The path of a Rust guest app's module, building the guests first (once
 /// per test binary).
 pub fn rust_guest(name: &str) -> PathBuf {

@@ -4,29 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use vm_tests::{kv_plugin, root, rust_guest, KV_TRANSCRIPT};
-
-/// The `vm` command of this checkout, built once.
-fn vm() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(root())
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "vm-reference",
-                "--bin",
-                "vm",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    });
-    root().join("target/debug/vm")
-}
+use vm_tests::{kv_plugin, rust_guest, vm_command, KV_TRANSCRIPT};
 
 /// A fresh app directory holding `vm.toml` with `config`, and a
 /// subdirectory to start from.
@@ -39,7 +17,7 @@ fn app(tag: &str, config: &str) -> PathBuf {
 }
 
 fn vm_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(vm())
+    Command::new(vm_command())
         .current_dir(dir)
         .args(args)
         .output()

@@ -26,20 +26,7 @@ async fn the_rust_template_builds_and_runs() {
     // `cargo test` runs its #[vm_sdk::test] on the VM, through the runner
     // its .cargo/config.toml names (here the `vm` of this checkout).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = std::process::Command::new(&cargo)
-        .current_dir(root())
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "vm-reference",
-            "--bin",
-            "vm",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let vm = root().join("target/debug/vm");
+    let vm = vm_tests::vm_command();
     let tested = std::process::Command::new(&cargo)
         .current_dir(&dir)
         .args(["test", "--release", "--quiet", "--target-dir"])
