@@ -16,6 +16,7 @@
 pub mod emit_assemblyscript;
 pub mod emit_c;
 pub mod emit_rust;
+pub mod emit_rust_plugin;
 mod generated;
 pub mod model;
 pub mod plugin;

@@ -131,8 +131,13 @@ pub fn generate_plugin(
     lang: Lang,
     options: &Options,
 ) -> Result<Generated> {
-    if let Some(why) = package.outside_bindings() {
+    if let Some(why) = package.undeclarable() {
         anyhow::bail!("{why}");
+    }
+    if lang != Lang::Rust {
+        if let Some(why) = package.outside_bindings() {
+            anyhow::bail!("{why}");
+        }
     }
     let stem = source
         .file_stem()
@@ -226,6 +231,12 @@ pub const COMMITTED: &[(&str, Lang, &str, &str)] = &[
         Lang::AssemblyScript,
         "examples/plugins/kv/assemblyscript",
         "../../../../sdk-assemblyscript/assembly/index",
+    ),
+    (
+        "examples/plugins/shapes/shapes.wit",
+        Lang::Rust,
+        "examples/plugins/shapes/rust/src",
+        "",
     ),
     (
         "tests/guests/schema/everything.wit",

@@ -159,3 +159,24 @@ fn functions_in_another_namespace_are_not_taken_for_message_types() {
         "{err}"
     );
 }
+
+#[test]
+fn plugin_bindings_take_the_whole_of_wit_in_rust_and_say_what_c_lacks() {
+    let shapes =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/shapes/shapes.wit");
+    let options = vm_bindgen::Options::default();
+    let rust = vm_bindgen::generate_source(&shapes, vm_bindgen::Lang::Rust, &options).unwrap();
+    assert!(
+        rust.contents.contains("pub enum Shape {"),
+        "{}",
+        rust.contents
+    );
+    assert!(rust.contents.contains("pub fn area(s: &Shape) -> f64"));
+    let c = vm_bindgen::generate_source(&shapes, vm_bindgen::Lang::C, &options).unwrap_err();
+    let text = format!("{c:#}");
+    assert!(
+        text.contains("plugin:shapes/geometry.area is `func(variant {")
+            && text.contains("Rust bindings"),
+        "{text}"
+    );
+}

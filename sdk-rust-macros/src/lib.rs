@@ -130,8 +130,9 @@ fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
 /// rust` writes them: `vm_sdk::plugin!("kv.wit");` declares `mod kv` (the
 /// plugin's name) with a module per interface and a safe function per
 /// plugin function. The path is relative to the crate's `Cargo.toml`; the
-/// crate is rebuilt when the file changes. A WIT the plugin subset does not
-/// cover fails the build, naming the function and the type.
+/// crate is rebuilt when the file changes. Every WIT value type works:
+/// records, variants, enums and flags become Rust types in the interface's
+/// module.
 #[proc_macro]
 pub fn plugin(input: TokenStream) -> TokenStream {
     let path = parse_macro_input!(input as syn::LitStr);
@@ -145,7 +146,7 @@ pub fn plugin(input: TokenStream) -> TokenStream {
                 .into()
         }
     };
-    if let Some(why) = package.outside_bindings() {
+    if let Some(why) = package.undeclarable() {
         return syn::Error::new_spanned(&path, format!("vm_sdk::plugin!: {why}"))
             .to_compile_error()
             .into();

@@ -361,7 +361,25 @@ pub fn shapes_plugins() -> [PathBuf; 2] {
         .map(|t| root().join(format!("target/guests/{t}/release/shapes_plugin.wasm")))
 }
 
-/// What the shapes guest prints (examples/plugins/shapes/rust), with either
+/// The echo plugin of the tests (tests/guests/echo.wit: each function
+/// returns what it was given) as a core module and as a component.
+pub fn echo_plugins() -> [PathBuf; 2] {
+    guests_built();
+    ["wasm32-wasip1", "wasm32-wasip2"]
+        .map(|t| root().join(format!("target/guests/{t}/release/echo_plugin.wasm")))
+}
+
+/// What each echo guest prints when every value came back unchanged.
+pub const ECHO_TRANSCRIPT: &str = "scalars: ok
+mixed: ok
+flags: ok
+bag: ok
+wide: ok
+small: ok
+repeat: ok
+";
+
+/// What each shapes guest prints (examples/plugins/shapes), with every
 /// kind of the plugin.
 pub const SHAPES_TRANSCRIPT: &str = "area circle: 12.5664
 area triangle: 6

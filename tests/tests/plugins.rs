@@ -709,15 +709,15 @@ async fn a_component_plugin_takes_lists_of_at_most_a_mebibyte() {
 }
 
 #[tokio::test]
-async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_kind() {
-    // The guest is wit-bindgen's, so it records no WIT types; the plugin's
-    // functions take and return records, variants (a tuple in one, a list
-    // of records in another), an enum, flags, a char and floats, and
-    // `option`/`result` of them.
-    for plugin in vm_tests::shapes_plugins() {
+async fn vm_sdk_bindings_lower_and_lift_every_wit_type_as_the_vm_and_wit_bindgen_do() {
+    // The echo plugin (wit-bindgen's) returns each value it is given; the
+    // guest passes values at the edges of every WIT type through vm-sdk's
+    // bindings (parameters flat and in memory, results returned and through
+    // a return pointer) and asserts each comes back equal.
+    for plugin in vm_tests::echo_plugins() {
         let run = run_file_on(
             test_vm().plugin_file(&plugin),
-            &rust_guest("shapes-guest"),
+            &rust_guest("echo-guest"),
             &[],
         )
         .await
@@ -725,10 +725,33 @@ async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_
         assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
         assert_eq!(
             run.stdout,
-            vm_tests::SHAPES_TRANSCRIPT,
+            vm_tests::ECHO_TRANSCRIPT,
             "{}",
             plugin.display()
         );
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_kind() {
+    // The plugin's functions take and return records, variants (a tuple in
+    // one, a list of records in another), an enum, flags, a char and
+    // floats, and `option`/`result` of them. One guest calls it through
+    // vm-sdk's bindings, which record each function's WIT type (so the VM
+    // checks them); the other through wit-bindgen's, which record none.
+    for guest in ["shapes-rust", "shapes-guest"] {
+        for plugin in vm_tests::shapes_plugins() {
+            let run = run_file_on(test_vm().plugin_file(&plugin), &rust_guest(guest), &[])
+                .await
+                .unwrap();
+            assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+            assert_eq!(
+                run.stdout,
+                vm_tests::SHAPES_TRANSCRIPT,
+                "{guest} with {}",
+                plugin.display()
+            );
+        }
     }
 }
 

@@ -320,11 +320,12 @@ fn build_guests(root: &Path) -> Result<()> {
             .arg(guest_dir(root)))?;
     }
     build_native_plugins(root)?;
-    // The kv and shapes plugins again, as components (wit-bindgen for
-    // wasm32-wasip2).
+    // The kv, shapes and echo plugins again, as components (wit-bindgen
+    // for wasm32-wasip2).
     for (dir, package) in [
         ("examples/plugins/kv", "kv-plugin"),
         ("examples/plugins/shapes", "shapes-plugin"),
+        ("tests/guests/rust", "echo-plugin"),
     ] {
         run(cargo()
             .current_dir(root.join(dir))

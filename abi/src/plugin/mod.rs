@@ -287,6 +287,47 @@ impl Function {
     }
 }
 
+impl Interface {
+    /// The records, variants, enums and flags its functions use, each
+    /// after the types it holds (the order bindings declare them in).
+    ///
+    /// # Errors
+    /// Fails when two different types share a name (from two interfaces),
+    /// which one set of bindings cannot declare side by side.
+    pub fn named_types(&self) -> Result<Vec<Ty>> {
+        fn visit(t: &Ty, out: &mut Vec<Ty>) -> Result<()> {
+            match t {
+                Ty::List(t) | Ty::Option(t) => visit(t, out)?,
+                Ty::Tuple(ts) => ts.iter().try_for_each(|t| visit(t, out))?,
+                Ty::Result(ok, err) => {
+                    ok.iter().chain(err).try_for_each(|t| visit(t, out))?;
+                }
+                Ty::Record(r) => r.fields.iter().try_for_each(|(_, t)| visit(t, out))?,
+                Ty::Variant(v) => v
+                    .cases
+                    .iter()
+                    .flat_map(|(_, t)| t)
+                    .try_for_each(|t| visit(t, out))?,
+                _ => {}
+            }
+            let Some(name) = t.name() else { return Ok(()) };
+            match out.iter().find(|n| n.name() == Some(name)) {
+                Some(seen) if seen == t => {}
+                Some(_) => bail!("two different types are named `{name}`; rename one of them"),
+                None => out.push(t.clone()),
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        for f in &self.functions {
+            for t in f.param_types.iter().map(|(_, t)| t).chain(&f.result_type) {
+                visit(t, &mut out).with_context(|| format!("{}.{}", self.name, f.name))?;
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Package {
     /// Reads a plugin package from a `.wit` file or a directory of them.
     ///
@@ -387,8 +428,19 @@ impl Package {
         })
     }
 
-    /// Why `vm bindgen`'s plugin bindings cannot cover the package yet, if
-    /// a function uses types outside their subset.
+    /// Why no bindings can declare the package's types, if two different
+    /// types share a name.
+    pub fn undeclarable(&self) -> Option<String> {
+        self.interfaces.iter().find_map(|i| {
+            i.named_types()
+                .err()
+                .map(|e| format!("{}/{e:#}", self.package_name()))
+        })
+    }
+
+    /// Why `vm bindgen`'s C and AssemblyScript plugin bindings cannot cover
+    /// the package yet, if a function uses types outside their subset (the
+    /// Rust bindings take the whole of WIT).
     pub fn outside_bindings(&self) -> Option<String> {
         let (iface, f) = self
             .interfaces
@@ -396,12 +448,11 @@ impl Package {
             .flat_map(|i| i.functions.iter().map(move |f| (i, f)))
             .find(|(_, f)| !f.in_subset)?;
         Some(format!(
-            "{}/{}.{} is `{}`: vm bindgen's plugin bindings cover bool, integers, string and list<u8> parameters and results, and option and result of them as results, so far; the VM itself takes the whole of WIT, so call it from a guest built with wit-bindgen from the plugin's WIT (a world with `import {};`)",
+            "{}/{}.{} is `{}`: vm bindgen's C and AssemblyScript plugin bindings cover bool, integers, string and list<u8> parameters and results, and option and result of them as results, so far; Rust bindings (`--lang rust`, `vm_sdk::plugin!`) and the VM take the whole of WIT",
             self.package_name(),
             iface.name,
             f.name,
             f.wit_type(),
-            iface.name
         ))
     }
 
@@ -864,7 +915,7 @@ interface store {
         let why = whole.outside_bindings().unwrap();
         assert!(
             why.contains("plugin:x/i.f is `func(record { x: f32 }) -> option<option<u8>>`")
-                && why.contains("wit-bindgen"),
+                && why.contains("Rust bindings"),
             "{why}"
         );
         assert_eq!(
@@ -872,6 +923,19 @@ interface store {
             "func(record { x: f32 }) -> option<option<u8>>"
         );
         assert_eq!(f.import_params, [CoreType::F32, CoreType::I32]);
+        assert_eq!(whole.undeclarable(), None);
+        // Two types of one name, from two interfaces, cannot be declared
+        // side by side.
+        let twice = Package::parse(
+            "x.wit",
+            "package plugin:x@1.0.0; interface a { record p { x: u8 } } \
+             interface b { record p { y: u8 } } \
+             interface i { use a.{p}; use b.{p as q}; \
+             @since(version = 1.0.0) f: func(p: p, q: q); }",
+        )
+        .unwrap();
+        let why = twice.undeclarable().unwrap();
+        assert!(why.contains("plugin:x/i.f") && why.contains("`p`"), "{why}");
         let not_plugin = Package::parse("x.wit", "package vm:x@1.0.0; interface i {}");
         assert!(format!("{:#}", not_plugin.unwrap_err()).contains("not a plugin"));
     }

@@ -268,6 +268,17 @@ impl Ty {
         joined
     }
 
+    /// The WIT name of a record, variant, enum or flags type.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Ty::Record(r) => Some(&r.name),
+            Ty::Variant(v) => Some(&v.name),
+            Ty::Enum(e) => Some(&e.name),
+            Ty::Flags(f) => Some(&f.name),
+            _ => None,
+        }
+    }
+
     /// Its WIT spelling by structure: named types are spelt out
     /// (`record { x: s32, y: s32 }`), so two types are equal when their
     /// shapes are.

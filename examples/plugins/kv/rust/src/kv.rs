@@ -18,7 +18,11 @@ static MARKER: [u8; 269] = *b"plugin:kv@1.0.0\nplugin:kv/store@1#set func(string
 
 /// Keys are strings; values are bytes.
 pub mod store {
+    #[allow(unused_imports)]
+    use vm_sdk::plugin::canon as canon_;
+
     #[cfg(target_arch = "wasm32")]
+    #[allow(clippy::too_many_arguments)]
     mod raw {
         #[link(wasm_import_module = "plugin:kv/store@1")]
         unsafe extern "C" {
@@ -46,23 +50,20 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            let mut cx_ = canon_::Scratch::new();
+            let mut flat_ = canon_::Flat::new();
+            canon_::Lower::flat(&key, &mut flat_, &mut cx_);
+            canon_::Lower::flat(&value, &mut flat_, &mut cx_);
             // SAFETY: the arguments are valid for the call; the VM copies
-            // what they point to.
-            unsafe {
-                raw::set(
-                    key.as_ptr() as i32,
-                    key.len() as i32,
-                    value.as_ptr() as i32,
-                    value.len() as i32,
-                )
-            }
+            // what they point to, and writes a result where it is asked to.
+            unsafe { raw::set(flat_.i32(0), flat_.i32(1), flat_.i32(2), flat_.i32(3)) }
         }
     }
 
     /// The value under `key`, if there is one.
     ///
     /// Since plugin:kv 1.0.0.
-    pub fn get(key: &str) -> Option<Vec<u8>> {
+    pub fn get(key: &str) -> ::std::option::Option<::std::vec::Vec<u8>> {
         #[cfg(not(target_arch = "wasm32"))]
         {
             let _ = (key,);
@@ -70,22 +71,17 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            let mut cx_ = canon_::Scratch::new();
+            let mut flat_ = canon_::Flat::new();
+            canon_::Lower::flat(&key, &mut flat_, &mut cx_);
             let mut ret_ = vm_sdk::plugin::ResultArea::<12>::default();
-            // SAFETY: the arguments are valid for the call, and the VM
-            // writes the result area through the return pointer.
+            // SAFETY: the arguments are valid for the call; the VM copies
+            // what they point to, and writes a result where it is asked to.
             unsafe {
-                raw::get(
-                    key.as_ptr() as i32,
-                    key.len() as i32,
-                    ret_.as_mut_ptr() as i32,
+                raw::get(flat_.i32(0), flat_.i32(1), ret_.as_mut_ptr() as i32);
+                <::std::option::Option<::std::vec::Vec<u8>> as canon_::Lift>::load(
+                    ret_.as_mut_ptr(),
                 )
-            };
-            match ret_.u8(0) {
-                0 => None,
-                _ => Some({
-                    // SAFETY: the VM wrote the list there, once.
-                    unsafe { ret_.bytes(4) }
-                }),
             }
         }
     }
@@ -101,10 +97,15 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            let mut cx_ = canon_::Scratch::new();
+            let mut flat_ = canon_::Flat::new();
+            canon_::Lower::flat(&key, &mut flat_, &mut cx_);
             // SAFETY: the arguments are valid for the call; the VM copies
-            // what they point to.
-            let r_ = unsafe { raw::remove(key.as_ptr() as i32, key.len() as i32) };
-            r_ != 0
+            // what they point to, and writes a result where it is asked to.
+            unsafe {
+                let r_ = raw::remove(flat_.i32(0), flat_.i32(1));
+                <bool as canon_::Lift>::unflat(&mut canon_::Slots::one(r_))
+            }
         }
     }
 
@@ -119,9 +120,11 @@ pub mod store {
         #[cfg(target_arch = "wasm32")]
         {
             // SAFETY: the arguments are valid for the call; the VM copies
-            // what they point to.
-            let r_ = unsafe { raw::count() };
-            r_ as u32
+            // what they point to, and writes a result where it is asked to.
+            unsafe {
+                let r_ = raw::count();
+                <u32 as canon_::Lift>::unflat(&mut canon_::Slots::one(r_))
+            }
         }
     }
 
@@ -130,7 +133,7 @@ pub mod store {
     /// value is not a number or the sum overflows.
     ///
     /// Since plugin:kv 1.0.0.
-    pub fn increment(key: &str, by: i64) -> Result<i64, String> {
+    pub fn increment(key: &str, by: i64) -> ::std::result::Result<i64, ::std::string::String> {
         #[cfg(not(target_arch = "wasm32"))]
         {
             let _ = (key, by);
@@ -138,23 +141,23 @@ pub mod store {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            let mut cx_ = canon_::Scratch::new();
+            let mut flat_ = canon_::Flat::new();
+            canon_::Lower::flat(&key, &mut flat_, &mut cx_);
+            canon_::Lower::flat(&by, &mut flat_, &mut cx_);
             let mut ret_ = vm_sdk::plugin::ResultArea::<16>::default();
-            // SAFETY: the arguments are valid for the call, and the VM
-            // writes the result area through the return pointer.
+            // SAFETY: the arguments are valid for the call; the VM copies
+            // what they point to, and writes a result where it is asked to.
             unsafe {
                 raw::increment(
-                    key.as_ptr() as i32,
-                    key.len() as i32,
-                    by,
+                    flat_.i32(0),
+                    flat_.i32(1),
+                    flat_.i64(2),
                     ret_.as_mut_ptr() as i32,
+                );
+                <::std::result::Result<i64, ::std::string::String> as canon_::Lift>::load(
+                    ret_.as_mut_ptr(),
                 )
-            };
-            match ret_.u8(0) {
-                0 => Ok(ret_.u64(8) as i64),
-                _ => Err({
-                    // SAFETY: the VM wrote the string there, once.
-                    unsafe { ret_.string(8) }
-                }),
             }
         }
     }

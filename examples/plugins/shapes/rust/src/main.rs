@@ -1,14 +1,13 @@
-//! A guest that calls the shapes plugin through bindings wit-bindgen
-//! generated from `shapes.wit` (world `guest`): records, variants, enums,
+//! A guest that calls the shapes plugin through the bindings `vm bindgen`
+//! generated from `shapes.wit` (`shapes.rs`): records, variants, enums,
 //! flags, tuples and lists of records cross between the guest and the
-//! plugin, whichever kind the plugin is.
+//! plugin, whichever of the four kinds the plugin is. It prints the same
+//! lines as the wit-bindgen guest beside it and the C and AssemblyScript
+//! guests.
 
-wit_bindgen::generate!({
-    path: "../shapes.wit",
-    world: "plugin:shapes/guest",
-});
+mod shapes;
 
-use plugin::shapes::geometry::{self, Labelled, Point, Shape, Style, Unit};
+use shapes::geometry::{self, Labelled, Point, Shape, Style, Unit};
 
 fn main() {
     let origin = Point { x: 0.0, y: 0.0 };

@@ -1,11 +1,18 @@
-//! What the bindings of a plugin (`vm bindgen PLUGIN.wit --lang rust`)
-//! build on: the result area a call writes, the copies of its strings and
-//! lists, and the guest's `cabi_realloc`, through which the VM hands them
-//! over.
+//! What the bindings of a plugin (`vm bindgen PLUGIN.wit --lang rust`, or
+//! `vm_sdk::plugin!`) build on: the canonical ABI for every WIT type
+//! ([`canon`]), the result area a call writes, and the guest's
+//! `cabi_realloc`, through which the VM hands over the strings and lists a
+//! call returns.
 //!
 //! A plugin call's `string` or `list<u8>` result arrives in memory the VM
 //! allocated with this module's `cabi_realloc` (the global allocator), so
 //! the bindings take it as a `String` or `Vec<u8>` without copying.
+
+pub mod canon;
+
+/// The most core values a plugin call's parameters flatten to before they
+/// travel in memory instead (the canonical ABI's `MAX_FLAT_PARAMS`).
+pub const MAX_FLAT_PARAMS: usize = 16;
 
 /// A plugin call's result area, aligned for any value it holds: the VM
 /// writes it through the return pointer.
@@ -22,57 +29,6 @@ impl<const N: usize> ResultArea<N> {
     /// The pointer to pass as the call's return pointer (an `i32` on wasm32).
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.0.as_mut_ptr()
-    }
-
-    fn array<const M: usize>(&self, at: usize) -> [u8; M] {
-        self.0[at..at + M].try_into().expect("within the area")
-    }
-
-    /// The byte at `at` (a discriminant, `u8`, `s8` or `bool`).
-    pub fn u8(&self, at: usize) -> u8 {
-        self.0[at]
-    }
-
-    /// The `u16` at `at`.
-    pub fn u16(&self, at: usize) -> u16 {
-        u16::from_le_bytes(self.array(at))
-    }
-
-    /// The `u32` at `at`.
-    pub fn u32(&self, at: usize) -> u32 {
-        u32::from_le_bytes(self.array(at))
-    }
-
-    /// The `u64` at `at`.
-    pub fn u64(&self, at: usize) -> u64 {
-        u64::from_le_bytes(self.array(at))
-    }
-
-    /// The `list<u8>` whose pointer and length are at `at`.
-    ///
-    /// # Safety
-    /// The VM wrote them there: the bytes were allocated with this
-    /// module's `cabi_realloc` and are owned by the caller from now on. Take
-    /// each list once.
-    pub unsafe fn bytes(&self, at: usize) -> Vec<u8> {
-        let ptr = self.u32(at) as usize as *mut u8;
-        let len = self.u32(at + 4) as usize;
-        if len == 0 {
-            return Vec::new();
-        }
-        // SAFETY: allocated by `cabi_realloc` with the layout (len, 1), as
-        // the caller promises.
-        unsafe { Vec::from_raw_parts(ptr, len, len) }
-    }
-
-    /// The `string` whose pointer and length are at `at`.
-    ///
-    /// # Safety
-    /// As [`ResultArea::bytes`]; the VM checked the bytes are UTF-8.
-    pub unsafe fn string(&self, at: usize) -> String {
-        // SAFETY: as the caller promises; the VM checks strings a plugin
-        // returns are UTF-8 before it hands them over.
-        unsafe { String::from_utf8_unchecked(self.bytes(at)) }
     }
 }
 
