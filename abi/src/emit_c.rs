@@ -5,11 +5,10 @@
 use crate::model::{
     shouty, snake, Abi, Function, OkShape, ParamShape, ResultShape, Scalar, TypeDefShape,
 };
-use crate::{plugin, CoreType};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-fn comment(out: &mut String, indent: &str, docs: &str) {
+pub(crate) fn comment(out: &mut String, indent: &str, docs: &str) {
     if docs.is_empty() {
         return;
     }
@@ -216,70 +215,11 @@ const C_RESERVED: &str = "alignas alignof and asm auto bool break case catch cha
     this throw true try typedef typename union unsigned using virtual void volatile while xor";
 
 /// A WIT name as a C identifier: snake case, with `_` after a reserved word.
-fn c_ident(name: &str) -> String {
+pub(crate) fn c_ident(name: &str) -> String {
     let n = snake(name);
     match C_RESERVED.split_whitespace().any(|r| r == n) {
         true => n + "_",
         false => n,
-    }
-}
-
-fn plugin_scalar(s: plugin::Scalar) -> &'static str {
-    use plugin::Scalar as S;
-    match s {
-        S::Bool => "bool",
-        S::U8 => "uint8_t",
-        S::U16 => "uint16_t",
-        S::U32 => "uint32_t",
-        S::U64 => "uint64_t",
-        S::S8 => "int8_t",
-        S::S16 => "int16_t",
-        S::S32 => "int32_t",
-        S::S64 => "int64_t",
-    }
-}
-
-fn core_c(t: CoreType) -> &'static str {
-    match t {
-        CoreType::I32 => "int32_t",
-        CoreType::I64 => "int64_t",
-        CoreType::F32 => "float",
-        CoreType::F64 => "double",
-    }
-}
-
-/// The C type a result value arrives as (`kv_bytes_t`, `int64_t`).
-fn plugin_value(ident: &str, v: plugin::Value) -> String {
-    match v {
-        plugin::Value::Scalar(s) => plugin_scalar(s).into(),
-        plugin::Value::String => format!("{ident}_string_t"),
-        plugin::Value::Bytes => format!("{ident}_bytes_t"),
-    }
-}
-
-/// Statements that store the value at `offset` of the result area in `*out`.
-fn plugin_load(ident: &str, v: plugin::Value, out: &str, offset: u32) -> String {
-    match v {
-        plugin::Value::Scalar(plugin::Scalar::Bool) => {
-            format!("*{out} = ret_.bytes[{offset}] != 0;")
-        }
-        plugin::Value::Scalar(_) => {
-            format!("__builtin_memcpy({out}, ret_.bytes + {offset}, sizeof *{out});")
-        }
-        plugin::Value::String => format!("*{out} = {ident}_string_at_(ret_.bytes + {offset});"),
-        plugin::Value::Bytes => format!("*{out} = {ident}_bytes_at_(ret_.bytes + {offset});"),
-    }
-}
-
-/// Statements that empty `*out` (the case of a result that did not
-/// happen), the second line, if any, indented by `indent`.
-fn plugin_zero(v: plugin::Value, out: &str, indent: &str) -> String {
-    match v {
-        plugin::Value::Scalar(plugin::Scalar::Bool) => format!("*{out} = false;"),
-        plugin::Value::Scalar(_) => format!("*{out} = 0;"),
-        plugin::Value::String | plugin::Value::Bytes => {
-            format!("{out}->ptr = NULL;\n{indent}{out}->len = 0;")
-        }
     }
 }
 
@@ -292,281 +232,7 @@ pub(crate) fn with_since(docs: &str, (a, b, c): (u32, u32, u32)) -> String {
     }
 }
 
-/// The C bindings of a plugin package (`kv.h` for `plugin:kv`): a
-/// header-only C11 file, also valid C++, that declares every import of the
-/// plugin and a typed `static inline` wrapper for each, and records the
-/// package's marker line in the module's `vm:abi` section. `header` is the
-/// first paragraph of its opening comment (who generated it).
-///
-/// ```
-/// let kv = vm_abi::plugin::Package::parse(
-///     "kv.wit",
-///     "package plugin:kv@1.0.0;
-///      interface store {
-///          @since(version = 1.0.0)
-///          count: func() -> u32;
-///      }",
-/// )
-/// .unwrap();
-/// let h = vm_abi::emit_c::plugin(&kv, "Generated.");
-/// assert!(h.contains("static inline uint32_t kv_store_count(void) {"));
-/// ```
-pub fn plugin(package: &plugin::Package, header: &str) -> String {
-    let ident = package.ident();
-    let up = ident.to_uppercase();
-    let marker = package.marker();
-    let lines = package.marker_lines().replace('\n', "\\n");
-    let asm_lines = package.marker_lines().replace('\n', "\\\\n");
-    let mut out = String::new();
-    let _ = writeln!(out, "/* {header}");
-    let _ = writeln!(out, " *\n * The plugin `{marker}` for C and C++ guests.");
-    for line in package.docs.lines() {
-        let _ = writeln!(out, " * {line}");
-    }
-    let _ = write!(
-        out,
-        r#" *
- * Each function of interface IFACE is `{ident}_IFACE_NAME`, a typed wrapper
- * over the raw import `{ident}_IFACE_raw_NAME` (core types only):
- * - a `string` parameter is `const char *NAME, size_t NAME_len` (UTF-8, not
- *   NUL-terminated), a `list<u8>` is `const uint8_t *NAME, size_t NAME_len`;
- * - a string or `list<u8>` result is a {ident}_string_t or {ident}_bytes_t
- *   that the caller owns: free it with {ident}_string_free or {ident}_bytes_free
- *   (or free(ptr)); an empty one may have ptr NULL (cabi_realloc's
- *   realloc(NULL, 0) may give it), and freeing it is always right;
- * - `option<T>` returns whether there is a value and writes it to *out;
- * - `result<T, E>` returns true for ok and writes the ok value to *ok, false
- *   for an error and writes it to *err (a missing T or E has no pointer);
- * - out pointers must not be NULL; every out value is written, the one that
- *   did not happen as zero or empty, so freeing both is always right.
- *
- * The VM allocates the strings and lists a call returns through the
- * module's exported `cabi_realloc`, which the C SDK (sdk-c/src/vm.c)
- * defines over realloc when built with wasi-libc. A freestanding module
- * that calls a function returning one defines its own (and its own free).
- * Including this header records `{marker}` in the module's `vm:abi`
- * section, and each function's WIT type, which the VM checks against the
- * loaded plugin's before the module runs. */
-#ifndef PLUGIN_{up}_H
-#define PLUGIN_{up}_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#if __STDC_HOSTED__
-#include <stdlib.h>
-#endif
-
-#ifdef __cplusplus
-extern "C" {{
-#endif
-
-#define {up}_MARKER "{lines}"
-/* Assembler that records {up}_MARKER in the module's `vm:abi` custom
- * section, where the VM and `vm inspect` read which plugin version a module
- * was built against and each function's WIT type as it sees it (as
- * VM_ABI_MARKER_ASM does for vm:host). Every file that includes this header
- * adds the lines: the VM reads each line, and repeats are harmless. */
-#define {up}_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"{asm_lines}\"\n.text\n"
-__asm__({up}_MARKER_ASM);
-
-/* A string a call returned: UTF-8 bytes, not NUL-terminated (print it with
- * "%.*s", (int)s.len, s.ptr). */
-typedef struct {ident}_string {{
-    char *ptr;
-    size_t len;
-}} {ident}_string_t;
-
-/* A list<u8> a call returned. */
-typedef struct {ident}_bytes {{
-    uint8_t *ptr;
-    size_t len;
-}} {ident}_bytes_t;
-
-#if __STDC_HOSTED__
-/* Frees a string a call returned (with free(), as the C SDK's cabi_realloc
- * allocates with realloc) and leaves it empty. */
-static inline void {ident}_string_free({ident}_string_t *s) {{
-    free(s->ptr);
-    s->ptr = NULL;
-    s->len = 0;
-}}
-
-/* Frees a list a call returned and leaves it empty. */
-static inline void {ident}_bytes_free({ident}_bytes_t *b) {{
-    free(b->ptr);
-    b->ptr = NULL;
-    b->len = 0;
-}}
-#endif
-
-/* The (pointer, length) pair the VM wrote at `at` in a result area. */
-static inline {ident}_bytes_t {ident}_bytes_at_(const uint8_t *at) {{
-    uint32_t ptr, len;
-    __builtin_memcpy(&ptr, at, sizeof ptr);
-    __builtin_memcpy(&len, at + 4, sizeof len);
-    {ident}_bytes_t b;
-    b.ptr = (uint8_t *)(uintptr_t)ptr;
-    b.len = len;
-    return b;
-}}
-
-/* The same pair, as a string (the VM checked it is UTF-8). */
-static inline {ident}_string_t {ident}_string_at_(const uint8_t *at) {{
-    {ident}_bytes_t b = {ident}_bytes_at_(at);
-    {ident}_string_t s;
-    s.ptr = (char *)b.ptr;
-    s.len = b.len;
-    return s;
-}}
-"#
-    );
-    for iface in &package.interfaces {
-        let _ = write!(out, "\n/* ---- {} ({}) ----", iface.name, iface.module);
-        for line in iface.docs.lines() {
-            let _ = write!(out, "\n * {line}");
-        }
-        out.push_str(if iface.docs.is_empty() {
-            " */\n"
-        } else {
-            "\n */\n"
-        });
-        for f in &iface.functions {
-            out.push('\n');
-            plugin_function(&mut out, &ident, &snake(&iface.name), &iface.module, f);
-        }
-    }
-    out.push_str("\n#ifdef __cplusplus\n}\n#endif\n\n");
-    let _ = writeln!(out, "#endif /* PLUGIN_{up}_H */");
-    out
-}
-
-fn plugin_function(out: &mut String, ident: &str, iface: &str, module: &str, f: &plugin::Function) {
-    use plugin::{ResultLayout, Returns, Value};
-    let name = snake(&f.name);
-    let raw = format!("{ident}_{iface}_raw_{name}");
-    // The raw import's parameters and the wrapper's, and the arguments the
-    // wrapper passes on.
-    let (mut raw_params, mut params, mut args) = (Vec::new(), Vec::new(), Vec::new());
-    for (wit, v) in &f.params {
-        let n = c_ident(wit);
-        match v {
-            Value::Scalar(s) => {
-                let (ty, core) = (plugin_scalar(*s), core_c(s.core()));
-                raw_params.push(format!("{core} {n}"));
-                params.push(format!("{ty} {n}"));
-                args.push(match ty == core {
-                    true => n,
-                    false => format!("({core}){n}"),
-                });
-            }
-            Value::String | Value::Bytes => {
-                let elem = match v {
-                    Value::String => "char",
-                    _ => "uint8_t",
-                };
-                // `NAME_len`, unless another parameter has that name.
-                let taken = |l: &str| f.params.iter().any(|(o, _)| c_ident(o) == l);
-                let len = match format!("{}_len", snake(wit)) {
-                    l if taken(&l) => format!("{}_size", snake(wit)),
-                    l => l,
-                };
-                raw_params.push(format!("const void *{n}, int32_t {len}"));
-                params.push(format!("const {elem} *{n}, size_t {len}"));
-                args.push(format!("{n}, (int32_t){len}"));
-            }
-        }
-    }
-    if f.has_return_pointer() {
-        // `ret_`: no WIT name becomes it, so no parameter is called so.
-        raw_params.push("void *ret_".into());
-        args.push("ret_.bytes".into());
-    }
-    let ret = match f.returns {
-        Returns::Nothing => "void".to_string(),
-        Returns::One(v) => plugin_value(ident, v),
-        Returns::Option(v) => {
-            params.push(format!("{} *out", plugin_value(ident, v)));
-            "bool".into()
-        }
-        Returns::Result(ok, err) => {
-            for (v, n) in [(ok, "ok"), (err, "err")] {
-                if let Some(v) = v {
-                    params.push(format!("{} *{n}", plugin_value(ident, v)));
-                }
-            }
-            "bool".into()
-        }
-    };
-    let list = |ps: Vec<String>| match ps.is_empty() {
-        true => "void".to_string(),
-        false => ps.join(", "),
-    };
-    let raw_ret = f.import_results.first().map_or("void", |t| core_c(*t));
-    let _ = writeln!(
-        out,
-        "__attribute__((import_module(\"{module}\"), import_name(\"{}\")))\n{raw_ret} {raw}({});\n",
-        f.name,
-        list(raw_params)
-    );
-    comment(out, "", &with_since(&f.docs, f.since));
-    let _ = writeln!(
-        out,
-        "static inline {ret} {ident}_{iface}_{name}({}) {{",
-        list(params)
-    );
-    let call = format!("{raw}({})", args.join(", "));
-    let at = plugin::payload_offset(&f.returns);
-    let body = match (&f.layout, f.returns) {
-        (ResultLayout::Nothing, _) => format!("{call};"),
-        (ResultLayout::Flat(plugin::Scalar::Bool), _) => format!("return {call} != 0;"),
-        (ResultLayout::Flat(s), _) => format!("return ({}){call};", plugin_scalar(*s)),
-        // A `result` without payloads: the import returns its discriminant.
-        (ResultLayout::Area { .. }, _) if !f.has_return_pointer() => {
-            format!("return {call} == 0;")
-        }
-        (ResultLayout::Area { size, .. }, returns) => {
-            let area = format!(
-                "union {{\n        uint8_t bytes[{size}];\n        int64_t align;\n    }} ret_;\n    {call};"
-            );
-            let then = match returns {
-                Returns::One(v) => {
-                    let kind = match v {
-                        Value::String => "string",
-                        _ => "bytes",
-                    };
-                    format!("return {ident}_{kind}_at_(ret_.bytes);")
-                }
-                Returns::Option(v) => format!(
-                    "if (ret_.bytes[0] == 0) {{\n        {}\n        return false;\n    }}\n    {}\n    return true;",
-                    plugin_zero(v, "out", "        "),
-                    plugin_load(ident, v, "out", at)
-                ),
-                Returns::Result(ok, err) => {
-                    // The case that happened is loaded, the other emptied.
-                    let case = |set: (Option<Value>, &str), clear: (Option<Value>, &str), indent: &str| {
-                        let mut s = String::new();
-                        if let Some(v) = set.0 {
-                            let _ = writeln!(s, "{indent}{}", plugin_load(ident, v, set.1, at));
-                        }
-                        if let Some(v) = clear.0 {
-                            let _ = writeln!(s, "{indent}{}", plugin_zero(v, clear.1, indent));
-                        }
-                        s
-                    };
-                    format!(
-                        "if (ret_.bytes[0] == 0) {{\n{}        return true;\n    }}\n{}    return false;",
-                        case((ok, "ok"), (err, "err"), "        "),
-                        case((err, "err"), (ok, "ok"), "    ")
-                    )
-                }
-                Returns::Nothing => unreachable!("a result with an area returns something"),
-            };
-            format!("{area}\n    {then}")
-        }
-    };
-    let _ = writeln!(out, "    {body}\n}}");
-}
+pub use crate::emit_c_plugin::plugin;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -619,7 +285,7 @@ interface texts {
 
     #[test]
     fn the_kv_header_declares_each_import_and_a_typed_wrapper_over_it() {
-        let h = super::plugin(&kv(), HEADER);
+        let h = super::plugin(&kv(), HEADER).unwrap();
         assert!(h.starts_with(&format!("/* {HEADER}\n")), "{h}");
         has_all(
             &h,
@@ -628,46 +294,62 @@ interface texts {
                 "#define KV_MARKER_ASM \".section \\\".custom_section.vm:abi\\\",\\\"\\\",@\\n.ascii \\\"plugin:kv@1.0.0\\\\nplugin:kv/store@1#set func(string, list<u8>)\\\\n",
                 "plugin:kv/store@1#get func(string) -> option<list<u8>>\\\\n",
                 "\\\"\\n.text\\n\"\n__asm__(KV_MARKER_ASM);\n",
-                "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"get\")))\nvoid kv_store_raw_get(const void *key, int32_t key_len, void *ret_);\n",
+                "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"get\")))\nvoid kv_store_raw_get(int32_t p0, int32_t p1, int32_t p2);\n",
                 "__attribute__((import_module(\"plugin:kv/store@1\"), import_name(\"count\")))\nint32_t kv_store_raw_count(void);\n",
-                "void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret_);\n",
-                "static inline void kv_store_set(const char *key, size_t key_len, const uint8_t *value, size_t value_len) {\n    kv_store_raw_set(key, (int32_t)key_len, value, (int32_t)value_len);\n}\n",
-                "static inline bool kv_store_remove(const char *key, size_t key_len) {\n    return kv_store_raw_remove(key, (int32_t)key_len) != 0;\n}\n",
-                "static inline uint32_t kv_store_count(void) {\n    return (uint32_t)kv_store_raw_count();\n}\n",
-                // option<list<u8>>: 12 bytes, the discriminant at 0, (ptr, len) at 4.
-                "static inline bool kv_store_get(const char *key, size_t key_len, kv_bytes_t *out) {\n    union {\n        uint8_t bytes[12];\n        int64_t align;\n    } ret_;\n    kv_store_raw_get(key, (int32_t)key_len, ret_.bytes);\n    if (ret_.bytes[0] == 0) {\n        out->ptr = NULL;\n        out->len = 0;\n        return false;\n    }\n    *out = kv_bytes_at_(ret_.bytes + 4);\n    return true;\n}\n",
+                "void kv_store_raw_increment(int32_t p0, int32_t p1, int64_t p2, int32_t p3);\n",
+                "static inline void kv_store_set(const char *key, size_t key_len, const uint8_t *value, size_t value_len) {\n",
+                "static inline bool kv_store_remove(const char *key, size_t key_len) {\n",
+                "static inline uint32_t kv_store_count(void) {\n",
+                // option<list<u8>>: 12 bytes, the payload at 4.
+                "static inline bool kv_store_get(const char *key, size_t key_len, kv_bytes_t *out) {\n",
+                "        uint8_t bytes[12];\n",
+                "static inline void kv_option_bytes_load_(const uint8_t *at, kv_option_bytes_t *v) {\n",
+                "        kv_bytes_load_(at + 4, &v->val);\n",
                 // result<s64, string>: 16 bytes, the payload at 8.
-                "static inline bool kv_store_increment(const char *key, size_t key_len, int64_t by, int64_t *ok, kv_string_t *err) {\n    union {\n        uint8_t bytes[16];\n        int64_t align;\n    } ret_;\n    kv_store_raw_increment(key, (int32_t)key_len, by, ret_.bytes);\n    if (ret_.bytes[0] == 0) {\n        __builtin_memcpy(ok, ret_.bytes + 8, sizeof *ok);\n        err->ptr = NULL;\n        err->len = 0;\n        return true;\n    }\n    *err = kv_string_at_(ret_.bytes + 8);\n    *ok = 0;\n    return false;\n}\n",
-                "static inline void kv_bytes_free(kv_bytes_t *b) {",
+                "static inline bool kv_store_increment(const char *key, size_t key_len, int64_t by, int64_t *ok, kv_string_t *err) {\n",
+                "        uint8_t bytes[16];\n",
+                "        __builtin_memcpy(&v->val.ok, at + 8, 8);\n",
+                "static inline void kv_bytes_free(kv_bytes_t *v) {",
+                "static inline void kv_string_free(kv_string_t *v) {",
                 "/*\n * The value under `key`, if there is one.\n * @since 1.0.0\n */\n",
             ],
         );
     }
 
     #[test]
-    fn every_result_shape_reads_its_canonical_offset() {
+    fn every_type_gets_a_c_type_and_keywords_get_an_underscore() {
         let shapes = Package::parse("shapes.wit", SHAPES).unwrap();
-        let h = super::plugin(&shapes, "Shapes.");
+        let h = super::plugin(&shapes, "Shapes.").unwrap();
         has_all(
             &h,
             &[
-                "static inline bool all_shapes_num_ops_mix(bool a, uint8_t b, uint16_t c, uint32_t d, uint64_t e, int8_t f, int16_t g, int32_t h, int64_t i) {\n    return all_shapes_num_ops_raw_mix((int32_t)a, (int32_t)b, (int32_t)c, (int32_t)d, (int64_t)e, (int32_t)f, (int32_t)g, h, i) != 0;\n}\n",
-                "    return (uint8_t)all_shapes_num_ops_raw_small();\n",
-                "static inline bool all_shapes_num_ops_maybe(uint32_t *out) {\n    union {\n        uint8_t bytes[8];\n",
-                "        *out = 0;\n        return false;\n    }\n    __builtin_memcpy(out, ret_.bytes + 4, sizeof *out);\n",
-                "        *out = false;\n        return false;\n    }\n    *out = ret_.bytes[1] != 0;\n",
-                "static inline all_shapes_string_t all_shapes_texts_name(void) {\n    union {\n        uint8_t bytes[8];\n        int64_t align;\n    } ret_;\n    all_shapes_texts_raw_name(ret_.bytes);\n    return all_shapes_string_at_(ret_.bytes);\n}\n",
+                "static inline bool all_shapes_num_ops_mix(bool a, uint8_t b, uint16_t c, uint32_t d, uint64_t e, int8_t f, int16_t g, int32_t h, int64_t i) {\n",
+                "int32_t all_shapes_num_ops_raw_mix(int32_t p0, int32_t p1, int32_t p2, int32_t p3, int64_t p4, int32_t p5, int32_t p6, int32_t p7, int64_t p8);\n",
+                "    flat_[(*n_)++] = (uint64_t)(uint32_t)(int32_t)*&f;\n",
+                "static inline uint8_t all_shapes_num_ops_small(void) {\n",
+                "static inline bool all_shapes_num_ops_maybe(uint32_t *out) {\n",
+                "static inline all_shapes_string_t all_shapes_texts_name(void) {\n",
                 // Keywords get a `_`; their lengths keep the WIT name.
-                "void all_shapes_texts_raw_blob(const void *new_, int32_t new_len, const void *delete_, int32_t delete_len, void *ret_);\n",
+                "static inline all_shapes_bytes_t all_shapes_texts_blob(const uint8_t *new_, size_t new_len, const char *delete_, size_t delete_len) {\n",
                 "static inline bool all_shapes_texts_check(const char *ok_, size_t ok_len, all_shapes_string_t *err) {\n",
-                "    if (ret_.bytes[0] == 0) {\n        err->ptr = NULL;\n        err->len = 0;\n        return true;\n    }\n    *err = all_shapes_string_at_(ret_.bytes + 4);\n    return false;\n",
                 // A result without payloads flattens to its discriminant, returned.
                 "int32_t all_shapes_texts_raw_nothing(void);\n",
-                "static inline bool all_shapes_texts_nothing(void) {\n    return all_shapes_texts_raw_nothing() == 0;\n}\n",
+                "static inline bool all_shapes_texts_nothing(void) {\n",
                 "static inline bool all_shapes_texts_load(const char *err_, size_t err_len, all_shapes_bytes_t *ok, uint8_t *err) {\n",
-                "    __builtin_memcpy(err, ret_.bytes + 4, sizeof *err);\n    ok->ptr = NULL;\n    ok->len = 0;\n    return false;\n",
                 "#define ALL_SHAPES_MARKER \"plugin:all-shapes@1.1.0\\n",
             ],
         );
+    }
+
+    #[test]
+    fn two_types_that_would_share_a_c_name_are_refused() {
+        let clash = Package::parse(
+            "x.wit",
+            "package plugin:x@1.0.0; interface i { record bytes { x: u8 } \
+             @since(version = 1.0.0) f: func(a: bytes, b: list<u8>); }",
+        )
+        .unwrap();
+        let err = format!("{:#}", super::plugin(&clash, "X.").unwrap_err());
+        assert!(err.contains("would both be C type `bytes`"), "{err}");
     }
 }

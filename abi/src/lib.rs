@@ -15,6 +15,7 @@
 
 pub mod emit_assemblyscript;
 pub mod emit_c;
+pub mod emit_c_plugin;
 pub mod emit_rust;
 pub mod emit_rust_plugin;
 mod generated;

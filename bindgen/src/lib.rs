@@ -134,7 +134,7 @@ pub fn generate_plugin(
     if let Some(why) = package.undeclarable() {
         anyhow::bail!("{why}");
     }
-    if lang != Lang::Rust {
+    if lang == Lang::AssemblyScript {
         if let Some(why) = package.outside_bindings() {
             anyhow::bail!("{why}");
         }
@@ -157,7 +157,7 @@ pub fn generate_plugin(
         },
         Lang::C => Generated {
             file_name: format!("{stem}.h"),
-            contents: vm_abi::emit_c::plugin(package, &header),
+            contents: vm_abi::emit_c::plugin(package, &header)?,
         },
         Lang::AssemblyScript => Generated {
             file_name: format!("{stem}.ts"),
@@ -238,6 +238,13 @@ pub const COMMITTED: &[(&str, Lang, &str, &str)] = &[
         "examples/plugins/shapes/rust/src",
         "",
     ),
+    (
+        "examples/plugins/shapes/shapes.wit",
+        Lang::C,
+        "examples/plugins/shapes/c",
+        "",
+    ),
+    ("tests/guests/echo.wit", Lang::C, "tests/guests/c", ""),
     (
         "tests/guests/schema/everything.wit",
         Lang::Rust,

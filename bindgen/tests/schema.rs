@@ -161,7 +161,7 @@ fn functions_in_another_namespace_are_not_taken_for_message_types() {
 }
 
 #[test]
-fn plugin_bindings_take_the_whole_of_wit_in_rust_and_say_what_c_lacks() {
+fn plugin_bindings_take_the_whole_of_wit_in_rust_and_c_and_say_what_assemblyscript_lacks() {
     let shapes =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/shapes/shapes.wit");
     let options = vm_bindgen::Options::default();
@@ -172,11 +172,17 @@ fn plugin_bindings_take_the_whole_of_wit_in_rust_and_say_what_c_lacks() {
         rust.contents
     );
     assert!(rust.contents.contains("pub fn area(s: &Shape) -> f64"));
-    let c = vm_bindgen::generate_source(&shapes, vm_bindgen::Lang::C, &options).unwrap_err();
-    let text = format!("{c:#}");
+    let c = vm_bindgen::generate_source(&shapes, vm_bindgen::Lang::C, &options).unwrap();
+    assert!(c.contents.contains("typedef struct shapes_shape {"));
+    assert!(c
+        .contents
+        .contains("static inline double shapes_geometry_area(const shapes_shape_t *s) {"));
+    let asc = vm_bindgen::generate_source(&shapes, vm_bindgen::Lang::AssemblyScript, &options)
+        .unwrap_err();
+    let text = format!("{asc:#}");
     assert!(
         text.contains("plugin:shapes/geometry.area is `func(variant {")
-            && text.contains("Rust bindings"),
+            && text.contains("Rust and C bindings"),
         "{text}"
     );
 }

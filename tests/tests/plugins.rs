@@ -739,16 +739,22 @@ async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_
     // floats, and `option`/`result` of them. One guest calls it through
     // vm-sdk's bindings, which record each function's WIT type (so the VM
     // checks them); the other through wit-bindgen's, which record none.
-    for guest in ["shapes-rust", "shapes-guest"] {
+    let guests = [
+        rust_guest("shapes-rust"),
+        rust_guest("shapes-guest"),
+        c_guest("shapes-guest"),
+    ];
+    for guest in &guests {
         for plugin in vm_tests::shapes_plugins() {
-            let run = run_file_on(test_vm().plugin_file(&plugin), &rust_guest(guest), &[])
+            let run = run_file_on(test_vm().plugin_file(&plugin), guest, &[])
                 .await
                 .unwrap();
             assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
             assert_eq!(
                 run.stdout,
                 vm_tests::SHAPES_TRANSCRIPT,
-                "{guest} with {}",
+                "{} with {}",
+                guest.display(),
                 plugin.display()
             );
         }

@@ -51,6 +51,8 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("tests/guests/c/cxx.cpp", CMode::Cxx),
     ("tests/guests/schema/schema-echo.c", CMode::Wasi),
     ("examples/plugins/kv/c/kv-guest.c", CMode::Wasi),
+    ("examples/plugins/shapes/c/shapes-guest.c", CMode::Wasi),
+    ("tests/guests/c/echo.c", CMode::Wasi),
 ];
 
 /// AssemblyScript guests, built with the SDK's pinned `asc` into

@@ -438,9 +438,9 @@ impl Package {
         })
     }
 
-    /// Why `vm bindgen`'s C and AssemblyScript plugin bindings cannot cover
-    /// the package yet, if a function uses types outside their subset (the
-    /// Rust bindings take the whole of WIT).
+    /// Why `vm bindgen`'s AssemblyScript plugin bindings cannot cover the
+    /// package yet, if a function uses types outside their subset (the Rust
+    /// and C bindings take the whole of WIT).
     pub fn outside_bindings(&self) -> Option<String> {
         let (iface, f) = self
             .interfaces
@@ -448,7 +448,7 @@ impl Package {
             .flat_map(|i| i.functions.iter().map(move |f| (i, f)))
             .find(|(_, f)| !f.in_subset)?;
         Some(format!(
-            "{}/{}.{} is `{}`: vm bindgen's C and AssemblyScript plugin bindings cover bool, integers, string and list<u8> parameters and results, and option and result of them as results, so far; Rust bindings (`--lang rust`, `vm_sdk::plugin!`) and the VM take the whole of WIT",
+            "{}/{}.{} is `{}`: vm bindgen's AssemblyScript plugin bindings cover bool, integers, string and list<u8> parameters and results, and option and result of them as results, so far; Rust and C bindings (`--lang rust`, `vm_sdk::plugin!`, `--lang c`) and the VM take the whole of WIT",
             self.package_name(),
             iface.name,
             f.name,
@@ -915,7 +915,7 @@ interface store {
         let why = whole.outside_bindings().unwrap();
         assert!(
             why.contains("plugin:x/i.f is `func(record { x: f32 }) -> option<option<u8>>`")
-                && why.contains("Rust bindings"),
+                && why.contains("Rust and C bindings"),
             "{why}"
         );
         assert_eq!(

@@ -5,23 +5,35 @@
  * of its own, created on its first call and gone when it ends.
  *
  * Each function of interface IFACE is `kv_IFACE_NAME`, a typed wrapper
- * over the raw import `kv_IFACE_raw_NAME` (core types only):
- * - a `string` parameter is `const char *NAME, size_t NAME_len` (UTF-8, not
- *   NUL-terminated), a `list<u8>` is `const uint8_t *NAME, size_t NAME_len`;
- * - a string or `list<u8>` result is a kv_string_t or kv_bytes_t
- *   that the caller owns: free it with kv_string_free or kv_bytes_free
- *   (or free(ptr)); an empty one may have ptr NULL (cabi_realloc's
- *   realloc(NULL, 0) may give it), and freeing it is always right;
- * - `option<T>` returns whether there is a value and writes it to *out;
- * - `result<T, E>` returns true for ok and writes the ok value to *ok, false
- *   for an error and writes it to *err (a missing T or E has no pointer);
- * - out pointers must not be NULL; every out value is written, the one that
- *   did not happen as zero or empty, so freeing both is always right.
+ * over the raw import `kv_IFACE_raw_NAME` (core types only). WIT types
+ * become C types:
+ * - `bool`, integers, `f32`, `f64` are `bool`, `uint8_t`…`int64_t`, `float`,
+ *   `double`; a `char` is a `uint32_t` (a Unicode scalar value);
+ * - a `string` is kv_string_t and a `list<u8>` kv_bytes_t: a pointer
+ *   and a length (UTF-8, not NUL-terminated: print with "%.*s", (int)s.len,
+ *   s.ptr); a `list<T>` is kv_list_T_t, likewise;
+ * - a record is a struct of its fields; a tuple kv_tupleN_…_t with
+ *   fields f0, f1, …; an `option<T>` has `is_some` and `val`; a `result<T,
+ *   E>` has `is_err` and `val.ok` or `val.err`;
+ * - a variant has `tag` (its kv_TYPE_CASE constants) and `val.CASE`; an
+ *   enum is a C enum; flags are bits (kv_TYPE_FLAG constants, or'ed).
+ * Parameters: a `string` is `const char *NAME, size_t NAME_len`, a list
+ * `const T *NAME, size_t NAME_len`, another compound type `const T *NAME`.
+ * Results: `option<T>` returns whether there is a value and writes it to
+ * *out; `result<T, E>` returns true for ok and writes the ok value to *ok,
+ * false for an error and writes it to *err (a missing T or E has no
+ * pointer); anything else is returned. Out pointers must not be NULL;
+ * every out value is written, the one that did not happen as zero, so
+ * freeing both is always right.
  *
- * The VM allocates the strings and lists a call returns through the
- * module's exported `cabi_realloc`, which the C SDK (sdk-c/src/vm.c)
- * defines over realloc when built with wasi-libc. A freestanding module
- * that calls a function returning one defines its own (and its own free).
+ * The caller owns what a call returns: free a type that holds strings or
+ * lists with its kv_TYPE_free (which leaves it empty), or free(ptr) for a
+ * string or a list of scalars. The VM allocates them through the module's
+ * exported `cabi_realloc`, which the C SDK (sdk-c/src/vm.c) defines over
+ * realloc when built with wasi-libc; a freestanding module that calls a
+ * function returning one defines its own, and malloc and free. A list
+ * argument of records, variants or other lists is copied into the
+ * canonical layout with malloc for the call.
  * Including this header records `plugin:kv@1.0.0` in the module's `vm:abi`
  * section, and each function's WIT type, which the VM checks against the
  * loaded plugin's before the module runs. */
@@ -33,6 +45,9 @@
 #include <stdint.h>
 #if __STDC_HOSTED__
 #include <stdlib.h>
+#else
+void *malloc(size_t size);
+void free(void *ptr);
 #endif
 
 #ifdef __cplusplus
@@ -48,102 +63,419 @@ extern "C" {
 #define KV_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"plugin:kv@1.0.0\\nplugin:kv/store@1#set func(string, list<u8>)\\nplugin:kv/store@1#get func(string) -> option<list<u8>>\\nplugin:kv/store@1#remove func(string) -> bool\\nplugin:kv/store@1#count func() -> u32\\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\\n\"\n.text\n"
 __asm__(KV_MARKER_ASM);
 
-/* A string a call returned: UTF-8 bytes, not NUL-terminated (print it with
- * "%.*s", (int)s.len, s.ptr). */
+/* The memory a call's arguments were copied into, freed after the call. */
+typedef struct kv_scratch_ {
+    void *head;
+} kv_scratch_t_;
+
+/* `size` bytes aligned to 8 until the scratch is freed. */
+static inline uint8_t *kv_scratch_alloc_(kv_scratch_t_ *cx, size_t count, size_t size) {
+    if (size != 0 && count > (SIZE_MAX - 16) / size) __builtin_trap();
+    uint8_t *block = (uint8_t *)malloc(16 + count * size);
+    if (!block) __builtin_trap();
+    __builtin_memcpy(block, &cx->head, sizeof cx->head);
+    cx->head = block;
+    return block + 16;
+}
+
+static inline void kv_scratch_free_(kv_scratch_t_ *cx) {
+    while (cx->head) {
+        void *next;
+        __builtin_memcpy(&next, cx->head, sizeof next);
+        free(cx->head);
+        cx->head = next;
+    }
+}
+
+/* `count` elements of `size` bytes, from malloc; traps when memory has no
+ * room. */
+static inline void *kv_alloc_(size_t count, size_t size) {
+    if (size != 0 && count > SIZE_MAX / size) __builtin_trap();
+    void *p = malloc(count * size ? count * size : 1);
+    if (!p) __builtin_trap();
+    return p;
+}
+
+static inline void kv_disc_store_(uint8_t *at, size_t size, uint32_t v) {
+    if (size == 1) {
+        uint8_t b = (uint8_t)v;
+        __builtin_memcpy(at, &b, 1);
+    } else if (size == 2) {
+        uint16_t h = (uint16_t)v;
+        __builtin_memcpy(at, &h, 2);
+    } else {
+        __builtin_memcpy(at, &v, 4);
+    }
+}
+
+static inline uint32_t kv_disc_load_(const uint8_t *at, size_t size) {
+    if (size == 1) return at[0];
+    if (size == 2) {
+        uint16_t h;
+        __builtin_memcpy(&h, at, 2);
+        return h;
+    }
+    uint32_t w;
+    __builtin_memcpy(&w, at, 4);
+    return w;
+}
+
+static inline uint64_t kv_f32_bits_(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline uint64_t kv_f64_bits_(double d) {
+    uint64_t u;
+    __builtin_memcpy(&u, &d, 8);
+    return u;
+}
+
+static inline float kv_f32_(uint64_t bits) {
+    uint32_t u = (uint32_t)bits;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double kv_f64_(uint64_t bits) {
+    double d;
+    __builtin_memcpy(&d, &bits, 8);
+    return d;
+}
+
+/* A string: UTF-8 bytes, not NUL-terminated (print it with "%.*s",
+ * (int)s.len, s.ptr). */
 typedef struct kv_string {
     char *ptr;
     size_t len;
 } kv_string_t;
 
-/* A list<u8> a call returned. */
+/* Borrows a NUL-terminated string as a kv_string_t argument (not to be freed). */
+static inline kv_string_t kv_string_of(const char *s) {
+    kv_string_t r;
+    r.ptr = (char *)(uintptr_t)s;
+    r.len = __builtin_strlen(s);
+    return r;
+}
+
+static inline void kv_string_store_(uint8_t *at, const kv_string_t *v, kv_scratch_t_ *cx) {
+    (void)at;
+    (void)v;
+    (void)cx;
+    uint32_t ptr = (uint32_t)(uintptr_t)v->ptr;
+    uint32_t len = (uint32_t)v->len;
+    __builtin_memcpy(at, &ptr, 4);
+    __builtin_memcpy(at + 4, &len, 4);
+}
+
+static inline void kv_string_flat_(const kv_string_t *v, uint64_t *out, size_t *n, kv_scratch_t_ *cx) {
+    (void)v;
+    (void)out;
+    (void)n;
+    (void)cx;
+    uint32_t ptr = (uint32_t)(uintptr_t)v->ptr;
+    out[(*n)++] = ptr;
+    out[(*n)++] = (uint32_t)v->len;
+}
+
+static inline void kv_string_load_(const uint8_t *at, kv_string_t *v) {
+    (void)at;
+    (void)v;
+    uint32_t ptr, len;
+    __builtin_memcpy(&ptr, at, 4);
+    __builtin_memcpy(&len, at + 4, 4);
+    v->len = len;
+    v->ptr = (char *)(uintptr_t)ptr;
+}
+
+/* Frees what a call returned in `*v` and leaves it empty. */
+static inline void kv_string_free(kv_string_t *v) {
+    free(v->ptr);
+    v->ptr = NULL;
+    v->len = 0;
+    __builtin_memset(v, 0, sizeof *v);
+}
+
+
+/* A `list<u8>`. */
 typedef struct kv_bytes {
     uint8_t *ptr;
     size_t len;
 } kv_bytes_t;
 
-#if __STDC_HOSTED__
-/* Frees a string a call returned (with free(), as the C SDK's cabi_realloc
- * allocates with realloc) and leaves it empty. */
-static inline void kv_string_free(kv_string_t *s) {
-    free(s->ptr);
-    s->ptr = NULL;
-    s->len = 0;
+static inline void kv_bytes_store_(uint8_t *at, const kv_bytes_t *v, kv_scratch_t_ *cx) {
+    (void)at;
+    (void)v;
+    (void)cx;
+    uint32_t ptr = (uint32_t)(uintptr_t)v->ptr;
+    uint32_t len = (uint32_t)v->len;
+    __builtin_memcpy(at, &ptr, 4);
+    __builtin_memcpy(at + 4, &len, 4);
 }
 
-/* Frees a list a call returned and leaves it empty. */
-static inline void kv_bytes_free(kv_bytes_t *b) {
-    free(b->ptr);
-    b->ptr = NULL;
-    b->len = 0;
+static inline void kv_bytes_flat_(const kv_bytes_t *v, uint64_t *out, size_t *n, kv_scratch_t_ *cx) {
+    (void)v;
+    (void)out;
+    (void)n;
+    (void)cx;
+    uint32_t ptr = (uint32_t)(uintptr_t)v->ptr;
+    out[(*n)++] = ptr;
+    out[(*n)++] = (uint32_t)v->len;
 }
-#endif
 
-/* The (pointer, length) pair the VM wrote at `at` in a result area. */
-static inline kv_bytes_t kv_bytes_at_(const uint8_t *at) {
+static inline void kv_bytes_load_(const uint8_t *at, kv_bytes_t *v) {
+    (void)at;
+    (void)v;
     uint32_t ptr, len;
-    __builtin_memcpy(&ptr, at, sizeof ptr);
-    __builtin_memcpy(&len, at + 4, sizeof len);
-    kv_bytes_t b;
-    b.ptr = (uint8_t *)(uintptr_t)ptr;
-    b.len = len;
-    return b;
+    __builtin_memcpy(&ptr, at, 4);
+    __builtin_memcpy(&len, at + 4, 4);
+    v->len = len;
+    v->ptr = (uint8_t *)(uintptr_t)ptr;
 }
 
-/* The same pair, as a string (the VM checked it is UTF-8). */
-static inline kv_string_t kv_string_at_(const uint8_t *at) {
-    kv_bytes_t b = kv_bytes_at_(at);
-    kv_string_t s;
-    s.ptr = (char *)b.ptr;
-    s.len = b.len;
-    return s;
+/* Frees what a call returned in `*v` and leaves it empty. */
+static inline void kv_bytes_free(kv_bytes_t *v) {
+    free(v->ptr);
+    v->ptr = NULL;
+    v->len = 0;
+    __builtin_memset(v, 0, sizeof *v);
 }
+
+
+/* An `option<list<u8>>`: `val` is set when `is_some`. */
+typedef struct kv_option_bytes {
+    bool is_some;
+    kv_bytes_t val;
+} kv_option_bytes_t;
+
+static inline void kv_option_bytes_store_(uint8_t *at, const kv_option_bytes_t *v, kv_scratch_t_ *cx) {
+    (void)at;
+    (void)v;
+    (void)cx;
+    uint32_t tag = (uint32_t)v->is_some;
+    kv_disc_store_(at, 1, tag);
+    switch (tag) {
+    case 1:
+        kv_bytes_store_(at + 4, &v->val, cx);
+        break;
+    default:
+        break;
+    }
+}
+
+static inline void kv_option_bytes_flat_(const kv_option_bytes_t *v, uint64_t *out, size_t *n, kv_scratch_t_ *cx) {
+    (void)v;
+    (void)out;
+    (void)n;
+    (void)cx;
+    size_t start = *n;
+    uint32_t tag = (uint32_t)v->is_some;
+    out[(*n)++] = tag;
+    switch (tag) {
+    case 1:
+        kv_bytes_flat_(&v->val, out, n, cx);
+        break;
+    default:
+        break;
+    }
+    *n = start + 3;
+}
+
+static inline void kv_option_bytes_load_(const uint8_t *at, kv_option_bytes_t *v) {
+    (void)at;
+    (void)v;
+    __builtin_memset(v, 0, sizeof *v);
+    uint32_t tag = kv_disc_load_(at, 1);
+    v->is_some = tag != 0;
+    switch (tag) {
+    case 1:
+        kv_bytes_load_(at + 4, &v->val);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Frees what a call returned in `*v` and leaves it empty. */
+static inline void kv_option_bytes_free(kv_option_bytes_t *v) {
+    switch ((uint32_t)v->is_some) {
+    case 1:
+        kv_bytes_free(&v->val);
+        break;
+    default:
+        break;
+    }
+    __builtin_memset(v, 0, sizeof *v);
+}
+
+
+/* A `result<s64, string>`: `val.ok` is set unless `is_err`, then `val.err`. */
+typedef struct kv_result_s64_string {
+    bool is_err;
+    union {
+        int64_t ok;
+        kv_string_t err;
+    } val;
+} kv_result_s64_string_t;
+
+static inline void kv_result_s64_string_store_(uint8_t *at, const kv_result_s64_string_t *v, kv_scratch_t_ *cx) {
+    (void)at;
+    (void)v;
+    (void)cx;
+    uint32_t tag = (uint32_t)v->is_err;
+    kv_disc_store_(at, 1, tag);
+    switch (tag) {
+    case 0:
+        __builtin_memcpy(at + 8, &v->val.ok, 8);
+        break;
+    case 1:
+        kv_string_store_(at + 8, &v->val.err, cx);
+        break;
+    default:
+        break;
+    }
+}
+
+static inline void kv_result_s64_string_flat_(const kv_result_s64_string_t *v, uint64_t *out, size_t *n, kv_scratch_t_ *cx) {
+    (void)v;
+    (void)out;
+    (void)n;
+    (void)cx;
+    size_t start = *n;
+    uint32_t tag = (uint32_t)v->is_err;
+    out[(*n)++] = tag;
+    switch (tag) {
+    case 0:
+        out[(*n)++] = (uint64_t)*&v->val.ok;
+        break;
+    case 1:
+        kv_string_flat_(&v->val.err, out, n, cx);
+        break;
+    default:
+        break;
+    }
+    *n = start + 3;
+}
+
+static inline void kv_result_s64_string_load_(const uint8_t *at, kv_result_s64_string_t *v) {
+    (void)at;
+    (void)v;
+    __builtin_memset(v, 0, sizeof *v);
+    uint32_t tag = kv_disc_load_(at, 1);
+    v->is_err = tag != 0;
+    switch (tag) {
+    case 0:
+        __builtin_memcpy(&v->val.ok, at + 8, 8);
+        break;
+    case 1:
+        kv_string_load_(at + 8, &v->val.err);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Frees what a call returned in `*v` and leaves it empty. */
+static inline void kv_result_s64_string_free(kv_result_s64_string_t *v) {
+    switch ((uint32_t)v->is_err) {
+    case 1:
+        kv_string_free(&v->val.err);
+        break;
+    default:
+        break;
+    }
+    __builtin_memset(v, 0, sizeof *v);
+}
+
 
 /* ---- store (plugin:kv/store@1) ----
  * Keys are strings; values are bytes.
  */
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("set")))
-void kv_store_raw_set(const void *key, int32_t key_len, const void *value, int32_t value_len);
+void kv_store_raw_set(int32_t p0, int32_t p1, int32_t p2, int32_t p3);
 
 /*
  * Stores `value` under `key`, replacing what was there.
  * @since 1.0.0
  */
 static inline void kv_store_set(const char *key, size_t key_len, const uint8_t *value, size_t value_len) {
-    kv_store_raw_set(key, (int32_t)key_len, value, (int32_t)value_len);
+    kv_string_t arg0_;
+    arg0_.ptr = (char *)(uintptr_t)key;
+    arg0_.len = key_len;
+    kv_bytes_t arg1_;
+    arg1_.ptr = (uint8_t *)(uintptr_t)value;
+    arg1_.len = value_len;
+    kv_scratch_t_ cx_ = {NULL};
+    uint64_t flat_[16] = {0};
+    size_t count_ = 0;
+    size_t *n_ = &count_;
+    kv_string_flat_(&arg0_, flat_, n_, &cx_);
+    kv_bytes_flat_(&arg1_, flat_, n_, &cx_);
+    kv_store_raw_set((int32_t)(uint32_t)flat_[0], (int32_t)(uint32_t)flat_[1], (int32_t)(uint32_t)flat_[2], (int32_t)(uint32_t)flat_[3]);
+    kv_scratch_free_(&cx_);
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("get")))
-void kv_store_raw_get(const void *key, int32_t key_len, void *ret_);
+void kv_store_raw_get(int32_t p0, int32_t p1, int32_t p2);
 
 /*
  * The value under `key`, if there is one.
  * @since 1.0.0
  */
 static inline bool kv_store_get(const char *key, size_t key_len, kv_bytes_t *out) {
+    kv_string_t arg0_;
+    arg0_.ptr = (char *)(uintptr_t)key;
+    arg0_.len = key_len;
+    kv_scratch_t_ cx_ = {NULL};
+    uint64_t flat_[16] = {0};
+    size_t count_ = 0;
+    size_t *n_ = &count_;
+    kv_string_flat_(&arg0_, flat_, n_, &cx_);
     union {
         uint8_t bytes[12];
         int64_t align;
     } ret_;
-    kv_store_raw_get(key, (int32_t)key_len, ret_.bytes);
-    if (ret_.bytes[0] == 0) {
-        out->ptr = NULL;
-        out->len = 0;
-        return false;
+    kv_store_raw_get((int32_t)(uint32_t)flat_[0], (int32_t)(uint32_t)flat_[1], (int32_t)(uintptr_t)ret_.bytes);
+    kv_scratch_free_(&cx_);
+    kv_option_bytes_t r_;
+    kv_option_bytes_load_(ret_.bytes, &r_);
+    if (r_.is_some) {
+        *out = r_.val;
+        return true;
     }
-    *out = kv_bytes_at_(ret_.bytes + 4);
-    return true;
+    __builtin_memset(out, 0, sizeof *out);
+    return false;
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("remove")))
-int32_t kv_store_raw_remove(const void *key, int32_t key_len);
+int32_t kv_store_raw_remove(int32_t p0, int32_t p1);
 
 /*
  * Removes `key`; whether it was there.
  * @since 1.0.0
  */
 static inline bool kv_store_remove(const char *key, size_t key_len) {
-    return kv_store_raw_remove(key, (int32_t)key_len) != 0;
+    kv_string_t arg0_;
+    arg0_.ptr = (char *)(uintptr_t)key;
+    arg0_.len = key_len;
+    kv_scratch_t_ cx_ = {NULL};
+    uint64_t flat_[16] = {0};
+    size_t count_ = 0;
+    size_t *n_ = &count_;
+    kv_string_flat_(&arg0_, flat_, n_, &cx_);
+    uint64_t bits_ = (uint64_t)(uint32_t)(kv_store_raw_remove((int32_t)(uint32_t)flat_[0], (int32_t)(uint32_t)flat_[1]));
+    union {
+        uint8_t bytes[8];
+        int64_t align;
+    } ret_;
+    __builtin_memcpy(ret_.bytes, &bits_, 8);
+    kv_scratch_free_(&cx_);
+    bool r_;
+    *&r_ = *(ret_.bytes) != 0;
+    return r_;
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("count")))
@@ -154,11 +486,19 @@ int32_t kv_store_raw_count(void);
  * @since 1.0.0
  */
 static inline uint32_t kv_store_count(void) {
-    return (uint32_t)kv_store_raw_count();
+    uint64_t bits_ = (uint64_t)(uint32_t)(kv_store_raw_count());
+    union {
+        uint8_t bytes[8];
+        int64_t align;
+    } ret_;
+    __builtin_memcpy(ret_.bytes, &bits_, 8);
+    uint32_t r_;
+    __builtin_memcpy(&r_, ret_.bytes, 4);
+    return r_;
 }
 
 __attribute__((import_module("plugin:kv/store@1"), import_name("increment")))
-void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *ret_);
+void kv_store_raw_increment(int32_t p0, int32_t p1, int64_t p2, int32_t p3);
 
 /*
  * Adds `by` to the number stored under `key` as decimal text (a missing
@@ -167,19 +507,30 @@ void kv_store_raw_increment(const void *key, int32_t key_len, int64_t by, void *
  * @since 1.0.0
  */
 static inline bool kv_store_increment(const char *key, size_t key_len, int64_t by, int64_t *ok, kv_string_t *err) {
+    kv_string_t arg0_;
+    arg0_.ptr = (char *)(uintptr_t)key;
+    arg0_.len = key_len;
+    kv_scratch_t_ cx_ = {NULL};
+    uint64_t flat_[16] = {0};
+    size_t count_ = 0;
+    size_t *n_ = &count_;
+    kv_string_flat_(&arg0_, flat_, n_, &cx_);
+    flat_[(*n_)++] = (uint64_t)*&by;
     union {
         uint8_t bytes[16];
         int64_t align;
     } ret_;
-    kv_store_raw_increment(key, (int32_t)key_len, by, ret_.bytes);
-    if (ret_.bytes[0] == 0) {
-        __builtin_memcpy(ok, ret_.bytes + 8, sizeof *ok);
-        err->ptr = NULL;
-        err->len = 0;
+    kv_store_raw_increment((int32_t)(uint32_t)flat_[0], (int32_t)(uint32_t)flat_[1], (int64_t)flat_[2], (int32_t)(uintptr_t)ret_.bytes);
+    kv_scratch_free_(&cx_);
+    kv_result_s64_string_t r_;
+    kv_result_s64_string_load_(ret_.bytes, &r_);
+    if (!r_.is_err) {
+        *ok = r_.val.ok;
+        __builtin_memset(err, 0, sizeof *err);
         return true;
     }
-    *err = kv_string_at_(ret_.bytes + 8);
-    *ok = 0;
+    __builtin_memset(ok, 0, sizeof *ok);
+    *err = r_.val.err;
     return false;
 }
 
