@@ -3,7 +3,6 @@
 //! canonical layouts, and an `@external` declaration per import.
 
 use crate::model::{camel, shouty, snake, Abi, ParamShape, ResultShape, Scalar, TypeDefShape};
-use crate::{plugin, CoreType};
 use std::fmt::Write;
 
 fn as_ty(s: &Scalar) -> &'static str {
@@ -18,7 +17,7 @@ fn as_ty(s: &Scalar) -> &'static str {
     }
 }
 
-fn comment(out: &mut String, indent: &str, docs: &str) {
+pub(crate) fn comment(out: &mut String, indent: &str, docs: &str) {
     if docs.is_empty() {
         return;
     }
@@ -134,13 +133,14 @@ pub fn declarations(abi: &Abi) -> String {
 /// parameter of the same name would shadow: a WIT name must not become one.
 const AS_RESERVED: &str = "abstract as async await break case catch changetype class const \
     constructor continue debugger declare default delete do else enum export extends false \
-    finally for from function if implements import in instanceof interface is keyof let load \
-    module namespace new null of package private protected public readonly return static super \
-    switch this throw true try type typeof var void while with yield";
+    finally for from function heap if implements import in instanceof interface is keyof let load \
+    memory module namespace new null of package private protected public readonly reinterpret \
+    return static super switch this throw true try type typeof unreachable var void while with \
+    yield";
 
 /// A WIT name as an AssemblyScript function, parameter or namespace name:
 /// lowerCamelCase, with `_` after a reserved word.
-fn as_ident(name: &str) -> String {
+pub(crate) fn as_ident(name: &str) -> String {
     let upper = camel(name);
     let mut chars = upper.chars();
     let n = match chars.next() {
@@ -151,329 +151,14 @@ fn as_ident(name: &str) -> String {
 }
 
 /// `name`, or `name_` if it is reserved.
-fn unreserved(name: String) -> String {
+pub(crate) fn unreserved(name: String) -> String {
     match AS_RESERVED.split_whitespace().any(|r| r == name) {
         true => name + "_",
         false => name,
     }
 }
 
-fn plugin_scalar(s: plugin::Scalar) -> &'static str {
-    use plugin::Scalar as S;
-    match s {
-        S::Bool => "bool",
-        S::U8 => "u8",
-        S::U16 => "u16",
-        S::U32 => "u32",
-        S::U64 => "u64",
-        S::S8 => "i8",
-        S::S16 => "i16",
-        S::S32 => "i32",
-        S::S64 => "i64",
-    }
-}
-
-fn core_as(t: CoreType) -> &'static str {
-    match t {
-        CoreType::I32 => "i32",
-        CoreType::I64 => "i64",
-        CoreType::F32 => "f32",
-        CoreType::F64 => "f64",
-    }
-}
-
-fn plugin_value(v: plugin::Value) -> &'static str {
-    match v {
-        plugin::Value::Scalar(s) => plugin_scalar(s),
-        plugin::Value::String => "string",
-        plugin::Value::Bytes => "Uint8Array",
-    }
-}
-
-/// An expression for the value at `offset` of the result area (copying a
-/// string or list out and freeing it).
-fn plugin_load(v: plugin::Value, offset: u32) -> String {
-    match v {
-        plugin::Value::Scalar(plugin::Scalar::Bool) => format!("load<u8>(RET, {offset}) != 0"),
-        plugin::Value::Scalar(s) => format!("load<{}>(RET, {offset})", plugin_scalar(s)),
-        plugin::Value::String | plugin::Value::Bytes => {
-            let kind = match v {
-                plugin::Value::String => "string",
-                _ => "bytes",
-            };
-            match offset {
-                0 => format!("take_{kind}_(RET)"),
-                _ => format!("take_{kind}_(RET + {offset})"),
-            }
-        }
-    }
-}
-
-/// A value's initial value in a result class (for the case that did not
-/// happen).
-fn plugin_default(v: plugin::Value) -> &'static str {
-    match v {
-        plugin::Value::Scalar(plugin::Scalar::Bool) => "false",
-        plugin::Value::Scalar(_) => "0",
-        plugin::Value::String => "\"\"",
-        plugin::Value::Bytes => "new Uint8Array(0)",
-    }
-}
-
-/// The AssemblyScript bindings of a plugin package (`kv.ts` for
-/// `plugin:kv`): an `@external` declaration per import and, in a namespace
-/// per interface, a typed function per WIT function. `header` is the first
-/// paragraph of its opening comment (who generated it); `sdk` is the import
-/// path of the AssemblyScript SDK, whose entries export the `cabi_realloc`
-/// through which results arrive (the module itself imports nothing from it).
-///
-/// ```
-/// let kv = vm_abi::plugin::Package::parse(
-///     "kv.wit",
-///     "package plugin:kv@1.0.0;
-///      interface store {
-///          @since(version = 1.0.0)
-///          count: func() -> u32;
-///      }",
-/// )
-/// .unwrap();
-/// let ts = vm_abi::emit_assemblyscript::plugin(&kv, "Generated.", "vm-host-sdk/assembly/index");
-/// assert!(ts.contains("export namespace store {"));
-/// assert!(ts.contains("  export function count(): u32 {"));
-/// ```
-pub fn plugin(package: &plugin::Package, header: &str, sdk: &str) -> String {
-    use plugin::{ResultLayout, Returns, Value};
-    let marker = package.marker();
-    let lines = package.marker_lines().replace('\n', "\\n");
-    let functions = || package.interfaces.iter().flat_map(|i| &i.functions);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "// {header}\n//\n// The plugin `{marker}` for AssemblyScript guests."
-    );
-    for line in package.docs.lines() {
-        let _ = writeln!(out, "// {line}");
-    }
-    let _ = writeln!(
-        out,
-        r#"//
-// A namespace per interface holds a function per WIT function, over the raw
-// imports declared beside it (IFACE_NAME): a `string` is a string (UTF-8 on
-// the wire), a `list<u8>` a Uint8Array, `option<T>` is `T | null` (`Some<T>
-// | null` for a number or bool), and `result<T, E>` a class NAMEResult with
-// `isOk`, `ok` and `err`.
-//
-// The VM puts the strings and lists a call returns in memory from the
-// module's exported `cabi_realloc`; the functions here copy them into
-// objects and free that memory. The SDK,
-//     {sdk}
-// exports `cabi_realloc` through the `entries` of its asconfig.json, which
-// an app's config extends.
-//
-// AssemblyScript source cannot declare a custom section, so a module built
-// with this file carries no `vm:abi` marker for the plugin: the VM judges
-// it by its imports' core types alone. MARKER holds the lines the C and
-// Rust bindings record: the version, and each function's WIT type.
-
-export const MARKER: string = "{lines}";"#
-    );
-    let areas = functions().filter_map(|f| match f.layout {
-        ResultLayout::Area { size, align, .. } => Some((size, align)),
-        _ => None,
-    });
-    let (size, align) = areas.fold((0, 0), |(s, a), (size, align)| (s.max(size), a.max(align)));
-    if size > 0 {
-        let _ = writeln!(out, "\n/** Where the VM writes a result that does not fit one value: one area\n * for every function, as large and aligned as the largest needs. */\nconst RET: usize = memory.data({size}, {align});");
-    }
-    let buffers = |utf8: bool| {
-        functions().any(|f| matches!(&f.layout, ResultLayout::Area { buffers, .. } if buffers.iter().any(|b| b.utf8 == utf8)))
-    };
-    if buffers(false) {
-        out.push_str(
-            r#"
-/** Copies out the list the VM wrote (pointer, length) at `at`, and frees
- * the memory it took from `cabi_realloc` (none, pointer 0, for an empty one). */
-function take_bytes_(at: usize): Uint8Array {
-  const ptr = load<usize>(at);
-  const len = load<u32>(at, 4);
-  const bytes = new Uint8Array(<i32>len);
-  if (ptr != 0) {
-    memory.copy(bytes.dataStart, ptr, len);
-    heap.free(ptr);
-  }
-  return bytes;
-}
-"#,
-        );
-    }
-    if buffers(true) {
-        out.push_str(
-            r#"
-/** Decodes the string the VM wrote (pointer, length) at `at`, and frees the
- * memory it took from `cabi_realloc` (none, pointer 0, for an empty one). */
-function take_string_(at: usize): string {
-  const ptr = load<usize>(at);
-  const len = load<u32>(at, 4);
-  if (ptr == 0) return "";
-  const text = String.UTF8.decodeUnsafe(ptr, len);
-  heap.free(ptr);
-  return text;
-}
-"#,
-        );
-    }
-    let scalar_option =
-        |f: &plugin::Function| matches!(f.returns, Returns::Option(Value::Scalar(_)));
-    if functions().any(scalar_option) {
-        out.push_str("\n/** An option's value, for types `| null` cannot make optional. */\nexport class Some<T> {\n  constructor(public value: T) {}\n}\n");
-    }
-    for iface in &package.interfaces {
-        let ns = as_ident(&iface.name);
-        let _ = writeln!(out, "\n// ---- {} ({}) ----", iface.name, iface.module);
-        for f in &iface.functions {
-            let mut raw_params = Vec::new();
-            for (wit, v) in &f.params {
-                let n = snake(wit);
-                match v {
-                    Value::Scalar(s) => {
-                        raw_params.push(format!("{}: {}", unreserved(n), core_as(s.core())));
-                    }
-                    Value::String | Value::Bytes => {
-                        raw_params.push(format!("{n}_ptr: usize, {n}_len: usize"));
-                    }
-                }
-            }
-            if f.has_return_pointer() {
-                raw_params.push("ret: usize".into());
-            }
-            let raw_ret = f.import_results.first().map_or("void", |t| core_as(*t));
-            let _ = writeln!(
-                out,
-                "\n// @ts-ignore: decorator\n@external(\"{}\", \"{}\")\nexport declare function {}_{}({}): {raw_ret};",
-                iface.module,
-                f.name,
-                snake(&iface.name),
-                snake(&f.name),
-                raw_params.join(", ")
-            );
-        }
-        out.push('\n');
-        comment(&mut out, "", &iface.docs);
-        let _ = writeln!(out, "export namespace {ns} {{");
-        for (i, f) in iface.functions.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            plugin_function(&mut out, &snake(&iface.name), f);
-        }
-        let _ = writeln!(out, "}}");
-    }
-    out
-}
-
-fn plugin_function(out: &mut String, iface: &str, f: &plugin::Function) {
-    use plugin::{ResultLayout, Returns, Value};
-    let name = as_ident(&f.name);
-    let class = format!("{}Result", camel(&f.name));
-    let (mut params, mut prelude, mut args) = (Vec::new(), String::new(), Vec::new());
-    for (wit, v) in &f.params {
-        let n = as_ident(wit);
-        params.push(format!("{n}: {}", plugin_value(*v)));
-        match v {
-            Value::Scalar(s) => {
-                let (ty, core) = (plugin_scalar(*s), core_as(s.core()));
-                args.push(match ty == core {
-                    true => n,
-                    false => format!("{n} as {core}"),
-                });
-            }
-            Value::String => {
-                let _ = writeln!(prelude, "    const {n}_ = String.UTF8.encode({n});");
-                args.push(format!("changetype<usize>({n}_), {n}_.byteLength"));
-            }
-            Value::Bytes => args.push(format!("{n}.dataStart, {n}.length")),
-        }
-    }
-    if f.has_return_pointer() {
-        args.push("RET".into());
-    }
-    let ret = match f.returns {
-        Returns::Nothing => "void".to_string(),
-        Returns::One(v) => plugin_value(v).into(),
-        Returns::Option(Value::Scalar(s)) => format!("Some<{}> | null", plugin_scalar(s)),
-        Returns::Option(v) => format!("{} | null", plugin_value(v)),
-        Returns::Result(ok, err) => {
-            let _ = writeln!(
-                out,
-                "  /** What `{name}` returns: `ok` when `isOk`, otherwise `err`. */\n  export class {class} {{\n    /** Whether the call succeeded. */\n    isOk: bool = false;"
-            );
-            for (v, field, what) in [
-                (ok, "ok", "value, when `isOk`"),
-                (err, "err", "error, when not `isOk`"),
-            ] {
-                if let Some(v) = v {
-                    let _ = writeln!(
-                        out,
-                        "    /** The {what}. */\n    {field}: {} = {};",
-                        plugin_value(v),
-                        plugin_default(v)
-                    );
-                }
-            }
-            let _ = writeln!(out, "  }}\n");
-            class.clone()
-        }
-    };
-    comment(out, "  ", &crate::emit_c::with_since(&f.docs, f.since));
-    let _ = writeln!(
-        out,
-        "  export function {name}({}): {ret} {{",
-        params.join(", ")
-    );
-    out.push_str(&prelude);
-    let call = format!("{iface}_{}({})", snake(&f.name), args.join(", "));
-    let at = plugin::payload_offset(&f.returns);
-    let body = match (&f.layout, f.returns) {
-        (ResultLayout::Nothing, _) => format!("{call};"),
-        (ResultLayout::Flat(plugin::Scalar::Bool), _) => format!("return {call} != 0;"),
-        (ResultLayout::Flat(s), _) => format!("return {call} as {};", plugin_scalar(*s)),
-        (ResultLayout::Area { .. }, Returns::One(v)) => {
-            format!("{call};\n    return {};", plugin_load(v, 0))
-        }
-        (ResultLayout::Area { .. }, Returns::Option(v)) => {
-            let value = match v {
-                Value::Scalar(s) => {
-                    format!("new Some<{}>({})", plugin_scalar(s), plugin_load(v, at))
-                }
-                _ => plugin_load(v, at),
-            };
-            format!("{call};\n    if (load<u8>(RET) == 0) return null;\n    return {value};")
-        }
-        // A `result` without payloads: the import returns its discriminant.
-        (ResultLayout::Area { .. }, Returns::Result(..)) if !f.has_return_pointer() => {
-            format!("const r_ = new {class}();\n    r_.isOk = {call} == 0;\n    return r_;")
-        }
-        (ResultLayout::Area { .. }, Returns::Result(ok, err)) => {
-            let cases = match (ok, err) {
-                (Some(ok), Some(err)) => format!(
-                    "\n    if (r_.isOk) r_.ok = {};\n    else r_.err = {};",
-                    plugin_load(ok, at),
-                    plugin_load(err, at)
-                ),
-                (Some(ok), None) => format!("\n    if (r_.isOk) r_.ok = {};", plugin_load(ok, at)),
-                (None, Some(err)) => {
-                    format!("\n    if (!r_.isOk) r_.err = {};", plugin_load(err, at))
-                }
-                (None, None) => String::new(),
-            };
-            format!("{call};\n    const r_ = new {class}();\n    r_.isOk = load<u8>(RET) == 0;{cases}\n    return r_;")
-        }
-        (ResultLayout::Area { .. }, Returns::Nothing) => {
-            unreachable!("a result with an area returns something")
-        }
-    };
-    let _ = writeln!(out, "    {body}\n  }}");
-}
+pub use crate::emit_as_plugin::plugin;
 
 #[cfg(test)]
 mod tests {
@@ -484,52 +169,52 @@ mod tests {
 
     #[test]
     fn the_kv_module_declares_each_import_and_a_typed_function_per_interface() {
-        let ts = super::plugin(&kv(), HEADER, SDK);
+        let ts = super::plugin(&kv(), HEADER, SDK).unwrap();
         assert!(ts.starts_with(&format!("// {HEADER}\n")), "{ts}");
         has_all(
             &ts,
             &[
                 "export const MARKER: string = \"plugin:kv@1.0.0\\nplugin:kv/store@1#set func(string, list<u8>)\\n",
+                // result<s64, string>, the largest result: 16 bytes.
                 "const RET: usize = memory.data(16, 8);\n",
-                "// @ts-ignore: decorator\n@external(\"plugin:kv/store@1\", \"get\")\nexport declare function store_get(key_ptr: usize, key_len: usize, ret: usize): void;\n",
+                "// @ts-ignore: decorator\n@external(\"plugin:kv/store@1\", \"get\")\nexport declare function store_get(p0: i32, p1: i32, p2: i32): void;\n",
                 "@external(\"plugin:kv/store@1\", \"count\")\nexport declare function store_count(): i32;\n",
-                "export declare function store_increment(key_ptr: usize, key_len: usize, by: i64, ret: usize): void;\n",
+                "export declare function store_increment(p0: i32, p1: i32, p2: i64, p3: i32): void;\n",
                 "export namespace store {\n",
-                "  export function set(key: string, value: Uint8Array): void {\n    const key_ = String.UTF8.encode(key);\n    store_set(changetype<usize>(key_), key_.byteLength, value.dataStart, value.length);\n  }\n",
-                "  export function get(key: string): Uint8Array | null {\n    const key_ = String.UTF8.encode(key);\n    store_get(changetype<usize>(key_), key_.byteLength, RET);\n    if (load<u8>(RET) == 0) return null;\n    return take_bytes_(RET + 4);\n  }\n",
-                "    return store_remove(changetype<usize>(key_), key_.byteLength) != 0;\n",
-                "  export function count(): u32 {\n    return store_count() as u32;\n  }\n",
-                "  export class IncrementResult {\n    /** Whether the call succeeded. */\n    isOk: bool = false;\n    /** The value, when `isOk`. */\n    ok: i64 = 0;\n    /** The error, when not `isOk`. */\n    err: string = \"\";\n  }\n",
-                "  export function increment(key: string, by: i64): IncrementResult {\n    const key_ = String.UTF8.encode(key);\n    store_increment(changetype<usize>(key_), key_.byteLength, by, RET);\n    const r_ = new IncrementResult();\n    r_.isOk = load<u8>(RET) == 0;\n    if (r_.isOk) r_.ok = load<i64>(RET, 8);\n    else r_.err = take_string_(RET + 8);\n    return r_;\n  }\n",
-                "    heap.free(ptr);\n",
+                "  export function set(key: string, value: Uint8Array): void {\n",
+                "  export function get(key: string): Uint8Array | null {\n    FLAT_N = 0;\n    flat_string_(key);\n    store_get(flatI32_(0), flatI32_(1), <i32>RET);\n    SCRATCH.length = 0;\n    return take_option_bytes_(RET);\n  }\n",
+                "  export function remove(key: string): bool {\n",
+                "  export function count(): u32 {\n",
+                "  export function increment(key: string, by: i64): ResultS64String {\n",
+                // The payload of result<s64, string> is at 8.
+                "  if (tag == 0) r.ok = load<i64>(at + 8);\n  if (tag == 1) r.err = take_string_(at + 8);\n",
+                // Builtins a namespace called `store` cannot hide.
+                "  i32.store(at, <i32>changetype<usize>(bytes));\n",
+                "  free_(ptr);\n",
                 SDK,
             ],
         );
     }
 
     #[test]
-    fn every_result_shape_reads_its_canonical_offset() {
+    fn every_type_gets_an_assemblyscript_type_and_reserved_words_an_underscore() {
         let shapes = Package::parse("shapes.wit", SHAPES).unwrap();
-        let ts = super::plugin(&shapes, "Shapes.", SDK);
+        let ts = super::plugin(&shapes, "Shapes.", SDK).unwrap();
         has_all(
             &ts,
             &[
-                "export declare function num_ops_mix(a: i32, b: i32, c: i32, d: i32, e: i64, f: i32, g: i32, h: i32, i: i64): i32;\n",
-                "    return num_ops_mix(a as i32, b as i32, c as i32, d as i32, e as i64, f as i32, g as i32, h, i) != 0;\n",
+                "export declare function num_ops_mix(p0: i32, p1: i32, p2: i32, p3: i32, p4: i64, p5: i32, p6: i32, p7: i32, p8: i64): i32;\n",
+                "    flatPush_(<u64><u32><i32>f);\n",
                 "export namespace numOps {\n",
-                "  export function maybe(): Some<u32> | null {\n    num_ops_maybe(RET);\n    if (load<u8>(RET) == 0) return null;\n    return new Some<u32>(load<u32>(RET, 4));\n  }\n",
-                "    return new Some<bool>(load<u8>(RET, 1) != 0);\n",
+                "  export function maybe(): Some<u32> | null {\n",
+                "  return new Some<u32>(load<u32>(at + 4));\n",
                 "export class Some<T> {\n",
-                "    texts_name(RET);\n    return take_string_(RET);\n",
-                // Reserved words and the builtins the bodies call get a `_`.
-                "export declare function texts_blob(new_ptr: usize, new_len: usize, delete_ptr: usize, delete_len: usize, ret: usize): void;\n",
-                "  export function blob(new_: Uint8Array, delete_: string): Uint8Array {\n    const delete__ = String.UTF8.encode(delete_);\n",
-                "  export function load_(err: string): LoadResult {\n",
-                "    if (r_.isOk) r_.ok = take_bytes_(RET + 4);\n    else r_.err = load<u8>(RET, 4);\n",
-                "    if (!r_.isOk) r_.err = take_string_(RET + 4);\n",
+                "  export function name(): string {\n",
+                "  export function blob(new_: Uint8Array, delete_: string): Uint8Array {\n",
+                "  export function load_(err: string): ResultBytesU8 {\n",
                 // A result without payloads flattens to its discriminant, returned.
                 "export declare function texts_nothing(): i32;\n",
-                "    const r_ = new NothingResult();\n    r_.isOk = texts_nothing() == 0;\n    return r_;\n",
+                "  export function nothing(): ResultVoidVoid {\n",
             ],
         );
     }

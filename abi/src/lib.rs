@@ -13,6 +13,7 @@
 //! assert_eq!(vm_abi::ErrorCode::from_raw(0), Some(vm_abi::ErrorCode::InvalidHandle));
 //! ```
 
+pub mod emit_as_plugin;
 pub mod emit_assemblyscript;
 pub mod emit_c;
 pub mod emit_c_plugin;

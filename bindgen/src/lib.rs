@@ -134,11 +134,6 @@ pub fn generate_plugin(
     if let Some(why) = package.undeclarable() {
         anyhow::bail!("{why}");
     }
-    if lang == Lang::AssemblyScript {
-        if let Some(why) = package.outside_bindings() {
-            anyhow::bail!("{why}");
-        }
-    }
     let stem = source
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -165,7 +160,7 @@ pub fn generate_plugin(
                 package,
                 &header,
                 &options.assemblyscript_sdk,
-            ),
+            )?,
         },
     })
 }
@@ -245,6 +240,18 @@ pub const COMMITTED: &[(&str, Lang, &str, &str)] = &[
         "",
     ),
     ("tests/guests/echo.wit", Lang::C, "tests/guests/c", ""),
+    (
+        "tests/guests/echo.wit",
+        Lang::AssemblyScript,
+        "tests/guests/assemblyscript",
+        "../../../sdk-assemblyscript/assembly/index",
+    ),
+    (
+        "examples/plugins/shapes/shapes.wit",
+        Lang::AssemblyScript,
+        "examples/plugins/shapes/assemblyscript",
+        "../../../../sdk-assemblyscript/assembly/index",
+    ),
     (
         "tests/guests/schema/everything.wit",
         Lang::Rust,

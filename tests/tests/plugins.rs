@@ -743,6 +743,7 @@ async fn a_plugin_speaking_records_variants_enums_and_flags_runs_as_either_wasm_
         rust_guest("shapes-rust"),
         rust_guest("shapes-guest"),
         c_guest("shapes-guest"),
+        as_guest("shapes-guest"),
     ];
     for guest in &guests {
         for plugin in vm_tests::shapes_plugins() {

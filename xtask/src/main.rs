@@ -66,6 +66,8 @@ const AS_GUESTS: &[&str] = &[
     "tests/guests/assemblyscript/checks.ts",
     "tests/guests/schema/schema-echo.ts",
     "examples/plugins/kv/assemblyscript/kv-guest.ts",
+    "examples/plugins/shapes/assemblyscript/shapes-guest.ts",
+    "tests/guests/assemblyscript/echo-guest.ts",
 ];
 
 fn main() -> Result<()> {

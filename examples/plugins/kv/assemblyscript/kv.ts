@@ -5,9 +5,15 @@
 // of its own, created on its first call and gone when it ends.
 //
 // A namespace per interface holds a function per WIT function, over the raw
-// imports declared beside it (IFACE_NAME): a `string` is a string (UTF-8 on
-// the wire), a `list<u8>` a Uint8Array, `option<T>` is `T | null` (`Some<T>
-// | null` for a number or bool), and `result<T, E>` a class NAMEResult with
+// imports declared beside it (IFACE_NAME). WIT types become AssemblyScript
+// types: a `string` is a string (UTF-8 on the wire), a `list<u8>` a
+// Uint8Array, another `list<T>` an Array<T>, a `char` a u32 (a Unicode
+// scalar value); a record is a class with a field per WIT field, a tuple a
+// class TupleN… with fields f0, f1, …; a variant a class with `tag` (its
+// upper-case constants) and a nullable field per case with a payload
+// (`Shape.circle(…)` makes one); an enum an enum; flags a u32 of the
+// class's constants or'ed; `option<T>` is `T | null` (`Some<T> | null` for
+// a number, a bool or an option), and `result<T, E>` a class Result… with
 // `isOk`, `ok` and `err`.
 //
 // The VM puts the strings and lists a call returns in memory from the
@@ -24,47 +30,164 @@
 
 export const MARKER: string = "plugin:kv@1.0.0\nplugin:kv/store@1#set func(string, list<u8>)\nplugin:kv/store@1#get func(string) -> option<list<u8>>\nplugin:kv/store@1#remove func(string) -> bool\nplugin:kv/store@1#count func() -> u32\nplugin:kv/store@1#increment func(string, s64) -> result<s64, string>\n";
 
-/** Where the VM writes a result that does not fit one value: one area
- * for every function, as large and aligned as the largest needs. */
+/** Where the VM writes a result: one area for every function, as large as
+ * the largest needs. */
 const RET: usize = memory.data(16, 8);
 
-/** Copies out the list the VM wrote (pointer, length) at `at`, and frees
- * the memory it took from `cabi_realloc` (none, pointer 0, for an empty one). */
-function take_bytes_(at: usize): Uint8Array {
-  const ptr = load<usize>(at);
-  const len = load<u32>(at, 4);
-  const bytes = new Uint8Array(<i32>len);
-  if (ptr != 0) {
-    memory.copy(bytes.dataStart, ptr, len);
-    heap.free(ptr);
-  }
-  return bytes;
+/** A call's arguments as core values, raw bits zero-extended. */
+const FLAT: usize = memory.data(128, 8);
+let FLAT_N: i32 = 0;
+
+/** What a call's arguments were copied into, kept alive until it returns. */
+const SCRATCH = new Array<ArrayBuffer>();
+
+function flatPush_(bits: u64): void {
+  i64.store(FLAT + ((<usize>FLAT_N) << 3), <i64>bits);
+  FLAT_N++;
 }
 
-/** Decodes the string the VM wrote (pointer, length) at `at`, and frees the
- * memory it took from `cabi_realloc` (none, pointer 0, for an empty one). */
+function flatPad_(to: i32): void {
+  while (FLAT_N < to) flatPush_(0);
+}
+
+function flatI32_(i: i32): i32 {
+  return <i32>load<u64>(FLAT + ((<usize>i) << 3));
+}
+
+function flatI64_(i: i32): i64 {
+  return <i64>load<u64>(FLAT + ((<usize>i) << 3));
+}
+
+function flatF32_(i: i32): f32 {
+  return reinterpret<f32>(<u32>load<u64>(FLAT + ((<usize>i) << 3)));
+}
+
+function flatF64_(i: i32): f64 {
+  return reinterpret<f64>(load<u64>(FLAT + ((<usize>i) << 3)));
+}
+
+/** Room for `size` bytes of arguments until the call returns. */
+function scratch_(size: usize): usize {
+  const buffer = new ArrayBuffer(<i32>size);
+  SCRATCH.push(buffer);
+  return changetype<usize>(buffer);
+}
+
+/** Frees memory the VM took from `cabi_realloc` (none, 0, for nothing). */
+function free_(ptr: usize): void {
+  if (ptr != 0) heap.free(ptr);
+}
+
+function put_string_(at: usize, v: string): void {
+  const bytes = String.UTF8.encode(v);
+  SCRATCH.push(bytes);
+  i32.store(at, <i32>changetype<usize>(bytes));
+  i32.store(at + 4, bytes.byteLength);
+}
+
+function flat_string_(v: string): void {
+  const bytes = String.UTF8.encode(v);
+  SCRATCH.push(bytes);
+  flatPush_(<u64><u32>changetype<usize>(bytes));
+  flatPush_(<u64><u32>bytes.byteLength);
+}
+
 function take_string_(at: usize): string {
-  const ptr = load<usize>(at);
+  const ptr = <usize>load<u32>(at);
   const len = load<u32>(at, 4);
   if (ptr == 0) return "";
   const text = String.UTF8.decodeUnsafe(ptr, len);
-  heap.free(ptr);
+  free_(ptr);
   return text;
+}
+
+function put_bytes_(at: usize, v: Uint8Array): void {
+  i32.store(at, <i32>v.dataStart);
+  i32.store(at + 4, v.length);
+}
+
+function flat_bytes_(v: Uint8Array): void {
+  flatPush_(<u64><u32>v.dataStart);
+  flatPush_(<u64><u32>v.length);
+}
+
+function take_bytes_(at: usize): Uint8Array {
+  const ptr = <usize>load<u32>(at);
+  const len = load<u32>(at, 4);
+  const bytes = new Uint8Array(<i32>len);
+  if (ptr != 0) memory.copy(bytes.dataStart, ptr, len);
+  free_(ptr);
+  return bytes;
+}
+
+function put_option_bytes_(at: usize, v: Uint8Array | null): void {
+  const tag = <u32>(v == null ? 0 : 1);
+  i32.store8(at, <i32>(tag));
+  if (tag == 1) put_bytes_(at + 4, v!);
+}
+
+function flat_option_bytes_(v: Uint8Array | null): void {
+  const start = FLAT_N;
+  const tag = <u32>(v == null ? 0 : 1);
+  flatPush_(<u64>tag);
+  if (tag == 1) flat_bytes_(v!);
+  flatPad_(start + 3);
+}
+
+function take_option_bytes_(at: usize): Uint8Array | null {
+  const tag = <u32>load<u8>(at);
+  if (tag == 0) return null;
+  return take_bytes_(at + 4);
+}
+
+/** A `result<s64, string>`: `ok` when `isOk`, otherwise `err`. */
+export class ResultS64String {
+  /** Whether it is the ok case. */
+  isOk: bool = true;
+  /** The value, when `isOk`. */
+  ok: i64 = 0;
+  /** The error, when not `isOk`. */
+  err: string = "";
+}
+
+function put_result_s64_string_(at: usize, v: ResultS64String): void {
+  const tag = <u32>(v.isOk ? 0 : 1);
+  i32.store8(at, <i32>(tag));
+  if (tag == 0) i64.store(at + 8, <i64>(v.ok));
+  if (tag == 1) put_string_(at + 8, v.err);
+}
+
+function flat_result_s64_string_(v: ResultS64String): void {
+  const start = FLAT_N;
+  const tag = <u32>(v.isOk ? 0 : 1);
+  flatPush_(<u64>tag);
+  if (tag == 0) flatPush_(<u64>v.ok);
+  if (tag == 1) flat_string_(v.err);
+  flatPad_(start + 3);
+}
+
+function take_result_s64_string_(at: usize): ResultS64String {
+  const tag = <u32>load<u8>(at);
+  const r = new ResultS64String();
+  r.isOk = tag == 0;
+  if (tag == 0) r.ok = load<i64>(at + 8);
+  if (tag == 1) r.err = take_string_(at + 8);
+  return r;
 }
 
 // ---- store (plugin:kv/store@1) ----
 
 // @ts-ignore: decorator
 @external("plugin:kv/store@1", "set")
-export declare function store_set(key_ptr: usize, key_len: usize, value_ptr: usize, value_len: usize): void;
+export declare function store_set(p0: i32, p1: i32, p2: i32, p3: i32): void;
 
 // @ts-ignore: decorator
 @external("plugin:kv/store@1", "get")
-export declare function store_get(key_ptr: usize, key_len: usize, ret: usize): void;
+export declare function store_get(p0: i32, p1: i32, p2: i32): void;
 
 // @ts-ignore: decorator
 @external("plugin:kv/store@1", "remove")
-export declare function store_remove(key_ptr: usize, key_len: usize): i32;
+export declare function store_remove(p0: i32, p1: i32): i32;
 
 // @ts-ignore: decorator
 @external("plugin:kv/store@1", "count")
@@ -72,7 +195,7 @@ export declare function store_count(): i32;
 
 // @ts-ignore: decorator
 @external("plugin:kv/store@1", "increment")
-export declare function store_increment(key_ptr: usize, key_len: usize, by: i64, ret: usize): void;
+export declare function store_increment(p0: i32, p1: i32, p2: i64, p3: i32): void;
 
 /**
  * Keys are strings; values are bytes.
@@ -83,8 +206,11 @@ export namespace store {
    * @since 1.0.0
    */
   export function set(key: string, value: Uint8Array): void {
-    const key_ = String.UTF8.encode(key);
-    store_set(changetype<usize>(key_), key_.byteLength, value.dataStart, value.length);
+    FLAT_N = 0;
+    flat_string_(key);
+    flat_bytes_(value);
+    store_set(flatI32_(0), flatI32_(1), flatI32_(2), flatI32_(3));
+    SCRATCH.length = 0;
   }
 
   /**
@@ -92,10 +218,11 @@ export namespace store {
    * @since 1.0.0
    */
   export function get(key: string): Uint8Array | null {
-    const key_ = String.UTF8.encode(key);
-    store_get(changetype<usize>(key_), key_.byteLength, RET);
-    if (load<u8>(RET) == 0) return null;
-    return take_bytes_(RET + 4);
+    FLAT_N = 0;
+    flat_string_(key);
+    store_get(flatI32_(0), flatI32_(1), <i32>RET);
+    SCRATCH.length = 0;
+    return take_option_bytes_(RET);
   }
 
   /**
@@ -103,8 +230,12 @@ export namespace store {
    * @since 1.0.0
    */
   export function remove(key: string): bool {
-    const key_ = String.UTF8.encode(key);
-    return store_remove(changetype<usize>(key_), key_.byteLength) != 0;
+    FLAT_N = 0;
+    flat_string_(key);
+    const r_ = store_remove(flatI32_(0), flatI32_(1));
+    SCRATCH.length = 0;
+    i64.store(RET, <i64><u64><u32>r_);
+    return load<u8>(RET) != 0;
   }
 
   /**
@@ -112,17 +243,9 @@ export namespace store {
    * @since 1.0.0
    */
   export function count(): u32 {
-    return store_count() as u32;
-  }
-
-  /** What `increment` returns: `ok` when `isOk`, otherwise `err`. */
-  export class IncrementResult {
-    /** Whether the call succeeded. */
-    isOk: bool = false;
-    /** The value, when `isOk`. */
-    ok: i64 = 0;
-    /** The error, when not `isOk`. */
-    err: string = "";
+    const r_ = store_count();
+    i64.store(RET, <i64><u64><u32>r_);
+    return load<u32>(RET);
   }
 
   /**
@@ -131,13 +254,12 @@ export namespace store {
    * value is not a number or the sum overflows.
    * @since 1.0.0
    */
-  export function increment(key: string, by: i64): IncrementResult {
-    const key_ = String.UTF8.encode(key);
-    store_increment(changetype<usize>(key_), key_.byteLength, by, RET);
-    const r_ = new IncrementResult();
-    r_.isOk = load<u8>(RET) == 0;
-    if (r_.isOk) r_.ok = load<i64>(RET, 8);
-    else r_.err = take_string_(RET + 8);
-    return r_;
+  export function increment(key: string, by: i64): ResultS64String {
+    FLAT_N = 0;
+    flat_string_(key);
+    flatPush_(<u64>by);
+    store_increment(flatI32_(0), flatI32_(1), flatI64_(2), <i32>RET);
+    SCRATCH.length = 0;
+    return take_result_s64_string_(RET);
   }
 }
