@@ -631,7 +631,8 @@ fn declare(out: &mut String, t: &Ty) {
             let d = discriminant_size(cs.len());
             let at = t.payload_offset();
             let n_flat = t.flat().len();
-            let (tag, payload): (String, Box<dyn Fn(&str) -> String>) = match t {
+            type Payload = Box<dyn Fn(&str) -> String>;
+            let (tag, payload): (String, Payload) = match t {
                 Ty::Option(p) if boxed(p) => {
                     ("v == null ? 0 : 1".into(), Box::new(|_| "v!".into()))
                 }

@@ -543,14 +543,14 @@ impl Cx<'_> {
                 );
                 let _ = write!(load, "    uint32_t ptr, len;\n    __builtin_memcpy(&ptr, at, 4);\n    __builtin_memcpy(&len, at + 4, 4);\n    v->len = len;\n");
                 if as_is(&elem) || matches!(t, Ty::String) {
-                    let _ = write!(load, "    v->ptr = ({ety} *)(uintptr_t)ptr;\n");
+                    let _ = writeln!(load, "    v->ptr = ({ety} *)(uintptr_t)ptr;");
                 } else {
                     let _ = write!(load, "    const uint8_t *from = (const uint8_t *)(uintptr_t)ptr;\n    v->ptr = ({ety} *){ident}_alloc_(len, sizeof *v->ptr);\n    for (size_t i = 0; i < len; i++) {{\n        {}\n    }}\n    free((void *)(uintptr_t)ptr);\n", self.load(&elem, &format!("from + i * {size}"), "&v->ptr[i]"));
                 }
                 if elem.holds_list() {
-                    let _ = write!(
+                    let _ = writeln!(
                         free,
-                        "    for (size_t i = 0; i < v->len; i++) {}_free(&v->ptr[i]);\n",
+                        "    for (size_t i = 0; i < v->len; i++) {}_free(&v->ptr[i]);",
                         self.fns(&elem)
                     );
                 }

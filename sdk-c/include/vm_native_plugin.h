@@ -45,8 +45,11 @@
 extern "C" {
 #endif
 
-/* The C ABI's version. Version 2 added `size`; the VM loads tables of
- * version 1 and 2, and refuses others. */
+/* The C ABI's version this header speaks. Version 2 added `size`; the VM
+ * loads tables of versions 1 to 3 and refuses others. Version 3 (which
+ * vm-plugin's export_native_plugin! writes) carries every WIT value as a
+ * tree; versions 1 and 2 carry the values below, and the VM refuses a
+ * library of them whose WIT needs more. */
 #define VM_NATIVE_PLUGIN_ABI 2
 
 /* Value kinds. */

@@ -11,14 +11,16 @@
 //! state, or the state's drop. States are used by one call at a time, maybe
 //! on different threads.
 
-use crate::{Handler, Plugin, Returned, State, Value};
+use crate::{Handler, Plugin, State, Value};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-/// The C ABI's version. Version 2 added [`FfiPlugin::size`]; the VM
-/// loads libraries of version 1 and 2 and refuses others.
-pub const ABI_VERSION: u32 = 2;
+/// The C ABI's version. Version 2 added [`FfiPlugin::size`]; version 3
+/// carries every WIT value ([`FfiValue3`]) where 1 and 2 carried scalars,
+/// strings and `list<u8>` ([`FfiValue`]). The VM loads libraries of all
+/// three and refuses others.
+pub const ABI_VERSION: u32 = 3;
 
 /// The symbol a plugin library exports: `const FfiPlugin *vm_native_plugin_v1(void)`.
 pub const ENTRY_SYMBOL: &str = "vm_native_plugin_v1";
@@ -60,9 +62,9 @@ impl FfiStr {
     }
 }
 
-/// A value across the C ABI. `kind` says which: 0 none, 1 bool, 2 u8, 3
-/// u16, 4 u32, 5 u64, 6 s8, 7 s16, 8 s32, 9 s64 (in `bits`, zero- or
-/// sign-extended), 10 string, 11 list<u8> (in `ptr`/`len`).
+/// A value across versions 1 and 2 of the C ABI. `kind` says which: 0
+/// none, 1 bool, 2 u8, 3 u16, 4 u32, 5 u64, 6 s8, 7 s16, 8 s32, 9 s64 (in
+/// `bits`, zero- or sign-extended), 10 string, 11 list<u8> (in `ptr`/`len`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct FfiValue {
@@ -74,9 +76,9 @@ pub struct FfiValue {
     pub bytes: FfiStr,
 }
 
-/// A call's result: `case` is 0 for a result's ok, an option's none, or a
-/// plain value; 1 for an error or an option's some. `value` is the payload
-/// (kind 0 when there is none).
+/// A call's result in versions 1 and 2: `case` is 0 for a result's ok, an
+/// option's none, or a plain value; 1 for an error or an option's some.
+/// `value` is the payload (kind 0 when there is none).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct FfiReturn {
@@ -105,15 +107,17 @@ pub struct FfiPlugin {
     /// whose states need no freeing.
     pub drop: Option<unsafe extern "C" fn(state: *mut c_void)>,
     /// Calls function `function` with `nargs` arguments; 0 when it returned
-    /// (`out` holds the result), 1 when it failed (`out.value` holds the
-    /// reason as a string, and the calling process ends with it); required.
+    /// (`out` holds the result, kind 0 for a function without one), 1 when
+    /// it failed (`out` holds the reason as a string, and the calling
+    /// process ends with it); required. (Versions 1 and 2 passed
+    /// [`FfiValue`]s and wrote an [`FfiReturn`].)
     pub call: Option<
         unsafe extern "C" fn(
             state: *mut c_void,
             function: usize,
-            args: *const FfiValue,
+            args: *const FfiValue3,
             nargs: usize,
-            out: *mut FfiReturn,
+            out: *mut FfiValue3,
         ) -> u32,
     >,
     /// Bytes of the host's memory a state holds (since version 2), which
@@ -122,7 +126,7 @@ pub struct FfiPlugin {
     pub size: Option<unsafe extern "C" fn(state: *const c_void) -> usize>,
 }
 
-/// The value's C form, borrowing its bytes.
+/// The value's form in versions 1 and 2, borrowing its bytes.
 pub fn to_ffi(v: &Value) -> FfiValue {
     let (kind, bits, bytes): (u32, u64, &[u8]) = match v {
         Value::Bool(x) => (1, *x as u64, &[]),
@@ -136,6 +140,9 @@ pub fn to_ffi(v: &Value) -> FfiValue {
         Value::S64(x) => (9, *x as u64, &[]),
         Value::String(s) => (10, 0, s.as_bytes()),
         Value::Bytes(b) => (11, 0, b),
+        // Versions 1 and 2 carry none of the others: the VM refuses their
+        // functions at load.
+        _ => (0, 0, &[]),
     };
     FfiValue {
         kind,
@@ -144,9 +151,9 @@ pub fn to_ffi(v: &Value) -> FfiValue {
     }
 }
 
-/// A value from its C form, copying its bytes; `None` for kind 0, an
-/// unknown kind, a string that is not UTF-8, or bytes at a null pointer
-/// with a non-zero length.
+/// A value from its form in versions 1 and 2, copying its bytes; `None`
+/// for kind 0, an unknown kind, a string that is not UTF-8, or bytes at a
+/// null pointer with a non-zero length.
 ///
 /// # Safety
 /// A string's or list's `bytes` must be readable.
@@ -169,14 +176,203 @@ pub unsafe fn from_ffi(v: &FfiValue) -> Option<Value> {
     })
 }
 
-const NONE: FfiValue = FfiValue {
-    kind: 0,
-    bits: 0,
-    bytes: FfiStr {
-        ptr: std::ptr::null(),
-        len: 0,
-    },
-};
+/// A value across version 3 of the C ABI: any WIT value, as a tree.
+/// `kind` says which: 0 none, 1 bool, 2 u8, 3 u16, 4 u32, 5 u64, 6 s8,
+/// 7 s16, 8 s32, 9 s64, 12 f32, 13 f64 (their bits), 14 char (its scalar
+/// value), 18 flags (bit `i` for flag `i`), all in `bits` (integers zero-
+/// or sign-extended); 10 string and 11 `list<u8>` in `bytes`; 15 any other
+/// list and 16 a record's fields or a tuple's members, `count` of them at
+/// `items`; 17 a variant's, enum's, option's (0 none, 1 some) or result's
+/// (0 ok, 1 err) case, in `case`, with its payload at `items` when `count`
+/// is 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FfiValue3 {
+    /// Which type.
+    pub kind: u32,
+    /// A case (kind 17).
+    pub case: u32,
+    /// A scalar's bits.
+    pub bits: u64,
+    /// A string's or `list<u8>`'s bytes.
+    pub bytes: FfiStr,
+    /// A list's items, a record's fields, a case's payload.
+    pub items: *const FfiValue3,
+    /// How many `items`.
+    pub count: usize,
+}
+
+impl FfiValue3 {
+    /// No value (a function without a result).
+    pub const NONE: FfiValue3 = FfiValue3 {
+        kind: 0,
+        case: 0,
+        bits: 0,
+        bytes: FfiStr {
+            ptr: std::ptr::null(),
+            len: 0,
+        },
+        items: std::ptr::null(),
+        count: 0,
+    };
+}
+
+/// The nodes of values in their C form, kept alive as long as the values
+/// that point into them are used.
+#[derive(Default)]
+pub struct FfiArena {
+    nodes: Vec<Vec<FfiValue3>>,
+}
+
+// SAFETY: the nodes point into values their owner keeps beside the arena,
+// and are only read.
+unsafe impl Send for FfiArena {}
+
+/// The value's form in version 3, borrowing its bytes; its items live in
+/// `arena`.
+pub fn to_ffi3(v: &Value, arena: &mut FfiArena) -> FfiValue3 {
+    let scalar = |kind: u32, bits: u64| FfiValue3 {
+        kind,
+        bits,
+        ..FfiValue3::NONE
+    };
+    let items = |vs: &mut dyn Iterator<Item = &Value>, arena: &mut FfiArena| {
+        let nodes: Vec<FfiValue3> = vs.map(|v| to_ffi3(v, arena)).collect();
+        let (ptr, count) = (nodes.as_ptr(), nodes.len());
+        // Moving the Vec into the arena keeps its buffer where it is.
+        arena.nodes.push(nodes);
+        (ptr, count)
+    };
+    match v {
+        Value::Bool(x) => scalar(1, *x as u64),
+        Value::U8(x) => scalar(2, *x as u64),
+        Value::U16(x) => scalar(3, *x as u64),
+        Value::U32(x) => scalar(4, *x as u64),
+        Value::U64(x) => scalar(5, *x),
+        Value::S8(x) => scalar(6, *x as i64 as u64),
+        Value::S16(x) => scalar(7, *x as i64 as u64),
+        Value::S32(x) => scalar(8, *x as i64 as u64),
+        Value::S64(x) => scalar(9, *x as u64),
+        Value::F32(x) => scalar(12, x.to_bits() as u64),
+        Value::F64(x) => scalar(13, x.to_bits()),
+        Value::Char(x) => scalar(14, *x as u64),
+        Value::Flags(x) => scalar(18, *x as u64),
+        Value::String(s) => FfiValue3 {
+            kind: 10,
+            bytes: FfiStr::new(s.as_bytes()),
+            ..FfiValue3::NONE
+        },
+        Value::Bytes(b) => FfiValue3 {
+            kind: 11,
+            bytes: FfiStr::new(b),
+            ..FfiValue3::NONE
+        },
+        Value::List(vs) | Value::Record(vs) => {
+            let (ptr, count) = items(&mut vs.iter(), arena);
+            FfiValue3 {
+                kind: if matches!(v, Value::List(_)) { 15 } else { 16 },
+                items: ptr,
+                count,
+                ..FfiValue3::NONE
+            }
+        }
+        Value::Case(case, payload) => {
+            let (ptr, count) = items(&mut payload.iter().map(|p| &**p), arena);
+            FfiValue3 {
+                kind: 17,
+                case: *case,
+                items: ptr,
+                count,
+                ..FfiValue3::NONE
+            }
+        }
+    }
+}
+
+/// The most nodes [`from_ffi3`] reads of one value, and how deep: bounds
+/// on what a faulty tree (a cycle, a wild count) can make it do.
+pub const MAX_FFI_NODES: usize = 1 << 20;
+/// See [`MAX_FFI_NODES`].
+pub const MAX_FFI_DEPTH: usize = 256;
+
+/// A value from its form in version 3, copying it; why not, for kind 0,
+/// an unknown kind, a string that is not UTF-8, a null pointer with a
+/// non-zero length, or a tree past [`MAX_FFI_NODES`] or [`MAX_FFI_DEPTH`].
+///
+/// # Safety
+/// Its bytes and items must be readable.
+pub unsafe fn from_ffi3(v: &FfiValue3) -> Result<Value, String> {
+    let mut nodes = 0;
+    // SAFETY: as the caller promises.
+    unsafe { read3(v, &mut nodes, 0) }
+}
+
+/// # Safety
+/// As [`from_ffi3`].
+unsafe fn read3(v: &FfiValue3, nodes: &mut usize, depth: usize) -> Result<Value, String> {
+    *nodes += 1;
+    if *nodes > MAX_FFI_NODES || depth > MAX_FFI_DEPTH {
+        return Err(format!(
+            "a value of more than {MAX_FFI_NODES} parts or {MAX_FFI_DEPTH} levels"
+        ));
+    }
+    // SAFETY: as the caller promises.
+    let bytes = || unsafe { v.bytes.bytes() }.ok_or("bytes at a null pointer with a length");
+    let items = |nodes: &mut usize| -> Result<Vec<Value>, String> {
+        if v.count == 0 {
+            return Ok(Vec::new());
+        }
+        if v.items.is_null() || v.count > MAX_FFI_NODES {
+            return Err(format!("{} items at a null pointer, or too many", v.count));
+        }
+        // SAFETY: as the caller promises: `count` readable items.
+        let items = unsafe { std::slice::from_raw_parts(v.items, v.count) };
+        // SAFETY: as above, for each.
+        items
+            .iter()
+            .map(|i| unsafe { read3(i, nodes, depth + 1) })
+            .collect()
+    };
+    Ok(match v.kind {
+        1 => Value::Bool(v.bits != 0),
+        2 => Value::U8(v.bits as u8),
+        3 => Value::U16(v.bits as u16),
+        4 => Value::U32(v.bits as u32),
+        5 => Value::U64(v.bits),
+        6 => Value::S8(v.bits as i8),
+        7 => Value::S16(v.bits as i16),
+        8 => Value::S32(v.bits as i32),
+        9 => Value::S64(v.bits as i64),
+        12 => Value::F32(f32::from_bits(v.bits as u32)),
+        13 => Value::F64(f64::from_bits(v.bits)),
+        14 => Value::Char(
+            u32::try_from(v.bits)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| {
+                    format!(
+                        "the char {:#x}, which is not a Unicode scalar value",
+                        v.bits
+                    )
+                })?,
+        ),
+        18 => Value::Flags(v.bits as u32),
+        10 => Value::String(
+            String::from_utf8(bytes()?.to_vec()).map_err(|_| "a string that is not UTF-8")?,
+        ),
+        11 => Value::Bytes(bytes()?.to_vec()),
+        15 => Value::List(items(nodes)?),
+        16 => Value::Record(items(nodes)?),
+        17 => {
+            let mut payload = items(nodes)?;
+            if payload.len() > 1 {
+                return Err(format!("a case with {} payloads", payload.len()));
+            }
+            Value::Case(v.case, payload.pop().map(Box::new))
+        }
+        k => return Err(format!("a value of kind {k}, which the ABI does not have")),
+    })
+}
 
 /// A library's one plugin, made on the first call of its entry.
 struct Exported {
@@ -196,10 +392,11 @@ unsafe impl Sync for Exported {}
 static EXPORTED: OnceLock<Exported> = OnceLock::new();
 
 /// A state behind the C ABI: the plugin's, and the last result, whose
-/// bytes stay valid until the next call.
+/// bytes and nodes stay valid until the next call.
 struct FfiState {
     state: State,
     last: Option<Value>,
+    arena: FfiArena,
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -214,7 +411,12 @@ unsafe extern "C" fn create() -> *mut c_void {
         return std::ptr::null_mut();
     };
     match catch_unwind(AssertUnwindSafe(|| plugin.new_state())) {
-        Ok(state) => Box::into_raw(Box::new(FfiState { state, last: None })).cast(),
+        Ok(state) => Box::into_raw(Box::new(FfiState {
+            state,
+            last: None,
+            arena: FfiArena::default(),
+        }))
+        .cast(),
         Err(_) => std::ptr::null_mut(),
     }
 }
@@ -247,23 +449,27 @@ unsafe extern "C" fn state_size(state: *const c_void) -> usize {
 unsafe extern "C" fn call(
     state: *mut c_void,
     function: usize,
-    args: *const FfiValue,
+    args: *const FfiValue3,
     nargs: usize,
-    out: *mut FfiReturn,
+    out: *mut FfiValue3,
 ) -> u32 {
     // SAFETY: the VM passes a state from `create`, used by this call alone,
     // `nargs` readable arguments, and a writable `out`.
     let (state, args, out) = unsafe {
         (
             &mut *state.cast::<FfiState>(),
-            std::slice::from_raw_parts(args, nargs),
+            if nargs == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(args, nargs)
+            },
             &mut *out,
         )
     };
-    let fail = |state: &mut FfiState, out: &mut FfiReturn, why: String| {
+    state.arena = FfiArena::default();
+    let fail = |state: &mut FfiState, out: &mut FfiValue3, why: String| {
         state.last = Some(Value::String(why));
-        out.case = 1;
-        out.value = to_ffi(state.last.as_ref().expect("just set"));
+        *out = to_ffi3(state.last.as_ref().expect("just set"), &mut state.arena);
         1
     };
     let Some(plugin) = EXPORTED.get().and_then(|e| e.plugin.as_ref()) else {
@@ -272,10 +478,17 @@ unsafe extern "C" fn call(
     let Some(f) = plugin.functions().get(function) else {
         return fail(state, out, format!("no function {function}"));
     };
-    // SAFETY: the VM's argument bytes are readable during the call.
-    let values: Option<Vec<Value>> = args.iter().map(|a| unsafe { from_ffi(a) }).collect();
-    let Some(values) = values else {
-        return fail(state, out, "an argument of an unknown kind".into());
+    // SAFETY: the VM's arguments are readable during the call.
+    let values: Result<Vec<Value>, String> = args.iter().map(|a| unsafe { from_ffi3(a) }).collect();
+    let values = match values {
+        Ok(v) => v,
+        Err(why) => {
+            return fail(
+                state,
+                out,
+                format!("an argument the plugin cannot read: {why}"),
+            )
+        }
     };
     let Handler::Sync(handler) = &f.handler else {
         return fail(
@@ -296,16 +509,11 @@ unsafe extern "C" fn call(
             )
         }
     };
-    let (case, value) = match returned {
-        Returned::Nothing | Returned::Option(None) => (0, None),
-        Returned::One(v) => (0, Some(v)),
-        Returned::Option(Some(v)) => (1, Some(v)),
-        Returned::Result(Ok(v)) => (0, v),
-        Returned::Result(Err(v)) => (1, v),
+    state.last = returned;
+    *out = match &state.last {
+        Some(v) => to_ffi3(v, &mut state.arena),
+        None => FfiValue3::NONE,
     };
-    state.last = value;
-    out.case = case;
-    out.value = state.last.as_ref().map_or(NONE, to_ffi);
     0
 }
 

@@ -26,6 +26,11 @@
 //! assert_eq!(plugin.functions().len(), 2);
 //! ```
 //!
+//! Functions take and return the whole of WIT: Rust's own types for
+//! scalars, strings, lists, tuples, options and results, and for records,
+//! variants, enums and flags types declared with [`wit_record!`],
+//! [`wit_variant!`], [`wit_enum!`] and [`wit_flags!`].
+//!
 //! Run it in-process with `vm_reference::Vm::builder().native_plugin(plugin)`
 //! (the VM checks each function against the WIT when it is built), or
 //! export it from a `cdylib` with [`export_native_plugin!`] and load it with
@@ -35,11 +40,16 @@
 //! This crate depends on nothing, wasmtime least of all: the types that
 //! cross into the VM are its own.
 
+mod declare;
 pub mod ffi;
 mod value;
 
+#[doc(hidden)]
+pub use declare::position as __position;
 pub use ffi::{FfiPlugin, FfiReturn, FfiStr, FfiValue, ABI_VERSION, ENTRY_SYMBOL};
-pub use value::{Args, Ret, ReturnType, Returned, Side, Type, Value, WitValue};
+#[doc(hidden)]
+pub use value::kebab;
+pub use value::{Args, Ret, Side, Type, Value, WitValue};
 
 use std::any::Any;
 use std::future::Future;
@@ -48,9 +58,10 @@ use std::pin::Pin;
 /// A process's state of a plugin, as the VM holds it.
 pub type State = Box<dyn Any + Send>;
 
-/// What a call of a plugin function gives: its result, or why it failed
-/// (which ends the calling process with that reason).
-pub type Outcome = Result<Returned, String>;
+/// What a call of a plugin function gives: its result (`None` for a
+/// function without one), or why it failed (which ends the calling process
+/// with that reason).
+pub type Outcome = Result<Option<Value>, String>;
 
 /// A boxed future of an async plugin function.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -73,8 +84,8 @@ pub struct Function {
     pub name: String,
     /// Parameter types, in order.
     pub params: Vec<Type>,
-    /// The result type.
-    pub returns: ReturnType,
+    /// The result type, if it has one.
+    pub result: Option<Type>,
     /// The body.
     pub handler: Handler,
 }
@@ -198,7 +209,9 @@ impl<S: Send + 'static> PluginBuilder<S> {
     /// that runs to completion. Its arguments are a tuple of the WIT's
     /// parameter types (`(String, Vec<u8>)` for `string, list<u8>`), its
     /// result the WIT's result type (`Option<Vec<u8>>` for
-    /// `option<list<u8>>`, `Result<i64, String>` for `result<s64, string>`).
+    /// `option<list<u8>>`, `Result<i64, String>` for `result<s64, string>`);
+    /// records, variants, enums and flags are types declared with
+    /// [`wit_record!`], [`wit_variant!`], [`wit_enum!`] and [`wit_flags!`].
     pub fn func<A: Args, R: Ret>(
         mut self,
         name: &str,
@@ -207,10 +220,10 @@ impl<S: Send + 'static> PluginBuilder<S> {
         self.plugin.functions.push(Function {
             name: name.to_string(),
             params: A::types(),
-            returns: R::return_type(),
+            result: R::result_type(),
             handler: Handler::Sync(Box::new(move |s, values| {
                 let args = A::from_values(values).ok_or_else(bad_arguments)?;
-                Ok(f(state::<S>(s), args).into_returned())
+                Ok(f(state::<S>(s), args).into_result())
             })),
         });
         self
@@ -230,11 +243,11 @@ impl<S: Send + 'static> PluginBuilder<S> {
         self.plugin.functions.push(Function {
             name: name.to_string(),
             params: A::types(),
-            returns: R::return_type(),
+            result: R::result_type(),
             handler: Handler::Async(Box::new(move |s, values| match A::from_values(values) {
                 Some(args) => {
                     let future = f(state::<S>(s), args);
-                    Box::pin(async move { Ok(future.await.into_returned()) })
+                    Box::pin(async move { Ok(future.await.into_result()) })
                 }
                 None => Box::pin(async { Err(bad_arguments()) }),
             })),

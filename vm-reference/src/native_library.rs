@@ -8,17 +8,49 @@
 //! symbol, the WIT and the functions the library names, and each value a
 //! function returns.
 
-use crate::plugin::{native_return_type, native_type, PluginError};
+use crate::plugin::{native_type, PluginError};
+use std::ffi::c_void;
 use std::path::Path;
 use std::sync::Arc;
 use vm_abi::plugin::{Package, Returns};
-use vm_plugin::ffi::{from_ffi, to_ffi, FfiPlugin, FfiReturn, FfiStr, FfiValue};
-use vm_plugin::{Function, Handler, Outcome, Plugin, Returned, State, Value};
+use vm_plugin::ffi::{
+    from_ffi, from_ffi3, to_ffi, to_ffi3, FfiArena, FfiPlugin, FfiReturn, FfiStr, FfiValue,
+    FfiValue3,
+};
+use vm_plugin::{Function, Handler, Outcome, Plugin, State, Value};
 
-/// A loaded library and a copy of its table (of either version).
+/// A loaded library and a copy of its table (of any version; `call` moved
+/// out to `call`, typed by version).
 struct Library {
     table: FfiPlugin,
+    call: Call,
     _library: libloading::Library,
+}
+
+/// A library's `call`: versions 1 and 2 carry the subset's values, 3 any.
+#[derive(Clone, Copy)]
+enum Call {
+    V2(CallV2),
+    V3(CallV3),
+}
+
+type CallV2 =
+    unsafe extern "C" fn(*mut c_void, usize, *const FfiValue, usize, *mut FfiReturn) -> u32;
+type CallV3 =
+    unsafe extern "C" fn(*mut c_void, usize, *const FfiValue3, usize, *mut FfiValue3) -> u32;
+
+/// The table of C ABI version 2 (version 1's, with `size`).
+#[repr(C)]
+struct FfiPluginV2 {
+    abi_version: u32,
+    error: FfiStr,
+    wit: FfiStr,
+    functions: *const FfiStr,
+    function_count: usize,
+    create: Option<unsafe extern "C" fn() -> *mut c_void>,
+    drop: Option<unsafe extern "C" fn(state: *mut c_void)>,
+    call: Option<CallV2>,
+    size: Option<unsafe extern "C" fn(state: *const c_void) -> usize>,
 }
 
 /// The table of C ABI version 1: version 2's without `size`.
@@ -29,17 +61,9 @@ struct FfiPluginV1 {
     wit: FfiStr,
     functions: *const FfiStr,
     function_count: usize,
-    create: Option<unsafe extern "C" fn() -> *mut std::ffi::c_void>,
-    drop: Option<unsafe extern "C" fn(state: *mut std::ffi::c_void)>,
-    call: Option<
-        unsafe extern "C" fn(
-            state: *mut std::ffi::c_void,
-            function: usize,
-            args: *const FfiValue,
-            nargs: usize,
-            out: *mut FfiReturn,
-        ) -> u32,
-    >,
+    create: Option<unsafe extern "C" fn() -> *mut c_void>,
+    drop: Option<unsafe extern "C" fn(state: *mut c_void)>,
+    call: Option<CallV2>,
 }
 
 // SAFETY: the table is immutable and the library stays loaded while this
@@ -130,11 +154,27 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     // another layout.
     // SAFETY: every version's table starts with its u32 version.
     let version = unsafe { std::ptr::read_unaligned(table.cast::<u32>()) };
-    let table = match version {
-        // SAFETY: a table of version 1 has version 1's layout.
-        1 => {
-            let v1 = unsafe { std::ptr::read_unaligned(table.cast::<FfiPluginV1>()) };
+    let old = |v: FfiPluginV2| {
+        (
             FfiPlugin {
+                abi_version: v.abi_version,
+                error: v.error,
+                wit: v.wit,
+                functions: v.functions,
+                function_count: v.function_count,
+                create: v.create,
+                drop: v.drop,
+                call: None,
+                size: v.size,
+            },
+            v.call.map(Call::V2),
+        )
+    };
+    let (table, call) = match version {
+        1 => {
+            // SAFETY: a table of version 1 has version 1's layout.
+            let v1 = unsafe { std::ptr::read_unaligned(table.cast::<FfiPluginV1>()) };
+            old(FfiPluginV2 {
                 abi_version: v1.abi_version,
                 error: v1.error,
                 wit: v1.wit,
@@ -144,26 +184,39 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
                 drop: v1.drop,
                 call: v1.call,
                 size: None,
-            }
+            })
         }
         // SAFETY: as above, for this version.
-        vm_plugin::ABI_VERSION => unsafe { std::ptr::read_unaligned(table) },
+        2 => old(unsafe { std::ptr::read_unaligned(table.cast::<FfiPluginV2>()) }),
+        vm_plugin::ABI_VERSION => {
+            // SAFETY: as above, for this version.
+            let mut t = unsafe { std::ptr::read_unaligned(table) };
+            let call = t.call.take().map(Call::V3);
+            (t, call)
+        }
         _ => {
             return Err(fail(
                 format!(
-                    "was built for native plugin ABI {version}; this VM serves ABI 1 and {}",
+                    "was built for native plugin ABI {version}; this VM serves ABI 1 to {}",
                     vm_plugin::ABI_VERSION
                 ),
                 "rebuild it against this VM's vm-plugin crate or vm_native_plugin.h",
             ))
         }
     };
+    let Some(call) = call else {
+        return Err(fail(
+            "its table has no create or no call function".into(),
+            "set both; drop may be null",
+        ));
+    };
     let library = Arc::new(Library {
         table,
+        call,
         _library: library,
     });
     let t = library.table();
-    if t.create.is_none() || t.call.is_none() {
+    if t.create.is_none() {
         return Err(fail(
             "its table has no create or no call function".into(),
             "set both; drop may be null",
@@ -215,18 +268,27 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
                 "name each function INTERFACE.FUNCTION as the WIT does",
             ));
         };
+        if matches!(call, Call::V2(_)) && !declared.in_subset {
+            return Err(fail(
+                format!(
+                    "declares `{path}` as `{}`, which a library of native plugin ABI {version} cannot carry",
+                    declared.wit_type()
+                ),
+                "rebuild it against this VM's vm-plugin crate (ABI 3 carries the whole of WIT)",
+            ));
+        }
         let returns = declared.returns;
         let library = library.clone();
         functions.push(Function {
             name: path.clone(),
             params: declared
-                .params
+                .param_types
                 .iter()
-                .map(|(_, v)| native_type(v))
+                .map(|(_, t)| native_type(t))
                 .collect(),
-            returns: native_return_type(&declared.returns),
+            result: declared.result_type.as_ref().map(native_type),
             handler: Handler::Sync(Box::new(move |state, values| {
-                call(&library, index, returns, state, values)
+                call_library(&library, index, returns, state, values)
             })),
         });
     }
@@ -257,7 +319,7 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
 }
 
 /// One call through the C ABI.
-fn call(
+fn call_library(
     library: &Library,
     index: usize,
     returns: Returns,
@@ -272,6 +334,49 @@ fn call(
             "the plugin could not make a state for this process (its create returned null)".into(),
         );
     }
+    match library.call {
+        Call::V2(call) => call_v2(call, index, returns, state.state, values),
+        Call::V3(call) => call_v3(call, index, state.state, values),
+    }
+}
+
+/// A call of version 3: values as trees, the result a value (kind 0 for
+/// none).
+fn call_v3(call: CallV3, index: usize, state: *mut c_void, values: Vec<Value>) -> Outcome {
+    let mut arena = FfiArena::default();
+    let args: Vec<FfiValue3> = values.iter().map(|v| to_ffi3(v, &mut arena)).collect();
+    let mut out = FfiValue3::NONE;
+    // SAFETY: the C ABI: a state of this library, readable arguments that
+    // outlive the call, a writable result.
+    let status = unsafe { call(state, index, args.as_ptr(), args.len(), &mut out) };
+    drop(arena);
+    let value = match out.kind {
+        0 => None,
+        // SAFETY: the result's bytes and items are valid until the next
+        // call with this state, and are copied here.
+        _ => Some(
+            unsafe { from_ffi3(&out) }
+                .map_err(|why| format!("returned {why} (a fault in the plugin)"))?,
+        ),
+    };
+    if status != 0 {
+        return Err(match value {
+            Some(Value::String(why)) => why,
+            _ => "failed, without saying why".into(),
+        });
+    }
+    Ok(value)
+}
+
+/// A call of versions 1 and 2: the subset's values, the result as a case
+/// and a payload.
+fn call_v2(
+    call: CallV2,
+    index: usize,
+    returns: Returns,
+    state: *mut c_void,
+    values: Vec<Value>,
+) -> Outcome {
     let args: Vec<FfiValue> = values.iter().map(to_ffi).collect();
     let mut out = FfiReturn {
         case: 0,
@@ -283,9 +388,7 @@ fn call(
     };
     // SAFETY: the C ABI: a state of this library, readable arguments that
     // outlive the call, a writable result.
-    let call = library.table().call.expect("checked at load");
-    // SAFETY: as above.
-    let status = unsafe { call(state.state, index, args.as_ptr(), args.len(), &mut out) };
+    let status = unsafe { call(state, index, args.as_ptr(), args.len(), &mut out) };
     // SAFETY: the result's bytes are valid until the next call with this
     // state, and are copied here.
     let value = unsafe { from_ffi(&out.value) };
@@ -306,19 +409,19 @@ fn call(
     }
     let wrong =
         || Err("returned another case than its WIT has (a fault in the plugin)".to_string());
+    let case = |case: u32, v: Option<Value>| Some(Value::Case(case, v.map(Box::new)));
     Ok(match (returns, out.case) {
-        (Returns::Nothing, 0) => Returned::Nothing,
+        (Returns::Nothing, 0) => None,
         (Returns::One(_), 0) => match value {
-            Some(v) => Returned::One(v),
+            Some(v) => Some(v),
             None => return wrong(),
         },
-        (Returns::Option(_), 0) => Returned::Option(None),
+        (Returns::Option(_), 0) => case(0, None),
         (Returns::Option(_), 1) => match value {
-            Some(v) => Returned::Option(Some(v)),
+            Some(v) => case(1, Some(v)),
             None => return wrong(),
         },
-        (Returns::Result(..), 0) => Returned::Result(Ok(value)),
-        (Returns::Result(..), 1) => Returned::Result(Err(value)),
+        (Returns::Result(..), c @ (0 | 1)) => case(c, value),
         _ => return wrong(),
     })
 }

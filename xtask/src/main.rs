@@ -347,8 +347,8 @@ fn build_guests(root: &Path) -> Result<()> {
     build_guest_tests(root)
 }
 
-/// Native plugins as shared libraries, in `target/guests/native`: kv in
-/// Rust (a cdylib that depends on vm-plugin only), and the C hash plugin
+/// Native plugins as shared libraries, in `target/guests/native`: kv and
+/// shapes in Rust (cdylibs that depend on vm-plugin only), and the C hash plugin
 /// of the tests, as is and broken three ways.
 fn build_native_plugins(root: &Path) -> Result<()> {
     run(cargo()
@@ -358,15 +358,19 @@ fn build_native_plugins(root: &Path) -> Result<()> {
             "--release",
             "--package",
             "kv-native",
+            "--package",
+            "shapes-native-library",
             "--target-dir",
         ])
         .arg(guest_dir(root)))?;
     let out = guest_dir(root).join("native");
     std::fs::create_dir_all(&out)?;
-    std::fs::copy(
-        guest_dir(root).join("release/libkv_native.so"),
-        out.join("libkv_native.so"),
-    )?;
+    for library in ["libkv_native.so", "libshapes_native_plugin.so"] {
+        std::fs::copy(
+            guest_dir(root).join("release").join(library),
+            out.join(library),
+        )?;
+    }
     let source = root.join("tests/guests/native/hash.c");
     let header = root.join("sdk-c/include/vm_native_plugin.h");
     for (name, define) in [

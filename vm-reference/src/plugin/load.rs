@@ -2,7 +2,7 @@
 //! plugin's functions against its WIT.
 
 use super::exports::{component_kind, core_kind};
-use super::native::{native_return_type, native_type};
+use super::native::native_type;
 use super::{Kind, LoadedPlugin, PluginError, WIT_SECTION};
 use crate::process::ProcessState;
 use std::sync::Arc;
@@ -91,12 +91,6 @@ impl LoadedPlugin {
             let mut indices = Vec::new();
             for f in &iface.functions {
                 let path = format!("{}.{}", iface.name, f.name);
-                if !f.in_subset {
-                    return Err(fail(
-                        format!("declares `{path}` as `{}`, which native plugins do not take yet", f.wit_type()),
-                        "a native plugin's functions take bool, integers, string and list<u8>, and return them or option or result of them; a wasm plugin (core module or component) takes the whole of WIT",
-                    ));
-                }
                 let Some(at) = registered.iter().position(|r| r.name == path) else {
                     return Err(fail(
                         format!("does not implement `{path}`, which its WIT declares"),
@@ -106,23 +100,23 @@ impl LoadedPlugin {
                 used[at] = true;
                 let r = &registered[at];
                 let params: Vec<vm_plugin::Type> =
-                    f.params.iter().map(|(_, v)| native_type(v)).collect();
-                let returns = native_return_type(&f.returns);
-                if r.params != params || r.returns != returns {
-                    let show = |ps: &[vm_plugin::Type], ret: vm_plugin::ReturnType| {
-                        let ps: Vec<&str> = ps.iter().map(|t| t.wit()).collect();
-                        match ret.wit() {
-                            r if r.is_empty() => format!("func({})", ps.join(", ")),
-                            r => format!("func({}) -> {r}", ps.join(", ")),
+                    f.param_types.iter().map(|(_, t)| native_type(t)).collect();
+                let result = f.result_type.as_ref().map(native_type);
+                if r.params != params || r.result != result {
+                    let show = |ps: &[vm_plugin::Type], result: &Option<vm_plugin::Type>| {
+                        let ps: Vec<String> = ps.iter().map(vm_plugin::Type::wit).collect();
+                        match result {
+                            None => format!("func({})", ps.join(", ")),
+                            Some(r) => format!("func({}) -> {}", ps.join(", "), r.wit()),
                         }
                     };
                     return Err(fail(
                         format!(
                             "implements `{path}` as {}, but its WIT declares {}",
-                            show(&r.params, r.returns),
-                            show(&params, returns)
+                            show(&r.params, &r.result),
+                            show(&params, &result)
                         ),
-                        "make the Rust types those of the WIT (string: String, list<u8>: Vec<u8>, s64: i64, option: Option, result: Result)",
+                        "make the Rust types those of the WIT (string: String, list<u8>: Vec<u8>, s64: i64, option: Option, result: Result, records, variants, enums and flags: types declared with vm_plugin::wit_record!, wit_variant!, wit_enum!, wit_flags!)",
                     ));
                 }
                 indices.push(at);

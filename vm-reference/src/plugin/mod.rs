@@ -31,7 +31,7 @@ mod load;
 mod native;
 
 pub(crate) use instance::{forget_instances, PluginInstance};
-pub(crate) use native::{native_return_type, native_type};
+pub(crate) use native::native_type;
 
 use crate::process::ProcessState;
 use std::fmt;

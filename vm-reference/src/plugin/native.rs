@@ -1,10 +1,8 @@
-//! Native plugins' values and types, and their panics caught.
+//! Native plugins' values, and their panics caught.
 
 use super::canon::{is_of, Val};
-use vm_abi::plugin::{Returns, Scalar, Value};
 
-/// The guest's arguments as native values (a native plugin's functions
-/// take the subset's types, checked at load).
+/// The guest's arguments as native values.
 pub(super) fn native_values(args: Vec<Val>) -> Vec<vm_plugin::Value> {
     args.into_iter().map(to_native).collect()
 }
@@ -21,9 +19,15 @@ fn to_native(v: Val) -> vm_plugin::Value {
         Val::S16(x) => V::S16(x),
         Val::S32(x) => V::S32(x),
         Val::S64(x) => V::S64(x),
+        Val::F32(x) => V::F32(x),
+        Val::F64(x) => V::F64(x),
+        Val::Char(x) => V::Char(x),
         Val::String(s) => V::String(s),
         Val::Bytes(b) => V::Bytes(b),
-        _ => unreachable!("native plugins take the subset's types, checked at load"),
+        Val::List(vs) => V::List(vs.into_iter().map(to_native).collect()),
+        Val::Record(vs) => V::Record(vs.into_iter().map(to_native).collect()),
+        Val::Case(case, payload) => V::Case(case, payload.map(|p| Box::new(to_native(*p)))),
+        Val::Flags(bits) => V::Flags(bits),
     }
 }
 
@@ -39,8 +43,15 @@ fn from_native_value(v: vm_plugin::Value) -> Val {
         V::S16(x) => Val::S16(x),
         V::S32(x) => Val::S32(x),
         V::S64(x) => Val::S64(x),
+        V::F32(x) => Val::F32(x),
+        V::F64(x) => Val::F64(x),
+        V::Char(x) => Val::Char(x),
         V::String(s) => Val::String(s),
         V::Bytes(b) => Val::Bytes(b),
+        V::List(vs) => Val::List(vs.into_iter().map(from_native_value).collect()),
+        V::Record(vs) => Val::Record(vs.into_iter().map(from_native_value).collect()),
+        V::Case(case, payload) => Val::Case(case, payload.map(|p| Box::new(from_native_value(*p)))),
+        V::Flags(bits) => Val::Flags(bits),
     }
 }
 
@@ -48,17 +59,9 @@ fn from_native_value(v: vm_plugin::Value) -> Val {
 /// result type; fails, saying so, when it is of another type.
 pub(super) fn from_native(
     f: &vm_abi::plugin::Function,
-    returned: vm_plugin::Returned,
+    returned: Option<vm_plugin::Value>,
 ) -> Result<super::Reply, String> {
-    use vm_plugin::Returned as R;
-    let boxed = |v: Option<vm_plugin::Value>| v.map(|v| Box::new(from_native_value(v)));
-    let v = match returned {
-        R::Nothing => None,
-        R::One(v) => Some(from_native_value(v)),
-        R::Option(v) => Some(Val::Case(u32::from(v.is_some()), boxed(v))),
-        R::Result(Ok(v)) => Some(Val::Case(0, boxed(v))),
-        R::Result(Err(v)) => Some(Val::Case(1, boxed(v))),
-    };
+    let v = returned.map(from_native_value);
     let fits = match (&v, &f.result_type) {
         (None, None) => true,
         (Some(v), Some(t)) => is_of(v, t),
@@ -97,35 +100,42 @@ impl std::future::Future for CatchUnwind {
     }
 }
 
-/// A WIT value type as the native plugin API names it.
-pub(crate) fn native_type(v: &Value) -> vm_plugin::Type {
+/// A WIT type as the native plugin API names it.
+pub(crate) fn native_type(t: &vm_abi::plugin::Ty) -> vm_plugin::Type {
+    use vm_abi::plugin::Ty;
     use vm_plugin::Type as T;
-    match v {
-        Value::String => T::String,
-        Value::Bytes => T::Bytes,
-        Value::Scalar(s) => match s {
-            Scalar::Bool => T::Bool,
-            Scalar::U8 => T::U8,
-            Scalar::U16 => T::U16,
-            Scalar::U32 => T::U32,
-            Scalar::U64 => T::U64,
-            Scalar::S8 => T::S8,
-            Scalar::S16 => T::S16,
-            Scalar::S32 => T::S32,
-            Scalar::S64 => T::S64,
-        },
-    }
-}
-
-/// A WIT result type as the native plugin API names it.
-pub(crate) fn native_return_type(r: &Returns) -> vm_plugin::ReturnType {
-    use vm_plugin::ReturnType as R;
-    match r {
-        Returns::Nothing => R::Nothing,
-        Returns::One(v) => R::One(native_type(v)),
-        Returns::Option(v) => R::Option(native_type(v)),
-        Returns::Result(ok, err) => {
-            R::Result(ok.as_ref().map(native_type), err.as_ref().map(native_type))
-        }
+    let boxed = |t: &Ty| Box::new(native_type(t));
+    match t {
+        Ty::Bool => T::Bool,
+        Ty::U8 => T::U8,
+        Ty::U16 => T::U16,
+        Ty::U32 => T::U32,
+        Ty::U64 => T::U64,
+        Ty::S8 => T::S8,
+        Ty::S16 => T::S16,
+        Ty::S32 => T::S32,
+        Ty::S64 => T::S64,
+        Ty::F32 => T::F32,
+        Ty::F64 => T::F64,
+        Ty::Char => T::Char,
+        Ty::String => T::String,
+        Ty::List(e) => T::List(boxed(e)),
+        Ty::Tuple(ts) => T::Tuple(ts.iter().map(native_type).collect()),
+        Ty::Record(r) => T::Record(
+            r.fields
+                .iter()
+                .map(|(n, t)| (n.clone(), native_type(t)))
+                .collect(),
+        ),
+        Ty::Variant(v) => T::Variant(
+            v.cases
+                .iter()
+                .map(|(n, t)| (n.clone(), t.as_ref().map(native_type)))
+                .collect(),
+        ),
+        Ty::Enum(e) => T::Enum(e.cases.clone()),
+        Ty::Flags(f) => T::Flags(f.flags.clone()),
+        Ty::Option(p) => T::Option(boxed(p)),
+        Ty::Result(ok, err) => T::Result(ok.as_deref().map(boxed), err.as_deref().map(boxed)),
     }
 }

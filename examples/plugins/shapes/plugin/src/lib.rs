@@ -14,117 +14,30 @@ static WIT: [u8; include_bytes!("../../shapes.wit").len()] = *include_bytes!("..
 
 use exports::plugin::shapes::geometry::{Guest, Labelled, Point, Shape, Style, Unit};
 
-struct Shapes;
+#[path = "../../geometry.rs"]
+mod geometry;
 
-/// The corners of a shape's box, if it has points.
-fn corners(s: &Shape) -> Vec<Point> {
-    match s {
-        Shape::Circle((c, r)) => vec![
-            Point {
-                x: c.x - r,
-                y: c.y - r,
-            },
-            Point {
-                x: c.x + r,
-                y: c.y + r,
-            },
-        ],
-        Shape::Polygon(points) => points.clone(),
-        Shape::Empty => Vec::new(),
-    }
-}
+struct Shapes;
 
 impl Guest for Shapes {
     fn area(s: Shape) -> f64 {
-        match s {
-            Shape::Circle((_, r)) => std::f64::consts::PI * r * r,
-            // The shoelace formula.
-            Shape::Polygon(p) => {
-                let n = p.len();
-                let twice: f64 = (0..n)
-                    .map(|i| p[i].x * p[(i + 1) % n].y - p[(i + 1) % n].x * p[i].y)
-                    .sum();
-                twice.abs() / 2.0
-            }
-            Shape::Empty => 0.0,
-        }
+        geometry::area(s)
     }
 
     fn describe(l: Labelled) -> String {
-        let kind = match &l.shape {
-            Shape::Circle((c, r)) => format!("circle at ({}, {}) of radius {r}", c.x, c.y),
-            Shape::Polygon(p) => format!("polygon of {} corners", p.len()),
-            Shape::Empty => "nothing".into(),
-        };
-        let mut style = Vec::new();
-        for (flag, name) in [
-            (Style::FILLED, "filled"),
-            (Style::DASHED, "dashed"),
-            (Style::BOLD, "bold"),
-        ] {
-            if l.style.contains(flag) {
-                style.push(name);
-            }
-        }
-        let unit = match l.unit {
-            Unit::Metres => "m",
-            Unit::Feet => "ft",
-        };
-        format!(
-            "[{}] {}: {kind}, {unit}, {}",
-            l.tag,
-            l.name,
-            if style.is_empty() {
-                "plain".to_string()
-            } else {
-                style.join("+")
-            }
-        )
+        geometry::describe(l)
     }
 
     fn bounds(shapes: Vec<Shape>) -> Option<(Point, Point)> {
-        let points: Vec<Point> = shapes.iter().flat_map(corners).collect();
-        let first = *points.first()?;
-        Some(points.iter().fold((first, first), |(lo, hi), p| {
-            (
-                Point {
-                    x: lo.x.min(p.x),
-                    y: lo.y.min(p.y),
-                },
-                Point {
-                    x: hi.x.max(p.x),
-                    y: hi.y.max(p.y),
-                },
-            )
-        }))
+        geometry::bounds(shapes)
     }
 
     fn convert(value: f32, from: Unit, to: Unit) -> Result<f32, String> {
-        if value < 0.0 {
-            return Err(format!("a length cannot be negative ({value})"));
-        }
-        const FEET_PER_METRE: f32 = 3.28084;
-        Ok(match (from, to) {
-            (Unit::Metres, Unit::Feet) => value * FEET_PER_METRE,
-            (Unit::Feet, Unit::Metres) => value / FEET_PER_METRE,
-            _ => value,
-        })
+        geometry::convert(value, from, to)
     }
 
     fn square(name: String, side: f64, style: Style) -> Labelled {
-        let corner = |x, y| Point { x, y };
-        Labelled {
-            tag: name.chars().next().unwrap_or('?'),
-            name,
-            shape: Shape::Polygon(vec![
-                corner(0.0, 0.0),
-                corner(side, 0.0),
-                corner(side, side),
-                corner(0.0, side),
-            ]),
-            style,
-            unit: Unit::Metres,
-        }
+        geometry::square(name, side, style)
     }
 }
 
