@@ -120,6 +120,24 @@ async fn an_import_called_from_inside_a_cabi_realloc_traps_the_caller() {
         reason.contains("called an import while allocating"),
         "{reason}"
     );
+    // The VM's own imports too: a quick one, and one that would wait.
+    for call in ["(drop (call $id))", "(call $sleep (i64.const 1000000))"] {
+        let host = format!(
+            r#"(module
+                (import "plugin:seams/api@1" "name" (func $f (param i32)))
+                (import "vm:host/process@1" "self-id" (func $id (result i64)))
+                (import "vm:host/process@1" "sleep" (func $sleep (param i64)))
+                (memory (export "memory") 1)
+                (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+                    {call} (i32.const 1024))
+                (func (export "_start") (call $f (i32.const 64))))"#
+        );
+        let reason = trap_of(&vm, &host).await;
+        assert!(
+            reason.contains("plugin:seams/api.name: the module's cabi_realloc failed: its cabi_realloc called an import while allocating"),
+            "{call}: {reason}"
+        );
+    }
     // And the plugin's own realloc, as it takes an argument.
     let vm = vm_with(seams(
         "(drop (call $w (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))) (i32.const 1024)",

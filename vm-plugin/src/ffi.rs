@@ -64,7 +64,7 @@ impl FfiStr {
 
 /// A value across versions 1 and 2 of the C ABI. `kind` says which: 0
 /// none, 1 bool, 2 u8, 3 u16, 4 u32, 5 u64, 6 s8, 7 s16, 8 s32, 9 s64 (in
-/// `bits`, zero- or sign-extended), 10 string, 11 list<u8> (in `ptr`/`len`).
+/// `bits`, zero- or sign-extended), 10 string, 11 `list<u8>` (in `ptr`/`len`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct FfiValue {

@@ -11,6 +11,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         drop_spec.module,
         "drop",
         move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = match state.handles.remove(h) {
                 Some(_) => Ok(()),

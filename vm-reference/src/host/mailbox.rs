@@ -23,6 +23,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               hlen: u32,
               ret: u32|
               -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = send_message(state, mem, target, tag, (ptr, len), (hptr, hlen));
             write_result(mem, send, ret, result)
@@ -65,6 +66,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "read",
         move |mut caller: Ctx<'_>, dst: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = match &mut state.current {
                 None => Err(state.fail(
@@ -95,6 +97,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "take-handle",
         move |mut caller: Ctx<'_>, index: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let taken = state
                 .current_resources
@@ -116,8 +119,9 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
 
-    linker.func_wrap(m, "fresh-tag", |caller: Ctx<'_>| -> u64 {
-        caller.data().node.fresh_ref()
+    linker.func_wrap(m, "fresh-tag", |caller: Ctx<'_>| -> wasmtime::Result<u64> {
+        super::not_in_realloc(&caller)?;
+        Ok(caller.data().node.fresh_ref())
     })?;
     Ok(())
 }
@@ -144,6 +148,7 @@ async fn receive_message(
     dst: Option<(u32, u32)>,
     ret: u32,
 ) -> wasmtime::Result<()> {
+    super::not_in_realloc(&caller)?;
     let (mem, state) = memory(&mut caller)?;
     let tags = match list_u64(state, mem, select.tags.0, select.tags.1) {
         Ok(t) => t,

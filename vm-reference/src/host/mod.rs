@@ -34,6 +34,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Resu
     Ok(())
 }
 
+/// Fails a host call made from inside a `cabi_realloc` the VM runs for a
+/// plugin call: the canonical ABI lets a realloc only allocate, so the
+/// caller ends, the reason saying so. Every host function checks it first.
+pub(crate) fn not_in_realloc(caller: &Ctx<'_>) -> wasmtime::Result<()> {
+    if caller.data().allocating {
+        return Err(crate::plugin::import_in_realloc());
+    }
+    Ok(())
+}
+
 /// The manifest entry of a function this VM implements. Panics on a name
 /// the ABI lacks: that is a VM bug, caught by the linker test.
 pub(crate) fn spec(interface: &str, name: &str) -> &'static FunctionSpec {

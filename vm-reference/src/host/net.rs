@@ -316,6 +316,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "resolve",
         move |mut caller: Ctx<'_>, (ptr, len, dst, dst_len, ret): (u32, u32, u32, u32, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let host = match string(state, mem, ptr, len) {
                     Ok(h) => h,
@@ -343,6 +344,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "bind",
         move |mut caller: Ctx<'_>, (ptr, len, ret): (u32, u32, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let text = match string(state, mem, ptr, len) {
                     Ok(t) => t,
@@ -370,6 +372,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "accept",
         move |mut caller: Ctx<'_>, (h, has_t, t, ret): (u32, u32, u64, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let accepted = accept_connection(&mut caller, h, deadline(has_t, t)).await;
                 let (mem, _) = memory(&mut caller)?;
                 write_result(mem, accept, ret, accepted.map(|(handle, _)| handle))
@@ -383,6 +386,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "accept-from",
         move |mut caller: Ctx<'_>, (h, has_t, t, dst, len, ret): (u32, u32, u64, u32, u32, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let checked = if len < ADDRESS_BUFFER {
                     Err(state.fail(
@@ -423,6 +427,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "connect",
         move |mut caller: Ctx<'_>, (ptr, len, has_t, t, ret): (u32, u32, u32, u64, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let text = match string(state, mem, ptr, len) {
                     Ok(t) => t,
@@ -459,6 +464,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             move |mut caller: Ctx<'_>,
                   (h, dst, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
                 Box::new(async move {
+                    super::not_in_realloc(&caller)?;
                     let (mem, state) = memory(&mut caller)?;
                     // Check the destination before reading, so no bytes are lost.
                     if let Err(code) = bytes_mut(mem, dst, len) {
@@ -516,6 +522,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "write",
         move |mut caller: Ctx<'_>, (h, ptr, len, has_t, t, ret): (u32, u32, u32, u32, u64, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 if let Err(code) = bytes(mem, ptr, len) {
                     let code = state.fail(
@@ -552,6 +559,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "try-write",
         move |mut caller: Ctx<'_>, h: u32, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = write_now(state, mem, h, ptr, len);
             write_result(mem, try_write, ret, result)
@@ -563,6 +571,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "flush",
         move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             // TCP sends as it writes; flushing only checks the handle.
             let result = check(state, h, "writable (a stream or write half)", writable);
@@ -575,6 +584,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "shutdown",
         move |mut caller: Ctx<'_>, h: u32, how: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = shut(state, h, how);
             write_result(mem, shutdown, ret, result)
@@ -592,6 +602,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                   len: u32,
                   ret: u32|
                   -> wasmtime::Result<()> {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let result = match socket_address(state.handles.get(h), peer) {
                     Some(Ok(a)) => address_text(mem, dst, len, &a.to_string())
@@ -612,6 +623,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "split",
         move |mut caller: Ctx<'_>, h: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = take(state, h, "a TCP stream", |r| {
                 matches!(r, Resource::TcpStream(..))
@@ -626,6 +638,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "set-timeout",
         move |mut caller: Ctx<'_>, h: u32, direction: u32, nanos: u64, ret: u32| {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = socket_timeout(state, h, direction).map(|(t, direction)| {
                 let slot = match direction {
@@ -643,6 +656,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "timeout",
         move |mut caller: Ctx<'_>, h: u32, direction: u32, ret: u32| {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = socket_timeout(state, h, direction).map(|(t, direction)| {
                 let slot = match direction {
@@ -660,6 +674,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "set-nodelay",
         move |mut caller: Ctx<'_>, h: u32, enabled: u32, ret: u32| {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = with_stream_socket(state, h, |s| s.set_tcp_nodelay(enabled != 0));
             write_result(mem, set_nodelay, ret, result)
@@ -671,6 +686,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "nodelay",
         move |mut caller: Ctx<'_>, h: u32, ret: u32| {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = with_stream_socket(state, h, |s| s.tcp_nodelay());
             write_result(mem, nodelay, ret, result)
@@ -682,6 +698,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "reunite",
         move |mut caller: Ctx<'_>, rh: u32, wh: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = rejoin(state, rh, wh);
             write_result(mem, reunite, ret, result)

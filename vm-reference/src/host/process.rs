@@ -14,7 +14,10 @@ use wasmtime::Linker;
 
 pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     let m = spec("process", "self-id").module;
-    linker.func_wrap(m, "self-id", |caller: Ctx<'_>| -> u64 { caller.data().id })?;
+    linker.func_wrap(m, "self-id", |caller: Ctx<'_>| -> wasmtime::Result<u64> {
+        super::not_in_realloc(&caller)?;
+        Ok(caller.data().id)
+    })?;
 
     let spawn = spec("process", "spawn");
     linker.func_wrap(
@@ -32,6 +35,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               options: u32,
               ret: u32|
               -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = spawn_process(
                 state,
@@ -53,6 +57,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "load-module",
         move |mut caller: Ctx<'_>, (ptr, len, ret): (u32, u32, u32)| {
             Box::new(async move {
+                super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
                 let bytes = match bytes(mem, ptr, len) {
                     Ok(b) => b.to_vec(),
@@ -95,6 +100,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "link",
         move |mut caller: Ctx<'_>, target: u64, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = match state.node.link(state.id, target) {
                 Ok(()) => Ok(()),
@@ -115,20 +121,27 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             write_result(mem, link, ret, result)
         },
     )?;
-    linker.func_wrap(m, "unlink", |mut caller: Ctx<'_>, target: u64| {
-        let state = caller.data_mut();
-        state.node.unlink(state.id, target);
-        // An exit from the link that was already turned into a message is
-        // removed too: after unlink, nothing from the link arrives. (Exits
-        // sent with send-exit are not the link's.)
-        state.mailbox.purge(&state.entry.inbox, |msg| {
-            msg.kind == MessageKind::Exit && msg.sender == target && msg.tag == EXIT_FROM_LINK
-        });
-    })?;
+    linker.func_wrap(
+        m,
+        "unlink",
+        |mut caller: Ctx<'_>, target: u64| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            let state = caller.data_mut();
+            state.node.unlink(state.id, target);
+            // An exit from the link that was already turned into a message is
+            // removed too: after unlink, nothing from the link arrives. (Exits
+            // sent with send-exit are not the link's.)
+            state.mailbox.purge(&state.entry.inbox, |msg| {
+                msg.kind == MessageKind::Exit && msg.sender == target && msg.tag == EXIT_FROM_LINK
+            });
+            Ok(())
+        },
+    )?;
     linker.func_wrap(
         m,
         "monitor",
         |mut caller: Ctx<'_>, target: u64| -> wasmtime::Result<u64> {
+            super::not_in_realloc(&caller)?;
             let state = caller.data_mut();
             // Charged to this process until its down is received or it is
             // removed. No error channel in this signature: past the limit,
@@ -152,22 +165,35 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Ok(reference)
         },
     )?;
-    linker.func_wrap(m, "demonitor", |mut caller: Ctx<'_>, reference: u64| {
-        let state = caller.data_mut();
-        if let Some(monitor) = state.monitors.remove(&reference) {
-            state.node.demonitor(monitor.target, reference);
-            state.mailbox.purge(&state.entry.inbox, |msg| {
-                msg.kind == MessageKind::Down && msg.tag == reference
-            });
-        }
-    })?;
-    linker.func_wrap(m, "kill", |caller: Ctx<'_>, target: u64| {
-        caller.data().node.kill(target);
-    })?;
+    linker.func_wrap(
+        m,
+        "demonitor",
+        |mut caller: Ctx<'_>, reference: u64| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            let state = caller.data_mut();
+            if let Some(monitor) = state.monitors.remove(&reference) {
+                state.node.demonitor(monitor.target, reference);
+                state.mailbox.purge(&state.entry.inbox, |msg| {
+                    msg.kind == MessageKind::Down && msg.tag == reference
+                });
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "kill",
+        |caller: Ctx<'_>, target: u64| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            caller.data().node.kill(target);
+            Ok(())
+        },
+    )?;
     linker.func_wrap(
         m,
         "send-exit",
         |mut caller: Ctx<'_>, target: u64, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let reason = match bytes(mem, ptr, len) {
                 Ok([]) => ExitReason::Normal,
@@ -186,13 +212,19 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Ok(())
         },
     )?;
-    linker.func_wrap(m, "trap-exits", |caller: Ctx<'_>, enabled: u32| -> u32 {
-        caller.data().entry.set_trap_exits(enabled != 0) as u32
-    })?;
+    linker.func_wrap(
+        m,
+        "trap-exits",
+        |caller: Ctx<'_>, enabled: u32| -> wasmtime::Result<u32> {
+            super::not_in_realloc(&caller)?;
+            Ok(caller.data().entry.set_trap_exits(enabled != 0) as u32)
+        },
+    )?;
     linker.func_wrap(
         m,
         "exit",
         |mut caller: Ctx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, _) = memory(&mut caller)?;
             let reason = match bytes(mem, ptr, len) {
                 Ok([]) => ExitReason::Normal,
@@ -220,6 +252,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
          hptr: u32,
          hlen: u32|
          -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let Ok(name) = text(state, mem, eptr, elen) else {
                 wasmtime::bail!("process.hibernate: {}", state.last_error);
@@ -268,11 +301,13 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Err(wasmtime::Error::new(HibernateRequest))
         },
     )?;
-    linker.func_wrap_async(m, "sleep", |_caller: Ctx<'_>, (nanos,): (u64,)| {
+    linker.func_wrap_async(m, "sleep", |caller: Ctx<'_>, (nanos,): (u64,)| {
         Box::new(async move {
+            super::not_in_realloc(&caller)?;
             // Kills and exit signals still arrive: the process task watches
             // its control channel while this future is pending.
             tokio::time::sleep(Duration::from_nanos(nanos)).await;
+            Ok(())
         })
     })?;
     Ok(())

@@ -17,6 +17,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               target: u64,
               ret: u32|
               -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = string(state, mem, ptr, len).and_then(|name| {
                 let payer = state.entry.budget().clone();
@@ -52,6 +53,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         lookup.module,
         "lookup",
         move |mut caller: Ctx<'_>, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = string(state, mem, ptr, len).and_then(|name| {
                 state.node.lookup(&name).ok_or_else(|| {
@@ -69,6 +71,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         unregister.module,
         "unregister",
         move |mut caller: Ctx<'_>, ptr: u32, len: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let result = string(state, mem, ptr, len).and_then(|name| {
                 if state.node.unregister(&name) {

@@ -18,6 +18,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
          len: u32,
          nanos: u64|
          -> wasmtime::Result<u64> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let Ok(data) = bytes(mem, ptr, len) else {
                 // No error channel in this signature: a bad buffer traps the caller.
@@ -56,6 +57,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
               nanos: u64,
               ret: u32|
               -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let handles = list_u32(state, mem, hptr, hlen);
             let result =
@@ -81,8 +83,13 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             write_result(mem, with_handles, ret, result)
         },
     )?;
-    linker.func_wrap(m, "cancel", |caller: Ctx<'_>, timer: u64| -> u32 {
-        caller.data().node.cancel_timer(timer) as u32
-    })?;
+    linker.func_wrap(
+        m,
+        "cancel",
+        |caller: Ctx<'_>, timer: u64| -> wasmtime::Result<u32> {
+            super::not_in_realloc(&caller)?;
+            Ok(caller.data().node.cancel_timer(timer) as u32)
+        },
+    )?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use wasmtime::Linker;
 pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     let m = spec("version", "abi-version").module;
     linker.func_wrap(m, "abi-version", |mut caller: Ctx<'_>, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
         let (mem, _) = memory(&mut caller)?;
         let Ok(out) = bytes_mut(mem, ret, 12).and_then(|o| if ret.is_multiple_of(4) { Ok(o) } else { Err(vm_abi::ErrorCode::OutOfBounds) }) else {
             wasmtime::bail!("version.abi-version: return pointer {ret} is not a 4-byte aligned address in memory");
@@ -22,6 +23,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         m,
         "last-error",
         |mut caller: Ctx<'_>, dst: u32, len: u32| -> wasmtime::Result<u32> {
+            super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let text = state.last_error.as_bytes();
             let n = text.len().min(len as usize);

@@ -254,6 +254,12 @@ fn reason(e: &wasmtime::Error) -> String {
 #[derive(Debug)]
 struct ImportInRealloc;
 
+/// The error a `vm:host` import returns when called from inside a
+/// `cabi_realloc` that allocates for a plugin call.
+pub(crate) fn import_in_realloc() -> wasmtime::Error {
+    wasmtime::Error::new(ImportInRealloc)
+}
+
 impl fmt::Display for ImportInRealloc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("its cabi_realloc called an import while allocating for a plugin call, which the canonical ABI forbids (a realloc may only allocate)")
