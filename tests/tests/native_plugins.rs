@@ -319,6 +319,12 @@ fn shared_libraries_that_cannot_work_are_refused_naming_the_file_and_the_fix() {
         ) && text.contains("rebuild it"),
         "{text}"
     );
+    let text = refused("libhash-record.so");
+    assert!(
+        text.contains("declares `digest.fail` as `func() -> record { a: u32, b: u32 }`, which a library of native plugin ABI 2 cannot carry")
+            && text.contains("ABI 3 carries the whole of WIT"),
+        "{text}"
+    );
     let text = refused("libhash-undeclared.so");
     assert!(
         text.contains("implements `digest.sha9`, which its WIT does not declare"),

@@ -12,7 +12,7 @@ use crate::plugin::{native_type, PluginError};
 use std::ffi::c_void;
 use std::path::Path;
 use std::sync::Arc;
-use vm_abi::plugin::{Package, Returns};
+use vm_abi::plugin::{Package, Ty};
 use vm_plugin::ffi::{
     from_ffi, from_ffi3, to_ffi, to_ffi3, FfiArena, FfiPlugin, FfiReturn, FfiStr, FfiValue,
     FfiValue3,
@@ -268,7 +268,7 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
                 "name each function INTERFACE.FUNCTION as the WIT does",
             ));
         };
-        if matches!(call, Call::V2(_)) && !declared.in_subset {
+        if matches!(call, Call::V2(_)) && !in_v2(declared) {
             return Err(fail(
                 format!(
                     "declares `{path}` as `{}`, which a library of native plugin ABI {version} cannot carry",
@@ -277,7 +277,7 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
                 "rebuild it against this VM's vm-plugin crate (ABI 3 carries the whole of WIT)",
             ));
         }
-        let returns = declared.returns;
+        let returns = Returns::of(declared.result_type.as_ref());
         let library = library.clone();
         functions.push(Function {
             name: path.clone(),
@@ -316,6 +316,54 @@ pub(crate) fn load(path: &Path) -> Result<(String, Plugin), PluginError> {
     // The VM checks the functions against the WIT, as for any native plugin.
     let plugin = Plugin::from_functions(wit, new_state, functions).with_state_size(Box::new(size));
     Ok((name, plugin))
+}
+
+/// Whether versions 1 and 2 of the C ABI can carry a function: its
+/// parameters `bool`, integers, `string` or `list<u8>`, its result none, one
+/// of those, or an `option` or `result` of them.
+fn in_v2(f: &vm_abi::plugin::Function) -> bool {
+    let plain = |t: &Ty| match t {
+        Ty::Bool
+        | Ty::U8
+        | Ty::U16
+        | Ty::U32
+        | Ty::U64
+        | Ty::S8
+        | Ty::S16
+        | Ty::S32
+        | Ty::S64
+        | Ty::String => true,
+        Ty::List(e) => **e == Ty::U8,
+        _ => false,
+    };
+    f.param_types.iter().all(|(_, t)| plain(t))
+        && match &f.result_type {
+            None => true,
+            Some(Ty::Option(t)) => plain(t),
+            Some(Ty::Result(ok, err)) => ok.iter().chain(err).all(|t| plain(t)),
+            Some(t) => plain(t),
+        }
+}
+
+/// How versions 1 and 2 of the C ABI return a function's result: a case
+/// (an option's or result's) and a payload.
+#[derive(Clone, Copy)]
+enum Returns {
+    Nothing,
+    One,
+    Option,
+    Result,
+}
+
+impl Returns {
+    fn of(result: Option<&Ty>) -> Returns {
+        match result {
+            None => Returns::Nothing,
+            Some(Ty::Option(_)) => Returns::Option,
+            Some(Ty::Result(..)) => Returns::Result,
+            Some(_) => Returns::One,
+        }
+    }
 }
 
 /// One call through the C ABI.
@@ -412,16 +460,16 @@ fn call_v2(
     let case = |case: u32, v: Option<Value>| Some(Value::Case(case, v.map(Box::new)));
     Ok(match (returns, out.case) {
         (Returns::Nothing, 0) => None,
-        (Returns::One(_), 0) => match value {
+        (Returns::One, 0) => match value {
             Some(v) => Some(v),
             None => return wrong(),
         },
-        (Returns::Option(_), 0) => case(0, None),
-        (Returns::Option(_), 1) => match value {
+        (Returns::Option, 0) => case(0, None),
+        (Returns::Option, 1) => match value {
             Some(v) => case(1, Some(v)),
             None => return wrong(),
         },
-        (Returns::Result(..), c @ (0 | 1)) => case(c, value),
+        (Returns::Result, c @ (0 | 1)) => case(c, value),
         _ => return wrong(),
     })
 }

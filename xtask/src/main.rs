@@ -383,6 +383,7 @@ fn build_native_plugins(root: &Path) -> Result<()> {
         ("libhash-null-result.so", Some("-DNULL_RESULT")),
         ("libhash-v1.so", Some("-DABI_V1")),
         ("libhash-huge.so", Some("-DHUGE_SIZE")),
+        ("libhash-record.so", Some("-DRECORD_WIT")),
     ] {
         let target = out.join(name);
         if up_to_date(&target, &[&source, &header]) {

@@ -1,21 +1,14 @@
 //! Plugins as the generators and the VM see them: a WIT package
-//! `plugin:NAME@MAJOR.MINOR.PATCH` read with `wit-parser`, checked against
-//! the subset of types a plugin function may use, and reduced to plain data,
-//! including how the VM copies each argument and result between a guest's
-//! memory and the plugin's.
+//! `plugin:NAME@MAJOR.MINOR.PATCH` read with `wit-parser` and reduced to
+//! plain data: each function's WIT types ([`Ty`]), its core signatures as a
+//! guest imports it and a plugin exports it, and the version that added it.
 //!
-//! The lowering is the canonical ABI's, for this subset (see `abi/README.md`,
-//! "Plugins"):
-//!
-//! - parameters: `bool`, `u8`–`u64`, `s8`–`s64`, `string`, `list<u8>`;
-//! - results: none, one of those, `option<T>` or `result<T, E>` of them (a
-//!   missing `T` or `E` allowed).
-//!
-//! A `string` or `list<u8>` is a pointer and a length. A result that does
-//! not flatten to one core value is written through a return pointer (the
-//! guest's import) or returned as a pointer to it (the plugin's export); its
-//! strings and lists live in memory allocated by the receiver's
-//! `cabi_realloc`.
+//! The lowering is the canonical ABI's, for the whole of WIT (see
+//! `abi/README.md`, "Plugins"); resources, futures and streams are refused.
+//! A result that does not flatten to one core value is written through a
+//! return pointer (the guest's import) or returned as a pointer to it (the
+//! plugin's export); its strings and lists live in memory allocated by the
+//! receiver's `cabi_realloc`.
 
 mod ty;
 
@@ -29,7 +22,7 @@ use crate::CoreType;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use wit_parser::abi::{AbiVariant, WasmType};
-use wit_parser::{Docs, Resolve, SizeAlign, Stability, Type, TypeDefKind};
+use wit_parser::{Docs, Resolve, Stability};
 
 /// The namespace every plugin package has (`plugin:kv`).
 pub const NAMESPACE: &str = "plugin";
@@ -60,99 +53,6 @@ pub struct Interface {
     pub functions: Vec<Function>,
 }
 
-/// A value a parameter or result carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value {
-    /// A scalar.
-    Scalar(Scalar),
-    /// `string` (UTF-8).
-    String,
-    /// `list<u8>`.
-    Bytes,
-}
-
-impl Value {
-    /// Its WIT type (`string`, `list<u8>`, `u32`).
-    pub fn wit(self) -> &'static str {
-        match self {
-            Value::Scalar(s) => s.wit(),
-            Value::String => "string",
-            Value::Bytes => "list<u8>",
-        }
-    }
-}
-
-/// The scalars a plugin function may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scalar {
-    /// `bool`
-    Bool,
-    /// `u8`
-    U8,
-    /// `u16`
-    U16,
-    /// `u32`
-    U32,
-    /// `u64`
-    U64,
-    /// `s8`
-    S8,
-    /// `s16`
-    S16,
-    /// `s32`
-    S32,
-    /// `s64`
-    S64,
-}
-
-impl Scalar {
-    /// Its WIT name.
-    pub fn wit(self) -> &'static str {
-        match self {
-            Scalar::Bool => "bool",
-            Scalar::U8 => "u8",
-            Scalar::U16 => "u16",
-            Scalar::U32 => "u32",
-            Scalar::U64 => "u64",
-            Scalar::S8 => "s8",
-            Scalar::S16 => "s16",
-            Scalar::S32 => "s32",
-            Scalar::S64 => "s64",
-        }
-    }
-
-    /// Bytes it takes in memory (also its alignment).
-    pub fn size(self) -> u32 {
-        match self {
-            Scalar::Bool | Scalar::U8 | Scalar::S8 => 1,
-            Scalar::U16 | Scalar::S16 => 2,
-            Scalar::U32 | Scalar::S32 => 4,
-            Scalar::U64 | Scalar::S64 => 8,
-        }
-    }
-
-    /// The core type it lowers to as a flat value.
-    pub fn core(self) -> CoreType {
-        match self {
-            Scalar::U64 | Scalar::S64 => CoreType::I64,
-            _ => CoreType::I32,
-        }
-    }
-}
-
-/// A function's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Returns {
-    /// Nothing.
-    Nothing,
-    /// One value.
-    One(Value),
-    /// `option<T>`.
-    Option(Value),
-    /// `result<T, E>`; `None` for `_`.
-    Result(Option<Value>, Option<Value>),
-}
-
 /// One function of a plugin.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -170,63 +70,16 @@ pub struct Function {
     pub flat_params: usize,
     /// How many core values the result flattens to.
     pub flat_result: usize,
-    /// Whether its types are within the subset `vm bindgen`'s plugin
-    /// bindings cover (`bool`, integers, `string`, `list<u8>`, and
-    /// `option`/`result` of them as the result): only then do
-    /// [`Function::params`], [`Function::returns`] and [`Function::layout`]
-    /// describe it.
-    pub in_subset: bool,
-    /// Parameters, in the subset: WIT name and value.
-    pub params: Vec<(String, Value)>,
-    /// The result, in the subset.
-    pub returns: Returns,
     /// The guest's import signature: parameters (a trailing return pointer
-    /// when the result is [`ResultLayout::Area`]).
+    /// when the result travels in memory).
     pub import_params: Vec<CoreType>,
     /// The guest's import results (none, or one flat value).
     pub import_results: Vec<CoreType>,
     /// The plugin's export signature: parameters.
     pub export_params: Vec<CoreType>,
-    /// The plugin's export results (a pointer to the result area, when the
-    /// result is [`ResultLayout::Area`]).
+    /// The plugin's export results (a pointer to the result, when it
+    /// travels in memory).
     pub export_results: Vec<CoreType>,
-    /// How the result travels, in the subset.
-    pub layout: ResultLayout,
-}
-
-/// How a result travels from the plugin to the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResultLayout {
-    /// No result.
-    Nothing,
-    /// One core value, returned directly; the VM normalises it as the
-    /// canonical ABI lifts the scalar (a `bool` is 0 or 1, a `u8` masked).
-    Flat(Scalar),
-    /// Bytes in memory: written by the plugin, returned as a pointer; copied
-    /// by the VM to the guest's return pointer.
-    Area {
-        /// Size in bytes.
-        size: u32,
-        /// Alignment in bytes.
-        align: u32,
-        /// A discriminant byte at offset 0 (for `option` and `result`): the
-        /// largest valid value.
-        discriminant: Option<u8>,
-        /// The strings and lists in the area.
-        buffers: Vec<Buffer>,
-    },
-}
-
-/// A string or list inside a result area: a pointer at `offset`, its length
-/// 4 bytes later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Buffer {
-    /// Where its pointer is.
-    pub offset: u32,
-    /// Present only when the discriminant has this value.
-    pub when: Option<u8>,
-    /// A `string`, whose bytes must be UTF-8.
-    pub utf8: bool,
 }
 
 impl Function {
@@ -249,7 +102,7 @@ impl Function {
 
     /// How many values it returns in the component model (0 or 1).
     pub fn returns_count(&self) -> usize {
-        usize::from(self.returns != Returns::Nothing)
+        usize::from(self.result_type.is_some())
     }
 
     /// Whether calling it needs the guest's `cabi_realloc` (its result holds
@@ -279,9 +132,9 @@ impl Function {
     }
 
     /// Whether the guest's import takes a return pointer (its last
-    /// parameter) to which the result is written, rather than returning it.
-    /// A `result` without payloads has an area in [`Function::layout`] yet
-    /// flattens to one `i32`, its discriminant, which the import returns.
+    /// parameter) to which the result is written, rather than returning it
+    /// (a `result` without payloads flattens to one `i32`, its
+    /// discriminant, which the import returns).
     pub fn has_return_pointer(&self) -> bool {
         self.result_in_memory()
     }
@@ -392,8 +245,6 @@ impl Package {
         {
             bail!("plugin name `{name}`: use lower-case letters, digits and `-`");
         }
-        let mut sizes = SizeAlign::default();
-        sizes.fill(resolve);
         let mut interfaces = Vec::new();
         let mut names: Vec<&String> = package.interfaces.keys().collect();
         names.sort();
@@ -406,7 +257,7 @@ impl Package {
             let mut functions = Vec::new();
             for func in iface.functions.values() {
                 functions.push(
-                    function(resolve, &sizes, func, version)
+                    function(resolve, func, version)
                         .with_context(|| format!("in {full}/{iname}.{}", func.name))?,
                 );
             }
@@ -543,83 +394,8 @@ impl std::fmt::Display for Series {
     }
 }
 
-/// Where the payload of an `option` or `result` lies in its area: after
-/// the discriminant byte, aligned for the largest case (0 for other results).
-pub fn payload_offset(returns: &Returns) -> u32 {
-    let align = |v: &Option<Value>| match v {
-        None => 1,
-        Some(Value::Scalar(s)) => s.size(),
-        Some(Value::String | Value::Bytes) => 4,
-    };
-    match returns {
-        Returns::Option(v) => align(&Some(*v)),
-        Returns::Result(ok, err) => align(ok).max(align(err)),
-        Returns::Nothing | Returns::One(_) => 0,
-    }
-}
-
 fn docs(d: &Docs) -> String {
     d.contents.clone().unwrap_or_default().trim().to_string()
-}
-
-fn value(resolve: &Resolve, ty: &Type) -> Result<Value> {
-    Ok(match ty {
-        Type::Bool => Value::Scalar(Scalar::Bool),
-        Type::U8 => Value::Scalar(Scalar::U8),
-        Type::U16 => Value::Scalar(Scalar::U16),
-        Type::U32 => Value::Scalar(Scalar::U32),
-        Type::U64 => Value::Scalar(Scalar::U64),
-        Type::S8 => Value::Scalar(Scalar::S8),
-        Type::S16 => Value::Scalar(Scalar::S16),
-        Type::S32 => Value::Scalar(Scalar::S32),
-        Type::S64 => Value::Scalar(Scalar::S64),
-        Type::String => Value::String,
-        Type::Id(id) => match &resolve.types[*id].kind {
-            TypeDefKind::List(Type::U8) => Value::Bytes,
-            TypeDefKind::Type(inner) => value(resolve, inner)?,
-            other => bail!(
-                "{} is outside the plugin subset (bool, integers, string, list<u8>)",
-                describe(other)
-            ),
-        },
-        other => bail!(
-            "{} is outside the plugin subset (bool, integers, string, list<u8>)",
-            format!("{other:?}").to_lowercase()
-        ),
-    })
-}
-
-fn describe(kind: &TypeDefKind) -> String {
-    match kind {
-        TypeDefKind::List(_) => "a list of other than u8".into(),
-        TypeDefKind::Record(_) => "a record".into(),
-        TypeDefKind::Variant(_) => "a variant".into(),
-        TypeDefKind::Enum(_) => "an enum".into(),
-        TypeDefKind::Flags(_) => "a flags type".into(),
-        TypeDefKind::Tuple(_) => "a tuple".into(),
-        TypeDefKind::Option(_) => "a nested option".into(),
-        TypeDefKind::Result(_) => "a nested result".into(),
-        TypeDefKind::Resource | TypeDefKind::Handle(_) => "a resource".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn returns(resolve: &Resolve, ty: Option<&Type>) -> Result<Returns> {
-    let Some(ty) = ty else {
-        return Ok(Returns::Nothing);
-    };
-    if let Type::Id(id) = ty {
-        match &resolve.types[*id].kind {
-            TypeDefKind::Option(inner) => return Ok(Returns::Option(value(resolve, inner)?)),
-            TypeDefKind::Result(r) => {
-                let ok = r.ok.as_ref().map(|t| value(resolve, t)).transpose()?;
-                let err = r.err.as_ref().map(|t| value(resolve, t)).transpose()?;
-                return Ok(Returns::Result(ok, err));
-            }
-            _ => {}
-        }
-    }
-    Ok(Returns::One(value(resolve, ty)?))
 }
 
 fn core(ts: &[WasmType]) -> Result<Vec<CoreType>> {
@@ -635,7 +411,6 @@ fn core(ts: &[WasmType]) -> Result<Vec<CoreType>> {
 
 fn function(
     resolve: &Resolve,
-    sizes: &SizeAlign,
     func: &wit_parser::Function,
     version: (u32, u32, u32),
 ) -> Result<Function> {
@@ -682,68 +457,6 @@ fn function(
         };
     let (import_params, import_results) = core_sig(&import)?;
     let (export_params, export_results) = core_sig(&export)?;
-    // The subset's view, for vm bindgen's emitters.
-    let subset = func
-        .params
-        .iter()
-        .map(|p| value(resolve, &p.ty).map(|v| (p.name.clone(), v)))
-        .collect::<Result<Vec<_>>>()
-        .and_then(|params| Ok((params, returns(resolve, func.result.as_ref())?)))
-        .ok()
-        .filter(|_| !import.indirect_params);
-    let in_subset = subset.is_some();
-    let (params, returns) = subset.unwrap_or((Vec::new(), Returns::Nothing));
-    let layout = match (&returns, func.result.as_ref()) {
-        _ if !in_subset => ResultLayout::Nothing,
-        (Returns::Nothing, _) => ResultLayout::Nothing,
-        (Returns::One(Value::Scalar(s)), _) => ResultLayout::Flat(*s),
-        (_, Some(ty)) => {
-            let size = sizes.size(ty).size_wasm32() as u32;
-            let align = sizes.align(ty).align_wasm32() as u32;
-            let payload = |cases: [Option<&Type>; 2]| {
-                sizes
-                    .payload_offset(wit_parser::Int::U8, cases)
-                    .size_wasm32() as u32
-            };
-            let buffer = |v: &Option<Value>, offset: u32, when: Option<u8>| match v {
-                Some(Value::String) => Some(Buffer {
-                    offset,
-                    when,
-                    utf8: true,
-                }),
-                Some(Value::Bytes) => Some(Buffer {
-                    offset,
-                    when,
-                    utf8: false,
-                }),
-                _ => None,
-            };
-            let (discriminant, buffers) = match (&returns, resolve_kind(resolve, ty)) {
-                (Returns::One(v), _) => (None, buffer(&Some(*v), 0, None).into_iter().collect()),
-                (Returns::Option(v), Some(TypeDefKind::Option(inner))) => {
-                    let at = payload([None, Some(inner)]);
-                    (
-                        Some(1),
-                        buffer(&Some(*v), at, Some(1)).into_iter().collect(),
-                    )
-                }
-                (Returns::Result(ok, err), Some(TypeDefKind::Result(r))) => {
-                    let at = payload([r.ok.as_ref(), r.err.as_ref()]);
-                    let mut b: Vec<Buffer> = buffer(ok, at, Some(0)).into_iter().collect();
-                    b.extend(buffer(err, at, Some(1)));
-                    (Some(1), b)
-                }
-                _ => unreachable!("returns() read these shapes"),
-            };
-            ResultLayout::Area {
-                size,
-                align,
-                discriminant,
-                buffers,
-            }
-        }
-        (_, None) => unreachable!("a result that is not Nothing has a type"),
-    };
     Ok(Function {
         name: func.name.clone(),
         docs: docs(&func.docs),
@@ -752,22 +465,11 @@ fn function(
         flat_result: result_type.as_ref().map_or(0, |t| t.flat().len()),
         param_types,
         result_type,
-        in_subset,
-        params,
-        returns,
         import_params,
         import_results,
         export_params,
         export_results,
-        layout,
     })
-}
-
-fn resolve_kind<'a>(resolve: &'a Resolve, ty: &Type) -> Option<&'a TypeDefKind> {
-    match ty {
-        Type::Id(id) => Some(&resolve.types[*id].kind),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -792,35 +494,22 @@ interface store {
 "#;
 
     #[test]
-    fn reads_a_plugin_package_and_its_layouts() {
+    fn reads_a_plugin_package_and_its_signatures() {
         let p = Package::parse("kv.wit", KV).unwrap();
         assert_eq!((p.name.as_str(), p.version), ("kv", (1, 2, 0)));
         let store = p.interface("plugin:kv/store@1").unwrap();
         let f = |n: &str| store.functions.iter().find(|f| f.name == n).unwrap();
         use CoreType::I32;
         assert_eq!(f("set").import_params, vec![I32; 4]);
-        assert_eq!(f("set").layout, ResultLayout::Nothing);
+        assert!(f("set").result_type.is_none() && f("set").import_results.is_empty());
+        // option<list<u8>>: through a return pointer, 12 bytes.
         assert_eq!(f("get").import_params, vec![I32; 3]);
         assert_eq!(f("get").export_results, vec![I32]);
-        assert_eq!(
-            f("get").layout,
-            ResultLayout::Area {
-                size: 12,
-                align: 4,
-                discriminant: Some(1),
-                buffers: vec![Buffer {
-                    offset: 4,
-                    when: Some(1),
-                    utf8: false
-                }]
-            }
-        );
-        assert_eq!(f("count").layout, ResultLayout::Flat(Scalar::U32));
+        assert!(f("get").has_return_pointer());
+        assert_eq!(f("get").result_type.as_ref().map(Ty::size), Some(12));
+        assert_eq!(f("count").import_results, vec![I32]);
+        assert!(!f("count").has_return_pointer());
         assert_eq!(f("count").since, (1, 1, 0));
-        let ResultLayout::Area { buffers, .. } = &f("rename").layout else {
-            panic!()
-        };
-        assert_eq!(buffers.len(), 2);
         assert!(f("name").needs_guest_realloc());
         assert!(!f("count").needs_plugin_realloc());
         assert_eq!(p.marker(), "plugin:kv@1.2.0");
@@ -873,7 +562,7 @@ interface store {
     }
 
     #[test]
-    fn refuses_what_the_subset_does_not_cover() {
+    fn refuses_what_a_plugin_cannot_take() {
         let bad = |body: &str| {
             let text = format!("package plugin:x@1.0.0;\ninterface i {{\n{body}\n}}\n");
             format!("{:#}", Package::parse("x.wit", &text).unwrap_err())
@@ -893,7 +582,6 @@ interface store {
         )
         .unwrap();
         let f = &whole.interfaces[0].functions[0];
-        assert!(!f.in_subset);
         assert_eq!(
             f.wit_type(),
             "func(record { x: f32 }) -> option<option<u8>>"

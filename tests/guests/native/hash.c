@@ -5,8 +5,9 @@
  * symbol at all); -DUNRESOLVED (calling a function nothing defines);
  * -DNULL_WIT (its WIT a null pointer with a length); -DNULL_RESULT (`hex`
  * returning a null pointer with a length); -DHUGE_SIZE (a state that says
- * it holds a tebibyte, which the VM must charge). And -DABI_V1: a table of the C
- * ABI's first version (without `size`), which the VM still loads. */
+ * it holds a tebibyte, which the VM must charge); -DRECORD_WIT (a WIT whose
+ * `fail` returns a record, which ABI 2 cannot carry). And -DABI_V1: a table
+ * of the C ABI's first version (without `size`), which the VM still loads. */
 #include <vm_native_plugin.h>
 
 #include <stdlib.h>
@@ -16,7 +17,12 @@ static const char WIT[] =
     "interface digest {\n"
     "    @since(version = 1.0.0) fnv1a: func(data: list<u8>) -> u64;\n"
     "    @since(version = 1.0.0) hex: func(data: list<u8>) -> string;\n"
+#ifdef RECORD_WIT
+    "    record pair { a: u32, b: u32 }\n"
+    "    @since(version = 1.0.0) fail: func() -> pair;\n"
+#else
     "    @since(version = 1.0.0) fail: func() -> u32;\n"
+#endif
     "}\n";
 
 /* A process's state: where a `hex` result lives until the next call. */
