@@ -11,12 +11,16 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 thread_local! {
     /// The handle list of the message being encoded, if one is.
     static OUTGOING: RefCell<Option<Vec<u32>>> = const { RefCell::new(None) };
     /// Set while [`restore`] walks a value whose message the VM refused.
     static RESTORING: Cell<bool> = const { Cell::new(false) };
+    /// Why the last serialization of a resource failed, for the panic that
+    /// follows (the codec's own error says only that serialization failed).
+    static REFUSAL: Cell<Option<&'static str>> = const { Cell::new(None) };
 }
 
 /// Gives back ownership of the handles inside `value`, which encoding marked
@@ -94,6 +98,13 @@ impl Resource {
     }
 }
 
+const OUTSIDE_A_MESSAGE: &str = "a resource (a listener, a stream, a half) can only be serialized inside a message sent to a process (Process::send, a request, a spawn's capture), which moves it there; message::encode cannot take one";
+
+/// Why the last serialization of a resource failed, if one did (cleared).
+pub(crate) fn refusal() -> Option<&'static str> {
+    REFUSAL.take()
+}
+
 /// Takes every handle of the current message that decoding has not taken
 /// (of the `count` it carried).
 pub(crate) fn take_remaining(count: u32) -> Vec<Resource> {
@@ -110,18 +121,28 @@ pub(crate) fn take_remaining(count: u32) -> Vec<Resource> {
 }
 
 /// A handle this process owns; released when dropped, unless it was moved
-/// into a message.
-#[derive(Debug, PartialEq, Eq)]
+/// into a message. (`moved` is atomic only so that values holding a handle,
+/// the SDK's errors among them, are `Sync`, as `?` into `anyhow` or a
+/// `Box<dyn Error + Send + Sync>` needs; a process has one thread.)
+#[derive(Debug)]
 pub(crate) struct OwnedHandle {
     raw: u32,
-    moved: Cell<bool>,
+    moved: AtomicBool,
 }
+
+impl PartialEq for OwnedHandle {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for OwnedHandle {}
 
 impl OwnedHandle {
     pub(crate) fn new(raw: u32) -> Self {
         OwnedHandle {
             raw,
-            moved: Cell::new(false),
+            moved: AtomicBool::new(false),
         }
     }
 
@@ -131,14 +152,14 @@ impl OwnedHandle {
 
     /// Gives up ownership without releasing (the VM consumed the handle).
     pub(crate) fn consume(self) -> u32 {
-        self.moved.set(true);
+        self.moved.store(true, Relaxed);
         self.raw
     }
 }
 
 impl Drop for OwnedHandle {
     fn drop(&mut self) {
-        if !self.moved.get() {
+        if !self.moved.load(Relaxed) {
             // SAFETY: plain values. Failure means it is already gone.
             let _ = crate::call(|ret| unsafe { abi::handle::drop(self.raw, ret) });
         }
@@ -148,7 +169,7 @@ impl Drop for OwnedHandle {
 impl Serialize for OwnedHandle {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if RESTORING.with(Cell::get) {
-            self.moved.set(false);
+            self.moved.store(false, Relaxed);
             return s.serialize_u32(0);
         }
         let index = OUTGOING.with(|o| {
@@ -159,12 +180,15 @@ impl Serialize for OwnedHandle {
         });
         match index {
             Some(i) => {
-                self.moved.set(true);
+                self.moved.store(true, Relaxed);
                 s.serialize_u32(i)
             }
-            None => Err(S::Error::custom(
-                "a resource can only be serialized inside a message sent to a process",
-            )),
+            None => {
+                // postcard keeps no custom message, so the SDK's panic says
+                // it (see `refusal`).
+                REFUSAL.set(Some(OUTSIDE_A_MESSAGE));
+                Err(S::Error::custom(OUTSIDE_A_MESSAGE))
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn encode_inline<M: Serialize + ?Sized>(
     match postcard::to_slice(message, rest) {
         Ok(used) => Some(prefix.len() + used.len()),
         Err(postcard::Error::SerializeBufferFull) => None,
-        Err(e) => panic!("a message failed to serialize: {e}"),
+        Err(e) => serialize_failed(e),
     }
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn encode_inline<M: Serialize + ?Sized>(
 pub(crate) fn encode_to_buffer<M: Serialize + ?Sized>(prefix: &[u8], message: &M) -> Vec<u8> {
     let mut b = buffer();
     b.extend_from_slice(prefix);
-    postcard::to_extend(message, b).unwrap_or_else(|e| panic!("a message failed to serialize: {e}"))
+    postcard::to_extend(message, b).unwrap_or_else(|e| serialize_failed(e))
 }
 
 /// Encodes a message.
@@ -74,7 +74,17 @@ pub(crate) fn encode_to_buffer<M: Serialize + ?Sized>(prefix: &[u8], message: &M
 /// If the value's `Serialize` implementation fails (postcard itself cannot
 /// fail on types that describe their length, which derived types do).
 pub fn encode<M: Serialize + ?Sized>(message: &M) -> Vec<u8> {
-    postcard::to_allocvec(message).unwrap_or_else(|e| panic!("a message failed to serialize: {e}"))
+    postcard::to_allocvec(message).unwrap_or_else(|e| serialize_failed(e))
+}
+
+/// Panics for a message that failed to serialize, saying why in the SDK's
+/// words where the SDK knows (postcard keeps no custom message).
+#[cold]
+fn serialize_failed(e: postcard::Error) -> ! {
+    match crate::handle::refusal() {
+        Some(why) => panic!("a message failed to serialize: {why}"),
+        None => panic!("a message failed to serialize: {e}"),
+    }
 }
 
 /// Decodes a message received with `tag` from `sender`.

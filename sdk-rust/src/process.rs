@@ -41,6 +41,26 @@ impl<M> PartialEq for Process<M> {
 
 impl<M> Eq for Process<M> {}
 
+impl<M> std::hash::Hash for Process<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state)
+    }
+}
+
+/// Ordered by process id (as Erlang orders pids), so processes can key a
+/// `BTreeMap` or be sorted.
+impl<M> PartialOrd for Process<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<M> Ord for Process<M> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id().cmp(&other.id())
+    }
+}
+
 impl<M> std::fmt::Debug for Process<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Process({})", self.id)

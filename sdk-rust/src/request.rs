@@ -2,7 +2,9 @@
 //!
 //! [`Process::request`] sends a [`Request`] and waits for the reply, matched
 //! by a fresh tag so other messages stay queued, while monitoring the
-//! server: if it ends first, the request fails with its exit reason.
+//! server: if it ends first, the request fails with its exit reason; if it
+//! drops the request without replying, at once with
+//! [`RequestError::NoReply`].
 //!
 //! ```no_run
 //! use vm_sdk::request::Request;
@@ -25,16 +27,112 @@ use crate::process::{self_id, ExitReason, Process};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
-/// A request with body `Q`, answered with `R`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Request<Q, R> {
+/// The tags of "no reply" signals: a request's tag with this bit set. A
+/// request dropped without a reply sends one, so its caller fails at once
+/// instead of waiting. (The VM's fresh tags count up from 2^63, so they
+/// never have it.)
+pub const NO_REPLY_BIT: u64 = 1 << 62;
+
+/// Where and how to answer a request: its requester and tag. Answer with
+/// [`ReplyTo::reply`]; dropped unanswered, it tells the requester, whose
+/// call then fails with [`RequestError::NoReply`] at once. It can be sent
+/// to another process, which answers from there (sending it hands the duty
+/// over).
+pub struct ReplyTo<R> {
     from: u64,
     tag: u64,
-    body: Q,
-    #[serde(skip)]
+    /// Whether dropping it still owes the requester a word (atomic only so
+    /// that it is `Sync`; a process has one thread).
+    owed: AtomicBool,
     _reply: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("from", &self.from)
+            .field("tag", &self.tag)
+            .finish()
+    }
+}
+
+impl<R> ReplyTo<R> {
+    fn new(from: u64, tag: u64, owed: bool) -> Self {
+        ReplyTo {
+            from,
+            tag,
+            owed: AtomicBool::new(owed),
+            _reply: PhantomData,
+        }
+    }
+
+    /// The requesting process's id.
+    pub fn from(&self) -> u64 {
+        self.from
+    }
+}
+
+impl<R: Serialize> ReplyTo<R> {
+    /// Answers the request. The reply may hold resources (a stream, say),
+    /// which move to the requester.
+    ///
+    /// # Panics
+    /// If `reply`'s `Serialize` implementation fails.
+    pub fn reply(self, reply: R) {
+        self.owed.store(false, Relaxed);
+        Process::<R>::from_id(self.from).send_tagged(reply, self.tag);
+    }
+}
+
+impl<R> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        if self.owed.load(Relaxed) {
+            Process::<()>::from_id(self.from).send_tagged((), self.tag | NO_REPLY_BIT);
+        }
+    }
+}
+
+impl<R> Serialize for ReplyTo<R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Sent on: the process that receives it owes the reply now.
+        self.owed.store(false, Relaxed);
+        (self.from, self.tag).serialize(s)
+    }
+}
+
+impl<'de, R> Deserialize<'de> for ReplyTo<R> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (from, tag) = <(u64, u64)>::deserialize(d)?;
+        Ok(ReplyTo::new(from, tag, true))
+    }
+}
+
+/// A request with body `Q`, answered with `R`. On the wire it is postcard
+/// `(from: u64, tag: u64, body)`, as every SDK's request.
+#[derive(Debug)]
+pub struct Request<Q, R> {
+    reply_to: ReplyTo<R>,
+    body: Q,
+}
+
+impl<Q: Serialize, R> Serialize for Request<Q, R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.reply_to.owed.store(false, Relaxed);
+        (self.reply_to.from, self.reply_to.tag, &self.body).serialize(s)
+    }
+}
+
+impl<'de, Q: Deserialize<'de>, R> Deserialize<'de> for Request<Q, R> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (from, tag, body) = <(u64, u64, Q)>::deserialize(d)?;
+        Ok(Request {
+            reply_to: ReplyTo::new(from, tag, true),
+            body,
+        })
+    }
 }
 
 impl<Q, R: Serialize> Request<Q, R> {
@@ -45,24 +143,34 @@ impl<Q, R: Serialize> Request<Q, R> {
 
     /// The requesting process's id.
     pub fn from(&self) -> u64 {
-        self.from
+        self.reply_to.from
+    }
+
+    /// The body, owned, and where to answer: for a handler that takes the
+    /// body apart rather than cloning it.
+    pub fn into_parts(self) -> (Q, ReplyTo<R>) {
+        (self.body, self.reply_to)
     }
 
     /// Answers the request. The reply may hold resources (a stream, say),
-    /// which move to the requester.
+    /// which move to the requester. A request dropped without a reply tells
+    /// its requester so ([`RequestError::NoReply`]).
     ///
     /// # Panics
     /// If `reply`'s `Serialize` implementation fails.
     pub fn reply(self, reply: R) {
-        Process::<R>::from_id(self.from).send_tagged(reply, self.tag);
+        self.reply_to.reply(reply)
     }
 }
 
 /// Why a request got no reply.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestError {
     /// No reply arrived before the timeout.
     Timeout,
+    /// The server dropped the request without replying.
+    NoReply,
     /// The reply did not decode as the reply type; its bytes are kept.
     Decode(DecodeError),
     /// The server ended before it replied, for this reason
@@ -74,6 +182,7 @@ impl std::fmt::Display for RequestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestError::Timeout => f.write_str("no reply arrived before the timeout"),
+            RequestError::NoReply => f.write_str("the server dropped the request without replying"),
             RequestError::Decode(e) => write!(f, "the reply did not decode: {e}"),
             RequestError::Down(reason) => {
                 write!(f, "the server ended before it replied: {reason:?}")
@@ -108,21 +217,23 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
         let monitor = self.monitor();
         let tag = crate::mailbox::fresh_tag();
         self.send(Request {
-            from: self_id(),
-            tag,
+            reply_to: ReplyTo::new(self_id(), tag, false),
             body,
-            _reply: PhantomData,
         });
         // The reply's tag and the monitor's reference come from one sequence
-        // in the VM, so the two cannot be confused.
+        // in the VM, so the two cannot be confused; a "no reply" signal
+        // carries the tag with NO_REPLY_BIT.
         let kinds = message_kinds::DATA | message_kinds::DOWN;
         let answer = receive_with(
-            &[tag, monitor.reference()],
+            &[tag, tag | NO_REPLY_BIT, monitor.reference()],
             kinds,
             timeout,
             |envelope, bytes| {
                 if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
                     return Err(RequestError::Down(exit_reason(bytes)));
+                }
+                if envelope.tag == tag | NO_REPLY_BIT {
+                    return Err(RequestError::NoReply);
                 }
                 decode_received(&envelope, bytes).map_err(RequestError::Decode)
             },

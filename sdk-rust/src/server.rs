@@ -150,6 +150,20 @@ impl<S: Server> Clone for ServerRef<S> {
 
 impl<S: Server> Copy for ServerRef<S> {}
 
+impl<S: Server> PartialEq for ServerRef<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<S: Server> Eq for ServerRef<S> {}
+
+impl<S: Server> std::hash::Hash for ServerRef<S> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state)
+    }
+}
+
 impl<S: Server> std::fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ServerRef({})", self.id())
@@ -193,21 +207,34 @@ impl<S: Server> ServerRef<S> {
         Process::from_id(self.id())
     }
 
-    /// Calls the server and waits for its reply, monitoring it meanwhile.
+    /// Calls the server and waits for its reply, at most
+    /// [`DEFAULT_CALL_TIMEOUT`] (OTP's five seconds), monitoring it
+    /// meanwhile.
     ///
     /// # Errors
     /// [`RequestError::Down`] with its exit reason if the server ends first
-    /// (`NoProc` if it had already), or [`RequestError::Decode`].
+    /// (`NoProc` if it had already), [`RequestError::NoReply`] if it drops
+    /// the request unanswered, [`RequestError::Timeout`], or
+    /// [`RequestError::Decode`].
     pub fn call(&self, call: S::Call) -> Result<S::Reply, RequestError> {
-        self.process.request(call)
+        self.process.request_timeout(call, DEFAULT_CALL_TIMEOUT)
     }
 
     /// [`call`](Self::call), giving up after `timeout`.
     ///
     /// # Errors
-    /// As [`call`](Self::call), or [`RequestError::Timeout`].
+    /// As [`call`](Self::call).
     pub fn call_timeout(&self, call: S::Call, timeout: Duration) -> Result<S::Reply, RequestError> {
         self.process.request_timeout(call, timeout)
+    }
+
+    /// [`call`](Self::call) without a timeout: waits until the server
+    /// replies, drops the request or ends.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call), but never [`RequestError::Timeout`].
+    pub fn call_infinity(&self, call: S::Call) -> Result<S::Reply, RequestError> {
+        self.process.request(call)
     }
 
     /// Sends a cast; it is not an error if the server has ended.
@@ -219,8 +246,101 @@ impl<S: Server> ServerRef<S> {
     }
 }
 
+/// How long [`ServerRef::call`] and [`Named::call`] wait for a reply: five
+/// seconds, as OTP's `gen_server:call`.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server by its registered name, as OTP's `gen_server:call(Name, …)`:
+/// each call or cast looks the name up, so it reaches whichever process
+/// holds the name now (a server its supervisor restarted, too).
+pub struct Named<S: Server> {
+    name: String,
+    _server: PhantomData<fn() -> S>,
+}
+
+impl<S: Server> Clone for Named<S> {
+    fn clone(&self) -> Self {
+        Named::new(&self.name)
+    }
+}
+
+impl<S: Server> std::fmt::Debug for Named<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Named({:?})", self.name)
+    }
+}
+
+impl<S: Server> PartialEq for Named<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<S: Server> Eq for Named<S> {}
+
+impl<S: Server> Named<S> {
+    /// The server registered as `name` (expected to run `S`), whenever it is
+    /// called.
+    pub fn new(name: &str) -> Self {
+        Named {
+            name: name.to_string(),
+            _server: PhantomData,
+        }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The process that holds the name now, if one does.
+    pub fn whereis(&self) -> Option<ServerRef<S>> {
+        ServerRef::lookup(&self.name)
+    }
+
+    /// Calls whoever holds the name, as [`ServerRef::call`].
+    ///
+    /// # Errors
+    /// [`RequestError::Down`] with [`ExitReason::NoProc`] when no process
+    /// holds the name, else as [`ServerRef::call`].
+    pub fn call(&self, call: S::Call) -> Result<S::Reply, RequestError> {
+        self.call_timeout(call, DEFAULT_CALL_TIMEOUT)
+    }
+
+    /// [`call`](Self::call), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub fn call_timeout(&self, call: S::Call, timeout: Duration) -> Result<S::Reply, RequestError> {
+        match self.whereis() {
+            Some(server) => server.call_timeout(call, timeout),
+            None => Err(RequestError::Down(ExitReason::NoProc)),
+        }
+    }
+
+    /// [`call`](Self::call) without a timeout.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call), but never [`RequestError::Timeout`].
+    pub fn call_infinity(&self, call: S::Call) -> Result<S::Reply, RequestError> {
+        match self.whereis() {
+            Some(server) => server.call_infinity(call),
+            None => Err(RequestError::Down(ExitReason::NoProc)),
+        }
+    }
+
+    /// Sends a cast to whoever holds the name; nothing if no one does.
+    ///
+    /// # Panics
+    /// As [`Process::send`].
+    pub fn cast(&self, cast: S::Cast) {
+        if let Some(server) = self.whereis() {
+            server.cast(cast);
+        }
+    }
+}
+
 /// Why [`start`] failed.
-#[derive(Debug)]
 pub enum StartError<A> {
     /// The VM refused the spawn (`limit-reached`, say); `arg` is given
     /// back, with any resources in it still owned by the caller.
@@ -246,7 +366,20 @@ impl<A> std::fmt::Display for StartError<A> {
     }
 }
 
-impl<A: std::fmt::Debug> std::error::Error for StartError<A> {}
+impl<A> std::fmt::Debug for StartError<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Refused { error, .. } => f
+                .debug_struct("Refused")
+                .field("error", error)
+                .finish_non_exhaustive(),
+            StartError::Init(why) => f.debug_tuple("Init").field(why).finish(),
+            StartError::Down(reason) => f.debug_tuple("Down").field(reason).finish(),
+        }
+    }
+}
+
+impl<A> std::error::Error for StartError<A> {}
 
 /// Starts a server and waits for its [`Server::init`].
 ///

@@ -173,6 +173,24 @@ async fn a_socket_keeps_its_timeouts_and_options_when_it_moves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_a_listener_outside_a_message_panics_saying_why() {
+    let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["encode-listener"])
+        .await
+        .unwrap();
+    assert!(
+        matches!(run.outcome.reason, ExitReason::Trap(_)),
+        "{:?}",
+        run.outcome.reason
+    );
+    assert!(
+        run.stderr.contains("a message failed to serialize: a resource (a listener, a stream, a half) can only be serialized inside a message sent to a process"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_allow_net_a_bind_is_denied_naming_the_flag() {
     let run = run_file_on(test_vm(), &rust_guest("echo-server"), &["127.0.0.1:0"])
         .await

@@ -256,11 +256,15 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
          init failed: unlucky\n\
          registered: Ok(2) (same process: true)\n\
          name taken: true\n\
+         a request dropped unanswered: Err(NoReply)\n\
+         by name: Ok(2)\n\
          reply deferred until a down: Ok(42)\n\
          terminate: Exit(\"asked to stop\")\n\
          stop: Ok(42), then Exit(\"asked to stop\")\n\
          call to a stopped server: Err(Down(NoProc))\n\
          crash: true\n\
+         by name, none holding it: Err(Down(NoProc))\n\
+         by name, a new holder: Ok(7) (new process: true)\n\
          terminate: Exit(\"shutdown\")\n\
          shut down by its starter: Exit(\"shutdown\")\n\
          its link reports: Exit(\"shutdown\")\n\

@@ -66,6 +66,12 @@ fn main() {
             );
         }
         "socket-moves" => socket_moves(),
+        "encode-listener" => {
+            // A resource moves only inside a message; encoding one alone
+            // panics, saying so in the SDK's words.
+            let listener = vm_sdk::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let _ = vm_sdk::message::encode(&listener);
+        }
         other => {
             eprintln!("unknown scenario `{other}`");
             std::process::exit(64);
@@ -297,7 +303,9 @@ fn request() {
     println!("no reply: {:?}", silent.request_timeout(1, SHORT).err());
     // The server is monitored while the request waits.
     let crashing = spawn((), |(), m: Mailbox<Request<u32, u32>>| {
-        let _ = m.receive();
+        // Held while it crashes (dropped, it would tell the requester it
+        // gets no reply).
+        let _request = m.receive();
         panic!("on purpose");
     });
     println!(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use vm_sdk::mailbox::Event;
 use vm_sdk::process::{self, spawn, ExitReason, Process};
 use vm_sdk::request::{Request, RequestError};
-use vm_sdk::server::{self, Info, Next, Server, ServerRef, StartError};
+use vm_sdk::server::{self, Info, Named, Next, Server, ServerRef, StartError};
 use vm_sdk::Mailbox;
 
 struct Counter {
@@ -23,6 +23,8 @@ enum CounterCall {
     Watch(u64),
     Crash,
     Stop,
+    /// Dropped without a reply.
+    Ignore,
 }
 
 impl Server for Counter {
@@ -42,10 +44,15 @@ impl Server for Counter {
     fn handle_call(&mut self, request: Request<CounterCall, u64>) -> Next {
         match request.body() {
             CounterCall::Get => request.reply(self.n),
-            CounterCall::Add(k) => {
+            CounterCall::Add(_) => {
+                // The body taken apart, owned, and the reply sent after.
+                let (CounterCall::Add(k), reply) = request.into_parts() else {
+                    unreachable!("matched above")
+                };
                 self.n += k;
-                request.reply(self.n);
+                reply.reply(self.n);
             }
+            CounterCall::Ignore => drop(request),
             CounterCall::Watch(pid) => {
                 let _watched = Process::<()>::from_id(*pid).monitor();
                 self.watching = Some(request);
@@ -141,6 +148,15 @@ pub fn scenario() {
         )
     );
 
+    println!(
+        "a request dropped unanswered: {:?}",
+        counter.call(CounterCall::Ignore)
+    );
+
+    // By name: each call finds whoever holds the name now.
+    let by_name = Named::<Counter>::new("counter");
+    println!("by name: {:?}", by_name.call(CounterCall::Get));
+
     let worker = spawn((), wait_then_return);
     worker.send(());
     println!(
@@ -164,6 +180,17 @@ pub fn scenario() {
         matches!(crashed, Err(RequestError::Down(ExitReason::Trap(_))))
     );
     let _ = ended(watch);
+    println!(
+        "by name, none holding it: {:?}",
+        by_name.call(CounterCall::Get)
+    );
+    let again = server::start_registered::<Counter>("counter", 7, false).unwrap();
+    println!(
+        "by name, a new holder: {:?} (new process: {})",
+        by_name.call(CounterCall::Get),
+        by_name.whereis() == Some(again) && again != named
+    );
+    again.process().kill();
 
     // A supervisor's shutdown: it traps exits, so the link reports the end.
     process::trap_exits(true);
