@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 4, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 5, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -761,6 +761,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         params: &[CoreType::I32, CoreType::I32],
         results: &[],
         since: (1, 0, 0),
+        result_size: 0,
+        result_payload_offset: 0,
+    },
+    FunctionSpec {
+        interface: "process",
+        module: "vm:host/process@1",
+        name: "panic",
+        params: &[CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 5, 0),
         result_size: 0,
         result_payload_offset: 0,
     },

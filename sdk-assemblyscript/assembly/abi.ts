@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 4;
+export const ABI_MINOR: u32 = 5;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.4.0\n";
+export const ABI_MARKER: string = "vm:host@1.5.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -539,6 +539,18 @@ export declare function process_trap_exits(enabled: bool): bool;
 // @ts-ignore: decorator
 @external("vm:host/process@1", "exit")
 export declare function process_exit(reason_ptr: usize, reason_len: usize): void;
+
+/**
+ * Ends this process as a crash does (reason `trap`, which links and
+ * monitors see and supervisors restart), with `message` as the trap's
+ * text: the SDKs call it when a panic, an `abort` or a failed assertion
+ * has a message, so the reason says why rather than naming a wasm
+ * instruction. Does not return.
+ * @since 1.5.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/process@1", "panic")
+export declare function process_panic(message_ptr: usize, message_len: usize): void;
 
 /**
  * Suspends this process for at least `nanos` nanoseconds.

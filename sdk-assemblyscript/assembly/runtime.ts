@@ -2,7 +2,7 @@
 // trace, implemented on the VM and WASI, so modules import only `vm:host/*`
 // and `wasi_snapshot_preview1`. asconfig.json routes them here with `use`.
 
-import { process_exit } from "./abi";
+import { process_exit, process_panic } from "./abi";
 
 // @ts-ignore: decorator
 @external("wasi_snapshot_preview1", "fd_write")
@@ -109,7 +109,8 @@ function abortNumber(n: u32): void {
 
 /**
  * @internal `abort`, for asconfig's `use`: prints "abort: MESSAGE at
- * FILE:LINE:COLUMN" to stderr and ends the process with it as the reason.
+ * FILE:LINE:COLUMN" to stderr and ends the process as a crash (`trap`)
+ * with it as the reason.
  * It allocates nothing (see ABORT).
  */
 export function vmAbort(message: string | null, file: string | null, line: u32, column: u32): void {
@@ -136,7 +137,9 @@ export function vmAbort(message: string | null, file: string | null, line: u32, 
   store<u32>(IOV, ABORT as u32);
   store<u32>(IOV, (text + 1) as u32, 4);
   fd_write(2, IOV, 1, IOV + 8);
-  process_exit(ABORT, text);
+  // A crash (reason `trap`) with the text, which links, monitors and
+  // supervisors see.
+  process_panic(ABORT, text);
   unreachable();
 }
 

@@ -151,6 +151,18 @@ bool vm_trap_exits(bool enabled);
 /* Ends this process (flushing stdio in hosted builds); NULL or "" is a
  * normal exit, any other text the exit reason. */
 VM_NORETURN void vm_exit(const char *reason);
+/* Ends this process as a crash does (reason `trap`, which links and
+ * monitors see and supervisors restart), with `message` as the reason
+ * (flushing stdio in hosted builds, and printing it to stderr): for what
+ * C's abort() would end with no word of why (ABI 1.5). */
+VM_NORETURN void vm_panic(const char *message);
+/* An assertion that, failing, ends the process through vm_panic with
+ * "assertion failed: EXPR at FILE:LINE" as the reason (C's assert ends it
+ * with a bare trap). Kept in NDEBUG builds too. */
+#define VM_ASSERT(expr)                                                                            \
+    ((expr) ? (void)0 : vm_panic("assertion failed: " #expr " at " __FILE__ ":" VM_STRINGIFY_(__LINE__)))
+#define VM_STRINGIFY_(x) VM_STRINGIFY2_(x)
+#define VM_STRINGIFY2_(x) #x
 /* Sleeps at least `ms` milliseconds (a huge value sleeps forever). */
 void vm_sleep_ms(uint64_t ms);
 /* Sends `target` an exit signal (Erlang's exit/2, ABI 1.3): a process that

@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 4
+#define VM_ABI_MINOR 5
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.4.0\n"
+#define VM_ABI_MARKER "vm:host@1.5.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.4.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.5.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -546,6 +546,17 @@ bool vm_raw_process_trap_exits(bool enabled);
  */
 __attribute__((import_module("vm:host/process@1"), import_name("exit")))
 void vm_raw_process_exit(const char *reason_ptr, size_t reason_len);
+
+/*
+ * Ends this process as a crash does (reason `trap`, which links and
+ * monitors see and supervisors restart), with `message` as the trap's
+ * text: the SDKs call it when a panic, an `abort` or a failed assertion
+ * has a message, so the reason says why rather than naming a wasm
+ * instruction. Does not return.
+ * @since 1.5.0
+ */
+__attribute__((import_module("vm:host/process@1"), import_name("panic")))
+void vm_raw_process_panic(const char *message_ptr, size_t message_len);
 
 /*
  * Suspends this process for at least `nanos` nanoseconds.

@@ -228,6 +228,17 @@ void vm_demonitor(uint64_t monitor) { vm_raw_process_demonitor(monitor); }
 void vm_kill(vm_pid_t target) { vm_raw_process_kill(target); }
 bool vm_trap_exits(bool enabled) { return vm_raw_process_trap_exits(enabled); }
 
+VM_NORETURN void vm_panic(const char *message) {
+    const char *text = message ? message : "panic";
+#if __STDC_HOSTED__
+    fflush(stdout);
+    fprintf(stderr, "%s\n", text);
+    fflush(stderr);
+#endif
+    vm_raw_process_panic(text, text_len(text));
+    __builtin_unreachable();
+}
+
 VM_NORETURN void vm_exit(const char *reason) {
 #if __STDC_HOSTED__
     /* The process ends in this call: what printf buffered would be lost. */

@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 4, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 5, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -322,7 +322,7 @@ impl Direction {
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.4.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.5.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -1200,6 +1200,17 @@ pub mod process {
         /// describes for this function.
         #[link_name = "exit"]
         pub fn exit(reason_ptr: *const u8, reason_len: usize);
+        /// Ends this process as a crash does (reason `trap`, which links and
+        /// monitors see and supervisors restart), with `message` as the trap's
+        /// text: the SDKs call it when a panic, an `abort` or a failed assertion
+        /// has a message, so the reason says why rather than naming a wasm
+        /// instruction. Does not return.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "panic"]
+        pub fn panic(message_ptr: *const u8, message_len: usize);
         /// Suspends this process for at least `nanos` nanoseconds.
         ///
         /// # Safety
@@ -1375,6 +1386,20 @@ pub mod process {
     #[allow(unused_variables)]
     pub unsafe fn exit(reason_ptr: *const u8, reason_len: usize) {
         super::outside_vm("process.exit")
+    }
+
+    /// Ends this process as a crash does (reason `trap`, which links and
+    /// monitors see and supervisors restart), with `message` as the trap's
+    /// text: the SDKs call it when a panic, an `abort` or a failed assertion
+    /// has a message, so the reason says why rather than naming a wasm
+    /// instruction. Does not return.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn panic(message_ptr: *const u8, message_len: usize) {
+        super::outside_vm("process.panic")
     }
 
     /// Suspends this process for at least `nanos` nanoseconds.

@@ -58,3 +58,47 @@ pub(crate) fn exit_reason(bytes: &[u8]) -> ExitReason {
         )),
     }
 }
+
+/// A panic's reason: `panicked at FILE:LINE:COLUMN: MESSAGE`, the words
+/// Rust's own report uses.
+pub(crate) fn panic_text(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    match info.location() {
+        Some(at) => format!(
+            "panicked at {}:{}:{}: {message}",
+            at.file(),
+            at.line(),
+            at.column()
+        ),
+        None => format!("panicked: {message}"),
+    }
+}
+
+/// Makes a panic end the process with its message as the reason (a
+/// `trap` that links, monitors and supervisors see), after Rust's own
+/// report on stderr, rather than as an `unreachable` instruction. Runs
+/// as each instance starts: as a constructor in the root (its `_start`
+/// calls them, as for C++'s static ones), and first thing in a spawned or
+/// woken process's entry.
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod panic_reason {
+    pub(crate) extern "C" fn install() {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            let text = super::panic_text(info);
+            // SAFETY: the text is valid for reads of its length; the call
+            // does not return.
+            unsafe { crate::abi::process::panic(text.as_ptr(), text.len()) };
+        }));
+    }
+
+    #[used]
+    #[link_section = ".init_array"]
+    static INSTALL: extern "C" fn() = install;
+}

@@ -91,6 +91,8 @@ const ENTRY: &str = concat!(
 
 #[export_name = concat!("vm_sdk_entry_", env!("CARGO_PKG_VERSION_MAJOR"), "_", env!("CARGO_PKG_VERSION_MINOR"))]
 extern "C" fn entry(trampoline: u32) {
+    #[cfg(target_arch = "wasm32")]
+    crate::exit::panic_reason::install();
     if trampoline == 0 {
         exit("vm_sdk: spawned with a null entry: not started by Spawn::start");
     }

@@ -75,7 +75,7 @@ async fn an_abort_on_a_stack_overflow_ends_the_process_with_its_message() {
                   (recurse less deeply, or raise asc's --stackSize)";
     assert_eq!(
         run.outcome.reason,
-        ExitReason::Exit(reason.into()),
+        ExitReason::Trap(reason.into()),
         "{}",
         run.stderr
     );
@@ -89,7 +89,7 @@ async fn an_abort_on_a_stack_overflow_ends_the_process_with_its_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_with_no_memory_left_to_copy_its_message_still_reports_it() {
     let run = check("abort-out-of-memory").await;
-    let ExitReason::Exit(reason) = &run.outcome.reason else {
+    let ExitReason::Trap(reason) = &run.outcome.reason else {
         panic!("ended with {:?}: {}", run.outcome.reason, run.stderr);
     };
     // The message is cut, and where it came from is kept.
@@ -184,7 +184,7 @@ async fn typed_processes_exit_reasons_resolve_and_socket_options_match_the_rust_
          read half shuts down: ok\n\
          write half shuts down: ok\n\
          shutdown how: 2\n\
-         abi: vm 1.4.0, sdk 1.4.0, served: true\n"
+         abi: vm 1.5.0, sdk 1.5.0, served: true\n"
     );
 }
 

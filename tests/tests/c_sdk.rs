@@ -50,6 +50,22 @@ async fn vm_exit_flushes_what_printf_buffered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_vm_assert_crashes_the_process_saying_what_failed_where() {
+    let run = run_file(&c_guest("edges"), &["assert"]).await.unwrap();
+    // __FILE__ as the compiler was given it: this checkout's path.
+    let expected = "assertion failed: answer == 42 at ";
+    assert!(
+        matches!(&run.outcome.reason, ExitReason::Trap(t)
+            if t.starts_with(expected) && t.contains("tests/guests/c/edges.c:")),
+        "{:?}",
+        run.outcome.reason
+    );
+    // What printf buffered is out first, and the reason on stderr.
+    assert_eq!(run.stdout, "asserting\n");
+    assert!(run.stderr.contains(expected), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_timer_delay_saturates_instead_of_wrapping() {
     let run = run_file(&c_guest("edges"), &["huge-delay"]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
@@ -146,7 +162,7 @@ async fn socket_timeouts_nodelay_peek_shutdown_and_resolve_through_typed_calls()
 async fn exit_reasons_decode_from_down_messages_even_truncated_ones() {
     edges(
         "reasons",
-        "abi 1.4\n\
+        "abi 1.5\n\
          a data message as a reason: decode | decode: vm_decode_exit_reason: a message of kind 0 is not a down or exit message\n\
          as a down: ok trap \"oops\"\n\
          names: normal exit trap killed noproc unknown\n\

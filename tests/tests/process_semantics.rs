@@ -20,7 +20,7 @@ async fn monitors_report_each_exit_reason_and_noproc() {
     assert_eq!(
         scenario("monitor").await.stdout,
         "normal: Normal from it\n\
-         crash: Trap(unreachable) from it\n\
+         crash: Trap(panicked at scenarios/src/main.rs: on purpose) from it\n\
          custom: Exit(\"custom reason\") from it\n\
          ended: NoProc\n\
          demonitored: Some(Timeout)\n"
@@ -31,7 +31,7 @@ async fn monitors_report_each_exit_reason_and_noproc() {
 async fn links_propagate_failures_unless_exits_are_trapped() {
     assert_eq!(
         scenario("links").await.stdout,
-        "middle ended: Trap(unreachable)\n\
+        "middle ended: Trap(panicked at scenarios/src/main.rs: child fails)\n\
          parent still alive\n\
          trapped exit from child: true Exit(\"bye\")\n\
          after unlink: Some(Timeout)\n\
@@ -84,7 +84,7 @@ async fn request_reply_matches_the_reply_by_tag() {
         "21 * 2 = 42\n\
          left in the mailbox: 999\n\
          no reply: Some(Timeout)\n\
-         server crashed: Err(\"Trap(unreachable)\")\n\
+         server crashed: Err(\"Trap(panicked at scenarios/src/main.rs: on purpose)\")\n\
          server gone: Some(Down(NoProc))\n"
     );
 }

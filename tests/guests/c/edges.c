@@ -262,6 +262,12 @@ int main(int argc, char **argv) {
         printf("the huge timer was still pending: %s\n", vm_cancel_timer(huge) ? "yes" : "no");
         return 0;
     }
+    if (strcmp(mode, "assert") == 0) {
+        int answer = 41;
+        printf("asserting\n");
+        VM_ASSERT(answer == 42);
+        return 0;
+    }
     if (strcmp(mode, "overflow") == 0) {
         /* 72 KiB deep: past the 64 KiB stack, not past the data below it. */
         printf("%u\n", recurse(global_canary[0], 72));

@@ -242,6 +242,25 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     )?;
     linker.func_wrap(
         m,
+        "panic",
+        |mut caller: Ctx<'_>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            let (mem, _) = memory(&mut caller)?;
+            let reason = match bytes(mem, ptr, len) {
+                // Cut as it leaves the process; only what is kept is copied.
+                Ok(text) => ExitReason::Trap(
+                    String::from_utf8_lossy(&text[..text.len().min(MAX_REASON + 4)]).into_owned(),
+                )
+                .capped(),
+                Err(_) => ExitReason::Trap(format!(
+                    "process.panic: message at {ptr} of {len} bytes lies outside memory"
+                )),
+            };
+            Err(wasmtime::Error::new(ExitRequest(reason)))
+        },
+    )?;
+    linker.func_wrap(
+        m,
         "hibernate",
         |mut caller: Ctx<'_>,
          eptr: u32,
