@@ -61,6 +61,7 @@ pub(crate) fn exit_reason(bytes: &[u8]) -> ExitReason {
 
 /// A panic's reason: `panicked at FILE:LINE:COLUMN: MESSAGE`, the words
 /// Rust's own report uses.
+#[cfg(target_arch = "wasm32")]
 pub(crate) fn panic_text(info: &std::panic::PanicHookInfo<'_>) -> String {
     let payload = info.payload();
     let message = payload
