@@ -62,7 +62,7 @@ pub use process::{spawn, spawn_link, Process};
 /// writes to a file.
 pub use vm_sdk_macros::plugin;
 /// Marks a test that `cargo test` runs on the VM, each in a process of its
-/// own (see the README's "Tests inside guests").
+/// own (see the README's "Start your own app").
 pub use vm_sdk_macros::test;
 
 /// Records the ABI version this SDK was built against in the guest's

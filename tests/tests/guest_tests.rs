@@ -71,3 +71,27 @@ async fn filters_and_ignored_follow_libtest() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nocapture_and_show_output_show_what_passing_tests_printed() {
+    let test = "panics_as_it_should";
+    // Captured by default: a test that passes prints nothing.
+    let (text, passed) = report(&[test]).await;
+    assert!(passed, "{text}");
+    assert!(!text.contains("boom"), "{text}");
+    // --nocapture: its output as it ends, then its result line.
+    let (text, _) = report(&["--nocapture", test]).await;
+    let (said, result) = (
+        text.find("boom").expect("the panic's message"),
+        text.find("test tests::panics_as_it_should ... ok").unwrap(),
+    );
+    assert!(said < result, "{text}");
+    // --show-output: libtest's "successes" section after the run.
+    let (text, _) = report(&["--show-output", test]).await;
+    assert!(
+        text.contains("\nsuccesses:\n\n---- tests::panics_as_it_should stdout ----\n")
+            && text.contains("boom")
+            && text.contains("successes:\n    tests::panics_as_it_should\n"),
+        "{text}"
+    );
+}

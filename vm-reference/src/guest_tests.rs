@@ -36,6 +36,12 @@ pub struct TestOptions {
     pub list: bool,
     /// How long a test may run before it is killed and fails.
     pub timeout: Duration,
+    /// Print each test's output as it ends, before its result line
+    /// (`--nocapture`), rather than only for failures.
+    pub nocapture: bool,
+    /// Print the output of the tests that passed too, after the run
+    /// (`--show-output`), as libtest's "successes" section.
+    pub show_output: bool,
 }
 
 impl Default for TestOptions {
@@ -47,6 +53,8 @@ impl Default for TestOptions {
             ignored_only: false,
             include_ignored: false,
             list: false,
+            nocapture: false,
+            show_output: false,
             timeout: Duration::from_secs(60),
         }
     }
@@ -54,7 +62,8 @@ impl Default for TestOptions {
 
 /// libtest's flags that take a value (as `--flag VALUE` or `--flag=VALUE`),
 /// accepted and, except `--skip`, without effect here: every test runs in
-/// a process of its own, one after another, its output captured.
+/// a process of its own, one after another, its output captured (and
+/// shown as `--nocapture` and `--show-output` ask).
 const VALUED: &[&str] = &[
     "--skip",
     "--test-threads",
@@ -67,9 +76,6 @@ const VALUED: &[&str] = &[
 
 /// libtest's flags without a value that change nothing here.
 const ACCEPTED: &[&str] = &[
-    "--nocapture",
-    "--no-capture",
-    "--show-output",
     "--quiet",
     "-q",
     "--test",
@@ -81,9 +87,10 @@ const ACCEPTED: &[&str] = &[
 
 impl TestOptions {
     /// Reads libtest's arguments: filters, `--skip`, `--exact`,
-    /// `--ignored`, `--include-ignored` and `--list`; flags that take a
-    /// value (`--test-threads N`, `--color X`, …) take it; flags that mean
-    /// nothing here (`--nocapture`, …) are accepted. An unknown flag is an
+    /// `--ignored`, `--include-ignored`, `--list`, `--nocapture` and
+    /// `--show-output`; flags that take a value (`--test-threads N`,
+    /// `--color X`, …) take it; flags that mean nothing here (`--quiet`, …)
+    /// are accepted. An unknown flag is an
     /// error, so a typo cannot silently run nothing.
     ///
     /// # Errors
@@ -101,6 +108,8 @@ impl TestOptions {
                 "--include-ignored" => options.include_ignored = true,
                 "--exact" => options.exact = true,
                 "--list" => options.list = true,
+                "--nocapture" | "--no-capture" => options.nocapture = true,
+                "--show-output" => options.show_output = true,
                 f if ACCEPTED.contains(&f) => {}
                 f if VALUED.contains(&f) => {
                     let value = match inline {
@@ -116,7 +125,7 @@ impl TestOptions {
                 }
                 f if f.starts_with('-') => {
                     return Err(format!(
-                        "vm test does not know the flag `{f}` (it takes filters, --skip, --exact, --ignored, --include-ignored, --list, and libtest's other flags without effect)"
+                        "vm test does not know the flag `{f}` (it takes filters, --skip, --exact, --ignored, --include-ignored, --list, --nocapture, --show-output, and libtest's other flags without effect)"
                     ))
                 }
                 filter => options.filters.push(filter.to_string()),
@@ -237,6 +246,7 @@ pub async fn run_guest_tests(
     )?;
     let (mut passed, mut ignored) = (0, 0);
     let mut failures: Vec<(String, String)> = Vec::new();
+    let mut successes: Vec<(String, String)> = Vec::new();
     let name = path.display().to_string();
     for test in run {
         let skip = test.ignore && !options.ignored_only && !options.include_ignored;
@@ -279,15 +289,31 @@ pub async fn run_guest_tests(
             )),
             (Ok(Ok(_)), Some(_)) => Ok(()),
         };
+        if options.nocapture {
+            out.write_all(output.as_bytes())?;
+        }
         match verdict {
             Ok(()) => {
                 writeln!(out, "test {} ... ok", test.path)?;
                 passed += 1;
+                if options.show_output {
+                    successes.push((test.path.clone(), output));
+                }
             }
             Err(why) => {
                 writeln!(out, "test {} ... FAILED", test.path)?;
                 failures.push((test.path.clone(), format!("{output}{why}\n")));
             }
+        }
+    }
+    if !successes.is_empty() {
+        writeln!(out, "\nsuccesses:\n")?;
+        for (path, text) in &successes {
+            writeln!(out, "---- {path} stdout ----\n{text}")?;
+        }
+        writeln!(out, "successes:")?;
+        for (path, _) in &successes {
+            writeln!(out, "    {path}")?;
         }
     }
     if !failures.is_empty() {
