@@ -2,8 +2,9 @@
 //! OTP's `gen_server` does, without a hand-written receive loop.
 //!
 //! Implement [`Server`] for the state, start it with [`start`] (or
-//! [`start_link`], [`start_registered`]), and talk to it through the
-//! [`ServerRef`] that returns:
+//! [`start_link`], or [`Start`] for a name, a link, hibernation), and talk
+//! to it through the [`ServerRef`] that returns, or by name through
+//! [`Named`]:
 //!
 //! ```no_run
 //! use vm_sdk::request::Request;
@@ -67,8 +68,13 @@ pub enum Next {
     /// Wait for the next message.
     Continue,
     /// End: [`Server::terminate`] runs, then the process exits with this
-    /// reason (empty for a normal exit).
+    /// reason (an abnormal end, which links see; empty is a normal one, as
+    /// [`Next::StopNormal`] says better).
     Stop(String),
+    /// End normally (OTP's `{stop, normal, State}`): [`Server::terminate`]
+    /// runs, then the process ends with reason `normal`, which ends no
+    /// linked process.
+    StopNormal,
     /// Wait for the next message hibernated (OTP's `{noreply, State,
     /// hibernate}`): the process gives up its instance and memory, keeping
     /// the state serialized, and wakes for the next message. Only a server
@@ -381,6 +387,79 @@ impl<A> std::fmt::Debug for StartError<A> {
 
 impl<A> std::error::Error for StartError<A> {}
 
+/// How to start a server, as a builder: options by name rather than by
+/// position, then [`Start::start`], which waits for its [`Server::init`].
+///
+/// ```no_run
+/// # use vm_sdk::server::{self, Next, Server};
+/// # struct Store;
+/// # impl Server for Store {
+/// #     type Arg = u32; type Call = (); type Reply = (); type Cast = ();
+/// #     fn init(_: u32) -> Result<Self, String> { Ok(Store) }
+/// #     fn handle_call(&mut self, r: vm_sdk::request::Request<(), ()>) -> Next { r.reply(()); Next::Continue }
+/// # }
+/// let store = server::Start::<Store>::new(64).link().name("store").start().unwrap();
+/// ```
+pub struct Start<S: Server> {
+    arg: S::Arg,
+    link: bool,
+    name: Option<String>,
+    entry: fn(Begin<S::Arg>, Mailbox<()>),
+}
+
+impl<S: Server> std::fmt::Debug for Start<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Start")
+            .field("link", &self.link)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Server> Start<S> {
+    /// A server to start with `arg`: not linked, not registered, awake
+    /// between messages.
+    pub fn new(arg: S::Arg) -> Self {
+        Start {
+            arg,
+            link: false,
+            name: None,
+            entry: run::<S>,
+        }
+    }
+
+    /// Links it to the caller (for supervision).
+    pub fn link(mut self) -> Self {
+        self.link = true;
+        self
+    }
+
+    /// Registers it as `name` before its `init` runs ([`StartError::Init`]
+    /// if the name is taken).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// Starts it and waits for its `init`.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub fn start(self) -> Result<ServerRef<S>, StartError<S::Arg>> {
+        start_with::<S>(self.arg, self.link, self.name, self.entry)
+    }
+}
+
+impl<S: Server + Serialize + DeserializeOwned> Start<S> {
+    /// Lets it hibernate: its state is serializable, so returning
+    /// [`Next::Hibernate`] gives up its instance and memory until the next
+    /// message.
+    pub fn hibernating(mut self) -> Self {
+        self.entry = run_hibernating::<S>;
+        self
+    }
+}
+
 /// Starts a server and waits for its [`Server::init`].
 ///
 /// # Errors
@@ -402,6 +481,9 @@ pub fn start_link<S: Server>(arg: S::Arg) -> Result<ServerRef<S>, StartError<S::
 ///
 /// # Errors
 /// See [`StartError`].
+#[deprecated(
+    note = "use server::Start::new(arg).name(name) (and .link()), whose options say what they are"
+)]
 pub fn start_registered<S: Server>(
     name: &str,
     arg: S::Arg,
@@ -412,19 +494,20 @@ pub fn start_registered<S: Server>(
 
 /// What a server process is started with.
 #[derive(Serialize, Deserialize)]
-struct Start<A> {
+struct Begin<A> {
     arg: A,
     starter: u64,
     ack: u64,
     name: Option<String>,
 }
 
-/// [`start`], [`start_link`] or [`start_registered`] (with `name`) for a
+/// [`start`] or [`start_link`] (registered as `name`, if given) for a
 /// server whose state is serializable, so that returning
 /// [`Next::Hibernate`] hibernates it.
 ///
 /// # Errors
 /// See [`StartError`].
+#[deprecated(note = "use server::Start::new(arg).hibernating() (and .link(), .name(name))")]
 pub fn start_hibernating<S>(
     arg: S::Arg,
     link: bool,
@@ -440,10 +523,10 @@ fn start_with<S: Server>(
     arg: S::Arg,
     link: bool,
     name: Option<String>,
-    entry: fn(Start<S::Arg>, Mailbox<()>),
+    entry: fn(Begin<S::Arg>, Mailbox<()>),
 ) -> Result<ServerRef<S>, StartError<S::Arg>> {
     let ack = fresh_tag();
-    let start = Start {
+    let start = Begin {
         arg,
         starter: self_id(),
         ack,
@@ -473,7 +556,7 @@ enum Incoming<S: Server> {
 }
 
 /// The server process: init, acknowledge, then the loop.
-fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
+fn run<S: Server>(start: Begin<S::Arg>, _: Mailbox<()>) {
     let starter = start.starter;
     if let Some(state) = init::<S>(start) {
         serve(state, starter, None);
@@ -481,7 +564,7 @@ fn run<S: Server>(start: Start<S::Arg>, _: Mailbox<()>) {
 }
 
 /// [`run`] for [`start_hibernating`]: the same, able to hibernate.
-fn run_hibernating<S: Server + Serialize + DeserializeOwned>(start: Start<S::Arg>, _: Mailbox<()>) {
+fn run_hibernating<S: Server + Serialize + DeserializeOwned>(start: Begin<S::Arg>, _: Mailbox<()>) {
     let starter = start.starter;
     if let Some(state) = init::<S>(start) {
         serve(state, starter, Some(hibernate_server::<S>));
@@ -499,7 +582,7 @@ fn wake<S: Server + Serialize + DeserializeOwned>((state, starter): (S, u64), _:
 
 /// Registers the server's name and runs its `init`, acknowledging to the
 /// starter; the state, or `None` if it could not start.
-fn init<S: Server>(start: Start<S::Arg>) -> Option<S> {
+fn init<S: Server>(start: Begin<S::Arg>) -> Option<S> {
     let starter = Process::<Result<(), String>>::from_id(start.starter);
     if let Some(name) = &start.name {
         if let Err(e) = Process::<()>::this().register(name) {
@@ -568,6 +651,10 @@ fn serve<S: Server>(mut state: S, starter: u64, hibernate: Option<fn(S, u64) -> 
         if let (Next::Hibernate, Some(hibernate)) = (&next, hibernate) {
             hibernate(state, starter);
         }
+        let next = match next {
+            Next::StopNormal => Next::Stop(String::new()),
+            other => other,
+        };
         if let Next::Stop(reason) = next {
             let why = if reason.is_empty() {
                 ExitReason::Normal

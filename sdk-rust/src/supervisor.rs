@@ -22,11 +22,7 @@
 //!     type Arg = ();
 //!     fn init((): ()) -> Spec {
 //!         Spec::new(Strategy::OneForOne)
-//!             .child(ChildSpec::new("worker", || {
-//!                 server::start_registered::<Worker>("worker", (), true)
-//!                     .map(|s| s.id())
-//!                     .map_err(|e| e.to_string())
-//!             }))
+//!             .child(ChildSpec::server::<Worker>("worker", ()))
 //!     }
 //! }
 //!
@@ -101,6 +97,16 @@ pub struct ChildSpec {
     shutdown: Shutdown,
 }
 
+impl std::fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ChildSpec {
     /// A permanent child stopped with a 5-second shutdown timeout.
     pub fn new(name: &str, start: impl FnMut() -> Result<u64, String> + 'static) -> Self {
@@ -110,6 +116,45 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: Shutdown::Timeout(Duration::from_secs(5)),
         }
+    }
+
+    /// A child that is server `S`, started with a copy of `arg` and
+    /// registered as `name` (so [`crate::server::Named`] reaches it across
+    /// restarts): [`ChildSpec::new`] without the start function's
+    /// boilerplate.
+    pub fn server<S>(name: &str, arg: S::Arg) -> Self
+    where
+        S: crate::server::Server + 'static,
+        S::Arg: Clone + 'static,
+    {
+        let registered = name.to_string();
+        ChildSpec::new(name, move || {
+            crate::server::Start::<S>::new(arg.clone())
+                .link()
+                .name(&registered)
+                .start()
+                .map(|s| s.id())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// [`ChildSpec::server`] for a server whose state is serializable,
+    /// started so that it can hibernate ([`crate::server::Next::Hibernate`]).
+    pub fn hibernating_server<S>(name: &str, arg: S::Arg) -> Self
+    where
+        S: crate::server::Server + Serialize + DeserializeOwned + 'static,
+        S::Arg: Clone + 'static,
+    {
+        let registered = name.to_string();
+        ChildSpec::new(name, move || {
+            crate::server::Start::<S>::new(arg.clone())
+                .link()
+                .name(&registered)
+                .hibernating()
+                .start()
+                .map(|s| s.id())
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// When it is restarted.
@@ -431,8 +476,8 @@ impl State {
             return;
         }
         if !self.may_restart() {
-            self.stop_all();
-            process::exit("shutdown");
+            let why = format!("child `{}` ended ({reason:?})", self.children[i].spec.name);
+            self.give_up(&why);
         }
         let (from, to) = match self.strategy {
             Strategy::OneForOne => (i, i + 1),
@@ -503,10 +548,28 @@ impl State {
             return;
         };
         if !self.may_restart() {
-            self.stop_all();
-            process::exit("shutdown");
+            let names: Vec<&str> = self.children[from..to]
+                .iter()
+                .map(|c| c.spec.name.as_str())
+                .collect();
+            self.give_up(&format!("children {names:?} did not start"));
         }
         self.start_range(from, to);
+    }
+
+    /// Past the restart intensity: says so on stderr (as OTP's error
+    /// logger reports `reached_max_restart_intensity`), stops every child,
+    /// and ends with reason `shutdown`, which its links and monitors see
+    /// (and a supervisor above it handles as OTP's does).
+    fn give_up(&mut self, why: &str) -> ! {
+        eprintln!(
+            "supervisor {}: {why}; more than {} restarts within {:?} is past its restart intensity: it stops its children and ends with reason `shutdown`",
+            self_id(),
+            self.max_restarts,
+            self.period
+        );
+        self.stop_all();
+        process::exit("shutdown")
     }
 }
 

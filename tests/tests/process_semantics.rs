@@ -275,8 +275,17 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
+    let run = scenario("supervisor").await;
+    // A supervisor that gives up says so.
+    assert!(
+        run.stderr.contains(
+            "is past its restart intensity: it stops its children and ends with reason `shutdown`"
+        ),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
-        scenario("supervisor").await.stdout,
+        run.stdout,
         "one-for-one, w2 killed: w1 kept, w2 restarted, w3 kept\n\
          one-for-all, w1 killed: w1 restarted, w2 restarted, w3 restarted\n\
          rest-for-one, w2 killed: w1 kept, w2 restarted, w3 restarted\n\

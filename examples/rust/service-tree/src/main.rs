@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use vm_sdk::process::Process;
 use vm_sdk::request::Request;
-use vm_sdk::server::{self, Next, Server, ServerRef};
+use vm_sdk::server::{Next, Server, ServerRef};
 use vm_sdk::supervisor::{self, ChildSpec, Spec, Strategy, Supervise, SupervisorRef};
 
 /// The key-value server.
@@ -77,14 +77,6 @@ impl Server for Worker {
     }
 }
 
-fn server_child<S: Server>(name: &'static str, arg: impl Fn() -> S::Arg + 'static) -> ChildSpec {
-    ChildSpec::new(name, move || {
-        server::start_registered::<S>(name, arg(), true)
-            .map(|s| s.id())
-            .map_err(|e| e.to_string())
-    })
-}
-
 struct App;
 
 impl Supervise for App {
@@ -92,7 +84,7 @@ impl Supervise for App {
 
     fn init((): ()) -> Spec {
         Spec::new(Strategy::OneForOne)
-            .child(server_child::<Kv>("kv", || ()))
+            .child(ChildSpec::server::<Kv>("kv", ()))
             .child(ChildSpec::new("workers", || {
                 supervisor::start_link::<Workers>(())
                     .map(|s| s.id())
@@ -108,8 +100,8 @@ impl Supervise for Workers {
 
     fn init((): ()) -> Spec {
         Spec::new(Strategy::OneForOne)
-            .child(server_child::<Worker>("worker-1", || "worker-1".into()))
-            .child(server_child::<Worker>("worker-2", || "worker-2".into()))
+            .child(ChildSpec::server::<Worker>("worker-1", "worker-1".into()))
+            .child(ChildSpec::server::<Worker>("worker-2", "worker-2".into()))
     }
 }
 

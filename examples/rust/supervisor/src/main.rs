@@ -48,7 +48,10 @@ impl Supervise for Tree {
             .intensity(5, Duration::from_secs(10))
             .child(ChildSpec::new("divider", move || {
                 generation += 1;
-                server::start_registered::<Divider>("divider", generation, true)
+                server::Start::<Divider>::new(generation)
+                    .link()
+                    .name("divider")
+                    .start()
                     .map(|s| s.id())
                     .map_err(|e| e.to_string())
             }))

@@ -133,7 +133,10 @@ pub fn scenario() {
         other => println!("init: {other:?}"),
     }
 
-    let named = server::start_registered::<Counter>("counter", 1, false).unwrap();
+    let named = server::Start::<Counter>::new(1)
+        .name("counter")
+        .start()
+        .unwrap();
     let found = ServerRef::<Counter>::lookup("counter").expect("registered");
     println!(
         "registered: {:?} (same process: {})",
@@ -143,7 +146,7 @@ pub fn scenario() {
     println!(
         "name taken: {}",
         matches!(
-            server::start_registered::<Counter>("counter", 1, false),
+            server::Start::<Counter>::new(1).name("counter").start(),
             Err(StartError::Init(_))
         )
     );
@@ -184,7 +187,10 @@ pub fn scenario() {
         "by name, none holding it: {:?}",
         by_name.call(CounterCall::Get)
     );
-    let again = server::start_registered::<Counter>("counter", 7, false).unwrap();
+    let again = server::Start::<Counter>::new(7)
+        .name("counter")
+        .start()
+        .unwrap();
     println!(
         "by name, a new holder: {:?} (new process: {})",
         by_name.call(CounterCall::Get),
@@ -204,7 +210,11 @@ pub fn scenario() {
     }
     process::trap_exits(false);
 
-    let sleepy = server::start_hibernating::<Sleepy>(40, false, Some("sleepy")).unwrap();
+    let sleepy = server::Start::<Sleepy>::new(40)
+        .name("sleepy")
+        .hibernating()
+        .start()
+        .unwrap();
     sleepy.cast(1);
     sleepy.cast(1);
     println!(

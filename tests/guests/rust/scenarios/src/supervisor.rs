@@ -29,7 +29,7 @@ impl Server for Worker {
         let stop = *request.body();
         request.reply(());
         if stop {
-            Next::Stop(String::new())
+            Next::StopNormal
         } else {
             Next::Continue
         }
@@ -37,11 +37,7 @@ impl Server for Worker {
 }
 
 fn worker(name: &'static str) -> ChildSpec {
-    ChildSpec::new(name, move || {
-        server::start_registered::<Worker>(name, (), true)
-            .map(|s| s.id())
-            .map_err(|e| e.to_string())
-    })
+    ChildSpec::server::<Worker>(name, ())
 }
 
 fn strategy(code: u8) -> Strategy {
@@ -130,11 +126,7 @@ impl Server for Announcer {
 }
 
 fn announced(name: &'static str) -> ChildSpec {
-    ChildSpec::new(name, move || {
-        server::start_registered::<Announcer>(name, name.to_string(), true)
-            .map(|s| s.id())
-            .map_err(|e| e.to_string())
-    })
+    ChildSpec::server::<Announcer>(name, name.to_string())
 }
 
 /// A child whose second start fails: its first restart must be retried.
@@ -150,7 +142,10 @@ impl Supervise for Flaky {
             if starts == 2 {
                 return Err("not yet".into());
             }
-            server::start_registered::<Announcer>("flaky", "flaky".into(), true)
+            server::Start::<Announcer>::new("flaky".into())
+                .link()
+                .name("flaky")
+                .start()
                 .map(|s| s.id())
                 .map_err(|e| e.to_string())
         }))
