@@ -220,35 +220,101 @@ impl<Q: Serialize, R: DeserializeOwned> Process<Request<Q, R>> {
             reply_to: ReplyTo::new(self_id(), tag, false),
             body,
         });
-        // The reply's tag and the monitor's reference come from one sequence
-        // in the VM, so the two cannot be confused; a "no reply" signal
-        // carries the tag with NO_REPLY_BIT.
-        let kinds = message_kinds::DATA | message_kinds::DOWN;
-        let answer = receive_with(
-            &[tag, tag | NO_REPLY_BIT, monitor.reference()],
-            kinds,
-            timeout,
-            |envelope, bytes| {
-                if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
-                    return Err(RequestError::Down(exit_reason(bytes)));
-                }
-                if envelope.tag == tag | NO_REPLY_BIT {
-                    return Err(RequestError::NoReply);
-                }
-                decode_received(&envelope, bytes).map_err(RequestError::Decode)
-            },
-        );
-        match answer {
-            // The monitor fired: it is gone already.
-            Ok(Err(down @ RequestError::Down(_))) => Err(down),
-            other => {
-                // Removes a down that arrived meanwhile, too.
-                monitor.demonitor();
-                match other {
-                    Ok(reply) => reply,
-                    Err(ReceiveError::Timeout) => Err(RequestError::Timeout),
-                    Err(ReceiveError::Decode(e)) => Err(RequestError::Decode(e)),
-                }
+        await_reply(monitor, tag, timeout)
+    }
+}
+
+impl<M: Serialize> Process<M> {
+    /// A typed call (as `ractor`'s RPC ports): `make` builds the message
+    /// around a [`ReplyTo<R>`], which the receiver answers (or drops, which
+    /// fails the call at once), so each kind of message carries its own
+    /// reply type and no handler or caller matches replies it cannot get:
+    ///
+    /// ```no_run
+    /// use serde::{Deserialize, Serialize};
+    /// use vm_sdk::request::ReplyTo;
+    /// use vm_sdk::{spawn, Mailbox};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// enum Kv {
+    ///     Get(String, ReplyTo<Option<String>>),
+    ///     Count(ReplyTo<u64>),
+    /// }
+    ///
+    /// let kv = spawn((), |(), m: Mailbox<Kv>| {
+    ///     while let Ok(message) = m.receive() {
+    ///         match message {
+    ///             Kv::Get(_key, reply) => reply.reply(None),
+    ///             Kv::Count(reply) => reply.reply(0),
+    ///         }
+    ///     }
+    /// });
+    /// let n: u64 = kv.ask(Kv::Count, None).unwrap();
+    /// let v: Option<String> = kv.ask(|r| Kv::Get("k".into(), r), None).unwrap();
+    /// ```
+    ///
+    /// Waits at most `timeout` (`None`: until the reply, a drop or the
+    /// receiver's end), monitoring the receiver meanwhile.
+    ///
+    /// # Errors
+    /// As [`Process::request`], and [`RequestError::Timeout`].
+    pub fn ask<R: DeserializeOwned>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Option<Duration>,
+    ) -> Result<R, RequestError> {
+        self.ask_tagged(make, 0, timeout)
+    }
+
+    /// [`Process::ask`], sending the message with `tag`.
+    pub(crate) fn ask_tagged<R: DeserializeOwned>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        message_tag: u64,
+        timeout: Option<Duration>,
+    ) -> Result<R, RequestError> {
+        let monitor = self.monitor();
+        let tag = crate::mailbox::fresh_tag();
+        self.send_tagged(make(ReplyTo::new(self_id(), tag, false)), message_tag);
+        await_reply(monitor, tag, timeout)
+    }
+}
+
+/// Waits for the reply tagged `tag`, its "no reply" signal, or the down of
+/// `monitor`.
+fn await_reply<R: DeserializeOwned>(
+    monitor: crate::process::Monitor,
+    tag: u64,
+    timeout: Option<Duration>,
+) -> Result<R, RequestError> {
+    // The reply's tag and the monitor's reference come from one sequence
+    // in the VM, so the two cannot be confused; a "no reply" signal
+    // carries the tag with NO_REPLY_BIT.
+    let kinds = message_kinds::DATA | message_kinds::DOWN;
+    let answer = receive_with(
+        &[tag, tag | NO_REPLY_BIT, monitor.reference()],
+        kinds,
+        timeout,
+        |envelope, bytes| {
+            if MessageKind::from_raw(envelope.kind) == Some(MessageKind::Down) {
+                return Err(RequestError::Down(exit_reason(bytes)));
+            }
+            if envelope.tag == tag | NO_REPLY_BIT {
+                return Err(RequestError::NoReply);
+            }
+            decode_received(&envelope, bytes).map_err(RequestError::Decode)
+        },
+    );
+    match answer {
+        // The monitor fired: it is gone already.
+        Ok(Err(down @ RequestError::Down(_))) => Err(down),
+        other => {
+            // Removes a down that arrived meanwhile, too.
+            monitor.demonitor();
+            match other {
+                Ok(reply) => reply,
+                Err(ReceiveError::Timeout) => Err(RequestError::Timeout),
+                Err(ReceiveError::Decode(e)) => Err(RequestError::Decode(e)),
             }
         }
     }

@@ -52,7 +52,7 @@ use crate::exit::{exit_reason, Down, Exit, ExitReason};
 use crate::mailbox::{fresh_tag, receive_with};
 use crate::message::decode_received;
 use crate::process::{self, self_id, Process, Spawn};
-use crate::request::{Request, RequestError};
+use crate::request::{ReplyTo, Request, RequestError};
 use crate::Mailbox;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -243,6 +243,32 @@ impl<S: Server> ServerRef<S> {
         self.process.request(call)
     }
 
+    /// A typed call through a cast ([`Process::ask`]): `make` wraps a
+    /// [`ReplyTo<R>`] in one of the server's casts, and
+    /// [`Server::handle_cast`] answers through it, so each cast carries its
+    /// own reply type. Waits at most [`DEFAULT_CALL_TIMEOUT`].
+    ///
+    /// # Errors
+    /// As [`ServerRef::call`].
+    pub fn ask<R: DeserializeOwned>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> S::Cast,
+    ) -> Result<R, RequestError> {
+        self.ask_timeout(make, DEFAULT_CALL_TIMEOUT)
+    }
+
+    /// [`ServerRef::ask`], giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`ServerRef::call`].
+    pub fn ask_timeout<R: DeserializeOwned>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> S::Cast,
+        timeout: Duration,
+    ) -> Result<R, RequestError> {
+        Process::<S::Cast>::from_id(self.id()).ask_tagged(make, CAST_TAG, Some(timeout))
+    }
+
     /// Sends a cast; it is not an error if the server has ended.
     ///
     /// # Panics
@@ -331,6 +357,20 @@ impl<S: Server> Named<S> {
     pub fn call_infinity(&self, call: S::Call) -> Result<S::Reply, RequestError> {
         match self.whereis() {
             Some(server) => server.call_infinity(call),
+            None => Err(RequestError::Down(ExitReason::NoProc)),
+        }
+    }
+
+    /// [`ServerRef::ask`] to whoever holds the name.
+    ///
+    /// # Errors
+    /// As [`Named::call`].
+    pub fn ask<R: DeserializeOwned>(
+        &self,
+        make: impl FnOnce(ReplyTo<R>) -> S::Cast,
+    ) -> Result<R, RequestError> {
+        match self.whereis() {
+            Some(server) => server.ask(make),
             None => Err(RequestError::Down(ExitReason::NoProc)),
         }
     }

@@ -269,6 +269,7 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
          shut down by its starter: Exit(\"shutdown\")\n\
          its link reports: Exit(\"shutdown\")\n\
          a hibernating server keeps its state across wakes: Ok((42, 3))\n\
+         typed asks: Ok(4) Ok(\"UP\")\n\
          nothing left over: true\n"
     );
 }

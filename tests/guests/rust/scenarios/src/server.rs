@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use vm_sdk::mailbox::Event;
 use vm_sdk::process::{self, spawn, ExitReason, Process};
-use vm_sdk::request::{Request, RequestError};
+use vm_sdk::request::{ReplyTo, Request, RequestError};
 use vm_sdk::server::{self, Info, Named, Next, Server, ServerRef, StartError};
 use vm_sdk::Mailbox;
 
@@ -111,6 +111,39 @@ impl Server for Sleepy {
         self.wakes += 1;
         self.n += add;
         Next::Hibernate
+    }
+}
+
+/// A server whose casts carry their own reply types.
+struct Typed;
+
+#[derive(Serialize, Deserialize)]
+enum TypedCast {
+    Len(String, ReplyTo<usize>),
+    Upper(String, ReplyTo<String>),
+}
+
+impl Server for Typed {
+    type Arg = ();
+    type Call = ();
+    type Reply = ();
+    type Cast = TypedCast;
+
+    fn init((): ()) -> Result<Self, String> {
+        Ok(Typed)
+    }
+
+    fn handle_call(&mut self, request: Request<(), ()>) -> Next {
+        request.reply(());
+        Next::Continue
+    }
+
+    fn handle_cast(&mut self, cast: TypedCast) -> Next {
+        match cast {
+            TypedCast::Len(text, reply) => reply.reply(text.len()),
+            TypedCast::Upper(text, reply) => reply.reply(text.to_uppercase()),
+        }
+        Next::Continue
     }
 }
 
@@ -222,6 +255,14 @@ pub fn scenario() {
         ServerRef::<Sleepy>::lookup("sleepy").unwrap().call(())
     );
     sleepy.process().kill();
+
+    let typed = server::start::<Typed>(()).unwrap();
+    println!(
+        "typed asks: {:?} {:?}",
+        typed.ask(|r| TypedCast::Len("four".into(), r)),
+        typed.ask(|r| TypedCast::Upper("up".into(), r))
+    );
+    typed.process().kill();
 
     // Nothing else reached the root: no acknowledgement, reply or down.
     let left = Mailbox::<()>::this().receive_event(Some(std::time::Duration::ZERO));
