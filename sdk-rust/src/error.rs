@@ -124,3 +124,33 @@ impl From<DecodeError> for ReceiveError {
         ReceiveError::Decode(e)
     }
 }
+
+/// Why a start failed (a server's `init`, a supervisor's child), made from
+/// any error or text, so `?` works on whatever the start calls
+/// (`?` on an `io::Error`, `Err("no port".into())`); its words are kept.
+/// (It is not itself an `Error`, so that every error converts into it.)
+pub struct Failure(String);
+
+impl<E: fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl Failure {
+    /// Why, in words.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+
+    /// Why, in words, owned.
+    pub fn into_message(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Failure({:?})", self.0)
+    }
+}

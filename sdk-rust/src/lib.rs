@@ -53,7 +53,7 @@ pub mod server;
 pub mod supervisor;
 pub mod timer;
 
-pub use error::{DecodeError, Error, ReceiveError};
+pub use error::{DecodeError, Error, Failure, ReceiveError};
 pub use mailbox::Mailbox;
 pub use process::{spawn, spawn_link, Process};
 /// A plugin's typed bindings from its WIT, in a module named after the

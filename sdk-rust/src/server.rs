@@ -18,7 +18,7 @@
 //!     type Reply = u64;
 //!     type Cast = u64;
 //!
-//!     fn init(start: u64) -> Result<Self, String> {
+//!     fn init(start: u64) -> Result<Self, vm_sdk::Failure> {
 //!         Ok(Counter(start))
 //!     }
 //!     fn handle_call(&mut self, request: Request<(), u64>) -> Next {
@@ -47,7 +47,7 @@
 
 use crate::abi::{message_kinds, MessageKind};
 use crate::ack::Acked;
-use crate::error::{DecodeError, Error};
+use crate::error::{DecodeError, Error, Failure};
 use crate::exit::{exit_reason, Down, Exit, ExitReason};
 use crate::mailbox::{fresh_tag, receive_with};
 use crate::message::decode_received;
@@ -83,6 +83,13 @@ pub enum Next {
     Hibernate,
 }
 
+impl Next {
+    /// [`Next::Stop`] with any error or text as the reason.
+    pub fn stop(reason: impl std::fmt::Display) -> Next {
+        Next::Stop(reason.to_string())
+    }
+}
+
 /// A message for [`Server::handle_info`]: anything but a call or a cast.
 #[derive(Debug)]
 pub enum Info {
@@ -115,7 +122,7 @@ pub trait Server: Sized {
     ///
     /// # Errors
     /// Why the server cannot start.
-    fn init(arg: Self::Arg) -> Result<Self, String>;
+    fn init(arg: Self::Arg) -> Result<Self, Failure>;
 
     /// Answers a call. Reply with [`Request::reply`], now or later: the
     /// request can be kept (or sent to another process) and answered from
@@ -435,7 +442,7 @@ impl<A> std::error::Error for StartError<A> {}
 /// # struct Store;
 /// # impl Server for Store {
 /// #     type Arg = u32; type Call = (); type Reply = (); type Cast = ();
-/// #     fn init(_: u32) -> Result<Self, String> { Ok(Store) }
+/// #     fn init(_: u32) -> Result<Self, vm_sdk::Failure> { Ok(Store) }
 /// #     fn handle_call(&mut self, r: vm_sdk::request::Request<(), ()>) -> Next { r.reply(()); Next::Continue }
 /// # }
 /// let store = server::Start::<Store>::new(64).link().name("store").start().unwrap();
@@ -637,7 +644,8 @@ fn init<S: Server>(start: Begin<S::Arg>) -> Option<S> {
         }
         // A normal exit, so a caller linked by `start_link` learns why from
         // the error and is not ended by the link (as OTP 26 does).
-        Err(why) => {
+        Err(failure) => {
+            let why = failure.into_message();
             starter.send_tagged(Err(why), start.ack);
             None
         }

@@ -12,7 +12,7 @@
 //! # struct Worker;
 //! # impl Server for Worker {
 //! #     type Arg = (); type Call = (); type Reply = (); type Cast = ();
-//! #     fn init(_: ()) -> Result<Self, String> { Ok(Worker) }
+//! #     fn init(_: ()) -> Result<Self, vm_sdk::Failure> { Ok(Worker) }
 //! #     fn handle_call(&mut self, r: vm_sdk::request::Request<(), ()>) -> Next { r.reply(()); Next::Continue }
 //! # }
 //!
@@ -39,7 +39,7 @@
 
 use crate::abi::{message_kinds, MessageKind};
 use crate::ack::Acked;
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::exit::{exit_reason, ExitReason};
 use crate::mailbox::{fresh_tag, receive_with};
 use crate::message::decode_received;
@@ -107,12 +107,54 @@ impl std::fmt::Debug for ChildSpec {
     }
 }
 
+/// What a child's start function returns: a process, a server or a
+/// supervisor (or a process id).
+pub trait ChildProcess {
+    /// Its process id.
+    fn process_id(&self) -> u64;
+}
+
+impl ChildProcess for u64 {
+    fn process_id(&self) -> u64 {
+        *self
+    }
+}
+
+impl<M> ChildProcess for Process<M> {
+    fn process_id(&self) -> u64 {
+        self.id()
+    }
+}
+
+impl<S: crate::server::Server> ChildProcess for crate::server::ServerRef<S> {
+    fn process_id(&self) -> u64 {
+        self.id()
+    }
+}
+
+impl<S> ChildProcess for SupervisorRef<S> {
+    fn process_id(&self) -> u64 {
+        self.id()
+    }
+}
+
 impl ChildSpec {
-    /// A permanent child stopped with a 5-second shutdown timeout.
-    pub fn new(name: &str, start: impl FnMut() -> Result<u64, String> + 'static) -> Self {
+    /// A permanent child stopped with a 5-second shutdown timeout. `start`
+    /// returns the child (a [`ChildProcess`]: a process, server or
+    /// supervisor) or why it could not start, a [`Failure`] that `?` makes
+    /// from any error:
+    /// `ChildSpec::new("workers", || Ok(supervisor::start_link::<Workers>(())?))`.
+    pub fn new<P: ChildProcess>(
+        name: &str,
+        mut start: impl FnMut() -> Result<P, Failure> + 'static,
+    ) -> Self {
         ChildSpec {
             name: name.to_string(),
-            start: Box::new(start),
+            start: Box::new(move || {
+                start()
+                    .map(|p| p.process_id())
+                    .map_err(Failure::into_message)
+            }),
             restart: Restart::Permanent,
             shutdown: Shutdown::Timeout(Duration::from_secs(5)),
         }
@@ -129,12 +171,10 @@ impl ChildSpec {
     {
         let registered = name.to_string();
         ChildSpec::new(name, move || {
-            crate::server::Start::<S>::new(arg.clone())
+            Ok(crate::server::Start::<S>::new(arg.clone())
                 .link()
                 .name(&registered)
-                .start()
-                .map(|s| s.id())
-                .map_err(|e| e.to_string())
+                .start()?)
         })
     }
 
@@ -147,13 +187,11 @@ impl ChildSpec {
     {
         let registered = name.to_string();
         ChildSpec::new(name, move || {
-            crate::server::Start::<S>::new(arg.clone())
+            Ok(crate::server::Start::<S>::new(arg.clone())
                 .link()
                 .name(&registered)
                 .hibernating()
-                .start()
-                .map(|s| s.id())
-                .map_err(|e| e.to_string())
+                .start()?)
         })
     }
 

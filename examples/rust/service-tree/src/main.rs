@@ -37,7 +37,7 @@ impl Server for Kv {
     type Reply = Option<String>;
     type Cast = ();
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
         println!("kv: started, empty");
         Ok(Kv(HashMap::new()))
     }
@@ -61,7 +61,7 @@ impl Server for Worker {
     type Reply = String;
     type Cast = ();
 
-    fn init(_name: String) -> Result<Self, String> {
+    fn init(_name: String) -> Result<Self, vm_sdk::Failure> {
         Ok(Worker)
     }
 
@@ -86,9 +86,7 @@ impl Supervise for App {
         Spec::new(Strategy::OneForOne)
             .child(ChildSpec::server::<Kv>("kv", ()))
             .child(ChildSpec::new("workers", || {
-                supervisor::start_link::<Workers>(())
-                    .map(|s| s.id())
-                    .map_err(|e| e.to_string())
+                Ok(supervisor::start_link::<Workers>(())?)
             }))
     }
 }

@@ -22,7 +22,7 @@ impl Server for Divider {
     type Reply = u32;
     type Cast = ();
 
-    fn init(generation: u32) -> Result<Self, String> {
+    fn init(generation: u32) -> Result<Self, vm_sdk::Failure> {
         Ok(Divider { generation })
     }
 
@@ -48,12 +48,10 @@ impl Supervise for Tree {
             .intensity(5, Duration::from_secs(10))
             .child(ChildSpec::new("divider", move || {
                 generation += 1;
-                server::Start::<Divider>::new(generation)
+                Ok(server::Start::<Divider>::new(generation)
                     .link()
                     .name("divider")
-                    .start()
-                    .map(|s| s.id())
-                    .map_err(|e| e.to_string())
+                    .start()?)
             }))
     }
 }

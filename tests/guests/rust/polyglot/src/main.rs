@@ -271,7 +271,7 @@ impl vm_sdk::server::Server for Doubler {
     type Reply = u32;
     type Cast = ();
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
         Ok(Doubler)
     }
 

@@ -33,7 +33,7 @@ impl Server for Counter {
     type Reply = u64;
     type Cast = u64;
 
-    fn init(n: u64) -> Result<Self, String> {
+    fn init(n: u64) -> Result<Self, vm_sdk::Failure> {
         if n == 13 {
             return Err("unlucky".into());
         }
@@ -97,7 +97,7 @@ impl Server for Sleepy {
     type Reply = (u64, u32);
     type Cast = u64;
 
-    fn init(n: u64) -> Result<Self, String> {
+    fn init(n: u64) -> Result<Self, vm_sdk::Failure> {
         Ok(Sleepy { n, wakes: 0 })
     }
 
@@ -129,7 +129,7 @@ impl Server for Typed {
     type Reply = ();
     type Cast = TypedCast;
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
         Ok(Typed)
     }
 

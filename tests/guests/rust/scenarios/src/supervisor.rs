@@ -20,7 +20,7 @@ impl Server for Worker {
     type Reply = ();
     type Cast = ();
 
-    fn init((): ()) -> Result<Self, String> {
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
         Ok(Worker)
     }
 
@@ -85,9 +85,7 @@ impl Supervise for Outer {
 
     fn init((): ()) -> Spec {
         Spec::new(Strategy::OneForOne).child(ChildSpec::new("inner", || {
-            supervisor::start_link::<Inner>(())
-                .map(|s| s.id())
-                .map_err(|e| e.to_string())
+            Ok(supervisor::start_link::<Inner>(())?)
         }))
     }
 }
@@ -112,7 +110,7 @@ impl Server for Announcer {
     type Reply = ();
     type Cast = ();
 
-    fn init(name: String) -> Result<Self, String> {
+    fn init(name: String) -> Result<Self, vm_sdk::Failure> {
         if let Some(watcher) = Process::<String>::lookup("watcher") {
             watcher.send(name);
         }
@@ -142,12 +140,10 @@ impl Supervise for Flaky {
             if starts == 2 {
                 return Err("not yet".into());
             }
-            server::Start::<Announcer>::new("flaky".into())
+            Ok(server::Start::<Announcer>::new("flaky".into())
                 .link()
                 .name("flaky")
-                .start()
-                .map(|s| s.id())
-                .map_err(|e| e.to_string())
+                .start()?)
         }))
     }
 }
@@ -181,10 +177,8 @@ impl Supervise for Stubborn {
                         let _ = m.receive_event(None);
                     }
                 });
-                Mailbox::<()>::this()
-                    .receive_tagged(&[STUBBORN_READY], None)
-                    .map_err(|e| e.to_string())?;
-                Ok(child.id())
+                Mailbox::<()>::this().receive_tagged(&[STUBBORN_READY], None)?;
+                Ok(child)
             })
             .shutdown(Shutdown::Timeout(Duration::from_millis(50))),
         )
