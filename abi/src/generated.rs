@@ -644,6 +644,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         result_payload_offset: 1,
     },
     FunctionSpec {
+        interface: "net",
+        module: "vm:host/net@1",
+        name: "set-active",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I64, CoreType::I32],
+        results: &[],
+        since: (1, 5, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
         interface: "process",
         module: "vm:host/process@1",
         name: "self-id",

@@ -427,6 +427,25 @@ export declare function net_set_nodelay(socket: u32, enabled: bool, ret: usize):
 @external("vm:host/net@1", "nodelay")
 export declare function net_nodelay(socket: u32, ret: usize): void;
 
+/**
+ * Makes a read half active (Erlang's `{active, N}`): its next `count`
+ * reads arrive as data messages to this process, tagged `tag`, rather
+ * than through `read`, so the process can wait for them beside its
+ * other messages, and hibernate meanwhile (each wakes it). A message's
+ * body is postcard's encoding of the SDKs' socket event: `0`, a varint
+ * length and the bytes read (at most 64 KiB); `1` when the peer closed
+ * its side; `2`, a varint length and a text for an error. The end, an
+ * error, or the `count`th read makes it passive again, and `read` works
+ * on it. `count` 0 makes it passive now (a read that completes first is
+ * delivered: none is lost). While active, `read` and `peek` fail with
+ * `invalid-argument`, and so does moving it in a message.
+ * @since 1.5.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/net@1", "set-active")
+export declare function net_set_active(socket: u32, count: u32, tag: u64, ret: usize): void;
+
 // ---- process (vm:host/process@1) ----
 
 /**

@@ -11,11 +11,13 @@
 import {
   net_resolve, net_bind, net_accept, net_connect, net_read, net_peek, net_write, net_try_write, net_shutdown,
   net_local_address, net_peer_address, net_split, net_reunite, net_set_timeout, net_timeout, net_set_nodelay,
-  net_nodelay, ShutdownHow, Direction, ErrorCode,
+  net_nodelay, net_set_active, ShutdownHow, Direction, ErrorCode,
 } from "./abi";
+import { Reader } from "./codec";
+import { Message } from "./mailbox";
 import { RET, ok, utf8, hasTimeout, nanos } from "./call";
 import { Resource } from "./handle";
-import { WOULD_BLOCK, failWith, statusOf } from "./status";
+import { DECODE, WOULD_BLOCK, failWith, statusOf } from "./status";
 
 /** Calls a text query (addresses, resolve) with a buffer, again with a larger one if the text did not fit. */
 function text(query: (dst: u32, len: u32) => void): string | null {
@@ -299,6 +301,21 @@ export class ReadHalf extends Connection {
     return shutdownHandle(this.handle, ShutdownHow.READ);
   }
 
+  /**
+   * Erlang's `{active, N}` (ABI 1.5): the next `count` reads arrive as data
+   * messages tagged `tag` instead of through `read` (decode each with
+   * `SocketEvent.decode`), so the process can wait for them beside its
+   * other messages, and hibernate meanwhile. After them, the peer's end or
+   * an error, the half is passive again; `count` 0 makes it passive now.
+   * While active, reads fail (status invalid-argument) and the half cannot
+   * move to another process.
+   */
+  setActive(count: u32, tag: u64): bool {
+    net_set_active(this.handle, count, tag, RET);
+    return ok(1);
+  }
+
+
   /** Joins with the write half of the same stream, using both up; null
    * (status not-paired, both kept) if they are of different streams. */
   reunite(write: WriteHalf): TcpStream | null {
@@ -307,6 +324,43 @@ export class ReadHalf extends Connection {
     this.release();
     write.release();
     return new TcpStream(load<u32>(RET, 4));
+  }
+}
+
+
+/** What an active read half delivers (`ReadHalf.setActive`). */
+export class SocketEvent {
+  /** Bytes read. */
+  static readonly DATA: u32 = 0;
+  /** The peer closed its side. */
+  static readonly CLOSED: u32 = 1;
+  /** Reading failed; `data` holds why (UTF-8). */
+  static readonly ERROR: u32 = 2;
+
+  constructor(
+    /** DATA, CLOSED or ERROR. */
+    public readonly kind: u32,
+    /** The bytes read, or the error's text. */
+    public readonly data: Uint8Array,
+  ) {}
+
+  /** Decodes a message an active read half sent; null (status DECODE) if it is not one. */
+  static decode(message: Message): SocketEvent | null {
+    const r = new Reader(message.data);
+    const kind = r.variant();
+    let data = new Uint8Array(0);
+    if (kind == SocketEvent.DATA || kind == SocketEvent.ERROR) data = r.bytes();
+    else if (kind != SocketEvent.CLOSED) r.error = true;
+    if (!r.finish()) {
+      failWith(DECODE, "a message from process " + message.sender.toString() + " is not a socket event");
+      return null;
+    }
+    return new SocketEvent(kind, data);
+  }
+
+  /** The error's text, for ERROR. */
+  text(): string {
+    return String.UTF8.decode(this.data.buffer);
   }
 }
 

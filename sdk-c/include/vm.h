@@ -340,6 +340,32 @@ vm_status_t vm_read_half_read(vm_read_half_t half, void *buf, size_t cap, int64_
 vm_status_t vm_read_half_peek(vm_read_half_t half, void *buf, size_t cap, int64_t timeout_ms, size_t *n);
 /* Shuts down reading (the peer's writes then fail or are discarded). */
 vm_status_t vm_read_half_shutdown(vm_read_half_t half);
+/* Erlang's {active, N} (ABI 1.5): the half's next `count` reads arrive as
+ * data messages tagged `tag` instead of through vm_read_half_read (decode
+ * each with vm_decode_socket_event), so the process can wait for them
+ * beside its other messages, and hibernate meanwhile. After them, the
+ * peer's end or an error, the half is passive again. `count` 0 makes it
+ * passive now. While active, reads fail with VM_E_INVALID_ARGUMENT and the
+ * half cannot move to another process. */
+vm_status_t vm_read_half_set_active(vm_read_half_t half, uint32_t count, uint64_t tag);
+
+/* What an active read half delivers. */
+typedef enum vm_socket_event_kind {
+    VM_SOCKET_DATA = 0,   /* bytes read: `data`, `len` (at most 64 KiB) */
+    VM_SOCKET_CLOSED = 1, /* the peer closed its side */
+    VM_SOCKET_ERROR = 2,  /* reading failed: `data`, `len` say why (UTF-8) */
+} vm_socket_event_kind_t;
+
+typedef struct vm_socket_event {
+    vm_socket_event_kind_t kind;
+    /* Points into the message's bytes, which the caller keeps. */
+    const uint8_t *data;
+    size_t len;
+} vm_socket_event_t;
+
+/* Decodes a message an active read half sent (its `len` bytes at `data`);
+ * VM_E_DECODE if it is not one (or was truncated). */
+vm_status_t vm_decode_socket_event(const void *data, size_t len, vm_socket_event_t *out);
 vm_status_t vm_read_half_set_timeout(vm_read_half_t half, int64_t ms);
 vm_status_t vm_read_half_timeout(vm_read_half_t half, int64_t *ms);
 

@@ -448,6 +448,23 @@ void vm_raw_net_set_nodelay(vm_handle_t socket, bool enabled, vm_result_void_t *
 __attribute__((import_module("vm:host/net@1"), import_name("nodelay")))
 void vm_raw_net_nodelay(vm_handle_t socket, vm_result_u8_t *ret);
 
+/*
+ * Makes a read half active (Erlang's `{active, N}`): its next `count`
+ * reads arrive as data messages to this process, tagged `tag`, rather
+ * than through `read`, so the process can wait for them beside its
+ * other messages, and hibernate meanwhile (each wakes it). A message's
+ * body is postcard's encoding of the SDKs' socket event: `0`, a varint
+ * length and the bytes read (at most 64 KiB); `1` when the peer closed
+ * its side; `2`, a varint length and a text for an error. The end, an
+ * error, or the `count`th read makes it passive again, and `read` works
+ * on it. `count` 0 makes it passive now (a read that completes first is
+ * delivered: none is lost). While active, `read` and `peek` fail with
+ * `invalid-argument`, and so does moving it in a message.
+ * @since 1.5.0
+ */
+__attribute__((import_module("vm:host/net@1"), import_name("set-active")))
+void vm_raw_net_set_active(vm_handle_t socket, uint32_t count, uint64_t tag, vm_result_void_t *ret);
+
 /* ---- process (vm:host/process@1) ---- */
 
 /*

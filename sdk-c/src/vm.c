@@ -681,6 +681,30 @@ vm_status_t vm_tcp_write_timeout(vm_tcp_stream_t s, int64_t *ms) {
 vm_status_t vm_tcp_set_nodelay(vm_tcp_stream_t s, bool enabled) { return set_nodelay(s.handle, enabled); }
 vm_status_t vm_tcp_nodelay(vm_tcp_stream_t s, bool *enabled) { return nodelay_of(s.handle, enabled); }
 
+vm_status_t vm_read_half_set_active(vm_read_half_t half, uint32_t count, uint64_t tag) {
+    vm_result_void_t r;
+    vm_raw_net_set_active(half.handle, count, tag, &r);
+    return status_of(r.is_err, r.val.err);
+}
+
+vm_status_t vm_decode_socket_event(const void *data, size_t len, vm_socket_event_t *out) {
+    vm_reader_t r;
+    vm_reader_init(&r, data, len);
+    uint32_t kind = vm_get_variant(&r);
+    out->data = NULL;
+    out->len = 0;
+    if (kind == VM_SOCKET_DATA || kind == VM_SOCKET_ERROR) {
+        out->len = vm_get_bytes(&r, &out->data);
+    } else if (kind != VM_SOCKET_CLOSED) {
+        r.error = true;
+    }
+    out->kind = (vm_socket_event_kind_t)kind;
+    if (vm_reader_finish(&r) != VM_OK) {
+        return vm_sdk_fail_(VM_E_DECODE, "a message of %u bytes is not a socket event", (uint64_t)len);
+    }
+    return VM_OK;
+}
+
 vm_status_t vm_tcp_split(vm_tcp_stream_t *s, vm_read_half_t *read, vm_write_half_t *write) {
     vm_result_halves_t r;
     vm_raw_net_split(s->handle, &r);

@@ -809,6 +809,23 @@ pub mod net {
         /// describes for this function.
         #[link_name = "nodelay"]
         pub fn nodelay(socket: Handle, ret: *mut CallResult<bool>);
+        /// Makes a read half active (Erlang's `{active, N}`): its next `count`
+        /// reads arrive as data messages to this process, tagged `tag`, rather
+        /// than through `read`, so the process can wait for them beside its
+        /// other messages, and hibernate meanwhile (each wakes it). A message's
+        /// body is postcard's encoding of the SDKs' socket event: `0`, a varint
+        /// length and the bytes read (at most 64 KiB); `1` when the peer closed
+        /// its side; `2`, a varint length and a text for an error. The end, an
+        /// error, or the `count`th read makes it passive again, and `read` works
+        /// on it. `count` 0 makes it passive now (a read that completes first is
+        /// delivered: none is lost). While active, `read` and `peek` fail with
+        /// `invalid-argument`, and so does moving it in a message.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "set-active"]
+        pub fn set_active(socket: Handle, count: u32, tag: u64, ret: *mut CallResult<()>);
     }
 
     /// Resolves `host` (a name or an IP, with an optional `:PORT`), writing
@@ -1080,6 +1097,26 @@ pub mod net {
     #[allow(unused_variables)]
     pub unsafe fn nodelay(socket: Handle, ret: *mut CallResult<bool>) {
         super::outside_vm("net.nodelay")
+    }
+
+    /// Makes a read half active (Erlang's `{active, N}`): its next `count`
+    /// reads arrive as data messages to this process, tagged `tag`, rather
+    /// than through `read`, so the process can wait for them beside its
+    /// other messages, and hibernate meanwhile (each wakes it). A message's
+    /// body is postcard's encoding of the SDKs' socket event: `0`, a varint
+    /// length and the bytes read (at most 64 KiB); `1` when the peer closed
+    /// its side; `2`, a varint length and a text for an error. The end, an
+    /// error, or the `count`th read makes it passive again, and `read` works
+    /// on it. `count` 0 makes it passive now (a read that completes first is
+    /// delivered: none is lost). While active, `read` and `peek` fail with
+    /// `invalid-argument`, and so does moving it in a message.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn set_active(socket: Handle, count: u32, tag: u64, ret: *mut CallResult<()>) {
+        super::outside_vm("net.set-active")
     }
 }
 

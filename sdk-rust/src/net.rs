@@ -590,11 +590,59 @@ impl fmt::Display for ReuniteError {
 
 impl std::error::Error for ReuniteError {}
 
+/// What an active read half delivers ([`OwnedReadHalf::set_active`]): a
+/// data message in its owner's mailbox, tagged as asked, so a reader can
+/// wait for its socket with `Mailbox::<SocketEvent>` (or beside its other
+/// messages, selecting by tag), and hibernate meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SocketEvent {
+    /// Bytes read (at most 64 KiB).
+    Data(Vec<u8>),
+    /// The peer closed its side; the half is passive again.
+    Closed,
+    /// Reading failed, with why; the half is passive again.
+    Error(String),
+}
+
 impl OwnedReadHalf {
     /// The raw handle, for calls through [`crate::abi`]. It stays owned by
     /// this value.
     pub fn raw_handle(&self) -> u32 {
         self.handle.raw()
+    }
+
+    /// Erlang's `{active, N}`: the next `count` reads arrive as
+    /// [`SocketEvent`] messages tagged `tag`, rather than through `read`;
+    /// after them (or the end, or an error) the half is passive again and
+    /// reads as before. `count` 0 makes it passive now (a read that
+    /// completes first still arrives). While it is active, a read fails
+    /// with `InvalidInput`, and it cannot move to another process; a
+    /// process that hibernates keeps it active, and wakes for each event.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn set_active(&self, count: u32, tag: u64) -> io::Result<()> {
+        // SAFETY: plain values.
+        Ok(crate::call(|ret| unsafe {
+            abi::net::set_active(self.handle.raw(), count, tag, ret)
+        })?)
+    }
+
+    /// Erlang's `{active, once}`: the next read arrives as one
+    /// [`SocketEvent`] message tagged `tag`.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn set_active_once(&self, tag: u64) -> io::Result<()> {
+        self.set_active(1, tag)
+    }
+
+    /// Ends [`OwnedReadHalf::set_active`]: reads go through `read` again.
+    ///
+    /// # Errors
+    /// An I/O error from the VM.
+    pub fn set_passive(&self) -> io::Result<()> {
+        self.set_active(0, 0)
     }
 
     /// Joins this half with the write half of the same stream.

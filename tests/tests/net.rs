@@ -173,6 +173,25 @@ async fn a_socket_keeps_its_timeouts_and_options_when_it_moves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_read_half_delivers_messages_to_a_session_that_hibernates_between_them() {
+    let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
+    let run = run_file_on(vm, &rust_guest("scenarios"), &["active"])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "as a message: Ok((7, Data([112, 105, 110, 103])))\n\
+         passive again, read: \"pong\"\n\
+         a read while active: Err(InvalidInput)\n\
+         moving it while active: true\n\
+         woke for \"one\" (in a fresh instance: true)\n\
+         woke for \"two\" (in a fresh instance: true)\n\
+         woke for Closed (in a fresh instance: true)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoding_a_listener_outside_a_message_panics_saying_why() {
     let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());
     let run = run_file_on(vm, &rust_guest("scenarios"), &["encode-listener"])

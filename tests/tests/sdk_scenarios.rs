@@ -147,3 +147,15 @@ async fn a_hibernated_process_wakes_for_each_message_with_its_state() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_read_half_delivers_its_reads_as_messages() {
+    both(
+        "active",
+        "as a message: data ping\n\
+         passive again, read: pong\n\
+         a read while active: invalid-argument\n\
+         then: closed\n",
+    )
+    .await;
+}

@@ -43,15 +43,18 @@ pub(crate) enum Resource {
     /// The write half of a split stream; dropping it shuts down writing
     /// (only its write timeout is used).
     WriteHalf(tokio::net::tcp::OwnedWriteHalf, Timeouts),
+    /// A read half whose reads arrive as messages (`net.set-active`).
+    ActiveRead(crate::host::active::ActiveRead, Timeouts),
 }
 
 impl Resource {
     /// The default timeouts of a stream or half; `None` for other resources.
     pub fn timeouts(&self) -> Option<Timeouts> {
         match self {
-            Resource::TcpStream(_, t) | Resource::ReadHalf(_, t) | Resource::WriteHalf(_, t) => {
-                Some(*t)
-            }
+            Resource::TcpStream(_, t)
+            | Resource::ReadHalf(_, t)
+            | Resource::WriteHalf(_, t)
+            | Resource::ActiveRead(_, t) => Some(*t),
             _ => None,
         }
     }
@@ -59,9 +62,10 @@ impl Resource {
     /// The default timeouts of a stream or half, to change them.
     pub fn timeouts_mut(&mut self) -> Option<&mut Timeouts> {
         match self {
-            Resource::TcpStream(_, t) | Resource::ReadHalf(_, t) | Resource::WriteHalf(_, t) => {
-                Some(t)
-            }
+            Resource::TcpStream(_, t)
+            | Resource::ReadHalf(_, t)
+            | Resource::WriteHalf(_, t)
+            | Resource::ActiveRead(_, t) => Some(t),
             _ => None,
         }
     }
@@ -91,6 +95,7 @@ impl Resource {
             Resource::TcpStream(..) => "a TCP stream",
             Resource::ReadHalf(..) => "a read half",
             Resource::WriteHalf(..) => "a write half",
+            Resource::ActiveRead(..) => "an active read half",
         }
     }
 }
@@ -212,6 +217,16 @@ impl HandleTable {
         for h in dropped {
             self.remove(h);
         }
+    }
+
+    /// Makes each active read half among `handles` whose reader has
+    /// finished a plain read half again; the first that is still active.
+    pub fn still_active(&mut self, handles: &[u32]) -> Option<u32> {
+        handles.iter().copied().find(|h| {
+            self.entries
+                .get_mut(h)
+                .is_some_and(|(r, _)| crate::host::active::settle(r))
+        })
     }
 
     /// Removes all of `handles` or none: fails with the first invalid one.

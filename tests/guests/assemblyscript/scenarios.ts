@@ -5,7 +5,7 @@
 import {
   Process, Message, ExitReason, Request, TcpListener, TcpStream, ReadHalf, Resource, Writer, Reader,
   receive, spawn, hibernate, request, lastDown, trapExits, demonitor, unregister, cancelTimer, takeHandle,
-  lastStatus, lastError, statusName, print, eprint, exit, args, MessageKinds, DOWN,
+  lastStatus, lastError, statusName, print, eprint, exit, args, MessageKinds, DOWN, SocketEvent,
 } from "../../../sdk-assemblyscript/assembly/index";
 import { net_read } from "../../../sdk-assemblyscript/assembly/abi";
 
@@ -390,10 +390,45 @@ export function _start(): void {
   else if (name == "request") requestScenario();
   else if (name == "halves") halvesScenario();
   else if (name == "hibernate") hibernateScenario();
+  else if (name == "active") activeScenario();
   else {
     eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
     exit("unknown scenario '" + name + "'");
   }
+}
+
+// ---- active ----
+
+/** Receives the socket event tagged `tag` and says what it is. */
+function printEvent(what: string, tag: u64): void {
+  const e = SocketEvent.decode(receive([tag])!);
+  if (e == null) fail("decoding the event: " + lastError());
+  const event = e!;
+  if (event.kind == SocketEvent.DATA) print(what + ": data " + String.UTF8.decode(event.data.buffer));
+  else if (event.kind == SocketEvent.CLOSED) print(what + ": closed");
+  else print(what + ": error");
+}
+
+function activeScenario(): void {
+  const listener = TcpListener.bind("127.0.0.1:0");
+  if (listener == null) fail("bind: " + lastError());
+  const pair = connected(listener!);
+  const client = pair[0];
+  const halves = pair[1].split();
+  if (halves == null) fail("split: " + lastError());
+  const r = halves!.read;
+  const tag: u64 = 7;
+  if (!r.setActive(1, tag)) fail("setActive: " + lastError());
+  client.writeAll(bytes("ping"));
+  printEvent("as a message", tag);
+  client.writeAll(bytes("pong"));
+  print("passive again, read: " + readExactly(r, 4));
+  r.setActive(2, tag);
+  const buf = new Uint8Array(4);
+  r.read(buf, 0);
+  print("a read while active: " + status());
+  client.close();
+  printEvent("then", tag);
 }
 
 // ---- hibernate ----

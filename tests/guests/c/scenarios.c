@@ -531,6 +531,54 @@ static void halves(void) {
     printf("stream through a timer: %s\n", text);
 }
 
+/* ---- active ---- */
+
+/* Receives the socket event tagged `tag` and says what it is. */
+static void print_event(const char *what, uint64_t tag) {
+    uint8_t buf[64];
+    vm_message_t m;
+    check(vm_receive(&tag, 1, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m), "receiving an event");
+    vm_socket_event_t e;
+    check(vm_decode_socket_event(m.data, m.len, &e), "decoding the event");
+    switch (e.kind) {
+    case VM_SOCKET_DATA:
+        printf("%s: data %.*s\n", what, (int)e.len, (const char *)e.data);
+        break;
+    case VM_SOCKET_CLOSED:
+        printf("%s: closed\n", what);
+        break;
+    default:
+        printf("%s: error\n", what);
+        break;
+    }
+}
+
+static void active(void) {
+    vm_tcp_listener_t listener;
+    check(vm_tcp_bind("127.0.0.1:0", &listener), "binding");
+    vm_tcp_stream_t client, server;
+    connected_pair(listener, &client, &server);
+    vm_read_half_t r;
+    vm_write_half_t w;
+    check(vm_tcp_split(&server, &r, &w), "splitting");
+    uint64_t tag = 7;
+    check(vm_read_half_set_active(r, 1, tag), "making it active once");
+    check(vm_tcp_write_all(client, "ping", 4), "writing ping");
+    print_event("as a message", tag);
+    check(vm_tcp_write_all(client, "pong", 4), "writing pong");
+    char text[8] = {0};
+    size_t have = 0, n;
+    while (have < 4) {
+        check(vm_read_half_read(r, text + have, 4 - have, VM_FOREVER, &n), "reading");
+        have += n;
+    }
+    printf("passive again, read: %s\n", text);
+    check(vm_read_half_set_active(r, 2, tag), "making it active twice");
+    printf("a read while active: %s\n", vm_strerror(vm_read_half_read(r, text, 4, 0, &n)));
+    check(vm_drop(client.handle), "closing the client");
+    print_event("then", tag);
+}
+
 /* ---- hibernate ---- */
 
 /* Its state: the count so far and the root's id. Adds each number it is
@@ -583,7 +631,7 @@ int main(int argc, char **argv) {
         void (*run)(void);
     } scenarios[] = {
         {"monitor", monitor}, {"links", links},     {"exits", exits},   {"registry", registry},
-        {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation},
+        {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation}, {"active", active},
     };
     const char *name = argc > 1 ? argv[1] : "";
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {

@@ -290,6 +290,12 @@ pub(crate) fn message_from_guest(
     })?;
     let data = crate::mailbox::Payload::from_slice(data);
     let handles = list_u32(state, mem, hptr, hlen)?;
+    if let Some(h) = state.handles.still_active(&handles) {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("handle {h} is an active read half, which cannot move: make it passive first (net.set-active with count 0)"),
+        ));
+    }
     let resources = state.handles.take_all(&handles).map_err(|h| {
         state.fail(
             ErrorCode::InvalidHandle,

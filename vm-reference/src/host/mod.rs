@@ -8,6 +8,7 @@
 //! no error can be reported, traps the calling process. Nothing a guest passes
 //! can reach another process or the VM.
 
+pub(crate) mod active;
 mod handle;
 mod mailbox;
 mod net;

@@ -130,8 +130,16 @@ fn check(
     want: &str,
     fits: fn(&Resource) -> bool,
 ) -> Result<(), ErrorCode> {
+    // An active read half whose reader has finished reads again.
+    let active = state.handles.get_mut(h).is_some_and(super::active::settle);
     let msg = match state.handles.get(h) {
         Some(r) if fits(r) => return Ok(()),
+        Some(_) if active => {
+            return Err(state.fail(
+                ErrorCode::InvalidArgument,
+                format!("handle {h} is an active read half: its reads arrive as messages (net.set-active); make it passive (count 0) first"),
+            ))
+        }
         Some(r) => format!("handle {h} is {}, not {want}", r.kind()),
         None => {
             format!("handle {h} is not owned by this process (dropped, moved or never issued)")
@@ -693,6 +701,20 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
 
+    let set_active = spec("net", "set-active");
+    linker.func_wrap_async(
+        m,
+        "set-active",
+        move |mut caller: Ctx<'_>, (h, count, tag, ret): (u32, u32, u64, u32)| {
+            Box::new(async move {
+                super::not_in_realloc(&caller)?;
+                let result = activate(&mut caller, h, count, tag).await;
+                let (mem, _) = memory(&mut caller)?;
+                write_result(mem, set_active, ret, result)
+            })
+        },
+    )?;
+
     let reunite = spec("net", "reunite");
     linker.func_wrap(
         m,
@@ -709,6 +731,44 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
 
 /// The local or peer address of a socket resource; `None` for a handle
 /// that has none (not a socket, or a listener's peer).
+/// `net.set-active`: a read half's next `count` reads become messages
+/// tagged `tag` (0: none, passive again).
+async fn activate(caller: &mut Ctx<'_>, h: u32, count: u32, tag: u64) -> Result<(), ErrorCode> {
+    let state = caller.data_mut();
+    if let Some(r) = state.handles.get_mut(h) {
+        super::active::settle(r);
+    }
+    let fits = |r: &Resource| matches!(r, Resource::ReadHalf(..) | Resource::ActiveRead(..));
+    check(
+        state,
+        h,
+        "a read half (split a stream to make its reads active)",
+        fits,
+    )?;
+    let (half, timeouts) = match state.handles.remove(h).expect("just checked") {
+        Resource::ReadHalf(half, t) => (Some(half), t),
+        Resource::ActiveRead(active, t) => (active.stop().await, t),
+        _ => unreachable!("check() checked the kind"),
+    };
+    let state = caller.data_mut();
+    let Some(half) = half else {
+        // The reader lost the half (it panicked): nothing is left to read.
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("handle {h}'s socket is gone"),
+        ));
+    };
+    let resource = if count == 0 {
+        Resource::ReadHalf(half, timeouts)
+    } else {
+        let active =
+            super::active::ActiveRead::start(state.node.clone(), state.id, tag, count, half);
+        Resource::ActiveRead(active, timeouts)
+    };
+    state.handles.restore(h, resource);
+    Ok(())
+}
+
 fn socket_address(r: Option<&Resource>, peer: bool) -> Option<io::Result<SocketAddr>> {
     Some(match (r?, peer) {
         (Resource::TcpListener(l), false) => l.local_addr(),

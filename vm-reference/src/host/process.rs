@@ -400,6 +400,13 @@ fn spawn_process(
             ),
         ));
     }
+    if let Some(h) = state.handles.still_active(&handles) {
+        node.unreserve();
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("handle {h} is an active read half, which cannot move: make it passive first (net.set-active with count 0)"),
+        ));
+    }
     // Last, so that a refused spawn moves nothing.
     let resources = state.handles.take_all(&handles).map_err(|h| {
         node.unreserve();

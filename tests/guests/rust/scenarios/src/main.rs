@@ -13,6 +13,7 @@ const SHORT: Duration = Duration::from_millis(50);
 /// after an event that proves the absent thing had its chance to arrive.
 const NOW: Duration = Duration::ZERO;
 
+mod active;
 mod hibernation;
 mod server;
 mod supervisor;
@@ -66,6 +67,7 @@ fn main() {
             );
         }
         "socket-moves" => socket_moves(),
+        "active" => active::scenario(),
         "encode-listener" => {
             // A resource moves only inside a message; encoding one alone
             // panics, saying so in the SDK's words.
