@@ -36,6 +36,8 @@ pub struct Sizes {
     idle: &'static [u32],
     /// Hibernated process counts (`hibernated-N`).
     hibernated: &'static [u32],
+    /// Idle connection counts (`conns-N`, `conns-reader-N`).
+    conns: &'static [u32],
     echo_msgs: u32,
     rounds: usize,
     /// The benchmarks to run; empty runs them all.
@@ -54,6 +56,7 @@ const BENCHMARKS: &[&str] = &[
     "echo",
     "idle",
     "hibernated",
+    "conns",
 ];
 
 impl Sizes {
@@ -80,6 +83,7 @@ const FULL: Sizes = Sizes {
     hostcall: 10_000_000,
     idle: &[10_000, 100_000, 250_000],
     hibernated: &[100_000, 1_000_000],
+    conns: &[10_000],
     echo_msgs: 500,
     rounds: 5,
     only: Vec::new(),
@@ -94,6 +98,7 @@ const QUICK: Sizes = Sizes {
     // Small enough for Linux's default vm.max_map_count.
     idle: &[2_000],
     hibernated: &[2_000],
+    conns: &[1_000],
     echo_msgs: 50,
     rounds: 1,
     only: Vec::new(),
@@ -181,6 +186,18 @@ fn main() -> Result<()> {
                 native::idle_child(n);
                 Ok(())
             }
+            _ => bail!(usage),
+        };
+    }
+    if args.first().map(String::as_str) == Some("idle-conns") {
+        let usage = "usage: vm-bench idle-conns (active|reader) N";
+        let [design, n] = &args[1..] else {
+            bail!(usage)
+        };
+        let n = n.parse().context(usage)?;
+        return match design.as_str() {
+            "active" => vm::idle_connections_child(n, true),
+            "reader" => vm::idle_connections_child(n, false),
             _ => bail!(usage),
         };
     }

@@ -413,3 +413,47 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
     }
     Ok(figures)
 }
+
+/// Memory per idle connection of `bench-sleepy` in a design (`active` or
+/// `reader`), measured in a fresh child (`vm-bench idle-conns`) while this
+/// process holds the N client ends, so they are not counted.
+pub fn idle_connections_in_child(design: &str, n: u32) -> Result<IdleFigures> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["idle-conns", design, &n.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting vm-bench idle-conns")?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .context("the child ended before it listened")??;
+        if let Some(a) = line.strip_prefix("ADDR ") {
+            break a.to_string();
+        }
+    };
+    let clients = (0..n)
+        .map(|_| std::net::TcpStream::connect(&address))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("connecting the clients")?;
+    let mut figures = [0.0; 3];
+    for line in lines.map_while(Result::ok) {
+        for (i, key) in IDLE_KEYS.iter().enumerate() {
+            if let Some(v) = line.strip_prefix(key).and_then(|v| v.trim().parse().ok()) {
+                figures[i] = v;
+            }
+        }
+    }
+    drop(clients);
+    let status = child.wait()?;
+    anyhow::ensure!(
+        status.success(),
+        "vm-bench idle-conns {design} {n} failed: {status}"
+    );
+    Ok(IdleFigures {
+        rss: figures[0],
+        pss: figures[1],
+        page_tables: figures[2],
+    })
+}

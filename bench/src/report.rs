@@ -98,6 +98,7 @@ const ORDER: &[&str] = &[
     "counting",
     "idle",
     "hibernated",
+    "conns",
     "echo",
     "hostcall",
     "plugincall",
@@ -410,6 +411,7 @@ pub fn markdown(
          - **idle-N-pss**: the same as proportional set size (`Pss` in `/proc/self/smaps_rollup`), which counts a shared page once rather than once per mapping: every VM process maps its module's data pages copy-on-write from one image, and VmRSS counts those read-only pages again in each process.\n\
          - **idle-N-pt**: the kernel's page tables added per idle process (`VmPTE` in `/proc/self/status`), which neither RSS nor PSS counts: each VM process's memory and stack lie in regions of their own, and each region a process touches costs page-table pages. Add it to idle-N for what an idle process costs the machine.\n\
          - **hibernated-N** (and `-pss`, `-pt`): the same, with the N processes hibernated (`process.hibernate`): no instance, no memory of their own (`vm-bench idle vm-hibernated N`).\n\
+         - **conns-reader-N / conns-N** (and `-pss`, `-pt`): memory per idle TCP connection of a line echo server holding N connections whose clients say nothing (`bench-sleepy`, `vm-bench idle-conns reader|active N`; the client ends are in the harness's process, not counted). conns-reader: a reader process per connection awake in a blocking read, beside a hibernated session with the write half (the design before active sockets). conns: one session per connection holding both halves, hibernated with its read half active once (`net.set-active`), so nothing of the connection stays awake.\n\
          - **wake**: a round trip to a process that hibernates after each answer, so every message wakes a fresh instance ({} round trips); compare with pingpong.\n\
          - **echo-throughput / echo-p99**: 100 TCP connections each sending {} messages of 1 KiB and reading the echo; the load generator is a separate process. The vm serves with `examples/rust/echo-server` (a process per connection), tokio with a task per connection.\n\
          - **echo-cpu**: CPU time (user and system) the server's process spent per echoed message over the same run. Server and load generator share the machine's cores, so throughput moves with how the OS schedules them; this figure is the server's own cost.\n\

@@ -238,6 +238,16 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             Err(e) => eprintln!("vm idle-{n}: {e:#}"),
         }
     }
+    if s.runs("conns") {
+        for &n in s.conns {
+            for (design, name) in [("reader", "conns-reader"), ("active", "conns")] {
+                match crate::native::idle_connections_in_child(design, n) {
+                    Ok(idle) => figures.extend(idle.named(name, n, Impl::Vm)),
+                    Err(e) => eprintln!("vm {name}-{n}: {e:#}"),
+                }
+            }
+        }
+    }
     if s.runs("hibernated") {
         for &n in s.hibernated {
             match crate::native::idle_in_child("vm-hibernated", n) {
@@ -247,4 +257,65 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
         }
     }
     Ok(figures)
+}
+
+/// `vm-bench idle-conns (active|reader) N`, the child's side: serves
+/// `bench-sleepy` in one design, prints `ADDR address` for the parent to
+/// open N connections to, waits until each connection's processes are
+/// started and asleep, then prints the memory each connection holds.
+pub fn idle_connections_child(n: u32, active: bool) -> Result<()> {
+    use std::io::Write as _;
+    let mode = if active { "active" } else { "reader" };
+    runtime().block_on(async {
+        let vm = Arc::new(
+            Vm::builder()
+                .capture_output()
+                .max_processes(2 * n + 16)
+                .max_instances(n + 64)
+                .allow_net(NetRule::parse("127.0.0.1").expect("a rule"))
+                .build()?,
+        );
+        let module = vm.load_file(guest("bench-sleepy"))?;
+        let runner = vm.clone();
+        let task = tokio::spawn(async move { runner.run(&module, &["bench-sleepy", mode]).await });
+        let address = loop {
+            if let Some(a) = vm
+                .captured_stdout()
+                .lines()
+                .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+            {
+                break a;
+            }
+            anyhow::ensure!(
+                !task.is_finished(),
+                "the server ended: {}",
+                vm.captured_stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = MemorySample::now();
+        println!("ADDR {address}");
+        std::io::stdout().flush()?;
+        // Each connection: one session (active), or a reader and a session.
+        let per = if active { 1 } else { 2 };
+        let processes = 1 + per * n as usize;
+        let mut waited = 0;
+        while vm.process_count() < processes {
+            anyhow::ensure!(
+                waited < 600_000,
+                "{} of {processes} processes",
+                vm.process_count()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 10;
+        }
+        // Asleep: the acceptor keeps an instance, and each awake reader.
+        let awake = if active { 1 } else { 1 + n as usize };
+        vm.until_instances(awake).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        MemorySample::now().per_process(before, n).print();
+        task.abort();
+        Ok(())
+    })
 }

@@ -14,7 +14,6 @@ use crate::handle::{Resource, Timeouts};
 use crate::mailbox::{Message, Payload};
 use crate::node::Node;
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::oneshot;
 use vm_abi::MessageKind;
@@ -79,15 +78,27 @@ async fn read(
     owner: u64,
     tag: u64,
     mut count: u32,
-    mut half: OwnedReadHalf,
+    half: OwnedReadHalf,
     mut stopped: oneshot::Receiver<()>,
 ) -> OwnedReadHalf {
-    let mut buf = vec![0u8; CHUNK];
     while count > 0 {
-        let read = tokio::select! {
+        // Waits for the socket without a buffer, so an idle connection
+        // holds none: one is made for each read, and goes with its message.
+        let ready = tokio::select! {
             biased;
             _ = &mut stopped => break,
-            r = half.read(&mut buf) => r,
+            r = half.readable() => r,
+        };
+        let mut buf = Vec::new();
+        let read = match ready {
+            Ok(()) => {
+                buf.resize(CHUNK, 0);
+                match half.try_read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    other => other,
+                }
+            }
+            Err(e) => Err(e),
         };
         let (event, last) = match read {
             Ok(0) => (vec![1u8], true),
