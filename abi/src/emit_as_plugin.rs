@@ -14,7 +14,7 @@ use crate::emit_c::with_since;
 use crate::model::{camel, snake};
 use crate::plugin::{discriminant_size, Function, Package, Ty};
 use crate::CoreType;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::fmt::Write;
 
 /// AssemblyScript's own classes, which a WIT type's class must not hide.
@@ -210,52 +210,14 @@ fn holds_some(t: &Ty) -> bool {
     }
 }
 
-/// Whether a list of `t` has AssemblyScript's layout (an Array's data as
-/// it is).
-fn as_is(t: &Ty) -> bool {
-    matches!(
-        t,
-        Ty::Bool
-            | Ty::U8
-            | Ty::U16
-            | Ty::U32
-            | Ty::U64
-            | Ty::S8
-            | Ty::S16
-            | Ty::S32
-            | Ty::S64
-            | Ty::F32
-            | Ty::F64
-            | Ty::Char
-    )
-}
-
 /// Whether `t` gets functions of its own.
 fn compound(t: &Ty) -> bool {
-    !as_is(t) && !matches!(t, Ty::Enum(_) | Ty::Flags(_))
+    !Ty::is_scalar(t) && !matches!(t, Ty::Enum(_) | Ty::Flags(_))
 }
 
 /// The part of a function's name that says which type it is.
 fn mangle(t: &Ty) -> String {
-    match t {
-        Ty::List(e) if **e == Ty::U8 => "bytes".into(),
-        Ty::List(e) => format!("list_{}", mangle(e)),
-        Ty::Tuple(ts) => format!(
-            "tuple{}_{}",
-            ts.len(),
-            ts.iter().map(mangle).collect::<Vec<_>>().join("_")
-        ),
-        Ty::Option(p) => format!("option_{}", mangle(p)),
-        Ty::Result(ok, err) => format!(
-            "result_{}_{}",
-            ok.as_deref().map_or("void".into(), mangle),
-            err.as_deref().map_or("void".into(), mangle)
-        ),
-        Ty::Record(_) | Ty::Variant(_) | Ty::Enum(_) | Ty::Flags(_) => {
-            snake(t.name().expect("named"))
-        }
-        t => t.wit(),
-    }
+    t.mangled()
 }
 
 /// A class or enum name for a WIT name.
@@ -389,51 +351,11 @@ fn take(t: &Ty, at: &str) -> String {
 /// Every type the functions use that gets a declaration or functions, each
 /// after the types it holds, once.
 fn types(package: &Package) -> Result<Vec<Ty>> {
-    fn visit(t: &Ty, out: &mut Vec<Ty>) -> Result<()> {
-        match t {
-            Ty::List(e) | Ty::Option(e) => visit(e, out)?,
-            Ty::Tuple(ts) => ts.iter().try_for_each(|t| visit(t, out))?,
-            Ty::Result(ok, err) => ok.iter().chain(err).try_for_each(|t| visit(t, out))?,
-            Ty::Record(r) => r.fields.iter().try_for_each(|(_, t)| visit(t, out))?,
-            Ty::Variant(v) => v
-                .cases
-                .iter()
-                .flat_map(|(_, t)| t)
-                .try_for_each(|t| visit(t, out))?,
-            _ => {}
-        }
-        if as_is(t) {
-            return Ok(());
-        }
-        let name = mangle(t);
-        let declared = |t: &Ty| match t.name() {
-            Some(n) => class_name(n),
-            None => camel(&mangle(t).replace('_', "-")),
-        };
-        match out
-            .iter()
-            .find(|o| mangle(o) == name || declared(o) == declared(t))
-        {
-            Some(seen) if seen == t => {}
-            Some(seen) => bail!(
-                "`{}` and `{}` would both be AssemblyScript's `{}`; rename one of them",
-                seen.wit(),
-                t.wit(),
-                declared(t)
-            ),
-            None => out.push(t.clone()),
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for iface in &package.interfaces {
-        for f in &iface.functions {
-            for t in f.param_types.iter().map(|(_, t)| t).chain(&f.result_type) {
-                visit(t, &mut out)?;
-            }
-        }
-    }
-    Ok(out)
+    let declared = |t: &Ty| match t.name() {
+        Some(n) => class_name(n),
+        None => camel(&mangle(t).replace('_', "-")),
+    };
+    package.types_used(|t| !t.is_scalar(), declared, "AssemblyScript")
 }
 
 /// The cases of a variant-like type: name, payload.
@@ -583,7 +505,7 @@ fn declare(out: &mut String, t: &Ty) {
         }
         Ty::List(e) => {
             let size = e.size();
-            let lower = if as_is(e) {
+            let lower = if Ty::is_scalar(e) {
                 "  const ptr: usize = v.dataStart;\n".to_string()
             } else {
                 format!("  const ptr = scratch_(<usize>v.length * {size});\n  for (let i = 0; i < v.length; i++) {{\n    {}\n  }}\n", put(e, &format!("ptr + <usize>i * {size}"), "v[i]"))
@@ -600,7 +522,7 @@ fn declare(out: &mut String, t: &Ty) {
                 tk,
                 "  const ptr = <usize>load<u32>(at);\n  const len = load<u32>(at, 4);\n"
             );
-            if as_is(e) {
+            if Ty::is_scalar(e) {
                 let _ = write!(tk, "  const list = new {}(<i32>len);\n  if (len != 0) memory.copy(list.dataStart, ptr, <usize>len * {size});\n", ty(t));
             } else {
                 let _ = write!(tk, "  const list = new {}();\n  for (let i: u32 = 0; i < len; i++) list.push({});\n", ty(t), take(e, &format!("ptr + <usize>i * {size}")));

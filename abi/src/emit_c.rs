@@ -350,6 +350,6 @@ interface texts {
         )
         .unwrap();
         let err = format!("{:#}", super::plugin(&clash, "X.").unwrap_err());
-        assert!(err.contains("would both be C type `bytes`"), "{err}");
+        assert!(err.contains("would both be C's `bytes`"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use crate::emit_c::{c_ident, comment, with_since};
 use crate::model::snake;
 use crate::plugin::{discriminant_size, Function, Package, Ty};
 use crate::CoreType;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::fmt::Write;
 
 /// The bindings of a plugin package (`shapes.h` for `plugin:shapes`).
@@ -215,64 +215,14 @@ struct Cx<'a> {
     ident: &'a str,
 }
 
-/// Whether a list of `t` has the same layout in C as in the canonical ABI,
-/// so it crosses as it is.
-fn as_is(t: &Ty) -> bool {
-    matches!(
-        t,
-        Ty::Bool
-            | Ty::U8
-            | Ty::U16
-            | Ty::U32
-            | Ty::U64
-            | Ty::S8
-            | Ty::S16
-            | Ty::S32
-            | Ty::S64
-            | Ty::F32
-            | Ty::F64
-            | Ty::Char
-    )
-}
-
 /// Whether `t` is declared as a C type of its own (with functions).
 fn compound(t: &Ty) -> bool {
-    !as_is(t)
+    !t.is_scalar()
 }
 
 /// The part of a C name that says which type it is (`list_point`).
 fn mangle(t: &Ty) -> String {
-    match t {
-        Ty::Bool => "bool".into(),
-        Ty::U8 => "u8".into(),
-        Ty::U16 => "u16".into(),
-        Ty::U32 => "u32".into(),
-        Ty::U64 => "u64".into(),
-        Ty::S8 => "s8".into(),
-        Ty::S16 => "s16".into(),
-        Ty::S32 => "s32".into(),
-        Ty::S64 => "s64".into(),
-        Ty::F32 => "f32".into(),
-        Ty::F64 => "f64".into(),
-        Ty::Char => "char".into(),
-        Ty::String => "string".into(),
-        Ty::List(t) if **t == Ty::U8 => "bytes".into(),
-        Ty::List(t) => format!("list_{}", mangle(t)),
-        Ty::Tuple(ts) => format!(
-            "tuple{}_{}",
-            ts.len(),
-            ts.iter().map(mangle).collect::<Vec<_>>().join("_")
-        ),
-        Ty::Option(t) => format!("option_{}", mangle(t)),
-        Ty::Result(ok, err) => format!(
-            "result_{}_{}",
-            ok.as_deref().map_or("void".into(), mangle),
-            err.as_deref().map_or("void".into(), mangle)
-        ),
-        Ty::Record(_) | Ty::Variant(_) | Ty::Enum(_) | Ty::Flags(_) => {
-            snake(t.name().expect("named"))
-        }
-    }
+    t.mangled()
 }
 
 fn core_c(t: CoreType) -> &'static str {
@@ -326,43 +276,7 @@ impl Cx<'_> {
     /// Every compound type the functions use, each after the types it
     /// holds, once.
     fn types(&self, package: &Package) -> Result<Vec<Ty>> {
-        fn visit(t: &Ty, out: &mut Vec<Ty>) -> Result<()> {
-            match t {
-                Ty::List(e) | Ty::Option(e) => visit(e, out)?,
-                Ty::Tuple(ts) => ts.iter().try_for_each(|t| visit(t, out))?,
-                Ty::Result(ok, err) => ok.iter().chain(err).try_for_each(|t| visit(t, out))?,
-                Ty::Record(r) => r.fields.iter().try_for_each(|(_, t)| visit(t, out))?,
-                Ty::Variant(v) => v
-                    .cases
-                    .iter()
-                    .flat_map(|(_, t)| t)
-                    .try_for_each(|t| visit(t, out))?,
-                _ => {}
-            }
-            if !compound(t) {
-                return Ok(());
-            }
-            let name = mangle(t);
-            match out.iter().find(|o| mangle(o) == name) {
-                Some(seen) if seen == t => {}
-                Some(seen) => bail!(
-                    "`{}` and `{}` would both be C type `{name}`; rename one of them",
-                    seen.wit(),
-                    t.wit()
-                ),
-                None => out.push(t.clone()),
-            }
-            Ok(())
-        }
-        let mut out = Vec::new();
-        for iface in &package.interfaces {
-            for f in &iface.functions {
-                for t in f.param_types.iter().map(|(_, t)| t).chain(&f.result_type) {
-                    visit(t, &mut out)?;
-                }
-            }
-        }
-        Ok(out)
+        package.types_used(compound, mangle, "C")
     }
 
     /// A statement storing `*v` (a pointer expression) at `at`, copying
@@ -528,7 +442,7 @@ impl Cx<'_> {
                     _ => self.ty(&elem),
                 };
                 let size = elem.size();
-                let lower = if as_is(&elem) {
+                let lower = if Ty::is_scalar(&elem) {
                     "    uint32_t ptr = (uint32_t)(uintptr_t)v->ptr;\n".to_string()
                 } else {
                     format!(
@@ -542,7 +456,7 @@ impl Cx<'_> {
                     "{lower}    out[(*n)++] = ptr;\n    out[(*n)++] = (uint32_t)v->len;\n"
                 );
                 let _ = write!(load, "    uint32_t ptr, len;\n    __builtin_memcpy(&ptr, at, 4);\n    __builtin_memcpy(&len, at + 4, 4);\n    v->len = len;\n");
-                if as_is(&elem) || matches!(t, Ty::String) {
+                if Ty::is_scalar(&elem) || matches!(t, Ty::String) {
                     let _ = writeln!(load, "    v->ptr = ({ety} *)(uintptr_t)ptr;");
                 } else {
                     let _ = write!(load, "    const uint8_t *from = (const uint8_t *)(uintptr_t)ptr;\n    v->ptr = ({ety} *){ident}_alloc_(len, sizeof *v->ptr);\n    for (size_t i = 0; i < len; i++) {{\n        {}\n    }}\n    free((void *)(uintptr_t)ptr);\n", self.load(&elem, &format!("from + i * {size}"), "&v->ptr[i]"));

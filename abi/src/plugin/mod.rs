@@ -289,6 +289,61 @@ impl Package {
         })
     }
 
+    /// Every type the functions use that `keep` selects, each after the
+    /// types it holds, once: what a generator declares. `name` is what it
+    /// calls a type; two different types of one name are refused, naming
+    /// both and `language`.
+    ///
+    /// # Errors
+    /// Two different types that would take one name.
+    pub fn types_used(
+        &self,
+        keep: impl Fn(&Ty) -> bool,
+        name: impl Fn(&Ty) -> String,
+        language: &str,
+    ) -> Result<Vec<Ty>> {
+        fn visit(
+            t: &Ty,
+            out: &mut Vec<Ty>,
+            keep: &dyn Fn(&Ty) -> bool,
+            name: &dyn Fn(&Ty) -> String,
+            language: &str,
+        ) -> Result<()> {
+            let mut inner = |t: &Ty| visit(t, out, keep, name, language);
+            match t {
+                Ty::List(e) | Ty::Option(e) => inner(e)?,
+                Ty::Tuple(ts) => ts.iter().try_for_each(&mut inner)?,
+                Ty::Result(ok, err) => ok.iter().chain(err).try_for_each(|t| inner(t))?,
+                Ty::Record(r) => r.fields.iter().try_for_each(|(_, t)| inner(t))?,
+                Ty::Variant(v) => v.cases.iter().flat_map(|(_, t)| t).try_for_each(inner)?,
+                _ => {}
+            }
+            if !keep(t) {
+                return Ok(());
+            }
+            let called = name(t);
+            match out.iter().find(|o| name(o) == called) {
+                Some(seen) if seen == t => {}
+                Some(seen) => bail!(
+                    "`{}` and `{}` would both be {language}'s `{called}`; rename one of them",
+                    seen.wit(),
+                    t.wit()
+                ),
+                None => out.push(t.clone()),
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        for iface in &self.interfaces {
+            for f in &iface.functions {
+                for t in f.param_types.iter().map(|(_, t)| t).chain(&f.result_type) {
+                    visit(t, &mut out, &keep, &name, language)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// `plugin:NAME`.
     pub fn package_name(&self) -> String {
         format!("{NAMESPACE}:{}", self.name)

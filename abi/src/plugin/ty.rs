@@ -268,6 +268,54 @@ impl Ty {
         joined
     }
 
+    /// Whether it is a scalar: `bool`, an integer, a float or a `char`. A
+    /// list of one has the same layout in C, Rust and AssemblyScript as in
+    /// the canonical ABI, so bindings pass it as it is.
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Ty::Bool
+                | Ty::U8
+                | Ty::U16
+                | Ty::U32
+                | Ty::U64
+                | Ty::S8
+                | Ty::S16
+                | Ty::S32
+                | Ty::S64
+                | Ty::F32
+                | Ty::F64
+                | Ty::Char
+        )
+    }
+
+    /// A name made of its parts, for generated code: `bytes` for
+    /// `list<u8>`, `list_point`, `tuple2_point_f64`, `option_string`,
+    /// `result_f32_void`; a named type's own name in snake case; a
+    /// scalar's WIT name.
+    pub fn mangled(&self) -> String {
+        match self {
+            Ty::String => "string".into(),
+            Ty::List(t) if **t == Ty::U8 => "bytes".into(),
+            Ty::List(t) => format!("list_{}", t.mangled()),
+            Ty::Tuple(ts) => format!(
+                "tuple{}_{}",
+                ts.len(),
+                ts.iter().map(Ty::mangled).collect::<Vec<_>>().join("_")
+            ),
+            Ty::Option(t) => format!("option_{}", t.mangled()),
+            Ty::Result(ok, err) => format!(
+                "result_{}_{}",
+                ok.as_deref().map_or("void".into(), Ty::mangled),
+                err.as_deref().map_or("void".into(), Ty::mangled)
+            ),
+            Ty::Record(_) | Ty::Variant(_) | Ty::Enum(_) | Ty::Flags(_) => {
+                crate::model::snake(self.name().expect("named"))
+            }
+            scalar => scalar.wit(),
+        }
+    }
+
     /// The WIT name of a record, variant, enum or flags type.
     pub fn name(&self) -> Option<&str> {
         match self {
