@@ -38,7 +38,10 @@
 //!
 //! On the wire a call is a [`Request`] (a data message with tag 0) and a
 //! cast a data message tagged [`CAST_TAG`], so a C or AssemblyScript
-//! process calls a Rust server with its own SDK's request function.
+//! process calls a Rust server with its own SDK's request function. A data
+//! message of any other tag (a reply that came after its call gave up
+//! waiting, say) is never taken for a call: it reaches
+//! [`Server::handle_info`].
 //! Monitors' `down` messages, `exit` messages (when the server traps
 //! exits) and any other data message reach [`Server::handle_info`]. An exit
 //! signal from the process that started the server ends it, after
@@ -595,6 +598,11 @@ fn start_with<S: Server>(
     }
 }
 
+/// What no message decodes as: a data message that is neither a call nor
+/// a cast goes to [`Server::handle_info`] with its bytes.
+#[derive(Deserialize)]
+enum NotACall {}
+
 /// A message as the server's loop sees it.
 enum Incoming<S: Server> {
     Call(Request<S::Call, S::Reply>),
@@ -672,8 +680,15 @@ fn serve<S: Server>(mut state: S, starter: u64, hibernate: Option<fn(S, u64) -> 
                     Ok(cast) => Incoming::Cast(cast),
                     Err(e) => Incoming::Info(Info::Other(e)),
                 },
-                _ => match decode_received(&envelope, bytes) {
+                _ if envelope.tag == 0 => match decode_received(&envelope, bytes) {
                     Ok(request) => Incoming::Call(request),
+                    Err(e) => Incoming::Info(Info::Other(e)),
+                },
+                // Neither a call (tag 0) nor a cast: a reply that came after
+                // its call gave up waiting, say. It reaches handle_info as
+                // it is, never taken for a call.
+                _ => match decode_received::<NotACall>(&envelope, bytes) {
+                    Ok(never) => match never {},
                     Err(e) => Incoming::Info(Info::Other(e)),
                 },
             }

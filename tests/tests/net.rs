@@ -182,6 +182,7 @@ async fn an_active_read_half_delivers_messages_to_a_session_that_hibernates_betw
     assert_eq!(
         run.stdout,
         "as a message: Ok((7, Data([112, 105, 110, 103])))\n\
+         then its peer's address: true\n\
          passive again, read: \"pong\"\n\
          a read while active: Err(InvalidInput)\n\
          moving it while active: true\n\

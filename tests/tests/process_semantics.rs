@@ -253,6 +253,7 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
     assert_eq!(
         scenario("server").await.stdout,
         "call after cast: Ok(42)\n\
+         a stray message of a call's shape: Ok(42)\n\
          init failed: unlucky\n\
          registered: Ok(2) (same process: true)\n\
          name taken: true\n\

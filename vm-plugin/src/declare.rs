@@ -178,11 +178,11 @@ macro_rules! wit_flags {
 
         #[allow(dead_code)]
         impl $name {
-            const NAMES: &'static [&'static str] = &[$(stringify!($flag)),*];
+            const NAMES_: &'static [&'static str] = &[$(stringify!($flag)),*];
             $(
                 #[doc = concat!("The flag `", stringify!($flag), "`.")]
                 pub const $flag: $name = $name {
-                    bits: 1 << $crate::__position($name::NAMES, stringify!($flag)),
+                    bits: 1 << $crate::__position($name::NAMES_, stringify!($flag)),
                 };
             )*
 
@@ -206,12 +206,12 @@ macro_rules! wit_flags {
 
         impl $crate::WitValue for $name {
             fn wit_type() -> $crate::Type {
-                $crate::Type::Flags($name::NAMES.iter().map(|n| $crate::kebab(n)).collect())
+                $crate::Type::Flags($name::NAMES_.iter().map(|n| $crate::kebab(n)).collect())
             }
 
             fn from_value(v: $crate::Value) -> Option<Self> {
                 match v {
-                    $crate::Value::Flags(bits) if $name::NAMES.len() >= 32 || bits >> $name::NAMES.len() == 0 => {
+                    $crate::Value::Flags(bits) if $name::NAMES_.len() >= 32 || bits >> $name::NAMES_.len() == 0 => {
                         Some($name { bits })
                     }
                     _ => None,

@@ -296,13 +296,19 @@ pub async fn run_guest_tests(
             Ok(()) => {
                 writeln!(out, "test {} ... ok", test.path)?;
                 passed += 1;
-                if options.show_output {
+                if options.show_output && !options.nocapture {
                     successes.push((test.path.clone(), output));
                 }
             }
             Err(why) => {
                 writeln!(out, "test {} ... FAILED", test.path)?;
-                failures.push((test.path.clone(), format!("{output}{why}\n")));
+                // Under --nocapture the output is out already.
+                let shown = if options.nocapture {
+                    ""
+                } else {
+                    output.as_str()
+                };
+                failures.push((test.path.clone(), format!("{shown}{why}\n")));
             }
         }
     }

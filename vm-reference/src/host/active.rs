@@ -9,6 +9,12 @@
 //! peer's end, `2, varint n, n bytes of text` for an error. After `count`
 //! data messages, the end or an error, the task gives the half back and
 //! the handle reads again as a plain read half (see [`settle`]).
+//!
+//! Each message is charged as a guest's is, so the VM's bound holds (a
+//! message it refuses waits, the socket unread behind it); a `count` of
+//! more than one has no flow control beyond the owner's mailbox bound,
+//! past which the owner ends, so active once is the way to read a peer
+//! that may send fast.
 
 use crate::handle::{Resource, Timeouts};
 use crate::mailbox::{Message, Payload};
@@ -92,8 +98,8 @@ async fn read(
         let mut buf = Vec::new();
         let read = match ready {
             Ok(()) => {
-                buf.resize(CHUNK, 0);
-                match half.try_read(&mut buf) {
+                buf.reserve_exact(CHUNK);
+                match half.try_read_buf(&mut buf) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     other => other,
                 }
@@ -117,16 +123,32 @@ async fn read(
                 (e, true)
             }
         };
-        node.send(
-            owner,
-            Message::new(
-                MessageKind::Data,
-                0,
-                tag,
-                Payload::from_vec(event),
-                Vec::new(),
-            ),
+        drop(buf);
+        // Charged as a guest's message is: within the VM's bound. Refused
+        // there, it waits (holding this one read, the socket unread behind
+        // it) and tries again, so a peer that sends fast cannot take the
+        // VM past --max-host-memory; the owner's own mailbox bound ends the
+        // owner, as any message past it does.
+        let mut message = Message::new(
+            MessageKind::Data,
+            0,
+            tag,
+            Payload::from_vec(event),
+            Vec::new(),
         );
+        loop {
+            match node.send_from_guest(owner, message) {
+                Ok(()) => break,
+                Err(refused) => {
+                    message = refused.message;
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => return half,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+                    }
+                }
+            }
+        }
         count -= 1;
         if last {
             break;

@@ -594,6 +594,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, how: u32, ret: u32| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, h);
             let result = shut(state, h, how);
             write_result(mem, shutdown, ret, result)
         },
@@ -612,6 +613,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                   -> wasmtime::Result<()> {
                 super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
+                settled(state, h);
                 let result = match socket_address(state.handles.get(h), peer) {
                     Some(Ok(a)) => address_text(mem, dst, len, &a.to_string())
                         .map_err(|c| state.fail(c, "the address buffer lies outside memory")),
@@ -648,6 +650,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, direction: u32, nanos: u64, ret: u32| {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, h);
             let result = socket_timeout(state, h, direction).map(|(t, direction)| {
                 let slot = match direction {
                     Direction::Read => &mut t.read,
@@ -666,6 +669,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, direction: u32, ret: u32| {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, h);
             let result = socket_timeout(state, h, direction).map(|(t, direction)| {
                 let slot = match direction {
                     Direction::Read => t.read,
@@ -684,6 +688,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, enabled: u32, ret: u32| {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, h);
             let result = with_stream_socket(state, h, |s| s.set_tcp_nodelay(enabled != 0));
             write_result(mem, set_nodelay, ret, result)
         },
@@ -696,6 +701,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, h: u32, ret: u32| {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, h);
             let result = with_stream_socket(state, h, |s| s.tcp_nodelay());
             write_result(mem, nodelay, ret, result)
         },
@@ -722,6 +728,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, rh: u32, wh: u32, ret: u32| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
+            settled(state, rh);
             let result = rejoin(state, rh, wh);
             write_result(mem, reunite, ret, result)
         },
@@ -729,15 +736,11 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// The local or peer address of a socket resource; `None` for a handle
-/// that has none (not a socket, or a listener's peer).
 /// `net.set-active`: a read half's next `count` reads become messages
 /// tagged `tag` (0: none, passive again).
 async fn activate(caller: &mut Ctx<'_>, h: u32, count: u32, tag: u64) -> Result<(), ErrorCode> {
     let state = caller.data_mut();
-    if let Some(r) = state.handles.get_mut(h) {
-        super::active::settle(r);
-    }
+    settled(state, h);
     let fits = |r: &Resource| matches!(r, Resource::ReadHalf(..) | Resource::ActiveRead(..));
     check(
         state,
@@ -769,6 +772,16 @@ async fn activate(caller: &mut Ctx<'_>, h: u32, count: u32, tag: u64) -> Result<
     Ok(())
 }
 
+/// Makes handle `h`, if it is an active read half whose reader has
+/// finished, a plain read half again, as every call on it sees it.
+fn settled(state: &mut ProcessState, h: u32) {
+    if let Some(r) = state.handles.get_mut(h) {
+        super::active::settle(r);
+    }
+}
+
+/// The local or peer address of a socket resource; `None` for a handle
+/// that has none (not a socket, or a listener's peer).
 fn socket_address(r: Option<&Resource>, peer: bool) -> Option<io::Result<SocketAddr>> {
     Some(match (r?, peer) {
         (Resource::TcpListener(l), false) => l.local_addr(),

@@ -228,7 +228,7 @@ pub mod geometry {
             self.bits == 0
         }
 
-        const NAMES: &'static [(u32, &'static str)] =
+        const NAMES_: &'static [(u32, &'static str)] =
             &[(1 << 0, "FILLED"), (1 << 1, "DASHED"), (1 << 2, "BOLD")];
     }
 
@@ -258,7 +258,7 @@ pub mod geometry {
 
     impl ::std::fmt::Debug for Style {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            let set: ::std::vec::Vec<&str> = Self::NAMES
+            let set: ::std::vec::Vec<&str> = Self::NAMES_
                 .iter()
                 .filter(|(bit, _)| self.bits & bit != 0)
                 .map(|(_, n)| *n)

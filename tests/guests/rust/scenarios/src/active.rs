@@ -47,6 +47,8 @@ pub fn scenario() {
     client.write_all(b"ping").unwrap();
     let events = Mailbox::<SocketEvent>::this();
     println!("as a message: {:?}", events.receive_tagged(&[SOCKET], None));
+    // Passive again for every call, not only reads.
+    println!("then its peer's address: {}", read.peer_addr().is_ok());
     client.write_all(b"pong").unwrap();
     let mut buf = [0u8; 4];
     read.read_exact(&mut buf).unwrap();

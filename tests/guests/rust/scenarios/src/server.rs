@@ -160,6 +160,14 @@ pub fn scenario() {
     let counter = server::start::<Counter>(40).unwrap();
     counter.cast(2);
     println!("call after cast: {:?}", counter.call(CounterCall::Get));
+    // A message shaped as a call but not tagged as one (a late reply, say)
+    // reaches handle_info, never taken for a call: this "stop" stops nothing.
+    Process::<(u64, u64, CounterCall)>::from_id(counter.id())
+        .send_tagged((Process::<()>::this().id(), 5, CounterCall::Stop), 99);
+    println!(
+        "a stray message of a call's shape: {:?}",
+        counter.call(CounterCall::Get)
+    );
 
     match server::start::<Counter>(13) {
         Err(StartError::Init(why)) => println!("init failed: {why}"),
