@@ -130,17 +130,21 @@ fn check(
     want: &str,
     fits: fn(&Resource) -> bool,
 ) -> Result<(), ErrorCode> {
-    // An active read half whose reader has finished reads again.
-    let active = state.handles.get_mut(h).is_some_and(super::active::settle);
-    let msg = match state.handles.get(h) {
-        Some(r) if fits(r) => return Ok(()),
-        Some(_) if active => {
+    // One lookup on this path, which every read and write takes: an
+    // active read half whose reader has finished reads again.
+    let found = state.handles.get_mut(h).map(|r| {
+        let active = super::active::settle(r);
+        (fits(r), active, r.kind())
+    });
+    let msg = match found {
+        Some((true, _, _)) => return Ok(()),
+        Some((false, true, _)) => {
             return Err(state.fail(
                 ErrorCode::InvalidArgument,
                 format!("handle {h} is an active read half: its reads arrive as messages (net.set-active); make it passive (count 0) first"),
             ))
         }
-        Some(r) => format!("handle {h} is {}, not {want}", r.kind()),
+        Some((false, false, kind)) => format!("handle {h} is {kind}, not {want}"),
         None => {
             format!("handle {h} is not owned by this process (dropped, moved or never issued)")
         }
