@@ -9,7 +9,6 @@
 
 use proc_macro::TokenStream;
 use quote::quote;
-use std::path::PathBuf;
 use syn::{parse_macro_input, Attribute, Expr, ItemFn, Lit, Meta};
 
 /// Marks a function as a test that runs in a process of its own on the VM
@@ -133,10 +132,34 @@ fn flags(attrs: &mut Vec<Attribute>) -> syn::Result<String> {
 /// crate is rebuilt when the file changes. Every WIT value type works:
 /// records, variants, enums and flags become Rust types in the interface's
 /// module.
+///
+/// It needs vm-sdk's `plugin` feature (`vm-sdk = { …, features =
+/// ["plugin"] }`), which builds the WIT parser; without it the macro says so.
 #[proc_macro]
 pub fn plugin(input: TokenStream) -> TokenStream {
     let path = parse_macro_input!(input as syn::LitStr);
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    expand_plugin(path)
+}
+
+/// Without the `plugin` feature: an error that says how to turn it on.
+#[cfg(not(feature = "plugin"))]
+fn expand_plugin(path: syn::LitStr) -> TokenStream {
+    syn::Error::new_spanned(
+        &path,
+        "vm_sdk::plugin! needs vm-sdk's `plugin` feature: in Cargo.toml, \
+         `vm-sdk = { …, features = [\"plugin\"] }` (it builds the WIT parser, \
+         so it is off unless a plugin is called); or write the bindings once \
+         with `vm bindgen PLUGIN.wit --lang rust`",
+    )
+    .to_compile_error()
+    .into()
+}
+
+/// With the `plugin` feature: the bindings, from the WIT file.
+#[cfg(feature = "plugin")]
+fn expand_plugin(path: syn::LitStr) -> TokenStream {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(std::path::PathBuf::new, std::path::PathBuf::from);
     let file = dir.join(path.value());
     let package = match vm_abi::plugin::Package::load(&file) {
         Ok(p) => p,

@@ -59,7 +59,8 @@ pub use process::{spawn, spawn_link, Process};
 /// A plugin's typed bindings from its WIT, in a module named after the
 /// plugin: `vm_sdk::plugin!("kv.wit");` then `kv::store::get("key")` (see
 /// the README's "Plugins"). The same code `vm bindgen kv.wit --lang rust`
-/// writes to a file.
+/// writes to a file. Needs the crate's `plugin` feature (it builds the WIT
+/// parser); without it the macro says how to turn it on.
 pub use vm_sdk_macros::plugin;
 /// Marks a test that `cargo test` runs on the VM, each in a process of its
 /// own (see the README's "Start your own app").

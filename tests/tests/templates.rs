@@ -48,6 +48,34 @@ async fn the_rust_template_builds_and_runs() {
             && report.contains("test result: ok. 1 passed"),
         "{report}"
     );
+    // The app builds no WIT parser: vm_sdk::plugin! is a feature it has not
+    // asked for, and the macro says how to ask.
+    let tree = std::process::Command::new(&cargo)
+        .current_dir(&dir)
+        .args(["tree", "--quiet", "--target", "all", "--edges", "normal,build"])
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(
+        tree.contains("vm-sdk-macros") && !tree.contains("wit-parser"),
+        "{tree}"
+    );
+    let main = dir.join("src/main.rs");
+    let mut source = std::fs::read_to_string(&main).unwrap();
+    source.push_str("\nvm_sdk::plugin!(\"kv.wit\");\n");
+    std::fs::write(&main, source).unwrap();
+    let refused = std::process::Command::new(&cargo)
+        .current_dir(&dir)
+        .args(["build", "--release", "--quiet", "--target-dir"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("vm_sdk::plugin! needs vm-sdk's `plugin` feature"),
+        "{stderr}"
+    );
     // A second `vm new` with the same name does not overwrite it.
     let again = vm_reference::template::create("rust", "my-app", &parent).unwrap_err();
     assert!(again
