@@ -52,7 +52,14 @@ async fn the_rust_template_builds_and_runs() {
     // asked for, and the macro says how to ask.
     let tree = std::process::Command::new(&cargo)
         .current_dir(&dir)
-        .args(["tree", "--quiet", "--target", "all", "--edges", "normal,build"])
+        .args([
+            "tree",
+            "--quiet",
+            "--target",
+            "all",
+            "--edges",
+            "normal,build",
+        ])
         .output()
         .unwrap();
     let tree = String::from_utf8_lossy(&tree.stdout);
