@@ -103,3 +103,137 @@ async fn sleepy_echo_sessions_hibernate_between_lines_and_keep_their_socket() {
     drop(write);
     assert_eq!(lines.next_line().await.unwrap(), None);
 }
+
+/// The key-value server under real TCP clients: each connection's session
+/// sleeps whole between commands (only the acceptor, the supervisor and
+/// the store keep an instance), the store's crash is survived by every
+/// connection, and the store comes back empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kv_server_serves_clients_that_sleep_whole_and_survives_its_store_crashing() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+    struct Client {
+        lines: Lines<BufReader<OwnedReadHalf>>,
+        write: OwnedWriteHalf,
+    }
+    impl Client {
+        async fn ask(&mut self, command: &str) -> String {
+            self.write
+                .write_all(format!("{command}\n").as_bytes())
+                .await
+                .unwrap();
+            self.lines.next_line().await.unwrap().expect("an answer")
+        }
+    }
+    /// The acceptor, the supervisor and the store.
+    const AWAKE: usize = 3;
+    const CLIENTS: usize = 20;
+
+    let server = vm_tests::start_server(&rust_guest("kv-server")).await;
+    let vm = &server.vm;
+    let asleep = |when: &'static str| async move {
+        let slept = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            vm.until_instances(AWAKE),
+        )
+        .await;
+        assert!(
+            slept.is_ok(),
+            "{when}: {} instances, {} processes",
+            vm.instance_count(),
+            vm.process_count()
+        );
+        assert_eq!(vm.process_count(), AWAKE + CLIENTS, "{when}");
+    };
+
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let stream = tokio::net::TcpStream::connect(&server.address)
+            .await
+            .unwrap();
+        let (read, write) = stream.into_split();
+        clients.push(Client {
+            lines: BufReader::new(read).lines(),
+            write,
+        });
+    }
+    // Every client writes, concurrently, then reads its key back.
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            tokio::spawn(async move {
+                assert_eq!(c.ask(&format!("SET key-{i} value number {i}")).await, "OK");
+                let got = c.ask(&format!("GET key-{i}")).await;
+                assert_eq!(got, format!("VALUE value number {i}"));
+                c
+            })
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(task.await.unwrap());
+    }
+    assert_eq!(clients[0].ask("GET key-7").await, "VALUE value number 7");
+    assert_eq!(clients[1].ask("COUNT").await, format!("COUNT {CLIENTS}"));
+    assert_eq!(clients[2].ask("DEL key-2").await, "DELETED");
+    assert_eq!(clients[2].ask("DEL key-2").await, "NONE");
+    assert_eq!(
+        clients[3].ask("FETCH key-3").await,
+        "ERROR unknown command \"FETCH\""
+    );
+    asleep("after the first commands").await;
+
+    // The store panics; its supervisor restarts it, empty, and every
+    // connection lives on.
+    let crashed = clients[4].ask("CRASH").await;
+    assert!(
+        crashed.starts_with("CRASHED") && crashed.contains("the store was asked to crash"),
+        "{crashed}"
+    );
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(c.ask(&format!("GET key-{i}")).await, "NONE");
+        assert_eq!(c.ask(&format!("SET key-{i} again")).await, "OK");
+    }
+    assert_eq!(clients[5].ask("COUNT").await, format!("COUNT {CLIENTS}"));
+    asleep("after the store's crash").await;
+
+    // A client that leaves wakes its session to end, which closes its
+    // socket.
+    let mut gone = clients.pop().unwrap();
+    drop(gone.write);
+    assert_eq!(gone.lines.next_line().await.unwrap(), None);
+}
+
+/// The kv server's own `#[vm_sdk::test]` tests pass under `cargo test`,
+/// run on the VM as a user of the example runs them.
+#[test]
+fn the_kv_servers_own_tests_pass_on_the_vm() {
+    let _built = rust_guest("kv-server");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = std::process::Command::new(&cargo)
+        .current_dir(vm_tests::root().join("examples/rust"))
+        .args([
+            "test",
+            "--release",
+            "--quiet",
+            "--package",
+            "kv-server",
+            "--target-dir",
+        ])
+        .arg(vm_tests::root().join("target/guests"))
+        .env(
+            "CARGO_TARGET_WASM32_WASIP1_RUNNER",
+            format!("{} test", vm_tests::vm_command().display()),
+        )
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&tested.stdout);
+    assert!(
+        tested.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert!(report.contains("test result: ok. 2 passed"), "{report}");
+}
