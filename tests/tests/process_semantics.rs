@@ -388,3 +388,32 @@ async fn a_process_past_the_instance_limit_ends_naming_the_flag() {
     let ((), spun) = tokio::join!(vm.kill_all(), spinning);
     assert_eq!(spun.unwrap().reason, ExitReason::Killed);
 }
+
+/// Killing every process ends them all, even while one spawns without
+/// pause: a process started while the kill is under way is killed too (a
+/// test run by `vm test` starts only once the one before has ended whole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_every_process_ends_even_those_spawned_while_it_runs() {
+    let vm = test_vm().build().unwrap();
+    let module = vm.load_file(rust_guest("scenarios")).unwrap();
+    for round in 0..20 {
+        let storm = vm.run(&module, &["scenarios", "spawn-storm"]);
+        tokio::pin!(storm);
+        // Killed while it spawns: once it has spawned a few.
+        tokio::select! {
+            outcome = &mut storm => panic!("the storm ended: {outcome:?}"),
+            () = async { while vm.process_count() < 10 + round { tokio::task::yield_now().await } } => {}
+        }
+        let (killed, outcome) = tokio::join!(
+            tokio::time::timeout(std::time::Duration::from_secs(30), vm.kill_all()),
+            storm
+        );
+        assert!(
+            killed.is_ok(),
+            "round {round}: {} processes outlived the kill",
+            vm.process_count()
+        );
+        assert_eq!(outcome.unwrap().reason, ExitReason::Killed);
+        assert_eq!(vm.process_count(), 0);
+    }
+}

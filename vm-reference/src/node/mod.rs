@@ -71,6 +71,10 @@ pub(crate) struct Node {
     /// Processes gone from the table whose exit is still giving back what
     /// they held: "every process has ended" waits for these too.
     exiting: AtomicUsize,
+    /// How many [`Node::shutdown`]s are under way: a process spawned
+    /// meanwhile is killed as it starts, so killing every process cannot be
+    /// outrun by one that spawns without pause.
+    closing: AtomicUsize,
     next_id: AtomicU64,
     next_ref: AtomicU64,
     stop_ticker: Arc<AtomicBool>,
@@ -125,6 +129,7 @@ impl Node {
             instance_ended: tokio::sync::Notify::new(),
             all_ended: tokio::sync::Notify::new(),
             exiting: AtomicUsize::new(0),
+            closing: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),
             stop_ticker,
@@ -185,6 +190,11 @@ impl Node {
             entry.inbox.push_charged(init);
         }
         self.processes.insert(entry.id, entry.clone());
+        // After the insert: a shutdown that began before it either saw the
+        // entry in the table (and kills it) or is seen here.
+        if self.closing.load(Ordering::SeqCst) > 0 {
+            entry.inbox.signal(Control::Kill);
+        }
         if let Some((parent, charge)) = req.link {
             // The parent is calling us, so it is alive; link both ways.
             self.link_child(parent, &entry, charge);
@@ -320,6 +330,17 @@ impl Node {
     /// Kills every process and waits until all have ended (processes
     /// spawned meanwhile are killed too).
     pub async fn shutdown(&self) {
+        /// Ends the shutdown's count, however it ends (its future may be
+        /// dropped while it waits).
+        struct Closing<'a>(&'a AtomicUsize);
+        impl Drop for Closing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        // Before the table is read, so a spawn the reading misses sees it.
+        self.closing.fetch_add(1, Ordering::SeqCst);
+        let _closing = Closing(&self.closing);
         loop {
             let ended = self.all_ended.notified();
             tokio::pin!(ended);

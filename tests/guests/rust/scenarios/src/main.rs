@@ -40,6 +40,7 @@ fn main() {
         ),
         "load-module" => load_module(),
         "exit" => process::exit("the root chose to stop"),
+        "spawn-storm" => spawn_storm(),
         "process-limit" => process_limit(),
         "until-refused" => until_refused(),
         "net-errors" => net_errors(&std::env::args().nth(2).unwrap_or_default()),
@@ -217,6 +218,16 @@ fn kill() {
     // Killing an ended process is not an error.
     busy.kill();
     println!("second kill: ok");
+}
+
+/// Spawns unlinked children that wait forever, as fast as it can (past
+/// the process limit, it keeps trying), until the VM kills it.
+fn spawn_storm() {
+    loop {
+        let _ = Spawn::new().start((), |(), m: Mailbox<()>| {
+            let _ = m.receive();
+        });
+    }
 }
 
 fn preemption() {
