@@ -153,12 +153,14 @@ bool vm_trap_exits(bool enabled);
 VM_NORETURN void vm_exit(const char *reason);
 /* Ends this process as a crash does (reason `trap`, which links and
  * monitors see and supervisors restart), with `message` as the reason
- * (flushing stdio in hosted builds, and printing it to stderr): for what
- * C's abort() would end with no word of why (ABI 1.5). */
+ * (flushing stdio in hosted builds, and printing it to stderr) (ABI 1.5).
+ * In hosted builds C's own assert and abort() end through it too:
+ * "assertion failed: EXPR at FILE:LINE in FUNCTION" and "abort() was
+ * called". */
 VM_NORETURN void vm_panic(const char *message);
 /* An assertion that, failing, ends the process through vm_panic with
- * "assertion failed: EXPR at FILE:LINE" as the reason (C's assert ends it
- * with a bare trap). Kept in NDEBUG builds too. */
+ * "assertion failed: EXPR at FILE:LINE" as the reason, as C's assert does
+ * here; unlike assert, kept in NDEBUG builds and in builds without libc. */
 #define VM_ASSERT(expr)                                                                            \
     ((expr) ? (void)0 : vm_panic("assertion failed: " #expr " at " __FILE__ ":" VM_STRINGIFY_(__LINE__)))
 #define VM_STRINGIFY_(x) VM_STRINGIFY2_(x)

@@ -239,6 +239,29 @@ VM_NORETURN void vm_panic(const char *message) {
     __builtin_unreachable();
 }
 
+#if __STDC_HOSTED__
+/* C's assert and abort end the process through vm_panic, so links,
+ * monitors and supervisors see why (wasi-libc's own end it with a bare
+ * "unreachable instruction executed" trap). This file is linked before
+ * libc, so these replace libc's. An abort during a panic (a heap too broken
+ * to print) traps at once. */
+static bool vm_aborting;
+
+_Noreturn void __assert_fail(const char *expr, const char *file, int line, const char *func) {
+    if (vm_aborting) __builtin_trap();
+    vm_aborting = true;
+    char text[1024];
+    snprintf(text, sizeof text, "assertion failed: %s at %s:%d in %s", expr, file, line, func);
+    vm_panic(text);
+}
+
+_Noreturn void abort(void) {
+    if (vm_aborting) __builtin_trap();
+    vm_aborting = true;
+    vm_panic("abort() was called");
+}
+#endif
+
 VM_NORETURN void vm_exit(const char *reason) {
 #if __STDC_HOSTED__
     /* The process ends in this call: what printf buffered would be lost. */

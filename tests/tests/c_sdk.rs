@@ -66,6 +66,26 @@ async fn a_failed_vm_assert_crashes_the_process_saying_what_failed_where() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cs_own_assert_and_abort_crash_the_process_saying_why() {
+    let run = run_file(&c_guest("edges"), &["c-assert"]).await.unwrap();
+    let expected = "assertion failed: answer == 42 at ";
+    assert!(
+        matches!(&run.outcome.reason, ExitReason::Trap(t)
+            if t.starts_with(expected) && t.contains("tests/guests/c/edges.c:") && t.ends_with(" in main")),
+        "{:?}",
+        run.outcome.reason
+    );
+    assert_eq!(run.stdout, "asserting\n");
+    assert!(run.stderr.contains(expected), "{}", run.stderr);
+    let run = run_file(&c_guest("edges"), &["abort"]).await.unwrap();
+    assert_eq!(
+        run.outcome.reason,
+        ExitReason::Trap("abort() was called".into())
+    );
+    assert_eq!(run.stdout, "aborting\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_timer_delay_saturates_instead_of_wrapping() {
     let run = run_file(&c_guest("edges"), &["huge-delay"]).await.unwrap();
     assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);

@@ -15,7 +15,9 @@
  *               through the typed calls (needs --allow-net 127.0.0.1).
  *   reasons:    decoding exit reasons, and the ABI version.
  */
+#include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vm.h>
 
@@ -267,6 +269,16 @@ int main(int argc, char **argv) {
         printf("asserting\n");
         VM_ASSERT(answer == 42);
         return 0;
+    }
+    if (strcmp(mode, "c-assert") == 0) {
+        int answer = 41;
+        printf("asserting\n");
+        assert(answer == 42);
+        return 0;
+    }
+    if (strcmp(mode, "abort") == 0) {
+        printf("aborting\n");
+        abort();
     }
     if (strcmp(mode, "overflow") == 0) {
         /* 72 KiB deep: past the 64 KiB stack, not past the data below it. */
