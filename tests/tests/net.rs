@@ -192,6 +192,66 @@ async fn an_active_read_half_delivers_messages_to_a_session_that_hibernates_betw
     );
 }
 
+/// A peer that sends faster than the owner takes its socket's events
+/// fills the VM to its bound (`--max-host-memory`), no further: the reader
+/// waits, the socket unread behind it, until the owner's receives give
+/// room back, and then every byte arrives, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_reader_refused_at_the_vms_bound_waits_for_room_and_loses_nothing() {
+    const LIMIT: usize = 8 << 20;
+    const SENT: usize = 48 << 20;
+    let builder = test_vm().max_host_memory(LIMIT).max_mailbox(1 << 30);
+    let server =
+        vm_tests::start_server_on(builder, &rust_guest("scenarios"), &["active-flood"]).await;
+    let vm = &server.vm;
+    let mut firehose = TcpStream::connect(&server.address).await.unwrap();
+    let mut control = TcpStream::connect(&server.address).await.unwrap();
+    let data: Vec<u8> = (0..SENT).map(|i| (i ^ (i >> 11)) as u8).collect();
+    let expected = data.iter().fold(0u64, |sum, &b| {
+        sum.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
+    let writer = tokio::spawn(async move {
+        firehose.write_all(&data).await.unwrap();
+        firehose.shutdown().await.unwrap();
+    });
+    // The owner takes nothing yet: its events fill the VM up to its bound
+    // (more than kernel buffers and the bound hold is still unsent).
+    let filled = tokio::time::timeout(Duration::from_secs(60), async {
+        while vm.host_memory_held() < LIMIT - (256 << 10) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        filled.is_ok(),
+        "the VM holds {} bytes",
+        vm.host_memory_held()
+    );
+    assert!(!writer.is_finished());
+    assert!(
+        vm.host_memory_held() <= LIMIT,
+        "{} bytes held",
+        vm.host_memory_held()
+    );
+    control.write_all(b"go\n").await.unwrap();
+    let mut answer = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(120),
+        BufReader::new(&mut control).read_line(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "no answer; the VM holds {} bytes",
+        vm.host_memory_held()
+    );
+    assert_eq!(
+        answer,
+        format!("received {SENT} bytes, checksum {expected}\n")
+    );
+    writer.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoding_a_listener_outside_a_message_panics_saying_why() {
     let vm = test_vm().allow_net(NetRule::parse("127.0.0.1").unwrap());

@@ -29,6 +29,31 @@ use std::sync::Arc;
 pub(crate) struct HostBudget {
     held: AtomicUsize,
     limit: usize,
+    /// How many wait in [`HostBudget::released`]: a charge given back
+    /// tells them only when there are some, so the common release touches
+    /// no lock.
+    waiting: AtomicUsize,
+    /// Told when a charge is given back while someone waits.
+    released: tokio::sync::Notify,
+}
+
+/// A wait for the next charge given back ([`HostBudget::released`]).
+pub(crate) struct Released<'a> {
+    budget: &'a HostBudget,
+    notified: std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>>,
+}
+
+impl Released<'_> {
+    /// Resolves once a charge has been given back since the wait began.
+    pub async fn wait(mut self) {
+        self.notified.as_mut().await;
+    }
+}
+
+impl Drop for Released<'_> {
+    fn drop(&mut self) {
+        self.budget.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl HostBudget {
@@ -36,7 +61,24 @@ impl HostBudget {
         Arc::new(HostBudget {
             held: AtomicUsize::new(0),
             limit,
+            waiting: AtomicUsize::new(0),
+            released: tokio::sync::Notify::new(),
         })
+    }
+
+    /// A wait for the next charge given back anywhere in the VM, for a
+    /// sender the VM's bound refused: begin it, try once more, then
+    /// [`Released::wait`] (a release between the two is not missed).
+    pub fn released(&self) -> Released<'_> {
+        let mut notified = Box::pin(self.released.notified());
+        notified.as_mut().enable();
+        // After the registration, so a release that does not see the count
+        // came before it, and the next try sees what it gave back.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Released {
+            budget: self,
+            notified,
+        }
     }
 
     /// What every charge in the VM holds now, in bytes.
@@ -57,7 +99,10 @@ impl HostBudget {
     }
 
     fn sub(&self, cost: usize) {
-        self.held.fetch_sub(cost, Ordering::Relaxed);
+        self.held.fetch_sub(cost, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.released.notify_waiters();
+        }
     }
 }
 

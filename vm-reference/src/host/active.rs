@@ -126,9 +126,9 @@ async fn read(
         drop(buf);
         // Charged as a guest's message is: within the VM's bound. Refused
         // there, it waits (holding this one read, the socket unread behind
-        // it) and tries again, so a peer that sends fast cannot take the
-        // VM past --max-host-memory; the owner's own mailbox bound ends the
-        // owner, as any message past it does.
+        // it) until a charge is given back and tries again, so a peer that
+        // sends fast cannot take the VM past --max-host-memory; the owner's
+        // own mailbox bound ends the owner, as any message past it does.
         let mut message = Message::new(
             MessageKind::Data,
             0,
@@ -139,14 +139,18 @@ async fn read(
         loop {
             match node.send_from_guest(owner, message) {
                 Ok(()) => break,
-                Err(refused) => {
-                    message = refused.message;
-                    tokio::select! {
-                        biased;
-                        _ = &mut stopped => return half,
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
-                    }
-                }
+                Err(refused) => message = refused.message,
+            }
+            // Refused: tries again once a charge is given back.
+            let released = node.host.released();
+            match node.send_from_guest(owner, message) {
+                Ok(()) => break,
+                Err(refused) => message = refused.message,
+            }
+            tokio::select! {
+                biased;
+                _ = &mut stopped => return half,
+                () = released.wait() => {}
             }
         }
         count -= 1;

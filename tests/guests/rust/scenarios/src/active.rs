@@ -92,3 +92,35 @@ fn spawn_session(read: OwnedReadHalf, report: Process<String>) -> Process<Socket
         },
     )
 }
+
+/// `scenarios active-flood`: a read half active for every read, whose owner
+/// takes none of them until told (on a second connection), so the events
+/// pile up to the VM's bound; the reader then waits for room, and every
+/// byte arrives once the owner drains its mailbox. Answers on the second
+/// connection with the count and a checksum of what arrived.
+pub fn flood() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("listening on {}", listener.local_addr().unwrap());
+    let (firehose, _) = listener.accept().unwrap();
+    let (mut control, _) = listener.accept().unwrap();
+    let (read, _write) = firehose.into_split();
+    read.set_active(u32::MAX, SOCKET).unwrap();
+    let mut go = [0u8; 3];
+    control.read_exact(&mut go).unwrap();
+    assert_eq!(&go, b"go\n");
+    let inbox = Mailbox::<SocketEvent>::this();
+    let (mut count, mut sum) = (0u64, 0u64);
+    loop {
+        match inbox.receive_tagged(&[SOCKET], None).unwrap().1 {
+            SocketEvent::Data(bytes) => {
+                for b in bytes {
+                    count += 1;
+                    sum = sum.wrapping_mul(31).wrapping_add(u64::from(b));
+                }
+            }
+            SocketEvent::Closed => break,
+            SocketEvent::Error(e) => panic!("the firehose failed: {e}"),
+        }
+    }
+    writeln!(control, "received {count} bytes, checksum {sum}").unwrap();
+}

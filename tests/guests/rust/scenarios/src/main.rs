@@ -69,6 +69,7 @@ fn main() {
         }
         "socket-moves" => socket_moves(),
         "active" => active::scenario(),
+        "active-flood" => active::flood(),
         "encode-listener" => {
             // A resource moves only inside a message; encoding one alone
             // panics, saying so in the SDK's words.
