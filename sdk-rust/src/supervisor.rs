@@ -31,7 +31,9 @@
 //! ```
 //!
 //! How it differs from OTP: a child is linked by the supervisor after its
-//! start function returns its process id (so any spawn works); a restart
+//! start function returns its process id (so any spawn works, though a
+//! child started linked is the one whose every end is seen as it was: see
+//! [`ChildSpec::new`]); a restart
 //! that fails is tried again 10 ms later rather than at once (a registered
 //! name is often still held by the process that is ending), each try
 //! counting against the intensity; and the supervisor answers one call,
@@ -144,6 +146,12 @@ impl ChildSpec {
     /// supervisor) or why it could not start, a [`Failure`] that `?` makes
     /// from any error:
     /// `ChildSpec::new("workers", || Ok(supervisor::start_link::<Workers>(())?))`.
+    ///
+    /// Start the child linked (`spawn_link`, `Start::link`, `start_link`),
+    /// as OTP requires: then however soon it ends, the supervisor hears its
+    /// real reason. One started unlinked is linked once `start` returns,
+    /// and if it has ended by then the supervisor hears only `noproc`,
+    /// which it takes for a crash.
     pub fn new<P: ChildProcess>(
         name: &str,
         mut start: impl FnMut() -> Result<P, Failure> + 'static,
@@ -648,6 +656,10 @@ fn run<S: Supervise>(start: Start<S::Arg>, _: Mailbox<()>) {
         if let Err(why) = state.start_child(i) {
             let name = state.children[i].spec.name.clone();
             state.stop_all();
+            // The starter learns of the failure from `start_link`'s error;
+            // unlinked first, it is not also ended by this exit (as OTP's
+            // `init_fail`), while monitors still see the reason.
+            Process::<()>::from_id(start.starter).unlink();
             starter.send_tagged(Err((name.clone(), why.clone())), start.ack);
             process::exit(&format!("child `{name}` did not start: {why}"));
         }

@@ -296,7 +296,10 @@ async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
          nested: inner supervisor killed: w1 restarted (inner restarted: true)\n\
          outer shut down: Exit(\"shutdown\"); w1 registered: false\n\
          a restart that fails is retried: flaky: true\n\
-         a child that ignores the shutdown signal: Killed\n"
+         a child that ignores the shutdown signal: Killed\n\
+         a transient child that ended normally before its start returned: Ok(\"brief: false\"), started again: false\n\
+         start_link of a supervisor whose child fails: Err(Child(\"db\", \"no database\"))\n\
+         and its caller lives on\n"
     );
 }
 

@@ -30,12 +30,18 @@ impl Node {
         if a == b {
             return Ok(());
         }
-        let (Some(pa), Some(pb)) = (self.get(a), self.get(b)) else {
+        let Some(pa) = self.get(a) else {
             return Err(LinkError::NoProc);
         };
+        // Linked already (at a spawn, say): nothing to do, even if `b` has
+        // ended since, as in Erlang; its exit signal, with its real reason,
+        // is on its way, and a `noproc` must not overtake it.
         if lock(&pa.relations).links.contains_key(&b) {
             return Ok(());
         }
+        let Some(pb) = self.get(b) else {
+            return Err(LinkError::NoProc);
+        };
         let charge = pa.budget().charge(LINK_COST).map_err(LinkError::Refused)?;
         {
             let mut rb = lock(&pb.relations);

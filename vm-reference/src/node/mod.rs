@@ -484,6 +484,34 @@ mod tests {
         }
     }
 
+    /// Linking again to a process linked at its spawn is nothing, even once
+    /// it has ended: the exit signal on its way carries its real reason,
+    /// and a `noproc` must not overtake it (a supervisor linking a child
+    /// its start function spawn-linked took a normal end for a crash).
+    #[test]
+    fn linking_again_to_a_linked_process_that_ended_is_not_noproc() {
+        let vm = crate::Vm::builder().capture_output().build().unwrap();
+        let node = &vm.node;
+        let entry = |id| {
+            assert!(node.reserve());
+            let e = Arc::new(ProcessEntry::new(id, node.new_budget()));
+            node.processes.insert(id, e.clone());
+            e
+        };
+        let (parent, child) = (entry(2001), entry(2002));
+        node.link_child(parent.id, &child, Charge::none());
+        node.exit(&child, &ExitReason::Normal);
+        // Its exit signal waits for the parent, which has not handled it.
+        assert!(node.link(parent.id, child.id).is_ok());
+        // Once handled, the link is gone, and a new one is noproc.
+        assert!(parent.take_link(child.id));
+        assert!(matches!(
+            node.link(parent.id, child.id),
+            Err(LinkError::NoProc)
+        ));
+        node.processes.remove(parent.id);
+    }
+
     /// An idle VM does not wake up every tick: the epoch clock stops while
     /// no process runs, and starts again when one does.
     #[test]

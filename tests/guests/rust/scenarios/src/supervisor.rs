@@ -3,7 +3,7 @@
 //! the supervisor restarted.
 
 use std::time::Duration;
-use vm_sdk::process::{self, spawn, ExitReason, Process};
+use vm_sdk::process::{self, spawn, spawn_link, ExitReason, Process};
 use vm_sdk::request::Request;
 use vm_sdk::server::{self, Next, Server, ServerRef};
 use vm_sdk::supervisor::{
@@ -185,6 +185,50 @@ impl Supervise for Stubborn {
     }
 }
 
+/// A transient child, linked at its spawn as a start function should link
+/// it, that ends normally before its start function returns (a brief job).
+struct Brief;
+
+impl Supervise for Brief {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne).child(
+            ChildSpec::new("brief", || {
+                let child = spawn_link((), |(), m: Mailbox<()>| {
+                    let _ = m.receive();
+                });
+                child.register("brief")?;
+                if let Some(watcher) = Process::<String>::lookup("watcher") {
+                    watcher.send("brief".into());
+                }
+                child.send(());
+                // Until it has ended (its name goes as it ends), without a
+                // receive: the supervisor has not yet heard of the end.
+                while Process::<()>::lookup("brief").is_some() {
+                    std::hint::spin_loop();
+                }
+                Ok(child)
+            })
+            .restart(Restart::Transient),
+        )
+    }
+}
+
+/// A supervisor whose only child cannot start.
+struct Failing;
+
+impl Supervise for Failing {
+    type Arg = ();
+
+    fn init((): ()) -> Spec {
+        Spec::new(Strategy::OneForOne)
+            .child(ChildSpec::new("db", || -> Result<u64, vm_sdk::Failure> {
+                Err("no database".into())
+            }))
+    }
+}
+
 fn pid(name: &str) -> Option<u64> {
     ServerRef::<Worker>::lookup(name).map(|s| s.id())
 }
@@ -317,4 +361,20 @@ pub fn scenario() {
         "a child that ignores the shutdown signal: {:?}",
         monitor.wait(None).unwrap().reason
     );
+
+    let tree = supervisor::start::<Brief>(()).unwrap();
+    announced_again("brief");
+    let children = tree.which_children().map(|c| running(&c));
+    let again = Mailbox::<String>::this()
+        .receive_timeout(Duration::ZERO)
+        .is_ok();
+    println!(
+        "a transient child that ended normally before its start returned: {children:?}, started again: {again}"
+    );
+    shut_down(tree);
+
+    // Not trapping exits: a failed start is an error, not this process's end.
+    let failed = supervisor::start_link::<Failing>(()).map(|_| ());
+    println!("start_link of a supervisor whose child fails: {failed:?}");
+    println!("and its caller lives on");
 }
