@@ -22,6 +22,24 @@ pub enum ExitReason {
     NoProc,
 }
 
+impl ExitReason {
+    /// Whether it is a shutdown: `shutdown`, or `shutdown: …` (OTP's
+    /// `{shutdown, Term}`, the term as text). A supervisor restarts no
+    /// transient child that ends with one, as it restarts none that ends
+    /// normally; an exit reason of either is made by
+    /// [`Next::shutdown`](crate::server::Next::shutdown) or
+    /// [`process::exit`](crate::process::exit).
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, ExitReason::Exit(t) if t == "shutdown" || t.starts_with("shutdown: "))
+    }
+
+    /// Whether it is normal or a [shutdown](ExitReason::is_shutdown): an
+    /// end a transient child is not restarted for.
+    pub fn is_normal_or_shutdown(&self) -> bool {
+        *self == ExitReason::Normal || self.is_shutdown()
+    }
+}
+
 /// A monitored process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Down {

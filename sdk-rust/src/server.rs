@@ -91,6 +91,13 @@ impl Next {
     pub fn stop(reason: impl std::fmt::Display) -> Next {
         Next::Stop(reason.to_string())
     }
+
+    /// Stops with reason `shutdown: TERM`, OTP's `{stop, {shutdown, Term},
+    /// State}`: an orderly end that says why, for which a supervisor does
+    /// not restart a transient child (see [`ExitReason::is_shutdown`]).
+    pub fn shutdown(term: impl std::fmt::Display) -> Next {
+        Next::Stop(format!("shutdown: {term}"))
+    }
 }
 
 /// A message for [`Server::handle_info`]: anything but a call or a cast.

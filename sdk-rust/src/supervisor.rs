@@ -58,7 +58,8 @@ use std::time::{Duration, Instant};
 pub enum Restart {
     /// Always.
     Permanent,
-    /// Only if it ended abnormally (not `normal`, not `shutdown`).
+    /// Only if it ended abnormally (not `normal`, `shutdown` or
+    /// `shutdown: …`: see [`ExitReason::is_shutdown`]).
     Transient,
     /// Never: it is forgotten when it ends (or is stopped for a sibling's
     /// restart), and `which_children` no longer lists it.
@@ -83,9 +84,17 @@ pub enum Shutdown {
     /// An exit signal with reason `shutdown`; if the child has not ended
     /// within the time, it is killed.
     Timeout(Duration),
+    /// An exit signal with reason `shutdown`, and as long a wait as the
+    /// child takes: the default for a child that is a supervisor, as in
+    /// OTP, so its own children shut down in order however long they take.
+    Infinity,
     /// Killed at once.
     Kill,
 }
+
+/// How long a worker child has to shut down before it is killed, by
+/// default: five seconds, as in OTP.
+pub const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// The function that starts a child, in the supervisor's process; it
 /// returns the child's process id, or why it could not start.
@@ -114,6 +123,16 @@ impl std::fmt::Debug for ChildSpec {
 pub trait ChildProcess {
     /// Its process id.
     fn process_id(&self) -> u64;
+
+    /// How such a child is shut down unless its spec says otherwise:
+    /// [`DEFAULT_SHUTDOWN`] for a worker, [`Shutdown::Infinity`] for a
+    /// supervisor.
+    fn default_shutdown() -> Shutdown
+    where
+        Self: Sized,
+    {
+        Shutdown::Timeout(DEFAULT_SHUTDOWN)
+    }
 }
 
 impl ChildProcess for u64 {
@@ -138,10 +157,15 @@ impl<S> ChildProcess for SupervisorRef<S> {
     fn process_id(&self) -> u64 {
         self.id()
     }
+
+    fn default_shutdown() -> Shutdown {
+        Shutdown::Infinity
+    }
 }
 
 impl ChildSpec {
-    /// A permanent child stopped with a 5-second shutdown timeout. `start`
+    /// A permanent child, shut down as its kind is by default (a worker
+    /// given [`DEFAULT_SHUTDOWN`], a supervisor as long as it takes). `start`
     /// returns the child (a [`ChildProcess`]: a process, server or
     /// supervisor) or why it could not start, a [`Failure`] that `?` makes
     /// from any error:
@@ -164,7 +188,7 @@ impl ChildSpec {
                     .map_err(Failure::into_message)
             }),
             restart: Restart::Permanent,
-            shutdown: Shutdown::Timeout(Duration::from_secs(5)),
+            shutdown: P::default_shutdown(),
         }
     }
 
@@ -466,6 +490,7 @@ impl State {
                 }
                 child.kill();
             }
+            Shutdown::Infinity => child.exit("shutdown"),
         }
         let _ = monitor.wait(None);
     }
@@ -511,8 +536,7 @@ impl State {
         if self.children[i].spec.restart == Restart::Temporary {
             self.children[i].gone = true;
         }
-        let abnormal = !matches!(reason, ExitReason::Normal)
-            && !matches!(reason, ExitReason::Exit(t) if t == "shutdown");
+        let abnormal = !reason.is_normal_or_shutdown();
         let restart = match self.children[i].spec.restart {
             Restart::Permanent => true,
             Restart::Transient => abnormal,

@@ -291,7 +291,7 @@ async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
         "one-for-one, w2 killed: w1 kept, w2 restarted, w3 kept\n\
          one-for-all, w1 killed: w1 restarted, w2 restarted, w3 restarted\n\
          rest-for-one, w2 killed: w1 kept, w2 restarted, w3 restarted\n\
-         after a normal stop of permanent and transient and a kill of temporary: permanent: true, transient: false\n\
+         after a normal stop of permanent and transient, a shutdown with a term of transient-done and a kill of temporary: permanent: true, transient: false, transient-done: false\n\
          a second restart in a minute with an intensity of 1: Exit(\"shutdown\"); w1-w3 registered: false\n\
          nested: inner supervisor killed: w1 restarted (inner restarted: true)\n\
          outer shut down: Exit(\"shutdown\"); w1 registered: false\n\

@@ -16,7 +16,7 @@ struct Worker;
 
 impl Server for Worker {
     type Arg = ();
-    type Call = bool;
+    type Call = u8;
     type Reply = ();
     type Cast = ();
 
@@ -24,14 +24,14 @@ impl Server for Worker {
         Ok(Worker)
     }
 
-    /// `true` asks it to stop normally.
-    fn handle_call(&mut self, request: Request<bool, ()>) -> Next {
+    /// 1 asks it to stop normally, 2 to shut down with a term.
+    fn handle_call(&mut self, request: Request<u8, ()>) -> Next {
         let stop = *request.body();
         request.reply(());
-        if stop {
-            Next::StopNormal
-        } else {
-            Next::Continue
+        match stop {
+            1 => Next::StopNormal,
+            2 => Next::shutdown("done"),
+            _ => Next::Continue,
         }
     }
 }
@@ -73,6 +73,7 @@ impl Supervise for Policies {
         Spec::new(Strategy::OneForOne)
             .child(worker("permanent"))
             .child(worker("transient").restart(Restart::Transient))
+            .child(worker("transient-done").restart(Restart::Transient))
             .child(worker("temporary").restart(Restart::Temporary))
     }
 }
@@ -294,15 +295,15 @@ pub fn scenario() {
     }
 
     let tree = supervisor::start::<Policies>(()).unwrap();
-    for name in ["permanent", "transient"] {
+    for (name, stop) in [("permanent", 1), ("transient", 1), ("transient-done", 2)] {
         let p = ServerRef::<Worker>::lookup(name).unwrap();
         let monitor = p.process().monitor();
-        p.call(true).unwrap();
+        p.call(stop).unwrap();
         monitor.wait(None).unwrap();
     }
     kill("temporary");
     println!(
-        "after a normal stop of permanent and transient and a kill of temporary: {}",
+        "after a normal stop of permanent and transient, a shutdown with a term of transient-done and a kill of temporary: {}",
         running(&tree.which_children().unwrap())
     );
     shut_down(tree);
