@@ -84,6 +84,12 @@ pub enum Next {
     /// started with [`start_hibernating`] (its state serializable) can; any
     /// other waits awake, as with [`Next::Continue`].
     Hibernate,
+    /// Wait for the next message as the server waited for this one:
+    /// hibernated if this message woke it from hibernation, awake
+    /// otherwise. What the default [`Server::handle_cast`] and
+    /// [`Server::handle_info`] return, so a message a server ignores (a
+    /// stray `down`, say) does not keep a hibernated server awake.
+    Same,
 }
 
 impl Next {
@@ -139,16 +145,17 @@ pub trait Server: Sized {
     /// there, as OTP's `noreply` and `gen_server:reply` do.
     fn handle_call(&mut self, request: Request<Self::Call, Self::Reply>) -> Next;
 
-    /// Handles a cast. By default, ignores it.
+    /// Handles a cast. By default, ignores it ([`Next::Same`]).
     fn handle_cast(&mut self, cast: Self::Cast) -> Next {
         let _ = cast;
-        Next::Continue
+        Next::Same
     }
 
-    /// Handles a down, an exit or another message. By default, ignores it.
+    /// Handles a down, an exit or another message. By default, ignores it
+    /// ([`Next::Same`]: a hibernated server it woke sleeps again).
     fn handle_info(&mut self, info: Info) -> Next {
         let _ = info;
-        Next::Continue
+        Next::Same
     }
 
     /// Runs before the server ends through [`Next::Stop`] or its starter's
@@ -639,7 +646,7 @@ fn hibernate_server<S: Server + Serialize + DeserializeOwned>(state: S, starter:
 }
 
 fn wake<S: Server + Serialize + DeserializeOwned>((state, starter): (S, u64), _: Mailbox<()>) {
-    serve(state, starter, Some(hibernate_server::<S>));
+    serve_from(state, starter, Some(hibernate_server::<S>), true);
 }
 
 /// Registers the server's name and runs its `init`, acknowledging to the
@@ -669,7 +676,18 @@ fn init<S: Server>(start: Begin<S::Arg>) -> Option<S> {
 
 /// The server's loop: each message to its handler, until one stops it (or
 /// hibernates it, through `hibernate`).
-fn serve<S: Server>(mut state: S, starter: u64, hibernate: Option<fn(S, u64) -> !>) {
+fn serve<S: Server>(state: S, starter: u64, hibernate: Option<fn(S, u64) -> !>) {
+    serve_from(state, starter, hibernate, false);
+}
+
+/// [`serve`], `asleep` if the server was woken from hibernation (so
+/// [`Next::Same`] hibernates it again after the first message).
+fn serve_from<S: Server>(
+    mut state: S,
+    starter: u64,
+    hibernate: Option<fn(S, u64) -> !>,
+    mut asleep: bool,
+) {
     let kinds = message_kinds::DATA | message_kinds::DOWN | message_kinds::EXIT;
     loop {
         let incoming = receive_with(&[], kinds, None, |envelope, bytes| -> Incoming<S> {
@@ -716,11 +734,17 @@ fn serve<S: Server>(mut state: S, starter: u64, hibernate: Option<fn(S, u64) -> 
             Ok(Incoming::Info(info)) => state.handle_info(info),
             // Without a timeout, a receive fails only for a message that
             // could not be read; there is nothing left to hand over.
-            Err(_) => Next::Continue,
+            Err(_) => Next::Same,
+        };
+        let next = match next {
+            Next::Same if asleep => Next::Hibernate,
+            Next::Same => Next::Continue,
+            other => other,
         };
         if let (Next::Hibernate, Some(hibernate)) = (&next, hibernate) {
             hibernate(state, starter);
         }
+        asleep = false;
         let next = match next {
             Next::StopNormal => Next::Stop(String::new()),
             other => other,

@@ -1,4 +1,5 @@
-//! What a supervisor decides from a child's kind and its end, as OTP does.
+//! What a supervisor or a server decides from a child's kind, its end, or a
+//! message it ignores, as OTP does.
 
 use vm_sdk::process::ExitReason;
 use vm_sdk::server::Next;
@@ -45,4 +46,34 @@ fn shutdown_reasons_with_a_term_are_orderly_ends() {
     ] {
         assert!(!abnormal.is_normal_or_shutdown(), "{abnormal:?}");
     }
+}
+
+/// A server's default handlers ignore what they get and wait as before
+/// (`Next::Same`): a stray message does not keep a hibernated server awake.
+#[test]
+fn a_servers_default_handlers_wait_as_before() {
+    use vm_sdk::mailbox::Down;
+    use vm_sdk::request::Request;
+    use vm_sdk::server::{Info, Server};
+    struct Quiet;
+    impl Server for Quiet {
+        type Arg = ();
+        type Call = ();
+        type Reply = ();
+        type Cast = u8;
+        fn init((): ()) -> Result<Self, vm_sdk::Failure> {
+            Ok(Quiet)
+        }
+        fn handle_call(&mut self, request: Request<(), ()>) -> Next {
+            drop(request);
+            Next::Continue
+        }
+    }
+    let down = Info::Down(Down {
+        monitor: 1,
+        process: 2,
+        reason: ExitReason::Normal,
+    });
+    assert_eq!(Quiet.handle_info(down), Next::Same);
+    assert_eq!(Quiet.handle_cast(7), Next::Same);
 }

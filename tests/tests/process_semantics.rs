@@ -303,6 +303,20 @@ async fn supervisors_restart_by_strategy_and_policy_within_their_intensity() {
     );
 }
 
+/// A message a hibernated server ignores (`Next::Same`, what the default
+/// handlers return) leaves it asleep: each call finds a fresh instance,
+/// the stray message before it having woken one that slept again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_a_hibernated_server_ignores_leaves_it_asleep() {
+    let run = scenario("hibernate-same").await;
+    assert_eq!(
+        run.stdout,
+        "call 1: 0 ignored before it; the first its instance handles: true\n\
+         call 2: 1 ignored before it; the first its instance handles: true\n\
+         call 3: 2 ignored before it; the first its instance handles: true\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hibernated_process_keeps_its_identity_links_monitors_and_sockets() {
     let vm = test_vm().allow_net(vm_reference::NetRule::parse("127.0.0.1").unwrap());

@@ -407,8 +407,14 @@ pub(crate) async fn run(launch: Launch) {
                     entry.resume(node.epoch());
                     execution.as_mut().poll(cx).map(|ended| Ok(Some(ended)))
                 }
-                // A hibernated process wakes for any message.
+                // A hibernated process wakes for any message but a down
+                // for a monitor it no longer holds (demonitored while the
+                // down was on its way), which a receive would drop anyway.
                 Phase::Hibernating(state) => {
+                    let monitors = &state.monitors;
+                    state.mailbox.purge(&entry.inbox, |m| {
+                        m.kind == vm_abi::MessageKind::Down && !monitors.contains_key(&m.tag)
+                    });
                     if state.mailbox.has_any(&entry.inbox) {
                         Poll::Ready(Ok(None))
                     } else {

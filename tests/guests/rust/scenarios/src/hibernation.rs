@@ -150,3 +150,59 @@ pub fn many(n: u32) {
     println!("ready");
     let _ = inbox.receive();
 }
+
+/// A hibernating server that counts what it ignores: each call sends the
+/// server a stray message (so one is queued, in order, before the next
+/// call) and hibernates.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Dozer {
+    ignored: u32,
+}
+
+/// Messages handled by this instance of the module: 0 in a fresh one.
+static HANDLED_HERE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl vm_sdk::server::Server for Dozer {
+    type Arg = ();
+    type Call = ();
+    /// What it ignored so far, and whether the call is the first message
+    /// its instance handles (it was asleep when the call came).
+    type Reply = (u32, bool);
+    type Cast = ();
+
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
+        Ok(Dozer { ignored: 0 })
+    }
+
+    fn handle_call(
+        &mut self,
+        request: vm_sdk::request::Request<(), (u32, bool)>,
+    ) -> vm_sdk::server::Next {
+        let first = HANDLED_HERE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+        Process::<u8>::this().send_tagged(0, 99);
+        request.reply((self.ignored, first));
+        vm_sdk::server::Next::Hibernate
+    }
+
+    fn handle_info(&mut self, _: vm_sdk::server::Info) -> vm_sdk::server::Next {
+        HANDLED_HERE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ignored += 1;
+        vm_sdk::server::Next::Same
+    }
+}
+
+/// `scenarios hibernate-same`: a message a hibernated server ignores
+/// (`Next::Same`) leaves it asleep, so the next call wakes a fresh
+/// instance.
+pub fn same() {
+    let dozer = vm_sdk::server::Start::<Dozer>::new(())
+        .hibernating()
+        .start()
+        .unwrap();
+    for call in 1..=3 {
+        let (ignored, asleep) = dozer.call(()).unwrap();
+        println!(
+            "call {call}: {ignored} ignored before it; the first its instance handles: {asleep}"
+        );
+    }
+}

@@ -54,6 +54,7 @@ fn main() {
         "server" => server::scenario(),
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
+        "hibernate-same" => hibernation::same(),
         "hibernate-many" => hibernation::many(
             std::env::args()
                 .nth(2)
