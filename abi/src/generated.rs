@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 5, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 6, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -412,6 +412,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         since: (1, 0, 0),
         result_size: 0,
         result_payload_offset: 0,
+    },
+    FunctionSpec {
+        interface: "mailbox",
+        module: "vm:host/mailbox@1",
+        name: "forget-tag",
+        params: &[CoreType::I64, CoreType::I32],
+        results: &[],
+        since: (1, 6, 0),
+        result_size: 2,
+        result_payload_offset: 1,
     },
     FunctionSpec {
         interface: "net",

@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 5;
+export const ABI_MINOR: u32 = 6;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.5.0\n";
+export const ABI_MARKER: string = "vm:host@1.6.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -222,6 +222,19 @@ export declare function mailbox_take_handle(index: u32, ret: usize): void;
 // @ts-ignore: decorator
 @external("vm:host/mailbox@1", "fresh-tag")
 export declare function mailbox_fresh_tag(): u64;
+
+/**
+ * Forgets `tag`, as a request that gave up waiting forgets its reply's
+ * (Erlang's deactivated alias): data messages with it, queued or
+ * arriving later, are dropped, never received, and do not wake a
+ * hibernated process. The newest 1,024 forgotten tags are kept, each
+ * charged to this process; fails with `limit-reached` past its budget.
+ * @since 1.6.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/mailbox@1", "forget-tag")
+export declare function mailbox_forget_tag(tag: u64, ret: usize): void;
 
 // ---- net (vm:host/net@1) ----
 

@@ -14,7 +14,8 @@
 // if (reply != null) print(reply.value.toString());   // 42
 // ```
 
-import { MessageKind, MessageKinds, process_demonitor } from "./abi";
+import { MessageKind, MessageKinds, mailbox_forget_tag, process_demonitor } from "./abi";
+import { RET } from "./call";
 import { Reader, Writer } from "./codec";
 import { ExitReason } from "./exit";
 import { Decoded, Message, freshTag, receive } from "./mailbox";
@@ -98,7 +99,14 @@ export function request<Q, R>(server: Process<Q>, body: Q, timeoutMs: i64 = -1):
   }
   // Removes a down that arrived meanwhile, too.
   process_demonitor(monitor);
-  if (answer == null) return null;
+  if (answer == null) {
+    // Timed out: a reply that comes after all (or a Rust server's "no
+    // reply" signal, the tag with bit 62) is dropped by the VM, not taken
+    // later for another message, as OTP drops it with its alias.
+    mailbox_forget_tag(tag, RET);
+    mailbox_forget_tag(tag | (1 << 62), RET);
+    return null;
+  }
   if (isReference<R>()) {
     // A reply of bytes is the bytes as they are.
     if (idof<R>() == idof<Uint8Array>()) return new Decoded<R>(changetype<R>(answer.data));

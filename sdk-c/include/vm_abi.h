@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 5
+#define VM_ABI_MINOR 6
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.5.0\n"
+#define VM_ABI_MARKER "vm:host@1.6.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.5.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.6.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -281,6 +281,17 @@ void vm_raw_mailbox_take_handle(uint32_t index, vm_result_u32_t *ret);
  */
 __attribute__((import_module("vm:host/mailbox@1"), import_name("fresh-tag")))
 uint64_t vm_raw_mailbox_fresh_tag(void);
+
+/*
+ * Forgets `tag`, as a request that gave up waiting forgets its reply's
+ * (Erlang's deactivated alias): data messages with it, queued or
+ * arriving later, are dropped, never received, and do not wake a
+ * hibernated process. The newest 1,024 forgotten tags are kept, each
+ * charged to this process; fails with `limit-reached` past its budget.
+ * @since 1.6.0
+ */
+__attribute__((import_module("vm:host/mailbox@1"), import_name("forget-tag")))
+void vm_raw_mailbox_forget_tag(uint64_t tag, vm_result_void_t *ret);
 
 /* ---- net (vm:host/net@1) ---- */
 

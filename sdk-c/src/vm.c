@@ -441,6 +441,14 @@ vm_status_t vm_request(vm_pid_t server, const vm_writer_t *w, int64_t timeout_ms
     }
     /* Also removes a down that arrived after the reply or the timeout. */
     vm_demonitor(monitor);
+    if (s == VM_E_TIMEOUT) {
+        /* A reply that comes after all is dropped by the VM (with a Rust
+         * server's "no reply" signal, the tag with bit 62), not received
+         * later as another message, as OTP drops it with its alias. */
+        vm_result_void_t ignored;
+        vm_raw_mailbox_forget_tag(req.tag, &ignored);
+        vm_raw_mailbox_forget_tag(req.tag | (UINT64_C(1) << 62), &ignored);
+    }
     return s;
 }
 

@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 5, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 6, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -322,7 +322,7 @@ impl Direction {
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.5.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.6.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -485,6 +485,17 @@ pub mod mailbox {
         /// describes for this function.
         #[link_name = "fresh-tag"]
         pub fn fresh_tag() -> u64;
+        /// Forgets `tag`, as a request that gave up waiting forgets its reply's
+        /// (Erlang's deactivated alias): data messages with it, queued or
+        /// arriving later, are dropped, never received, and do not wake a
+        /// hibernated process. The newest 1,024 forgotten tags are kept, each
+        /// charged to this process; fails with `limit-reached` past its budget.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "forget-tag"]
+        pub fn forget_tag(tag: u64, ret: *mut CallResult<()>);
     }
 
     /// Sends `data` with `tag` to `target`, moving the listed handles out of
@@ -580,6 +591,20 @@ pub mod mailbox {
     #[allow(unused_variables)]
     pub unsafe fn fresh_tag() -> u64 {
         super::outside_vm("mailbox.fresh-tag")
+    }
+
+    /// Forgets `tag`, as a request that gave up waiting forgets its reply's
+    /// (Erlang's deactivated alias): data messages with it, queued or
+    /// arriving later, are dropped, never received, and do not wake a
+    /// hibernated process. The newest 1,024 forgotten tags are kept, each
+    /// charged to this process; fails with `limit-reached` past its budget.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn forget_tag(tag: u64, ret: *mut CallResult<()>) {
+        super::outside_vm("mailbox.forget-tag")
     }
 }
 

@@ -280,6 +280,18 @@ impl<M: Serialize> Process<M> {
     }
 }
 
+/// Forgets the reply tagged `tag` and its "no reply" signal, for a request
+/// that gave up waiting (OTP drops such a late reply with its alias): one
+/// that comes later is dropped by the VM, not taken for another message.
+fn forget_reply(tag: u64) {
+    for forgotten in [tag, tag | NO_REPLY_BIT] {
+        // SAFETY: a plain value and a valid return area. A refusal (this
+        // process's budget is spent) leaves a late reply to be received as
+        // any stray message is.
+        let _ = crate::call(|ret| unsafe { crate::abi::mailbox::forget_tag(forgotten, ret) });
+    }
+}
+
 /// Waits for the reply tagged `tag`, its "no reply" signal, or the down of
 /// `monitor`.
 fn await_reply<R: DeserializeOwned>(
@@ -313,7 +325,10 @@ fn await_reply<R: DeserializeOwned>(
             monitor.demonitor();
             match other {
                 Ok(reply) => reply,
-                Err(ReceiveError::Timeout) => Err(RequestError::Timeout),
+                Err(ReceiveError::Timeout) => {
+                    forget_reply(tag);
+                    Err(RequestError::Timeout)
+                }
                 Err(ReceiveError::Decode(e)) => Err(RequestError::Decode(e)),
             }
         }

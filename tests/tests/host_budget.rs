@@ -448,3 +448,36 @@ async fn handles_not_named_in_hibernate_are_closed() {
         "a hibernated process with no handles holds {held}"
     );
 }
+
+/// Forgetting tags without end (`mailbox.forget-tag`) holds at most the
+/// newest 1,024, each charged to the process: 200,000 forgotten tags cost
+/// what 1,024 do, and all is given back when the process ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_tags_are_charged_and_bounded_per_process() {
+    let wat = guest(
+        1,
+        r#"(data (i32.const 128) "forgetter")
+        (data (i32.const 144) "root")
+        (func (export "forgetter") (local $i i64)
+          (call $take_init)
+          (loop $forget
+            (call $mailbox.forget-tag (local.get $i) (i32.const 64))
+            (if (i32.load8_u (i32.const 64)) (then unreachable))
+            (local.set $i (i64.add (local.get $i) (i64.const 1)))
+            (br_if $forget (i64.lt_u (local.get $i) (i64.const 200000))))
+          (call $tell_root)
+          (call $wait_forever))
+        (func (export "_start")
+          (call $registry.register (i32.const 144) (i32.const 4) (call $process.self-id) (i32.const 64))
+          (drop (call $spawn (i32.const 128) (i32.const 9) (i32.const 0) (i32.const 0)))
+          (call $hear (i32.const 1) (i32.const 1)))"#,
+    );
+    let (vm, reason) = run(test_vm(), &wat).await;
+    assert_eq!(reason, ExitReason::Normal, "{}", vm.captured_stderr());
+    // The forgetter waits, holding its forgotten tags (and its module).
+    let held = vm.host_memory_held();
+    assert!(held < 1024 * 1024, "the VM holds {held} bytes");
+    assert!(held >= 1024 * 48, "the VM holds {held} bytes");
+    vm.kill_all().await;
+    assert_eq!(vm.host_memory_held(), 0);
+}

@@ -271,6 +271,7 @@ async fn a_server_answers_calls_and_casts_defers_replies_and_terminates_in_order
          its link reports: Exit(\"shutdown\")\n\
          a hibernating server keeps its state across wakes: Ok((42, 3))\n\
          typed asks: Ok(4) Ok(\"UP\")\n\
+         a call that gave up: Err(Timeout); the next: Ok(8)\n\
          nothing left over: true\n"
     );
 }

@@ -86,6 +86,45 @@ impl Message {
 }
 
 /// What a receive accepts.
+/// The most tags a process keeps forgotten (`mailbox.forget-tag`); the
+/// oldest goes first.
+pub(crate) const MAX_FORGOTTEN_TAGS: usize = 1024;
+
+/// What a forgotten tag costs the process that forgets it: its entries in
+/// the two books below.
+pub(crate) const FORGOTTEN_TAG_COST: usize = 48;
+
+/// Tags a process gave up on (`mailbox.forget-tag`), as a deactivated
+/// Erlang alias: a data message with one is dropped, queued or arriving,
+/// and never wakes the process. The newest [`MAX_FORGOTTEN_TAGS`] are kept,
+/// each holding its charge.
+#[derive(Default)]
+pub(crate) struct ForgottenTags {
+    order: VecDeque<(u64, Charge)>,
+    tags: std::collections::HashSet<u64>,
+}
+
+impl ForgottenTags {
+    /// Forgets `tag`, paid for by `charge` (given back when the tag is
+    /// let go, to make room for a newer one, or with the process).
+    pub fn forget(&mut self, tag: u64, charge: Charge) {
+        if !self.tags.insert(tag) {
+            return;
+        }
+        self.order.push_back((tag, charge));
+        if self.order.len() > MAX_FORGOTTEN_TAGS {
+            if let Some((oldest, _)) = self.order.pop_front() {
+                self.tags.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether `m` is a data message with a forgotten tag.
+    pub fn drops(&self, m: &Message) -> bool {
+        m.kind == MessageKind::Data && self.tags.contains(&m.tag)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
     /// Accepted tags; empty accepts any.

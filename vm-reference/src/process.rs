@@ -177,6 +177,8 @@ pub(crate) struct ProcessState {
     pub handles: HandleTable,
     /// Monitors this process holds, by reference.
     pub monitors: HashMap<u64, Monitor>,
+    /// Tags it forgot (`mailbox.forget-tag`); boxed, as few processes do.
+    pub forgotten: Option<Box<crate::mailbox::ForgottenTags>>,
     /// The WASI context, made on the first WASI call: most spawned processes
     /// never make one, and an idle process should not pay for it. Boxed, so
     /// a process without one carries a pointer rather than its 384 bytes.
@@ -204,6 +206,19 @@ pub(crate) struct ProcessState {
     pub allocating: bool,
     /// An import was called while a `cabi_realloc` allocated.
     pub left_realloc: bool,
+}
+
+/// Whether a queued message is one no receive returns, and which is
+/// dropped instead: a `down` of a monitor the process no longer holds
+/// (demonitored while the down was on its way), or a data message with a
+/// tag it forgot.
+pub(crate) fn never_received(
+    monitors: &HashMap<u64, Monitor>,
+    forgotten: Option<&crate::mailbox::ForgottenTags>,
+    m: &Message,
+) -> bool {
+    (m.kind == vm_abi::MessageKind::Down && !monitors.contains_key(&m.tag))
+        || forgotten.is_some_and(|f| f.drops(m))
 }
 
 /// A process that ends takes its monitors off their targets, so a
@@ -379,6 +394,7 @@ pub(crate) async fn run(launch: Launch) {
         current_resources: Vec::new(),
         handles: HandleTable::new(entry.budget().clone(), node.config.max_sockets),
         monitors: HashMap::new(),
+        forgotten: None,
         wasi: None,
         args,
         limiter: MemoryLimiter::new(node.config.max_memory),
@@ -411,10 +427,10 @@ pub(crate) async fn run(launch: Launch) {
                 // for a monitor it no longer holds (demonitored while the
                 // down was on its way), which a receive would drop anyway.
                 Phase::Hibernating(state) => {
-                    let monitors = &state.monitors;
-                    state.mailbox.purge(&entry.inbox, |m| {
-                        m.kind == vm_abi::MessageKind::Down && !monitors.contains_key(&m.tag)
-                    });
+                    let (monitors, forgotten) = (&state.monitors, state.forgotten.as_deref());
+                    state
+                        .mailbox
+                        .purge(&entry.inbox, |m| never_received(monitors, forgotten, m));
                     if state.mailbox.has_any(&entry.inbox) {
                         Poll::Ready(Ok(None))
                     } else {

@@ -123,6 +123,38 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         super::not_in_realloc(&caller)?;
         Ok(caller.data().node.fresh_ref())
     })?;
+
+    let forget_tag = spec("mailbox", "forget-tag");
+    linker.func_wrap(
+        m,
+        "forget-tag",
+        move |mut caller: Ctx<'_>, tag: u64, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            let (mem, state) = memory(&mut caller)?;
+            let result = match state
+                .entry
+                .budget()
+                .charge(crate::mailbox::FORGOTTEN_TAG_COST)
+            {
+                Ok(charge) => {
+                    state
+                        .forgotten
+                        .get_or_insert_with(Default::default)
+                        .forget(tag, charge);
+                    let forgotten = state.forgotten.as_deref();
+                    state.mailbox.purge(&state.entry.inbox, |m| {
+                        forgotten.is_some_and(|f| f.drops(m))
+                    });
+                    Ok(())
+                }
+                Err(refusal) => Err(state.fail(
+                    ErrorCode::LimitReached,
+                    refusal.explain(&format!("forgetting tag {tag}")),
+                )),
+            };
+            write_result(mem, forget_tag, ret, result)
+        },
+    )?;
     Ok(())
 }
 
@@ -191,10 +223,8 @@ async fn receive_message(
             }
         }
     }
-    let monitors = &state.monitors;
-    // A down for a monitor this process no longer holds (demonitored while
-    // the down was on its way) is dropped.
-    let stale = |m: &Message| m.kind == MessageKind::Down && !monitors.contains_key(&m.tag);
+    let (monitors, forgotten) = (&state.monitors, state.forgotten.as_deref());
+    let stale = |m: &Message| crate::process::never_received(monitors, forgotten, m);
     let received = state
         .mailbox
         .receive(&state.entry.inbox, &filter, stale, timeout)

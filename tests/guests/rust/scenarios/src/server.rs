@@ -147,6 +147,34 @@ impl Server for Typed {
     }
 }
 
+/// Holds a call (0) unanswered until the next (1), which first answers
+/// the one it holds, late.
+struct Late(Option<ReplyTo<u32>>);
+
+impl Server for Late {
+    type Arg = ();
+    type Call = u32;
+    type Reply = u32;
+    type Cast = ();
+
+    fn init((): ()) -> Result<Self, vm_sdk::Failure> {
+        Ok(Late(None))
+    }
+
+    fn handle_call(&mut self, request: Request<u32, u32>) -> Next {
+        let (body, reply) = request.into_parts();
+        if body == 0 {
+            self.0 = Some(reply);
+        } else {
+            if let Some(held) = self.0.take() {
+                held.reply(7);
+            }
+            reply.reply(8);
+        }
+        Next::Continue
+    }
+}
+
 fn wait_then_return((): (), m: Mailbox<()>) {
     let _ = m.receive();
 }
@@ -271,6 +299,16 @@ pub fn scenario() {
         typed.ask(|r| TypedCast::Upper("up".into(), r))
     );
     typed.process().kill();
+
+    // A reply that comes after its call gave up is dropped (as OTP's alias
+    // drops it), not left for a later receive: see "nothing left over".
+    let late = server::start::<Late>(()).unwrap();
+    println!(
+        "a call that gave up: {:?}; the next: {:?}",
+        late.call_timeout(0, std::time::Duration::from_millis(20)),
+        late.call(1)
+    );
+    late.process().kill();
 
     // Nothing else reached the root: no acknowledgement, reply or down.
     let left = Mailbox::<()>::this().receive_event(Some(std::time::Duration::ZERO));
