@@ -318,6 +318,39 @@ async fn a_message_a_hibernated_server_ignores_leaves_it_asleep() {
     );
 }
 
+/// A hibernated process woken while every instance is taken waits for one
+/// (it used to end with `limit-reached`, its state lost), and wakes once
+/// the process holding the slot ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_woken_into_a_full_instance_pool_waits_for_a_slot() {
+    let vm = test_vm().max_instances(1).build().unwrap();
+    let module = vm.load_file(rust_guest("scenarios")).unwrap();
+    let sleeper = vm.run(&module, &["scenarios", "hibernate-sleeper"]);
+    tokio::pin!(sleeper);
+    // Until it is asleep: registered, and holding no instance.
+    tokio::select! {
+        outcome = &mut sleeper => panic!("the sleeper ended: {outcome:?}"),
+        () = async {
+            while vm.lookup("sleeper").is_none() {
+                tokio::task::yield_now().await;
+            }
+            vm.until_instances(0).await;
+        } => {}
+    }
+    let waker = vm
+        .run(&module, &["scenarios", "hibernate-waker"])
+        .await
+        .unwrap();
+    assert_eq!(waker.reason, ExitReason::Normal, "{}", vm.captured_stderr());
+    let slept = sleeper.await.unwrap();
+    assert_eq!(slept.reason, ExitReason::Normal, "{}", vm.captured_stderr());
+    assert_eq!(
+        vm.captured_stdout(),
+        "the sleeper waits for an instance\n\
+         the sleeper woke for \"a message sent while every instance was taken\"\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hibernated_process_keeps_its_identity_links_monitors_and_sockets() {
     let vm = test_vm().allow_net(vm_reference::NetRule::parse("127.0.0.1").unwrap());

@@ -221,8 +221,10 @@ impl VmBuilder {
     /// as [`VmBuilder::max_processes`]): the instance pool's size, which
     /// `vm.max_map_count` must allow. Hibernated processes have no
     /// instance, so a VM holding many of them needs a pool only for those
-    /// awake. A process that would start or wake past it ends with a
-    /// `limit-reached` reason naming `--max-instances`.
+    /// awake. A process that would start past it ends with a
+    /// `limit-reached` reason naming `--max-instances`; a hibernated one
+    /// woken while the pool is full waits for a slot, up to
+    /// 5 seconds, before it ends so.
     pub fn max_instances(mut self, n: u32) -> Self {
         self.config.max_instances = Some(n);
         self

@@ -142,7 +142,8 @@ struct VmOptions {
     /// How many processes may have an instance at once (default:
     /// --max-processes): the instance pool, which vm.max_map_count must
     /// allow. Hibernated processes need none, so a VM holding millions of
-    /// them needs a pool only for those awake.
+    /// them needs a pool only for those awake; one woken while the pool is
+    /// full waits up to 5 s for a slot.
     #[arg(long, value_name = "N")]
     max_instances: Option<u32>,
     /// Worker threads running processes (default: one per core). A chain

@@ -18,6 +18,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use wasmtime::{Memory, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -412,6 +413,7 @@ pub(crate) async fn run(launch: Launch) {
         new_store(&node, state),
         module.clone(),
         start,
+        Duration::ZERO,
     )));
     let outcome = loop {
         // Signals first, so a kill stops even a process that never waits; the
@@ -465,6 +467,7 @@ pub(crate) async fn run(launch: Launch) {
                     new_store(&node, *state),
                     module.clone(),
                     h.start,
+                    WAKE_SLOT_WAIT,
                 )));
             }
             Err(Control::Kill) => {
@@ -596,27 +599,59 @@ impl Drop for InstanceCount {
     }
 }
 
-async fn execute(mut store: Store<ProcessState>, module: Module, start: Start) -> Ended {
-    let mut instance_counted = None;
-    let result = async {
-        // A slot of the instance pool, counted before it is taken, so a
-        // process past the limit gets a reason naming it rather than the
-        // pool's failure.
-        let node = store.data().node.clone();
-        let limit = node.config.instance_limit();
-        if node
-            .instances
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            >= limit as usize
-        {
-            node.instances
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+/// How long a hibernated process that wakes to a full instance pool waits
+/// for a slot before it ends with a reason naming `--max-instances` (a new
+/// process does not wait: its spawner hears at once).
+pub(crate) const WAKE_SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes a slot of the node's instance pool, waiting at most `wait` for
+/// one to be given back. Counted before the pool is asked, so a process
+/// past the limit gets a reason naming it rather than the pool's failure.
+async fn take_instance_slot(node: &Arc<Node>, wait: Duration) -> wasmtime::Result<InstanceCount> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let limit = node.config.instance_limit();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let freed = node.instance_ended.notified();
+        tokio::pin!(freed);
+        // Before the count is read, so a slot given back after it is not
+        // missed.
+        freed.as_mut().enable();
+        if node.instances.fetch_add(1, Relaxed) < limit as usize {
+            return Ok(InstanceCount(node.clone()));
+        }
+        node.instances.fetch_sub(1, Relaxed);
+        if tokio::time::Instant::now() >= deadline {
+            let what = if wait.is_zero() {
+                "could not start".to_string()
+            } else {
+                format!("could not wake within {wait:?}")
+            };
             wasmtime::bail!(
-                "limit-reached: {limit} processes have an instance, the VM's limit, so this one could not start or wake (raise it with --max-instances; hibernated processes need none)"
+                "limit-reached: {limit} processes have an instance, the VM's limit, so this one {what} (raise it with --max-instances; hibernated processes need none)"
             );
         }
+        tokio::select! {
+            () = &mut freed => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Runs a process's instance from `start`; a process that wakes from
+/// hibernation (`slot_wait` non-zero) waits that long for a slot of a full
+/// instance pool.
+async fn execute(
+    mut store: Store<ProcessState>,
+    module: Module,
+    start: Start,
+    slot_wait: Duration,
+) -> Ended {
+    let mut instance_counted = None;
+    let result = async {
+        let node = store.data().node.clone();
         // Counted while the store lives (a hibernated process has none).
-        instance_counted = Some(InstanceCount(node));
+        instance_counted = Some(take_instance_slot(&node, slot_wait).await?);
         // Boxed: instantiation's future is about 1 KiB, four times the call's,
         // and would otherwise size this future for the process's whole life.
         let instance = match Box::pin(module.0.pre.instantiate_async(&mut store)).await {
@@ -728,6 +763,45 @@ fn classify(e: wasmtime::Error, max_stack: usize) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process that wakes to a full instance pool waits for a slot (a
+    /// hibernated process whose message came while every slot was taken
+    /// ended, losing its state); a new one, or one that waits past its
+    /// bound, ends naming the flag.
+    #[tokio::test]
+    async fn a_waking_process_waits_for_a_slot_of_a_full_instance_pool() {
+        let vm = crate::Vm::builder()
+            .capture_output()
+            .max_instances(1)
+            .build()
+            .unwrap();
+        let node = vm.node.clone();
+        let held = take_instance_slot(&node, Duration::ZERO).await.unwrap();
+        let refused = take_instance_slot(&node, Duration::ZERO)
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("so this one could not start") && refused.contains("--max-instances"),
+            "{refused}"
+        );
+        let mut waking = Box::pin(take_instance_slot(&node, Duration::from_secs(600)));
+        let first =
+            std::future::poll_fn(|cx| Poll::Ready(waking.as_mut().poll(cx).is_ready())).await;
+        assert!(!first, "it took a slot of a full pool");
+        drop(held);
+        let slot = waking.await.unwrap();
+        assert_eq!(node.instances.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let late = take_instance_slot(&node, Duration::from_millis(1))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(late.contains("could not wake within 1ms"), "{late}");
+        drop(slot);
+        assert_eq!(node.instances.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
 
     /// A process whose task is dropped mid-run (what a panic in a host call
     /// does) still leaves the node's books, and its waiter learns why.

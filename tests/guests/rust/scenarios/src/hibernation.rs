@@ -206,3 +206,25 @@ pub fn same() {
         );
     }
 }
+
+/// `scenarios hibernate-sleeper`: registers as `sleeper`, hibernates, and
+/// says what woke it.
+pub fn registered_sleeper() {
+    Process::<String>::this().register("sleeper").unwrap();
+    hibernate((), |(), m: Mailbox<String>| {
+        println!("the sleeper woke for {:?}", m.receive().unwrap());
+    });
+}
+
+/// `scenarios hibernate-waker`: wakes `sleeper` while this process holds
+/// the VM's only instance, holds it a while, and says whether the sleeper
+/// ended meanwhile (a wake into a full pool used to end it).
+pub fn waker() {
+    let sleeper = Process::<String>::lookup("sleeper").expect("the sleeper is registered");
+    let monitor = sleeper.monitor();
+    sleeper.send("a message sent while every instance was taken".into());
+    match monitor.wait(Some(Duration::from_millis(200))) {
+        Ok(down) => println!("the sleeper ended: {:?}", down.reason),
+        Err(_) => println!("the sleeper waits for an instance"),
+    }
+}

@@ -55,6 +55,8 @@ fn main() {
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
         "hibernate-same" => hibernation::same(),
+        "hibernate-sleeper" => hibernation::registered_sleeper(),
+        "hibernate-waker" => hibernation::waker(),
         "hibernate-many" => hibernation::many(
             std::env::args()
                 .nth(2)
