@@ -333,6 +333,23 @@ impl Inbox {
     /// Moves every queued message to the back of `into`.
     fn drain_into(&self, into: &mut VecDeque<Message>) {
         let mut s = lock(&self.state);
+        Self::drain_locked(&mut s, into);
+    }
+
+    /// [`Inbox::drain_into`], unless a signal waits for the process's task
+    /// (a kill, an exit): then false, and nothing moves. Checked under the
+    /// lock the drain takes, so every message moved arrived before any
+    /// signal still to come.
+    fn drain_unless_signalled(&self, into: &mut VecDeque<Message>) -> bool {
+        let mut s = lock(&self.state);
+        if !s.signals.is_empty() {
+            return false;
+        }
+        Self::drain_locked(&mut s, into);
+        true
+    }
+
+    fn drain_locked(s: &mut InboxState, into: &mut VecDeque<Message>) {
         if into.is_empty() {
             std::mem::swap(into, &mut s.messages);
             shrink_if_empty(&mut s.messages);
@@ -341,6 +358,9 @@ impl Inbox {
         }
     }
 }
+
+/// A receive found a signal waiting for the process's task.
+struct Signalled;
 
 /// Gives back the buffer of a queue that emptied after holding many
 /// messages: the messages were charged, their slots are not, so a process
@@ -380,8 +400,17 @@ impl Mailbox {
         // receives have no timeout, so the 112-byte timer stays out of it.
         let mut sleep: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
-            if let Some(m) = self.take_matching(inbox, filter, &stale, &mut scanned) {
-                return Poll::Ready(Some(m));
+            match self.take_matching(inbox, filter, &stale, &mut scanned) {
+                Ok(Some(m)) => return Poll::Ready(Some(m)),
+                Ok(None) => {}
+                // A signal arrived first: the process's task handles it
+                // before this receive goes on (a killed process takes no
+                // message sent after the kill, as in Erlang, where a
+                // process handles its signals in the order they came).
+                Err(Signalled) => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
             let sleep = match (&mut sleep, timeout) {
                 (Some(s), _) => s,
@@ -400,8 +429,11 @@ impl Mailbox {
         filter: &Filter,
         stale: &impl Fn(&Message) -> bool,
         scanned: &mut usize,
-    ) -> Option<Message> {
-        loop {
+    ) -> Result<Option<Message>, Signalled> {
+        if !inbox.drain_unless_signalled(&mut self.queue) {
+            return Err(Signalled);
+        }
+        {
             let mut at = *scanned;
             while let Some(m) = self.queue.get(at) {
                 let (take, keep) = if stale(m) {
@@ -418,18 +450,14 @@ impl Mailbox {
                     shrink_if_empty(&mut self.queue);
                     if take {
                         *scanned = at;
-                        return Some(m);
+                        return Ok(Some(m));
                     }
                 } else {
                     at += 1;
                 }
             }
             *scanned = self.queue.len();
-            let before = self.queue.len();
-            inbox.drain_into(&mut self.queue);
-            if self.queue.len() == before {
-                return None;
-            }
+            Ok(None)
         }
     }
 

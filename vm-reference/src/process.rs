@@ -497,10 +497,14 @@ pub(crate) async fn run(launch: Launch) {
                 }
                 if entry.traps_exits() {
                     entry
-                        .inbox
+                    .inbox
                         .push(crate::node::exit_message(from, &reason, linked));
                 } else if !reason.is_normal() {
                     break Outcome { reason, status: 1 };
+                } else if from == entry.id && !linked {
+                    // Erlang's `exit(self(), normal)`: a process that sends
+                    // itself a normal exit signal, not trapping, ends.
+                    break Outcome { reason, status: 0 };
                 }
             }
         }

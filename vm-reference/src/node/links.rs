@@ -127,9 +127,20 @@ impl Node {
     /// Tells each process linked to `id`, which ended, why. Each removes
     /// its side of the link when it handles the signal (unless it unlinked
     /// first, and then ignores it).
+    ///
+    /// To a process that traps exits it is a message at once (its side of
+    /// the link goes with it), as [`Node::send_exit`] does: so it keeps its
+    /// place before the `down` this process's monitors send next, as in
+    /// Erlang, where a watcher that is also linked hears the exit first.
     pub(super) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
         for linked in links.into_keys() {
             if let Some(p) = self.get(linked) {
+                if p.traps_exits() {
+                    if p.take_link(id) {
+                        p.inbox.push(exit_message(id, reason, true));
+                    }
+                    continue;
+                }
                 p.inbox.signal(Control::Exit {
                     from: id,
                     reason: reason.clone(),
@@ -150,6 +161,10 @@ impl Node {
     ) {
         self.monitor_count
             .fetch_sub(monitors.len(), Ordering::Relaxed);
+        // In the order they were made (references count up), as Erlang
+        // delivers a watcher's several downs of one process.
+        let mut monitors: Vec<(u64, u64)> = monitors.into_iter().collect();
+        monitors.sort_unstable_by_key(|&(reference, _)| reference);
         for (reference, watcher) in monitors {
             self.send(watcher, down(reference, id, reason));
         }
