@@ -191,8 +191,24 @@ impl<M: DeserializeOwned> Mailbox<M> {
     /// # Errors
     /// As [`Mailbox::receive_timeout`].
     pub fn receive_event(&self, timeout: Option<Duration>) -> Result<Event<M>, ReceiveError> {
+        self.receive_event_tagged(&[], timeout)
+    }
+
+    /// [`Mailbox::receive_event`] for the oldest of those whose tag is in
+    /// `tags` (any if empty), as an Erlang `receive` matching a reply and
+    /// a `'DOWN'` at once: a data message's tag, a `down`'s monitor
+    /// reference ([`crate::process::Monitor::reference`]), an `exit`'s 0
+    /// (from a link) or 1 (sent with [`Process::exit`](crate::Process::exit)).
+    ///
+    /// # Errors
+    /// As [`Mailbox::receive_timeout`].
+    pub fn receive_event_tagged(
+        &self,
+        tags: &[u64],
+        timeout: Option<Duration>,
+    ) -> Result<Event<M>, ReceiveError> {
         let kinds = message_kinds::DATA | message_kinds::DOWN | message_kinds::EXIT;
-        let event = receive_with(&[], kinds, timeout, |envelope, bytes| {
+        let event = receive_with(tags, kinds, timeout, |envelope, bytes| {
             Ok::<_, DecodeError>(match MessageKind::from_raw(envelope.kind) {
                 Some(MessageKind::Down) => Event::Down(Down {
                     monitor: envelope.tag,

@@ -82,8 +82,9 @@ fn main() -> Result<()> {
         Some("bench") => bench(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("soak") => soak(&root, &args[1..]),
+        Some("oracle") => oracle(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick] [--only NAME,…] [--rounds N] | fuzz [--cases N] [--seed S] [--time SECONDS] | soak [--minutes M]>");
+            eprintln!("usage: cargo xtask <setup | gen [--check] | build-guests | demo | test | bench [--quick] [--only NAME,…] [--rounds N] | fuzz [--cases N] [--seed S] [--time SECONDS] | soak [--minutes M] | oracle [--cases N] [--seed S]>");
             std::process::exit(2);
         }
     }
@@ -488,10 +489,9 @@ fn demo(root: &Path) -> Result<()> {
 }
 
 fn test(root: &Path) -> Result<()> {
+    // Erlang included: the suite runs the benchmark harness once (small,
+    // as a check that it works end to end) and Erlang is its oracle.
     setup(root)?;
-    // The suite runs the benchmark harness once (small, as a check that it
-    // works end to end), Erlang included.
-    ensure_erlang()?;
     gen(root, true)?;
     build_guests(root)?;
     run(cargo()
@@ -525,18 +525,40 @@ fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Installs Debian's Erlang/OTP, which the benchmarks compare with, when
-/// `erl` is missing.
-fn ensure_erlang() -> Result<()> {
-    let have_erlang = Command::new("erl")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if have_erlang {
-        Ok(())
-    } else {
-        setup::apt_install(&["erlang-base"])
+/// `cargo xtask oracle [--cases N] [--seed S]`: more scenarios of the
+/// signal semantics against Erlang than the suite runs (`tests/oracle`).
+fn oracle(root: &Path, options: &[String]) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.current_dir(root).args([
+        "test",
+        "--quiet",
+        "--package",
+        "vm-tests",
+        "--test",
+        "oracle",
+        "--",
+        "--nocapture",
+    ]);
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        let var = match option.as_str() {
+            "--cases" => "ORACLE_CASES",
+            "--seed" => "ORACLE_SEED",
+            other => {
+                bail!("cargo xtask oracle: unknown option {other}; it takes --cases N and --seed S")
+            }
+        };
+        let value = options
+            .next()
+            .with_context(|| format!("{option} needs a number"))?;
+        value
+            .parse::<u64>()
+            .with_context(|| format!("{option} {value}: not a number"))?;
+        cmd.env(var, value);
     }
+    setup(root)?;
+    build_guests(root)?;
+    run(&mut cmd)
 }
 
 /// Runs the benchmarks (release build) and regenerates BENCHMARKS.md from
@@ -562,7 +584,6 @@ fn soak(root: &Path, options: &[String]) -> Result<()> {
 
 fn bench(root: &Path, options: &[String]) -> Result<()> {
     setup(root)?;
-    ensure_erlang()?;
     build_guests(root)?;
     let mut cmd = cargo();
     cmd.current_dir(root)

@@ -33,7 +33,8 @@ pub fn setup(root: &Path) -> Result<()> {
     std::fs::create_dir_all(&scratch)?;
     let checked = setup_rust(&scratch)
         .and_then(|()| setup_c(&scratch))
-        .and_then(|()| setup_assemblyscript(root, &scratch));
+        .and_then(|()| setup_assemblyscript(root, &scratch))
+        .and_then(|()| setup_erlang(&scratch));
     let _ = std::fs::remove_dir_all(&scratch);
     checked
 }
@@ -65,6 +66,30 @@ fn setup_rust(scratch: &Path) -> Result<()> {
             "the Rust toolchain cannot build a {RUST_TARGET} guest:\n{}\nInstall the target with `rustup target add {RUST_TARGET}`.",
             String::from_utf8_lossy(&out.stderr).trim()
         );
+    }
+    Ok(())
+}
+
+/// Debian's Erlang/OTP (`erlang-base`): the oracle of the signal semantics
+/// (`tests/oracle`) and the benchmarks' peer; checked by running an escript.
+fn setup_erlang(scratch: &Path) -> Result<()> {
+    let script = write(
+        scratch,
+        "check.escript",
+        "#!/usr/bin/env escript\nmain(_) -> io:format(\"ok~n\").\n",
+    )?;
+    let works = |script: &Path| {
+        Command::new("escript")
+            .arg(script)
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout == b"ok\n")
+    };
+    if works(&script) {
+        return Ok(());
+    }
+    apt_install(&["erlang-base"])?;
+    if !works(&script) {
+        bail!("escript cannot run a one-line script even after installing Debian's erlang-base");
     }
     Ok(())
 }
