@@ -39,14 +39,33 @@
 //! On the wire a call is a [`Request`] (a data message with tag 0) and a
 //! cast a data message tagged [`CAST_TAG`], so a C or AssemblyScript
 //! process calls a Rust server with its own SDK's request function. A data
-//! message of any other tag (a reply that came after its call gave up
-//! waiting, say) is never taken for a call: it reaches
-//! [`Server::handle_info`].
+//! message of any other tag is never taken for a call: it reaches
+//! [`Server::handle_info`]. (A reply that comes after its call gave up
+//! waiting never arrives at all: the caller forgets its tag, as OTP drops
+//! it with the call's alias.)
 //! Monitors' `down` messages, `exit` messages (when the server traps
 //! exits) and any other data message reach [`Server::handle_info`]. An exit
 //! signal from the process that started the server ends it, after
 //! [`Server::terminate`], with the same reason, as in OTP; so does a
 //! handler returning [`Next::Stop`].
+//!
+//! # Where it differs from OTP's `gen_server`
+//!
+//! - **A crash runs no `terminate`.** A panic in a handler (or in `init`)
+//!   ends the process at once: WebAssembly guests are built with
+//!   `panic = "abort"`, so nothing unwinds to a `terminate` that OTP would
+//!   call with the crash's reason. The process ends with reason `trap` and
+//!   the panic's message and place (`panicked at src/main.rs:12:5: …`),
+//!   which links, monitors and supervisors see. Keep what must outlive a
+//!   crash outside the server's memory (another process, a socket's peer),
+//!   or end deliberately with [`Next::Stop`], which does run `terminate`.
+//! - **`terminate` runs for a stop and for the starter's exit signal**,
+//!   not for other exit signals a server that traps exits receives: those
+//!   reach [`Server::handle_info`] as [`Info::Exit`], and the handler
+//!   decides (OTP likewise only calls `terminate` for its parent's exit).
+//! - **Calls are data messages**: tag 0 is a call, [`CAST_TAG`] a cast,
+//!   and there is no `system` message protocol (no `sys:get_state`, no
+//!   code change).
 
 use crate::abi::{message_kinds, MessageKind};
 use crate::ack::Acked;
