@@ -286,6 +286,33 @@ pub async fn start_server_on(builder: VmBuilder, path: &Path, args: &[&str]) -> 
     }
 }
 
+/// Runs `cargo test --release` in `dir` (with `args`, for example a
+/// package), building into `target/guests` and running the tests with this
+/// checkout's `vm test`, as an app's `.cargo/config.toml` does; returns
+/// libtest's report, after checking that every test passed.
+pub fn cargo_test_on_vm(dir: &Path, args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = Command::new(cargo)
+        .current_dir(dir)
+        .args(["test", "--release", "--quiet"])
+        .args(args)
+        .arg("--target-dir")
+        .arg(root().join("target/guests"))
+        .env(
+            "CARGO_TARGET_WASM32_WASIP1_RUNNER",
+            format!("{} test", vm_command().display()),
+        )
+        .output()
+        .expect("cargo runs");
+    let report = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert!(
+        tested.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    report
+}
+
 /// Polls `f` until it yields a value (at most ten seconds).
 pub async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     for _ in 0..1000 {

@@ -211,29 +211,9 @@ async fn the_kv_server_serves_clients_that_sleep_whole_and_survives_its_store_cr
 #[test]
 fn the_kv_servers_own_tests_pass_on_the_vm() {
     let _built = rust_guest("kv-server");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let tested = std::process::Command::new(&cargo)
-        .current_dir(vm_tests::root().join("examples/rust"))
-        .args([
-            "test",
-            "--release",
-            "--quiet",
-            "--package",
-            "kv-server",
-            "--target-dir",
-        ])
-        .arg(vm_tests::root().join("target/guests"))
-        .env(
-            "CARGO_TARGET_WASM32_WASIP1_RUNNER",
-            format!("{} test", vm_tests::vm_command().display()),
-        )
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&tested.stdout);
-    assert!(
-        tested.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&tested.stderr)
+    let report = vm_tests::cargo_test_on_vm(
+        &vm_tests::root().join("examples/rust"),
+        &["--package", "kv-server"],
     );
     assert!(report.contains("test result: ok. 2 passed"), "{report}");
 }

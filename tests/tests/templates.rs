@@ -26,23 +26,7 @@ async fn the_rust_template_builds_and_runs() {
     // `cargo test` runs its #[vm_sdk::test] on the VM, through the runner
     // its .cargo/config.toml names (here the `vm` of this checkout).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let vm = vm_tests::vm_command();
-    let tested = std::process::Command::new(&cargo)
-        .current_dir(&dir)
-        .args(["test", "--release", "--quiet", "--target-dir"])
-        .arg(&target)
-        .env(
-            "CARGO_TARGET_WASM32_WASIP1_RUNNER",
-            format!("{} test", vm.display()),
-        )
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&tested.stdout);
-    assert!(
-        tested.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&tested.stderr)
-    );
+    let report = vm_tests::cargo_test_on_vm(&dir, &[]);
     assert!(
         report.contains("test tests::the_greeter_greets_by_name ... ok")
             && report.contains("test result: ok. 1 passed"),
