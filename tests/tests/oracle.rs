@@ -179,11 +179,17 @@ async fn on_vm(vm: &Vm, module: &Module, scenario: &Scenario) -> String {
     vm.captured_stdout()[before..].to_string()
 }
 
+/// A number from the environment (decimal, or hex with `0x`), or `default`
+/// if it is not set; a value that is not a number fails the test.
 fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    let Ok(value) = std::env::var(name) else {
+        return default;
+    };
+    let parsed = match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => value.parse(),
+    };
+    parsed.unwrap_or_else(|_| panic!("{name}={value} is not a number"))
 }
 
 /// Shrinks `tree`'s scenario while BEAM and the VM still disagree on it,

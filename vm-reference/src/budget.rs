@@ -89,13 +89,20 @@ impl HostBudget {
     /// Adds `cost` unless that would pass the limit (or always, if
     /// `forced`); returns what would have been held on refusal.
     fn add(&self, cost: usize, forced: bool) -> Result<(), usize> {
-        let before = self.held.fetch_add(cost, Ordering::Relaxed);
-        let after = before.saturating_add(cost);
-        if !forced && after > self.limit {
-            self.held.fetch_sub(cost, Ordering::Relaxed);
-            return Err(after);
+        if forced {
+            self.held.fetch_add(cost, Ordering::SeqCst);
+            return Ok(());
         }
-        Ok(())
+        // Never past the limit, not even for a moment: a charge that is
+        // refused leaves nothing to give back, so no other charge is
+        // refused because of it, and no waiter misses a release.
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                let after = held.saturating_add(cost);
+                (after <= self.limit).then_some(after)
+            })
+            .map(|_| ())
+            .map_err(|held| held.saturating_add(cost))
     }
 
     fn sub(&self, cost: usize) {

@@ -497,7 +497,7 @@ pub(crate) async fn run(launch: Launch) {
                 }
                 if entry.traps_exits() {
                     entry
-                    .inbox
+                        .inbox
                         .push(crate::node::exit_message(from, &reason, linked));
                 } else if !reason.is_normal() {
                     break Outcome { reason, status: 1 };
@@ -703,21 +703,26 @@ async fn execute(
         }
     }
     .await;
-    match result {
-        Ok(()) => Ended::Exit(Outcome {
+    let outcome = match result {
+        Ok(()) => Outcome {
             reason: ExitReason::Normal,
             status: 0,
-        }),
+        },
         Err(e) if e.downcast_ref::<HibernateRequest>().is_some() => {
             let mut state = Box::new(store.into_data());
             state.fall_asleep();
             // Counted out once what it no longer holds is gone, so whoever
             // waits for it to sleep finds it asleep.
             drop(instance_counted);
-            Ended::Hibernate(state)
+            return Ended::Hibernate(state);
         }
-        Err(e) => Ended::Exit(classify(e, store.data().node.config.max_stack)),
-    }
+        Err(e) => classify(e, store.data().node.config.max_stack),
+    };
+    // The store gives its slot back to the pool before the count says so:
+    // a process waiting for a slot that the count lets in finds it free.
+    drop(store);
+    drop(instance_counted);
+    Ended::Exit(outcome)
 }
 
 /// Turns the error that ended a call into an exit reason; `max_stack` is

@@ -551,9 +551,13 @@ fn oracle(root: &Path, options: &[String]) -> Result<()> {
         let value = options
             .next()
             .with_context(|| format!("{option} needs a number"))?;
-        value
-            .parse::<u64>()
-            .with_context(|| format!("{option} {value}: not a number"))?;
+        let number = match value.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).is_ok(),
+            None => value.parse::<u64>().is_ok(),
+        };
+        if !number {
+            bail!("{option} {value}: not a number (decimal, or hex with 0x)");
+        }
         cmd.env(var, value);
     }
     setup(root)?;

@@ -136,7 +136,11 @@ impl Node {
         for linked in links.into_keys() {
             if let Some(p) = self.get(linked) {
                 if p.traps_exits() {
-                    if p.take_link(id) {
+                    // Taken and queued under the receiver's relations lock,
+                    // so an `unlink` (or a `link`) of the receiver sees
+                    // the link and no message, or the message and no link.
+                    let mut r = lock(&p.relations);
+                    if r.links.remove(&id).is_some() {
                         p.inbox.push(exit_message(id, reason, true));
                     }
                     continue;

@@ -201,11 +201,14 @@ fn session(mut s: Session, inbox: Mailbox<SocketEvent>) {
         replies.extend_from_slice(reply.as_bytes());
         replies.push(b'\n');
     }
+    if s.out.write_all(&replies).is_err() {
+        return;
+    }
     if s.partial.len() > MAX_LINE {
         let _ = writeln!(s.out, "ERROR a line is longer than {MAX_LINE} bytes");
         return;
     }
-    if s.out.write_all(&replies).is_err() || s.input.set_active_once(SOCKET).is_err() {
+    if s.input.set_active_once(SOCKET).is_err() {
         return;
     }
     hibernate(s, session)
