@@ -430,10 +430,13 @@ impl Mailbox {
         stale: &impl Fn(&Message) -> bool,
         scanned: &mut usize,
     ) -> Result<Option<Message>, Signalled> {
-        if !inbox.drain_unless_signalled(&mut self.queue) {
-            return Err(Signalled);
-        }
-        {
+        // What was drained before came before any signal now waiting (a
+        // drain happens only when none waits), so it may be taken without
+        // a look at the inbox (as Erlang matches its private queue before
+        // it fetches more signals); only then the inbox, unless a signal
+        // waits there.
+        let mut drained = false;
+        loop {
             let mut at = *scanned;
             while let Some(m) = self.queue.get(at) {
                 let (take, keep) = if stale(m) {
@@ -457,7 +460,17 @@ impl Mailbox {
                 }
             }
             *scanned = self.queue.len();
-            Ok(None)
+            if drained {
+                return Ok(None);
+            }
+            let before = self.queue.len();
+            if !inbox.drain_unless_signalled(&mut self.queue) {
+                return Err(Signalled);
+            }
+            if self.queue.len() == before {
+                return Ok(None);
+            }
+            drained = true;
         }
     }
 
