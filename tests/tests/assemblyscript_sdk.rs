@@ -200,3 +200,12 @@ async fn the_scenarios_guest_names_its_scenarios_when_given_another() {
         "usage: scenarios monitor|links|exits|registry|timer|request|halves\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_after_the_request_gave_up_is_dropped() {
+    assert_eq!(
+        check_output("late-reply").await,
+        "a request that gives up: timeout\n\
+         its late reply left over: no\n"
+    );
+}

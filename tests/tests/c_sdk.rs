@@ -159,6 +159,16 @@ async fn a_request_fails_with_the_servers_exit_reason_and_refuses_a_malformed_wr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_after_the_request_gave_up_is_dropped() {
+    edges(
+        "late-reply",
+        "a request that gives up: timeout\n\
+         its late reply left over: no\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_timeouts_nodelay_peek_shutdown_and_resolve_through_typed_calls() {
     edges(
         "sockets",

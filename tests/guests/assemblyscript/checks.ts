@@ -15,6 +15,7 @@
 //   moved                 a resource that moved holds handle 0 and fails with
 //                         invalid-handle
 //   typed                 typed processes, exit reasons, resolve, socket options
+//   late-reply            a reply that comes after its request gave up is dropped
 import {
   Process, ExitReason, Module, TcpListener, TcpStream, Writer, Reader,
   receive, spawn, takeHandle, lastStatus, lastError, statusName, print, eprint, exit, args,
@@ -218,6 +219,26 @@ function bytesServer(_: Uint8Array): void {
   }
 }
 
+/** Holds the request it is sent until its next message (tag 2), answers
+ * it, late, and tells its spawner (tag 3). */
+function answersLate(_: Uint8Array): void {
+  const req = Request.decode<Uint8Array>(receive([0])!)!;
+  receive([2]);
+  req.reply<Uint8Array>(Uint8Array.wrap(String.UTF8.encode("late")));
+  new Process<Uint8Array>(req.from).send(new Uint8Array(0), 3);
+}
+
+/** A request that gave up waiting forgets its reply: one that comes after
+ * is dropped, not left for a later receive. */
+function lateReply(): void {
+  const server = spawn(answersLate, new Uint8Array(0))!;
+  const answer = request<Uint8Array, Uint8Array>(server.typed<Uint8Array>(), new Uint8Array(0), 20);
+  print("a request that gives up: " + (answer == null ? statusName(lastStatus()) : "answered"));
+  server.typed<Uint8Array>().send(new Uint8Array(0), 2);
+  receive([3]);
+  print("its late reply left over: " + (receive([], MessageKinds.DATA, 0) != null ? "yes" : "no"));
+}
+
 function typed(): void {
   const server = spawn(bytesServer, new Uint8Array(0))!;
   const echoed = request<Uint8Array, Uint8Array>(server.typed<Uint8Array>(), Uint8Array.wrap(String.UTF8.encode("raw bytes")));
@@ -278,8 +299,9 @@ export function _start(): void {
   else if (name == "close") closing();
   else if (name == "moved") moved();
   else if (name == "typed") typed();
+  else if (name == "late-reply") lateReply();
   else {
-    eprint("usage: checks abort-stack-overflow|abort-out-of-memory|read-failure|long-error|sdk-error|close|moved|typed");
+    eprint("usage: checks abort-stack-overflow|abort-out-of-memory|read-failure|long-error|sdk-error|close|moved|typed|late-reply");
     exit("unknown check '" + name + "'");
   }
 }

@@ -136,6 +136,44 @@ static void exits_gone_fishing(const uint8_t *capture, size_t len) {
     vm_exit("gone fishing");
 }
 
+/* Holds the request it is sent until its next message (tag 2), then
+ * answers it, late, and tells its spawner (tag 3). */
+static void answers_late(const uint8_t *capture, size_t len) {
+    (void)capture;
+    (void)len;
+    uint8_t buf[64];
+    vm_message_t m;
+    uint64_t request_tag = 0, now = 2;
+    if (vm_receive(&request_tag, 1, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m) != VM_OK) vm_exit("no request");
+    vm_reader_t r;
+    vm_request_t req;
+    vm_reader_init(&r, m.data, m.len);
+    if (vm_get_request(&r, &req) != VM_OK) vm_exit("not a request");
+    if (vm_receive(&now, 1, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m) != VM_OK) vm_exit("no go");
+    vm_reply(&req, "late", 4);
+    vm_send(req.from, 3, "done", 4);
+}
+
+/* A request that gave up waiting forgets its reply: one that comes after
+ * is dropped, not left for a later receive. */
+static void late_reply(void) {
+    vm_pid_t server;
+    if (vm_spawn(answers_late, 0, 0, 0, 0, false, &server) != VM_OK) vm_exit("cannot spawn");
+    uint8_t buf[32], reply_buf[64];
+    vm_writer_t w;
+    vm_request_begin(&w, buf, sizeof buf);
+    vm_put_str(&w, "soon?");
+    vm_message_t reply;
+    vm_reason_t down;
+    printf("a request that gives up: %s\n",
+           vm_strerror(vm_request(server, &w, 20, reply_buf, sizeof reply_buf, &reply, &down)));
+    vm_send(server, 2, "now", 3);
+    uint64_t done = 3;
+    vm_receive(&done, 1, VM_MESSAGE_KINDS_DATA, VM_FOREVER, reply_buf, sizeof reply_buf, &reply);
+    vm_status_t left = vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, 0, reply_buf, sizeof reply_buf, &reply);
+    printf("its late reply left over: %s\n", left == VM_OK ? "yes" : "no");
+}
+
 static void request(void) {
     vm_pid_t server;
     if (vm_spawn(exits_gone_fishing, 0, 0, 0, 0, false, &server) != VM_OK) vm_exit("cannot spawn");
@@ -289,7 +327,8 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         void (*run)(void);
-    } modes[] = {{"errors", errors}, {"moved", moved}, {"request", request}, {"sockets", sockets}, {"reasons", reasons}};
+    } modes[] = {{"errors", errors},   {"moved", moved},     {"request", request},
+                 {"sockets", sockets}, {"reasons", reasons}, {"late-reply", late_reply}};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcmp(mode, modes[i].name) == 0) {
             modes[i].run();
