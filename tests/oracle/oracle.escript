@@ -69,6 +69,8 @@ log(Line) -> put(trace, [lists:flatten(Line) | get(trace)]).
 
 pid(I) -> {I, P, _} = lists:keyfind(I, 1, get(actors)), P.
 
+exists(I) -> lists:keymember(I, 1, get(actors)).
+
 index(P) ->
     case lists:keyfind(P, 2, get(actors)) of
         {I, _, _} -> integer_to_list(I);
@@ -80,7 +82,14 @@ index(P) ->
 step([Verb, A | Args], K) ->
     I = list_to_integer(A),
     K2 = case Verb of "monitor" -> K + 1; _ -> K end,
-    case lists:member(I, get(alive)) of
+    %% A step naming an actor not spawned (yet) does nothing.
+    Named = case {Verb, Args} of
+                {V, [B | _]} when V =:= "link"; V =:= "unlink"; V =:= "monitor";
+                                  V =:= "exit"; V =:= "send" ->
+                    exists(list_to_integer(B));
+                _ -> true
+            end,
+    case Named andalso lists:member(I, get(alive)) of
         false -> K2;
         true ->
             Op = op(Verb, Args, K),
@@ -104,11 +113,18 @@ op("recv", [], _) -> {recv, any};
 op("recv", [V], _) -> {recv, list_to_integer(V)};
 op("end", [R], _) -> {'end', list_to_atom(R)};
 op("crash", [], _) -> crash;
+op("spawn", [L], _) -> {spawn, L =:= "link"};
 op("register", [N], _) -> {register, list_to_atom(N)};
 op("unregister", [N], _) -> {unregister, list_to_atom(N)};
 op("sendname", [N, V], _) -> {sendname, list_to_atom(N), list_to_integer(V)}.
 
 %% What a step's result adds to the trace.
+result(_, "spawn", _, {spawned, P}) ->
+    %% The next number, monitored by the conductor as the first ones are.
+    Actors = get(actors),
+    N = length(Actors),
+    put(actors, Actors ++ [{N, P, monitor(process, P)}]),
+    put(alive, get(alive) ++ [N]);
 result(I, "recv", _, Got) -> log(io_lib:format("~b recv: ~s", [I, describe(Got)]));
 result(I, Verb, Args, failed) ->
     log(io_lib:format("~b ~s ~s failed", [I, Verb, lists:join(" ", Args)]));
@@ -202,6 +218,8 @@ do(C, {recv, V}) ->
 do(C, drain) -> ack(C, drain([]));
 do(C, {'end', R}) -> ack(C, ok), exit(R);
 do(C, crash) -> ack(C, ok), erlang:error(crash);
+do(C, {spawn, true}) -> ack(C, {spawned, spawn_link(fun() -> actor(C) end)});
+do(C, {spawn, false}) -> ack(C, {spawned, spawn(fun() -> actor(C) end)});
 do(C, {register, N}) ->
     ack(C, try register(N, self()), ok catch error:badarg -> failed end);
 do(C, {unregister, N}) ->

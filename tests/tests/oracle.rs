@@ -38,6 +38,7 @@ enum Step {
     Register(usize, &'static str),
     Unregister(usize, &'static str),
     SendName(usize, &'static str, u32),
+    Spawn(usize, bool),
 }
 
 impl fmt::Display for Step {
@@ -57,6 +58,9 @@ impl fmt::Display for Step {
             Step::Register(a, n) => write!(f, "register {a} {n}"),
             Step::Unregister(a, n) => write!(f, "unregister {a} {n}"),
             Step::SendName(a, n, v) => write!(f, "sendname {a} {n} {v}"),
+            Step::Spawn(a, link) => {
+                write!(f, "spawn {a} {}", if *link { "link" } else { "nolink" })
+            }
         }
     }
 }
@@ -83,8 +87,8 @@ impl Scenario {
 /// - `unlink` by an actor that has trapped exits: the VM also removes an
 ///   `exit` message from the link already queued, which Erlang leaves.
 fn within_the_shared_semantics(mut s: Scenario) -> Scenario {
-    let mut named = vec![false; s.actors];
-    let mut trapped = vec![false; s.actors];
+    let mut named = vec![false; s.actors + 2];
+    let mut trapped = vec![false; s.actors + 2];
     s.steps.retain(|step| match *step {
         Step::Register(a, _) if named[a] => false,
         Step::Register(a, _) => {
@@ -101,7 +105,10 @@ fn within_the_shared_semantics(mut s: Scenario) -> Scenario {
     s
 }
 
+/// A step among `actors` actors: the first ones and up to two that steps
+/// spawn (a step naming one not spawned yet does nothing).
 fn step(actors: usize) -> impl Strategy<Value = Step> {
+    let actors = actors + 2;
     let a = 0..actors;
     let reason = prop::sample::select(&REASONS[..]);
     let name = prop::sample::select(&NAMES[..]);
@@ -118,7 +125,8 @@ fn step(actors: usize) -> impl Strategy<Value = Step> {
         1 => a.clone().prop_map(Step::Crash),
         1 => (a.clone(), name.clone()).prop_map(|(a, n)| Step::Register(a, n)),
         1 => (a.clone(), name.clone()).prop_map(|(a, n)| Step::Unregister(a, n)),
-        1 => (a, name, 0..3u32).prop_map(|(a, n, v)| Step::SendName(a, n, v)),
+        1 => (a.clone(), name, 0..3u32).prop_map(|(a, n, v)| Step::SendName(a, n, v)),
+        2 => (a, any::<bool>()).prop_map(|(a, link)| Step::Spawn(a, link)),
     ]
 }
 

@@ -40,6 +40,8 @@ enum Op {
     Drain,
     End(String),
     Crash,
+    /// Spawns a new actor, linked to this one or not.
+    Spawn(bool),
     Register(String),
     Unregister(String),
     SendName(String, u32),
@@ -70,6 +72,8 @@ enum Answer {
     Failed,
     Got(Got),
     Left(Vec<Got>),
+    /// The actor it spawned.
+    Spawned(u64),
     /// The answer to a ping.
     Pong,
 }
@@ -167,6 +171,15 @@ fn actor(conductor: u64, m: Mailbox<Wire>) {
                 ack(Answer::Ok);
                 panic!("crash");
             }
+            Op::Spawn(link) => {
+                let spawn = if link {
+                    Spawn::new().link()
+                } else {
+                    Spawn::new()
+                };
+                let child = spawn.start(conductor, actor).expect("an actor starts");
+                ack(Answer::Spawned(child.id()));
+            }
             Op::Register(name) => ack(match Process::<()>::this().register(&name) {
                 Ok(()) => Answer::Ok,
                 Err(_) => Answer::Failed,
@@ -232,6 +245,10 @@ impl Conductor {
         self.actors[i.parse::<usize>().expect("an actor's number")]
             .0
             .id()
+    }
+
+    fn exists(&self, i: &str) -> bool {
+        i.parse::<usize>().is_ok_and(|i| i < self.actors.len())
     }
 
     fn index(&self, pid: u64) -> String {
@@ -315,7 +332,12 @@ impl Conductor {
         if verb == "monitor" {
             *k += 1;
         }
-        if !self.alive.contains(&i) {
+        // A step naming an actor not spawned (yet) does nothing.
+        let named = match (verb, args) {
+            ("link" | "unlink" | "monitor" | "exit" | "send", [b, ..]) => self.exists(b),
+            _ => true,
+        };
+        if !named || !self.alive.contains(&i) {
             return;
         }
         let op = match (verb, args) {
@@ -330,12 +352,20 @@ impl Conductor {
             ("recv", [v]) => Op::Recv(Some(v.parse().expect("a value"))),
             ("end", [r]) => Op::End(r.to_string()),
             ("crash", []) => Op::Crash,
+            ("spawn", [link]) => Op::Spawn(*link == "link"),
             ("register", [n]) => Op::Register(n.to_string()),
             ("unregister", [n]) => Op::Unregister(n.to_string()),
             ("sendname", [n, v]) => Op::SendName(n.to_string(), v.parse().expect("a value")),
             _ => panic!("not a step: {words:?}"),
         };
         match self.command(i, op) {
+            Some(Answer::Spawned(pid)) => {
+                // The next number, monitored as the first actors are.
+                let child = Process::<Wire>::from_id(pid);
+                let monitor = child.monitor();
+                self.alive.push(self.actors.len());
+                self.actors.push((child, monitor));
+            }
             Some(Answer::Got(got)) => {
                 let line = format!("{i} recv: {}", self.describe(&got));
                 self.trace.push(line);
