@@ -201,12 +201,26 @@ impl ChildSpec {
         S: crate::server::Server + 'static,
         S::Arg: Clone + 'static,
     {
+        ChildSpec::server_with::<S>(name, arg, |start| start)
+    }
+
+    /// A child that is server `S`, started with a copy of `arg`, linked,
+    /// registered as `name`, and as `options` says.
+    fn server_with<S>(
+        name: &str,
+        arg: S::Arg,
+        options: fn(crate::server::Start<S>) -> crate::server::Start<S>,
+    ) -> Self
+    where
+        S: crate::server::Server + 'static,
+        S::Arg: Clone + 'static,
+    {
         let registered = name.to_string();
         ChildSpec::new(name, move || {
-            Ok(crate::server::Start::<S>::new(arg.clone())
+            let start = crate::server::Start::<S>::new(arg.clone())
                 .link()
-                .name(&registered)
-                .start()?)
+                .name(&registered);
+            Ok(options(start).start()?)
         })
     }
 
@@ -217,14 +231,7 @@ impl ChildSpec {
         S: crate::server::Server + Serialize + DeserializeOwned + 'static,
         S::Arg: Clone + 'static,
     {
-        let registered = name.to_string();
-        ChildSpec::new(name, move || {
-            Ok(crate::server::Start::<S>::new(arg.clone())
-                .link()
-                .name(&registered)
-                .hibernating()
-                .start()?)
-        })
+        ChildSpec::server_with::<S>(name, arg, crate::server::Start::hibernating)
     }
 
     /// When it is restarted.
