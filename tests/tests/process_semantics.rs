@@ -337,17 +337,31 @@ async fn a_process_woken_into_a_full_instance_pool_waits_for_a_slot() {
             vm.until_instances(0).await;
         } => {}
     }
-    let waker = vm
-        .run(&module, &["scenarios", "hibernate-waker"])
-        .await
-        .unwrap();
-    assert_eq!(waker.reason, ExitReason::Normal, "{}", vm.captured_stderr());
+    let waker = vm.run(&module, &["scenarios", "hibernate-waker"]);
+    tokio::pin!(waker);
+    // The sleeper, woken while the waker holds the only instance, waits for
+    // it (it used to end at once, with limit-reached).
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        tokio::select! {
+            outcome = &mut waker => panic!("the waker ended: {outcome:?}"),
+            outcome = &mut sleeper => panic!("the sleeper ended: {outcome:?} {}", vm.captured_stderr()),
+            () = async {
+                while vm.waiting_for_instance() == 0 {
+                    tokio::task::yield_now().await;
+                }
+            } => {}
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the sleeper never waited for an instance");
+    vm.kill(vm.lookup("waker").expect("the waker is registered"));
+    assert_eq!(waker.await.unwrap().reason, ExitReason::Killed);
     let slept = sleeper.await.unwrap();
     assert_eq!(slept.reason, ExitReason::Normal, "{}", vm.captured_stderr());
+    assert_eq!(vm.waiting_for_instance(), 0);
     assert_eq!(
         vm.captured_stdout(),
-        "the sleeper waits for an instance\n\
-         the sleeper woke for \"a message sent while every instance was taken\"\n"
+        "the sleeper woke for \"a message sent while every instance was taken\"\n"
     );
 }
 

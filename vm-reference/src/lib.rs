@@ -793,6 +793,20 @@ impl Vm {
         self.node.lookup(name)
     }
 
+    /// Kills process `id` (reason `killed`), as `process.kill` does; nothing
+    /// if it has ended.
+    pub fn kill(&self, id: u64) {
+        self.node.kill(id);
+    }
+
+    /// How many hibernated processes, woken while every instance is
+    /// taken, wait for a slot (see [`VmBuilder::max_instances`]).
+    pub fn waiting_for_instance(&self) -> usize {
+        self.node
+            .waiting_for_instance
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many distinct modules loaded with `process.load-module` are
     /// alive (held by a handle or a process).
     pub fn loaded_modules(&self) -> usize {

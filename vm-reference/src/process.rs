@@ -635,10 +635,12 @@ async fn take_instance_slot(node: &Arc<Node>, wait: Duration) -> wasmtime::Resul
                 "limit-reached: {limit} processes have an instance, the VM's limit, so this one {what} (raise it with --max-instances; hibernated processes need none)"
             );
         }
+        node.waiting_for_instance.fetch_add(1, Relaxed);
         tokio::select! {
             () = &mut freed => {}
             () = tokio::time::sleep_until(deadline) => {}
         }
+        node.waiting_for_instance.fetch_sub(1, Relaxed);
     }
 }
 

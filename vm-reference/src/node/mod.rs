@@ -66,6 +66,8 @@ pub(crate) struct Node {
     pub(crate) instances: AtomicUsize,
     /// Told whenever an instance ends.
     pub(crate) instance_ended: tokio::sync::Notify,
+    /// How many woken processes wait for a slot of a full instance pool.
+    pub(crate) waiting_for_instance: AtomicUsize,
     /// Told whenever the last live process ends.
     all_ended: tokio::sync::Notify,
     /// Processes gone from the table whose exit is still giving back what
@@ -127,6 +129,7 @@ impl Node {
             monitor_count: AtomicUsize::new(0),
             instances: AtomicUsize::new(0),
             instance_ended: tokio::sync::Notify::new(),
+            waiting_for_instance: AtomicUsize::new(0),
             all_ended: tokio::sync::Notify::new(),
             exiting: AtomicUsize::new(0),
             closing: AtomicUsize::new(0),
