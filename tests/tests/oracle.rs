@@ -2,19 +2,26 @@
 //! spawn, link, unlink, monitor, demonitor, exit signals (`normal`, `kill`
 //! and others), trapping exits, sends, receives with and without a match,
 //! names, and processes ending normally or by crash run on BEAM
-//! (`tests/oracle/oracle.escript`) and on the VM, through the ABI
-//! (`tests/guests/rust/oracle`), and their traces must be identical. A
+//! (`tests/oracle/oracle.escript`), on the kernel alone (`vm_kernel`'s
+//! Rust actors, `oracle/on_kernel.rs`) and on the whole VM, through the
+//! ABI (`tests/guests/rust/oracle`), and their traces must be identical. A
 //! mismatch shrinks to a minimal scenario. The language, the trace and
 //! the differences kept on purpose are in `tests/oracle/README.md`.
 //!
-//! The suite runs `ORACLE_CASES` scenarios (default 200) from
-//! `ORACLE_SEED` (default fixed); `cargo xtask oracle --cases N --seed S`
-//! runs more.
+//! The suite runs 1,000 scenarios on the kernel and 100 through the VM
+//! (each from `ORACLE_SEED`, default fixed); `ORACLE_CASES` sets both
+//! counts, and `cargo xtask oracle --cases N --seed S` runs more.
+
+#[path = "oracle/on_kernel.rs"]
+mod on_kernel;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
+use vm_kernel::Kernel;
 use vm_reference::{ExitReason, Module, Vm};
 use vm_tests::{root, rust_guest, test_vm};
 
@@ -170,6 +177,30 @@ fn on_beam(scenarios: &[Scenario]) -> Vec<String> {
     traces
 }
 
+/// Where a scenario runs besides BEAM.
+enum Runner {
+    /// The kernel alone, its processes Rust actors.
+    Kernel(Arc<Kernel<Infallible>>),
+    /// The whole VM, the oracle guest interpreting the scenario.
+    Vm(Vm, Module),
+}
+
+impl Runner {
+    fn name(&self) -> &'static str {
+        match self {
+            Runner::Kernel(_) => "the kernel",
+            Runner::Vm(..) => "the VM",
+        }
+    }
+
+    async fn run(&self, scenario: &Scenario) -> String {
+        match self {
+            Runner::Kernel(kernel) => on_kernel::run(kernel, scenario.lines()).await,
+            Runner::Vm(vm, module) => on_vm(vm, module, scenario).await,
+        }
+    }
+}
+
 /// The VM's trace of `scenario`, run by the oracle guest as a root process;
 /// every process it left is gone before this returns.
 async fn on_vm(vm: &Vm, module: &Module, scenario: &Scenario) -> String {
@@ -200,17 +231,16 @@ fn setting(name: &str, default: u64) -> u64 {
     parsed.unwrap_or_else(|_| panic!("{name}={value} is not a number"))
 }
 
-/// Shrinks `tree`'s scenario while BEAM and the VM still disagree on it,
-/// as proptest's runner does: simpler while it fails, back a little when
-/// it passes.
+/// Shrinks `tree`'s scenario while BEAM and `runner` still disagree on
+/// it, as proptest's runner does: simpler while it fails, back a little
+/// when it passes.
 async fn shrink(
-    vm: &Vm,
-    module: &Module,
+    runner: &Runner,
     mut tree: impl ValueTree<Value = Scenario>,
 ) -> (Scenario, String, String) {
     let differs = |s: Scenario| async move {
         let beam = on_beam(std::slice::from_ref(&s)).remove(0);
-        let ours = on_vm(vm, module, &s).await;
+        let ours = runner.run(&s).await;
         (beam != ours).then_some((s, beam, ours))
     };
     let mut smallest = differs(tree.current())
@@ -237,41 +267,54 @@ async fn shrink(
     smallest
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_vm_agrees_with_erlang_on_generated_signal_scenarios() {
-    let cases = setting("ORACLE_CASES", 200) as usize;
+/// Runs `ORACLE_CASES` scenarios (else `default_cases`) from `ORACLE_SEED`
+/// on BEAM and on `runner`, and fails with the smallest scenario on which
+/// they differ.
+async fn agree_with_erlang(runner: Runner, default_cases: u64) {
+    let cases = setting("ORACLE_CASES", default_cases) as usize;
     let seed = setting("ORACLE_SEED", 0x0a11_ce5e_ed00_0001);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
+    let mut rng = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
     );
     let strategy = scenario();
     let trees: Vec<_> = (0..cases)
-        .map(|_| strategy.new_tree(&mut runner).unwrap())
+        .map(|_| strategy.new_tree(&mut rng).unwrap())
         .collect();
     let scenarios: Vec<Scenario> = trees.iter().map(ValueTree::current).collect();
     let beam = on_beam(&scenarios);
-    let vm = test_vm().build().unwrap();
-    let module = vm.load_file(rust_guest("oracle")).unwrap();
+    let name = runner.name();
     for (i, (scenario, expected)) in scenarios.iter().zip(&beam).enumerate() {
-        let ours = on_vm(&vm, &module, scenario).await;
+        let ours = runner.run(scenario).await;
         if &ours != expected {
             eprintln!(
-                "scenario {i} differs:\n{}\n\nErlang:\n{expected}\nthe VM:\n{ours}",
+                "scenario {i} differs:\n{}\n\nErlang:\n{expected}\n{name}:\n{ours}",
                 scenario.lines().join("\n")
             );
             let tree = trees.into_iter().nth(i).unwrap();
-            let (smallest, beam, ours) = shrink(&vm, &module, tree).await;
+            let (smallest, beam, ours) = shrink(&runner, tree).await;
             panic!(
-                "scenario {i} of seed {seed:#x} differs from Erlang; shrunk to\n\n{}\n\nErlang:\n{beam}\nthe VM:\n{ours}\n(reproduce: cargo xtask oracle --cases {} --seed {seed})",
+                "scenario {i} of seed {seed:#x} differs from Erlang on {name}; shrunk to\n\n{}\n\nErlang:\n{beam}\n{name}:\n{ours}\n(reproduce: cargo xtask oracle --cases {} --seed {seed})",
                 smallest.lines().join("\n"),
                 i + 1
             );
         }
     }
     println!(
-        "oracle: {cases} scenarios from seed {seed:#x}: the VM agreed with Erlang on every one"
+        "oracle: {cases} scenarios from seed {seed:#x}: {name} agreed with Erlang on every one"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kernel_agrees_with_erlang_on_generated_signal_scenarios() {
+    agree_with_erlang(Runner::Kernel(on_kernel::kernel()), 1000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vm_agrees_with_erlang_on_generated_signal_scenarios() {
+    let vm = test_vm().build().unwrap();
+    let module = vm.load_file(rust_guest("oracle")).unwrap();
+    agree_with_erlang(Runner::Vm(vm, module), 100).await;
 }

@@ -47,6 +47,13 @@ pub(crate) enum Resource {
     ActiveRead(crate::host::active::ActiveRead, Timeouts),
 }
 
+/// Messages carry handles: the kernel charges their receiver for them.
+impl vm_kernel::Attachment for Resource {
+    fn cost(&self) -> usize {
+        Resource::cost(self)
+    }
+}
+
 impl Resource {
     /// The default timeouts of a stream or half; `None` for other resources.
     pub fn timeouts(&self) -> Option<Timeouts> {

@@ -6,6 +6,12 @@
 //! messages on one core. Processes share nothing; they spawn, link,
 //! monitor and message each other through the host ABI (see `abi/README.md`).
 //!
+//! The VM is a layer on the actor kernel, crate `vm_kernel` (processes,
+//! mailboxes, links, monitors, exit signals, names, timers, budgets and
+//! the scheduler, knowing nothing of wasm): this crate adds modules,
+//! stores and instances, the host functions (`host/`, one module per ABI
+//! interface) and plugins, and the `vm` command sits above it.
+//!
 //! Whatever the VM holds because of a guest (messages, timers, captures,
 //! links, monitors, names, handles, loaded modules, hibernation states) is
 //! charged to the process that asked for it, against its budget
@@ -23,7 +29,6 @@
 //! ```
 
 pub mod app_config;
-mod budget;
 pub mod compat;
 mod config;
 mod guest_tests;
@@ -38,11 +43,10 @@ mod node;
 mod plugin;
 mod process;
 mod resolver;
-mod scheduler;
-mod signal;
-mod sync;
-mod table;
 pub mod template;
+
+// The kernel's layers, by the names the wasm side has always used.
+use vm_kernel::{budget, signal, sync};
 
 pub use app_config::AppConfig;
 pub use compat::{Incompatibility, ModuleInfo};

@@ -9,11 +9,10 @@
 //! monitors, and a crash is reported on the VM's stderr.
 
 use crate::handle::{HandleTable, Resource};
-use crate::mailbox::{Mailbox, Message};
+use crate::mailbox::Message;
 use crate::module::Module;
 use crate::node::{Node, ProcessEntry};
-use crate::signal::{Control, ExitReason};
-use std::collections::HashMap;
+use crate::signal::ExitReason;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,13 +45,6 @@ pub(crate) enum Start {
 pub(crate) struct Hibernation {
     pub start: Start,
     pub init: Message,
-}
-
-/// A monitor a process holds: its target, and what it costs the process
-/// until its `down` is received or it is removed.
-pub(crate) struct Monitor {
-    pub target: u64,
-    pub _charge: crate::budget::Charge,
 }
 
 /// The longest text `version.last-error` keeps, in bytes.
@@ -170,16 +162,14 @@ pub(crate) struct ProcessState {
     pub node: Arc<Node>,
     pub entry: Arc<ProcessEntry>,
     pub module: Module,
-    pub mailbox: Mailbox,
+    /// Its mailbox, the monitors it set and the tags it forgot: the
+    /// kernel's rules for them.
+    pub process: vm_kernel::process::Process<Resource>,
     /// The message the last receive selected, its read cursor, and its
     /// resources not yet taken.
     pub current: Option<(Message, usize)>,
     pub current_resources: Vec<Option<Resource>>,
     pub handles: HandleTable,
-    /// Monitors this process holds, by reference.
-    pub monitors: HashMap<u64, Monitor>,
-    /// Tags it forgot (`mailbox.forget-tag`); boxed, as few processes do.
-    pub forgotten: Option<Box<crate::mailbox::ForgottenTags>>,
     /// The WASI context, made on the first WASI call: most spawned processes
     /// never make one, and an idle process should not pay for it. Boxed, so
     /// a process without one carries a pointer rather than its 384 bytes.
@@ -207,29 +197,6 @@ pub(crate) struct ProcessState {
     pub allocating: bool,
     /// An import was called while a `cabi_realloc` allocated.
     pub left_realloc: bool,
-}
-
-/// Whether a queued message is one no receive returns, and which is
-/// dropped instead: a `down` of a monitor the process no longer holds
-/// (demonitored while the down was on its way), or a data message with a
-/// tag it forgot.
-pub(crate) fn never_received(
-    monitors: &HashMap<u64, Monitor>,
-    forgotten: Option<&crate::mailbox::ForgottenTags>,
-    m: &Message,
-) -> bool {
-    (m.kind == vm_abi::MessageKind::Down && !monitors.contains_key(&m.tag))
-        || forgotten.is_some_and(|f| f.drops(m))
-}
-
-/// A process that ends takes its monitors off their targets, so a
-/// long-lived target does not keep a record per watcher that ever watched it.
-impl Drop for ProcessState {
-    fn drop(&mut self) {
-        for (reference, m) in self.monitors.drain() {
-            self.node.demonitor(m.target, reference);
-        }
-    }
 }
 
 impl ProcessState {
@@ -287,7 +254,7 @@ impl ProcessState {
         crate::plugin::forget_instances(&mut self.plugins);
         self.plugin_wasi.clear();
         let id = self.id;
-        self.mailbox.purge(&self.entry.inbox, |m| {
+        self.process.mailbox.purge(&self.entry.inbox, |m| {
             m.kind == vm_abi::MessageKind::Init && m.sender == id
         });
     }
@@ -325,7 +292,6 @@ pub(crate) struct Launch {
     pub entry: Arc<ProcessEntry>,
     pub module: Module,
     pub start: Start,
-    pub mailbox: Mailbox,
     pub args: Vec<String>,
     pub done: Option<oneshot::Sender<Outcome>>,
 }
@@ -374,7 +340,6 @@ pub(crate) async fn run(launch: Launch) {
         entry,
         module,
         start,
-        mailbox,
         args,
         done,
     } = launch;
@@ -390,12 +355,10 @@ pub(crate) async fn run(launch: Launch) {
         node: node.clone(),
         entry: entry.clone(),
         module: module.clone(),
-        mailbox,
+        process: vm_kernel::process::Process::new(node.kernel.clone(), entry.clone()),
         current: None,
         current_resources: Vec::new(),
         handles: HandleTable::new(entry.budget().clone(), node.config.max_sockets),
-        monitors: HashMap::new(),
-        forgotten: None,
         wasi: None,
         args,
         limiter: MemoryLimiter::new(node.config.max_memory),
@@ -429,11 +392,7 @@ pub(crate) async fn run(launch: Launch) {
                 // for a monitor it no longer holds (demonitored while the
                 // down was on its way), which a receive would drop anyway.
                 Phase::Hibernating(state) => {
-                    let (monitors, forgotten) = (&state.monitors, state.forgotten.as_deref());
-                    state
-                        .mailbox
-                        .purge(&entry.inbox, |m| never_received(monitors, forgotten, m));
-                    if state.mailbox.has_any(&entry.inbox) {
+                    if state.process.has_receivable() {
                         Poll::Ready(Ok(None))
                     } else {
                         Poll::Pending
@@ -462,7 +421,7 @@ pub(crate) async fn run(launch: Launch) {
                     .expect("a hibernated process holds how to wake");
                 // Charged since it hibernated, until the new instance
                 // receives it.
-                state.mailbox.push_front(h.init);
+                state.process.mailbox.push_front(h.init);
                 phase = Phase::Running(Box::pin(execute(
                     new_store(&node, *state),
                     module.clone(),
@@ -470,41 +429,10 @@ pub(crate) async fn run(launch: Launch) {
                     WAKE_SLOT_WAIT,
                 )));
             }
-            Err(Control::Kill) => {
-                break Outcome {
-                    reason: ExitReason::Killed,
-                    status: 1,
-                }
-            }
-            Err(Control::MailboxFull { held, limit }) => {
-                break Outcome {
-                    reason: ExitReason::Trap(format!(
-                        "mailbox limit exceeded: its unreceived messages would hold {held} bytes, over the limit of {limit} bytes (raise it with --max-mailbox, or receive sooner)"
-                    )),
-                    status: 1,
-                }
-            }
-            Err(Control::Exit {
-                from,
-                reason,
-                linked,
-                ..
-            }) => {
-                // The receiver decides: a link removed since the signal was
-                // sent means the signal is dropped.
-                if linked && !entry.take_link(from) {
-                    continue;
-                }
-                if entry.traps_exits() {
-                    entry
-                        .inbox
-                        .push(crate::node::exit_message(from, &reason, linked));
-                } else if !reason.is_normal() {
-                    break Outcome { reason, status: 1 };
-                } else if from == entry.id && !linked {
-                    // Erlang's `exit(self(), normal)`: a process that sends
-                    // itself a normal exit signal, not trapping, ends.
-                    break Outcome { reason, status: 0 };
+            Err(signal) => {
+                if let Some(reason) = entry.handle_signal(signal) {
+                    let status = if reason.is_normal() { 0 } else { 1 };
+                    break Outcome { reason, status };
                 }
             }
         }
@@ -774,6 +702,7 @@ fn classify(e: wasmtime::Error, max_stack: usize) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signal::Control;
 
     /// A process that wakes to a full instance pool waits for a slot (a
     /// hibernated process whose message came while every slot was taken

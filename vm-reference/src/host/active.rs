@@ -142,7 +142,7 @@ async fn read(
                 Err(refused) => message = refused.message,
             }
             // Refused: tries again once a charge is given back.
-            let released = node.host.released();
+            let released = node.host().released();
             match node.send_from_guest(owner, message) {
                 Ok(()) => break,
                 Err(refused) => message = refused.message,

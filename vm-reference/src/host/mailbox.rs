@@ -3,7 +3,6 @@
 use super::{bytes, bytes_mut, list_u32, list_u64, memory, spec, write_result, Ctx};
 use crate::mailbox::{Filter, Message};
 use crate::process::ProcessState;
-use crate::signal::Control;
 use std::time::Duration;
 use vm_abi::{Envelope, ErrorCode, MessageKind};
 use wasmtime::Linker;
@@ -131,22 +130,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, tag: u64, ret: u32| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
-            let result = match state
-                .entry
-                .budget()
-                .charge(crate::mailbox::FORGOTTEN_TAG_COST)
-            {
-                Ok(charge) => {
-                    state
-                        .forgotten
-                        .get_or_insert_with(Default::default)
-                        .forget(tag, charge);
-                    let forgotten = state.forgotten.as_deref();
-                    state.mailbox.purge(&state.entry.inbox, |m| {
-                        forgotten.is_some_and(|f| f.drops(m))
-                    });
-                    Ok(())
-                }
+            let result = match state.process.forget_tag(tag) {
+                Ok(()) => Ok(()),
                 Err(refusal) => Err(state.fail(
                     ErrorCode::LimitReached,
                     refusal.explain(&format!("forgetting tag {tag}")),
@@ -201,42 +186,10 @@ async fn receive_message(
     };
     let (has_timeout, nanos) = select.timeout;
     let timeout = (has_timeout != 0).then(|| Duration::from_nanos(nanos));
-    let state = caller.data_mut();
-    // An exit signal already sent to a process that traps exits is its
-    // message now, before whatever it receives next: the process's task
-    // turns signals into messages only when it resumes, and one sent before
-    // another process's message must not be received after it.
-    if state.entry.traps_exits() {
-        for signal in state.entry.inbox.take_exit_signals() {
-            if let Control::Exit {
-                from,
-                reason,
-                linked,
-                ..
-            } = signal
-            {
-                if linked && !state.entry.take_link(from) {
-                    continue;
-                }
-                let exit = crate::node::exit_message(from, &reason, linked);
-                state.entry.inbox.push(exit);
-            }
-        }
-    }
-    let (monitors, forgotten) = (&state.monitors, state.forgotten.as_deref());
-    let stale = |m: &Message| crate::process::never_received(monitors, forgotten, m);
-    let received = state
-        .mailbox
-        .receive(&state.entry.inbox, &filter, stale, timeout)
-        .await;
+    // Exit signals that came first are received first; stale downs and
+    // forgotten tags are dropped on the way (the kernel's rules).
+    let received = caller.data_mut().process.receive(&filter, timeout).await;
     let (mem, state) = memory(&mut caller)?;
-    if let Some(m) = &received {
-        if m.kind == MessageKind::Down {
-            // Delivered: the monitor has done its work (and its charge is
-            // given back).
-            state.monitors.remove(&m.tag);
-        }
-    }
     let Some(mut msg) = received else {
         let code = state.fail(
             ErrorCode::Timeout,

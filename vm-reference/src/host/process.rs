@@ -4,8 +4,8 @@ use super::{bytes, list_u32, memory, spec, text, write_result, Ctx};
 use crate::handle::Resource;
 use crate::mailbox::Message;
 use crate::node::SpawnRequest;
-use crate::node::{exit_message, LinkError, EXIT_FROM_LINK, LINK_COST};
-use crate::process::{ExitRequest, HibernateRequest, Hibernation, Monitor, ProcessState, Start};
+use crate::node::{LinkError, LINK_COST};
+use crate::process::{ExitRequest, HibernateRequest, Hibernation, ProcessState, Start};
 use crate::signal::{ExitReason, MAX_REASON};
 use crate::LoadError;
 use std::time::Duration;
@@ -102,18 +102,13 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, target: u64, ret: u32| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
-            let result = match state.node.link(state.id, target) {
+            // A process trapping exits hears of an ended target as an exit.
+            let result = match state.process.link(target) {
                 Ok(()) => Ok(()),
                 Err(LinkError::Refused(r)) => Err(state.fail(
                     ErrorCode::LimitReached,
                     r.explain(&format!("linking to process {target}")),
                 )),
-                Err(LinkError::NoProc) if state.entry.traps_exits() => {
-                    // As OTP: a process trapping exits hears of it as an exit.
-                    let noproc = exit_message(target, &ExitReason::NoProc, true);
-                    state.entry.inbox.push(noproc);
-                    Ok(())
-                }
                 Err(LinkError::NoProc) => {
                     Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
                 }
@@ -126,14 +121,9 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "unlink",
         |mut caller: Ctx<'_>, target: u64| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
-            let state = caller.data_mut();
-            state.node.unlink(state.id, target);
-            // An exit from the link that was already turned into a message is
-            // removed too: after unlink, nothing from the link arrives. (Exits
-            // sent with send-exit are not the link's.)
-            state.mailbox.purge(&state.entry.inbox, |msg| {
-                msg.kind == MessageKind::Exit && msg.sender == target && msg.tag == EXIT_FROM_LINK
-            });
+            // After unlink, nothing from the link arrives, even an exit
+            // already turned into a message.
+            caller.data_mut().process.unlink(target);
             Ok(())
         },
     )?;
@@ -142,27 +132,16 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "monitor",
         |mut caller: Ctx<'_>, target: u64| -> wasmtime::Result<u64> {
             super::not_in_realloc(&caller)?;
-            let state = caller.data_mut();
             // Charged to this process until its down is received or it is
             // removed. No error channel in this signature: past the limit,
             // the caller ends.
-            let charge = match state.entry.budget().charge(MONITOR_COST) {
-                Ok(c) => c,
+            match caller.data_mut().process.monitor(target) {
+                Ok(reference) => Ok(reference),
                 Err(r) => wasmtime::bail!(
                     "process.monitor: limit-reached: {}",
                     r.explain(&format!("monitoring process {target}"))
                 ),
-            };
-            let reference = state.node.fresh_ref();
-            state.monitors.insert(
-                reference,
-                Monitor {
-                    target,
-                    _charge: charge,
-                },
-            );
-            state.node.monitor(state.id, target, reference);
-            Ok(reference)
+            }
         },
     )?;
     linker.func_wrap(
@@ -170,13 +149,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "demonitor",
         |mut caller: Ctx<'_>, reference: u64| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
-            let state = caller.data_mut();
-            if let Some(monitor) = state.monitors.remove(&reference) {
-                state.node.demonitor(monitor.target, reference);
-                state.mailbox.purge(&state.entry.inbox, |msg| {
-                    msg.kind == MessageKind::Down && msg.tag == reference
-                });
-            }
+            caller.data_mut().process.demonitor(reference);
             Ok(())
         },
     )?;
@@ -331,10 +304,6 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
     })?;
     Ok(())
 }
-
-/// What a monitor counts against its watcher's mailbox until its down is
-/// received or it is removed.
-pub(crate) const MONITOR_COST: usize = 64;
 
 #[allow(clippy::too_many_arguments)]
 fn spawn_process(

@@ -31,6 +31,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             // setter ends.
             state
                 .node
+                .kernel
                 .send_after(&state.entry, target, message, Duration::from_nanos(nanos))
                 .map_err(|refused| {
                     wasmtime::format_err!(
@@ -64,7 +65,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 message_from_guest(state, mem, tag, (ptr, len), (hptr, hlen)).and_then(|m| {
                     let delay = Duration::from_nanos(nanos);
                     let (node, setter) = (state.node.clone(), state.entry.clone());
-                    node.send_after(&setter, target, m, delay)
+                    node.kernel
+                        .send_after(&setter, target, m, delay)
                         .map_err(|refused| {
                             let Refused {
                                 message: mut m,

@@ -4,9 +4,9 @@
 //! again.
 
 use crate::config::Config;
-use crate::scheduler::Scheduler;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use vm_kernel::scheduler::Scheduler;
 use wasmtime::Engine;
 
 /// Starts the clock; it stops once `stop` is set and the thread unparked.

@@ -59,7 +59,7 @@ const DRIVER_INTERVAL: u32 = 64;
 
 /// Runs futures on a fixed set of worker threads. Dropping it stops the
 /// workers once they finish the task at hand; tasks not yet run are dropped.
-pub(crate) struct Scheduler {
+pub struct Scheduler {
     shared: Arc<Shared>,
 }
 

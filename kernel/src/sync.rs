@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 /// Locks a mutex, ignoring poisoning: every critical section in the VM
 /// leaves its data consistent, and a panicking native caller must not wedge
 /// the VM.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -17,7 +17,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// (bucket) and the high bits (hashbrown's tag) vary. Ids that share a
 /// remainder by `STRIDE` (a table shard's) are divided by it first.
 #[derive(Default)]
-pub(crate) struct IdHasher<const STRIDE: u64>(u64);
+pub struct IdHasher<const STRIDE: u64>(u64);
 
 impl<const STRIDE: u64> Hasher for IdHasher<STRIDE> {
     fn write(&mut self, bytes: &[u8]) {

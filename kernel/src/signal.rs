@@ -63,8 +63,23 @@ impl ExitReason {
         matches!(self, ExitReason::Normal)
     }
 
+    /// The reason [`ExitReason::encode`] wrote; `None` for bytes it never
+    /// writes (an empty slice, an unknown code). Text that is not UTF-8 is
+    /// read lossily.
+    pub fn decode(bytes: &[u8]) -> Option<ExitReason> {
+        let (&code, text) = bytes.split_first()?;
+        let text = || String::from_utf8_lossy(text).into_owned();
+        Some(match ReasonCode::from_raw(code)? {
+            ReasonCode::Normal => ExitReason::Normal,
+            ReasonCode::Exit => ExitReason::Exit(text()),
+            ReasonCode::Trap => ExitReason::Trap(text()),
+            ReasonCode::Killed => ExitReason::Killed,
+            ReasonCode::Noproc => ExitReason::NoProc,
+        })
+    }
+
     /// The ABI encoding: the reason code byte, then UTF-8 text.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let (code, text) = match self {
             ExitReason::Normal => (ReasonCode::Normal, ""),
             ExitReason::Exit(t) => (ReasonCode::Exit, t.as_str()),
@@ -94,13 +109,17 @@ impl fmt::Display for ExitReason {
 /// Signals that act on the process itself rather than landing in its
 /// mailbox; they arrive through its [`crate::mailbox::Inbox`].
 #[derive(Debug)]
-pub(crate) enum Control {
+pub enum Control {
+    /// `kill`: the process ends with reason `killed`, which it cannot trap.
     Kill,
     /// An exit signal: from a linked process that ended (`linked`), or
     /// sent with `process.send-exit`.
     Exit {
+        /// The process the signal comes from.
         from: u64,
+        /// Why it was sent.
         reason: ExitReason,
+        /// Whether it comes from a link (else `send-exit`).
         linked: bool,
         /// What the signal costs its receiver while it waits.
         charge: crate::budget::Charge,
@@ -108,7 +127,9 @@ pub(crate) enum Control {
     /// Its unreceived messages would have held `held` bytes, past the
     /// mailbox limit.
     MailboxFull {
+        /// What the messages would have held.
         held: usize,
+        /// The process's bound.
         limit: usize,
     },
 }

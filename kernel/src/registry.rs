@@ -3,27 +3,28 @@
 //! process that registered it (not the one it names, so no process can use
 //! up another's budget by naming it).
 
-use super::Node;
 use crate::budget::{Budget, Charge, Refusal};
+use crate::mailbox::Attachment;
 use crate::sync::lock;
+use crate::Kernel;
 use std::sync::Arc;
 
 /// The longest name, in bytes.
-pub(crate) const MAX_NAME_LEN: usize = 255;
+pub const MAX_NAME_LEN: usize = 255;
 
 /// What the VM keeps for a name beyond its bytes: its entries in the
 /// registry and in its holder's record.
 const NAME_COST: usize = 96;
 
 /// A registered name: who holds it, and what it costs whoever registered it.
-pub(super) struct Name {
+pub(crate) struct Name {
     pub holder: u64,
     _charge: Charge,
 }
 
 /// Why `register` failed.
 #[derive(Debug)]
-pub(crate) enum RegisterError {
+pub enum RegisterError {
     /// The name is longer than [`MAX_NAME_LEN`].
     TooLong,
     /// The process to name has ended.
@@ -34,7 +35,7 @@ pub(crate) enum RegisterError {
     Refused(Refusal),
 }
 
-impl Node {
+impl<R: Attachment> Kernel<R> {
     /// Registers `name` for `target`, charged to `payer` (the registrant).
     pub fn register(
         &self,
@@ -72,6 +73,7 @@ impl Node {
         Ok(())
     }
 
+    /// The process that holds `name`, if one does.
     pub fn lookup(&self, name: &str) -> Option<u64> {
         lock(&self.registry).get(name).map(|n| n.holder)
     }
@@ -95,7 +97,7 @@ impl Node {
 
     /// Removes the names `id` held when it ended (unless another process
     /// registered one meanwhile).
-    pub(super) fn forget_names(&self, id: u64, names: &[String]) {
+    pub(crate) fn forget_names(&self, id: u64, names: &[String]) {
         if names.is_empty() {
             return;
         }

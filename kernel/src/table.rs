@@ -17,7 +17,7 @@ const SHARDS: usize = 16;
 type Shard<E> = Mutex<HashMap<u64, Arc<E>, BuildHasherDefault<IdHasher<{ SHARDS as u64 }>>>>;
 
 /// Live processes by id.
-pub(crate) struct ProcessTable<E> {
+pub struct ProcessTable<E> {
     shards: [Shard<E>; SHARDS],
     /// How many entries the shards hold, so counting them (every spawn
     /// checks the limit) takes no lock.
@@ -61,12 +61,14 @@ impl<E> ProcessTable<E> {
         lock(self.shard(id)).insert(id, entry);
     }
 
+    /// Removes the process `id`, if it is here.
     pub fn remove(&self, id: u64) {
         if lock(self.shard(id)).remove(&id).is_some() {
             self.live.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
+    /// The process `id`, if it is here.
     pub fn get(&self, id: u64) -> Option<Arc<E>> {
         lock(self.shard(id)).get(&id).cloned()
     }
@@ -78,10 +80,17 @@ impl<E> ProcessTable<E> {
         lock(self.shard(id)).get(&id).map(|e| f(e))
     }
 
+    /// How many processes are here.
     pub fn len(&self) -> usize {
         self.live.load(Ordering::Relaxed)
     }
 
+    /// Whether no process is here.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every process here now.
     pub fn all(&self) -> Vec<Arc<E>> {
         self.shards
             .iter()

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 /// The VM-wide bound: the sum of every process's charges.
 #[derive(Debug)]
-pub(crate) struct HostBudget {
+pub struct HostBudget {
     held: AtomicUsize,
     limit: usize,
     /// How many wait in [`HostBudget::released`]: a charge given back
@@ -38,7 +38,7 @@ pub(crate) struct HostBudget {
 }
 
 /// A wait for the next charge given back ([`HostBudget::released`]).
-pub(crate) struct Released<'a> {
+pub struct Released<'a> {
     budget: &'a HostBudget,
     notified: std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>>,
 }
@@ -57,6 +57,7 @@ impl Drop for Released<'_> {
 }
 
 impl HostBudget {
+    /// A VM-wide bound of `limit` bytes, nothing held yet.
     pub fn new(limit: usize) -> Arc<HostBudget> {
         Arc::new(HostBudget {
             held: AtomicUsize::new(0),
@@ -115,7 +116,7 @@ impl HostBudget {
 
 /// One process's account: what the host holds for it.
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub struct Budget {
     held: AtomicUsize,
     limit: usize,
     host: Arc<HostBudget>,
@@ -123,11 +124,21 @@ pub(crate) struct Budget {
 
 /// Which bound a charge would have passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// The process's own budget (`--max-mailbox`).
-    Process { held: usize, limit: usize },
+    Process {
+        /// What the process holds.
+        held: usize,
+        /// Its bound.
+        limit: usize,
+    },
     /// The VM's (`--max-host-memory`).
-    Host { held: usize, limit: usize },
+    Host {
+        /// What the VM holds for every process.
+        held: usize,
+        /// Its bound.
+        limit: usize,
+    },
 }
 
 impl Refusal {
@@ -240,7 +251,7 @@ impl Budget {
 /// What something the host holds costs, against whoever pays for it;
 /// given back when dropped.
 #[derive(Debug, Default)]
-pub(crate) struct Charge {
+pub struct Charge {
     budget: Option<Arc<Budget>>,
     cost: usize,
 }
@@ -272,7 +283,7 @@ impl Drop for Charge {
 
 /// The bytes of a machine's memory, from `/proc/meminfo`; `None` where it
 /// cannot be read.
-pub(crate) fn physical_memory() -> Option<usize> {
+pub fn physical_memory() -> Option<usize> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -282,7 +293,7 @@ pub(crate) fn physical_memory() -> Option<usize> {
 /// The default `--max-host-memory`: a quarter of the machine's memory (4 GiB
 /// where it cannot be read), so that guests together cannot make the VM
 /// hold more than the machine can spare beside their own linear memories.
-pub(crate) fn default_host_limit() -> usize {
+pub fn default_host_limit() -> usize {
     physical_memory().map_or(4 << 30, |m| m / 4)
 }
 

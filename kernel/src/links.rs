@@ -3,28 +3,28 @@
 //! other side, a monitor delivers one `down` message, and the receiving
 //! side decides whether a signal still applies when it arrives.
 
-use super::Node;
 use crate::budget::{Charge, Refusal};
-use crate::mailbox::Message;
+use crate::mailbox::{Attachment, Message};
 use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
+use crate::{Kernel, ProcessEntry};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use vm_abi::MessageKind;
 
 /// What a link costs the process that asks for it: both sides' records.
-pub(crate) const LINK_COST: usize = 128;
+pub const LINK_COST: usize = 128;
 
 /// Why `link` made no link.
 #[derive(Debug)]
-pub(crate) enum LinkError {
+pub enum LinkError {
     /// The other process has ended (or never was).
     NoProc,
     /// The caller's budget or the VM's would pass its limit.
     Refused(Refusal),
 }
 
-impl Node {
+impl<R: Attachment> Kernel<R> {
     /// Links `a` (the caller, which pays for it) and `b`.
     pub fn link(&self, a: u64, b: u64) -> Result<(), LinkError> {
         if a == b {
@@ -56,7 +56,7 @@ impl Node {
 
     /// Links a new process `child` to its spawner `parent`, which paid
     /// `charge` for it.
-    pub(super) fn link_child(&self, parent: u64, child: &super::ProcessEntry, charge: Charge) {
+    pub(crate) fn link_child(&self, parent: u64, child: &ProcessEntry<R>, charge: Charge) {
         if let Some(p) = self.get(parent) {
             lock(&p.relations).links.insert(child.id, charge);
             lock(&child.relations).links.insert(parent, Charge::none());
@@ -129,10 +129,10 @@ impl Node {
     /// first, and then ignores it).
     ///
     /// To a process that traps exits it is a message at once (its side of
-    /// the link goes with it), as [`Node::send_exit`] does: so it keeps its
+    /// the link goes with it), as [`Kernel::send_exit`] does: so it keeps its
     /// place before the `down` this process's monitors send next, as in
     /// Erlang, where a watcher that is also linked hears the exit first.
-    pub(super) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
+    pub(crate) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
         for linked in links.into_keys() {
             if let Some(p) = self.get(linked) {
                 if p.traps_exits() {
@@ -157,7 +157,7 @@ impl Node {
 
     /// Sends the `down` message of each monitor on `id`, which ended; the
     /// monitors are gone with it.
-    pub(super) fn notify_monitors(
+    pub(crate) fn notify_monitors(
         &self,
         id: u64,
         monitors: HashMap<u64, u64>,
@@ -176,12 +176,12 @@ impl Node {
 }
 
 /// The tag of an `exit` message from a link (or `noproc` from `link`).
-pub(crate) const EXIT_FROM_LINK: u64 = 0;
+pub const EXIT_FROM_LINK: u64 = 0;
 /// The tag of an `exit` message sent with `process.send-exit`.
-pub(crate) const EXIT_SENT: u64 = 1;
+pub const EXIT_SENT: u64 = 1;
 
 /// The `exit` message a process that traps exits receives from `from`.
-pub(crate) fn exit_message(from: u64, reason: &ExitReason, linked: bool) -> Message {
+pub fn exit_message<R: Attachment>(from: u64, reason: &ExitReason, linked: bool) -> Message<R> {
     let tag = if linked { EXIT_FROM_LINK } else { EXIT_SENT };
     Message::new(
         MessageKind::Exit,
@@ -192,7 +192,7 @@ pub(crate) fn exit_message(from: u64, reason: &ExitReason, linked: bool) -> Mess
     )
 }
 
-fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
+fn down<R: Attachment>(reference: u64, process: u64, reason: &ExitReason) -> Message<R> {
     Message::new(
         MessageKind::Down,
         process,
@@ -200,4 +200,71 @@ fn down(reference: u64, process: u64, reason: &ExitReason) -> Message {
         reason.encode().into(),
         Vec::new(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    /// A kernel with room for a few processes, each holding up to
+    /// `max_mailbox` bytes.
+    fn kernel(max_mailbox: usize) -> Arc<Kernel<Infallible>> {
+        Kernel::new(Limits {
+            max_processes: 16,
+            max_mailbox,
+            max_host_memory: 1 << 30,
+            worker_threads: 1,
+        })
+        .unwrap()
+    }
+
+    /// A live process in the table with no task: the test acts for it.
+    fn entry(k: &Kernel<Infallible>, id: u64) -> Arc<ProcessEntry<Infallible>> {
+        assert!(k.reserve());
+        let e = Arc::new(ProcessEntry::new(id, k.new_budget()));
+        k.processes.insert(id, e.clone());
+        e
+    }
+
+    /// A link is charged to the process that asked for it (both sides'
+    /// records), once however often it asks, until it is undone; past its
+    /// budget the link is refused and the other side is charged nothing.
+    #[test]
+    fn a_link_is_charged_to_the_process_that_asked_until_it_is_undone() {
+        let k = kernel(2 * LINK_COST + 10);
+        let (a, b) = (entry(&k, 1001), entry(&k, 1002));
+        let _c = entry(&k, 1003);
+        let _d = entry(&k, 1004);
+        k.link(1001, 1002).unwrap();
+        k.link(1001, 1002).unwrap();
+        assert_eq!((a.budget().held(), b.budget().held()), (LINK_COST, 0));
+        k.link(1001, 1003).unwrap();
+        assert!(matches!(k.link(1001, 1004), Err(LinkError::Refused(_))));
+        k.unlink(1002, 1001);
+        assert_eq!(a.budget().held(), LINK_COST);
+        k.link(1001, 1004).unwrap();
+    }
+
+    /// Linking again to a process linked at its spawn is nothing, even once
+    /// it has ended: the exit signal on its way carries its real reason,
+    /// and a `noproc` must not overtake it (a supervisor linking a child
+    /// its start function spawn-linked took a normal end for a crash).
+    #[test]
+    fn linking_again_to_a_linked_process_that_ended_is_not_noproc() {
+        let k = kernel(1 << 20);
+        let (parent, child) = (entry(&k, 2001), entry(&k, 2002));
+        k.link_child(parent.id, &child, Charge::none());
+        k.exit(&child, &ExitReason::Normal);
+        // Its exit signal waits for the parent, which has not handled it.
+        assert!(k.link(parent.id, child.id).is_ok());
+        // Once handled, the link is gone, and a new one is noproc.
+        assert!(parent.take_link(child.id));
+        assert!(matches!(
+            k.link(parent.id, child.id),
+            Err(LinkError::NoProc)
+        ));
+    }
 }

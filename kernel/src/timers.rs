@@ -6,10 +6,9 @@
 //! nothing outlives the one who pays for it; OTP would let it fire); when
 //! it fires, it is the target's, as a send is.
 
-use super::Node;
-use super::ProcessEntry;
-use crate::mailbox::{Message, Refused};
+use crate::mailbox::{Attachment, Message, Refused};
 use crate::sync::lock;
+use crate::{Kernel, ProcessEntry};
 use std::sync::Arc;
 
 /// What a timer costs its setter beside its message: its records in three
@@ -19,24 +18,24 @@ const TIMER_COST: usize = 256;
 /// A timer on its way to a process: its message (and so its charge, given
 /// back the moment the timer is cancelled), and its task, once started
 /// (dropping it cancels the wait).
-pub(super) struct PendingTimer {
-    pub message: Message,
+pub(crate) struct PendingTimer<R> {
+    pub message: Message<R>,
     pub task: Option<async_task::Task<()>>,
 }
 
-impl Node {
+impl<R: Attachment> Kernel<R> {
     /// Delivers `m` to `target` after `delay`, charging `setter` for it until
     /// then; returns the timer reference. A timer to a process that has
     /// ended (or ends before it fires) is cancelled. Refused, with the
     /// message given back, if the charge would pass the setter's limit or
     /// the VM's.
     pub fn send_after(
-        self: &Arc<Node>,
-        setter: &ProcessEntry,
+        self: &Arc<Kernel<R>>,
+        setter: &ProcessEntry<R>,
         target: u64,
-        mut m: Message,
+        mut m: Message<R>,
         delay: std::time::Duration,
-    ) -> Result<u64, Box<Refused>> {
+    ) -> Result<u64, Box<Refused<R>>> {
         let reference = self.fresh_ref();
         let Some(entry) = self.get(target) else {
             return Ok(reference);
@@ -148,7 +147,7 @@ impl Node {
 
     /// Cancels the timers a process that ended had set (for itself or
     /// others).
-    pub(super) fn cancel_set_timers(&self, references: impl IntoIterator<Item = u64>) {
+    pub(crate) fn cancel_set_timers(&self, references: impl IntoIterator<Item = u64>) {
         for reference in references {
             self.cancel_timer(reference);
         }
@@ -157,7 +156,7 @@ impl Node {
     /// Forgets the timers to a process that ended, on its setters' lists
     /// too; dropping them (with the process's relations) cancels them and
     /// frees their messages.
-    pub(super) fn forget_timers<'a>(&self, references: impl ExactSizeIterator<Item = &'a u64>) {
+    pub(crate) fn forget_timers<'a>(&self, references: impl ExactSizeIterator<Item = &'a u64>) {
         if references.len() == 0 {
             return;
         }

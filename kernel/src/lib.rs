@@ -1,0 +1,303 @@
+//! The VM's actor kernel: processes and what relates them, with Erlang's
+//! semantics, knowing nothing of wasm.
+//!
+//! A [`Kernel`] owns the process table and the [`scheduler`], starts
+//! processes (each a future its embedder supplies), delivers messages and
+//! records exits. Each relation between processes is a module of its own:
+//! [`links`] (links, monitors and exit signals), [`registry`] (names) and
+//! [`timers`] (`send_after`); [`entry`] is the part of a process others can
+//! reach, [`mailbox`] its queue with selective receive, [`budget`] what the
+//! host holds for it, and [`signal`] why it ends.
+//!
+//! What runs inside a process is the embedder's: the reference VM runs a
+//! wasm instance there, the kernel's own tests and the Erlang oracle run
+//! plain Rust. Messages carry bytes and, besides them, attachments of the
+//! embedder's type `R` (the VM's handles), of which the kernel only knows
+//! their cost ([`Attachment`]).
+//!
+//! Process ids will carry their node in their top 16 bits (0 for now), so
+//! that ids stay unique when several VMs exchange messages: a remote node
+//! attaches here.
+
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod budget;
+pub mod entry;
+pub mod links;
+pub mod mailbox;
+pub mod process;
+pub mod registry;
+pub mod scheduler;
+pub mod signal;
+pub mod sync;
+pub mod table;
+pub mod timers;
+
+pub use budget::{Budget, Charge, HostBudget, Refusal};
+pub use entry::ProcessEntry;
+pub use mailbox::{Attachment, Filter, Inbox, Mailbox, Message, Payload, Refused};
+pub use signal::{Control, ExitReason};
+
+use scheduler::Scheduler;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use sync::lock;
+use table::ProcessTable;
+
+/// The bounds a kernel keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How many processes may live at once.
+    pub max_processes: u32,
+    /// What the host may hold for one process, in bytes (`--max-mailbox`).
+    pub max_mailbox: usize,
+    /// What the host may hold for every process together, in bytes
+    /// (`--max-host-memory`).
+    pub max_host_memory: usize,
+    /// How many worker threads run processes.
+    pub worker_threads: usize,
+}
+
+/// One VM's live processes and what relates them.
+pub struct Kernel<R> {
+    limits: Limits,
+    processes: ProcessTable<ProcessEntry<R>>,
+    /// The VM-wide bound on what the host holds for processes.
+    host: Arc<HostBudget>,
+    registry: Mutex<HashMap<String, registry::Name>>,
+    /// Pending timers' targets and setters, by timer reference (the timer
+    /// itself is kept with its target).
+    timers: Mutex<HashMap<u64, (u64, u64)>>,
+    /// How many monitors are in place, over all processes.
+    monitor_count: AtomicUsize,
+    /// Told whenever the last live process ends.
+    all_ended: tokio::sync::Notify,
+    /// Processes gone from the table whose exit is still giving back what
+    /// they held: "every process has ended" waits for these too.
+    exiting: AtomicUsize,
+    /// How many [`Kernel::shutdown`]s are under way: a process started
+    /// meanwhile is killed as it starts, so killing every process cannot be
+    /// outrun by one that spawns without pause.
+    closing: AtomicUsize,
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    scheduler: Scheduler,
+}
+
+impl<R: Attachment> Kernel<R> {
+    /// A kernel with no process, and its worker threads.
+    pub fn new(limits: Limits) -> std::io::Result<Arc<Kernel<R>>> {
+        Ok(Arc::new(Kernel {
+            limits,
+            processes: ProcessTable::default(),
+            host: HostBudget::new(limits.max_host_memory),
+            registry: Mutex::new(HashMap::new()),
+            timers: Mutex::new(HashMap::new()),
+            monitor_count: AtomicUsize::new(0),
+            all_ended: tokio::sync::Notify::new(),
+            exiting: AtomicUsize::new(0),
+            closing: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1 << 63),
+            scheduler: Scheduler::new(limits.worker_threads)?,
+        }))
+    }
+
+    /// The bounds the kernel keeps.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The worker threads that run processes (and timers).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// The VM-wide bound on what the host holds for processes.
+    pub fn host(&self) -> &Arc<HostBudget> {
+        &self.host
+    }
+
+    /// A fresh reference for monitors, timers and `mailbox.fresh-tag`: one
+    /// sequence from the upper half of the tag space, so a reference never
+    /// equals another, nor a small tag a program chose itself.
+    pub fn fresh_ref(&self) -> u64 {
+        self.next_ref.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The live process `id`.
+    pub fn get(&self, id: u64) -> Option<Arc<ProcessEntry<R>>> {
+        self.processes.get(id)
+    }
+
+    /// A fresh budget for a process, within the VM's.
+    pub fn new_budget(&self) -> Arc<Budget> {
+        Budget::new(self.limits.max_mailbox, &self.host)
+    }
+
+    /// How many processes live.
+    pub fn process_count(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// Reserves room for one more process under [`Limits::max_processes`];
+    /// false at the limit. A reservation is used by [`Kernel::start`] or
+    /// given back with [`Kernel::unreserve`].
+    pub fn reserve(&self) -> bool {
+        self.processes.reserve(self.limits.max_processes as usize)
+    }
+
+    /// Gives back a reservation for a spawn that will not happen.
+    pub fn unreserve(&self) {
+        self.processes.unreserve();
+    }
+
+    /// Starts a process, for which room was [reserved](Kernel::reserve),
+    /// and returns its id. `init` is queued first (charged to whoever paid
+    /// for it); `link` links it to its spawner, which paid that charge for
+    /// the link. The process is in the table (and linked) before its task
+    /// starts and before this returns, so a message sent to it right away
+    /// is not lost. `run` makes its task from its entry; the task must call
+    /// [`Kernel::exit`] when the process ends.
+    pub fn start<F>(
+        &self,
+        init: Option<Message<R>>,
+        link: Option<(u64, Charge)>,
+        run: impl FnOnce(Arc<ProcessEntry<R>>) -> F,
+    ) -> u64
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(ProcessEntry::new(id, self.new_budget()));
+        if let Some(init) = init {
+            entry.inbox.push_charged(init);
+        }
+        self.processes.insert(entry.id, entry.clone());
+        // After the insert: a shutdown that began before it either saw the
+        // entry in the table (and kills it) or is seen here.
+        if self.closing.load(Ordering::SeqCst) > 0 {
+            entry.inbox.signal(Control::Kill);
+        }
+        if let Some((parent, charge)) = link {
+            // The parent is calling us, so it is alive; link both ways.
+            self.link_child(parent, &entry, charge);
+        }
+        self.scheduler.spawn(run(entry)).detach();
+        id
+    }
+
+    /// Sends one of the VM's own messages (a `down`, a timer's); a missing
+    /// process is not an error (Erlang semantics).
+    pub fn send(&self, target: u64, m: Message<R>) {
+        let _ = self.deliver(target, m, false);
+    }
+
+    /// Sends a process's message; a missing process is not an error (Erlang
+    /// semantics). The message is given back if it would take the VM past
+    /// its bound (`--max-host-memory`).
+    pub fn send_from_guest(&self, target: u64, m: Message<R>) -> Result<(), Box<Refused<R>>> {
+        self.deliver(target, m, true)
+    }
+
+    fn deliver(
+        &self,
+        target: u64,
+        m: Message<R>,
+        sent_by_guest: bool,
+    ) -> Result<(), Box<Refused<R>>> {
+        // Woken outside the table's lock.
+        let waker = self
+            .processes
+            .with(target, |p| p.inbox.enqueue(m, sent_by_guest));
+        if let Some(Ok(Some(w))) = &waker {
+            w.wake_by_ref();
+        }
+        match waker {
+            Some(Err(refused)) => Err(refused),
+            _ => Ok(()),
+        }
+    }
+
+    /// What the host holds for every process now, in bytes.
+    pub fn host_held(&self) -> usize {
+        self.host.held()
+    }
+
+    /// Ends `target` with reason `killed`, which it cannot trap.
+    pub fn kill(&self, target: u64) {
+        if let Some(p) = self.get(target) {
+            p.inbox.signal(Control::Kill);
+        }
+    }
+
+    /// Kills every process and waits until all have ended (processes
+    /// started meanwhile are killed too).
+    pub async fn shutdown(&self) {
+        /// Ends the shutdown's count, however it ends (its future may be
+        /// dropped while it waits).
+        struct Closing<'a>(&'a AtomicUsize);
+        impl Drop for Closing<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        // Before the table is read, so a start the reading misses sees it.
+        self.closing.fetch_add(1, Ordering::SeqCst);
+        let _closing = Closing(&self.closing);
+        loop {
+            let ended = self.all_ended.notified();
+            tokio::pin!(ended);
+            // Registered before the count is read, so no end is missed.
+            ended.as_mut().enable();
+            self.kill_all();
+            if self.all_gone() {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Kills every process (used when the VM is dropped).
+    pub fn kill_all(&self) {
+        for p in self.processes.all() {
+            p.inbox.signal(Control::Kill);
+        }
+    }
+
+    /// Records that `entry` ended: signals links, sends down messages, frees
+    /// its names, and removes it from the table.
+    pub fn exit(&self, entry: &ProcessEntry<R>, reason: &ExitReason) {
+        let relations = {
+            let mut r = lock(&entry.relations);
+            r.alive = false;
+            std::mem::take(&mut *r)
+        };
+        self.exiting.fetch_add(1, Ordering::SeqCst);
+        entry.inbox.close();
+        self.processes.remove(entry.id);
+        self.forget_names(entry.id, &relations.names);
+        // Its timers go (their messages and charges with them) before
+        // anyone hears of the end.
+        self.forget_timers(relations.timers.keys());
+        drop(relations.timers);
+        self.cancel_set_timers(relations.set_timers);
+        let reason = &reason.clone().capped();
+        self.signal_links(entry.id, relations.links, reason);
+        self.notify_monitors(entry.id, relations.monitors, reason);
+        // Last, so whoever waits for every process to end finds all they
+        // held given back.
+        self.exiting.fetch_sub(1, Ordering::SeqCst);
+        if self.all_gone() {
+            self.all_ended.notify_waiters();
+        }
+    }
+
+    /// Whether no process is alive and none is still ending.
+    fn all_gone(&self) -> bool {
+        self.processes.is_empty() && self.exiting.load(Ordering::SeqCst) == 0
+    }
+}
