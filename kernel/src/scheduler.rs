@@ -14,7 +14,7 @@
 //! from it in a row the next wake goes to the queue and wakes a parked
 //! worker, which steals the chain: a message chain then bounces between
 //! cores every few hops.
-//! Here a chain runs from the slot up to [`CHAIN_LIMIT`] times in a row and
+//! Here a chain runs from the slot up to `CHAIN_LIMIT` times in a row and
 //! then yields to the queue without waking anyone, so processes waiting in
 //! the queue still get their turn.
 //!
@@ -23,7 +23,7 @@
 //! worker in particular. Whichever worker runs out of work first waits in
 //! the runtime's driver (tokio lets one thread at a time drive it; another
 //! worker that parks meanwhile waits on its own parker). Busy workers poll
-//! the driver without blocking between tasks (every [`DRIVER_INTERVAL`]
+//! the driver without blocking between tasks (every `DRIVER_INTERVAL`
 //! tasks) when no idle worker holds it. A readiness event thus wakes its
 //! process on the worker that polled it, the idle one when there is one,
 //! and wakes from elsewhere (the embedder, blocking threads) go to a shared
