@@ -89,26 +89,64 @@ where
     F: FnOnce(Actor<R>) -> Fut,
     Fut: Future<Output = ExitReason>,
 {
-    let actor = Actor {
-        process: Process::new(kernel.clone(), entry.clone()),
+    // However the task ends (a panic anywhere, its future dropped), the
+    // process leaves the kernel's books and its links and monitors hear.
+    let mut ending = Ending {
+        kernel: kernel.clone(),
+        entry: entry.clone(),
+        reason: None,
     };
-    let mut run = Box::pin(body(actor));
+    let actor = Actor {
+        process: Process::new(kernel, entry.clone()),
+    };
+    let mut run = match std::panic::catch_unwind(AssertUnwindSafe(|| Box::pin(body(actor)))) {
+        Ok(run) => run,
+        Err(panic) => {
+            ending.reason = Some(panicked(&*panic));
+            return;
+        }
+    };
     let reason = poll_fn(|cx| {
-        while let Poll::Ready(signal) = entry.inbox.poll_signal(cx) {
-            if let Some(reason) = entry.handle_signal(signal) {
-                return Poll::Ready(reason);
-            }
+        if let Poll::Ready(reason) = entry.poll_end(cx) {
+            return Poll::Ready(reason);
         }
         match std::panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
             Ok(poll) => poll,
-            Err(_) => Poll::Ready(ExitReason::Trap("the actor's body panicked".into())),
+            Err(panic) => Poll::Ready(panicked(&*panic)),
         }
     })
     .await;
+    ending.reason = Some(reason);
     // What the body held (its mailbox, its monitors) goes before anyone
     // hears of the end.
     drop(run);
-    kernel.exit(&entry, &reason);
+}
+
+/// The trap reason of a body that panicked, with the panic's message.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> ExitReason {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    ExitReason::Trap(format!("the actor's body panicked: {text}"))
+}
+
+/// Ends an actor's process in the kernel's books when its task ends, with
+/// the reason found, or a trap if the task was lost before one was.
+struct Ending<R: Attachment> {
+    kernel: Arc<Kernel<R>>,
+    entry: Arc<ProcessEntry<R>>,
+    reason: Option<ExitReason>,
+}
+
+impl<R: Attachment> Drop for Ending<R> {
+    fn drop(&mut self) {
+        let reason = self.reason.take().unwrap_or_else(|| {
+            ExitReason::Trap("the actor's task ended before its body did (a destructor panicked, or the kernel dropped the task)".into())
+        });
+        self.kernel.exit(&self.entry, &reason);
+    }
 }
 
 impl<R: Attachment> Actor<R> {
@@ -264,7 +302,7 @@ mod tests {
         })
         .await;
         assert!(
-            matches!(&down, (true, Some(ExitReason::Trap(t))) if t.contains("panicked")),
+            matches!(&down, (true, Some(ExitReason::Trap(t))) if t.contains("panicked: a bug in the actor")),
             "{down:?}"
         );
     }

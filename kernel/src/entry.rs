@@ -11,6 +11,7 @@ use crate::timers::PendingTimer;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 /// The shared part of a process: how to reach it, and who is related to it.
 pub struct ProcessEntry<R> {
@@ -128,6 +129,21 @@ impl<R: Attachment> ProcessEntry<R> {
                 }
             }
         }
+    }
+
+    /// Acts on every signal waiting for the process
+    /// ([`ProcessEntry::handle_signal`]) and registers the task to be woken
+    /// by the next signal or message; the reason the process ends with,
+    /// once a signal ends it. A process's task calls this each time it is
+    /// polled, before it runs the process, so a kill stops even a process
+    /// that never waits.
+    pub fn poll_end(&self, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        while let Poll::Ready(signal) = self.inbox.poll_signal(cx) {
+            if let Some(reason) = self.handle_signal(signal) {
+                return Poll::Ready(reason);
+            }
+        }
+        Poll::Pending
     }
 
     /// Turns the exit signals waiting for a process that traps exits into

@@ -6,8 +6,10 @@
 //! records exits. Each relation between processes is a module of its own:
 //! [`links`] (links, monitors and exit signals), [`registry`] (names) and
 //! [`timers`] (`send_after`); [`entry`] is the part of a process others can
-//! reach, [`mailbox`] its queue with selective receive, [`budget`] what the
-//! host holds for it, and [`signal`] why it ends.
+//! reach, [`mailbox`] its queue with selective receive, [`process`] the
+//! side only the process touches (its receive, links, monitors), [`budget`]
+//! what the host holds for it, and [`signal`] why it ends. [`actor`] runs
+//! processes written in Rust.
 //!
 //! What runs inside a process is the embedder's: the reference VM runs a
 //! wasm instance there, the kernel's own tests and the Erlang oracle run
@@ -62,6 +64,10 @@ pub struct Limits {
 }
 
 /// One VM's live processes and what relates them.
+///
+/// Processes' tasks hold their kernel: kill them ([`Kernel::shutdown`],
+/// [`Kernel::kill_all`]) before letting go of it, as the VM does when it
+/// is dropped, or the kernel and its workers live on with them.
 pub struct Kernel<R> {
     limits: Limits,
     processes: ProcessTable<ProcessEntry<R>>,
@@ -161,7 +167,9 @@ impl<R: Attachment> Kernel<R> {
     /// the link. The process is in the table (and linked) before its task
     /// starts and before this returns, so a message sent to it right away
     /// is not lost. `run` makes its task from its entry; the task must call
-    /// [`Kernel::exit`] when the process ends.
+    /// [`ProcessEntry::poll_end`] each time it is polled, before it runs
+    /// the process (or signals never take effect), and [`Kernel::exit`]
+    /// when the process ends, however it ends ([`actor`] does both).
     pub fn start<F>(
         &self,
         init: Option<Message<R>>,

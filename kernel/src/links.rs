@@ -26,7 +26,7 @@ pub enum LinkError {
 
 impl<R: Attachment> Kernel<R> {
     /// Links `a` (the caller, which pays for it) and `b`.
-    pub fn link(&self, a: u64, b: u64) -> Result<(), LinkError> {
+    pub(crate) fn link(&self, a: u64, b: u64) -> Result<(), LinkError> {
         if a == b {
             return Ok(());
         }
@@ -65,7 +65,7 @@ impl<R: Attachment> Kernel<R> {
 
     /// Removes the link between `a` and `b` on both sides: an exit signal
     /// from either that is still on its way is dropped when it arrives.
-    pub fn unlink(&self, a: u64, b: u64) {
+    pub(crate) fn unlink(&self, a: u64, b: u64) {
         for (x, y) in [(a, b), (b, a)] {
             if let Some(p) = self.get(x) {
                 lock(&p.relations).links.remove(&y);
@@ -75,7 +75,7 @@ impl<R: Attachment> Kernel<R> {
 
     /// `watcher` monitors `target` under `reference`; if the target has ended
     /// the down message (reason `noproc`) is sent at once.
-    pub fn monitor(&self, watcher: u64, target: u64, reference: u64) {
+    pub(crate) fn monitor(&self, watcher: u64, target: u64, reference: u64) {
         if let Some(p) = self.get(target) {
             let mut r = lock(&p.relations);
             if r.alive {
@@ -88,7 +88,7 @@ impl<R: Attachment> Kernel<R> {
     }
 
     /// Removes a monitor from its target, if both are still there.
-    pub fn demonitor(&self, target: u64, reference: u64) {
+    pub(crate) fn demonitor(&self, target: u64, reference: u64) {
         if let Some(p) = self.get(target) {
             if lock(&p.relations).monitors.remove(&reference).is_some() {
                 self.monitor_count.fetch_sub(1, Ordering::Relaxed);

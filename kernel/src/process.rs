@@ -29,7 +29,7 @@ pub struct Process<R: Attachment> {
     kernel: Arc<Kernel<R>>,
     entry: Arc<ProcessEntry<R>>,
     /// What it took from its inbox and has not received yet.
-    pub mailbox: Mailbox<R>,
+    mailbox: Mailbox<R>,
     /// Monitors it set, by reference.
     monitors: HashMap<u64, Monitor>,
     /// Tags it forgot (`mailbox.forget-tag`); boxed, as few processes do.
@@ -37,7 +37,9 @@ pub struct Process<R: Attachment> {
 }
 
 impl<R: Attachment> Process<R> {
-    /// The own side of the process `entry`, which has received nothing.
+    /// The own side of the process `entry`, which has received nothing;
+    /// one per process, made by the process's task (two would share the
+    /// inbox's messages between them).
     pub fn new(kernel: Arc<Kernel<R>>, entry: Arc<ProcessEntry<R>>) -> Process<R> {
         Process {
             kernel,
@@ -153,6 +155,18 @@ impl<R: Attachment> Process<R> {
         received
     }
 
+    /// Queues `m` before every other message (a woken process's init
+    /// message).
+    pub fn push_front(&mut self, m: Message<R>) {
+        self.mailbox.push_front(m);
+    }
+
+    /// Removes queued messages (and those waiting in the inbox) for which
+    /// `remove` is true.
+    pub fn purge(&mut self, remove: impl Fn(&Message<R>) -> bool) {
+        self.mailbox.purge(&self.entry.inbox, remove);
+    }
+
     /// Whether a message a receive would return is queued: what wakes a
     /// hibernated process (a stale `down` does not, and is dropped).
     pub fn has_receivable(&mut self) -> bool {
@@ -186,4 +200,120 @@ fn never_received<R>(
 ) -> bool {
     (m.kind == MessageKind::Down && !monitors.contains_key(&m.tag))
         || forgotten.is_some_and(|f| f.drops(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::Control;
+    use crate::Limits;
+    use std::convert::Infallible;
+
+    fn kernel() -> Arc<Kernel<Infallible>> {
+        Kernel::new(Limits {
+            max_processes: 16,
+            max_mailbox: 1 << 20,
+            max_host_memory: 1 << 30,
+            worker_threads: 1,
+        })
+        .unwrap()
+    }
+
+    /// A live process in the table with no task: the test acts for it.
+    fn process(k: &Arc<Kernel<Infallible>>, id: u64) -> Process<Infallible> {
+        assert!(k.reserve());
+        let e = Arc::new(ProcessEntry::new(id, k.new_budget()));
+        k.processes.insert(id, e.clone());
+        Process::new(k.clone(), e)
+    }
+
+    fn exit(from: u64, reason: ExitReason, linked: bool) -> Control {
+        Control::Exit {
+            from,
+            reason,
+            linked,
+            charge: Charge::none(),
+        }
+    }
+
+    /// Erlang's rules for a signal's receiver: a kill ends it whatever it
+    /// traps; `normal` from another process is ignored, from itself ends
+    /// it; an exit over a link undone since is dropped; a trapping
+    /// receiver gets a message instead.
+    #[test]
+    fn a_signal_is_judged_by_its_receiver() {
+        let k = kernel();
+        let mut p = process(&k, 1);
+        let e = p.entry().clone();
+        assert_eq!(e.handle_signal(Control::Kill), Some(ExitReason::Killed));
+        assert_eq!(e.handle_signal(exit(2, ExitReason::Normal, false)), None);
+        assert_eq!(
+            e.handle_signal(exit(1, ExitReason::Normal, false)),
+            Some(ExitReason::Normal)
+        );
+        let boom = ExitReason::Exit("boom".into());
+        // Linked once, unlinked since: the exit on its way is dropped.
+        assert_eq!(e.handle_signal(exit(2, boom.clone(), true)), None);
+        assert_eq!(
+            e.handle_signal(exit(2, boom.clone(), false)),
+            Some(boom.clone())
+        );
+        assert!(!p.has_receivable());
+        e.set_trap_exits(true);
+        assert_eq!(e.handle_signal(exit(2, boom.clone(), false)), None);
+        assert!(p.has_receivable(), "a trapped exit is a message");
+        assert_eq!(e.handle_signal(Control::Kill), Some(ExitReason::Killed));
+    }
+
+    /// After `unlink`, nothing from the link arrives, even an exit already
+    /// queued as a message; an exit sent with `send-exit` stays.
+    #[tokio::test]
+    async fn unlink_drops_an_exit_from_the_link_already_queued() {
+        let k = kernel();
+        let mut a = process(&k, 1);
+        let b = process(&k, 2);
+        a.entry().set_trap_exits(true);
+        a.link(2).unwrap();
+        k.send_exit(2, 1, ExitReason::Exit("sent".into()));
+        k.exit(b.entry(), &ExitReason::Exit("linked".into()));
+        drop(b);
+        a.unlink(2);
+        let m = a
+            .receive(&Filter::any(), Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.kind, ExitReason::decode(&m.data)),
+            (MessageKind::Exit, Some(ExitReason::Exit("sent".into())))
+        );
+        assert!(a
+            .receive(&Filter::any(), Some(Duration::ZERO))
+            .await
+            .is_none());
+    }
+
+    /// A `down` of a monitor removed while it was on its way is never
+    /// received, nor does it wake a hibernated process; a received `down`
+    /// ends its monitor and gives back its charge.
+    #[tokio::test]
+    async fn a_down_is_received_only_while_its_monitor_stands() {
+        let k = kernel();
+        let mut w = process(&k, 1);
+        let (t1, t2) = (process(&k, 2), process(&k, 3));
+        let held = w.entry().budget().held();
+        let stale = w.monitor(2).unwrap();
+        let kept = w.monitor(3).unwrap();
+        k.exit(t1.entry(), &ExitReason::Normal);
+        k.exit(t2.entry(), &ExitReason::Normal);
+        // Both downs are queued; the first monitor goes.
+        w.monitors.remove(&stale);
+        let m = w
+            .receive(&Filter::any(), Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!((m.kind, m.tag), (MessageKind::Down, kept));
+        drop(m);
+        assert!(!w.has_receivable());
+        assert_eq!(w.entry().budget().held(), held);
+    }
 }

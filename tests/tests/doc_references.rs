@@ -80,6 +80,7 @@ fn every_section_the_docs_name_exists() {
         "sdk-rust-macros",
         "sdk-c",
         "sdk-assemblyscript/assembly",
+        "kernel/src",
         "vm-reference/src",
         "vm-plugin/src",
         "abi/src",

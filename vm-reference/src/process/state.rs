@@ -225,9 +225,8 @@ impl ProcessState {
         crate::plugin::forget_instances(&mut self.plugins);
         self.plugin_wasi.clear();
         let id = self.id;
-        self.process.mailbox.purge(&self.entry.inbox, |m| {
-            m.kind == vm_abi::MessageKind::Init && m.sender == id
-        });
+        self.process
+            .purge(|m| m.kind == vm_abi::MessageKind::Init && m.sender == id);
     }
 
     /// Makes `m` the current message, its first `read` bytes already copied

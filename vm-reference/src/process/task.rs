@@ -87,8 +87,8 @@ pub(crate) async fn run(launch: Launch) {
     let outcome = loop {
         // Signals first, so a kill stops even a process that never waits; the
         // poll also registers the task for the next message or signal.
-        let step = std::future::poll_fn(|cx| match entry.inbox.poll_signal(cx) {
-            Poll::Ready(signal) => Poll::Ready(Err(signal)),
+        let step = std::future::poll_fn(|cx| match entry.poll_end(cx) {
+            Poll::Ready(reason) => Poll::Ready(Err(reason)),
             Poll::Pending => match &mut phase {
                 Phase::Running(execution) => {
                     entry.resume(node.epoch());
@@ -127,7 +127,7 @@ pub(crate) async fn run(launch: Launch) {
                     .expect("a hibernated process holds how to wake");
                 // Charged since it hibernated, until the new instance
                 // receives it.
-                state.process.mailbox.push_front(h.init);
+                state.process.push_front(h.init);
                 phase = Phase::Running(Box::pin(execute(
                     new_store(&node, *state),
                     module.clone(),
@@ -135,11 +135,9 @@ pub(crate) async fn run(launch: Launch) {
                     WAKE_SLOT_WAIT,
                 )));
             }
-            Err(signal) => {
-                if let Some(reason) = entry.handle_signal(signal) {
-                    let status = if reason.is_normal() { 0 } else { 1 };
-                    break Outcome { reason, status };
-                }
+            Err(reason) => {
+                let status = if reason.is_normal() { 0 } else { 1 };
+                break Outcome { reason, status };
             }
         }
     };
