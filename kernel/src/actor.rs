@@ -32,7 +32,7 @@
 
 use crate::budget::Refusal;
 use crate::links::{LinkError, LINK_COST};
-use crate::mailbox::{Attachment, Filter, Message, Payload};
+use crate::message::{Attachment, Filter, Message, Payload};
 use crate::process::Process;
 use crate::registry::RegisterError;
 use crate::signal::ExitReason;

@@ -4,7 +4,8 @@
 
 use crate::budget::{Budget, Charge};
 use crate::links::exit_message;
-use crate::mailbox::{Attachment, Inbox};
+use crate::mailbox::Inbox;
+use crate::message::Attachment;
 use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use crate::timers::PendingTimer;

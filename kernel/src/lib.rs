@@ -28,6 +28,7 @@ pub mod budget;
 pub mod entry;
 pub mod links;
 pub mod mailbox;
+pub mod message;
 pub mod process;
 pub mod registry;
 pub mod scheduler;
@@ -38,7 +39,8 @@ pub mod timers;
 
 pub use budget::{Budget, Charge, HostBudget, Refusal};
 pub use entry::ProcessEntry;
-pub use mailbox::{Attachment, Filter, Inbox, Mailbox, Message, Payload, Refused};
+pub use mailbox::{Inbox, Mailbox, Refused};
+pub use message::{Attachment, Filter, Message, Payload};
 pub use signal::{Control, ExitReason};
 
 use scheduler::Scheduler;

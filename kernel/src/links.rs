@@ -4,7 +4,7 @@
 //! side decides whether a signal still applies when it arrives.
 
 use crate::budget::{Charge, Refusal};
-use crate::mailbox::{Attachment, Message};
+use crate::message::{Attachment, Message};
 use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use crate::{Kernel, ProcessEntry};

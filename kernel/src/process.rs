@@ -6,7 +6,8 @@
 
 use crate::budget::{Charge, Refusal};
 use crate::links::{exit_message, LinkError, EXIT_FROM_LINK};
-use crate::mailbox::{Attachment, Filter, ForgottenTags, Mailbox, Message, FORGOTTEN_TAG_COST};
+use crate::mailbox::Mailbox;
+use crate::message::{Attachment, Filter, ForgottenTags, Message, FORGOTTEN_TAG_COST};
 use crate::signal::ExitReason;
 use crate::{Kernel, ProcessEntry};
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //! up another's budget by naming it).
 
 use crate::budget::{Budget, Charge, Refusal};
-use crate::mailbox::Attachment;
+use crate::message::Attachment;
 use crate::sync::lock;
 use crate::Kernel;
 use std::sync::Arc;

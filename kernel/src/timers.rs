@@ -6,7 +6,8 @@
 //! nothing outlives the one who pays for it; OTP would let it fire); when
 //! it fires, it is the target's, as a send is.
 
-use crate::mailbox::{Attachment, Message, Refused};
+use crate::mailbox::Refused;
+use crate::message::{Attachment, Message};
 use crate::sync::lock;
 use crate::{Kernel, ProcessEntry};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use crate::handle::Resource;
 
-pub(crate) use vm_kernel::mailbox::{Filter, Payload};
+pub(crate) use vm_kernel::{Filter, Payload};
 
 /// A message, moving handles.
 pub(crate) type Message = vm_kernel::Message<Resource>;
