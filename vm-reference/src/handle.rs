@@ -44,7 +44,7 @@ pub(crate) enum Resource {
     /// (only its write timeout is used).
     WriteHalf(tokio::net::tcp::OwnedWriteHalf, Timeouts),
     /// A read half whose reads arrive as messages (`net.set-active`).
-    ActiveRead(crate::host::active::ActiveRead, Timeouts),
+    ActiveRead(crate::active_read::ActiveRead, Timeouts),
 }
 
 /// Messages carry handles: the kernel charges their receiver for them.
@@ -232,7 +232,7 @@ impl HandleTable {
         handles.iter().copied().find(|h| {
             self.entries
                 .get_mut(h)
-                .is_some_and(|(r, _)| crate::host::active::settle(r))
+                .is_some_and(|(r, _)| crate::active_read::settle(r))
         })
     }
 

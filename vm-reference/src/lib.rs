@@ -28,11 +28,13 @@
 //! # Ok(()) }
 //! ```
 
+mod active_read;
 pub mod app_config;
 mod builder;
 pub mod compat;
 mod config;
 mod engine;
+mod guest_memory;
 mod guest_tests;
 mod handle;
 mod host;

@@ -8,7 +8,6 @@
 //! no error can be reported, traps the calling process. Nothing a guest passes
 //! can reach another process or the VM.
 
-pub(crate) mod active;
 mod handle;
 mod mailbox;
 mod net;
@@ -17,6 +16,7 @@ mod registry;
 mod timer;
 mod version;
 
+pub(crate) use crate::guest_memory::{bytes, bytes_mut};
 use crate::process::ProcessState;
 use vm_abi::{ErrorCode, FunctionSpec};
 use wasmtime::{Caller, Linker};
@@ -64,24 +64,6 @@ pub(crate) fn memory<'a>(
             wasmtime::bail!("the module exports no memory named `memory`, which host calls need")
         }
     }
-}
-
-/// The bytes at `ptr..ptr+len`, or `out-of-bounds`.
-pub(crate) fn bytes(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8], ErrorCode> {
-    let start = ptr as usize;
-    let end = start
-        .checked_add(len as usize)
-        .ok_or(ErrorCode::OutOfBounds)?;
-    mem.get(start..end).ok_or(ErrorCode::OutOfBounds)
-}
-
-/// Mutable bytes at `ptr..ptr+len`, or `out-of-bounds`.
-pub(crate) fn bytes_mut(mem: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], ErrorCode> {
-    let start = ptr as usize;
-    let end = start
-        .checked_add(len as usize)
-        .ok_or(ErrorCode::OutOfBounds)?;
-    mem.get_mut(start..end).ok_or(ErrorCode::OutOfBounds)
 }
 
 /// A UTF-8 string argument.

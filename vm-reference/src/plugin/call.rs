@@ -41,7 +41,8 @@ impl LoadedPlugin {
                     .and_then(Core::i32)
                     .expect("typed by the linker") as u32;
                 let (size, align) = (t.size(), t.align());
-                if !ret.is_multiple_of(align) || crate::host::bytes(mem, ret, size).is_err() {
+                if !ret.is_multiple_of(align) || crate::guest_memory::bytes(mem, ret, size).is_err()
+                {
                     wasmtime::bail!("{label}: return pointer {ret} lies outside memory or is not {align}-byte aligned");
                 }
                 Some(ret)
@@ -54,7 +55,7 @@ impl LoadedPlugin {
             let ptr = params[0].i32().expect("typed") as u32;
             let types = Ty::Tuple(f.param_types.iter().map(|(_, t)| t.clone()).collect());
             let (size, align) = (types.size(), types.align());
-            if !ptr.is_multiple_of(align) || crate::host::bytes(mem, ptr, size).is_err() {
+            if !ptr.is_multiple_of(align) || crate::guest_memory::bytes(mem, ptr, size).is_err() {
                 wasmtime::bail!(
                     "{label}: its arguments at {ptr} ({size} bytes) lie outside memory or are not {align}-byte aligned"
                 );
@@ -350,7 +351,7 @@ pub(super) async fn allocate(
             super::reason(&e)
         )
     })?;
-    if crate::host::bytes(memory.data(&*caller), to, len).is_err() {
+    if crate::guest_memory::bytes(memory.data(&*caller), to, len).is_err() {
         wasmtime::bail!(
             "{label}: {whose} cabi_realloc gave {to} for {len} bytes, outside its memory{fault}"
         );

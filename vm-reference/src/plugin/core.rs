@@ -99,7 +99,7 @@ pub(super) async fn call_core(
             let lifted = if f.result_in_memory() {
                 let at = out[0].i32().expect("typed") as u32;
                 let (size, align) = (ty.size(), ty.align());
-                if !at.is_multiple_of(align) || crate::host::bytes(mem, at, size).is_err() {
+                if !at.is_multiple_of(align) || crate::guest_memory::bytes(mem, at, size).is_err() {
                     wasmtime::bail!(
                         "{label} returned {at}, which lies outside its memory or is not {align}-byte aligned (a fault in the plugin)"
                     );

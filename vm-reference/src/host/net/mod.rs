@@ -77,7 +77,7 @@ fn check(
     // One lookup on this path, which every read and write takes: an
     // active read half whose reader has finished reads again.
     let found = state.handles.get_mut(h).map(|r| {
-        let active = crate::host::active::settle(r);
+        let active = crate::active_read::settle(r);
         (fits(r), active, r.kind())
     });
     let msg = match found {
@@ -121,7 +121,7 @@ fn take(
 /// finished, a plain read half again, as every call on it sees it.
 fn settled(state: &mut ProcessState, h: u32) {
     if let Some(r) = state.handles.get_mut(h) {
-        crate::host::active::settle(r);
+        crate::active_read::settle(r);
     }
 }
 

@@ -73,7 +73,7 @@ async fn activate(caller: &mut Ctx<'_>, h: u32, count: u32, tag: u64) -> Result<
         Resource::ReadHalf(half, timeouts)
     } else {
         let active =
-            crate::host::active::ActiveRead::start(state.node.clone(), state.id, tag, count, half);
+            crate::active_read::ActiveRead::start(state.node.clone(), state.id, tag, count, half);
         Resource::ActiveRead(active, timeouts)
     };
     state.handles.restore(h, resource);

@@ -64,7 +64,7 @@ impl Lift {
     /// The value of type `ty` at `at` in `mem`.
     pub(crate) fn load(&mut self, mem: &[u8], ty: &Ty, at: u32) -> Lifted {
         let bytes = |n: u32| -> Result<&[u8], String> {
-            crate::host::bytes(mem, at, n)
+            crate::guest_memory::bytes(mem, at, n)
                 .map_err(|_| format!("a value at {at} of {n} bytes lies outside memory"))
         };
         let word = |n: u32| -> Result<u64, String> {
@@ -90,7 +90,7 @@ impl Lift {
             Ty::String | Ty::List(_) => {
                 let ptr = word(4)? as u32;
                 let len = u32::from_le_bytes(
-                    crate::host::bytes(mem, at.wrapping_add(4), 4)
+                    crate::guest_memory::bytes(mem, at.wrapping_add(4), 4)
                         .map_err(|_| format!("a list at {at} lies outside memory"))?
                         .try_into()
                         .expect("4 bytes"),
@@ -154,7 +154,7 @@ impl Lift {
             }
         };
         let span = u32::try_from(span).map_err(|_| outside())?;
-        let data = crate::host::bytes(mem, ptr, span).map_err(|_| outside())?;
+        let data = crate::guest_memory::bytes(mem, ptr, span).map_err(|_| outside())?;
         self.copy(span as usize)?;
         if !ptr.is_multiple_of(elem.align()) {
             return Err(format!(

@@ -56,7 +56,7 @@ impl Lowering<'_> {
     }
 
     fn put(&mut self, at: u32, bytes: &[u8]) -> Result<(), String> {
-        crate::host::bytes_mut(self.mem, at, bytes.len() as u32)
+        crate::guest_memory::bytes_mut(self.mem, at, bytes.len() as u32)
             .map(|d| d.copy_from_slice(bytes))
             .map_err(|_| format!("{} bytes at {at} lie outside memory", bytes.len()))
     }
