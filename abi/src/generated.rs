@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 6, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 7, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -173,16 +173,21 @@ pub enum ExitReason {
     Killed = 3,
     /// The process did not exist when it was linked or monitored.
     Noproc = 4,
+    /// (1.7.0) The process is on another node, and the connection to that
+    /// node went down (Erlang's `noconnection`): its links and monitors
+    /// fire with this reason.
+    Noconnection = 5,
 }
 
 impl ExitReason {
     /// Every case, in ABI order.
-    pub const ALL: [ExitReason; 5] = [
+    pub const ALL: [ExitReason; 6] = [
         ExitReason::Normal,
         ExitReason::Exit,
         ExitReason::Trap,
         ExitReason::Killed,
         ExitReason::Noproc,
+        ExitReason::Noconnection,
     ];
 
     /// The case with this ABI value, if this ABI version knows it.
@@ -198,6 +203,7 @@ impl ExitReason {
             ExitReason::Trap => "trap",
             ExitReason::Killed => "killed",
             ExitReason::Noproc => "noproc",
+            ExitReason::Noconnection => "noconnection",
         }
     }
 }

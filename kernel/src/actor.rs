@@ -212,7 +212,7 @@ impl<R: Attachment> Actor<R> {
 
     /// Kills `target` (Erlang's `exit(Pid, kill)`).
     pub fn kill(&self, target: u64) {
-        self.kernel().kill(target)
+        self.kernel().kill(self.id(), target)
     }
 
     /// Registers `name` for this process.

@@ -17,9 +17,9 @@
 //! embedder's type `R` (the VM's handles), of which the kernel only knows
 //! their cost ([`Attachment`]).
 //!
-//! Process ids will carry their node in their top 16 bits (0 for now), so
-//! that ids stay unique when several VMs exchange messages: a remote node
-//! attaches here.
+//! Process ids carry their node in their top 16 bits (0 for a kernel on
+//! its own), so that ids stay unique when several VMs exchange messages:
+//! [`remote`] is where another node attaches.
 
 #![warn(missing_docs)]
 
@@ -31,6 +31,7 @@ pub mod mailbox;
 pub mod message;
 pub mod process;
 pub mod registry;
+pub mod remote;
 pub mod scheduler;
 pub mod signal;
 pub mod sync;
@@ -47,7 +48,7 @@ use scheduler::Scheduler;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use sync::lock;
 use table::ProcessTable;
 
@@ -93,6 +94,11 @@ pub struct Kernel<R> {
     next_id: AtomicU64,
     next_ref: AtomicU64,
     scheduler: Scheduler,
+    /// The node slot and the way to other nodes, once joined to a cluster.
+    remote: OnceLock<remote::Attached>,
+    /// Monitors local processes hold on processes of other nodes:
+    /// reference → (watcher, target), for the `down` a node's loss sends.
+    remote_monitors: Mutex<HashMap<u64, (u64, u64)>>,
 }
 
 impl<R: Attachment> Kernel<R> {
@@ -111,6 +117,8 @@ impl<R: Attachment> Kernel<R> {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),
             scheduler: Scheduler::new(limits.worker_threads)?,
+            remote: OnceLock::new(),
+            remote_monitors: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -208,7 +216,9 @@ impl<R: Attachment> Kernel<R> {
 
     /// Sends a process's message; a missing process is not an error (Erlang
     /// semantics). The message is given back if it would take the VM past
-    /// its bound (`--max-host-memory`).
+    /// its bound (`--max-host-memory`). Attachments cannot go to a process
+    /// of another node ([`Kernel::is_remote`]): the embedder refuses such a
+    /// send before it gets here (here they would be dropped).
     pub fn send_from_guest(&self, target: u64, m: Message<R>) -> Result<(), Box<Refused<R>>> {
         self.deliver(target, m, true)
     }
@@ -219,6 +229,22 @@ impl<R: Attachment> Kernel<R> {
         m: Message<R>,
         sent_by_guest: bool,
     ) -> Result<(), Box<Refused<R>>> {
+        if let Some((node, remote)) = self.remote_for(target) {
+            let signal = remote::Signal::Message {
+                from: m.sender,
+                to: target,
+                kind: m.kind,
+                tag: m.tag,
+                data: m.data.to_vec(),
+            };
+            return match remote.post(node, signal) {
+                Err(refusal) if sent_by_guest => Err(Box::new(Refused {
+                    message: m,
+                    refusal,
+                })),
+                _ => Ok(()),
+            };
+        }
         // Woken outside the table's lock.
         let waker = self
             .processes
@@ -237,8 +263,13 @@ impl<R: Attachment> Kernel<R> {
         self.host.held()
     }
 
-    /// Ends `target` with reason `killed`, which it cannot trap.
-    pub fn kill(&self, target: u64) {
+    /// Ends `target` with reason `killed`, which it cannot trap; `from`
+    /// asked (the signal to another node names it).
+    pub fn kill(&self, from: u64, target: u64) {
+        if self.remote_for(target).is_some() {
+            let _ = self.post(remote::Signal::Kill { from, to: target });
+            return;
+        }
         if let Some(p) = self.get(target) {
             p.inbox.signal(Control::Kill);
         }

@@ -5,6 +5,7 @@
 
 use crate::budget::{Charge, Refusal};
 use crate::message::{Attachment, Message};
+use crate::remote::Signal;
 use crate::signal::{Control, ExitReason};
 use crate::sync::lock;
 use crate::{Kernel, ProcessEntry};
@@ -29,6 +30,9 @@ impl<R: Attachment> Kernel<R> {
     pub(crate) fn link(&self, a: u64, b: u64) -> Result<(), LinkError> {
         if a == b {
             return Ok(());
+        }
+        if self.is_remote(b) {
+            return self.link_remote(a, b);
         }
         let Some(pa) = self.get(a) else {
             return Err(LinkError::NoProc);
@@ -66,6 +70,9 @@ impl<R: Attachment> Kernel<R> {
     /// Removes the link between `a` and `b` on both sides: an exit signal
     /// from either that is still on its way is dropped when it arrives.
     pub(crate) fn unlink(&self, a: u64, b: u64) {
+        if self.is_remote(b) {
+            let _ = self.post(Signal::Unlink { from: a, to: b });
+        }
         for (x, y) in [(a, b), (b, a)] {
             if let Some(p) = self.get(x) {
                 lock(&p.relations).links.remove(&y);
@@ -76,6 +83,19 @@ impl<R: Attachment> Kernel<R> {
     /// `watcher` monitors `target` under `reference`; if the target has ended
     /// the down message (reason `noproc`) is sent at once.
     pub(crate) fn monitor(&self, watcher: u64, target: u64, reference: u64) {
+        if self.is_remote(target) {
+            lock(&self.remote_monitors).insert(reference, (watcher, target));
+            let posted = self.post(Signal::Monitor {
+                watcher,
+                target,
+                reference,
+            });
+            if posted.is_err() {
+                lock(&self.remote_monitors).remove(&reference);
+                self.send(watcher, down(reference, target, &ExitReason::NoConnection));
+            }
+            return;
+        }
         if let Some(p) = self.get(target) {
             let mut r = lock(&p.relations);
             if r.alive {
@@ -89,6 +109,16 @@ impl<R: Attachment> Kernel<R> {
 
     /// Removes a monitor from its target, if both are still there.
     pub(crate) fn demonitor(&self, target: u64, reference: u64) {
+        if self.is_remote(target) {
+            if let Some((watcher, _)) = lock(&self.remote_monitors).remove(&reference) {
+                let _ = self.post(Signal::Demonitor {
+                    watcher,
+                    target,
+                    reference,
+                });
+            }
+            return;
+        }
         if let Some(p) = self.get(target) {
             if lock(&p.relations).monitors.remove(&reference).is_some() {
                 self.monitor_count.fetch_sub(1, Ordering::Relaxed);
@@ -108,6 +138,15 @@ impl<R: Attachment> Kernel<R> {
     /// its place among the messages the sender sends it before and after
     /// (Erlang orders all signals between two processes).
     pub fn send_exit(&self, from: u64, target: u64, reason: ExitReason) {
+        if self.is_remote(target) {
+            let _ = self.post(Signal::Exit {
+                from,
+                to: target,
+                reason: reason.capped(),
+                linked: false,
+            });
+            return;
+        }
         let Some(p) = self.get(target) else {
             return;
         };
@@ -134,25 +173,41 @@ impl<R: Attachment> Kernel<R> {
     /// Erlang, where a watcher that is also linked hears the exit first.
     pub(crate) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
         for linked in links.into_keys() {
-            if let Some(p) = self.get(linked) {
-                if p.traps_exits() {
-                    // Taken and queued under the receiver's relations lock,
-                    // so an `unlink` (or a `link`) of the receiver sees
-                    // the link and no message, or the message and no link.
-                    let mut r = lock(&p.relations);
-                    if r.links.remove(&id).is_some() {
-                        p.inbox.push(exit_message(id, reason, true));
-                    }
-                    continue;
-                }
-                p.inbox.signal(Control::Exit {
+            if self.is_remote(linked) {
+                let _ = self.post(Signal::Exit {
                     from: id,
+                    to: linked,
                     reason: reason.clone(),
                     linked: true,
-                    charge: Charge::none(),
                 });
+            } else {
+                self.signal_link(id, linked, reason);
             }
         }
+    }
+
+    /// Acts on `from`'s exit signal over its link to the local process
+    /// `to` (see [`Kernel::signal_links`]).
+    pub(crate) fn signal_link(&self, from: u64, to: u64, reason: &ExitReason) {
+        let Some(p) = self.get(to) else {
+            return;
+        };
+        if p.traps_exits() {
+            // Taken and queued under the receiver's relations lock, so an
+            // `unlink` (or a `link`) of the receiver sees the link and no
+            // message, or the message and no link.
+            let mut r = lock(&p.relations);
+            if r.links.remove(&from).is_some() {
+                p.inbox.push(exit_message(from, reason, true));
+            }
+            return;
+        }
+        p.inbox.signal(Control::Exit {
+            from,
+            reason: reason.clone(),
+            linked: true,
+            charge: Charge::none(),
+        });
     }
 
     /// Sends the `down` message of each monitor on `id`, which ended; the
@@ -192,7 +247,7 @@ pub fn exit_message<R: Attachment>(from: u64, reason: &ExitReason, linked: bool)
     )
 }
 
-fn down<R: Attachment>(reference: u64, process: u64, reason: &ExitReason) -> Message<R> {
+pub(crate) fn down<R: Attachment>(reference: u64, process: u64, reason: &ExitReason) -> Message<R> {
     Message::new(
         MessageKind::Down,
         process,

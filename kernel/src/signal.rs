@@ -24,6 +24,8 @@ pub enum ExitReason {
     Killed,
     /// It did not exist when linked or monitored.
     NoProc,
+    /// It is on another node, and the connection to that node went down.
+    NoConnection,
 }
 
 impl ExitReason {
@@ -75,6 +77,7 @@ impl ExitReason {
             ReasonCode::Trap => ExitReason::Trap(text()),
             ReasonCode::Killed => ExitReason::Killed,
             ReasonCode::Noproc => ExitReason::NoProc,
+            ReasonCode::Noconnection => ExitReason::NoConnection,
         })
     }
 
@@ -86,6 +89,7 @@ impl ExitReason {
             ExitReason::Trap(t) => (ReasonCode::Trap, t.as_str()),
             ExitReason::Killed => (ReasonCode::Killed, ""),
             ExitReason::NoProc => (ReasonCode::Noproc, ""),
+            ExitReason::NoConnection => (ReasonCode::Noconnection, ""),
         };
         let mut out = Vec::with_capacity(1 + text.len());
         out.push(code as u8);
@@ -102,6 +106,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Trap(t) => write!(f, "trap: {t}"),
             ExitReason::Killed => f.write_str("killed"),
             ExitReason::NoProc => f.write_str("noproc"),
+            ExitReason::NoConnection => f.write_str("noconnection"),
         }
     }
 }

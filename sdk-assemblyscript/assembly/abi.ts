@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 6;
+export const ABI_MINOR: u32 = 7;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.6.0\n";
+export const ABI_MARKER: string = "vm:host@1.7.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -72,6 +72,7 @@ export namespace ExitReason {
   export const TRAP: u8 = 2;
   export const KILLED: u8 = 3;
   export const NOPROC: u8 = 4;
+  export const NOCONNECTION: u8 = 5;
 }
 
 /**

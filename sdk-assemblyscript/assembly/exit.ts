@@ -1,5 +1,5 @@
 // Why processes end: the reason `down` and `exit` messages carry, one byte
-// (normal, exit, trap, killed, noproc) and then UTF-8 text.
+// (normal, exit, trap, killed, noproc, noconnection) and then UTF-8 text.
 
 import { ExitReason as Code } from "./abi";
 
@@ -15,9 +15,11 @@ export class ExitReason {
   static readonly KILLED: u8 = Code.KILLED;
   /** It did not exist when it was linked or monitored. */
   static readonly NOPROC: u8 = Code.NOPROC;
+  /** It was on another node, and the connection to that node went down (ABI 1.7). */
+  static readonly NOCONNECTION: u8 = Code.NOCONNECTION;
 
   constructor(
-    /** NORMAL, EXIT, TRAP, KILLED or NOPROC (a code a newer VM added reads as TRAP). */
+    /** NORMAL, EXIT, TRAP, KILLED, NOPROC or NOCONNECTION (a code a newer VM added reads as TRAP). */
     public readonly kind: u8,
     /** The reason given to `exit`, or why it trapped; "" for the others. */
     public readonly text: string,
@@ -28,17 +30,17 @@ export class ExitReason {
     if (bytes.length == 0) return new ExitReason(ExitReason.TRAP, "an empty exit reason");
     const code = bytes[0];
     const text = String.UTF8.decodeUnsafe(bytes.dataStart + 1, bytes.length - 1);
-    if (code > ExitReason.NOPROC) return new ExitReason(ExitReason.TRAP, "unknown exit reason " + code.toString() + ": " + text);
+    if (code > ExitReason.NOCONNECTION) return new ExitReason(ExitReason.TRAP, "unknown exit reason " + code.toString() + ": " + text);
     return new ExitReason(code, text);
   }
 
-  /** The kind's name: "normal", "exit", "trap", "killed" or "noproc". */
+  /** The kind's name: "normal", "exit", "trap", "killed", "noproc" or "noconnection". */
   get name(): string {
     const k = this.kind;
-    return k == ExitReason.NORMAL ? "normal" : k == ExitReason.EXIT ? "exit" : k == ExitReason.TRAP ? "trap" : k == ExitReason.KILLED ? "killed" : "noproc";
+    return k == ExitReason.NORMAL ? "normal" : k == ExitReason.EXIT ? "exit" : k == ExitReason.TRAP ? "trap" : k == ExitReason.KILLED ? "killed" : k == ExitReason.NOPROC ? "noproc" : "noconnection";
   }
 
-  /** "normal", "exit: TEXT", "trap: TEXT", "killed" or "noproc". */
+  /** "normal", "exit: TEXT", "trap: TEXT", "killed", "noproc" or "noconnection". */
   toString(): string {
     return this.kind == ExitReason.EXIT || this.kind == ExitReason.TRAP ? this.name + ": " + this.text : this.name;
   }

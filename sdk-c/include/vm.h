@@ -230,7 +230,7 @@ typedef struct vm_reason {
  * when `m` is truncated (the kind is always whole).
  * Errors: VM_E_DECODE if `m` is not a down or exit message, or is empty. */
 vm_status_t vm_decode_exit_reason(const vm_message_t *m, vm_reason_t *out);
-/* The kind's name: "normal", "exit", "trap", "killed", "noproc" (or
+/* The kind's name: "normal", "exit", "trap", "killed", "noproc", "noconnection" (or
  * "unknown"). */
 const char *vm_exit_reason_name(vm_exit_reason_t kind);
 /* Waits (as vm_receive) for the down message of `monitor` and decodes it

@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 6
+#define VM_ABI_MINOR 7
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.6.0\n"
+#define VM_ABI_MARKER "vm:host@1.7.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.6.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.7.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -90,6 +90,7 @@ typedef uint8_t vm_exit_reason_t;
 #define VM_EXIT_REASON_TRAP 2
 #define VM_EXIT_REASON_KILLED 3
 #define VM_EXIT_REASON_NOPROC 4
+#define VM_EXIT_REASON_NOCONNECTION 5
 
 /*
  * Describes the message a receive selected. Its bytes are then read with

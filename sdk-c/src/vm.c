@@ -379,7 +379,7 @@ vm_status_t vm_decode_exit_reason(const vm_message_t *m, vm_reason_t *out) {
 }
 
 const char *vm_exit_reason_name(vm_exit_reason_t kind) {
-    static const char *const names[] = {"normal", "exit", "trap", "killed", "noproc"};
+    static const char *const names[] = {"normal", "exit", "trap", "killed", "noproc", "noconnection"};
     return kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
 }
 

@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 6, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 7, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -176,16 +176,21 @@ pub enum ExitReason {
     Killed = 3,
     /// The process did not exist when it was linked or monitored.
     Noproc = 4,
+    /// (1.7.0) The process is on another node, and the connection to that
+    /// node went down (Erlang's `noconnection`): its links and monitors
+    /// fire with this reason.
+    Noconnection = 5,
 }
 
 impl ExitReason {
     /// Every case, in ABI order.
-    pub const ALL: [ExitReason; 5] = [
+    pub const ALL: [ExitReason; 6] = [
         ExitReason::Normal,
         ExitReason::Exit,
         ExitReason::Trap,
         ExitReason::Killed,
         ExitReason::Noproc,
+        ExitReason::Noconnection,
     ];
 
     /// The case with this ABI value, if this ABI version knows it.
@@ -201,6 +206,7 @@ impl ExitReason {
             ExitReason::Trap => "trap",
             ExitReason::Killed => "killed",
             ExitReason::Noproc => "noproc",
+            ExitReason::Noconnection => "noconnection",
         }
     }
 }
@@ -322,7 +328,7 @@ impl Direction {
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.6.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.7.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.

@@ -20,6 +20,9 @@ pub enum ExitReason {
     Killed,
     /// It did not exist when it was linked or monitored.
     NoProc,
+    /// It is on another node, and the connection to that node went down
+    /// (ABI 1.7).
+    NoConnection,
 }
 
 impl ExitReason {
@@ -69,6 +72,7 @@ pub(crate) fn exit_reason(bytes: &[u8]) -> ExitReason {
         Some(abi::ExitReason::Trap) => ExitReason::Trap(text()),
         Some(abi::ExitReason::Killed) => ExitReason::Killed,
         Some(abi::ExitReason::Noproc) => ExitReason::NoProc,
+        Some(abi::ExitReason::Noconnection) => ExitReason::NoConnection,
         None => ExitReason::Trap(format!(
             "unknown exit reason {:?}: {}",
             bytes.first(),

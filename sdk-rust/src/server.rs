@@ -748,6 +748,7 @@ fn serve_from<S: Server>(
                     ExitReason::Exit(text) | ExitReason::Trap(text) => process::exit(&text),
                     ExitReason::Killed => process::exit("killed"),
                     ExitReason::NoProc => process::exit("noproc"),
+                    ExitReason::NoConnection => process::exit("noconnection"),
                 }
             }
             Ok(Incoming::Info(info)) => state.handle_info(info),

@@ -529,6 +529,7 @@ impl State {
                 ExitReason::Exit(text) | ExitReason::Trap(text) => process::exit(&text),
                 ExitReason::Killed => process::exit("killed"),
                 ExitReason::NoProc => process::exit("noproc"),
+                ExitReason::NoConnection => process::exit("noconnection"),
             }
         }
         if let Some(i) = self.children.iter().position(|c| c.process == Some(from)) {

@@ -264,7 +264,7 @@ impl Vm {
     /// Kills process `id` (reason `killed`), as `process.kill` does; nothing
     /// if it has ended.
     pub fn kill(&self, id: u64) {
-        self.node.kill(id);
+        self.node.kill(self.node.node_id(), id);
     }
 
     /// How many hibernated processes, woken while every instance is

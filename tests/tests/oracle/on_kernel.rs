@@ -55,6 +55,7 @@ fn reason(encoded: &[u8]) -> String {
         ExitReason::Trap(_) => "crash".into(),
         ExitReason::Killed => "killed".into(),
         ExitReason::NoProc => "noproc".into(),
+        ExitReason::NoConnection => "noconnection".into(),
     }
 }
 

@@ -158,7 +158,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         "kill",
         |caller: Ctx<'_>, target: u64| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
-            caller.data().node.kill(target);
+            caller.data().node.kill(caller.data().process.id(), target);
             Ok(())
         },
     )?;

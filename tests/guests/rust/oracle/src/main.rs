@@ -86,6 +86,7 @@ fn reason(r: &ExitReason) -> String {
         ExitReason::Trap(_) => "crash".into(),
         ExitReason::Killed => "killed".into(),
         ExitReason::NoProc => "noproc".into(),
+        ExitReason::NoConnection => "noconnection".into(),
     }
 }
 
