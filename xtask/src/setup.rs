@@ -34,7 +34,8 @@ pub fn setup(root: &Path) -> Result<()> {
     let checked = setup_rust(&scratch)
         .and_then(|()| setup_c(&scratch))
         .and_then(|()| setup_assemblyscript(root, &scratch))
-        .and_then(|()| setup_erlang(&scratch));
+        .and_then(|()| setup_erlang(&scratch))
+        .and_then(|()| setup_nats());
     let _ = std::fs::remove_dir_all(&scratch);
     checked
 }
@@ -93,6 +94,28 @@ fn setup_erlang(scratch: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Debian's NATS server (`nats-server`), which the cluster's tests start
+/// on loopback; checked by asking it its version.
+fn setup_nats() -> Result<()> {
+    let works = || {
+        Command::new(NATS_SERVER)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works() {
+        return Ok(());
+    }
+    apt_install(&["nats-server"])?;
+    if !works() {
+        bail!("{NATS_SERVER} does not run even after installing Debian's nats-server");
+    }
+    Ok(())
+}
+
+/// Where Debian's package puts the NATS server (outside a user's PATH).
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
 
 /// clang, lld, wasi-libc and compiler-rt's wasm32 builtins, checked by
 /// building a WASI guest (hosted) and a freestanding one.

@@ -1,0 +1,157 @@
+//! Nodes over NATS: a kernel joins a cluster, and its processes reach the
+//! processes of the other nodes as they reach their own.
+//!
+//! [`Cluster::join`] connects to NATS, takes a node slot no node has had
+//! (a counter in a JetStream key-value bucket, so a restarted node's old
+//! process ids never name its new processes), and attaches the kernel
+//! ([`vm_kernel::remote`]): from then on a signal to another node's
+//! process is a [`wire::Frame`] published to that node's subject, and the
+//! frames published to this node's subject are acted on by its kernel.
+//! Every node publishes a heartbeat; [`peers`] keeps the verdicts (a node
+//! silent past the bound, or a signal lost on the way, is down: links and
+//! monitors on its processes fire with `noconnection`).
+//!
+//! Subjects, with the default prefix `vm`: `vm.heartbeat` (heartbeats and
+//! goodbyes, to every node) and `vm.node.SLOT` (frames to one node).
+//! Slots come from the bucket `vm_nodes`.
+
+#![warn(missing_docs)]
+
+pub mod peers;
+mod transport;
+pub mod wire;
+
+use peers::Peers;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vm_kernel::remote::AttachError;
+use vm_kernel::{Attachment, Kernel};
+
+/// How a node joins a cluster.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The NATS server: `nats://HOST:PORT`, or `tls://HOST:PORT` to
+    /// require TLS.
+    pub url: String,
+    /// The node's name, as other nodes list it.
+    pub name: String,
+    /// How often the node says it is alive.
+    pub heartbeat: Duration,
+    /// How many heartbeats a node may miss before it is declared down.
+    pub misses: u32,
+    /// A NATS credentials file (`--nats-creds`).
+    pub credentials: Option<PathBuf>,
+    /// What the cluster's subjects and bucket start with.
+    pub prefix: String,
+    /// What signals on their way to other nodes may hold, in bytes, within
+    /// the VM's own bound.
+    pub max_queued: usize,
+}
+
+impl Config {
+    /// Joining the server at `url` as `name`, with a heartbeat every
+    /// second and a verdict after three missed.
+    pub fn new(url: impl Into<String>, name: impl Into<String>) -> Config {
+        Config {
+            url: url.into(),
+            name: name.into(),
+            heartbeat: Duration::from_secs(1),
+            misses: 3,
+            credentials: None,
+            prefix: "vm".into(),
+            max_queued: 64 << 20,
+        }
+    }
+
+    /// How long a node may be silent before it is declared down.
+    pub fn bound(&self) -> Duration {
+        self.heartbeat * self.misses.max(1)
+    }
+}
+
+/// Why a node could not join.
+#[derive(Debug)]
+pub enum JoinError {
+    /// The NATS server could not be reached, or refused the node.
+    Connect(String),
+    /// No node slot could be had from JetStream.
+    Slot(String),
+    /// The kernel could not take the slot.
+    Attach(AttachError),
+    /// The node's thread could not start.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for JoinError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JoinError::Connect(e) => write!(f, "cannot join the cluster: {e}"),
+            JoinError::Slot(e) => write!(
+                f,
+                "cannot take a node slot from NATS JetStream (is the server started with -js?): {e}"
+            ),
+            JoinError::Attach(e) => write!(f, "cannot join the cluster: {e}"),
+            JoinError::Io(e) => write!(f, "cannot start the cluster's thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// A node's membership of a cluster. Dropping it leaves the cluster as
+/// [`Cluster::leave`] does.
+pub struct Cluster {
+    slot: u16,
+    peers: Arc<Mutex<Peers>>,
+    stop: Option<tokio::sync::oneshot::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Cluster {
+    /// Joins `kernel` to the cluster `config` names; only before the
+    /// kernel starts its first process.
+    pub fn join<R: Attachment>(
+        kernel: &Arc<Kernel<R>>,
+        config: Config,
+    ) -> Result<Cluster, JoinError> {
+        transport::start(kernel, config)
+    }
+
+    /// This node's slot: the top 16 bits of its processes' ids.
+    pub fn slot(&self) -> u16 {
+        self.slot
+    }
+
+    /// The other nodes that are up, by slot, with their names.
+    pub fn nodes(&self) -> Vec<(u16, String)> {
+        vm_kernel::sync::lock(&self.peers).up()
+    }
+
+    /// Leaves the cluster: the other nodes are told, and fire their links
+    /// and monitors on this node's processes at once.
+    pub fn leave(mut self) {
+        self.stop(true);
+    }
+
+    /// Stops talking at once, saying nothing, as a node that crashed: the
+    /// others declare it down when its silence passes their bound.
+    pub fn halt(mut self) {
+        self.stop(false);
+    }
+
+    fn stop(&mut self, polite: bool) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(polite);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop(true);
+    }
+}

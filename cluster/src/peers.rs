@@ -1,0 +1,393 @@
+//! What a node knows of the others: whether each is up, the session the
+//! two talk in, and the place of each signal in it. Pure bookkeeping, no
+//! I/O: each event returns the [`Action`]s it calls for.
+//!
+//! The rules, which keep Erlang's promise that signals between two
+//! processes arrive in order or the connection is declared down:
+//! - Signals from one node to another are numbered within a session; a
+//!   gap (a signal lost on the way) is a verdict: the sender is down.
+//! - A verdict (a gap, or silence past the bound) fires the links and
+//!   monitors on the other node's processes (`noconnection`), starts a new
+//!   session, and tells the other node (`Disconnect`), which then does the
+//!   same for its side. Signals of an older session are dropped, so
+//!   nothing sent before the verdict is delivered after it.
+//! - A node gives no verdict on silence while it does not hear its own
+//!   heartbeats: then the fault is its own connection, not the others'.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// What an event calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Fire the links and monitors on node `0`'s processes.
+    NodeDown(u16),
+    /// Tell `node` that it was declared down and talks in `session` now.
+    Disconnect {
+        /// The node told.
+        node: u16,
+        /// The new session.
+        session: u64,
+    },
+}
+
+/// Why a signal cannot be sent to a node now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Declared down: its processes answer `noconnection`.
+    Down,
+    /// It left the cluster: its processes are gone (`noproc`).
+    Left,
+}
+
+#[derive(Debug)]
+struct Peer {
+    name: Option<String>,
+    state: State,
+    session: u64,
+    /// The next signal's number, each way.
+    next_in: u64,
+    next_out: u64,
+    last_heard: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Up,
+    Down,
+    Left,
+}
+
+impl Peer {
+    fn new(now: Instant) -> Peer {
+        Peer {
+            name: None,
+            state: State::Up,
+            session: 0,
+            next_in: 0,
+            next_out: 0,
+            last_heard: now,
+        }
+    }
+
+    /// Starts session `session` with the counts at 0.
+    fn restart(&mut self, session: u64) {
+        self.session = session;
+        self.next_in = 0;
+        self.next_out = 0;
+    }
+}
+
+/// The other nodes, as this one sees them.
+#[derive(Debug)]
+pub struct Peers {
+    me: u16,
+    peers: HashMap<u16, Peer>,
+    /// When this node last heard its own heartbeat.
+    own_heartbeat: Option<Instant>,
+    /// Silence for this long is a verdict.
+    bound: Duration,
+}
+
+impl Peers {
+    /// Node `me`'s view, declaring a peer down after `bound` of silence.
+    pub fn new(me: u16, bound: Duration) -> Peers {
+        Peers {
+            me,
+            peers: HashMap::new(),
+            own_heartbeat: None,
+            bound,
+        }
+    }
+
+    /// The session a signal to `node` posted now belongs to. A node never
+    /// heard of is taken to be up (its heartbeat may not have come yet);
+    /// if it is not, silence declares it down.
+    pub fn stamp(&mut self, node: u16, now: Instant) -> Result<u64, Unreachable> {
+        let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
+        match peer.state {
+            State::Up => Ok(peer.session),
+            State::Down => Err(Unreachable::Down),
+            State::Left => Err(Unreachable::Left),
+        }
+    }
+
+    /// The number of a signal stamped with `session` that is sent now, or
+    /// why it cannot be: a verdict since it was posted ended its session.
+    pub fn sequence(&mut self, node: u16, session: u64) -> Result<u64, Unreachable> {
+        let Some(peer) = self.peers.get_mut(&node) else {
+            return Err(Unreachable::Down);
+        };
+        match peer.state {
+            State::Up if peer.session == session => {
+                peer.next_out += 1;
+                Ok(peer.next_out - 1)
+            }
+            State::Left => Err(Unreachable::Left),
+            _ => Err(Unreachable::Down),
+        }
+    }
+
+    /// A heartbeat from `node`.
+    pub fn heartbeat(&mut self, node: u16, name: &str, now: Instant) -> Vec<Action> {
+        if node == self.me {
+            self.own_heartbeat = Some(now);
+            return Vec::new();
+        }
+        let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
+        peer.last_heard = now;
+        if peer.name.is_none() {
+            peer.name = Some(name.to_owned());
+        }
+        match peer.state {
+            // Back after a verdict: the new session starts, and it hears
+            // why its old one ended.
+            State::Down => {
+                peer.state = State::Up;
+                vec![Action::Disconnect {
+                    node,
+                    session: peer.session,
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A signal from `node` numbered `seq` in `session`: whether to act on
+    /// it, and what else to do.
+    pub fn signal(
+        &mut self,
+        node: u16,
+        session: u64,
+        seq: u64,
+        now: Instant,
+    ) -> (bool, Vec<Action>) {
+        let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
+        peer.last_heard = now;
+        match peer.state {
+            State::Left => return (false, Vec::new()),
+            // Sent before it heard of the verdict: dropped; it hears of it
+            // (again) when its heartbeat comes.
+            State::Down => return (false, Vec::new()),
+            State::Up => {}
+        }
+        if session < peer.session {
+            let again = Action::Disconnect {
+                node,
+                session: peer.session,
+            };
+            return (false, vec![again]);
+        }
+        let mut actions = Vec::new();
+        if session > peer.session {
+            // It declared this node down and the word has not come yet (it
+            // comes first, so only a lost one gets here): the same verdict.
+            actions.push(Action::NodeDown(node));
+            peer.restart(session);
+        }
+        if seq != peer.next_in {
+            actions.extend(self.verdict(node));
+            return (false, actions);
+        }
+        peer.next_in += 1;
+        (true, actions)
+    }
+
+    /// `node` declared this one down and talks in `session` now.
+    pub fn disconnect(&mut self, node: u16, session: u64, now: Instant) -> Vec<Action> {
+        let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
+        peer.last_heard = now;
+        if peer.state == State::Left || session <= peer.session {
+            return Vec::new();
+        }
+        let was_up = peer.state == State::Up;
+        peer.restart(session);
+        peer.state = State::Up;
+        if was_up {
+            vec![Action::NodeDown(node)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `node` left the cluster.
+    pub fn bye(&mut self, node: u16, now: Instant) -> Vec<Action> {
+        let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
+        let was = std::mem::replace(&mut peer.state, State::Left);
+        if was == State::Up {
+            vec![Action::NodeDown(node)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Verdicts on nodes silent past the bound, unless this node has not
+    /// heard its own heartbeat within it (its own connection is at fault).
+    pub fn check(&mut self, now: Instant) -> Vec<Action> {
+        let connected = self
+            .own_heartbeat
+            .is_some_and(|t| now.duration_since(t) <= self.bound);
+        if !connected {
+            // Silence while this node was cut off says nothing of the
+            // others: they start afresh when it is back.
+            for peer in self.peers.values_mut() {
+                peer.last_heard = now;
+            }
+            return Vec::new();
+        }
+        let silent: Vec<u16> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.state == State::Up && now.duration_since(p.last_heard) > self.bound)
+            .map(|(&n, _)| n)
+            .collect();
+        silent.into_iter().flat_map(|n| self.verdict(n)).collect()
+    }
+
+    /// Declares `node` down: a new session, and the word to it.
+    fn verdict(&mut self, node: u16) -> Vec<Action> {
+        let Some(peer) = self.peers.get_mut(&node) else {
+            return Vec::new();
+        };
+        peer.state = State::Down;
+        peer.restart(peer.session + 1);
+        vec![
+            Action::NodeDown(node),
+            Action::Disconnect {
+                node,
+                session: peer.session,
+            },
+        ]
+    }
+
+    /// The nodes that are up and have said their names, by slot.
+    pub fn up(&self) -> Vec<(u16, String)> {
+        let mut up: Vec<(u16, String)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.state == State::Up)
+            .filter_map(|(&n, p)| Some((n, p.name.clone()?)))
+            .collect();
+        up.sort();
+        up
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUND: Duration = Duration::from_millis(300);
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn signals_count_up_and_a_gap_is_a_verdict_with_a_new_session() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND);
+        assert_eq!(p.signal(2, 0, 0, t), (true, vec![]));
+        assert_eq!(p.signal(2, 0, 1, t), (true, vec![]));
+        // Signal 2 was lost.
+        assert_eq!(
+            p.signal(2, 0, 3, t),
+            (
+                false,
+                vec![
+                    Action::NodeDown(2),
+                    Action::Disconnect {
+                        node: 2,
+                        session: 1
+                    }
+                ]
+            )
+        );
+        // Until it is heard again, nothing from it counts, nothing goes.
+        assert_eq!(p.signal(2, 0, 4, t), (false, vec![]));
+        assert_eq!(p.stamp(2, t), Err(Unreachable::Down));
+        // Its heartbeat: it hears of the verdict; the new session starts.
+        assert_eq!(
+            p.heartbeat(2, "b", t),
+            vec![Action::Disconnect {
+                node: 2,
+                session: 1
+            }]
+        );
+        assert_eq!(p.stamp(2, t), Ok(1));
+        assert_eq!(p.sequence(2, 1), Ok(0));
+        // A signal of the old session, sent before it heard: dropped.
+        assert_eq!(
+            p.signal(2, 0, 5, t),
+            (
+                false,
+                vec![Action::Disconnect {
+                    node: 2,
+                    session: 1
+                }]
+            )
+        );
+        assert_eq!(p.signal(2, 1, 0, t), (true, vec![]));
+    }
+
+    #[test]
+    fn a_signal_stamped_before_a_verdict_is_not_sent_after_it() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND);
+        let stamp = p.stamp(2, t).unwrap();
+        p.heartbeat(1, "a", at(t, 350));
+        assert_eq!(p.check(at(t, 400)).len(), 2);
+        p.heartbeat(2, "b", at(t, 500));
+        assert_eq!(p.sequence(2, stamp), Err(Unreachable::Down));
+    }
+
+    #[test]
+    fn silence_is_a_verdict_only_while_this_node_hears_itself() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND);
+        p.heartbeat(2, "b", t);
+        p.heartbeat(3, "c", t);
+        // Cut off: no verdict, however long.
+        assert_eq!(p.check(at(t, 1000)), vec![]);
+        // Back: the others get the whole bound again.
+        p.heartbeat(1, "a", at(t, 1100));
+        p.heartbeat(3, "c", at(t, 1200));
+        assert_eq!(p.check(at(t, 1250)), vec![]);
+        assert_eq!(
+            p.check(at(t, 1350)),
+            vec![
+                Action::NodeDown(2),
+                Action::Disconnect {
+                    node: 2,
+                    session: 1
+                }
+            ]
+        );
+        assert_eq!(p.up(), vec![(3, "c".to_owned())]);
+    }
+
+    #[test]
+    fn a_disconnect_is_the_same_verdict_from_the_other_side() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND);
+        let stamp = p.stamp(2, t).unwrap();
+        assert_eq!(p.sequence(2, stamp), Ok(0));
+        assert_eq!(p.disconnect(2, 1, t), vec![Action::NodeDown(2)]);
+        // Heard twice: once is enough.
+        assert_eq!(p.disconnect(2, 1, t), vec![]);
+        assert_eq!(p.sequence(2, 1), Ok(0));
+        assert_eq!(p.sequence(2, 0), Err(Unreachable::Down));
+    }
+
+    #[test]
+    fn a_node_that_left_stays_gone() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND);
+        p.heartbeat(2, "b", t);
+        assert_eq!(p.bye(2, t), vec![Action::NodeDown(2)]);
+        assert_eq!(p.heartbeat(2, "b", t), vec![]);
+        assert_eq!(p.stamp(2, t), Err(Unreachable::Left));
+        assert_eq!(p.signal(2, 0, 0, t), (false, vec![]));
+        assert_eq!(p.up(), vec![]);
+    }
+}

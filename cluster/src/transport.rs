@@ -1,0 +1,432 @@
+//! The node's thread: its NATS connection, and the three tasks that use
+//! it. The outbox publishes signals in the order they were posted (one
+//! task, one connection: NATS keeps a publisher's order); the inbox acts
+//! on frames for this node and on heartbeats; the heartbeat says this node
+//! is alive and gives the verdicts on silent ones.
+
+use crate::peers::{Action, Peers, Unreachable};
+use crate::wire::{self, Frame};
+use crate::{Cluster, Config, JoinError};
+use futures_util::StreamExt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use vm_abi::MessageKind;
+use vm_kernel::remote::{Remote, Signal};
+use vm_kernel::sync::lock;
+use vm_kernel::{Attachment, Budget, Charge, ExitReason, Kernel, Refusal};
+
+/// What the outbox publishes, in order.
+enum Out {
+    /// A signal posted for `node`, stamped with its session then.
+    Signal {
+        node: u16,
+        stamp: Result<u64, Unreachable>,
+        signal: Signal,
+        /// What it holds of the VM's bound until it is published.
+        _charge: Charge,
+    },
+    /// A frame for `node`.
+    Frame { node: u16, frame: Frame },
+}
+
+/// The kernel's way to other nodes.
+struct Outbox {
+    out: mpsc::UnboundedSender<Out>,
+    peers: Arc<Mutex<Peers>>,
+    budget: Arc<Budget>,
+}
+
+impl Remote for Outbox {
+    fn post(&self, node: u16, signal: Signal) -> Result<(), Refusal> {
+        let charge = self.budget.charge(signal.cost())?;
+        let stamp = lock(&self.peers).stamp(node, Instant::now());
+        // Closed once the node has left: nothing goes anywhere then.
+        let _ = self.out.send(Out::Signal {
+            node,
+            stamp,
+            signal,
+            _charge: charge,
+        });
+        Ok(())
+    }
+}
+
+/// The subjects a cluster uses.
+#[derive(Clone)]
+struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    fn node(&self, slot: u16) -> String {
+        format!("{}.node.{slot}", self.prefix)
+    }
+
+    fn heartbeat(&self) -> String {
+        format!("{}.heartbeat", self.prefix)
+    }
+
+    fn bucket(&self) -> String {
+        format!("{}_nodes", self.prefix)
+    }
+}
+
+/// Connects, takes a slot, attaches `kernel` and starts the node's tasks
+/// on a thread of their own.
+pub(crate) fn start<R: Attachment>(
+    kernel: &Arc<Kernel<R>>,
+    config: Config,
+) -> Result<Cluster, JoinError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let weak = Arc::downgrade(kernel);
+    let host = kernel.host().clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("vm-cluster-{}", config.name))
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(JoinError::Io(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let subjects = Subjects {
+                    prefix: config.prefix.clone(),
+                };
+                let client = match connect(&config).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let slot = match take_slot(&client, &subjects).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(JoinError::Slot(e)));
+                        return;
+                    }
+                };
+                let subscriptions = async {
+                    let node = client
+                        .subscribe(subjects.node(slot))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let heartbeat = client
+                        .subscribe(subjects.heartbeat())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    client.flush().await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>(futures_util::stream::select(node, heartbeat))
+                };
+                let incoming = match subscriptions.await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(JoinError::Connect(e)));
+                        return;
+                    }
+                };
+                let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound())));
+                let (out_tx, out_rx) = mpsc::unbounded_channel();
+                let outbox = Outbox {
+                    out: out_tx.clone(),
+                    peers: peers.clone(),
+                    budget: Budget::new(config.max_queued, &host),
+                };
+                if ready_tx.send(Ok((slot, peers.clone(), outbox))).is_err() {
+                    return;
+                }
+                let node = Node {
+                    slot,
+                    kernel: weak,
+                    peers,
+                    out: out_tx,
+                    client: client.clone(),
+                    subjects,
+                };
+                let polite = tokio::select! {
+                    _ = node.publish(out_rx) => false,
+                    _ = node.receive(incoming) => false,
+                    _ = node.beat(&config) => false,
+                    polite = stop_rx => polite.unwrap_or(true),
+                };
+                if polite {
+                    let bye = wire::encode(&Frame::Bye { node: slot });
+                    let _ = client.publish(node.subjects.heartbeat(), bye.into()).await;
+                    let _ = client.flush().await;
+                }
+            });
+        })
+        .map_err(JoinError::Io)?;
+    let (slot, peers, outbox) = match ready_rx.recv() {
+        Ok(Ok(joined)) => joined,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(e);
+        }
+        Err(_) => {
+            let _ = thread.join();
+            return Err(JoinError::Connect("the cluster's thread ended".into()));
+        }
+    };
+    let mut cluster = Cluster {
+        slot,
+        peers,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    };
+    if let Err(e) = kernel.attach(slot, Arc::new(outbox)) {
+        cluster.stop(true);
+        return Err(JoinError::Attach(e));
+    }
+    Ok(cluster)
+}
+
+async fn connect(config: &Config) -> Result<async_nats::Client, JoinError> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!("vm node {}", config.name))
+        .connection_timeout(config.bound().max(std::time::Duration::from_secs(2)));
+    if config.url.starts_with("tls://") {
+        options = options.require_tls(true);
+    }
+    if let Some(path) = &config.credentials {
+        options = options.credentials_file(path).await.map_err(|e| {
+            JoinError::Connect(format!("cannot read credentials {}: {e}", path.display()))
+        })?;
+    }
+    options
+        .connect(config.url.as_str())
+        .await
+        .map_err(|e| JoinError::Connect(format!("{}: {e}", config.url)))
+}
+
+/// A slot no node of the cluster has had: the next value of the bucket's
+/// counter, taken with compare-and-set (1 to 65,535, then round again).
+async fn take_slot(client: &async_nats::Client, subjects: &Subjects) -> Result<u16, String> {
+    use async_nats::jetstream::kv;
+    let js = async_nats::jetstream::new(client.clone());
+    let bucket = js
+        .create_key_value(kv::Config {
+            bucket: subjects.bucket(),
+            history: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    for _ in 0..1000 {
+        let current = bucket.entry("slot").await.map_err(|e| e.to_string())?;
+        let (last, revision) = match &current {
+            Some(e) if e.operation == kv::Operation::Put => (
+                std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .ok_or("the bucket's slot counter is not a number")?,
+                Some(e.revision),
+            ),
+            _ => (0, None),
+        };
+        let next = last.checked_add(1).unwrap_or(1);
+        let value = next.to_string().into_bytes().into();
+        let taken = match revision {
+            Some(r) => bucket.update("slot", value, r).await.is_ok(),
+            None => bucket.create("slot", value).await.is_ok(),
+        };
+        if taken {
+            return Ok(next);
+        }
+    }
+    Err("the slot counter kept changing under this node".into())
+}
+
+/// What the node's tasks share.
+struct Node<R> {
+    slot: u16,
+    kernel: Weak<Kernel<R>>,
+    peers: Arc<Mutex<Peers>>,
+    out: mpsc::UnboundedSender<Out>,
+    client: async_nats::Client,
+    subjects: Subjects,
+}
+
+impl<R: Attachment> Node<R> {
+    /// Publishes what was posted, in order.
+    async fn publish(&self, mut out: mpsc::UnboundedReceiver<Out>) {
+        let max = self.client.server_info().max_payload;
+        while let Some(o) = out.recv().await {
+            let (node, frame) = match o {
+                Out::Frame { node, frame } => (node, frame),
+                Out::Signal {
+                    node,
+                    stamp,
+                    signal,
+                    _charge,
+                } => {
+                    let seq = stamp.and_then(|session| {
+                        lock(&self.peers)
+                            .sequence(node, session)
+                            .map(|seq| (session, seq))
+                    });
+                    match seq {
+                        Ok((session, seq)) => (
+                            node,
+                            Frame::Signal {
+                                node: self.slot,
+                                session,
+                                seq,
+                                signal: signal.into(),
+                            },
+                        ),
+                        Err(why) => {
+                            self.unreachable(node, &signal, why);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let bytes = wire::encode(&frame);
+            if bytes.len() > max {
+                tracing::warn!(
+                    "a signal of {} bytes for node {node} is over NATS's limit of {max} bytes: dropped",
+                    bytes.len()
+                );
+                continue;
+            }
+            // An error means the connection is closed for good: the node
+            // is leaving.
+            let _ = self
+                .client
+                .publish(self.subjects.node(node), bytes.into())
+                .await;
+        }
+    }
+
+    /// Answers a signal that cannot reach `node` as the other side would
+    /// if it could: a link with an exit signal, a monitor with its `down`.
+    fn unreachable(&self, node: u16, signal: &Signal, why: Unreachable) {
+        let Some(kernel) = self.kernel.upgrade() else {
+            return;
+        };
+        let reason = match why {
+            Unreachable::Down => ExitReason::NoConnection,
+            Unreachable::Left => ExitReason::NoProc,
+        };
+        let answer = match *signal {
+            Signal::Link { from, to } => Signal::Exit {
+                from: to,
+                to: from,
+                reason,
+                linked: true,
+            },
+            Signal::Monitor {
+                watcher,
+                target,
+                reference,
+            } => Signal::Message {
+                from: target,
+                to: watcher,
+                kind: MessageKind::Down,
+                tag: reference,
+                data: reason.encode(),
+            },
+            _ => return,
+        };
+        let _ = kernel.arrive(node, answer);
+    }
+
+    /// Acts on frames for this node and on heartbeats.
+    async fn receive(
+        &self,
+        mut incoming: impl futures_util::Stream<Item = async_nats::Message> + Unpin,
+    ) {
+        while let Some(m) = incoming.next().await {
+            let frame = match wire::decode(&m.payload) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!("refused from {}: {e}", m.subject);
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            let actions = match frame {
+                Frame::Heartbeat { node, name } => lock(&self.peers).heartbeat(node, &name, now),
+                Frame::Bye { node } if node != self.slot => lock(&self.peers).bye(node, now),
+                Frame::Bye { .. } => Vec::new(),
+                Frame::Disconnect { node, session } => {
+                    lock(&self.peers).disconnect(node, session, now)
+                }
+                Frame::Signal {
+                    node,
+                    session,
+                    seq,
+                    signal,
+                } => {
+                    let (act, actions) = lock(&self.peers).signal(node, session, seq, now);
+                    // Verdicts first: a signal of a new session comes
+                    // after the old one's links fired.
+                    self.apply(actions);
+                    if act {
+                        self.arrive(node, signal);
+                    }
+                    continue;
+                }
+            };
+            self.apply(actions);
+        }
+    }
+
+    fn arrive(&self, node: u16, signal: wire::WireSignal) {
+        let Some(kernel) = self.kernel.upgrade() else {
+            return;
+        };
+        let result = Signal::try_from(signal)
+            .and_then(|s| kernel.arrive(node, s).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::warn!("refused a signal from node {node}: {e}");
+        }
+    }
+
+    fn apply(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::NodeDown(node) => {
+                    if let Some(kernel) = self.kernel.upgrade() {
+                        kernel.node_down(node);
+                    }
+                }
+                Action::Disconnect { node, session } => {
+                    let frame = Frame::Disconnect {
+                        node: self.slot,
+                        session,
+                    };
+                    let _ = self.out.send(Out::Frame { node, frame });
+                }
+            }
+        }
+    }
+
+    /// Says this node is alive, each interval, and gives the verdicts on
+    /// silent nodes.
+    async fn beat(&self, config: &Config) {
+        let heartbeat = wire::encode(&Frame::Heartbeat {
+            node: self.slot,
+            name: config.name.clone(),
+        });
+        let mut ticks = tokio::time::interval(config.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let _ = self
+                .client
+                .publish(self.subjects.heartbeat(), heartbeat.clone().into())
+                .await;
+            let actions = lock(&self.peers).check(Instant::now());
+            self.apply(actions);
+        }
+    }
+}
