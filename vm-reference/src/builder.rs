@@ -20,6 +20,9 @@ pub struct VmBuilder {
     /// Plugins to load: the name each is loaded under, and its bytes (or
     /// the path to read them from).
     plugins: Vec<(String, PluginSource)>,
+    /// The cluster to join, if any: without one the VM touches no network
+    /// of its own.
+    cluster: Option<vm_cluster::Config>,
 }
 
 #[derive(Clone)]
@@ -205,6 +208,14 @@ impl VmBuilder {
         self
     }
 
+    /// Joins the cluster `config` names when the VM is built (`vm run
+    /// --cluster`): its processes reach those of the other nodes, and a
+    /// node's loss fires links and monitors with `noconnection`.
+    pub fn cluster(mut self, config: vm_cluster::Config) -> Self {
+        self.cluster = Some(config);
+        self
+    }
+
     /// Creates the VM.
     ///
     /// # Errors
@@ -246,7 +257,12 @@ impl VmBuilder {
         let plugins = load_plugins(&engine, &mut linker, plugins)?;
         let node = Node::new(engine, linker, config, plugins)
             .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
-        Ok(Vm { node })
+        let cluster = self
+            .cluster
+            .map(|c| vm_cluster::Cluster::join(&node.kernel, c))
+            .transpose()
+            .map_err(|e| VmError::Cluster(e.to_string()))?;
+        Ok(Vm { node, cluster })
     }
 }
 

@@ -65,6 +65,7 @@ pub use process::Outcome;
 pub use resolver::{Lookup, Resolver, SystemResolver};
 pub use signal::ExitReason;
 pub use vm::Vm;
+pub use vm_cluster::Config as ClusterConfig;
 
 /// Why a module could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,9 @@ pub enum VmError {
     /// Loading a module failed.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The VM could not join its cluster (`--cluster`).
+    #[error("{0}")]
+    Cluster(String),
     /// The engine could not be configured.
     #[error("cannot set up the engine: {0}")]
     Engine(String),

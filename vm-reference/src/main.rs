@@ -172,6 +172,24 @@ struct VmOptions {
     /// `limit-reached`.
     #[arg(long, value_name = "N")]
     max_plugin_instances: Option<u32>,
+    /// Join a cluster of VMs through this NATS server (nats://HOST:PORT,
+    /// or tls://HOST:PORT to require TLS; the server needs JetStream, -js):
+    /// processes reach the processes of the other nodes, and a node's loss
+    /// fires links and monitors with `noconnection`. Without it the VM
+    /// touches no network of its own.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+    /// This node's name in the cluster (default: the host's name and the
+    /// VM's process id).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    node: Option<String>,
+    /// How often this node says it is alive, in milliseconds (default
+    /// 1000); a node silent for three intervals is declared down.
+    #[arg(long, value_name = "MS", requires = "cluster", value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat_ms: Option<u64>,
+    /// A NATS credentials file for joining the cluster.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    nats_creds: Option<PathBuf>,
 }
 
 impl VmOptions {
@@ -206,6 +224,18 @@ impl VmOptions {
         }
         if let Some(n) = self.max_instances.or(file.max_instances) {
             b = b.max_instances(n);
+        }
+        if let Some(url) = self.cluster {
+            let name = self.node.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+                format!("{}-{}", host.trim(), std::process::id())
+            });
+            let mut c = vm_reference::ClusterConfig::new(url, name);
+            if let Some(ms) = self.heartbeat_ms {
+                c.heartbeat = std::time::Duration::from_millis(ms);
+            }
+            c.credentials = self.nats_creds;
+            b = b.cluster(c);
         }
         Ok(file
             .allow_net

@@ -16,11 +16,16 @@ use std::sync::Arc;
 /// Dropping the VM kills every process it still runs.
 pub struct Vm {
     pub(crate) node: Arc<Node>,
+    /// Its membership of a cluster, left when the VM is dropped.
+    pub(crate) cluster: Option<vm_cluster::Cluster>,
 }
 
 impl Drop for Vm {
     fn drop(&mut self) {
         self.node.kill_all();
+        if let Some(cluster) = self.cluster.take() {
+            cluster.leave();
+        }
     }
 }
 

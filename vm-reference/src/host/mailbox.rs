@@ -239,6 +239,14 @@ fn send_message(
     handles: (u32, u32),
 ) -> Result<(), ErrorCode> {
     let handle_list = list_u32(state, mem, handles.0, handles.1)?;
+    if !handle_list.is_empty() && state.node.is_remote(target) {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!(
+                "process {target:#x} is on another node, and handles (sockets, modules) cannot leave theirs: nothing was sent or moved"
+            ),
+        ));
+    }
     let message = message_from_guest(state, mem, tag, data, handles)?;
     state
         .node

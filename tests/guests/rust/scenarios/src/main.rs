@@ -14,6 +14,7 @@ const SHORT: Duration = Duration::from_millis(50);
 const NOW: Duration = Duration::ZERO;
 
 mod active;
+mod cluster;
 mod hibernation;
 mod server;
 mod supervisor;
@@ -52,6 +53,11 @@ fn main() {
         "monitor-churn" => monitor_churn(),
         "send-exit" => send_exit(),
         "server" => server::scenario(),
+        "cluster-server" => cluster::server(),
+        "cluster-client" => {
+            let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
+            cluster::client(arg(2).parse().unwrap(), arg(3).parse().unwrap(), &arg(4))
+        }
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
         "hibernate-same" => hibernation::same(),

@@ -1,93 +1,24 @@
-//! Kernels joined over a real NATS server (Debian's `nats-server`, which
+//! Nodes joined over a real NATS server (Debian's `nats-server`, which
 //! `cargo xtask setup` installs), each test starting its own on loopback
-//! with a port the server picks, and stopping it.
+//! with a port the server picks, and stopping it: kernels in this process
+//! first, then `vm` commands, each an OS process of its own.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use vm_abi::MessageKind;
-use vm_cluster::{Cluster, Config};
+use vm_cluster::Cluster;
 use vm_kernel::actor::Actor;
 use vm_kernel::remote::node_of;
 use vm_kernel::{ExitReason, Filter, Kernel, Limits, Message};
+use vm_tests::nats::Nats;
 
 type K = Kernel<Infallible>;
 
 /// Longer than any verdict here can take: a receive that waits this long
 /// has failed.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A NATS server with JetStream on 127.0.0.1, stopped when dropped.
-struct Nats {
-    child: Child,
-    store: std::path::PathBuf,
-    url: String,
-}
-
-impl Nats {
-    fn start() -> Nats {
-        let store = std::env::temp_dir().join(format!(
-            "vm-cluster-test-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        std::fs::create_dir_all(&store).unwrap();
-        let server = ["/usr/sbin/nats-server", "nats-server"]
-            .into_iter()
-            .find(|p| Command::new(p).arg("--version").output().is_ok())
-            .expect("nats-server is installed (cargo xtask setup installs it)");
-        let mut child = Command::new(server)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(&store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // It says where it listens, then that it is ready.
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut url = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
-                url = Some(format!("nats://{}", at.trim()));
-            }
-            if line.contains("Server is ready") {
-                break;
-            }
-        }
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Nats {
-            child,
-            store,
-            url: url.expect("nats-server said where it listens"),
-        }
-    }
-
-    fn config(&self, name: &str) -> Config {
-        let mut c = Config::new(self.url.clone(), name);
-        c.heartbeat = Duration::from_millis(100);
-        c
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    h.finish()
-}
 
 fn kernel() -> Arc<K> {
     Kernel::new(Limits {
@@ -371,4 +302,95 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     .await;
     assert_eq!(answer, (target, b"got one".to_vec()));
     assert!(a.get(target).is_some());
+}
+
+/// A `vm run` of the scenarios guest joined to the cluster at `nats` as
+/// `name`, its output read line by line.
+struct VmNode {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl VmNode {
+    fn start(nats: &Nats, name: &str, args: &[&str]) -> VmNode {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(vm_tests::vm_command())
+            .args(["run", "--no-config", "--cluster", &nats.url, "--node", name])
+            .args(["--heartbeat-ms", "100"])
+            .arg(vm_tests::rust_guest("scenarios"))
+            .arg("--")
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        VmNode {
+            child,
+            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+        }
+    }
+
+    fn line(&mut self) -> String {
+        self.lines
+            .next()
+            .expect("the node printed a line")
+            .expect("its output is text")
+    }
+
+    /// The rest of its output, once it ends, and whether it succeeded.
+    fn finish(mut self) -> (Vec<String>, bool) {
+        let rest = self.lines.by_ref().map(|l| l.unwrap()).collect();
+        (rest, self.child.wait().unwrap().success())
+    }
+}
+
+impl Drop for VmNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server's id, from its first line.
+fn server_id(server: &mut VmNode) -> String {
+    let line = server.line();
+    let id = line
+        .strip_prefix("server ")
+        .expect("`server ID`")
+        .to_owned();
+    assert_ne!(node_of(id.parse().unwrap()), 0, "{line}");
+    id
+}
+
+#[test]
+fn two_vm_commands_ping_pong_in_order_and_a_crash_reaches_across() {
+    let nats = Nats::start();
+    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
+    let id = server_id(&mut server);
+    let client = VmNode::start(&nats, "client", &["cluster-client", &id, "500", "crash"]);
+    let (out, ok) = client.finish();
+    assert_eq!(
+        out,
+        [
+            "500 pongs, in order: true",
+            "exit Trap(panicked at scenarios/src/cluster.rs: asked to crash)",
+            "down Trap(panicked at scenarios/src/cluster.rs: asked to crash)",
+        ]
+    );
+    assert!(ok);
+}
+
+#[test]
+fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
+    let nats = Nats::start();
+    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
+    let id = server_id(&mut server);
+    let mut client = VmNode::start(&nats, "client", &["cluster-client", &id, "10", "wait"]);
+    assert_eq!(client.line(), "10 pongs, in order: true");
+    assert_eq!(client.line(), "ready");
+    // SIGKILL: the node says nothing; its silence is the verdict.
+    server.child.kill().unwrap();
+    let (out, ok) = client.finish();
+    assert_eq!(out, ["exit NoConnection", "down NoConnection"]);
+    assert!(ok);
 }

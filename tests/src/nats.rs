@@ -1,0 +1,82 @@
+//! A NATS server for the cluster's tests: Debian's `nats-server` (which
+//! `cargo xtask setup` installs), started on 127.0.0.1 with a port it picks
+//! and JetStream in a directory of its own, stopped when dropped. A test
+//! never uses a server it did not start, nor reaches past loopback.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use vm_reference::ClusterConfig;
+
+/// A NATS server with JetStream on 127.0.0.1, stopped when dropped.
+pub struct Nats {
+    child: Child,
+    store: std::path::PathBuf,
+    /// Where it listens: `nats://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Nats {
+    /// Starts one, with JetStream, on a port it picks.
+    pub fn start() -> Nats {
+        let store = std::env::temp_dir().join(format!(
+            "vm-cluster-test-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&store).unwrap();
+        let server = ["/usr/sbin/nats-server", "nats-server"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok())
+            .expect("nats-server is installed (cargo xtask setup installs it)");
+        let mut child = Command::new(server)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It says where it listens, then that it is ready.
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut url = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
+                url = Some(format!("nats://{}", at.trim()));
+            }
+            if line.contains("Server is ready") {
+                break;
+            }
+        }
+        // Keep reading, so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Nats {
+            child,
+            store,
+            url: url.expect("nats-server said where it listens"),
+        }
+    }
+
+    /// Joining it as `name`, with a heartbeat every 100 ms.
+    pub fn config(&self, name: &str) -> ClusterConfig {
+        let mut c = ClusterConfig::new(self.url.clone(), name);
+        c.heartbeat = Duration::from_millis(100);
+        c
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// A name no other server of this test run has.
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish()
+}
