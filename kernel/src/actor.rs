@@ -179,6 +179,22 @@ impl<R: Attachment> Actor<R> {
         self.process.receive(filter, timeout).await
     }
 
+    /// Sends `data` to `target` after `delay` (Erlang's
+    /// `erlang:send_after`); the timer's reference, for
+    /// [`Kernel::cancel_timer`].
+    pub fn send_after(
+        &self,
+        target: u64,
+        tag: u64,
+        data: &[u8],
+        delay: Duration,
+    ) -> Result<u64, Refusal> {
+        let m = Message::data(self.id(), tag, Payload::from_slice(data), Vec::new());
+        self.kernel()
+            .send_after(self.process.entry(), target, m, delay)
+            .map_err(|refused| refused.refusal)
+    }
+
     /// Links to `target` (see [`Process::link`]).
     pub fn link(&self, target: u64) -> Result<(), LinkError> {
         self.process.link(target)

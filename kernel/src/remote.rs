@@ -426,6 +426,7 @@ mod tests {
     use std::convert::Infallible;
     use std::future::Future;
     use std::sync::{Mutex, Weak};
+    use std::time::Duration;
 
     type K = Kernel<Infallible>;
 
@@ -619,6 +620,55 @@ mod tests {
             ]
         );
         assert!(b.get(victim).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_timer_to_another_node_fires_there_and_is_cancelled_with_its_setter() {
+        let net = Arc::new(Loopback::default());
+        let (a, b) = (node(&net, 1), node(&net, 2));
+        let e = echo(&b);
+        let (fired, cancelled) = ask(&a, move |mut me, tx| async move {
+            let kept = me
+                .send_after(e, 1, b"later", Duration::from_millis(1))
+                .unwrap();
+            let gone = me
+                .send_after(e, 2, b"never", Duration::from_secs(3600))
+                .unwrap();
+            let m = me
+                .receive(&Filter::any(), Some(Duration::from_secs(30)))
+                .await
+                .expect("the timer fired");
+            let cancelled = me.kernel().cancel_timer(gone);
+            let _ = tx.send((
+                (m.sender, m.tag, m.data.to_vec()),
+                (kept != gone, cancelled),
+            ));
+            ExitReason::Normal
+        })
+        .await;
+        assert_eq!(fired, (e, 1, b"later".to_vec()));
+        assert_eq!(cancelled, (true, true));
+        // A pending timer to another node goes with its setter.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let setter = a
+            .spawn_actor(move |me| async move {
+                me.send_after(e, 3, b"never", Duration::from_secs(3600))
+                    .unwrap();
+                let _ = tx.send(());
+                std::future::pending().await
+            })
+            .unwrap();
+        rx.await.unwrap();
+        assert_eq!(a.timer_count(), 1);
+        let ended = ask(&a, move |mut me, tx| async move {
+            let r = me.monitor(setter).unwrap();
+            me.kill(setter);
+            while me.receive(&Filter::any(), None).await.unwrap().tag != r {}
+            let _ = tx.send(());
+            ExitReason::Normal
+        });
+        ended.await;
+        assert_eq!(a.timer_count(), 0);
     }
 
     #[test]

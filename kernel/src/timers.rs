@@ -5,6 +5,10 @@
 //! budget with timers), and it is cancelled when that process ends too (so
 //! nothing outlives the one who pays for it; OTP would let it fire); when
 //! it fires, it is the target's, as a send is.
+//!
+//! A timer to a process of another node is kept with its setter (the
+//! target's node learns of it only when it fires, as a send); it is
+//! cancelled when the setter ends.
 
 use crate::mailbox::Refused;
 use crate::message::{Attachment, Message};
@@ -38,7 +42,7 @@ impl<R: Attachment> Kernel<R> {
         delay: std::time::Duration,
     ) -> Result<u64, Box<Refused<R>>> {
         let reference = self.fresh_ref();
-        let Some(entry) = self.get(target) else {
+        let Some(entry) = self.timer_holder(target, setter.id) else {
             return Ok(reference);
         };
         // The message, and the timer's records in three books.
@@ -99,13 +103,23 @@ impl<R: Attachment> Kernel<R> {
         Ok(reference)
     }
 
+    /// The process a timer to `target` set by `setter` is kept with: the
+    /// target, or the setter when the target is of another node.
+    fn timer_holder(&self, target: u64, setter: u64) -> Option<Arc<ProcessEntry<R>>> {
+        self.get(if self.is_remote(target) {
+            setter
+        } else {
+            target
+        })
+    }
+
     /// Delivers a timer's message, unless it was cancelled.
     fn fire_timer(&self, target: u64, reference: u64) {
         let Some((_, setter)) = lock(&self.timers).remove(&reference) else {
             return;
         };
         self.forget_set_timer(setter, reference);
-        let Some(entry) = self.get(target) else {
+        let Some(entry) = self.timer_holder(target, setter) else {
             return;
         };
         let pending = lock(&entry.relations).timers.remove(&reference);
@@ -113,6 +127,11 @@ impl<R: Attachment> Kernel<R> {
             // Dropping its own handle would cancel it: let it finish.
             if let Some(task) = pending.task {
                 task.detach();
+            }
+            if entry.id != target {
+                // To another node, as a send from the setter.
+                self.send(target, pending.message);
+                return;
             }
             // The target's from now on, as a send: charged to it (and the
             // setter's charge given back).
@@ -131,7 +150,7 @@ impl<R: Attachment> Kernel<R> {
             return false;
         };
         self.forget_set_timer(setter, reference);
-        let Some(entry) = self.get(target) else {
+        let Some(entry) = self.timer_holder(target, setter) else {
             return false;
         };
         let pending = lock(&entry.relations).timers.remove(&reference);
