@@ -35,10 +35,24 @@ struct Outbox {
     out: mpsc::UnboundedSender<Out>,
     peers: Arc<Mutex<Peers>>,
     budget: Arc<Budget>,
+    /// The largest signal one NATS message carries, with its frame.
+    max_signal: usize,
 }
+
+/// What a frame adds to its signal at most: tags, slots, session and
+/// sequence numbers, process ids and a tag, each a varint of 10 bytes at
+/// most, and a length.
+const FRAME_OVERHEAD: usize = 128;
 
 impl Remote for Outbox {
     fn post(&self, node: u16, signal: Signal) -> Result<(), Refusal> {
+        let size = signal.cost() - std::mem::size_of::<Signal>() + FRAME_OVERHEAD;
+        if size > self.max_signal {
+            return Err(Refusal::Wire {
+                size,
+                limit: self.max_signal,
+            });
+        }
         let charge = self.budget.charge(signal.cost())?;
         let stamp = lock(&self.peers).stamp(node, Instant::now());
         // Closed once the node has left: nothing goes anywhere then.
@@ -138,6 +152,7 @@ pub(crate) fn start<R: Attachment>(
                     out: out_tx.clone(),
                     peers: peers.clone(),
                     budget: Budget::new(config.max_queued, &host),
+                    max_signal: client.server_info().max_payload,
                 };
                 if ready_tx.send(Ok((slot, peers.clone(), outbox))).is_err() {
                     return;

@@ -139,6 +139,13 @@ pub enum Refusal {
         /// Its bound.
         limit: usize,
     },
+    /// What one message between nodes may carry (NATS's `max_payload`).
+    Wire {
+        /// The message's size.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
 }
 
 impl Refusal {
@@ -153,6 +160,9 @@ impl Refusal {
             ),
             Refusal::Host { held, limit } => format!(
                 "{what} would make the VM hold {held} bytes for all its processes, over the VM's limit of {limit} bytes (raise it with --max-host-memory)"
+            ),
+            Refusal::Wire { size, limit } => format!(
+                "{what} to a process of another node would take {size} bytes, over the {limit} bytes one message between nodes may carry (the NATS server's max_payload)"
             ),
         }
     }

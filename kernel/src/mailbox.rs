@@ -107,7 +107,7 @@ impl<R: Attachment> Inbox<R> {
         }
         match self.budget.charge_receiver(m.cost(), sent_by_guest) {
             Ok(charge) => m.charge = charge,
-            Err(refusal @ Refusal::Host { .. }) => {
+            Err(refusal @ (Refusal::Host { .. } | Refusal::Wire { .. })) => {
                 return Err(Box::new(Refused {
                     message: m,
                     refusal,
@@ -176,7 +176,9 @@ impl<R: Attachment> Inbox<R> {
                         Self::overflow(&mut s, held, limit);
                         return;
                     }
-                    Err(Refusal::Host { .. }) => unreachable!("the VM's signals are never refused"),
+                    Err(Refusal::Host { .. } | Refusal::Wire { .. }) => {
+                        unreachable!("the VM's signals are never refused")
+                    }
                 }
             }
             s.signals.push_back(c);

@@ -394,3 +394,26 @@ fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
     assert_eq!(out, ["exit NoConnection", "down NoConnection"]);
     assert!(ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_one_nats_message_is_refused_to_its_sender() {
+    let nats = Nats::start();
+    let (a, _ca) = node(&nats, "a");
+    let (b, _cb) = node(&nats, "b");
+    let e = echo(&b);
+    let (refused, answer) = ask(&a, move |mut me, tx| async move {
+        let refused = me.send(e, 1, &vec![7; 2 << 20]);
+        // Nothing is lost on the way: the next message arrives.
+        me.send(e, 2, b"small").unwrap();
+        let m = next(&mut me).await;
+        let _ = tx.send((refused, (m.tag, m.data.to_vec())));
+        ExitReason::Normal
+    })
+    .await;
+    let text = refused.expect_err("refused").explain("sending it");
+    assert!(
+        text.contains("over the 1048576 bytes one message between nodes may carry"),
+        "{text}"
+    );
+    assert_eq!(answer, (2, b"small".to_vec()));
+}
