@@ -12,7 +12,8 @@
 //! monitors on its processes fire with `noconnection`).
 //!
 //! Subjects, with the default prefix `vm`: `vm.heartbeat` (heartbeats and
-//! goodbyes, to every node) and `vm.node.SLOT` (frames to one node).
+//! goodbyes, to every node) and `vm.node.SLOT` (frames to one node);
+//! `abi/README.md`, "Between nodes" documents the frames.
 //! Slots come from the bucket `vm_nodes`.
 
 #![warn(missing_docs)]

@@ -313,11 +313,15 @@ struct VmNode {
 
 impl VmNode {
     fn start(nats: &Nats, name: &str, args: &[&str]) -> VmNode {
+        VmNode::start_module(nats, name, &vm_tests::rust_guest("scenarios"), args)
+    }
+
+    fn start_module(nats: &Nats, name: &str, module: &std::path::Path, args: &[&str]) -> VmNode {
         use std::process::{Command, Stdio};
         let mut child = Command::new(vm_tests::vm_command())
             .args(["run", "--no-config", "--cluster", &nats.url, "--node", name])
             .args(["--heartbeat-ms", "100"])
-            .arg(vm_tests::rust_guest("scenarios"))
+            .arg(module)
             .arg("--")
             .args(args)
             .stdout(Stdio::piped())
@@ -416,4 +420,70 @@ async fn a_message_larger_than_one_nats_message_is_refused_to_its_sender() {
         "{text}"
     );
     assert_eq!(answer, (2, b"small".to_vec()));
+}
+
+/// A `vm run` of the cluster-ping example joined as `name`.
+fn cluster_ping(nats: &Nats, name: &str, args: &[&str]) -> VmNode {
+    VmNode::start_module(nats, name, &vm_tests::rust_guest("cluster-ping"), args)
+}
+
+#[test]
+fn the_cluster_ping_example_plays_across_nodes_and_sees_its_server_go() {
+    let nats = Nats::start();
+    let mut server = cluster_ping(&nats, "a", &[]);
+    let line = server.line();
+    let id = line
+        .strip_prefix("serving pings as process ")
+        .expect("the server says its id")
+        .to_owned();
+    let (out, ok) = cluster_ping(&nats, "b", &[&id, "200"]).finish();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with(&format!("200 round trips with process {id}: ")),
+        "{out:?}"
+    );
+    assert!(ok);
+    // However far a long game got, the server's node going away ends it
+    // with the monitor's word, not a wait forever.
+    let client = cluster_ping(&nats, "c", &[&id, "100000000"]);
+    server.child.kill().unwrap();
+    let (out, ok) = client.finish();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("the server is gone after ") && out[0].ends_with(": NoConnection"),
+        "{out:?}"
+    );
+    assert!(!ok);
+}
+
+/// The sockets an OS process holds open.
+fn sockets_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+#[test]
+fn without_cluster_the_vm_opens_no_socket_and_with_it_one_connection() {
+    use std::process::{Command, Stdio};
+    // The example serves, waiting forever, once it printed its id: by then
+    // the VM has built (and joined, if asked).
+    let mut alone = Command::new(vm_tests::vm_command())
+        .args(["run", "--no-config"])
+        .arg(vm_tests::rust_guest("cluster-ping"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(alone.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "serving pings as process 1");
+    let sockets = sockets_of(alone.id());
+    alone.kill().unwrap();
+    alone.wait().unwrap();
+    assert_eq!(sockets, 0);
+    let nats = Nats::start();
+    let mut joined = cluster_ping(&nats, "a", &[]);
+    assert!(joined.line().starts_with("serving pings as process "));
+    assert_eq!(sockets_of(joined.child.id()), 1);
 }

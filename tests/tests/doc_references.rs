@@ -81,6 +81,7 @@ fn every_section_the_docs_name_exists() {
         "sdk-c",
         "sdk-assemblyscript/assembly",
         "kernel/src",
+        "cluster/src",
         "vm-reference/src",
         "vm-plugin/src",
         "abi/src",
