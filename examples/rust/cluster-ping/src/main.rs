@@ -53,7 +53,11 @@ fn ping(server: Process<Ping>, rounds: u32) {
         match mailbox.receive_event(None) {
             Ok(Event::Message(back)) if back == n => {}
             Ok(Event::Down(down)) => {
-                println!("the server is gone after {} rounds: {:?}", n - 1, down.reason);
+                println!(
+                    "the server is gone after {} rounds: {:?}",
+                    n - 1,
+                    down.reason
+                );
                 std::process::exit(1);
             }
             other => panic!("expected pong {n}, got {other:?}"),
@@ -61,5 +65,8 @@ fn ping(server: Process<Ping>, rounds: u32) {
     }
     watch.demonitor();
     let each = start.elapsed() / rounds.max(1);
-    println!("{rounds} round trips with process {}: {each:?} each", server.id());
+    println!(
+        "{rounds} round trips with process {}: {each:?} each",
+        server.id()
+    );
 }
