@@ -41,6 +41,10 @@ pub struct Config {
     pub heartbeat: Duration,
     /// How many heartbeats a node may miss before it is declared down.
     pub misses: u32,
+    /// What the others get on top of that after this node was cut off
+    /// from NATS (a server restarting cuts off every node, and each
+    /// reconnects in its own time).
+    pub grace: Duration,
     /// A NATS credentials file (`--nats-creds`).
     pub credentials: Option<PathBuf>,
     /// What the cluster's subjects and bucket start with.
@@ -59,6 +63,7 @@ impl Config {
             name: name.into(),
             heartbeat: Duration::from_secs(1),
             misses: 3,
+            grace: Duration::from_secs(5),
             credentials: None,
             prefix: "vm".into(),
             max_queued: 64 << 20,
@@ -104,6 +109,9 @@ impl std::error::Error for JoinError {}
 /// [`Cluster::leave`] does.
 pub struct Cluster {
     slot: u16,
+    client: async_nats::Client,
+    /// How many times the node connected to NATS.
+    connections: Arc<std::sync::atomic::AtomicU64>,
     peers: Arc<Mutex<Peers>>,
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -122,6 +130,18 @@ impl Cluster {
     /// This node's slot: the top 16 bits of its processes' ids.
     pub fn slot(&self) -> u16 {
         self.slot
+    }
+
+    /// Whether the node's connection to NATS is up (it reconnects by
+    /// itself when it is not).
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// How many times the node has connected to NATS: 1 once it joined,
+    /// one more for each reconnection.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The other nodes that are up, by slot, with their names.

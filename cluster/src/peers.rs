@@ -13,6 +13,9 @@
 //!   nothing sent before the verdict is delivered after it.
 //! - A node gives no verdict on silence while it does not hear its own
 //!   heartbeats: then the fault is its own connection, not the others'.
+//!   When it hears itself again, the others get a grace period on top of
+//!   the bound: they were cut off too (a NATS server restarting cuts off
+//!   every node) and may reconnect a little later.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -87,16 +90,24 @@ pub struct Peers {
     own_heartbeat: Option<Instant>,
     /// Silence for this long is a verdict.
     bound: Duration,
+    /// What the others get on top of the bound once this node hears
+    /// itself again after being cut off.
+    grace: Duration,
+    /// Whether this node was cut off at its last check.
+    cut_off: bool,
 }
 
 impl Peers {
-    /// Node `me`'s view, declaring a peer down after `bound` of silence.
-    pub fn new(me: u16, bound: Duration) -> Peers {
+    /// Node `me`'s view, declaring a peer down after `bound` of silence,
+    /// or `bound` and `grace` after this node was cut off.
+    pub fn new(me: u16, bound: Duration, grace: Duration) -> Peers {
         Peers {
             me,
             peers: HashMap::new(),
             own_heartbeat: None,
             bound,
+            grace,
+            cut_off: false,
         }
     }
 
@@ -193,6 +204,29 @@ impl Peers {
         (true, actions)
     }
 
+    /// `node` says it sent `count` signals in `session`: fewer arrived
+    /// (they come before this word, on the same subject) is a verdict.
+    pub fn sent(&mut self, node: u16, session: u64, count: u64, now: Instant) -> Vec<Action> {
+        let Some(peer) = self.peers.get_mut(&node) else {
+            return Vec::new();
+        };
+        peer.last_heard = now;
+        if peer.state != State::Up || session != peer.session || count == peer.next_in {
+            return Vec::new();
+        }
+        self.verdict(node)
+    }
+
+    /// For each node that is up, the session and how many signals this
+    /// node sent it in it so far.
+    pub fn counts(&self) -> Vec<(u16, u64, u64)> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.state == State::Up)
+            .map(|(&n, p)| (n, p.session, p.next_out))
+            .collect()
+    }
+
     /// `node` declared this one down and talks in `session` now.
     pub fn disconnect(&mut self, node: u16, session: u64, now: Instant) -> Vec<Action> {
         let peer = self.peers.entry(node).or_insert_with(|| Peer::new(now));
@@ -230,10 +264,16 @@ impl Peers {
         if !connected {
             // Silence while this node was cut off says nothing of the
             // others: they start afresh when it is back.
+            self.cut_off = true;
             for peer in self.peers.values_mut() {
                 peer.last_heard = now;
             }
             return Vec::new();
+        }
+        if std::mem::take(&mut self.cut_off) {
+            for peer in self.peers.values_mut() {
+                peer.last_heard = now + self.grace;
+            }
         }
         let silent: Vec<u16> = self
             .peers
@@ -278,6 +318,7 @@ mod tests {
     use super::*;
 
     const BOUND: Duration = Duration::from_millis(300);
+    const GRACE: Duration = Duration::from_millis(2000);
 
     fn at(start: Instant, ms: u64) -> Instant {
         start + Duration::from_millis(ms)
@@ -286,7 +327,7 @@ mod tests {
     #[test]
     fn signals_count_up_and_a_gap_is_a_verdict_with_a_new_session() {
         let t = Instant::now();
-        let mut p = Peers::new(1, BOUND);
+        let mut p = Peers::new(1, BOUND, GRACE);
         assert_eq!(p.signal(2, 0, 0, t), (true, vec![]));
         assert_eq!(p.signal(2, 0, 1, t), (true, vec![]));
         // Signal 2 was lost.
@@ -333,7 +374,7 @@ mod tests {
     #[test]
     fn a_signal_stamped_before_a_verdict_is_not_sent_after_it() {
         let t = Instant::now();
-        let mut p = Peers::new(1, BOUND);
+        let mut p = Peers::new(1, BOUND, GRACE);
         let stamp = p.stamp(2, t).unwrap();
         p.heartbeat(1, "a", at(t, 350));
         assert_eq!(p.check(at(t, 400)).len(), 2);
@@ -344,17 +385,21 @@ mod tests {
     #[test]
     fn silence_is_a_verdict_only_while_this_node_hears_itself() {
         let t = Instant::now();
-        let mut p = Peers::new(1, BOUND);
+        let mut p = Peers::new(1, BOUND, GRACE);
         p.heartbeat(2, "b", t);
         p.heartbeat(3, "c", t);
         // Cut off: no verdict, however long.
         assert_eq!(p.check(at(t, 1000)), vec![]);
-        // Back: the others get the whole bound again.
+        // Back: the others get the bound and the grace again, from the
+        // first check that finds this node connected.
         p.heartbeat(1, "a", at(t, 1100));
-        p.heartbeat(3, "c", at(t, 1200));
-        assert_eq!(p.check(at(t, 1250)), vec![]);
+        assert_eq!(p.check(at(t, 1100)), vec![]);
+        p.heartbeat(1, "a", at(t, 3300));
+        p.heartbeat(3, "c", at(t, 3300));
+        assert_eq!(p.check(at(t, 3350)), vec![]);
+        p.heartbeat(1, "a", at(t, 3420));
         assert_eq!(
-            p.check(at(t, 1350)),
+            p.check(at(t, 3450)),
             vec![
                 Action::NodeDown(2),
                 Action::Disconnect {
@@ -367,9 +412,23 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_last_signal_is_found_by_the_count_behind_it() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND, GRACE);
+        assert_eq!(p.signal(2, 0, 0, t), (true, vec![]));
+        assert_eq!(p.sent(2, 0, 1, t), vec![]);
+        // Signal 1 never came, and nothing followed it but the count.
+        assert_eq!(p.sent(2, 0, 2, t).first(), Some(&Action::NodeDown(2)));
+        // A count of an older session says nothing.
+        p.heartbeat(2, "b", t);
+        assert_eq!(p.sent(2, 0, 5, t), vec![]);
+        assert_eq!(p.counts(), vec![(2, 1, 0)]);
+    }
+
+    #[test]
     fn a_disconnect_is_the_same_verdict_from_the_other_side() {
         let t = Instant::now();
-        let mut p = Peers::new(1, BOUND);
+        let mut p = Peers::new(1, BOUND, GRACE);
         let stamp = p.stamp(2, t).unwrap();
         assert_eq!(p.sequence(2, stamp), Ok(0));
         assert_eq!(p.disconnect(2, 1, t), vec![Action::NodeDown(2)]);
@@ -382,7 +441,7 @@ mod tests {
     #[test]
     fn a_node_that_left_stays_gone() {
         let t = Instant::now();
-        let mut p = Peers::new(1, BOUND);
+        let mut p = Peers::new(1, BOUND, GRACE);
         p.heartbeat(2, "b", t);
         assert_eq!(p.bye(2, t), vec![Action::NodeDown(2)]);
         assert_eq!(p.heartbeat(2, "b", t), vec![]);

@@ -8,6 +8,7 @@ use crate::peers::{Action, Peers, Unreachable};
 use crate::wire::{self, Frame};
 use crate::{Cluster, Config, JoinError};
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -28,6 +29,9 @@ enum Out {
     },
     /// A frame for `node`.
     Frame { node: u16, frame: Frame },
+    /// How many signals went to each node that is up, counted as this
+    /// reaches the front (so behind every signal before it).
+    Counts,
 }
 
 /// The kernel's way to other nodes.
@@ -95,6 +99,8 @@ pub(crate) fn start<R: Attachment>(
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let weak = Arc::downgrade(kernel);
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
     let host = kernel.host().clone();
     let thread = std::thread::Builder::new()
         .name(format!("vm-cluster-{}", config.name))
@@ -113,7 +119,7 @@ pub(crate) fn start<R: Attachment>(
                 let subjects = Subjects {
                     prefix: config.prefix.clone(),
                 };
-                let client = match connect(&config).await {
+                let client = match connect(&config, counted).await {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -146,7 +152,7 @@ pub(crate) fn start<R: Attachment>(
                         return;
                     }
                 };
-                let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound())));
+                let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
                 let (out_tx, out_rx) = mpsc::unbounded_channel();
                 let outbox = Outbox {
                     out: out_tx.clone(),
@@ -154,7 +160,10 @@ pub(crate) fn start<R: Attachment>(
                     budget: Budget::new(config.max_queued, &host),
                     max_signal: client.server_info().max_payload,
                 };
-                if ready_tx.send(Ok((slot, peers.clone(), outbox))).is_err() {
+                if ready_tx
+                    .send(Ok((slot, peers.clone(), outbox, client.clone())))
+                    .is_err()
+                {
                     return;
                 }
                 let node = Node {
@@ -179,7 +188,7 @@ pub(crate) fn start<R: Attachment>(
             });
         })
         .map_err(JoinError::Io)?;
-    let (slot, peers, outbox) = match ready_rx.recv() {
+    let (slot, peers, outbox, client) = match ready_rx.recv() {
         Ok(Ok(joined)) => joined,
         Ok(Err(e)) => {
             let _ = thread.join();
@@ -192,6 +201,8 @@ pub(crate) fn start<R: Attachment>(
     };
     let mut cluster = Cluster {
         slot,
+        client,
+        connections,
         peers,
         stop: Some(stop_tx),
         thread: Some(thread),
@@ -203,10 +214,31 @@ pub(crate) fn start<R: Attachment>(
     Ok(cluster)
 }
 
-async fn connect(config: &Config) -> Result<async_nats::Client, JoinError> {
+async fn connect(
+    config: &Config,
+    connections: Arc<AtomicU64>,
+) -> Result<async_nats::Client, JoinError> {
+    let name = config.name.clone();
     let mut options = async_nats::ConnectOptions::new()
+        .event_callback(move |event| {
+            match &event {
+                async_nats::Event::Connected => {
+                    connections.fetch_add(1, Ordering::SeqCst);
+                }
+                async_nats::Event::Disconnected | async_nats::Event::SlowConsumer(_) => {
+                    tracing::warn!("node {name}: NATS: {event}");
+                }
+                _ => {}
+            }
+            std::future::ready(())
+        })
         .name(format!("vm node {}", config.name))
-        .connection_timeout(config.bound().max(std::time::Duration::from_secs(2)));
+        .connection_timeout(config.bound().max(std::time::Duration::from_secs(2)))
+        // Soon after the server is back, so that the nodes a restart cut
+        // off reconnect within one another's grace.
+        .reconnect_delay_callback(|attempts| {
+            std::time::Duration::from_millis((attempts as u64 * 50).min(1000))
+        });
     if config.url.starts_with("tls://") {
         options = options.require_tls(true);
     }
@@ -276,6 +308,22 @@ impl<R: Attachment> Node<R> {
         while let Some(o) = out.recv().await {
             let (node, frame) = match o {
                 Out::Frame { node, frame } => (node, frame),
+                Out::Counts => {
+                    let counts = lock(&self.peers).counts();
+                    for (node, session, count) in counts {
+                        let frame = Frame::Sent {
+                            node: self.slot,
+                            session,
+                            count,
+                        };
+                        let bytes = wire::encode(&frame);
+                        let _ = self
+                            .client
+                            .publish(self.subjects.node(node), bytes.into())
+                            .await;
+                    }
+                    continue;
+                }
                 Out::Signal {
                     node,
                     stamp,
@@ -375,6 +423,11 @@ impl<R: Attachment> Node<R> {
                 Frame::Disconnect { node, session } => {
                     lock(&self.peers).disconnect(node, session, now)
                 }
+                Frame::Sent {
+                    node,
+                    session,
+                    count,
+                } => lock(&self.peers).sent(node, session, count, now),
                 Frame::Signal {
                     node,
                     session,
@@ -440,6 +493,7 @@ impl<R: Attachment> Node<R> {
                 .client
                 .publish(self.subjects.heartbeat(), heartbeat.clone().into())
                 .await;
+            let _ = self.out.send(Out::Counts);
             let actions = lock(&self.peers).check(Instant::now());
             self.apply(actions);
         }

@@ -43,6 +43,17 @@ pub enum Frame {
         /// The sender's slot.
         node: u16,
     },
+    /// "I sent you `count` signals in session `session`", each heartbeat,
+    /// behind them on the same subject: a signal lost on the way is found
+    /// even when no other follows it.
+    Sent {
+        /// The sender's slot.
+        node: u16,
+        /// The session counted.
+        session: u64,
+        /// How many signals the sender sent in it.
+        count: u64,
+    },
 }
 
 /// A [`Signal`] as it travels: kinds and reasons as the ABI's numbers.

@@ -25,42 +25,26 @@ impl Nats {
             rand_suffix()
         ));
         std::fs::create_dir_all(&store).unwrap();
-        let server = ["/usr/sbin/nats-server", "nats-server"]
-            .into_iter()
-            .find(|p| Command::new(p).arg("--version").output().is_ok())
-            .expect("nats-server is installed (cargo xtask setup installs it)");
-        let mut child = Command::new(server)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(&store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // It says where it listens, then that it is ready.
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut url = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
-                url = Some(format!("nats://{}", at.trim()));
-            }
-            if line.contains("Server is ready") {
-                break;
-            }
-        }
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Nats {
-            child,
-            store,
-            url: url.expect("nats-server said where it listens"),
-        }
+        let (child, url) = spawn(&store, "-1");
+        Nats { child, store, url }
+    }
+
+    /// Stops the server and starts it again on the same port, with the
+    /// same JetStream store, as an operator restarting it would.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.url.rsplit(':').next().unwrap().to_owned();
+        let (child, url) = spawn(&self.store, &port);
+        assert_eq!(url, self.url);
+        self.child = child;
     }
 
     /// Joining it as `name`, with a heartbeat every 100 ms.
     pub fn config(&self, name: &str) -> ClusterConfig {
         let mut c = ClusterConfig::new(self.url.clone(), name);
         c.heartbeat = Duration::from_millis(100);
+        c.grace = Duration::from_secs(3);
         c
     }
 }
@@ -71,6 +55,37 @@ impl Drop for Nats {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.store);
     }
+}
+
+/// Starts `nats-server` on 127.0.0.1 at `port` ("-1": one it picks),
+/// with JetStream in `store`; the server and its URL, once it is ready.
+fn spawn(store: &std::path::Path, port: &str) -> (Child, String) {
+    let server = ["/usr/sbin/nats-server", "nats-server"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("--version").output().is_ok())
+        .expect("nats-server is installed (cargo xtask setup installs it)");
+    let mut child = Command::new(server)
+        .args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says where it listens, then that it is ready.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(at) = line.split("Listening for client connections on ").nth(1) {
+            url = Some(format!("nats://{}", at.trim()));
+        }
+        if line.contains("Server is ready") {
+            break;
+        }
+    }
+    // Keep reading, so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url.expect("nats-server said where it listens"))
 }
 
 /// A name no other server of this test run has.

@@ -487,3 +487,39 @@ fn without_cluster_the_vm_opens_no_socket_and_with_it_one_connection() {
     assert!(joined.line().starts_with("serving pings as process "));
     assert_eq!(sockets_of(joined.child.id()), 1);
 }
+
+/// Waits until `done` holds, checking every few milliseconds, failing after
+/// the patience: for what only polling can see (a NATS client's state).
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_declares_no_node_down_within_the_grace() {
+    let mut nats = Nats::start();
+    let (a, ca) = node(&nats, "a");
+    let (b, cb) = node(&nats, "b");
+    let e = echo(&b);
+    let mut seen = watcher(&a, e).await;
+    let before = (ca.connections(), cb.connections());
+    nats.restart();
+    until("both nodes reconnected", || {
+        ca.connections() > before.0 && cb.connections() > before.1
+    })
+    .await;
+    // Both sessions still stand: a round trip crosses them both (a
+    // verdict on either side would drop it, and the patience runs out).
+    let back = ask(&a, move |mut me, tx| async move {
+        me.send(e, 4, b"still there?").unwrap();
+        let m = next(&mut me).await;
+        let _ = tx.send((m.sender, m.data.to_vec()));
+        ExitReason::Normal
+    })
+    .await;
+    assert_eq!(back, (e, b"still there?".to_vec()));
+    assert!(seen.try_recv().is_err(), "the watcher heard of no end");
+}
