@@ -259,7 +259,7 @@ impl VmBuilder {
             .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
         let cluster = self
             .cluster
-            .map(|c| vm_cluster::Cluster::join(&node.kernel, c))
+            .map(|c| vm_cluster::Cluster::join(&node.kernel, c).map(Box::new))
             .transpose()
             .map_err(|e| VmError::Cluster(e.to_string()))?;
         Ok(Vm { node, cluster })

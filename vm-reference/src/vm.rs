@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub struct Vm {
     pub(crate) node: Arc<Node>,
     /// Its membership of a cluster, left when the VM is dropped.
-    pub(crate) cluster: Option<vm_cluster::Cluster>,
+    pub(crate) cluster: Option<Box<vm_cluster::Cluster>>,
 }
 
 impl Drop for Vm {
