@@ -26,6 +26,27 @@ run(pingpong, N) ->
     Elapsed = now_ns() - T0,
     Pong ! stop,
     {Elapsed / N, "ns"};
+run(remote_pingpong, N) ->
+    %% Two nodes on this machine, distribution over loopback, as
+    %% `erl -name` users run them; the pong on the peer node.
+    {Peer, Node} = start_peer(),
+    Pong = spawn(Node, fun pong/0),
+    ping(Pong, 100),
+    T0 = now_ns(),
+    ping(Pong, N),
+    Elapsed = now_ns() - T0,
+    Pong ! stop,
+    peer:stop(Peer),
+    {Elapsed / N, "ns"};
+run(nodedown, _) ->
+    %% How long until a node whose OS process was killed is known down.
+    {_Peer, Node} = start_peer(),
+    erlang:monitor_node(Node, true),
+    OsPid = erpc:call(Node, os, getpid, []),
+    T0 = now_ns(),
+    os:cmd("kill -9 " ++ OsPid),
+    receive {nodedown, Node} -> ok end,
+    {(now_ns() - T0) / 1000000, "ms"};
 run(ring, Hops) ->
     Size = 1000,
     Self = self(),
@@ -91,6 +112,12 @@ wake(_, 0) -> ok;
 wake(Sleeper, N) ->
     Sleeper ! {wake, self()},
     receive woke -> wake(Sleeper, N - 1) end.
+
+start_peer() ->
+    Dir = filename:dirname(code:which(?MODULE)),
+    {ok, Peer, Node} = peer:start(#{name => pong, host => "127.0.0.1", longnames => true,
+                                    args => ["-pa", Dir, "-setcookie", atom_to_list(erlang:get_cookie())]}),
+    {Peer, Node}.
 
 pong() ->
     receive

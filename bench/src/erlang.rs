@@ -28,7 +28,12 @@ impl Erlang {
     }
 
     fn run(&self, mode: &str, n: u32) -> Result<(f64, &'static str)> {
-        let out = Command::new("erl")
+        let mut erl = Command::new("erl");
+        if mode == "remote_pingpong" || mode == "nodedown" {
+            // A distributed node (its peer is started by the module).
+            erl.args(["-name", "bench@127.0.0.1", "-setcookie", "vm-bench"]);
+        }
+        let out = erl
             .args(["-noshell", "+P", "2000000", "-pa"])
             .arg(&self.beam_dir)
             .args([
@@ -56,6 +61,12 @@ impl Erlang {
             ("counting", "counting", s.counting),
             ("hostcall", "hostcall", s.hostcall),
             ("wake", "wake", s.pingpong),
+            (
+                "remote-pingpong",
+                "remote_pingpong",
+                (s.pingpong / 10).max(100),
+            ),
+            ("nodedown", "nodedown", 1),
         ] {
             if !s.runs(name) {
                 continue;
@@ -94,6 +105,7 @@ pub fn parse_result(text: &str) -> Result<(f64, &'static str)> {
         Some("us") => "us",
         Some("ns") => "ns",
         Some("KiB") => "KiB",
+        Some("ms") => "ms",
         other => bail!("unknown unit {other:?}"),
     };
     Ok((value, unit))

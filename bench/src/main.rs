@@ -57,6 +57,8 @@ const BENCHMARKS: &[&str] = &[
     "idle",
     "hibernated",
     "conns",
+    "remote-pingpong",
+    "nodedown",
 ];
 
 impl Sizes {

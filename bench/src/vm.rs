@@ -256,6 +256,12 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             }
         }
     }
+    if s.runs("remote-pingpong") || s.runs("nodedown") {
+        match remote_figures(s) {
+            Ok(remote) => figures.extend(remote),
+            Err(e) => eprintln!("vm remote: {e:#}"),
+        }
+    }
     Ok(figures)
 }
 
@@ -318,4 +324,88 @@ pub fn idle_connections_child(n: u32, active: bool) -> Result<()> {
         task.abort();
         Ok(())
     })
+}
+
+/// Ping-pong between two nodes over NATS (a nats-server the harness
+/// starts on loopback), and how long a node takes to learn that another
+/// was killed (`kill -9`): the pong node is a `vm run` of its own, the
+/// other this process's VM. Heartbeats every 100 ms, as the tests use.
+pub fn remote_figures(s: &Sizes) -> Result<Vec<Figure>> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let nats = vm_tests::nats::Nats::start();
+    let vm_command = crate::root().join("target/release/vm");
+    let mut pong = Command::new(&vm_command)
+        .args([
+            "run",
+            "--no-config",
+            "--cluster",
+            &nats.url,
+            "--node",
+            "pong",
+        ])
+        .args(["--heartbeat-ms", "100"])
+        .arg(guest("bench-guest"))
+        .args(["--", "pong-server"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "running {} (cargo xtask bench builds it)",
+                vm_command.display()
+            )
+        })?;
+    let first = std::io::BufReader::new(pong.stdout.take().context("its output")?)
+        .lines()
+        .next()
+        .context("the pong node printed nothing")??;
+    let id = first
+        .strip_prefix("PONG ")
+        .with_context(|| format!("the pong node said {first:?}"))?
+        .to_owned();
+    let mut figures = Vec::new();
+    let rt = runtime();
+    let result = rt.block_on(async {
+        let vm = Vm::builder()
+            .capture_output()
+            .cluster(nats.config("ping"))
+            .build()?;
+        let module = vm.load_file(guest("bench-guest"))?;
+        if s.runs("remote-pingpong") {
+            let n = (s.pingpong / 10).max(100).to_string();
+            let outcome = vm
+                .run(&module, &["bench", "remote-pingpong", &n, &id])
+                .await?;
+            let (v, unit) = parse_result(&vm.captured_stdout()).with_context(|| {
+                format!("vm remote-pingpong: {outcome:?}: {}", vm.captured_stderr())
+            })?;
+            figures.push(Figure::new("remote-pingpong", Impl::Vm, v, unit));
+        }
+        if s.runs("nodedown") {
+            let args = ["bench", "watch", id.as_str()];
+            let watch = vm.run(&module, &args);
+            tokio::pin!(watch);
+            // Polled: the harness has no other way to see the guest's line.
+            while !vm.captured_stdout().contains("WATCHING") {
+                tokio::select! {
+                    outcome = &mut watch => anyhow::bail!("the watcher ended early: {outcome:?}"),
+                    () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                }
+            }
+            let t0 = std::time::Instant::now();
+            pong.kill()?;
+            watch.await?;
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            anyhow::ensure!(
+                vm.captured_stdout().contains("DOWN NoConnection"),
+                "the watcher saw {}",
+                vm.captured_stdout()
+            );
+            figures.push(Figure::new("nodedown", Impl::Vm, ms, "ms"));
+        }
+        anyhow::Ok(())
+    });
+    let _ = pong.kill();
+    let _ = pong.wait();
+    result.map(|()| figures)
 }

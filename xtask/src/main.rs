@@ -589,6 +589,16 @@ fn soak(root: &Path, options: &[String]) -> Result<()> {
 fn bench(root: &Path, options: &[String]) -> Result<()> {
     setup(root)?;
     build_guests(root)?;
+    // The remote figures run a node as a `vm` command of its own.
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "--quiet",
+        "--package",
+        "vm-reference",
+        "--bin",
+        "vm",
+    ]))?;
     let mut cmd = cargo();
     cmd.current_dir(root)
         .args(["run", "--release", "--quiet", "--package", "vm-bench", "--"]);

@@ -42,6 +42,46 @@ fn pingpong(n: u32) -> f64 {
     elapsed.as_nanos() as f64 / n as f64
 }
 
+/// Serves pings from other nodes until stopped, after printing its id
+/// (`PONG ID`) for the harness.
+fn pong_server() {
+    println!("PONG {}", Process::<Ball>::this().id());
+    let m = Mailbox::<Ball>::this();
+    while let Ok(Ball::Ping(i, from)) = m.receive() {
+        from.send(Ball::Pong(i));
+    }
+}
+
+/// `pingpong` with a process of another node.
+fn remote_pingpong(n: u32, pong: Process<Ball>) -> f64 {
+    let me = Process::<Ball>::this();
+    let mailbox = Mailbox::<Ball>::this();
+    // The first round trips find the way (a NATS subscription, a session).
+    for i in 0..100 {
+        pong.send(Ball::Ping(i, me));
+        let _ = mailbox.receive().unwrap();
+    }
+    let t = Instant::now();
+    for i in 0..n {
+        pong.send(Ball::Ping(i, me));
+        let _ = mailbox.receive().unwrap();
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Monitors a process of another node, says so (`WATCHING`), and ends
+/// when its `down` comes: the harness times that from killing its node.
+fn watch(target: Process<Ball>) {
+    let monitor = target.monitor();
+    // A round trip proves the monitor is in place over there.
+    let me = Process::<Ball>::this();
+    target.send(Ball::Ping(0, me));
+    let _ = Mailbox::<Ball>::this().receive().unwrap();
+    println!("WATCHING");
+    let down = monitor.wait(None).unwrap();
+    println!("DOWN {:?}", down.reason);
+}
+
 fn ring(hops: u32, size: u32) -> f64 {
     let mut next = Process::<u32>::this();
     for _ in 0..size - 1 {
@@ -164,7 +204,12 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000)
         .max(1);
+    let id =
+        |i: usize| Process::<Ball>::from_id(args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0));
     let (value, unit) = match args.get(1).map(String::as_str) {
+        Some("pong-server") => return pong_server(),
+        Some("remote-pingpong") => (remote_pingpong(n, id(3)), "ns"),
+        Some("watch") => return watch(id(2)),
         Some("spawn") => (spawn_bench(n), "us"),
         Some("pingpong") => (pingpong(n), "ns"),
         Some("ring") => (ring(n, size), "ns"),
@@ -175,7 +220,7 @@ fn main() {
         Some("wake") => (wake(n), "ns"),
         _ => {
             eprintln!(
-                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|wake|idle|hibernated) N [RING_SIZE]"
+                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|wake|idle|hibernated) N [RING_SIZE] | pong-server | remote-pingpong N ID | watch ID"
             );
             std::process::exit(64);
         }
