@@ -1,9 +1,9 @@
 //! Nodes over NATS: a kernel joins a cluster, and its processes reach the
 //! processes of the other nodes as they reach their own.
 //!
-//! [`Cluster::join`] connects to NATS, takes a node slot no node has had
-//! (a counter in a JetStream key-value bucket, so a restarted node's old
-//! process ids never name its new processes), and attaches the kernel
+//! [`Cluster::join`] connects to NATS, takes a node slot (the next of a
+//! counter in a JetStream key-value bucket, so a restarted node's old
+//! process ids do not name its new processes), and attaches the kernel
 //! ([`vm_kernel::remote`]): from then on a signal to another node's
 //! process is a [`wire::Frame`] published to that node's subject, and the
 //! frames published to this node's subject are acted on by its kernel.
@@ -11,8 +11,8 @@
 //! silent past the bound, or a signal lost on the way, is down: links and
 //! monitors on its processes fire with `noconnection`).
 //!
-//! Subjects, with the default prefix `vm`: `vm.heartbeat` (heartbeats and
-//! goodbyes, to every node) and `vm.node.SLOT` (frames to one node);
+//! Subjects, with the default prefix `vm`: `vm.heartbeat.FROM` (heartbeats
+//! and goodbyes, to every node) and `vm.node.TO.FROM` (frames to one node);
 //! `abi/README.md`, "Between nodes" documents the frames.
 //! Slots come from the bucket `vm_nodes`.
 

@@ -177,6 +177,9 @@ impl Peers {
         peer.last_heard = now;
         match peer.state {
             State::Left => return (false, Vec::new()),
+            // Of the session the verdict started: it heard of the verdict
+            // (its heartbeat may come later, on another subject).
+            State::Down if session == peer.session => peer.state = State::Up,
             // Sent before it heard of the verdict: dropped; it hears of it
             // (again) when its heartbeat comes.
             State::Down => return (false, Vec::new()),
@@ -211,7 +214,23 @@ impl Peers {
             return Vec::new();
         };
         peer.last_heard = now;
-        if peer.state != State::Up || session != peer.session || count == peer.next_in {
+        if peer.state == State::Left {
+            return Vec::new();
+        }
+        if session < peer.session {
+            // It has not heard of a verdict (the word was lost): again.
+            return vec![Action::Disconnect {
+                node,
+                session: peer.session,
+            }];
+        }
+        if session > peer.session {
+            return Vec::new();
+        }
+        if peer.state == State::Down {
+            peer.state = State::Up;
+        }
+        if count == peer.next_in {
             return Vec::new();
         }
         self.verdict(node)
@@ -290,7 +309,7 @@ impl Peers {
             return Vec::new();
         };
         peer.state = State::Down;
-        peer.restart(peer.session + 1);
+        peer.restart(peer.session.saturating_add(1));
         vec![
             Action::NodeDown(node),
             Action::Disconnect {
@@ -298,6 +317,11 @@ impl Peers {
                 session: peer.session,
             },
         ]
+    }
+
+    /// Every node this one has heard of or sent to.
+    pub fn known(&self) -> Vec<u16> {
+        self.peers.keys().copied().collect()
     }
 
     /// The nodes that are up and have said their names, by slot.
@@ -419,10 +443,35 @@ mod tests {
         assert_eq!(p.sent(2, 0, 1, t), vec![]);
         // Signal 1 never came, and nothing followed it but the count.
         assert_eq!(p.sent(2, 0, 2, t).first(), Some(&Action::NodeDown(2)));
-        // A count of an older session says nothing.
+        // A count of an older session: the word of the verdict, again.
         p.heartbeat(2, "b", t);
-        assert_eq!(p.sent(2, 0, 5, t), vec![]);
+        assert_eq!(
+            p.sent(2, 0, 5, t),
+            vec![Action::Disconnect {
+                node: 2,
+                session: 1
+            }]
+        );
         assert_eq!(p.counts(), vec![(2, 1, 0)]);
+    }
+
+    #[test]
+    fn a_peer_that_heard_the_verdict_is_up_in_the_new_session_at_once() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND, GRACE);
+        assert_eq!(p.signal(2, 0, 1, t).1.len(), 2);
+        // Its first signals of session 1 come before its heartbeat: kept.
+        assert_eq!(p.signal(2, 1, 0, t), (true, vec![]));
+        assert_eq!(p.sent(2, 1, 1, t), vec![]);
+        assert_eq!(p.stamp(2, t), Ok(1));
+        // A count of the old session: it missed the word, which goes again.
+        assert_eq!(
+            p.sent(2, 0, 7, t),
+            vec![Action::Disconnect {
+                node: 2,
+                session: 1
+            }]
+        );
     }
 
     #[test]

@@ -35,7 +35,8 @@ enum Out {
 }
 
 /// The kernel's way to other nodes.
-struct Outbox {
+struct Outbox<R> {
+    kernel: Weak<Kernel<R>>,
     out: mpsc::UnboundedSender<Out>,
     peers: Arc<Mutex<Peers>>,
     budget: Arc<Budget>,
@@ -48,24 +49,43 @@ struct Outbox {
 /// most, and a length.
 const FRAME_OVERHEAD: usize = 128;
 
-impl Remote for Outbox {
-    fn post(&self, node: u16, signal: Signal) -> Result<(), Refusal> {
+impl<R: Attachment> Remote for Outbox<R> {
+    fn post(&self, node: u16, signal: Signal, guest: bool) -> Result<(), Refusal> {
         let size = signal.cost() - std::mem::size_of::<Signal>() + FRAME_OVERHEAD;
         if size > self.max_signal {
+            // Only a process's message can be this large (a reason is
+            // capped at 1 KiB): refused to it, or, for one the VM sends
+            // later (a timer's), dropped with a word in the log.
+            if !guest {
+                tracing::warn!(
+                    "a message of {size} bytes for node {node} is over NATS's limit of {} bytes: dropped",
+                    self.max_signal
+                );
+            }
             return Err(Refusal::Wire {
                 size,
                 limit: self.max_signal,
             });
         }
-        let charge = self.budget.charge(signal.cost())?;
+        let charge = if guest {
+            self.budget.charge(signal.cost())?
+        } else {
+            self.budget.charge_anyway(signal.cost())
+        };
         let stamp = lock(&self.peers).stamp(node, Instant::now());
-        // Closed once the node has left: nothing goes anywhere then.
-        let _ = self.out.send(Out::Signal {
+        let sent = self.out.send(Out::Signal {
             node,
             stamp,
             signal,
             _charge: charge,
         });
+        // Closed once the node has left the cluster (or its thread ended):
+        // every other node is unreachable from here on.
+        if let Err(mpsc::error::SendError(Out::Signal { signal, .. })) = sent {
+            if let Some(kernel) = self.kernel.upgrade() {
+                unreachable(&kernel, node, &signal, Unreachable::Down);
+            }
+        }
         Ok(())
     }
 }
@@ -77,12 +97,31 @@ struct Subjects {
 }
 
 impl Subjects {
-    fn node(&self, slot: u16) -> String {
-        format!("{}.node.{slot}", self.prefix)
+    /// Where `from` sends frames to `to`: the sender is in the subject, so
+    /// NATS permissions (publish on `PREFIX.node.*.SLOT` only) keep a node
+    /// from sending as another.
+    fn node(&self, to: u16, from: u16) -> String {
+        format!("{}.node.{to}.{from}", self.prefix)
     }
 
-    fn heartbeat(&self) -> String {
-        format!("{}.heartbeat", self.prefix)
+    /// What node `slot` hears: frames to it, from any node.
+    fn to_node(&self, slot: u16) -> String {
+        format!("{}.node.{slot}.*", self.prefix)
+    }
+
+    /// Where `slot` says it is alive (and goodbye), to every node.
+    fn heartbeat(&self, slot: u16) -> String {
+        format!("{}.heartbeat.{slot}", self.prefix)
+    }
+
+    /// Every node's heartbeats.
+    fn heartbeats(&self) -> String {
+        format!("{}.heartbeat.*", self.prefix)
+    }
+
+    /// The node a frame on `subject` came from (its last token).
+    fn sender(subject: &str) -> Option<u16> {
+        subject.rsplit('.').next()?.parse().ok()
     }
 
     fn bucket(&self) -> String {
@@ -135,11 +174,11 @@ pub(crate) fn start<R: Attachment>(
                 };
                 let subscriptions = async {
                     let node = client
-                        .subscribe(subjects.node(slot))
+                        .subscribe(subjects.to_node(slot))
                         .await
                         .map_err(|e| e.to_string())?;
                     let heartbeat = client
-                        .subscribe(subjects.heartbeat())
+                        .subscribe(subjects.heartbeats())
                         .await
                         .map_err(|e| e.to_string())?;
                     client.flush().await.map_err(|e| e.to_string())?;
@@ -155,6 +194,7 @@ pub(crate) fn start<R: Attachment>(
                 let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
                 let (out_tx, out_rx) = mpsc::unbounded_channel();
                 let outbox = Outbox {
+                    kernel: weak.clone(),
                     out: out_tx.clone(),
                     peers: peers.clone(),
                     budget: Budget::new(config.max_queued, &host),
@@ -181,9 +221,23 @@ pub(crate) fn start<R: Attachment>(
                     polite = stop_rx => polite.unwrap_or(true),
                 };
                 if polite {
+                    // Bounded: a node whose server is gone leaves anyway.
                     let bye = wire::encode(&Frame::Bye { node: slot });
-                    let _ = client.publish(node.subjects.heartbeat(), bye.into()).await;
-                    let _ = client.flush().await;
+                    let goodbye = async {
+                        let _ = client
+                            .publish(node.subjects.heartbeat(slot), bye.into())
+                            .await;
+                        let _ = client.flush().await;
+                    };
+                    let _ = tokio::time::timeout(config.bound(), goodbye).await;
+                }
+                // However the node's tasks ended, its links and monitors to
+                // other nodes' processes fire: no one will answer them now.
+                if let Some(kernel) = node.kernel.upgrade() {
+                    let known = lock(&node.peers).known();
+                    for peer in known {
+                        kernel.node_down(peer);
+                    }
                 }
             });
         })
@@ -306,6 +360,7 @@ impl<R: Attachment> Node<R> {
     async fn publish(&self, mut out: mpsc::UnboundedReceiver<Out>) {
         let max = self.client.server_info().max_payload;
         while let Some(o) = out.recv().await {
+            let mut held = None;
             let (node, frame) = match o {
                 Out::Frame { node, frame } => (node, frame),
                 Out::Counts => {
@@ -319,7 +374,7 @@ impl<R: Attachment> Node<R> {
                         let bytes = wire::encode(&frame);
                         let _ = self
                             .client
-                            .publish(self.subjects.node(node), bytes.into())
+                            .publish(self.subjects.node(node, self.slot), bytes.into())
                             .await;
                     }
                     continue;
@@ -328,8 +383,10 @@ impl<R: Attachment> Node<R> {
                     node,
                     stamp,
                     signal,
-                    _charge,
+                    _charge: charge,
                 } => {
+                    // Held until it is published below.
+                    held = Some(charge);
                     let seq = stamp.and_then(|session| {
                         lock(&self.peers)
                             .sequence(node, session)
@@ -346,7 +403,9 @@ impl<R: Attachment> Node<R> {
                             },
                         ),
                         Err(why) => {
-                            self.unreachable(node, &signal, why);
+                            if let Some(kernel) = self.kernel.upgrade() {
+                                unreachable(&kernel, node, &signal, why);
+                            }
                             continue;
                         }
                     }
@@ -364,42 +423,10 @@ impl<R: Attachment> Node<R> {
             // is leaving.
             let _ = self
                 .client
-                .publish(self.subjects.node(node), bytes.into())
+                .publish(self.subjects.node(node, self.slot), bytes.into())
                 .await;
+            drop(held);
         }
-    }
-
-    /// Answers a signal that cannot reach `node` as the other side would
-    /// if it could: a link with an exit signal, a monitor with its `down`.
-    fn unreachable(&self, node: u16, signal: &Signal, why: Unreachable) {
-        let Some(kernel) = self.kernel.upgrade() else {
-            return;
-        };
-        let reason = match why {
-            Unreachable::Down => ExitReason::NoConnection,
-            Unreachable::Left => ExitReason::NoProc,
-        };
-        let answer = match *signal {
-            Signal::Link { from, to } => Signal::Exit {
-                from: to,
-                to: from,
-                reason,
-                linked: true,
-            },
-            Signal::Monitor {
-                watcher,
-                target,
-                reference,
-            } => Signal::Message {
-                from: target,
-                to: watcher,
-                kind: MessageKind::Down,
-                tag: reference,
-                data: reason.encode(),
-            },
-            _ => return,
-        };
-        let _ = kernel.arrive(node, answer);
     }
 
     /// Acts on frames for this node and on heartbeats.
@@ -409,7 +436,15 @@ impl<R: Attachment> Node<R> {
     ) {
         while let Some(m) = incoming.next().await {
             let frame = match wire::decode(&m.payload) {
-                Ok(f) => f,
+                Ok(f) if Some(f.node()) == Subjects::sender(&m.subject) => f,
+                Ok(f) => {
+                    tracing::warn!(
+                        "refused from {}: a frame that says it is from node {}",
+                        m.subject,
+                        f.node()
+                    );
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!("refused from {}: {e}", m.subject);
                     continue;
@@ -491,11 +526,41 @@ impl<R: Attachment> Node<R> {
             ticks.tick().await;
             let _ = self
                 .client
-                .publish(self.subjects.heartbeat(), heartbeat.clone().into())
+                .publish(self.subjects.heartbeat(self.slot), heartbeat.clone().into())
                 .await;
             let _ = self.out.send(Out::Counts);
             let actions = lock(&self.peers).check(Instant::now());
             self.apply(actions);
         }
     }
+}
+
+/// Answers a signal that cannot reach `node` as the other side would
+/// if it could: a link with an exit signal, a monitor with its `down`.
+fn unreachable<R: Attachment>(kernel: &Kernel<R>, node: u16, signal: &Signal, why: Unreachable) {
+    let reason = match why {
+        Unreachable::Down => ExitReason::NoConnection,
+        Unreachable::Left => ExitReason::NoProc,
+    };
+    let answer = match *signal {
+        Signal::Link { from, to } => Signal::Exit {
+            from: to,
+            to: from,
+            reason,
+            linked: true,
+        },
+        Signal::Monitor {
+            watcher,
+            target,
+            reference,
+        } => Signal::Message {
+            from: target,
+            to: watcher,
+            kind: MessageKind::Down,
+            tag: reference,
+            data: reason.encode(),
+        },
+        _ => return,
+    };
+    let _ = kernel.arrive(node, answer);
 }

@@ -56,6 +56,19 @@ pub enum Frame {
     },
 }
 
+impl Frame {
+    /// The node that says it sent the frame.
+    pub fn node(&self) -> u16 {
+        match *self {
+            Frame::Heartbeat { node, .. }
+            | Frame::Signal { node, .. }
+            | Frame::Disconnect { node, .. }
+            | Frame::Bye { node }
+            | Frame::Sent { node, .. } => node,
+        }
+    }
+}
+
 /// A [`Signal`] as it travels: kinds and reasons as the ABI's numbers.
 // Each field is the kernel's `Signal`'s of the same name.
 #[allow(missing_docs)]

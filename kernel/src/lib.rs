@@ -237,7 +237,7 @@ impl<R: Attachment> Kernel<R> {
                 tag: m.tag,
                 data: m.data.to_vec(),
             };
-            return match remote.post(node, signal) {
+            return match remote.post(node, signal, sent_by_guest) {
                 Err(refusal) if sent_by_guest => Err(Box::new(Refused {
                     message: m,
                     refusal,
@@ -267,7 +267,7 @@ impl<R: Attachment> Kernel<R> {
     /// asked (the signal to another node names it).
     pub fn kill(&self, from: u64, target: u64) {
         if self.remote_for(target).is_some() {
-            let _ = self.post(remote::Signal::Kill { from, to: target });
+            self.post(remote::Signal::Kill { from, to: target });
             return;
         }
         if let Some(p) = self.get(target) {

@@ -71,7 +71,7 @@ impl<R: Attachment> Kernel<R> {
     /// from either that is still on its way is dropped when it arrives.
     pub(crate) fn unlink(&self, a: u64, b: u64) {
         if self.is_remote(b) {
-            let _ = self.post(Signal::Unlink { from: a, to: b });
+            self.post(Signal::Unlink { from: a, to: b });
         }
         for (x, y) in [(a, b), (b, a)] {
             if let Some(p) = self.get(x) {
@@ -85,15 +85,11 @@ impl<R: Attachment> Kernel<R> {
     pub(crate) fn monitor(&self, watcher: u64, target: u64, reference: u64) {
         if self.is_remote(target) {
             lock(&self.remote_monitors).insert(reference, (watcher, target));
-            let posted = self.post(Signal::Monitor {
+            self.post(Signal::Monitor {
                 watcher,
                 target,
                 reference,
             });
-            if posted.is_err() {
-                lock(&self.remote_monitors).remove(&reference);
-                self.send(watcher, down(reference, target, &ExitReason::NoConnection));
-            }
             return;
         }
         if let Some(p) = self.get(target) {
@@ -110,8 +106,9 @@ impl<R: Attachment> Kernel<R> {
     /// Removes a monitor from its target, if both are still there.
     pub(crate) fn demonitor(&self, target: u64, reference: u64) {
         if self.is_remote(target) {
-            if let Some((watcher, _)) = lock(&self.remote_monitors).remove(&reference) {
-                let _ = self.post(Signal::Demonitor {
+            let removed = lock(&self.remote_monitors).remove(&reference);
+            if let Some((watcher, _)) = removed {
+                self.post(Signal::Demonitor {
                     watcher,
                     target,
                     reference,
@@ -139,7 +136,7 @@ impl<R: Attachment> Kernel<R> {
     /// (Erlang orders all signals between two processes).
     pub fn send_exit(&self, from: u64, target: u64, reason: ExitReason) {
         if self.is_remote(target) {
-            let _ = self.post(Signal::Exit {
+            self.post(Signal::Exit {
                 from,
                 to: target,
                 reason: reason.capped(),
@@ -174,7 +171,7 @@ impl<R: Attachment> Kernel<R> {
     pub(crate) fn signal_links(&self, id: u64, links: HashMap<u64, Charge>, reason: &ExitReason) {
         for linked in links.into_keys() {
             if self.is_remote(linked) {
-                let _ = self.post(Signal::Exit {
+                self.post(Signal::Exit {
                     from: id,
                     to: linked,
                     reason: reason.clone(),

@@ -28,6 +28,10 @@ use vm_abi::MessageKind;
 /// Where a node's slot starts in a process id.
 pub const NODE_SHIFT: u32 = 48;
 
+/// Where a node's slot starts in a reference (a monitor's, a timer's, a
+/// fresh tag), below its top bit.
+pub const REF_NODE_SHIFT: u32 = 47;
+
 /// The node slot of process `pid` (0 on a kernel that joined no cluster).
 pub fn node_of(pid: u64) -> u16 {
     (pid >> NODE_SHIFT) as u16
@@ -141,9 +145,11 @@ impl Signal {
 pub trait Remote: Send + Sync + 'static {
     /// Posts `signal` to node `node`. Signals between two processes must
     /// arrive in the order they were posted, or not at all (and then the
-    /// node is declared down on both sides). Refused if holding it would
-    /// take the VM past its bound.
-    fn post(&self, node: u16, signal: Signal) -> Result<(), Refusal>;
+    /// node is declared down on both sides). `guest`: a process's own
+    /// message, which may be refused (holding it would take the VM past
+    /// its bound, or it is too large to cross); the kernel's signals (exits,
+    /// links, monitors, downs) are never refused, as they are not locally.
+    fn post(&self, node: u16, signal: Signal, guest: bool) -> Result<(), Refusal>;
 }
 
 /// Why [`Kernel::attach`] did nothing.
@@ -239,6 +245,13 @@ impl<R: Attachment> Kernel<R> {
                 AttachError::Started
             });
         }
+        // References (monitors, timers, fresh tags) cross nodes too: their
+        // bits below the top one name the node as well, so that two nodes'
+        // monitors on one process never share a reference.
+        self.next_ref.store(
+            (1 << 63) | (u64::from(slot) << REF_NODE_SHIFT),
+            Ordering::SeqCst,
+        );
         self.remote
             .set(Attached { slot, remote })
             .map_err(|_| AttachError::Attached)
@@ -269,11 +282,11 @@ impl<R: Attachment> Kernel<R> {
         (node != a.slot && node != 0).then_some((node, &a.remote))
     }
 
-    /// Posts `signal` to the node of its destination, which is remote.
-    pub(crate) fn post(&self, signal: Signal) -> Result<(), Refusal> {
-        match self.remote_for(signal.destination()) {
-            Some((node, remote)) => remote.post(node, signal),
-            None => Ok(()),
+    /// Posts the kernel's own `signal` (never refused) to the node of its
+    /// destination, which is remote.
+    pub(crate) fn post(&self, signal: Signal) {
+        if let Some((node, remote)) = self.remote_for(signal.destination()) {
+            let _ = remote.post(node, signal, false);
         }
     }
 
@@ -291,11 +304,8 @@ impl<R: Attachment> Kernel<R> {
         // Recorded before it is posted: the answer (`noproc`) may come
         // back before `post` returns.
         lock(&pa.relations).links.insert(b, charge);
-        self.post(Signal::Link { from: a, to: b })
-            .map_err(|refusal| {
-                lock(&pa.relations).links.remove(&b);
-                LinkError::Refused(refusal)
-            })
+        self.post(Signal::Link { from: a, to: b });
+        Ok(())
     }
 
     /// Acts on `signal`, which node `node` sent, as a local one: a message
@@ -326,9 +336,9 @@ impl<R: Attachment> Kernel<R> {
                     lock(&self.remote_monitors).remove(&tag);
                 }
                 let m = Message::new(kind, from, tag, data.into(), Vec::new());
-                // Over the VM's bound it is dropped, as a local message
-                // from the VM is never refused but a guest's is.
-                let _ = self.deliver(to, m, true);
+                // A process's message over the VM's bound is dropped (its
+                // sender was told nothing: it is on its way), a `down` never.
+                let _ = self.deliver(to, m, kind == MessageKind::Data);
             }
             Signal::Link { from, to } => {
                 let linked = self.get(to).is_some_and(|p| {
@@ -339,7 +349,7 @@ impl<R: Attachment> Kernel<R> {
                     r.alive
                 });
                 if !linked {
-                    let _ = self.post(Signal::Exit {
+                    self.post(Signal::Exit {
                         from: to,
                         to: from,
                         reason: ExitReason::NoProc,
@@ -443,7 +453,7 @@ mod tests {
     }
 
     impl Remote for Port {
-        fn post(&self, node: u16, signal: Signal) -> Result<(), Refusal> {
+        fn post(&self, node: u16, signal: Signal, _guest: bool) -> Result<(), Refusal> {
             let to = lock(&self.net.nodes).get(&node).and_then(Weak::upgrade);
             if let Some(k) = to {
                 k.arrive(self.from, signal).expect("a well-formed signal");
@@ -589,17 +599,21 @@ mod tests {
         let (remote, victim) = (echo(&b), echo(&b));
         let outcome = ask(&a, move |mut me, tx| async move {
             // A local process linked to the remote one, not trapping.
+            let parent = me.id();
             let local = me
                 .spawn(false, move |mut it| async move {
                     it.link(remote).unwrap();
                     it.send(remote, 1, b"linked").unwrap();
+                    // The echo's answer proves the link landed (the order
+                    // between two processes).
                     let _ = it.receive(&Filter::any(), None).await;
+                    it.send(parent, 1, b"linked").unwrap();
                     std::future::pending().await
                 })
                 .unwrap();
             let (r_local, r_victim) = (me.monitor(local).unwrap(), me.monitor(victim).unwrap());
-            // The echo's answer to the link's owner proves the link landed
-            // first (the order between two processes); then it crashes.
+            let m = me.receive(&Filter::any(), None).await.unwrap();
+            assert_eq!(&m.data[..], b"linked");
             me.send(remote, 2, b"crash").unwrap();
             me.kill(victim);
             let mut seen = Vec::new();

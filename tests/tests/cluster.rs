@@ -256,43 +256,52 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     });
     let target = target.unwrap();
     let client = async_nats::connect(&nats.url).await.unwrap();
-    let subject = format!("vm.node.{}", ca.slot());
+    let to_a = |from: u16| format!("vm.node.{}.{from}", ca.slot());
     let forged = |node: u16, from: u64| Frame::Signal {
         node,
         session: 0,
         seq: 0,
         signal: WireSignal::Kill { from, to: target },
     };
-    let evil: Vec<Vec<u8>> = vec![
-        vec![],
-        vec![0xff; 64],
-        vec![
-            1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-        ],
+    let b_slot = node_of(e);
+    let evil: Vec<(u16, Vec<u8>)> = vec![
+        (999, vec![]),
+        (999, vec![0xff; 64]),
+        (
+            999,
+            vec![
+                1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,
+            ],
+        ),
         // From a node that sends as another node's process.
-        encode(&forged(999, e)),
+        (999, encode(&forged(999, e))),
+        // On node 999's subject, a frame that says node b sent it.
+        (999, encode(&forged(b_slot, e))),
         // A signal from this node to itself.
-        encode(&forged(ca.slot(), target)),
+        (ca.slot(), encode(&forged(ca.slot(), target))),
         // An init message, which never crosses.
-        encode(&Frame::Signal {
-            node: 998,
-            session: 0,
-            seq: 0,
-            signal: WireSignal::Message {
-                from: 998 << 48 | 1,
-                to: target,
-                kind: MessageKind::Init as u8,
-                tag: 0,
-                data: vec![],
-            },
-        }),
+        (
+            998,
+            encode(&Frame::Signal {
+                node: 998,
+                session: 0,
+                seq: 0,
+                signal: WireSignal::Message {
+                    from: 998 << 48 | 1,
+                    to: target,
+                    kind: MessageKind::Init as u8,
+                    tag: 0,
+                    data: vec![],
+                },
+            }),
+        ),
     ];
-    for bytes in evil {
-        client.publish(subject.clone(), bytes.into()).await.unwrap();
+    for (from, bytes) in evil {
+        client.publish(to_a(from), bytes.into()).await.unwrap();
     }
     client.flush().await.unwrap();
     // Still alive and answering, across the wire, after all of it: the
-    // garbage went first on the same connection to the same subject.
+    // garbage was flushed (the server passed it on) before b sent.
     let answer = ask(&b, move |mut me, tx| async move {
         me.send(target, 5, b"hello").unwrap();
         let m = next(&mut me).await;

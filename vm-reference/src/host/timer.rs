@@ -61,8 +61,16 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
             let handles = list_u32(state, mem, hptr, hlen);
-            let result =
-                message_from_guest(state, mem, tag, (ptr, len), (hptr, hlen)).and_then(|m| {
+            let to_another_node = hlen > 0 && state.node.is_remote(target);
+            let result = if to_another_node {
+                Err(state.fail(
+                    vm_abi::ErrorCode::InvalidArgument,
+                    format!("process {target:#x} is on another node, and handles (sockets, modules) cannot leave theirs: no timer was set, nothing moved"),
+                ))
+            } else {
+                message_from_guest(state, mem, tag, (ptr, len), (hptr, hlen))
+            };
+            let result = result.and_then(|m| {
                     let delay = Duration::from_nanos(nanos);
                     let (node, setter) = (state.node.clone(), state.entry.clone());
                     node.kernel
