@@ -274,7 +274,7 @@ impl<R: Attachment> Actor<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Limits;
     use std::convert::Infallible;
@@ -289,8 +289,8 @@ mod tests {
         .unwrap()
     }
 
-    /// Runs `body` as an actor and waits for what it sends back.
-    async fn ask<T: Send + 'static, Fut>(
+    /// Runs `body` as an actor on `k` and waits for what it sends back.
+    pub(crate) async fn ask<T: Send + 'static, Fut>(
         k: &Arc<Kernel<Infallible>>,
         body: impl FnOnce(Actor<Infallible>, tokio::sync::oneshot::Sender<T>) -> Fut + Send + 'static,
     ) -> T

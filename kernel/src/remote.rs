@@ -429,12 +429,11 @@ impl<R: Attachment> Kernel<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actor::Actor;
+    use crate::actor::tests::ask;
     use crate::message::Filter;
     use crate::Limits;
     use std::collections::HashMap;
     use std::convert::Infallible;
-    use std::future::Future;
     use std::sync::{Mutex, Weak};
     use std::time::Duration;
 
@@ -477,19 +476,6 @@ mod tests {
         k.attach(slot, Arc::new(port)).unwrap();
         lock(&net.nodes).insert(slot, Arc::downgrade(&k));
         k
-    }
-
-    /// Runs `body` as an actor on `k` and waits for what it sends back.
-    async fn ask<T: Send + 'static, Fut>(
-        k: &Arc<K>,
-        body: impl FnOnce(Actor<Infallible>, tokio::sync::oneshot::Sender<T>) -> Fut + Send + 'static,
-    ) -> T
-    where
-        Fut: Future<Output = ExitReason> + Send + 'static,
-    {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        k.spawn_actor(move |me| body(me, tx)).unwrap();
-        rx.await.unwrap()
     }
 
     /// An actor on `k` that answers each message with its bytes, to its
