@@ -532,3 +532,58 @@ async fn a_nats_restart_declares_no_node_down_within_the_grace() {
     assert_eq!(back, (e, b"still there?".to_vec()));
     assert!(seen.try_recv().is_err(), "the watcher heard of no end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_holds_under_load_between_every_pair() {
+    const SENDERS: u32 = 8;
+    const RECEIVERS: u32 = 4;
+    const EACH: u32 = 1000;
+    let nats = Nats::start();
+    let (a, _ca) = node(&nats, "a");
+    let (b, _cb) = node(&nats, "b");
+    // Each receiver on b counts, per sender, that its numbers come in
+    // order, and reports once it has all of them.
+    let (report_tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let receivers: Vec<u64> = (0..RECEIVERS)
+        .map(|_| {
+            let report = report_tx.clone();
+            b.spawn_actor(move |mut me| async move {
+                let mut expected = std::collections::HashMap::<u64, u32>::new();
+                let mut out_of_order = 0;
+                for _ in 0..SENDERS * EACH {
+                    let m = next(&mut me).await;
+                    let n = u32::from_le_bytes(m.data[..].try_into().unwrap());
+                    let want = expected.entry(m.sender).or_insert(0);
+                    out_of_order += u32::from(n != *want);
+                    *want = n + 1;
+                }
+                let _ = report.send((expected.len(), out_of_order));
+                ExitReason::Normal
+            })
+            .unwrap()
+        })
+        .collect();
+    // Senders on a, all at once, each to every receiver in turn.
+    for _ in 0..SENDERS {
+        let receivers = receivers.clone();
+        a.spawn_actor(move |me| async move {
+            for n in 0..EACH {
+                for &r in &receivers {
+                    me.send(r, 0, &n.to_le_bytes()).unwrap();
+                }
+                if n % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            ExitReason::Normal
+        })
+        .unwrap();
+    }
+    for _ in 0..RECEIVERS {
+        let report = tokio::time::timeout(PATIENCE, reports.recv())
+            .await
+            .expect("every receiver got all its messages")
+            .unwrap();
+        assert_eq!(report, (SENDERS as usize, 0));
+    }
+}
