@@ -378,19 +378,29 @@ fn server_id(server: &mut VmNode) -> String {
 #[test]
 fn two_vm_commands_ping_pong_in_order_and_a_crash_reaches_across() {
     let nats = Nats::start();
-    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
-    let id = server_id(&mut server);
-    let client = VmNode::start(&nats, "client", &["cluster-client", &id, "500", "crash"]);
-    let (out, ok) = client.finish();
-    assert_eq!(
-        out,
-        [
-            "500 pongs, in order: true",
-            "exit Trap(panicked at scenarios/src/cluster.rs: asked to crash)",
-            "down Trap(panicked at scenarios/src/cluster.rs: asked to crash)",
-        ]
-    );
-    assert!(ok);
+    // The server in each language, the client in Rust, on two nodes.
+    let servers = [
+        ("rust", vm_tests::rust_guest("scenarios")),
+        ("c", vm_tests::c_guest("scenarios")),
+        ("assemblyscript", vm_tests::as_guest("scenarios")),
+    ];
+    for (language, module) in servers {
+        let mut server = VmNode::start_module(&nats, language, &module, &["cluster-server"]);
+        let id = server_id(&mut server);
+        let client = VmNode::start(&nats, "client", &["cluster-client", &id, "500", "crash"]);
+        let (out, ok) = client.finish();
+        assert_eq!(out.len(), 3, "{language}: {out:?}");
+        assert_eq!(out[0], "500 pongs, in order: true", "{language}");
+        // The crash's reason, its link's exit first and then the monitor's
+        // down, as Erlang orders them.
+        for (line, what) in out[1..].iter().zip(["exit", "down"]) {
+            assert!(
+                line.starts_with(&format!("{what} Trap(")) && line.contains("asked to crash"),
+                "{language}: {out:?}"
+            );
+        }
+        assert!(ok, "{language}");
+    }
 }
 
 #[test]

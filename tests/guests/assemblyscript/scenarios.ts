@@ -391,9 +391,29 @@ export function _start(): void {
   else if (name == "halves") halvesScenario();
   else if (name == "hibernate") hibernateScenario();
   else if (name == "active") activeScenario();
+  else if (name == "cluster-server") clusterServer();
   else {
     eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
     exit("unknown scenario '" + name + "'");
+  }
+}
+
+// ---- cluster ----
+
+/** Serves the Rust `cluster-client` scenario from another node: each
+ * Call::Ping { from: u64, seq: u32 } gets `seq` back, Call::Crash ends this
+ * process with an abort. Its id is its first line, for the test. */
+function clusterServer(): void {
+  print("server " + Process.self().id.toString());
+  while (true) {
+    const m = receive();
+    if (m == null) fail("receiving a call: " + lastError());
+    const r = new Reader(m!.data);
+    if (r.variant() == 1) throw new Error("asked to crash");
+    const from = r.u64();
+    const seq = r.u32();
+    if (r.error) fail("decoding a call");
+    new Process<Uint8Array>(from).send(new Writer().u32(seq).finish());
   }
 }
 

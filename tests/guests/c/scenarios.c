@@ -625,6 +625,30 @@ static void hibernation(void) {
     printf("killed while hibernated: %s\n", reason_text(&reason));
 }
 
+/* Serves the Rust `cluster-client` scenario from another node: each
+ * Call::Ping { from: u64, seq: u32 } gets `seq` back, Call::Crash ends this
+ * process with a panic. Its id is its first line, for the test. */
+static void cluster_server(void) {
+    printf("server %llu\n", (unsigned long long)vm_self());
+    fflush(stdout);
+    uint8_t buf[64];
+    for (;;) {
+        vm_message_t m;
+        check(vm_receive(NULL, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m), "receiving a call");
+        vm_reader_t r;
+        vm_reader_init(&r, m.data, m.len);
+        if (vm_get_variant(&r) == 1) vm_panic("asked to crash");
+        uint64_t from = vm_get_u64(&r);
+        uint32_t seq = vm_get_u32(&r);
+        check(vm_reader_status(&r), "decoding a call");
+        uint8_t out[8];
+        vm_writer_t w;
+        vm_writer_init(&w, out, sizeof out);
+        vm_put_u64(&w, seq);
+        check(vm_send_writer(from, 0, &w), "answering a ping");
+    }
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -632,6 +656,7 @@ int main(int argc, char **argv) {
     } scenarios[] = {
         {"monitor", monitor}, {"links", links},     {"exits", exits},   {"registry", registry},
         {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation}, {"active", active},
+        {"cluster-server", cluster_server},
     };
     const char *name = argc > 1 ? argv[1] : "";
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
