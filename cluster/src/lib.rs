@@ -11,8 +11,8 @@
 //! silent past the bound, or a signal lost on the way, is down: links and
 //! monitors on its processes fire with `noconnection`).
 //!
-//! Subjects, with the default prefix `vm`: `vm.heartbeat.FROM` (heartbeats
-//! and goodbyes, to every node) and `vm.node.TO.FROM` (frames to one node);
+//! Subjects, with the default prefix `vm`: `vm.heartbeat.FROM` (heartbeats,
+//! to every node) and `vm.node.TO.FROM` (every other frame, to one node);
 //! `abi/README.md`, "Between nodes" documents the frames.
 //! Slots come from the bucket `vm_nodes`.
 

@@ -16,6 +16,10 @@
 //!   When it hears itself again, the others get a grace period on top of
 //!   the bound: they were cut off too (a NATS server restarting cuts off
 //!   every node) and may reconnect a little later.
+//! - A node that finds it stood still longer than the bound (its process
+//!   stopped, say `SIGSTOP`) takes the others to have declared it down: it
+//!   ends every session itself, before it acts on any frame that waited
+//!   meanwhile, so nothing sent to it before their verdict lands after it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -95,6 +99,9 @@ pub struct Peers {
     grace: Duration,
     /// Whether this node was cut off at its last check.
     cut_off: bool,
+    /// When this node last showed it was running (a heartbeat tick, a
+    /// frame handled).
+    last_alive: Option<Instant>,
 }
 
 impl Peers {
@@ -108,6 +115,7 @@ impl Peers {
             bound,
             grace,
             cut_off: false,
+            last_alive: None,
         }
     }
 
@@ -272,6 +280,37 @@ impl Peers {
         } else {
             Vec::new()
         }
+    }
+
+    /// Notes that this node runs at `now`; if it stood still longer than
+    /// the bound since it last did, it ends every session: the others have
+    /// declared it down, or will, and what they sent before must not land.
+    /// Called before each frame is handled and at each heartbeat tick.
+    pub fn running(&mut self, now: Instant) -> Vec<Action> {
+        let stood_still = self
+            .last_alive
+            .replace(now)
+            .is_some_and(|t| now.duration_since(t) > self.bound);
+        if !stood_still {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
+        for (&node, peer) in self.peers.iter_mut() {
+            if peer.state == State::Left {
+                continue;
+            }
+            if peer.state == State::Up {
+                actions.push(Action::NodeDown(node));
+            }
+            peer.state = State::Up;
+            peer.last_heard = now + self.grace;
+            peer.restart(peer.session.saturating_add(1));
+            actions.push(Action::Disconnect {
+                node,
+                session: peer.session,
+            });
+        }
+        actions
     }
 
     /// Verdicts on nodes silent past the bound, unless this node has not
@@ -472,6 +511,30 @@ mod tests {
                 session: 1
             }]
         );
+    }
+
+    #[test]
+    fn a_node_that_stood_still_ends_its_sessions_before_it_hears_old_frames() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND, GRACE);
+        assert_eq!(p.running(t), vec![]);
+        assert_eq!(p.signal(2, 0, 0, t), (true, vec![]));
+        assert_eq!(p.running(at(t, 200)), vec![]);
+        // Stopped for a second: every session ends, and the others hear.
+        assert_eq!(
+            p.running(at(t, 1200)),
+            vec![
+                Action::NodeDown(2),
+                Action::Disconnect {
+                    node: 2,
+                    session: 1
+                }
+            ]
+        );
+        // A frame sent before their verdict (session 0) is dropped.
+        assert!(!p.signal(2, 0, 1, at(t, 1200)).0);
+        assert_eq!(p.signal(2, 1, 0, at(t, 1210)), (true, vec![]));
+        assert_eq!(p.stamp(2, at(t, 1210)), Ok(1));
     }
 
     #[test]

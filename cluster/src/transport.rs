@@ -32,6 +32,8 @@ enum Out {
     /// How many signals went to each node that is up, counted as this
     /// reaches the front (so behind every signal before it).
     Counts,
+    /// The node leaves: what came before is published, nothing after.
+    Stop,
 }
 
 /// The kernel's way to other nodes.
@@ -109,7 +111,7 @@ impl Subjects {
         format!("{}.node.{slot}.*", self.prefix)
     }
 
-    /// Where `slot` says it is alive (and goodbye), to every node.
+    /// Where `slot` says it is alive, to every node.
     fn heartbeat(&self, slot: u16) -> String {
         format!("{}.heartbeat.{slot}", self.prefix)
     }
@@ -206,30 +208,45 @@ pub(crate) fn start<R: Attachment>(
                 {
                     return;
                 }
-                let node = Node {
+                let node = Arc::new(Node {
                     slot,
                     kernel: weak,
                     peers,
                     out: out_tx,
                     client: client.clone(),
                     subjects,
-                };
+                });
+                // A task of its own, so that leaving can let it finish
+                // what was posted before (a process's last exit signals and
+                // downs) rather than cut it off mid-message.
+                let publisher = tokio::spawn({
+                    let node = node.clone();
+                    async move { node.publish(out_rx).await }
+                });
                 let polite = tokio::select! {
-                    _ = node.publish(out_rx) => false,
                     _ = node.receive(incoming) => false,
                     _ = node.beat(&config) => false,
                     polite = stop_rx => polite.unwrap_or(true),
                 };
                 if polite {
-                    // Bounded: a node whose server is gone leaves anyway.
-                    let bye = wire::encode(&Frame::Bye { node: slot });
+                    // The goodbye goes to each node on its own subject,
+                    // behind every signal sent to it before (a process's
+                    // last exit signals and downs), which it must not
+                    // overtake; bounded, so a node whose server is gone
+                    // leaves anyway.
+                    let known = lock(&node.peers).known();
+                    for peer in known {
+                        let frame = Frame::Bye { node: slot };
+                        let _ = node.out.send(Out::Frame { node: peer, frame });
+                    }
+                    let _ = node.out.send(Out::Stop);
                     let goodbye = async {
-                        let _ = client
-                            .publish(node.subjects.heartbeat(slot), bye.into())
-                            .await;
+                        let _ = publisher.await;
                         let _ = client.flush().await;
                     };
                     let _ = tokio::time::timeout(config.bound(), goodbye).await;
+                } else {
+                    publisher.abort();
                 }
                 // However the node's tasks ended, its links and monitors to
                 // other nodes' processes fire: no one will answer them now.
@@ -362,6 +379,7 @@ impl<R: Attachment> Node<R> {
         while let Some(o) = out.recv().await {
             let mut held = None;
             let (node, frame) = match o {
+                Out::Stop => return,
                 Out::Frame { node, frame } => (node, frame),
                 Out::Counts => {
                     let counts = lock(&self.peers).counts();
@@ -451,6 +469,8 @@ impl<R: Attachment> Node<R> {
                 }
             };
             let now = Instant::now();
+            let stood_still = lock(&self.peers).running(now);
+            self.apply(stood_still);
             let actions = match frame {
                 Frame::Heartbeat { node, name } => lock(&self.peers).heartbeat(node, &name, now),
                 Frame::Bye { node } if node != self.slot => lock(&self.peers).bye(node, now),
@@ -529,7 +549,10 @@ impl<R: Attachment> Node<R> {
                 .publish(self.subjects.heartbeat(self.slot), heartbeat.clone().into())
                 .await;
             let _ = self.out.send(Out::Counts);
-            let actions = lock(&self.peers).check(Instant::now());
+            let now = Instant::now();
+            let stood_still = lock(&self.peers).running(now);
+            self.apply(stood_still);
+            let actions = lock(&self.peers).check(now);
             self.apply(actions);
         }
     }

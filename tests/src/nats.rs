@@ -40,10 +40,13 @@ impl Nats {
         self.child = child;
     }
 
-    /// Joining it as `name`, with a heartbeat every 100 ms.
+    /// Joining it as `name`, with a heartbeat every 200 ms and a verdict
+    /// after five missed (a loaded test machine can hold up a node's
+    /// thread for a few hundred milliseconds).
     pub fn config(&self, name: &str) -> ClusterConfig {
         let mut c = ClusterConfig::new(self.url.clone(), name);
-        c.heartbeat = Duration::from_millis(100);
+        c.heartbeat = Duration::from_millis(200);
+        c.misses = 5;
         c.grace = Duration::from_secs(3);
         c
     }

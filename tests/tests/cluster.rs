@@ -329,7 +329,7 @@ impl VmNode {
         use std::process::{Command, Stdio};
         let mut child = Command::new(vm_tests::vm_command())
             .args(["run", "--no-config", "--cluster", &nats.url, "--node", name])
-            .args(["--heartbeat-ms", "100"])
+            .args(["--heartbeat-ms", "300"])
             .arg(module)
             .arg("--")
             .args(args)
