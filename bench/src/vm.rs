@@ -329,7 +329,7 @@ pub fn idle_connections_child(n: u32, active: bool) -> Result<()> {
 /// Ping-pong between two nodes over NATS (a nats-server the harness
 /// starts on loopback), and how long a node takes to learn that another
 /// was killed (`kill -9`): the pong node is a `vm run` of its own, the
-/// other this process's VM. Heartbeats every 100 ms, as the tests use.
+/// other this process's VM. Heartbeats every 100 ms, three missed, on both nodes.
 pub fn remote_figures(s: &Sizes) -> Result<Vec<Figure>> {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
@@ -366,10 +366,10 @@ pub fn remote_figures(s: &Sizes) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let rt = runtime();
     let result = rt.block_on(async {
-        let vm = Vm::builder()
-            .capture_output()
-            .cluster(nats.config("ping"))
-            .build()?;
+        // Both nodes as the pong node runs: 100 ms heartbeats, 3 missed.
+        let mut config = vm_reference::ClusterConfig::new(nats.url.clone(), "ping");
+        config.heartbeat = Duration::from_millis(100);
+        let vm = Vm::builder().capture_output().cluster(config).build()?;
         let module = vm.load_file(guest("bench-guest"))?;
         if s.runs("remote-pingpong") {
             let n = (s.pingpong / 10).max(100).to_string();

@@ -149,8 +149,10 @@ impl Cluster {
         vm_kernel::sync::lock(&self.peers).up()
     }
 
-    /// Leaves the cluster: the other nodes are told, and fire their links
-    /// and monitors on this node's processes at once.
+    /// Leaves the cluster: the other nodes it knows are told, behind what
+    /// it sent them, and fire their links and monitors on this node's
+    /// processes at once (one that joined but was not heard yet finds out
+    /// from the silence).
     pub fn leave(mut self) {
         self.stop(true);
     }

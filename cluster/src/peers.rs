@@ -296,21 +296,28 @@ impl Peers {
         }
         let mut actions = Vec::new();
         for (&node, peer) in self.peers.iter_mut() {
-            if peer.state == State::Left {
-                continue;
-            }
-            if peer.state == State::Up {
-                actions.push(Action::NodeDown(node));
-            }
-            peer.state = State::Up;
-            peer.last_heard = now + self.grace;
             peer.restart(peer.session.saturating_add(1));
+            match peer.state {
+                State::Left => continue,
+                // Declared down before: it stays so until it is heard.
+                State::Down => {}
+                State::Up => {
+                    actions.push(Action::NodeDown(node));
+                    peer.last_heard = now + self.grace;
+                }
+            }
             actions.push(Action::Disconnect {
                 node,
                 session: peer.session,
             });
         }
         actions
+    }
+
+    /// Notes that this node runs at `now`, without judging the time since
+    /// (after acting on a stall, which takes time of its own).
+    pub fn alive(&mut self, now: Instant) {
+        self.last_alive = Some(now);
     }
 
     /// Verdicts on nodes silent past the bound, unless this node has not

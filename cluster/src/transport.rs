@@ -219,7 +219,7 @@ pub(crate) fn start<R: Attachment>(
                 // A task of its own, so that leaving can let it finish
                 // what was posted before (a process's last exit signals and
                 // downs) rather than cut it off mid-message.
-                let publisher = tokio::spawn({
+                let mut publisher = tokio::spawn({
                     let node = node.clone();
                     async move { node.publish(out_rx).await }
                 });
@@ -241,13 +241,15 @@ pub(crate) fn start<R: Attachment>(
                     }
                     let _ = node.out.send(Out::Stop);
                     let goodbye = async {
-                        let _ = publisher.await;
+                        let _ = (&mut publisher).await;
                         let _ = client.flush().await;
                     };
                     let _ = tokio::time::timeout(config.bound(), goodbye).await;
-                } else {
-                    publisher.abort();
                 }
+                // Gone before the sweep below, with its queue: from here on
+                // a post finds the queue closed and is answered at once.
+                publisher.abort();
+                let _ = publisher.await;
                 // However the node's tasks ended, its links and monitors to
                 // other nodes' processes fire: no one will answer them now.
                 if let Some(kernel) = node.kernel.upgrade() {
@@ -470,7 +472,10 @@ impl<R: Attachment> Node<R> {
             };
             let now = Instant::now();
             let stood_still = lock(&self.peers).running(now);
-            self.apply(stood_still);
+            if !stood_still.is_empty() {
+                self.apply(stood_still);
+                lock(&self.peers).alive(Instant::now());
+            }
             let actions = match frame {
                 Frame::Heartbeat { node, name } => lock(&self.peers).heartbeat(node, &name, now),
                 Frame::Bye { node } if node != self.slot => lock(&self.peers).bye(node, now),
@@ -540,21 +545,36 @@ impl<R: Attachment> Node<R> {
             node: self.slot,
             name: config.name.clone(),
         });
-        let mut ticks = tokio::time::interval(config.heartbeat);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let _ = self
-                .client
-                .publish(self.subjects.heartbeat(self.slot), heartbeat.clone().into())
-                .await;
-            let _ = self.out.send(Out::Counts);
-            let now = Instant::now();
-            let stood_still = lock(&self.peers).running(now);
-            self.apply(stood_still);
-            let actions = lock(&self.peers).check(now);
-            self.apply(actions);
-        }
+        let beats = async {
+            let mut ticks = tokio::time::interval(config.heartbeat);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                // Bounded: while NATS is away the client's queue fills, and
+                // a heartbeat nobody can hear is not worth waiting for.
+                let publish = self
+                    .client
+                    .publish(self.subjects.heartbeat(self.slot), heartbeat.clone().into());
+                let _ = tokio::time::timeout(config.heartbeat, publish).await;
+                let _ = self.out.send(Out::Counts);
+                let actions = lock(&self.peers).check(Instant::now());
+                self.apply(actions);
+            }
+        };
+        // Whether this node stood still, on a timer of its own that waits
+        // for nothing else (a heartbeat held up by NATS is no stall).
+        let watch = async {
+            let mut ticks = tokio::time::interval(config.heartbeat);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let stood_still = lock(&self.peers).running(Instant::now());
+                self.apply(stood_still);
+                // Acting on it takes time too, which is no stall.
+                lock(&self.peers).alive(Instant::now());
+            }
+        };
+        tokio::join!(beats, watch);
     }
 }
 

@@ -83,7 +83,12 @@ async fn watch(me: &mut Actor<Infallible>, remote: u64) -> u64 {
     let r = me.monitor(remote).unwrap();
     me.send(remote, 9, b"ping").unwrap();
     let m = next(me).await;
-    assert_eq!((m.sender, &m.data[..]), (remote, &b"ping"[..]));
+    assert_eq!(
+        (m.kind, m.sender, &m.data[..]),
+        (MessageKind::Data, remote, &b"ping"[..]),
+        "{:?}",
+        ExitReason::decode(&m.data)
+    );
     r
 }
 
