@@ -111,7 +111,7 @@ pub struct Cluster {
     slot: u16,
     client: async_nats::Client,
     /// How many times the node connected to NATS.
-    connections: Arc<std::sync::atomic::AtomicU64>,
+    connections: tokio::sync::watch::Receiver<u64>,
     peers: Arc<Mutex<Peers>>,
     stop: Option<tokio::sync::oneshot::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -141,7 +141,14 @@ impl Cluster {
     /// How many times the node has connected to NATS: 1 once it joined,
     /// one more for each reconnection.
     pub fn connections(&self) -> u64 {
-        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+        *self.connections.borrow()
+    }
+
+    /// Waits until the node has connected to NATS more than `than` times
+    /// (a reconnection after [`Cluster::connections`] said `than`).
+    pub async fn connected_more_than(&self, than: u64) {
+        let mut connections = self.connections.clone();
+        let _ = connections.wait_for(|&n| n > than).await;
     }
 
     /// The other nodes that are up, by slot, with their names.

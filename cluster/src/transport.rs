@@ -8,7 +8,6 @@ use crate::peers::{Action, Peers, Unreachable};
 use crate::wire::{self, Frame};
 use crate::{Cluster, Config, JoinError};
 use futures_util::StreamExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -140,8 +139,7 @@ pub(crate) fn start<R: Attachment>(
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let weak = Arc::downgrade(kernel);
-    let connections = Arc::new(AtomicU64::new(0));
-    let counted = connections.clone();
+    let (counted, connections) = tokio::sync::watch::channel(0u64);
     let host = kernel.host().clone();
     let thread = std::thread::Builder::new()
         .name(format!("vm-cluster-{}", config.name))
@@ -289,14 +287,14 @@ pub(crate) fn start<R: Attachment>(
 
 async fn connect(
     config: &Config,
-    connections: Arc<AtomicU64>,
+    connections: tokio::sync::watch::Sender<u64>,
 ) -> Result<async_nats::Client, JoinError> {
     let name = config.name.clone();
     let mut options = async_nats::ConnectOptions::new()
         .event_callback(move |event| {
             match &event {
                 async_nats::Event::Connected => {
-                    connections.fetch_add(1, Ordering::SeqCst);
+                    connections.send_modify(|n| *n += 1);
                 }
                 async_nats::Event::Disconnected | async_nats::Event::SlowConsumer(_) => {
                     tracing::warn!("node {name}: NATS: {event}");
