@@ -138,8 +138,21 @@ impl Harness {
         // their tasks), so nothing may be held now.
         let held = vm.host_memory_held();
         if held != 0 {
+            // Only to say which kind of bug it is: held for good (a leak),
+            // or given back late, by work kill_all did not wait for.
+            let mut waited = Duration::ZERO;
+            while vm.host_memory_held() != 0 && waited < Duration::from_secs(1) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                waited += Duration::from_millis(10);
+            }
+            let after = match vm.host_memory_held() {
+                0 => format!("given back {waited:?} later, by work kill_all did not wait for"),
+                n => format!("{n} bytes still held a second later"),
+            };
             return Err(format!(
-                "the host still holds {held} bytes for processes that have all ended"
+                "the host still holds {held} bytes for processes that have all ended ({after}; {} timers, {} monitors pending)",
+                vm.pending_timers(),
+                vm.monitor_count()
             ));
         }
         let leftovers = [

@@ -84,9 +84,10 @@ pub struct Kernel<R> {
     monitor_count: AtomicUsize,
     /// Told whenever the last live process ends.
     all_ended: tokio::sync::Notify,
-    /// Processes gone from the table whose exit is still giving back what
-    /// they held: "every process has ended" waits for these too.
-    exiting: AtomicUsize,
+    /// Work outside any process that still holds what processes paid for:
+    /// exits giving back what their process held, timers firing. "Every
+    /// process has ended" waits for these too ([`InFlight`]).
+    in_flight: AtomicUsize,
     /// How many [`Kernel::shutdown`]s are under way: a process started
     /// meanwhile is killed as it starts, so killing every process cannot be
     /// outrun by one that spawns without pause.
@@ -112,7 +113,7 @@ impl<R: Attachment> Kernel<R> {
             timers: Mutex::new(HashMap::new()),
             monitor_count: AtomicUsize::new(0),
             all_ended: tokio::sync::Notify::new(),
-            exiting: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             closing: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1 << 63),
@@ -317,7 +318,9 @@ impl<R: Attachment> Kernel<R> {
             r.alive = false;
             std::mem::take(&mut *r)
         };
-        self.exiting.fetch_add(1, Ordering::SeqCst);
+        // Before it leaves the table, so no one finds every process gone
+        // while what it held is still being given back.
+        let _in_flight = self.in_flight();
         entry.inbox.close();
         self.processes.remove(entry.id);
         self.forget_names(entry.id, &relations.names);
@@ -329,16 +332,32 @@ impl<R: Attachment> Kernel<R> {
         let reason = &reason.clone().capped();
         self.signal_links(entry.id, relations.links, reason);
         self.notify_monitors(entry.id, relations.monitors, reason);
-        // Last, so whoever waits for every process to end finds all they
-        // held given back.
-        self.exiting.fetch_sub(1, Ordering::SeqCst);
-        if self.all_gone() {
-            self.all_ended.notify_waiters();
-        }
+        // `_in_flight` goes last, so whoever waits for every process to end
+        // finds all they held given back.
     }
 
-    /// Whether no process is alive and none is still ending.
+    /// Marks work that holds what processes paid for outside any process,
+    /// until the mark is dropped: [`Kernel::shutdown`] waits for it.
+    pub(crate) fn in_flight(&self) -> InFlight<'_, R> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// Whether no process is alive and no work holds what one paid for.
     fn all_gone(&self) -> bool {
-        self.processes.is_empty() && self.exiting.load(Ordering::SeqCst) == 0
+        self.processes.is_empty() && self.in_flight.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// Work in flight ([`Kernel::in_flight`]); dropping it tells a waiting
+/// [`Kernel::shutdown`] if it was the last thing it waited for.
+pub(crate) struct InFlight<'a, R: Attachment>(&'a Kernel<R>);
+
+impl<R: Attachment> Drop for InFlight<'_, R> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.0.all_gone() {
+            self.0.all_ended.notify_waiters();
+        }
     }
 }

@@ -115,6 +115,9 @@ impl<R: Attachment> Kernel<R> {
 
     /// Delivers a timer's message, unless it was cancelled.
     fn fire_timer(&self, target: u64, reference: u64) {
+        // Its message, once out of its holder's books, is in no process's
+        // until it is queued: a shutdown must wait for it.
+        let _in_flight = self.in_flight();
         let Some((_, setter)) = lock(&self.timers).remove(&reference) else {
             return;
         };
