@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 7, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 8, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -325,6 +325,36 @@ impl Direction {
 
 /// Every function of the ABI, grouped by import module.
 pub static FUNCTIONS: &[FunctionSpec] = &[
+    FunctionSpec {
+        interface: "global",
+        module: "vm:host/global@1",
+        name: "register",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I64, CoreType::I32],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "global",
+        module: "vm:host/global@1",
+        name: "lookup",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 16,
+        result_payload_offset: 8,
+    },
+    FunctionSpec {
+        interface: "global",
+        module: "vm:host/global@1",
+        name: "unregister",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 2,
+        result_payload_offset: 1,
+    },
     FunctionSpec {
         interface: "handle",
         module: "vm:host/handle@1",
@@ -668,6 +698,56 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         since: (1, 5, 0),
         result_size: 2,
         result_payload_offset: 1,
+    },
+    FunctionSpec {
+        interface: "node",
+        module: "vm:host/node@1",
+        name: "self-node",
+        params: &[],
+        results: &[CoreType::I32],
+        since: (1, 8, 0),
+        result_size: 0,
+        result_payload_offset: 0,
+    },
+    FunctionSpec {
+        interface: "node",
+        module: "vm:host/node@1",
+        name: "up",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "node",
+        module: "vm:host/node@1",
+        name: "name",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "node",
+        module: "vm:host/node@1",
+        name: "monitor-node",
+        params: &[CoreType::I32],
+        results: &[CoreType::I64],
+        since: (1, 8, 0),
+        result_size: 0,
+        result_payload_offset: 0,
+    },
+    FunctionSpec {
+        interface: "node",
+        module: "vm:host/node@1",
+        name: "demonitor-node",
+        params: &[CoreType::I64],
+        results: &[],
+        since: (1, 8, 0),
+        result_size: 0,
+        result_payload_offset: 0,
     },
     FunctionSpec {
         interface: "process",

@@ -14,10 +14,12 @@
 //! Subjects, with the default prefix `vm`: `vm.heartbeat.FROM` (heartbeats,
 //! to every node) and `vm.node.TO.FROM` (every other frame, to one node);
 //! `abi/README.md`, "Between nodes" documents the frames.
-//! Slots come from the bucket `vm_nodes`.
+//! Slots come from the bucket `vm_nodes`; global names live in the
+//! bucket `vm_global` ([`globals`]).
 
 #![warn(missing_docs)]
 
+mod globals;
 pub mod peers;
 mod transport;
 pub mod wire;

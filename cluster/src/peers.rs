@@ -102,6 +102,8 @@ pub struct Peers {
     /// When this node last showed it was running (a heartbeat tick, a
     /// frame handled).
     last_alive: Option<Instant>,
+    /// When this view began.
+    started: Instant,
 }
 
 impl Peers {
@@ -116,6 +118,7 @@ impl Peers {
             grace,
             cut_off: false,
             last_alive: None,
+            started: Instant::now(),
         }
     }
 
@@ -368,6 +371,26 @@ impl Peers {
     /// Every node this one has heard of or sent to.
     pub fn known(&self) -> Vec<u16> {
         self.peers.keys().copied().collect()
+    }
+
+    /// Whether `node` is up and has said its name (a node monitor on one
+    /// that is not fires at once).
+    pub fn is_up(&self, node: u16) -> bool {
+        self.peers
+            .get(&node)
+            .is_some_and(|p| p.state == State::Up && p.name.is_some())
+    }
+
+    /// Whether a process of `node` may be alive: not if the node was
+    /// declared down or left, nor if it was never heard of though this
+    /// node has listened longer than the bound (a node that ended before
+    /// this one joined); otherwise yes, as a node that just joined may not
+    /// have been heard yet.
+    pub fn may_be_up(&self, node: u16, now: Instant) -> bool {
+        match self.peers.get(&node) {
+            Some(p) => p.state == State::Up,
+            None => now.saturating_duration_since(self.started) < self.bound,
+        }
     }
 
     /// The nodes that are up and have said their names, by slot.

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use vm_abi::MessageKind;
-use vm_kernel::remote::{Remote, Signal};
+use vm_kernel::global::{GlobalFuture, GlobalRequest};
+use vm_kernel::remote::{node_of, Remote, Signal};
 use vm_kernel::sync::lock;
 use vm_kernel::{Attachment, Budget, Charge, ExitReason, Kernel, Refusal};
 
@@ -43,6 +44,8 @@ struct Outbox<R> {
     budget: Arc<Budget>,
     /// The largest signal one NATS message carries, with its frame.
     max_signal: usize,
+    /// Requests to the store of global names, answered in order.
+    globals: mpsc::UnboundedSender<crate::globals::Ask>,
 }
 
 /// What a frame adds to its signal at most: tags, slots, session and
@@ -89,6 +92,26 @@ impl<R: Attachment> Remote for Outbox<R> {
         }
         Ok(())
     }
+
+    fn is_up(&self, node: u16) -> bool {
+        lock(&self.peers).is_up(node)
+    }
+
+    fn nodes(&self) -> Vec<(u16, String)> {
+        lock(&self.peers).up()
+    }
+
+    fn global(&self, request: GlobalRequest) -> GlobalFuture {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.globals.send((request, tx)).is_ok();
+        Box::pin(async move {
+            let gone = || "this node has left the cluster".to_string();
+            if !sent {
+                return Err(gone());
+            }
+            rx.await.map_err(|_| gone())?
+        })
+    }
 }
 
 /// The subjects a cluster uses.
@@ -127,6 +150,11 @@ impl Subjects {
 
     fn bucket(&self) -> String {
         format!("{}_nodes", self.prefix)
+    }
+
+    /// The bucket of global names.
+    fn global_bucket(&self) -> String {
+        format!("{}_global", self.prefix)
     }
 }
 
@@ -193,12 +221,14 @@ pub(crate) fn start<R: Attachment>(
                 };
                 let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
                 let (out_tx, out_rx) = mpsc::unbounded_channel();
+                let (globals_tx, globals_rx) = mpsc::unbounded_channel();
                 let outbox = Outbox {
                     kernel: weak.clone(),
                     out: out_tx.clone(),
                     peers: peers.clone(),
                     budget: Budget::new(config.max_queued, &host),
                     max_signal: client.server_info().max_payload,
+                    globals: globals_tx,
                 };
                 if ready_tx
                     .send(Ok((slot, peers.clone(), outbox, client.clone())))
@@ -221,11 +251,26 @@ pub(crate) fn start<R: Attachment>(
                     let node = node.clone();
                     async move { node.publish(out_rx).await }
                 });
+                let names = tokio::spawn({
+                    let (kernel, peers) = (node.kernel.clone(), node.peers.clone());
+                    let alive = move |pid: u64| {
+                        if node_of(pid) == slot {
+                            kernel.upgrade().is_some_and(|k| k.get(pid).is_some())
+                        } else {
+                            lock(&peers).may_be_up(node_of(pid), Instant::now())
+                        }
+                    };
+                    let bucket = node.subjects.global_bucket();
+                    crate::globals::serve(client.clone(), bucket, globals_rx, alive)
+                });
                 let polite = tokio::select! {
                     _ = node.receive(incoming) => false,
                     _ = node.beat(&config) => false,
                     polite = stop_rx => polite.unwrap_or(true),
                 };
+                // Whether the publisher's task has ended and been awaited
+                // (a task's handle must not be awaited again after).
+                let mut published = false;
                 if polite {
                     // The goodbye goes to each node on its own subject,
                     // behind every signal sent to it before (a process's
@@ -240,14 +285,21 @@ pub(crate) fn start<R: Attachment>(
                     let _ = node.out.send(Out::Stop);
                     let goodbye = async {
                         let _ = (&mut publisher).await;
+                        published = true;
                         let _ = client.flush().await;
                     };
                     let _ = tokio::time::timeout(config.bound(), goodbye).await;
                 }
                 // Gone before the sweep below, with its queue: from here on
                 // a post finds the queue closed and is answered at once.
-                publisher.abort();
-                let _ = publisher.await;
+                if !published {
+                    publisher.abort();
+                    let _ = publisher.await;
+                }
+                // Asking the store stops: requests still waiting are
+                // answered "left the cluster".
+                names.abort();
+                let _ = names.await;
                 // However the node's tasks ended, its links and monitors to
                 // other nodes' processes fire: no one will answer them now.
                 if let Some(kernel) = node.kernel.upgrade() {

@@ -116,10 +116,20 @@ impl Case {
     pub fn generate(seed: u64) -> Case {
         let mut rng = Rng::new(seed);
         let ops = interpreter::ops();
+        let spawn = ops
+            .iter()
+            .position(|o| o.name == "process.spawn")
+            .unwrap_or(0) as u8;
         let n = 1 + rng.below(24) as usize;
         let calls = (0..n)
             .map(|_| {
-                let op = rng.below(ops.len() as u64) as u8;
+                // Spawns get a share of their own, so that children run
+                // however many functions the ABI grows.
+                let op = if rng.chance(4) {
+                    spawn
+                } else {
+                    rng.below(ops.len() as u64) as u8
+                };
                 let repeat = if rng.chance(10) {
                     1 + rng.below(3000) as u16
                 } else {

@@ -211,6 +211,21 @@ impl<R: Attachment> Actor<R> {
         self.process.monitor(target)
     }
 
+    /// Monitors node `node`; the monitor's reference (see
+    /// [`Process::monitor_node`]).
+    pub fn monitor_node(&mut self, node: u16) -> Result<u64, Refusal> {
+        self.process.monitor_node(node)
+    }
+
+    /// Registers the global name `name` for this process (see
+    /// [`crate::global`]).
+    pub async fn register_global(&self, name: &str) -> Result<(), RegisterError> {
+        let budget = self.process.entry().budget().clone();
+        self.kernel()
+            .register_global(name, self.id(), &budget)
+            .await
+    }
+
     /// Removes a monitor (see [`Process::demonitor`]).
     pub fn demonitor(&mut self, reference: u64) {
         self.process.demonitor(reference)

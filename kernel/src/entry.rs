@@ -40,6 +40,10 @@ pub(crate) struct Relations<R> {
     /// `demonitor`, when the watcher ends, and (all) when this process ends.
     pub monitors: HashMap<u64, u64>,
     pub names: Vec<String>,
+    /// Global names (ABI 1.8) it holds, freed across the cluster when it ends.
+    pub global_names: Vec<String>,
+    /// Its monitors on nodes (ABI 1.8), by reference: dropped when it ends.
+    pub node_monitors: Vec<u64>,
     /// Timers that will send to this process, by reference: cancelled when
     /// it ends (as OTP cancels a timer whose target has gone).
     pub timers: HashMap<u64, PendingTimer<R>>,
@@ -55,6 +59,8 @@ impl<R> Default for Relations<R> {
             links: HashMap::new(),
             monitors: HashMap::new(),
             names: Vec::new(),
+            global_names: Vec::new(),
+            node_monitors: Vec::new(),
             timers: HashMap::new(),
             set_timers: HashSet::new(),
         }

@@ -26,6 +26,7 @@
 pub mod actor;
 pub mod budget;
 pub mod entry;
+pub mod global;
 pub mod links;
 pub mod mailbox;
 pub mod message;
@@ -76,7 +77,9 @@ pub struct Kernel<R> {
     processes: ProcessTable<ProcessEntry<R>>,
     /// The VM-wide bound on what the host holds for processes.
     host: Arc<HostBudget>,
-    registry: Mutex<HashMap<String, registry::Name>>,
+    registry: registry::Names,
+    /// Global names this node's processes hold ([`global`]).
+    globals: registry::Names,
     /// Pending timers' targets and setters, by timer reference (the timer
     /// itself is kept with its target).
     timers: Mutex<HashMap<u64, (u64, u64)>>,
@@ -100,6 +103,8 @@ pub struct Kernel<R> {
     /// Monitors local processes hold on processes of other nodes:
     /// reference → (watcher, target), for the `down` a node's loss sends.
     remote_monitors: Mutex<HashMap<u64, (u64, u64)>>,
+    /// Monitors on nodes (ABI 1.8): reference → (node, watcher).
+    node_monitors: Mutex<HashMap<u64, (u16, u64)>>,
 }
 
 impl<R: Attachment> Kernel<R> {
@@ -110,6 +115,7 @@ impl<R: Attachment> Kernel<R> {
             processes: ProcessTable::default(),
             host: HostBudget::new(limits.max_host_memory),
             registry: Mutex::new(HashMap::new()),
+            globals: Mutex::new(HashMap::new()),
             timers: Mutex::new(HashMap::new()),
             monitor_count: AtomicUsize::new(0),
             all_ended: tokio::sync::Notify::new(),
@@ -120,6 +126,7 @@ impl<R: Attachment> Kernel<R> {
             scheduler: Scheduler::new(limits.worker_threads)?,
             remote: OnceLock::new(),
             remote_monitors: Mutex::new(HashMap::new()),
+            node_monitors: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -323,7 +330,9 @@ impl<R: Attachment> Kernel<R> {
         let _in_flight = self.in_flight();
         entry.inbox.close();
         self.processes.remove(entry.id);
-        self.forget_names(entry.id, &relations.names);
+        self.forget_names(registry::Scope::Local, entry.id, &relations.names);
+        self.release_global_names(entry.id, &relations.global_names);
+        self.demonitor_nodes(&relations.node_monitors);
         // Its timers go (their messages and charges with them) before
         // anyone hears of the end.
         self.forget_timers(relations.timers.keys());

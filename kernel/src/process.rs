@@ -8,7 +8,9 @@ use crate::budget::{Charge, Refusal};
 use crate::links::{exit_message, LinkError, EXIT_FROM_LINK};
 use crate::mailbox::Mailbox;
 use crate::message::{Attachment, Filter, ForgottenTags, Message, FORGOTTEN_TAG_COST};
+use crate::remote::NODE_SHIFT;
 use crate::signal::ExitReason;
+use crate::sync::lock;
 use crate::{Kernel, ProcessEntry};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,11 +109,37 @@ impl<R: Attachment> Process<R> {
         Ok(reference)
     }
 
-    /// Removes the monitor `reference`; its `down`, if on its way or
-    /// queued, is never received.
+    /// Monitors node `node` (ABI 1.8 `node.monitor-node`), paying
+    /// [`MONITOR_COST`] as for a process; its reference. Its `down` comes
+    /// from the node's own id (`node << 48`), reason `noconnection`: when
+    /// the node goes down, or at once if it is not up.
+    pub fn monitor_node(&mut self, node: u16) -> Result<u64, Refusal> {
+        let charge = self.entry.budget().charge(MONITOR_COST)?;
+        let reference = self.kernel.fresh_ref();
+        self.monitors.insert(
+            reference,
+            Monitor {
+                target: u64::from(node) << NODE_SHIFT,
+                _charge: charge,
+            },
+        );
+        self.kernel.monitor_node(&self.entry, node, reference);
+        Ok(reference)
+    }
+
+    /// Removes the monitor `reference`, on a process or a node; its
+    /// `down`, if on its way or queued, is never received.
     pub fn demonitor(&mut self, reference: u64) {
         if let Some(monitor) = self.monitors.remove(&reference) {
-            self.kernel.demonitor(monitor.target, reference);
+            if monitor.target & ((1 << NODE_SHIFT) - 1) == 0 {
+                // A node's own id: a node monitor.
+                lock(&self.entry.relations)
+                    .node_monitors
+                    .retain(|r| *r != reference);
+                self.kernel.demonitor_nodes(&[reference]);
+            } else {
+                self.kernel.demonitor(monitor.target, reference);
+            }
             self.mailbox.purge(&self.entry.inbox, |m| {
                 m.kind == MessageKind::Down && m.tag == reference
             });

@@ -15,6 +15,7 @@
 //! between two processes arrive in the order they were posted.
 
 use crate::budget::{Charge, Refusal};
+use crate::global::{GlobalFuture, GlobalRequest};
 use crate::links::{down, LinkError, LINK_COST};
 use crate::message::{Attachment, Message};
 use crate::signal::ExitReason;
@@ -150,6 +151,19 @@ pub trait Remote: Send + Sync + 'static {
     /// its bound, or it is too large to cross); the kernel's signals (exits,
     /// links, monitors, downs) are never refused, as they are not locally.
     fn post(&self, node: u16, signal: Signal, guest: bool) -> Result<(), Refusal>;
+
+    /// Whether node `node` is up, as this node sees it now. A node monitor
+    /// made while it says so fires at the next [`Kernel::node_down`] for
+    /// `node`, so the remote must say "down" only once it has called (or
+    /// is calling) that.
+    fn is_up(&self, node: u16) -> bool;
+
+    /// The other nodes that are up, by slot, with their names.
+    fn nodes(&self) -> Vec<(u16, String)>;
+
+    /// Asks the cluster's store of global names ([`crate::global`]).
+    /// Requests are made in the order of the calls.
+    fn global(&self, request: GlobalRequest) -> GlobalFuture;
 }
 
 /// Why [`Kernel::attach`] did nothing.
@@ -260,6 +274,63 @@ impl<R: Attachment> Kernel<R> {
     /// This kernel's node slot (0 on its own).
     pub fn node(&self) -> u16 {
         self.remote.get().map_or(0, |a| a.slot)
+    }
+
+    /// The remote this kernel is attached by, if it joined a cluster.
+    pub(crate) fn attached(&self) -> Option<&Arc<dyn Remote>> {
+        self.remote.get().map(|a| &a.remote)
+    }
+
+    /// Whether node `node` is up: this node always; another only in a
+    /// cluster, and as the cluster sees it now.
+    pub fn is_up(&self, node: u16) -> bool {
+        node == self.node() || self.attached().is_some_and(|r| r.is_up(node))
+    }
+
+    /// The other nodes that are up, by slot, with their names (none on a
+    /// kernel on its own).
+    pub fn nodes(&self) -> Vec<(u16, String)> {
+        self.attached().map(|r| r.nodes()).unwrap_or_default()
+    }
+
+    /// `watcher` watches node `node` under `reference` (ABI 1.8
+    /// `node.monitor-node`): a `down` from the node's own id, reason
+    /// `noconnection`, when it goes down, or at once if it is not up.
+    /// This node never goes down while the watcher lives.
+    pub(crate) fn monitor_node(&self, watcher: &crate::ProcessEntry<R>, node: u16, reference: u64) {
+        if node == self.node() {
+            return;
+        }
+        {
+            // Under the book's lock, so a verdict either comes after the
+            // monitor is in the book or is seen in `is_up`.
+            let mut monitors = lock(&self.node_monitors);
+            if self.is_up(node) {
+                let mut r = lock(&watcher.relations);
+                if r.alive {
+                    r.node_monitors.push(reference);
+                    monitors.insert(reference, (node, watcher.id));
+                }
+                return;
+            }
+        }
+        let node_id = u64::from(node) << NODE_SHIFT;
+        self.send(
+            watcher.id,
+            down(reference, node_id, &ExitReason::NoConnection),
+        );
+    }
+
+    /// Drops the node monitors `references` (their watcher ended, or
+    /// demonitored them).
+    pub(crate) fn demonitor_nodes(&self, references: &[u64]) {
+        if references.is_empty() {
+            return;
+        }
+        let mut monitors = lock(&self.node_monitors);
+        for reference in references {
+            monitors.remove(reference);
+        }
     }
 
     /// The id that names this node itself, which no process has (its
@@ -423,6 +494,24 @@ impl<R: Attachment> Kernel<R> {
         for (reference, (watcher, target)) in gone {
             self.send(watcher, down(reference, target, &ExitReason::NoConnection));
         }
+        let mut watching: Vec<(u64, u64)> = {
+            let mut monitors = lock(&self.node_monitors);
+            let watching = monitors
+                .iter()
+                .filter(|(_, (on, _))| *on == node)
+                .map(|(&reference, &(_, watcher))| (reference, watcher))
+                .collect();
+            monitors.retain(|_, (on, _)| *on != node);
+            watching
+        };
+        watching.sort_unstable_by_key(|&(reference, _)| reference);
+        let node_id = u64::from(node) << NODE_SHIFT;
+        for (reference, watcher) in watching {
+            if let Some(p) = self.get(watcher) {
+                lock(&p.relations).node_monitors.retain(|r| *r != reference);
+            }
+            self.send(watcher, down(reference, node_id, &ExitReason::NoConnection));
+        }
     }
 }
 
@@ -430,7 +519,9 @@ impl<R: Attachment> Kernel<R> {
 mod tests {
     use super::*;
     use crate::actor::tests::ask;
+    use crate::budget::Budget;
     use crate::message::Filter;
+    use crate::registry::RegisterError;
     use crate::Limits;
     use std::collections::HashMap;
     use std::convert::Infallible;
@@ -444,6 +535,15 @@ mod tests {
     #[derive(Default)]
     struct Loopback {
         nodes: Mutex<HashMap<u16, Weak<K>>>,
+        /// Global names: the store every node sees.
+        globals: Mutex<HashMap<String, u64>>,
+    }
+
+    impl Loopback {
+        fn alive(&self, pid: u64) -> bool {
+            let k = lock(&self.nodes).get(&node_of(pid)).and_then(Weak::upgrade);
+            k.is_some_and(|k| k.get(pid).is_some())
+        }
     }
 
     struct Port {
@@ -458,6 +558,51 @@ mod tests {
                 k.arrive(self.from, signal).expect("a well-formed signal");
             }
             Ok(())
+        }
+
+        fn is_up(&self, node: u16) -> bool {
+            lock(&self.net.nodes)
+                .get(&node)
+                .is_some_and(|k| k.strong_count() > 0)
+        }
+
+        fn nodes(&self) -> Vec<(u16, String)> {
+            let nodes = lock(&self.net.nodes);
+            let mut up: Vec<(u16, String)> = nodes
+                .iter()
+                .filter(|(&n, k)| n != self.from && k.strong_count() > 0)
+                .map(|(&n, _)| (n, format!("node{n}")))
+                .collect();
+            up.sort();
+            up
+        }
+
+        fn global(&self, request: GlobalRequest) -> GlobalFuture {
+            use crate::global::GlobalReply;
+            let net = &self.net;
+            let mut names = lock(&net.globals);
+            let reply = match request {
+                GlobalRequest::Register { name, pid } => match names.get(&name) {
+                    Some(&holder) if net.alive(holder) => GlobalReply::Taken,
+                    _ => {
+                        names.insert(name, pid);
+                        GlobalReply::Done
+                    }
+                },
+                GlobalRequest::Lookup { name } => {
+                    GlobalReply::Holder(names.get(&name).copied().filter(|&h| net.alive(h)))
+                }
+                GlobalRequest::Unregister { name } => {
+                    GlobalReply::Removed(names.remove(&name).is_some_and(|h| net.alive(h)))
+                }
+                GlobalRequest::Release { name, pid } => {
+                    if names.get(&name) == Some(&pid) {
+                        names.remove(&name);
+                    }
+                    GlobalReply::Done
+                }
+            };
+            Box::pin(async move { Ok(reply) })
         }
     }
 
@@ -576,6 +721,123 @@ mod tests {
             ]
         );
         assert_eq!(a.remote_monitors.lock().unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn node_monitors_tell_of_a_node_going_down_and_demonitor_stops_them() {
+        let net = Arc::new(Loopback::default());
+        let (a, _b) = (node(&net, 1), node(&net, 2));
+        let seen = ask(&a, |mut me, tx| async move {
+            let mut seen = Vec::new();
+            // A node that is not up: at once.
+            let r = me.monitor_node(9).unwrap();
+            let m = me.receive(&Filter::any(), None).await.unwrap();
+            seen.push((m.kind, m.sender, m.tag == r, reason(&m)));
+            // One demonitored, one kept: only the kept one tells.
+            let dropped = me.monitor_node(2).unwrap();
+            let kept = me.monitor_node(2).unwrap();
+            // This node never goes down while the watcher lives.
+            let own = me.monitor_node(1).unwrap();
+            me.demonitor(dropped);
+            me.kernel().node_down(2);
+            let m = me.receive(&Filter::any(), None).await.unwrap();
+            seen.push((m.kind, m.sender, m.tag == kept, reason(&m)));
+            me.demonitor(own);
+            let after = me
+                .receive(&Filter::any(), Some(Duration::from_millis(20)))
+                .await;
+            let _ = tx.send((seen, after.is_none()));
+            ExitReason::Normal
+        })
+        .await;
+        use MessageKind::Down;
+        assert_eq!(
+            seen,
+            (
+                vec![
+                    (Down, 9 << NODE_SHIFT, true, ExitReason::NoConnection),
+                    (Down, 2 << NODE_SHIFT, true, ExitReason::NoConnection),
+                ],
+                true
+            )
+        );
+        assert_eq!(a.node_monitors.lock().unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_watcher_that_ends_leaves_no_node_monitor_behind() {
+        let net = Arc::new(Loopback::default());
+        let (a, _b) = (node(&net, 1), node(&net, 2));
+        ask(&a, |mut me, tx| async move {
+            me.monitor_node(2).unwrap();
+            me.monitor_node(2).unwrap();
+            let _ = tx.send(());
+            ExitReason::Normal
+        })
+        .await;
+        a.shutdown().await;
+        assert_eq!(a.node_monitors.lock().unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_global_name_has_one_holder_across_nodes_and_is_freed_when_it_ends() {
+        let net = Arc::new(Loopback::default());
+        let (a, b) = (node(&net, 1), node(&net, 2));
+        // A holder on node 1 takes the name and keeps it until told.
+        let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+        let holder = a
+            .spawn_actor(|me| async move {
+                me.register_global("leader").await.unwrap();
+                let _ = held_tx.send(());
+                let mut me = me;
+                let _ = me.receive(&Filter::any(), None).await;
+                ExitReason::Normal
+            })
+            .unwrap();
+        held_rx.await.unwrap();
+        // Node 2 sees it, cannot take it, nor name a process of node 1.
+        let (seen, taken, not_local) = ask(&b, move |me, tx| async move {
+            let seen = me.kernel().lookup_global("leader").await.unwrap();
+            let taken = me.register_global("leader").await;
+            let budget = Budget::new(1 << 20, me.kernel().host());
+            let not_local = me.kernel().register_global("x", holder, &budget).await;
+            let _ = tx.send((seen, taken, not_local));
+            ExitReason::Normal
+        })
+        .await;
+        assert_eq!(seen, Some(holder));
+        assert!(matches!(taken, Err(RegisterError::Taken)), "{taken:?}");
+        assert!(
+            matches!(not_local, Err(RegisterError::NotLocal)),
+            "{not_local:?}"
+        );
+        // The holder ends: the name is free, and node 2 takes it.
+        let watcher = ask(&a, move |mut me, tx| async move {
+            let r = me.monitor(holder).unwrap();
+            me.send(holder, 1, b"stop").unwrap();
+            let m = me.receive(&Filter::any(), None).await.unwrap();
+            let _ = tx.send(m.tag == r);
+            ExitReason::Normal
+        })
+        .await;
+        assert!(watcher);
+        // Freed in the store before its down was sent, not merely found dead.
+        assert_eq!(lock(&net.globals).get("leader"), None);
+        let (free, mine) = ask(&b, |me, tx| async move {
+            let free = me.kernel().lookup_global("leader").await.unwrap();
+            me.register_global("leader").await.unwrap();
+            let mine = me.kernel().lookup_global("leader").await.unwrap() == Some(me.id());
+            let _ = tx.send((free, mine));
+            ExitReason::Normal
+        })
+        .await;
+        assert_eq!((free, mine), (None, true));
+        a.shutdown().await;
+        assert_eq!(
+            a.host_held(),
+            0,
+            "the holder's charge for its name is given back"
+        );
     }
 
     #[tokio::test]

@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 7;
+export const ABI_MINOR: u32 = 8;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.7.0\n";
+export const ABI_MARKER: string = "vm:host@1.8.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -146,6 +146,41 @@ export namespace Direction {
   export const READ: u8 = 0;
   export const WRITE: u8 = 1;
 }
+
+// ---- global (vm:host/global@1) ----
+
+/**
+ * Registers `name` (at most 255 bytes) for `target`, a process of this
+ * node. Fails with `already-registered` if a live process holds it
+ * (on any node), `not-found` if `target` has ended,
+ * `invalid-argument` if `target` is of another node, `unreachable` if
+ * the cluster's store cannot be reached.
+ * @since 1.8.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/global@1", "register")
+export declare function global_register(name_ptr: usize, name_len: usize, target: u64, ret: usize): void;
+
+/**
+ * The process registered under `name` across the cluster, or
+ * `not-found`.
+ * @since 1.8.0
+ * Writes a result at `ret` (16 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
+ */
+// @ts-ignore: decorator
+@external("vm:host/global@1", "lookup")
+export declare function global_lookup(name_ptr: usize, name_len: usize, ret: usize): void;
+
+/**
+ * Removes `name`, whoever holds it; `not-found` if no live process
+ * held it.
+ * @since 1.8.0
+ * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
+ */
+// @ts-ignore: decorator
+@external("vm:host/global@1", "unregister")
+export declare function global_unregister(name_ptr: usize, name_len: usize, ret: usize): void;
 
 // ---- handle (vm:host/handle@1) ----
 
@@ -459,6 +494,59 @@ export declare function net_nodelay(socket: u32, ret: usize): void;
 // @ts-ignore: decorator
 @external("vm:host/net@1", "set-active")
 export declare function net_set_active(socket: u32, count: u32, tag: u64, ret: usize): void;
+
+// ---- node (vm:host/node@1) ----
+
+/**
+ * This node's slot (0 outside a cluster).
+ * @since 1.8.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "self-node")
+export declare function node_self_node(): u32;
+
+/**
+ * Writes the slots of the nodes up now, this one first, as `u32`s to
+ * `dst` (4-byte aligned, room for `count`), and returns how many are up
+ * (more than `count` means the list was cut short).
+ * @since 1.8.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "up")
+export declare function node_up(dst: u32, count: u32, ret: usize): void;
+
+/**
+ * Writes the name of node `node` (its `--node`) as UTF-8 to `dst` (at
+ * most `len` bytes) and returns its full length; `not-found` if the
+ * node is not up. Outside a cluster this node is named `local`.
+ * @since 1.8.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "name")
+export declare function node_name(node: u32, dst: u32, len: u32, ret: usize): void;
+
+/**
+ * Watches node `node`, as Erlang's `monitor_node`: when it goes down
+ * (or at once, if it is not up now), this process receives a `down`
+ * message tagged with the returned reference, from the process id that
+ * names the node itself (`node << 48`), reason `noconnection`. This
+ * node never goes down while the process lives.
+ * @since 1.8.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "monitor-node")
+export declare function node_monitor_node(node: u32): u64;
+
+/**
+ * Stops a node monitor. After it returns, no `down` for it arrives
+ * (as `process.demonitor`, which stops it too).
+ * @since 1.8.0
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "demonitor-node")
+export declare function node_demonitor_node(monitor: u64): void;
 
 // ---- process (vm:host/process@1) ----
 

@@ -15,6 +15,7 @@ export { Message, Decoded, receive, takeHandle, freshTag } from "./mailbox";
 export * from "./request";
 export * from "./net";
 export * from "./version";
+export * from "./node";
 export { print, eprint, exit, args } from "./runtime";
 export { MessageKind, MessageKinds, ShutdownHow, Direction } from "./abi";
 

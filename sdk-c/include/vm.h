@@ -261,6 +261,39 @@ vm_status_t vm_send_after_handles(vm_pid_t to, uint64_t tag, const void *data, s
 /* Cancels a timer; true if it had not fired yet. */
 bool vm_cancel_timer(uint64_t timer);
 
+/* ---- nodes and global names (ABI 1.8; `vm run --cluster`) ---- */
+
+/* A process id's top 16 bits are its node's slot; outside a cluster the VM
+ * is node 0, named "local", alone. */
+#define VM_NODE_OF(pid) ((uint32_t)((uint64_t)(pid) >> 48))
+/* The id that names node `slot` itself: the sender of its monitor's down. */
+#define VM_NODE_ID(slot) ((vm_pid_t)(slot) << 48)
+/* This process's node. */
+uint32_t vm_node_self(void);
+/* Writes the slots of the nodes up now, this one first, to `out` (room
+ * for `cap`); returns how many are up (more than `cap`: cut short). */
+size_t vm_node_up(uint32_t *out, size_t cap);
+/* Writes node `slot`'s name (its --node), NUL-terminated, to `buf` (cut to
+ * fit `cap`); `*len` (may be NULL) gets its full length. VM_E_NOT_FOUND if
+ * the node is not up. */
+vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len);
+/* Erlang's monitor_node: when node `slot` goes down (at once if it is not
+ * up), a down message tagged with the returned reference arrives from
+ * VM_NODE_ID(slot), reason "noconnection" (vm_receive_down waits for it).
+ * This process's own node never goes down while it lives. */
+uint64_t vm_monitor_node(uint32_t slot);
+void vm_demonitor_node(uint64_t monitor);
+/* Names across the cluster, as Erlang's global: one holder per name, freed
+ * when it ends or its node goes down. `pid` must be of this node
+ * (VM_E_INVALID_ARGUMENT otherwise); VM_E_ALREADY_REGISTERED if a live
+ * process anywhere holds the name; VM_E_UNREACHABLE if the cluster's store
+ * cannot be reached. Outside a cluster they are this VM's, apart from
+ * vm_register's. */
+vm_status_t vm_register_global(const char *name, vm_pid_t pid);
+/* VM_E_NOT_FOUND if no live process holds it. */
+vm_status_t vm_lookup_global(const char *name, vm_pid_t *out);
+vm_status_t vm_unregister_global(const char *name);
+
 /* ---- TCP ----
  * Distinct types make misuse a compile error: a read half cannot be passed
  * where writing is expected. Timeouts are in milliseconds; VM_FOREVER (any

@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 7
+#define VM_ABI_MINOR 8
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.7.0\n"
+#define VM_ABI_MARKER "vm:host@1.8.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.7.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.8.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -218,6 +218,35 @@ typedef struct vm_result_void {
 } vm_result_void_t;
 VM_STATIC_ASSERT(sizeof(vm_result_void_t) == 2, "canonical size");
 VM_STATIC_ASSERT(offsetof(vm_result_void_t, val) == 1, "canonical offset");
+
+/* ---- global (vm:host/global@1) ---- */
+
+/*
+ * Registers `name` (at most 255 bytes) for `target`, a process of this
+ * node. Fails with `already-registered` if a live process holds it
+ * (on any node), `not-found` if `target` has ended,
+ * `invalid-argument` if `target` is of another node, `unreachable` if
+ * the cluster's store cannot be reached.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/global@1"), import_name("register")))
+void vm_raw_global_register(const char *name_ptr, size_t name_len, vm_process_id_t target, vm_result_void_t *ret);
+
+/*
+ * The process registered under `name` across the cluster, or
+ * `not-found`.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/global@1"), import_name("lookup")))
+void vm_raw_global_lookup(const char *name_ptr, size_t name_len, vm_result_u64_t *ret);
+
+/*
+ * Removes `name`, whoever holds it; `not-found` if no live process
+ * held it.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/global@1"), import_name("unregister")))
+void vm_raw_global_unregister(const char *name_ptr, size_t name_len, vm_result_void_t *ret);
 
 /* ---- handle (vm:host/handle@1) ---- */
 
@@ -476,6 +505,52 @@ void vm_raw_net_nodelay(vm_handle_t socket, vm_result_u8_t *ret);
  */
 __attribute__((import_module("vm:host/net@1"), import_name("set-active")))
 void vm_raw_net_set_active(vm_handle_t socket, uint32_t count, uint64_t tag, vm_result_void_t *ret);
+
+/* ---- node (vm:host/node@1) ---- */
+
+/*
+ * This node's slot (0 outside a cluster).
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("self-node")))
+uint32_t vm_raw_node_self_node(void);
+
+/*
+ * Writes the slots of the nodes up now, this one first, as `u32`s to
+ * `dst` (4-byte aligned, room for `count`), and returns how many are up
+ * (more than `count` means the list was cut short).
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("up")))
+void vm_raw_node_up(uint32_t dst, uint32_t count, vm_result_u32_t *ret);
+
+/*
+ * Writes the name of node `node` (its `--node`) as UTF-8 to `dst` (at
+ * most `len` bytes) and returns its full length; `not-found` if the
+ * node is not up. Outside a cluster this node is named `local`.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("name")))
+void vm_raw_node_name(uint32_t node, uint32_t dst, uint32_t len, vm_result_u32_t *ret);
+
+/*
+ * Watches node `node`, as Erlang's `monitor_node`: when it goes down
+ * (or at once, if it is not up now), this process receives a `down`
+ * message tagged with the returned reference, from the process id that
+ * names the node itself (`node << 48`), reason `noconnection`. This
+ * node never goes down while the process lives.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("monitor-node")))
+uint64_t vm_raw_node_monitor_node(uint32_t node);
+
+/*
+ * Stops a node monitor. After it returns, no `down` for it arrives
+ * (as `process.demonitor`, which stops it too).
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("demonitor-node")))
+void vm_raw_node_demonitor_node(uint64_t monitor);
 
 /* ---- process (vm:host/process@1) ---- */
 

@@ -481,6 +481,53 @@ vm_status_t vm_unregister(const char *name) {
     return status_of(r.is_err, r.val.err);
 }
 
+uint32_t vm_node_self(void) { return vm_raw_node_self_node(); }
+
+size_t vm_node_up(uint32_t *out, size_t cap) {
+    vm_result_u32_t r;
+    uint32_t none[1];
+    /* An empty buffer still needs an aligned address inside memory. */
+    if (cap == 0 || out == NULL) {
+        out = none;
+        cap = 0;
+    }
+    vm_raw_node_up((uint32_t)(uintptr_t)out, (uint32_t)cap, &r);
+    return r.is_err ? 0 : r.val.ok;
+}
+
+vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len) {
+    vm_result_u32_t r;
+    if (cap == 0) return VM_E_INVALID_ARGUMENT;
+    vm_raw_node_name(slot, (uint32_t)(uintptr_t)buf, (uint32_t)(cap - 1), &r);
+    if (r.is_err) return status_of(r.is_err, r.val.err);
+    size_t full = r.val.ok;
+    buf[full < cap - 1 ? full : cap - 1] = 0;
+    if (len) *len = full;
+    return VM_OK;
+}
+
+uint64_t vm_monitor_node(uint32_t slot) { return vm_raw_node_monitor_node(slot); }
+void vm_demonitor_node(uint64_t monitor) { vm_raw_node_demonitor_node(monitor); }
+
+vm_status_t vm_register_global(const char *name, vm_pid_t pid) {
+    vm_result_void_t r;
+    vm_raw_global_register(name, text_len(name), pid, &r);
+    return status_of(r.is_err, r.val.err);
+}
+
+vm_status_t vm_lookup_global(const char *name, vm_pid_t *out) {
+    vm_result_u64_t r;
+    vm_raw_global_lookup(name, text_len(name), &r);
+    if (!r.is_err) *out = r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+
+vm_status_t vm_unregister_global(const char *name) {
+    vm_result_void_t r;
+    vm_raw_global_unregister(name, text_len(name), &r);
+    return status_of(r.is_err, r.val.err);
+}
+
 uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, uint64_t delay_ms) {
     return vm_raw_timer_send_after(to, tag, data, len, nanos_u(delay_ms));
 }

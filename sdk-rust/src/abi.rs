@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 7, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 8, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -328,7 +328,7 @@ impl Direction {
 
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.7.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.8.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -376,6 +376,93 @@ impl<T: Copy> CallResult<T> {
 #[cold]
 fn outside_vm(function: &str) -> ! {
     panic!("vm-sdk: `{function}` is a call into the VM; it works only in a guest running on the VM (wasm32)")
+}
+
+/// (1.8) Names across a cluster, as Erlang's `global`: one winner per name,
+/// kept in NATS JetStream (a key-value bucket written only with create and
+/// compare-and-set). A name is freed when its process ends or its node goes
+/// down. Outside a cluster the names are this VM's, apart from `registry`'s.
+pub mod global {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "vm:host/global@1")]
+    unsafe extern "C" {
+        /// Registers `name` (at most 255 bytes) for `target`, a process of this
+        /// node. Fails with `already-registered` if a live process holds it
+        /// (on any node), `not-found` if `target` has ended,
+        /// `invalid-argument` if `target` is of another node, `unreachable` if
+        /// the cluster's store cannot be reached.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "register"]
+        pub fn register(
+            name_ptr: *const u8,
+            name_len: usize,
+            target: ProcessId,
+            ret: *mut CallResult<()>,
+        );
+        /// The process registered under `name` across the cluster, or
+        /// `not-found`.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "lookup"]
+        pub fn lookup(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<ProcessId>);
+        /// Removes `name`, whoever holds it; `not-found` if no live process
+        /// held it.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "unregister"]
+        pub fn unregister(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<()>);
+    }
+
+    /// Registers `name` (at most 255 bytes) for `target`, a process of this
+    /// node. Fails with `already-registered` if a live process holds it
+    /// (on any node), `not-found` if `target` has ended,
+    /// `invalid-argument` if `target` is of another node, `unreachable` if
+    /// the cluster's store cannot be reached.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn register(
+        name_ptr: *const u8,
+        name_len: usize,
+        target: ProcessId,
+        ret: *mut CallResult<()>,
+    ) {
+        super::outside_vm("global.register")
+    }
+
+    /// The process registered under `name` across the cluster, or
+    /// `not-found`.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn lookup(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<ProcessId>) {
+        super::outside_vm("global.lookup")
+    }
+
+    /// Removes `name`, whoever holds it; `not-found` if no live process
+    /// held it.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn unregister(name_ptr: *const u8, name_len: usize, ret: *mut CallResult<()>) {
+        super::outside_vm("global.unregister")
+    }
 }
 
 /// Operations on any handle a process owns.
@@ -1148,6 +1235,122 @@ pub mod net {
     #[allow(unused_variables)]
     pub unsafe fn set_active(socket: Handle, count: u32, tag: u64, ret: *mut CallResult<()>) {
         super::outside_vm("net.set-active")
+    }
+}
+
+/// (1.8) The nodes of a cluster (`vm run --cluster`): which node this is,
+/// which others are up, and word when one goes down. A process id's top 16
+/// bits are its node's slot; a VM outside a cluster is node 0, alone.
+pub mod node {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "vm:host/node@1")]
+    unsafe extern "C" {
+        /// This node's slot (0 outside a cluster).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "self-node"]
+        pub fn self_node() -> u32;
+        /// Writes the slots of the nodes up now, this one first, as `u32`s to
+        /// `dst` (4-byte aligned, room for `count`), and returns how many are up
+        /// (more than `count` means the list was cut short).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "up"]
+        pub fn up(dst: u32, count: u32, ret: *mut CallResult<u32>);
+        /// Writes the name of node `node` (its `--node`) as UTF-8 to `dst` (at
+        /// most `len` bytes) and returns its full length; `not-found` if the
+        /// node is not up. Outside a cluster this node is named `local`.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "name"]
+        pub fn name(node: u32, dst: u32, len: u32, ret: *mut CallResult<u32>);
+        /// Watches node `node`, as Erlang's `monitor_node`: when it goes down
+        /// (or at once, if it is not up now), this process receives a `down`
+        /// message tagged with the returned reference, from the process id that
+        /// names the node itself (`node << 48`), reason `noconnection`. This
+        /// node never goes down while the process lives.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "monitor-node"]
+        pub fn monitor_node(node: u32) -> u64;
+        /// Stops a node monitor. After it returns, no `down` for it arrives
+        /// (as `process.demonitor`, which stops it too).
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "demonitor-node"]
+        pub fn demonitor_node(monitor: u64);
+    }
+
+    /// This node's slot (0 outside a cluster).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn self_node() -> u32 {
+        super::outside_vm("node.self-node")
+    }
+
+    /// Writes the slots of the nodes up now, this one first, as `u32`s to
+    /// `dst` (4-byte aligned, room for `count`), and returns how many are up
+    /// (more than `count` means the list was cut short).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn up(dst: u32, count: u32, ret: *mut CallResult<u32>) {
+        super::outside_vm("node.up")
+    }
+
+    /// Writes the name of node `node` (its `--node`) as UTF-8 to `dst` (at
+    /// most `len` bytes) and returns its full length; `not-found` if the
+    /// node is not up. Outside a cluster this node is named `local`.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn name(node: u32, dst: u32, len: u32, ret: *mut CallResult<u32>) {
+        super::outside_vm("node.name")
+    }
+
+    /// Watches node `node`, as Erlang's `monitor_node`: when it goes down
+    /// (or at once, if it is not up now), this process receives a `down`
+    /// message tagged with the returned reference, from the process id that
+    /// names the node itself (`node << 48`), reason `noconnection`. This
+    /// node never goes down while the process lives.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn monitor_node(node: u32) -> u64 {
+        super::outside_vm("node.monitor-node")
+    }
+
+    /// Stops a node monitor. After it returns, no `down` for it arrives
+    /// (as `process.demonitor`, which stops it too).
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn demonitor_node(monitor: u64) {
+        super::outside_vm("node.demonitor-node")
     }
 }
 

@@ -541,13 +541,18 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    pub(crate) fn new(reference: u64, process: u64) -> Monitor {
+        Monitor { reference, process }
+    }
+
     /// The reference its `down` message carries (the message's tag, and
     /// [`crate::mailbox::Down::monitor`]).
     pub fn reference(&self) -> u64 {
         self.reference
     }
 
-    /// The monitored process's id.
+    /// The monitored process's id (for a node's monitor, the id that names
+    /// the node, [`crate::node::Node::id`]).
     pub fn process(&self) -> u64 {
         self.process
     }

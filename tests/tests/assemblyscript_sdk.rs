@@ -184,7 +184,7 @@ async fn typed_processes_exit_reasons_resolve_and_socket_options_match_the_rust_
          read half shuts down: ok\n\
          write half shuts down: ok\n\
          shutdown how: 2\n\
-         abi: vm 1.7.0, sdk 1.7.0, served: true\n"
+         abi: vm 1.8.0, sdk 1.8.0, served: true\n"
     );
 }
 

@@ -192,7 +192,7 @@ async fn socket_timeouts_nodelay_peek_shutdown_and_resolve_through_typed_calls()
 async fn exit_reasons_decode_from_down_messages_even_truncated_ones() {
     edges(
         "reasons",
-        "abi 1.7\n\
+        "abi 1.8\n\
          a data message as a reason: decode | decode: vm_decode_exit_reason: a message of kind 0 is not a down or exit message\n\
          as a down: ok trap \"oops\"\n\
          names: normal exit trap killed noproc unknown\n\

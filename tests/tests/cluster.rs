@@ -409,6 +409,57 @@ fn two_vm_commands_ping_pong_in_order_and_a_crash_reaches_across() {
 }
 
 #[test]
+fn one_node_of_three_wins_a_global_name_and_it_is_freed_when_that_node_dies() {
+    let nats = Nats::start();
+    let mut nodes: Vec<VmNode> = ["a", "b", "c"]
+        .iter()
+        .map(|name| VmNode::start(&nats, name, &["global-race", "leader"]))
+        .collect();
+    let slots: Vec<String> = nodes
+        .iter_mut()
+        .map(|n| {
+            n.line()
+                .strip_prefix("node ")
+                .expect("`node SLOT`")
+                .to_owned()
+        })
+        .collect();
+    let claims: Vec<String> = nodes.iter_mut().map(VmNode::line).collect();
+    let winners: Vec<usize> = (0..3).filter(|&i| claims[i] == "won").collect();
+    assert_eq!(winners.len(), 1, "{claims:?}");
+    let winner = winners[0];
+    for (i, claim) in claims.iter().enumerate() {
+        if i != winner {
+            assert_eq!(claim, "lost already-registered");
+        }
+    }
+    for n in &mut nodes {
+        assert_eq!(n.line(), format!("holder on node {}", slots[winner]));
+    }
+    // SIGKILL: the winner's name goes with its node, and the node monitors
+    // the others set tell them.
+    nodes[winner].child.kill().unwrap();
+    let mut rest: Vec<VmNode> = nodes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != winner)
+        .map(|(_, n)| n)
+        .collect();
+    for n in &mut rest {
+        assert_eq!(
+            n.line(),
+            format!(
+                "node {} down: NoConnection, from its id: true",
+                slots[winner]
+            )
+        );
+    }
+    let mut again: Vec<String> = rest.iter_mut().map(VmNode::line).collect();
+    again.sort();
+    assert_eq!(again, ["lost already-registered", "won"]);
+}
+
+#[test]
 fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
     let nats = Nats::start();
     let mut server = VmNode::start(&nats, "server", &["cluster-server"]);

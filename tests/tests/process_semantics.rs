@@ -482,3 +482,18 @@ async fn killing_every_process_ends_even_those_spawned_while_it_runs() {
         assert_eq!(vm.process_count(), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_a_cluster_the_vm_is_node_zero_alone_and_global_names_are_its_own() {
+    assert_eq!(
+        scenario("node-local").await.stdout,
+        "self 0 up [Node(0)] name Some(\"local\")\n\
+         node 7 name None\n\
+         node 7 down at once: NoConnection, from its id: true\n\
+         global again: Some(AlreadyRegistered)\n\
+         global is not the registry: None\n\
+         lookup global: true\n\
+         another node's process: Err(Some(NotFound))\n\
+         after unregister: None, again: Err(Some(NotFound))\n"
+    );
+}

@@ -257,6 +257,9 @@ impl VmBuilder {
         let plugins = load_plugins(&engine, &mut linker, plugins)?;
         let node = Node::new(engine, linker, config, plugins)
             .map_err(|e| VmError::Engine(format!("cannot start the VM's threads: {e}")))?;
+        if let Some(c) = &self.cluster {
+            let _ = node.cluster_name.set(c.name.clone());
+        }
         let cluster = self
             .cluster
             .map(|c| vm_cluster::Cluster::join(&node.kernel, c).map(Box::new))

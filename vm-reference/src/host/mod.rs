@@ -8,9 +8,11 @@
 //! no error can be reported, traps the calling process. Nothing a guest passes
 //! can reach another process or the VM.
 
+mod global;
 mod handle;
 mod mailbox;
 mod net;
+mod node;
 mod process;
 mod registry;
 mod timer;
@@ -32,6 +34,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Resu
     timer::add(linker)?;
     handle::add(linker)?;
     version::add(linker)?;
+    node::add(linker)?;
+    global::add(linker)?;
     Ok(())
 }
 
@@ -96,6 +100,14 @@ pub(crate) fn text<'m>(
             format!("string argument is not UTF-8: {e}"),
         )),
     }
+}
+
+/// Writes `text` to `dst`, as much as `len` bytes hold, and returns its
+/// full length (so the guest can ask again with room for it all).
+pub(crate) fn write_text(mem: &mut [u8], dst: u32, len: u32, text: &str) -> Result<u32, ErrorCode> {
+    let n = text.len().min(len as usize);
+    bytes_mut(mem, dst, n as u32)?.copy_from_slice(&text.as_bytes()[..n]);
+    Ok(text.len() as u32)
 }
 
 /// A `list<u64>` argument (8-byte aligned).

@@ -21,29 +21,10 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             let (mem, state) = memory(&mut caller)?;
             let result = string(state, mem, ptr, len).and_then(|name| {
                 let payer = state.entry.budget().clone();
-                state.node.register(&name, target, &payer).map_err(|e| {
-                    let (code, text) = match e {
-                        RegisterError::Taken => (
-                            ErrorCode::AlreadyRegistered,
-                            format!("`{name}` is already registered to a live process"),
-                        ),
-                        RegisterError::TooLong => (
-                            ErrorCode::InvalidArgument,
-                            format!(
-                                "a name is at most {MAX_NAME_LEN} bytes; this one has {}",
-                                name.len()
-                            ),
-                        ),
-                        RegisterError::Refused(r) => (
-                            ErrorCode::LimitReached,
-                            r.explain(&format!("registering `{name}`")),
-                        ),
-                        RegisterError::NotFound => {
-                            (ErrorCode::NotFound, format!("process {target} has ended"))
-                        }
-                    };
-                    state.fail(code, text)
-                })
+                state
+                    .node
+                    .register(&name, target, &payer)
+                    .map_err(|e| register_error(state, &name, target, e))
             });
             write_result(mem, register, ret, result)
         },
@@ -87,4 +68,43 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The code and text of a failed `registry.register` or `global.register`.
+pub(crate) fn register_error(
+    state: &mut ProcessState,
+    name: &str,
+    target: u64,
+    e: RegisterError,
+) -> ErrorCode {
+    let (code, text) = match e {
+        RegisterError::Taken => (
+            ErrorCode::AlreadyRegistered,
+            format!("`{name}` is already registered to a live process"),
+        ),
+        RegisterError::TooLong => (
+            ErrorCode::InvalidArgument,
+            format!(
+                "a name is at most {MAX_NAME_LEN} bytes; this one has {}",
+                name.len()
+            ),
+        ),
+        RegisterError::Refused(r) => (
+            ErrorCode::LimitReached,
+            r.explain(&format!("registering `{name}`")),
+        ),
+        RegisterError::NotFound => (ErrorCode::NotFound, format!("process {target} has ended")),
+        RegisterError::NotLocal => (
+            ErrorCode::InvalidArgument,
+            format!(
+                "process {target} is of node {}: a global name is registered on the holder's own node",
+                target >> 48
+            ),
+        ),
+        RegisterError::Unreachable(why) => (
+            ErrorCode::Unreachable,
+            format!("registering `{name}` across the cluster: {why}"),
+        ),
+    };
+    state.fail(code, text)
 }

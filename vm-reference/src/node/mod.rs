@@ -68,6 +68,8 @@ pub(crate) struct Node {
     pub(crate) plugin_instances: AtomicU32,
     /// How many plugin instances were ever made.
     pub(crate) plugin_instantiations: AtomicU64,
+    /// Its name in a cluster (`--node`), once it joined one.
+    pub(crate) cluster_name: std::sync::OnceLock<String>,
 }
 
 impl std::ops::Deref for Node {
@@ -121,7 +123,13 @@ impl Node {
             plugin_instance_limit,
             plugin_instances: AtomicU32::new(0),
             plugin_instantiations: AtomicU64::new(0),
+            cluster_name: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Its name in a cluster, if it joined one.
+    pub fn name(&self) -> Option<&str> {
+        self.cluster_name.get().map(String::as_str)
     }
 
     /// Epoch ticks so far (one per preemption interval).

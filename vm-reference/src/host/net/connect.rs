@@ -1,8 +1,9 @@
 //! `vm:host/net`'s ways to a connection: `resolve`, `bind`, `accept`,
 //! `accept-from` and `connect`, each within the VM's `--allow-net` rules.
 
-use super::{address_text, deadline, insert, io_fail, within_deadline};
+use super::{deadline, insert, io_fail, within_deadline};
 use crate::handle::{Resource, Timeouts};
+use crate::host::write_text;
 use crate::host::{bytes_mut, memory, spec, string, write_result, Ctx};
 use crate::process::ProcessState;
 use crate::resolver::{self, ResolveError};
@@ -102,7 +103,7 @@ pub(super) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                         .map(SocketAddr::to_string)
                         .collect::<Vec<_>>()
                         .join("\n");
-                    address_text(mem, dst, dst_len, &text)
+                    write_text(mem, dst, dst_len, &text)
                         .map_err(|c| state.fail(c, "the address buffer lies outside memory"))
                 });
                 write_result(mem, resolve, ret, result)

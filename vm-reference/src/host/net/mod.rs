@@ -8,7 +8,6 @@
 //! mid-call thus drops (and closes) its sockets with everything else it
 //! owned.
 
-use super::bytes_mut;
 use crate::handle::Resource;
 use crate::process::ProcessState;
 use std::future::Future;
@@ -123,12 +122,6 @@ fn settled(state: &mut ProcessState, h: u32) {
     if let Some(r) = state.handles.get_mut(h) {
         crate::active_read::settle(r);
     }
-}
-
-fn address_text(mem: &mut [u8], dst: u32, len: u32, text: &str) -> Result<u32, ErrorCode> {
-    let n = text.len().min(len as usize);
-    bytes_mut(mem, dst, n as u32)?.copy_from_slice(&text.as_bytes()[..n]);
-    Ok(text.len() as u32)
 }
 
 /// Adds every `vm:host/net` function to `linker`.

@@ -2,8 +2,9 @@
 //! options, `shutdown`, `split` into halves and `reunite`, and
 //! `set-active` (reads that arrive as messages).
 
-use super::{address_text, check, io_fail, settled, take};
+use super::{check, io_fail, settled, take};
 use crate::handle::{Resource, Timeouts};
+use crate::host::write_text;
 use crate::host::{memory, spec, write_result, Ctx};
 use crate::process::ProcessState;
 use std::io;
@@ -266,7 +267,7 @@ pub(super) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let (mem, state) = memory(&mut caller)?;
                 settled(state, h);
                 let result = match socket_address(state.handles.get(h), peer) {
-                    Some(Ok(a)) => address_text(mem, dst, len, &a.to_string())
+                    Some(Ok(a)) => write_text(mem, dst, len, &a.to_string())
                         .map_err(|c| state.fail(c, "the address buffer lies outside memory")),
                     Some(Err(e)) => Err(io_fail(state, name, e)),
                     None => Err(state.fail(

@@ -58,6 +58,8 @@ fn main() {
             let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
             cluster::client(arg(2).parse().unwrap(), arg(3).parse().unwrap(), &arg(4))
         }
+        "global-race" => cluster::global_race(&std::env::args().nth(2).unwrap_or_default()),
+        "node-local" => cluster::node_local(),
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
         "hibernate-same" => hibernation::same(),

@@ -1,0 +1,95 @@
+// The nodes of a cluster and names across it (ABI 1.8; `vm run --cluster`).
+// A process id's top 16 bits are its node's slot; outside a cluster the VM
+// is node 0, named "local", alone.
+
+import {
+  node_self_node, node_up, node_name, node_monitor_node, node_demonitor_node, global_register, global_lookup,
+  global_unregister,
+} from "./abi";
+import { RET, ok, utf8 } from "./call";
+
+/** The node process `id` runs on. */
+export function nodeOf(id: u64): u32 {
+  return <u32>(id >> 48);
+}
+
+/** The id that names node `slot` itself: the sender of its monitor's down. */
+export function nodeId(slot: u32): u64 {
+  return (<u64>slot) << 48;
+}
+
+/** This process's node. */
+export function selfNode(): u32 {
+  return node_self_node();
+}
+
+/** The slots of the nodes up now, this one first. */
+export function nodesUp(): u32[] {
+  let cap = 16;
+  while (true) {
+    const buf = new StaticArray<u32>(cap);
+    node_up(<u32>changetype<usize>(buf), <u32>cap, RET);
+    if (!ok(4)) return [];
+    const n = load<u32>(RET, 4);
+    if (n <= <u32>cap) {
+      const out = new Array<u32>(n);
+      for (let i: u32 = 0; i < n; i++) out[i] = buf[i];
+      return out;
+    }
+    cap = <i32>n;
+  }
+}
+
+/** Node `slot`'s name (its --node), or null (status not-found) if it is not up. */
+export function nodeName(slot: u32): string | null {
+  let cap = 64;
+  while (true) {
+    const buf = new ArrayBuffer(cap);
+    node_name(slot, <u32>changetype<usize>(buf), <u32>cap, RET);
+    if (!ok(4)) return null;
+    const full = load<u32>(RET, 4);
+    if (full <= <u32>cap) return String.UTF8.decodeUnsafe(changetype<usize>(buf), full);
+    cap = <i32>full;
+  }
+}
+
+/**
+ * Erlang's monitor_node: when node `slot` goes down (at once if it is not
+ * up), a down message tagged with the returned reference arrives from
+ * nodeId(slot), reason noconnection. This process's own node never goes
+ * down while it lives.
+ */
+export function monitorNode(slot: u32): u64 {
+  return node_monitor_node(slot);
+}
+
+/** Stops a node monitor; no down for it arrives after. */
+export function demonitorNode(reference: u64): void {
+  node_demonitor_node(reference);
+}
+
+/**
+ * Registers process `id` (of this node) under the global name `name`,
+ * Erlang's global: one holder across the cluster, freed when it ends or
+ * its node goes down. False on failure (status: already-registered,
+ * not-found, invalid-argument for another node's process, unreachable).
+ */
+export function registerGlobal(name: string, id: u64): bool {
+  const n = utf8(name);
+  global_register(changetype<usize>(n), n.byteLength, id, RET);
+  return ok(1);
+}
+
+/** The process holding the global name `name`, or 0 (status not-found, or unreachable). */
+export function lookupGlobal(name: string): u64 {
+  const n = utf8(name);
+  global_lookup(changetype<usize>(n), n.byteLength, RET);
+  return ok(8) ? load<u64>(RET, 8) : 0;
+}
+
+/** Removes the global name `name`, whoever holds it; false if no live process held it. */
+export function unregisterGlobal(name: string): bool {
+  const n = utf8(name);
+  global_unregister(changetype<usize>(n), n.byteLength, RET);
+  return ok(1);
+}
