@@ -21,10 +21,12 @@
 
 mod globals;
 pub mod peers;
+mod spawns;
 mod transport;
 pub mod wire;
 
 use peers::Peers;
+pub use spawns::Spawner;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +56,12 @@ pub struct Config {
     /// What signals on their way to other nodes may hold, in bytes, within
     /// the VM's own bound.
     pub max_queued: usize,
+    /// The nodes (by name, or `*` for any) this node starts processes
+    /// for (`--accept-spawn-from`); none by default.
+    pub accept_spawn_from: Vec<String>,
+    /// The modules (by SHA-256 in hexadecimal, or `*` for any) this node
+    /// starts for other nodes (`--accept-module`); none by default.
+    pub accept_modules: Vec<String>,
 }
 
 impl Config {
@@ -69,6 +77,8 @@ impl Config {
             credentials: None,
             prefix: "vm".into(),
             max_queued: 64 << 20,
+            accept_spawn_from: Vec::new(),
+            accept_modules: Vec::new(),
         }
     }
 
@@ -126,7 +136,18 @@ impl Cluster {
         kernel: &Arc<Kernel<R>>,
         config: Config,
     ) -> Result<Cluster, JoinError> {
-        transport::start(kernel, config)
+        transport::start(kernel, config, None)
+    }
+
+    /// [`Cluster::join`], starting the processes other nodes ask for
+    /// (those [`Config::accept_spawn_from`] and [`Config::accept_modules`]
+    /// let through) with `spawner`.
+    pub fn join_with<R: Attachment>(
+        kernel: &Arc<Kernel<R>>,
+        config: Config,
+        spawner: Arc<dyn Spawner>,
+    ) -> Result<Cluster, JoinError> {
+        transport::start(kernel, config, Some(spawner))
     }
 
     /// This node's slot: the top 16 bits of its processes' ids.

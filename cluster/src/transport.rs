@@ -13,7 +13,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use vm_abi::MessageKind;
 use vm_kernel::global::{GlobalFuture, GlobalRequest};
-use vm_kernel::remote::{node_of, Remote, Signal};
+use vm_kernel::remote::{node_of, Remote, RemoteSpawn, Signal, SpawnFuture, SpawnRefused};
 use vm_kernel::sync::lock;
 use vm_kernel::{Attachment, Budget, Charge, ExitReason, Kernel, Refusal};
 
@@ -46,6 +46,8 @@ struct Outbox<R> {
     max_signal: usize,
     /// Requests to the store of global names, answered in order.
     globals: mpsc::UnboundedSender<crate::globals::Ask>,
+    /// Asks to other nodes to start processes.
+    spawns: mpsc::UnboundedSender<crate::spawns::Ask>,
 }
 
 /// What a frame adds to its signal at most: tags, slots, session and
@@ -99,6 +101,21 @@ impl<R: Attachment> Remote for Outbox<R> {
 
     fn nodes(&self) -> Vec<(u16, String)> {
         lock(&self.peers).up()
+    }
+
+    fn spawn(&self, node: u16, request: RemoteSpawn) -> SpawnFuture {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.spawns.send((node, request, tx)).is_ok();
+        Box::pin(async move {
+            let gone = || SpawnRefused {
+                code: vm_abi::ErrorCode::Unreachable,
+                text: "this node has left the cluster".into(),
+            };
+            if !sent {
+                return Err(gone());
+            }
+            rx.await.map_err(|_| gone())?
+        })
     }
 
     fn global(&self, request: GlobalRequest) -> GlobalFuture {
@@ -163,6 +180,7 @@ impl Subjects {
 pub(crate) fn start<R: Attachment>(
     kernel: &Arc<Kernel<R>>,
     config: Config,
+    spawner: Option<Arc<dyn crate::Spawner>>,
 ) -> Result<Cluster, JoinError> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
@@ -209,10 +227,14 @@ pub(crate) fn start<R: Attachment>(
                         .subscribe(subjects.heartbeats())
                         .await
                         .map_err(|e| e.to_string())?;
+                    let spawns = client
+                        .subscribe(format!("{}.spawn.{slot}.*", config.prefix))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     client.flush().await.map_err(|e| e.to_string())?;
-                    Ok::<_, String>(futures_util::stream::select(node, heartbeat))
+                    Ok::<_, String>((futures_util::stream::select(node, heartbeat), spawns))
                 };
-                let incoming = match subscriptions.await {
+                let (incoming, spawn_asks) = match subscriptions.await {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = ready_tx.send(Err(JoinError::Connect(e)));
@@ -222,6 +244,7 @@ pub(crate) fn start<R: Attachment>(
                 let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
                 let (out_tx, out_rx) = mpsc::unbounded_channel();
                 let (globals_tx, globals_rx) = mpsc::unbounded_channel();
+                let (spawns_tx, spawns_rx) = mpsc::unbounded_channel();
                 let outbox = Outbox {
                     kernel: weak.clone(),
                     out: out_tx.clone(),
@@ -229,6 +252,7 @@ pub(crate) fn start<R: Attachment>(
                     budget: Budget::new(config.max_queued, &host),
                     max_signal: client.server_info().max_payload,
                     globals: globals_tx,
+                    spawns: spawns_tx,
                 };
                 if ready_tx
                     .send(Ok((slot, peers.clone(), outbox, client.clone())))
@@ -262,6 +286,29 @@ pub(crate) fn start<R: Attachment>(
                     };
                     let bucket = node.subjects.global_bucket();
                     crate::globals::serve(client.clone(), bucket, globals_rx, alive)
+                });
+                let spawning = tokio::spawn(crate::spawns::ask_others(
+                    client.clone(),
+                    config.prefix.clone(),
+                    slot,
+                    spawns_rx,
+                ));
+                let answering = tokio::spawn({
+                    let peers = node.peers.clone();
+                    let name_of = move |n: u16| {
+                        lock(&peers)
+                            .up()
+                            .into_iter()
+                            .find(|(s, _)| *s == n)
+                            .map(|(_, name)| name)
+                    };
+                    crate::spawns::answer_others(
+                        client.clone(),
+                        Arc::new(config.clone()),
+                        spawn_asks,
+                        spawner,
+                        name_of,
+                    )
                 });
                 let polite = tokio::select! {
                     _ = node.receive(incoming) => false,
@@ -300,6 +347,10 @@ pub(crate) fn start<R: Attachment>(
                 // answered "left the cluster".
                 names.abort();
                 let _ = names.await;
+                for task in [spawning, answering] {
+                    task.abort();
+                    let _ = task.await;
+                }
                 // However the node's tasks ended, its links and monitors to
                 // other nodes' processes fire: no one will answer them now.
                 if let Some(kernel) = node.kernel.upgrade() {

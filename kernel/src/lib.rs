@@ -209,8 +209,19 @@ impl<R: Attachment> Kernel<R> {
             entry.inbox.signal(Control::Kill);
         }
         if let Some((parent, charge)) = link {
-            // The parent is calling us, so it is alive; link both ways.
-            self.link_child(parent, &entry, charge);
+            if self.is_remote(parent) {
+                // A spawn another node asked for: linked here, and there
+                // by the signal, which goes before anything the new
+                // process sends (a parent that has ended answers `noproc`).
+                lock(&entry.relations).links.insert(parent, charge);
+                self.post(remote::Signal::Link {
+                    from: entry.id,
+                    to: parent,
+                });
+            } else {
+                // The parent is calling us, so it is alive; link both ways.
+                self.link_child(parent, &entry, charge);
+            }
         }
         self.scheduler.spawn(run(entry)).detach();
         id

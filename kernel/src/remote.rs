@@ -164,7 +164,44 @@ pub trait Remote: Send + Sync + 'static {
     /// Asks the cluster's store of global names ([`crate::global`]).
     /// Requests are made in the order of the calls.
     fn global(&self, request: GlobalRequest) -> GlobalFuture;
+
+    /// Asks node `node` to start a process (ABI 1.8 `node.spawn-on`).
+    fn spawn(&self, node: u16, request: RemoteSpawn) -> SpawnFuture;
 }
+
+/// A process to start on another node: its module, by content, and how to
+/// start it.
+#[derive(Debug, Clone)]
+pub struct RemoteSpawn {
+    /// The module's bytes, as loaded (before any plugin's transform).
+    pub module: Arc<[u8]>,
+    /// Their SHA-256.
+    pub digest: [u8; 32],
+    /// The export to start at.
+    pub entry: String,
+    /// Its argument, if it takes one.
+    pub arg: u32,
+    /// The bytes of its first message (kind `init`).
+    pub capture: Vec<u8>,
+    /// The process that asks.
+    pub spawner: u64,
+    /// Whether to link the new process to the spawner before it runs.
+    pub link: bool,
+}
+
+/// Why a process was not started: the ABI's code, and a text that says
+/// why (naming the flag that would allow it, if one would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnRefused {
+    /// The error code the spawner's call fails with.
+    pub code: vm_abi::ErrorCode,
+    /// Why.
+    pub text: String,
+}
+
+/// The answer to a [`RemoteSpawn`]: the new process's id.
+pub type SpawnFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, SpawnRefused>> + Send>>;
 
 /// Why [`Kernel::attach`] did nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +367,18 @@ impl<R: Attachment> Kernel<R> {
         let mut monitors = lock(&self.node_monitors);
         for reference in references {
             monitors.remove(reference);
+        }
+    }
+
+    /// Asks node `node` to start a process; refused with `not-found` on a
+    /// kernel on its own.
+    pub fn spawn_on(&self, node: u16, request: RemoteSpawn) -> SpawnFuture {
+        match self.attached() {
+            Some(remote) => remote.spawn(node, request),
+            None => Box::pin(std::future::ready(Err(SpawnRefused {
+                code: vm_abi::ErrorCode::NotFound,
+                text: format!("node {node} is not up: this VM is in no cluster (vm run --cluster)"),
+            }))),
         }
     }
 
@@ -575,6 +624,13 @@ mod tests {
                 .collect();
             up.sort();
             up
+        }
+
+        fn spawn(&self, _node: u16, _request: RemoteSpawn) -> SpawnFuture {
+            Box::pin(std::future::ready(Err(SpawnRefused {
+                code: vm_abi::ErrorCode::PermissionDenied,
+                text: "the loopback spawns nothing".into(),
+            })))
         }
 
         fn global(&self, request: GlobalRequest) -> GlobalFuture {

@@ -540,6 +540,25 @@ export declare function node_name(node: u32, dst: u32, len: u32, ret: usize): vo
 export declare function node_monitor_node(node: u32): u64;
 
 /**
+ * Starts a process on node `node` running export `entry` of `module`
+ * (a loaded module's handle, or 0 for the caller's own module), as
+ * `process.spawn` does there: its first message (kind `init`) carries
+ * `capture`, and `link` links it to the caller. Handles cannot cross
+ * nodes, so none move. The module travels by its SHA-256 through the
+ * cluster's object store (any size), and runs under that node's limits
+ * and `--allow-net`. Fails with `permission-denied` if that node does
+ * not accept spawns from this one, or this module (`--accept-spawn-from`,
+ * `--accept-module`); `not-found` if the node is not up; `unreachable`
+ * if it does not answer; otherwise as `spawn` fails there. On this
+ * node's own slot it spawns here.
+ * @since 1.8.0
+ * Writes a result at `ret` (16 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
+ */
+// @ts-ignore: decorator
+@external("vm:host/node@1", "spawn-on")
+export declare function node_spawn_on(node: u32, module: u32, entry_ptr: usize, entry_len: usize, arg: u32, capture_ptr: usize, capture_len: usize, options: u8, ret: usize): void;
+
+/**
  * Stops a node monitor. After it returns, no `down` for it arrives
  * (as `process.demonitor`, which stops it too).
  * @since 1.8.0

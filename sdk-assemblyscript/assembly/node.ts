@@ -4,8 +4,9 @@
 
 import {
   node_self_node, node_up, node_name, node_monitor_node, node_demonitor_node, global_register, global_lookup,
-  global_unregister,
+  global_unregister, node_spawn_on, SpawnOptions,
 } from "./abi";
+import { Process, ENTRY } from "./process";
 import { RET, ok, utf8 } from "./call";
 
 /** The node process `id` runs on. */
@@ -66,6 +67,21 @@ export function monitorNode(slot: u32): u64 {
 /** Stops a node monitor; no down for it arrives after. */
 export function demonitorNode(reference: u64): void {
   node_demonitor_node(reference);
+}
+
+/**
+ * `spawn` on node `slot` (Erlang's spawn(Node, ...)): the module travels
+ * there by its hash and runs under that node's limits; no handles cross.
+ * Null (see lastStatus) if refused: permission-denied if that node does not
+ * accept spawns from this one or this module (vm run --accept-spawn-from
+ * NODE --accept-module HASH, or '*'), not-found if it is not up.
+ */
+export function spawnOn(slot: u32, fn: (capture: Uint8Array) => void, capture: Uint8Array, link: bool = false): Process<Uint8Array> | null {
+  const entry = utf8(ENTRY);
+  const index = changetype<usize>(fn) as u32;
+  node_spawn_on(slot, 0, changetype<usize>(entry), entry.byteLength, index, capture.dataStart, capture.length,
+    link ? SpawnOptions.LINK : 0, RET);
+  return ok(8) ? new Process<Uint8Array>(load<u64>(RET, 8)) : null;
 }
 
 /**

@@ -142,8 +142,8 @@ export function cancelTimer(timer: u64): bool {
   return timer_cancel(timer);
 }
 
-/** The name of the export spawned functions start through. */
-const ENTRY = "vm_as_entry_0_1";
+/** @internal The name of the export spawned functions start through. */
+export const ENTRY = "vm_as_entry_0_1";
 
 /**
  * Starts `fn` in a new process of this module; it receives a copy of

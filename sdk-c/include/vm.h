@@ -283,6 +283,15 @@ vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len);
  * This process's own node never goes down while it lives. */
 uint64_t vm_monitor_node(uint32_t slot);
 void vm_demonitor_node(uint64_t monitor);
+/* vm_spawn on node `slot` (Erlang's spawn(Node, ...)): the module travels
+ * there by its hash and runs under that node's limits. No handles: they
+ * cannot cross nodes. VM_E_PERMISSION_DENIED if that node does not accept
+ * spawns from this one or this module (vm run --accept-spawn-from NODE
+ * --accept-module HASH, or '*'); VM_E_NOT_FOUND if it is not up. */
+vm_status_t vm_spawn_on(uint32_t slot, vm_process_fn fn, const void *capture, size_t len, bool link, vm_pid_t *out);
+/* vm_spawn_module on node `slot`, as vm_spawn_on. */
+vm_status_t vm_spawn_module_on(uint32_t slot, vm_module_t module, const char *entry, uint32_t arg, const void *init,
+                               size_t len, bool link, vm_pid_t *out);
 /* Names across the cluster, as Erlang's global: one holder per name, freed
  * when it ends or its node goes down. `pid` must be of this node
  * (VM_E_INVALID_ARGUMENT otherwise); VM_E_ALREADY_REGISTERED if a live

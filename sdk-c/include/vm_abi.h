@@ -545,6 +545,23 @@ __attribute__((import_module("vm:host/node@1"), import_name("monitor-node")))
 uint64_t vm_raw_node_monitor_node(uint32_t node);
 
 /*
+ * Starts a process on node `node` running export `entry` of `module`
+ * (a loaded module's handle, or 0 for the caller's own module), as
+ * `process.spawn` does there: its first message (kind `init`) carries
+ * `capture`, and `link` links it to the caller. Handles cannot cross
+ * nodes, so none move. The module travels by its SHA-256 through the
+ * cluster's object store (any size), and runs under that node's limits
+ * and `--allow-net`. Fails with `permission-denied` if that node does
+ * not accept spawns from this one, or this module (`--accept-spawn-from`,
+ * `--accept-module`); `not-found` if the node is not up; `unreachable`
+ * if it does not answer; otherwise as `spawn` fails there. On this
+ * node's own slot it spawns here.
+ * @since 1.8.0
+ */
+__attribute__((import_module("vm:host/node@1"), import_name("spawn-on")))
+void vm_raw_node_spawn_on(uint32_t node, vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, vm_spawn_options_t options, vm_result_u64_t *ret);
+
+/*
  * Stops a node monitor. After it returns, no `down` for it arrives
  * (as `process.demonitor`, which stops it too).
  * @since 1.8.0

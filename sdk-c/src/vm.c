@@ -506,6 +506,27 @@ vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len) {
     return VM_OK;
 }
 
+static vm_status_t spawn_on(uint32_t slot, vm_handle_t module, const char *entry, uint32_t arg, const void *init,
+                            size_t len, bool link, vm_pid_t *out) {
+    vm_result_u64_t r;
+    vm_raw_node_spawn_on(slot, module, entry, text_len(entry), arg, init, len, link ? VM_SPAWN_OPTIONS_LINK : 0, &r);
+    if (!r.is_err && out) *out = r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+
+vm_status_t vm_spawn_on(uint32_t slot, vm_process_fn fn, const void *capture, size_t len, bool link, vm_pid_t *out) {
+    if (len > VM_MAX_CAPTURE) {
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_spawn_on: a capture of %u bytes is over VM_MAX_CAPTURE (%u)",
+                            (uint64_t)len, (uint64_t)VM_MAX_CAPTURE);
+    }
+    return spawn_on(slot, 0, VM_C_ENTRY, (uint32_t)(uintptr_t)fn, capture, len, link, out);
+}
+
+vm_status_t vm_spawn_module_on(uint32_t slot, vm_module_t module, const char *entry, uint32_t arg, const void *init,
+                               size_t len, bool link, vm_pid_t *out) {
+    return spawn_on(slot, module.handle, entry, arg, init, len, link, out);
+}
+
 uint64_t vm_monitor_node(uint32_t slot) { return vm_raw_node_monitor_node(slot); }
 void vm_demonitor_node(uint64_t monitor) { vm_raw_node_demonitor_node(monitor); }
 

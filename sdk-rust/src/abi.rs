@@ -1284,6 +1284,33 @@ pub mod node {
         /// describes for this function.
         #[link_name = "monitor-node"]
         pub fn monitor_node(node: u32) -> u64;
+        /// Starts a process on node `node` running export `entry` of `module`
+        /// (a loaded module's handle, or 0 for the caller's own module), as
+        /// `process.spawn` does there: its first message (kind `init`) carries
+        /// `capture`, and `link` links it to the caller. Handles cannot cross
+        /// nodes, so none move. The module travels by its SHA-256 through the
+        /// cluster's object store (any size), and runs under that node's limits
+        /// and `--allow-net`. Fails with `permission-denied` if that node does
+        /// not accept spawns from this one, or this module (`--accept-spawn-from`,
+        /// `--accept-module`); `not-found` if the node is not up; `unreachable`
+        /// if it does not answer; otherwise as `spawn` fails there. On this
+        /// node's own slot it spawns here.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "spawn-on"]
+        pub fn spawn_on(
+            node: u32,
+            module: Handle,
+            entry_ptr: *const u8,
+            entry_len: usize,
+            arg: u32,
+            capture_ptr: *const u8,
+            capture_len: usize,
+            options: u8,
+            ret: *mut CallResult<ProcessId>,
+        );
         /// Stops a node monitor. After it returns, no `down` for it arrives
         /// (as `process.demonitor`, which stops it too).
         ///
@@ -1340,6 +1367,36 @@ pub mod node {
     #[allow(unused_variables)]
     pub unsafe fn monitor_node(node: u32) -> u64 {
         super::outside_vm("node.monitor-node")
+    }
+
+    /// Starts a process on node `node` running export `entry` of `module`
+    /// (a loaded module's handle, or 0 for the caller's own module), as
+    /// `process.spawn` does there: its first message (kind `init`) carries
+    /// `capture`, and `link` links it to the caller. Handles cannot cross
+    /// nodes, so none move. The module travels by its SHA-256 through the
+    /// cluster's object store (any size), and runs under that node's limits
+    /// and `--allow-net`. Fails with `permission-denied` if that node does
+    /// not accept spawns from this one, or this module (`--accept-spawn-from`,
+    /// `--accept-module`); `not-found` if the node is not up; `unreachable`
+    /// if it does not answer; otherwise as `spawn` fails there. On this
+    /// node's own slot it spawns here.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn spawn_on(
+        node: u32,
+        module: Handle,
+        entry_ptr: *const u8,
+        entry_len: usize,
+        arg: u32,
+        capture_ptr: *const u8,
+        capture_len: usize,
+        options: u8,
+        ret: *mut CallResult<ProcessId>,
+    ) {
+        super::outside_vm("node.spawn-on")
     }
 
     /// Stops a node monitor. After it returns, no `down` for it arrives

@@ -21,6 +21,14 @@ impl Error {
         }
     }
 
+    /// An error found by the SDK before it called the VM.
+    pub(crate) fn here(code: ErrorCode, message: &str) -> Error {
+        Error {
+            raw: code as u8,
+            message: message.to_string(),
+        }
+    }
+
     /// The status code, if this SDK's ABI version knows it.
     pub fn code(&self) -> Option<ErrorCode> {
         ErrorCode::from_raw(self.raw)

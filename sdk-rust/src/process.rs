@@ -173,6 +173,7 @@ fn trampoline<C: DeserializeOwned, M>() {
 pub struct Spawn<'a> {
     link: bool,
     module: Option<&'a Module>,
+    node: Option<crate::node::Node>,
 }
 
 impl<'a> Spawn<'a> {
@@ -184,6 +185,27 @@ impl<'a> Spawn<'a> {
     /// Link the new process to this one before it runs.
     pub fn link(mut self) -> Self {
         self.link = true;
+        self
+    }
+
+    /// Start the process on `node` (ABI 1.8, Erlang's `spawn(Node, …)`):
+    /// the module travels there by its hash, and the process runs under
+    /// that node's limits. That node must accept it (`vm run
+    /// --accept-spawn-from NODE --accept-module HASH`, or `*`), or the
+    /// start fails with `permission-denied`; `not-found` if it is not up.
+    /// Handles cannot cross nodes: a capture holding one fails with
+    /// `invalid-argument`, and nothing moves.
+    ///
+    /// ```no_run
+    /// use vm_sdk::node::Node;
+    /// use vm_sdk::process::Spawn;
+    /// let there = Node::up().into_iter().find(|n| *n != Node::this()).expect("another node");
+    /// let worker = Spawn::new().on(there).link().start(7u32, |n, _: vm_sdk::Mailbox<()>| {
+    ///     println!("{n} on node {}", vm_sdk::node::Node::this().slot());
+    /// });
+    /// ```
+    pub fn on(mut self, node: crate::node::Node) -> Self {
+        self.node = Some(node);
         self
     }
 
@@ -275,6 +297,28 @@ impl<'a> Spawn<'a> {
         handles: &[u32],
     ) -> Result<u64, Error> {
         let module = self.module.map_or(module, |m| m.handle);
+        if let Some(node) = self.node {
+            if !handles.is_empty() {
+                return Err(Error::here(
+                    abi::ErrorCode::InvalidArgument,
+                    "handles cannot cross nodes: the capture holds some",
+                ));
+            }
+            // SAFETY: every pointer is valid for the call.
+            return crate::call(|ret| unsafe {
+                abi::node::spawn_on(
+                    node.slot(),
+                    module,
+                    entry.as_ptr(),
+                    entry.len(),
+                    arg,
+                    init.as_ptr(),
+                    init.len(),
+                    self.options(),
+                    ret,
+                )
+            });
+        }
         // SAFETY: every pointer is valid for the call.
         crate::call(|ret| unsafe {
             abi::process::spawn(

@@ -331,10 +331,22 @@ impl VmNode {
     }
 
     fn start_module(nats: &Nats, name: &str, module: &std::path::Path, args: &[&str]) -> VmNode {
+        VmNode::start_with(nats, name, &[], module, args)
+    }
+
+    /// A node given `flags` besides the cluster's.
+    fn start_with(
+        nats: &Nats,
+        name: &str,
+        flags: &[&str],
+        module: &std::path::Path,
+        args: &[&str],
+    ) -> VmNode {
         use std::process::{Command, Stdio};
         let mut child = Command::new(vm_tests::vm_command())
             .args(["run", "--no-config", "--cluster", &nats.url, "--node", name])
             .args(["--heartbeat-ms", "300"])
+            .args(flags)
             .arg(module)
             .arg("--")
             .args(args)
@@ -457,6 +469,30 @@ fn one_node_of_three_wins_a_global_name_and_it_is_freed_when_that_node_dies() {
     let mut again: Vec<String> = rest.iter_mut().map(VmNode::line).collect();
     again.sort();
     assert_eq!(again, ["lost already-registered", "won"]);
+}
+
+#[test]
+fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refuses() {
+    let nats = Nats::start();
+    let scenarios = vm_tests::rust_guest("scenarios");
+    let accept = ["--accept-spawn-from", "asker", "--accept-module", "*"];
+    let mut open = VmNode::start_with(&nats, "open", &accept, &scenarios, &["cluster-server"]);
+    let mut closed = VmNode::start(&nats, "closed", &["cluster-server"]);
+    let slot = |id: String| (id.parse::<u64>().unwrap() >> 48).to_string();
+    let (o, c) = (slot(server_id(&mut open)), slot(server_id(&mut closed)));
+    let asker = VmNode::start(&nats, "asker", &["spawn-on", &o, &c]);
+    let (out, ok) = asker.finish();
+    assert_eq!(
+        out,
+        [
+            "child on its node: true".to_string(),
+            format!("it runs on node {o}: true"),
+            format!("its crash over the link: Trap(panicked at scenarios/src/cluster.rs: asked to crash on node {o})"),
+            "a module of 2097199 bytes ran on node true: Killed".to_string(),
+            "refused: Some(PermissionDenied), names the flag: true".to_string(),
+        ]
+    );
+    assert!(ok);
 }
 
 #[test]

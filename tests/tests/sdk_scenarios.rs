@@ -159,3 +159,20 @@ async fn an_active_read_half_delivers_its_reads_as_messages() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_a_cluster_node_and_global_calls_answer_as_node_zero_alone() {
+    both(
+        "node-local",
+        "self 0, 1 up: 0, named local (5)\n\
+         node 7 name: not-found\n\
+         node 7 down at once: noconnection, from its id: 1\n\
+         global again: already-registered\n\
+         global is not the registry: not-found\n\
+         lookup global: 1\n\
+         another node's process: not-found\n\
+         after unregister: not-found, again: not-found\n\
+         spawn on node 5: not-found\n",
+    )
+    .await;
+}

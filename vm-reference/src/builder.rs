@@ -262,7 +262,10 @@ impl VmBuilder {
         }
         let cluster = self
             .cluster
-            .map(|c| vm_cluster::Cluster::join(&node.kernel, c).map(Box::new))
+            .map(|c| {
+                let spawns = Arc::new(crate::remote_spawn::Spawns(Arc::downgrade(&node)));
+                vm_cluster::Cluster::join_with(&node.kernel, c, spawns).map(Box::new)
+            })
             .transpose()
             .map_err(|e| VmError::Cluster(e.to_string()))?;
         Ok(Vm { node, cluster })

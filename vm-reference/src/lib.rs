@@ -46,6 +46,7 @@ mod net_policy;
 mod node;
 mod plugin;
 mod process;
+mod remote_spawn;
 mod resolver;
 pub mod template;
 mod vm;

@@ -190,6 +190,16 @@ struct VmOptions {
     /// A NATS credentials file for joining the cluster.
     #[arg(long, value_name = "FILE", requires = "cluster")]
     nats_creds: Option<PathBuf>,
+    /// Start processes other nodes ask for (`spawn_on`) when the asking
+    /// node has this name (`*`: any); repeat or separate with commas.
+    /// Without it, this node starts none.
+    #[arg(long, value_name = "NODE", requires = "cluster", value_delimiter = ',')]
+    accept_spawn_from: Vec<String>,
+    /// ... and only of this module, by the SHA-256 of its bytes in
+    /// hexadecimal (`*`: any; `sha256sum app.wasm` prints it); repeat or
+    /// separate with commas.
+    #[arg(long, value_name = "HASH", requires = "cluster", value_delimiter = ',')]
+    accept_module: Vec<String>,
 }
 
 impl VmOptions {
@@ -235,6 +245,12 @@ impl VmOptions {
                 c.heartbeat = std::time::Duration::from_millis(ms);
             }
             c.credentials = self.nats_creds;
+            c.accept_spawn_from = self.accept_spawn_from;
+            c.accept_modules = self
+                .accept_module
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
             b = b.cluster(c);
         }
         Ok(file

@@ -38,6 +38,9 @@ pub(crate) struct LoadedModule {
     charge: OnceLock<Charge>,
     /// What it holds in the host's memory: its code and data.
     size: usize,
+    /// Its bytes as loaded and their SHA-256, kept on a node of a cluster
+    /// so that `node.spawn-on` can ship it to another node.
+    source: OnceLock<(Arc<[u8]>, [u8; 32])>,
 }
 
 /// Modules loaded with `process.load-module`, by their bytes' SHA-256, for
@@ -58,7 +61,7 @@ impl ModuleCache {
         plugins: &[Arc<crate::plugin::LoadedPlugin>],
         payer: &Arc<Budget>,
         name: String,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
     ) -> Result<Module, LoadError> {
         use sha2::Digest;
         let key: [u8; 32] = sha2::Sha256::digest(&bytes).into();
@@ -245,12 +248,28 @@ impl Module {
             entries,
             charge: OnceLock::new(),
             size,
+            source: OnceLock::new(),
         })))
     }
 
     /// The name the module was loaded under (its file name for the CLI).
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// Keeps `bytes`, which the module was loaded from, to ship it to other
+    /// nodes (once; later calls do nothing).
+    pub(crate) fn keep_source(&self, bytes: Arc<[u8]>) {
+        use sha2::Digest;
+        if self.0.source.get().is_none() {
+            let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+            let _ = self.0.source.set((bytes, digest));
+        }
+    }
+
+    /// The bytes it was loaded from and their SHA-256, if kept.
+    pub(crate) fn source(&self) -> Option<&(Arc<[u8]>, [u8; 32])> {
+        self.0.source.get()
     }
 
     /// The ABI version the module needs, from its imports.

@@ -62,13 +62,18 @@ impl Vm {
             name: name.to_string(),
             reason: e.to_string(),
         })?;
-        Module::load(
+        let module = Module::load(
             &self.node.engine,
             &self.node.linker,
             &self.node.plugins,
             name,
             &binary,
-        )
+        )?;
+        if self.node.cluster_name.get().is_some() {
+            // Kept to ship to other nodes (`node.spawn-on`).
+            module.keep_source(binary.into_owned().into());
+        }
+        Ok(module)
     }
 
     /// Every reason this VM, with its plugins, cannot run a module (empty

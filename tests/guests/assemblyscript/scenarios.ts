@@ -6,6 +6,8 @@ import {
   Process, Message, ExitReason, Request, TcpListener, TcpStream, ReadHalf, Resource, Writer, Reader,
   receive, spawn, hibernate, request, lastDown, trapExits, demonitor, unregister, cancelTimer, takeHandle,
   lastStatus, lastError, statusName, print, eprint, exit, args, MessageKinds, DOWN, SocketEvent,
+  selfNode, nodesUp, nodeName, monitorNode, demonitorNode, nodeId, registerGlobal, lookupGlobal, unregisterGlobal,
+  spawnOn,
 } from "../../../sdk-assemblyscript/assembly/index";
 import { net_read } from "../../../sdk-assemblyscript/assembly/abi";
 
@@ -379,6 +381,40 @@ function halvesScenario(): void {
   print("stream through a timer: " + readExactly(gh[1], 9));
 }
 
+// ---- nodes and global names (ABI 1.8), outside a cluster ----
+
+function nodeLocal(): void {
+  const up = nodesUp();
+  const own = nodeName(selfNode())!;
+  print("self " + selfNode().toString() + ", " + up.length.toString() + " up: " + up[0].toString() +
+    ", named " + own + " (" + own.length.toString() + ")");
+  const none = nodeName(7);
+  print("node 7 name: " + (none == null ? statusName(lastStatus()) : none));
+  const watch = monitorNode(7);
+  const down = receive([watch], MessageKinds.DOWN, -1)!;
+  const reason = ExitReason.decode(down.data);
+  print("node 7 down at once: " + reason.name + ", from its id: " + (down.sender == nodeId(7) ? "1" : "0"));
+  demonitorNode(monitorNode(selfNode()));
+  const me = Process.self().id;
+  registerGlobal("g", me);
+  registerGlobal("g", me);
+  print("global again: " + statusName(lastStatus()));
+  Process.lookup("g");
+  print("global is not the registry: " + statusName(lastStatus()));
+  print("lookup global: " + (lookupGlobal("g") == me ? "1" : "0"));
+  registerGlobal("h", nodeId(3) | 1);
+  print("another node's process: " + statusName(lastStatus()));
+  unregisterGlobal("g");
+  lookupGlobal("g");
+  const afterLookup = statusName(lastStatus());
+  unregisterGlobal("g");
+  print("after unregister: " + afterLookup + ", again: " + statusName(lastStatus()));
+  spawnOn(5, nodeLocalChild, new Uint8Array(0));
+  print("spawn on node 5: " + statusName(lastStatus()));
+}
+
+function nodeLocalChild(_capture: Uint8Array): void {}
+
 export function _start(): void {
   const argv = args();
   const name = argv.length > 1 ? argv[1] : "";
@@ -392,6 +428,7 @@ export function _start(): void {
   else if (name == "hibernate") hibernateScenario();
   else if (name == "active") activeScenario();
   else if (name == "cluster-server") clusterServer();
+  else if (name == "node-local") nodeLocal();
   else {
     eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
     exit("unknown scenario '" + name + "'");

@@ -649,6 +649,37 @@ static void cluster_server(void) {
     }
 }
 
+/* The node and global calls on a VM outside a cluster (ABI 1.8). */
+static void node_local(void) {
+    uint32_t up[4];
+    size_t n = vm_node_up(up, 4);
+    char name[16];
+    size_t len = 0;
+    check(vm_node_name(vm_node_self(), name, sizeof name, &len), "naming this node");
+    printf("self %u, %zu up: %u, named %s (%zu)\n", vm_node_self(), n, up[0], name, len);
+    printf("node 7 name: %s\n", vm_strerror(vm_node_name(7, name, sizeof name, NULL)));
+    uint64_t watch = vm_monitor_node(7);
+    uint8_t buf[64];
+    vm_message_t m;
+    vm_reason_t reason;
+    check(vm_receive_down(watch, VM_FOREVER, buf, sizeof buf, &m, &reason), "waiting for node 7");
+    printf("node 7 down at once: %s, from its id: %d\n", vm_exit_reason_name(reason.kind),
+           m.envelope.sender == VM_NODE_ID(7));
+    vm_demonitor_node(vm_monitor_node(vm_node_self()));
+    check(vm_register_global("g", vm_self()), "registering g");
+    printf("global again: %s\n", vm_strerror(vm_register_global("g", vm_self())));
+    vm_pid_t found = 0;
+    printf("global is not the registry: %s\n", vm_strerror(vm_lookup("g", &found)));
+    vm_status_t s = vm_lookup_global("g", &found);
+    printf("lookup global: %d\n", s == VM_OK && found == vm_self());
+    printf("another node's process: %s\n", vm_strerror(vm_register_global("h", VM_NODE_ID(3) | 1)));
+    check(vm_unregister_global("g"), "unregistering g");
+    printf("after unregister: %s, again: %s\n", vm_strerror(vm_lookup_global("g", &found)),
+           vm_strerror(vm_unregister_global("g")));
+    vm_pid_t far = 0;
+    printf("spawn on node 5: %s\n", vm_strerror(vm_spawn_on(5, NULL, NULL, 0, false, &far)));
+}
+
 int main(int argc, char **argv) {
     static const struct {
         const char *name;
@@ -656,7 +687,7 @@ int main(int argc, char **argv) {
     } scenarios[] = {
         {"monitor", monitor}, {"links", links},     {"exits", exits},   {"registry", registry},
         {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation}, {"active", active},
-        {"cluster-server", cluster_server},
+        {"cluster-server", cluster_server}, {"node-local", node_local},
     };
     const char *name = argc > 1 ? argv[1] : "";
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {

@@ -3,8 +3,12 @@
 //! alone.
 
 use super::{bytes_mut, memory, spec, write_result, write_text, Ctx};
+use crate::handle::Resource;
+use crate::module::Module;
 use crate::process::ProcessState;
-use vm_abi::ErrorCode;
+use std::sync::Arc;
+use vm_abi::{spawn_options, ErrorCode};
+use vm_kernel::remote::{RemoteSpawn, SpawnRefused};
 use wasmtime::Linker;
 
 /// What a node outside a cluster is called.
@@ -68,6 +72,58 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             write_result(mem, name, ret, result)
         },
     )?;
+    let spawn_on = spec("node", "spawn-on");
+    linker.func_wrap_async(
+        m,
+        "spawn-on",
+        move |mut caller: Ctx<'_>,
+              (node, module, entry_ptr, entry_len, arg, cap_ptr, cap_len, options, ret): (
+            u32,
+            u32,
+            u32,
+            u32,
+            u32,
+            u32,
+            u32,
+            u32,
+            u32,
+        )| {
+            Box::new(async move {
+                super::not_in_realloc(&caller)?;
+                let (mem, state) = memory(&mut caller)?;
+                let asked = spawn_request(
+                    state,
+                    mem,
+                    module,
+                    (entry_ptr, entry_len),
+                    arg,
+                    (cap_ptr, cap_len),
+                    options,
+                );
+                let (module, request) = match asked {
+                    Ok(r) => r,
+                    Err(code) => return write_result(mem, spawn_on, ret, Err::<u64, _>(code)),
+                };
+                let here = state.node.clone();
+                let started = match u16::try_from(node) {
+                    Ok(slot) if slot == here.node() => {
+                        let payer = state.entry.budget().clone();
+                        crate::remote_spawn::start(&here, &payer, module, &request)
+                    }
+                    Ok(slot) => here.spawn_on(slot, request).await,
+                    Err(_) => Err(SpawnRefused {
+                        code: ErrorCode::NotFound,
+                        text: format!("node {node} is not up"),
+                    }),
+                };
+                let (mem, state) = memory(&mut caller)?;
+                let result = started.map_err(|r| {
+                    state.fail(r.code, format!("spawning on node {node}: {}", r.text))
+                });
+                write_result(mem, spawn_on, ret, result)
+            })
+        },
+    )?;
     linker.func_wrap(
         m,
         "monitor-node",
@@ -96,6 +152,72 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The module and the request a `spawn-on` names, checked here first (an
+/// entry the module lacks is refused before anything crosses).
+fn spawn_request(
+    state: &mut ProcessState,
+    mem: &[u8],
+    module: u32,
+    (entry_ptr, entry_len): (u32, u32),
+    arg: u32,
+    (cap_ptr, cap_len): (u32, u32),
+    options: u32,
+) -> Result<(Module, RemoteSpawn), ErrorCode> {
+    let entry = super::string(state, mem, entry_ptr, entry_len)?;
+    let capture = super::bytes(mem, cap_ptr, cap_len)
+        .map_err(|c| {
+            state.fail(
+                c,
+                format!("capture at {cap_ptr} of {cap_len} bytes lies outside memory"),
+            )
+        })?
+        .to_vec();
+    if options & !(spawn_options::LINK as u32) != 0 {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("unknown spawn options {options:#x}"),
+        ));
+    }
+    let module = if module == 0 {
+        state.module.clone()
+    } else {
+        match state.handles.get(module) {
+            Some(Resource::Module(m)) => m.clone(),
+            _ => {
+                return Err(state.fail(
+                    ErrorCode::InvalidHandle,
+                    format!("handle {module} is not a module owned by this process"),
+                ))
+            }
+        }
+    };
+    if module.entry(&entry).is_none() {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!(
+                "module `{}` has no export `{entry}` of type () -> () or (i32) -> ()",
+                module.name()
+            ),
+        ));
+    }
+    // Kept by a node of a cluster; outside one no other node is up, and
+    // this node's own slot spawns from the module itself.
+    let (bytes, digest) = module
+        .source()
+        .cloned()
+        .unwrap_or_else(|| (Arc::from(&[][..]), [0; 32]));
+    let request = RemoteSpawn {
+        module: bytes,
+        digest,
+        entry,
+        arg,
+        capture,
+        spawner: state.id,
+        link: options & spawn_options::LINK as u32 != 0,
+    };
+    Ok((module, request))
 }
 
 /// Writes as many of `slots` as `count` holds to `dst`, as `u32`s; how many

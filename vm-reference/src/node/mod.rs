@@ -218,16 +218,23 @@ impl Node {
         name: String,
         bytes: Vec<u8>,
     ) -> Result<Module, crate::LoadError> {
-        self.modules
+        let bytes: Arc<[u8]> = bytes.into();
+        let module = self
+            .modules
             .load(
                 &self.engine,
                 &self.linker,
                 &self.plugins,
                 payer,
                 name,
-                bytes,
+                bytes.clone(),
             )
-            .await
+            .await?;
+        if self.cluster_name.get().is_some() {
+            // Kept to ship to other nodes (`node.spawn-on`).
+            module.keep_source(bytes);
+        }
+        Ok(module)
     }
 }
 

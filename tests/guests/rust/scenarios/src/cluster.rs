@@ -9,10 +9,10 @@ use crate::show;
 use serde::{Deserialize, Serialize};
 use vm_sdk::mailbox::Event;
 use vm_sdk::node::Node;
-use vm_sdk::process::{self, Process};
+use vm_sdk::process::{self, Process, Spawn};
 use vm_sdk::Mailbox;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 enum Call {
     Ping { from: u64, seq: u32 },
     Crash,
@@ -134,4 +134,97 @@ pub fn node_local() {
         Process::<()>::lookup_global("g").unwrap().map(|p| p.id()),
         vm_sdk::global::unregister("g").map_err(|e| e.code())
     );
+}
+
+/// `spawn-on OPEN CLOSED`: starts processes on node OPEN (which accepts
+/// them) and asks node CLOSED (which does not), printing what happens:
+/// a child of this module that says where it runs and crashes over its
+/// link, a module of more than one NATS message shipped and run there
+/// (until killed),
+/// and CLOSED's refusal.
+pub fn spawn_on(open: u32, closed: u32) {
+    process::trap_exits(true);
+    let (open, closed) = (Node::from_slot(open), Node::from_slot(closed));
+    for node in [open, closed] {
+        while !Node::up().contains(&node) {
+            process::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    let me = Process::<(u32, u64)>::this().id();
+    let child = Spawn::new()
+        .on(open)
+        .link()
+        .start(me, |parent: u64, orders: Mailbox<Call>| {
+            let here = Node::this();
+            Process::<(u32, u64)>::from_id(parent)
+                .send((here.slot(), Process::<Call>::this().id()));
+            if let Ok(Call::Crash) = orders.receive() {
+                panic!("asked to crash on node {}", here.slot());
+            }
+        })
+        .unwrap_or_else(|e| panic!("{}", e.error));
+    println!("child on its node: {}", child.node() == open);
+    let replies: Mailbox<(u32, u64)> = Mailbox::this();
+    let (slot, id) = replies.receive().unwrap();
+    println!(
+        "it runs on node {}: {}",
+        slot,
+        slot == open.slot() && id == child.id()
+    );
+    child.send(Call::Crash);
+    match replies.receive_event(None).unwrap() {
+        Event::Exit(e) => println!("its crash over the link: {}", show(&e.reason)),
+        other => println!("unexpected: {other:?}"),
+    }
+    // A module larger than one NATS message (1 MiB): a function and 2 MiB
+    // of custom section.
+    let big = big_module(2 << 20);
+    let module = process::Module::load(&big).unwrap();
+    let far = Spawn::new()
+        .on(open)
+        .start_export::<()>(&module, "run", 0, &[])
+        .unwrap();
+    // It runs until killed: its monitor says `killed`, not `noproc`.
+    let watch = far.monitor();
+    far.kill();
+    let down = watch.wait(None).unwrap();
+    println!(
+        "a module of {} bytes ran on node {}: {}",
+        big.len(),
+        far.node().slot() == open.slot(),
+        show(&down.reason)
+    );
+    match Spawn::new().on(closed).start((), |(), _: Mailbox<()>| {}) {
+        Ok(p) => println!("closed node started {}", p.id()),
+        Err(e) => println!(
+            "refused: {:?}, names the flag: {}",
+            e.error.code(),
+            e.error.message().contains("--accept-spawn-from")
+        ),
+    }
+}
+
+/// A module whose export `run` loops for ever, padded to `pad` bytes more.
+fn big_module(pad: usize) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut m = vec![0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+    m.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type () -> ()
+    m.extend_from_slice(&[3, 2, 1, 0]); // one function of it
+    m.extend_from_slice(&[7, 7, 1, 3, b'r', b'u', b'n', 0, 0]); // export "run"
+    m.extend_from_slice(&[10, 9, 1, 7, 0, 0x03, 0x40, 0x0c, 0, 0x0b, 0x0b]); // loop {}
+    m.push(0); // a custom section "pad"
+    leb(1 + 3 + pad, &mut m);
+    m.extend_from_slice(&[3, b'p', b'a', b'd']);
+    m.resize(m.len() + pad, 0);
+    m
 }

@@ -60,6 +60,10 @@ fn main() {
         }
         "global-race" => cluster::global_race(&std::env::args().nth(2).unwrap_or_default()),
         "node-local" => cluster::node_local(),
+        "spawn-on" => {
+            let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
+            cluster::spawn_on(arg(2).parse().unwrap(), arg(3).parse().unwrap())
+        }
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
         "hibernate-same" => hibernation::same(),

@@ -1,0 +1,309 @@
+//! Spawning on another node (ABI 1.8 `node.spawn-on`). The module goes by
+//! its SHA-256 through a JetStream object store (`PREFIX_modules`, one
+//! object per module, named by the digest in hexadecimal, chunked, so any
+//! size crosses), and the ask is a NATS request on `PREFIX.spawn.TO.FROM`
+//! (the sender in the subject, as for frames), answered with the new
+//! process's id or why not.
+//!
+//! A node starts nothing unless told to: `accept_spawn_from` names the
+//! nodes it takes spawns from, `accept_modules` the modules (by digest),
+//! `*` any. The check comes before the module is fetched; the bytes
+//! fetched are checked against their digest; the embedder
+//! ([`Spawner`]) compiles and starts them under its own limits.
+
+use crate::Config;
+use async_nats::jetstream::{self, object_store};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
+use vm_abi::ErrorCode;
+use vm_kernel::remote::{RemoteSpawn, SpawnFuture, SpawnRefused};
+
+/// The embedder's side: starts a process another node asked for.
+pub trait Spawner: Send + Sync + 'static {
+    /// Compiles `request.module` (its digest checked) and starts the
+    /// process; its id, or why not.
+    fn spawn(&self, request: RemoteSpawn) -> SpawnFuture;
+}
+
+/// The largest module fetched for another node (the embedder's own
+/// bounds apply to compiling it as well).
+const MAX_MODULE: usize = 256 << 20;
+
+/// How long a node waits for another's answer, fetching and compiling
+/// included.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// An ask, as it crosses (postcard).
+#[derive(Debug, Serialize, Deserialize)]
+struct SpawnAsk {
+    digest: [u8; 32],
+    entry: String,
+    arg: u32,
+    capture: Vec<u8>,
+    spawner: u64,
+    link: bool,
+}
+
+/// The answer, as it crosses (postcard).
+#[derive(Debug, Serialize, Deserialize)]
+enum SpawnAnswer {
+    Started(u64),
+    Refused { code: u8, text: String },
+}
+
+/// An ask from a process of this node, with where its answer goes.
+pub(crate) type Ask = (u16, RemoteSpawn, oneshot::Sender<Result<u64, SpawnRefused>>);
+
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn refused(code: ErrorCode, text: impl Into<String>) -> SpawnRefused {
+    SpawnRefused {
+        code,
+        text: text.into(),
+    }
+}
+
+async fn store(
+    js: &jetstream::Context,
+    bucket: &str,
+) -> Result<object_store::ObjectStore, SpawnRefused> {
+    js.create_object_store(object_store::Config {
+        bucket: bucket.to_string(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| {
+        refused(
+            ErrorCode::Unreachable,
+            format!("the cluster's module store ({bucket}): {e}"),
+        )
+    })
+}
+
+/// Serves this node's asks, each in a task of its own.
+pub(crate) async fn ask_others(
+    client: async_nats::Client,
+    prefix: String,
+    slot: u16,
+    mut asks: mpsc::UnboundedReceiver<Ask>,
+) {
+    let js = jetstream::new(client.clone());
+    let bucket = format!("{prefix}_modules");
+    while let Some((node, request, answer)) = asks.recv().await {
+        let (client, js, bucket, prefix) =
+            (client.clone(), js.clone(), bucket.clone(), prefix.clone());
+        tokio::spawn(async move {
+            let subject = format!("{prefix}.spawn.{node}.{slot}");
+            let _ = answer.send(ask(&client, &js, &bucket, subject, node, request).await);
+        });
+    }
+}
+
+async fn ask(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    bucket: &str,
+    subject: String,
+    node: u16,
+    request: RemoteSpawn,
+) -> Result<u64, SpawnRefused> {
+    let modules = store(js, bucket).await?;
+    let name = hex(&request.digest);
+    if modules.info(&name).await.is_err() {
+        modules
+            .put(name.as_str(), &mut &request.module[..])
+            .await
+            .map_err(|e| {
+                refused(
+                    ErrorCode::Unreachable,
+                    format!("storing the module for node {node}: {e}"),
+                )
+            })?;
+    }
+    let ask = SpawnAsk {
+        digest: request.digest,
+        entry: request.entry,
+        arg: request.arg,
+        capture: request.capture,
+        spawner: request.spawner,
+        link: request.link,
+    };
+    let payload = postcard::to_stdvec(&ask).expect("an ask encodes");
+    let reply = tokio::time::timeout(ANSWER_WITHIN, client.request(subject, payload.into())).await;
+    let message = match reply {
+        Err(_) => {
+            return Err(refused(
+                ErrorCode::Unreachable,
+                format!("node {node} did not answer within {ANSWER_WITHIN:?}"),
+            ))
+        }
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+            return Err(refused(
+                ErrorCode::NotFound,
+                format!("node {node} is not up"),
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(refused(
+                ErrorCode::Unreachable,
+                format!("asking node {node}: {e}"),
+            ))
+        }
+        Ok(Ok(m)) => m,
+    };
+    match postcard::from_bytes::<SpawnAnswer>(&message.payload) {
+        Ok(SpawnAnswer::Started(pid)) if vm_kernel::remote::node_of(pid) == node => Ok(pid),
+        Ok(SpawnAnswer::Refused { code, text }) => Err(refused(
+            ErrorCode::from_raw(code).unwrap_or(ErrorCode::Io),
+            format!("node {node}: {text}"),
+        )),
+        _ => Err(refused(
+            ErrorCode::Io,
+            format!("node {node} answered something that is not an answer to a spawn"),
+        )),
+    }
+}
+
+/// Answers the asks other nodes send this one. `name_of` gives a node's
+/// name if it is up.
+pub(crate) async fn answer_others(
+    client: async_nats::Client,
+    config: Arc<Config>,
+    mut asks: async_nats::Subscriber,
+    spawner: Option<Arc<dyn Spawner>>,
+    name_of: impl Fn(u16) -> Option<String> + Send + Sync + 'static,
+) {
+    use futures_util::StreamExt;
+    let js = jetstream::new(client.clone());
+    let name_of = Arc::new(name_of);
+    while let Some(message) = asks.next().await {
+        let Some(reply) = message.reply.clone() else {
+            continue;
+        };
+        let (client, js, config, spawner, name_of) = (
+            client.clone(),
+            js.clone(),
+            config.clone(),
+            spawner.clone(),
+            name_of.clone(),
+        );
+        tokio::spawn(async move {
+            let from = message
+                .subject
+                .rsplit('.')
+                .next()
+                .and_then(|s| s.parse::<u16>().ok());
+            let answer =
+                match answer(&js, &config, spawner, from, &*name_of, &message.payload).await {
+                    Ok(pid) => SpawnAnswer::Started(pid),
+                    Err(r) => SpawnAnswer::Refused {
+                        code: r.code as u8,
+                        text: r.text,
+                    },
+                };
+            let bytes = postcard::to_stdvec(&answer).expect("an answer encodes");
+            let _ = client.publish(reply, bytes.into()).await;
+        });
+    }
+}
+
+async fn answer(
+    js: &jetstream::Context,
+    config: &Config,
+    spawner: Option<Arc<dyn Spawner>>,
+    from: Option<u16>,
+    name_of: &(impl Fn(u16) -> Option<String> + ?Sized),
+    payload: &[u8],
+) -> Result<u64, SpawnRefused> {
+    let ask: SpawnAsk = postcard::from_bytes(payload)
+        .map_err(|e| refused(ErrorCode::InvalidArgument, format!("a malformed ask: {e}")))?;
+    let from = from.ok_or_else(|| refused(ErrorCode::InvalidArgument, "an ask from no node"))?;
+    if vm_kernel::remote::node_of(ask.spawner) != from {
+        return Err(refused(
+            ErrorCode::InvalidArgument,
+            format!(
+                "node {from} asked for process {} of another node",
+                ask.spawner
+            ),
+        ));
+    }
+    let Some(name) = name_of(from) else {
+        return Err(refused(
+            ErrorCode::PermissionDenied,
+            format!("node {from} has not been heard here yet"),
+        ));
+    };
+    let accepts = |list: &[String], what: &str| list.iter().any(|a| a == "*" || a == what);
+    if !accepts(&config.accept_spawn_from, &name) {
+        return Err(refused(
+            ErrorCode::PermissionDenied,
+            format!(
+                "node `{}` takes no spawns from node `{name}` (start it with --accept-spawn-from {name}, or '*')",
+                config.name
+            ),
+        ));
+    }
+    let digest = hex(&ask.digest);
+    if !accepts(&config.accept_modules, &digest) {
+        return Err(refused(
+            ErrorCode::PermissionDenied,
+            format!(
+                "node `{}` does not run module {digest} (start it with --accept-module {digest}, or '*')",
+                config.name
+            ),
+        ));
+    }
+    let Some(spawner) = spawner else {
+        return Err(refused(
+            ErrorCode::PermissionDenied,
+            "this node runs no modules",
+        ));
+    };
+    let modules = store(js, &format!("{}_modules", config.prefix)).await?;
+    let mut object = modules.get(&digest).await.map_err(|e| {
+        refused(
+            ErrorCode::NotFound,
+            format!("module {digest} is not in the cluster's store: {e}"),
+        )
+    })?;
+    if object.info().size > MAX_MODULE {
+        return Err(refused(
+            ErrorCode::LimitReached,
+            format!(
+                "module {digest} has {} bytes; a node fetches at most {MAX_MODULE}",
+                object.info().size
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(object.info().size);
+    object.read_to_end(&mut bytes).await.map_err(|e| {
+        refused(
+            ErrorCode::Unreachable,
+            format!("fetching module {digest}: {e}"),
+        )
+    })?;
+    use sha2::Digest;
+    let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    if got != ask.digest {
+        return Err(refused(
+            ErrorCode::ModuleInvalid,
+            format!("the stored module {digest} does not match its digest"),
+        ));
+    }
+    spawner
+        .spawn(RemoteSpawn {
+            module: bytes.into(),
+            digest: ask.digest,
+            entry: ask.entry,
+            arg: ask.arg,
+            capture: ask.capture,
+            spawner: ask.spawner,
+            link: ask.link,
+        })
+        .await
+}

@@ -1,0 +1,121 @@
+//! Processes started for `node.spawn-on` (ABI 1.8): those another node
+//! asks this one for (through [`Spawns`], the cluster's
+//! [`vm_cluster::Spawner`]), and those a process asks of its own node.
+//! Either way the process runs under this node's limits and network
+//! rules, as one it spawned itself.
+
+use crate::budget::Budget;
+use crate::mailbox::{Message, Payload};
+use crate::module::Module;
+use crate::node::{Node, SpawnRequest, LINK_COST};
+use crate::process::Start;
+use crate::LoadError;
+use std::sync::{Arc, Weak};
+use vm_abi::{ErrorCode, MessageKind};
+use vm_kernel::remote::{RemoteSpawn, SpawnFuture, SpawnRefused};
+
+/// The cluster's way to start processes here.
+pub(crate) struct Spawns(pub Weak<Node>);
+
+impl vm_cluster::Spawner for Spawns {
+    fn spawn(&self, request: RemoteSpawn) -> SpawnFuture {
+        let node = self.0.upgrade();
+        Box::pin(async move {
+            let node = node.ok_or_else(|| refused(ErrorCode::Unreachable, "the VM is stopping"))?;
+            let payer = node.new_budget();
+            let name = format!(
+                "module {} from process {}",
+                request.digest[..6]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+                request.spawner
+            );
+            let module = node
+                .load_module(&payer, name, request.module.to_vec())
+                .await
+                .map_err(|e| {
+                    let code = match e {
+                        LoadError::Incompatible { .. } => ErrorCode::ModuleIncompatible,
+                        LoadError::Refused(_) => ErrorCode::LimitReached,
+                        _ => ErrorCode::ModuleInvalid,
+                    };
+                    refused(code, e.to_string())
+                })?;
+            start(&node, &payer, module, &request)
+        })
+    }
+}
+
+fn refused(code: ErrorCode, text: impl Into<String>) -> SpawnRefused {
+    SpawnRefused {
+        code,
+        text: text.into(),
+    }
+}
+
+/// Starts `request`'s process from `module` here, its capture and link
+/// charged to `payer`; its id.
+pub(crate) fn start(
+    node: &Arc<Node>,
+    payer: &Arc<Budget>,
+    module: Module,
+    request: &RemoteSpawn,
+) -> Result<u64, SpawnRefused> {
+    let Some((export, takes_arg)) = module.entry(&request.entry) else {
+        return Err(refused(
+            ErrorCode::InvalidArgument,
+            format!(
+                "module `{}` has no export `{}` of type () -> () or (i32) -> ()",
+                module.name(),
+                request.entry
+            ),
+        ));
+    };
+    if !node.reserve() {
+        return Err(refused(
+            ErrorCode::LimitReached,
+            format!(
+                "{} processes are alive, the VM's limit (raise it with --max-processes)",
+                node.config.max_processes
+            ),
+        ));
+    }
+    let mut init = Message::new(
+        MessageKind::Init,
+        request.spawner,
+        0,
+        Payload::from_slice(&request.capture),
+        Vec::new(),
+    );
+    let charged = payer.charge(init.cost()).and_then(|capture| {
+        let link = match request.link {
+            true => Some((request.spawner, payer.charge(LINK_COST)?)),
+            false => None,
+        };
+        Ok((capture, link))
+    });
+    let link = match charged {
+        Ok((capture, link)) => {
+            init.charge = capture;
+            link
+        }
+        Err(r) => {
+            node.unreserve();
+            let what = format!("spawning with a capture of {} bytes", request.capture.len());
+            return Err(refused(ErrorCode::LimitReached, r.explain(&what)));
+        }
+    };
+    Ok(node.spawn(SpawnRequest {
+        module,
+        start: Start::Export {
+            export,
+            takes_arg,
+            arg: request.arg,
+        },
+        capture: Some(init),
+        link,
+        args: Vec::new(),
+        done: None,
+    }))
+}
