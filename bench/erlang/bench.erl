@@ -38,6 +38,18 @@ run(remote_pingpong, N) ->
     Pong ! stop,
     peer:stop(Peer),
     {Elapsed / N, "ns"};
+run(remote_spawn, N) ->
+    %% spawn(Node, Fun) on a peer node, each answering its spawner, as
+    %% `spawn` locally.
+    {Peer, Node} = start_peer(),
+    Self = self(),
+    Once = fun() -> spawn(Node, fun() -> Self ! done end), receive done -> ok end end,
+    [Once() || _ <- lists:seq(1, 10)],
+    T0 = now_ns(),
+    [Once() || _ <- lists:seq(1, N)],
+    Elapsed = now_ns() - T0,
+    peer:stop(Peer),
+    {Elapsed / N / 1000, "us"};
 run(nodedown, _) ->
     %% How long until a node whose OS process was killed is known down.
     {_Peer, Node} = start_peer(),

@@ -29,7 +29,7 @@ impl Erlang {
 
     fn run(&self, mode: &str, n: u32) -> Result<(f64, &'static str)> {
         let mut erl = Command::new("erl");
-        if mode == "remote_pingpong" || mode == "nodedown" {
+        if mode == "remote_pingpong" || mode == "remote_spawn" || mode == "nodedown" {
             // A distributed node (its peer is started by the module).
             erl.args(["-name", "bench@127.0.0.1", "-setcookie", "vm-bench"]);
         }
@@ -66,6 +66,7 @@ impl Erlang {
                 "remote_pingpong",
                 (s.pingpong / 10).max(100),
             ),
+            ("remote-spawn", "remote_spawn", crate::vm::remote_spawns(s)),
             ("nodedown", "nodedown", 1),
         ] {
             if !s.runs(name) {
@@ -95,8 +96,10 @@ impl Erlang {
 
 /// Parses a `RESULT <value> <unit>` line.
 pub fn parse_result(text: &str) -> Result<(f64, &'static str)> {
+    // The last: a VM that ran several benchmarks captured each one's.
     let line = text
         .lines()
+        .rev()
         .find_map(|l| l.strip_prefix("RESULT "))
         .context("no RESULT line")?;
     let mut parts = line.split_whitespace();

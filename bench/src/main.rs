@@ -58,6 +58,7 @@ const BENCHMARKS: &[&str] = &[
     "hibernated",
     "conns",
     "remote-pingpong",
+    "remote-spawn",
     "nodedown",
 ];
 

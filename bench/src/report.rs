@@ -95,6 +95,7 @@ const ORDER: &[&str] = &[
     "pingpong",
     "wake",
     "remote-pingpong",
+    "remote-spawn",
     "nodedown",
     "ring",
     "counting",
@@ -416,6 +417,7 @@ pub fn markdown(
          - **conns-reader-N / conns-N** (and `-pss`, `-pt`): memory per idle TCP connection of a line echo server holding N connections whose clients say nothing (`bench-sleepy`, `vm-bench idle-conns reader|active N`; the client ends are in the harness's process, not counted). conns-reader: a reader process per connection awake in a blocking read, beside a hibernated session with the write half (the design before active sockets). conns: one session per connection holding both halves, hibernated with its read half active once (`net.set-active`), so nothing of the connection stays awake.\n\
          - **wake**: a round trip to a process that hibernates after each answer, so every message wakes a fresh instance ({} round trips); compare with pingpong.\n\
          - **remote-pingpong**: pingpong between two nodes on this machine ({} round trips after 100 to warm up): for the VM, this process's VM and a `vm run` of its own joined over a `nats-server` on loopback (each message crosses the server); for Erlang, two nodes (`erl -name`, the second started with `peer`) with distribution over loopback TCP.\n\
+         - **remote-spawn**: spawn a process on the other node that sends one message back, and receive it ({} spawns after 10 to warm up); for the VM, `node.spawn-on` (the first spawn ships the module through the object store, the rest find it compiled there); for Erlang, `spawn(Node, Fun)`. Compare with spawn.\n\
          - **nodedown**: from `kill -9` of the other node's OS process until a process watching one of its processes hears of it: the VM's monitor `down` (`noconnection`, heartbeats every 100 ms, three missed); Erlang's `monitor_node` (its TCP connection closing).\n\
          - **echo-throughput / echo-p99**: 100 TCP connections each sending {} messages of 1 KiB and reading the echo; the load generator is a separate process. The vm serves with `examples/rust/echo-server` (a process per connection), tokio with a task per connection.\n\
          - **echo-cpu**: CPU time (user and system) the server's process spent per echoed message over the same run. Server and load generator share the machine's cores, so throughput moves with how the OS schedules them; this figure is the server's own cost.\n\
@@ -423,7 +425,7 @@ pub fn markdown(
          - **spawn-16-plugins**: spawn, from a module that imports sixteen plugins, on a VM that loaded them; the spawned processes never call one, so no plugin instance is made (instances are made per process, on its first call).\n\
          - **plugincall-core / -component / -native / -library**: kv's `count` (no arguments, a `u32` back) from a guest in a loop, with kv as a core module, as a component, as an in-process native plugin (`examples/plugins/kv-native`) and as that crate's shared library, after the first call made the process's instance or state.\n\n\
          Lower is better except for throughput. A dash means the implementation has no such figure or the run failed (the harness prints why).\n",
-        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, (sizes.pingpong / 10).max(100), sizes.echo_msgs
+        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, (sizes.pingpong / 10).max(100), crate::vm::remote_spawns(sizes), sizes.echo_msgs
     ));
     out
 }

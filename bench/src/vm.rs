@@ -256,7 +256,7 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             }
         }
     }
-    if s.runs("remote-pingpong") || s.runs("nodedown") {
+    if s.runs("remote-pingpong") || s.runs("remote-spawn") || s.runs("nodedown") {
         match remote_figures(s) {
             Ok(remote) => figures.extend(remote),
             Err(e) => eprintln!("vm remote: {e:#}"),
@@ -326,6 +326,11 @@ pub fn idle_connections_child(n: u32, active: bool) -> Result<()> {
     })
 }
 
+/// How many spawns the remote-spawn figure times.
+pub fn remote_spawns(s: &Sizes) -> u32 {
+    (s.spawn / 100).clamp(50, 1000)
+}
+
 /// Ping-pong between two nodes over NATS (a nats-server the harness
 /// starts on loopback), and how long a node takes to learn that another
 /// was killed (`kill -9`): the pong node is a `vm run` of its own, the
@@ -345,6 +350,8 @@ pub fn remote_figures(s: &Sizes) -> Result<Vec<Figure>> {
             "pong",
         ])
         .args(["--heartbeat-ms", "100"])
+        // For remote-spawn: the ping node may start its module here.
+        .args(["--accept-spawn-from", "ping", "--accept-module", "*"])
         .arg(guest("bench-guest"))
         .args(["--", "pong-server"])
         .stdout(Stdio::piped())
@@ -380,6 +387,18 @@ pub fn remote_figures(s: &Sizes) -> Result<Vec<Figure>> {
                 format!("vm remote-pingpong: {outcome:?}: {}", vm.captured_stderr())
             })?;
             figures.push(Figure::new("remote-pingpong", Impl::Vm, v, unit));
+        }
+        if s.runs("remote-spawn") {
+            let n = remote_spawns(s).to_string();
+            let slot = (id.parse::<u64>()? >> 48).to_string();
+            // The pong node must have heard this one (it checks who asks).
+            let outcome = vm
+                .run(&module, &["bench", "remote-spawn", &n, &slot])
+                .await?;
+            let (v, unit) = parse_result(&vm.captured_stdout()).with_context(|| {
+                format!("vm remote-spawn: {outcome:?}: {}", vm.captured_stderr())
+            })?;
+            figures.push(Figure::new("remote-spawn", Impl::Vm, v, unit));
         }
         if s.runs("nodedown") {
             let args = ["bench", "watch", id.as_str()];

@@ -132,11 +132,30 @@ async fn answer(
         }
         GlobalRequest::Release { name, pid } => {
             let key = key(&name);
-            let entry = kv.entry(&key).await.map_err(|e| store(&e))?;
-            if let Some(e) = entry.filter(|e| holder(e) == Some(pid)) {
-                // Lost to another node's compare-and-set: then it is theirs.
-                let _ = kv.delete_expect_revision(&key, Some(e.revision)).await;
+            // Tried again a few times: a name left naming a dead process
+            // on a node that is up stays taken until that node goes.
+            let mut last = String::new();
+            for _ in 0..3 {
+                match kv.entry(&key).await {
+                    Ok(entry) => {
+                        let Some(e) = entry.filter(|e| holder(e) == Some(pid)) else {
+                            return Ok(GlobalReply::Done);
+                        };
+                        // Lost to another node's compare-and-set: then it
+                        // is theirs, and the next read says so.
+                        if kv
+                            .delete_expect_revision(&key, Some(e.revision))
+                            .await
+                            .is_ok()
+                        {
+                            return Ok(GlobalReply::Done);
+                        }
+                    }
+                    Err(e) => last = store(&e),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
+            tracing::warn!("global name `{name}` of process {pid} not released: {last}");
             Ok(GlobalReply::Done)
         }
     }

@@ -24,8 +24,13 @@ use vm_kernel::remote::{RemoteSpawn, SpawnFuture, SpawnRefused};
 /// The embedder's side: starts a process another node asked for.
 pub trait Spawner: Send + Sync + 'static {
     /// Compiles `request.module` (its digest checked) and starts the
-    /// process; its id, or why not.
+    /// process; its id, or why not. `request.module` is empty when
+    /// [`Spawner::knows`] said the module is loaded here already.
     fn spawn(&self, request: RemoteSpawn) -> SpawnFuture;
+
+    /// Whether the module with this SHA-256 is loaded here, so that a
+    /// spawn of it fetches nothing.
+    fn knows(&self, digest: &[u8; 32]) -> bool;
 }
 
 /// The largest module fetched for another node (the embedder's own
@@ -33,8 +38,15 @@ pub trait Spawner: Send + Sync + 'static {
 const MAX_MODULE: usize = 256 << 20;
 
 /// How long a node waits for another's answer, fetching and compiling
-/// included.
+/// included; the answering node gives up on an ask as old.
 const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// What an ask adds to its capture and entry at most.
+const ASK_OVERHEAD: usize = 128;
+
+/// How many asks from other nodes a node answers at once (each may fetch
+/// and compile a module).
+const ANSWERING: usize = 4;
 
 /// An ask, as it crosses (postcard).
 #[derive(Debug, Serialize, Deserialize)]
@@ -94,36 +106,69 @@ pub(crate) async fn ask_others(
 ) {
     let js = jetstream::new(client.clone());
     let bucket = format!("{prefix}_modules");
+    let stored = Arc::new(Stored::default());
     while let Some((node, request, answer)) = asks.recv().await {
-        let (client, js, bucket, prefix) =
-            (client.clone(), js.clone(), bucket.clone(), prefix.clone());
+        let (client, js, bucket, prefix, stored) = (
+            client.clone(),
+            js.clone(),
+            bucket.clone(),
+            prefix.clone(),
+            stored.clone(),
+        );
         tokio::spawn(async move {
             let subject = format!("{prefix}.spawn.{node}.{slot}");
-            let _ = answer.send(ask(&client, &js, &bucket, subject, node, request).await);
+            let asked = ask(&client, &js, &bucket, &stored, subject, node, request).await;
+            let _ = answer.send(asked);
         });
     }
+}
+
+/// What this node put in the module store, so a module is stored once.
+#[derive(Default)]
+struct Stored {
+    store: tokio::sync::OnceCell<object_store::ObjectStore>,
+    modules: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 async fn ask(
     client: &async_nats::Client,
     js: &jetstream::Context,
     bucket: &str,
+    stored: &Stored,
     subject: String,
     node: u16,
     request: RemoteSpawn,
 ) -> Result<u64, SpawnRefused> {
-    let modules = store(js, bucket).await?;
-    let name = hex(&request.digest);
-    if modules.info(&name).await.is_err() {
-        modules
-            .put(name.as_str(), &mut &request.module[..])
-            .await
-            .map_err(|e| {
-                refused(
-                    ErrorCode::Unreachable,
-                    format!("storing the module for node {node}: {e}"),
-                )
-            })?;
+    // What one NATS message carries: the capture crosses in the ask.
+    let room = client
+        .server_info()
+        .max_payload
+        .saturating_sub(ASK_OVERHEAD);
+    if request.capture.len() + request.entry.len() > room {
+        return Err(refused(
+            ErrorCode::LimitReached,
+            format!(
+                "a capture of {} bytes is over what one NATS message to node {node} carries ({room} bytes; the server's max_payload)",
+                request.capture.len()
+            ),
+        ));
+    }
+    let known = vm_kernel::sync::lock(&stored.modules).contains(&request.digest);
+    if !known {
+        let modules = stored.store.get_or_try_init(|| store(js, bucket)).await?;
+        let name = hex(&request.digest);
+        if modules.info(&name).await.is_err() {
+            modules
+                .put(name.as_str(), &mut &request.module[..])
+                .await
+                .map_err(|e| {
+                    refused(
+                        ErrorCode::Unreachable,
+                        format!("storing the module for node {node}: {e}"),
+                    )
+                })?;
+        }
+        vm_kernel::sync::lock(&stored.modules).insert(request.digest);
     }
     let ask = SpawnAsk {
         digest: request.digest,
@@ -134,27 +179,29 @@ async fn ask(
         link: request.link,
     };
     let payload = postcard::to_stdvec(&ask).expect("an ask encodes");
-    let reply = tokio::time::timeout(ANSWER_WITHIN, client.request(subject, payload.into())).await;
-    let message = match reply {
-        Err(_) => {
-            return Err(refused(
-                ErrorCode::Unreachable,
-                format!("node {node} did not answer within {ANSWER_WITHIN:?}"),
-            ))
-        }
-        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+    let request = async_nats::Request::new()
+        .payload(payload.into())
+        .timeout(Some(ANSWER_WITHIN));
+    let message = match client.send_request(subject, request).await {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
             return Err(refused(
                 ErrorCode::NotFound,
                 format!("node {node} is not up"),
             ))
         }
-        Ok(Err(e)) => {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::TimedOut => {
+            return Err(refused(
+                ErrorCode::Unreachable,
+                format!("node {node} did not answer within {ANSWER_WITHIN:?}"),
+            ))
+        }
+        Err(e) => {
             return Err(refused(
                 ErrorCode::Unreachable,
                 format!("asking node {node}: {e}"),
             ))
         }
-        Ok(Ok(m)) => m,
+        Ok(m) => m,
     };
     match postcard::from_bytes::<SpawnAnswer>(&message.payload) {
         Ok(SpawnAnswer::Started(pid)) if vm_kernel::remote::node_of(pid) == node => Ok(pid),
@@ -181,9 +228,15 @@ pub(crate) async fn answer_others(
     use futures_util::StreamExt;
     let js = jetstream::new(client.clone());
     let name_of = Arc::new(name_of);
+    let answering = Arc::new(tokio::sync::Semaphore::new(ANSWERING));
     while let Some(message) = asks.next().await {
         let Some(reply) = message.reply.clone() else {
             continue;
+        };
+        let arrived = tokio::time::Instant::now();
+        // Bounded: asks beyond the bound wait here, in NATS's buffer.
+        let Ok(permit) = answering.clone().acquire_owned().await else {
+            return;
         };
         let (client, js, config, spawner, name_of) = (
             client.clone(),
@@ -193,6 +246,11 @@ pub(crate) async fn answer_others(
             name_of.clone(),
         );
         tokio::spawn(async move {
+            let _permit = permit;
+            if arrived.elapsed() >= ANSWER_WITHIN {
+                // Its asker gave up: a process started now would be no one's.
+                return;
+            }
             let from = message
                 .subject
                 .rsplit('.')
@@ -264,6 +322,21 @@ async fn answer(
             "this node runs no modules",
         ));
     };
+    if spawner.knows(&ask.digest) {
+        // Loaded here already: nothing to fetch (the spawner finds it by
+        // its digest).
+        return spawner
+            .spawn(RemoteSpawn {
+                module: Arc::from(&[][..]),
+                digest: ask.digest,
+                entry: ask.entry,
+                arg: ask.arg,
+                capture: ask.capture,
+                spawner: ask.spawner,
+                link: ask.link,
+            })
+            .await;
+    }
     let modules = store(js, &format!("{}_modules", config.prefix)).await?;
     let mut object = modules.get(&digest).await.map_err(|e| {
         refused(
@@ -271,28 +344,39 @@ async fn answer(
             format!("module {digest} is not in the cluster's store: {e}"),
         )
     })?;
-    if object.info().size > MAX_MODULE {
-        return Err(refused(
-            ErrorCode::LimitReached,
-            format!(
-                "module {digest} has {} bytes; a node fetches at most {MAX_MODULE}",
-                object.info().size
-            ),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(object.info().size);
-    object.read_to_end(&mut bytes).await.map_err(|e| {
+    let too_large = || {
         refused(
-            ErrorCode::Unreachable,
-            format!("fetching module {digest}: {e}"),
+            ErrorCode::LimitReached,
+            format!("module {digest} is larger than a node fetches ({MAX_MODULE} bytes)"),
         )
-    })?;
+    };
+    if object.info().size > MAX_MODULE {
+        return Err(too_large());
+    }
+    // Bounded by what is read, not by the size the uploader claimed.
+    let mut bytes = Vec::with_capacity(object.info().size);
+    (&mut object)
+        .take(MAX_MODULE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| {
+            refused(
+                ErrorCode::Unreachable,
+                format!("fetching module {digest}: {e}"),
+            )
+        })?;
+    if bytes.len() > MAX_MODULE {
+        return Err(too_large());
+    }
     use sha2::Digest;
     let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();
     if got != ask.digest {
+        // Stored wrong (or by a hostile client): gone, so the next ask
+        // stores it again.
+        let _ = modules.delete(&digest).await;
         return Err(refused(
             ErrorCode::ModuleInvalid,
-            format!("the stored module {digest} does not match its digest"),
+            format!("the stored module {digest} did not match its digest (deleted; ask again)"),
         ));
     }
     spawner

@@ -34,6 +34,10 @@ enum Out {
     Counts,
     /// The node leaves: what came before is published, nothing after.
     Stop,
+    /// Wait for this (a global name's release) before publishing what
+    /// comes after: the holder's exit signals and downs, so that no one
+    /// hears of its end while the store still names it.
+    Wait(tokio::sync::oneshot::Receiver<Result<vm_kernel::global::GlobalReply, String>>),
 }
 
 /// The kernel's way to other nodes.
@@ -54,6 +58,10 @@ struct Outbox<R> {
 /// sequence numbers, process ids and a tag, each a varint of 10 bytes at
 /// most, and a length.
 const FRAME_OVERHEAD: usize = 128;
+
+/// How long the publisher waits for a global name's release before it
+/// publishes the holder's exit signals anyway.
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl<R: Attachment> Remote for Outbox<R> {
     fn post(&self, node: u16, signal: Signal, guest: bool) -> Result<(), Refusal> {
@@ -120,6 +128,15 @@ impl<R: Attachment> Remote for Outbox<R> {
 
     fn global(&self, request: GlobalRequest) -> GlobalFuture {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        if let GlobalRequest::Release { .. } = request {
+            // The holder's end is posted next: published once the name is
+            // free (the answer goes to the publisher, not the caller).
+            let sent = self.globals.send((request, tx)).is_ok();
+            if sent {
+                let _ = self.out.send(Out::Wait(rx));
+            }
+            return Box::pin(std::future::ready(Ok(vm_kernel::global::GlobalReply::Done)));
+        }
         let sent = self.globals.send((request, tx)).is_ok();
         Box::pin(async move {
             let gone = || "this node has left the cluster".to_string();
@@ -254,6 +271,15 @@ pub(crate) fn start<R: Attachment>(
                     globals: globals_tx,
                     spawns: spawns_tx,
                 };
+                // Heard before the node's first process runs: a global name
+                // it takes at once must not look like one of a node that
+                // ended before the others joined.
+                let hello = wire::encode(&Frame::Heartbeat {
+                    node: slot,
+                    name: config.name.clone(),
+                });
+                let _ = client.publish(subjects.heartbeat(slot), hello.into()).await;
+                let _ = client.flush().await;
                 if ready_tx
                     .send(Ok((slot, peers.clone(), outbox, client.clone())))
                     .is_err()
@@ -483,6 +509,12 @@ impl<R: Attachment> Node<R> {
             let mut held = None;
             let (node, frame) = match o {
                 Out::Stop => return,
+                Out::Wait(done) => {
+                    // Bounded: a store that does not answer holds up no one
+                    // for long.
+                    let _ = tokio::time::timeout(RELEASE_WITHIN, done).await;
+                    continue;
+                }
                 Out::Frame { node, frame } => (node, frame),
                 Out::Counts => {
                     let counts = lock(&self.peers).counts();

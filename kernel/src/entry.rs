@@ -43,7 +43,7 @@ pub(crate) struct Relations<R> {
     /// Global names (ABI 1.8) it holds, freed across the cluster when it ends.
     pub global_names: Vec<String>,
     /// Its monitors on nodes (ABI 1.8), by reference: dropped when it ends.
-    pub node_monitors: Vec<u64>,
+    pub node_monitors: HashSet<u64>,
     /// Timers that will send to this process, by reference: cancelled when
     /// it ends (as OTP cancels a timer whose target has gone).
     pub timers: HashMap<u64, PendingTimer<R>>,
@@ -60,7 +60,7 @@ impl<R> Default for Relations<R> {
             monitors: HashMap::new(),
             names: Vec::new(),
             global_names: Vec::new(),
-            node_monitors: Vec::new(),
+            node_monitors: HashSet::new(),
             timers: HashMap::new(),
             set_timers: HashSet::new(),
         }

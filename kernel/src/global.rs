@@ -90,7 +90,17 @@ impl<R: Attachment> Kernel<R> {
             pid: target,
         });
         let refusal = match asked.await {
-            Ok(GlobalReply::Done) => return Ok(()),
+            Ok(GlobalReply::Done) => {
+                if self.get(target).is_none() {
+                    // It ended while the store was asked, and its release
+                    // may have gone first: the name must not outlive it.
+                    drop(remote.global(GlobalRequest::Release {
+                        name: name.to_string(),
+                        pid: target,
+                    }));
+                }
+                return Ok(());
+            }
             Ok(GlobalReply::Taken) => RegisterError::Taken,
             Ok(other) => RegisterError::Unreachable(format!("the store answered {other:?}")),
             Err(why) => RegisterError::Unreachable(why),
@@ -121,16 +131,18 @@ impl<R: Attachment> Kernel<R> {
     /// Removes the global name `name`, whoever holds it; whether a live
     /// process held it, or `Err` if the cluster's store could not be asked.
     pub async fn unregister_global(&self, name: &str) -> Result<bool, String> {
-        let local = self.unregister_in(Scope::Global, name);
         let Some(remote) = self.attached() else {
-            return Ok(local.is_some());
+            return Ok(self.unregister_in(Scope::Global, name).is_some());
         };
-        match remote
+        let removed = remote
             .global(GlobalRequest::Unregister {
                 name: name.to_string(),
             })
-            .await?
-        {
+            .await?;
+        // This node's book after the store, so that a store that could
+        // not be asked leaves the holder's end to free the name.
+        self.unregister_in(Scope::Global, name);
+        match removed {
             GlobalReply::Removed(held) => Ok(held),
             other => Err(format!("the store answered {other:?}")),
         }

@@ -343,7 +343,9 @@ impl<R: Attachment> Kernel<R> {
         self.processes.remove(entry.id);
         self.forget_names(registry::Scope::Local, entry.id, &relations.names);
         self.release_global_names(entry.id, &relations.global_names);
-        self.demonitor_nodes(&relations.node_monitors);
+        if !relations.node_monitors.is_empty() {
+            self.demonitor_nodes(&relations.node_monitors);
+        }
         // Its timers go (their messages and charges with them) before
         // anyone hears of the end.
         self.forget_timers(relations.timers.keys());

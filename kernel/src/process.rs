@@ -133,9 +133,7 @@ impl<R: Attachment> Process<R> {
         if let Some(monitor) = self.monitors.remove(&reference) {
             if monitor.target & ((1 << NODE_SHIFT) - 1) == 0 {
                 // A node's own id: a node monitor.
-                lock(&self.entry.relations)
-                    .node_monitors
-                    .retain(|r| *r != reference);
+                lock(&self.entry.relations).node_monitors.remove(&reference);
                 self.kernel.demonitor_nodes(&[reference]);
             } else {
                 self.kernel.demonitor(monitor.target, reference);

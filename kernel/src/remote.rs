@@ -345,7 +345,7 @@ impl<R: Attachment> Kernel<R> {
             if self.is_up(node) {
                 let mut r = lock(&watcher.relations);
                 if r.alive {
-                    r.node_monitors.push(reference);
+                    r.node_monitors.insert(reference);
                     monitors.insert(reference, (node, watcher.id));
                 }
                 return;
@@ -360,10 +360,7 @@ impl<R: Attachment> Kernel<R> {
 
     /// Drops the node monitors `references` (their watcher ended, or
     /// demonitored them).
-    pub(crate) fn demonitor_nodes(&self, references: &[u64]) {
-        if references.is_empty() {
-            return;
-        }
+    pub(crate) fn demonitor_nodes<'a>(&self, references: impl IntoIterator<Item = &'a u64>) {
         let mut monitors = lock(&self.node_monitors);
         for reference in references {
             monitors.remove(reference);
@@ -557,7 +554,7 @@ impl<R: Attachment> Kernel<R> {
         let node_id = u64::from(node) << NODE_SHIFT;
         for (reference, watcher) in watching {
             if let Some(p) = self.get(watcher) {
-                lock(&p.relations).node_monitors.retain(|r| *r != reference);
+                lock(&p.relations).node_monitors.remove(&reference);
             }
             self.send(watcher, down(reference, node_id, &ExitReason::NoConnection));
         }

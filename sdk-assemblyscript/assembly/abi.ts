@@ -152,9 +152,10 @@ export namespace Direction {
 /**
  * Registers `name` (at most 255 bytes) for `target`, a process of this
  * node. Fails with `already-registered` if a live process holds it
- * (on any node), `not-found` if `target` has ended,
- * `invalid-argument` if `target` is of another node, `unreachable` if
- * the cluster's store cannot be reached.
+ * (on any node), `not-found` if `target` has ended (or, outside a
+ * cluster, is of another node), `invalid-argument` if `target` is of
+ * another node of the cluster or the name is too long, `unreachable`
+ * if the cluster's store cannot be reached.
  * @since 1.8.0
  * Writes a result at `ret` (2 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 1.
  */

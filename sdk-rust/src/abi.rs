@@ -391,9 +391,10 @@ pub mod global {
     unsafe extern "C" {
         /// Registers `name` (at most 255 bytes) for `target`, a process of this
         /// node. Fails with `already-registered` if a live process holds it
-        /// (on any node), `not-found` if `target` has ended,
-        /// `invalid-argument` if `target` is of another node, `unreachable` if
-        /// the cluster's store cannot be reached.
+        /// (on any node), `not-found` if `target` has ended (or, outside a
+        /// cluster, is of another node), `invalid-argument` if `target` is of
+        /// another node of the cluster or the name is too long, `unreachable`
+        /// if the cluster's store cannot be reached.
         ///
         /// # Safety
         /// Pointer arguments must be valid for the reads and writes `abi/README.md`
@@ -425,9 +426,10 @@ pub mod global {
 
     /// Registers `name` (at most 255 bytes) for `target`, a process of this
     /// node. Fails with `already-registered` if a live process holds it
-    /// (on any node), `not-found` if `target` has ended,
-    /// `invalid-argument` if `target` is of another node, `unreachable` if
-    /// the cluster's store cannot be reached.
+    /// (on any node), `not-found` if `target` has ended (or, outside a
+    /// cluster, is of another node), `invalid-argument` if `target` is of
+    /// another node of the cluster or the name is too long, `unreachable`
+    /// if the cluster's store cannot be reached.
     ///
     /// # Safety
     /// Outside wasm32 this panics: it is a call into the VM.

@@ -472,6 +472,27 @@ fn one_node_of_three_wins_a_global_name_and_it_is_freed_when_that_node_dies() {
 }
 
 #[test]
+fn a_global_name_is_free_by_the_time_its_holders_down_arrives_on_another_node() {
+    let nats = Nats::start();
+    // Several rounds: the down and the release race unless ordered.
+    for round in 0..5 {
+        let name = format!("handover-{round}");
+        let mut holder = VmNode::start(&nats, "holder", &["global-holder", &name]);
+        assert_eq!(holder.line(), "holding");
+        let taker = VmNode::start(&nats, "taker", &["global-taker", &name]);
+        let (out, ok) = taker.finish();
+        assert_eq!(
+            out,
+            ["down Normal", "taken at once after its down"],
+            "round {round}"
+        );
+        assert!(ok);
+        let (_, ok) = holder.finish();
+        assert!(ok);
+    }
+}
+
+#[test]
 fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refuses() {
     let nats = Nats::start();
     let scenarios = vm_tests::rust_guest("scenarios");

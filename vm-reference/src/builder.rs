@@ -263,7 +263,7 @@ impl VmBuilder {
         let cluster = self
             .cluster
             .map(|c| {
-                let spawns = Arc::new(crate::remote_spawn::Spawns(Arc::downgrade(&node)));
+                let spawns = Arc::new(crate::remote_spawn::Spawns::new(&node));
                 vm_cluster::Cluster::join_with(&node.kernel, c, spawns).map(Box::new)
             })
             .transpose()

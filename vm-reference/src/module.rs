@@ -98,6 +98,14 @@ impl ModuleCache {
         Ok(module)
     }
 
+    /// The module whose bytes have this SHA-256, if something holds it.
+    pub fn get(&self, digest: &[u8; 32]) -> Option<Module> {
+        lock(&self.modules)
+            .get(digest)
+            .and_then(Weak::upgrade)
+            .map(Module)
+    }
+
     /// How many modules the cache holds alive.
     pub fn len(&self) -> usize {
         lock(&self.modules)

@@ -9,20 +9,57 @@ use crate::mailbox::{Message, Payload};
 use crate::module::Module;
 use crate::node::{Node, SpawnRequest, LINK_COST};
 use crate::process::Start;
+use crate::sync::lock;
 use crate::LoadError;
-use std::sync::{Arc, Weak};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
 use vm_abi::{ErrorCode, MessageKind};
 use vm_kernel::remote::{RemoteSpawn, SpawnFuture, SpawnRefused};
 
 /// The cluster's way to start processes here.
-pub(crate) struct Spawns(pub Weak<Node>);
+pub(crate) struct Spawns {
+    node: Weak<Node>,
+    /// The modules other nodes spawned from last, kept loaded (a spawn
+    /// of one fetches and compiles nothing), the newest at the back.
+    recent: Arc<Mutex<VecDeque<Module>>>,
+}
+
+/// How many modules shipped from other nodes a node keeps loaded.
+const RECENT: usize = 16;
+
+impl Spawns {
+    /// Starts the processes other nodes ask `node` for.
+    pub fn new(node: &Arc<Node>) -> Spawns {
+        Spawns {
+            node: Arc::downgrade(node),
+            recent: Arc::default(),
+        }
+    }
+}
 
 impl vm_cluster::Spawner for Spawns {
+    fn knows(&self, digest: &[u8; 32]) -> bool {
+        self.node
+            .upgrade()
+            .is_some_and(|node| node.modules.get(digest).is_some())
+    }
+
     fn spawn(&self, request: RemoteSpawn) -> SpawnFuture {
-        let node = self.0.upgrade();
+        let node = self.node.upgrade();
+        let recent = self.recent.clone();
         Box::pin(async move {
             let node = node.ok_or_else(|| refused(ErrorCode::Unreachable, "the VM is stopping"))?;
             let payer = node.new_budget();
+            if request.module.is_empty() {
+                // Loaded here already (`knows` said so): no compiling.
+                let module = node.modules.get(&request.digest).ok_or_else(|| {
+                    refused(
+                        ErrorCode::Unreachable,
+                        "the module was unloaded here while it was asked for; ask again",
+                    )
+                })?;
+                return start(&node, &payer, module, &request);
+            }
             let name = format!(
                 "module {} from process {}",
                 request.digest[..6]
@@ -42,6 +79,13 @@ impl vm_cluster::Spawner for Spawns {
                     };
                     refused(code, e.to_string())
                 })?;
+            {
+                let mut recent = lock(&recent);
+                if recent.len() >= RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(module.clone());
+            }
             start(&node, &payer, module, &request)
         })
     }

@@ -69,6 +69,42 @@ fn remote_pingpong(n: u32, pong: Process<Ball>) -> f64 {
     t.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// `spawn` on another node (`node.spawn-on`), each waited for: the new
+/// process answers its spawner, as `spawn` measures locally. The module
+/// is shipped by the first (warm-up) spawns; after them it is compiled
+/// there and cached.
+fn remote_spawn(n: u32, on: u32) -> f64 {
+    let node = vm_sdk::node::Node::from_slot(on);
+    let me = Process::<u32>::this().id();
+    let acks = Mailbox::<u32>::this();
+    let try_once = || {
+        vm_sdk::process::Spawn::new()
+            .on(node)
+            .start(me, |parent: u64, _: Mailbox<()>| {
+                Process::<u32>::from_id(parent).send(1)
+            })
+            .map(|_| {
+                let _ = acks.receive().unwrap();
+            })
+    };
+    let once = || try_once().unwrap_or_else(|e| panic!("spawn-on: {}", e.error));
+    // The other node takes spawns only from nodes it has heard.
+    let mut tries = 0;
+    while let Err(e) = try_once() {
+        tries += 1;
+        assert!(tries < 300, "spawn-on: {}", e.error);
+        vm_sdk::process::sleep(std::time::Duration::from_millis(10));
+    }
+    for _ in 0..10 {
+        once();
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        once();
+    }
+    t.elapsed().as_nanos() as f64 / 1000.0 / n as f64
+}
+
 /// Monitors a process of another node, says so (`WATCHING`), and ends
 /// when its `down` comes: the harness times that from killing its node.
 fn watch(target: Process<Ball>) {
@@ -209,6 +245,7 @@ fn main() {
     let (value, unit) = match args.get(1).map(String::as_str) {
         Some("pong-server") => return pong_server(),
         Some("remote-pingpong") => (remote_pingpong(n, id(3)), "ns"),
+        Some("remote-spawn") => (remote_spawn(n, size), "us"),
         Some("watch") => return watch(id(2)),
         Some("spawn") => (spawn_bench(n), "us"),
         Some("pingpong") => (pingpong(n), "ns"),
@@ -220,7 +257,7 @@ fn main() {
         Some("wake") => (wake(n), "ns"),
         _ => {
             eprintln!(
-                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|wake|idle|hibernated) N [RING_SIZE] | pong-server | remote-pingpong N ID | watch ID"
+                "usage: bench-guest (spawn|pingpong|ring|counting|hostcall|wake|idle|hibernated) N [RING_SIZE] | pong-server | remote-pingpong N ID | remote-spawn N SLOT | watch ID"
             );
             std::process::exit(64);
         }

@@ -4,6 +4,7 @@
 
 use super::registry::register_error;
 use super::{memory, spec, string, write_result, Ctx};
+use crate::node::MAX_NAME_LEN;
 use crate::process::ProcessState;
 use vm_abi::ErrorCode;
 use wasmtime::Linker;
@@ -17,7 +18,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Box::new(async move {
                 super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
-                let name = match string(state, mem, ptr, len) {
+                let name = match name_arg(state, mem, ptr, len) {
                     Ok(n) => n,
                     Err(code) => return write_result(mem, register, ret, Err::<(), _>(code)),
                 };
@@ -37,7 +38,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Box::new(async move {
                 super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
-                let name = match string(state, mem, ptr, len) {
+                let name = match name_arg(state, mem, ptr, len) {
                     Ok(n) => n,
                     Err(code) => return write_result(mem, lookup, ret, Err::<u64, _>(code)),
                 };
@@ -64,7 +65,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
             Box::new(async move {
                 super::not_in_realloc(&caller)?;
                 let (mem, state) = memory(&mut caller)?;
-                let name = match string(state, mem, ptr, len) {
+                let name = match name_arg(state, mem, ptr, len) {
                     Ok(n) => n,
                     Err(code) => return write_result(mem, unregister, ret, Err::<(), _>(code)),
                 };
@@ -84,6 +85,18 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// A name argument, refused before it is copied if it is longer than any
+/// name can be.
+fn name_arg(state: &mut ProcessState, mem: &[u8], ptr: u32, len: u32) -> Result<String, ErrorCode> {
+    if len as usize > MAX_NAME_LEN {
+        return Err(state.fail(
+            ErrorCode::InvalidArgument,
+            format!("a name is at most {MAX_NAME_LEN} bytes; this one has {len}"),
+        ));
+    }
+    string(state, mem, ptr, len)
 }
 
 fn unreachable(state: &mut ProcessState, name: &str, why: &str) -> ErrorCode {

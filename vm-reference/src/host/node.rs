@@ -110,6 +110,12 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                         let payer = state.entry.budget().clone();
                         crate::remote_spawn::start(&here, &payer, module, &request)
                     }
+                    // Before the module is stored for it: a node not up
+                    // (not heard yet, or declared down) is refused at once.
+                    Ok(slot) if !here.is_up(slot) => Err(SpawnRefused {
+                        code: ErrorCode::NotFound,
+                        text: format!("node {node} is not up"),
+                    }),
                     Ok(slot) => here.spawn_on(slot, request).await,
                     Err(_) => Err(SpawnRefused {
                         code: ErrorCode::NotFound,
@@ -223,7 +229,7 @@ fn spawn_request(
 /// Writes as many of `slots` as `count` holds to `dst`, as `u32`s; how many
 /// there are.
 fn write_slots(mem: &mut [u8], dst: u32, count: u32, slots: &[u16]) -> Result<u32, ErrorCode> {
-    if !dst.is_multiple_of(4) {
+    if count != 0 && !dst.is_multiple_of(4) {
         return Err(ErrorCode::OutOfBounds);
     }
     let n = slots.len().min(count as usize);

@@ -68,9 +68,7 @@ pub fn global_race(name: &str) {
     println!("holder on node {}", node.slot());
     if !won {
         // Its monitor fires at once on a node this one has not heard yet.
-        while !Node::up().contains(&node) {
-            process::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_up(node);
         let down = node.monitor().wait(None).unwrap();
         println!(
             "node {} down: {}, from its id: {}",
@@ -146,9 +144,7 @@ pub fn spawn_on(open: u32, closed: u32) {
     process::trap_exits(true);
     let (open, closed) = (Node::from_slot(open), Node::from_slot(closed));
     for node in [open, closed] {
-        while !Node::up().contains(&node) {
-            process::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_up(node);
     }
     let me = Process::<(u32, u64)>::this().id();
     let child = Spawn::new()
@@ -227,4 +223,40 @@ fn big_module(pad: usize) -> Vec<u8> {
     m.extend_from_slice(&[3, b'p', b'a', b'd']);
     m.resize(m.len() + pad, 0);
     m
+}
+
+/// Waits until this node has heard `node` (30 s at most).
+fn wait_up(node: Node) {
+    for _ in 0..3000 {
+        if Node::up().contains(&node) {
+            return;
+        }
+        process::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("node {} was not heard within 30 s", node.slot());
+}
+
+/// `global-holder NAME`: takes the global name NAME, says `holding`, and
+/// ends normally at its first message.
+pub fn global_holder(name: &str) {
+    Process::<u32>::this().register_global(name).unwrap();
+    println!("holding");
+    let _ = Mailbox::<u32>::this().receive();
+}
+
+/// `global-taker NAME`: monitors NAME's holder (on another node), tells it
+/// to end, and takes the name the moment its `down` arrives: the holder's
+/// node frees the name before it sends the down.
+pub fn global_taker(name: &str) {
+    let holder = Process::<u32>::lookup_global(name)
+        .unwrap()
+        .expect("the name is held");
+    let watch = holder.monitor();
+    holder.send(1);
+    let down = watch.wait(None).unwrap();
+    println!("down {}", show(&down.reason));
+    match Process::<()>::this().register_global(name) {
+        Ok(()) => println!("taken at once after its down"),
+        Err(e) => println!("lost {}", e),
+    }
 }

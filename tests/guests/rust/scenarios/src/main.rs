@@ -60,6 +60,8 @@ fn main() {
         }
         "global-race" => cluster::global_race(&std::env::args().nth(2).unwrap_or_default()),
         "node-local" => cluster::node_local(),
+        "global-holder" => cluster::global_holder(&std::env::args().nth(2).unwrap_or_default()),
+        "global-taker" => cluster::global_taker(&std::env::args().nth(2).unwrap_or_default()),
         "spawn-on" => {
             let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
             cluster::spawn_on(arg(2).parse().unwrap(), arg(3).parse().unwrap())
