@@ -174,6 +174,14 @@ impl Cluster {
         let _ = connections.wait_for(|&n| n > than).await;
     }
 
+    /// Waits until the NATS server has everything this node sent it,
+    /// its subscriptions included: after a reconnection, until they are
+    /// back (a frame published before then to this node is lost, and
+    /// the loss is a verdict). `false` if the server did not answer.
+    pub async fn flush(&self) -> bool {
+        self.client.flush().await.is_ok()
+    }
+
     /// The other nodes that are up, by slot, with their names.
     pub fn nodes(&self) -> Vec<(u16, String)> {
         vm_kernel::sync::lock(&self.peers).up()

@@ -637,6 +637,12 @@ async fn a_nats_restart_declares_no_node_down_within_the_grace() {
     tokio::time::timeout(PATIENCE, reconnected)
         .await
         .expect("both nodes reconnected");
+    // And their subscriptions are back on the server: a frame sent
+    // before then is lost, which is a verdict (a gap), not silence.
+    let flushed = async { ca.flush().await && cb.flush().await };
+    assert!(tokio::time::timeout(PATIENCE, flushed)
+        .await
+        .unwrap_or(false));
     // Both sessions still stand: a round trip crosses them both (a
     // verdict on either side would drop it, and the patience runs out).
     let back = ask(&a, move |mut me, tx| async move {
