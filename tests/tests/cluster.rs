@@ -537,6 +537,42 @@ fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
     assert!(ok);
 }
 
+#[test]
+fn a_stopped_vm_is_declared_down_and_on_sigcont_nothing_sent_before_the_verdict_lands() {
+    let nats = Nats::start();
+    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
+    let id = server_id(&mut server);
+    let mut client = VmNode::start(&nats, "client", &["cluster-client", &id, "10", "stop"]);
+    assert_eq!(client.line(), "10 pongs, in order: true");
+    assert_eq!(client.line(), "ready");
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    };
+    signal("STOP");
+    let verdict = client.line();
+    let stale: u32 = verdict
+        .strip_prefix("down NoConnection, after ")
+        .and_then(|rest| rest.strip_suffix(" stale pings"))
+        .unwrap_or_else(|| panic!("{verdict}"))
+        .parse()
+        .unwrap();
+    assert!(stale > 0, "{verdict}");
+    signal("CONT");
+    // The server's node saw it stood still past the bound and ended its
+    // sessions before it read what waited: the stale pings are dropped,
+    // and a ping sent once it is heard again gets its answer.
+    let (out, ok) = client.finish();
+    assert_eq!(out, ["after: pong 2000000"]);
+    assert!(ok);
+    server.child.kill().unwrap();
+    let (out, _) = server.finish();
+    assert_eq!(out, ["ping 2000000"], "{stale} stale pings were sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_larger_than_one_nats_message_is_refused_to_its_sender() {
     let nats = Nats::start();

@@ -3,7 +3,7 @@
 //! monitors that server on the other node, sends N pings, checks the pongs
 //! come back in order, and prints how the server's end reaches it (MODE
 //! `crash`: it asks the server to crash; `wait`: it prints `ready` and
-//! waits, for the test to kill the server's node).
+//! waits, for the test to kill the server's node; `stop`: see [`stop`]).
 
 use crate::show;
 use serde::{Deserialize, Serialize};
@@ -23,16 +23,29 @@ pub fn server() {
     let calls: Mailbox<Call> = Mailbox::this();
     loop {
         match calls.receive().unwrap() {
-            Call::Ping { from, seq } => Process::<u32>::from_id(from).send(seq),
+            Call::Ping { from, seq } => {
+                // What `stop` sends around a verdict is worth a line.
+                if seq >= STALE {
+                    println!("ping {seq}");
+                }
+                Process::<u32>::from_id(from).send(seq)
+            }
             Call::Crash => panic!("asked to crash"),
         }
     }
 }
 
+/// The first ping number `stop` sends while the server's node stands
+/// still, and the one it sends once that node is back.
+const STALE: u32 = 1_000_000;
+const FRESH: u32 = 2_000_000;
+
 pub fn client(server: u64, pings: u32, mode: &str) {
     process::trap_exits(true);
     let server = Process::<Call>::from_id(server);
-    server.link().unwrap();
+    if mode != "stop" {
+        server.link().unwrap();
+    }
     let _monitor = server.monitor();
     let me = Process::<u32>::this().id();
     for seq in 0..pings {
@@ -43,6 +56,7 @@ pub fn client(server: u64, pings: u32, mode: &str) {
     println!("{pings} pongs, in order: {in_order}");
     match mode {
         "crash" => server.send(Call::Crash),
+        "stop" => return stop(server, &pongs),
         _ => println!("ready"),
     }
     for _ in 0..2 {
@@ -50,6 +64,65 @@ pub fn client(server: u64, pings: u32, mode: &str) {
             Event::Exit(e) => println!("exit {}", show(&e.reason)),
             Event::Down(d) => println!("down {}", show(&d.reason)),
             Event::Message(m) => println!("message {m}"),
+        }
+    }
+}
+
+/// After `ready`, the test stops the server's node (`SIGSTOP`). Once a
+/// ping goes unanswered for half a second, the client sends pings from
+/// [`STALE`] on, one each 20 ms, until its monitor says `noconnection`.
+/// When the test lets the node go on (`SIGCONT`) and it is heard again,
+/// the client monitors the server afresh and pings it with [`FRESH`]: the
+/// server, which prints every ping from [`STALE`] on, must print only
+/// that one, since nothing sent to a node before its verdict is delivered
+/// after it.
+fn stop(server: Process<Call>, pongs: &Mailbox<u32>) {
+    let me = Process::<u32>::this().id();
+    println!("ready");
+    let mut probe = 0;
+    loop {
+        probe += 1;
+        server.send(Call::Ping {
+            from: me,
+            seq: probe,
+        });
+        match pongs.receive_timeout(std::time::Duration::from_millis(500)) {
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let mut stale = STALE;
+    let down = loop {
+        match pongs.receive_event(Some(std::time::Duration::from_millis(20))) {
+            Err(_) => {
+                server.send(Call::Ping {
+                    from: me,
+                    seq: stale,
+                });
+                stale += 1;
+            }
+            Ok(Event::Down(d)) => break d,
+            Ok(Event::Message(n)) if n < STALE => {}
+            Ok(other) => println!("before the verdict: {other:?}"),
+        }
+    };
+    println!(
+        "down {}, after {} stale pings",
+        show(&down.reason),
+        stale - STALE
+    );
+    wait_up(server.node());
+    let _again = server.monitor();
+    server.send(Call::Ping {
+        from: me,
+        seq: FRESH,
+    });
+    loop {
+        match pongs.receive_event(None).unwrap() {
+            // Answers to probes the server had before it stood still.
+            Event::Message(n) if n < STALE => {}
+            Event::Message(n) => return println!("after: pong {n}"),
+            other => return println!("after: {other:?}"),
         }
     }
 }
