@@ -630,6 +630,111 @@ fn the_cluster_ping_example_plays_across_nodes_and_sees_its_server_go() {
     assert!(!ok);
 }
 
+/// A node of the cluster-chat example keeping `rooms`, and the address it
+/// listens on.
+fn chat_node(nats: &Nats, name: &str, rooms: &[&str]) -> (VmNode, String) {
+    let flags = ["--allow-net", "127.0.0.1"];
+    let args: Vec<&str> = std::iter::once("127.0.0.1:0")
+        .chain(rooms.iter().copied())
+        .collect();
+    let module = vm_tests::rust_guest("cluster-chat");
+    let mut node = VmNode::start_with(nats, name, &flags, &module, &args);
+    for room in rooms {
+        assert_eq!(node.line(), format!("room {room} lives here"));
+    }
+    let line = node.line();
+    let address = line.strip_prefix("listening on ").expect(&line).to_owned();
+    (node, address)
+}
+
+/// A chat client: a real TCP connection, named by its first line.
+struct ChatClient {
+    write: std::net::TcpStream,
+    read: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl ChatClient {
+    fn join(address: &str, name: &str) -> ChatClient {
+        let write = std::net::TcpStream::connect(address).unwrap();
+        // A line that never comes fails the test instead of hanging it.
+        write
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let read = std::io::BufReader::new(write.try_clone().unwrap());
+        let mut client = ChatClient { write, read };
+        client.say(name);
+        client
+    }
+
+    fn say(&mut self, line: &str) {
+        use std::io::Write;
+        self.write
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    }
+
+    /// The next line, or `None` once the connection is closed.
+    fn next(&mut self) -> Option<String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let n = self.read.read_line(&mut line).expect("a line within 30 s");
+        (n > 0).then(|| line.trim_end().to_owned())
+    }
+
+    fn expect(&mut self, line: &str) {
+        assert_eq!(self.next().as_deref(), Some(line));
+    }
+}
+
+#[test]
+fn the_cluster_chat_example_serves_rooms_on_two_nodes_and_survives_one() {
+    let nats = Nats::start();
+    let (_a, on_a) = chat_node(&nats, "a", &["lobby"]);
+    let (mut b, on_b) = chat_node(&nats, "b", &["dev"]);
+    let mut alice = ChatClient::join(&on_a, "alice");
+    let mut bob = ChatClient::join(&on_b, "bob");
+    let mut carol = ChatClient::join(&on_a, "carol");
+    alice.say("hello?");
+    alice.expect("* join a room first: /join NAME");
+    alice.say("/join kitchen");
+    alice.expect("* there is no room kitchen");
+    // A room on the other node, found by its global name.
+    alice.say("/join dev");
+    alice.expect("* joined dev on node b, 1 here");
+    bob.say("/join dev");
+    bob.expect("* joined dev on node b, 2 here");
+    alice.expect("* bob joined dev");
+    bob.say("/join lobby");
+    alice.expect("* bob left dev");
+    bob.expect("* joined lobby on node a, 1 here");
+    carol.say("/join lobby");
+    carol.expect("* joined lobby on node a, 2 here");
+    bob.expect("* carol joined lobby");
+    // Lines cross nodes in the order said, both ways.
+    for i in 0..50 {
+        carol.say(&format!("c{i}"));
+        bob.say(&format!("b{i}"));
+    }
+    for i in 0..50 {
+        bob.expect(&format!("[lobby] carol: c{i}"));
+        carol.expect(&format!("[lobby] bob: b{i}"));
+    }
+    // Node b dies: the room there is gone for alice (on a), bob's session
+    // there is gone from the lobby (on a), and bob's connection closes.
+    b.child.kill().unwrap();
+    alice.expect("* room dev is gone: NoConnection");
+    carol.expect("* bob is gone from lobby: NoConnection");
+    assert_eq!(bob.next(), None);
+    // Its room's name went with it; node a goes on.
+    alice.say("/join dev");
+    alice.expect("* there is no room dev");
+    alice.say("/join lobby");
+    alice.expect("* joined lobby on node a, 2 here");
+    carol.expect("* alice joined lobby");
+    carol.say("still here");
+    alice.expect("[lobby] carol: still here");
+}
+
 /// The sockets an OS process holds open.
 fn sockets_of(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
