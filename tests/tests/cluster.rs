@@ -427,6 +427,39 @@ fn two_vm_commands_ping_pong_in_order_and_a_crash_reaches_across() {
 }
 
 #[test]
+fn requests_cross_nodes_between_every_pair_of_languages() {
+    let nats = Nats::start();
+    let guests = [
+        ("rust", vm_tests::rust_guest("scenarios")),
+        ("c", vm_tests::c_guest("scenarios")),
+        ("assemblyscript", vm_tests::as_guest("scenarios")),
+    ];
+    for (server_language, server_module) in &guests {
+        for (client_language, client_module) in &guests {
+            let pair = format!("{server_language} server, {client_language} client");
+            let node = |role: &str| format!("{server_language}-{client_language}-{role}");
+            let mut server =
+                VmNode::start_module(&nats, &node("server"), server_module, &["doubler"]);
+            let line = server.line();
+            let id = line.strip_prefix("doubler ").expect(&line).to_owned();
+            let client =
+                VmNode::start_module(&nats, &node("client"), client_module, &["ask", &id, "100"]);
+            let (out, ok) = client.finish();
+            assert_eq!(
+                out,
+                [
+                    "100 replies, each doubled: true",
+                    "server crashed: down trap",
+                    "server gone: down noproc"
+                ],
+                "{pair}"
+            );
+            assert!(ok, "{pair}");
+        }
+    }
+}
+
+#[test]
 fn one_node_of_three_wins_a_global_name_and_it_is_freed_when_that_node_dies() {
     let nats = Nats::start();
     let mut nodes: Vec<VmNode> = ["a", "b", "c"]

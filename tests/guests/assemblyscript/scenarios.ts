@@ -429,6 +429,8 @@ export function _start(): void {
   else if (name == "active") activeScenario();
   else if (name == "cluster-server") clusterServer();
   else if (name == "node-local") nodeLocal();
+  else if (name == "doubler") doublerServer();
+  else if (name == "ask") ask(argv);
   else {
     eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
     exit("unknown scenario '" + name + "'");
@@ -452,6 +454,33 @@ function clusterServer(): void {
     if (r.error) fail("decoding a call");
     new Process<Uint8Array>(from).send(new Writer().u32(seq).finish());
   }
+}
+
+/** `doubler`: starts a doubler as `request`'s (a body of 0 traps), which
+ * serves requests from other nodes too, prints its id for the test, and
+ * waits for good (so the node stays up when the doubler crashes). */
+function doublerServer(): void {
+  print("doubler " + started(spawn(doubler, NONE)).id.toString());
+  receiveForever(NONE);
+}
+
+/** `ask ID N`: N requests (1..N) to the doubler ID, on another node, and
+ * whether each reply is its body doubled; then one that crashes it, and
+ * one after it has ended. */
+function ask(argv: string[]): void {
+  if (argv.length < 4) exit("usage: scenarios ask ID N");
+  const server = new Process<u32>(U64.parseInt(argv[2]));
+  const n = U32.parseInt(argv[3]);
+  let doubled = true;
+  for (let i: u32 = 1; i <= n; i++) {
+    const reply = request<u32, u32>(server, i);
+    doubled = doubled && reply != null && reply.value == i * 2;
+  }
+  print(n.toString() + " replies, each doubled: " + doubled.toString());
+  const crashed = request<u32, u32>(server, 0);
+  print("server crashed: " + (crashed == null ? requestFailure() : crashed.value.toString()));
+  const gone = request<u32, u32>(server, 5);
+  print("server gone: " + (gone == null ? requestFailure() : gone.value.toString()));
 }
 
 // ---- active ----

@@ -4,6 +4,7 @@
  * the same). Processes synchronise with messages and monitors, never with
  * sleeps. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vm.h>
 
@@ -649,6 +650,37 @@ static void cluster_server(void) {
     }
 }
 
+/* The command line, for the scenarios that take arguments. */
+static int scenario_argc;
+static char **scenario_argv;
+
+/* `doubler`: starts a doubler as `request`'s (a body of 0 traps), which
+ * serves requests from other nodes too, prints its id for the test, and
+ * waits for good (so the node stays up when the doubler crashes). */
+static void doubler_server(void) {
+    printf("doubler %llu\n", (unsigned long long)spawn_with(doubler, false, 0));
+    fflush(stdout);
+    receives_forever(NULL, 0);
+}
+
+/* `ask ID N`: N requests (1..N) to the doubler ID, on another node, and
+ * whether each reply is its body doubled; then one that crashes it, and
+ * one after it has ended. */
+static void ask(void) {
+    if (scenario_argc < 4) vm_exit("usage: scenarios ask ID N");
+    vm_pid_t server = strtoull(scenario_argv[2], NULL, 10);
+    unsigned n = (unsigned)strtoul(scenario_argv[3], NULL, 10);
+    bool doubled = true;
+    for (unsigned i = 1; i <= n; i++) {
+        char expected[16];
+        snprintf(expected, sizeof expected, "%u", i * 2);
+        doubled = doubled && strcmp(request_u32(server, i, VM_FOREVER), expected) == 0;
+    }
+    printf("%u replies, each doubled: %s\n", n, doubled ? "true" : "false");
+    printf("server crashed: %s\n", request_u32(server, 0, VM_FOREVER));
+    printf("server gone: %s\n", request_u32(server, 5, VM_FOREVER));
+}
+
 /* The node and global calls on a VM outside a cluster (ABI 1.8). */
 static void node_local(void) {
     uint32_t up[4];
@@ -687,8 +719,10 @@ int main(int argc, char **argv) {
     } scenarios[] = {
         {"monitor", monitor}, {"links", links},     {"exits", exits},   {"registry", registry},
         {"timer", timer},     {"request", request}, {"halves", halves},     {"hibernate", hibernation}, {"active", active},
-        {"cluster-server", cluster_server}, {"node-local", node_local},
+        {"cluster-server", cluster_server}, {"node-local", node_local}, {"doubler", doubler_server}, {"ask", ask},
     };
+    scenario_argc = argc;
+    scenario_argv = argv;
     const char *name = argc > 1 ? argv[1] : "";
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         if (strcmp(name, scenarios[i].name) == 0) {

@@ -9,7 +9,8 @@ use crate::show;
 use serde::{Deserialize, Serialize};
 use vm_sdk::mailbox::Event;
 use vm_sdk::node::Node;
-use vm_sdk::process::{self, Process, Spawn};
+use vm_sdk::process::{self, ExitReason, Process, Spawn};
+use vm_sdk::request::{Request, RequestError};
 use vm_sdk::Mailbox;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -125,6 +126,41 @@ fn stop(server: Process<Call>, pongs: &Mailbox<u32>) {
             other => return println!("after: {other:?}"),
         }
     }
+}
+
+/// `doubler`: starts a process that serves requests, from other nodes
+/// too (each `u32` body doubled, and a body of 0 traps), prints its id
+/// for the test, and waits for good (so the node stays up when the
+/// doubler crashes).
+pub fn doubler() {
+    let doubler = process::spawn((), |(), requests: Mailbox<Request<u32, u32>>| {
+        while let Ok(r) = requests.receive() {
+            let n = *r.body();
+            if n == 0 {
+                std::process::abort();
+            }
+            r.reply(n * 2);
+        }
+    });
+    println!("doubler {}", doubler.id());
+    let _ = Mailbox::<()>::this().receive();
+}
+
+/// `ask ID N`: N requests (1..N) to the doubler ID, on another node, and
+/// whether each reply is its body doubled; then one that crashes it, and
+/// one after it has ended. Failures print as C's and AssemblyScript's do.
+pub fn ask(server: u64, n: u32) {
+    let server = Process::<Request<u32, u32>>::from_id(server);
+    let doubled = (1..=n).all(|i| server.request(i).ok() == Some(i * 2));
+    println!("{n} replies, each doubled: {doubled}");
+    let failure = |r: Result<u32, RequestError>| match r {
+        Ok(n) => n.to_string(),
+        Err(RequestError::Down(ExitReason::Trap(_))) => "down trap".into(),
+        Err(RequestError::Down(ExitReason::NoProc)) => "down noproc".into(),
+        Err(other) => format!("{other:?}"),
+    };
+    println!("server crashed: {}", failure(server.request(0)));
+    println!("server gone: {}", failure(server.request(5)));
 }
 
 /// `global-race NAME`: this node takes the global name NAME if it can,

@@ -58,6 +58,11 @@ fn main() {
             let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
             cluster::client(arg(2).parse().unwrap(), arg(3).parse().unwrap(), &arg(4))
         }
+        "doubler" => cluster::doubler(),
+        "ask" => {
+            let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
+            cluster::ask(arg(2).parse().unwrap(), arg(3).parse().unwrap())
+        }
         "global-race" => cluster::global_race(&std::env::args().nth(2).unwrap_or_default()),
         "node-local" => cluster::node_local(),
         "global-holder" => cluster::global_holder(&std::env::args().nth(2).unwrap_or_default()),
