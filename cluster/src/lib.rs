@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vm_kernel::remote::AttachError;
 use vm_kernel::{Attachment, Kernel};
+pub use wire::Announced;
 
 /// How a node joins a cluster.
 #[derive(Debug, Clone)]
@@ -62,6 +63,10 @@ pub struct Config {
     /// The modules (by SHA-256 in hexadecimal, or `*` for any) this node
     /// starts for other nodes (`--accept-module`); none by default.
     pub accept_modules: Vec<String>,
+    /// The plugins this node offers its processes, announced in its
+    /// heartbeats: another node refuses at once to spawn here a module
+    /// that imports a plugin missing from them.
+    pub plugins: Vec<Announced>,
 }
 
 impl Config {
@@ -79,6 +84,7 @@ impl Config {
             max_queued: 64 << 20,
             accept_spawn_from: Vec::new(),
             accept_modules: Vec::new(),
+            plugins: Vec::new(),
         }
     }
 

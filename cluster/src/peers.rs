@@ -21,8 +21,10 @@
 //!   ends every session itself, before it acts on any frame that waited
 //!   meanwhile, so nothing sent to it before their verdict lands after it.
 
+use crate::wire::Announced;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use vm_kernel::remote::PluginNeed;
 
 /// What an event calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub enum Unreachable {
 #[derive(Debug)]
 struct Peer {
     name: Option<String>,
+    /// The plugins its heartbeat announces.
+    plugins: Vec<Announced>,
     state: State,
     session: u64,
     /// The next signal's number, each way.
@@ -69,6 +73,7 @@ impl Peer {
     fn new(now: Instant) -> Peer {
         Peer {
             name: None,
+            plugins: Vec::new(),
             state: State::Up,
             session: 0,
             next_in: 0,
@@ -173,6 +178,36 @@ impl Peers {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The plugins `node` announces in its heartbeats (after
+    /// [`Peers::heartbeat`], which makes it known).
+    pub fn announce(&mut self, node: u16, plugins: Vec<Announced>) {
+        if let Some(peer) = self.peers.get_mut(&node) {
+            if peer.plugins != plugins {
+                peer.plugins = plugins;
+            }
+        }
+    }
+
+    /// The name of `node` and the plugins it announces, if it is up and
+    /// has said them.
+    pub fn offers(&self, node: u16) -> Option<(&str, &[Announced])> {
+        let peer = self.peers.get(&node).filter(|p| p.state == State::Up)?;
+        Some((peer.name.as_deref()?, &peer.plugins))
+    }
+
+    /// The names of the nodes up that offer a plugin that meets `need`.
+    pub fn offering(&self, need: &PluginNeed) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .peers
+            .values()
+            .filter(|p| p.state == State::Up)
+            .filter(|p| p.plugins.iter().any(|a| need.met_by(&a.name, a.version)))
+            .filter_map(|p| p.name.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// A signal from `node` numbered `seq` in `session`: whether to act on
@@ -578,6 +613,48 @@ mod tests {
         assert_eq!(p.disconnect(2, 1, t), vec![]);
         assert_eq!(p.sequence(2, 1), Ok(0));
         assert_eq!(p.sequence(2, 0), Err(Unreachable::Down));
+    }
+
+    #[test]
+    fn announced_plugins_meet_needs_by_name_series_and_version() {
+        let t = Instant::now();
+        let mut p = Peers::new(1, BOUND, GRACE);
+        let plugin = |name: &str, version, native| Announced {
+            name: name.into(),
+            version,
+            native,
+        };
+        let need = |name: &str, series, built_for| PluginNeed {
+            name: name.into(),
+            series,
+            built_for,
+        };
+        p.heartbeat(2, "risky", t);
+        p.announce(2, vec![plugin("hash", (1, 2, 0), true)]);
+        p.heartbeat(3, "safe", t);
+        p.announce(3, vec![plugin("kv", (0, 3, 1), false)]);
+        assert_eq!(
+            p.offers(2),
+            Some(("risky", &[plugin("hash", (1, 2, 0), true)][..]))
+        );
+        assert_eq!(p.offering(&need("hash", (1, 0), None)), ["risky"]);
+        assert_eq!(
+            p.offering(&need("hash", (1, 0), Some((1, 2, 0)))),
+            ["risky"]
+        );
+        // Newer than it offers, another series, another name.
+        assert!(p
+            .offering(&need("hash", (1, 0), Some((1, 3, 0))))
+            .is_empty());
+        assert!(p.offering(&need("hash", (2, 0), None)).is_empty());
+        assert!(p.offering(&need("sha", (1, 0), None)).is_empty());
+        // A 0.x series is its minor.
+        assert_eq!(p.offering(&need("kv", (0, 3), None)), ["safe"]);
+        assert!(p.offering(&need("kv", (0, 2), None)).is_empty());
+        // A node declared down offers nothing.
+        p.verdict(2);
+        assert_eq!(p.offers(2), None);
+        assert!(p.offering(&need("hash", (1, 0), None)).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! fetched are checked against their digest; the embedder
 //! ([`Spawner`]) compiles and starts them under its own limits.
 
+use crate::peers::Peers;
 use crate::Config;
 use async_nats::jetstream::{self, object_store};
 use serde::{Deserialize, Serialize};
@@ -102,12 +103,17 @@ pub(crate) async fn ask_others(
     client: async_nats::Client,
     prefix: String,
     slot: u16,
+    peers: Arc<std::sync::Mutex<Peers>>,
     mut asks: mpsc::UnboundedReceiver<Ask>,
 ) {
     let js = jetstream::new(client.clone());
     let bucket = format!("{prefix}_modules");
     let stored = Arc::new(Stored::default());
     while let Some((node, request, answer)) = asks.recv().await {
+        if let Err(missing) = check_plugins(&vm_kernel::sync::lock(&peers), node, &request) {
+            let _ = answer.send(Err(missing));
+            continue;
+        }
         let (client, js, bucket, prefix, stored) = (
             client.clone(),
             js.clone(),
@@ -121,6 +127,45 @@ pub(crate) async fn ask_others(
             let _ = answer.send(asked);
         });
     }
+}
+
+/// Refuses at once, naming them, to ship a module to a node whose
+/// heartbeat announces none of some plugins it imports (and names the
+/// nodes that have them). A node not heard yet is asked all the same: it
+/// checks the module itself when it loads it.
+fn check_plugins(peers: &Peers, node: u16, request: &RemoteSpawn) -> Result<(), SpawnRefused> {
+    let Some((name, offered)) = peers.offers(node) else {
+        return Ok(());
+    };
+    let lacking: Vec<String> = request
+        .plugins
+        .iter()
+        .filter(|need| !offered.iter().any(|a| need.met_by(&a.name, a.version)))
+        .map(|need| {
+            let elsewhere = peers.offering(need);
+            if elsewhere.is_empty() {
+                need.to_string()
+            } else {
+                format!("{need} (node {} has it)", elsewhere.join(", node "))
+            }
+        })
+        .collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    let offers = if offered.is_empty() {
+        "none".to_owned()
+    } else {
+        let list: Vec<String> = offered.iter().map(|a| a.to_string()).collect();
+        list.join(", ")
+    };
+    Err(refused(
+        ErrorCode::ModuleIncompatible,
+        format!(
+            "node `{name}` lacks plugin {} that the module imports (it offers: {offers})",
+            lacking.join(", plugin ")
+        ),
+    ))
 }
 
 /// What this node put in the module store, so a module is stored once.
@@ -322,20 +367,21 @@ async fn answer(
             "this node runs no modules",
         ));
     };
+    // The plugins it needs are checked as it loads.
+    let mut request = RemoteSpawn {
+        module: Arc::from(&[][..]),
+        digest: ask.digest,
+        entry: ask.entry,
+        arg: ask.arg,
+        capture: ask.capture,
+        spawner: ask.spawner,
+        link: ask.link,
+        plugins: Vec::new(),
+    };
     if spawner.knows(&ask.digest) {
         // Loaded here already: nothing to fetch (the spawner finds it by
         // its digest).
-        return spawner
-            .spawn(RemoteSpawn {
-                module: Arc::from(&[][..]),
-                digest: ask.digest,
-                entry: ask.entry,
-                arg: ask.arg,
-                capture: ask.capture,
-                spawner: ask.spawner,
-                link: ask.link,
-            })
-            .await;
+        return spawner.spawn(request).await;
     }
     let modules = store(js, &format!("{}_modules", config.prefix)).await?;
     let mut object = modules.get(&digest).await.map_err(|e| {
@@ -379,15 +425,6 @@ async fn answer(
             format!("the stored module {digest} did not match its digest (deleted; ask again)"),
         ));
     }
-    spawner
-        .spawn(RemoteSpawn {
-            module: bytes.into(),
-            digest: ask.digest,
-            entry: ask.entry,
-            arg: ask.arg,
-            capture: ask.capture,
-            spawner: ask.spawner,
-            link: ask.link,
-        })
-        .await
+    request.module = bytes.into();
+    spawner.spawn(request).await
 }

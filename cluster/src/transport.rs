@@ -274,10 +274,7 @@ pub(crate) fn start<R: Attachment>(
                 // Heard before the node's first process runs: a global name
                 // it takes at once must not look like one of a node that
                 // ended before the others joined.
-                let hello = wire::encode(&Frame::Heartbeat {
-                    node: slot,
-                    name: config.name.clone(),
-                });
+                let hello = heartbeat(slot, &config);
                 let _ = client.publish(subjects.heartbeat(slot), hello.into()).await;
                 let _ = client.flush().await;
                 if ready_tx
@@ -317,6 +314,7 @@ pub(crate) fn start<R: Attachment>(
                     client.clone(),
                     config.prefix.clone(),
                     slot,
+                    node.peers.clone(),
                     spawns_rx,
                 ));
                 let answering = tokio::spawn({
@@ -610,7 +608,16 @@ impl<R: Attachment> Node<R> {
                 lock(&self.peers).alive(Instant::now());
             }
             let actions = match frame {
-                Frame::Heartbeat { node, name } => lock(&self.peers).heartbeat(node, &name, now),
+                Frame::Heartbeat {
+                    node,
+                    name,
+                    plugins,
+                } => {
+                    let mut peers = lock(&self.peers);
+                    let actions = peers.heartbeat(node, &name, now);
+                    peers.announce(node, plugins);
+                    actions
+                }
                 Frame::Bye { node } if node != self.slot => lock(&self.peers).bye(node, now),
                 Frame::Bye { .. } => Vec::new(),
                 Frame::Disconnect { node, session } => {
@@ -674,10 +681,7 @@ impl<R: Attachment> Node<R> {
     /// Says this node is alive, each interval, and gives the verdicts on
     /// silent nodes.
     async fn beat(&self, config: &Config) {
-        let heartbeat = wire::encode(&Frame::Heartbeat {
-            node: self.slot,
-            name: config.name.clone(),
-        });
+        let heartbeat = heartbeat(self.slot, config);
         let beats = async {
             let mut ticks = tokio::time::interval(config.heartbeat);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -709,6 +713,15 @@ impl<R: Attachment> Node<R> {
         };
         tokio::join!(beats, watch);
     }
+}
+
+/// Node `slot`'s heartbeat: its name and its plugins.
+fn heartbeat(slot: u16, config: &Config) -> Vec<u8> {
+    wire::encode(&Frame::Heartbeat {
+        node: slot,
+        name: config.name.clone(),
+        plugins: config.plugins.clone(),
+    })
 }
 
 /// Answers a signal that cannot reach `node` as the other side would

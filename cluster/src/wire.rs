@@ -17,6 +17,8 @@ pub enum Frame {
         node: u16,
         /// The name it joined with.
         name: String,
+        /// The plugins it offers its processes.
+        plugins: Vec<Announced>,
     },
     /// A signal between two processes, the `seq`th the sender sent to
     /// this node in session `session` (counting from 0).
@@ -54,6 +56,28 @@ pub enum Frame {
         /// How many signals the sender sent in it.
         count: u64,
     },
+}
+
+/// A plugin a node offers its processes, as its heartbeat says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    /// Its name (`kv` for `plugin:kv@1.2.0`).
+    pub name: String,
+    /// Its version.
+    pub version: (u32, u32, u32),
+    /// Whether it is native code, running outside the sandbox.
+    pub native: bool,
+}
+
+impl std::fmt::Display for Announced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b, c) = self.version;
+        write!(f, "{}@{a}.{b}.{c}", self.name)?;
+        if self.native {
+            f.write_str(" (native)")?;
+        }
+        Ok(())
+    }
 }
 
 impl Frame {

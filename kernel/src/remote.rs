@@ -187,6 +187,43 @@ pub struct RemoteSpawn {
     pub spawner: u64,
     /// Whether to link the new process to the spawner before it runs.
     pub link: bool,
+    /// The plugins the module imports from: a node that announces it
+    /// lacks one is refused before the module is shipped.
+    pub plugins: Vec<PluginNeed>,
+}
+
+/// A plugin a module imports from, as a node's announcement is checked
+/// against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginNeed {
+    /// The plugin's name (`kv` in `plugin:kv/store@1`).
+    pub name: String,
+    /// The series it needs: its major version, and for major 0 its minor.
+    pub series: (u32, u32),
+    /// The newest version the module was built for, if it names one: a
+    /// plugin older than it lacks functions the module may call.
+    pub built_for: Option<(u32, u32, u32)>,
+}
+
+impl PluginNeed {
+    /// Whether a plugin of this name at `version` serves the need.
+    pub fn met_by(&self, name: &str, version: (u32, u32, u32)) -> bool {
+        let (major, minor) = self.series;
+        name == self.name
+            && version.0 == major
+            && (major != 0 || version.1 == minor)
+            && self.built_for.is_none_or(|b| version >= b)
+    }
+}
+
+impl fmt::Display for PluginNeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.built_for, self.series) {
+            (Some((a, b, c)), _) => write!(f, "{}@{a}.{b}.{c}", self.name),
+            (None, (0, minor)) => write!(f, "{}@0.{minor}", self.name),
+            (None, (major, _)) => write!(f, "{}@{major}", self.name),
+        }
+    }
 }
 
 /// Why a process was not started: the ABI's code, and a text that says

@@ -556,6 +556,34 @@ fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refus
 }
 
 #[test]
+fn a_node_with_a_native_plugin_is_kept_apart_and_safe_nodes_use_it_through_a_process_there() {
+    let nats = Nats::start();
+    // The safe node loads no plugin and would run any module from anyone.
+    let open = ["--accept-spawn-from", "*", "--accept-module", "*"];
+    let scenarios = vm_tests::rust_guest("scenarios");
+    let mut safe = VmNode::start_with(&nats, "safe", &open, &scenarios, &["ask-hasher", "hello"]);
+    let line = safe.line();
+    let slot = line.strip_prefix("node ").expect(&line).to_owned();
+    let library = vm_tests::native_library("libhash.so");
+    let flags = ["--native-plugin", library.to_str().unwrap()];
+    let service = vm_tests::rust_guest("hash-service");
+    let mut risky = VmNode::start_with(&nats, "risky", &flags, &service, &[&slot]);
+    // Its heartbeat announces what it offers: none of the plugin this
+    // module imports, so it is refused before the module is shipped.
+    assert_eq!(
+        risky.line(),
+        format!(
+            "refused: Some(ModuleIncompatible): spawning on node {slot}: node `safe` lacks \
+             plugin hash@1.0.0 that the module imports (it offers: none)"
+        )
+    );
+    assert_eq!(risky.line(), "hasher registered");
+    let (out, ok) = safe.finish();
+    assert_eq!(out, ["hello hashed on node risky: a430d84680aabd0b"]);
+    assert!(ok);
+}
+
+#[test]
 fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
     let nats = Nats::start();
     let mut server = VmNode::start(&nats, "server", &["cluster-server"]);

@@ -262,7 +262,18 @@ impl VmBuilder {
         }
         let cluster = self
             .cluster
-            .map(|c| {
+            .map(|mut c| {
+                // Announced, so that a module needing others is refused
+                // before it is shipped here, naming them.
+                c.plugins = node
+                    .plugins
+                    .iter()
+                    .map(|p| vm_cluster::Announced {
+                        name: p.package.name.clone(),
+                        version: p.package.version,
+                        native: p.is_native(),
+                    })
+                    .collect();
                 let spawns = Arc::new(crate::remote_spawn::Spawns::new(&node));
                 vm_cluster::Cluster::join_with(&node.kernel, c, spawns).map(Box::new)
             })

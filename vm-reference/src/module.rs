@@ -38,9 +38,20 @@ pub(crate) struct LoadedModule {
     charge: OnceLock<Charge>,
     /// What it holds in the host's memory: its code and data.
     size: usize,
-    /// Its bytes as loaded and their SHA-256, kept on a node of a cluster
-    /// so that `node.spawn-on` can ship it to another node.
-    source: OnceLock<(Arc<[u8]>, [u8; 32])>,
+    /// Its bytes as loaded, kept on a node of a cluster so that
+    /// `node.spawn-on` can ship it to another node.
+    source: OnceLock<Source>,
+}
+
+/// A module's bytes as loaded (before any plugin's transform), to ship.
+pub(crate) struct Source {
+    /// The bytes.
+    pub bytes: Arc<[u8]>,
+    /// Their SHA-256.
+    pub digest: [u8; 32],
+    /// The plugins they import from (a transform here may add imports
+    /// another node's does not).
+    pub plugins: Vec<vm_kernel::remote::PluginNeed>,
 }
 
 /// Modules loaded with `process.load-module`, by their bytes' SHA-256, for
@@ -271,12 +282,27 @@ impl Module {
         use sha2::Digest;
         if self.0.source.get().is_none() {
             let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-            let _ = self.0.source.set((bytes, digest));
+            // The module compiled, so its bytes read.
+            let needed =
+                ModuleInfo::read(&bytes).map_or_else(|_| Vec::new(), |i| i.plugins_needed());
+            let plugins = needed
+                .into_iter()
+                .map(|n| vm_kernel::remote::PluginNeed {
+                    name: n.name,
+                    series: (n.series.major, n.series.minor),
+                    built_for: n.built_for,
+                })
+                .collect();
+            let _ = self.0.source.set(Source {
+                bytes,
+                digest,
+                plugins,
+            });
         }
     }
 
-    /// The bytes it was loaded from and their SHA-256, if kept.
-    pub(crate) fn source(&self) -> Option<&(Arc<[u8]>, [u8; 32])> {
+    /// The bytes it was loaded from, if kept.
+    pub(crate) fn source(&self) -> Option<&Source> {
         self.0.source.get()
     }
 

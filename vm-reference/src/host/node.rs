@@ -210,18 +210,19 @@ fn spawn_request(
     }
     // Kept by a node of a cluster; outside one no other node is up, and
     // this node's own slot spawns from the module itself.
-    let (bytes, digest) = module
-        .source()
-        .cloned()
-        .unwrap_or_else(|| (Arc::from(&[][..]), [0; 32]));
+    let (module_bytes, digest, plugins) = match module.source() {
+        Some(s) => (s.bytes.clone(), s.digest, s.plugins.clone()),
+        None => (Arc::from(&[][..]), [0; 32], Vec::new()),
+    };
     let request = RemoteSpawn {
-        module: bytes,
+        module: module_bytes,
         digest,
         entry,
         arg,
         capture,
         spawner: state.id,
         link: options & spawn_options::LINK as u32 != 0,
+        plugins,
     };
     Ok((module, request))
 }

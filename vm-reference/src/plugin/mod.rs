@@ -145,6 +145,11 @@ impl LoadedPlugin {
         }
     }
 
+    /// Whether it is native code, outside the sandbox.
+    pub fn is_native(&self) -> bool {
+        matches!(self.kind, Kind::Native { .. })
+    }
+
     /// What kind of plugin it is, in words.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {

@@ -163,6 +163,22 @@ pub fn ask(server: u64, n: u32) {
     println!("server gone: {}", failure(server.request(5)));
 }
 
+/// `ask-hasher WORD`: prints this node's slot, waits (30 s at most) until
+/// a process is registered under the global name `hasher` (on the node
+/// with the hash plugin, which this one lacks), and asks it to hash WORD.
+pub fn ask_hasher(word: &str) {
+    println!("node {}", Node::this().slot());
+    for _ in 0..3000 {
+        if let Ok(Some(hasher)) = Process::<Request<String, String>>::lookup_global("hasher") {
+            let hex = hasher.request(word.to_owned()).unwrap();
+            let node = hasher.node().name().unwrap_or_default();
+            return println!("{word} hashed on node {node}: {hex}");
+        }
+        process::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no hasher was registered within 30 s");
+}
+
 /// `global-race NAME`: this node takes the global name NAME if it can,
 /// prints who holds it, and, if another node won, waits for that node to
 /// go down (a node monitor) and tries again; then waits for good.

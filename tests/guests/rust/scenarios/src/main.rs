@@ -63,6 +63,7 @@ fn main() {
             let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
             cluster::ask(arg(2).parse().unwrap(), arg(3).parse().unwrap())
         }
+        "ask-hasher" => cluster::ask_hasher(&std::env::args().nth(2).unwrap_or_default()),
         "global-race" => cluster::global_race(&std::env::args().nth(2).unwrap_or_default()),
         "node-local" => cluster::node_local(),
         "global-holder" => cluster::global_holder(&std::env::args().nth(2).unwrap_or_default()),
