@@ -32,6 +32,10 @@ pub trait Spawner: Send + Sync + 'static {
     /// Whether the module with this SHA-256 is loaded here, so that a
     /// spawn of it fetches nothing.
     fn knows(&self, digest: &[u8; 32]) -> bool;
+
+    /// Charges `bytes`, a module about to be fetched, to the embedder's
+    /// bounds for as long as the returned value lives, or refuses.
+    fn hold(&self, bytes: usize) -> Result<Box<dyn std::any::Any + Send>, SpawnRefused>;
 }
 
 /// The largest module fetched for another node (the embedder's own
@@ -396,13 +400,16 @@ async fn answer(
             format!("module {digest} is larger than a node fetches ({MAX_MODULE} bytes)"),
         )
     };
-    if object.info().size > MAX_MODULE {
+    let size = object.info().size;
+    if size > MAX_MODULE {
         return Err(too_large());
     }
-    // Bounded by what is read, not by the size the uploader claimed.
-    let mut bytes = Vec::with_capacity(object.info().size);
+    // Charged before it is read, and read no further than the size the
+    // store gives (an object longer than it says is refused below).
+    let _held = spawner.hold(size)?;
+    let mut bytes = Vec::with_capacity(size);
     (&mut object)
-        .take(MAX_MODULE as u64 + 1)
+        .take(size as u64 + 1)
         .read_to_end(&mut bytes)
         .await
         .map_err(|e| {
@@ -411,8 +418,12 @@ async fn answer(
                 format!("fetching module {digest}: {e}"),
             )
         })?;
-    if bytes.len() > MAX_MODULE {
-        return Err(too_large());
+    if bytes.len() != size {
+        let _ = modules.delete(&digest).await;
+        return Err(refused(
+            ErrorCode::ModuleInvalid,
+            format!("the stored module {digest} is not the {size} bytes its entry says (deleted; ask again)"),
+        ));
     }
     use sha2::Digest;
     let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();

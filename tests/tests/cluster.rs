@@ -538,9 +538,18 @@ fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refus
     let accept = ["--accept-spawn-from", "asker", "--accept-module", "*"];
     let mut open = VmNode::start_with(&nats, "open", &accept, &scenarios, &["cluster-server"]);
     let mut closed = VmNode::start(&nats, "closed", &["cluster-server"]);
+    let tight_flags = [&accept[..], &["--max-mailbox", "1M"]].concat();
+    let mut tight = VmNode::start_with(
+        &nats,
+        "tight",
+        &tight_flags,
+        &scenarios,
+        &["cluster-server"],
+    );
     let slot = |id: String| (id.parse::<u64>().unwrap() >> 48).to_string();
     let (o, c) = (slot(server_id(&mut open)), slot(server_id(&mut closed)));
-    let asker = VmNode::start(&nats, "asker", &["spawn-on", &o, &c]);
+    let t = slot(server_id(&mut tight));
+    let asker = VmNode::start(&nats, "asker", &["spawn-on", &o, &c, &t]);
     let (out, ok) = asker.finish();
     assert_eq!(
         out,
@@ -549,6 +558,7 @@ fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refus
             format!("it runs on node {o}: true"),
             format!("its crash over the link: Trap(panicked at scenarios/src/cluster.rs: asked to crash on node {o})"),
             "a module of 2097199 bytes ran on node true: Killed".to_string(),
+            "tight node: Some(LimitReached), before fetching: true".to_string(),
             "refused: Some(PermissionDenied), names the flag: true".to_string(),
         ]
     );

@@ -64,15 +64,15 @@ pub(crate) struct ModuleCache {
 
 impl ModuleCache {
     /// The module `bytes` make, from the cache or compiled now (off the
-    /// scheduler's threads) and charged to `payer`.
+    /// scheduler's threads) and charged to `payer`, with its bytes if
+    /// `keep_source` (to ship to other nodes).
     pub async fn load(
         &self,
-        engine: &Engine,
-        linker: &Linker<ProcessState>,
-        plugins: &[Arc<crate::plugin::LoadedPlugin>],
+        node: &crate::node::Node,
         payer: &Arc<Budget>,
         name: String,
         bytes: Arc<[u8]>,
+        keep_source: bool,
     ) -> Result<Module, LoadError> {
         use sha2::Digest;
         let key: [u8; 32] = sha2::Sha256::digest(&bytes).into();
@@ -84,22 +84,32 @@ impl ModuleCache {
         let compiling = payer.charge(bytes.len()).map_err(|r| {
             LoadError::Refused(r.explain(&format!("compiling a module of {} bytes", bytes.len())))
         })?;
-        let (engine, linker, plugins) = (engine.clone(), linker.clone(), plugins.to_vec());
+        let (engine, linker, plugins) = (
+            node.engine.clone(),
+            node.linker.clone(),
+            node.plugins.to_vec(),
+        );
+        let source = bytes.clone();
         let module = tokio::task::spawn_blocking(move || {
-            Module::load(&engine, &linker, &plugins, &name, &bytes)
+            Module::load(&engine, &linker, &plugins, &name, &source)
         })
         .await
         .map_err(|e| LoadError::Malformed {
             name: "the module".into(),
             reason: format!("compiling it failed inside the VM: {e}"),
         })??;
-        let charge = payer.charge(module.0.size).map_err(|r| {
+        // Its bytes too, when they are kept to ship.
+        let kept = if keep_source { bytes.len() } else { 0 };
+        let charge = payer.charge(module.0.size + kept).map_err(|r| {
             LoadError::Refused(r.explain(&format!(
                 "keeping a compiled module of {} bytes",
-                module.0.size
+                module.0.size + kept
             )))
         })?;
         drop(compiling);
+        if keep_source {
+            module.keep_source(bytes);
+        }
         let _ = module.0.charge.set(charge);
         let mut modules = lock(&self.modules);
         if modules.len() >= 64 {

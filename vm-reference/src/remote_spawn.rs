@@ -44,6 +44,22 @@ impl vm_cluster::Spawner for Spawns {
             .is_some_and(|node| node.modules.get(digest).is_some())
     }
 
+    fn hold(&self, bytes: usize) -> Result<Box<dyn std::any::Any + Send>, SpawnRefused> {
+        let node = self
+            .node
+            .upgrade()
+            .ok_or_else(|| refused(ErrorCode::Unreachable, "the VM is stopping"))?;
+        // A budget of its own: the VM-wide bound, and --max-mailbox per
+        // module (which its compiling needs anyway).
+        match node.new_budget().charge(bytes) {
+            Ok(charge) => Ok(Box::new(charge)),
+            Err(r) => Err(refused(
+                ErrorCode::LimitReached,
+                r.explain(&format!("fetching a module of {bytes} bytes")),
+            )),
+        }
+    }
+
     fn spawn(&self, request: RemoteSpawn) -> SpawnFuture {
         let node = self.node.upgrade();
         let recent = self.recent.clone();
@@ -69,7 +85,7 @@ impl vm_cluster::Spawner for Spawns {
                 request.spawner
             );
             let module = node
-                .load_module(&payer, name, request.module.to_vec())
+                .load_module(&payer, name, request.module.clone())
                 .await
                 .map_err(|e| {
                     let code = match e {

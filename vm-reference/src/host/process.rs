@@ -72,7 +72,7 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 let node = state.node.clone();
                 let payer = state.entry.budget().clone();
                 let name = format!("module loaded by process {}", state.id);
-                let loaded = node.load_module(&payer, name, bytes).await;
+                let loaded = node.load_module(&payer, name, bytes.into()).await;
                 let (mem, state) = memory(&mut caller)?;
                 let result =
                     match loaded {

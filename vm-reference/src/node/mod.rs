@@ -211,30 +211,17 @@ impl Node {
     }
 
     /// Loads a module for a process (`process.load-module`), charged to
-    /// `payer` unless the same bytes are loaded already.
+    /// `payer` unless the same bytes are loaded already. On a node of a
+    /// cluster its bytes are kept, and charged, to ship it to other nodes
+    /// (`node.spawn-on`).
     pub async fn load_module(
         &self,
         payer: &Arc<Budget>,
         name: String,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
     ) -> Result<Module, crate::LoadError> {
-        let bytes: Arc<[u8]> = bytes.into();
-        let module = self
-            .modules
-            .load(
-                &self.engine,
-                &self.linker,
-                &self.plugins,
-                payer,
-                name,
-                bytes.clone(),
-            )
-            .await?;
-        if self.cluster_name.get().is_some() {
-            // Kept to ship to other nodes (`node.spawn-on`).
-            module.keep_source(bytes);
-        }
-        Ok(module)
+        let keep = self.cluster_name.get().is_some();
+        self.modules.load(self, payer, name, bytes, keep).await
     }
 }
 

@@ -259,16 +259,20 @@ pub fn node_local() {
     );
 }
 
-/// `spawn-on OPEN CLOSED`: starts processes on node OPEN (which accepts
+/// `spawn-on OPEN CLOSED TIGHT`: starts processes on node OPEN (which accepts
 /// them) and asks node CLOSED (which does not), printing what happens:
 /// a child of this module that says where it runs and crashes over its
 /// link, a module of more than one NATS message shipped and run there
 /// (until killed),
 /// and CLOSED's refusal.
-pub fn spawn_on(open: u32, closed: u32) {
+pub fn spawn_on(open: u32, closed: u32, tight: u32) {
     process::trap_exits(true);
-    let (open, closed) = (Node::from_slot(open), Node::from_slot(closed));
-    for node in [open, closed] {
+    let (open, closed, tight) = (
+        Node::from_slot(open),
+        Node::from_slot(closed),
+        Node::from_slot(tight),
+    );
+    for node in [open, closed, tight] {
         wait_up(node);
     }
     let me = Process::<(u32, u64)>::this().id();
@@ -315,6 +319,19 @@ pub fn spawn_on(open: u32, closed: u32) {
         far.node().slot() == open.slot(),
         show(&down.reason)
     );
+    // TIGHT takes the module but holds at most 1 MiB for one: it refuses
+    // before it fetches the module.
+    match Spawn::new()
+        .on(tight)
+        .start_export::<()>(&module, "run", 0, &[])
+    {
+        Ok(p) => println!("tight node started {}", p.id()),
+        Err(e) => println!(
+            "tight node: {:?}, before fetching: {}",
+            e.code(),
+            e.message().contains("fetching a module of 2097199 bytes")
+        ),
+    }
     match Spawn::new().on(closed).start((), |(), _: Mailbox<()>| {}) {
         Ok(p) => println!("closed node started {}", p.id()),
         Err(e) => println!(

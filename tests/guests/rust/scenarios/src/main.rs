@@ -70,7 +70,11 @@ fn main() {
         "global-taker" => cluster::global_taker(&std::env::args().nth(2).unwrap_or_default()),
         "spawn-on" => {
             let arg = |i: usize| std::env::args().nth(i).unwrap_or_default();
-            cluster::spawn_on(arg(2).parse().unwrap(), arg(3).parse().unwrap())
+            cluster::spawn_on(
+                arg(2).parse().unwrap(),
+                arg(3).parse().unwrap(),
+                arg(4).parse().unwrap(),
+            )
         }
         "supervisor" => supervisor::scenario(),
         "hibernate" => hibernation::scenario(),
