@@ -358,6 +358,37 @@ impl Peers {
         self.last_alive = Some(now);
     }
 
+    /// The nodes up that have been silent for longer than `after`, worth
+    /// asking NATS whether they still listen: none while this node does
+    /// not hear itself or gives the others their grace.
+    pub fn silent(&self, now: Instant, after: Duration) -> Vec<u16> {
+        let connected = self
+            .own_heartbeat
+            .is_some_and(|t| now.duration_since(t) <= self.bound);
+        if !connected || self.cut_off {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.state == State::Up)
+            .filter(|(_, p)| {
+                now.checked_duration_since(p.last_heard)
+                    .is_some_and(|d| d > after)
+            })
+            .map(|(&n, _)| n)
+            .collect()
+    }
+
+    /// NATS says no one listens on `node`'s subjects: its connection is
+    /// gone, which is a verdict (if it is still up here, and unless it was
+    /// heard since `asked`).
+    pub fn gone(&mut self, node: u16, asked: Instant) -> Vec<Action> {
+        match self.peers.get(&node) {
+            Some(p) if p.state == State::Up && p.last_heard <= asked => self.verdict(node),
+            _ => Vec::new(),
+        }
+    }
+
     /// Verdicts on nodes silent past the bound, unless this node has not
     /// heard its own heartbeat within it (its own connection is at fault).
     pub fn check(&mut self, now: Instant) -> Vec<Action> {
@@ -655,6 +686,35 @@ mod tests {
         p.verdict(2);
         assert_eq!(p.offers(2), None);
         assert!(p.offering(&need("hash", (1, 0), None)).is_empty());
+    }
+
+    #[test]
+    fn silent_nodes_are_probed_only_while_this_one_hears_itself() {
+        let t = Instant::now();
+        let beat = Duration::from_millis(100);
+        let mut p = Peers::new(1, BOUND, GRACE);
+        p.heartbeat(2, "b", t);
+        // Not hearing itself: no one is worth asking.
+        assert_eq!(p.silent(at(t, 150), beat), Vec::<u16>::new());
+        p.heartbeat(1, "a", at(t, 140));
+        assert_eq!(p.silent(at(t, 150), beat), vec![2]);
+        assert_eq!(p.silent(at(t, 50), beat), Vec::<u16>::new());
+        // Heard after it was asked: the answer is stale.
+        p.heartbeat(2, "b", at(t, 160));
+        assert_eq!(p.gone(2, at(t, 150)), vec![]);
+        assert_eq!(
+            p.gone(2, at(t, 170)),
+            vec![
+                Action::NodeDown(2),
+                Action::Disconnect {
+                    node: 2,
+                    session: 1
+                }
+            ]
+        );
+        // Down already: nothing more, and not asked again.
+        assert_eq!(p.gone(2, at(t, 180)), vec![]);
+        assert_eq!(p.silent(at(t, 290), beat), Vec::<u16>::new());
     }
 
     #[test]

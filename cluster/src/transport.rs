@@ -172,6 +172,12 @@ impl Subjects {
         format!("{}.heartbeat.{slot}", self.prefix)
     }
 
+    /// Where node `slot` answers "are you there": a request there that
+    /// NATS answers "no responders" means its connection is gone.
+    fn probe(&self, slot: u16) -> String {
+        format!("{}.probe.{slot}", self.prefix)
+    }
+
     /// Every node's heartbeats.
     fn heartbeats(&self) -> String {
         format!("{}.heartbeat.*", self.prefix)
@@ -221,6 +227,7 @@ pub(crate) fn start<R: Attachment>(
                 let subjects = Subjects {
                     prefix: config.prefix.clone(),
                 };
+                let mut reconnects = counted.subscribe();
                 let client = match connect(&config, counted).await {
                     Ok(c) => c,
                     Err(e) => {
@@ -248,10 +255,15 @@ pub(crate) fn start<R: Attachment>(
                         .subscribe(format!("{}.spawn.{slot}.*", config.prefix))
                         .await
                         .map_err(|e| e.to_string())?;
+                    let probes = client
+                        .subscribe(subjects.probe(slot))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     client.flush().await.map_err(|e| e.to_string())?;
-                    Ok::<_, String>((futures_util::stream::select(node, heartbeat), spawns))
+                    let incoming = futures_util::stream::select(node, heartbeat);
+                    Ok::<_, String>((incoming, spawns, probes))
                 };
-                let (incoming, spawn_asks) = match subscriptions.await {
+                let (incoming, spawn_asks, probes) = match subscriptions.await {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = ready_tx.send(Err(JoinError::Connect(e)));
@@ -336,7 +348,8 @@ pub(crate) fn start<R: Attachment>(
                 });
                 let polite = tokio::select! {
                     _ = node.receive(incoming) => false,
-                    _ = node.beat(&config) => false,
+                    _ = node.beat(&config, &mut reconnects) => false,
+                    _ = answer_probes(client.clone(), probes) => false,
                     polite = stop_rx => polite.unwrap_or(true),
                 };
                 // Whether the publisher's task has ended and been awaited
@@ -680,7 +693,7 @@ impl<R: Attachment> Node<R> {
 
     /// Says this node is alive, each interval, and gives the verdicts on
     /// silent nodes.
-    async fn beat(&self, config: &Config) {
+    async fn beat(&self, config: &Config, reconnects: &mut tokio::sync::watch::Receiver<u64>) {
         let heartbeat = heartbeat(self.slot, config);
         let beats = async {
             let mut ticks = tokio::time::interval(config.heartbeat);
@@ -698,6 +711,45 @@ impl<R: Attachment> Node<R> {
                 self.apply(actions);
             }
         };
+        // A node silent for a beat is asked whether it is there: if NATS
+        // has no one listening for it, its connection is gone (a process
+        // killed closes its socket, and the server drops its subscriptions
+        // at once), and the verdict need not wait for the bound. On a
+        // timer of its own: a node that does not answer (stopped, or far)
+        // holds up no heartbeat.
+        let probes = async {
+            let mut ticks = tokio::time::interval(config.heartbeat);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut quiet_until = Instant::now();
+            loop {
+                ticks.tick().await;
+                let asked = Instant::now();
+                // After this node (re)connects, the others have the grace
+                // to do so too (a server restarting cuts off every node):
+                // until then, no one listening proves nothing.
+                if reconnects.has_changed().unwrap_or(false) && *reconnects.borrow_and_update() > 1
+                {
+                    quiet_until = asked + config.grace;
+                }
+                if asked < quiet_until {
+                    continue;
+                }
+                let silent = lock(&self.peers).silent(asked, config.heartbeat);
+                let asks = silent.into_iter().map(|peer| async move {
+                    let probe = self
+                        .client
+                        .request(self.subjects.probe(peer), Vec::new().into());
+                    match tokio::time::timeout(config.heartbeat, probe).await {
+                        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                            let actions = lock(&self.peers).gone(peer, asked);
+                            self.apply(actions);
+                        }
+                        _ => {}
+                    }
+                });
+                futures_util::future::join_all(asks).await;
+            }
+        };
         // Whether this node stood still, on a timer of its own that waits
         // for nothing else (a heartbeat held up by NATS is no stall).
         let watch = async {
@@ -711,7 +763,17 @@ impl<R: Attachment> Node<R> {
                 lock(&self.peers).alive(Instant::now());
             }
         };
-        tokio::join!(beats, watch);
+        tokio::join!(beats, watch, probes);
+    }
+}
+
+/// Answers each "are you there" with an empty reply.
+async fn answer_probes(client: async_nats::Client, mut probes: async_nats::Subscriber) {
+    use futures_util::StreamExt;
+    while let Some(probe) = probes.next().await {
+        if let Some(reply) = probe.reply {
+            let _ = client.publish(reply, Vec::new().into()).await;
+        }
     }
 }
 

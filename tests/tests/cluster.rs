@@ -215,6 +215,34 @@ async fn a_node_that_halts_is_declared_down_by_its_silence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_connection_is_gone_is_down_without_waiting_for_the_bound() {
+    let nats = Nats::start();
+    // A bound of 200 s, past the watcher's patience (30 s): only NATS
+    // saying that no one listens for b any more can explain the verdict.
+    let config = |name: &str| {
+        let mut config = nats.config(name);
+        config.misses = 1000;
+        config.grace = Duration::from_millis(200);
+        config
+    };
+    let a = kernel();
+    let _ca = Cluster::join(&a, config("a")).unwrap();
+    let b = kernel();
+    let cb = Cluster::join(&b, config("b")).unwrap();
+    let gone = echo(&b);
+    let seen = watcher(&a, gone).await;
+    // Its connection closes with it, as a killed process's does.
+    cb.halt();
+    assert_eq!(
+        seen.await.unwrap(),
+        vec![
+            (MessageKind::Exit, gone, ExitReason::NoConnection),
+            (MessageKind::Down, gone, ExitReason::NoConnection),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_leaves_is_down_at_once_and_its_old_ids_are_noproc() {
     let nats = Nats::start();
     // A long bound on both sides (a verdict from silence takes a minute):
