@@ -51,13 +51,16 @@ where
 }
 
 /// An actor on `k` that answers each message with its bytes until it
-/// gets "crash".
+/// gets "crash" (then it traps) or "stop" (then it returns).
 fn echo(k: &Arc<K>) -> u64 {
     k.spawn_actor(|mut me| async move {
         loop {
             let m = me.receive(&Filter::any(), None).await.unwrap();
             if &m.data[..] == b"crash" {
                 return ExitReason::Trap("asked to".into());
+            }
+            if &m.data[..] == b"stop" {
+                return ExitReason::Normal;
             }
             me.send(m.sender, m.tag, &m.data).unwrap();
         }
@@ -163,26 +166,39 @@ async fn watcher(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_over_the_wire_fires_links_and_monitors() {
+async fn a_crash_a_normal_end_and_a_kill_over_the_wire_fire_links_and_monitors() {
     let nats = Nats::start();
     let (a, _ca) = node(&nats, "a");
     let (b, _cb) = node(&nats, "b");
-    let crasher = echo(&b);
-    let seen = watcher(&a, crasher).await;
-    let kill = ask(&a, move |me, tx| async move {
-        me.send(crasher, 1, b"crash").unwrap();
-        let _ = tx.send(());
-        ExitReason::Normal
-    });
-    kill.await;
-    let trap = ExitReason::Trap("asked to".into());
-    assert_eq!(
-        seen.await.unwrap(),
-        vec![
-            (MessageKind::Exit, crasher, trap.clone()),
-            (MessageKind::Down, crasher, trap),
-        ]
-    );
+    let ends: [(&[u8], ExitReason); 4] = [
+        (b"crash", ExitReason::Trap("asked to".into())),
+        (b"stop", ExitReason::Normal),
+        // Killed, and sent an exit signal, from node a by a process that
+        // is neither link nor monitor.
+        (b"kill", ExitReason::Killed),
+        (b"exit", ExitReason::Exit("shutdown".into())),
+    ];
+    for (ask_for, reason) in ends {
+        let remote = echo(&b);
+        let seen = watcher(&a, remote).await;
+        let ended = ask(&a, move |me, tx| async move {
+            match ask_for {
+                b"kill" => me.kill(remote),
+                b"exit" => me.send_exit(remote, ExitReason::Exit("shutdown".into())),
+                _ => me.send(remote, 1, ask_for).unwrap(),
+            }
+            let _ = tx.send(());
+            ExitReason::Normal
+        });
+        ended.await;
+        assert_eq!(
+            seen.await.unwrap(),
+            vec![
+                (MessageKind::Exit, remote, reason.clone()),
+                (MessageKind::Down, remote, reason),
+            ]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
