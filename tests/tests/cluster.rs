@@ -141,6 +141,29 @@ async fn messages_cross_between_nodes_in_order_and_slots_are_unique() {
 /// Watches `remote` from a new actor on `k`, trapping exits; returns once
 /// the link and monitor landed, with what the actor will receive next
 /// (two messages, sorted by kind).
+/// What a [`watcher`] of `remote` sees when its node goes down.
+fn noconnection(remote: u64) -> Vec<(MessageKind, u64, ExitReason)> {
+    vec![
+        (MessageKind::Exit, remote, ExitReason::NoConnection),
+        (MessageKind::Down, remote, ExitReason::NoConnection),
+    ]
+}
+
+/// Nodes `a` and `b`, each joined with `tune` applied to its config.
+fn tuned_pair(
+    nats: &Nats,
+    tune: impl Fn(&mut vm_cluster::Config),
+) -> ((Arc<K>, Cluster), (Arc<K>, Cluster)) {
+    let join = |name: &str| {
+        let mut config = nats.config(name);
+        tune(&mut config);
+        let k = kernel();
+        let c = Cluster::join(&k, config).unwrap();
+        (k, c)
+    };
+    (join("a"), join("b"))
+}
+
 async fn watcher(
     k: &Arc<K>,
     remote: u64,
@@ -210,13 +233,7 @@ async fn a_node_that_halts_is_declared_down_by_its_silence() {
     let seen = watcher(&a, survivor).await;
     // Node b stops without a word, as a crashed node does.
     cb.halt();
-    assert_eq!(
-        seen.await.unwrap(),
-        vec![
-            (MessageKind::Exit, survivor, ExitReason::NoConnection),
-            (MessageKind::Down, survivor, ExitReason::NoConnection),
-        ]
-    );
+    assert_eq!(seen.await.unwrap(), noconnection(survivor));
     // Its processes cannot be reached since: a link answers at once.
     let again = ask(&a, move |mut me, tx| async move {
         me.trap_exits(true);
@@ -235,27 +252,15 @@ async fn a_node_whose_connection_is_gone_is_down_without_waiting_for_the_bound()
     let nats = Nats::start();
     // A bound of 200 s, past the watcher's patience (30 s): only NATS
     // saying that no one listens for b any more can explain the verdict.
-    let config = |name: &str| {
-        let mut config = nats.config(name);
+    let ((a, _ca), (b, cb)) = tuned_pair(&nats, |config| {
         config.misses = 1000;
         config.grace = Duration::from_millis(200);
-        config
-    };
-    let a = kernel();
-    let _ca = Cluster::join(&a, config("a")).unwrap();
-    let b = kernel();
-    let cb = Cluster::join(&b, config("b")).unwrap();
+    });
     let gone = echo(&b);
     let seen = watcher(&a, gone).await;
     // Its connection closes with it, as a killed process's does.
     cb.halt();
-    assert_eq!(
-        seen.await.unwrap(),
-        vec![
-            (MessageKind::Exit, gone, ExitReason::NoConnection),
-            (MessageKind::Down, gone, ExitReason::NoConnection),
-        ]
-    );
+    assert_eq!(seen.await.unwrap(), noconnection(gone));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,25 +269,13 @@ async fn a_node_that_leaves_is_down_at_once_and_its_old_ids_are_noproc() {
     // A long bound on both sides (a verdict from silence takes a minute):
     // only the goodbye can explain a quick one. With the usual bound, a
     // loaded machine let b's silence be the verdict before it left.
-    let long = |name: &str| {
-        let mut config = nats.config(name);
+    let ((a, _ca), (b, cb)) = tuned_pair(&nats, |config| {
         config.heartbeat = Duration::from_secs(60);
-        config
-    };
-    let a = kernel();
-    let _ca = Cluster::join(&a, long("a")).unwrap();
-    let b = kernel();
-    let cb = Cluster::join(&b, long("b")).unwrap();
+    });
     let gone = echo(&b);
     let seen = watcher(&a, gone).await;
     cb.leave();
-    assert_eq!(
-        seen.await.unwrap(),
-        vec![
-            (MessageKind::Exit, gone, ExitReason::NoConnection),
-            (MessageKind::Down, gone, ExitReason::NoConnection),
-        ]
-    );
+    assert_eq!(seen.await.unwrap(), noconnection(gone));
     let again = ask(&a, move |mut me, tx| async move {
         me.trap_exits(true);
         let r = me.monitor(gone).unwrap();
