@@ -630,15 +630,25 @@ fn a_node_with_a_native_plugin_is_kept_apart_and_safe_nodes_use_it_through_a_pro
     assert!(ok);
 }
 
+/// A `cluster-server` node and a `cluster-client` node in `mode` watching
+/// it (see the scenario), once the client has played 10 pings and is
+/// ready.
+fn server_and_ready_client(nats: &Nats, mode: &str) -> (VmNode, VmNode) {
+    let mut server = VmNode::start(nats, "server", &["cluster-server"]);
+    let id = server_id(&mut server);
+    let mut client = VmNode::start(nats, "client", &["cluster-client", &id, "10", mode]);
+    assert_eq!(client.line(), "10 pongs, in order: true");
+    assert_eq!(client.line(), "ready");
+    (server, client)
+}
+
 #[test]
 fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
     let nats = Nats::start();
-    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
-    let id = server_id(&mut server);
-    let mut client = VmNode::start(&nats, "client", &["cluster-client", &id, "10", "wait"]);
-    assert_eq!(client.line(), "10 pongs, in order: true");
-    assert_eq!(client.line(), "ready");
-    // SIGKILL: the node says nothing; its silence is the verdict.
+    let (mut server, client) = server_and_ready_client(&nats, "wait");
+    // SIGKILL: the node says nothing; its connection closes, and NATS
+    // answers the client's node "no responders" for it (or its silence
+    // passes the bound).
     server.child.kill().unwrap();
     let (out, ok) = client.finish();
     assert_eq!(out, ["exit NoConnection", "down NoConnection"]);
@@ -648,11 +658,7 @@ fn a_killed_vm_is_declared_down_and_its_links_fire_noconnection() {
 #[test]
 fn a_stopped_vm_is_declared_down_and_on_sigcont_nothing_sent_before_the_verdict_lands() {
     let nats = Nats::start();
-    let mut server = VmNode::start(&nats, "server", &["cluster-server"]);
-    let id = server_id(&mut server);
-    let mut client = VmNode::start(&nats, "client", &["cluster-client", &id, "10", "stop"]);
-    assert_eq!(client.line(), "10 pongs, in order: true");
-    assert_eq!(client.line(), "ready");
+    let (mut server, mut client) = server_and_ready_client(&nats, "stop");
     let signal = |name: &str| {
         let status = std::process::Command::new("kill")
             .args([&format!("-{name}"), &server.child.id().to_string()])
