@@ -67,6 +67,10 @@ pub struct Config {
     /// heartbeats: another node refuses at once to spawn here a module
     /// that imports a plugin missing from them.
     pub plugins: Vec<Announced>,
+    /// Whether a node silent for a heartbeat is probed (a NATS request
+    /// that "no responders" answers once its connection is gone, a
+    /// verdict before the bound); on by default.
+    pub probes: bool,
 }
 
 impl Config {
@@ -85,6 +89,7 @@ impl Config {
             accept_spawn_from: Vec::new(),
             accept_modules: Vec::new(),
             plugins: Vec::new(),
+            probes: true,
         }
     }
 
@@ -201,8 +206,10 @@ impl Cluster {
         self.stop(true);
     }
 
-    /// Stops talking at once, saying nothing, as a node that crashed: the
-    /// others declare it down when its silence passes their bound.
+    /// Stops talking at once, saying nothing, as a node that crashed: its
+    /// connection closes, and the others declare it down when a probe
+    /// finds no one listening for it, or when its silence passes their
+    /// bound.
     pub fn halt(mut self) {
         self.stop(false);
     }

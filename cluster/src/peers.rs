@@ -26,6 +26,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use vm_kernel::remote::PluginNeed;
 
+/// The most plugins a node's announcement is kept with.
+const MAX_ANNOUNCED: usize = 256;
+
+/// The longest plugin name an announcement is kept with.
+const MAX_PLUGIN_NAME: usize = 128;
+
 /// What an event calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -183,6 +189,11 @@ impl Peers {
     /// The plugins `node` announces in its heartbeats (after
     /// [`Peers::heartbeat`], which makes it known).
     pub fn announce(&mut self, node: u16, plugins: Vec<Announced>) {
+        // Bounded: a list longer, or a name longer, than any node's is
+        // not kept (the previous one stands).
+        if plugins.len() > MAX_ANNOUNCED || plugins.iter().any(|p| p.name.len() > MAX_PLUGIN_NAME) {
+            return;
+        }
         if let Some(peer) = self.peers.get_mut(&node) {
             if peer.plugins != plugins {
                 peer.plugins = plugins;
@@ -673,10 +684,13 @@ mod tests {
             p.offering(&need("hash", (1, 0), Some((1, 2, 0)))),
             ["risky"]
         );
-        // Newer than it offers, another series, another name.
-        assert!(p
-            .offering(&need("hash", (1, 0), Some((1, 3, 0))))
-            .is_empty());
+        // Built for a newer minor: the series is what counts here (the
+        // node checks each function as it loads the module).
+        assert_eq!(
+            p.offering(&need("hash", (1, 0), Some((1, 3, 0)))),
+            ["risky"]
+        );
+        // Another series, another name.
         assert!(p.offering(&need("hash", (2, 0), None)).is_empty());
         assert!(p.offering(&need("sha", (1, 0), None)).is_empty());
         // A 0.x series is its minor.

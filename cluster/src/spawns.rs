@@ -34,7 +34,9 @@ pub trait Spawner: Send + Sync + 'static {
     fn knows(&self, digest: &[u8; 32]) -> bool;
 
     /// Charges `bytes`, a module about to be fetched, to the embedder's
-    /// bounds for as long as the returned value lives, or refuses.
+    /// bounds for as long as the returned value lives (until the module is
+    /// handed to [`Spawner::spawn`], which charges it as it compiles it),
+    /// or refuses.
     fn hold(&self, bytes: usize) -> Result<Box<dyn std::any::Any + Send>, SpawnRefused>;
 }
 
@@ -406,7 +408,7 @@ async fn answer(
     }
     // Charged before it is read, and read no further than the size the
     // store gives (an object longer than it says is refused below).
-    let _held = spawner.hold(size)?;
+    let held = spawner.hold(size)?;
     let mut bytes = Vec::with_capacity(size);
     (&mut object)
         .take(size as u64 + 1)
@@ -437,5 +439,7 @@ async fn answer(
         ));
     }
     request.module = bytes.into();
+    // From here the load charges the bytes as it compiles them.
+    drop(held);
     spawner.spawn(request).await
 }

@@ -155,9 +155,8 @@ struct Subjects {
 }
 
 impl Subjects {
-    /// Where `from` sends frames to `to`: the sender is in the subject, so
-    /// NATS permissions (publish on `PREFIX.node.*.SLOT` only) keep a node
-    /// from sending as another.
+    /// Where `from` sends frames to `to`: the sender is in the subject,
+    /// and a frame that names another is refused.
     fn node(&self, to: u16, from: u16) -> String {
         format!("{}.node.{to}.{from}", self.prefix)
     }
@@ -346,10 +345,12 @@ pub(crate) fn start<R: Attachment>(
                         name_of,
                     )
                 });
+                // A task of its own, stopped only after the goodbye: a node
+                // still sending its last signals must not look gone.
+                let probing = tokio::spawn(answer_probes(client.clone(), probes));
                 let polite = tokio::select! {
                     _ = node.receive(incoming) => false,
                     _ = node.beat(&config, &mut reconnects) => false,
-                    _ = answer_probes(client.clone(), probes) => false,
                     polite = stop_rx => polite.unwrap_or(true),
                 };
                 // Whether the publisher's task has ended and been awaited
@@ -384,7 +385,7 @@ pub(crate) fn start<R: Attachment>(
                 // answered "left the cluster".
                 names.abort();
                 let _ = names.await;
-                for task in [spawning, answering] {
+                for task in [spawning, answering, probing] {
                     task.abort();
                     let _ = task.await;
                 }
@@ -718,29 +719,47 @@ impl<R: Attachment> Node<R> {
         // timer of its own: a node that does not answer (stopped, or far)
         // holds up no heartbeat.
         let probes = async {
+            if !config.probes {
+                return std::future::pending().await;
+            }
             let mut ticks = tokio::time::interval(config.heartbeat);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut quiet_until = Instant::now();
+            let mut connections = *reconnects.borrow_and_update();
+            let connected =
+                || self.client.connection_state() == async_nats::connection::State::Connected;
             loop {
                 ticks.tick().await;
                 let asked = Instant::now();
-                // After this node (re)connects, the others have the grace
-                // to do so too (a server restarting cuts off every node):
+                // After this node reconnects, the others have the grace to
+                // do so too (a server restarting cuts off every node):
                 // until then, no one listening proves nothing.
-                if reconnects.has_changed().unwrap_or(false) && *reconnects.borrow_and_update() > 1
-                {
-                    quiet_until = asked + config.grace;
+                let now_connections = *reconnects.borrow_and_update();
+                if now_connections != connections {
+                    connections = now_connections;
+                    if connections > 1 {
+                        quiet_until = asked + config.grace;
+                    }
                 }
-                if asked < quiet_until {
+                if asked < quiet_until || !connected() {
                     continue;
                 }
                 let silent = lock(&self.peers).silent(asked, config.heartbeat);
+                let reconnects = &*reconnects;
                 let asks = silent.into_iter().map(|peer| async move {
                     let probe = self
                         .client
                         .request(self.subjects.probe(peer), Vec::new().into());
                     match tokio::time::timeout(config.heartbeat, probe).await {
-                        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                        // Asked and answered on one connection that is
+                        // still up: a request held while this node was cut
+                        // off goes out as it reconnects, perhaps before
+                        // the other is back.
+                        Ok(Err(e))
+                            if e.kind() == async_nats::RequestErrorKind::NoResponders
+                                && *reconnects.borrow() == connections
+                                && connected() =>
+                        {
                             let actions = lock(&self.peers).gone(peer, asked);
                             self.apply(actions);
                         }
@@ -771,7 +790,9 @@ impl<R: Attachment> Node<R> {
 async fn answer_probes(client: async_nats::Client, mut probes: async_nats::Subscriber) {
     use futures_util::StreamExt;
     while let Some(probe) = probes.next().await {
-        if let Some(reply) = probe.reply {
+        // Only to a requester's inbox: a probe must not make this node
+        // publish where its asker chose.
+        if let Some(reply) = probe.reply.filter(|r| r.starts_with("_INBOX.")) {
             let _ = client.publish(reply, Vec::new().into()).await;
         }
     }

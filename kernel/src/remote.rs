@@ -200,19 +200,19 @@ pub struct PluginNeed {
     pub name: String,
     /// The series it needs: its major version, and for major 0 its minor.
     pub series: (u32, u32),
-    /// The newest version the module was built for, if it names one: a
-    /// plugin older than it lacks functions the module may call.
+    /// The newest version the module was built for, if it names one (for
+    /// the text of a refusal: an older plugin of the series may still
+    /// have every function the module calls, which the node checks as it
+    /// loads the module).
     pub built_for: Option<(u32, u32, u32)>,
 }
 
 impl PluginNeed {
-    /// Whether a plugin of this name at `version` serves the need.
+    /// Whether a plugin of this name at `version` is of the series the
+    /// module needs.
     pub fn met_by(&self, name: &str, version: (u32, u32, u32)) -> bool {
         let (major, minor) = self.series;
-        name == self.name
-            && version.0 == major
-            && (major != 0 || version.1 == minor)
-            && self.built_for.is_none_or(|b| version >= b)
+        name == self.name && version.0 == major && (major != 0 || version.1 == minor)
     }
 }
 

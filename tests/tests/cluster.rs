@@ -138,9 +138,6 @@ async fn messages_cross_between_nodes_in_order_and_slots_are_unique() {
     assert_eq!(slots.len(), 8, "{slots:?}");
 }
 
-/// Watches `remote` from a new actor on `k`, trapping exits; returns once
-/// the link and monitor landed, with what the actor will receive next
-/// (two messages, sorted by kind).
 /// What a [`watcher`] of `remote` sees when its node goes down.
 fn noconnection(remote: u64) -> Vec<(MessageKind, u64, ExitReason)> {
     vec![
@@ -164,6 +161,9 @@ fn tuned_pair(
     (join("a"), join("b"))
 }
 
+/// Watches `remote` from a new actor on `k`, trapping exits; returns once
+/// the link and monitor landed, with what the actor will receive next
+/// (two messages, sorted by kind).
 async fn watcher(
     k: &Arc<K>,
     remote: u64,
@@ -227,8 +227,8 @@ async fn a_crash_a_normal_end_and_a_kill_over_the_wire_fire_links_and_monitors()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_halts_is_declared_down_by_its_silence() {
     let nats = Nats::start();
-    let (a, _ca) = node(&nats, "a");
-    let (b, cb) = node(&nats, "b");
+    // Without probes: its closed connection would be the verdict first.
+    let ((a, _ca), (b, cb)) = tuned_pair(&nats, |config| config.probes = false);
     let survivor = echo(&b);
     let seen = watcher(&a, survivor).await;
     // Node b stops without a word, as a crashed node does.

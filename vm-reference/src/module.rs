@@ -98,7 +98,9 @@ impl ModuleCache {
             name: "the module".into(),
             reason: format!("compiling it failed inside the VM: {e}"),
         })??;
-        // Its bytes too, when they are kept to ship.
+        // Its bytes too, when they are kept to ship; what compiling held
+        // is given back first, so the two are not counted at once.
+        drop(compiling);
         let kept = if keep_source { bytes.len() } else { 0 };
         let charge = payer.charge(module.0.size + kept).map_err(|r| {
             LoadError::Refused(r.explain(&format!(
@@ -106,7 +108,6 @@ impl ModuleCache {
                 module.0.size + kept
             )))
         })?;
-        drop(compiling);
         if keep_source {
             module.keep_source(bytes);
         }

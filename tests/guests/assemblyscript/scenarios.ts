@@ -432,7 +432,9 @@ export function _start(): void {
   else if (name == "doubler") doublerServer();
   else if (name == "ask") ask(argv);
   else {
-    eprint("usage: scenarios monitor|links|exits|registry|timer|request|halves");
+    eprint(
+      "usage: scenarios monitor|links|exits|registry|timer|request|halves|hibernate|active|cluster-server|node-local|doubler|ask ID N",
+    );
     exit("unknown scenario '" + name + "'");
   }
 }

@@ -730,6 +730,9 @@ int main(int argc, char **argv) {
             return 0;
         }
     }
-    fprintf(stderr, "usage: scenarios monitor|links|exits|registry|timer|request|halves|hibernate (not `%s`)\n", name);
+    fprintf(stderr,
+            "usage: scenarios monitor|links|exits|registry|timer|request|halves|hibernate|active|cluster-server|"
+            "node-local|doubler|ask ID N (not `%s`)\n",
+            name);
     vm_exit("scenarios: unknown scenario");
 }
