@@ -197,7 +197,8 @@ async fn the_scenarios_guest_names_its_scenarios_when_given_another() {
     );
     assert_eq!(
         run.stderr,
-        "usage: scenarios monitor|links|exits|registry|timer|request|halves\n"
+        "usage: scenarios monitor|links|exits|registry|timer|request|halves|hibernate|active|\
+         cluster-server|node-local|doubler|ask ID N\n"
     );
 }
 
