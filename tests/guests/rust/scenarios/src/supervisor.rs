@@ -203,12 +203,14 @@ impl Supervise for Brief {
                 if let Some(watcher) = Process::<String>::lookup("watcher") {
                     watcher.send("brief".into());
                 }
+                let ended = child.monitor();
                 child.send(());
-                // Until it has ended (its name goes as it ends), without a
-                // receive: the supervisor has not yet heard of the end.
-                while Process::<()>::lookup("brief").is_some() {
-                    std::hint::spin_loop();
-                }
+                // Until its end has reached the supervisor's mailbox (this
+                // start runs in the supervisor): its `down` comes behind
+                // the exit signal of its link, which stays there for the
+                // supervisor. Its name went as it ended, but the exit
+                // signal may not have arrived by then.
+                let _ = ended.wait(None);
                 Ok(child)
             })
             .restart(Restart::Transient),
