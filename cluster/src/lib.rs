@@ -11,21 +11,28 @@
 //! silent past the bound, or a signal lost on the way, is down: links and
 //! monitors on its processes fire with `noconnection`).
 //!
-//! Subjects, with the default prefix `vm`: `vm.heartbeat.FROM` (heartbeats,
-//! to every node) and `vm.node.TO.FROM` (every other frame, to one node);
-//! `abi/README.md`, "Between nodes" documents the frames.
-//! Slots come from the bucket `vm_nodes`; global names live in the
-//! bucket `vm_global` ([`globals`]).
+//! Subjects, with the default prefix `vm`, name the node that publishes on
+//! them: `vm.heartbeat.NAME` (heartbeats, to every node) and
+//! `vm.node.TO_NAME.TO_SLOT.NAME` (every other frame, to one node), so
+//! NATS permissions ([`nats_permissions`]) can keep a node to its own;
+//! `abi/README.md`, "Between nodes" documents the frames. Slots come from
+//! the bucket `vm_nodes` and are claimed for a name, for good, in the
+//! stream `vm_slots` ([`bindings`]); global names live in the bucket
+//! `vm_global` ([`globals`]).
 
 #![warn(missing_docs)]
 
+mod bindings;
 mod globals;
 pub mod peers;
+mod permissions;
 mod spawns;
-mod transport;
+pub(crate) mod transport;
 pub mod wire;
 
+pub use bindings::{valid_name, MAX_NAME};
 use peers::Peers;
+pub use permissions::nats_permissions;
 pub use spawns::Spawner;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -104,6 +111,11 @@ impl Config {
 pub enum JoinError {
     /// The NATS server could not be reached, or refused the node.
     Connect(String),
+    /// The node's name cannot name a node ([`valid_name`]).
+    Name(String),
+    /// The NATS server refused what the node must do (its user lacks a
+    /// node's permissions).
+    Refused(String),
     /// No node slot could be had from JetStream.
     Slot(String),
     /// The kernel could not take the slot.
@@ -121,6 +133,15 @@ impl std::fmt::Display for JoinError {
                 "cannot take a node slot from NATS JetStream (is the server started with -js?): {e}"
             ),
             JoinError::Attach(e) => write!(f, "cannot join the cluster: {e}"),
+            JoinError::Refused(e) => write!(
+                f,
+                "cannot join the cluster: NATS refused it ({e}); a node's NATS user needs what `vm nats-permissions NAME` prints"
+            ),
+            JoinError::Name(name) => write!(
+                f,
+                "cannot join the cluster as `{name}`: a node's name is 1 to {} letters, digits, `-` and `_`",
+                bindings::MAX_NAME
+            ),
             JoinError::Io(e) => write!(f, "cannot start the cluster's thread: {e}"),
         }
     }

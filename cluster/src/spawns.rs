@@ -1,9 +1,10 @@
 //! Spawning on another node (ABI 1.8 `node.spawn-on`). The module goes by
 //! its SHA-256 through a JetStream object store (`PREFIX_modules`, one
 //! object per module, named by the digest in hexadecimal, chunked, so any
-//! size crosses), and the ask is a NATS request on `PREFIX.spawn.TO.FROM`
-//! (the sender in the subject, as for frames), answered with the new
-//! process's id or why not.
+//! size crosses), and the ask is a NATS request on
+//! `PREFIX.spawn.TO_NAME.TO_SLOT.FROM_NAME` (the sender in the subject, as
+//! for frames, and the spawner's slot held by that name), answered with
+//! the new process's id or why not.
 //!
 //! A node starts nothing unless told to: `accept_spawn_from` names the
 //! nodes it takes spawns from, `accept_modules` the modules (by digest),
@@ -11,7 +12,9 @@
 //! fetched are checked against their digest; the embedder
 //! ([`Spawner`]) compiles and starts them under its own limits.
 
+use crate::bindings::Bindings;
 use crate::peers::Peers;
+use crate::transport::Subjects;
 use crate::Config;
 use async_nats::jetstream::{self, object_store};
 use serde::{Deserialize, Serialize};
@@ -107,30 +110,45 @@ async fn store(
 /// Serves this node's asks, each in a task of its own.
 pub(crate) async fn ask_others(
     client: async_nats::Client,
-    prefix: String,
-    slot: u16,
+    subjects: Subjects,
+    name: String,
+    bindings: Arc<Bindings>,
     peers: Arc<std::sync::Mutex<Peers>>,
     mut asks: mpsc::UnboundedReceiver<Ask>,
 ) {
     let js = jetstream::new(client.clone());
-    let bucket = format!("{prefix}_modules");
+    let bucket = format!("{}_modules", subjects.prefix);
     let stored = Arc::new(Stored::default());
     while let Some((node, request, answer)) = asks.recv().await {
         if let Err(missing) = check_plugins(&vm_kernel::sync::lock(&peers), node, &request) {
             let _ = answer.send(Err(missing));
             continue;
         }
-        let (client, js, bucket, prefix, stored) = (
+        let (client, js, bucket, subjects, name, bindings, stored) = (
             client.clone(),
             js.clone(),
             bucket.clone(),
-            prefix.clone(),
+            subjects.clone(),
+            name.clone(),
+            bindings.clone(),
             stored.clone(),
         );
         tokio::spawn(async move {
-            let subject = format!("{prefix}.spawn.{node}.{slot}");
-            let asked = ask(&client, &js, &bucket, &stored, subject, node, request).await;
-            let _ = answer.send(asked);
+            let asked = async {
+                let to = match bindings.name_of(node).await {
+                    Ok(Some(to)) => to,
+                    Ok(None) => {
+                        return Err(refused(
+                            ErrorCode::NotFound,
+                            format!("no node holds slot {node}"),
+                        ))
+                    }
+                    Err(e) => return Err(refused(ErrorCode::Unreachable, e)),
+                };
+                let subject = subjects.spawn(&to, node, &name);
+                ask(&client, &js, &bucket, &stored, subject, node, request).await
+            };
+            let _ = answer.send(asked.await);
         });
     }
 }
@@ -267,18 +285,16 @@ async fn ask(
     }
 }
 
-/// Answers the asks other nodes send this one. `name_of` gives a node's
-/// name if it is up.
+/// Answers the asks other nodes send this one.
 pub(crate) async fn answer_others(
     client: async_nats::Client,
     config: Arc<Config>,
     mut asks: async_nats::Subscriber,
     spawner: Option<Arc<dyn Spawner>>,
-    name_of: impl Fn(u16) -> Option<String> + Send + Sync + 'static,
+    bindings: Arc<Bindings>,
 ) {
     use futures_util::StreamExt;
     let js = jetstream::new(client.clone());
-    let name_of = Arc::new(name_of);
     let answering = Arc::new(tokio::sync::Semaphore::new(ANSWERING));
     while let Some(message) = asks.next().await {
         let Some(reply) = message.reply.clone() else {
@@ -289,12 +305,12 @@ pub(crate) async fn answer_others(
         let Ok(permit) = answering.clone().acquire_owned().await else {
             return;
         };
-        let (client, js, config, spawner, name_of) = (
+        let (client, js, config, spawner, bindings) = (
             client.clone(),
             js.clone(),
             config.clone(),
             spawner.clone(),
-            name_of.clone(),
+            bindings.clone(),
         );
         tokio::spawn(async move {
             let _permit = permit;
@@ -302,13 +318,9 @@ pub(crate) async fn answer_others(
                 // Its asker gave up: a process started now would be no one's.
                 return;
             }
-            let from = message
-                .subject
-                .rsplit('.')
-                .next()
-                .and_then(|s| s.parse::<u16>().ok());
+            let from = Subjects::sender(&message.subject);
             let answer =
-                match answer(&js, &config, spawner, from, &*name_of, &message.payload).await {
+                match answer(&js, &config, spawner, from, &bindings, &message.payload).await {
                     Ok(pid) => SpawnAnswer::Started(pid),
                     Err(r) => SpawnAnswer::Refused {
                         code: r.code as u8,
@@ -325,30 +337,28 @@ async fn answer(
     js: &jetstream::Context,
     config: &Config,
     spawner: Option<Arc<dyn Spawner>>,
-    from: Option<u16>,
-    name_of: &(impl Fn(u16) -> Option<String> + ?Sized),
+    name: &str,
+    bindings: &Bindings,
     payload: &[u8],
 ) -> Result<u64, SpawnRefused> {
     let ask: SpawnAsk = postcard::from_bytes(payload)
         .map_err(|e| refused(ErrorCode::InvalidArgument, format!("a malformed ask: {e}")))?;
-    let from = from.ok_or_else(|| refused(ErrorCode::InvalidArgument, "an ask from no node"))?;
-    if vm_kernel::remote::node_of(ask.spawner) != from {
+    let slot = vm_kernel::remote::node_of(ask.spawner);
+    let holds = bindings
+        .holds(name, slot)
+        .await
+        .map_err(|e| refused(ErrorCode::Unreachable, e))?;
+    if !holds {
         return Err(refused(
             ErrorCode::InvalidArgument,
             format!(
-                "node {from} asked for process {} of another node",
+                "node `{name}` asked for process {} of another node",
                 ask.spawner
             ),
         ));
     }
-    let Some(name) = name_of(from) else {
-        return Err(refused(
-            ErrorCode::PermissionDenied,
-            format!("node {from} has not been heard here yet"),
-        ));
-    };
     let accepts = |list: &[String], what: &str| list.iter().any(|a| a == "*" || a == what);
-    if !accepts(&config.accept_spawn_from, &name) {
+    if !accepts(&config.accept_spawn_from, name) {
         return Err(refused(
             ErrorCode::PermissionDenied,
             format!(

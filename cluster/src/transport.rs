@@ -148,33 +148,35 @@ impl<R: Attachment> Remote for Outbox<R> {
     }
 }
 
-/// The subjects a cluster uses.
+/// The subjects a cluster uses. Each names the node that publishes on
+/// it, so NATS permissions can keep a node to its own (its frames carry
+/// its slot, checked against the slot's claim: [`crate::bindings`]).
 #[derive(Clone)]
-struct Subjects {
-    prefix: String,
+pub(crate) struct Subjects {
+    pub prefix: String,
 }
 
 impl Subjects {
-    /// Where `from` sends frames to `to`: the sender is in the subject,
-    /// and a frame that names another is refused.
-    fn node(&self, to: u16, from: u16) -> String {
-        format!("{}.node.{to}.{from}", self.prefix)
+    /// Where `from` sends frames to node `to_name`, slot `to`.
+    fn node(&self, to_name: &str, to: u16, from: &str) -> String {
+        format!("{}.node.{to_name}.{to}.{from}", self.prefix)
     }
 
-    /// What node `slot` hears: frames to it, from any node.
-    fn to_node(&self, slot: u16) -> String {
-        format!("{}.node.{slot}.*", self.prefix)
+    /// What node `name`, slot `slot` hears: frames to it, from any node.
+    fn to_node(&self, name: &str, slot: u16) -> String {
+        format!("{}.node.{name}.{slot}.*", self.prefix)
     }
 
-    /// Where `slot` says it is alive, to every node.
-    fn heartbeat(&self, slot: u16) -> String {
-        format!("{}.heartbeat.{slot}", self.prefix)
+    /// Where node `name` says it is alive, to every node.
+    fn heartbeat(&self, name: &str) -> String {
+        format!("{}.heartbeat.{name}", self.prefix)
     }
 
-    /// Where node `slot` answers "are you there": a request there that
-    /// NATS answers "no responders" means its connection is gone.
-    fn probe(&self, slot: u16) -> String {
-        format!("{}.probe.{slot}", self.prefix)
+    /// Where node `name`, slot `slot` answers "are you there": a request
+    /// there that NATS answers "no responders" means its connection is
+    /// gone.
+    fn probe(&self, name: &str, slot: u16) -> String {
+        format!("{}.probe.{name}.{slot}", self.prefix)
     }
 
     /// Every node's heartbeats.
@@ -182,9 +184,19 @@ impl Subjects {
         format!("{}.heartbeat.*", self.prefix)
     }
 
-    /// The node a frame on `subject` came from (its last token).
-    fn sender(subject: &str) -> Option<u16> {
-        subject.rsplit('.').next()?.parse().ok()
+    /// Where `from` asks node `to_name`, slot `to` to start a process.
+    pub fn spawn(&self, to_name: &str, to: u16, from: &str) -> String {
+        format!("{}.spawn.{to_name}.{to}.{from}", self.prefix)
+    }
+
+    /// The asks node `name`, slot `slot` hears.
+    fn spawns(&self, name: &str, slot: u16) -> String {
+        format!("{}.spawn.{name}.{slot}.*", self.prefix)
+    }
+
+    /// The node that published on `subject` (its last token).
+    pub fn sender(subject: &str) -> &str {
+        subject.rsplit('.').next().unwrap_or_default()
     }
 
     fn bucket(&self) -> String {
@@ -204,6 +216,9 @@ pub(crate) fn start<R: Attachment>(
     config: Config,
     spawner: Option<Arc<dyn crate::Spawner>>,
 ) -> Result<Cluster, JoinError> {
+    if !crate::bindings::valid_name(&config.name) {
+        return Err(JoinError::Name(config.name));
+    }
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let weak = Arc::downgrade(kernel);
@@ -227,45 +242,49 @@ pub(crate) fn start<R: Attachment>(
                     prefix: config.prefix.clone(),
                 };
                 let mut reconnects = counted.subscribe();
-                let client = match connect(&config, counted).await {
+                let (refusals, mut refused) = tokio::sync::watch::channel(None);
+                let client = match connect(&config, counted, refusals).await {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
-                let slot = match take_slot(&client, &subjects).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(JoinError::Slot(e)));
-                        return;
+                let joining = async {
+                    let bindings = crate::bindings::Bindings::open(&client, &config.prefix)
+                        .await
+                        .map(Arc::new)
+                        .map_err(JoinError::Slot)?;
+                    let slot = take_slot(&client, &subjects, &bindings, &config.name)
+                        .await
+                        .map_err(JoinError::Slot)?;
+                    let subscribe = |subject: String| async {
+                        let s = client.subscribe(subject).await;
+                        s.map_err(|e| JoinError::Connect(e.to_string()))
+                    };
+                    let node = subscribe(subjects.to_node(&config.name, slot)).await?;
+                    let heartbeat = subscribe(subjects.heartbeats()).await?;
+                    let spawns = subscribe(subjects.spawns(&config.name, slot)).await?;
+                    let probes = subscribe(subjects.probe(&config.name, slot)).await?;
+                    client
+                        .flush()
+                        .await
+                        .map_err(|e| JoinError::Connect(e.to_string()))?;
+                    let incoming = futures_util::stream::select(node, heartbeat);
+                    Ok((bindings, slot, incoming, spawns, probes))
+                };
+                // A user without a node's permissions finds out at once,
+                // not when a request of the join times out.
+                let joined = tokio::select! {
+                    joined = joining => joined,
+                    Ok(refusal) = refused.wait_for(Option::is_some) => {
+                        Err(JoinError::Refused(refusal.clone().unwrap_or_default()))
                     }
                 };
-                let subscriptions = async {
-                    let node = client
-                        .subscribe(subjects.to_node(slot))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let heartbeat = client
-                        .subscribe(subjects.heartbeats())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let spawns = client
-                        .subscribe(format!("{}.spawn.{slot}.*", config.prefix))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let probes = client
-                        .subscribe(subjects.probe(slot))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    client.flush().await.map_err(|e| e.to_string())?;
-                    let incoming = futures_util::stream::select(node, heartbeat);
-                    Ok::<_, String>((incoming, spawns, probes))
-                };
-                let (incoming, spawn_asks, probes) = match subscriptions.await {
-                    Ok(s) => s,
+                let (bindings, slot, incoming, spawn_asks, probes) = match joined {
+                    Ok(joined) => joined,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(JoinError::Connect(e)));
+                        let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
@@ -286,7 +305,9 @@ pub(crate) fn start<R: Attachment>(
                 // it takes at once must not look like one of a node that
                 // ended before the others joined.
                 let hello = heartbeat(slot, &config);
-                let _ = client.publish(subjects.heartbeat(slot), hello.into()).await;
+                let _ = client
+                    .publish(subjects.heartbeat(&config.name), hello.into())
+                    .await;
                 let _ = client.flush().await;
                 if ready_tx
                     .send(Ok((slot, peers.clone(), outbox, client.clone())))
@@ -296,6 +317,8 @@ pub(crate) fn start<R: Attachment>(
                 }
                 let node = Arc::new(Node {
                     slot,
+                    name: config.name.clone(),
+                    bindings: bindings.clone(),
                     kernel: weak,
                     peers,
                     out: out_tx,
@@ -323,28 +346,19 @@ pub(crate) fn start<R: Attachment>(
                 });
                 let spawning = tokio::spawn(crate::spawns::ask_others(
                     client.clone(),
-                    config.prefix.clone(),
-                    slot,
+                    node.subjects.clone(),
+                    config.name.clone(),
+                    bindings.clone(),
                     node.peers.clone(),
                     spawns_rx,
                 ));
-                let answering = tokio::spawn({
-                    let peers = node.peers.clone();
-                    let name_of = move |n: u16| {
-                        lock(&peers)
-                            .up()
-                            .into_iter()
-                            .find(|(s, _)| *s == n)
-                            .map(|(_, name)| name)
-                    };
-                    crate::spawns::answer_others(
-                        client.clone(),
-                        Arc::new(config.clone()),
-                        spawn_asks,
-                        spawner,
-                        name_of,
-                    )
-                });
+                let answering = tokio::spawn(crate::spawns::answer_others(
+                    client.clone(),
+                    Arc::new(config.clone()),
+                    spawn_asks,
+                    spawner,
+                    bindings,
+                ));
                 // A task of its own, stopped only after the goodbye: a node
                 // still sending its last signals must not look gone.
                 let probing = tokio::spawn(answer_probes(client.clone(), probes));
@@ -426,9 +440,12 @@ pub(crate) fn start<R: Attachment>(
     Ok(cluster)
 }
 
+/// Connects to NATS; `refusals` gets what the server refused this node
+/// (a permissions violation).
 async fn connect(
     config: &Config,
     connections: tokio::sync::watch::Sender<u64>,
+    refusals: tokio::sync::watch::Sender<Option<String>>,
 ) -> Result<async_nats::Client, JoinError> {
     let name = config.name.clone();
     let mut options = async_nats::ConnectOptions::new()
@@ -436,6 +453,12 @@ async fn connect(
             match &event {
                 async_nats::Event::Connected => {
                     connections.send_modify(|n| *n += 1);
+                }
+                async_nats::Event::ServerError(e) if e.to_string().contains("Violation") => {
+                    tracing::error!(
+                        "node {name}: NATS refused it: {e} (a node's NATS user needs what `vm nats-permissions {name}` prints)"
+                    );
+                    refusals.send_replace(Some(e.to_string()));
                 }
                 async_nats::Event::Disconnected | async_nats::Event::SlowConsumer(_) => {
                     tracing::warn!("node {name}: NATS: {event}");
@@ -445,6 +468,9 @@ async fn connect(
             std::future::ready(())
         })
         .name(format!("vm node {}", config.name))
+        // Replies to this node come to inboxes only it may subscribe to
+        // (`_INBOX_NAME.>` in its NATS permissions).
+        .custom_inbox_prefix(format!("_INBOX_{}", config.name))
         .connection_timeout(config.bound().max(std::time::Duration::from_secs(2)))
         // Soon after the server is back, so that the nodes a restart cut
         // off reconnect within one another's grace.
@@ -454,20 +480,48 @@ async fn connect(
     if config.url.starts_with("tls://") {
         options = options.require_tls(true);
     }
+    // A user and password (or a token) in the URL, as NATS's own tools
+    // take them.
+    let address: async_nats::ServerAddr = config
+        .url
+        .parse()
+        .map_err(|e| JoinError::Connect(format!("{}: {e}", shown(&config.url))))?;
+    match (address.username(), address.password()) {
+        (Some(user), Some(password)) => {
+            options = options.user_and_password(user.into(), password.into())
+        }
+        (Some(token), None) => options = options.token(token.into()),
+        _ => {}
+    }
     if let Some(path) = &config.credentials {
         options = options.credentials_file(path).await.map_err(|e| {
             JoinError::Connect(format!("cannot read credentials {}: {e}", path.display()))
         })?;
     }
     options
-        .connect(config.url.as_str())
+        .connect(address)
         .await
-        .map_err(|e| JoinError::Connect(format!("{}: {e}", config.url)))
+        .map_err(|e| JoinError::Connect(format!("{}: {e}", shown(&config.url))))
+}
+
+/// `url` without the user and password it may hold, to be printed.
+fn shown(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
+        (None, Some((_, host))) => host.to_owned(),
+        _ => url.to_owned(),
+    }
 }
 
 /// A slot no node of the cluster has had: the next value of the bucket's
-/// counter, taken with compare-and-set (1 to 65,535, then round again).
-async fn take_slot(client: &async_nats::Client, subjects: &Subjects) -> Result<u16, String> {
+/// counter, taken with compare-and-set (1 to 65,535, then round again),
+/// and claimed for `name` (a slot claimed already is passed over).
+async fn take_slot(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    bindings: &crate::bindings::Bindings,
+    name: &str,
+) -> Result<u16, String> {
     use async_nats::jetstream::kv;
     let js = async_nats::jetstream::new(client.clone());
     let bucket = js
@@ -496,16 +550,20 @@ async fn take_slot(client: &async_nats::Client, subjects: &Subjects) -> Result<u
             Some(r) => bucket.update("slot", value, r).await.is_ok(),
             None => bucket.create("slot", value).await.is_ok(),
         };
-        if taken {
+        if taken && bindings.claim(next, name).await? {
             return Ok(next);
         }
     }
-    Err("the slot counter kept changing under this node".into())
+    Err("no free slot after 1000 tries: the slot counter kept changing under this node, or the slots it gave were claimed".into())
 }
 
 /// What the node's tasks share.
 struct Node<R> {
     slot: u16,
+    /// This node's name, in the subjects it publishes on.
+    name: String,
+    /// Which node holds which slot.
+    bindings: Arc<crate::bindings::Bindings>,
     kernel: Weak<Kernel<R>>,
     peers: Arc<Mutex<Peers>>,
     out: mpsc::UnboundedSender<Out>,
@@ -536,11 +594,7 @@ impl<R: Attachment> Node<R> {
                             session,
                             count,
                         };
-                        let bytes = wire::encode(&frame);
-                        let _ = self
-                            .client
-                            .publish(self.subjects.node(node, self.slot), bytes.into())
-                            .await;
+                        self.send(node, wire::encode(&frame)).await;
                     }
                     continue;
                 }
@@ -584,14 +638,30 @@ impl<R: Attachment> Node<R> {
                 );
                 continue;
             }
-            // An error means the connection is closed for good: the node
-            // is leaving.
-            let _ = self
-                .client
-                .publish(self.subjects.node(node, self.slot), bytes.into())
-                .await;
+            self.send(node, bytes).await;
             drop(held);
         }
+    }
+
+    /// Publishes `bytes` to `node`, on the subject of the name that holds
+    /// its slot. A slot no one holds (or whose claim cannot be read now)
+    /// has no one to hear it: the frame is lost, as on a subject no one
+    /// listens to, and the loss is found as any other.
+    async fn send(&self, node: u16, bytes: Vec<u8>) {
+        let name = match self.bindings.name_of(node).await {
+            Ok(Some(name)) => name,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("a frame for node {node} is lost: {e}");
+                return;
+            }
+        };
+        // An error means the connection is closed for good: the node is
+        // leaving.
+        let _ = self
+            .client
+            .publish(self.subjects.node(&name, node, &self.name), bytes.into())
+            .await;
     }
 
     /// Acts on frames for this node and on heartbeats.
@@ -601,20 +671,16 @@ impl<R: Attachment> Node<R> {
     ) {
         while let Some(m) = incoming.next().await {
             let frame = match wire::decode(&m.payload) {
-                Ok(f) if Some(f.node()) == Subjects::sender(&m.subject) => f,
-                Ok(f) => {
-                    tracing::warn!(
-                        "refused from {}: a frame that says it is from node {}",
-                        m.subject,
-                        f.node()
-                    );
-                    continue;
-                }
+                Ok(f) => f,
                 Err(e) => {
                     tracing::warn!("refused from {}: {e}", m.subject);
                     continue;
                 }
             };
+            if let Err(why) = self.check_sender(&m.subject, &frame).await {
+                tracing::warn!("refused from {}: {why}", m.subject);
+                continue;
+            }
             let now = Instant::now();
             let stood_still = lock(&self.peers).running(now);
             if !stood_still.is_empty() {
@@ -662,6 +728,26 @@ impl<R: Attachment> Node<R> {
         }
     }
 
+    /// Whether `frame` is from the node its subject names: the slot it
+    /// says it is from must be that name's (and a heartbeat must give
+    /// that name).
+    async fn check_sender(&self, subject: &str, frame: &Frame) -> Result<(), String> {
+        let sender = Subjects::sender(subject);
+        if let Frame::Heartbeat { name, .. } = frame {
+            if name != sender {
+                return Err(format!("a heartbeat that names node `{name}`"));
+            }
+        }
+        let slot = frame.node();
+        match self.bindings.name_of(slot).await? {
+            Some(holder) if holder == sender => Ok(()),
+            Some(holder) => Err(format!(
+                "a frame from slot {slot}, which node `{holder}` holds"
+            )),
+            None => Err(format!("a frame from slot {slot}, which no node holds")),
+        }
+    }
+
     fn arrive(&self, node: u16, signal: wire::WireSignal) {
         let Some(kernel) = self.kernel.upgrade() else {
             return;
@@ -703,9 +789,10 @@ impl<R: Attachment> Node<R> {
                 ticks.tick().await;
                 // Bounded: while NATS is away the client's queue fills, and
                 // a heartbeat nobody can hear is not worth waiting for.
-                let publish = self
-                    .client
-                    .publish(self.subjects.heartbeat(self.slot), heartbeat.clone().into());
+                let publish = self.client.publish(
+                    self.subjects.heartbeat(&self.name),
+                    heartbeat.clone().into(),
+                );
                 let _ = tokio::time::timeout(config.heartbeat, publish).await;
                 let _ = self.out.send(Out::Counts);
                 let actions = lock(&self.peers).check(Instant::now());
@@ -746,10 +833,14 @@ impl<R: Attachment> Node<R> {
                 }
                 let silent = lock(&self.peers).silent(asked, config.heartbeat);
                 let reconnects = &*reconnects;
-                let asks = silent.into_iter().map(|peer| async move {
+                // Each was heard, so its name is known here.
+                let silent = silent
+                    .into_iter()
+                    .filter_map(|peer| Some((peer, self.bindings.known(peer)?)));
+                let asks = silent.map(|(peer, name)| async move {
                     let probe = self
                         .client
-                        .request(self.subjects.probe(peer), Vec::new().into());
+                        .request(self.subjects.probe(&name, peer), Vec::new().into());
                     match tokio::time::timeout(config.heartbeat, probe).await {
                         // Asked and answered on one connection that is
                         // still up: a request held while this node was cut
@@ -790,9 +881,10 @@ impl<R: Attachment> Node<R> {
 async fn answer_probes(client: async_nats::Client, mut probes: async_nats::Subscriber) {
     use futures_util::StreamExt;
     while let Some(probe) = probes.next().await {
-        // Only to a requester's inbox: a probe must not make this node
-        // publish where its asker chose.
-        if let Some(reply) = probe.reply.filter(|r| r.starts_with("_INBOX.")) {
+        // Only to a requester's inbox (`_INBOX.` or a node's own
+        // `_INBOX_NAME.`): a probe must not make this node publish where
+        // its asker chose.
+        if let Some(reply) = probe.reply.filter(|r| r.starts_with("_INBOX")) {
             let _ = client.publish(reply, Vec::new().into()).await;
         }
     }

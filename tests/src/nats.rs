@@ -14,6 +14,8 @@ pub struct Nats {
     store: std::path::PathBuf,
     /// Where it listens: `nats://127.0.0.1:PORT`.
     pub url: String,
+    /// Its configuration file, if it has users.
+    config: Option<std::path::PathBuf>,
 }
 
 impl Nats {
@@ -25,8 +27,51 @@ impl Nats {
             rand_suffix()
         ));
         std::fs::create_dir_all(&store).unwrap();
-        let (child, url) = spawn(&store, "-1");
-        Nats { child, store, url }
+        let (child, url) = spawn(&store, "-1", None);
+        Nats {
+            child,
+            store,
+            url,
+            config: None,
+        }
+    }
+
+    /// Starts one whose only users are nodes, one per name in `names`,
+    /// each held to its own subjects by [`vm_cluster::nats_permissions`];
+    /// a node logs in with [`Nats::url_as`].
+    pub fn with_nodes(names: &[&str]) -> Nats {
+        let mut nats = Nats::start();
+        let users: String = names
+            .iter()
+            .map(|name| {
+                let permissions = vm_cluster::nats_permissions("vm", name);
+                format!(
+                    "    {{ user: \"{name}\", password: \"{}\", {permissions} }}\n",
+                    password(name)
+                )
+            })
+            .collect();
+        let config = nats.store.join("nats.conf");
+        std::fs::write(
+            &config,
+            format!("authorization {{\n  users = [\n{users}  ]\n}}\n"),
+        )
+        .unwrap();
+        nats.config = Some(config);
+        nats.restart();
+        nats
+    }
+
+    /// The URL a node named `name` joins by: with its user and password
+    /// when the server has users.
+    pub fn url_as(&self, name: &str) -> String {
+        match self.config {
+            Some(_) => {
+                self.url
+                    .replacen("nats://", &format!("nats://{name}:{}@", password(name)), 1)
+            }
+            None => self.url.clone(),
+        }
     }
 
     /// Stops the server and starts it again on the same port, with the
@@ -35,7 +80,7 @@ impl Nats {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let port = self.url.rsplit(':').next().unwrap().to_owned();
-        let (child, url) = spawn(&self.store, &port);
+        let (child, url) = spawn(&self.store, &port, self.config.as_deref());
         assert_eq!(url, self.url);
         self.child = child;
     }
@@ -44,7 +89,7 @@ impl Nats {
     /// after five missed (a loaded test machine can hold up a node's
     /// thread for a few hundred milliseconds).
     pub fn config(&self, name: &str) -> ClusterConfig {
-        let mut c = ClusterConfig::new(self.url.clone(), name);
+        let mut c = ClusterConfig::new(self.url_as(name), name);
         c.heartbeat = Duration::from_millis(200);
         c.misses = 5;
         c.grace = Duration::from_secs(3);
@@ -62,12 +107,16 @@ impl Drop for Nats {
 
 /// Starts `nats-server` on 127.0.0.1 at `port` ("-1": one it picks),
 /// with JetStream in `store`; the server and its URL, once it is ready.
-fn spawn(store: &std::path::Path, port: &str) -> (Child, String) {
+fn spawn(store: &std::path::Path, port: &str, config: Option<&std::path::Path>) -> (Child, String) {
     let server = ["/usr/sbin/nats-server", "nats-server"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok())
         .expect("nats-server is installed (cargo xtask setup installs it)");
-    let mut child = Command::new(server)
+    let mut command = Command::new(server);
+    if let Some(config) = config {
+        command.arg("-c").arg(config);
+    }
+    let mut child = command
         .args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
         .arg(store)
         .stdout(Stdio::null())
@@ -89,6 +138,11 @@ fn spawn(store: &std::path::Path, port: &str) -> (Child, String) {
     // Keep reading, so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     (child, url.expect("nats-server said where it listens"))
+}
+
+/// The password of the user node `name` logs in as.
+fn password(name: &str) -> String {
+    format!("{name}-secret")
 }
 
 /// A name no other server of this test run has.

@@ -304,7 +304,8 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     });
     let target = target.unwrap();
     let client = async_nats::connect(&nats.url).await.unwrap();
-    let to_a = |from: u16| format!("vm.node.{}.{from}", ca.slot());
+    // On a's subject, as node `from`.
+    let to_a = |from: &str| format!("vm.node.a.{}.{from}", ca.slot());
     let forged = |node: u16, from: u64| Frame::Signal {
         node,
         session: 0,
@@ -312,30 +313,32 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
         signal: WireSignal::Kill { from, to: target },
     };
     let b_slot = node_of(e);
-    let evil: Vec<(u16, Vec<u8>)> = vec![
-        (999, vec![]),
-        (999, vec![0xff; 64]),
+    let evil: Vec<(&str, Vec<u8>)> = vec![
+        ("x", vec![]),
+        ("x", vec![0xff; 64]),
         (
-            999,
+            "x",
             vec![
                 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,
             ],
         ),
-        // From a node that sends as another node's process.
-        (999, encode(&forged(999, e))),
-        // On node 999's subject, a frame that says node b sent it.
-        (999, encode(&forged(b_slot, e))),
+        // From a slot no node holds, as another node's process.
+        ("x", encode(&forged(999, e))),
+        // On node x's subject, a frame that says node b's slot sent it.
+        ("x", encode(&forged(b_slot, e))),
+        // On node b's subject, a frame from a slot no node holds.
+        ("b", encode(&forged(999, e))),
         // A signal from this node to itself.
-        (ca.slot(), encode(&forged(ca.slot(), target))),
+        ("a", encode(&forged(ca.slot(), target))),
         // An init message, which never crosses.
         (
-            998,
+            "a",
             encode(&Frame::Signal {
-                node: 998,
+                node: ca.slot(),
                 session: 0,
                 seq: 0,
                 signal: WireSignal::Message {
-                    from: 998 << 48 | 1,
+                    from: (ca.slot() as u64) << 48 | 1,
                     to: target,
                     kind: MessageKind::Init as u8,
                     tag: 0,
@@ -359,6 +362,119 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     .await;
     assert_eq!(answer, (target, b"got one".to_vec()));
     assert!(a.get(target).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_permissions_keep_a_node_from_speaking_as_another_or_moving_a_slots_claim() {
+    use vm_cluster::wire::{encode, Frame, WireSignal};
+    let nats = Nats::with_nodes(&["a", "b", "mallory"]);
+    let (a, ca) = node(&nats, "a");
+    let (b, _cb) = node(&nats, "b");
+    let e = echo(&b);
+    let target = a
+        .spawn_actor(|mut me| async move {
+            loop {
+                let m = me.receive(&Filter::any(), None).await.unwrap();
+                me.send(m.sender, 0, b"got one").unwrap();
+            }
+        })
+        .unwrap();
+    // Mallory is a node of the cluster, with a node's permissions, and
+    // tries what a hostile node would; the server's refusals come back to
+    // her as events.
+    let (refused_tx, mut refused) = tokio::sync::mpsc::unbounded_channel();
+    let mallory = async_nats::ConnectOptions::with_user_and_password(
+        "mallory".into(),
+        "mallory-secret".into(),
+    )
+    .custom_inbox_prefix("_INBOX_mallory")
+    .event_callback(move |event| {
+        if let async_nats::Event::ServerError(e) = event {
+            let _ = refused_tx.send(e.to_string());
+        }
+        std::future::ready(())
+    })
+    .connect(&nats.url)
+    .await
+    .unwrap();
+    // The first signal b's echo would send a: a kill, were it let through.
+    let b_slot = node_of(e);
+    let kill = encode(&Frame::Signal {
+        node: b_slot,
+        session: 0,
+        seq: 0,
+        signal: WireSignal::Kill {
+            from: e,
+            to: target,
+        },
+    });
+    // As b, on a's subject: the server refuses it.
+    let as_b = format!("vm.node.a.{}.b", ca.slot());
+    mallory
+        .publish(as_b.clone(), kill.clone().into())
+        .await
+        .unwrap();
+    // As herself, with b's slot in the frame: a refuses it.
+    let as_mallory = format!("vm.node.a.{}.mallory", ca.slot());
+    mallory.publish(as_mallory, kill.into()).await.unwrap();
+    // Listening to what is sent to b: refused.
+    let _eavesdrop = mallory.subscribe("vm.node.b.>").await.unwrap();
+    // Taking b's slot: the first claim stands.
+    let js = async_nats::jetstream::new(mallory.clone());
+    let claim = js
+        .publish(format!("vm.slot.{b_slot}"), "mallory".into())
+        .await;
+    assert!(
+        claim.unwrap().await.is_err(),
+        "a second claim on b's slot was stored"
+    );
+    // Removing the claims: refused (the request is dropped unanswered, so
+    // it is not waited for).
+    tokio::spawn({
+        let js = js.clone();
+        async move { js.delete_stream("vm_slots").await }
+    });
+    let mut violations = Vec::new();
+    while violations.len() < 3 {
+        let e = tokio::time::timeout(PATIENCE, refused.recv()).await;
+        violations.push(e.expect("the server's refusal").unwrap());
+    }
+    for refusal in [
+        format!("Publish to \"{as_b}\""),
+        "Publish to \"$JS.API.STREAM.DELETE.vm_slots\"".to_string(),
+        "Subscription to \"vm.node.b.>\"".to_string(),
+    ] {
+        assert!(
+            violations.iter().any(|v| v.contains(&refusal)),
+            "{refusal}: {violations:?}"
+        );
+    }
+    let claims = js.get_stream("vm_slots").await.unwrap();
+    let claim = claims
+        .direct_get_last_for_subject(format!("vm.slot.{b_slot}"))
+        .await;
+    assert_eq!(&claim.unwrap().payload[..], b"b");
+    // The round trip comes behind both kills on a's connection: neither
+    // was acted on, and b's first signal to a is in order.
+    let answer = ask(&b, move |mut me, tx| async move {
+        me.send(target, 5, b"hello").unwrap();
+        let m = next(&mut me).await;
+        let _ = tx.send((m.sender, m.data.to_vec()));
+        ExitReason::Normal
+    })
+    .await;
+    assert_eq!(answer, (target, b"got one".to_vec()));
+    assert!(a.get(target).is_some());
+    // A node that logs in as another node's user is refused at once, and
+    // told what its user needs.
+    let mut wrong = nats.config("c");
+    wrong.url = nats.url_as("b");
+    let refused = Cluster::join(&kernel(), wrong).err().expect("refused");
+    assert!(
+        refused.to_string().contains("NATS refused it")
+            && refused.to_string().contains("vm nats-permissions"),
+        "{refused}"
+    );
 }
 
 /// A `vm run` of the scenarios guest joined to the cluster at `nats` as
@@ -387,7 +503,8 @@ impl VmNode {
     ) -> VmNode {
         use std::process::{Command, Stdio};
         let mut child = Command::new(vm_tests::vm_command())
-            .args(["run", "--no-config", "--cluster", &nats.url, "--node", name])
+            .args(["run", "--no-config", "--cluster", &nats.url_as(name)])
+            .args(["--node", name])
             .args(["--heartbeat-ms", "300"])
             .args(flags)
             .arg(module)
@@ -498,7 +615,8 @@ fn requests_cross_nodes_between_every_pair_of_languages() {
 
 #[test]
 fn one_node_of_three_wins_a_global_name_and_it_is_freed_when_that_node_dies() {
-    let nats = Nats::start();
+    // Each node held to its own subjects by NATS, as an operator would.
+    let nats = Nats::with_nodes(&["a", "b", "c"]);
     let mut nodes: Vec<VmNode> = ["a", "b", "c"]
         .iter()
         .map(|name| VmNode::start(&nats, name, &["global-race", "leader"]))
@@ -570,7 +688,8 @@ fn a_global_name_is_free_by_the_time_its_holders_down_arrives_on_another_node() 
 
 #[test]
 fn spawn_on_ships_the_module_runs_it_there_and_a_node_that_accepts_nothing_refuses() {
-    let nats = Nats::start();
+    // Each node held to its own subjects by NATS, as an operator would.
+    let nats = Nats::with_nodes(&["open", "closed", "tight", "asker"]);
     let scenarios = vm_tests::rust_guest("scenarios");
     let accept = ["--accept-spawn-from", "asker", "--accept-module", "*"];
     let mut open = VmNode::start_with(&nats, "open", &accept, &scenarios, &["cluster-server"]);

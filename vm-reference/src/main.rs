@@ -92,6 +92,14 @@ enum Command {
         )]
         assemblyscript_sdk: String,
     },
+    /// Print the NATS server configuration's `permissions` block for the
+    /// user a cluster node named NAME logs in as: it publishes only as
+    /// itself, hears only what is sent to it, and cannot move a slot's
+    /// claim (see "Running a cluster" in the README).
+    NatsPermissions {
+        /// The node's name (its --node).
+        name: String,
+    },
     /// Start a new app from a template (languages: rust, c, assemblyscript).
     New {
         /// The guest language.
@@ -179,15 +187,18 @@ struct VmOptions {
     /// touches no network of its own.
     #[arg(long, value_name = "URL")]
     cluster: Option<String>,
-    /// This node's name in the cluster (default: the host's name and the
-    /// VM's process id).
+    /// This node's name in the cluster: letters, digits, `-` and `_`, at
+    /// most 64 (default: the host's name and the VM's process id). It is
+    /// in the NATS subjects the node publishes on, so that NATS
+    /// permissions can keep a node from speaking as another.
     #[arg(long, value_name = "NAME", requires = "cluster")]
     node: Option<String>,
     /// How often this node says it is alive, in milliseconds (default
     /// 1000); a node silent for three intervals is declared down.
     #[arg(long, value_name = "MS", requires = "cluster", value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_ms: Option<u64>,
-    /// A NATS credentials file for joining the cluster.
+    /// A NATS credentials file for joining the cluster (a user and
+    /// password go in the URL: nats://USER:PASSWORD@HOST:PORT).
     #[arg(long, value_name = "FILE", requires = "cluster")]
     nats_creds: Option<PathBuf>,
     /// Start processes other nodes ask for (`spawn_on`) when the asking
@@ -237,8 +248,22 @@ impl VmOptions {
         }
         if let Some(url) = self.cluster {
             let name = self.node.unwrap_or_else(|| {
+                // A name is one token of NATS subjects: a host name's dots
+                // become dashes.
                 let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-                format!("{}-{}", host.trim(), std::process::id())
+                let host: String = host
+                    .trim()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .take(40)
+                    .collect();
+                format!("{host}-{}", std::process::id())
             });
             let mut c = vm_reference::ClusterConfig::new(url, name);
             if let Some(ms) = self.heartbeat_ms {
@@ -339,6 +364,16 @@ fn real_main() -> Result<ExitCode> {
             let options = vm_bindgen::Options { assemblyscript_sdk };
             let path = vm_bindgen::generate_file(&wit, lang, &out, &options)?;
             println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::NatsPermissions { name } => {
+            if !vm_cluster::valid_name(&name) {
+                anyhow::bail!(
+                    "`{name}` cannot name a node: a node's name is 1 to {} letters, digits, `-` and `_`",
+                    vm_cluster::MAX_NAME
+                );
+            }
+            print!("{}", vm_cluster::nats_permissions("vm", &name));
             Ok(ExitCode::SUCCESS)
         }
         Command::New { language, name } => {
