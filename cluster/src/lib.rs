@@ -59,6 +59,14 @@ pub struct Config {
     pub grace: Duration,
     /// A NATS credentials file (`--nats-creds`).
     pub credentials: Option<PathBuf>,
+    /// The certificates (PEM) that sign the server's, when it is not
+    /// signed by one the system trusts (`--nats-ca`); given, TLS is
+    /// required.
+    pub tls_ca: Option<PathBuf>,
+    /// The node's own certificate and key (PEM), for a server that
+    /// verifies its clients (`--nats-cert`, `--nats-key`); given, TLS is
+    /// required.
+    pub tls_client: Option<(PathBuf, PathBuf)>,
     /// What the cluster's subjects and bucket start with.
     pub prefix: String,
     /// What signals on their way to other nodes may hold, in bytes, within
@@ -91,6 +99,8 @@ impl Config {
             misses: 3,
             grace: Duration::from_secs(5),
             credentials: None,
+            tls_ca: None,
+            tls_client: None,
             prefix: "vm".into(),
             max_queued: 64 << 20,
             accept_spawn_from: Vec::new(),

@@ -480,6 +480,14 @@ async fn connect(
     if config.url.starts_with("tls://") {
         options = options.require_tls(true);
     }
+    if let Some(ca) = &config.tls_ca {
+        options = options.require_tls(true).add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &config.tls_client {
+        options = options
+            .require_tls(true)
+            .add_client_certificate(cert.clone(), key.clone());
+    }
     // A user and password (or a token) in the URL, as NATS's own tools
     // take them.
     let address: async_nats::ServerAddr = config

@@ -16,23 +16,32 @@ pub struct Nats {
     pub url: String,
     /// Its configuration file, if it has users.
     config: Option<std::path::PathBuf>,
+    /// Flags it was started with besides the usual.
+    flags: Vec<String>,
 }
 
 impl Nats {
     /// Starts one, with JetStream, on a port it picks.
     pub fn start() -> Nats {
+        Nats::start_with(&[])
+    }
+
+    /// [`Nats::start`] with `flags` besides (TLS's, for example).
+    pub fn start_with(flags: &[&str]) -> Nats {
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         let store = std::env::temp_dir().join(format!(
             "vm-cluster-test-{}-{}",
             std::process::id(),
             rand_suffix()
         ));
         std::fs::create_dir_all(&store).unwrap();
-        let (child, url) = spawn(&store, "-1", None);
+        let (child, url) = spawn(&store, "-1", None, &flags);
         Nats {
             child,
             store,
             url,
             config: None,
+            flags,
         }
     }
 
@@ -80,7 +89,7 @@ impl Nats {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let port = self.url.rsplit(':').next().unwrap().to_owned();
-        let (child, url) = spawn(&self.store, &port, self.config.as_deref());
+        let (child, url) = spawn(&self.store, &port, self.config.as_deref(), &self.flags);
         assert_eq!(url, self.url);
         self.child = child;
     }
@@ -107,7 +116,12 @@ impl Drop for Nats {
 
 /// Starts `nats-server` on 127.0.0.1 at `port` ("-1": one it picks),
 /// with JetStream in `store`; the server and its URL, once it is ready.
-fn spawn(store: &std::path::Path, port: &str, config: Option<&std::path::Path>) -> (Child, String) {
+fn spawn(
+    store: &std::path::Path,
+    port: &str,
+    config: Option<&std::path::Path>,
+    flags: &[String],
+) -> (Child, String) {
     let server = ["/usr/sbin/nats-server", "nats-server"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok())
@@ -119,6 +133,7 @@ fn spawn(store: &std::path::Path, port: &str, config: Option<&std::path::Path>) 
     let mut child = command
         .args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
         .arg(store)
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

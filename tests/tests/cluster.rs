@@ -477,6 +477,84 @@ async fn nats_permissions_keep_a_node_from_speaking_as_another_or_moving_a_slots
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_with_a_private_ca_and_client_certificates_nodes_talk_and_others_are_refused() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = std::env::temp_dir().join(format!("vm-cluster-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    // A CA of the operator's own, which signs the server's certificate and
+    // each node's.
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let signed = |san: &str| {
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec![san.to_owned()]).unwrap();
+        (
+            params.signed_by(&key, &ca).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    };
+    let ca_file = write("ca.pem", ca.pem());
+    let (cert, key) = signed("127.0.0.1");
+    let (server_cert, server_key) = (write("server.pem", cert), write("server-key.pem", key));
+    let (cert, key) = signed("node");
+    let client = (dir.join("node.pem"), dir.join("node-key.pem"));
+    std::fs::write(&client.0, cert).unwrap();
+    std::fs::write(&client.1, key).unwrap();
+    let nats = Nats::start_with(&[
+        "--tls",
+        "--tlscert",
+        &server_cert,
+        "--tlskey",
+        &server_key,
+        "--tlsverify",
+        "--tlscacert",
+        &ca_file,
+    ]);
+    let config = |name: &str| {
+        let mut c = nats.config(name);
+        c.url = nats.url.replace("nats://", "tls://");
+        c.tls_ca = Some(ca_file.clone().into());
+        c.tls_client = Some(client.clone());
+        c
+    };
+    let a = kernel();
+    let _joined_a = Cluster::join(&a, config("a")).unwrap();
+    let b = kernel();
+    let _joined_b = Cluster::join(&b, config("b")).unwrap();
+    let e = echo(&b);
+    let answer = ask(&a, move |mut me, tx| async move {
+        me.send(e, 1, b"over tls").unwrap();
+        let m = next(&mut me).await;
+        let _ = tx.send(m.data.to_vec());
+        ExitReason::Normal
+    })
+    .await;
+    assert_eq!(answer, b"over tls");
+    // Without the CA the server's certificate is not trusted; without a
+    // certificate of its own the server does not take the node.
+    let mut no_ca = config("c");
+    no_ca.tls_ca = None;
+    let mut no_cert = config("d");
+    no_cert.tls_client = None;
+    for refused in [no_ca, no_cert] {
+        let error = Cluster::join(&kernel(), refused).err().expect("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot join the cluster: tls://127.0.0.1:"),
+            "{error}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A `vm run` of the scenarios guest joined to the cluster at `nats` as
 /// `name`, its output read line by line.
 struct VmNode {

@@ -201,6 +201,17 @@ struct VmOptions {
     /// password go in the URL: nats://USER:PASSWORD@HOST:PORT).
     #[arg(long, value_name = "FILE", requires = "cluster")]
     nats_creds: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the NATS server's, when the
+    /// system does not trust it; TLS is then required.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    nats_ca: Option<PathBuf>,
+    /// This node's client certificate (PEM), for a NATS server that
+    /// verifies its clients (with --nats-key); TLS is then required.
+    #[arg(long, value_name = "FILE", requires_all = ["cluster", "nats_key"])]
+    nats_cert: Option<PathBuf>,
+    /// The key (PEM) of --nats-cert.
+    #[arg(long, value_name = "FILE", requires = "nats_cert")]
+    nats_key: Option<PathBuf>,
     /// Start processes other nodes ask for (`spawn_on`) when the asking
     /// node has this name (`*`: any); repeat or separate with commas.
     /// Without it, this node starts none.
@@ -270,6 +281,8 @@ impl VmOptions {
                 c.heartbeat = std::time::Duration::from_millis(ms);
             }
             c.credentials = self.nats_creds;
+            c.tls_ca = self.nats_ca;
+            c.tls_client = self.nats_cert.zip(self.nats_key);
             c.accept_spawn_from = self.accept_spawn_from;
             c.accept_modules = self
                 .accept_module
