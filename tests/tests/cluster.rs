@@ -20,6 +20,10 @@ type K = Kernel<Infallible>;
 /// has failed.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Longer than any `vm` node here takes to print its next line (a node
+/// may wait out verdicts and build nothing; a module of 2 MiB crosses).
+const NODE_PATIENCE: Duration = Duration::from_secs(120);
+
 fn kernel() -> Arc<K> {
     Kernel::new(Limits {
         max_processes: 64,
@@ -559,7 +563,9 @@ async fn over_tls_with_a_private_ca_and_client_certificates_nodes_talk_and_other
 /// `name`, its output read line by line.
 struct VmNode {
     child: std::process::Child,
-    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    /// Its lines, read by a thread of their own, so that a node that
+    /// prints nothing fails the test rather than hangs it.
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl VmNode {
@@ -594,20 +600,39 @@ impl VmNode {
         let stdout = child.stdout.take().unwrap();
         VmNode {
             child,
-            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+            lines: {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                        let line = line.expect("its output is text");
+                        if tx.send(line).is_err() {
+                            return;
+                        }
+                    }
+                });
+                rx
+            },
         }
     }
 
     fn line(&mut self) -> String {
         self.lines
-            .next()
-            .expect("the node printed a line")
-            .expect("its output is text")
+            .recv_timeout(NODE_PATIENCE)
+            .expect("the node printed a line within the patience")
     }
 
     /// The rest of its output, once it ends, and whether it succeeded.
     fn finish(mut self) -> (Vec<String>, bool) {
-        let rest = self.lines.by_ref().map(|l| l.unwrap()).collect();
+        let mut rest = Vec::new();
+        loop {
+            match self.lines.recv_timeout(NODE_PATIENCE) {
+                Ok(line) => rest.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(e) => {
+                    panic!("the node did not end within the patience: {e} (printed {rest:?})")
+                }
+            }
+        }
         (rest, self.child.wait().unwrap().success())
     }
 }
