@@ -29,9 +29,12 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How long a node waits for JetStream to read or take a claim.
+const LOOKUP_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The claims, and those already read.
 pub(crate) struct Bindings {
-    stream: stream::Stream,
+    stream: stream::Stream<()>,
     js: jetstream::Context,
     prefix: String,
     known: Mutex<HashMap<u16, String>>,
@@ -50,14 +53,13 @@ impl Bindings {
             max_messages_per_subject: 1,
             discard: stream::DiscardPolicy::New,
             discard_new_per_subject: true,
-            allow_direct: true,
             ..Default::default()
         };
-        let mut stream = js
-            .create_stream(config)
+        js.create_stream(config)
             .await
-            .map_err(|e| format!("the stream {name}: {e}"))?;
-        let info = stream
+            .map_err(|e| crate::streams::not_created(&name, e))?;
+        let mut checked = crate::streams::check(&js, &name, &[format!("{prefix}.slot.*")]).await?;
+        let info = checked
             .info()
             .await
             .map_err(|e| format!("the stream {name}: {e}"))?;
@@ -65,12 +67,23 @@ impl Bindings {
         if c.max_messages_per_subject != 1
             || c.discard != stream::DiscardPolicy::New
             || !c.discard_new_per_subject
-            || c.subjects != [format!("{prefix}.slot.*")]
+            || c.max_age != std::time::Duration::ZERO
+            || c.max_messages >= 0
+            || c.max_bytes >= 0
         {
             return Err(format!(
-                "the stream {name} lets a node's claim on its slot change; an operator must delete it"
+                "the stream {name} lets a node's claim on its slot change or expire; an operator must delete it"
             ));
         }
+        // A claim is read in the loops that receive and publish frames: a
+        // server that does not answer holds them up this long at most (and
+        // the frame is lost, which is a verdict).
+        let mut quick = jetstream::new(client.clone());
+        quick.set_timeout(LOOKUP_WITHIN);
+        let stream = quick
+            .get_stream_no_info(&name)
+            .await
+            .map_err(|e| format!("the stream {name}: {e}"))?;
         Ok(Bindings {
             stream,
             js,
@@ -122,21 +135,24 @@ impl Bindings {
     }
 
     async fn read(&self, slot: u16) -> Result<Option<String>, String> {
-        use stream::DirectGetErrorKind;
-        match self
-            .stream
-            .direct_get_last_for_subject(self.subject(slot))
-            .await
-        {
+        use stream::LastRawMessageErrorKind;
+        // From the stream's leader, not a replica that may lag behind.
+        let subject = self.subject(slot);
+        match self.stream.get_last_raw_message_by_subject(&subject).await {
             Ok(m) => {
                 // A claim that is no name (a hostile client's) holds the
-                // slot all the same, for no node.
-                let name = String::from_utf8_lossy(&m.payload).into_owned();
+                // slot all the same, for no node: as the empty name, which
+                // no subject ends with.
+                let name = std::str::from_utf8(&m.payload)
+                    .ok()
+                    .filter(|n| valid_name(n))
+                    .unwrap_or_default()
+                    .to_owned();
                 // A claim never changes: read once.
                 lock(&self.known).insert(slot, name.clone());
                 Ok(Some(name))
             }
-            Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => Ok(None),
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => Ok(None),
             Err(e) => Err(format!("reading slot {slot}'s claim: {e}")),
         }
     }

@@ -48,13 +48,16 @@ pub(crate) async fn serve(
 }
 
 async fn open(js: &jetstream::Context, bucket: &str) -> Result<kv::Store, String> {
-    js.create_key_value(kv::Config {
-        bucket: bucket.to_string(),
-        history: 1,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| format!("opening the bucket {bucket}: {e}"))
+    let store = js
+        .create_key_value(kv::Config {
+            bucket: bucket.to_string(),
+            history: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| crate::streams::not_created(&format!("KV_{bucket}"), e))?;
+    crate::streams::check(js, &format!("KV_{bucket}"), &[format!("$KV.{bucket}.>")]).await?;
+    Ok(store)
 }
 
 /// The bucket key of `name`.

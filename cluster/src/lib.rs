@@ -27,6 +27,7 @@ mod globals;
 pub mod peers;
 mod permissions;
 mod spawns;
+mod streams;
 pub(crate) mod transport;
 pub mod wire;
 

@@ -6,13 +6,13 @@
 /// a node named `name` logs in as, in a cluster whose subjects start with
 /// `prefix` (`vm` by default). `vm nats-permissions NAME` prints it.
 ///
-/// What it does not bound: every node may claim a free slot, store
-/// modules, and take, change or free any global name (the book of names
-/// is shared by the cluster's nodes), and may create (but not delete,
-/// change or purge) the cluster's streams.
+/// What it does not bound: every node may claim a free slot, store and
+/// remove modules, take, change or free any global name (the book of
+/// names is shared by the cluster's nodes), and create the cluster's
+/// streams (a node refuses one made to pass on what it stores).
 pub fn nats_permissions(prefix: &str, name: &str) -> String {
     let p = prefix;
-    let publish = [
+    let mut publish = vec![
         format!("{p}.node.*.*.{name}"),
         format!("{p}.heartbeat.{name}"),
         format!("{p}.spawn.*.*.{name}"),
@@ -21,14 +21,36 @@ pub fn nats_permissions(prefix: &str, name: &str) -> String {
         format!("$KV.{p}_nodes.>"),
         format!("$KV.{p}_global.>"),
         format!("$O.{p}_modules.>"),
-        "$JS.API.>".to_owned(),
+        "$JS.API.INFO".to_owned(),
     ];
-    let deny = [
-        "$JS.API.STREAM.DELETE.>".to_owned(),
-        "$JS.API.STREAM.UPDATE.>".to_owned(),
-        format!("$JS.API.STREAM.PURGE.{p}_slots"),
-        format!("$JS.API.STREAM.MSG.DELETE.{p}_slots"),
+    // Of the JetStream API, only what the cluster's own streams need:
+    // never a stream of another name (one could republish what a node
+    // stores onto another node's subjects), nor deleting, changing or
+    // purging one (but for the module store's objects).
+    let streams = [
+        format!("{p}_slots"),
+        format!("KV_{p}_nodes"),
+        format!("KV_{p}_global"),
+        format!("OBJ_{p}_modules"),
     ];
+    for s in &streams {
+        publish.extend([
+            format!("$JS.API.STREAM.CREATE.{s}"),
+            format!("$JS.API.STREAM.INFO.{s}"),
+            format!("$JS.API.STREAM.MSG.GET.{s}"),
+            format!("$JS.API.DIRECT.GET.{s}"),
+            format!("$JS.API.DIRECT.GET.{s}.>"),
+        ]);
+    }
+    let modules = &streams[3];
+    publish.extend([
+        format!("$JS.API.STREAM.PURGE.{modules}"),
+        format!("$JS.API.CONSUMER.CREATE.{modules}"),
+        format!("$JS.API.CONSUMER.CREATE.{modules}.>"),
+        format!("$JS.API.CONSUMER.DELETE.{modules}.>"),
+        format!("$JS.API.CONSUMER.INFO.{modules}.>"),
+        format!("$JS.FC.{modules}.>"),
+    ]);
     let subscribe = [
         format!("{p}.node.{name}.>"),
         format!("{p}.heartbeat.*"),
@@ -43,9 +65,8 @@ pub fn nats_permissions(prefix: &str, name: &str) -> String {
             .join(", ")
     };
     format!(
-        "permissions: {{\n  publish: {{\n    allow: [{}]\n    deny: [{}]\n  }}\n  subscribe: {{ allow: [{}] }}\n  allow_responses: true\n}}\n",
+        "permissions: {{\n  publish: {{ allow: [{}] }}\n  subscribe: {{ allow: [{}] }}\n  allow_responses: true\n}}\n",
         list(&publish),
-        list(&deny),
         list(&subscribe)
     )
 }

@@ -94,17 +94,24 @@ async fn store(
     js: &jetstream::Context,
     bucket: &str,
 ) -> Result<object_store::ObjectStore, SpawnRefused> {
-    js.create_object_store(object_store::Config {
-        bucket: bucket.to_string(),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| {
+    let unreachable = |e: String| {
         refused(
             ErrorCode::Unreachable,
             format!("the cluster's module store ({bucket}): {e}"),
         )
-    })
+    };
+    let store = js
+        .create_object_store(object_store::Config {
+            bucket: bucket.to_string(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| unreachable(crate::streams::not_created(&format!("OBJ_{bucket}"), e)))?;
+    let subjects = [format!("$O.{bucket}.C.>"), format!("$O.{bucket}.M.>")];
+    crate::streams::check(js, &format!("OBJ_{bucket}"), &subjects)
+        .await
+        .map_err(unreachable)?;
+    Ok(store)
 }
 
 /// Serves this node's asks, each in a task of its own.
@@ -136,8 +143,8 @@ pub(crate) async fn ask_others(
         tokio::spawn(async move {
             let asked = async {
                 let to = match bindings.name_of(node).await {
-                    Ok(Some(to)) => to,
-                    Ok(None) => {
+                    Ok(Some(to)) if !to.is_empty() => to,
+                    Ok(_) => {
                         return Err(refused(
                             ErrorCode::NotFound,
                             format!("no node holds slot {node}"),
@@ -297,7 +304,14 @@ pub(crate) async fn answer_others(
     let js = jetstream::new(client.clone());
     let answering = Arc::new(tokio::sync::Semaphore::new(ANSWERING));
     while let Some(message) = asks.next().await {
-        let Some(reply) = message.reply.clone() else {
+        // Answered only to the asking node's own inbox: an ask must not
+        // make this node publish where its asker chose.
+        let from = Subjects::sender(&message.subject).to_owned();
+        let Some(reply) = message
+            .reply
+            .clone()
+            .filter(|r| r.starts_with(&format!("_INBOX_{from}.")))
+        else {
             continue;
         };
         let arrived = tokio::time::Instant::now();
@@ -318,9 +332,8 @@ pub(crate) async fn answer_others(
                 // Its asker gave up: a process started now would be no one's.
                 return;
             }
-            let from = Subjects::sender(&message.subject);
             let answer =
-                match answer(&js, &config, spawner, from, &bindings, &message.payload).await {
+                match answer(&js, &config, spawner, &from, &bindings, &message.payload).await {
                     Ok(pid) => SpawnAnswer::Started(pid),
                     Err(r) => SpawnAnswer::Refused {
                         code: r.code as u8,

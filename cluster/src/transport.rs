@@ -539,7 +539,10 @@ async fn take_slot(
             ..Default::default()
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::streams::not_created(&format!("KV_{}", subjects.bucket()), e))?;
+    let counter = subjects.bucket();
+    let stored = [format!("$KV.{counter}.>")];
+    crate::streams::check(&js, &format!("KV_{counter}"), &stored).await?;
     for _ in 0..1000 {
         let current = bucket.entry("slot").await.map_err(|e| e.to_string())?;
         let (last, revision) = match &current {
@@ -657,8 +660,8 @@ impl<R: Attachment> Node<R> {
     /// listens to, and the loss is found as any other.
     async fn send(&self, node: u16, bytes: Vec<u8>) {
         let name = match self.bindings.name_of(node).await {
-            Ok(Some(name)) => name,
-            Ok(None) => return,
+            Ok(Some(name)) if !name.is_empty() => name,
+            Ok(_) => return,
             Err(e) => {
                 tracing::warn!("a frame for node {node} is lost: {e}");
                 return;
@@ -678,6 +681,13 @@ impl<R: Attachment> Node<R> {
         mut incoming: impl futures_util::Stream<Item = async_nats::Message> + Unpin,
     ) {
         while let Some(m) = incoming.next().await {
+            // A node publishes frames bare: one with a reply subject or
+            // headers was delivered by a JetStream consumer or republished
+            // by a stream, which could have been fed by anyone.
+            if m.reply.is_some() || m.headers.is_some() {
+                tracing::warn!("refused from {}: a frame a node did not publish", m.subject);
+                continue;
+            }
             let frame = match wire::decode(&m.payload) {
                 Ok(f) => f,
                 Err(e) => {
@@ -844,7 +854,8 @@ impl<R: Attachment> Node<R> {
                 // Each was heard, so its name is known here.
                 let silent = silent
                     .into_iter()
-                    .filter_map(|peer| Some((peer, self.bindings.known(peer)?)));
+                    .filter_map(|peer| Some((peer, self.bindings.known(peer)?)))
+                    .filter(|(_, name)| !name.is_empty());
                 let asks = silent.map(|(peer, name)| async move {
                     let probe = self
                         .client

@@ -291,6 +291,34 @@ async fn a_node_that_leaves_is_down_at_once_and_its_old_ids_are_noproc() {
     assert_eq!(again, (true, ExitReason::NoProc));
 }
 
+/// A process on `k` that answers every message from another with "got
+/// one": what forged frames try to kill.
+fn target_of_forgeries(k: &Arc<K>) -> u64 {
+    k.spawn_actor(|mut me| async move {
+        loop {
+            let m = me.receive(&Filter::any(), None).await.unwrap();
+            if m.sender != me.id() {
+                me.send(m.sender, 0, b"got one").unwrap();
+            }
+        }
+    })
+    .unwrap()
+}
+
+/// Proves `target` on `a` is alive and answers a process of `b`, across
+/// the wire.
+async fn still_answers(a: &Arc<K>, b: &Arc<K>, target: u64) {
+    let answer = ask(b, move |mut me, tx| async move {
+        me.send(target, 5, b"hello").unwrap();
+        let m = next(&mut me).await;
+        let _ = tx.send((m.sender, m.data.to_vec()));
+        ExitReason::Normal
+    })
+    .await;
+    assert_eq!(answer, (target, b"got one".to_vec()));
+    assert!(a.get(target).is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     use vm_cluster::wire::{encode, Frame, WireSignal};
@@ -298,15 +326,7 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     let (a, ca) = node(&nats, "a");
     let (b, _cb) = node(&nats, "b");
     let e = echo(&b);
-    let target = a.spawn_actor(|mut me| async move {
-        loop {
-            let m = me.receive(&Filter::any(), None).await.unwrap();
-            if m.sender != me.id() {
-                me.send(m.sender, 0, b"got one").unwrap();
-            }
-        }
-    });
-    let target = target.unwrap();
+    let target = target_of_forgeries(&a);
     let client = async_nats::connect(&nats.url).await.unwrap();
     // On a's subject, as node `from`.
     let to_a = |from: &str| format!("vm.node.a.{}.{from}", ca.slot());
@@ -354,18 +374,25 @@ async fn garbage_and_forgeries_on_the_wire_are_refused_and_the_node_goes_on() {
     for (from, bytes) in evil {
         client.publish(to_a(from), bytes.into()).await.unwrap();
     }
+    // As b, with b's slot, but as only a JetStream consumer's delivery (a
+    // reply subject) or a stream's republishing (headers) would carry it,
+    // fed by anyone who may store a message.
+    let kill = encode(&forged(b_slot, e));
+    let reply = "$JS.ACK.OBJ_vm_modules.relay.1.1.1.0.0";
+    client
+        .publish_with_reply(to_a("b"), reply, kill.clone().into())
+        .await
+        .unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Stream", "relay");
+    client
+        .publish_with_headers(to_a("b"), headers, kill.into())
+        .await
+        .unwrap();
     client.flush().await.unwrap();
     // Still alive and answering, across the wire, after all of it: the
     // garbage was flushed (the server passed it on) before b sent.
-    let answer = ask(&b, move |mut me, tx| async move {
-        me.send(target, 5, b"hello").unwrap();
-        let m = next(&mut me).await;
-        let _ = tx.send((m.sender, m.data.to_vec()));
-        ExitReason::Normal
-    })
-    .await;
-    assert_eq!(answer, (target, b"got one".to_vec()));
-    assert!(a.get(target).is_some());
+    still_answers(&a, &b, target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,14 +402,7 @@ async fn nats_permissions_keep_a_node_from_speaking_as_another_or_moving_a_slots
     let (a, ca) = node(&nats, "a");
     let (b, _cb) = node(&nats, "b");
     let e = echo(&b);
-    let target = a
-        .spawn_actor(|mut me| async move {
-            loop {
-                let m = me.receive(&Filter::any(), None).await.unwrap();
-                me.send(m.sender, 0, b"got one").unwrap();
-            }
-        })
-        .unwrap();
+    let target = target_of_forgeries(&a);
     // Mallory is a node of the cluster, with a node's permissions, and
     // tries what a hostile node would; the server's refusals come back to
     // her as events.
@@ -432,20 +452,38 @@ async fn nats_permissions_keep_a_node_from_speaking_as_another_or_moving_a_slots
         claim.unwrap().await.is_err(),
         "a second claim on b's slot was stored"
     );
-    // Removing the claims: refused (the request is dropped unanswered, so
-    // it is not waited for).
+    // Removing the claims, or making a stream that republishes what she
+    // stores on her own subjects onto a's subject as b: refused (the
+    // requests are dropped unanswered, so they are not waited for).
     tokio::spawn({
         let js = js.clone();
         async move { js.delete_stream("vm_slots").await }
     });
+    tokio::spawn({
+        let (js, to) = (js.clone(), as_b.clone());
+        async move {
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "relay".into(),
+                subjects: vec!["vm.node.x.1.mallory".into()],
+                republish: Some(async_nats::jetstream::stream::Republish {
+                    source: ">".into(),
+                    destination: to,
+                    headers_only: false,
+                }),
+                ..Default::default()
+            })
+            .await
+        }
+    });
     let mut violations = Vec::new();
-    while violations.len() < 3 {
+    while violations.len() < 4 {
         let e = tokio::time::timeout(PATIENCE, refused.recv()).await;
         violations.push(e.expect("the server's refusal").unwrap());
     }
     for refusal in [
         format!("Publish to \"{as_b}\""),
         "Publish to \"$JS.API.STREAM.DELETE.vm_slots\"".to_string(),
+        "Publish to \"$JS.API.STREAM.CREATE.relay\"".to_string(),
         "Subscription to \"vm.node.b.>\"".to_string(),
     ] {
         assert!(
@@ -455,20 +493,12 @@ async fn nats_permissions_keep_a_node_from_speaking_as_another_or_moving_a_slots
     }
     let claims = js.get_stream("vm_slots").await.unwrap();
     let claim = claims
-        .direct_get_last_for_subject(format!("vm.slot.{b_slot}"))
+        .get_last_raw_message_by_subject(&format!("vm.slot.{b_slot}"))
         .await;
     assert_eq!(&claim.unwrap().payload[..], b"b");
     // The round trip comes behind both kills on a's connection: neither
     // was acted on, and b's first signal to a is in order.
-    let answer = ask(&b, move |mut me, tx| async move {
-        me.send(target, 5, b"hello").unwrap();
-        let m = next(&mut me).await;
-        let _ = tx.send((m.sender, m.data.to_vec()));
-        ExitReason::Normal
-    })
-    .await;
-    assert_eq!(answer, (target, b"got one".to_vec()));
-    assert!(a.get(target).is_some());
+    still_answers(&a, &b, target).await;
     // A node that logs in as another node's user is refused at once, and
     // told what its user needs.
     let mut wrong = nats.config("c");
@@ -557,6 +587,39 @@ async fn over_tls_with_a_private_ca_and_client_certificates_nodes_talk_and_other
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refuses_a_cluster_stream_made_to_pass_on_what_it_stores() {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy, Republish};
+    let nats = Nats::start();
+    // Made before any node, as the claims' stream in every way but one:
+    // it republishes each claim onto a node's subject.
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    js.create_stream(Config {
+        name: "vm_slots".into(),
+        subjects: vec!["vm.slot.*".into()],
+        max_messages_per_subject: 1,
+        discard: DiscardPolicy::New,
+        discard_new_per_subject: true,
+        republish: Some(Republish {
+            source: "vm.slot.*".into(),
+            destination: "vm.node.a.{{wildcard(1)}}.b".into(),
+            headers_only: false,
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let refused = Cluster::join(&kernel(), nats.config("a"))
+        .err()
+        .expect("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("the stream vm_slots exists with another configuration than a node makes"),
+        "{refused}"
+    );
 }
 
 /// A `vm run` of the scenarios guest joined to the cluster at `nats` as
