@@ -43,6 +43,7 @@
 mod declare;
 pub mod ffi;
 mod value;
+pub mod wire;
 
 #[doc(hidden)]
 pub use declare::position as __position;
