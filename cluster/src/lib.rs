@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod bindings;
+mod connection;
 mod globals;
 pub mod peers;
 mod permissions;
@@ -31,7 +32,9 @@ mod streams;
 pub(crate) mod transport;
 pub mod wire;
 
+pub use async_nats;
 pub use bindings::{valid_name, MAX_NAME};
+pub use connection::Connection;
 use peers::Peers;
 pub use permissions::nats_permissions;
 pub use spawns::Spawner;

@@ -18,6 +18,12 @@ pub fn nats_permissions(prefix: &str, name: &str) -> String {
         format!("{p}.spawn.*.*.{name}"),
         format!("{p}.probe.*.*"),
         format!("{p}.slot.*"),
+        // Remote plugins: asking for one's WIT, calling it, telling its
+        // servers a caller ended.
+        format!("{p}.plugin.*.*.wit"),
+        format!("{p}.plugin.*.*.call"),
+        format!("{p}.plugin.*.*.call.*"),
+        format!("{p}.plugin.*.*.ended"),
         format!("$KV.{p}_nodes.>"),
         format!("$KV.{p}_global.>"),
         format!("$O.{p}_modules.>"),

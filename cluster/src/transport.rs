@@ -243,7 +243,7 @@ pub(crate) fn start<R: Attachment>(
                 };
                 let mut reconnects = counted.subscribe();
                 let (refusals, mut refused) = tokio::sync::watch::channel(None);
-                let client = match connect(&config, counted, refusals).await {
+                let client = match connect(&config, counted, refusals, "frames").await {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -440,12 +440,13 @@ pub(crate) fn start<R: Attachment>(
     Ok(cluster)
 }
 
-/// Connects to NATS; `refusals` gets what the server refused this node
-/// (a permissions violation).
-async fn connect(
+/// Connects to NATS for `purpose`; `refusals` gets what the server
+/// refused this node (a permissions violation).
+pub(crate) async fn connect(
     config: &Config,
     connections: tokio::sync::watch::Sender<u64>,
     refusals: tokio::sync::watch::Sender<Option<String>>,
+    purpose: &str,
 ) -> Result<async_nats::Client, JoinError> {
     let name = config.name.clone();
     let mut options = async_nats::ConnectOptions::new()
@@ -467,7 +468,7 @@ async fn connect(
             }
             std::future::ready(())
         })
-        .name(format!("vm node {}", config.name))
+        .name(format!("vm node {} {purpose}", config.name))
         // Replies to this node come to inboxes only it may subscribe to
         // (`_INBOX_NAME.>` in its NATS permissions).
         .custom_inbox_prefix(format!("_INBOX_{}", config.name))

@@ -15,18 +15,42 @@ use vm_tests::{
     test_vm, KV_TRANSCRIPT,
 };
 
-#[tokio::test]
+// Two threads: the remote server answers while the VM is built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_guest_prints_the_same_with_kv_of_each_kind() {
-    type Kind = (&'static str, fn() -> vm_reference::VmBuilder);
-    let kinds: [Kind; 4] = [
-        ("core module", || test_vm().plugin_file(kv_plugin())),
-        ("component", || test_vm().plugin_file(kv_component())),
-        ("in-process", || {
-            test_vm().native_plugin(kv_native::plugin())
-        }),
-        ("shared library", || {
-            test_vm().native_plugin_file(native_library("libkv_native.so"))
-        }),
+    type Kind<'a> = (&'static str, Box<dyn Fn() -> vm_reference::VmBuilder + 'a>);
+    // The fifth kind: the same plugin served by a server of its own over
+    // a NATS server this test starts.
+    let nats = vm_tests::nats::Nats::start();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let _server = vm_plugin_remote::serve(client, kv_native::plugin(), Default::default())
+        .await
+        .unwrap();
+    let kinds: [Kind; 5] = [
+        (
+            "core module",
+            Box::new(|| test_vm().plugin_file(kv_plugin())),
+        ),
+        (
+            "component",
+            Box::new(|| test_vm().plugin_file(kv_component())),
+        ),
+        (
+            "in-process",
+            Box::new(|| test_vm().native_plugin(kv_native::plugin())),
+        ),
+        (
+            "shared library",
+            Box::new(|| test_vm().native_plugin_file(native_library("libkv_native.so"))),
+        ),
+        (
+            "remote server",
+            Box::new(|| {
+                test_vm()
+                    .cluster(nats.config("kv-guest"))
+                    .remote_plugin(vm_reference::RemotePlugin::parse("kv@1").unwrap())
+            }),
+        ),
     ];
     for guest in [
         rust_guest("kv-guest"),

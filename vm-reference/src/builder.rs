@@ -31,12 +31,14 @@ enum PluginSource {
     File(std::path::PathBuf),
     Native(Arc<vm_plugin::Plugin>),
     Library(std::path::PathBuf),
+    Remote(crate::RemotePlugin),
 }
 
-/// A plugin read and ready to check: wasm bytes, or a native plugin.
+/// A plugin read and ready to check: wasm bytes, or a native plugin
+/// (`remote`: its functions send requests to a server).
 enum ReadPlugin {
     Wasm(Vec<u8>),
-    Native(Arc<vm_plugin::Plugin>),
+    Native(Arc<vm_plugin::Plugin>, bool),
 }
 
 impl VmBuilder {
@@ -186,6 +188,20 @@ impl VmBuilder {
         self
     }
 
+    /// Uses a plugin served by other processes over NATS (`vm run
+    /// --remote-plugin kv@1`; see `vm_plugin_remote`): the VM asks one of
+    /// its servers for its WIT when it is built (so [`VmBuilder::build`]
+    /// fails if none answers), checks guests' imports against it as for
+    /// any plugin, and sends each call as one request, which ends the
+    /// calling process if it fails or takes longer than the plugin's
+    /// deadline. Needs [`VmBuilder::cluster`]: the plugin is reached
+    /// through that NATS server.
+    pub fn remote_plugin(mut self, plugin: crate::RemotePlugin) -> Self {
+        let name = format!("{}@{} (remote)", plugin.name, plugin.major);
+        self.plugins.push((name, PluginSource::Remote(plugin)));
+        self
+    }
+
     /// Loads a native plugin from a shared library through its versioned C
     /// ABI (`vm run --native-plugin`; see the `vm-plugin` crate and
     /// `sdk-c/include/vm_native_plugin.h`). The library runs in the VM's
@@ -223,18 +239,18 @@ impl VmBuilder {
     /// larger than the address space allows).
     pub fn build(self) -> Result<Vm, VmError> {
         let config = self.config;
-        let plugins = read_plugins(self.plugins)?;
+        let plugins = read_plugins(self.plugins, self.cluster.as_ref())?;
         let plugin_count = plugins.len();
         let components = plugins.iter().any(|(_, p)| match p {
             // A component in the text format is one too.
             ReadPlugin::Wasm(bytes) => {
                 wat::parse_bytes(bytes).is_ok_and(|b| wasmparser::Parser::is_component(&b))
             }
-            ReadPlugin::Native(_) => false,
+            ReadPlugin::Native(..) => false,
         });
         let native = plugins
             .iter()
-            .any(|(_, p)| matches!(p, ReadPlugin::Native(_)));
+            .any(|(_, p)| matches!(p, ReadPlugin::Native(..)));
         if config.max_stack < MIN_STACK {
             return Err(VmError::Engine(format!(
                 "a stack limit of {} bytes is too small: a process needs at least {MIN_STACK} (--max-stack)",
@@ -287,15 +303,20 @@ impl VmBuilder {
 /// loaded here).
 fn read_plugins(
     sources: Vec<(String, PluginSource)>,
+    cluster: Option<&vm_cluster::Config>,
 ) -> Result<Vec<(String, ReadPlugin)>, VmError> {
     sources
         .into_iter()
         .map(|(name, source)| match source {
             PluginSource::Bytes(b) => Ok((name, ReadPlugin::Wasm(b))),
-            PluginSource::Native(p) => Ok((name, ReadPlugin::Native(p))),
+            PluginSource::Native(p) => Ok((name, ReadPlugin::Native(p, false))),
             PluginSource::Library(path) => {
                 let (name, plugin) = native_library::load(&path)?;
-                Ok((name, ReadPlugin::Native(Arc::new(plugin))))
+                Ok((name, ReadPlugin::Native(Arc::new(plugin), false)))
+            }
+            PluginSource::Remote(wanted) => {
+                let (name, plugin) = crate::remote_plugin::load(&wanted, cluster)?;
+                Ok((name, ReadPlugin::Native(Arc::new(plugin), true)))
             }
             PluginSource::File(path) => std::fs::read(&path)
                 .map(|b| (name, ReadPlugin::Wasm(b)))
@@ -328,7 +349,11 @@ fn load_plugins(
             ReadPlugin::Wasm(bytes) => {
                 plugin::LoadedPlugin::load(engine, linker, &component_linker, &name, &bytes, index)?
             }
-            ReadPlugin::Native(native) => plugin::LoadedPlugin::native(&name, native, index)?,
+            ReadPlugin::Native(native, remote) => {
+                let mut loaded = plugin::LoadedPlugin::native(&name, native, index)?;
+                loaded.remote = remote;
+                loaded
+            }
         };
         if let Some(other) = plugins
             .iter()

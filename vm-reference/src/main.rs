@@ -212,6 +212,19 @@ struct VmOptions {
     /// The key (PEM) of --nats-cert.
     #[arg(long, value_name = "FILE", requires = "nats_cert")]
     nats_key: Option<PathBuf>,
+    /// Use a plugin served by other processes over the cluster's NATS
+    /// server (NAME@MAJOR, e.g. kv@1): its WIT comes from a server as the
+    /// VM starts, and each call is one request. Repeatable.
+    #[arg(
+        long = "remote-plugin",
+        value_name = "NAME@MAJOR",
+        requires = "cluster"
+    )]
+    remote_plugins: Vec<String>,
+    /// How long one call of a remote plugin may take before the calling
+    /// process ends, in milliseconds (default 5000).
+    #[arg(long, value_name = "MS", requires = "remote_plugins", value_parser = clap::value_parser!(u64).range(1..))]
+    remote_plugin_deadline_ms: Option<u64>,
     /// Start processes other nodes ask for (`spawn_on`) when the asking
     /// node has this name (`*`: any); repeat or separate with commas.
     /// Without it, this node starts none.
@@ -256,6 +269,14 @@ impl VmOptions {
         }
         if let Some(n) = self.max_instances.or(file.max_instances) {
             b = b.max_instances(n);
+        }
+        for spec in &self.remote_plugins {
+            let mut wanted = vm_reference::RemotePlugin::parse(spec)
+                .map_err(|e| anyhow::anyhow!("--remote-plugin: {e}"))?;
+            if let Some(ms) = self.remote_plugin_deadline_ms {
+                wanted.deadline = std::time::Duration::from_millis(ms);
+            }
+            b = b.remote_plugin(wanted);
         }
         if let Some(url) = self.cluster {
             let name = self.node.unwrap_or_else(|| {

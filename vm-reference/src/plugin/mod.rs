@@ -79,6 +79,9 @@ pub(crate) struct LoadedPlugin {
     /// Per interface, per function: `plugin:kv/store.get`, as reasons
     /// name it (made once, not per call).
     labels: Vec<Vec<String>>,
+    /// Whether its functions are served by another process over NATS
+    /// (`crate::remote_plugin`): native functions that send requests.
+    pub remote: bool,
 }
 
 /// What implements a plugin.
@@ -134,6 +137,7 @@ impl LoadedPlugin {
             index,
             kind,
             labels,
+            remote: false,
         }
     }
 
@@ -145,9 +149,10 @@ impl LoadedPlugin {
         }
     }
 
-    /// Whether it is native code, outside the sandbox.
+    /// Whether it is native code, outside the sandbox (a remote plugin's
+    /// code runs in its server, not here).
     pub fn is_native(&self) -> bool {
-        matches!(self.kind, Kind::Native { .. })
+        matches!(self.kind, Kind::Native { .. }) && !self.remote
     }
 
     /// What kind of plugin it is, in words.
@@ -155,6 +160,7 @@ impl LoadedPlugin {
         match self.kind {
             Kind::Core { .. } => "core module",
             Kind::Component { .. } => "component",
+            Kind::Native { .. } if self.remote => "remote plugin",
             Kind::Native { .. } => "native plugin",
         }
     }
