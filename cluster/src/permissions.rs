@@ -21,8 +21,8 @@ pub fn nats_permissions(prefix: &str, name: &str) -> String {
         // Remote plugins: asking for one's WIT, calling it, telling its
         // servers a caller ended.
         format!("{p}.plugin.*.*.wit"),
-        format!("{p}.plugin.*.*.call"),
-        format!("{p}.plugin.*.*.call.*"),
+        format!("{p}.plugin.*.*.*.call"),
+        format!("{p}.plugin.*.*.server.*"),
         format!("{p}.plugin.*.*.ended"),
         format!("$KV.{p}_nodes.>"),
         format!("$KV.{p}_global.>"),

@@ -90,16 +90,19 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
         (Some("failed"), vec![0xff; 4000]),
     ];
     let mut wit = client.subscribe("vm.plugin.kv.1.wit").await.unwrap();
-    let mut calls = client.subscribe("vm.plugin.kv.1.call").await.unwrap();
+    let mut calls = client.subscribe("vm.plugin.kv.1.0.call").await.unwrap();
     client.flush().await.unwrap();
     let serving = tokio::spawn({
         let client = client.clone();
         async move {
-            let m = wit.next().await.unwrap();
-            client
-                .publish(m.reply.unwrap(), KV_WIT.into())
-                .await
-                .unwrap();
+            tokio::spawn({
+                let client = client.clone();
+                async move {
+                    while let Some(m) = wit.next().await {
+                        let _ = client.publish(m.reply.unwrap(), KV_WIT.into()).await;
+                    }
+                }
+            });
             for (outcome, payload) in replies {
                 let set = calls.next().await.unwrap();
                 let mut ok = async_nats::HeaderMap::new();
@@ -139,5 +142,75 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
     ];
     for (reason, expect) in reasons.iter().zip(&expect) {
         assert!(reason.contains(expect.as_str()), "{reason}");
+    }
+}
+
+const COUNTER_1_0: &str = "package plugin:counter@1.0.0;
+interface c { @since(version = 1.0.0) get: func() -> u32; }";
+const COUNTER_1_1: &str = "package plugin:counter@1.1.0;
+interface c {
+    @since(version = 1.0.0) get: func() -> u32;
+    @since(version = 1.1.0) bump: func() -> u32;
+}";
+
+/// A guest built for counter 1.1: it bumps twice and traps unless `get`
+/// then says 2 (its own count: state is per process).
+const NEEDS_1_1: &str = r#"(module
+    (@custom "vm:abi" "plugin:counter@1.1.0\n")
+    (import "plugin:counter/c@1" "bump" (func $bump (result i32)))
+    (import "plugin:counter/c@1" "get" (func $get (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start")
+        (drop (call $bump))
+        (drop (call $bump))
+        (if (i32.ne (call $get) (i32.const 2)) (then unreachable))))"#;
+
+async fn serve_counter(nats: &Nats, wit: &'static str) -> vm_plugin_remote::Server {
+    let mut plugin = Plugin::builder(wit, || 0u32).func("c.get", |n, (): ()| *n);
+    if wit.contains("bump") {
+        plugin = plugin.func("c.bump", |n, (): ()| {
+            *n += 1;
+            *n
+        });
+    }
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    vm_plugin_remote::serve(client, plugin.build(), Default::default())
+        .await
+        .unwrap()
+}
+
+fn remote_counter(nats: &Nats) -> vm_reference::Vm {
+    test_vm()
+        .cluster(nats.config("caller"))
+        .remote_plugin(RemotePlugin::parse("counter@1").unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_of_two_minors_run_side_by_side_and_the_newest_serves() {
+    let nats = Nats::start();
+    let _old = serve_counter(&nats, COUNTER_1_0).await;
+    // Only 1.0 is served: a guest built for a 1.1 function is refused
+    // before it runs, as a local plugin's too-new minor is.
+    let vm = remote_counter(&nats);
+    let text = vm
+        .load("needs-1.1.wat", NEEDS_1_1.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("plugin:counter/c@1.bump")
+            && text.contains("has no such function")
+            && text.contains("built for 1.1.0"),
+        "{text}"
+    );
+    drop(vm);
+    // With a 1.1 server beside it, the VM uses 1.1, and the guest runs.
+    let _new = serve_counter(&nats, COUNTER_1_1).await;
+    let vm = remote_counter(&nats);
+    let guest = vm.load("needs-1.1.wat", NEEDS_1_1.as_bytes()).unwrap();
+    for _ in 0..2 {
+        let outcome = vm.run(&guest, &["needs-1.1"]).await.unwrap();
+        assert_eq!(outcome.reason, ExitReason::Normal);
     }
 }

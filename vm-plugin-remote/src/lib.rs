@@ -18,17 +18,21 @@
 //!
 //! | subject | who listens | request | reply |
 //! | --- | --- | --- | --- |
-//! | `….wit` | every server, one answers | empty | the plugin's WIT text; header `Vm-Server` |
-//! | `….call` | every server, one answers | a call (below) | its outcome (below) |
-//! | `….call.SERVER` | that server | a call, from a caller it served before | its outcome |
+//! | `….wit` | the servers of each minor version, one of each answers | empty | the plugin's WIT text; header `Vm-Server` |
+//! | `….MINOR.call` | the servers of that minor, one answers | a call (below) | its outcome (below) |
+//! | `….server.SERVER` | that server | a call, from a caller it served before | its outcome |
 //! | `….ended` | every server | (a message, no reply) header `Vm-Caller` | — |
+//!
+//! Servers of several minor versions may run side by side: a VM gathers
+//! the WIT of each and uses the newest (its calls go to that minor's
+//! servers).
 //!
 //! A call carries the headers `Vm-Function` (`INTERFACE.FUNCTION`, as in
 //! the WIT) and `Vm-Caller` (1 to 128 bytes naming the calling process's
 //! state: every call of one process carries the same, and no other process
 //! has it), and its arguments in the value encoding of [`vm_plugin::wire`],
 //! typed by the function's parameters. The reply carries `Vm-Server` (the
-//! server's id: a caller sends its later calls to `….call.SERVER`, where
+//! server's id: a caller sends its later calls to `….server.SERVER`, where
 //! its state is) and `Vm-Outcome`:
 //!
 //! - `ok`: the payload is the function's result in the value encoding
@@ -105,9 +109,9 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// A plugin's name and major version, from its WIT's
+/// A plugin's name, major and minor version, from its WIT's
 /// `package plugin:NAME@MAJOR.MINOR.PATCH;`.
-pub fn package_of(wit: &str) -> Result<(String, u32), String> {
+pub fn package_of(wit: &str) -> Result<(String, u32, u32), String> {
     let package = wit
         .lines()
         .map(str::trim)
@@ -118,11 +122,13 @@ pub fn package_of(wit: &str) -> Result<(String, u32), String> {
         .strip_prefix("plugin:")
         .and_then(|p| p.split_once('@'))
         .ok_or_else(|| format!("`{package}` is not plugin:NAME@VERSION"))?;
-    let major = version
+    let numbers: Vec<u32> = version
         .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()
+        .filter(|n: &Vec<u32>| n.len() == 3)
         .ok_or_else(|| format!("`{version}` is not MAJOR.MINOR.PATCH"))?;
+    let (major, minor) = (numbers[0], numbers[1]);
     let valid = |s: &str| {
         !s.is_empty()
             && s.bytes()
@@ -131,7 +137,7 @@ pub fn package_of(wit: &str) -> Result<(String, u32), String> {
     if !valid(name) {
         return Err(format!("`{name}` is not a plugin's name"));
     }
-    Ok((name.to_owned(), major))
+    Ok((name.to_owned(), major, minor))
 }
 
 /// The subjects of plugin `name`, major `major`, under `prefix`.
@@ -151,13 +157,13 @@ impl Subjects {
     pub fn wit(&self) -> String {
         format!("{}.wit", self.base)
     }
-    /// Where a first call goes.
-    pub fn call(&self) -> String {
-        format!("{}.call", self.base)
+    /// Where a first call to a server of minor version `minor` goes.
+    pub fn call(&self, minor: u32) -> String {
+        format!("{}.{minor}.call", self.base)
     }
     /// Where a caller's later calls go, to the server with its state.
     pub fn call_on(&self, server: &str) -> String {
-        format!("{}.call.{server}", self.base)
+        format!("{}.server.{server}", self.base)
     }
     /// Where a caller's end is told.
     pub fn ended(&self) -> String {
@@ -209,14 +215,15 @@ pub async fn serve(
     plugin: Plugin,
     options: Options,
 ) -> Result<Server, ServeError> {
-    let (name, major) = package_of(plugin.wit()).map_err(ServeError::NotAPlugin)?;
+    let (name, major, minor) = package_of(plugin.wit()).map_err(ServeError::NotAPlugin)?;
     let subjects = Subjects::new(&options.prefix, &name, major);
     let id = {
         // Unique enough among a plugin's servers: the inbox NATS made.
         let inbox = client.new_inbox();
         inbox.rsplit('.').next().unwrap_or("0").to_owned()
     };
-    let queue = format!("{}.{name}.{major}", options.prefix);
+    // One of each minor's servers answers.
+    let queue = format!("{}.{name}.{major}.{minor}", options.prefix);
     let subscribe = |subject: String, queued: bool| {
         let (client, queue) = (client.clone(), queue.clone());
         async move {
@@ -229,7 +236,7 @@ pub async fn serve(
         }
     };
     let wits = subscribe(subjects.wit(), true).await?;
-    let calls = subscribe(subjects.call(), true).await?;
+    let calls = subscribe(subjects.call(minor), true).await?;
     let direct = subscribe(subjects.call_on(&id), false).await?;
     let ended = subscribe(subjects.ended(), false).await?;
     client

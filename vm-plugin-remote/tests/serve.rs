@@ -66,7 +66,7 @@ async fn each_caller_has_its_own_state_until_its_end_is_told() {
         .contains("package plugin:kv@1.0.0;"));
     let (outcome, payload, id) = call(
         &client,
-        subjects.call(),
+        subjects.call(0),
         "p1",
         "store.set",
         set_args("k", b"v"),
@@ -114,21 +114,21 @@ async fn calls_it_cannot_run_are_refused_saying_why() {
         assert_eq!(outcome, "refused");
         String::from_utf8(payload).unwrap()
     };
-    let why = refused(call(&client, subjects.call(), "p1", "store.nope", vec![]).await);
+    let why = refused(call(&client, subjects.call(0), "p1", "store.nope", vec![]).await);
     assert_eq!(why, "the plugin has no function `store.nope`");
     let mut trailing = key("k");
     trailing.push(0);
-    let why = refused(call(&client, subjects.call(), "p1", "store.get", trailing).await);
+    let why = refused(call(&client, subjects.call(0), "p1", "store.get", trailing).await);
     assert!(why.contains("1 bytes are left after the value"), "{why}");
     let huge = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
-    let why = refused(call(&client, subjects.call(), "p1", "store.get", huge).await);
+    let why = refused(call(&client, subjects.call(0), "p1", "store.get", huge).await);
     assert!(why.contains("the bytes end inside a value"), "{why}");
     let long = "x".repeat(129);
-    let why = refused(call(&client, subjects.call(), &long, "store.count", vec![]).await);
+    let why = refused(call(&client, subjects.call(0), &long, "store.count", vec![]).await);
     assert!(why.contains("Vm-Caller of 1 to 128 bytes"), "{why}");
     // One caller's state is all this server holds.
-    let (outcome, ..) = call(&client, subjects.call(), "p1", "store.count", vec![]).await;
+    let (outcome, ..) = call(&client, subjects.call(0), "p1", "store.count", vec![]).await;
     assert_eq!(outcome, "ok");
-    let why = refused(call(&client, subjects.call(), "p2", "store.count", vec![]).await);
+    let why = refused(call(&client, subjects.call(0), "p2", "store.count", vec![]).await);
     assert_eq!(why, "the server holds the states of 1 callers already");
 }

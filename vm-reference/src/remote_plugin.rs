@@ -68,6 +68,9 @@ struct Link {
     next_caller: AtomicU64,
     prefix: String,
     deadline: Duration,
+    /// The minor version whose servers it calls (the newest any answered
+    /// with).
+    minor: u32,
 }
 
 /// A process's state of a remote plugin.
@@ -121,18 +124,16 @@ pub(crate) fn load(
         // On the connection's own runtime: the VM may be built inside
         // another (a test's).
         let (tx, rx) = std::sync::mpsc::channel();
-        let subject = subjects.wit();
-        let request = async_nats::Request::new().timeout(Some(wanted.deadline));
+        let (subject, deadline) = (subjects.wit(), wanted.deadline);
         connection.runtime().spawn(async move {
-            let _ = tx.send(client.send_request(subject, request).await);
+            let _ = tx.send(gather(&client, subject, deadline).await);
         });
         rx.recv()
             .map_err(|_| fail("the NATS connection's thread ended".into(), ""))?
     };
-    let wit = match asked {
-        Ok(reply) => String::from_utf8(reply.payload.to_vec())
-            .map_err(|_| fail("its server sent a WIT that is not UTF-8".into(), ""))?,
-        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+    let wits = match asked {
+        Ok(wits) if !wits.is_empty() => wits,
+        Ok(_) => {
             return Err(fail(
                 format!("no server serves it (no one answers on {})", subjects.wit()),
                 "start one (vm_plugin_remote::serve), or drop --remote-plugin",
@@ -140,19 +141,31 @@ pub(crate) fn load(
         }
         Err(e) => return Err(fail(format!("its servers did not say what it is: {e}"), "")),
     };
-    let package = Package::parse(&source, &wit).map_err(|e| {
-        fail(
-            format!("its server's WIT is not a plugin package: {e:#}"),
-            "a fault in the server",
-        )
-    })?;
-    if package.name != wanted.name || package.version.0 != wanted.major {
-        return Err(fail(
-            format!("its server serves {} instead", package.package_name()),
-            "a fault in the server",
-        ));
+    // The newest minor its servers serve: calls go to that minor's.
+    let mut newest: Option<(Package, String)> = None;
+    for wit in wits {
+        let package = Package::parse(&source, &wit).map_err(|e| {
+            fail(
+                format!("a server's WIT is not a plugin package: {e:#}"),
+                "a fault in the server",
+            )
+        })?;
+        if package.name != wanted.name || package.version.0 != wanted.major {
+            return Err(fail(
+                format!("a server of it serves {} instead", package.package_name()),
+                "a fault in the server",
+            ));
+        }
+        if newest
+            .as_ref()
+            .is_none_or(|(p, _)| package.version > p.version)
+        {
+            newest = Some((package, wit));
+        }
     }
+    let (package, wit) = newest.expect("one WIT at least");
     let link = Arc::new(Link {
+        minor: package.version.1,
         subjects,
         label: format!("plugin:{}", wanted.name),
         next_caller: AtomicU64::new(0),
@@ -191,6 +204,60 @@ pub(crate) fn load(
         })
     };
     Ok((source, Plugin::from_functions(wit, new_state, functions)))
+}
+
+/// How long, after a server of one minor answered, the VM waits for the
+/// servers of others: one answer of each minor comes at once from servers
+/// that are up.
+const GATHER_AFTER: Duration = Duration::from_millis(100);
+
+/// The WIT texts the servers of each minor answer on `subject` with: none
+/// when NATS says no one listens; else the first within `deadline`, the
+/// others within [`GATHER_AFTER`] of the one before (asked again, each
+/// minor's servers answering once).
+async fn gather(
+    client: &async_nats::Client,
+    subject: String,
+    deadline: Duration,
+) -> Result<Vec<String>, String> {
+    use futures_util::StreamExt;
+    let text = |payload: &[u8]| {
+        String::from_utf8(payload.to_vec())
+            .map_err(|_| "a server sent a WIT that is not UTF-8".to_string())
+    };
+    // A request first: NATS answers "no responders" to one.
+    let request = async_nats::Request::new().timeout(Some(deadline));
+    let first = match client.send_request(subject.clone(), request).await {
+        Ok(reply) => text(&reply.payload)?,
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => return Ok(vec![]),
+        Err(e) => return Err(e.to_string()),
+    };
+    // Then every minor's answer, to an inbox of its own.
+    let inbox = client.new_inbox();
+    let mut replies = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .publish_with_reply(subject, inbox, "".into())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut wits = Vec::new();
+    // A server answered at once already: if none does now, it went.
+    let mut wait = deadline.min(GATHER_AFTER * 10);
+    while let Ok(Some(reply)) = tokio::time::timeout(wait, replies.next()).await {
+        wits.push(text(&reply.payload)?);
+        // Bounded: a flood of answers is not read forever.
+        if wits.len() >= 64 {
+            break;
+        }
+        wait = GATHER_AFTER;
+    }
+    if wits.is_empty() {
+        // Its servers went as it asked: the first answer stands.
+        wits.push(first);
+    }
+    Ok(wits)
 }
 
 /// One function's body: a request to the server with the caller's state.
@@ -239,7 +306,7 @@ async fn call(
     let sticky = server.lock().expect("not poisoned").clone();
     let subject = match &sticky {
         Some(s) => link.subjects.call_on(s),
-        None => link.subjects.call(),
+        None => link.subjects.call(link.minor),
     };
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(FUNCTION, name);
