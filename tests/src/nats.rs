@@ -167,3 +167,36 @@ fn rand_suffix() -> u64 {
     h.write_u64(0);
     h.finish()
 }
+
+/// The JavaScript kv server (`examples/plugins/kv-js/server.mjs`, written
+/// from the wire format alone) serving on `nats`, stopped when dropped.
+pub struct KvJsServer {
+    child: Child,
+}
+
+impl KvJsServer {
+    /// Starts it, once it says it serves.
+    pub fn start(nats: &Nats) -> KvJsServer {
+        // Building the guests runs the set-up, which installs its client.
+        crate::guests_built();
+        let mut child = Command::new("node")
+            .arg(crate::root().join("examples/plugins/kv-js/server.mjs"))
+            .arg(&nats.url)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs (Node.js is installed with npm)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("serving plugin:kv@1"), "{line}");
+        KvJsServer { child }
+    }
+}
+
+impl Drop for KvJsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

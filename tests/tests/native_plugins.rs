@@ -26,7 +26,10 @@ async fn one_guest_prints_the_same_with_kv_of_each_kind() {
     let _server = vm_plugin_remote::serve(client, kv_native::plugin(), Default::default())
         .await
         .unwrap();
-    let kinds: [Kind; 5] = [
+    // And by the JavaScript server, on a NATS server of its own.
+    let js_nats = vm_tests::nats::Nats::start();
+    let _js_server = vm_tests::nats::KvJsServer::start(&js_nats);
+    let kinds: [Kind; 6] = [
         (
             "core module",
             Box::new(|| test_vm().plugin_file(kv_plugin())),
@@ -48,6 +51,14 @@ async fn one_guest_prints_the_same_with_kv_of_each_kind() {
             Box::new(|| {
                 test_vm()
                     .cluster(nats.config("kv-guest"))
+                    .remote_plugin(vm_reference::RemotePlugin::parse("kv@1").unwrap())
+            }),
+        ),
+        (
+            "remote JavaScript server",
+            Box::new(|| {
+                test_vm()
+                    .cluster(js_nats.config("kv-guest"))
                     .remote_plugin(vm_reference::RemotePlugin::parse("kv@1").unwrap())
             }),
         ),

@@ -34,6 +34,7 @@ pub fn setup(root: &Path) -> Result<()> {
     let checked = setup_rust(&scratch)
         .and_then(|()| setup_c(&scratch))
         .and_then(|()| setup_assemblyscript(root, &scratch))
+        .and_then(|()| setup_kv_js(root))
         .and_then(|()| setup_erlang(&scratch))
         .and_then(|()| setup_nats());
     let _ = std::fs::remove_dir_all(&scratch);
@@ -220,6 +221,19 @@ fn setup_assemblyscript(root: &Path, scratch: &Path) -> Result<()> {
             "the AssemblyScript compiler cannot build a guest:\n{}\nReinstall it with `npm ci` in sdk-assemblyscript.",
             String::from_utf8_lossy(&out.stderr).trim()
         );
+    }
+    Ok(())
+}
+
+/// The JavaScript kv server's NATS client (`nats` on npm, pinned in its
+/// package-lock.json): the remote-plugin tests run it.
+fn setup_kv_js(root: &Path) -> Result<()> {
+    let dir = root.join("examples/plugins/kv-js");
+    if !dir.join("node_modules/nats").exists() {
+        run(Command::new("npm")
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund"]))
+        .context("installing the JavaScript kv server's NATS client (npm ci in examples/plugins/kv-js); Node.js and npm must be installed")?;
     }
     Ok(())
 }
