@@ -214,3 +214,58 @@ async fn servers_of_two_minors_run_side_by_side_and_the_newest_serves() {
         assert_eq!(outcome.reason, ExitReason::Normal);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_mid_call_ends_its_caller_and_a_supervisor_restarts_it() {
+    let nats = Nats::start();
+    // A kv server whose `set` is never answered: it dies mid-call, as far
+    // as its caller can tell. It says when the call has reached it.
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let arrived_tx = std::sync::Mutex::new(Some(arrived_tx));
+    let dying = Plugin::builder(KV_WIT, || ())
+        .func_async("store.set", move |_, (_k, _v): (String, Vec<u8>)| {
+            if let Some(tx) = arrived_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            std::future::pending::<()>()
+        })
+        .func("store.get", |_, (_k,): (String,)| None::<Vec<u8>>)
+        .func("store.remove", |_, (_k,): (String,)| false)
+        .func("store.count", |_, (): ()| 0u32)
+        .func("store.increment", |_, (_k, by): (String, i64)| {
+            Ok::<i64, String>(by)
+        })
+        .build();
+    let dying_client = async_nats::connect(&nats.url).await.unwrap();
+    let server = vm_plugin_remote::serve(dying_client.clone(), dying, Default::default())
+        .await
+        .unwrap();
+    let vm = std::sync::Arc::new(
+        remote_kv(&nats, Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    let guest = vm.load_file(rust_guest("kv-supervised")).unwrap();
+    let running = tokio::spawn({
+        let vm = vm.clone();
+        async move { vm.run(&guest, &["kv-supervised"]).await }
+    });
+    arrived.await.unwrap();
+    // A healthy server comes up, then the first one dies (its
+    // subscriptions gone by the time its connection's round trip ends):
+    // the restarted worker can reach only the healthy one.
+    let healthy = async_nats::connect(&nats.url).await.unwrap();
+    let _healthy = vm_plugin_remote::serve(healthy, kv_native::plugin(), Default::default())
+        .await
+        .unwrap();
+    drop(server);
+    dying_client.flush().await.unwrap();
+    let outcome = running.await.unwrap().unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
+    assert_eq!(
+        vm.captured_stdout(),
+        "worker 1 ended: Trap(\"plugin:kv/store.set failed: timeout after 500ms\")\n\
+         worker 2 stored and read back Some(\"2\")\n\
+         worker 2 ended: Normal\n"
+    );
+}
