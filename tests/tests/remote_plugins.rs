@@ -45,12 +45,16 @@ async fn without_a_server_the_vm_is_not_built_and_says_why() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_past_its_deadline_ends_the_caller_naming_the_function() {
-    let nats = Nats::start();
-    // A server whose `set` never answers.
-    let stuck = Plugin::builder(KV_WIT, || ())
-        .func_async("store.set", |_, (_k, _v): (String, Vec<u8>)| {
+/// A kv plugin whose `set` never answers, and what says when the first
+/// call of it has reached the server.
+fn stuck_kv() -> (Plugin, tokio::sync::oneshot::Receiver<()>) {
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let arrived_tx = std::sync::Mutex::new(Some(arrived_tx));
+    let plugin = Plugin::builder(KV_WIT, || ())
+        .func_async("store.set", move |_, (_k, _v): (String, Vec<u8>)| {
+            if let Some(tx) = arrived_tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
             std::future::pending::<()>()
         })
         .func("store.get", |_, (_k,): (String,)| None::<Vec<u8>>)
@@ -60,6 +64,47 @@ async fn a_call_past_its_deadline_ends_the_caller_naming_the_function() {
             Ok::<i64, String>(by)
         })
         .build();
+    (plugin, arrived)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_past_the_bound_in_flight_end_their_callers_at_once() {
+    let nats = Nats::start();
+    let (stuck, arrived) = stuck_kv();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let _server = vm_plugin_remote::serve(client, stuck, Default::default())
+        .await
+        .unwrap();
+    let mut kv = RemotePlugin::parse("kv@1").unwrap();
+    kv.deadline = Duration::from_millis(500);
+    kv.max_in_flight = 1;
+    let vm = test_vm().cluster(nats.config("caller")).remote_plugin(kv);
+    let vm = std::sync::Arc::new(vm.build().unwrap());
+    let guest = vm.load_file(rust_guest("kv-guest")).unwrap();
+    let first = tokio::spawn({
+        let (vm, guest) = (vm.clone(), guest.clone());
+        async move { vm.run(&guest, &["kv-guest"]).await }
+    });
+    // With the first call in flight, a second process's call is refused.
+    arrived.await.unwrap();
+    let second = vm.run(&guest, &["kv-guest"]).await.unwrap();
+    assert_eq!(
+        second.reason,
+        ExitReason::Trap(
+            "plugin:kv/store.set failed: 1 calls to it are in flight already (--remote-plugin-max-in-flight)".into()
+        )
+    );
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(
+        first.reason,
+        ExitReason::Trap("plugin:kv/store.set failed: timeout after 500ms".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_deadline_ends_the_caller_naming_the_function() {
+    let nats = Nats::start();
+    let (stuck, _) = stuck_kv();
     let client = async_nats::connect(&nats.url).await.unwrap();
     let _server = vm_plugin_remote::serve(client, stuck, Default::default())
         .await
@@ -218,24 +263,8 @@ async fn servers_of_two_minors_run_side_by_side_and_the_newest_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_dies_mid_call_ends_its_caller_and_a_supervisor_restarts_it() {
     let nats = Nats::start();
-    // A kv server whose `set` is never answered: it dies mid-call, as far
-    // as its caller can tell. It says when the call has reached it.
-    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
-    let arrived_tx = std::sync::Mutex::new(Some(arrived_tx));
-    let dying = Plugin::builder(KV_WIT, || ())
-        .func_async("store.set", move |_, (_k, _v): (String, Vec<u8>)| {
-            if let Some(tx) = arrived_tx.lock().unwrap().take() {
-                let _ = tx.send(());
-            }
-            std::future::pending::<()>()
-        })
-        .func("store.get", |_, (_k,): (String,)| None::<Vec<u8>>)
-        .func("store.remove", |_, (_k,): (String,)| false)
-        .func("store.count", |_, (): ()| 0u32)
-        .func("store.increment", |_, (_k, by): (String, i64)| {
-            Ok::<i64, String>(by)
-        })
-        .build();
+    // It dies mid-call, as far as its caller can tell.
+    let (dying, arrived) = stuck_kv();
     let dying_client = async_nats::connect(&nats.url).await.unwrap();
     let server = vm_plugin_remote::serve(dying_client.clone(), dying, Default::default())
         .await

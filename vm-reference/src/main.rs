@@ -225,6 +225,10 @@ struct VmOptions {
     /// process ends, in milliseconds (default 5000).
     #[arg(long, value_name = "MS", requires = "remote_plugins", value_parser = clap::value_parser!(u64).range(1..))]
     remote_plugin_deadline_ms: Option<u64>,
+    /// The most calls of each remote plugin in flight at once, from all
+    /// processes (default 1024); a call past it ends its caller.
+    #[arg(long, value_name = "N", requires = "remote_plugins", value_parser = clap::value_parser!(u64).range(1..))]
+    remote_plugin_max_in_flight: Option<u64>,
     /// Start processes other nodes ask for (`spawn_on`) when the asking
     /// node has this name (`*`: any); repeat or separate with commas.
     /// Without it, this node starts none.
@@ -275,6 +279,9 @@ impl VmOptions {
                 .map_err(|e| anyhow::anyhow!("--remote-plugin: {e}"))?;
             if let Some(ms) = self.remote_plugin_deadline_ms {
                 wanted.deadline = std::time::Duration::from_millis(ms);
+            }
+            if let Some(n) = self.remote_plugin_max_in_flight {
+                wanted.max_in_flight = n as usize;
             }
             b = b.remote_plugin(wanted);
         }

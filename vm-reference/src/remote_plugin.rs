@@ -31,11 +31,16 @@ pub struct RemotePlugin {
     pub major: u32,
     /// How long one call may take before the calling process ends.
     pub deadline: Duration,
+    /// The most calls of it in flight at once, from all processes: a call
+    /// past it ends its caller.
+    pub max_in_flight: usize,
 }
 
 impl RemotePlugin {
     /// The default deadline of a call.
     pub const DEADLINE: Duration = Duration::from_secs(5);
+    /// The default bound on calls in flight.
+    pub const MAX_IN_FLIGHT: usize = 1024;
 
     /// `NAME@MAJOR` (`kv@1`), with the default deadline.
     pub fn parse(spec: &str) -> Result<RemotePlugin, String> {
@@ -53,6 +58,7 @@ impl RemotePlugin {
             name: name.to_owned(),
             major,
             deadline: RemotePlugin::DEADLINE,
+            max_in_flight: RemotePlugin::MAX_IN_FLIGHT,
         })
     }
 }
@@ -71,6 +77,9 @@ struct Link {
     /// The minor version whose servers it calls (the newest any answered
     /// with).
     minor: u32,
+    /// Calls in flight, bounded.
+    in_flight: tokio::sync::Semaphore,
+    max_in_flight: usize,
 }
 
 /// A process's state of a remote plugin.
@@ -166,6 +175,8 @@ pub(crate) fn load(
     let (package, wit) = newest.expect("one WIT at least");
     let link = Arc::new(Link {
         minor: package.version.1,
+        in_flight: tokio::sync::Semaphore::new(wanted.max_in_flight),
+        max_in_flight: wanted.max_in_flight,
         subjects,
         label: format!("plugin:{}", wanted.name),
         next_caller: AtomicU64::new(0),
@@ -295,6 +306,12 @@ async fn call(
     args: Vec<vm_plugin::Value>,
 ) -> Outcome {
     let client = link.connection.client();
+    let Ok(_in_flight) = link.in_flight.try_acquire() else {
+        return Err(format!(
+            "{} calls to it are in flight already (--remote-plugin-max-in-flight)",
+            link.max_in_flight
+        ));
+    };
     let bytes = wire::encode_all(&args, params).map_err(|e| format!("its arguments: {e}"))?;
     let limit = client.server_info().max_payload;
     if bytes.len() > limit {
