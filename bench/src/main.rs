@@ -59,6 +59,7 @@ const BENCHMARKS: &[&str] = &[
     "conns",
     "remote-pingpong",
     "remote-spawn",
+    "remote-plugin",
     "nodedown",
 ];
 

@@ -323,6 +323,7 @@ fn plugins(table: &[Figure]) -> Option<String> {
         ("plugincall-component", "hostcall", hostcall),
         ("plugincall-native", "hostcall", hostcall),
         ("plugincall-library", "hostcall", hostcall),
+        ("plugincall-remote", "hostcall", hostcall),
     ];
     let mut out = String::from("\n## Plugins\n\nThe same run, on a VM with sixteen plugins loaded (kv of each kind and fifteen one-function plugins; `bench/guest/src/bin/bench-plugins.rs`), each figure beside the VM's own figure without plugins:\n\n| benchmark | unit | vm | beside | its figure | ratio |\n| --- | --- | ---: | --- | ---: | ---: |\n");
     let mut any = false;
@@ -423,9 +424,10 @@ pub fn markdown(
          - **echo-cpu**: CPU time (user and system) the server's process spent per echoed message over the same run. Server and load generator share the machine's cores, so throughput moves with how the OS schedules them; this figure is the server's own cost.\n\
          - **hostcall**: the cheapest ABI call (`process.self-id`) from a guest in a loop; Erlang's figure is `self()`.\n\
          - **spawn-16-plugins**: spawn, from a module that imports sixteen plugins, on a VM that loaded them; the spawned processes never call one, so no plugin instance is made (instances are made per process, on its first call).\n\
-         - **plugincall-core / -component / -native / -library**: kv's `count` (no arguments, a `u32` back) from a guest in a loop, with kv as a core module, as a component, as an in-process native plugin (`examples/plugins/kv-native`) and as that crate's shared library, after the first call made the process's instance or state.\n\n\
+         - **plugincall-core / -component / -native / -library**: kv's `count` (no arguments, a `u32` back) from a guest in a loop, with kv as a core module, as a component, as an in-process native plugin (`examples/plugins/kv-native`) and as that crate's shared library, after the first call made the process's instance or state.\n\
+         - **plugincall-remote**: the same call with kv served over NATS (`--remote-plugin kv@1`, `vm_plugin_remote::serve` on a thread of its own, a nats-server on loopback; {} calls); tokio's figure is the floor, the same request and reply (its headers, a one-byte answer) from a tokio task with no VM in the path.\n\n\
          Lower is better except for throughput. A dash means the implementation has no such figure or the run failed (the harness prints why).\n",
-        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, (sizes.pingpong / 10).max(100), crate::vm::remote_spawns(sizes), sizes.echo_msgs
+        sizes.spawn, sizes.pingpong, sizes.ring_hops, sizes.counting, sizes.pingpong, (sizes.pingpong / 10).max(100), crate::vm::remote_spawns(sizes), sizes.echo_msgs, crate::vm::remote_plugin_calls(sizes)
     ));
     out
 }

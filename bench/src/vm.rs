@@ -47,7 +47,7 @@ fn run_guest(mode: &str, n: u32, threads: usize) -> Result<(f64, &'static str)> 
 }
 
 /// Which kind implements kv in a plugin benchmark.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum KvKind {
     Core,
     Component,
@@ -55,6 +55,8 @@ enum KvKind {
     Native,
     /// The same native plugin from its shared library.
     Library,
+    /// The same native plugin served over NATS, through this server.
+    Remote(String),
 }
 
 /// A VM with sixteen plugins loaded: kv (of `kind`) and fifteen small
@@ -69,6 +71,9 @@ fn sixteen_plugins(kind: KvKind) -> vm_reference::VmBuilder {
         KvKind::Library => {
             builder.native_plugin_file(crate::root().join("target/guests/native/libkv_native.so"))
         }
+        KvKind::Remote(url) => builder
+            .cluster(vm_reference::ClusterConfig::new(url, "bench"))
+            .remote_plugin(vm_reference::RemotePlugin::parse("kv@1").expect("a plugin spec")),
     };
     (1..=15).fold(
         builder,
@@ -256,6 +261,12 @@ pub fn run_all(s: &Sizes) -> Result<Vec<Figure>> {
             }
         }
     }
+    if s.runs("remote-plugin") {
+        match remote_plugin_figures(s) {
+            Ok(remote) => figures.extend(remote),
+            Err(e) => eprintln!("vm remote-plugin: {e:#}"),
+        }
+    }
     if s.runs("remote-pingpong") || s.runs("remote-spawn") || s.runs("nodedown") {
         match remote_figures(s) {
             Ok(remote) => figures.extend(remote),
@@ -329,6 +340,97 @@ pub fn idle_connections_child(n: u32, active: bool) -> Result<()> {
 /// How many spawns the remote-spawn figure times.
 pub fn remote_spawns(s: &Sizes) -> u32 {
     (s.spawn / 100).clamp(50, 1000)
+}
+
+/// How many calls the remote-plugin figures make.
+pub fn remote_plugin_calls(s: &Sizes) -> u32 {
+    (s.hostcall / 500).clamp(200, 5000)
+}
+
+/// kv's `count` served over NATS (`vm_plugin_remote::serve` on a thread
+/// of its own, a nats-server on loopback), called from a guest in a loop;
+/// beside it, as tokio's figure, the floor: the same request/reply
+/// (headers and a one-byte reply) from a tokio task, with no VM in the
+/// path.
+fn remote_plugin_figures(s: &Sizes) -> Result<Vec<Figure>> {
+    let nats = vm_tests::nats::Nats::start();
+    let n = remote_plugin_calls(s);
+    // The server, on a runtime of its own, as a server process would be.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let url = nats.url.clone();
+    let server = std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let served = async {
+                let client = async_nats::connect(&url).await?;
+                let server = vm_plugin_remote::serve(
+                    client.clone(),
+                    kv_native::plugin(),
+                    Default::default(),
+                )
+                .await?;
+                // The floor's responder: a reply of kv count's size.
+                let mut floor = client.subscribe("floor").await?;
+                let replier = client.clone();
+                let replying = tokio::spawn(async move {
+                    let client = replier;
+                    use futures_util::StreamExt;
+                    while let Some(m) = floor.next().await {
+                        if let Some(reply) = m.reply {
+                            let mut headers = async_nats::HeaderMap::new();
+                            headers.insert("Vm-Outcome", "ok");
+                            let _ = client
+                                .publish_with_headers(reply, headers, vec![0u8].into())
+                                .await;
+                        }
+                    }
+                });
+                client.flush().await?;
+                anyhow::Ok((server, replying))
+            };
+            match served.await {
+                Ok(serving) => {
+                    let _ = ready_tx.send(Ok(()));
+                    let _ = stop_rx.await;
+                    drop(serving);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        })
+    });
+    ready_rx.recv().context("the kv server's thread")??;
+    let mut figures = Vec::new();
+    let (v, unit) = run_plugins_guest("call", n, KvKind::Remote(nats.url.clone()))?;
+    figures.push(Figure::new("plugincall-remote", Impl::Vm, v, unit));
+    // From inside a task, as a tokio program makes its requests.
+    let url = nats.url.clone();
+    let floor = runtime().block_on(async move { tokio::spawn(floor(url, n)).await? })?;
+    figures.push(Figure::new("plugincall-remote", Impl::Tokio, floor, "ns"));
+    let _ = stop_tx.send(());
+    let _ = server.join();
+    Ok(figures)
+}
+
+/// The floor under a remote plugin's call: `n` requests of its shape to a
+/// bare responder, in turn; nanoseconds per round trip.
+async fn floor(url: String, n: u32) -> Result<f64> {
+    let client = async_nats::connect(&url).await?;
+    let ask = || {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Vm-Function", "store.count");
+        headers.insert("Vm-Caller", "floor");
+        client.request_with_headers("floor", headers, Vec::new().into())
+    };
+    for _ in 0..n / 10 {
+        ask().await?;
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        ask().await?;
+    }
+    Ok(start.elapsed().as_nanos() as f64 / n as f64)
 }
 
 /// Ping-pong between two nodes over NATS (a nats-server the harness

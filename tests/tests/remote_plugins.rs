@@ -298,3 +298,52 @@ async fn a_server_that_dies_mid_call_ends_its_caller_and_a_supervisor_restarts_i
          worker 2 ended: Normal\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_built_with_wit_bindgen_calls_a_remote_plugin_unchanged() {
+    let nats = Nats::start();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let _server = vm_plugin_remote::serve(client, kv_native::plugin(), Default::default())
+        .await
+        .unwrap();
+    let builder = remote_kv(&nats, RemotePlugin::DEADLINE);
+    let run = run_file_on(builder, &rust_guest("wit-kv-guest"), &[])
+        .await
+        .unwrap();
+    assert_eq!(run.outcome.reason, ExitReason::Normal, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "get language: any that wit-bindgen supports\n\
+         get missing: None\n\
+         increment n: Ok(41)\n\
+         increment language: Err(\"language holds `any that wit-bindgen supports`, not a number\")\n\
+         count: 2\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_over_one_nats_message_end_the_caller_before_anything_is_sent() {
+    let nats = Nats::start();
+    let (stuck, mut arrived) = stuck_kv();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let _server = vm_plugin_remote::serve(client, stuck, Default::default())
+        .await
+        .unwrap();
+    // `set` with a value of 2 MiB: NATS's default max_payload is 1 MiB.
+    let big = r#"(module
+        (import "plugin:kv/store@1" "set" (func $set (param i32 i32 i32 i32)))
+        (memory (export "memory") 33)
+        (func (export "_start")
+            (call $set (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 2097152))))"#;
+    let vm = remote_kv(&nats, RemotePlugin::DEADLINE).build().unwrap();
+    let guest = vm.load("big.wat", big.as_bytes()).unwrap();
+    let outcome = vm.run(&guest, &["big"]).await.unwrap();
+    assert_eq!(
+        outcome.reason,
+        ExitReason::Trap(
+            "plugin:kv/store.set failed: arguments of 2097158 bytes are over what one NATS message carries (1048576 bytes)".into()
+        )
+    );
+    // The server never saw it.
+    assert!(arrived.try_recv().is_err());
+}
