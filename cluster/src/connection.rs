@@ -54,6 +54,11 @@ impl Connection {
                         return;
                     }
                     let _ = stopped.await;
+                    // What was handed to this runtime to send as things
+                    // were dropped (a caller's `ended`) goes out first.
+                    for _ in 0..8 {
+                        tokio::task::yield_now().await;
+                    }
                     let _ = client.flush().await;
                 });
             })

@@ -45,17 +45,27 @@ async fn without_a_server_the_vm_is_not_built_and_says_why() {
     }
 }
 
-/// A kv plugin whose `set` never answers, and what says when the first
-/// call of it has reached the server.
-fn stuck_kv() -> (Plugin, tokio::sync::oneshot::Receiver<()>) {
+/// A kv plugin whose `set` answers only once released (its semaphore
+/// given permits), and what says when the first call of it has reached
+/// the server.
+fn stuck_kv() -> (
+    Plugin,
+    tokio::sync::oneshot::Receiver<()>,
+    std::sync::Arc<tokio::sync::Semaphore>,
+) {
     let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
     let arrived_tx = std::sync::Mutex::new(Some(arrived_tx));
+    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let released = release.clone();
     let plugin = Plugin::builder(KV_WIT, || ())
         .func_async("store.set", move |_, (_k, _v): (String, Vec<u8>)| {
             if let Some(tx) = arrived_tx.lock().unwrap().take() {
                 let _ = tx.send(());
             }
-            std::future::pending::<()>()
+            let released = released.clone();
+            async move {
+                let _ = released.acquire().await.map(|p| p.forget());
+            }
         })
         .func("store.get", |_, (_k,): (String,)| None::<Vec<u8>>)
         .func("store.remove", |_, (_k,): (String,)| false)
@@ -64,19 +74,19 @@ fn stuck_kv() -> (Plugin, tokio::sync::oneshot::Receiver<()>) {
             Ok::<i64, String>(by)
         })
         .build();
-    (plugin, arrived)
+    (plugin, arrived, release)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_past_the_bound_in_flight_end_their_callers_at_once() {
     let nats = Nats::start();
-    let (stuck, arrived) = stuck_kv();
+    let (stuck, arrived, release) = stuck_kv();
     let client = async_nats::connect(&nats.url).await.unwrap();
     let _server = vm_plugin_remote::serve(client, stuck, Default::default())
         .await
         .unwrap();
     let mut kv = RemotePlugin::parse("kv@1").unwrap();
-    kv.deadline = Duration::from_millis(500);
+    kv.deadline = Duration::from_secs(600);
     kv.max_in_flight = 1;
     let vm = test_vm().cluster(nats.config("caller")).remote_plugin(kv);
     let vm = std::sync::Arc::new(vm.build().unwrap());
@@ -94,17 +104,18 @@ async fn calls_past_the_bound_in_flight_end_their_callers_at_once() {
             "plugin:kv/store.set failed: 1 calls to it are in flight already (--remote-plugin-max-in-flight)".into()
         )
     );
+    // The first was waiting for its answer all along (the deadline is
+    // long); answered, it runs to its end.
+    assert!(!first.is_finished());
+    release.add_permits(1 << 20);
     let first = first.await.unwrap().unwrap();
-    assert_eq!(
-        first.reason,
-        ExitReason::Trap("plugin:kv/store.set failed: timeout after 500ms".into())
-    );
+    assert_eq!(first.reason, ExitReason::Normal);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_past_its_deadline_ends_the_caller_naming_the_function() {
     let nats = Nats::start();
-    let (stuck, _) = stuck_kv();
+    let (stuck, ..) = stuck_kv();
     let client = async_nats::connect(&nats.url).await.unwrap();
     let _server = vm_plugin_remote::serve(client, stuck, Default::default())
         .await
@@ -122,20 +133,29 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
     let client = async_nats::connect(&nats.url).await.unwrap();
     // Answers the WIT truly, and each run's `set` truly, then its `get`
     // with a reply of its choosing.
-    let replies: Vec<(Option<&str>, Vec<u8>)> = vec![
+    let replies: Vec<(Option<&str>, Vec<u8>, bool)> = vec![
         // A length far past the bytes.
-        (Some("ok"), vec![1, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+        (Some("ok"), vec![1, 0xff, 0xff, 0xff, 0xff, 0x0f], true),
         // A case an option does not have.
-        (Some("ok"), vec![2]),
+        (Some("ok"), vec![2], true),
         // No outcome at all.
-        (None, vec![]),
+        (None, vec![], true),
         // An outcome no server gives.
-        (Some("maybe"), vec![]),
+        (Some("maybe"), vec![], true),
         // A failure whose text is not UTF-8.
-        (Some("failed"), vec![0xff; 4000]),
+        (Some("failed"), vec![0xff; 4000], true),
+        // A true answer that names no server (the next call would not
+        // find this process's state).
+        (Some("ok"), vec![0], false),
     ];
+    let runs = replies.len();
     let mut wit = client.subscribe("vm.plugin.kv.1.wit").await.unwrap();
     let mut calls = client.subscribe("vm.plugin.kv.1.0.call").await.unwrap();
+    // Where a process's later calls come once the server named itself.
+    let mut direct = client
+        .subscribe("vm.plugin.kv.1.server.evil")
+        .await
+        .unwrap();
     client.flush().await.unwrap();
     let serving = tokio::spawn({
         let client = client.clone();
@@ -148,18 +168,22 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
                     }
                 }
             });
-            for (outcome, payload) in replies {
+            for (outcome, payload, named) in replies {
                 let set = calls.next().await.unwrap();
                 let mut ok = async_nats::HeaderMap::new();
                 ok.insert(vm_plugin_remote::OUTCOME, "ok");
+                ok.insert(vm_plugin_remote::SERVER, "evil");
                 client
                     .publish_with_headers(set.reply.unwrap(), ok, "".into())
                     .await
                     .unwrap();
-                let m = calls.next().await.unwrap();
+                let m = direct.next().await.unwrap();
                 let mut headers = async_nats::HeaderMap::new();
                 if let Some(o) = outcome {
                     headers.insert(vm_plugin_remote::OUTCOME, o);
+                }
+                if named {
+                    headers.insert(vm_plugin_remote::SERVER, "evil");
                 }
                 client
                     .publish_with_headers(m.reply.unwrap(), headers, payload.into())
@@ -171,7 +195,7 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
     let vm = std::sync::Arc::new(remote_kv(&nats, Duration::from_secs(5)).build().unwrap());
     let guest = vm.load_file(rust_guest("kv-guest")).unwrap();
     let mut reasons = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..runs {
         let outcome = vm.run(&guest, &["kv-guest"]).await.unwrap();
         reasons.push(outcome.reason.to_string());
     }
@@ -184,7 +208,9 @@ async fn a_hostile_server_ends_only_its_caller_and_never_the_vm() {
         format!("{get} is no answer to a call"),
         format!("{get} is no answer to a call"),
         "plugin:kv/store.get failed: \u{fffd}".to_string(),
+        format!("{get} names no server (Vm-Server: 1 to 64 letters and digits)"),
     ];
+    assert_eq!(reasons.len(), expect.len());
     for (reason, expect) in reasons.iter().zip(&expect) {
         assert!(reason.contains(expect.as_str()), "{reason}");
     }
@@ -264,7 +290,7 @@ async fn servers_of_two_minors_run_side_by_side_and_the_newest_serves() {
 async fn a_server_that_dies_mid_call_ends_its_caller_and_a_supervisor_restarts_it() {
     let nats = Nats::start();
     // It dies mid-call, as far as its caller can tell.
-    let (dying, arrived) = stuck_kv();
+    let (dying, arrived, _) = stuck_kv();
     let dying_client = async_nats::connect(&nats.url).await.unwrap();
     let server = vm_plugin_remote::serve(dying_client.clone(), dying, Default::default())
         .await
@@ -287,7 +313,7 @@ async fn a_server_that_dies_mid_call_ends_its_caller_and_a_supervisor_restarts_i
     let _healthy = vm_plugin_remote::serve(healthy, kv_native::plugin(), Default::default())
         .await
         .unwrap();
-    drop(server);
+    server.stop().await;
     dying_client.flush().await.unwrap();
     let outcome = running.await.unwrap().unwrap();
     assert_eq!(outcome.reason, ExitReason::Normal);
@@ -322,28 +348,33 @@ async fn a_guest_built_with_wit_bindgen_calls_a_remote_plugin_unchanged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arguments_over_one_nats_message_end_the_caller_before_anything_is_sent() {
+async fn arguments_over_one_nats_message_end_the_caller_and_the_connection_stays() {
     let nats = Nats::start();
-    let (stuck, mut arrived) = stuck_kv();
     let client = async_nats::connect(&nats.url).await.unwrap();
-    let _server = vm_plugin_remote::serve(client, stuck, Default::default())
+    let _server = vm_plugin_remote::serve(client, kv_native::plugin(), Default::default())
         .await
         .unwrap();
-    // `set` with a value of 2 MiB: NATS's default max_payload is 1 MiB.
+    // `set` of one key byte and 1,048,551 value bytes: 1,048,556 bytes of
+    // arguments, under NATS's default max_payload (1 MiB) alone but over
+    // it with the call's headers, which NATS counts too (and for which it
+    // would close the connection every process's calls share).
     let big = r#"(module
         (import "plugin:kv/store@1" "set" (func $set (param i32 i32 i32 i32)))
-        (memory (export "memory") 33)
+        (memory (export "memory") 17)
         (func (export "_start")
-            (call $set (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 2097152))))"#;
+            (call $set (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 1048551))))"#;
     let vm = remote_kv(&nats, RemotePlugin::DEADLINE).build().unwrap();
     let guest = vm.load("big.wat", big.as_bytes()).unwrap();
     let outcome = vm.run(&guest, &["big"]).await.unwrap();
     assert_eq!(
         outcome.reason,
         ExitReason::Trap(
-            "plugin:kv/store.set failed: arguments of 2097158 bytes are over what one NATS message carries (1048576 bytes)".into()
+            "plugin:kv/store.set failed: arguments of 1048556 bytes are over what one NATS message carries (1048576 bytes, headers included)".into()
         )
     );
-    // The server never saw it.
-    assert!(arrived.try_recv().is_err());
+    // Nothing went out: the VM's connection is whole, and the next
+    // process's calls go on.
+    let kv = vm.load_file(rust_guest("kv-guest")).unwrap();
+    let outcome = vm.run(&kv, &["kv-guest"]).await.unwrap();
+    assert_eq!(outcome.reason, ExitReason::Normal);
 }

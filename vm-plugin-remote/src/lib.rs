@@ -44,7 +44,12 @@
 //!
 //! Each caller has its own state, made by the plugin on its first call
 //! and kept until `….ended` names it (a VM sends that when the process's
-//! state goes, as it drops a local plugin's). A server holds at most
+//! state goes, as it drops a local plugin's), or until it has gone unused
+//! for [`Options::idle`] (a VM that crashed says nothing). A caller named
+//! by `ended` makes no state again (the last 65,536 are remembered): a
+//! call of its still on the way is refused. `ended` sent as a request is
+//! answered once the state is gone. A result too large for one NATS
+//! message (headers included) is `failed`, saying so. A server holds at most
 //! [`Options::max_callers`] states and runs at most
 //! [`Options::max_in_flight`] calls at once; a call beyond either is
 //! refused. NATS's `max_payload` bounds every message.
@@ -77,6 +82,10 @@ pub struct Options {
     pub max_callers: usize,
     /// The most calls it runs at once.
     pub max_in_flight: usize,
+    /// How long a caller's state is kept unused: a VM that ends without
+    /// saying so (it crashed, or its `ended` was lost) frees its callers'
+    /// states this long after their last call.
+    pub idle: std::time::Duration,
 }
 
 impl Default for Options {
@@ -85,6 +94,7 @@ impl Default for Options {
             prefix: "vm".into(),
             max_callers: 10_000,
             max_in_flight: 256,
+            idle: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -171,7 +181,8 @@ impl Subjects {
     }
 }
 
-/// A plugin being served; dropping it stops serving.
+/// A plugin being served; dropping it stops taking calls (those taken
+/// still answer).
 pub struct Server {
     id: String,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -186,6 +197,16 @@ impl Server {
     /// Serves until the connection closes.
     pub async fn wait(mut self) {
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops taking calls: once this returns its subscriptions are
+    /// closed on the client (flush the client to have the server know).
+    /// Calls it took already still run and answer.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
             let _ = task.await;
         }
     }
@@ -204,8 +225,41 @@ struct Shared {
     plugin: Plugin,
     id: String,
     options: Options,
-    states: Mutex<HashMap<String, Arc<tokio::sync::Mutex<State>>>>,
+    states: Mutex<Callers>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// The most one message carries (NATS's `max_payload`).
+    max_payload: usize,
+}
+
+/// The callers' states, and the callers that ended lately: a call of
+/// theirs still on its way when their end was told makes no state again.
+#[derive(Default)]
+struct Callers {
+    states: HashMap<String, (Arc<tokio::sync::Mutex<State>>, std::time::Instant)>,
+    ended: std::collections::HashSet<String>,
+    ended_order: std::collections::VecDeque<String>,
+}
+
+/// How many ended callers are remembered.
+const REMEMBERED: usize = 65_536;
+
+impl Callers {
+    fn end(&mut self, caller: String) {
+        self.states.remove(&caller);
+        if self.ended.insert(caller.clone()) {
+            self.ended_order.push_back(caller);
+            if self.ended_order.len() > REMEMBERED {
+                if let Some(old) = self.ended_order.pop_front() {
+                    self.ended.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Drops the states unused since `before`.
+    fn expire(&mut self, before: std::time::Instant) {
+        self.states.retain(|_, (_, used)| *used >= before);
+    }
 }
 
 /// Serves `plugin` through `client` until the returned [`Server`] is
@@ -244,6 +298,7 @@ pub async fn serve(
         .await
         .map_err(|e| ServeError::Nats(e.to_string()))?;
     let shared = Arc::new(Shared {
+        max_payload: client.server_info().max_payload,
         in_flight: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight)),
         plugin,
         id: id.clone(),
@@ -264,6 +319,17 @@ pub async fn serve(
             ended.map(Incoming::Ended).boxed(),
         ]);
         let mut incoming = incoming;
+        let sweeping = shared.clone();
+        let _sweeper = Sweeper(tokio::spawn(async move {
+            let every = sweeping.options.idle / 4;
+            let mut ticks = tokio::time::interval(every.max(std::time::Duration::from_millis(10)));
+            loop {
+                ticks.tick().await;
+                if let Some(before) = std::time::Instant::now().checked_sub(sweeping.options.idle) {
+                    sweeping.states.lock().unwrap().expire(before);
+                }
+            }
+        }));
         while let Some(m) = incoming.next().await {
             match m {
                 Incoming::Wit(m) => {
@@ -278,7 +344,12 @@ pub async fn serve(
                 }
                 Incoming::Ended(m) => {
                     if let Some(caller) = header(&m, CALLER) {
-                        shared.states.lock().unwrap().remove(&caller);
+                        shared.states.lock().unwrap().end(caller);
+                    }
+                    // Asked as a request, it answers once the state is
+                    // gone (a notice from a VM is not).
+                    if let Some(reply) = m.reply {
+                        let _ = client.publish(reply, "".into()).await;
                     }
                 }
                 Incoming::Call(m) => {
@@ -289,7 +360,18 @@ pub async fn serve(
                     // Each call in a task of its own: a slow one holds up
                     // no other caller's.
                     tokio::spawn(async move {
-                        let (outcome, payload) = answer(&shared, &m).await;
+                        let (mut outcome, mut payload) = answer(&shared, &m).await;
+                        // What NATS counts: headers and payload.
+                        let size = payload.len() + 128 + shared.id.len();
+                        if size > shared.max_payload {
+                            outcome = "failed";
+                            payload = format!(
+                                "its result of {} bytes is over what one NATS message carries ({} bytes)",
+                                payload.len(),
+                                shared.max_payload
+                            )
+                            .into_bytes();
+                        }
                         let mut headers = HeaderMap::new();
                         headers.insert(SERVER, shared.id.as_str());
                         headers.insert(OUTCOME, outcome);
@@ -305,6 +387,15 @@ pub async fn serve(
         id,
         task: Some(task),
     })
+}
+
+/// Stops the sweep with the loop that started it.
+struct Sweeper(tokio::task::JoinHandle<()>);
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn header(m: &async_nats::Message, name: &str) -> Option<String> {
@@ -340,17 +431,27 @@ async fn answer(shared: &Shared, m: &async_nats::Message) -> (&'static str, Vec<
         Err(e) => return refused(format!("arguments that are not `{name}`'s: {e}")),
     };
     let state = {
-        let mut states = shared.states.lock().unwrap();
-        if !states.contains_key(&caller) && states.len() >= shared.options.max_callers {
+        let mut callers = shared.states.lock().unwrap();
+        if callers.ended.contains(&caller) {
+            return refused(format!("caller `{caller}` has ended"));
+        }
+        if !callers.states.contains_key(&caller)
+            && callers.states.len() >= shared.options.max_callers
+        {
             return refused(format!(
                 "the server holds the states of {} callers already",
                 shared.options.max_callers
             ));
         }
-        states
-            .entry(caller)
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(shared.plugin.new_state())))
-            .clone()
+        let now = std::time::Instant::now();
+        let (state, used) = callers.states.entry(caller).or_insert_with(|| {
+            (
+                Arc::new(tokio::sync::Mutex::new(shared.plugin.new_state())),
+                now,
+            )
+        });
+        *used = now;
+        state.clone()
     };
     // One call of a caller at a time, as in a VM.
     let mut state = state.lock().await;

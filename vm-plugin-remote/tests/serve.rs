@@ -86,16 +86,49 @@ async fn each_caller_has_its_own_state_until_its_end_is_told() {
     // Another caller's store is its own.
     let (_, payload, _) = call(&client, on.clone(), "p2", "store.get", key("k")).await;
     assert_eq!(got(&payload), None);
-    // Told p1 ended, the server drops its store: a caller of that name
-    // starts afresh. The round trip after the notice comes behind it.
+    // Told p1 ended (asked, so answered once its state is gone), the
+    // server drops its store, and a late call of p1's makes none again.
     let mut ended = async_nats::HeaderMap::new();
     ended.insert(CALLER, "p1");
     client
-        .publish_with_headers(subjects.ended(), ended, "".into())
+        .request_with_headers(subjects.ended(), ended, "".into())
         .await
         .unwrap();
-    let (_, payload, _) = call(&client, on, "p1", "store.get", key("k")).await;
-    assert_eq!(got(&payload), None);
+    let (outcome, payload, _) = call(&client, on, "p1", "store.get", key("k")).await;
+    assert_eq!(
+        (
+            outcome.as_str(),
+            String::from_utf8(payload).unwrap().as_str()
+        ),
+        ("refused", "caller `p1` has ended")
+    );
+}
+
+#[tokio::test]
+async fn a_state_unused_for_the_idle_time_is_freed() {
+    let nats = Nats::start();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let options = Options {
+        idle: std::time::Duration::ZERO,
+        max_callers: 1,
+        ..Options::default()
+    };
+    let _server = serve(client.clone(), kv_native::plugin(), options)
+        .await
+        .unwrap();
+    let subjects = Subjects::new("vm", "kv", 1);
+    // With no idle time, a caller's state goes at the next sweep: the
+    // one place for a caller is free again, so a second caller gets in
+    // once it has.
+    let (outcome, ..) = call(&client, subjects.call(0), "p1", "store.count", vec![]).await;
+    assert_eq!(outcome, "ok");
+    loop {
+        let (outcome, ..) = call(&client, subjects.call(0), "p2", "store.count", vec![]).await;
+        if outcome == "ok" {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test]

@@ -151,19 +151,25 @@ pub(crate) fn load(
         Err(e) => return Err(fail(format!("its servers did not say what it is: {e}"), "")),
     };
     // The newest minor its servers serve: calls go to that minor's.
+    // An answer that is no WIT of this plugin is passed over (a faulty
+    // server must not keep every VM from starting), and said.
     let mut newest: Option<(Package, String)> = None;
+    let mut wrong = Vec::new();
     for wit in wits {
-        let package = Package::parse(&source, &wit).map_err(|e| {
-            fail(
-                format!("a server's WIT is not a plugin package: {e:#}"),
-                "a fault in the server",
-            )
-        })?;
-        if package.name != wanted.name || package.version.0 != wanted.major {
-            return Err(fail(
-                format!("a server of it serves {} instead", package.package_name()),
-                "a fault in the server",
-            ));
+        let package = match Package::parse(&source, &wit) {
+            Ok(p) if p.name == wanted.name && p.version.0 == wanted.major => p,
+            Ok(p) => {
+                wrong.push(format!("one serves {} instead", p.package_name()));
+                continue;
+            }
+            Err(e) => {
+                wrong.push(format!("one's WIT is not a plugin package: {e:#}"));
+                continue;
+            }
+        };
+        if let Some(problem) = too_deep(&package) {
+            wrong.push(problem);
+            continue;
         }
         if newest
             .as_ref()
@@ -172,7 +178,18 @@ pub(crate) fn load(
             newest = Some((package, wit));
         }
     }
-    let (package, wit) = newest.expect("one WIT at least");
+    for w in &wrong {
+        tracing::warn!("plugin {source}: a server passed over: {w}");
+    }
+    let Some((package, wit)) = newest else {
+        return Err(fail(
+            format!(
+                "no server of it answered with its WIT: {}",
+                wrong.join("; ")
+            ),
+            "a fault in its servers",
+        ));
+    };
     let link = Arc::new(Link {
         minor: package.version.1,
         in_flight: tokio::sync::Semaphore::new(wanted.max_in_flight),
@@ -313,10 +330,13 @@ async fn call(
         ));
     };
     let bytes = wire::encode_all(&args, params).map_err(|e| format!("its arguments: {e}"))?;
+    // NATS counts the headers too, and closes a connection that sends
+    // more than `max_payload`: every process's calls would go with it.
     let limit = client.server_info().max_payload;
-    if bytes.len() > limit {
+    let headers_size = 64 + FUNCTION.len() + name.len() + CALLER.len() + caller.len();
+    if bytes.len() + headers_size > limit {
         return Err(format!(
-            "arguments of {} bytes are over what one NATS message carries ({limit} bytes)",
+            "arguments of {} bytes are over what one NATS message carries ({limit} bytes, headers included)",
             bytes.len()
         ));
     }
@@ -332,7 +352,13 @@ async fn call(
         .headers(headers)
         .payload(bytes.into())
         .timeout(Some(link.deadline));
-    let reply = match client.send_request(subject, request).await {
+    // The whole call within the deadline: the client's own timeout starts
+    // only once the request is queued, which waits while NATS is away.
+    let asked = tokio::time::timeout(link.deadline, client.send_request(subject, request)).await;
+    let Ok(asked) = asked else {
+        return Err(format!("timeout after {:?}", link.deadline));
+    };
+    let reply = match asked {
         Ok(reply) => reply,
         Err(e) => {
             use async_nats::RequestErrorKind as K;
@@ -353,8 +379,15 @@ async fn call(
             .and_then(|m| m.get(h))
             .map(|v| v.as_str().to_owned())
     };
-    if let Some(s) = header(SERVER).filter(|s| valid_server(s)) {
-        *server.lock().expect("not poisoned") = Some(s);
+    match header(SERVER) {
+        Some(s) if valid_server(&s) => *server.lock().expect("not poisoned") = Some(s),
+        // Without it, the next call could reach a server without this
+        // process's state.
+        _ => {
+            return Err(format!(
+                "its server's reply names no server ({SERVER}: 1 to 64 letters and digits)"
+            ))
+        }
     }
     let text = || {
         String::from_utf8_lossy(&reply.payload)
@@ -377,6 +410,51 @@ async fn call(
             link.label, name
         )),
     }
+}
+
+/// The deepest a remote plugin's types may nest: a value is decoded,
+/// lowered and dropped by recursion on the calling process's stack.
+const MAX_DEPTH: usize = 32;
+
+/// Why `package`'s types nest too deep for a remote plugin, if they do.
+fn too_deep(package: &Package) -> Option<String> {
+    fn depth(t: &Type, limit: usize) -> usize {
+        if limit == 0 {
+            return 1;
+        }
+        let deepest = |ts: Vec<&Type>| {
+            ts.into_iter()
+                .map(|t| depth(t, limit - 1))
+                .max()
+                .unwrap_or(0)
+        };
+        1 + match t {
+            Type::List(t) | Type::Option(t) => depth(t, limit - 1),
+            Type::Tuple(ts) => deepest(ts.iter().collect()),
+            Type::Record(fs) => deepest(fs.iter().map(|(_, t)| t).collect()),
+            Type::Variant(cs) => deepest(cs.iter().filter_map(|(_, t)| t.as_ref()).collect()),
+            Type::Result(ok, err) => deepest(ok.iter().chain(err.iter()).map(|t| &**t).collect()),
+            _ => 0,
+        }
+    }
+    for iface in &package.interfaces {
+        for f in &iface.functions {
+            let types = f
+                .param_types
+                .iter()
+                .map(|(_, t)| t)
+                .chain(f.result_type.iter());
+            for t in types {
+                if depth(&native_type(t), MAX_DEPTH + 1) > MAX_DEPTH {
+                    return Some(format!(
+                        "`{}.{}` nests types more than {MAX_DEPTH} deep",
+                        iface.name, f.name
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Whether `s` can be a subject's last token (a server's id).

@@ -18,6 +18,9 @@ const maxCallers = 10000;
 // Types: "bool", "u32", "s64", "string", ["list", "u8"], ["option", T],
 // ["result", OK, ERR] (null for a missing side).
 
+// Strict, and a leading U+FEFF is a character like any other.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 class Reader {
   constructor(bytes) {
     this.bytes = bytes;
@@ -72,7 +75,7 @@ class Reader {
     }
     if (type === "u32") return Number(this.unsigned(32));
     if (type === "s64") return this.signed(64);
-    if (type === "string") return new TextDecoder("utf-8", { fatal: true }).decode(this.take(this.length()));
+    if (type === "string") return utf8.decode(this.take(this.length()));
     if (type[0] === "list" && type[1] === "u8") return Uint8Array.from(this.take(this.length()));
     throw new Error(`no decoder for ${JSON.stringify(type)}`);
   }
@@ -106,10 +109,10 @@ function encode(type, v, out) {
   else if (type === "string") {
     const bytes = new TextEncoder().encode(v);
     unsigned(bytes.length, out);
-    out.push(...bytes);
+    for (const b of bytes) out.push(b);
   } else if (type[0] === "list" && type[1] === "u8") {
     unsigned(v.length, out);
-    out.push(...v);
+    for (const b of v) out.push(b);
   } else if (type[0] === "option") {
     if (v === null) out.push(0);
     else {
@@ -128,7 +131,7 @@ function encode(type, v, out) {
 // ---- The plugin --------------------------------------------------------
 
 const bytes = ["list", "u8"];
-const text = (b) => new TextDecoder().decode(b);
+const text = (b) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(b);
 const functions = {
   "store.set": { params: ["string", bytes], result: null, run: (s, k, v) => void s.set(k, v) },
   "store.get": { params: ["string"], result: ["option", bytes], run: (s, k) => s.get(k) ?? null },
@@ -142,8 +145,11 @@ const functions = {
       let now = 0n;
       if (held !== undefined) {
         const t = text(held);
-        if (!/^[+-]?\d+$/.test(t)) return { err: `${key} holds \`${t}\`, not a number` };
-        now = BigInt(t);
+        // As Rust's i64 parse: digits with a sign, within 64 bits.
+        const n = /^[+-]?\d+$/.test(t) ? BigInt(t) : null;
+        if (n === null || n < -(1n << 63n) || n >= 1n << 63n)
+          return { err: `${key} holds \`${t}\`, not a number` };
+        now = n;
       }
       const sum = now + by;
       if (sum < -(1n << 63n) || sum >= 1n << 63n) return { err: `${key}: ${now} + ${by} overflows` };
@@ -171,7 +177,8 @@ function answer(m) {
   const caller = m.headers?.get("Vm-Caller") ?? "";
   const f = functions[name];
   if (!f) return reply("refused", new TextEncoder().encode(`the plugin has no function \`${name}\``));
-  if (caller.length < 1 || caller.length > 128)
+  const callerBytes = new TextEncoder().encode(caller).length;
+  if (callerBytes < 1 || callerBytes > 128)
     return reply("refused", new TextEncoder().encode("a call without a Vm-Caller of 1 to 128 bytes"));
   let args;
   try {
@@ -195,8 +202,20 @@ function answer(m) {
   reply("ok", f.result === null ? [] : encode(f.result, result, []));
 }
 
+// One bad call fails itself, never the server.
 const serve = async (sub, each) => {
-  for await (const m of sub) each(m);
+  for await (const m of sub) {
+    try {
+      each(m);
+    } catch (e) {
+      if (m.reply) {
+        const h = headers();
+        h.set("Vm-Server", id);
+        h.set("Vm-Outcome", "failed");
+        m.respond(new TextEncoder().encode(`the server failed: ${e.message}`), { headers: h });
+      }
+    }
+  }
 };
 const queue = `${prefix}.kv.${major}.${minor}`;
 serve(nc.subscribe(`${base}.wit`, { queue }), (m) => {
@@ -206,7 +225,10 @@ serve(nc.subscribe(`${base}.wit`, { queue }), (m) => {
 });
 serve(nc.subscribe(`${base}.${minor}.call`, { queue }), answer);
 serve(nc.subscribe(`${base}.server.${id}`), answer);
-serve(nc.subscribe(`${base}.ended`), (m) => states.delete(m.headers?.get("Vm-Caller") ?? ""));
+serve(nc.subscribe(`${base}.ended`), (m) => {
+  states.delete(m.headers?.get("Vm-Caller") ?? "");
+  if (m.reply) m.respond(new Uint8Array());
+});
 await nc.flush();
 console.log(`serving plugin:kv@1 on ${url} as server ${id}`);
 await nc.closed();
