@@ -5,6 +5,31 @@
 
 use crate::{Config, JoinError};
 
+/// Runs `body` on a thread named `name`, in a tokio runtime of its own
+/// (one thread); `failed` hears why if the runtime cannot start.
+pub(crate) fn on_own_thread<F, Fut>(
+    name: String,
+    failed: impl FnOnce(JoinError) + Send + 'static,
+    body: F,
+) -> Result<std::thread::JoinHandle<()>, JoinError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(body()),
+                Err(e) => failed(JoinError::Io(e)),
+            }
+        })
+        .map_err(JoinError::Io)
+}
+
 /// A connection to the cluster's NATS server; closed when dropped.
 pub struct Connection {
     client: async_nats::Client,
@@ -24,45 +49,37 @@ impl Connection {
         let purpose = purpose.to_owned();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("vm-nats-{purpose}"))
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
+        let failed = ready_tx.clone();
+        let thread = on_own_thread(
+            format!("vm-nats-{purpose}"),
+            move |e| {
+                let _ = failed.send(Err(e));
+            },
+            move || async move {
+                let (counted, _) = tokio::sync::watch::channel(0);
+                let (refusals, _) = tokio::sync::watch::channel(None);
+                let connected =
+                    crate::transport::connect(&config, counted, refusals, &purpose).await;
+                let client = match connected {
+                    Ok(c) => c,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(JoinError::Io(e)));
+                        let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let (counted, _) = tokio::sync::watch::channel(0);
-                    let (refusals, _) = tokio::sync::watch::channel(None);
-                    let connected =
-                        crate::transport::connect(&config, counted, refusals, &purpose).await;
-                    let client = match connected {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let handle = tokio::runtime::Handle::current();
-                    if ready_tx.send(Ok((client.clone(), handle))).is_err() {
-                        return;
-                    }
-                    let _ = stopped.await;
-                    // What was handed to this runtime to send as things
-                    // were dropped (a caller's `ended`) goes out first.
-                    for _ in 0..8 {
-                        tokio::task::yield_now().await;
-                    }
-                    let _ = client.flush().await;
-                });
-            })
-            .map_err(JoinError::Io)?;
+                let handle = tokio::runtime::Handle::current();
+                if ready_tx.send(Ok((client.clone(), handle))).is_err() {
+                    return;
+                }
+                let _ = stopped.await;
+                // What was handed to this runtime to send as things
+                // were dropped (a caller's `ended`) goes out first.
+                for _ in 0..8 {
+                    tokio::task::yield_now().await;
+                }
+                let _ = client.flush().await;
+            },
+        )?;
         match ready_rx.recv() {
             Ok(Ok((client, runtime))) => Ok(Connection {
                 client,

@@ -224,196 +224,188 @@ pub(crate) fn start<R: Attachment>(
     let weak = Arc::downgrade(kernel);
     let (counted, connections) = tokio::sync::watch::channel(0u64);
     let host = kernel.host().clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("vm-cluster-{}", config.name))
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
+    let failed = ready_tx.clone();
+    let thread = crate::connection::on_own_thread(
+        format!("vm-cluster-{}", config.name),
+        move |e| {
+            let _ = failed.send(Err(e));
+        },
+        move || async move {
+            let subjects = Subjects {
+                prefix: config.prefix.clone(),
+            };
+            let mut reconnects = counted.subscribe();
+            let (refusals, mut refused) = tokio::sync::watch::channel(None);
+            let client = match connect(&config, counted, refusals, "frames").await {
+                Ok(c) => c,
                 Err(e) => {
-                    let _ = ready_tx.send(Err(JoinError::Io(e)));
+                    let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            runtime.block_on(async move {
-                let subjects = Subjects {
-                    prefix: config.prefix.clone(),
+            let joining = async {
+                let bindings = crate::bindings::Bindings::open(&client, &config.prefix)
+                    .await
+                    .map(Arc::new)
+                    .map_err(JoinError::Slot)?;
+                let slot = take_slot(&client, &subjects, &bindings, &config.name)
+                    .await
+                    .map_err(JoinError::Slot)?;
+                let subscribe = |subject: String| async {
+                    let s = client.subscribe(subject).await;
+                    s.map_err(|e| JoinError::Connect(e.to_string()))
                 };
-                let mut reconnects = counted.subscribe();
-                let (refusals, mut refused) = tokio::sync::watch::channel(None);
-                let client = match connect(&config, counted, refusals, "frames").await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let joining = async {
-                    let bindings = crate::bindings::Bindings::open(&client, &config.prefix)
-                        .await
-                        .map(Arc::new)
-                        .map_err(JoinError::Slot)?;
-                    let slot = take_slot(&client, &subjects, &bindings, &config.name)
-                        .await
-                        .map_err(JoinError::Slot)?;
-                    let subscribe = |subject: String| async {
-                        let s = client.subscribe(subject).await;
-                        s.map_err(|e| JoinError::Connect(e.to_string()))
-                    };
-                    let node = subscribe(subjects.to_node(&config.name, slot)).await?;
-                    let heartbeat = subscribe(subjects.heartbeats()).await?;
-                    let spawns = subscribe(subjects.spawns(&config.name, slot)).await?;
-                    let probes = subscribe(subjects.probe(&config.name, slot)).await?;
-                    client
-                        .flush()
-                        .await
-                        .map_err(|e| JoinError::Connect(e.to_string()))?;
-                    let incoming = futures_util::stream::select(node, heartbeat);
-                    Ok((bindings, slot, incoming, spawns, probes))
-                };
-                // A user without a node's permissions finds out at once,
-                // not when a request of the join times out.
-                let joined = tokio::select! {
-                    joined = joining => joined,
-                    Ok(refusal) = refused.wait_for(Option::is_some) => {
-                        Err(JoinError::Refused(refusal.clone().unwrap_or_default()))
-                    }
-                };
-                let (bindings, slot, incoming, spawn_asks, probes) = match joined {
-                    Ok(joined) => joined,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
-                let (out_tx, out_rx) = mpsc::unbounded_channel();
-                let (globals_tx, globals_rx) = mpsc::unbounded_channel();
-                let (spawns_tx, spawns_rx) = mpsc::unbounded_channel();
-                let outbox = Outbox {
-                    kernel: weak.clone(),
-                    out: out_tx.clone(),
-                    peers: peers.clone(),
-                    budget: Budget::new(config.max_queued, &host),
-                    max_signal: client.server_info().max_payload,
-                    globals: globals_tx,
-                    spawns: spawns_tx,
-                };
-                // Heard before the node's first process runs: a global name
-                // it takes at once must not look like one of a node that
-                // ended before the others joined.
-                let hello = heartbeat(slot, &config);
-                let _ = client
-                    .publish(subjects.heartbeat(&config.name), hello.into())
-                    .await;
-                let _ = client.flush().await;
-                if ready_tx
-                    .send(Ok((slot, peers.clone(), outbox, client.clone())))
-                    .is_err()
-                {
+                let node = subscribe(subjects.to_node(&config.name, slot)).await?;
+                let heartbeat = subscribe(subjects.heartbeats()).await?;
+                let spawns = subscribe(subjects.spawns(&config.name, slot)).await?;
+                let probes = subscribe(subjects.probe(&config.name, slot)).await?;
+                client
+                    .flush()
+                    .await
+                    .map_err(|e| JoinError::Connect(e.to_string()))?;
+                let incoming = futures_util::stream::select(node, heartbeat);
+                Ok((bindings, slot, incoming, spawns, probes))
+            };
+            // A user without a node's permissions finds out at once,
+            // not when a request of the join times out.
+            let joined = tokio::select! {
+                joined = joining => joined,
+                Ok(refusal) = refused.wait_for(Option::is_some) => {
+                    Err(JoinError::Refused(refusal.clone().unwrap_or_default()))
+                }
+            };
+            let (bindings, slot, incoming, spawn_asks, probes) = match joined {
+                Ok(joined) => joined,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
                     return;
                 }
-                let node = Arc::new(Node {
-                    slot,
-                    name: config.name.clone(),
-                    bindings: bindings.clone(),
-                    kernel: weak,
-                    peers,
-                    out: out_tx,
-                    client: client.clone(),
-                    subjects,
-                });
-                // A task of its own, so that leaving can let it finish
-                // what was posted before (a process's last exit signals and
-                // downs) rather than cut it off mid-message.
-                let mut publisher = tokio::spawn({
-                    let node = node.clone();
-                    async move { node.publish(out_rx).await }
-                });
-                let names = tokio::spawn({
-                    let (kernel, peers) = (node.kernel.clone(), node.peers.clone());
-                    let alive = move |pid: u64| {
-                        if node_of(pid) == slot {
-                            kernel.upgrade().is_some_and(|k| k.get(pid).is_some())
-                        } else {
-                            lock(&peers).may_be_up(node_of(pid), Instant::now())
-                        }
-                    };
-                    let bucket = node.subjects.global_bucket();
-                    crate::globals::serve(client.clone(), bucket, globals_rx, alive)
-                });
-                let spawning = tokio::spawn(crate::spawns::ask_others(
-                    client.clone(),
-                    node.subjects.clone(),
-                    config.name.clone(),
-                    bindings.clone(),
-                    node.peers.clone(),
-                    spawns_rx,
-                ));
-                let answering = tokio::spawn(crate::spawns::answer_others(
-                    client.clone(),
-                    Arc::new(config.clone()),
-                    spawn_asks,
-                    spawner,
-                    bindings,
-                ));
-                // A task of its own, stopped only after the goodbye: a node
-                // still sending its last signals must not look gone.
-                let probing = tokio::spawn(answer_probes(client.clone(), probes));
-                let polite = tokio::select! {
-                    _ = node.receive(incoming) => false,
-                    _ = node.beat(&config, &mut reconnects) => false,
-                    polite = stop_rx => polite.unwrap_or(true),
-                };
-                // Whether the publisher's task has ended and been awaited
-                // (a task's handle must not be awaited again after).
-                let mut published = false;
-                if polite {
-                    // The goodbye goes to each node on its own subject,
-                    // behind every signal sent to it before (a process's
-                    // last exit signals and downs), which it must not
-                    // overtake; bounded, so a node whose server is gone
-                    // leaves anyway.
-                    let known = lock(&node.peers).known();
-                    for peer in known {
-                        let frame = Frame::Bye { node: slot };
-                        let _ = node.out.send(Out::Frame { node: peer, frame });
-                    }
-                    let _ = node.out.send(Out::Stop);
-                    let goodbye = async {
-                        let _ = (&mut publisher).await;
-                        published = true;
-                        let _ = client.flush().await;
-                    };
-                    let _ = tokio::time::timeout(config.bound(), goodbye).await;
-                }
-                // Gone before the sweep below, with its queue: from here on
-                // a post finds the queue closed and is answered at once.
-                if !published {
-                    publisher.abort();
-                    let _ = publisher.await;
-                }
-                // Asking the store stops: requests still waiting are
-                // answered "left the cluster".
-                names.abort();
-                let _ = names.await;
-                for task in [spawning, answering, probing] {
-                    task.abort();
-                    let _ = task.await;
-                }
-                // However the node's tasks ended, its links and monitors to
-                // other nodes' processes fire: no one will answer them now.
-                if let Some(kernel) = node.kernel.upgrade() {
-                    let known = lock(&node.peers).known();
-                    for peer in known {
-                        kernel.node_down(peer);
-                    }
-                }
+            };
+            let peers = Arc::new(Mutex::new(Peers::new(slot, config.bound(), config.grace)));
+            let (out_tx, out_rx) = mpsc::unbounded_channel();
+            let (globals_tx, globals_rx) = mpsc::unbounded_channel();
+            let (spawns_tx, spawns_rx) = mpsc::unbounded_channel();
+            let outbox = Outbox {
+                kernel: weak.clone(),
+                out: out_tx.clone(),
+                peers: peers.clone(),
+                budget: Budget::new(config.max_queued, &host),
+                max_signal: client.server_info().max_payload,
+                globals: globals_tx,
+                spawns: spawns_tx,
+            };
+            // Heard before the node's first process runs: a global name
+            // it takes at once must not look like one of a node that
+            // ended before the others joined.
+            let hello = heartbeat(slot, &config);
+            let _ = client
+                .publish(subjects.heartbeat(&config.name), hello.into())
+                .await;
+            let _ = client.flush().await;
+            if ready_tx
+                .send(Ok((slot, peers.clone(), outbox, client.clone())))
+                .is_err()
+            {
+                return;
+            }
+            let node = Arc::new(Node {
+                slot,
+                name: config.name.clone(),
+                bindings: bindings.clone(),
+                kernel: weak,
+                peers,
+                out: out_tx,
+                client: client.clone(),
+                subjects,
             });
-        })
-        .map_err(JoinError::Io)?;
+            // A task of its own, so that leaving can let it finish
+            // what was posted before (a process's last exit signals and
+            // downs) rather than cut it off mid-message.
+            let mut publisher = tokio::spawn({
+                let node = node.clone();
+                async move { node.publish(out_rx).await }
+            });
+            let names = tokio::spawn({
+                let (kernel, peers) = (node.kernel.clone(), node.peers.clone());
+                let alive = move |pid: u64| {
+                    if node_of(pid) == slot {
+                        kernel.upgrade().is_some_and(|k| k.get(pid).is_some())
+                    } else {
+                        lock(&peers).may_be_up(node_of(pid), Instant::now())
+                    }
+                };
+                let bucket = node.subjects.global_bucket();
+                crate::globals::serve(client.clone(), bucket, globals_rx, alive)
+            });
+            let spawning = tokio::spawn(crate::spawns::ask_others(
+                client.clone(),
+                node.subjects.clone(),
+                config.name.clone(),
+                bindings.clone(),
+                node.peers.clone(),
+                spawns_rx,
+            ));
+            let answering = tokio::spawn(crate::spawns::answer_others(
+                client.clone(),
+                Arc::new(config.clone()),
+                spawn_asks,
+                spawner,
+                bindings,
+            ));
+            // A task of its own, stopped only after the goodbye: a node
+            // still sending its last signals must not look gone.
+            let probing = tokio::spawn(answer_probes(client.clone(), probes));
+            let polite = tokio::select! {
+                _ = node.receive(incoming) => false,
+                _ = node.beat(&config, &mut reconnects) => false,
+                polite = stop_rx => polite.unwrap_or(true),
+            };
+            // Whether the publisher's task has ended and been awaited
+            // (a task's handle must not be awaited again after).
+            let mut published = false;
+            if polite {
+                // The goodbye goes to each node on its own subject,
+                // behind every signal sent to it before (a process's
+                // last exit signals and downs), which it must not
+                // overtake; bounded, so a node whose server is gone
+                // leaves anyway.
+                let known = lock(&node.peers).known();
+                for peer in known {
+                    let frame = Frame::Bye { node: slot };
+                    let _ = node.out.send(Out::Frame { node: peer, frame });
+                }
+                let _ = node.out.send(Out::Stop);
+                let goodbye = async {
+                    let _ = (&mut publisher).await;
+                    published = true;
+                    let _ = client.flush().await;
+                };
+                let _ = tokio::time::timeout(config.bound(), goodbye).await;
+            }
+            // Gone before the sweep below, with its queue: from here on
+            // a post finds the queue closed and is answered at once.
+            if !published {
+                publisher.abort();
+                let _ = publisher.await;
+            }
+            // Asking the store stops: requests still waiting are
+            // answered "left the cluster".
+            names.abort();
+            let _ = names.await;
+            for task in [spawning, answering, probing] {
+                task.abort();
+                let _ = task.await;
+            }
+            // However the node's tasks ended, its links and monitors to
+            // other nodes' processes fire: no one will answer them now.
+            if let Some(kernel) = node.kernel.upgrade() {
+                let known = lock(&node.peers).known();
+                for peer in known {
+                    kernel.node_down(peer);
+                }
+            }
+        },
+    )?;
     let (slot, peers, outbox, client) = match ready_rx.recv() {
         Ok(Ok(joined)) => joined,
         Ok(Err(e)) => {
