@@ -23,7 +23,9 @@ fn c_ty(s: &Scalar) -> String {
     match s {
         Scalar::Bool => "bool".into(),
         Scalar::U8 => "uint8_t".into(),
-        Scalar::Enum(n) | Scalar::Flags(n) | Scalar::Alias(n, _) => format!("vm_{}_t", snake(n)),
+        Scalar::Enum(n) | Scalar::Alias(n, _) => format!("vm_{}_t", snake(n)),
+        // The raw imports take a set's bits; the typed struct is for <vm.h>.
+        Scalar::Flags(_) => "uint8_t".into(),
         Scalar::U32 => "uint32_t".into(),
         Scalar::U64 => "uint64_t".into(),
         Scalar::S32 => "int32_t".into(),
@@ -110,18 +112,7 @@ pub fn header(abi: &Abi) -> String {
                 }
                 out.push('\n');
             }
-            TypeDefShape::Flags(flags) => {
-                let _ = writeln!(out, "typedef uint8_t vm_{n}_t;");
-                for (i, c) in flags.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "#define VM_{}_{} (1u << {i})",
-                        shouty(&t.name),
-                        shouty(&c.name)
-                    );
-                }
-                out.push('\n');
-            }
+            TypeDefShape::Flags(flags) => flag_set(&mut out, &t.name, flags),
             TypeDefShape::Record {
                 fields,
                 size,
@@ -152,6 +143,7 @@ pub fn header(abi: &Abi) -> String {
             }
         }
     }
+    statuses(&mut out, abi);
     // One result type per distinct ok type, each pinned to its canonical layout.
     let mut results = BTreeMap::new();
     for f in abi.interfaces.iter().flat_map(|i| &i.functions) {
@@ -204,6 +196,87 @@ pub fn header(abi: &Abi) -> String {
     }
     out.push_str("#ifdef __cplusplus\n}\n#endif\n\n#endif /* VM_ABI_H */\n");
     out
+}
+
+/// A flag set as a struct of its bits, so the compiler refuses a plain
+/// number (an enum's value, say) where a set is expected: `VM_X_FLAG` is a
+/// set of one, `VM_X(A, B)` the set of several, `VM_X_FLAG_BIT` the bit.
+fn flag_set(out: &mut String, name: &str, flags: &[crate::model::Case]) {
+    let (n, big) = (snake(name), shouty(name));
+    let _ = writeln!(
+        out,
+        "typedef struct vm_{n} {{\n    uint8_t bits;\n}} vm_{n}_t;"
+    );
+    let _ = writeln!(
+        out,
+        "#ifdef __cplusplus\n#define VM_{big}_OF_(bits) (vm_{n}_t{{(uint8_t)(bits)}})\n#else\n#define VM_{big}_OF_(bits) ((vm_{n}_t){{(uint8_t)(bits)}})\n#endif"
+    );
+    for (i, c) in flags.iter().enumerate() {
+        let f = shouty(&c.name);
+        let _ = writeln!(out, "#define VM_{big}_{f}_BIT (1u << {i})");
+        let _ = writeln!(out, "#define VM_{big}_{f} VM_{big}_OF_(VM_{big}_{f}_BIT)");
+    }
+    let count = flags.len();
+    let _ =
+        writeln!(
+        out,
+        "/* VM_{big}(A, B, ...): the set of the flags named (1 to {count}), e.g. VM_{big}({}). */",
+        flags.iter().take(2).map(|c| shouty(&c.name)).collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(out, "#define VM_{big}_BIT_(f) VM_{big}_##f##_BIT");
+    for k in 1..=count {
+        let args: Vec<String> = (1..=k).map(|j| format!("f{j}")).collect();
+        let bits: Vec<String> = args.iter().map(|a| format!("VM_{big}_BIT_({a})")).collect();
+        let _ = writeln!(
+            out,
+            "#define VM_{big}_{k}_({}) ({})",
+            args.join(", "),
+            bits.join(" | ")
+        );
+    }
+    let slots: Vec<String> = (1..=count).map(|j| format!("_{j}")).collect();
+    let pick: Vec<String> = (1..=count)
+        .rev()
+        .map(|k| format!("VM_{big}_{k}_"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "#define VM_{big}_PICK_({}, N, ...) N",
+        slots.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "#define VM_{big}(...) VM_{big}_OF_(VM_{big}_PICK_(__VA_ARGS__, {}, 0)(__VA_ARGS__))",
+        pick.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "/* The union of two sets. */\nstatic inline vm_{n}_t vm_{n}_union(vm_{n}_t a, vm_{n}_t b) {{\n    return VM_{big}_OF_(a.bits | b.bits);\n}}"
+    );
+    let _ = writeln!(
+        out,
+        "VM_STATIC_ASSERT(sizeof(vm_{n}_t) == 1, \"canonical size\");\n"
+    );
+}
+
+/// The status table every SDK shares ([`crate::status`]): `vm_status_t`,
+/// `VM_OK`, a `VM_E_*` per status, and `vm_status_name`.
+fn statuses(out: &mut String, abi: &Abi) {
+    out.push_str("/* Statuses: what a call of the SDK returns, the same numbers in every\n * language's SDK. 0 is success, 1 + an error code (VM_ERROR_CODE_*) a\n * failure the VM reported, and from 1000 on the SDK's own. */\ntypedef int vm_status_t;\n");
+    for st in crate::status::table(abi) {
+        comment(out, "", &st.docs);
+        let name = if st.value == 0 {
+            "VM_OK".to_string()
+        } else {
+            format!("VM_E_{}", shouty(&st.name))
+        };
+        let _ = writeln!(out, "#define {name} {}", st.value);
+    }
+    out.push_str("/* A status's name (\"timeout\", \"decode\", ...), or \"unknown\". */\nstatic inline const char *vm_status_name(vm_status_t status) {\n    switch (status) {\n");
+    for st in crate::status::table(abi) {
+        let _ = writeln!(out, "    case {}: return \"{}\";", st.value, st.name);
+    }
+    out.push_str("    default: return \"unknown\";\n    }\n}\n\n");
 }
 
 /// C and C++ keywords, and the names the bindings give their out

@@ -6,7 +6,7 @@
 use crate::{CoreType, FunctionSpec};
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 8, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 9, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -323,6 +323,46 @@ impl Direction {
     }
 }
 
+/// (1.9) What a handle names: a loaded module, a TCP listener, a
+/// stream, or one half of a split stream (an active read half is a
+/// read half).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandleKind {
+    Module = 0,
+    TcpListener = 1,
+    TcpStream = 2,
+    ReadHalf = 3,
+    WriteHalf = 4,
+}
+
+impl HandleKind {
+    /// Every case, in ABI order.
+    pub const ALL: [HandleKind; 5] = [
+        HandleKind::Module,
+        HandleKind::TcpListener,
+        HandleKind::TcpStream,
+        HandleKind::ReadHalf,
+        HandleKind::WriteHalf,
+    ];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<HandleKind> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            HandleKind::Module => "module",
+            HandleKind::TcpListener => "tcp-listener",
+            HandleKind::TcpStream => "tcp-stream",
+            HandleKind::ReadHalf => "read-half",
+            HandleKind::WriteHalf => "write-half",
+        }
+    }
+}
+
 /// Every function of the ABI, grouped by import module.
 pub static FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
@@ -436,6 +476,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
         params: &[CoreType::I32, CoreType::I32],
         results: &[],
         since: (1, 0, 0),
+        result_size: 8,
+        result_payload_offset: 4,
+    },
+    FunctionSpec {
+        interface: "mailbox",
+        module: "vm:host/mailbox@1",
+        name: "take-handle-as",
+        params: &[CoreType::I32, CoreType::I32, CoreType::I32],
+        results: &[],
+        since: (1, 9, 0),
         result_size: 8,
         result_payload_offset: 4,
     },

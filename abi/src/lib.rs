@@ -22,6 +22,7 @@ pub mod emit_rust_plugin;
 mod generated;
 pub mod model;
 pub mod plugin;
+pub mod status;
 
 pub use generated::*;
 
@@ -161,6 +162,10 @@ pub fn generate(root: &Path) -> Result<Vec<GeneratedFile>> {
         file(
             "sdk-assemblyscript/assembly/abi.ts",
             emit_assemblyscript::declarations(&abi),
+        ),
+        file(
+            "sdk-assemblyscript/assembly/statuses.ts",
+            emit_assemblyscript::statuses(&abi),
         ),
     ])
 }

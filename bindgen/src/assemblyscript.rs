@@ -76,7 +76,15 @@ fn member(name: &str) -> String {
 fn class(name: &str) -> String {
     unreserved(
         upper_camel(name),
-        &["Writer", "Reader", "Some", "Array", "String", "Uint8Array"],
+        &[
+            "Writer",
+            "Reader",
+            "Result",
+            "Some",
+            "Array",
+            "String",
+            "Uint8Array",
+        ],
         "_",
     )
 }
@@ -321,8 +329,8 @@ impl Emitter<'_> {
     fn whole(&self, c: &str) -> String {
         format!(
             "\n  /** The whole message's bytes. */\n  toBytes(): Uint8Array {{\n    const w = new Writer();\n    this.encode(w);\n    return w.finish();\n  }}\n\n  \
-             /** Decodes a whole message; null if the bytes are not exactly one `{c}`. */\n  \
-             static fromBytes(data: Uint8Array): {c} | null {{\n    const r = new Reader(data);\n    const v = {c}.read(r);\n    return r.finish() ? v : null;\n  }}\n"
+             /** Decodes a whole message; fails (DECODE) if the bytes are not exactly one `{c}`. */\n  \
+             static fromBytes(data: Uint8Array): Result<{c}> {{\n    return decodeWhole<{c}>(data);\n  }}\n"
         )
     }
 
@@ -506,15 +514,16 @@ pub fn emit(schema: &Schema, header: &str, options: &Options) -> anyhow::Result<
     .unwrap();
     e.out.push_str(
         "// Each record and variant is a class with `encode(w)` and `decode(r)` over\n\
-         // the SDK's Writer and Reader (so `Process<T>`, `Message.decode<T>` and\n\
-         // `request<Q, R>` take it), `static read(r)`, and `toBytes()` /\n\
-         // `static fromBytes(bytes)` for a whole message (null if the bytes are\n\
-         // not exactly one value). The bytes are postcard's, as the Rust and C\n\
-         // types generated from the same WIT write them.\n\n",
+         // the SDK's Writer and Reader (so `Process<T>`, `Mailbox<T>`, `spawn`'s\n\
+         // capture and `Request<Q, R>` take it), `static read(r)`, and `toBytes()` /\n\
+         // `static fromBytes(bytes)` for a whole message (a `Result`, failing with\n\
+         // DECODE if the bytes are not exactly one value). The bytes are\n\
+         // postcard's, as the Rust and C types generated from the same WIT write\n\
+         // them.\n\n",
     );
     writeln!(
         e.out,
-        "import {{ Reader, Writer }} from \"{}\";\n",
+        "import {{ Reader, Writer, Result, decode as decodeWhole }} from \"{}\";\n",
         options.assemblyscript_sdk
     )
     .unwrap();

@@ -201,12 +201,8 @@ fn case_switch(up: &str, cases: &[crate::schema::Case], stmt: fn(&Ty, &str) -> S
 
 const SUPPORT: &str = r#"#ifndef VM_MESSAGE_SUPPORT
 #define VM_MESSAGE_SUPPORT
-/* A string: UTF-8 bytes, not NUL-terminated. A decoded one points into the
- * message's bytes. */
-typedef struct vm_str {
-    const char *ptr;
-    size_t len;
-} vm_str_t;
+/* Strings are vm.h's vm_str_t: UTF-8, not NUL-terminated; a decoded one
+ * points into the message's bytes. */
 
 /* A list<u8>. A decoded one points into the message's bytes. */
 typedef struct vm_bytes {
@@ -245,15 +241,6 @@ static inline void *vm_arena_alloc(vm_arena_t *a, size_t count, size_t size, siz
     }
     a->used = start + count * size;
     return a->base + start;
-}
-
-/* A string from NUL-terminated text. */
-static inline vm_str_t vm_str(const char *s) {
-    vm_str_t out;
-    out.ptr = s;
-    out.len = 0;
-    while (s && s[out.len]) out.len++;
-    return out;
 }
 #endif /* VM_MESSAGE_SUPPORT */
 "#;
@@ -533,11 +520,27 @@ impl Emitter {
         writeln!(out, "    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;\n    return {n}_decode(m->data, m->len, arena, out);\n}}\n").unwrap();
         writeln!(
             out,
-            "/* Encodes `v` into `buf` and sends it to `to` with `tag`. */"
+            "/* Encodes `v` into `buf` and sends it to `to` with `tag`; VM_E_BUFFER_TOO_SMALL (nothing sent) if it does not fit. */"
         )
         .unwrap();
-        writeln!(out, "static inline vm_status_t {n}_send(vm_pid_t to, uint64_t tag, const {n}_t *v, void *buf, size_t cap) {{").unwrap();
+        writeln!(out, "static inline vm_status_t {n}_send_in(vm_pid_t to, uint64_t tag, const {n}_t *v, void *buf, size_t cap) {{").unwrap();
         writeln!(out, "    size_t len;\n    vm_status_t s = {n}_encode(v, buf, cap, &len);\n    return s != VM_OK ? s : vm_send(to, tag, buf, len);\n}}\n").unwrap();
+        writeln!(out, "static inline void {n}_put_any_(vm_writer_t *w, const void *v) {{ {n}_put(w, (const {n}_t *)v); }}\n").unwrap();
+        writeln!(
+            out,
+            "/* Encodes `v` and sends it to `to` with `tag`, in a buffer sized for it (vm_send_encoded). */"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "static inline vm_status_t {n}_send(vm_pid_t to, uint64_t tag, const {n}_t *v) {{"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "    return vm_send_encoded(to, tag, {n}_put_any_, v);\n}}\n"
+        )
+        .unwrap();
     }
 }
 
@@ -647,7 +650,45 @@ fn check_names(schema: &Schema) -> anyhow::Result<()> {
     crate::names::distinct("C", names)
 }
 
+/// The package's name as the prefix of every C name the header defines
+/// (`examples:ping-pong@1.0.0` → `ping-pong`).
+fn package_prefix(package: &str) -> String {
+    let name = package.rsplit(':').next().unwrap_or(package);
+    name.split('@').next().unwrap_or(name).to_string()
+}
+
+/// The schema with every type named after its package too (`ping-pong` and
+/// `ball` → `ping-pong-ball`), so its C names (`ping_pong_ball_t`,
+/// `PING_PONG_BALL_PING`) meet neither C's own (`pid_t`) nor another
+/// package's in the same program.
+fn prefixed(schema: &Schema) -> Schema {
+    fn ty(t: &Ty, pre: &str) -> Ty {
+        match t {
+            Ty::Named(n) => Ty::Named(format!("{pre}-{n}")),
+            Ty::List(t) => Ty::List(Box::new(ty(t, pre))),
+            Ty::Option(t) => Ty::Option(Box::new(ty(t, pre))),
+            Ty::Tuple(ts) => Ty::Tuple(ts.iter().map(|t| ty(t, pre)).collect()),
+            t => t.clone(),
+        }
+    }
+    let pre = package_prefix(&schema.package);
+    let mut out = schema.clone();
+    for t in &mut out.types {
+        t.name = format!("{pre}-{}", t.name);
+        match &mut t.def {
+            Def::Record(fields) => fields.iter_mut().for_each(|f| f.ty = ty(&f.ty, &pre)),
+            Def::Variant(cases) => cases
+                .iter_mut()
+                .for_each(|c| c.ty = c.ty.as_ref().map(|t| ty(t, &pre))),
+            Def::Enum(_) => {}
+            Def::Alias(t) => *t = ty(t, &pre),
+        }
+    }
+    out
+}
+
 pub fn emit(schema: &Schema, header: &str, stem: &str) -> anyhow::Result<String> {
+    let schema = &prefixed(schema);
     check_names(schema)?;
     let mut guard = format!(
         "{}_MESSAGES_H",
@@ -669,9 +710,11 @@ pub fn emit(schema: &Schema, header: &str, stem: &str) -> anyhow::Result<String>
     )
     .unwrap();
     e.out.push_str(
-        " * For each type NAME: NAME_t; NAME_put/NAME_get write and read it with\n \
-         * vm.h's writer and reader; NAME_encode/NAME_decode do a whole message,\n \
-         * NAME_decode_message a received one, NAME_send encodes and sends.\n \
+        " * For each type NAME, named after the package too (PACKAGE_NAME): NAME_t;\n \
+         * NAME_put/NAME_get write and read it with vm.h's writer and reader;\n \
+         * NAME_encode/NAME_decode do a whole message, NAME_decode_message a\n \
+         * received one, NAME_send encodes and sends (NAME_send_in in a buffer\n \
+         * of the caller's). Print a vm_str_t with VM_STR_FMT and VM_STR_ARG.\n \
          * Strings and list<u8> decode without copying (they point into the\n \
          * message's bytes, which must outlive the value); other lists go into\n \
          * a vm_arena_t the caller gives. The bytes are postcard's, as the Rust\n \

@@ -203,6 +203,7 @@ pub const COMMITTED: &[(&str, Lang, &str, &str)] = &[
         "",
     ),
     ("examples/messages.wit", Lang::C, "examples/c", ""),
+    ("examples/c/chat.wit", Lang::C, "examples/c", ""),
     (
         "examples/messages.wit",
         Lang::AssemblyScript,

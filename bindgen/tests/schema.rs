@@ -91,7 +91,7 @@ fn tuples_whose_parts_join_to_the_same_words_get_different_names() {
                 record c { f: f64 }\nrecord r { x: tuple<a, b-c>, y: tuple<a-b, c> }";
     let c = generated(body, vm_bindgen::Lang::C).unwrap();
     assert!(
-        c.contains("tuple2__a__b_c_t x;") && c.contains("tuple2__a_b__c_t y;"),
+        c.contains("tuple2__t_a__t_b_c_t x;") && c.contains("tuple2__t_a_b__t_c_t y;"),
         "{c}"
     );
     let ts = generated(body, vm_bindgen::Lang::AssemblyScript).unwrap();
@@ -106,17 +106,11 @@ fn names_a_language_already_uses_or_that_coincide_are_refused() {
     use vm_bindgen::Lang::{AssemblyScript, Rust, C};
     for (body, lang, says) in [
         (
-            "record size { n: u32 }",
-            C,
-            "`size_t` in C, which C's headers define",
-        ),
-        ("record vm-thing { n: u32 }", C, "the SDK's `vm_` namespace"),
-        (
             "variant shape { a }\nenum shape-kind { b }",
             C,
-            "`shape_kind` in C",
+            "`t_shape_kind` in C",
         ),
-        ("enum a { b-c }\nenum a-b { c }", C, "`A_B_C` in C"),
+        ("enum a { b-c }\nenum a-b { c }", C, "`T_A_B_C` in C"),
         (
             "variant shape { a }\nrecord shape-kind { n: u32 }",
             AssemblyScript,
@@ -130,6 +124,41 @@ fn names_a_language_already_uses_or_that_coincide_are_refused() {
     let rust = generated("record vec { %self: string, items: list<u8> }", Rust).unwrap();
     assert!(rust.contains("pub self_: ::std::string::String"), "{rust}");
     assert!(rust.contains("pub items: ::std::vec::Vec<u8>"), "{rust}");
+}
+
+#[test]
+fn c_names_start_with_the_packages_so_they_meet_neither_cs_nor_another_packages() {
+    // `pid` and `size` alone would be `pid_t` and `size_t`, which C's headers define.
+    let c = generated(
+        "record pid { n: u32 }\nrecord size { n: u32 }\nvariant join { pid(pid) }",
+        vm_bindgen::Lang::C,
+    )
+    .unwrap();
+    for name in [
+        "typedef struct t_pid {",
+        "} t_size_t;",
+        "T_JOIN_PID = 0,",
+        "static inline vm_status_t t_join_send(vm_pid_t to, uint64_t tag, const t_join_t *v) {",
+    ] {
+        assert!(c.contains(name), "{name} in:\n{c}");
+    }
+    // A package named `vm` would put its types in the SDK's namespace.
+    let schema = Schema::from_str(
+        Path::new("v.wit"),
+        "package x:vm;\ninterface m { record thing { n: u32 } }\n",
+    )
+    .unwrap();
+    let err = vm_bindgen::generate(
+        Path::new("v.wit"),
+        &schema,
+        vm_bindgen::Lang::C,
+        &vm_bindgen::Options::default(),
+    )
+    .expect_err("refused");
+    assert!(
+        format!("{err:#}").contains("the SDK's `vm_` namespace"),
+        "{err:#}"
+    );
 }
 
 #[test]

@@ -14,7 +14,6 @@ static void greeter(const uint8_t *capture, size_t len) {
 }
 
 int main(void) {
-    setvbuf(stdout, 0, _IOLBF, 0);
     printf("hello from the root process %llu\n", (unsigned long long)vm_self());
     uint8_t buf[64];
     vm_writer_t w;

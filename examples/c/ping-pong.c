@@ -1,8 +1,8 @@
 /* Two processes hit a typed ball back and forth: `vm run ping-pong.wasm -- 5`.
  *
  * The ball's type comes from examples/messages.wit: `vm bindgen
- * messages.wit --lang c` generated messages.h (ball_t, with ball_send and
- * ball_decode_message), and the Rust and AssemblyScript ping-pong examples
+ * messages.wit --lang c` generated messages.h (ping_pong_ball_t, with ping_pong_ball_send and
+ * ping_pong_ball_decode_message), and the Rust and AssemblyScript ping-pong examples
  * use types generated from the same file, so players in different
  * languages understand each other. */
 #include <stdio.h>
@@ -16,20 +16,18 @@ static void pong(const uint8_t *capture, size_t len) {
     (void)len;
     uint8_t buf[32];
     vm_message_t m;
-    ball_t ball;
+    ping_pong_ball_t ball;
     while (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m) == VM_OK) {
-        if (ball_decode_message(&m, 0, &ball) != VM_OK || ball.kind != BALL_PING) continue;
+        if (ping_pong_ball_decode_message(&m, 0, &ball) != VM_OK || ball.kind != PING_PONG_BALL_PING) continue;
         printf("pong: got ping %u\n", ball.as.ping.n);
-        ball_t reply;
-        reply.kind = BALL_PONG;
+        ping_pong_ball_t reply;
+        reply.kind = PING_PONG_BALL_PONG;
         reply.as.pong.n = ball.as.ping.n;
-        ball_send(ball.as.ping.reply_to, 0, &reply, buf, sizeof buf);
+        ping_pong_ball_send(ball.as.ping.reply_to, 0, &reply);
     }
 }
 
 int main(int argc, char **argv) {
-    /* Line-buffered, so lines from both processes appear in the order printed. */
-    setvbuf(stdout, 0, _IOLBF, 0);
     uint32_t rounds = argc > 1 ? (uint32_t)atoi(argv[1]) : 3;
     vm_pid_t other;
     vm_status_t s = vm_spawn(pong, 0, 0, 0, 0, false, &other);
@@ -39,15 +37,15 @@ int main(int argc, char **argv) {
     }
     uint8_t buf[32];
     for (uint32_t i = 1; i <= rounds; i++) {
-        ball_t ping;
-        ping.kind = BALL_PING;
+        ping_pong_ball_t ping;
+        ping.kind = PING_PONG_BALL_PING;
         ping.as.ping.n = i;
         ping.as.ping.reply_to = vm_self();
-        ball_send(other, 0, &ping, buf, sizeof buf);
+        ping_pong_ball_send(other, 0, &ping);
         vm_message_t m;
-        ball_t ball;
+        ping_pong_ball_t ball;
         if (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m) != VM_OK ||
-            ball_decode_message(&m, 0, &ball) != VM_OK || ball.kind != BALL_PONG) {
+            ping_pong_ball_decode_message(&m, 0, &ball) != VM_OK || ball.kind != PING_PONG_BALL_PONG) {
             fprintf(stderr, "expected a pong\n");
             return 1;
         }

@@ -423,6 +423,18 @@ impl<R: Attachment> Kernel<R> {
         u64::from(self.node()) << NODE_SHIFT
     }
 
+    /// Whether `pid` names a process this node has started (running or
+    /// ended): ids are never reused, so one of this node's ids at or past
+    /// the next to be given never existed. Another node's id gives true:
+    /// only that node knows.
+    pub fn has_existed(&self, pid: u64) -> bool {
+        if node_of(pid) != self.node() {
+            return true;
+        }
+        let next = self.next_id.load(std::sync::atomic::Ordering::Relaxed);
+        pid & ((1u64 << NODE_SHIFT) - 1) != 0 && pid < next
+    }
+
     /// Whether `pid` is a process of another node this kernel can reach.
     pub fn is_remote(&self, pid: u64) -> bool {
         self.remote_for(pid).is_some()

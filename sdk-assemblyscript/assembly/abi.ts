@@ -5,9 +5,9 @@
 // The SDK's classes are built on these; use them only to build new ones.
 
 export const ABI_MAJOR: u32 = 1;
-export const ABI_MINOR: u32 = 8;
+export const ABI_MINOR: u32 = 9;
 export const ABI_PATCH: u32 = 0;
-export const ABI_MARKER: string = "vm:host@1.8.0\n";
+export const ABI_MARKER: string = "vm:host@1.9.0\n";
 
 /**
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -147,6 +147,19 @@ export namespace Direction {
   export const WRITE: u8 = 1;
 }
 
+/**
+ * (1.9) What a handle names: a loaded module, a TCP listener, a
+ * stream, or one half of a split stream (an active read half is a
+ * read half).
+ */
+export namespace HandleKind {
+  export const MODULE: u8 = 0;
+  export const TCP_LISTENER: u8 = 1;
+  export const TCP_STREAM: u8 = 2;
+  export const READ_HALF: u8 = 3;
+  export const WRITE_HALF: u8 = 4;
+}
+
 // ---- global (vm:host/global@1) ----
 
 /**
@@ -211,6 +224,8 @@ export declare function mailbox_send(target: u64, tag: u64, data_ptr: usize, dat
  * Waits for the oldest message whose kind is in `kinds` and, when `tags`
  * is not empty, whose tag is in `tags`; other messages stay queued in
  * order. With a timeout, fails with `timeout` when none arrives in time.
+ * An empty `kinds` (no kind this version knows) fails at once with
+ * `invalid-argument`, since no message could ever match it.
  * The selected message becomes the current one, replacing the previous.
  * @since 1.0.0
  * Writes a result at `ret` (40 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 8.
@@ -251,6 +266,19 @@ export declare function mailbox_read(dst: u32, len: u32, ret: usize): void;
 // @ts-ignore: decorator
 @external("vm:host/mailbox@1", "take-handle")
 export declare function mailbox_take_handle(index: u32, ret: usize): void;
+
+/**
+ * (1.9) As `take-handle`, only if the handle is of `kind`: a handle of
+ * another kind fails with `invalid-argument`, the text naming what it
+ * is, and stays in the message. A typed SDK takes handles this way, so
+ * the kind a receiver expects is checked where it arrives rather than
+ * at its first use.
+ * @since 1.9.0
+ * Writes a result at `ret` (8 bytes): a discriminant byte (0 ok, 1 error), the payload at offset 4.
+ */
+// @ts-ignore: decorator
+@external("vm:host/mailbox@1", "take-handle-as")
+export declare function mailbox_take_handle_as(index: u32, kind: u8, ret: usize): void;
 
 /**
  * A tag never returned before in this VM, for request/reply.
@@ -704,7 +732,8 @@ export declare function process_sleep(nanos: u64): void;
 /**
  * Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
  * its instance, its stack and its memory, and keeps its id, mailbox,
- * links, monitors, names and remaining handles. When a message is
+ * links, monitors and names; every handle it owns that is not listed in
+ * `handles` is closed, as is its current message. When a message is
  * queued for it (at once, if one is already), a fresh instance of its
  * module starts at export `entry` (taking `arg` if it takes an `i32`),
  * and its first message (kind `init`) carries `state` and `handles`

@@ -9,7 +9,49 @@
 // integers, floats, string, Uint8Array (bytes), arrays (sequences), nullable
 // references (options), and classes that implement `encode(w: Writer): void`
 // and `decode(r: Reader): void` (with a constructor that takes no
-// arguments). Typed processes (`Process<M>`) and requests use them.
+// arguments). Typed processes (`Process<M>`) and requests use them, and
+// `encode<T>(value)` / `decode<T>(bytes)` do for a whole message.
+//
+// A Writer cannot fail; a Reader marks its `error` flag and reads on
+// (returning zeros), so a decoder reads every field and checks once, with
+// `finish()`. Whole values decode with `decode<T>`, which returns a
+// Result as every other call that can fail.
+
+import { Result, VmError } from "./result";
+import { DECODE, failWith } from "./status";
+
+/** A whole value's bytes: `Writer.value<T>`'s, or bytes as they are. */
+export function encode<T>(value: T): Uint8Array {
+  if (isReference<T>()) {
+    if (isBytes<T>()) return changetype<Uint8Array>(value);
+  }
+  return new Writer().value<T>(value).finish();
+}
+
+/** Decodes `bytes` as exactly one `T` (bytes as they are for a
+ * `Uint8Array`); fails with DECODE if they do not decode or bytes are left
+ * over. */
+export function decode<T>(bytes: Uint8Array): Result<T> {
+  if (isReference<T>()) {
+    if (isBytes<T>()) return Result.ok<T>(changetype<T>(bytes));
+  }
+  const r = new Reader(bytes);
+  const value = r.value<T>();
+  if (!r.finish()) {
+    const text = bytes.length.toString() + " bytes do not decode as " + nameof<T>();
+    failWith(DECODE, text);
+    return Result.err<T>(new VmError(DECODE, text));
+  }
+  return Result.ok<T>(value);
+}
+
+/** @internal Whether `T` is `Uint8Array`: bytes travel as they are. Test
+ * `isReference<T>()` first, in an `if` of its own, so that the branch is
+ * not compiled for numbers (a call is not a compile-time constant). */
+export function isBytes<T>(): bool {
+  if (isReference<T>()) return idof<NonNullable<T>>() == idof<Uint8Array>();
+  return false;
+}
 
 /** Encodes values into a growing buffer. */
 export class Writer {
@@ -72,6 +114,14 @@ export class Writer {
   f64(v: f64): Writer {
     const bits = reinterpret<u64>(v);
     for (let i = 0; i < 8; i++) this.u8(((bits >> (8 * (i as u64))) & 0xff) as u8);
+    return this;
+  }
+
+  /** Bytes as they are, without a length (the rest of a message). */
+  raw(data: Uint8Array): Writer {
+    this.reserve(data.length);
+    this.buf.set(data, this.len);
+    this.len += data.length;
     return this;
   }
 
@@ -227,6 +277,14 @@ export class Reader {
     }
     const out = this.data.slice(this.pos, this.pos + (n as i32));
     this.pos += n as i32;
+    return out;
+  }
+
+  /** The bytes left, as they are (the rest of a message). */
+  rest(): Uint8Array {
+    if (this.error) return new Uint8Array(0);
+    const out = this.data.slice(this.pos);
+    this.pos = this.data.length;
     return out;
   }
 

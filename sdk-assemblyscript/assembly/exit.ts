@@ -9,7 +9,10 @@ export class ExitReason {
   static readonly NORMAL: u8 = Code.NORMAL;
   /** It called `exit` with a reason, or was sent an exit signal with one. */
   static readonly EXIT: u8 = Code.EXIT;
-  /** It trapped (`unreachable`, an abort, a memory limit). */
+  /** It crashed: a `throw` or a failed `assert` (text `abort: MESSAGE at
+   * FILE:LINE:COLUMN`, as the SDK's abort handler reports them), reading the
+   * value of a failed Result, `unreachable`, a memory limit, a Rust panic.
+   * A deliberate `exit(reason)` is EXIT instead. */
   static readonly TRAP: u8 = Code.TRAP;
   /** It was killed. */
   static readonly KILLED: u8 = Code.KILLED;

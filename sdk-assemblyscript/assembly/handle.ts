@@ -6,6 +6,7 @@
 
 import { handle_drop } from "./abi";
 import { RET, ok } from "./call";
+import { Result, failed } from "./result";
 
 /** A handle and the object that owns it. */
 export abstract class Resource {
@@ -28,10 +29,10 @@ export abstract class Resource {
   }
 
   /** Releases the resource (a socket closes when nothing else holds it);
-   * false (see lastStatus) if it was no longer owned. */
-  close(): bool {
+   * fails with INVALID_HANDLE if it was no longer owned (closed, or moved). */
+  close(): Result<void> {
     handle_drop(this.release(), RET);
-    return ok(1);
+    return ok(1) ? Result.done() : failed<void>();
   }
 }
 

@@ -5,18 +5,20 @@
 // `tryWrite` writes without waiting, timeouts and TCP_NODELAY are the
 // socket's own (they move with it), `peek` reads without taking the bytes.
 //
-// Fallible calls return null, -1 or false and record the status (lastStatus).
-// Times are milliseconds; a negative timeout means none (wait without limit).
+// Calls that can fail return a Result (see the top of index.ts): a count,
+// an address, a stream, or nothing (`Result<void>`). Times are
+// milliseconds; a negative timeout means none (wait without limit).
 
 import {
   net_resolve, net_bind, net_accept, net_connect, net_read, net_peek, net_write, net_try_write, net_shutdown,
   net_local_address, net_peer_address, net_split, net_reunite, net_set_timeout, net_timeout, net_set_nodelay,
-  net_nodelay, net_set_active, ShutdownHow, Direction, ErrorCode,
+  net_nodelay, net_set_active, ShutdownHow, Direction, ErrorCode, HandleKind,
 } from "./abi";
-import { Reader } from "./codec";
-import { Message } from "./mailbox";
+import { Reader, Writer } from "./codec";
+import { Message, takeHandleAs } from "./mailbox";
 import { RET, ok, utf8, hasTimeout, nanos } from "./call";
 import { Resource } from "./handle";
+import { Result, VmError, failed } from "./result";
 import { DECODE, WOULD_BLOCK, failWith, statusOf } from "./status";
 
 /** Calls a text query (addresses, resolve) with a buffer, again with a larger one if the text did not fit. */
@@ -37,11 +39,12 @@ function text(query: (dst: u32, len: u32) => void): string | null {
 // Closures cannot capture in AssemblyScript: the handle an address query is for.
 let queried: u32 = 0;
 
-function address(handle: u32, peer: bool): string | null {
+function address(handle: u32, peer: bool): Result<string> {
   queried = handle;
-  return peer
+  const a = peer
     ? text((dst: u32, len: u32): void => net_peer_address(queried, dst, len, RET))
     : text((dst: u32, len: u32): void => net_local_address(queried, dst, len, RET));
+  return a != null ? Result.ok<string>(a) : failed<string>();
 }
 
 // The name being resolved (kept alive by resolve's local while it is used).
@@ -52,26 +55,26 @@ let resolvingLen: i32 = 0;
  * The addresses `host` resolves to ("db.internal", "db.internal:5432", or
  * an IP, returned as is), looked up by the VM, as "IP:PORT" texts. The VM
  * looks a name up only if its `--allow-net` rules could permit it;
- * otherwise null with status permission-denied, and no query leaves the
+ * otherwise it fails with PERMISSION_DENIED, and no query leaves the
  * machine.
  */
-export function resolve(host: string): string[] | null {
+export function resolve(host: string): Result<string[]> {
   const name = utf8(host);
   resolvingPtr = changetype<usize>(name);
   resolvingLen = name.byteLength;
   const all = text((dst: u32, len: u32): void => net_resolve(resolvingPtr, resolvingLen, dst, len, RET));
-  if (all == null) return null;
+  if (all == null) return failed<string[]>();
   const out = new Array<string>();
   const lines = all.split("\n");
   for (let i = 0; i < lines.length; i++) if (lines[i].length > 0) out.push(lines[i]);
-  return out;
+  return Result.ok<string[]>(out);
 }
 
-/** Reads (or peeks) into `buf`; the count (0 at end-of-stream), or -1 (see lastStatus). */
-function readHandle(h: u32, buf: Uint8Array, timeoutMs: i64, peek: bool): i32 {
+/** Reads (or peeks) into `buf`: the count (0 at end-of-stream). */
+function readHandle(h: u32, buf: Uint8Array, timeoutMs: i64, peek: bool): Result<i32> {
   if (peek) net_peek(h, buf.dataStart as u32, buf.length as u32, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
   else net_read(h, buf.dataStart as u32, buf.length as u32, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
-  return ok(4) ? load<u32>(RET, 4) as i32 : -1;
+  return ok(4) ? Result.ok<i32>(load<u32>(RET, 4) as i32) : failed<i32>();
 }
 
 /** Writes what the send buffer takes now: the count, 0 when full, -1 on error. */
@@ -90,80 +93,99 @@ function writeSome(h: u32, data: Uint8Array, from: i32, timeoutMs: i64): i32 {
   return ok(4) ? load<u32>(RET, 4) as i32 : -1;
 }
 
-function writeAllHandle(h: u32, data: Uint8Array, timeoutMs: i64): bool {
+/** `writeSome` as a result. */
+function writeHandle(h: u32, data: Uint8Array, timeoutMs: i64): Result<i32> {
+  const n = writeSome(h, data, 0, timeoutMs);
+  return n >= 0 ? Result.ok<i32>(n) : failed<i32>();
+}
+
+function writeAllHandle(h: u32, data: Uint8Array, timeoutMs: i64): Result<void> {
   let done = 0;
   while (done < data.length) {
     const n = writeSome(h, data, done, timeoutMs);
-    if (n < 0) return false;
+    if (n < 0) return failed<void>();
     done += n;
   }
-  return true;
+  return Result.done();
 }
 
-function tryWriteHandle(h: u32, data: Uint8Array): i32 {
+function tryWriteHandle(h: u32, data: Uint8Array): Result<i32> {
   const n = tryWriteRaw(h, data, 0);
   if (n == 0 && data.length > 0) {
-    failWith(WOULD_BLOCK, "the socket's send buffer is full; write waits for room");
-    return -1;
+    const text = "the socket's send buffer is full; write waits for room";
+    failWith(WOULD_BLOCK, text);
+    return Result.err<i32>(new VmError(WOULD_BLOCK, text));
   }
-  return n;
+  return n >= 0 ? Result.ok<i32>(n) : failed<i32>();
 }
 
-function shutdownHandle(h: u32, how: u8): bool {
+function shutdownHandle(h: u32, how: u8): Result<void> {
   net_shutdown(h, how, RET);
-  return ok(1);
+  return ok(1) ? Result.done() : failed<void>();
 }
 
-function setTimeoutHandle(h: u32, direction: u8, ms: i64): bool {
+function setTimeoutHandle(h: u32, direction: u8, ms: i64): Result<void> {
   if (ms == 0) {
     // The ABI's 0 would clear it; std refuses a zero timeout too.
-    failWith(statusOf(ErrorCode.INVALID_ARGUMENT), "a timeout of 0 ms would never wait; pass -1 for none, or use tryWrite");
-    return false;
+    const text = "a timeout of 0 ms would never wait; pass -1 for none, or use tryWrite";
+    const status = statusOf(ErrorCode.INVALID_ARGUMENT);
+    failWith(status, text);
+    return Result.err<void>(new VmError(status, text));
   }
   net_set_timeout(h, direction, nanos(ms), RET);
-  return ok(1);
+  return ok(1) ? Result.done() : failed<void>();
 }
 
 /** The socket's timeout in ms (rounded up): -1 if none (what the setters
- * take for none), -2 on error (see lastStatus). */
-function timeoutOf(h: u32, direction: u8): i64 {
+ * take for none). */
+function timeoutOf(h: u32, direction: u8): Result<i64> {
   net_timeout(h, direction, RET);
-  if (!ok(8)) return -2;
+  if (!ok(8)) return failed<i64>();
   const ns = load<u64>(RET, 8);
-  if (ns == 0) return -1;
-  return ns > (I64.MAX_VALUE as u64) - 999_999 ? I64.MAX_VALUE : ((ns + 999_999) / 1_000_000) as i64;
+  if (ns == 0) return Result.ok<i64>(-1);
+  return Result.ok<i64>(ns > (I64.MAX_VALUE as u64) - 999_999 ? I64.MAX_VALUE : ((ns + 999_999) / 1_000_000) as i64);
 }
 
-function setNodelayHandle(h: u32, enabled: bool): bool {
+function setNodelayHandle(h: u32, enabled: bool): Result<void> {
   net_set_nodelay(h, enabled, RET);
-  return ok(1);
+  return ok(1) ? Result.done() : failed<void>();
 }
 
-/** 1 if TCP_NODELAY is set, 0 if not, -1 on error. */
-function nodelayOf(h: u32): i32 {
+/** Whether TCP_NODELAY is set. */
+function nodelayOf(h: u32): Result<bool> {
   net_nodelay(h, RET);
-  return ok(1) ? load<u8>(RET, 1) as i32 : -1;
+  return ok(1) ? Result.ok<bool>(load<u8>(RET, 1) != 0) : failed<bool>();
 }
 
+/** A socket listening for connections. */
 export class TcpListener extends Resource {
   constructor(handle: u32) {
     super(handle);
   }
 
-  /** Binds to "IP:PORT" (port 0 picks one); null if denied or in use. */
-  static bind(addr: string): TcpListener | null {
+  /** Takes handle number `index` of the last received message as a TCP listener
+   * (ABI 1.9); another kind fails with INVALID_ARGUMENT and stays in the message. */
+  static take(index: u32): Result<TcpListener> {
+    const h = takeHandleAs(index, HandleKind.TCP_LISTENER);
+    return h.isOk ? Result.ok<TcpListener>(new TcpListener(h.value)) : Result.err<TcpListener>(h.error);
+  }
+
+  /** Binds to "IP:PORT" (port 0 picks one); fails with PERMISSION_DENIED
+   * (the error names the --allow-net rule) or ADDRESS_IN_USE. */
+  static bind(addr: string): Result<TcpListener> {
     const a = utf8(addr);
     net_bind(changetype<usize>(a), a.byteLength, RET);
-    return ok(4) ? new TcpListener(load<u32>(RET, 4)) : null;
+    return ok(4) ? Result.ok<TcpListener>(new TcpListener(load<u32>(RET, 4))) : failed<TcpListener>();
   }
 
   /** Waits for a connection, at most `timeoutMs`. */
-  accept(timeoutMs: i64 = -1): TcpStream | null {
+  accept(timeoutMs: i64 = -1): Result<TcpStream> {
     net_accept(this.handle, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
-    return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
+    return ok(4) ? Result.ok<TcpStream>(new TcpStream(load<u32>(RET, 4))) : failed<TcpStream>();
   }
 
-  localAddress(): string | null {
+  /** The address it listens on ("IP:PORT"). */
+  localAddress(): Result<string> {
     return address(this.handle, false);
   }
 }
@@ -174,104 +196,119 @@ export abstract class Connection extends Resource {
     super(handle);
   }
 
-  /** The peer's address ("IP:PORT"); null (see lastStatus) on error. */
-  peerAddress(): string | null {
+  /** The peer's address ("IP:PORT"). */
+  peerAddress(): Result<string> {
     return address(this.handle, true);
   }
 
-  /** This end's address ("IP:PORT"); null (see lastStatus) on error. */
-  localAddress(): string | null {
+  /** This end's address ("IP:PORT"). */
+  localAddress(): Result<string> {
     return address(this.handle, false);
   }
 }
 
+/** A TCP connection. */
 export class TcpStream extends Connection {
   constructor(handle: u32) {
     super(handle);
   }
 
-  /** Connects to an address (trying each address a name resolves to). */
-  static connect(addr: string, timeoutMs: i64 = -1): TcpStream | null {
-    const a = utf8(addr);
-    net_connect(changetype<usize>(a), a.byteLength, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
-    return ok(4) ? new TcpStream(load<u32>(RET, 4)) : null;
+  /** Takes handle number `index` of the last received message as a TCP stream
+   * (ABI 1.9); another kind fails with INVALID_ARGUMENT and stays in the message. */
+  static take(index: u32): Result<TcpStream> {
+    const h = takeHandleAs(index, HandleKind.TCP_STREAM);
+    return h.isOk ? Result.ok<TcpStream>(new TcpStream(h.value)) : Result.err<TcpStream>(h.error);
   }
 
-  /** Reads into `buf`; the count (0 at end-of-stream), or -1 (see lastStatus).
-   * Without a timeout, waits as long as the socket's read timeout. */
-  read(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+  /** Connects to an address (trying each address a name resolves to). */
+  static connect(addr: string, timeoutMs: i64 = -1): Result<TcpStream> {
+    const a = utf8(addr);
+    net_connect(changetype<usize>(a), a.byteLength, hasTimeout(timeoutMs), nanos(timeoutMs), RET);
+    return ok(4) ? Result.ok<TcpStream>(new TcpStream(load<u32>(RET, 4))) : failed<TcpStream>();
+  }
+
+  /** Reads into `buf`: the count, 0 at end-of-stream. Without a timeout,
+   * waits as long as the socket's read timeout. */
+  read(buf: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
     return readHandle(this.handle, buf, timeoutMs, false);
   }
 
   /** As `read`, but the bytes stay in the socket for the next read. */
-  peek(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+  peek(buf: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
     return readHandle(this.handle, buf, timeoutMs, true);
   }
 
   /** Writes some of `data`, waiting for room at most `timeoutMs` (or the
-   * socket's write timeout); the count, or -1 (status timeout, ...). */
-  write(data: Uint8Array, timeoutMs: i64 = -1): i32 {
-    return writeSome(this.handle, data, 0, timeoutMs);
+   * socket's write timeout): the count; fails with TIMEOUT, ... */
+  write(data: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
+    return writeHandle(this.handle, data, timeoutMs);
   }
 
   /** Writes all of `data`; each wait for room lasts at most `timeoutMs`. */
-  writeAll(data: Uint8Array, timeoutMs: i64 = -1): bool {
+  writeAll(data: Uint8Array, timeoutMs: i64 = -1): Result<void> {
     return writeAllHandle(this.handle, data, timeoutMs);
   }
 
-  /** Writes what the send buffer takes now, without waiting; -1 with status
+  /** Writes what the send buffer takes now, without waiting; fails with
    * WOULD_BLOCK when it is full. */
-  tryWrite(data: Uint8Array): i32 {
+  tryWrite(data: Uint8Array): Result<i32> {
     return tryWriteHandle(this.handle, data);
   }
 
-  shutdown(how: u8 = ShutdownHow.BOTH): bool {
+  /** Shuts down reading, writing or both (ShutdownHow). */
+  shutdown(how: u8 = ShutdownHow.BOTH): Result<void> {
     return shutdownHandle(this.handle, how);
   }
 
   /** How long reads without a timeout of their own wait (< 0: without
    * limit; 0 is refused). The socket's option: it moves with the stream,
    * and `split` gives it to the read half. */
-  setReadTimeout(ms: i64): bool {
+  setReadTimeout(ms: i64): Result<void> {
     return setTimeoutHandle(this.handle, Direction.READ, ms);
   }
 
-  /** The read timeout in ms; -1 if none, -2 on error. */
-  readTimeout(): i64 {
+  /** The read timeout in ms; -1 if none. */
+  readTimeout(): Result<i64> {
     return timeoutOf(this.handle, Direction.READ);
   }
 
   /** How long writes without a timeout of their own wait for room (see setReadTimeout). */
-  setWriteTimeout(ms: i64): bool {
+  setWriteTimeout(ms: i64): Result<void> {
     return setTimeoutHandle(this.handle, Direction.WRITE, ms);
   }
 
-  /** The write timeout in ms; -1 if none, -2 on error. */
-  writeTimeout(): i64 {
+  /** The write timeout in ms; -1 if none. */
+  writeTimeout(): Result<i64> {
     return timeoutOf(this.handle, Direction.WRITE);
   }
 
   /** Sets TCP_NODELAY (on for every stream the VM makes; false lets the kernel coalesce small writes). */
-  setNodelay(enabled: bool): bool {
+  setNodelay(enabled: bool): Result<void> {
     return setNodelayHandle(this.handle, enabled);
   }
 
-  /** 1 if TCP_NODELAY is set, 0 if not, -1 on error. */
-  nodelay(): i32 {
+  /** Whether TCP_NODELAY is set. */
+  nodelay(): Result<bool> {
     return nodelayOf(this.handle);
   }
 
-  /** Splits the stream (using it up) into halves; null on error (the stream is kept). */
-  split(): Halves | null {
+  /** Splits the stream (using it up) into halves; on failure the stream is kept. */
+  split(): Result<Halves> {
     net_split(this.handle, RET);
-    if (!ok(4)) return null;
+    if (!ok(4)) return failed<Halves>();
     this.release();
-    return new Halves(new ReadHalf(load<u32>(RET, 4)), new WriteHalf(load<u32>(RET, 8)));
+    return Result.ok<Halves>(new Halves(new ReadHalf(load<u32>(RET, 4)), new WriteHalf(load<u32>(RET, 8))));
   }
 }
 
+/** A stream's two halves, from `split`. */
 export class Halves {
-  constructor(public readonly read: ReadHalf, public readonly write: WriteHalf) {}
+  constructor(
+    /** The half that reads. */
+    public readonly read: ReadHalf,
+    /** The half that writes. */
+    public readonly write: WriteHalf,
+  ) {}
 }
 
 /** The reading half of a split stream; it sees end-of-stream when the peer closes its side. */
@@ -280,24 +317,35 @@ export class ReadHalf extends Connection {
     super(handle);
   }
 
-  read(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+  /** Takes handle number `index` of the last received message as a read half
+   * (ABI 1.9); another kind fails with INVALID_ARGUMENT and stays in the message. */
+  static take(index: u32): Result<ReadHalf> {
+    const h = takeHandleAs(index, HandleKind.READ_HALF);
+    return h.isOk ? Result.ok<ReadHalf>(new ReadHalf(h.value)) : Result.err<ReadHalf>(h.error);
+  }
+
+  /** As TcpStream's `read`. */
+  read(buf: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
     return readHandle(this.handle, buf, timeoutMs, false);
   }
 
-  peek(buf: Uint8Array, timeoutMs: i64 = -1): i32 {
+  /** As TcpStream's `peek`. */
+  peek(buf: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
     return readHandle(this.handle, buf, timeoutMs, true);
   }
 
-  setReadTimeout(ms: i64): bool {
+  /** As TcpStream's `setReadTimeout`. */
+  setReadTimeout(ms: i64): Result<void> {
     return setTimeoutHandle(this.handle, Direction.READ, ms);
   }
 
-  readTimeout(): i64 {
+  /** The read timeout in ms; -1 if none. */
+  readTimeout(): Result<i64> {
     return timeoutOf(this.handle, Direction.READ);
   }
 
   /** Stops reading; further reads return end-of-stream. */
-  shutdown(): bool {
+  shutdown(): Result<void> {
     return shutdownHandle(this.handle, ShutdownHow.READ);
   }
 
@@ -307,23 +355,22 @@ export class ReadHalf extends Connection {
    * `SocketEvent.decode`), so the process can wait for them beside its
    * other messages, and hibernate meanwhile. After them, the peer's end or
    * an error, the half is passive again; `count` 0 makes it passive now.
-   * While active, reads fail (status invalid-argument) and the half cannot
-   * move to another process.
+   * While active, reads fail (INVALID_ARGUMENT) and the half cannot move
+   * to another process.
    */
-  setActive(count: u32, tag: u64): bool {
+  setActive(count: u32, tag: u64): Result<void> {
     net_set_active(this.handle, count, tag, RET);
-    return ok(1);
+    return ok(1) ? Result.done() : failed<void>();
   }
 
-
-  /** Joins with the write half of the same stream, using both up; null
-   * (status not-paired, both kept) if they are of different streams. */
-  reunite(write: WriteHalf): TcpStream | null {
+  /** Joins with the write half of the same stream, using both up; fails
+   * with NOT_PAIRED (both kept) if they are of different streams. */
+  reunite(write: WriteHalf): Result<TcpStream> {
     net_reunite(this.handle, write.handle, RET);
-    if (!ok(4)) return null;
+    if (!ok(4)) return failed<TcpStream>();
     this.release();
     write.release();
-    return new TcpStream(load<u32>(RET, 4));
+    return Result.ok<TcpStream>(new TcpStream(load<u32>(RET, 4)));
   }
 }
 
@@ -339,23 +386,38 @@ export class SocketEvent {
 
   constructor(
     /** DATA, CLOSED or ERROR. */
-    public readonly kind: u32,
+    public kind: u32 = SocketEvent.CLOSED,
     /** The bytes read, or the error's text. */
-    public readonly data: Uint8Array,
+    public data: Uint8Array = new Uint8Array(0),
   ) {}
 
-  /** Decodes a message an active read half sent; null (status DECODE) if it is not one. */
-  static decode(message: Message): SocketEvent | null {
+  /** Decodes a message an active read half sent; fails with DECODE if it
+   * is not one. (A typed receive takes it directly too:
+   * `receive<SocketEvent>({ tags: [tag] })`.) */
+  static decode(message: Message): Result<SocketEvent> {
     const r = new Reader(message.data);
-    const kind = r.variant();
-    let data = new Uint8Array(0);
-    if (kind == SocketEvent.DATA || kind == SocketEvent.ERROR) data = r.bytes();
-    else if (kind != SocketEvent.CLOSED) r.error = true;
+    const event = new SocketEvent();
+    event.decode(r);
     if (!r.finish()) {
-      failWith(DECODE, "a message from process " + message.sender.toString() + " is not a socket event");
-      return null;
+      const text = "a message from process " + message.sender.toString() + " is not a socket event";
+      failWith(DECODE, text);
+      return Result.err<SocketEvent>(new VmError(DECODE, text));
     }
-    return new SocketEvent(kind, data);
+    return Result.ok<SocketEvent>(event);
+  }
+
+  /** Reads an event (postcard's enum, as the VM sends it). */
+  decode(r: Reader): void {
+    this.kind = r.variant();
+    this.data = new Uint8Array(0);
+    if (this.kind == SocketEvent.DATA || this.kind == SocketEvent.ERROR) this.data = r.bytes();
+    else if (this.kind != SocketEvent.CLOSED) r.error = true;
+  }
+
+  /** Writes the event as the VM does. */
+  encode(w: Writer): void {
+    w.variant(this.kind);
+    if (this.kind != SocketEvent.CLOSED) w.bytes(this.data);
   }
 
   /** The error's text, for ERROR. */
@@ -370,37 +432,50 @@ export class WriteHalf extends Connection {
     super(handle);
   }
 
-  write(data: Uint8Array, timeoutMs: i64 = -1): i32 {
-    return writeSome(this.handle, data, 0, timeoutMs);
+  /** Takes handle number `index` of the last received message as a write half
+   * (ABI 1.9); another kind fails with INVALID_ARGUMENT and stays in the message. */
+  static take(index: u32): Result<WriteHalf> {
+    const h = takeHandleAs(index, HandleKind.WRITE_HALF);
+    return h.isOk ? Result.ok<WriteHalf>(new WriteHalf(h.value)) : Result.err<WriteHalf>(h.error);
   }
 
-  writeAll(data: Uint8Array, timeoutMs: i64 = -1): bool {
+  /** As TcpStream's `write`. */
+  write(data: Uint8Array, timeoutMs: i64 = -1): Result<i32> {
+    return writeHandle(this.handle, data, timeoutMs);
+  }
+
+  /** As TcpStream's `writeAll`. */
+  writeAll(data: Uint8Array, timeoutMs: i64 = -1): Result<void> {
     return writeAllHandle(this.handle, data, timeoutMs);
   }
 
-  tryWrite(data: Uint8Array): i32 {
+  /** As TcpStream's `tryWrite`. */
+  tryWrite(data: Uint8Array): Result<i32> {
     return tryWriteHandle(this.handle, data);
   }
 
-  setWriteTimeout(ms: i64): bool {
+  /** As TcpStream's `setWriteTimeout`. */
+  setWriteTimeout(ms: i64): Result<void> {
     return setTimeoutHandle(this.handle, Direction.WRITE, ms);
   }
 
-  writeTimeout(): i64 {
+  /** The write timeout in ms; -1 if none. */
+  writeTimeout(): Result<i64> {
     return timeoutOf(this.handle, Direction.WRITE);
   }
 
   /** Sets TCP_NODELAY: the whole connection's option. */
-  setNodelay(enabled: bool): bool {
+  setNodelay(enabled: bool): Result<void> {
     return setNodelayHandle(this.handle, enabled);
   }
 
-  nodelay(): i32 {
+  /** Whether TCP_NODELAY is set. */
+  nodelay(): Result<bool> {
     return nodelayOf(this.handle);
   }
 
   /** Shuts down writing now; the peer sees end-of-stream. */
-  shutdown(): bool {
+  shutdown(): Result<void> {
     return shutdownHandle(this.handle, ShutdownHow.WRITE);
   }
 }

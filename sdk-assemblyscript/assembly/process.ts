@@ -4,25 +4,29 @@
 import {
   process_self_id, process_spawn, process_load_module, process_link, process_unlink, process_monitor,
   process_demonitor, process_hibernate, process_kill, process_send_exit, process_trap_exits, process_sleep, mailbox_send, registry_register,
-  registry_lookup, registry_unregister, timer_send_after, timer_send_after_with_handles, timer_cancel, SpawnOptions,
-  ErrorCode,
+  registry_lookup, registry_unregister, timer_send_after, timer_send_after_with_handles, timer_cancel,
+  SpawnOptions as SpawnFlags, ErrorCode,
 } from "./abi";
 import { failWith, statusOf } from "./status";
 import { RET, ok, utf8 } from "./call";
-import { Writer } from "./codec";
+import { Reader, Writer, encode } from "./codec";
 import { Resource, handleList, moved } from "./handle";
+import { Mailbox } from "./mailbox";
+import { Result, failed } from "./result";
+import { crash } from "./runtime";
 
 /** The bytes of a message: bytes as they are, anything else encoded by its type. */
 function encodeMessage<M>(message: M): Uint8Array {
-  if (message instanceof Uint8Array) return message;
-  return new Writer().value<M>(message).finish();
+  return encode<M>(message);
 }
 
 /**
- * A process, by id, that accepts messages of type `M`. `Process` (bytes)
- * sends bytes as they are (see `Writer`); `Process<T>` for any other `T`
- * encodes each message with `Writer.value<T>` (see codec.ts), as Rust's
- * `Process<T>` does, so a Rust process with a mailbox of `T` decodes it.
+ * A process, by id, that accepts messages of type `M`: what `spawn` and
+ * `lookup` return. `Process` (bytes) sends bytes as they are (see
+ * `Writer`); `Process<T>` for any other `T` encodes each message with
+ * `Writer.value<T>` (see codec.ts), as Rust's `Process<T>` does, so a Rust
+ * process with a mailbox of `T` decodes it. In a message it is its id (a
+ * u64), as in Rust's.
  *
  * ```ts
  * const counter = new Process<u32>(id);
@@ -30,11 +34,30 @@ function encodeMessage<M>(message: M): Uint8Array {
  * ```
  */
 export class Process<M = Uint8Array> {
-  constructor(public readonly id: u64) {}
+  private raw: u64;
 
-  /** This process (accepting bytes; see `typed`). */
-  static self(): Process<Uint8Array> {
-    return new Process<Uint8Array>(process_self_id());
+  constructor(id: u64 = 0) {
+    this.raw = id;
+  }
+
+  /** The process's id. */
+  get id(): u64 {
+    return this.raw;
+  }
+
+  /** This process, accepting `T` (bytes by default). */
+  static self<T = Uint8Array>(): Process<T> {
+    return new Process<T>(process_self_id());
+  }
+
+  /** Writes the id (a process in a message is its id, as in Rust). */
+  encode(w: Writer): void {
+    w.u64(this.raw);
+  }
+
+  /** Reads the id. */
+  decode(r: Reader): void {
+    this.raw = r.u64();
   }
 
   /** The same process, accepting `T`. Only what this side sends is checked;
@@ -43,11 +66,12 @@ export class Process<M = Uint8Array> {
     return new Process<T>(this.id);
   }
 
-  /** Sends a message with a tag; sending to a process that ended is not an error. */
-  send(message: M, tag: u64 = 0): bool {
+  /** Sends a message with a tag; sending to a process that ended is not an
+   * error. Fails if the VM refuses it (a limit, or a node it cannot reach). */
+  send(message: M, tag: u64 = 0): Result<void> {
     const data = encodeMessage<M>(message);
     mailbox_send(this.id, tag, data.dataStart, data.length, 0, 0, RET);
-    return ok(1);
+    return ok(1) ? Result.done() : failed<void>();
   }
 
   /**
@@ -55,25 +79,30 @@ export class Process<M = Uint8Array> {
    * (streams, halves, listeners) or raw handle numbers. On success the
    * resources hold no handle any more; on failure nothing moved.
    */
-  sendHandles<H = u32>(data: Uint8Array, handles: H[], tag: u64 = 0): bool {
+  sendHandles<H = u32>(data: Uint8Array, handles: H[], tag: u64 = 0): Result<void> {
     const list = handleList<H>(handles);
     mailbox_send(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, RET);
-    if (!ok(1)) return false;
+    if (!ok(1)) return failed<void>();
     moved<H>(handles);
-    return true;
+    return Result.done();
   }
 
-  /** Links with the process; false (status not-found) if it has ended. */
-  link(): bool {
+  /** Links with the process; fails (NOT_FOUND) if it has ended (while
+   * trapping exits, a noproc exit message comes instead). */
+  link(): Result<void> {
     process_link(this.id, RET);
-    return ok(1);
+    return ok(1) ? Result.done() : failed<void>();
   }
 
+  /** Removes a link (a signal: it cannot fail). */
   unlink(): void {
     process_unlink(this.id);
   }
 
-  /** Monitors the process; returns the reference its down message carries (its tag). */
+  /** Monitors the process; returns the reference its down message carries
+   * (its tag). It cannot fail (the ABI gives it no error channel: past its
+   * budget the VM ends this process instead); a process that has ended
+   * sends a noproc down at once. */
   monitor(): u64 {
     return process_monitor(this.id);
   }
@@ -94,21 +123,24 @@ export class Process<M = Uint8Array> {
     process_send_exit(this.id, changetype<usize>(r), r.byteLength);
   }
 
-  /** Registers the process under `name`. */
-  register(name: string): bool {
+  /** Registers the process under `name`; fails with ALREADY_REGISTERED if
+   * a live process holds it. */
+  register(name: string): Result<void> {
     const n = utf8(name);
     registry_register(changetype<usize>(n), n.byteLength, this.id, RET);
-    return ok(1);
+    return ok(1) ? Result.done() : failed<void>();
   }
 
-  /** The process registered under `name`, or null (status not-found). */
-  static lookup(name: string): Process<Uint8Array> | null {
+  /** The process registered under `name`, taken to accept `T` (bytes by
+   * default); fails with NOT_FOUND if no process holds the name. */
+  static lookup<T = Uint8Array>(name: string): Result<Process<T>> {
     const n = utf8(name);
     registry_lookup(changetype<usize>(n), n.byteLength, RET);
-    return ok(8) ? new Process<Uint8Array>(load<u64>(RET, 8)) : null;
+    return ok(8) ? Result.ok<Process<T>>(new Process<T>(load<u64>(RET, 8))) : failed<Process<T>>();
   }
 
-  /** Sends a message after `delayMs`; returns the timer reference (for cancelTimer). */
+  /** Sends a message after `delayMs`; returns the timer reference (for
+   * cancelTimer). It cannot fail, as `monitor`. */
   sendAfter(message: M, delayMs: u64, tag: u64 = 0): u64 {
     const data = encodeMessage<M>(message);
     return timer_send_after(this.id, tag, data.dataStart, data.length, delayMs * 1_000_000);
@@ -118,23 +150,23 @@ export class Process<M = Uint8Array> {
    * Sends bytes and handles after `delayMs`. The handles leave this process
    * now (the resources hold none after) and reach the target when the timer
    * fires; if it is cancelled or the target ends first, they are closed.
-   * Returns the timer reference, or 0 (see lastStatus) if a handle is not
-   * this process's (then nothing moved).
+   * Returns the timer reference; fails if a handle is not this process's
+   * (then nothing moved).
    */
-  sendAfterWithHandles<H = u32>(data: Uint8Array, handles: H[], delayMs: u64, tag: u64 = 0): u64 {
+  sendAfterWithHandles<H = u32>(data: Uint8Array, handles: H[], delayMs: u64, tag: u64 = 0): Result<u64> {
     const list = handleList<H>(handles);
     timer_send_after_with_handles(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, delayMs * 1_000_000, RET);
-    if (!ok(8)) return 0;
+    if (!ok(8)) return failed<u64>();
     moved<H>(handles);
-    return load<u64>(RET, 8);
+    return Result.ok<u64>(load<u64>(RET, 8));
   }
 }
 
-/** Removes a registered name. */
-export function unregister(name: string): bool {
+/** Removes a registered name; fails with NOT_FOUND if no live process held it. */
+export function unregister(name: string): Result<void> {
   const n = utf8(name);
   registry_unregister(changetype<usize>(n), n.byteLength, RET);
-  return ok(1);
+  return ok(1) ? Result.done() : failed<void>();
 }
 
 /** Cancels a timer; true if it had not fired. */
@@ -145,38 +177,84 @@ export function cancelTimer(timer: u64): bool {
 /** @internal The name of the export spawned functions start through. */
 export const ENTRY = "vm_as_entry_0_1";
 
+/** How `spawn` starts a process: `spawn(f, capture, { link: true, handles: [stream] })`. */
+export class SpawnOptions {
+  /** Link the new process with this one (atomically, as Erlang's spawn_link). */
+  link: bool = false;
+  /** Resources (streams, halves, listeners, modules) that move to the new
+   * process, which takes them with `takeHandle(0)`, ... before its first
+   * receive. On success they hold no handle here any more. */
+  handles: Resource[] = [];
+}
+
+/** @internal How a spawned function starts: the entry export calls `start`
+ * (one per capture and message type) with the init message, whose bytes are
+ * the function's reference and then the capture, encoded. A top-level
+ * function's reference is static data, at the same address in every
+ * instance of this module, so it can cross to another instance. */
+export class Start {
+  constructor(
+    /** The function the entry calls with the init message's bytes. */
+    public readonly start: u32,
+    /** The init message's bytes. */
+    public readonly init: Uint8Array,
+  ) {}
+
+  /** How `fn(capture, mailbox)` starts in a new instance. */
+  static of<C, M>(fn: (capture: C, mailbox: Mailbox<M>) => void, capture: C): Start {
+    const start = (init: Uint8Array): void => {
+      const r = new Reader(init);
+      const f = r.u32();
+      const c = r.value<C>();
+      if (!r.finish()) return crash("a spawned process's capture does not decode as " + nameof<C>());
+      changetype<(capture: C, mailbox: Mailbox<M>) => void>(f)(c, new Mailbox<M>());
+    };
+    const init = new Writer().u32(changetype<usize>(fn) as u32).value<C>(capture).finish();
+    return new Start(changetype<usize>(start) as u32, init);
+  }
+}
+
 /**
- * Starts `fn` in a new process of this module; it receives a copy of
- * `capture`. `fn` must be a top-level function (not a closure). `handles`
- * (resources, or raw handle numbers) move to the new process, which takes
- * them with `takeHandle(0)`, ... before its first receive; on success the
- * resources hold no handle any more. Returns null (see lastStatus) if the
- * VM refuses, and then nothing moved.
+ * Starts `fn(capture, mailbox)` in a new process of this module and returns
+ * it, typed by what its mailbox takes:
+ *
+ * ```ts
+ * function counter(start: u64, mailbox: Mailbox<u64>): void { ... }
+ * const c = spawn(counter, <u64>0, { link: true });   // Result<Process<u64>>
+ * if (c.isOk) c.value.send(5);
+ * ```
+ *
+ * `fn` must be a top-level function (not a closure). The capture travels
+ * encoded (`Writer.value<C>`: numbers, strings, bytes, arrays, codec
+ * classes such as `vm bindgen`'s, processes), so the new process gets a
+ * copy. Fails if the VM refuses (LIMIT_REACHED at its process limit), and
+ * then nothing moved.
  */
-export function spawn<H = u32>(fn: (capture: Uint8Array) => void, capture: Uint8Array, link: bool = false, handles: H[] = []): Process<Uint8Array> | null {
+export function spawn<C, M>(fn: (capture: C, mailbox: Mailbox<M>) => void, capture: C, options: SpawnOptions = {}): Result<Process<M>> {
+  const start = Start.of<C, M>(fn, capture);
   const entry = utf8(ENTRY);
-  const list = handleList<H>(handles);
-  // A top-level function's reference is static data, at the same address in
-  // every instance of this module.
-  const index = changetype<usize>(fn) as u32;
-  process_spawn(0, changetype<usize>(entry), entry.byteLength, index, capture.dataStart, capture.length,
-    list.dataStart, list.length, link ? SpawnOptions.LINK : 0, RET);
-  if (!ok(8)) return null;
-  moved<H>(handles);
-  return new Process<Uint8Array>(load<u64>(RET, 8));
+  const handles = options.handles;
+  const list = handleList<Resource>(handles);
+  process_spawn(0, changetype<usize>(entry), entry.byteLength, start.start, start.init.dataStart, start.init.length,
+    list.dataStart, list.length, options.link ? SpawnFlags.LINK : 0, RET);
+  if (!ok(8)) return failed<Process<M>>();
+  moved<Resource>(handles);
+  return Result.ok<Process<M>>(new Process<M>(load<u64>(RET, 8)));
 }
 
 /**
  * Hibernates this process (Erlang's `erlang:hibernate/3`): it gives up its
  * instance, stack and memory, keeping its id, mailbox, links, monitors,
  * names and handles. When a message arrives (at once if one is queued),
- * `fn` runs in a fresh instance with `state` as its capture; `handles`
- * move with it, as with `spawn`. Never returns.
+ * `fn(state, mailbox)` runs in a fresh instance, `state` a copy as a
+ * spawn's capture is; `handles` move with it, as with `spawn`. Never
+ * returns (`return hibernate(...)` ends a branch).
  */
-export function hibernate<H = u32>(fn: (capture: Uint8Array) => void, state: Uint8Array, handles: H[] = []): void {
+export function hibernate<S, M>(fn: (state: S, mailbox: Mailbox<M>) => void, state: S, handles: Resource[] = []): void {
+  const start = Start.of<S, M>(fn, state);
   const entry = utf8(ENTRY);
-  const list = handleList<H>(handles);
-  process_hibernate(changetype<usize>(entry), entry.byteLength, changetype<usize>(fn) as u32, state.dataStart, state.length,
+  const list = handleList<Resource>(handles);
+  process_hibernate(changetype<usize>(entry), entry.byteLength, start.start, start.init.dataStart, start.init.length,
     list.dataStart, list.length);
   unreachable();
 }
@@ -187,23 +265,30 @@ export class Module extends Resource {
     super(handle);
   }
 
-  /** Compiles WebAssembly bytes; null (see lastStatus) if they are invalid or incompatible. */
-  static load(bytes: Uint8Array): Module | null {
+  /** Compiles WebAssembly bytes; fails with MODULE_INVALID or
+   * MODULE_INCOMPATIBLE (the error says why). */
+  static load(bytes: Uint8Array): Result<Module> {
     process_load_module(bytes.dataStart, bytes.length, RET);
-    return ok(4) ? new Module(load<u32>(RET, 4)) : null;
+    return ok(4) ? Result.ok<Module>(new Module(load<u32>(RET, 4))) : failed<Module>();
   }
 
-  /** Starts export `entry` (taking no argument, or an i32 that gets `arg`); its init message carries `init`. */
-  spawn(entry: string, init: Uint8Array, arg: u32 = 0, link: bool = false): Process<Uint8Array> | null {
+  /** Starts export `entry` (taking no argument, or an i32 that gets `arg`),
+   * in any language; its init message carries `init` as it is. The process
+   * is taken to accept `M` (bytes by default). */
+  spawn<M = Uint8Array>(entry: string, init: Uint8Array, arg: u32 = 0, options: SpawnOptions = {}): Result<Process<M>> {
     if (this.handle == 0) {
       // Handle 0 names this process's own module in process.spawn.
       failWith(statusOf(ErrorCode.INVALID_HANDLE), "the module was closed; load it again to spawn from it");
-      return null;
+      return failed<Process<M>>();
     }
     const e = utf8(entry);
-    process_spawn(this.handle, changetype<usize>(e), e.byteLength, arg, init.dataStart, init.length, 0, 0,
-      link ? SpawnOptions.LINK : 0, RET);
-    return ok(8) ? new Process<Uint8Array>(load<u64>(RET, 8)) : null;
+    const handles = options.handles;
+    const list = handleList<Resource>(handles);
+    process_spawn(this.handle, changetype<usize>(e), e.byteLength, arg, init.dataStart, init.length,
+      list.dataStart, list.length, options.link ? SpawnFlags.LINK : 0, RET);
+    if (!ok(8)) return failed<Process<M>>();
+    moved<Resource>(handles);
+    return Result.ok<Process<M>>(new Process<M>(load<u64>(RET, 8)));
   }
 
   /** The same as `close`. */

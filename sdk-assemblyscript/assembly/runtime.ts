@@ -47,11 +47,46 @@ export function eprint(text: string): void {
   write(2, text + "\n");
 }
 
-/** Ends this process with a reason (an empty reason is a normal exit). */
-export function exit(reason: string): void {
+/**
+ * Ends this process with a reason (an empty reason is a normal exit): its
+ * links and monitors see `exit` and the text, not a crash (`trap`, which a
+ * `throw` gives). It never returns. AssemblyScript 0.28 has no `never`
+ * type, and its flow analysis ends a branch only at `return` or `throw`,
+ * so `return exit(...)` is how a branch ends with it; the type parameter
+ * (void by default) makes that fit a function of any return type:
+ *
+ * ```ts
+ * const listener = TcpListener.bind(address);
+ * if (!listener.isOk) return exit("cannot listen: " + listener.error.toString());
+ * function parse(s: string): u32 {
+ *   if (s.length == 0) return exit<u32>("an empty number");
+ *   return U32.parseInt(s);
+ * }
+ * ```
+ */
+export function exit<T = void>(reason: string): T {
   const bytes = String.UTF8.encode(reason, false, String.UTF8.ErrorMode.REPLACE);
   process_exit(changetype<usize>(bytes), bytes.byteLength);
   unreachable();
+  return never<T>();
+}
+
+/** @internal Ends this process as a crash (reason `trap`, as an abort), with
+ * `text` as its reason, printed to stderr first as aborts are. */
+export function crash<T = void>(text: string): T {
+  eprint(text);
+  const bytes = String.UTF8.encode(text, false, String.UTF8.ErrorMode.REPLACE);
+  process_panic(changetype<usize>(bytes), bytes.byteLength);
+  unreachable();
+  return never<T>();
+}
+
+/** A value of any type for the type checker, after a call that never returns. */
+function never<T>(): T {
+  if (isVoid<T>()) return;
+  if (isReference<T>()) return changetype<T>(<usize>0);
+  // @ts-ignore: a number or a bool
+  return <T>0;
 }
 
 /** Where the abort handler builds its text: static memory, because an abort

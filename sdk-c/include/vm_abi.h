@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define VM_ABI_MAJOR 1
-#define VM_ABI_MINOR 8
+#define VM_ABI_MINOR 9
 #define VM_ABI_PATCH 0
-#define VM_ABI_MARKER "vm:host@1.8.0\n"
+#define VM_ABI_MARKER "vm:host@1.9.0\n"
 /* Assembler that records VM_ABI_MARKER in the module's `vm:abi` custom
  * section (C has no portable attribute that keeps an unreferenced one). */
-#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.8.0\\n\"\n.text\n"
+#define VM_ABI_MARKER_ASM ".section \".custom_section.vm:abi\",\"\",@\n.ascii \"vm:host@1.9.0\\n\"\n.text\n"
 
 /*
  * Why a call failed. Guests must treat a code they do not know (added by
@@ -75,11 +75,35 @@ typedef uint8_t vm_message_kind_t;
 /*
  * A set of message kinds, used to filter a receive.
  */
-typedef uint8_t vm_message_kinds_t;
-#define VM_MESSAGE_KINDS_DATA (1u << 0)
-#define VM_MESSAGE_KINDS_EXIT (1u << 1)
-#define VM_MESSAGE_KINDS_DOWN (1u << 2)
-#define VM_MESSAGE_KINDS_INIT (1u << 3)
+typedef struct vm_message_kinds {
+    uint8_t bits;
+} vm_message_kinds_t;
+#ifdef __cplusplus
+#define VM_MESSAGE_KINDS_OF_(bits) (vm_message_kinds_t{(uint8_t)(bits)})
+#else
+#define VM_MESSAGE_KINDS_OF_(bits) ((vm_message_kinds_t){(uint8_t)(bits)})
+#endif
+#define VM_MESSAGE_KINDS_DATA_BIT (1u << 0)
+#define VM_MESSAGE_KINDS_DATA VM_MESSAGE_KINDS_OF_(VM_MESSAGE_KINDS_DATA_BIT)
+#define VM_MESSAGE_KINDS_EXIT_BIT (1u << 1)
+#define VM_MESSAGE_KINDS_EXIT VM_MESSAGE_KINDS_OF_(VM_MESSAGE_KINDS_EXIT_BIT)
+#define VM_MESSAGE_KINDS_DOWN_BIT (1u << 2)
+#define VM_MESSAGE_KINDS_DOWN VM_MESSAGE_KINDS_OF_(VM_MESSAGE_KINDS_DOWN_BIT)
+#define VM_MESSAGE_KINDS_INIT_BIT (1u << 3)
+#define VM_MESSAGE_KINDS_INIT VM_MESSAGE_KINDS_OF_(VM_MESSAGE_KINDS_INIT_BIT)
+/* VM_MESSAGE_KINDS(A, B, ...): the set of the flags named (1 to 4), e.g. VM_MESSAGE_KINDS(DATA, EXIT). */
+#define VM_MESSAGE_KINDS_BIT_(f) VM_MESSAGE_KINDS_##f##_BIT
+#define VM_MESSAGE_KINDS_1_(f1) (VM_MESSAGE_KINDS_BIT_(f1))
+#define VM_MESSAGE_KINDS_2_(f1, f2) (VM_MESSAGE_KINDS_BIT_(f1) | VM_MESSAGE_KINDS_BIT_(f2))
+#define VM_MESSAGE_KINDS_3_(f1, f2, f3) (VM_MESSAGE_KINDS_BIT_(f1) | VM_MESSAGE_KINDS_BIT_(f2) | VM_MESSAGE_KINDS_BIT_(f3))
+#define VM_MESSAGE_KINDS_4_(f1, f2, f3, f4) (VM_MESSAGE_KINDS_BIT_(f1) | VM_MESSAGE_KINDS_BIT_(f2) | VM_MESSAGE_KINDS_BIT_(f3) | VM_MESSAGE_KINDS_BIT_(f4))
+#define VM_MESSAGE_KINDS_PICK_(_1, _2, _3, _4, N, ...) N
+#define VM_MESSAGE_KINDS(...) VM_MESSAGE_KINDS_OF_(VM_MESSAGE_KINDS_PICK_(__VA_ARGS__, VM_MESSAGE_KINDS_4_, VM_MESSAGE_KINDS_3_, VM_MESSAGE_KINDS_2_, VM_MESSAGE_KINDS_1_, 0)(__VA_ARGS__))
+/* The union of two sets. */
+static inline vm_message_kinds_t vm_message_kinds_union(vm_message_kinds_t a, vm_message_kinds_t b) {
+    return VM_MESSAGE_KINDS_OF_(a.bits | b.bits);
+}
+VM_STATIC_ASSERT(sizeof(vm_message_kinds_t) == 1, "canonical size");
 
 /*
  * Why a process ended; the first byte of an exit or down message.
@@ -114,8 +138,26 @@ VM_STATIC_ASSERT(offsetof(vm_envelope_t, handles) == 28, "canonical offset");
 /*
  * How to start a spawned process.
  */
-typedef uint8_t vm_spawn_options_t;
-#define VM_SPAWN_OPTIONS_LINK (1u << 0)
+typedef struct vm_spawn_options {
+    uint8_t bits;
+} vm_spawn_options_t;
+#ifdef __cplusplus
+#define VM_SPAWN_OPTIONS_OF_(bits) (vm_spawn_options_t{(uint8_t)(bits)})
+#else
+#define VM_SPAWN_OPTIONS_OF_(bits) ((vm_spawn_options_t){(uint8_t)(bits)})
+#endif
+#define VM_SPAWN_OPTIONS_LINK_BIT (1u << 0)
+#define VM_SPAWN_OPTIONS_LINK VM_SPAWN_OPTIONS_OF_(VM_SPAWN_OPTIONS_LINK_BIT)
+/* VM_SPAWN_OPTIONS(A, B, ...): the set of the flags named (1 to 1), e.g. VM_SPAWN_OPTIONS(LINK). */
+#define VM_SPAWN_OPTIONS_BIT_(f) VM_SPAWN_OPTIONS_##f##_BIT
+#define VM_SPAWN_OPTIONS_1_(f1) (VM_SPAWN_OPTIONS_BIT_(f1))
+#define VM_SPAWN_OPTIONS_PICK_(_1, N, ...) N
+#define VM_SPAWN_OPTIONS(...) VM_SPAWN_OPTIONS_OF_(VM_SPAWN_OPTIONS_PICK_(__VA_ARGS__, VM_SPAWN_OPTIONS_1_, 0)(__VA_ARGS__))
+/* The union of two sets. */
+static inline vm_spawn_options_t vm_spawn_options_union(vm_spawn_options_t a, vm_spawn_options_t b) {
+    return VM_SPAWN_OPTIONS_OF_(a.bits | b.bits);
+}
+VM_STATIC_ASSERT(sizeof(vm_spawn_options_t) == 1, "canonical size");
 
 /*
  * A semantic version.
@@ -157,6 +199,142 @@ VM_STATIC_ASSERT(offsetof(vm_halves_t, write) == 4, "canonical offset");
 typedef uint8_t vm_direction_t;
 #define VM_DIRECTION_READ 0
 #define VM_DIRECTION_WRITE 1
+
+/*
+ * (1.9) What a handle names: a loaded module, a TCP listener, a
+ * stream, or one half of a split stream (an active read half is a
+ * read half).
+ */
+typedef uint8_t vm_handle_kind_t;
+#define VM_HANDLE_KIND_MODULE 0
+#define VM_HANDLE_KIND_TCP_LISTENER 1
+#define VM_HANDLE_KIND_TCP_STREAM 2
+#define VM_HANDLE_KIND_READ_HALF 3
+#define VM_HANDLE_KIND_WRITE_HALF 4
+
+/* Statuses: what a call of the SDK returns, the same numbers in every
+ * language's SDK. 0 is success, 1 + an error code (VM_ERROR_CODE_*) a
+ * failure the VM reported, and from 1000 on the SDK's own. */
+typedef int vm_status_t;
+/*
+ * The call succeeded.
+ */
+#define VM_OK 0
+/*
+ * The handle is not (or no longer) owned by this process: never
+ * issued, dropped, or moved away in a message.
+ */
+#define VM_E_INVALID_HANDLE 1
+/*
+ * A pointer and length do not lie inside the guest's linear memory,
+ * or a pointer is misaligned for its element type.
+ */
+#define VM_E_OUT_OF_BOUNDS 2
+/*
+ * An argument is malformed: text that is not UTF-8, an entry point
+ * with the wrong signature, a value out of its range.
+ */
+#define VM_E_INVALID_ARGUMENT 3
+/*
+ * The operation did not complete before its timeout.
+ */
+#define VM_E_TIMEOUT 4
+/*
+ * The name, process or message asked for does not exist.
+ */
+#define VM_E_NOT_FOUND 5
+/*
+ * The name is already registered to a live process.
+ */
+#define VM_E_ALREADY_REGISTERED 6
+/*
+ * The bytes are not a valid WebAssembly module.
+ */
+#define VM_E_MODULE_INVALID 7
+/*
+ * The module needs imports this VM cannot provide (see the error text).
+ */
+#define VM_E_MODULE_INCOMPATIBLE 8
+/*
+ * The process lacks the capability; the error text names the flag that grants it.
+ */
+#define VM_E_PERMISSION_DENIED 9
+/*
+ * A VM limit was reached (process count, memory); the error text says which.
+ */
+#define VM_E_LIMIT_REACHED 10
+/*
+ * (1.1) The peer refused the connection.
+ */
+#define VM_E_CONNECTION_REFUSED 11
+/*
+ * (1.1) The peer reset the connection.
+ */
+#define VM_E_CONNECTION_RESET 12
+/*
+ * (1.1) The address is already in use.
+ */
+#define VM_E_ADDRESS_IN_USE 13
+/*
+ * (1.1) No route to the address, or it cannot be resolved.
+ */
+#define VM_E_UNREACHABLE 14
+/*
+ * (1.1) The two halves given to `net.reunite` are not of the same stream.
+ */
+#define VM_E_NOT_PAIRED 15
+/*
+ * (1.1) Another I/O failure; the error text says what.
+ */
+#define VM_E_IO 16
+/*
+ * A message did not decode as the expected type.
+ */
+#define VM_E_DECODE 1000
+/*
+ * A buffer (or the largest capture) was too small for what had to go in it.
+ */
+#define VM_E_BUFFER_TOO_SMALL 1001
+/*
+ * A try-write found the socket's send buffer full: nothing was written.
+ */
+#define VM_E_WOULD_BLOCK 1002
+/*
+ * The process a request went to ended before it replied.
+ */
+#define VM_E_DOWN 1003
+/*
+ * A message or text ended before the length the VM announced.
+ */
+#define VM_E_TRUNCATED 1004
+/* A status's name ("timeout", "decode", ...), or "unknown". */
+static inline const char *vm_status_name(vm_status_t status) {
+    switch (status) {
+    case 0: return "ok";
+    case 1: return "invalid-handle";
+    case 2: return "out-of-bounds";
+    case 3: return "invalid-argument";
+    case 4: return "timeout";
+    case 5: return "not-found";
+    case 6: return "already-registered";
+    case 7: return "module-invalid";
+    case 8: return "module-incompatible";
+    case 9: return "permission-denied";
+    case 10: return "limit-reached";
+    case 11: return "connection-refused";
+    case 12: return "connection-reset";
+    case 13: return "address-in-use";
+    case 14: return "unreachable";
+    case 15: return "not-paired";
+    case 16: return "io";
+    case 1000: return "decode";
+    case 1001: return "buffer-too-small";
+    case 1002: return "would-block";
+    case 1003: return "down";
+    case 1004: return "truncated";
+    default: return "unknown";
+    }
+}
 
 /* Results of calls returning result<T, error-code>, written through the
  * return pointer: a discriminant (0 ok, 1 error), then the payload. */
@@ -273,11 +451,13 @@ void vm_raw_mailbox_send(vm_process_id_t target, uint64_t tag, const uint8_t *da
  * Waits for the oldest message whose kind is in `kinds` and, when `tags`
  * is not empty, whose tag is in `tags`; other messages stay queued in
  * order. With a timeout, fails with `timeout` when none arrives in time.
+ * An empty `kinds` (no kind this version knows) fails at once with
+ * `invalid-argument`, since no message could ever match it.
  * The selected message becomes the current one, replacing the previous.
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/mailbox@1"), import_name("receive")))
-void vm_raw_mailbox_receive(const uint64_t *tags_ptr, size_t tags_len, vm_message_kinds_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_envelope_t *ret);
+void vm_raw_mailbox_receive(const uint64_t *tags_ptr, size_t tags_len, uint8_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, vm_result_envelope_t *ret);
 
 /*
  * As `receive`, and copies the selected message's first bytes, at most
@@ -289,7 +469,7 @@ void vm_raw_mailbox_receive(const uint64_t *tags_ptr, size_t tags_len, vm_messag
  * @since 1.2.0
  */
 __attribute__((import_module("vm:host/mailbox@1"), import_name("receive-into")))
-void vm_raw_mailbox_receive_into(const uint64_t *tags_ptr, size_t tags_len, vm_message_kinds_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, uint32_t dst, uint32_t len, vm_result_envelope_t *ret);
+void vm_raw_mailbox_receive_into(const uint64_t *tags_ptr, size_t tags_len, uint8_t kinds, uint32_t timeout_nanos_is_some, uint64_t timeout_nanos, uint32_t dst, uint32_t len, vm_result_envelope_t *ret);
 
 /*
  * Copies the current message's next bytes to guest memory at address
@@ -305,6 +485,17 @@ void vm_raw_mailbox_read(uint32_t dst, uint32_t len, vm_result_u32_t *ret);
  */
 __attribute__((import_module("vm:host/mailbox@1"), import_name("take-handle")))
 void vm_raw_mailbox_take_handle(uint32_t index, vm_result_u32_t *ret);
+
+/*
+ * (1.9) As `take-handle`, only if the handle is of `kind`: a handle of
+ * another kind fails with `invalid-argument`, the text naming what it
+ * is, and stays in the message. A typed SDK takes handles this way, so
+ * the kind a receiver expects is checked where it arrives rather than
+ * at its first use.
+ * @since 1.9.0
+ */
+__attribute__((import_module("vm:host/mailbox@1"), import_name("take-handle-as")))
+void vm_raw_mailbox_take_handle_as(uint32_t index, vm_handle_kind_t kind, vm_result_u32_t *ret);
 
 /*
  * A tag never returned before in this VM, for request/reply.
@@ -560,7 +751,7 @@ uint64_t vm_raw_node_monitor_node(uint32_t node);
  * @since 1.8.0
  */
 __attribute__((import_module("vm:host/node@1"), import_name("spawn-on")))
-void vm_raw_node_spawn_on(uint32_t node, vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, vm_spawn_options_t options, vm_result_u64_t *ret);
+void vm_raw_node_spawn_on(uint32_t node, vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, uint8_t options, vm_result_u64_t *ret);
 
 /*
  * Stops a node monitor. After it returns, no `down` for it arrives
@@ -588,7 +779,7 @@ vm_process_id_t vm_raw_process_self_id(void);
  * @since 1.0.0
  */
 __attribute__((import_module("vm:host/process@1"), import_name("spawn")))
-void vm_raw_process_spawn(vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, const vm_handle_t *handles_ptr, size_t handles_len, vm_spawn_options_t options, vm_result_u64_t *ret);
+void vm_raw_process_spawn(vm_handle_t module, const char *entry_ptr, size_t entry_len, uint32_t arg, const uint8_t *capture_ptr, size_t capture_len, const vm_handle_t *handles_ptr, size_t handles_len, uint8_t options, vm_result_u64_t *ret);
 
 /*
  * Compiles a WebAssembly module so that processes can be spawned from it.
@@ -690,7 +881,8 @@ void vm_raw_process_sleep(uint64_t nanos);
 /*
  * Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
  * its instance, its stack and its memory, and keeps its id, mailbox,
- * links, monitors, names and remaining handles. When a message is
+ * links, monitors and names; every handle it owns that is not listed in
+ * `handles` is closed, as is its current message. When a message is
  * queued for it (at once, if one is already), a fresh instance of its
  * module starts at export `entry` (taking `arg` if it takes an `i32`),
  * and its first message (kind `init`) carries `state` and `handles`

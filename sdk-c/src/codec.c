@@ -170,7 +170,8 @@ size_t vm_get_bytes(vm_reader_t *r, const uint8_t **data) {
 }
 
 /* Whether bytes are well-formed UTF-8 (as postcard's strings must be). */
-static bool utf8(const uint8_t *s, size_t n) {
+bool vm_utf8_valid(const void *bytes, size_t n) {
+    const uint8_t *s = bytes;
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -196,7 +197,7 @@ static bool utf8(const uint8_t *s, size_t n) {
 size_t vm_get_str(vm_reader_t *r, const char **s) {
     const uint8_t *p;
     size_t n = vm_get_bytes(r, &p);
-    if (r->error || !utf8(p, n)) {
+    if (r->error || !vm_utf8_valid(p, n)) {
         r->error = true;
         *s = 0;
         return 0;

@@ -8,6 +8,7 @@
 
 #if __STDC_HOSTED__
 #include <stdio.h>
+#include <stdlib.h>
 #endif
 
 #if !__STDC_HOSTED__
@@ -98,21 +99,7 @@ static vm_status_t vm_failed(uint8_t code) {
 
 static vm_status_t status_of(uint8_t is_err, uint8_t code) { return is_err ? vm_failed(code) : VM_OK; }
 
-const char *vm_strerror(vm_status_t status) {
-    static const char *const names[] = {
-        "invalid-handle", "out-of-bounds",      "invalid-argument", "timeout",         "not-found",
-        "already-registered", "module-invalid", "module-incompatible", "permission-denied", "limit-reached",
-        "connection-refused", "connection-reset", "address-in-use", "unreachable",     "not-paired",
-        "io",
-    };
-    if (status == VM_OK) return "ok";
-    if (status == VM_E_DECODE) return "decode";
-    if (status == VM_E_BUFFER_TOO_SMALL) return "buffer-too-small";
-    if (status == VM_E_WOULD_BLOCK) return "would-block";
-    if (status == VM_E_DOWN) return "down";
-    if (status > 0 && (size_t)(status - 1) < sizeof names / sizeof names[0]) return names[status - 1];
-    return "unknown";
-}
+const char *vm_strerror(vm_status_t status) { return vm_status_name(status); }
 
 size_t vm_last_error(char *buf, size_t cap) {
     if (sdk_error_last) {
@@ -146,18 +133,25 @@ vm_pid_t vm_self(void) { return vm_raw_process_self_id(); }
 
 #define VM_C_ENTRY "vm_c_entry_1_1"
 
+#if __STDC_HOSTED__
+/* One output rule for every process, the root included: stdout is
+ * line-buffered, so each line reaches the VM when it is printed (not when
+ * a buffer fills, or never if the process is killed), and the VM passes
+ * whole lines on, never mixing two processes' within a line. Constructors
+ * run before main and before every export of a command module. */
+__attribute__((constructor)) static void vm_line_buffer_stdout(void) { setvbuf(stdout, 0, _IOLBF, 0); }
+#endif
+
 /* Every process started with vm_spawn begins here, with the table index of
  * its function; its capture is the init message. */
 __attribute__((export_name(VM_C_ENTRY))) void vm_c_entry(uint32_t fn_index) {
 #if __STDC_HOSTED__
-    /* A spawned process may never return (it is killed, or the VM ends with
-     * the root), so buffered output would be lost: flush every line. */
-    setvbuf(stdout, 0, _IOLBF, 0);
+    vm_line_buffer_stdout(); /* as the root's: whether or not ctors ran */
 #endif
     uint8_t capture[VM_MAX_CAPTURE];
     vm_message_t m;
     vm_status_t s = vm_receive(0, 0, VM_MESSAGE_KINDS_INIT, VM_FOREVER, capture, sizeof capture, &m);
-    if (s != VM_OK || m.truncated) vm_exit("vm_c_entry: the capture does not fit VM_MAX_CAPTURE");
+    if (s != VM_OK || m.truncated) vm_panic("vm_c_entry: the capture does not fit VM_MAX_CAPTURE");
     vm_process_fn fn = (vm_process_fn)(uintptr_t)fn_index;
     fn(m.data, m.len);
 }
@@ -166,7 +160,7 @@ static vm_status_t spawn(vm_handle_t module, const char *entry, uint32_t arg, co
                          vm_handle_t *handles, size_t nhandles, bool link, vm_pid_t *out) {
     vm_result_u64_t r;
     vm_raw_process_spawn(module, entry, text_len(entry), arg, init, len, handles, nhandles,
-                         link ? VM_SPAWN_OPTIONS_LINK : 0, &r);
+                         link ? VM_SPAWN_OPTIONS_LINK_BIT : 0, &r);
     if (r.is_err) return vm_failed(r.val.err);
     zero_handles(handles, nhandles);
     if (out) *out = r.val.ok;
@@ -184,7 +178,7 @@ vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handl
 
 VM_NORETURN void vm_hibernate(vm_process_fn fn, const void *state, size_t len, vm_handle_t *handles,
                               size_t nhandles) {
-    if (len > VM_MAX_CAPTURE) vm_exit("vm_hibernate: a state over VM_MAX_CAPTURE bytes");
+    if (len > VM_MAX_CAPTURE) vm_panic("vm_hibernate: a state over VM_MAX_CAPTURE bytes");
 #if __STDC_HOSTED__
     /* The instance ends here: what printf buffered would be lost. */
     fflush(stdout);
@@ -286,12 +280,21 @@ vm_status_t vm_drop(vm_handle_t handle) {
 
 /* ---- messages ---- */
 
+/* NULL with a length is a bug in the caller, not address 0 of memory
+ * (which WebAssembly would read without a trap): refused with the text. */
+static vm_status_t null_buffer(const char *call, const void *p, size_t len) {
+    if (p || len == 0) return VM_OK;
+    return vm_sdk_fail_(VM_E_INVALID_ARGUMENT, "%s: a NULL buffer with a length of %u bytes", call, (uint64_t)len);
+}
+
 vm_status_t vm_send(vm_pid_t to, uint64_t tag, const void *data, size_t len) {
     return vm_send_handles(to, tag, data, len, 0, 0);
 }
 
 vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
                             size_t nhandles) {
+    vm_status_t bad = null_buffer("vm_send", data, len);
+    if (bad != VM_OK) return bad;
     vm_result_void_t r;
     vm_raw_mailbox_send(to, tag, data, len, handles, nhandles, &r);
     if (r.is_err) return vm_failed(r.val.err);
@@ -301,9 +304,11 @@ vm_status_t vm_send_handles(vm_pid_t to, uint64_t tag, const void *data, size_t 
 
 vm_status_t vm_receive(const uint64_t *tags, size_t ntags, vm_message_kinds_t kinds, int64_t timeout_ms, void *buf,
                        size_t cap, vm_message_t *out) {
+    vm_status_t bad = null_buffer("vm_receive", buf, cap);
+    if (bad != VM_OK) return bad;
     vm_result_envelope_t r;
     /* One call: the VM copies the first `cap` bytes along with the envelope. */
-    vm_raw_mailbox_receive_into(tags, ntags, kinds, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0,
+    vm_raw_mailbox_receive_into(tags, ntags, kinds.bits, timeout_ms >= 0, timeout_ms >= 0 ? nanos(timeout_ms) : 0,
                                 addr(buf), (uint32_t)cap, &r);
     if (r.is_err) return vm_failed(r.val.err);
     out->envelope = r.val.ok;
@@ -343,6 +348,9 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
 }
 
 vm_status_t vm_read(void *buf, size_t cap, size_t *n) {
+    *n = 0;
+    vm_status_t bad = null_buffer("vm_read", buf, cap);
+    if (bad != VM_OK) return bad;
     vm_result_u32_t r;
     vm_raw_mailbox_read(addr(buf), (uint32_t)cap, &r);
     *n = r.is_err ? 0 : r.val.ok;
@@ -354,11 +362,59 @@ vm_status_t vm_send_writer(vm_pid_t to, uint64_t tag, const vm_writer_t *w) {
     return s != VM_OK ? s : vm_send(to, tag, w->data, w->len);
 }
 
+vm_status_t vm_send_encoded(vm_pid_t to, uint64_t tag, void (*put)(vm_writer_t *w, const void *value),
+                            const void *value) {
+    uint8_t small[VM_SEND_STACK];
+    vm_writer_t w;
+    vm_writer_init(&w, small, sizeof small);
+    put(&w, value);
+    if (!w.overflow) return vm_send(to, tag, small, w.len);
+#if __STDC_HOSTED__
+    size_t need = w.needed;
+    uint8_t *big = malloc(need);
+    if (!big)
+        return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL, "vm_send_encoded: no memory for a message of %u bytes",
+                            (uint64_t)need);
+    vm_writer_init(&w, big, need);
+    put(&w, value);
+    vm_status_t s = vm_send_writer(to, tag, &w);
+    free(big);
+    return s;
+#else
+    return vm_sdk_fail_(VM_E_BUFFER_TOO_SMALL,
+                        "vm_send_encoded: a message of %u bytes, more than VM_SEND_STACK, in a build without "
+                        "malloc: send it with NAME_send_in and a buffer of your own",
+                        (uint64_t)w.needed);
+#endif
+}
+
 vm_status_t vm_take_handle(uint32_t index, vm_handle_t *out) {
     vm_result_u32_t r;
     vm_raw_mailbox_take_handle(index, &r);
     if (!r.is_err) *out = r.val.ok;
     return status_of(r.is_err, r.val.err);
+}
+
+static vm_status_t take_as(uint32_t index, vm_handle_kind_t kind, vm_handle_t *out) {
+    vm_result_u32_t r;
+    vm_raw_mailbox_take_handle_as(index, kind, &r);
+    if (!r.is_err) *out = r.val.ok;
+    return status_of(r.is_err, r.val.err);
+}
+vm_status_t vm_take_tcp_listener(uint32_t index, vm_tcp_listener_t *out) {
+    return take_as(index, VM_HANDLE_KIND_TCP_LISTENER, &out->handle);
+}
+vm_status_t vm_take_tcp_stream(uint32_t index, vm_tcp_stream_t *out) {
+    return take_as(index, VM_HANDLE_KIND_TCP_STREAM, &out->handle);
+}
+vm_status_t vm_take_read_half(uint32_t index, vm_read_half_t *out) {
+    return take_as(index, VM_HANDLE_KIND_READ_HALF, &out->handle);
+}
+vm_status_t vm_take_write_half(uint32_t index, vm_write_half_t *out) {
+    return take_as(index, VM_HANDLE_KIND_WRITE_HALF, &out->handle);
+}
+vm_status_t vm_take_module(uint32_t index, vm_module_t *out) {
+    return take_as(index, VM_HANDLE_KIND_MODULE, &out->handle);
 }
 
 uint64_t vm_fresh_tag(void) { return vm_raw_mailbox_fresh_tag(); }
@@ -373,8 +429,8 @@ vm_status_t vm_decode_exit_reason(const vm_message_t *m, vm_reason_t *out) {
     }
     if (m->len == 0) return vm_sdk_fail_(VM_E_DECODE, "vm_decode_exit_reason: the message is empty");
     out->kind = m->data[0];
-    out->text = (const char *)m->data + 1;
-    out->text_len = m->len - 1;
+    out->text.ptr = (const char *)m->data + 1;
+    out->text.len = m->len - 1;
     return VM_OK;
 }
 
@@ -429,7 +485,7 @@ vm_status_t vm_request(vm_pid_t server, const vm_writer_t *w, int64_t timeout_ms
         /* Monitor references and tags come from one sequence in the VM, so
          * the reply's tag and the down's cannot be confused. */
         uint64_t tags[2] = {req.tag, monitor};
-        s = vm_receive(tags, 2, VM_MESSAGE_KINDS_DATA | VM_MESSAGE_KINDS_DOWN, timeout_ms, buf, cap, reply);
+        s = vm_receive(tags, 2, VM_MESSAGE_KINDS(DATA, DOWN), timeout_ms, buf, cap, reply);
     }
     if (s == VM_OK && reply->envelope.kind == VM_MESSAGE_KIND_DOWN) {
         /* The monitor fired, so it is gone already. */
@@ -497,7 +553,7 @@ size_t vm_node_up(uint32_t *out, size_t cap) {
 
 vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len) {
     vm_result_u32_t r;
-    if (cap == 0) return VM_E_INVALID_ARGUMENT;
+    if (cap == 0) return vm_sdk_fail_(VM_E_INVALID_ARGUMENT, "vm_node_name: a buffer of 0 bytes");
     vm_raw_node_name(slot, (uint32_t)(uintptr_t)buf, (uint32_t)(cap - 1), &r);
     if (r.is_err) return status_of(r.is_err, r.val.err);
     size_t full = r.val.ok;
@@ -509,7 +565,7 @@ vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len) {
 static vm_status_t spawn_on(uint32_t slot, vm_handle_t module, const char *entry, uint32_t arg, const void *init,
                             size_t len, bool link, vm_pid_t *out) {
     vm_result_u64_t r;
-    vm_raw_node_spawn_on(slot, module, entry, text_len(entry), arg, init, len, link ? VM_SPAWN_OPTIONS_LINK : 0, &r);
+    vm_raw_node_spawn_on(slot, module, entry, text_len(entry), arg, init, len, link ? VM_SPAWN_OPTIONS_LINK_BIT : 0, &r);
     if (!r.is_err && out) *out = r.val.ok;
     return status_of(r.is_err, r.val.err);
 }
@@ -555,6 +611,8 @@ uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, 
 
 vm_status_t vm_send_after_handles(vm_pid_t to, uint64_t tag, const void *data, size_t len, vm_handle_t *handles,
                                   size_t nhandles, uint64_t delay_ms, uint64_t *timer) {
+    vm_status_t bad = null_buffer("vm_send_after_handles", data, len);
+    if (bad != VM_OK) return bad;
     vm_result_u64_t r;
     vm_raw_timer_send_after_with_handles(to, tag, data, len, handles, nhandles, nanos_u(delay_ms), &r);
     if (r.is_err) return vm_failed(r.val.err);
@@ -661,6 +719,9 @@ vm_status_t vm_write_half_peer_address(vm_write_half_t h, char *buf, size_t cap)
 }
 
 static vm_status_t read_handle(vm_handle_t h, void *buf, size_t cap, int64_t timeout_ms, bool peek, size_t *n) {
+    *n = 0;
+    vm_status_t bad = null_buffer(peek ? "peek" : "read", buf, cap);
+    if (bad != VM_OK) return bad;
     vm_result_u32_t r;
     if (peek) vm_raw_net_peek(h, addr(buf), (uint32_t)cap, TIMEOUT_ARGS(timeout_ms), &r);
     else vm_raw_net_read(h, addr(buf), (uint32_t)cap, TIMEOUT_ARGS(timeout_ms), &r);
@@ -669,6 +730,9 @@ static vm_status_t read_handle(vm_handle_t h, void *buf, size_t cap, int64_t tim
 }
 
 static vm_status_t try_write_handle(vm_handle_t h, const void *data, size_t len, size_t *n) {
+    *n = 0;
+    vm_status_t bad = null_buffer("write", data, len);
+    if (bad != VM_OK) return bad;
     vm_result_u32_t r;
     vm_raw_net_try_write(h, data, len, &r);
     *n = r.is_err ? 0 : r.val.ok;

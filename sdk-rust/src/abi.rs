@@ -9,7 +9,7 @@
 #![allow(clippy::too_many_arguments, missing_docs)]
 
 /// The ABI version these bindings describe.
-pub const ABI_VERSION: (u32, u32, u32) = (1, 8, 0);
+pub const ABI_VERSION: (u32, u32, u32) = (1, 9, 0);
 
 /// Why a call failed. Guests must treat a code they do not know (added by
 /// a newer minor version) as a generic failure.
@@ -326,9 +326,49 @@ impl Direction {
     }
 }
 
+/// (1.9) What a handle names: a loaded module, a TCP listener, a
+/// stream, or one half of a split stream (an active read half is a
+/// read half).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandleKind {
+    Module = 0,
+    TcpListener = 1,
+    TcpStream = 2,
+    ReadHalf = 3,
+    WriteHalf = 4,
+}
+
+impl HandleKind {
+    /// Every case, in ABI order.
+    pub const ALL: [HandleKind; 5] = [
+        HandleKind::Module,
+        HandleKind::TcpListener,
+        HandleKind::TcpStream,
+        HandleKind::ReadHalf,
+        HandleKind::WriteHalf,
+    ];
+
+    /// The case with this ABI value, if this ABI version knows it.
+    pub fn from_raw(raw: u8) -> Option<HandleKind> {
+        Self::ALL.get(raw as usize).copied()
+    }
+
+    /// The case's name as written in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            HandleKind::Module => "module",
+            HandleKind::TcpListener => "tcp-listener",
+            HandleKind::TcpStream => "tcp-stream",
+            HandleKind::ReadHalf => "read-half",
+            HandleKind::WriteHalf => "write-half",
+        }
+    }
+}
+
 /// The marker the SDK leaves in a guest's `vm:abi` custom section: the ABI
 /// version it was built against.
-pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.8.0\n";
+pub const ABI_MARKER: [u8; 14] = *b"vm:host@1.9.0\n";
 
 /// The result of a call returning `result<T, error-code>`, written by the host
 /// through the return pointer: a discriminant byte, then the payload.
@@ -523,6 +563,8 @@ pub mod mailbox {
         /// Waits for the oldest message whose kind is in `kinds` and, when `tags`
         /// is not empty, whose tag is in `tags`; other messages stay queued in
         /// order. With a timeout, fails with `timeout` when none arrives in time.
+        /// An empty `kinds` (no kind this version knows) fails at once with
+        /// `invalid-argument`, since no message could ever match it.
         /// The selected message becomes the current one, replacing the previous.
         ///
         /// # Safety
@@ -573,6 +615,17 @@ pub mod mailbox {
         /// describes for this function.
         #[link_name = "take-handle"]
         pub fn take_handle(index: u32, ret: *mut CallResult<Handle>);
+        /// (1.9) As `take-handle`, only if the handle is of `kind`: a handle of
+        /// another kind fails with `invalid-argument`, the text naming what it
+        /// is, and stays in the message. A typed SDK takes handles this way, so
+        /// the kind a receiver expects is checked where it arrives rather than
+        /// at its first use.
+        ///
+        /// # Safety
+        /// Pointer arguments must be valid for the reads and writes `abi/README.md`
+        /// describes for this function.
+        #[link_name = "take-handle-as"]
+        pub fn take_handle_as(index: u32, kind: u8, ret: *mut CallResult<Handle>);
         /// A tag never returned before in this VM, for request/reply.
         ///
         /// # Safety
@@ -616,6 +669,8 @@ pub mod mailbox {
     /// Waits for the oldest message whose kind is in `kinds` and, when `tags`
     /// is not empty, whose tag is in `tags`; other messages stay queued in
     /// order. With a timeout, fails with `timeout` when none arrives in time.
+    /// An empty `kinds` (no kind this version knows) fails at once with
+    /// `invalid-argument`, since no message could ever match it.
     /// The selected message becomes the current one, replacing the previous.
     ///
     /// # Safety
@@ -676,6 +731,20 @@ pub mod mailbox {
     #[allow(unused_variables)]
     pub unsafe fn take_handle(index: u32, ret: *mut CallResult<Handle>) {
         super::outside_vm("mailbox.take-handle")
+    }
+
+    /// (1.9) As `take-handle`, only if the handle is of `kind`: a handle of
+    /// another kind fails with `invalid-argument`, the text naming what it
+    /// is, and stays in the message. A typed SDK takes handles this way, so
+    /// the kind a receiver expects is checked where it arrives rather than
+    /// at its first use.
+    ///
+    /// # Safety
+    /// Outside wasm32 this panics: it is a call into the VM.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[allow(unused_variables)]
+    pub unsafe fn take_handle_as(index: u32, kind: u8, ret: *mut CallResult<Handle>) {
+        super::outside_vm("mailbox.take-handle-as")
     }
 
     /// A tag never returned before in this VM, for request/reply.
@@ -1550,7 +1619,8 @@ pub mod process {
         pub fn sleep(nanos: u64);
         /// Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
         /// its instance, its stack and its memory, and keeps its id, mailbox,
-        /// links, monitors, names and remaining handles. When a message is
+        /// links, monitors and names; every handle it owns that is not listed in
+        /// `handles` is closed, as is its current message. When a message is
         /// queued for it (at once, if one is already), a fresh instance of its
         /// module starts at export `entry` (taking `arg` if it takes an `i32`),
         /// and its first message (kind `init`) carries `state` and `handles`
@@ -1744,7 +1814,8 @@ pub mod process {
 
     /// Hibernates, as Erlang's `erlang:hibernate/3`: the process gives up
     /// its instance, its stack and its memory, and keeps its id, mailbox,
-    /// links, monitors, names and remaining handles. When a message is
+    /// links, monitors and names; every handle it owns that is not listed in
+    /// `handles` is closed, as is its current message. When a message is
     /// queued for it (at once, if one is already), a fresh instance of its
     /// module starts at export `entry` (taking `arg` if it takes an `i32`),
     /// and its first message (kind `init`) carries `state` and `handles`

@@ -316,14 +316,23 @@ pub fn cargo_test_on_vm(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Polls `f` until it yields a value (at most ten seconds).
-pub async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
+pub async fn wait_for<T>(f: impl FnMut() -> Option<T>) -> T {
+    match poll_for(f).await {
+        Some(v) => v,
+        None => panic!("timed out waiting"),
+    }
+}
+
+/// Polls `f` until it yields a value, for at most ten seconds: `None` if
+/// it did not, for a caller that says what it waited for.
+pub async fn poll_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     for _ in 0..1000 {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("timed out waiting");
+    None
 }
 
 /// 100 concurrent clients each send 8 KiB in 1 KiB writes and must get every
@@ -355,6 +364,187 @@ pub async fn echo_100_clients(server: &Server) {
     }
     // Each connection's process ends when its client closes; the root stays.
     wait_for(|| (server.vm.process_count() == 1).then_some(())).await;
+}
+
+/// A client of the chat examples (examples/rust/chat, examples/c/chat.c),
+/// over a real TCP connection: it joins with its name, says lines, and
+/// reads what the room sends it.
+pub struct ChatClient {
+    /// What the room sends, line by line.
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    /// The connection's write half, for writes of the test's own.
+    pub write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl ChatClient {
+    /// Connects to `address` and sends `name` as the first line.
+    pub async fn join(address: &str, name: &str) -> ChatClient {
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        ChatClient::join_over(stream, name).await
+    }
+
+    /// Sends `name` as the first line over a stream the caller connected
+    /// (with socket options of its own). Small writes go at once
+    /// (TCP_NODELAY), so a line written in pieces arrives in pieces.
+    pub async fn join_over(stream: tokio::net::TcpStream, name: &str) -> ChatClient {
+        stream.set_nodelay(true).unwrap();
+        let (r, mut write) = stream.into_split();
+        write
+            .write_all(format!("{name}\n").as_bytes())
+            .await
+            .unwrap();
+        ChatClient {
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(r)),
+            write,
+        }
+    }
+
+    /// Sends `text` as a line.
+    pub async fn say(&mut self, text: &str) {
+        self.write
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The next line (at most ten seconds away): `None` at the end of the
+    /// stream, an error if the connection was reset.
+    pub async fn next_line(&mut self) -> std::io::Result<Option<String>> {
+        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+            .await
+            .expect("the chat sent nothing for ten seconds")
+    }
+
+    /// The next line, which must come (within ten seconds).
+    pub async fn next(&mut self) -> String {
+        self.next_line()
+            .await
+            .unwrap()
+            .expect("a line, not the end of the stream")
+    }
+}
+
+/// The conversation every chat example holds (the Rust one and the C one
+/// serve the same protocol): three clients exchange 40 lines, each heard in
+/// order by the others; a client that vanishes halfway through a line
+/// disturbs no one; and when clients leave, their processes end and their
+/// sockets close on the VM's side, none left half-open.
+pub async fn chat_conversation(server: &Server) {
+    let count = || server.vm.process_count();
+    // The root and the room.
+    assert_eq!(count(), 2);
+    let mut ada = ChatClient::join(&server.address, "ada").await;
+    let mut bob = ChatClient::join(&server.address, "bob").await;
+    let mut cy = ChatClient::join(&server.address, "cy").await;
+    // A reader and a writer per client; a reader exists only after its
+    // client joined the room, so all three are members now.
+    wait_for(|| (count() == 8).then_some(())).await;
+    assert_eq!(open_connections(&server.address).len(), 3);
+
+    for i in 0..20 {
+        ada.say(&format!("a{i}")).await;
+        bob.say(&format!("b{i}")).await;
+    }
+    let (mut from_ada, mut from_bob) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        let line = cy.next().await;
+        match line.split_once(": ") {
+            Some(("ada", text)) => from_ada.push(text.to_string()),
+            Some(("bob", text)) => from_bob.push(text.to_string()),
+            _ => panic!("unexpected line {line:?}"),
+        }
+    }
+    let expected = |p: &str| (0..20).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    assert_eq!(from_ada, expected("a"));
+    assert_eq!(from_bob, expected("b"));
+    for i in 0..20 {
+        assert_eq!(ada.next().await, format!("bob: b{i}"));
+        assert_eq!(bob.next().await, format!("ada: a{i}"));
+    }
+
+    // A client that vanishes halfway through a line disturbs no one.
+    let mut dee = ChatClient::join(&server.address, "dee").await;
+    wait_for(|| (count() == 10).then_some(())).await;
+    dee.write.write_all(b"half a mess").await.unwrap();
+    drop(dee);
+    until_open_connections(&server.address, 3).await;
+    wait_for(|| (count() == 8).then_some(())).await;
+    ada.say("still here").await;
+    assert_eq!(bob.next().await, "ada: still here");
+    assert_eq!(cy.next().await, "ada: still here");
+
+    // Every process of a departed client ends, and its socket closes: none
+    // is left half-open (CLOSE_WAIT) behind a process that lives on.
+    drop(ada);
+    drop(bob);
+    until_open_connections(&server.address, 1).await;
+    cy.write.shutdown().await.unwrap();
+    assert_eq!(cy.next_line().await.unwrap(), None);
+    until_open_connections(&server.address, 0).await;
+    wait_for(|| (count() == 2).then_some(())).await;
+}
+
+/// The TCP connections accepted on `address`'s port that this machine still
+/// holds open (a process has a descriptor for each), by state as Linux's
+/// /proc/net/tcp gives it: "ESTABLISHED", "CLOSE_WAIT" (the peer has gone
+/// and the socket was not closed), ... A server's tests run it in this
+/// process, so these are the server's. Sockets closed already (in
+/// TIME_WAIT, or sending their last bytes) are no one's, and not counted.
+pub fn open_connections(address: &str) -> Vec<&'static str> {
+    let port = address
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .expect("an address with a port");
+    let mut open = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for row in text.lines().skip(1) {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            // 0A is LISTEN; an inode of 0, a socket no descriptor holds.
+            if local_port == Some(port) && *state != "0A" && *inode != "0" {
+                open.push(match *state {
+                    "01" => "ESTABLISHED",
+                    "02" => "SYN_SENT",
+                    "03" => "SYN_RECV",
+                    "04" => "FIN_WAIT1",
+                    "05" => "FIN_WAIT2",
+                    "06" => "TIME_WAIT",
+                    "07" => "CLOSE",
+                    "08" => "CLOSE_WAIT",
+                    "09" => "LAST_ACK",
+                    "0B" => "CLOSING",
+                    _ => "UNKNOWN",
+                });
+            }
+        }
+    }
+    open
+}
+
+/// Waits (at most ten seconds) until exactly `n` connections accepted on
+/// `address` are held open ([`open_connections`]); fails naming the states
+/// of those open otherwise.
+pub async fn until_open_connections(address: &str, n: usize) {
+    if poll_for(|| (open_connections(address).len() == n).then_some(()))
+        .await
+        .is_none()
+    {
+        panic!(
+            "expected {n} connections held open on {address}, found {:?}",
+            open_connections(address)
+        );
+    }
 }
 
 /// The kv plugin as a core module (examples/plugins/kv/core-module).

@@ -215,3 +215,53 @@ async fn spawning_past_the_process_limit_is_a_limit_error_not_a_crash() {
          the listener came back: true\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_call_from_the_start_function_says_that_is_where_it_came_from() {
+    // AssemblyScript's top-level code runs in the start function, before
+    // the VM can reach the module's memory: the reason must say so, not
+    // that the module (which does export one) has no memory.
+    let run = run_wat(
+        r#"(module
+            (import "vm:host/process@1" "exit" (func $exit (param i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 16) "bye")
+            (func $top (call $exit (i32.const 16) (i32.const 3)))
+            (start $top)
+            (func (export "_start")))"#,
+    )
+    .await
+    .unwrap();
+    let ExitReason::Trap(text) = &run.outcome.reason else {
+        panic!("{run:?}");
+    };
+    assert!(text.contains("from the module's start function"), "{text}");
+    assert!(text.contains("AssemblyScript"), "{text}");
+    assert!(!text.contains("exports no memory"), "{text}");
+}
+
+#[test]
+fn assemblyscripts_console_log_is_refused_naming_print() {
+    let text = load(br#"(module (import "env" "console.log" (func (param i32))))"#).to_string();
+    assert!(text.contains("`env.console.log`"), "{text}");
+    assert!(text.contains("`print`"), "{text}");
+    let text =
+        load(br#"(module (import "env" "abort" (func (param i32 i32 i32 i32))))"#).to_string();
+    assert!(text.contains("asconfig.json"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_with_no_kinds_fails_at_once_instead_of_waiting_forever() {
+    // kinds 0, and kinds of only bits no version knows: invalid-argument
+    // (code 2), without a timeout, so a hang would fail the test by never
+    // ending rather than pass it.
+    for kinds in [0, 0x10] {
+        let wat = expect_error(
+            r#"(import "vm:host/mailbox@1" "receive" (func $recv (param i32 i32 i32 i32 i64 i32)))"#,
+            &format!("(call $recv (i32.const 0) (i32.const 0) (i32.const {kinds}) (i32.const 0) (i64.const 0) (i32.const 16))"),
+            2,
+        );
+        let run = run_wat(&wat).await.unwrap();
+        assert_eq!(run.outcome.status, 0, "kinds {kinds}: {run:?}");
+    }
+}

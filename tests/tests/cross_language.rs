@@ -84,3 +84,41 @@ async fn c_and_assemblyscript_call_a_rust_server_and_see_it_end() {
          assemblyscript calls it once it has ended: down, noproc\n"
     );
 }
+
+/// `N name` for every status from 0 to 20 and 1000 to 1010, as the table
+/// generated from the ABI (abi/src/status.rs) gives them.
+fn status_lines() -> String {
+    let abi = vm_abi::model::Abi::load(&vm_abi::repo_root().join("abi/wit")).unwrap();
+    let table = vm_abi::status::table(&abi);
+    (0..=20)
+        .chain(1000..=1010)
+        .map(|n| {
+            let name = table
+                .iter()
+                .find(|s| s.value == n)
+                .map_or("unknown", |s| s.name.as_str());
+            format!("{n} {name}\n")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_and_assemblyscript_give_every_status_the_same_number_and_name() {
+    let expected = status_lines();
+    assert!(expected.contains("1002 would-block\n") && expected.contains("4 timeout\n"));
+    let c = run_file(&vm_tests::c_guest("edges"), &["statuses"])
+        .await
+        .unwrap();
+    assert_eq!(c.outcome.reason, ExitReason::Normal, "{}", c.stderr);
+    assert_eq!(c.stdout, expected, "C");
+    let assemblyscript = run_file(&vm_tests::as_guest("checks"), &["statuses"])
+        .await
+        .unwrap();
+    assert_eq!(
+        assemblyscript.outcome.reason,
+        ExitReason::Normal,
+        "{}",
+        assemblyscript.stderr
+    );
+    assert_eq!(assemblyscript.stdout, expected, "AssemblyScript");
+}

@@ -6,7 +6,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use vm_reference::{ExitReason, NetRule};
 use vm_tests::{
-    echo_100_clients, run_file_on, rust_guest, start_server, start_server_on, test_vm, wait_for,
+    chat_conversation, echo_100_clients, run_file_on, rust_guest, start_server, start_server_on,
+    test_vm, wait_for,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,96 +16,11 @@ async fn echo_server_returns_every_byte_to_100_concurrent_clients() {
     echo_100_clients(&server).await;
 }
 
-struct Client {
-    lines: tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
-    write: tokio::net::tcp::OwnedWriteHalf,
-}
-
-impl Client {
-    async fn join(address: &str, name: &str) -> Client {
-        let (r, mut write) = TcpStream::connect(address).await.unwrap().into_split();
-        write
-            .write_all(format!("{name}\n").as_bytes())
-            .await
-            .unwrap();
-        Client {
-            lines: BufReader::new(r).lines(),
-            write,
-        }
-    }
-
-    async fn say(&mut self, text: &str) {
-        self.write
-            .write_all(format!("{text}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    async fn next(&mut self) -> String {
-        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-    }
-}
-
+/// The conversation the C chat (tests/tests/c_chat.rs) holds too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_broadcasts_in_order_survives_a_broken_client_and_cleans_up() {
     let server = start_server(&rust_guest("chat")).await;
-    let count = || server.vm.process_count();
-    // The root and the room.
-    assert_eq!(count(), 2);
-    let mut ada = Client::join(&server.address, "ada").await;
-    let mut bob = Client::join(&server.address, "bob").await;
-    let mut cy = Client::join(&server.address, "cy").await;
-    // A reader and a writer per client; a reader exists only after its
-    // client joined the room, so all three are members now.
-    wait_for(|| (count() == 8).then_some(())).await;
-
-    for i in 0..20 {
-        ada.say(&format!("a{i}")).await;
-        bob.say(&format!("b{i}")).await;
-    }
-    let (mut from_ada, mut from_bob) = (Vec::new(), Vec::new());
-    for _ in 0..40 {
-        let line = cy.next().await;
-        match line.split_once(": ") {
-            Some(("ada", text)) => from_ada.push(text.to_string()),
-            Some(("bob", text)) => from_bob.push(text.to_string()),
-            _ => panic!("unexpected line {line:?}"),
-        }
-    }
-    let expected = |p: &str| (0..20).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
-    assert_eq!(from_ada, expected("a"));
-    assert_eq!(from_bob, expected("b"));
-    for i in 0..20 {
-        assert_eq!(ada.next().await, format!("bob: b{i}"));
-        assert_eq!(bob.next().await, format!("ada: a{i}"));
-    }
-
-    // A client that vanishes halfway through a line disturbs no one.
-    let mut dee = Client::join(&server.address, "dee").await;
-    wait_for(|| (count() == 10).then_some(())).await;
-    dee.write.write_all(b"half a mess").await.unwrap();
-    drop(dee);
-    wait_for(|| (count() == 8).then_some(())).await;
-    ada.say("still here").await;
-    assert_eq!(bob.next().await, "ada: still here");
-    assert_eq!(cy.next().await, "ada: still here");
-
-    // Every process of a departed client ends, and its socket closes.
-    drop(ada);
-    drop(bob);
-    cy.write.shutdown().await.unwrap();
-    assert_eq!(
-        tokio::time::timeout(Duration::from_secs(10), cy.lines.next_line())
-            .await
-            .unwrap()
-            .unwrap(),
-        None
-    );
-    wait_for(|| (count() == 2).then_some(())).await;
+    chat_conversation(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

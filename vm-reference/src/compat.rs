@@ -237,10 +237,14 @@ impl ModuleInfo {
                 continue;
             }
             if !import.module.starts_with(MODULE_PREFIX) {
+                let hint = match foreign_hint(&import.module, &import.name) {
+                    Some(hint) => hint.to_string(),
+                    None => format!("guests may import only `{MODULE_PREFIX}*@{}`, `{PLUGIN_PREFIX}*` (with the plugin loaded) and `{WASI_MODULE}`; build it with a VM SDK, or for WASI preview 1", ABI_VERSION.0),
+                };
                 problems.push(Incompatibility {
                     import: full,
                     problem: "no interface of this VM provides it".into(),
-                    hint: format!("guests may import only `{MODULE_PREFIX}*@{}`, `{PLUGIN_PREFIX}*` (with the plugin loaded) and `{WASI_MODULE}`; build it with a VM SDK, or for WASI preview 1", ABI_VERSION.0),
+                    hint,
                 });
                 continue;
             };
@@ -565,4 +569,21 @@ pub fn incompatible_text(name: &str, problems: &[Incompatibility]) -> String {
 /// Formats a version triple as `MAJOR.MINOR.PATCH`.
 pub fn format_version(v: (u32, u32, u32)) -> String {
     version(v)
+}
+
+/// What to do instead, for an import AssemblyScript's standard library
+/// makes of a JavaScript host (`env.*`), which no VM provides.
+fn foreign_hint(module: &str, name: &str) -> Option<&'static str> {
+    match (module, name) {
+        ("env", n) if n.starts_with("console.") => Some(
+            "AssemblyScript's `console` is a JavaScript host's: print a line with `print` (stdout) or `eprint` (stderr) from vm-host-sdk",
+        ),
+        ("env", "abort" | "trace") => Some(
+            "AssemblyScript imports these unless its `use` option routes them elsewhere: compile with the SDK's asconfig.json (`\"extends\"` it), which routes abort and trace to the SDK",
+        ),
+        ("env", "seed") => Some(
+            "AssemblyScript's Math.random asks a JavaScript host for its seed, which the VM is not: use a generator of your own, seeded from something the VM gives (a fresh tag, the time)",
+        ),
+        _ => None,
+    }
 }

@@ -94,6 +94,18 @@ impl Resource {
         !matches!(self, Resource::Module(_))
     }
 
+    /// What kind of resource it is, as the ABI names kinds.
+    pub fn abi_kind(&self) -> vm_abi::HandleKind {
+        use vm_abi::HandleKind;
+        match self {
+            Resource::Module(_) => HandleKind::Module,
+            Resource::TcpListener(_) => HandleKind::TcpListener,
+            Resource::TcpStream(..) => HandleKind::TcpStream,
+            Resource::ReadHalf(..) | Resource::ActiveRead(..) => HandleKind::ReadHalf,
+            Resource::WriteHalf(..) => HandleKind::WriteHalf,
+        }
+    }
+
     /// What kind of resource it is, for error texts.
     pub fn kind(&self) -> &'static str {
         match self {

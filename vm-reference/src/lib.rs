@@ -38,6 +38,7 @@ mod guest_memory;
 mod guest_tests;
 mod handle;
 mod host;
+mod line_output;
 mod mailbox;
 mod map_limit;
 mod module;

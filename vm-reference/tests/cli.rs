@@ -156,7 +156,7 @@ fn bindgen_writes_each_language_s_file_named_after_the_wit() {
     let out_text = out_dir.display().to_string();
     for (lang, file, needle) in [
         ("rust", "chat.rs", "pub struct Line {"),
-        ("c", "chat.h", "typedef struct line {"),
+        ("c", "chat.h", "typedef struct chat_line {"),
         ("assemblyscript", "chat.ts", "export class Line {"),
     ] {
         let out = vm(&["bindgen", &wit, "--lang", lang, "--out", &out_text]);

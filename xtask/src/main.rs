@@ -44,6 +44,7 @@ const C_GUESTS: &[(&str, CMode)] = &[
     ("examples/c/hello.c", CMode::Wasi),
     ("examples/c/ping-pong.c", CMode::Wasi),
     ("examples/c/echo-server.c", CMode::Wasi),
+    ("examples/c/chat.c", CMode::Wasi),
     ("tests/guests/c/polyglot.c", CMode::Wasi),
     ("tests/guests/c/edges.c", CMode::Wasi),
     ("tests/guests/c/scenarios.c", CMode::Wasi),
@@ -61,6 +62,7 @@ const AS_GUESTS: &[&str] = &[
     "examples/assemblyscript/hello.ts",
     "examples/assemblyscript/ping-pong.ts",
     "examples/assemblyscript/echo-server.ts",
+    "examples/assemblyscript/counter.ts",
     "tests/guests/assemblyscript/polyglot.ts",
     "tests/guests/assemblyscript/scenarios.ts",
     "tests/guests/assemblyscript/checks.ts",
@@ -280,6 +282,8 @@ fn build_as_guests(root: &Path) -> Result<()> {
     // (sdk-assemblyscript/asconfig.json is the one package users extend).
     let config = root.join("examples/assemblyscript/asconfig.json");
     sdk_sources.push(config.clone());
+    // The config's transform, which checks each module's `_start`.
+    sdk_sources.push(sdk.join("start-check.js"));
     let out_dir = guest_dir(root).join("as");
     std::fs::create_dir_all(&out_dir)?;
     for path in AS_GUESTS {

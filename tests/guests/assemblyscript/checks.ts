@@ -7,29 +7,38 @@
 //   abort-out-of-memory   aborts with a message as large as the memory left:
 //                         the handler must not allocate to report it
 //   read-failure          a failed `mailbox.read` for the rest of a large
-//                         message makes receive return null with the status
-//   long-error            lastError() returns a VM text longer than 256 bytes whole
-//   sdk-error             after an SDK-level failure, lastError() describes it,
-//                         not the VM's previous failure
+//                         message makes receive fail with the status
+//   long-error            an error's text longer than 256 bytes comes whole
+//   sdk-error             after an SDK-level failure, the error (and
+//                         lastError()) describes it, not the VM's previous failure
 //   close                 every resource closes, and closing releases it
 //   moved                 a resource that moved holds handle 0 and fails with
 //                         invalid-handle
 //   typed                 typed processes, exit reasons, resolve, socket options
 //   late-reply            a reply that comes after its request gave up is dropped
+//   statuses              every status's number and name (the table every SDK shares)
+//   typed-take            a handle taken as the class it is; another kind is refused
+//   results               every kind of call reports a failure as a Result,
+//                         and `return exit<T>(...)` ends a branch of any type
+//   crash-reasons         what a monitor sees of a `throw`, of `exit`, and of
+//                         reading the value of a failed call
 import {
-  Process, ExitReason, Module, TcpListener, TcpStream, Writer, Reader,
+  Process, Mailbox, Message, ExitReason, Module, Result, VmError, TcpListener, TcpStream, Writer, Reader,
+  ReadHalf, WriteHalf,
   receive, spawn, takeHandle, lastStatus, lastError, statusName, print, eprint, exit, args,
-  resolve, abiVersion, sdkAbiVersion, MessageKinds, ShutdownHow, Request, request,
+  resolve, abiVersion, sdkAbiVersion, MessageKinds, ShutdownHow, Request, request, unregister,
+  NOT_FOUND, ALREADY_REGISTERED, TIMEOUT, DECODE,
 } from "../../../sdk-assemblyscript/assembly/index";
 import { mailbox_read } from "../../../sdk-assemblyscript/assembly/abi";
 import * as mailbox from "../../../sdk-assemblyscript/assembly/mailbox";
 
-function status(): string {
-  return statusName(lastStatus());
+/** "ok", or the name of the call's failure. */
+function outcome<T>(r: Result<T>): string {
+  return r.isOk ? "ok" : r.error.name;
 }
 
-function check(what: string, ok: bool): void {
-  print(what + ": " + (ok ? "ok" : "FAILED (" + status() + ": " + lastError() + ")"));
+function check<T>(what: string, r: Result<T>): void {
+  print(what + ": " + (r.isOk ? "ok" : "FAILED (" + r.error.toString() + ")"));
 }
 
 // ---- aborts ----
@@ -72,7 +81,7 @@ function readFailure(): void {
   Process.self().send(big);
   mailbox.readCall = failingRead;
   const m = receive();
-  print("receive: " + (m == null ? "null, " + status() + ": " + lastError() : m.data.length.toString() + " bytes, the last " + m.data[999].toString()));
+  print("receive: " + (!m.isOk ? "failed, " + m.error.toString() : m.value.data.length.toString() + " bytes, the last " + m.value.data[999].toString()));
 }
 
 // ---- errors ----
@@ -82,52 +91,62 @@ function longError(): void {
   for (let i = 0; i < 30; i++) host += "abcdefghi.";
   host += "example";
   const s = TcpStream.connect(host + ":80");
-  print("connect: " + (s == null ? status() : "connected"));
-  const text = lastError();
-  print("text: " + text.length.toString() + " bytes, ends with the host: " + text.endsWith("--allow-net " + host + "` (or --allow-net '*')").toString());
+  print("connect: " + outcome(s));
+  const text = s.error.message;
+  print("text: " + text.length.toString() + " bytes, ends with the host: " + text.endsWith("--allow-net " + host + "` (or --allow-net '*')").toString()
+    + ", lastError() the same: " + (lastError() == text).toString());
+}
+
+/** An error, and whether lastStatus() and lastError() say the same. */
+function described(e: VmError): string {
+  return e.toString() + (e.status == lastStatus() && e.message == lastError() ? "" : " (lastError() says otherwise: " + lastError() + ")");
 }
 
 function sdkError(): void {
   // A VM failure first, with its text...
-  if (Process.lookup("nobody") != null) exit("nobody is registered");
-  print("vm: " + status() + ": " + lastError());
+  const nobody = Process.lookup("nobody");
+  if (nobody.isOk) return exit("nobody is registered");
+  print("vm: " + described(nobody.error));
   // ...then failures the SDK finds itself.
   Process.self().send(new Uint8Array(3).fill(0xff));
-  const m = receive()!;
-  const n = m.decode<u32>();
-  print("decode: " + (n == null ? status() + ": " + lastError() : n.value.toString()));
-  if (Process.lookup("nobody") != null) exit("nobody is registered");
-  const silent = TcpListener.bind("127.0.0.1:0")!;
-  const pair = TcpStream.connect(silent.localAddress()!)!;
+  const n = receive().value.decode<u32>();
+  print("decode: " + (!n.isOk ? described(n.error) : n.value.toString()));
+  if (Process.lookup("nobody").isOk) return exit("nobody is registered");
+  const silent = TcpListener.bind("127.0.0.1:0").value;
+  const pair = TcpStream.connect(silent.localAddress().value).value;
   const chunk = new Uint8Array(64 * 1024);
-  while (pair.tryWrite(chunk) > 0) {}
-  print("tryWrite: " + status() + ": " + lastError());
-  print("setWriteTimeout(0): " + (pair.setWriteTimeout(0) ? "ok" : status() + ": " + lastError()));
+  let written = pair.tryWrite(chunk);
+  while (written.isOk) written = pair.tryWrite(chunk);
+  print("tryWrite: " + described(written.error));
+  const zero = pair.setWriteTimeout(0);
+  print("setWriteTimeout(0): " + (zero.isOk ? "ok" : described(zero.error)));
 }
 
 // ---- resources ----
 
 function closing(): void {
-  const listener = TcpListener.bind("127.0.0.1:0")!;
-  const address = listener.localAddress()!;
+  const listener = TcpListener.bind("127.0.0.1:0").value;
+  const address = listener.localAddress().value;
   check("listener closes", listener.close());
-  print("closed listener: handle " + listener.handle.toString() + ", accept " + (listener.accept(0) == null ? status() : "ok")
-    + ", close again " + (listener.close() ? "ok" : status()));
+  print("closed listener: handle " + listener.handle.toString() + ", accept " + outcome(listener.accept(0))
+    + ", close again " + outcome(listener.close()));
   const again = TcpListener.bind(address);
-  check("its address is free again", again != null);
+  check("its address is free again", again);
 
-  const stream = TcpStream.connect(address)!;
-  const accepted = again!.accept()!;
+  const stream = TcpStream.connect(address).value;
+  const accepted = again.value.accept().value;
   check("stream closes", stream.close());
   const buf = new Uint8Array(4);
-  print("peer of a closed stream reads: " + accepted.read(buf).toString());
-  const halves = accepted.split()!;
+  print("peer of a closed stream reads: " + accepted.read(buf).value.toString());
+  const halves = accepted.split().value;
   check("read half closes", halves.read.close());
   check("write half closes", halves.write.close());
-  const module = Module.load(wasmModule());
-  if (module == null) exit("load: " + lastError());
-  check("module closes", module!.close());
-  print("closed module spawns: " + (module!.spawn("_start", new Uint8Array(0)) == null ? status() : "a process"));
+  const loaded = Module.load(wasmModule());
+  if (!loaded.isOk) return exit("load: " + loaded.error.toString());
+  const module = loaded.value;
+  check("module closes", module.close());
+  const spawned = module.spawn("_start", new Uint8Array(0));
+  print("closed module spawns: " + (!spawned.isOk ? spawned.error.name : "a process"));
 }
 
 /** The smallest module the VM accepts. */
@@ -138,53 +157,67 @@ function wasmModule(): Uint8Array {
   return out;
 }
 
-function sink(_: Uint8Array): void {
+function sink(_: Uint8Array, _mailbox: Mailbox<Uint8Array>): void {
   while (true) receive();
 }
 
-function movedReport(what: string, handle: u32, use: i32): void {
-  print(what + ": handle " + handle.toString() + ", then " + (use < 0 ? status() : "used"));
+function movedReport(what: string, handle: u32, use: Result<i32>): void {
+  print(what + ": handle " + handle.toString() + ", then " + (!use.isOk ? use.error.name : "used"));
 }
 
 function moved(): void {
-  const listener = TcpListener.bind("127.0.0.1:0")!;
-  const address = listener.localAddress()!;
-  const other = spawn(sink, new Uint8Array(0))!;
+  const listener = TcpListener.bind("127.0.0.1:0").value;
+  const address = listener.localAddress().value;
+  const other = spawn(sink, new Uint8Array(0)).value;
   const buf = new Uint8Array(4);
 
-  const sent = TcpStream.connect(address)!;
+  const sent = TcpStream.connect(address).value;
   listener.accept();
   other.sendHandles(new Uint8Array(0), [sent]);
   movedReport("sent in a message", sent.handle, sent.read(buf, 0));
 
-  const spawned = TcpStream.connect(address)!;
+  const spawned = TcpStream.connect(address).value;
   listener.accept();
-  spawn(sink, new Uint8Array(0), false, [spawned]);
+  spawn(sink, new Uint8Array(0), { handles: [spawned] });
   movedReport("spawned with", spawned.handle, spawned.read(buf, 0));
 
-  const split = TcpStream.connect(address)!;
+  const split = TcpStream.connect(address).value;
   listener.accept();
-  const halves = split.split()!;
+  const halves = split.split().value;
   movedReport("split", split.handle, split.read(buf, 0));
 
-  const joined = halves.read.reunite(halves.write)!;
+  const joined = halves.read.reunite(halves.write).value;
   movedReport("reunited read half", halves.read.handle, halves.read.read(buf, 0));
   movedReport("reunited write half", halves.write.handle, halves.write.write(buf, 0));
 
   joined.close();
   movedReport("closed", joined.handle, joined.read(buf, 0));
 
-  const timed = TcpStream.connect(address)!;
+  const timed = TcpStream.connect(address).value;
   listener.accept();
   other.sendAfterWithHandles(new Uint8Array(0), [timed], 1);
   movedReport("sent by a timer", timed.handle, timed.read(buf, 0));
 
   // A raw number list moves the handle, and the object cannot know it.
-  const raw = TcpStream.connect(address)!;
+  const raw = TcpStream.connect(address).value;
   listener.accept();
   const number = raw.handle;
   other.sendHandles(new Uint8Array(0), [number]);
   print("raw list: the object still holds its number: " + (raw.handle == number).toString());
+}
+
+/** A handle taken as the kind the receiver expects (ABI 1.9). */
+function typedTake(): void {
+  const listener = TcpListener.bind("127.0.0.1:0").value;
+  const stream = TcpStream.connect(listener.localAddress().value).value;
+  listener.accept();
+  const halves = stream.split().value;
+  Process.self<Uint8Array>().sendHandles(new Uint8Array(0), [halves.read]);
+  receive<Uint8Array>({ kinds: MessageKinds.DATA });
+  const wrong = WriteHalf.take(0);
+  print("as a write half: " + (wrong.isOk ? "taken" : wrong.error.toString()));
+  const right = ReadHalf.take(0);
+  print("as a read half: " + (right.isOk ? "taken, handle set " + (right.value.handle != 0).toString() : right.error.toString()));
 }
 
 // ---- parity ----
@@ -205,87 +238,163 @@ class Point {
   }
 }
 
-function exitWith(capture: Uint8Array): void {
-  exit(String.UTF8.decodeUnsafe(capture.dataStart, capture.length));
+/** Waits for a go, then exits with the reason it was given. */
+function exitWith(reason: string, _mailbox: Mailbox<Uint8Array>): void {
+  receive();
+  exit(reason);
 }
 
 /** Answers each request with its body, as bytes. */
-function bytesServer(_: Uint8Array): void {
+function bytesServer(_: Uint8Array, mailbox: Mailbox<Request<Uint8Array, Uint8Array>>): void {
   while (true) {
-    const m = receive();
-    if (m == null) return;
-    const req = Request.decode<Uint8Array>(m);
-    if (req != null) req.reply<Uint8Array>(req.body);
+    const req = mailbox.receive();
+    if (req.isOk) req.value.reply(req.value.body);
   }
 }
 
 /** Holds the request it is sent until its next message (tag 2), answers
  * it, late, and tells its spawner (tag 3). */
-function answersLate(_: Uint8Array): void {
-  const req = Request.decode<Uint8Array>(receive([0])!)!;
-  receive([2]);
-  req.reply<Uint8Array>(Uint8Array.wrap(String.UTF8.encode("late")));
+function answersLate(_: Uint8Array, mailbox: Mailbox<Request<Uint8Array, Uint8Array>>): void {
+  const req = mailbox.receive({ tags: [0] }).value;
+  receive({ tags: [2] });
+  req.reply(Uint8Array.wrap(String.UTF8.encode("late")));
   new Process<Uint8Array>(req.from).send(new Uint8Array(0), 3);
 }
 
 /** A request that gave up waiting forgets its reply: one that comes after
  * is dropped, not left for a later receive. */
 function lateReply(): void {
-  const server = spawn(answersLate, new Uint8Array(0))!;
-  const answer = request<Uint8Array, Uint8Array>(server.typed<Uint8Array>(), new Uint8Array(0), 20);
-  print("a request that gives up: " + (answer == null ? statusName(lastStatus()) : "answered"));
+  const server = spawn(answersLate, new Uint8Array(0)).value;
+  const answer = request(server, new Uint8Array(0), { timeoutMs: 20 });
+  print("a request that gives up: " + (!answer.isOk ? answer.error.name : "answered"));
   server.typed<Uint8Array>().send(new Uint8Array(0), 2);
-  receive([3]);
-  print("its late reply left over: " + (receive([], MessageKinds.DATA, 0) != null ? "yes" : "no"));
+  receive({ tags: [3] });
+  print("its late reply left over: " + (receive({ timeoutMs: 0 }).isOk ? "yes" : "no"));
 }
 
 function typed(): void {
-  const server = spawn(bytesServer, new Uint8Array(0))!;
-  const echoed = request<Uint8Array, Uint8Array>(server.typed<Uint8Array>(), Uint8Array.wrap(String.UTF8.encode("raw bytes")));
-  print("a bytes request between two processes: " + (echoed == null ? status() : String.UTF8.decode(echoed.value.buffer)));
+  const server = spawn(bytesServer, new Uint8Array(0)).value;
+  const echoed = request(server, Uint8Array.wrap(String.UTF8.encode("raw bytes")));
+  print("a bytes request between two processes: " + (!echoed.isOk ? echoed.error.name : String.UTF8.decode(echoed.value.buffer)));
 
-  const self = Process.self();
-  const points = self.typed<Point>();
   const p = new Point();
   p.x = -3;
   p.y = 4;
   p.label = "here";
-  points.send(p);
-  const got = receive()!.decode<Point>();
-  print("point: " + (got == null ? status() : got.value.x.toString() + "," + got.value.y.toString() + " " + got.value.label));
-  self.typed<string[]>().send(["a", "b"]);
-  const list = receive()!.decode<string[]>();
-  print("strings: " + (list == null ? status() : list.value.join("+")));
-  self.typed<string | null>().send(null);
-  const none = receive()!.decode<string | null>();
-  print("option: " + (none == null ? status() : none.value == null ? "none" : "some"));
+  Process.self<Point>().send(p);
+  const got = receive<Point>();
+  print("point: " + (!got.isOk ? got.error.name : got.value.body.x.toString() + "," + got.value.body.y.toString() + " " + got.value.body.label));
+  Process.self<string[]>().send(["a", "b"]);
+  const list = receive<string[]>();
+  print("strings: " + (!list.isOk ? list.error.name : list.value.body.join("+")));
+  Process.self<string | null>().send(null);
+  const none = receive<string | null>();
+  print("option: " + (!none.isOk ? none.error.name : none.value.body == null ? "none" : "some"));
 
-  const w = spawn(exitWith, Uint8Array.wrap(String.UTF8.encode("why")))!;
-  const d = receive([w.monitor()], MessageKinds.DOWN)!;
+  const w = spawn(exitWith, "why").value;
+  const ref = w.monitor();
+  w.send(new Uint8Array(0));
+  const d = receive({ tags: [ref], kinds: MessageKinds.DOWN }).value;
   const reason = d.reason()!;
   print("exit reason: " + reason.toString() + " (kind " + reason.kind.toString() + " == EXIT: " + (reason.kind == ExitReason.EXIT).toString() + ")");
 
   const addrs = resolve("localhost:8080");
-  print("resolve localhost:8080: " + (addrs == null ? status() : addrs.length > 0 && addrs.every((a: string) => a.endsWith(":8080")) ? "loopback addresses" : addrs.join(",")));
+  print("resolve localhost:8080: " + (!addrs.isOk ? addrs.error.name : addrs.value.length > 0 && addrs.value.every((a: string) => a.endsWith(":8080")) ? "loopback addresses" : addrs.value.join(",")));
   const denied = resolve("example.com");
-  print("resolve example.com: " + (denied == null ? status() : "resolved"));
+  print("resolve example.com: " + (!denied.isOk ? denied.error.name : "resolved"));
 
-  const listener = TcpListener.bind("127.0.0.1:0")!;
-  const stream = TcpStream.connect(listener.localAddress()!)!;
+  const listener = TcpListener.bind("127.0.0.1:0").value;
+  const stream = TcpStream.connect(listener.localAddress().value).value;
   listener.accept();
-  print("nodelay: " + stream.nodelay().toString() + ", then " + (stream.setNodelay(false) ? stream.nodelay().toString() : status()));
+  const before = stream.nodelay();
+  const cleared = stream.setNodelay(false);
+  print("nodelay: " + before.value.toString() + ", then " + (cleared.isOk ? stream.nodelay().value.toString() : cleared.error.name));
   stream.setReadTimeout(1500);
   stream.setWriteTimeout(20);
-  const halves = stream.split()!;
-  print("timeouts move to the halves: read " + halves.read.readTimeout().toString() + " ms, write " + halves.write.writeTimeout().toString() + " ms");
+  const halves = stream.split().value;
+  print("timeouts move to the halves: read " + halves.read.readTimeout().value.toString() + " ms, write " + halves.write.writeTimeout().value.toString() + " ms");
   halves.read.setReadTimeout(-1);
-  print("a cleared timeout reads as " + halves.read.readTimeout().toString() + ", as the setter takes it");
-  print("halves' addresses: " + (halves.read.localAddress()! == halves.write.localAddress()!).toString()
-    + ", peer " + (halves.read.peerAddress()! == listener.localAddress()!).toString());
+  print("a cleared timeout reads as " + halves.read.readTimeout().value.toString() + ", as the setter takes it");
+  print("halves' addresses: " + (halves.read.localAddress().value == halves.write.localAddress().value).toString()
+    + ", peer " + (halves.read.peerAddress().value == listener.localAddress().value).toString());
   check("read half shuts down", halves.read.shutdown());
   check("write half shuts down", halves.write.shutdown());
   print("shutdown how: " + ShutdownHow.BOTH.toString());
   print("abi: vm " + abiVersion().toString() + ", sdk " + sdkAbiVersion().toString() + ", served: " + abiVersion().serves(sdkAbiVersion()).toString());
+}
+
+// ---- one convention for failures ----
+
+/** `return exit<T>(...)` ends a branch in a function of any type, so the
+ * compiler narrows after it (AssemblyScript has no `never`). */
+function port(text: string | null): u32 {
+  if (text == null) return exit<u32>("no port");
+  return U32.parseInt(text);
+}
+
+function results(): void {
+  // A call with a value, failing: the error names its status.
+  const nobody = Process.lookup("nobody");
+  print("lookup: " + outcome(nobody) + " (NOT_FOUND: " + (nobody.error.status == NOT_FOUND).toString()
+    + ", an Error: " + (nobody.error instanceof Error).toString() + ")");
+  print("valueOr: " + nobody.valueOr(new Process(7)).id.toString());
+  // Calls with nothing to return: Result<void>.
+  const me = Process.self();
+  const again = me.register("me").isOk ? me.register("me") : Result.done();
+  print("register: ok, again: " + outcome(again) + " (ALREADY_REGISTERED: " + (!again.isOk && again.error.status == ALREADY_REGISTERED).toString() + ")");
+  print("unregister: " + outcome(unregister("me")) + ", again: " + outcome(unregister("me")));
+  // A receive, and a number.
+  const none = receive({ timeoutMs: 0 });
+  print("receive: " + outcome(none) + " (TIMEOUT: " + (!none.isOk && none.error.status == TIMEOUT).toString() + ")");
+  Process.self().send(new Uint8Array(3).fill(0xff));
+  const bad = receive<u32>();
+  const kept: Message | null = bad.isOk ? null : bad.error.received;
+  print("receive<u32> of 3 bad bytes: " + outcome(bad) + " (DECODE: " + (!bad.isOk && bad.error.status == DECODE).toString()
+    + ", the message kept: " + (kept != null ? kept.data.length.toString() + " bytes" : "no") + ")");
+  const listener = TcpListener.bind("127.0.0.1:0").value;
+  const stream = TcpStream.connect(listener.localAddress().value).value;
+  stream.close();
+  print("read of a closed stream: " + outcome(stream.read(new Uint8Array(4))));
+  print("port: " + port("8080").toString());
+}
+
+/** Waits for a go, then throws. */
+function thrower(_: i32, _mailbox: Mailbox<Uint8Array>): void {
+  receive();
+  throw new Error("thrown on purpose");
+}
+
+/** Waits for a go, then exits. */
+function exiter(_: i32, _mailbox: Mailbox<Uint8Array>): void {
+  receive();
+  exit("exited on purpose");
+}
+
+/** Waits for a go, then reads the value of a failed call. */
+function unwrapper(_: i32, _mailbox: Mailbox<Uint8Array>): void {
+  receive();
+  const nobody = Process.lookup("nobody").value;
+  nobody.send(new Uint8Array(0));
+}
+
+/** What a monitor sees when `fn` ends. */
+function reasonOf(fn: (capture: i32, mailbox: Mailbox<Uint8Array>) => void): ExitReason {
+  const p = spawn(fn, 0).value;
+  const ref = p.monitor();
+  p.send(new Uint8Array(0));
+  return receive({ tags: [ref], kinds: MessageKinds.DOWN }).value.reason()!;
+}
+
+function crashReasons(): void {
+  print("throw: " + reasonOf(thrower).toString());
+  print("exit: " + reasonOf(exiter).toString());
+  print("value of a failure: " + reasonOf(unwrapper).toString());
+}
+
+/** Every status's number and name, as C's `edges statuses` prints them. */
+function statuses(): void {
+  for (let s = 0; s <= 20; s++) print(s.toString() + " " + statusName(s));
+  for (let s = 1000; s <= 1010; s++) print(s.toString() + " " + statusName(s));
 }
 
 export function _start(): void {
@@ -300,8 +409,12 @@ export function _start(): void {
   else if (name == "moved") moved();
   else if (name == "typed") typed();
   else if (name == "late-reply") lateReply();
+  else if (name == "results") results();
+  else if (name == "crash-reasons") crashReasons();
+  else if (name == "statuses") statuses();
+  else if (name == "typed-take") typedTake();
   else {
-    eprint("usage: checks abort-stack-overflow|abort-out-of-memory|read-failure|long-error|sdk-error|close|moved|typed|late-reply");
+    eprint("usage: checks abort-stack-overflow|abort-out-of-memory|read-failure|long-error|sdk-error|close|moved|typed|late-reply|results|crash-reasons|statuses|typed-take");
     exit("unknown check '" + name + "'");
   }
 }

@@ -8,7 +8,7 @@
 // struct Sample { count: u32, delta: i64, name: String, bytes: Vec<u8>,
 //                 note: Option<String>, shape: Shape }
 // enum Shape { Point, Circle(u32), Rect { w: u32, h: u32 } }
-import { Process, Reader, Writer, receive, MessageKinds, eprint, request, lastStatus, lastDown, DOWN, ExitReason } from "../../../sdk-assemblyscript/assembly/index";
+import { Process, Reader, Request, Writer, receive, MessageKinds, eprint, request, DOWN, ExitReason } from "../../../sdk-assemblyscript/assembly/index";
 
 class Sample {
   count: u32 = 0;
@@ -74,10 +74,11 @@ function transform(s: Sample): Sample {
 }
 
 function serve(doTransform: bool): void {
-  receive([], MessageKinds.INIT);
+  receive({ kinds: MessageKinds.INIT });
   while (true) {
-    const m = receive();
-    if (m == null) return;
+    const received = receive();
+    if (!received.isOk) return;
+    const m = received.value;
     const s = decode(m.data);
     const reply = new Process(m.sender);
     if (s == null) reply.send(new Uint8Array(0), 0);
@@ -89,10 +90,11 @@ function serve(doTransform: bool): void {
  * or with an empty reply tagged 0 if it does not decode (too long a varint,
  * or more than the bytes left). */
 export function serve_len(): void {
-  receive([], MessageKinds.INIT);
+  receive({ kinds: MessageKinds.INIT });
   while (true) {
-    const m = receive();
-    if (m == null) return;
+    const received = receive();
+    if (!received.isOk) return;
+    const m = received.value;
     const r = new Reader(m.data);
     const n = r.len_();
     const reply = new Process(m.sender);
@@ -105,10 +107,11 @@ export function serve_len(): void {
  * UTF-8 cannot carry: it must go out as U+FFFD, not as WTF-8 bytes that
  * other languages' decoders reject. */
 export function serve_surrogate(): void {
-  receive([], MessageKinds.INIT);
+  receive({ kinds: MessageKinds.INIT });
   while (true) {
-    const m = receive();
-    if (m == null) return;
+    const received = receive();
+    if (!received.isOk) return;
+    const m = received.value;
     const lone = "a" + String.fromCharCode(0xd800) + "b";
     new Process(m.sender).send(new Writer().str(lone).finish(), m.tag);
   }
@@ -126,10 +129,12 @@ export function serve_transform(): void {
  * first and stays queued; replies (tag 3) with the first byte of each, in
  * the order received. */
 export function serve_selective(): void {
-  receive([], MessageKinds.INIT);
-  const second = receive([2]);
-  const first = receive([1, 5]);
-  if (second == null || first == null) return;
+  receive({ kinds: MessageKinds.INIT });
+  const secondResult = receive({ tags: [2] });
+  const firstResult = receive({ tags: [1, 5] });
+  if (!secondResult.isOk || !firstResult.isOk) return;
+  const second = secondResult.value;
+  const first = firstResult.value;
   const out = new Uint8Array(2);
   out[0] = second.data.length > 0 ? second.data[0] : 0;
   out[1] = first.data.length > 0 ? first.data[0] : 0;
@@ -144,14 +149,17 @@ export function _start(): void {
  * postcard (server: u64, reply_to: u64, n: u32); it sends `reply_to` the
  * reply (a u32), or 0xfffffffd if the server had ended (down, noproc). */
 export function call_server(): void {
-  const init = receive([], MessageKinds.INIT)!;
+  const init = receive({ kinds: MessageKinds.INIT }).value;
   const r = new Reader(init.data);
-  const server = new Process<u32>(r.u64());
+  const server = new Process<Request<u32, u32>>(r.u64());
   const replyTo = new Process<u32>(r.u64());
   const n = r.u32();
   let result: u32 = 0xffffffff;
-  const reply = request<u32, u32>(server, n);
-  if (reply != null) result = reply.value;
-  else if (lastStatus() == DOWN && lastDown() != null && lastDown()!.kind == ExitReason.NOPROC) result = 0xfffffffd;
+  const reply = request(server, n);
+  if (reply.isOk) result = reply.value;
+  else {
+    const reason = reply.error.reason;
+    if (reply.error.status == DOWN && reason != null && reason.kind == ExitReason.NOPROC) result = 0xfffffffd;
+  }
   replyTo.send(result);
 }

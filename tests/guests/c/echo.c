@@ -50,7 +50,6 @@ static bool same_scalars(const echo_scalars_t *a, const echo_scalars_t *b) {
 }
 
 int main(void) {
-    setvbuf(stdout, 0, _IOLBF, 0);
 
     echo_scalars_t s[2] = {
         {-128, 65535, -32768, 0x10FFFF, -0.0f, UINT64_MAX, INT64_MIN, true, 2.2250738585072014e-308, 255},

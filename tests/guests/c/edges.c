@@ -14,6 +14,15 @@
  *   sockets:    socket timeouts, TCP_NODELAY, peek, resolve and shutdown
  *               through the typed calls (needs --allow-net 127.0.0.1).
  *   reasons:    decoding exit reasons, and the ABI version.
+ *   native:     what issue 31's C user tripped on: links to a process that
+ *               never was, an empty set of kinds, NULL buffers, handles
+ *               taken by kind, handles a receive closed, a message larger
+ *               than the generated send's stack buffer (needs --allow-net).
+ *   statuses:   every status's number and name, for the cross-language
+ *               table test.
+ *   lines:      the root starts a line on stderr, a child writes a whole
+ *               one, the root ends its own: the VM passes whole lines, so
+ *               the child's is not cut into the root's.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -185,7 +194,7 @@ static void request(void) {
     vm_reason_t down;
     vm_status_t s = vm_request(server, &w, VM_FOREVER, reply_buf, sizeof reply_buf, &reply, &down);
     printf("request: %s, %s \"%.*s\" from the server: %s\n", vm_strerror(s), vm_exit_reason_name(down.kind),
-           (int)down.text_len, down.text, reply.envelope.sender == server ? "yes" : "no");
+           VM_STR_ARG(down.text), reply.envelope.sender == server ? "yes" : "no");
     report("its error", s);
 
     vm_writer_init(&w, buf, sizeof buf);
@@ -271,8 +280,7 @@ static void reasons(void) {
     report("a data message as a reason", vm_decode_exit_reason(&m, &reason));
     m.envelope.kind = VM_MESSAGE_KIND_DOWN;
     vm_status_t s = vm_decode_exit_reason(&m, &reason);
-    printf("as a down: %s %s \"%.*s\"\n", vm_strerror(s), vm_exit_reason_name(reason.kind), (int)reason.text_len,
-           reason.text);
+    printf("as a down: %s %s \"%.*s\"\n", vm_strerror(s), vm_exit_reason_name(reason.kind), VM_STR_ARG(reason.text));
     printf("names: %s %s %s %s %s %s\n", vm_exit_reason_name(0), vm_exit_reason_name(1), vm_exit_reason_name(2),
            vm_exit_reason_name(3), vm_exit_reason_name(4), vm_exit_reason_name(9));
     vm_pid_t fisher;
@@ -281,9 +289,104 @@ static void reasons(void) {
     vm_send(fisher, 0, "go", 2);
     s = vm_receive_down(monitor, VM_FOREVER, buf, 3, &m, &reason);
     printf("a down into 3 bytes: %s %s \"%.*s\", truncated %s\n", vm_strerror(s), vm_exit_reason_name(reason.kind),
-           (int)reason.text_len, reason.text, m.truncated ? "yes" : "no");
+           VM_STR_ARG(reason.text), m.truncated ? "yes" : "no");
     s = vm_receive_down(vm_monitor(999), VM_FOREVER, buf, sizeof buf, &m, &reason);
     printf("a process that never was: %s %s\n", vm_strerror(s), vm_exit_reason_name(reason.kind));
+}
+
+static void ends_at_once(const uint8_t *capture, size_t len) {
+    (void)capture;
+    (void)len;
+}
+
+/* Puts `*(const size_t *)v` bytes of 'x' as one byte string. */
+static void put_many(vm_writer_t *w, const void *v) {
+    size_t n = *(const size_t *)v;
+    vm_put_len(w, n);
+    for (size_t i = 0; i < n; i++) vm_put_u8(w, 'x');
+}
+
+static void native(void) {
+    report("link to a process that never was", vm_link(999999));
+    vm_pid_t gone;
+    vm_spawn(ends_at_once, 0, 0, 0, 0, false, &gone);
+    uint8_t buf[64];
+    vm_message_t m;
+    vm_reason_t reason;
+    vm_receive_down(vm_monitor(gone), VM_FOREVER, buf, sizeof buf, &m, &reason);
+    vm_status_t s = vm_link(gone);
+    char why[256];
+    vm_last_error(why, sizeof why);
+    printf("link to one that ended: %s | %s\n", vm_strerror(s), strstr(why, "has ended") ? "has ended" : why);
+
+    vm_message_kinds_t none = {0};
+    report("receive with no kinds", vm_receive(0, 0, none, VM_FOREVER, buf, sizeof buf, &m));
+    report("receive into NULL", vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, 0, NULL, 8, &m));
+    report("send NULL", vm_send(vm_self(), 0, NULL, 5));
+
+    vm_tcp_listener_t listener;
+    if (vm_tcp_bind("127.0.0.1:0", &listener) != VM_OK) vm_exit("cannot bind");
+    vm_tcp_stream_t a, b;
+    connected_pair(listener, &a, &b);
+    size_t n = 1;
+    s = vm_tcp_write(a, NULL, 5, VM_FOREVER, &n);
+    vm_last_error(why, sizeof why);
+    printf("write NULL: %s, wrote %u | %s\n", vm_strerror(s), (unsigned)n, why);
+
+    /* A read half sent to itself, asked for as a write half, then as what it is. */
+    vm_read_half_t r;
+    vm_write_half_t w;
+    vm_tcp_split(&a, &r, &w);
+    vm_send_handles(vm_self(), 7, "h", 1, &r.handle, 1);
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    vm_write_half_t wrong = {0};
+    report("take a read half as a write half", vm_take_write_half(0, &wrong));
+    s = vm_take_read_half(0, &r);
+    printf("then as a read half: %s, set %s, wrong one still 0: %s\n", vm_strerror(s), r.handle ? "yes" : "no",
+           wrong.handle == 0 ? "yes" : "no");
+
+    /* A message whose handle is not taken before the next receive. */
+    vm_send_handles(vm_self(), 8, "h", 1, &w.handle, 1);
+    vm_send(vm_self(), 9, "plain", 5);
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    vm_write_half_t late;
+    report("take after the next receive", vm_take_write_half(0, &late));
+
+    /* Larger than the generated sends' stack buffer: sent from the heap. */
+    size_t many = 3 * VM_SEND_STACK;
+    s = vm_send_encoded(vm_self(), 10, put_many, &many);
+    static uint8_t big[4 * VM_SEND_STACK];
+    uint64_t ten = 10;
+    vm_receive(&ten, 1, VM_MESSAGE_KINDS_DATA, VM_FOREVER, big, sizeof big, &m);
+    vm_reader_t rd;
+    vm_reader_init_message(&rd, &m);
+    const uint8_t *bytes;
+    size_t got = vm_get_bytes(&rd, &bytes);
+    printf("a message of %u bytes: %s, %u arrived, whole %s\n", (unsigned)many, vm_strerror(s), (unsigned)got,
+           vm_reader_finish(&rd) == VM_OK ? "yes" : "no");
+}
+
+static void writes_a_line(const uint8_t *capture, size_t len) {
+    vm_pid_t root;
+    memcpy(&root, capture, len < sizeof root ? len : sizeof root);
+    fprintf(stderr, "child: a whole line\n");
+    vm_send(root, 0, "", 0);
+}
+
+static void lines(void) {
+    fprintf(stderr, "root: begun, ");
+    vm_pid_t self = vm_self();
+    vm_spawn(writes_a_line, &self, sizeof self, 0, 0, false, 0);
+    uint8_t buf[8];
+    vm_message_t m;
+    vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
+    fprintf(stderr, "and ended\n");
+}
+
+static void statuses(void) {
+    for (vm_status_t s = 0; s <= 20; s++) printf("%d %s\n", s, vm_strerror(s));
+    for (vm_status_t s = 1000; s <= 1010; s++) printf("%d %s\n", s, vm_strerror(s));
 }
 
 int main(int argc, char **argv) {
@@ -328,7 +431,8 @@ int main(int argc, char **argv) {
         const char *name;
         void (*run)(void);
     } modes[] = {{"errors", errors},   {"moved", moved},     {"request", request},
-                 {"sockets", sockets}, {"reasons", reasons}, {"late-reply", late_reply}};
+                 {"sockets", sockets}, {"reasons", reasons}, {"late-reply", late_reply},
+                 {"native", native},   {"statuses", statuses}, {"lines", lines}};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcmp(mode, modes[i].name) == 0) {
             modes[i].run();

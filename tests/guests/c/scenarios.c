@@ -92,7 +92,7 @@ static void wait_go(void) {
 
 /* An exit reason as the transcripts print it. */
 static void format_reason(const vm_reason_t *r, char *out, size_t cap) {
-    if (r->kind == VM_EXIT_REASON_EXIT) snprintf(out, cap, "exit \"%.*s\"", (int)r->text_len, r->text);
+    if (r->kind == VM_EXIT_REASON_EXIT) snprintf(out, cap, "exit \"%.*s\"", VM_STR_ARG(r->text));
     else snprintf(out, cap, "%s", vm_exit_reason_name(r->kind));
 }
 
@@ -112,8 +112,8 @@ static vm_reason_t go_and_wait_down(vm_pid_t pid, bool *from_it) {
     check(vm_receive_down(monitor, VM_FOREVER, buf, sizeof buf, &m, &reason), "receiving a down");
     /* The text points into `buf`: keep what the transcripts print. */
     static char text[256];
-    snprintf(text, sizeof text, "%.*s", (int)reason.text_len, reason.text);
-    reason.text = text;
+    vm_str_copy(reason.text, text, sizeof text);
+    reason.text = vm_str(text);
     if (from_it) *from_it = m.envelope.sender == pid;
     return reason;
 }

@@ -17,10 +17,10 @@ __attribute__((export_name("serve_everything"))) void serve_everything(void) {
     while (vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, in, sizeof in, &m) == VM_OK) {
         vm_arena_t arena;
         vm_arena_init(&arena, lists, sizeof lists);
-        everything_t value;
+        everything_everything_t value;
         size_t len;
-        if (everything_decode_message(&m, &arena, &value) != VM_OK ||
-            everything_encode(&value, out, sizeof out, &len) != VM_OK) {
+        if (everything_everything_decode_message(&m, &arena, &value) != VM_OK ||
+            everything_everything_encode(&value, out, sizeof out, &len) != VM_OK) {
             vm_send(m.envelope.sender, 0, "", 0);
             continue;
         }

@@ -4,7 +4,7 @@ use super::{bytes, bytes_mut, list_u32, list_u64, memory, spec, write_result, Ct
 use crate::mailbox::{Filter, Message};
 use crate::process::ProcessState;
 use std::time::Duration;
-use vm_abi::{Envelope, ErrorCode, MessageKind};
+use vm_abi::{Envelope, ErrorCode, HandleKind, MessageKind};
 use wasmtime::Linker;
 
 pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
@@ -98,23 +98,25 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
         move |mut caller: Ctx<'_>, index: u32, ret: u32| -> wasmtime::Result<()> {
             super::not_in_realloc(&caller)?;
             let (mem, state) = memory(&mut caller)?;
-            let taken = state
-                .current_resources
-                .get_mut(index as usize)
-                .and_then(Option::take);
-            let result = match taken {
-                Some(r) => state.handles.insert(r).map_err(|(r, refusal)| {
-                    // Left in the message, to take after making room.
-                    state.current_resources[index as usize] = Some(r);
-                    let text = refusal.explain(&format!("taking handle number {index}"));
-                    state.fail(ErrorCode::LimitReached, text)
-                }),
+            let result = take_handle(state, index, None);
+            write_result(mem, take, ret, result)
+        },
+    )?;
+    let take_as = spec("mailbox", "take-handle-as");
+    linker.func_wrap(
+        m,
+        "take-handle-as",
+        move |mut caller: Ctx<'_>, index: u32, kind: u32, ret: u32| -> wasmtime::Result<()> {
+            super::not_in_realloc(&caller)?;
+            let (mem, state) = memory(&mut caller)?;
+            let result = match u8::try_from(kind).ok().and_then(HandleKind::from_raw) {
+                Some(kind) => take_handle(state, index, Some(kind)),
                 None => Err(state.fail(
-                    ErrorCode::InvalidHandle,
-                    format!("the current message has no handle number {index} left to take"),
+                    ErrorCode::InvalidArgument,
+                    format!("take-handle-as: {kind} is no handle kind this VM knows"),
                 )),
             };
-            write_result(mem, take, ret, result)
+            write_result(mem, take_as, ret, result)
         },
     )?;
 
@@ -146,6 +148,54 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
 /// `receive-into`'s core parameters: the tag list, kinds, optional timeout,
 /// the buffer and the return pointer.
 type ReceiveIntoArgs = (u32, u32, u32, u32, u64, u32, u32, u32);
+
+/// Moves handle number `index` of the current message into the process's
+/// table, if it is there and (given `kind`) of that kind; otherwise it stays
+/// in the message and the error says why, including when the receive that
+/// made this message current closed the one before's untaken handles.
+fn take_handle(
+    state: &mut ProcessState,
+    index: u32,
+    kind: Option<HandleKind>,
+) -> Result<u32, ErrorCode> {
+    let slot = state.current_resources.get_mut(index as usize);
+    let found = slot
+        .as_ref()
+        .and_then(|r| r.as_ref())
+        .map(|r| (r.abi_kind(), r.kind()));
+    if let (Some(want), Some((is, words))) = (kind, found) {
+        if want != is {
+            return Err(state.fail(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "handle number {index} of the current message is {words}, not a {}; it stays in the message",
+                    want.name().replace('-', " ")
+                ),
+            ));
+        }
+    }
+    match state
+        .current_resources
+        .get_mut(index as usize)
+        .and_then(Option::take)
+    {
+        Some(r) => state.handles.insert(r).map_err(|(r, refusal)| {
+            // Left in the message, to take after making room.
+            state.current_resources[index as usize] = Some(r);
+            let text = refusal.explain(&format!("taking handle number {index}"));
+            state.fail(ErrorCode::LimitReached, text)
+        }),
+        None => {
+            let mut text = format!("the current message has no handle number {index} left to take");
+            if let Some(closed) = &state.closed_untaken {
+                text.push_str(": ");
+                text.push_str(closed);
+                text.push_str(" (take a message's handles before the next receive)");
+            }
+            Err(state.fail(ErrorCode::InvalidHandle, text))
+        }
+    }
+}
 
 /// Which message a receive selects, as the guest passed it: the tag list's
 /// address and length, the kinds, and the optional timeout.
@@ -179,6 +229,18 @@ async fn receive_message(
             );
             return write_result(mem, spec, ret, Err::<Envelope, _>(code));
         }
+    }
+    // Bits a newer minor may add are ignored, so a set of only those is as
+    // empty as 0: no message could ever match, and the wait would never end.
+    if select.kinds & 0b1111 == 0 {
+        let code = state.fail(
+            ErrorCode::InvalidArgument,
+            format!(
+                "receive was given no message kinds to wait for ({:#x}), so no message could ever match: pass a set such as data (1) or data | down (5)",
+                select.kinds
+            ),
+        );
+        return write_result(mem, spec, ret, Err::<Envelope, _>(code));
     }
     let filter = Filter {
         tags,

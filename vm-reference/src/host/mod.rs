@@ -49,6 +49,18 @@ pub(crate) fn not_in_realloc(caller: &Ctx<'_>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Why there is no process `target`: it has ended, or (one of this node's
+/// ids not given yet) it never existed, which is likelier a wrong number.
+pub(crate) fn no_such_process(state: &ProcessState, target: u64) -> String {
+    if state.node.has_existed(target) {
+        format!("process {target} has ended")
+    } else {
+        format!(
+            "there has never been a process {target} (ids are never reused: is the number right?)"
+        )
+    }
+}
+
 /// The manifest entry of a function this VM implements. Panics on a name
 /// the ABI lacks: that is a VM bug, caught by the linker test.
 pub(crate) fn spec(interface: &str, name: &str) -> &'static FunctionSpec {
@@ -62,8 +74,14 @@ pub(crate) fn spec(interface: &str, name: &str) -> &'static FunctionSpec {
 pub(crate) fn memory<'a>(
     caller: &'a mut Ctx<'_>,
 ) -> wasmtime::Result<(&'a mut [u8], &'a mut ProcessState)> {
-    match caller.data().memory {
+    let known = caller.data().memory;
+    match known {
         Some(mem) => Ok(mem.data_and_store_mut(caller)),
+        // The memory is exported, but not known yet: the module is still
+        // being instantiated, so the call comes from its start function.
+        None if caller.get_export("memory").is_some() => wasmtime::bail!(
+            "a host call from the module's start function, which runs while the module is instantiated, before the VM can reach its memory: move the call into a function the process runs (AssemblyScript runs top-level code in the start function: compile with the SDK's asconfig.json, which exports it as `_start`, or call from a function)"
+        ),
         None => {
             wasmtime::bail!("the module exports no memory named `memory`, which host calls need")
         }

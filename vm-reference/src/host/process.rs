@@ -110,7 +110,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                     r.explain(&format!("linking to process {target}")),
                 )),
                 Err(LinkError::NoProc) => {
-                    Err(state.fail(ErrorCode::NotFound, format!("process {target} has ended")))
+                    let text = super::no_such_process(state, target);
+                    Err(state.fail(ErrorCode::NotFound, text))
                 }
             };
             write_result(mem, link, ret, result)
@@ -173,7 +174,8 @@ pub(crate) fn add(linker: &mut Linker<ProcessState>) -> wasmtime::Result<()> {
                 // The signal is not counted against any mailbox until it
                 // becomes a message: its reason is kept short.
                 Ok(text) => ExitReason::Exit(
-                    String::from_utf8_lossy(&text[..text.len().min(MAX_REASON)]).into_owned(),
+                    // As `exit` cuts it: `capped` then ends it with "… (truncated)".
+                    String::from_utf8_lossy(&text[..text.len().min(MAX_REASON + 4)]).into_owned(),
                 )
                 .capped(),
                 // No error channel in this signature: a bad buffer traps the caller.

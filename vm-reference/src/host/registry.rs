@@ -93,7 +93,7 @@ pub(crate) fn register_error(
             ErrorCode::LimitReached,
             r.explain(&format!("registering `{name}`")),
         ),
-        RegisterError::NotFound => (ErrorCode::NotFound, format!("process {target} has ended")),
+        RegisterError::NotFound => (ErrorCode::NotFound, super::no_such_process(state, target)),
         RegisterError::NotLocal => (
             ErrorCode::InvalidArgument,
             format!(

@@ -15,6 +15,7 @@ pub(crate) use vm_kernel::registry::{RegisterError, MAX_NAME_LEN};
 use crate::budget::{Budget, Charge};
 use crate::config::{Config, Output};
 use crate::handle::Resource;
+use crate::line_output::{LineOutput, Sink};
 use crate::mailbox::Message;
 use crate::module::Module;
 use crate::process::{self, Launch, Outcome, Start};
@@ -184,11 +185,14 @@ impl Node {
     fn wasi_output(&self) -> WasiCtxBuilder {
         let mut b = WasiCtxBuilder::new();
         match &self.config.output {
+            // Every process's output goes out in whole lines (line_output).
             Output::Inherit => {
-                b.inherit_stdout().inherit_stderr();
+                b.stdout(LineOutput(Sink::Stdout))
+                    .stderr(LineOutput(Sink::Stderr));
             }
             Output::Capture { stdout, stderr } => {
-                b.stdout(stdout.clone()).stderr(stderr.clone());
+                b.stdout(LineOutput(Sink::Memory(stdout.clone())))
+                    .stderr(LineOutput(Sink::Memory(stderr.clone())));
             }
             Output::Discard => {
                 use wasmtime_wasi::p2::pipe::SinkOutputStream;

@@ -109,6 +109,9 @@ pub(crate) struct ProcessState {
     /// resources not yet taken.
     pub current: Option<(Message, usize)>,
     pub current_resources: Vec<Option<Resource>>,
+    /// What the last receive closed because the message before it still
+    /// held them untaken, for the error of a take that comes too late.
+    pub closed_untaken: Option<String>,
     pub handles: HandleTable,
     /// The WASI context, made on the first WASI call: most spawned processes
     /// never make one, and an idle process should not pay for it. Boxed, so
@@ -156,6 +159,7 @@ impl ProcessState {
             process: vm_kernel::process::Process::new(node.kernel.clone(), entry.clone()),
             current: None,
             current_resources: Vec::new(),
+            closed_untaken: None,
             handles: HandleTable::new(entry.budget().clone(), node.config.max_sockets),
             wasi: None,
             args,
@@ -232,6 +236,22 @@ impl ProcessState {
     /// Makes `m` the current message, its first `read` bytes already copied
     /// out (the next `mailbox.read` continues from there).
     pub fn set_current(&mut self, mut m: Message, read: usize) {
+        let untaken: Vec<&'static str> = self
+            .current_resources
+            .iter()
+            .flatten()
+            .map(Resource::kind)
+            .collect();
+        self.closed_untaken = match (&self.current, untaken.is_empty()) {
+            (Some((before, _)), false) => Some(format!(
+                "the message before it (tag {}, from process {}) carried {} that no take-handle took before this receive, which closed {}",
+                before.tag,
+                before.sender,
+                untaken.join(", "),
+                if untaken.len() == 1 { "it" } else { "them" }
+            )),
+            _ => None,
+        };
         self.current_resources.clear();
         self.current_resources
             .extend(std::mem::take(&mut m.resources).into_iter().map(Some));

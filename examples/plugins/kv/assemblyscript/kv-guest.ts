@@ -4,7 +4,7 @@
 //
 // Every process that calls the plugin has a store of its own, so the
 // child's count does not see the parent's keys.
-import { Process, Reader, Writer, receive, spawn, print, exit, lastError } from "../../../../sdk-assemblyscript/assembly/index";
+import { Mailbox, Process, spawn, print, exit } from "../../../../sdk-assemblyscript/assembly/index";
 import { store } from "./kv";
 
 function printGet(key: string): void {
@@ -18,10 +18,9 @@ function printIncrement(key: string, by: i64): void {
 }
 
 // The child counts the keys in its own store and sends the number to the
-// parent, whose id is its capture.
-function child(capture: Uint8Array): void {
-  const parent = new Process(new Reader(capture).u64());
-  parent.send(new Writer().u32(store.count()).finish());
+// parent, its capture.
+function child(parent: Process<u32>, _mailbox: Mailbox<Uint8Array>): void {
+  parent.send(store.count());
 }
 
 export function _start(): void {
@@ -37,13 +36,9 @@ export function _start(): void {
   print("remove greeting: " + store.remove("greeting").toString());
   print("count: " + store.count().toString());
 
-  if (spawn(child, new Writer().u64(Process.self().id).finish()) == null) {
-    exit("spawn failed: " + lastError());
-  }
-  const m = receive();
-  if (m == null) exit("no count from the child: " + lastError());
-  const r = new Reader(m!.data);
-  const n = r.u32();
-  if (!r.finish()) exit("the child's count does not decode");
-  print("child count: " + n.toString());
+  const spawned = spawn(child, Process.self<u32>());
+  if (!spawned.isOk) return exit("spawn failed: " + spawned.error.toString());
+  const n = new Mailbox<u32>().receive();
+  if (!n.isOk) return exit("no count from the child: " + n.error.toString());
+  print("child count: " + n.value.toString());
 }

@@ -48,7 +48,6 @@ static void child(const uint8_t *capture, size_t len) {
 }
 
 int main(void) {
-    setvbuf(stdout, 0, _IOLBF, 0);
     const char *greeting = "hello, plugin";
     kv_store_set(KEY("greeting"), (const uint8_t *)greeting, strlen(greeting));
     printf("set greeting\n");

@@ -32,7 +32,6 @@ static void print_described(const shapes_labelled_t *l) {
 }
 
 int main(void) {
-    setvbuf(stdout, 0, _IOLBF, 0);
     shapes_shape_t circle;
     circle.tag = SHAPES_SHAPE_CIRCLE;
     circle.val.circle.f0.x = 1.0;
