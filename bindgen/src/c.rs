@@ -510,14 +510,14 @@ impl Emitter {
             "    vm_reader_t r;\n    vm_reader_init(&r, data, len);\n    {n}_get(&r, arena, out);"
         )
         .unwrap();
-        writeln!(out, "    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;\n    return vm_reader_finish(&r);\n}}\n").unwrap();
+        writeln!(out, "    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, \"{n}_decode: the arena is too small for the message's lists\");\n    return vm_reader_finish(&r);\n}}\n").unwrap();
         writeln!(
             out,
             "/* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */"
         )
         .unwrap();
         writeln!(out, "static inline vm_status_t {n}_decode_message(const vm_message_t *m, vm_arena_t *arena, {n}_t *out) {{").unwrap();
-        writeln!(out, "    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;\n    return {n}_decode(m->data, m->len, arena, out);\n}}\n").unwrap();
+        writeln!(out, "    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, \"{n}_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)\");\n    return {n}_decode(m->data, m->len, arena, out);\n}}\n").unwrap();
         writeln!(
             out,
             "/* Encodes `v` into `buf` and sends it to `to` with `tag`; VM_E_BUFFER_TOO_SMALL (nothing sent) if it does not fit. */"
@@ -687,12 +687,25 @@ fn prefixed(schema: &Schema) -> Schema {
     out
 }
 
-pub fn emit(schema: &Schema, header: &str, stem: &str) -> anyhow::Result<String> {
+pub fn emit(schema: &Schema, header: &str, _stem: &str) -> anyhow::Result<String> {
+    if snake(&package_prefix(&schema.package)) == "vm" {
+        anyhow::bail!(
+            "package `{}` would name its C types `vm_…`, in the SDK's `vm_` namespace: rename the package in the WIT",
+            schema.package
+        );
+    }
     let schema = &prefixed(schema);
     check_names(schema)?;
+    // From the whole package, as the names are: two packages' headers (both
+    // `messages.h`, say) can be included in one file.
     let mut guard = format!(
-        "{}_MESSAGES_H",
-        stem.to_uppercase()
+        "{}_H",
+        schema
+            .package
+            .split('@')
+            .next()
+            .unwrap_or(&schema.package)
+            .to_uppercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
     if guard.starts_with(|c: char| c.is_ascii_digit()) {

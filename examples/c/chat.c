@@ -325,14 +325,14 @@ int main(int argc, char **argv) {
     char bound[64];
     s = vm_tcp_listener_local_address(listener, bound, sizeof bound);
     if (s != VM_OK) die("the listener's address", s);
-    printf("listening on %s\n", bound);
-    fflush(stdout);
-
     /* Linked: a room that crashes takes the server down with it rather
      * than leaving it accepting clients into no room. */
     vm_pid_t room_pid;
     s = vm_spawn(room, 0, 0, 0, 0, true, &room_pid);
     if (s != VM_OK) die("spawning the room", s);
+    /* Once there is a room to join. No fflush: stdout is line-buffered in
+     * every process, so the line is out before the first accept waits. */
+    printf("listening on %s\n", bound);
     for (;;) {
         vm_tcp_stream_t stream;
         s = vm_tcp_accept(listener, VM_FOREVER, &stream);

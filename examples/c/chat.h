@@ -11,8 +11,8 @@
  * message's bytes, which must outlive the value); other lists go into
  * a vm_arena_t the caller gives. The bytes are postcard's, as the Rust
  * and AssemblyScript types generated from the same WIT write them. */
-#ifndef CHAT_MESSAGES_H
-#define CHAT_MESSAGES_H
+#ifndef EXAMPLES_CHAT_H
+#define EXAMPLES_CHAT_H
 
 #include <vm.h>
 
@@ -100,13 +100,13 @@ static inline vm_status_t chat_join_decode(const void *data, size_t len, vm_aren
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     chat_join_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_join_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t chat_join_decode_message(const vm_message_t *m, vm_arena_t *arena, chat_join_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_join_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return chat_join_decode(m->data, m->len, arena, out);
 }
 
@@ -166,13 +166,13 @@ static inline vm_status_t chat_say_decode(const void *data, size_t len, vm_arena
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     chat_say_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_say_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t chat_say_decode_message(const vm_message_t *m, vm_arena_t *arena, chat_say_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_say_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return chat_say_decode(m->data, m->len, arena, out);
 }
 
@@ -248,13 +248,13 @@ static inline vm_status_t chat_room_decode(const void *data, size_t len, vm_aren
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     chat_room_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_room_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t chat_room_decode_message(const vm_message_t *m, vm_arena_t *arena, chat_room_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_room_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return chat_room_decode(m->data, m->len, arena, out);
 }
 
@@ -333,13 +333,13 @@ static inline vm_status_t chat_outgoing_decode(const void *data, size_t len, vm_
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     chat_outgoing_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_outgoing_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t chat_outgoing_decode_message(const vm_message_t *m, vm_arena_t *arena, chat_outgoing_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "chat_outgoing_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return chat_outgoing_decode(m->data, m->len, arena, out);
 }
 
@@ -361,4 +361,4 @@ static inline vm_status_t chat_outgoing_send(vm_pid_t to, uint64_t tag, const ch
 }
 #endif
 
-#endif /* CHAT_MESSAGES_H */
+#endif /* EXAMPLES_CHAT_H */

@@ -11,8 +11,8 @@
  * message's bytes, which must outlive the value); other lists go into
  * a vm_arena_t the caller gives. The bytes are postcard's, as the Rust
  * and AssemblyScript types generated from the same WIT write them. */
-#ifndef MESSAGES_MESSAGES_H
-#define MESSAGES_MESSAGES_H
+#ifndef EXAMPLES_PING_PONG_H
+#define EXAMPLES_PING_PONG_H
 
 #include <vm.h>
 
@@ -103,13 +103,13 @@ static inline vm_status_t ping_pong_ping_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     ping_pong_ping_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_ping_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t ping_pong_ping_decode_message(const vm_message_t *m, vm_arena_t *arena, ping_pong_ping_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_ping_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return ping_pong_ping_decode(m->data, m->len, arena, out);
 }
 
@@ -161,13 +161,13 @@ static inline vm_status_t ping_pong_pong_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     ping_pong_pong_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_pong_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t ping_pong_pong_decode_message(const vm_message_t *m, vm_arena_t *arena, ping_pong_pong_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_pong_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return ping_pong_pong_decode(m->data, m->len, arena, out);
 }
 
@@ -243,13 +243,13 @@ static inline vm_status_t ping_pong_ball_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     ping_pong_ball_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_ball_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t ping_pong_ball_decode_message(const vm_message_t *m, vm_arena_t *arena, ping_pong_ball_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "ping_pong_ball_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return ping_pong_ball_decode(m->data, m->len, arena, out);
 }
 
@@ -271,4 +271,4 @@ static inline vm_status_t ping_pong_ball_send(vm_pid_t to, uint64_t tag, const p
 }
 #endif
 
-#endif /* MESSAGES_MESSAGES_H */
+#endif /* EXAMPLES_PING_PONG_H */

@@ -429,7 +429,8 @@ impl<R: Attachment> Kernel<R> {
     /// only that node knows.
     pub fn has_existed(&self, pid: u64) -> bool {
         if node_of(pid) != self.node() {
-            return true;
+            // Outside a cluster no other node exists to have given it.
+            return self.remote.get().is_some();
         }
         let next = self.next_id.load(std::sync::atomic::Ordering::Relaxed);
         pid & ((1u64 << NODE_SHIFT) - 1) != 0 && pid < next

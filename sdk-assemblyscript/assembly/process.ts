@@ -9,6 +9,12 @@ import {
 } from "./abi";
 import { failWith, statusOf } from "./status";
 import { RET, ok, utf8 } from "./call";
+
+/** Milliseconds as nanoseconds, saturating: a huge delay waits (practically)
+ * forever instead of wrapping to a short one. */
+function nanosOf(ms: u64): u64 {
+  return ms > U64.MAX_VALUE / 1_000_000 ? U64.MAX_VALUE : ms * 1_000_000;
+}
 import { Reader, Writer, encode } from "./codec";
 import { Resource, handleList, moved } from "./handle";
 import { Mailbox } from "./mailbox";
@@ -143,7 +149,7 @@ export class Process<M = Uint8Array> {
    * cancelTimer). It cannot fail, as `monitor`. */
   sendAfter(message: M, delayMs: u64, tag: u64 = 0): u64 {
     const data = encodeMessage<M>(message);
-    return timer_send_after(this.id, tag, data.dataStart, data.length, delayMs * 1_000_000);
+    return timer_send_after(this.id, tag, data.dataStart, data.length, nanosOf(delayMs));
   }
 
   /**
@@ -155,7 +161,7 @@ export class Process<M = Uint8Array> {
    */
   sendAfterWithHandles<H = u32>(data: Uint8Array, handles: H[], delayMs: u64, tag: u64 = 0): Result<u64> {
     const list = handleList<H>(handles);
-    timer_send_after_with_handles(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, delayMs * 1_000_000, RET);
+    timer_send_after_with_handles(this.id, tag, data.dataStart, data.length, list.dataStart, list.length, nanosOf(delayMs), RET);
     if (!ok(8)) return failed<u64>();
     moved<H>(handles);
     return Result.ok<u64>(load<u64>(RET, 8));
@@ -244,8 +250,9 @@ export function spawn<C, M>(fn: (capture: C, mailbox: Mailbox<M>) => void, captu
 
 /**
  * Hibernates this process (Erlang's `erlang:hibernate/3`): it gives up its
- * instance, stack and memory, keeping its id, mailbox, links, monitors,
- * names and handles. When a message arrives (at once if one is queued),
+ * instance, stack and memory, keeping its id, mailbox, links, monitors and
+ * names; every handle it owns that is not in `handles` is closed, as is its
+ * current message. When a message arrives (at once if one is queued),
  * `fn(state, mailbox)` runs in a fresh instance, `state` a copy as a
  * spawn's capture is; `handles` move with it, as with `spawn`. Never
  * returns (`return hibernate(...)` ends a branch).
@@ -309,5 +316,5 @@ export function demonitor(reference: u64): void {
 
 /** Suspends this process (not the VM). */
 export function sleep(ms: u64): void {
-  process_sleep(ms * 1_000_000);
+  process_sleep(nanosOf(ms));
 }

@@ -13,7 +13,9 @@
  * - they cannot fail: vm_str, vm_str_copy, vm_strerror, vm_last_error,
  *   vm_abi_version, vm_self, vm_trap_exits, vm_sleep_ms, vm_fresh_tag,
  *   vm_exit_reason_name, vm_node_self, vm_writer_init, vm_reader_init,
- *   vm_reader_init_message, vm_request_begin;
+ *   vm_reader_init_message, vm_request_begin, vm_utf8_valid (its answer
+ *   is the bool);
+ * - they return the status they are given: vm_fail;
  * - they never return: vm_exit, vm_panic, vm_hibernate (a hibernation it
  *   cannot make ends the process, with a reason that says why);
  * - Erlang's signals, which report nothing to the sender (a target that
@@ -22,12 +24,17 @@
  * - the VM has no error channel for them, so past this process's budget
  *   (--max-mailbox) or the VM's (--max-host-memory) the process ends with
  *   reason trap, "…: limit-reached: …": vm_monitor, vm_monitor_node,
- *   vm_send_after;
+ *   vm_send_after (which also ends it, as a crash, for a NULL buffer with a
+ *   length);
  * - their value answers: vm_cancel_timer (false: nothing was pending),
  *   vm_node_up (0 only for an `out` outside memory);
  * - the codec's vm_put_* and vm_get_* set their writer's or reader's sticky
  *   error flag instead, which vm_writer_status, vm_reader_status and
  *   vm_reader_finish report as a status.
+ *
+ * A NULL buffer with a length is a bug, not address 0 of memory (which
+ * WebAssembly would read or write without a trap): every call that takes
+ * a buffer refuses it with VM_E_INVALID_ARGUMENT, the text naming the call.
  *
  * Resources (listeners, streams, halves, modules) are handles wrapped in one
  * struct type per kind. Calls that move or consume one (split, reunite,
@@ -123,6 +130,10 @@ const char *vm_strerror(vm_status_t status);
  * as it is. Raw vm_raw_* calls that fail do not replace an SDK text.
  * `cap` 0 writes nothing and only gives the length. */
 size_t vm_last_error(char *buf, size_t cap);
+/* Fails as the SDK's own calls do: records `text` as what vm_last_error
+ * gives ("NAME: text") and returns `status`. For code built on the SDK, as
+ * the headers `vm bindgen` writes, so their failures explain themselves. */
+vm_status_t vm_fail(vm_status_t status, const char *text);
 /* The ABI version the VM serves (version.abi-version): the newest minor of
  * its major, which may be newer than VM_ABI_MAJOR.VM_ABI_MINOR, the version
  * this SDK was built against. It cannot fail. */
@@ -152,7 +163,7 @@ typedef void (*vm_process_fn)(const uint8_t *capture, size_t len);
  * message arrives (at once if one is queued; an exit message if it traps
  * exits), `fn` runs in a fresh instance with a copy of `state` (at most
  * VM_MAX_CAPTURE bytes). There is no wake-up timeout: set a timer. Never
- * returns, so no status: a larger state ends the process (reason exit); a
+ * returns, so no status: a larger state ends the process as a crash (reason trap); a
  * handle it does not own, or a state past its budget, ends it with reason
  * trap. */
 VM_NORETURN void vm_hibernate(vm_process_fn fn, const void *state, size_t len, vm_handle_t *handles,

@@ -101,6 +101,8 @@ static vm_status_t status_of(uint8_t is_err, uint8_t code) { return is_err ? vm_
 
 const char *vm_strerror(vm_status_t status) { return vm_status_name(status); }
 
+vm_status_t vm_fail(vm_status_t status, const char *text) { return vm_sdk_fail_(status, "%s", text ? text : ""); }
+
 size_t vm_last_error(char *buf, size_t cap) {
     if (sdk_error_last) {
         size_t full = sdk_error_len < sizeof sdk_error ? sdk_error_len : sizeof sdk_error - 1;
@@ -156,8 +158,17 @@ __attribute__((export_name(VM_C_ENTRY))) void vm_c_entry(uint32_t fn_index) {
     fn(m.data, m.len);
 }
 
+/* NULL with a length is a bug in the caller, not address 0 of memory
+ * (which WebAssembly would read without a trap): refused with the text. */
+static vm_status_t null_buffer(const char *call, const void *p, size_t len) {
+    if (p || len == 0) return VM_OK;
+    return vm_sdk_fail_(VM_E_INVALID_ARGUMENT, "%s: a NULL buffer with a length of %u bytes", call, (uint64_t)len);
+}
+
 static vm_status_t spawn(vm_handle_t module, const char *entry, uint32_t arg, const void *init, size_t len,
                          vm_handle_t *handles, size_t nhandles, bool link, vm_pid_t *out) {
+    vm_status_t bad = null_buffer("spawn", init, len);
+    if (bad != VM_OK) return bad;
     vm_result_u64_t r;
     vm_raw_process_spawn(module, entry, text_len(entry), arg, init, len, handles, nhandles,
                          link ? VM_SPAWN_OPTIONS_LINK_BIT : 0, &r);
@@ -179,6 +190,7 @@ vm_status_t vm_spawn(vm_process_fn fn, const void *capture, size_t len, vm_handl
 VM_NORETURN void vm_hibernate(vm_process_fn fn, const void *state, size_t len, vm_handle_t *handles,
                               size_t nhandles) {
     if (len > VM_MAX_CAPTURE) vm_panic("vm_hibernate: a state over VM_MAX_CAPTURE bytes");
+    if (!state && len > 0) vm_panic("vm_hibernate: a NULL state with a length");
 #if __STDC_HOSTED__
     /* The instance ends here: what printf buffered would be lost. */
     fflush(stdout);
@@ -195,6 +207,8 @@ vm_status_t vm_spawn_module(vm_module_t module, const char *entry, uint32_t arg,
 }
 
 vm_status_t vm_load_module(const void *bytes, size_t len, vm_module_t *out) {
+    vm_status_t bad = null_buffer("vm_load_module", bytes, len);
+    if (bad != VM_OK) return bad;
     vm_result_u32_t r;
     vm_raw_process_load_module(bytes, len, &r);
     if (!r.is_err) out->handle = r.val.ok;
@@ -280,13 +294,6 @@ vm_status_t vm_drop(vm_handle_t handle) {
 
 /* ---- messages ---- */
 
-/* NULL with a length is a bug in the caller, not address 0 of memory
- * (which WebAssembly would read without a trap): refused with the text. */
-static vm_status_t null_buffer(const char *call, const void *p, size_t len) {
-    if (p || len == 0) return VM_OK;
-    return vm_sdk_fail_(VM_E_INVALID_ARGUMENT, "%s: a NULL buffer with a length of %u bytes", call, (uint64_t)len);
-}
-
 vm_status_t vm_send(vm_pid_t to, uint64_t tag, const void *data, size_t len) {
     return vm_send_handles(to, tag, data, len, 0, 0);
 }
@@ -338,7 +345,7 @@ vm_status_t vm_receive_rest(vm_message_t *m, void *buf, size_t cap) {
         size_t n;
         vm_status_t s = vm_read(to + have, size - have, &n);
         if (s != VM_OK) return s;
-        if (n == 0) return vm_sdk_fail_(VM_E_IO, "vm_receive_rest: the message ended before its size");
+        if (n == 0) return vm_sdk_fail_(VM_E_TRUNCATED, "vm_receive_rest: the message ended before its size");
         have += n;
     }
     m->data = to;
@@ -564,6 +571,8 @@ vm_status_t vm_node_name(uint32_t slot, char *buf, size_t cap, size_t *len) {
 
 static vm_status_t spawn_on(uint32_t slot, vm_handle_t module, const char *entry, uint32_t arg, const void *init,
                             size_t len, bool link, vm_pid_t *out) {
+    vm_status_t bad = null_buffer("spawn_on", init, len);
+    if (bad != VM_OK) return bad;
     vm_result_u64_t r;
     vm_raw_node_spawn_on(slot, module, entry, text_len(entry), arg, init, len, link ? VM_SPAWN_OPTIONS_LINK_BIT : 0, &r);
     if (!r.is_err && out) *out = r.val.ok;
@@ -606,6 +615,8 @@ vm_status_t vm_unregister_global(const char *name) {
 }
 
 uint64_t vm_send_after(vm_pid_t to, uint64_t tag, const void *data, size_t len, uint64_t delay_ms) {
+    /* No status to report it with: a bug in the caller ends it as one. */
+    if (!data && len > 0) vm_panic("vm_send_after: a NULL buffer with a length");
     return vm_raw_timer_send_after(to, tag, data, len, nanos_u(delay_ms));
 }
 

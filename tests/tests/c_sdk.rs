@@ -138,6 +138,7 @@ async fn what_tripped_a_c_user_now_fails_clearly_where_it_happens() {
          take a read half as a write half: invalid-argument | handle number 0 of the current message is a read half, not a write half; it stays in the message\n\
          then as a read half: ok, set yes, wrong one still 0: yes\n\
          take after the next receive: invalid-handle | the current message has no handle number 0 left to take: the message before it (tag 8, from process 1) carried a write half that no take-handle took before this receive, which closed it (take a message's handles before the next receive)\n\
+         a generated decode of a truncated message: buffer-too-small | buffer-too-small: ping_pong_ball_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)\n\
          a message of 768 bytes: ok, 768 arrived, whole yes\n",
     )
     .await;

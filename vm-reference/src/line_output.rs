@@ -6,9 +6,10 @@
 //! different processes never interleave mid-line, whatever the guest's
 //! libc buffers, and nothing waits on a guest's buffering: a line is out
 //! when the guest writes its newline. What is left when the process ends
-//! (its stream is dropped) goes out then; a line longer than
-//! [`MAX_PARTIAL`] goes out in pieces of that size, so a guest that never
-//! writes a newline cannot make the VM hold unbounded bytes.
+//! (its stream is dropped: when it ends or hibernates) goes out then; a
+//! line longer than [`MAX_PARTIAL`] goes out in pieces of that size, so a
+//! guest that never writes a newline cannot make the VM hold more than that
+//! per stream, and the memory a long line took is given back once it is out.
 
 use std::io::Write;
 use std::pin::Pin;
@@ -19,7 +20,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// How much of one unfinished line a process's stream holds.
-pub(crate) const MAX_PARTIAL: usize = 64 * 1024;
+pub(crate) const MAX_PARTIAL: usize = 8 * 1024;
 
 /// Where a process's lines go.
 #[derive(Clone)]
@@ -91,6 +92,16 @@ impl LineStream {
         }
     }
 
+    /// Empties the held line, and gives back its memory when a long line
+    /// grew it: a process that once wrote one keeps no large buffer.
+    fn release(&mut self) {
+        if self.partial.capacity() > 1024 {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
+        }
+    }
+
     /// Takes `bytes`, passing on every line they complete in one write.
     fn take(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
@@ -102,7 +113,7 @@ impl LineStream {
                     } else {
                         self.partial.extend_from_slice(lines);
                         self.sink.put(&self.partial);
-                        self.partial.clear();
+                        self.release();
                     }
                     bytes = rest;
                 }
@@ -113,7 +124,7 @@ impl LineStream {
                     bytes = &bytes[n..];
                     if self.partial.len() == MAX_PARTIAL {
                         self.sink.put(&self.partial);
-                        self.partial.clear();
+                        self.release();
                     }
                 }
             }
@@ -196,6 +207,17 @@ mod tests {
         let (before, after) = captured(&[&long]);
         assert_eq!(before.len(), MAX_PARTIAL);
         assert_eq!(after.len(), MAX_PARTIAL + 10);
+    }
+
+    #[test]
+    fn a_long_line_once_out_leaves_no_large_buffer_behind() {
+        let pipe = MemoryOutputPipe::new(1 << 20);
+        let mut s = LineStream::new(Sink::Memory(pipe.clone()));
+        s.take(&vec![b'y'; MAX_PARTIAL - 1]);
+        s.take(&[b'z'; 3000]);
+        s.take(b"\n");
+        assert!(s.partial.capacity() <= 1024, "{}", s.partial.capacity());
+        assert_eq!(pipe.contents().len(), MAX_PARTIAL - 1 + 3000 + 1);
     }
 
     #[test]

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <vm.h>
 
+#include "../../../examples/c/messages.h"
+
 /* 32 KiB of initialised data: without --stack-first it lies just below the
  * 64 KiB stack, where an overflow of a few KiB lands without a trap. */
 static volatile uint8_t global_canary[32 << 10] = {1};
@@ -352,6 +354,12 @@ static void native(void) {
     vm_receive(0, 0, VM_MESSAGE_KINDS_DATA, VM_FOREVER, buf, sizeof buf, &m);
     vm_write_half_t late;
     report("take after the next receive", vm_take_write_half(0, &late));
+
+    /* A generated decoder's failure explains itself, as the SDK's do. */
+    vm_message_t cut = {0};
+    cut.truncated = true;
+    ping_pong_ball_t ball;
+    report("a generated decode of a truncated message", ping_pong_ball_decode_message(&cut, 0, &ball));
 
     /* Larger than the generated sends' stack buffer: sent from the heap. */
     size_t many = 3 * VM_SEND_STACK;

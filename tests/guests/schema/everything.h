@@ -11,8 +11,8 @@
  * message's bytes, which must outlive the value); other lists go into
  * a vm_arena_t the caller gives. The bytes are postcard's, as the Rust
  * and AssemblyScript types generated from the same WIT write them. */
-#ifndef EVERYTHING_MESSAGES_H
-#define EVERYTHING_MESSAGES_H
+#ifndef TEST_EVERYTHING_H
+#define TEST_EVERYTHING_H
 
 #include <vm.h>
 
@@ -98,13 +98,13 @@ static inline vm_status_t everything_color_decode(const void *data, size_t len, 
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_color_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_color_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_color_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_color_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_color_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_color_decode(m->data, m->len, arena, out);
 }
 
@@ -157,13 +157,13 @@ static inline vm_status_t everything_point_decode(const void *data, size_t len, 
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_point_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_point_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_point_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_point_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_point_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_point_decode(m->data, m->len, arena, out);
 }
 
@@ -310,13 +310,13 @@ static inline vm_status_t everything_shape_decode(const void *data, size_t len, 
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_shape_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_shape_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_shape_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_shape_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_shape_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_shape_decode(m->data, m->len, arena, out);
 }
 
@@ -361,13 +361,13 @@ static inline vm_status_t everything_points_decode(const void *data, size_t len,
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_points_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_points_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_points_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_points_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_points_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_points_decode(m->data, m->len, arena, out);
 }
 
@@ -420,13 +420,13 @@ static inline vm_status_t everything_a_decode(const void *data, size_t len, vm_a
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_a_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_a_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_a_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_a_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_a_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_a_decode(m->data, m->len, arena, out);
 }
 
@@ -476,13 +476,13 @@ static inline vm_status_t everything_b_c_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_b_c_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_b_c_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_b_c_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_b_c_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_b_c_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_b_c_decode(m->data, m->len, arena, out);
 }
 
@@ -532,13 +532,13 @@ static inline vm_status_t everything_a_b_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_a_b_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_a_b_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_a_b_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_a_b_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_a_b_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_a_b_decode(m->data, m->len, arena, out);
 }
 
@@ -588,13 +588,13 @@ static inline vm_status_t everything_c_decode(const void *data, size_t len, vm_a
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_c_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_c_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_c_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_c_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_c_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_c_decode(m->data, m->len, arena, out);
 }
 
@@ -644,13 +644,13 @@ static inline vm_status_t everything_vec_decode(const void *data, size_t len, vm
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_vec_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_vec_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_vec_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_vec_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_vec_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_vec_decode(m->data, m->len, arena, out);
 }
 
@@ -725,13 +725,13 @@ static inline vm_status_t everything_named_decode(const void *data, size_t len, 
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_named_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_named_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_named_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_named_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_named_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_named_decode(m->data, m->len, arena, out);
 }
 
@@ -825,13 +825,13 @@ static inline vm_status_t everything_tricky_decode(const void *data, size_t len,
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_tricky_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_tricky_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_tricky_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_tricky_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_tricky_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_tricky_decode(m->data, m->len, arena, out);
 }
 
@@ -1172,13 +1172,13 @@ static inline vm_status_t everything_everything_decode(const void *data, size_t 
     vm_reader_t r;
     vm_reader_init(&r, data, len);
     everything_everything_get(&r, arena, out);
-    if (arena->overflow) return VM_E_BUFFER_TOO_SMALL;
+    if (arena->overflow) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_everything_decode: the arena is too small for the message's lists");
     return vm_reader_finish(&r);
 }
 
 /* Decodes a received message (VM_E_BUFFER_TOO_SMALL if it was truncated). */
 static inline vm_status_t everything_everything_decode_message(const vm_message_t *m, vm_arena_t *arena, everything_everything_t *out) {
-    if (m->truncated) return VM_E_BUFFER_TOO_SMALL;
+    if (m->truncated) return vm_fail(VM_E_BUFFER_TOO_SMALL, "everything_everything_decode_message: the message is larger than the receive buffer (read it whole with vm_receive_rest)");
     return everything_everything_decode(m->data, m->len, arena, out);
 }
 
@@ -1200,4 +1200,4 @@ static inline vm_status_t everything_everything_send(vm_pid_t to, uint64_t tag, 
 }
 #endif
 
-#endif /* EVERYTHING_MESSAGES_H */
+#endif /* TEST_EVERYTHING_H */

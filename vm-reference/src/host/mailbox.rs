@@ -187,7 +187,10 @@ fn take_handle(
         }),
         None => {
             let mut text = format!("the current message has no handle number {index} left to take");
-            if let Some(closed) = &state.closed_untaken {
+            // Only for an index the current message never had: one taken
+            // already, or out of a message's range, is another mistake.
+            let beyond = index as usize >= state.current_resources.len();
+            if let (true, Some(closed)) = (beyond, &state.closed_untaken) {
                 text.push_str(": ");
                 text.push_str(closed);
                 text.push_str(" (take a message's handles before the next receive)");

@@ -80,7 +80,7 @@ pub(crate) fn memory<'a>(
         // The memory is exported, but not known yet: the module is still
         // being instantiated, so the call comes from its start function.
         None if caller.get_export("memory").is_some() => wasmtime::bail!(
-            "a host call from the module's start function, which runs while the module is instantiated, before the VM can reach its memory: move the call into a function the process runs (AssemblyScript runs top-level code in the start function: compile with the SDK's asconfig.json, which exports it as `_start`, or call from a function)"
+            "a host call from the module's start function, which runs while the module is instantiated, before the VM can reach its memory: move the call into a function the process runs (AssemblyScript runs top-level code in the start function: make the call from `_start` or a spawned function, and keep top-level code to declarations)"
         ),
         None => {
             wasmtime::bail!("the module exports no memory named `memory`, which host calls need")

@@ -227,6 +227,9 @@ impl ProcessState {
         self.handles.retain_only(&[]);
         self.memory = None;
         crate::plugin::forget_instances(&mut self.plugins);
+        // An idle process keeps no WASI context: the next call after waking
+        // makes a fresh one, and an unfinished line goes out now.
+        self.wasi = None;
         self.plugin_wasi.clear();
         let id = self.id;
         self.process

@@ -102,13 +102,14 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let room = spawn((), room);
+    // Once there is a room to join.
     println!(
         "listening on {}",
         listener
             .local_addr()
             .expect("a bound listener has an address")
     );
-    let room = spawn((), room);
     for (client, stream) in (1u64..).zip(listener.incoming()) {
         let Ok(stream) = stream else { continue };
         let (read_half, write_half) = stream.into_split();
