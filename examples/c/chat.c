@@ -216,8 +216,15 @@ struct reader_args {
  * ends this reader too. */
 static VM_NORETURN void hang_up(vm_pid_t writer, const char *reason, const char *notice) {
     chat_outgoing_t bye = {.kind = CHAT_OUTGOING_HANG_UP, .as.hang_up = vm_str(notice)};
-    /* The link's exit signal ends a sleep, and this process with it. */
-    if (chat_outgoing_send(writer, 0, &bye) == VM_OK) vm_sleep_ms(HANG_UP_WAIT_MS);
+    /* Waits for the writer to end once the notice is out: its exit signal
+     * through the link ends this process (or its down arrives); a writer
+     * stuck behind a client that does not read is given HANG_UP_WAIT_MS. */
+    if (chat_outgoing_send(writer, 0, &bye) == VM_OK) {
+        uint8_t buf[64];
+        vm_message_t m;
+        vm_reason_t why;
+        (void)vm_receive_down(vm_monitor(writer), HANG_UP_WAIT_MS, buf, sizeof buf, &m, &why);
+    }
     vm_exit(reason);
 }
 

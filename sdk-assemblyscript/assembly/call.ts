@@ -25,8 +25,11 @@ export function hasTimeout(ms: i64): u32 {
 
 /** @internal See hasTimeout. */
 export function nanos(ms: i64): u64 {
-  if (ms < 0) return 0;
-  // Saturating: a huge timeout waits (practically) forever instead of
-  // wrapping to a short one.
-  return (ms as u64) > U64.MAX_VALUE / 1_000_000 ? U64.MAX_VALUE : (ms as u64) * 1_000_000;
+  return ms < 0 ? 0 : nanosOf(ms as u64);
+}
+
+/** @internal Milliseconds as nanoseconds, saturating: a huge wait or delay waits
+ * (practically) forever instead of wrapping to a short one. */
+export function nanosOf(ms: u64): u64 {
+  return ms > U64.MAX_VALUE / 1_000_000 ? U64.MAX_VALUE : ms * 1_000_000;
 }

@@ -8,13 +8,7 @@ import {
   SpawnOptions as SpawnFlags, ErrorCode,
 } from "./abi";
 import { failWith, statusOf } from "./status";
-import { RET, ok, utf8 } from "./call";
-
-/** Milliseconds as nanoseconds, saturating: a huge delay waits (practically)
- * forever instead of wrapping to a short one. */
-function nanosOf(ms: u64): u64 {
-  return ms > U64.MAX_VALUE / 1_000_000 ? U64.MAX_VALUE : ms * 1_000_000;
-}
+import { RET, ok, utf8, nanosOf } from "./call";
 import { Reader, Writer, encode } from "./codec";
 import { Resource, handleList, moved } from "./handle";
 import { Mailbox } from "./mailbox";
